@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# One entry point for people and CI. Every command installs what it needs on a fresh Debian 12
+# machine that has the .NET SDK, and can be run again without harm.
+#   ./run.sh demo    run the engine on a scripted show; artefacts land in artifacts/demo/
+#   ./run.sh test    build and run every test suite
+#   ./run.sh bench   run the benchmarks in bench/ (slow; prints ratios against baselines)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages the engine, the tests and the demo need at run time. GStreamer 1.22 from
+# bookworm; libsrt comes with plugins-bad and is also used directly by the MediaMTX stand-in.
+APT_PACKAGES=(
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  libsrt1.5-gnutls redis-server
+)
+
+ensure_packages() {
+  local missing=() p
+  for p in "${APT_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing: ${missing[*]}"
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() { dotnet build worker.sln -c Release -nologo -v q "$@"; }
+
+run_tests() {
+  ensure_packages
+  build
+  local log; log=$(mktemp)
+  set +e
+  dotnet test worker.sln -c Release --no-build -nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  # dotnet test prints one summary per project; add them up into the one line CI reads.
+  awk '/(Passed|Failed)! +- +Failed:/ {
+         for (i = 1; i <= NF; i++) { g = $(i+1); gsub(",", "", g);
+           if ($i == "Failed:") f += g; if ($i == "Passed:") p += g; if ($i == "Skipped:") s += g } }
+       END { printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+  rm -f "$log"
+  return "$rc"
+}
+
+case "${1:-}" in
+  test)  shift; run_tests "$@" ;;
+  demo)  shift; ensure_packages; build; dotnet tests/MixerWorker.Testbed/bin/Release/net10.0/MixerWorker.Testbed.dll demo "$@" ;;
+  bench) shift; ensure_packages ffmpeg time; build; bench/run-all.sh "$@" ;;
+  build) shift; ensure_packages; build "$@" ;;
+  *) echo "usage: $0 demo|test|bench|build" >&2; exit 2 ;;
+esac

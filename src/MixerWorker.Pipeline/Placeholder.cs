@@ -1,0 +1,1 @@
+namespace MixerWorker.Pipeline; internal static class Placeholder {}
