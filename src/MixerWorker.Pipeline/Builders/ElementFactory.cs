@@ -1,0 +1,49 @@
+using MixerWorker.Pipeline.Encoding;
+using MixerWorker.Pipeline.Interop;
+
+namespace MixerWorker.Pipeline.Builders;
+
+/// <summary>Turns element specs into elements. Properties go through the API, never through a launch string.</summary>
+internal static class ElementFactory
+{
+    internal static Element Create(ElementSpec spec, string name)
+    {
+        var e = Element.Make(spec.Factory, name);
+        try
+        {
+            foreach (var p in spec.Properties)
+            {
+                if (p.Optional && !e.HasProperty(p.Name)) continue;
+                e.Set(p.Name, p.Value);
+            }
+            return e;
+        }
+        catch { e.Dispose(); throw; }
+    }
+
+    internal static Element CapsFilter(string name, string caps)
+    {
+        var e = Element.Make("capsfilter", name);
+        e.SetCaps(caps);
+        return e;
+    }
+
+    /// <summary>A queue that drops the oldest data instead of blocking: one slow consumer must
+    /// never hold up the shared decoder feeding every bus.</summary>
+    internal static Element LeakyQueue(string name, int maxBuffers, ulong maxTimeNs = 0)
+    {
+        var q = Element.Make("queue", name);
+        q.Set("leaky", "downstream");
+        q.Set("max-size-buffers", maxBuffers);
+        q.Set("max-size-bytes", 0);
+        q.Set("max-size-time", maxTimeNs);
+        return q;
+    }
+
+    /// <summary>Adds elements to a bin and links them in order.</summary>
+    internal static void AddChain(Element bin, IReadOnlyList<Element> chain)
+    {
+        foreach (var e in chain) bin.Add(e);
+        Element.LinkMany([.. chain]);
+    }
+}

@@ -1,0 +1,127 @@
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+
+namespace MixerWorker.Pipeline.Engine;
+
+public enum ConnectionState { Connecting, Connected, Retrying, Stopped }
+
+/// <summary>
+/// Keeps one SRT connection (an input's source or a bus's output) alive: connect, wait until it is
+/// ready, wait until it ends, tear down, back off with jitter, again. Backoff is Polly's; the
+/// pipeline work itself runs on the control thread through <paramref name="open"/> and <paramref name="close"/>.
+/// </summary>
+internal sealed class ConnectionSupervisor(
+    string what,
+    MixerOptions options,
+    ILogger logger,
+    Func<int, Task<ConnectionSession>> open,
+    Func<ConnectionSession, Task> close,
+    Action<ConnectionState, string?> report,
+    TimeSpan readyTimeout) : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private CancellationTokenSource _wait = new();
+    private Task? _loop;
+    private int _generation;
+    private int _attempts;
+
+    internal ConnectionSession? Current { get; private set; }
+    internal int Attempts => Volatile.Read(ref _attempts);
+
+    private ResiliencePipeline BuildRetry(CancellationToken waitToken) => new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<ConnectionFailedException>(),
+            MaxRetryAttempts = int.MaxValue,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = options.ReconnectInitialDelay,
+            MaxDelay = options.ReconnectMaxDelay,
+            OnRetry = args =>
+            {
+                var reason = args.Outcome.Exception?.Message;
+                report(ConnectionState.Retrying, reason);
+                logger.LogWarning("{What}: connection failed ({Reason}); retry {Attempt} in {Delay:F1} s",
+                    what, reason, args.AttemptNumber + 1, args.RetryDelay.TotalSeconds);
+                return default;
+            },
+        })
+        .Build();
+
+    internal void Start() => _loop = Task.Run(RunAsync);
+
+    /// <summary>Skips the current backoff wait and connects at once (e.g. the feed was announced online).</summary>
+    internal void ConnectNow()
+    {
+        try { _wait.Cancel(); } catch (ObjectDisposedException) { /* between attempts: nothing to skip */ }
+    }
+
+    private async Task RunAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            _wait = wait;
+            try
+            {
+                var session = await BuildRetry(wait.Token).ExecuteAsync(ConnectOnceAsync, wait.Token);
+                report(ConnectionState.Connected, null);
+                logger.LogInformation("{What}: connected", what);
+                var reason = await session.Ended.WaitAsync(_stop.Token);
+                logger.LogWarning("{What}: connection lost: {Reason}", what, reason);
+                report(ConnectionState.Retrying, reason);
+                await close(session);
+                Current = null;
+            }
+            catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+            {
+                // ConnectNow: start over without waiting out the backoff.
+            }
+            catch (OperationCanceledException) { break; }
+            catch (Exception e)
+            {
+                logger.LogError(e, "{What}: supervisor failed", what);
+                await Task.Delay(options.ReconnectMaxDelay, _stop.Token).ContinueWith(_ => { });
+            }
+        }
+    }
+
+    private async ValueTask<ConnectionSession> ConnectOnceAsync(CancellationToken token)
+    {
+        if (Current is { } stale) { await close(stale); Current = null; }
+        Interlocked.Increment(ref _attempts);
+        report(ConnectionState.Connecting, null);
+        var session = await open(Interlocked.Increment(ref _generation));
+        Current = session;
+        try
+        {
+            await session.Ready.WaitAsync(readyTimeout, token);
+            return session;
+        }
+        catch (TimeoutException)
+        {
+            session.Fail($"not ready within {readyTimeout.TotalSeconds:F0} s");
+        }
+        catch (OperationCanceledException)
+        {
+            session.Fail("cancelled");
+            await close(session);
+            Current = null;
+            throw;
+        }
+        catch (ConnectionFailedException) { }
+        await close(session);
+        Current = null;
+        throw new ConnectionFailedException(session.Ended.Result);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        if (_loop is not null) await _loop;
+        if (Current is { } s) { s.Fail("stopped"); await close(s); Current = null; }
+        report(ConnectionState.Stopped, null);
+        _stop.Dispose();
+    }
+}

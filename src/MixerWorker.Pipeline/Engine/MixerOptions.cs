@@ -1,0 +1,30 @@
+using MixerWorker.Pipeline.Encoding;
+using MixerWorker.Pipeline.Srt;
+
+namespace MixerWorker.Pipeline.Engine;
+
+/// <summary>Per-process settings of the engine (the scene says what to mix; this says how).</summary>
+public sealed record MixerOptions
+{
+    public MediaMtxConnection MediaMtx { get; init; } = new();
+    public EncoderPreference Encoder { get; init; } = EncoderPreference.Auto;
+    /// <summary>First and longest wait between reconnect attempts of an input or output (jittered, exponential).</summary>
+    public TimeSpan ReconnectInitialDelay { get; init; } = TimeSpan.FromMilliseconds(250);
+    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>An input that sends no frame for this long is treated as lost and shows the slate.</summary>
+    public TimeSpan InputStallTimeout { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>How long a connected input may take to deliver its first frame.</summary>
+    public TimeSpan FirstFrameTimeout { get; init; } = TimeSpan.FromSeconds(6);
+    /// <summary>Extra time the compositors wait for late input frames; jitter headroom traded for latency.</summary>
+    public TimeSpan MixerLatency { get; init; } = TimeSpan.FromMilliseconds(30);
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>(MediaMtx.Validate());
+        if (ReconnectInitialDelay <= TimeSpan.Zero || ReconnectMaxDelay < ReconnectInitialDelay)
+            errors.Add("reconnect delays must be positive, the maximum at least the initial one");
+        if (InputStallTimeout < TimeSpan.FromMilliseconds(200)) errors.Add("the input stall timeout must be at least 200 ms");
+        if (MixerLatency < TimeSpan.Zero || MixerLatency > TimeSpan.FromSeconds(2)) errors.Add("mixer latency must be 0-2000 ms");
+        return errors;
+    }
+}

@@ -1,0 +1,39 @@
+namespace MixerWorker.Pipeline.Engine;
+
+/// <summary>A snapshot of a running project, safe to serialise (no secrets in it).</summary>
+public sealed record MixerStatus(
+    string Project,
+    long Revision,
+    IReadOnlyDictionary<string, InputStatus> Inputs,
+    IReadOnlyDictionary<string, BusStatus> Buses);
+
+public sealed record InputStatus(ConnectionState State, string? Error, int Attempts, DateTimeOffset Since);
+
+public sealed record BusStatus(ConnectionState Output, string? Error, long FramesOut, string Encoder);
+
+/// <summary>Replaces secret values in text that came from GStreamer or libsrt before it is logged or reported.</summary>
+internal sealed class SecretRedactor(IEnumerable<string?> secrets)
+{
+    private readonly string[] _secrets = secrets.Where(s => !string.IsNullOrEmpty(s)).Select(s => s!).OrderByDescending(s => s.Length).ToArray();
+
+    internal string Redact(string text)
+    {
+        foreach (var s in _secrets) text = text.Replace(s, "***", StringComparison.Ordinal);
+        return text;
+    }
+}
+
+/// <summary>Turns SRT error texts into what an operator can act on.</summary>
+internal static class SrtErrorText
+{
+    internal static string Explain(string text, string passphraseVariable) => text switch
+    {
+        _ when text.Contains("passphrase", StringComparison.OrdinalIgnoreCase) || text.Contains("Password required", StringComparison.OrdinalIgnoreCase)
+            => $"SRT authentication failed: wrong or missing passphrase (check {passphraseVariable}) [{text}]",
+        _ when text.Contains("Rogue peer", StringComparison.OrdinalIgnoreCase) || text.Contains("reject", StringComparison.OrdinalIgnoreCase)
+            => $"MediaMTX refused the connection: no stream on the path, a bad token, or a refused streamid [{text}]",
+        _ when text.Contains("timed out", StringComparison.OrdinalIgnoreCase) || text.Contains("Connection setup failure", StringComparison.OrdinalIgnoreCase)
+            => $"MediaMTX did not answer [{text}]",
+        _ => text,
+    };
+}

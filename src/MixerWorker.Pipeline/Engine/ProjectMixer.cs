@@ -1,0 +1,330 @@
+using Microsoft.Extensions.Logging;
+using MixerWorker.Pipeline.Builders;
+using MixerWorker.Pipeline.Encoding;
+using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Scene;
+using MixerWorker.Pipeline.Sinks;
+using MixerWorker.Pipeline.Sources;
+
+namespace MixerWorker.Pipeline.Engine;
+
+/// <summary>
+/// Runs one project: one GStreamer pipeline with its inputs and buses, kept in line with the scene.
+/// Threads: the bus thread reads messages, the control thread makes every pipeline change, and
+/// supervisors (thread pool) decide when to connect. Public methods may be called from any thread.
+/// </summary>
+public sealed class ProjectMixer : IAsyncDisposable
+{
+    private readonly MixerOptions _options;
+    private readonly ILogger _log;
+    private readonly SecretRedactor _redactor;
+    private readonly EncoderChainBuilder _encoders;
+    private readonly IVideoEncoderBackend _backend;
+    private readonly Element _pipeline;
+    private readonly ControlThread _control;
+    private readonly BusReader _busReader;
+    private readonly SemaphoreSlim _changeLock = new(1, 1);
+    private readonly Dictionary<string, InputRuntime> _inputs = [];
+    private readonly Dictionary<string, BusRuntime> _buses = [];
+    private SceneDefinition _scene;
+    private bool _stopped;
+
+    public string Project => _scene.Project;
+
+    private ProjectMixer(SceneDefinition scene, MixerOptions options, ILogger logger)
+    {
+        _scene = scene with { Inputs = [], Buses = [] };
+        _options = options;
+        _log = logger;
+        _redactor = new SecretRedactor([options.MediaMtx.IngestPassphrase, options.MediaMtx.OutputPassphrase, options.MediaMtx.Token]);
+        _encoders = new EncoderChainBuilder(new GstElementProbe());
+        _backend = _encoders.Select(options.Encoder);
+        _pipeline = Element.NewPipeline();
+        _control = new ControlThread($"control:{scene.Project}", e => _log.LogError(e, "pipeline change failed"));
+        _busReader = new BusReader(_pipeline, $"bus:{scene.Project}", m => _control.Post(() => OnBusMessage(m)));
+    }
+
+    /// <summary>Checks GStreamer, the options and the scene, then starts playing. Inputs and outputs connect in the background.</summary>
+    public static async Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger)
+    {
+        GstRuntime.SelfCheck();
+        var optionErrors = options.Validate();
+        if (optionErrors.Count > 0) throw new ArgumentException("invalid mixer options: " + string.Join("; ", optionErrors));
+        ThrowIfInvalid(scene);
+        var mixer = new ProjectMixer(scene, options, logger);
+        try
+        {
+            await mixer._control.Invoke(() =>
+            {
+                if (mixer._pipeline.SetState(State.Playing) == StateChange.Failure) throw new GstException("the pipeline refused to start");
+            });
+            mixer._log.LogInformation("project {Project}: encoder backend {Backend}; MediaMTX at {MediaMtx}", scene.Project, mixer._backend.Name, options.MediaMtx);
+            mixer.ScheduleWatchdog();
+            await mixer.ApplyAsync(scene);
+            return mixer;
+        }
+        catch
+        {
+            await mixer.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static void ThrowIfInvalid(SceneDefinition scene)
+    {
+        var errors = SceneValidator.Validate(scene);
+        if (errors.Count > 0) throw new SceneException(errors);
+    }
+
+    /// <summary>
+    /// Moves the running pipeline to <paramref name="scene"/>. Only what changed is touched: a bus's
+    /// output connection survives layout, source and audio changes; a format change rebuilds that bus.
+    /// An invalid scene is refused whole and nothing on air changes.
+    /// </summary>
+    public async Task ApplyAsync(SceneDefinition scene)
+    {
+        ThrowIfInvalid(scene);
+        await _changeLock.WaitAsync();
+        try
+        {
+            ObjectDisposedException.ThrowIf(_stopped, this);
+            if (scene.Project != _scene.Project)
+                throw new SceneException([$"this mixer runs project '{_scene.Project}', not '{scene.Project}'"]);
+            var wanted = scene.Buses.Where(b => b.Enabled).ToDictionary(b => b.Name);
+
+            await _control.Invoke(() =>
+            {
+                foreach (var input in scene.Inputs.Where(i => !_inputs.ContainsKey(i.Name)))
+                    _inputs[input.Name] = new InputRuntime(new InputBranch(_pipeline, input.Name));
+            });
+            foreach (var input in _inputs.Values.Where(i => i.Supervisor is null)) StartInput(input);
+
+            // Buses that go away or change format: stop their output first, then their branch.
+            foreach (var bus in _buses.Values.Where(b => !wanted.TryGetValue(b.Name, out var w) || NeedsRebuild(b.Branch.Definition, w)).ToList())
+            {
+                await bus.Output.DisposeAsync();
+                await _control.Invoke(() =>
+                {
+                    bus.Branch.Dispose();
+                    _buses.Remove(bus.Name);
+                });
+                _log.LogInformation("bus {Bus} stopped", bus.Name);
+            }
+            foreach (var bus in wanted.Values)
+            {
+                await _control.Invoke(() =>
+                {
+                    if (!_buses.TryGetValue(bus.Name, out var runtime))
+                        _buses[bus.Name] = runtime = new BusRuntime(BuildBus(bus));
+                    runtime.Branch.ApplyLayout(bus, _inputs.ToDictionary(i => i.Key, i => i.Value.Branch), IsLive);
+                });
+                if (_buses[bus.Name].Supervisor is null) StartOutput(_buses[bus.Name]);
+            }
+
+            foreach (var gone in _inputs.Values.Where(i => scene.FindInput(i.Name) is null).ToList())
+            {
+                await gone.Supervisor!.DisposeAsync();
+                await _control.Invoke(() =>
+                {
+                    gone.Branch.Dispose();
+                    _inputs.Remove(gone.Name);
+                });
+                _log.LogInformation("input {Input} removed", gone.Name);
+            }
+            _scene = scene;
+        }
+        finally { _changeLock.Release(); }
+    }
+
+    // Bitrate changes apply live; size, rate, GOP or codec changes need new caps downstream.
+    private static bool NeedsRebuild(BusDefinition current, BusDefinition wanted) =>
+        current.Format with { VideoBitrateKbps = 0 } != wanted.Format with { VideoBitrateKbps = 0 } || current.Background != wanted.Background;
+
+    private BusBranch BuildBus(BusDefinition bus)
+    {
+        var f = bus.Format;
+        var plan = _encoders.Plan(_backend, new VideoEncodeSettings(f.Width, f.Height, f.Fps, f.VideoBitrateKbps, f.GopFrames));
+        _log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
+        return new BusBranch(_pipeline, bus, plan, _options.MixerLatency);
+    }
+
+    private bool IsLive(string input) => _inputs.TryGetValue(input, out var i) && i.State == ConnectionState.Connected;
+
+    private void StartInput(InputRuntime input)
+    {
+        var endpoint = _options.MediaMtx.Ingest(_scene.Project, input.Name);
+        input.Supervisor = new ConnectionSupervisor($"input {input.Name} ({endpoint})", _options, _log,
+            open: generation => _control.Invoke(() =>
+            {
+                var session = new ConnectionSession(generation);
+                input.Source = new SrtSource(_pipeline, input.Branch, endpoint, generation, session);
+                return session;
+            }),
+            close: _ => _control.Invoke(() =>
+            {
+                input.Source?.Dispose();
+                input.Source = null;
+            }),
+            report: (state, error) => _control.Post(() => OnInputState(input, state, error)),
+            readyTimeout: _options.FirstFrameTimeout);
+        input.Supervisor.Start();
+    }
+
+    private void StartOutput(BusRuntime bus)
+    {
+        var endpoint = _options.MediaMtx.Output(_scene.Project, bus.Name);
+        bus.Supervisor = new ConnectionSupervisor($"bus {bus.Name} output ({endpoint})", _options, _log,
+            open: generation => _control.Invoke(() =>
+            {
+                var session = new ConnectionSession(generation);
+                bus.Sink = new SrtOutput(_pipeline, bus.Branch.MuxTee, bus.Name, endpoint, generation, session);
+                return session;
+            }),
+            close: _ => _control.Invoke(() =>
+            {
+                bus.Sink?.Dispose();
+                bus.Sink = null;
+            }),
+            report: (state, error) => _control.Post(() => bus.Report(state, error)),
+            readyTimeout: _options.FirstFrameTimeout);
+        bus.Supervisor.Start();
+    }
+
+    private void OnInputState(InputRuntime input, ConnectionState state, string? error)
+    {
+        var wasLive = input.State == ConnectionState.Connected;
+        input.Report(state, error);
+        var live = state == ConnectionState.Connected;
+        if (wasLive == live) return;
+        foreach (var bus in _buses.Values) bus.Branch.SetInputLive(input.Name, live);
+        _log.LogInformation("input {Input} is {State}", input.Name, live ? "live" : "off air (slate shown)");
+    }
+
+    // Errors of one connection are scoped to it by the name of the bin they come from; everything
+    // else is logged and reported on the bus it belongs to, and never stops the pipeline.
+    private void OnBusMessage(BusMessage m)
+    {
+        switch (m.Type)
+        {
+            case MessageType.Latency:
+                Native.gst_bin_recalculate_latency(_pipeline.Handle);
+                return;
+            case MessageType.Error or MessageType.Warning:
+                break;
+            default:
+                return;
+        }
+        var text = _redactor.Redact(m.Debug is null ? m.Text : $"{m.Text}: {m.Debug}");
+        var (kind, name, generation) = Owner(m.SourcePath);
+        if (kind == "src" && _inputs.TryGetValue(name, out var input))
+        {
+            if (m.Type == MessageType.Error && input.Supervisor?.Current is { } s && s.Generation == generation)
+                s.Fail($"input '{name}': {SrtErrorText.Explain(text, "INGEST_SRT_PASSPHRASE")}");
+            return;
+        }
+        if (kind == "out" && _buses.TryGetValue(name, out var bus))
+        {
+            if (m.Type == MessageType.Error && bus.Supervisor?.Current is { } s && s.Generation == generation)
+                s.Fail($"bus '{name}' output: {SrtErrorText.Explain(text, "OUTPUT_SRT_PASSPHRASE")}");
+            return;
+        }
+        if (m.Type == MessageType.Error)
+        {
+            _log.LogError("pipeline error in {Source}: {Text}", m.SourcePath, text);
+            var busName = kind is "bus" or "box" or "abox" ? name : null;
+            if (busName is not null && _buses.TryGetValue(busName, out var affected)) affected.Report(affected.State, text);
+        }
+        else _log.LogDebug("pipeline warning in {Source}: {Text}", m.SourcePath, text);
+    }
+
+    /// <summary>Finds the engine object a message came from: "src.cam-a.3" → (src, cam-a, 3).</summary>
+    internal static (string Kind, string Name, int Generation) Owner(string path)
+    {
+        foreach (var segment in path.Split('/'))
+        {
+            var objectName = segment[(segment.IndexOf(':') + 1)..];
+            var parts = objectName.Split('.');
+            if (parts.Length >= 2 && parts[0] is "src" or "out" or "bus" or "box" or "abox" or "in")
+                return (parts[0], parts[1], parts.Length >= 3 && int.TryParse(parts[2], out var g) ? g : 0);
+        }
+        return ("", "", 0);
+    }
+
+    // A connection that stops delivering frames without an error (a stalled peer) is ended here.
+    private void ScheduleWatchdog() => _control.PostAfter(TimeSpan.FromMilliseconds(250), () =>
+    {
+        if (_stopped) return;
+        foreach (var input in _inputs.Values)
+            if (input.State == ConnectionState.Connected && input.Supervisor?.Current is { HasEnded: false } s && s.SinceActivity > _options.InputStallTimeout)
+                s.Fail($"input '{input.Name}': no data for {s.SinceActivity.TotalSeconds:F1} s");
+        ScheduleWatchdog();
+    });
+
+    public void ConnectInputNow(string input)
+    {
+        if (_inputs.TryGetValue(input, out var i)) i.Supervisor?.ConnectNow();
+    }
+
+    public Task<MixerStatus> GetStatusAsync() => _control.Invoke(() => new MixerStatus(
+        _scene.Project, _scene.Revision,
+        _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since)),
+        _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error, b.Branch.FramesOut, b.Branch.EncoderPlan.Backend))));
+
+    /// <summary>The encoder chain each bus runs, for status and tests.</summary>
+    public Task<IReadOnlyDictionary<string, string>> GetEncoderPlansAsync() =>
+        _control.Invoke<IReadOnlyDictionary<string, string>>(() => _buses.ToDictionary(b => b.Key, b => b.Value.Branch.EncoderPlan.ToString()));
+
+    public async ValueTask DisposeAsync()
+    {
+        await _changeLock.WaitAsync();
+        try
+        {
+            if (_stopped) return;
+            _stopped = true;
+            foreach (var b in _buses.Values) if (b.Supervisor is not null) await b.Supervisor.DisposeAsync();
+            foreach (var i in _inputs.Values) if (i.Supervisor is not null) await i.Supervisor.DisposeAsync();
+            await _control.Invoke(() =>
+            {
+                _pipeline.SetState(State.Null);
+                foreach (var b in _buses.Values) b.Branch.Dispose();
+                foreach (var i in _inputs.Values) i.Branch.Dispose();
+                _buses.Clear();
+                _inputs.Clear();
+            });
+            _busReader.Dispose();
+            _control.Dispose();
+            _pipeline.Dispose();
+        }
+        finally { _changeLock.Release(); }
+    }
+
+    private abstract class Runtime
+    {
+        internal ConnectionState State { get; private set; } = ConnectionState.Connecting;
+        internal string? Error { get; private set; }
+        internal DateTimeOffset Since { get; private set; } = DateTimeOffset.UtcNow;
+        internal ConnectionSupervisor? Supervisor { get; set; }
+
+        internal void Report(ConnectionState state, string? error)
+        {
+            if (state != State) Since = DateTimeOffset.UtcNow;
+            State = state;
+            if (error is not null || state == ConnectionState.Connected) Error = error;
+        }
+    }
+
+    private sealed class InputRuntime(InputBranch branch) : Runtime
+    {
+        internal InputBranch Branch { get; } = branch;
+        internal string Name => Branch.Name;
+        internal SrtSource? Source { get; set; }
+    }
+
+    private sealed class BusRuntime(BusBranch branch) : Runtime
+    {
+        internal BusBranch Branch { get; } = branch;
+        internal string Name => Branch.Name;
+        internal SrtOutput? Sink { get; set; }
+        internal ConnectionSupervisor Output => Supervisor!;
+    }
+}

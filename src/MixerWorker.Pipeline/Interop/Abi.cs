@@ -1,0 +1,79 @@
+using System.Runtime.InteropServices;
+
+namespace MixerWorker.Pipeline.Interop;
+
+// Struct layouts and constants the bindings rely on, for GStreamer 1.22 on 64-bit Linux, checked
+// against the headers with offsetof(). GStreamer exposes these through macros only, so they live
+// here, in one place, and GstRuntime.SelfCheck() verifies the message layout at start-up.
+internal static class Abi
+{
+    internal const int MessageTypeOffset = 64;   // GstMessage.type
+    internal const int MessageSrcOffset = 80;    // GstMessage.src
+    internal const int EventTypeOffset = 64;     // GstEvent.type
+    internal const int MiniObjectFlagsOffset = 16;
+    internal const int BufferPtsOffset = 72;     // GstBuffer.pts
+    internal const int BufferDtsOffset = 80;     // GstBuffer.dts
+    internal const int ProbeInfoTypeOffset = 0;  // GstPadProbeInfo.type
+    internal const int MapInfoSize = 104;        // sizeof(GstMapInfo)
+    internal const int MapInfoDataOffset = 16;
+    internal const int MapInfoSizeOffset = 24;
+    internal const int ParamSpecValueTypeOffset = 24; // GParamSpec.value_type
+    internal const int GValueSize = 24;
+    internal const int GErrorDomainOffset = 0, GErrorCodeOffset = 4, GErrorMessageOffset = 8;
+
+    internal const int BufferFlagDeltaUnit = 8192;
+    internal const int MapRead = 1;
+    internal const ulong ClockTimeNone = ulong.MaxValue;
+    internal const ulong Second = 1_000_000_000;
+
+    // G_TYPE_STRING is a fundamental type id (G_TYPE_MAKE_FUNDAMENTAL(16)).
+    internal const nint GTypeString = 16 << 2;
+
+    internal static unsafe T Read<T>(nint ptr, int offset) where T : unmanaged => *(T*)(ptr + offset);
+}
+
+internal enum State { VoidPending = 0, Null = 1, Ready = 2, Paused = 3, Playing = 4 }
+
+internal enum StateChange { Failure = 0, Success = 1, Async = 2, NoPreroll = 3 }
+
+[Flags]
+internal enum MessageType
+{
+    Eos = 1, Error = 2, Warning = 4, Info = 8, StateChanged = 64, Application = 16384, Element = 32768,
+    Latency = 524288, Qos = 16777216,
+}
+
+internal enum EventType { Eos = 28174, Caps = 12814, Segment = 17934, FlushStart = 2563, StreamStart = 10254 }
+
+[Flags]
+internal enum ProbeType { Idle = 1, Block = 2, Buffer = 16, BufferList = 32, EventDownstream = 64 }
+
+internal enum ProbeReturn { Drop = 0, Ok = 1, Remove = 2, Pass = 3 }
+
+internal static class NativeString
+{
+    /// <summary>Copies a borrowed (transfer none) C string.</summary>
+    internal static string? Borrowed(nint p) => p == 0 ? null : Marshal.PtrToStringUTF8(p);
+
+    /// <summary>Copies and frees a g_malloc'ed (transfer full) C string.</summary>
+    internal static string? Owned(nint p)
+    {
+        if (p == 0) return null;
+        try { return Marshal.PtrToStringUTF8(p); }
+        finally { Native.g_free(p); }
+    }
+
+    /// <summary>Copies the message of a GError and frees it; returns null for no error.</summary>
+    internal static string? TakeError(nint error)
+    {
+        if (error == 0) return null;
+        try
+        {
+            var domain = Borrowed(Native.g_quark_to_string(Abi.Read<uint>(error, Abi.GErrorDomainOffset)));
+            var code = Abi.Read<int>(error, Abi.GErrorCodeOffset);
+            var message = Borrowed(Abi.Read<nint>(error, Abi.GErrorMessageOffset));
+            return $"{message} ({domain}#{code})";
+        }
+        finally { Native.g_error_free(error); }
+    }
+}

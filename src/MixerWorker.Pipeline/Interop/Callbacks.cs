@@ -1,0 +1,127 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace MixerWorker.Pipeline.Interop;
+
+/// <summary>What a pad probe callback may look at. Valid only during the callback.</summary>
+internal readonly struct ProbeInfo(nint info)
+{
+    internal ProbeType Type => (ProbeType)Abi.Read<int>(info, Abi.ProbeInfoTypeOffset);
+
+    internal EventType? Event
+    {
+        get
+        {
+            if ((Type & ProbeType.EventDownstream) == 0) return null;
+            var ev = Native.gst_pad_probe_info_get_event(info);
+            return ev == 0 ? null : (EventType)Abi.Read<int>(ev, Abi.EventTypeOffset);
+        }
+    }
+
+    internal nint Buffer => (Type & ProbeType.Buffer) != 0 ? Native.gst_pad_probe_info_get_buffer(info) : 0;
+
+    internal ulong? BufferPts
+    {
+        get
+        {
+            var b = Buffer;
+            if (b == 0) return null;
+            var pts = Abi.Read<ulong>(b, Abi.BufferPtsOffset);
+            return pts == Abi.ClockTimeNone ? null : pts;
+        }
+    }
+
+    internal ulong? BufferDts
+    {
+        get
+        {
+            var b = Buffer;
+            if (b == 0) return null;
+            var dts = Abi.Read<ulong>(b, Abi.BufferDtsOffset);
+            return dts == Abi.ClockTimeNone ? null : dts;
+        }
+    }
+
+    internal bool IsDeltaUnit => Buffer is var b && b != 0 && (Abi.Read<uint>(b, Abi.MiniObjectFlagsOffset) & Abi.BufferFlagDeltaUnit) != 0;
+}
+
+/// <summary>
+/// Native callbacks (pad probes, signals). They run on GStreamer streaming threads or libsrt threads:
+/// handlers must be quick, must not change element states (that deadlocks when done from the element's
+/// own streaming thread) and hand anything slow to the control thread. An exception escaping into native
+/// code aborts the process, so every entry point catches and reports.
+/// </summary>
+internal static unsafe class Callbacks
+{
+    /// <summary>Receives exceptions thrown by managed handlers inside native callbacks.</summary>
+    internal static event Action<Exception>? HandlerFaulted;
+
+    private static int s_faults;
+    internal static int FaultCount => Volatile.Read(ref s_faults);
+
+    internal static ProbeHandle AddProbe(Pad pad, ProbeType mask, Func<ProbeInfo, ProbeReturn> handler)
+    {
+        var data = GCHandle.ToIntPtr(GCHandle.Alloc(handler));
+        var id = Native.gst_pad_add_probe(pad.Handle, (int)mask, &OnProbe, data, &OnDestroy);
+        return new ProbeHandle(Pad.FromBorrowed(pad.Handle), id);
+    }
+
+    internal static nuint ConnectPadAdded(Element element, Action<Pad> handler)
+    {
+        var data = GCHandle.ToIntPtr(GCHandle.Alloc(handler));
+        var id = Native.g_signal_connect_data(element.Handle, "pad-added",
+            (nint)(delegate* unmanaged<nint, nint, nint, void>)&OnPadAdded, data, &OnClosureNotify, 0);
+        if (id == 0) throw new GstException($"{element.Name} has no pad-added signal");
+        return id;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int OnProbe(nint pad, nint info, nint data)
+    {
+        try { return (int)((Func<ProbeInfo, ProbeReturn>)GCHandle.FromIntPtr(data).Target!)(new ProbeInfo(info)); }
+        catch (Exception e) { Report(e); return (int)ProbeReturn.Ok; }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnPadAdded(nint element, nint pad, nint data)
+    {
+        try
+        {
+            using var p = Pad.FromBorrowed(pad);
+            ((Action<Pad>)GCHandle.FromIntPtr(data).Target!)(p);
+        }
+        catch (Exception e) { Report(e); }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnDestroy(nint data)
+    {
+        try { GCHandle.FromIntPtr(data).Free(); } catch (Exception e) { Report(e); }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnClosureNotify(nint data, nint closure)
+    {
+        try { GCHandle.FromIntPtr(data).Free(); } catch (Exception e) { Report(e); }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Report(Exception e)
+    {
+        Interlocked.Increment(ref s_faults);
+        try { HandlerFaulted?.Invoke(e); } catch { /* a faulty reporter must not abort the process */ }
+    }
+}
+
+/// <summary>A probe we installed; disposing removes it (safe to call twice).</summary>
+internal sealed class ProbeHandle(Pad pad, nuint id) : IDisposable
+{
+    private nuint _id = id;
+
+    public void Dispose()
+    {
+        if (_id != 0) Native.gst_pad_remove_probe(pad.Handle, _id);
+        _id = 0;
+        pad.Dispose();
+    }
+}

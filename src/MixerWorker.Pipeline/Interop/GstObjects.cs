@@ -1,0 +1,216 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace MixerWorker.Pipeline.Interop;
+
+/// <summary>
+/// Owns exactly one strong reference to a GstObject and drops it on Dispose. Floating references
+/// are sunk on construction, so a wrapper is always safe to dispose after the object was added to
+/// a bin (the bin holds its own reference). There is no finalizer: unref'ing an element that is
+/// still PLAYING from the finalizer thread would tear it down under the streaming threads' feet.
+/// </summary>
+internal abstract class GstObject : IDisposable
+{
+    private nint _handle;
+
+    protected GstObject(nint handle, bool sinkFloating)
+    {
+        if (handle == 0) throw new ArgumentException("null GStreamer object", nameof(handle));
+        _handle = sinkFloating ? Native.gst_object_ref_sink(handle) : handle;
+    }
+
+    internal nint Handle => _handle != 0 ? _handle : throw new ObjectDisposedException(GetType().Name);
+
+    internal string Name => NativeString.Owned(Native.gst_object_get_name(Handle)) ?? "";
+
+    public void Dispose()
+    {
+        var h = Interlocked.Exchange(ref _handle, 0);
+        if (h != 0) Native.gst_object_unref(h);
+    }
+
+    /// <summary>Sets a property from its string form, the way gst-launch parses it, and fails loudly:
+    /// gst_util_set_object_arg silently ignores unknown names and bad values.</summary>
+    internal void Set(string property, object value)
+    {
+        var text = value switch
+        {
+            bool b => b ? "true" : "false",
+            IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+            _ => value.ToString() ?? "",
+        };
+        WithPropertyValue(property, v =>
+        {
+            var ok = Native.g_type_fundamental(Abi.Read<nint>(v, 0)) == Abi.GTypeString
+                ? SetString(v, text)
+                : Native.gst_value_deserialize(v, text);
+            if (!ok) throw new GstException($"{Name}: '{text}' is not a valid value for property '{property}'");
+            Native.g_object_set_property(Handle, property, v);
+        });
+    }
+
+    private static bool SetString(nint v, string text) { Native.g_value_set_string(v, text); return true; }
+
+    /// <summary>Reads a property as text (strings unquoted, everything else in GStreamer's serialised form).</summary>
+    internal string? Get(string property)
+    {
+        string? result = null;
+        WithPropertyValue(property, v =>
+        {
+            Native.g_object_get_property(Handle, property, v);
+            result = Native.g_type_fundamental(Abi.Read<nint>(v, 0)) == Abi.GTypeString
+                ? NativeString.Borrowed(Native.g_value_get_string(v))
+                : NativeString.Owned(Native.gst_value_serialize(v));
+        });
+        return result;
+    }
+
+    internal unsafe bool HasProperty(string property) => Native.g_object_class_find_property(*(nint*)Handle, property) != 0;
+
+    private unsafe void WithPropertyValue(string property, Action<nint> use)
+    {
+        var klass = *(nint*)Handle; // GTypeInstance.g_class is the first field of every GObject
+        var pspec = Native.g_object_class_find_property(klass, property);
+        if (pspec == 0) throw new GstException($"{Name} has no property '{property}'");
+        var value = stackalloc byte[Abi.GValueSize];
+        new Span<byte>(value, Abi.GValueSize).Clear();
+        Native.g_value_init((nint)value, Abi.Read<nint>(pspec, Abi.ParamSpecValueTypeOffset));
+        try { use((nint)value); }
+        finally { Native.g_value_unset((nint)value); }
+    }
+
+    public override string ToString() => _handle == 0 ? "(disposed)" : Name;
+}
+
+internal sealed class GstException(string message) : Exception(message);
+
+/// <summary>An element, bin or pipeline.</summary>
+internal sealed class Element : GstObject
+{
+    private Element(nint handle, bool sinkFloating) : base(handle, sinkFloating) { }
+
+    /// <summary>Creates an element; names come from validated identifiers, never from raw user text.</summary>
+    internal static Element Make(string factory, string? name = null)
+    {
+        var h = Native.gst_element_factory_make(factory, name);
+        if (h == 0) throw new GstException($"cannot create element '{factory}': plugin missing (run GstRuntime.SelfCheck for the package)");
+        return new Element(h, sinkFloating: true);
+    }
+
+    internal static Element NewPipeline() => new(Native.gst_pipeline_new(0), sinkFloating: true);
+    internal static Element NewBin(string name) => new(Native.gst_bin_new(name), sinkFloating: true);
+
+    /// <summary>Wraps a pointer we were given with transfer none: takes a reference of our own.</summary>
+    internal static Element FromBorrowed(nint handle) => new(Native.gst_object_ref(handle), sinkFloating: false);
+
+    internal string FactoryName => NativeString.Borrowed(Native.gst_plugin_feature_get_name(Native.gst_element_get_factory(Handle))) ?? "";
+
+    internal StateChange SetState(State state) => (StateChange)Native.gst_element_set_state(Handle, (int)state);
+
+    internal State GetState(TimeSpan timeout, out StateChange result)
+    {
+        result = (StateChange)Native.gst_element_get_state(Handle, out var state, out _, (ulong)timeout.Ticks * 100);
+        return (State)state;
+    }
+
+    internal bool SyncStateWithParent() => Native.gst_element_sync_state_with_parent(Handle);
+
+    internal void Add(Element child)
+    {
+        if (!Native.gst_bin_add(Handle, child.Handle)) throw new GstException($"cannot add {child} to {Name}");
+    }
+
+    internal void Remove(Element child) => Native.gst_bin_remove(Handle, child.Handle);
+
+    internal Element? GetByName(string name)
+    {
+        var h = Native.gst_bin_get_by_name(Handle, name);
+        return h == 0 ? null : new Element(h, sinkFloating: false);
+    }
+
+    internal void Link(Element downstream)
+    {
+        if (!Native.gst_element_link(Handle, downstream.Handle))
+            throw new GstException($"cannot link {Name} to {downstream.Name}");
+    }
+
+    /// <summary>Links a chain of elements in order.</summary>
+    internal static void LinkMany(params Element[] chain)
+    {
+        for (var i = 0; i + 1 < chain.Length; i++) chain[i].Link(chain[i + 1]);
+    }
+
+    internal Pad StaticPad(string name) =>
+        Pad.Own(Native.gst_element_get_static_pad(Handle, name)) ?? throw new GstException($"{Name} has no pad '{name}'");
+
+    internal Pad RequestPad(string template) =>
+        Pad.Own(Native.gst_element_request_pad_simple(Handle, template)) ?? throw new GstException($"{Name} gave no '{template}' pad");
+
+    internal void ReleaseRequestPad(Pad pad) => Native.gst_element_release_request_pad(Handle, pad.Handle);
+
+    internal void AddPad(Pad pad)
+    {
+        if (!Native.gst_element_add_pad(Handle, pad.Handle)) throw new GstException($"cannot add pad {pad} to {Name}");
+    }
+
+    internal bool SendEos() => Native.gst_element_send_event(Handle, Native.gst_event_new_eos());
+
+    internal nint GetBus() => Native.gst_element_get_bus(Handle);
+
+    internal void SetCaps(string caps) => Set("caps", caps);
+}
+
+internal sealed class Pad : GstObject
+{
+    private Pad(nint handle, bool sinkFloating) : base(handle, sinkFloating) { }
+
+    internal static Pad? Own(nint handle) => handle == 0 ? null : new Pad(handle, sinkFloating: false);
+    internal static Pad FromBorrowed(nint handle) => new(Native.gst_object_ref(handle), sinkFloating: false);
+
+    /// <summary>A ghost pad for <paramref name="target"/>, activated, ready to add to a bin.</summary>
+    internal static Pad Ghost(string name, Pad target)
+    {
+        var pad = new Pad(Native.gst_ghost_pad_new(name, target.Handle), sinkFloating: true);
+        Native.gst_pad_set_active(pad.Handle, true);
+        return pad;
+    }
+
+    internal void Link(Pad sink)
+    {
+        var r = Native.gst_pad_link(Handle, sink.Handle);
+        if (r != 0) throw new GstException($"cannot link pad {Name} to {sink.Name} (GstPadLinkReturn {r})");
+    }
+
+    internal bool Unlink(Pad sink) => Native.gst_pad_unlink(Handle, sink.Handle);
+    internal bool IsLinked => Native.gst_pad_is_linked(Handle);
+
+    internal Pad? Peer() => Own(Native.gst_pad_get_peer(Handle));
+
+    internal string? CurrentCaps()
+    {
+        var caps = Native.gst_pad_get_current_caps(Handle);
+        if (caps == 0) return null;
+        try { return NativeString.Owned(Native.gst_caps_to_string(caps)); }
+        finally { Native.gst_caps_unref(caps); }
+    }
+
+    /// <summary>The media type of the pad's possible caps, e.g. "video/x-h264"; read once in pad-added.</summary>
+    internal string? QueryMediaType()
+    {
+        var caps = Native.gst_pad_get_current_caps(Handle);
+        if (caps == 0) caps = Native.gst_pad_query_caps(Handle, 0);
+        if (caps == 0) return null;
+        try
+        {
+            return Native.gst_caps_get_size(caps) == 0 ? null
+                : NativeString.Borrowed(Native.gst_structure_get_name(Native.gst_caps_get_structure(caps, 0)));
+        }
+        finally { Native.gst_caps_unref(caps); }
+    }
+
+    internal bool SendEvent(nint ev) => Native.gst_pad_send_event(Handle, ev);
+
+    /// <summary>Asks upstream encoders for a keyframe with headers, e.g. when a new output connection starts.</summary>
+    internal bool RequestKeyFrame() =>
+        SendEvent(Native.gst_video_event_new_upstream_force_key_unit(Abi.ClockTimeNone, true, 0));
+}

@@ -1,1 +1,0 @@
-namespace MixerWorker.Pipeline; internal static class Placeholder {}

@@ -1,0 +1,58 @@
+using MixerWorker.Pipeline.Builders;
+using MixerWorker.Pipeline.Engine;
+using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Srt;
+
+namespace MixerWorker.Pipeline.Sinks;
+
+/// <summary>
+/// One SRT publish connection of a bus: mux tee → leaky queue → srtsink, in a bin named
+/// "out.&lt;bus&gt;.&lt;generation&gt;". Rebuilt only when the connection fails; layout and source
+/// changes never touch it, because MediaMTX drops every viewer when a publisher reconnects.
+/// </summary>
+internal sealed class SrtOutput : IDisposable
+{
+    private readonly Element _pipeline, _muxTee, _bin, _queue, _sink;
+    private readonly Pad _teePad, _binSink;
+    private readonly ProbeHandle _flow;
+
+    internal string BinName { get; }
+
+    internal SrtOutput(Element pipeline, Element muxTee, string bus, SrtEndpoint endpoint, int generation, ConnectionSession session)
+    {
+        _pipeline = pipeline;
+        _muxTee = muxTee;
+        BinName = $"out.{bus}.{generation}";
+        _bin = Element.NewBin(BinName);
+        // One second of TS may queue while the network stalls; past that the oldest is dropped,
+        // never the encoder blocked.
+        _queue = ElementFactory.LeakyQueue($"{BinName}.queue", maxBuffers: 0, maxTimeNs: 1_000_000_000);
+        _sink = Element.Make("srtsink", $"{BinName}.srtsink");
+        SrtElements.ConfigureCaller(_sink, endpoint);
+        _sink.Set("wait-for-connection", false);
+        // The compositor already paces output on the clock; syncing again would only add latency.
+        _sink.Set("sync", false);
+        _sink.Set("async", false);
+        ElementFactory.AddChain(_bin, [_queue, _sink]);
+        using (var qSink = _queue.StaticPad("sink")) _binSink = Pad.Ghost("sink", qSink);
+        _bin.AddPad(_binSink);
+        using (var sinkPad = _sink.StaticPad("sink"))
+            _flow = Callbacks.AddProbe(sinkPad, ProbeType.Buffer, _ => { session.Activity(); return ProbeReturn.Ok; });
+        _pipeline.Add(_bin);
+        _bin.SyncStateWithParent();
+        _teePad = muxTee.RequestPad("src_%u");
+        _teePad.Link(_binSink);
+        // A new connection must start on a keyframe with SPS/PPS, or readers wait a whole GOP.
+        _binSink.RequestKeyFrame();
+    }
+
+    public void Dispose()
+    {
+        _teePad.Unlink(_binSink);
+        _muxTee.ReleaseRequestPad(_teePad);
+        _flow.Dispose();
+        _bin.SetState(State.Null);
+        _pipeline.Remove(_bin);
+        foreach (var d in new IDisposable[] { _teePad, _binSink, _queue, _sink, _bin }) d.Dispose();
+    }
+}

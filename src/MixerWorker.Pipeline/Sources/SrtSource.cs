@@ -1,0 +1,139 @@
+using MixerWorker.Pipeline.Engine;
+using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Srt;
+
+namespace MixerWorker.Pipeline.Sources;
+
+/// <summary>
+/// One SRT connection of an input: srtsrc → tsdemux → parser → decoder, in a bin named
+/// "src.&lt;input&gt;.&lt;generation&gt;" so errors on the shared bus can be traced back to it. It is
+/// thrown away when the connection fails and a fresh one is built for the next attempt; the
+/// <see cref="InputBranch"/> it feeds stays.
+/// </summary>
+internal sealed class SrtSource : IDisposable
+{
+    private readonly Element _pipeline;
+    private readonly InputBranch _tail;
+    private readonly Element _bin;
+    private readonly ConnectionSession _session;
+    private readonly Lock _lock = new();
+    private readonly List<(Pad Ghost, Pad Entry)> _links = [];
+    private readonly List<ProbeHandle> _probes = [];
+    private readonly List<Element> _children = [];
+    private bool _closing;
+    private int _extra;
+
+    internal string BinName { get; }
+
+    internal SrtSource(Element pipeline, InputBranch tail, SrtEndpoint endpoint, int generation, ConnectionSession session)
+    {
+        _pipeline = pipeline;
+        _tail = tail;
+        _session = session;
+        BinName = $"src.{tail.Name}.{generation}";
+        _bin = Element.NewBin(BinName);
+        var src = Element.Make("srtsrc", $"{BinName}.srtsrc");
+        SrtElements.ConfigureCaller(src, endpoint);
+        var demux = Element.Make("tsdemux", $"{BinName}.demux");
+        // tsdemux holds 700 ms by default for live streams; decoded frames are timestamped on arrival
+        // and the compositor's own latency absorbs jitter, so none is needed here.
+        demux.Set("latency", 0);
+        _children.AddRange([src, demux]);
+        _bin.Add(src);
+        _bin.Add(demux);
+        src.Link(demux);
+        Callbacks.ConnectPadAdded(demux, OnDemuxPad);
+        _pipeline.Add(_bin);
+        _bin.SyncStateWithParent();
+    }
+
+    // Decoder chains by MPEG-TS stream type. Runs on tsdemux's streaming thread: only builds and links.
+    private static (string Kind, string[] Chain)? ChainFor(string? mediaType, string caps) => mediaType switch
+    {
+        "video/x-h264" => ("video", ["h264parse", "avdec_h264"]),
+        "video/x-h265" => ("video", ["h265parse", "avdec_h265"]),
+        "audio/mpeg" when caps.Contains("mpegversion=(int)1") => ("audio", ["mpegaudioparse", "mpg123audiodec"]),
+        "audio/mpeg" => ("audio", ["aacparse", "avdec_aac"]),
+        "audio/x-opus" => ("audio", ["opusdec"]),
+        _ => null,
+    };
+
+    private void OnDemuxPad(Pad pad)
+    {
+        lock (_lock)
+        {
+            if (_closing) return;
+            var mediaType = pad.QueryMediaType();
+            var chain = ChainFor(mediaType, pad.CurrentCaps() ?? "");
+            var entry = chain?.Kind == "video" ? _tail.VideoEntry : chain?.Kind == "audio" ? _tail.AudioEntry : null;
+            if (chain is null || entry is null || entry.IsLinked)
+            {
+                // Unsupported codecs and second tracks of a kind are drained, not left unlinked.
+                Drain(pad);
+                return;
+            }
+            var elements = chain.Value.Chain.Select(f => Element.Make(f, $"{BinName}.{f}")).ToList();
+            if (chain.Value.Kind == "video") ConfigureVideoDecoder(elements[^1]);
+            foreach (var e in elements) { _bin.Add(e); _children.Add(e); }
+            Element.LinkMany([.. elements]);
+            using (var first = elements[0].StaticPad("sink")) pad.Link(first);
+            foreach (var e in elements) e.SyncStateWithParent();
+
+            using var last = elements[^1].StaticPad("src");
+            var ghost = Pad.Ghost(chain.Value.Kind, last);
+            _bin.AddPad(ghost);
+            _probes.Add(Callbacks.AddProbe(ghost, ProbeType.Buffer, OnBuffer));
+            _probes.Add(Callbacks.AddProbe(ghost, ProbeType.EventDownstream, OnEvent));
+            ghost.Link(entry);
+            _links.Add((ghost, Pad.FromBorrowed(entry.Handle)));
+        }
+    }
+
+    // Frame threading would hold one frame per extra thread; slice threading adds no delay.
+    private static void ConfigureVideoDecoder(Element decoder)
+    {
+        if (decoder.HasProperty("thread-type")) decoder.Set("thread-type", "slice");
+    }
+
+    private void Drain(Pad pad)
+    {
+        var sink = Element.Make("fakesink", $"{BinName}.drain{Interlocked.Increment(ref _extra)}");
+        sink.Set("sync", false);
+        sink.Set("async", false);
+        _bin.Add(sink);
+        _children.Add(sink);
+        using (var sinkPad = sink.StaticPad("sink")) pad.Link(sinkPad);
+        sink.SyncStateWithParent();
+    }
+
+    private ProbeReturn OnBuffer(ProbeInfo info)
+    {
+        _session.Activity();
+        return ProbeReturn.Ok;
+    }
+
+    // The feed's end must not reach the shared tees: it would end every bus showing this input.
+    private ProbeReturn OnEvent(ProbeInfo info)
+    {
+        if (info.Event != EventType.Eos) return ProbeReturn.Ok;
+        _session.Fail("the feed ended (publisher gone)");
+        return ProbeReturn.Drop;
+    }
+
+    /// <summary>Stops and removes the connection. Control thread only.</summary>
+    public void Dispose()
+    {
+        lock (_lock) _closing = true;
+        _bin.SetState(State.Null);
+        foreach (var (ghost, entry) in _links)
+        {
+            ghost.Unlink(entry);
+            ghost.Dispose();
+            entry.Dispose();
+        }
+        foreach (var p in _probes) p.Dispose();
+        _pipeline.Remove(_bin);
+        foreach (var e in _children) e.Dispose();
+        _bin.Dispose();
+    }
+}

@@ -1,0 +1,24 @@
+using MixerWorker.Pipeline.Interop;
+
+namespace MixerWorker.Pipeline.Srt;
+
+/// <summary>Settings shared by srtsrc and srtsink callers.</summary>
+internal static class SrtElements
+{
+    internal static void ConfigureCaller(Element element, SrtEndpoint endpoint)
+    {
+        // The streamid and passphrase are set as properties, not in the URI, so neither is parsed
+        // by URI code nor shows up in the uri property.
+        element.Set("uri", endpoint.Uri);
+        element.Set("streamid", endpoint.StreamId);
+        element.Set("latency", endpoint.LatencyMs);
+        if (endpoint.Passphrase is not null)
+        {
+            element.Set("passphrase", endpoint.Passphrase);
+            element.Set("pbkeylen", 16);
+        }
+        // libsrt's own reconnect loop floods the bus with warnings and never reports failure;
+        // reconnecting is the supervisor's job.
+        element.Set("auto-reconnect", false);
+    }
+}

@@ -1,0 +1,239 @@
+using System.Runtime.InteropServices;
+using MixerWorker.Pipeline.Interop;
+
+namespace MixerWorker.Testbed.Reading;
+
+/// <summary>An RGB picture decoded from an output.</summary>
+public sealed record RgbFrame(int Width, int Height, byte[] Pixels, DateTimeOffset At)
+{
+    /// <summary>Mean colour of a (2r+1)² square around (x, y).</summary>
+    public (byte R, byte G, byte B) ColorAt(int x, int y, int r = 3)
+    {
+        long sr = 0, sg = 0, sb = 0, n = 0;
+        for (var yy = Math.Max(0, y - r); yy <= Math.Min(Height - 1, y + r); yy++)
+            for (var xx = Math.Max(0, x - r); xx <= Math.Min(Width - 1, x + r); xx++)
+            {
+                var i = (yy * Width + xx) * 3;
+                sr += Pixels[i]; sg += Pixels[i + 1]; sb += Pixels[i + 2]; n++;
+            }
+        return ((byte)(sr / n), (byte)(sg / n), (byte)(sb / n));
+    }
+}
+
+/// <summary>What the reader saw of the H.264 stream, before decoding.</summary>
+public sealed record StreamStats(
+    string? VideoCaps, string? AudioCaps, int Frames, int Keyframes, int MaxKeyframeIntervalFrames,
+    int ReorderedFrames, double MaxFrameGapMs, TimeSpan? FirstFrameAfter, long Bytes);
+
+/// <summary>
+/// Reads a bus output back the way a viewer would (SRT caller through the stand-in), and checks it:
+/// caps after the parser (profile, size, rate), keyframe spacing, reordering (B-frames), gaps
+/// between frames, and decoded pictures for colour sampling. Optionally records the TS to a file.
+/// Reconnects until disposed, since the output may not be published yet when it starts.
+/// </summary>
+public sealed class OutputReader : IDisposable
+{
+    private readonly string _host, _streamId;
+    private readonly int _port;
+    private readonly string? _passphrase, _recordPath;
+    private readonly Thread _thread;
+    private readonly Lock _lock = new();
+    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
+    private volatile bool _stop;
+    private StreamState _s = new();
+    private RgbFrame? _latest;
+    private int _connections;
+
+    private sealed class StreamState
+    {
+        public string? VideoCaps, AudioCaps;
+        public int Frames, Keyframes, MaxGop, SinceKey = -1, Reordered;
+        public ulong LastPts = ulong.MaxValue;
+        public double MaxGapMs;
+        public TimeSpan? First;
+        public long Bytes;
+    }
+
+    public OutputReader(string host, int port, string streamId, string? passphrase, string? recordPath = null)
+    {
+        GstRuntime.Init();
+        (_host, _port, _streamId, _passphrase, _recordPath) = (host, port, streamId, passphrase, recordPath);
+        _thread = new Thread(Run) { IsBackground = true, Name = $"reader:{streamId}" };
+        _thread.Start();
+    }
+
+    public int Connections => Volatile.Read(ref _connections);
+
+    public StreamStats Stats
+    {
+        get
+        {
+            lock (_lock) return new StreamStats(_s.VideoCaps, _s.AudioCaps, _s.Frames, _s.Keyframes, _s.MaxGop, _s.Reordered, _s.MaxGapMs, _s.First, _s.Bytes);
+        }
+    }
+
+    public RgbFrame? Latest { get { lock (_lock) return _latest; } }
+
+    /// <summary>Forgets counters (not caps), e.g. to measure only after a change.</summary>
+    public void ResetCounters()
+    {
+        lock (_lock) _s = new StreamState { VideoCaps = _s.VideoCaps, AudioCaps = _s.AudioCaps, First = _s.First };
+    }
+
+    public async Task<RgbFrame> WaitForFrameAsync(TimeSpan timeout, Func<RgbFrame, bool>? until = null)
+    {
+        var deadline = DateTimeOffset.UtcNow + timeout;
+        var since = DateTimeOffset.UtcNow;
+        while (DateTimeOffset.UtcNow < deadline)
+        {
+            var f = Latest;
+            if (f is not null && f.At > since && (until is null || until(f))) return f;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"no matching frame from {_streamId} within {timeout.TotalSeconds:F0} s (stats: {Stats})");
+    }
+
+    private void Run()
+    {
+        while (!_stop)
+        {
+            var probes = new List<IDisposable>();
+            using var p = Build(out var appsink, probes);
+            try { p.Play(); }
+            catch (InvalidOperationException) { }
+            while (!_stop && !p.Failed)
+            {
+                var sample = Native.gst_app_sink_try_pull_sample(appsink.Handle, 100_000_000);
+                if (sample != 0) TakeFrame(sample);
+            }
+            p.Pipeline.SetState(State.Null);
+            foreach (var h in probes) h.Dispose();
+            appsink.Dispose();
+            if (!_stop) Thread.Sleep(200);
+        }
+    }
+
+    private StandalonePipeline Build(out Element appsink, List<IDisposable> probes)
+    {
+        var p = new StandalonePipeline($"reader:{_streamId}");
+        var src = p.Add("srtsrc", null, ("uri", $"srt://{_host}:{_port}"), ("streamid", _streamId), ("latency", 80), ("auto-reconnect", false));
+        if (_passphrase is not null) { src.Set("passphrase", _passphrase); src.Set("pbkeylen", 16); }
+        var demux = p.Add("tsdemux", null, ("latency", 0));
+        if (_recordPath is not null)
+        {
+            var tee = p.Add("tee");
+            var q1 = p.Add("queue");
+            var file = p.Add("filesink", null, ("location", _recordPath + (Connections > 0 ? $".{Connections}" : "")), ("async", false), ("sync", false));
+            var q2 = p.Add("queue");
+            p.AddChain(src, tee, q1, file);
+            p.AddChain(tee, q2, demux);
+        }
+        else src.Link(demux);
+        using (var srcPad = src.StaticPad("src"))
+            probes.Add(Callbacks.AddProbe(srcPad, ProbeType.Buffer, i =>
+            {
+                if (i.Buffer != 0) lock (_lock) _s.Bytes += (long)Native.gst_buffer_get_size(i.Buffer);
+                return ProbeReturn.Ok;
+            }));
+        var parse = p.Add("h264parse");
+        var dec = p.Add("avdec_h264");
+        var conv = p.Add("videoconvert");
+        var caps = p.Add("capsfilter", null, ("caps", "video/x-raw,format=RGB"));
+        appsink = Element.FromBorrowed(p.Add("appsink", null, ("max-buffers", 1), ("drop", true), ("sync", false)).Handle);
+        p.AddChain(parse, dec, conv, caps, appsink);
+        var opusdec = p.Add("opusparse");
+        var asink = p.Add("fakesink", null, ("sync", false), ("async", false));
+        p.AddChain(opusdec, asink);
+        Callbacks.ConnectPadAdded(demux, pad =>
+        {
+            var type = pad.QueryMediaType();
+            var target = type == "video/x-h264" ? parse : type is "audio/x-opus" or "audio/mpeg" ? opusdec : null;
+            if (target is null) return;
+            if (type == "audio/mpeg") lock (_lock) _s.AudioCaps = pad.CurrentCaps();
+            using var sinkPad = target.StaticPad("sink");
+            if (type == "audio/mpeg") return; // AAC: caps recorded, not decoded
+            pad.Link(sinkPad);
+        });
+        var parsed = parse.StaticPad("src");
+        probes.Add(parsed);
+        probes.Add(Callbacks.AddProbe(parsed, ProbeType.Buffer, i => OnParsedVideo(i, parsed)));
+        var audioParsed = opusdec.StaticPad("src");
+        probes.Add(audioParsed);
+        probes.Add(Callbacks.AddProbe(audioParsed, ProbeType.Buffer, _ =>
+        {
+            lock (_lock) _s.AudioCaps ??= audioParsed.CurrentCaps();
+            return ProbeReturn.Ok;
+        }));
+        Interlocked.Increment(ref _connections);
+        return p;
+    }
+
+    private ProbeReturn OnParsedVideo(ProbeInfo info, Pad pad)
+    {
+        lock (_lock)
+        {
+            var s = _s;
+            s.VideoCaps ??= pad.CurrentCaps();
+            s.Frames++;
+            s.First ??= DateTimeOffset.UtcNow - _started;
+            if (info.BufferPts is { } pts)
+            {
+                if (info.BufferDts is { } dts && dts != pts) s.Reordered++;
+                if (s.LastPts != ulong.MaxValue)
+                {
+                    if (pts < s.LastPts) s.Reordered++;
+                    else s.MaxGapMs = Math.Max(s.MaxGapMs, (pts - s.LastPts) / 1e6);
+                }
+                s.LastPts = pts;
+            }
+            if (!info.IsDeltaUnit)
+            {
+                if (s.SinceKey >= 0) s.MaxGop = Math.Max(s.MaxGop, s.SinceKey + 1);
+                s.Keyframes++;
+                s.SinceKey = 0;
+            }
+            else if (s.SinceKey >= 0) s.SinceKey++;
+        }
+        return ProbeReturn.Ok;
+    }
+
+    private unsafe void TakeFrame(nint sample)
+    {
+        try
+        {
+            var caps = NativeString.Owned(Native.gst_caps_to_string(Native.gst_sample_get_caps(sample))) ?? "";
+            var width = CapsInt(caps, "width");
+            var height = CapsInt(caps, "height");
+            var buffer = Native.gst_sample_get_buffer(sample);
+            var map = stackalloc byte[Abi.MapInfoSize];
+            if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead)) return;
+            try
+            {
+                var data = Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset);
+                var stride = (width * 3 + 3) & ~3;
+                var pixels = new byte[width * height * 3];
+                for (var y = 0; y < height; y++) Marshal.Copy(data + y * stride, pixels, y * width * 3, width * 3);
+                lock (_lock) _latest = new RgbFrame(width, height, pixels, DateTimeOffset.UtcNow);
+            }
+            finally { Native.gst_buffer_unmap(buffer, (nint)map); }
+        }
+        finally { Native.gst_mini_object_unref(sample); }
+    }
+
+    internal static int CapsInt(string caps, string field)
+    {
+        var key = $"{field}=(int)";
+        var i = caps.IndexOf(key, StringComparison.Ordinal);
+        if (i < 0) return 0;
+        var j = i + key.Length;
+        var end = j;
+        while (end < caps.Length && char.IsDigit(caps[end])) end++;
+        return int.Parse(caps.AsSpan(j, end - j));
+    }
+
+    public void Dispose()
+    {
+        _stop = true;
+        _thread.Join();
+    }
+}
