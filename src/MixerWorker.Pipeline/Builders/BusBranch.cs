@@ -67,13 +67,15 @@ internal sealed class BusBranch : IDisposable
         var mixCaps = ElementFactory.CapsFilter($"{p}.acaps", InputBranch.AudioCaps);
         var aconv = Element.Make("audioconvert", $"{p}.aconvert");
         var aenc = AudioEncoder($"{p}.aenc", f);
+        // mpegtsmux refuses voaacenc's output unless aacparse frames it; Opus goes in as it is.
+        Element[] audioOut = f.AudioCodec == AudioCodec.Aac ? [aenc, Element.Make("aacparse", $"{p}.aacparse")] : [aenc];
 
         var mux = Element.Make("mpegtsmux", $"{p}.mux");
         mux.Set("alignment", 7); // 7 x 188 = 1316 bytes per SRT packet, MediaMTX's payload size
         MuxTee = Element.Make("tee", $"{p}.muxtee");
         MuxTee.Set("allow-not-linked", true);
 
-        _elements.AddRange([bg, bgCaps, Compositor, outCaps, .. encoder, silence, silenceCaps, AudioMixer, mixCaps, aconv, aenc, mux, MuxTee]);
+        _elements.AddRange([bg, bgCaps, Compositor, outCaps, .. encoder, silence, silenceCaps, AudioMixer, mixCaps, aconv, .. audioOut, mux, MuxTee]);
         foreach (var e in _elements) pipeline.Add(e);
         Element.LinkMany(bg, bgCaps);
         _backgroundPad = Compositor.RequestPad("sink_%u");
@@ -81,7 +83,7 @@ internal sealed class BusBranch : IDisposable
         _backgroundPad.Set("zorder", 0);
         using (var bgSrc = bgCaps.StaticPad("src")) bgSrc.Link(_backgroundPad);
         Element.LinkMany([Compositor, outCaps, .. encoder, mux]);
-        Element.LinkMany(silence, silenceCaps, AudioMixer, mixCaps, aconv, aenc, mux);
+        Element.LinkMany([silence, silenceCaps, AudioMixer, mixCaps, aconv, .. audioOut, mux]);
         mux.Link(MuxTee);
         using (var compositorSrc = Compositor.StaticPad("src"))
             _frameCounter = Callbacks.AddProbe(compositorSrc, ProbeType.Buffer, _ => { Interlocked.Increment(ref _frames); return ProbeReturn.Ok; });

@@ -41,8 +41,11 @@ public sealed class ProjectMixer : IAsyncDisposable
         _backend = _encoders.Select(options.Encoder);
         _pipeline = Element.NewPipeline();
         _control = new ControlThread($"control:{scene.Project}", e => _log.LogError(e, "pipeline change failed"));
+        Callbacks.HandlerFaulted += OnCallbackFault;
         _busReader = new BusReader(_pipeline, $"bus:{scene.Project}", m => _control.Post(() => OnBusMessage(m)));
     }
+
+    private void OnCallbackFault(Exception e) => _log.LogError(e, "a GStreamer callback failed");
 
     /// <summary>Checks GStreamer, the options and the scene, then starts playing. Inputs and outputs connect in the background.</summary>
     public static async Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger)
@@ -293,6 +296,7 @@ public sealed class ProjectMixer : IAsyncDisposable
             });
             _busReader.Dispose();
             _control.Dispose();
+            Callbacks.HandlerFaulted -= OnCallbackFault;
             _pipeline.Dispose();
         }
         finally { _changeLock.Release(); }

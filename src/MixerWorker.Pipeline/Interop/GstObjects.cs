@@ -92,12 +92,18 @@ internal sealed class Element : GstObject
     /// <summary>Creates an element; names come from validated identifiers, never from raw user text.</summary>
     internal static Element Make(string factory, string? name = null)
     {
+        GstRuntime.Init();
         var h = Native.gst_element_factory_make(factory, name);
         if (h == 0) throw new GstException($"cannot create element '{factory}': plugin missing (run GstRuntime.SelfCheck for the package)");
         return new Element(h, sinkFloating: true);
     }
 
-    internal static Element NewPipeline() => new(Native.gst_pipeline_new(0), sinkFloating: true);
+    internal static Element NewPipeline()
+    {
+        GstRuntime.Init();
+        return new(Native.gst_pipeline_new(0), sinkFloating: true);
+    }
+
     internal static Element NewBin(string name) => new(Native.gst_bin_new(name), sinkFloating: true);
 
     /// <summary>Wraps a pointer we were given with transfer none: takes a reference of our own.</summary>

@@ -37,13 +37,13 @@ internal sealed class SrtOutput : IDisposable
         using (var qSink = _queue.StaticPad("sink")) _binSink = Pad.Ghost("sink", qSink);
         _bin.AddPad(_binSink);
         using (var sinkPad = _sink.StaticPad("sink"))
-            _flow = Callbacks.AddProbe(sinkPad, ProbeType.Buffer, _ => { session.Activity(); return ProbeReturn.Ok; });
+            _flow = Callbacks.AddProbe(sinkPad, ProbeType.Buffer | ProbeType.BufferList, _ => { session.Activity(); return ProbeReturn.Ok; });
         _pipeline.Add(_bin);
         _bin.SyncStateWithParent();
         _teePad = muxTee.RequestPad("src_%u");
         _teePad.Link(_binSink);
         // A new connection must start on a keyframe with SPS/PPS, or readers wait a whole GOP.
-        _binSink.RequestKeyFrame();
+        _teePad.RequestKeyFrame();
     }
 
     public void Dispose()

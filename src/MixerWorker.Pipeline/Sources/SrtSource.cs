@@ -82,7 +82,7 @@ internal sealed class SrtSource : IDisposable
             using var last = elements[^1].StaticPad("src");
             var ghost = Pad.Ghost(chain.Value.Kind, last);
             _bin.AddPad(ghost);
-            _probes.Add(Callbacks.AddProbe(ghost, ProbeType.Buffer, OnBuffer));
+            _probes.Add(Callbacks.AddProbe(ghost, ProbeType.Buffer | ProbeType.BufferList, OnBuffer));
             _probes.Add(Callbacks.AddProbe(ghost, ProbeType.EventDownstream, OnEvent));
             ghost.Link(entry);
             _links.Add((ghost, Pad.FromBorrowed(entry.Handle)));

@@ -61,13 +61,13 @@ public sealed class SyntheticFeed : IDisposable
                 var tone = p.Add("audiotestsrc", null, ("is-live", true), ("freq", spec.ToneHz.ToString(CultureInfo.InvariantCulture)), ("volume", 0.3), ("samplesperbuffer", 960));
                 var aconv = p.Add("audioconvert");
                 var acaps = p.Add("capsfilter", null, ("caps", "audio/x-raw,rate=48000,channels=2"));
-                var aenc = spec.AudioCodec switch
+                Element[] aenc = spec.AudioCodec switch
                 {
-                    "opus" => p.Add("opusenc"),
-                    "mp2" => p.Add("avenc_mp2"),
-                    _ => p.Add("voaacenc"),
+                    "opus" => [p.Add("opusenc")],
+                    "mp2" => [p.Add("avenc_mp2")],
+                    _ => [p.Add("voaacenc"), p.Add("aacparse")], // mpegtsmux refuses voaacenc's output without the parser
                 };
-                p.AddChain(tone, aconv, acaps, aenc, mux);
+                p.AddChain([tone, aconv, acaps, .. aenc, mux]);
             }
             var sink = p.Add("srtsink", null, ("uri", $"srt://{host}:{port}"),
                 ("streamid", $"publish:ingest/{project}/{spec.Input}{(token is null ? "" : $":token={token}")}"),

@@ -1,0 +1,124 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using MixerWorker.Pipeline.Engine;
+using MixerWorker.Pipeline.Scene;
+using MixerWorker.Pipeline.Srt;
+using MixerWorker.Testbed.Feeds;
+using MixerWorker.Testbed.Reading;
+using MixerWorker.Testbed.StandIn;
+using Xunit.Abstractions;
+
+namespace MixerWorker.Pipeline.Tests.Integration;
+
+/// <summary>
+/// A whole show on loopback: the MediaMTX stand-in, synthetic feeds publishing into it, the engine
+/// reading them and publishing buses back, and readers checking what a viewer would get.
+/// </summary>
+public sealed class MixHarness : IAsyncDisposable
+{
+    public const string Project = "show";
+    public const string IngestPassphrase = "ingest-secret-1234";
+    public const string OutputPassphrase = "output-secret-5678";
+    public const string Token = "tok-abc.123";
+
+    private readonly List<SyntheticFeed> _feeds = [];
+    private readonly List<OutputReader> _readers = [];
+    private readonly ITestOutputHelper? _output;
+
+    public MediaMtxStandIn StandIn { get; }
+    public ProjectMixer? Mixer { get; private set; }
+    public ListLogger Log { get; }
+
+    public MixHarness(ITestOutputHelper? output = null, string? requiredToken = Token)
+    {
+        _output = output;
+        Log = new ListLogger(output);
+        StandIn = MediaMtxStandIn.Start(new StandInOptions
+        {
+            IngestPassphrase = IngestPassphrase, OutputPassphrase = OutputPassphrase, RequiredToken = requiredToken,
+        });
+    }
+
+    public MixerOptions Options(string? ingestPassphrase = IngestPassphrase) => new()
+    {
+        MediaMtx = new MediaMtxConnection
+        {
+            Host = "127.0.0.1", SrtPort = StandIn.Port, IngestPassphrase = ingestPassphrase,
+            OutputPassphrase = OutputPassphrase, Token = Token, LatencyMs = 80,
+        },
+        ReconnectInitialDelay = TimeSpan.FromMilliseconds(200),
+        ReconnectMaxDelay = TimeSpan.FromSeconds(1),
+        InputStallTimeout = TimeSpan.FromSeconds(1),
+    };
+
+    public SyntheticFeed StartFeed(FeedSpec spec, string? passphrase = IngestPassphrase)
+    {
+        var feed = SyntheticFeed.Start(spec, Project, "127.0.0.1", StandIn.Port, passphrase, Token);
+        _feeds.Add(feed);
+        return feed;
+    }
+
+    public async Task WaitForPublisherAsync(string path, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!StandIn.PublishedPaths().Contains(path))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"nobody published {path}");
+            await Task.Delay(50);
+        }
+    }
+
+    public async Task<ProjectMixer> StartMixerAsync(SceneDefinition scene, MixerOptions? options = null)
+    {
+        Mixer = await ProjectMixer.StartAsync(scene, options ?? Options(), Log);
+        return Mixer;
+    }
+
+    public OutputReader Read(string bus, string? recordPath = null)
+    {
+        var reader = new OutputReader("127.0.0.1", StandIn.Port, $"read:out/{Project}/{bus}:token={Token}", OutputPassphrase, recordPath);
+        _readers.Add(reader);
+        return reader;
+    }
+
+    public static BusDefinition Bus(string name, int width, int height, params Box[] boxes) => new()
+    {
+        Name = name, Format = new OutputFormat { Width = width, Height = height, Fps = 30, VideoBitrateKbps = 600, AudioBitrateKbps = 64 },
+        Layout = boxes,
+    };
+
+    public static Box At(string source, int x, int y, int w, int h, int z = 0) => new() { Source = source, X = x, Y = y, Width = w, Height = h, Z = z, Fit = Fit.Fill };
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var r in _readers) r.Dispose();
+        if (Mixer is not null) await Mixer.DisposeAsync();
+        foreach (var f in _feeds) f.Dispose();
+        StandIn.Dispose();
+    }
+}
+
+/// <summary>Keeps every log line (to assert on, e.g. that no secret leaks) and echoes it to the test output.</summary>
+public sealed class ListLogger(ITestOutputHelper? output) : ILogger
+{
+    private readonly List<string> _lines = [];
+
+    public IReadOnlyList<string> Lines { get { lock (_lines) return [.. _lines]; } }
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => NullScope.Instance;
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (!IsEnabled(logLevel)) return;
+        var line = $"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel}: {formatter(state, exception)}{(exception is null ? "" : " " + exception)}";
+        lock (_lines) _lines.Add(line);
+        try { output?.WriteLine(line); } catch (InvalidOperationException) { /* test already finished */ }
+    }
+
+    private sealed class NullScope : IDisposable
+    {
+        public static readonly NullScope Instance = new();
+        public void Dispose() { }
+    }
+}
