@@ -1,1 +1,6 @@
-return 0;
+using MixerWorker.Hosting;
+
+// mixerworker selfcheck                       check GStreamer and plugins, exit 0 when all is there
+// mixerworker run <scene.json> [--duration S] [--script show.json]
+//                                             run one scene without Redis (debugging, demo, benchmarks)
+return await WorkerCommandLine.RunAsync(args);

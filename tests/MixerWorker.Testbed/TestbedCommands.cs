@@ -1,0 +1,74 @@
+using System.Globalization;
+using MixerWorker.Testbed.Demo;
+using MixerWorker.Testbed.Feeds;
+using MixerWorker.Testbed.StandIn;
+
+namespace MixerWorker.Testbed;
+
+internal static class TestbedCommands
+{
+    private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
+
+    internal static async Task<int> RunAsync(string[] args)
+    {
+        var options = ParseOptions(args.Skip(1));
+        switch (args.FirstOrDefault())
+        {
+            case "standin":
+                return await RunStandIn(Int(options, "port", 8000), Seconds(options));
+            case "feeds":
+                return await RunFeeds(options);
+            case "demo":
+                return await DemoShow.RunAsync(options.GetValueOrDefault("out", "artifacts/demo"));
+            default:
+                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] | demo [--out DIR]");
+                return 2;
+        }
+    }
+
+    private static async Task<int> RunStandIn(int port, double seconds)
+    {
+        using var standIn = MediaMtxStandIn.Start(new StandInOptions
+        {
+            Port = port, IngestPassphrase = Env("INGEST_SRT_PASSPHRASE"), OutputPassphrase = Env("OUTPUT_SRT_PASSPHRASE"), RequiredToken = Env("MEDIAMTX__TOKEN"),
+        });
+        Console.WriteLine($"MediaMTX stand-in (test double) listening on SRT 127.0.0.1:{standIn.Port}");
+        await WaitForStop(seconds);
+        foreach (var a in standIn.Attempts()) Console.WriteLine($"attempt {a.Sequence}: {a.Action} {a.Path} → {a.Outcome} {a.Reason}");
+        return 0;
+    }
+
+    private static async Task<int> RunFeeds(Dictionary<string, string> o)
+    {
+        var port = Int(o, "port", 8000);
+        var feeds = Enumerable.Range(0, Int(o, "count", 3)).Select(i => SyntheticFeed.Start(
+            FeedSpec.Numbered(i) with { Width = Int(o, "width", 320), Height = Int(o, "height", 180), Fps = Int(o, "fps", 30) },
+            o.GetValueOrDefault("project", "demo"), "127.0.0.1", port, Env("INGEST_SRT_PASSPHRASE"), Env("MEDIAMTX__TOKEN"))).ToList();
+        Console.WriteLine($"{feeds.Count} feeds publishing: {string.Join(", ", feeds.Select(f => f.Spec.Input))}");
+        await WaitForStop(Seconds(o));
+        foreach (var f in feeds) f.Dispose();
+        return 0;
+    }
+
+    private static async Task WaitForStop(double seconds)
+    {
+        var stop = new TaskCompletionSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
+        await (seconds > 0 ? Task.WhenAny(stop.Task, Task.Delay(TimeSpan.FromSeconds(seconds))) : stop.Task);
+    }
+
+    private static Dictionary<string, string> ParseOptions(IEnumerable<string> args)
+    {
+        var list = args.ToList();
+        var result = new Dictionary<string, string>();
+        for (var i = 0; i + 1 < list.Count; i += 2) result[list[i].TrimStart('-')] = list[i + 1];
+        return result;
+    }
+
+    private static int Int(Dictionary<string, string> o, string key, int fallback) =>
+        o.TryGetValue(key, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+    private static double Seconds(Dictionary<string, string> o) =>
+        o.TryGetValue("seconds", out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : 0;
+}
