@@ -23,7 +23,7 @@ public sealed record RgbFrame(int Width, int Height, byte[] Pixels, DateTimeOffs
 /// <summary>What the reader saw of the H.264 stream, before decoding.</summary>
 public sealed record StreamStats(
     string? VideoCaps, string? AudioCaps, int Frames, int Keyframes, int MaxKeyframeIntervalFrames,
-    int ReorderedFrames, double MaxFrameGapMs, TimeSpan? FirstFrameAfter, long Bytes);
+    int ReorderedFrames, int DtsDiffers, double MaxFrameGapMs, TimeSpan? FirstFrameAfter, long Bytes);
 
 /// <summary>
 /// Reads a bus output back the way a viewer would (SRT caller through the stand-in), and checks it:
@@ -47,7 +47,7 @@ public sealed class OutputReader : IDisposable
     private sealed class StreamState
     {
         public string? VideoCaps, AudioCaps;
-        public int Frames, Keyframes, MaxGop, SinceKey = -1, Reordered;
+        public int Frames, Keyframes, MaxGop, SinceKey = -1, Reordered, DtsDiffers;
         public ulong LastPts = ulong.MaxValue;
         public double MaxGapMs;
         public TimeSpan? First;
@@ -62,13 +62,14 @@ public sealed class OutputReader : IDisposable
         _thread.Start();
     }
 
+    /// <summary>Connections that received data (a reader refused before the publisher exists does not count).</summary>
     public int Connections => Volatile.Read(ref _connections);
 
     public StreamStats Stats
     {
         get
         {
-            lock (_lock) return new StreamStats(_s.VideoCaps, _s.AudioCaps, _s.Frames, _s.Keyframes, _s.MaxGop, _s.Reordered, _s.MaxGapMs, _s.First, _s.Bytes);
+            lock (_lock) return new StreamStats(_s.VideoCaps, _s.AudioCaps, _s.Frames, _s.Keyframes, _s.MaxGop, _s.Reordered, _s.DtsDiffers, _s.MaxGapMs, _s.First, _s.Bytes);
         }
     }
 
@@ -118,7 +119,9 @@ public sealed class OutputReader : IDisposable
         var p = new StandalonePipeline($"reader:{_streamId}");
         var src = p.Add("srtsrc", null, ("uri", $"srt://{_host}:{_port}"), ("streamid", _streamId), ("latency", 80), ("auto-reconnect", false));
         if (_passphrase is not null) { src.Set("passphrase", _passphrase); src.Set("pbkeylen", 16); }
-        var demux = p.Add("tsdemux", null, ("latency", 0));
+        // ignore-pcr: report the stream's own PTS/DTS, not arrival-smoothed times, so gaps and
+        // reordering measured here are the publisher's.
+        var demux = p.Add("tsdemux", null, ("latency", 0), ("ignore-pcr", true));
         if (_recordPath is not null)
         {
             var tee = p.Add("tee");
@@ -129,9 +132,11 @@ public sealed class OutputReader : IDisposable
             p.AddChain(tee, q2, demux);
         }
         else src.Link(demux);
+        var receiving = false;
         using (var srcPad = src.StaticPad("src"))
             probes.Add(Callbacks.AddProbe(srcPad, ProbeType.Buffer, i =>
             {
+                if (!receiving) { receiving = true; Interlocked.Increment(ref _connections); }
                 if (i.Buffer != 0) lock (_lock) _s.Bytes += (long)Native.gst_buffer_get_size(i.Buffer);
                 return ProbeReturn.Ok;
             }));
@@ -164,7 +169,6 @@ public sealed class OutputReader : IDisposable
             lock (_lock) _s.AudioCaps ??= audioParsed.CurrentCaps();
             return ProbeReturn.Ok;
         }));
-        Interlocked.Increment(ref _connections);
         return p;
     }
 
@@ -178,7 +182,7 @@ public sealed class OutputReader : IDisposable
             s.First ??= DateTimeOffset.UtcNow - _started;
             if (info.BufferPts is { } pts)
             {
-                if (info.BufferDts is { } dts && dts != pts) s.Reordered++;
+                if (info.BufferDts is { } dts && dts != pts) s.DtsDiffers++;
                 if (s.LastPts != ulong.MaxValue)
                 {
                     if (pts < s.LastPts) s.Reordered++;

@@ -1,0 +1,11 @@
+namespace MixerWorker.Pipeline.Tests.Integration;
+
+internal static class Colors
+{
+    /// <summary>True when two colours differ by at most <paramref name="tolerance"/> per channel
+    /// (compression and 4:2:0 chroma move solid colours by a few steps).</summary>
+    internal static bool Near((byte R, byte G, byte B) a, (byte R, byte G, byte B) b, int tolerance = 45) =>
+        Math.Abs(a.R - b.R) <= tolerance && Math.Abs(a.G - b.G) <= tolerance && Math.Abs(a.B - b.B) <= tolerance;
+
+    internal static bool IsBlack((byte R, byte G, byte B) c) => c.R < 40 && c.G < 40 && c.B < 40;
+}
