@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  gstreamer1.0-x libsrt1.5-gnutls redis-server
+  gstreamer1.0-x libsrt1.5-gnutls redis-server curl
 )
 
 ensure_packages() {
