@@ -45,8 +45,11 @@ internal sealed class StandalonePipeline : IDisposable
             throw new InvalidOperationException("pipeline failed to start: " + string.Join("; ", Errors));
     }
 
+    private int _disposed;
+
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         Pipeline.SetState(State.Null);
         _bus.Dispose();
         foreach (var e in _owned) e.Dispose();

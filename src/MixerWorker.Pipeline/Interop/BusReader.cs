@@ -77,6 +77,7 @@ internal sealed class BusReader : IDisposable
 
     public void Dispose()
     {
+        if (_stop) return;
         _stop = true;
         if (Thread.CurrentThread != _thread) _thread.Join();
         Native.gst_object_unref(_bus);

@@ -20,5 +20,8 @@ internal static class SrtElements
         // libsrt's own reconnect loop floods the bus with warnings and never reports failure;
         // reconnecting is the supervisor's job.
         element.Set("auto-reconnect", false);
+        // An infinite poll (the default) can keep a streaming thread inside libsrt when the element
+        // is stopped; a bounded one lets it notice the state change.
+        element.Set("poll-timeout", 100);
     }
 }

@@ -49,6 +49,7 @@ public sealed class MixHarness : IAsyncDisposable
         ReconnectInitialDelay = TimeSpan.FromMilliseconds(200),
         ReconnectMaxDelay = TimeSpan.FromSeconds(1),
         InputStallTimeout = TimeSpan.FromSeconds(1),
+        FirstFrameTimeout = TimeSpan.FromSeconds(3),
     };
 
     public SyntheticFeed StartFeed(FeedSpec spec, string? passphrase = IngestPassphrase)
