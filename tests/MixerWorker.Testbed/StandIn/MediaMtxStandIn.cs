@@ -324,6 +324,7 @@ public sealed class MediaMtxStandIn : IDisposable
                 }
                 if (!acceptDone && failed.Count > 0) AcceptAll();
                 FinishFailedHandshakes(failed);
+                SweepBrokenConnections();
             }
             catch (Exception ex)
             {
@@ -436,6 +437,20 @@ public sealed class MediaMtxStandIn : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// A peer that closes right after connecting can break the socket before it is in the epoll set,
+    /// and libsrt then reports no ERR event for it (seen with an immediate client close). Polling the
+    /// state of the few routed sockets catches that case without waiting for the 10 s idle timeout.
+    /// </summary>
+    private void SweepBrokenConnections()
+    {
+        Conn[] conns;
+        lock (_gate) conns = _conns.Values.ToArray();
+        foreach (var c in conns)
+            if (IsTerminalState(srt_getsockstate(c.Socket)))
+                CloseConn(c, c.IsPublisher ? "publisher disconnected" : "reader disconnected");
     }
 
     private void FinishFailedHandshakes(List<int> failedBeforeAccept)
