@@ -149,9 +149,11 @@ public class SceneJsonTests
     [InlineData("{\"inputs\": []}")]                         // so is the project
     public void Refuses_malformed_json(string json) => Malformed(json);
 
-    [Fact]
-    public void Names_a_missing_required_field() =>
-        Assert.Contains("project", Malformed("{\"inputs\": []}"));
+    [Theory]
+    [InlineData("{\"inputs\": []}")]
+    [InlineData("{\"project\": null}")]
+    public void Names_a_missing_required_field(string json) =>
+        Assert.Contains("project", Malformed(json));
 
     // The validator reads a JSON null section as its default, but the builders dereference the
     // model directly: whatever Parse accepts must be safe to build.
