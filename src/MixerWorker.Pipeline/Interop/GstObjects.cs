@@ -109,7 +109,7 @@ internal sealed class Element : GstObject
     /// <summary>Wraps a pointer we were given with transfer none: takes a reference of our own.</summary>
     internal static Element FromBorrowed(nint handle) => new(Native.gst_object_ref(handle), sinkFloating: false);
 
-    internal string FactoryName => NativeString.Borrowed(Native.gst_plugin_feature_get_name(Native.gst_element_get_factory(Handle))) ?? "";
+    internal string FactoryName => NativeString.Owned(Native.gst_object_get_name(Native.gst_element_get_factory(Handle))) ?? "";
 
     internal StateChange SetState(State state) => (StateChange)Native.gst_element_set_state(Handle, (int)state);
 

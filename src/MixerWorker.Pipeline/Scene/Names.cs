@@ -10,7 +10,7 @@ public static partial class Names
 {
     public static readonly IReadOnlyList<string> BusNames = ["program", "aux1", "aux2", "aux3", "aux4", "aux5", "aux6", "aux7"];
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,62}$")]
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9_-]{0,62}\z")]
     private static partial Regex NamePattern();
 
     public static bool IsValid(string? name) => name is not null && NamePattern().IsMatch(name);

@@ -44,7 +44,7 @@ public static class SceneValidator
         if (f.Height is < 16 or > 4096 || f.Height % 2 != 0) errors.Add($"{at}: height {f.Height} must be even and between 16 and 4096");
         if (f.Fps is < 1 or > 120) errors.Add($"{at}: fps {f.Fps} must be between 1 and 120");
         if (f.VideoBitrateKbps is < 50 or > 100_000) errors.Add($"{at}: videoBitrateKbps {f.VideoBitrateKbps} must be between 50 and 100000");
-        if (f.GopSeconds is < 0.1 or > 10) errors.Add($"{at}: gopSeconds {f.GopSeconds} must be between 0.1 and 10");
+        if (double.IsNaN(f.GopSeconds) || f.GopSeconds is < 0.1 or > 10) errors.Add($"{at}: gopSeconds {f.GopSeconds} must be between 0.1 and 10");
         if (f.AudioBitrateKbps is < 8 or > 510) errors.Add($"{at}: audioBitrateKbps {f.AudioBitrateKbps} must be between 8 and 510");
 
         var layout = bus.Layout ?? [];

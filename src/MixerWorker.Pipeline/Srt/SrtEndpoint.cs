@@ -17,10 +17,10 @@ public sealed partial record MediaMtxConnection
     public string? Token { get; init; }
     public int LatencyMs { get; init; } = 120;
 
-    [GeneratedRegex(@"^[A-Za-z0-9._~+/=-]{1,400}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9._~+/=-]{1,400}\z")]
     private static partial Regex TokenPattern();
 
-    [GeneratedRegex(@"^[A-Za-z0-9.-]{1,253}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9.-]{1,253}\z")]
     private static partial Regex HostPattern();
 
     /// <summary>Lists what is wrong, without ever quoting a secret.</summary>

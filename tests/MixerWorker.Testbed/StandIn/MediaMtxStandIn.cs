@@ -22,6 +22,7 @@ public sealed class MediaMtxStandIn : IDisposable
 {
     private const int MaxMessage = 1500;      // ≥ the largest live-mode payload libsrt accepts (1456)
     private const int PollMs = 20;
+    private const int ReaderSendBufferBytes = 1_500_000;
     private const int MaxMessagesPerWake = 256; // so one busy publisher can't starve accept/close work
 
     private readonly StandInOptions _options;
@@ -68,6 +69,9 @@ public sealed class MediaMtxStandIn : IDisposable
             // gets SRT_EASYNCSND instead of stalling the publisher's thread.
             SetBool(lsn, SRTO_RCVSYN, false, "SRTO_RCVSYN");
             SetBool(lsn, SRTO_SNDSYN, false, "SRTO_SNDSYN");
+            // A bounded per-reader send buffer stands in for MediaMTX's writeQueueSize: a reader that
+            // falls ~1.4 s behind at 8 Mb/s starts losing messages instead of growing memory.
+            SetInt(lsn, SRTO_SNDBUF, ReaderSendBufferBytes, "SRTO_SNDBUF");
             // MediaMTX ties the SRT peer idle timeout to readTimeout (10 s by default).
             SetInt(lsn, SRTO_PEERIDLETIMEO, 10_000, "SRTO_PEERIDLETIMEO");
 
@@ -320,6 +324,7 @@ public sealed class MediaMtxStandIn : IDisposable
                 }
                 if (!acceptDone && failed.Count > 0) AcceptAll();
                 FinishFailedHandshakes(failed);
+                SweepBrokenConnections();
             }
             catch (Exception ex)
             {
@@ -432,6 +437,20 @@ public sealed class MediaMtxStandIn : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// A peer that closes right after connecting can break the socket before it is in the epoll set,
+    /// and libsrt then reports no ERR event for it (seen with an immediate client close). Polling the
+    /// state of the few routed sockets catches that case without waiting for the 10 s idle timeout.
+    /// </summary>
+    private void SweepBrokenConnections()
+    {
+        Conn[] conns;
+        lock (_gate) conns = _conns.Values.ToArray();
+        foreach (var c in conns)
+            if (IsTerminalState(srt_getsockstate(c.Socket)))
+                CloseConn(c, c.IsPublisher ? "publisher disconnected" : "reader disconnected");
     }
 
     private void FinishFailedHandshakes(List<int> failedBeforeAccept)

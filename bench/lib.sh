@@ -1,0 +1,77 @@
+# Shared by the bench scripts: paths, the fixed scene, and start/stop of the uncounted helpers.
+# Sourced, not run.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+WORKER_DLL="$REPO/src/MixerWorker/bin/Release/net10.0/MixerWorker.dll"
+TESTBED_DLL="$REPO/tests/MixerWorker.Testbed/bin/Release/net10.0/MixerWorker.Testbed.dll"
+
+# A port away from the demo's and the tests' defaults, so a bench can run next to them.
+BENCH_PORT=${BENCH_PORT:-18890}
+PROJECT=demo
+# Fixed, non-secret bench passphrases: the point is to pay for SRT encryption as production does.
+export INGEST_SRT_PASSPHRASE=${INGEST_SRT_PASSPHRASE:-bench-ingest-pass-1}
+export OUTPUT_SRT_PASSPHRASE=${OUTPUT_SRT_PASSPHRASE:-bench-output-pass-2}
+export MEDIAMTX__HOST=127.0.0.1
+export MEDIAMTX__SRTPORT=$BENCH_PORT
+export SRT__LATENCYMS=${SRT__LATENCYMS:-120}
+unset MEDIAMTX__TOKEN
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+CLK_TCK=$(getconf CLK_TCK)
+
+write_scene() { # $1: path. The scene of the issue: 3 inputs, Program 2x2 + PiP, AUX1 one source, 640x360p30.
+  cat > "$1" <<'JSON'
+{"project":"demo","inputs":[{"name":"cam-a"},{"name":"cam-b"},{"name":"cam-c"}],"buses":[{"name":"program","format":{"width":640,"height":360,"fps":30,"videoBitrateKbps":1500},"layout":[{"source":"cam-a","x":0,"y":0,"width":320,"height":180},{"source":"cam-b","x":320,"y":0,"width":320,"height":180},{"source":"cam-c","x":0,"y":180,"width":320,"height":180},{"source":"cam-a","x":320,"y":180,"width":320,"height":180},{"source":"cam-c","x":480,"y":20,"width":140,"height":80,"z":1}]},{"name":"aux1","format":{"width":640,"height":360,"fps":30,"videoBitrateKbps":1500},"layout":[{"source":"cam-b","width":640,"height":360}]}]}
+JSON
+}
+
+HELPER_PIDS=()
+# Stand-in and feeds are separate processes so their CPU is never part of what is measured.
+start_helpers() { # $1: log dir, $2: seconds they must live
+  local dir=$1 secs=$2
+  dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$secs" >"$dir/standin.log" 2>&1 &
+  HELPER_PIDS+=($!)
+  sleep 2
+  dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 3 --project "$PROJECT" --seconds "$((secs - 3))" \
+    --width 640 --height 360 --fps 30 >"$dir/feeds.log" 2>&1 &
+  HELPER_PIDS+=($!)
+  sleep 3
+}
+
+stop_helpers() {
+  local p
+  for p in "${HELPER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${HELPER_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  HELPER_PIDS=()
+}
+
+srt_url() { # $1: streamid, $2: passphrase. ffmpeg's latency is in microseconds, not ms.
+  printf 'srt://127.0.0.1:%s?streamid=%s&passphrase=%s&pbkeylen=16&latency=%s' \
+    "$BENCH_PORT" "$1" "$2" "$((SRT__LATENCYMS * 1000))"
+}
+
+# ffmpeg doing the worker's job: same inputs, same layout, same encoder settings, same outputs.
+# Idiomatic ffmpeg: each input is scaled once per distinct size and split, as the baseline did.
+ffmpeg_mix_cmd() {
+  local in_a in_b in_c out_p out_x enc
+  in_a=$(srt_url "read:ingest/$PROJECT/cam-a" "$INGEST_SRT_PASSPHRASE")
+  in_b=$(srt_url "read:ingest/$PROJECT/cam-b" "$INGEST_SRT_PASSPHRASE")
+  in_c=$(srt_url "read:ingest/$PROJECT/cam-c" "$INGEST_SRT_PASSPHRASE")
+  out_p="$(srt_url "publish:out/$PROJECT/program" "$OUTPUT_SRT_PASSPHRASE")&pkt_size=1316"
+  out_x="$(srt_url "publish:out/$PROJECT/aux1" "$OUTPUT_SRT_PASSPHRASE")&pkt_size=1316"
+  # Matches the worker's x264enc (cbr, vbv 600 ms), opusenc 128k 10 ms frames.
+  enc=(-c:v libx264 -preset ultrafast -tune zerolatency -bf 0 -g 30 -b:v 1500k -maxrate 1500k -bufsize 900k
+       -c:a libopus -b:a 128k -frame_duration 10 -ar 48000 -ac 2 -f mpegts)
+  FFMPEG_CMD=(ffmpeg -hide_banner -nostdin -loglevel warning -nostats
+    -thread_queue_size 512 -analyzeduration 1000000 -probesize 1000000 -i "$in_a"
+    -thread_queue_size 512 -analyzeduration 1000000 -probesize 1000000 -i "$in_b"
+    -thread_queue_size 512 -analyzeduration 1000000 -probesize 1000000 -i "$in_c"
+    -filter_complex "[0:v]scale=320:180,split=2[a0][a1];[1:v]split=2[b0][b1];[b0]scale=320:180[bq];[2:v]split=2[c0][c1];[c0]scale=320:180[cq];[c1]scale=140:80[cp];[a0][bq][cq][a1]xstack=inputs=4:layout=0_0|w0_0|0_h0|w0_h0[grid];[grid][cp]overlay=480:20,format=yuv420p[pgm];[b1]scale=640:360,format=yuv420p[aux];[1:a]asplit=2[ba0][ba1];[0:a][ba0][2:a]amix=inputs=3:normalize=0[pgma]"
+    -map '[pgm]' -map '[pgma]' "${enc[@]}" "$out_p"
+    -map '[aux]' -map '[ba1]' "${enc[@]}" "$out_x")
+}
+
+# utime+stime of a pid, in clock ticks (fields 14 and 15 of /proc/pid/stat; comm may hold spaces).
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+vm_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
