@@ -39,11 +39,13 @@ internal abstract class GstObject : IDisposable
             IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
             _ => value.ToString() ?? "",
         };
-        WithPropertyValue(property, v =>
+        WithPropertyValue(property, (v, pspec) =>
         {
             var ok = Native.g_type_fundamental(Abi.Read<nint>(v, 0)) == Abi.GTypeString
                 ? SetString(v, text)
                 : Native.gst_value_deserialize(v, text);
+            // g_param_value_validate clamps out-of-range values and says so; GLib itself would only warn.
+            if (ok && Native.g_param_value_validate(pspec, v)) ok = false;
             if (!ok) throw new GstException($"{Name}: '{text}' is not a valid value for property '{property}'");
             Native.g_object_set_property(Handle, property, v);
         });
@@ -55,7 +57,7 @@ internal abstract class GstObject : IDisposable
     internal string? Get(string property)
     {
         string? result = null;
-        WithPropertyValue(property, v =>
+        WithPropertyValue(property, (v, _) =>
         {
             Native.g_object_get_property(Handle, property, v);
             result = Native.g_type_fundamental(Abi.Read<nint>(v, 0)) == Abi.GTypeString
@@ -67,7 +69,7 @@ internal abstract class GstObject : IDisposable
 
     internal unsafe bool HasProperty(string property) => Native.g_object_class_find_property(*(nint*)Handle, property) != 0;
 
-    private unsafe void WithPropertyValue(string property, Action<nint> use)
+    private unsafe void WithPropertyValue(string property, Action<nint, nint> use)
     {
         var klass = *(nint*)Handle; // GTypeInstance.g_class is the first field of every GObject
         var pspec = Native.g_object_class_find_property(klass, property);
@@ -75,7 +77,7 @@ internal abstract class GstObject : IDisposable
         var value = stackalloc byte[Abi.GValueSize];
         new Span<byte>(value, Abi.GValueSize).Clear();
         Native.g_value_init((nint)value, Abi.Read<nint>(pspec, Abi.ParamSpecValueTypeOffset));
-        try { use((nint)value); }
+        try { use((nint)value, pspec); }
         finally { Native.g_value_unset((nint)value); }
     }
 

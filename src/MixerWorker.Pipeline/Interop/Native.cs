@@ -65,7 +65,6 @@ internal static partial class Native
     [LibraryImport(Gst)] [return: MarshalAs(UnmanagedType.I4)]
     internal static partial bool gst_element_add_pad(nint element, nint pad); // sinks a floating pad
     [LibraryImport(Gst)] internal static partial nint gst_element_get_factory(nint element); // N
-    [LibraryImport(Gst)] internal static partial nint gst_plugin_feature_get_name(nint feature); // N string
     [LibraryImport(Gst)] internal static partial uint gst_plugin_feature_get_rank(nint feature);
 
     // ---- pads
@@ -141,6 +140,8 @@ internal static partial class Native
     [LibraryImport(GObject, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial void g_object_get_property(nint obj, string name, nint value);
     [LibraryImport(GObject)] internal static partial nint g_type_fundamental(nint gtype);
+    [LibraryImport(GObject)] [return: MarshalAs(UnmanagedType.I4)]
+    internal static partial bool g_param_value_validate(nint pspec, nint value); // true = value was out of range and got changed
     [LibraryImport(GObject)] internal static partial nint g_type_name(nint gtype); // N string
     [LibraryImport(GObject, StringMarshalling = StringMarshalling.Utf8)]
     internal static unsafe partial nuint g_signal_connect_data(nint instance, string signal, nint handler, nint data,

@@ -47,6 +47,9 @@ public static class SceneValidator
         if (double.IsNaN(f.GopSeconds) || f.GopSeconds is < 0.1 or > 10) errors.Add($"{at}: gopSeconds {f.GopSeconds} must be between 0.1 and 10");
         if (f.AudioBitrateKbps is < 8 or > 510) errors.Add($"{at}: audioBitrateKbps {f.AudioBitrateKbps} must be between 8 and 510");
 
+        if (!Enum.IsDefined(f.AudioCodec)) errors.Add($"{at}: audioCodec must be opus or aac");
+        if (!Enum.IsDefined(bus.Background)) errors.Add($"{at}: background must be black, white or checker");
+
         var layout = bus.Layout ?? [];
         if (layout.Count > MaxBoxesPerBus) errors.Add($"{at}: {layout.Count} boxes, at most {MaxBoxesPerBus}");
         for (var i = 0; i < layout.Count; i++)
@@ -60,6 +63,7 @@ public static class SceneValidator
                 errors.Add($"{where}: size {box.Width}x{box.Height} must be at least 2x2 and at most four times the frame");
             if (box.X + box.Width <= 0 || box.Y + box.Height <= 0 || box.X >= f.Width || box.Y >= f.Height)
                 errors.Add($"{where}: the box at ({box.X},{box.Y}) size {box.Width}x{box.Height} lies outside the {f.Width}x{f.Height} frame");
+            if (!Enum.IsDefined(box.Fit)) errors.Add($"{where}: fit must be contain or fill");
             if (double.IsNaN(box.Alpha) || box.Alpha is < 0 or > 1) errors.Add($"{where}: alpha {box.Alpha} must be between 0 and 1");
             if (box.Crop is { } c && (c.Left < 0 || c.Top < 0 || c.Right < 0 || c.Bottom < 0 || c.Left + c.Right > 16384 || c.Top + c.Bottom > 16384))
                 errors.Add($"{where}: crop values must be zero or positive pixel counts");
