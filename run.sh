@@ -38,9 +38,11 @@ run_tests() {
   local rc=${PIPESTATUS[0]}
   set -e
   # dotnet test prints one summary per project; add them up into the one line CI reads.
-  awk '/(Passed|Failed)! +- +Failed:/ {
-         for (i = 1; i <= NF; i++) { g = $(i+1); gsub(",", "", g);
-           if ($i == "Failed:") f += g; if ($i == "Passed:") p += g; if ($i == "Skipped:") s += g } }
+  awk '/^Total tests:/ { counting = 1 }
+       counting && $1 == "Passed:"  { p += $2 }
+       counting && $1 == "Failed:"  { f += $2 }
+       counting && $1 == "Skipped:" { s += $2 }
+       /Total time:/ { counting = 0 }
        END { printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
   rm -f "$log"
   return "$rc"
