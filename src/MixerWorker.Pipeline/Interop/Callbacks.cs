@@ -20,26 +20,15 @@ internal readonly struct ProbeInfo(nint info)
 
     internal nint Buffer => (Type & ProbeType.Buffer) != 0 ? Native.gst_pad_probe_info_get_buffer(info) : 0;
 
-    internal ulong? BufferPts
-    {
-        get
-        {
-            var b = Buffer;
-            if (b == 0) return null;
-            var pts = Abi.Read<ulong>(b, Abi.BufferPtsOffset);
-            return pts == Abi.ClockTimeNone ? null : pts;
-        }
-    }
+    internal ulong? BufferPts => BufferTime(Abi.BufferPtsOffset);
+    internal ulong? BufferDts => BufferTime(Abi.BufferDtsOffset);
 
-    internal ulong? BufferDts
+    private ulong? BufferTime(int offset)
     {
-        get
-        {
-            var b = Buffer;
-            if (b == 0) return null;
-            var dts = Abi.Read<ulong>(b, Abi.BufferDtsOffset);
-            return dts == Abi.ClockTimeNone ? null : dts;
-        }
+        var b = Buffer;
+        if (b == 0) return null;
+        var t = Abi.Read<ulong>(b, offset);
+        return t == Abi.ClockTimeNone ? null : t;
     }
 
     internal bool IsDeltaUnit => Buffer is var b && b != 0 && (Abi.Read<uint>(b, Abi.MiniObjectFlagsOffset) & Abi.BufferFlagDeltaUnit) != 0;
