@@ -156,41 +156,37 @@ public sealed class ProjectMixer : IAsyncDisposable
     private void StartInput(InputRuntime input)
     {
         var endpoint = _options.MediaMtx.Ingest(_scene.Project, input.Name);
-        input.Supervisor = new ConnectionSupervisor($"input {input.Name} ({endpoint})", _options, _log,
-            open: generation => _control.Invoke(() =>
-            {
-                var session = new ConnectionSession(generation);
-                input.Source = new SrtSource(_pipeline, input.Branch, endpoint, generation, session);
-                return session;
-            }),
-            close: _ => _control.Invoke(() =>
-            {
-                input.Source?.Dispose();
-                input.Source = null;
-            }),
-            report: (state, error) => _control.Post(() => OnInputState(input, state, error)),
-            readyTimeout: _options.FirstFrameTimeout);
-        input.Supervisor.Start();
+        Supervise(input, $"input {input.Name} ({endpoint})",
+            (generation, session) => new SrtSource(_pipeline, input.Branch, endpoint, generation, session),
+            (state, error) => OnInputState(input, state, error));
     }
 
     private void StartOutput(BusRuntime bus)
     {
         var endpoint = _options.MediaMtx.Output(_scene.Project, bus.Name);
-        bus.Supervisor = new ConnectionSupervisor($"bus {bus.Name} output ({endpoint})", _options, _log,
+        Supervise(bus, $"bus {bus.Name} output ({endpoint})",
+            (generation, session) => new SrtOutput(_pipeline, bus.Branch.MuxTee, bus.Name, endpoint, generation, session),
+            bus.Report);
+    }
+
+    // Inputs and outputs are kept alive the same way; only what one connection builds differs.
+    private void Supervise(Runtime runtime, string what, Func<int, ConnectionSession, IDisposable> connect, Action<ConnectionState, string?> report)
+    {
+        runtime.Supervisor = new ConnectionSupervisor(what, _options, _log,
             open: generation => _control.Invoke(() =>
             {
                 var session = new ConnectionSession(generation);
-                bus.Sink = new SrtOutput(_pipeline, bus.Branch.MuxTee, bus.Name, endpoint, generation, session);
+                runtime.Connection = connect(generation, session);
                 return session;
             }),
             close: _ => _control.Invoke(() =>
             {
-                bus.Sink?.Dispose();
-                bus.Sink = null;
+                runtime.Connection?.Dispose();
+                runtime.Connection = null;
             }),
-            report: (state, error) => _control.Post(() => bus.Report(state, error)),
+            report: (state, error) => _control.Post(() => report(state, error)),
             readyTimeout: _options.FirstFrameTimeout);
-        bus.Supervisor.Start();
+        runtime.Supervisor.Start();
     }
 
     private void OnInputState(InputRuntime input, ConnectionState state, string? error)
@@ -308,6 +304,8 @@ public sealed class ProjectMixer : IAsyncDisposable
         internal string? Error { get; private set; }
         internal DateTimeOffset Since { get; private set; } = DateTimeOffset.UtcNow;
         internal ConnectionSupervisor? Supervisor { get; set; }
+        /// <summary>The live SRT connection (source or output), owned by the supervisor's open/close.</summary>
+        internal IDisposable? Connection { get; set; }
 
         internal void Report(ConnectionState state, string? error)
         {
@@ -321,14 +319,12 @@ public sealed class ProjectMixer : IAsyncDisposable
     {
         internal InputBranch Branch { get; } = branch;
         internal string Name => Branch.Name;
-        internal SrtSource? Source { get; set; }
     }
 
     private sealed class BusRuntime(BusBranch branch) : Runtime
     {
         internal BusBranch Branch { get; } = branch;
         internal string Name => Branch.Name;
-        internal SrtOutput? Sink { get; set; }
         internal ConnectionSupervisor Output => Supervisor!;
     }
 }

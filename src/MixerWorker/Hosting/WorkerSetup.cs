@@ -33,49 +33,37 @@ internal static class WorkerSetup
 
     /// <summary>
     /// Builds the engine's options from configuration and refuses to start when they are wrong,
-    /// naming the variable to fix.
+    /// naming the variable to fix. MixerOptions is an immutable record, so it is built in one go by
+    /// a factory rather than bound property by property.
     /// </summary>
     internal static void AddMixerOptions(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<MixerOptions>()
-            .Configure(o => Fill(o, configuration))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MixerOptions>, MixerOptionsValidator>();
+        services.AddSingleton<IOptionsFactory<MixerOptions>>(new MixerOptionsFactory(configuration));
+        services.AddOptions<MixerOptions>().ValidateOnStart();
     }
 
-    private static void Fill(MixerOptions target, IConfiguration c)
+    private sealed class MixerOptionsFactory(IConfiguration c) : IOptionsFactory<MixerOptions>
     {
-        var mediaMtx = c.GetSection("MediaMtx").Get<MediaMtxOptions>() ?? new MediaMtxOptions();
-        var built = new MixerOptions
+        public MixerOptions Create(string name)
         {
-            MediaMtx = new MediaMtxConnection
+            var mediaMtx = c.GetSection("MediaMtx").Get<MediaMtxOptions>() ?? new MediaMtxOptions();
+            var options = new MixerOptions
             {
-                Host = mediaMtx.Host,
-                SrtPort = mediaMtx.SrtPort,
-                Token = string.IsNullOrEmpty(mediaMtx.Token) ? null : mediaMtx.Token,
-                IngestPassphrase = NullIfEmpty(c["INGEST_SRT_PASSPHRASE"]),
-                OutputPassphrase = NullIfEmpty(c["OUTPUT_SRT_PASSPHRASE"]),
-                LatencyMs = c.GetValue("Srt:LatencyMs", 120),
-            },
-            Encoder = c.GetValue("Encoder:Backend", EncoderPreference.Auto),
-        };
-        // MixerOptions is an immutable record; options binding needs the instance filled in place.
-        Copy(built, target);
-    }
-
-    private static void Copy(MixerOptions from, MixerOptions to)
-    {
-        foreach (var p in typeof(MixerOptions).GetProperties().Where(p => p.CanWrite)) p.SetValue(to, p.GetValue(from));
-    }
-
-    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
-
-    private sealed class MixerOptionsValidator : IValidateOptions<MixerOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, MixerOptions options)
-        {
+                MediaMtx = new MediaMtxConnection
+                {
+                    Host = mediaMtx.Host,
+                    SrtPort = mediaMtx.SrtPort,
+                    Token = NullIfEmpty(mediaMtx.Token),
+                    IngestPassphrase = NullIfEmpty(c["INGEST_SRT_PASSPHRASE"]),
+                    OutputPassphrase = NullIfEmpty(c["OUTPUT_SRT_PASSPHRASE"]),
+                    LatencyMs = c.GetValue("Srt:LatencyMs", 120),
+                },
+                Encoder = c.GetValue("Encoder:Backend", EncoderPreference.Auto),
+            };
             var errors = options.Validate();
-            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+            return errors.Count == 0 ? options : throw new OptionsValidationException(name, typeof(MixerOptions), errors);
         }
+
+        private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
     }
 }
