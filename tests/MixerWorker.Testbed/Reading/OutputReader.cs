@@ -58,6 +58,7 @@ public sealed class OutputReader : IDisposable
     {
         GstRuntime.Init();
         (_host, _port, _streamId, _passphrase, _recordPath) = (host, port, streamId, passphrase, recordPath);
+        if (recordPath is not null) File.Delete(recordPath);
         _thread = new Thread(Run) { IsBackground = true, Name = $"reader:{streamId}" };
         _thread.Start();
     }
@@ -126,7 +127,8 @@ public sealed class OutputReader : IDisposable
         {
             var tee = p.Add("tee");
             var q1 = p.Add("queue");
-            var file = p.Add("filesink", null, ("location", _recordPath + (Connections > 0 ? $".{Connections}" : "")), ("async", false), ("sync", false));
+            // One file for the whole run: every reconnection appends (MPEG-TS concatenates cleanly).
+            var file = p.Add("filesink", null, ("location", _recordPath), ("append", true), ("async", false), ("sync", false));
             var q2 = p.Add("queue");
             p.AddChain(src, tee, q1, file);
             p.AddChain(tee, q2, demux);
