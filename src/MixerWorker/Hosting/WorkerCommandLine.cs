@@ -41,7 +41,14 @@ internal static class WorkerCommandLine
 
     private static async Task<int> RunSceneAsync(string scenePath, string[] rest)
     {
-        var builder = Host.CreateApplicationBuilder(rest);
+        // appsettings.json sits beside the binary, not in whatever directory the operator runs from,
+        // and is read once: a file watcher on a busy working directory costs CPU for nothing.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = rest,
+            ContentRootPath = AppContext.BaseDirectory,
+            Configuration = new ConfigurationManager { ["hostBuilder:reloadConfigOnChange"] = "false" },
+        });
         builder.Configuration.AddInMemoryCollection(HeadlessRunOptions.FromArguments(scenePath, rest));
         builder.AddWorkerLogging();
         builder.Services.AddMixerOptions(builder.Configuration);
