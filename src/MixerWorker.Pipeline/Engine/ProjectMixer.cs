@@ -26,9 +26,6 @@ public sealed class ProjectMixer : IAsyncDisposable
     private readonly SemaphoreSlim _changeLock = new(1, 1);
     private readonly Dictionary<string, InputRuntime> _inputs = [];
     private readonly Dictionary<string, BusRuntime> _buses = [];
-    private readonly List<Task> _stopping = [];
-    private static readonly TimeSpan SlowStopWarning = TimeSpan.FromSeconds(2);
-    private int _connectionSerial;
     private SceneDefinition _scene;
     private bool _stopped;
 
@@ -160,7 +157,7 @@ public sealed class ProjectMixer : IAsyncDisposable
     {
         var endpoint = _options.MediaMtx.Ingest(_scene.Project, input.Name);
         Supervise(input, $"input {input.Name} ({endpoint})",
-            (serial, session) => new SrtSource(_pipeline, input.Branch, endpoint, serial, session),
+            (generation, session) => new SrtSource(_pipeline, input.Branch, endpoint, generation, session),
             (state, error) => OnInputState(input, state, error));
     }
 
@@ -168,48 +165,28 @@ public sealed class ProjectMixer : IAsyncDisposable
     {
         var endpoint = _options.MediaMtx.Output(_scene.Project, bus.Name);
         Supervise(bus, $"bus {bus.Name} output ({endpoint})",
-            (serial, session) => new SrtOutput(_pipeline, bus.Branch.MuxTee, bus.Name, endpoint, serial, session),
+            (generation, session) => new SrtOutput(_pipeline, bus.Branch.MuxTee, bus.Name, endpoint, generation, session),
             bus.Report);
     }
 
     // Inputs and outputs are kept alive the same way; only what one connection builds differs.
-    // Connection serials are unique in the mixer, so a bin's name never repeats, even for an input
-    // removed and added again, and a late error from an old bin can never match the current one.
-    private void Supervise(Runtime runtime, string what, Func<int, ConnectionSession, ISrtConnection> connect, Action<ConnectionState, string?> report)
+    private void Supervise(Runtime runtime, string what, Func<int, ConnectionSession, IDisposable> connect, Action<ConnectionState, string?> report)
     {
         runtime.Supervisor = new ConnectionSupervisor(what, _options, _log,
-            open: () => _control.Invoke(() =>
+            open: generation => _control.Invoke(() =>
             {
-                var session = new ConnectionSession(Interlocked.Increment(ref _connectionSerial));
-                runtime.Connection = connect(session.Generation, session);
+                var session = new ConnectionSession(generation);
+                runtime.Connection = connect(generation, session);
                 return session;
             }),
-            close: async _ =>
+            close: _ => _control.Invoke(() =>
             {
-                var connection = await _control.Invoke(() =>
-                {
-                    var c = runtime.Connection;
-                    runtime.Connection = null;
-                    c?.Detach();
-                    return c;
-                });
-                if (connection is not null) StopInBackground(connection, what);
-            },
+                runtime.Connection?.Dispose();
+                runtime.Connection = null;
+            }),
             report: (state, error) => _control.Post(() => report(state, error)),
             readyTimeout: _options.FirstFrameTimeout);
         runtime.Supervisor.Start();
-    }
-
-    private void StopInBackground(ISrtConnection connection, string what)
-    {
-        var stopped = Task.Factory.StartNew(connection.Stop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
-            .ContinueWith(_ => _control.Post(connection.Remove), TaskScheduler.Default);
-        lock (_stopping) _stopping.Add(stopped);
-        _ = stopped.ContinueWith(t => { lock (_stopping) _stopping.Remove(t); }, TaskScheduler.Default);
-        _ = Task.WhenAny(stopped, Task.Delay(SlowStopWarning)).ContinueWith(t =>
-        {
-            if (t.Result != stopped) _log.LogWarning("{What}: the previous SRT connection is slow to stop; it is detached and finishes in the background", what);
-        }, TaskScheduler.Default);
     }
 
     private void OnInputState(InputRuntime input, ConnectionState state, string? error)
@@ -305,11 +282,6 @@ public sealed class ProjectMixer : IAsyncDisposable
             _stopped = true;
             foreach (var b in _buses.Values) if (b.Supervisor is not null) await b.Supervisor.DisposeAsync();
             foreach (var i in _inputs.Values) if (i.Supervisor is not null) await i.Supervisor.DisposeAsync();
-            Task[] stopping;
-            lock (_stopping) stopping = [.. _stopping];
-            var allStopped = Task.WhenAll(stopping);
-            if (await Task.WhenAny(allStopped, Task.Delay(TimeSpan.FromSeconds(5))) != allStopped)
-                _log.LogWarning("{Count} SRT connections did not stop within 5 s", stopping.Count(t => !t.IsCompleted));
             await _control.Invoke(() =>
             {
                 _pipeline.SetState(State.Null);
@@ -333,7 +305,7 @@ public sealed class ProjectMixer : IAsyncDisposable
         internal DateTimeOffset Since { get; private set; } = DateTimeOffset.UtcNow;
         internal ConnectionSupervisor? Supervisor { get; set; }
         /// <summary>The live SRT connection (source or output), owned by the supervisor's open/close.</summary>
-        internal ISrtConnection? Connection { get; set; }
+        internal IDisposable? Connection { get; set; }
 
         internal void Report(ConnectionState state, string? error)
         {

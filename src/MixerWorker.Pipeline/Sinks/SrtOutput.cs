@@ -10,7 +10,7 @@ namespace MixerWorker.Pipeline.Sinks;
 /// "out.&lt;bus&gt;.&lt;generation&gt;". Rebuilt only when the connection fails; layout and source
 /// changes never touch it, because MediaMTX drops every viewer when a publisher reconnects.
 /// </summary>
-internal sealed class SrtOutput : ISrtConnection
+internal sealed class SrtOutput : IDisposable
 {
     private readonly Element _pipeline, _muxTee, _bin, _queue, _sink;
     private readonly Pad _teePad, _binSink;
@@ -46,17 +46,12 @@ internal sealed class SrtOutput : ISrtConnection
         _teePad.RequestKeyFrame();
     }
 
-    public void Detach()
+    public void Dispose()
     {
         _teePad.Unlink(_binSink);
         _muxTee.ReleaseRequestPad(_teePad);
         _flow.Dispose();
-    }
-
-    public void Stop() => _bin.SetState(State.Null);
-
-    public void Remove()
-    {
+        _bin.SetState(State.Null);
         _pipeline.Remove(_bin);
         foreach (var d in new IDisposable[] { _teePad, _binSink, _queue, _sink, _bin }) d.Dispose();
     }

@@ -10,7 +10,7 @@ namespace MixerWorker.Pipeline.Sources;
 /// thrown away when the connection fails and a fresh one is built for the next attempt; the
 /// <see cref="InputBranch"/> it feeds stays.
 /// </summary>
-internal sealed class SrtSource : ISrtConnection
+internal sealed class SrtSource : IDisposable
 {
     private readonly Element _pipeline;
     private readonly InputBranch _tail;
@@ -120,25 +120,19 @@ internal sealed class SrtSource : ISrtConnection
         return ProbeReturn.Drop;
     }
 
-    // Unlinking first means the tail is free for the next connection at once; whatever this bin
-    // still pushes gets not-linked, and its errors carry a generation nobody listens to any more.
-    public void Detach()
+    /// <summary>Stops and removes the connection. Control thread only.</summary>
+    public void Dispose()
     {
         lock (_lock) _closing = true;
+        _bin.SetState(State.Null);
         foreach (var (ghost, entry) in _links)
         {
             ghost.Unlink(entry);
+            ghost.Dispose();
             entry.Dispose();
         }
         foreach (var p in _probes) p.Dispose();
-    }
-
-    public void Stop() => _bin.SetState(State.Null);
-
-    public void Remove()
-    {
         _pipeline.Remove(_bin);
-        foreach (var (ghost, _) in _links) ghost.Dispose();
         foreach (var e in _children) e.Dispose();
         _bin.Dispose();
     }
