@@ -15,7 +15,7 @@ internal sealed class ConnectionSupervisor(
     string what,
     MixerOptions options,
     ILogger logger,
-    Func<int, Task<ConnectionSession>> open,
+    Func<Task<ConnectionSession>> open,
     Func<ConnectionSession, Task> close,
     Action<ConnectionState, string?> report,
     TimeSpan readyTimeout) : IAsyncDisposable
@@ -23,7 +23,6 @@ internal sealed class ConnectionSupervisor(
     private readonly CancellationTokenSource _stop = new();
     private CancellationTokenSource _wait = new();
     private Task? _loop;
-    private int _generation;
     private int _attempts;
 
     internal ConnectionSession? Current { get; private set; }
@@ -92,7 +91,7 @@ internal sealed class ConnectionSupervisor(
         if (Current is { } stale) { await close(stale); Current = null; }
         Interlocked.Increment(ref _attempts);
         report(ConnectionState.Connecting, null);
-        var session = await open(Interlocked.Increment(ref _generation));
+        var session = await open();
         Current = session;
         try
         {

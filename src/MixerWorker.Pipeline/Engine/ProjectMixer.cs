@@ -26,6 +26,7 @@ public sealed class ProjectMixer : IAsyncDisposable
     private readonly SemaphoreSlim _changeLock = new(1, 1);
     private readonly Dictionary<string, InputRuntime> _inputs = [];
     private readonly Dictionary<string, BusRuntime> _buses = [];
+    private int _connectionSerial;
     private SceneDefinition _scene;
     private bool _stopped;
 
@@ -170,13 +171,15 @@ public sealed class ProjectMixer : IAsyncDisposable
     }
 
     // Inputs and outputs are kept alive the same way; only what one connection builds differs.
+    // Connection serials are unique in the mixer, so a bin's name never repeats, even for an input
+    // removed and added again, and a late error from an old bin can never match the current one.
     private void Supervise(Runtime runtime, string what, Func<int, ConnectionSession, IDisposable> connect, Action<ConnectionState, string?> report)
     {
         runtime.Supervisor = new ConnectionSupervisor(what, _options, _log,
-            open: generation => _control.Invoke(() =>
+            open: () => _control.Invoke(() =>
             {
-                var session = new ConnectionSession(generation);
-                runtime.Connection = connect(generation, session);
+                var session = new ConnectionSession(Interlocked.Increment(ref _connectionSerial));
+                runtime.Connection = connect(session.Generation, session);
                 return session;
             }),
             close: _ => _control.Invoke(() =>

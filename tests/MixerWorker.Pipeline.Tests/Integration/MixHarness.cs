@@ -49,7 +49,7 @@ public sealed class MixHarness : IAsyncDisposable
         ReconnectInitialDelay = TimeSpan.FromMilliseconds(200),
         ReconnectMaxDelay = TimeSpan.FromSeconds(1),
         InputStallTimeout = TimeSpan.FromSeconds(1),
-        FirstFrameTimeout = TimeSpan.FromSeconds(3),
+        FirstFrameTimeout = TimeSpan.FromSeconds(6),
     };
 
     public SyntheticFeed StartFeed(FeedSpec spec, string? passphrase = IngestPassphrase)
