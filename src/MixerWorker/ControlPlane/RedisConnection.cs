@@ -39,7 +39,7 @@ internal sealed class RedisConnection : IAsyncDisposable
             {
                 // One warning per outage; the exception message names the endpoint, never the password.
                 if (args.AttemptNumber == 0)
-                    _log.LogWarning("Redis at {Endpoint} unavailable ({Error}); retrying with backoff", _options.Describe(), args.Outcome.Exception?.Message);
+                    _log.LogWarning("Redis at {Endpoint} unavailable ({Error}); retrying with backoff", _options.Describe(), FirstSentence(args.Outcome.Exception?.Message));
                 return ValueTask.CompletedTask;
             },
         }).Build();
@@ -75,6 +75,9 @@ internal sealed class RedisConnection : IAsyncDisposable
         }
         finally { _connectLock.Release(); }
     }
+
+    // The client appends a long diagnostic dump (thread pool, buffers) after the first ';'.
+    private static string? FirstSentence(string? message) => message?.Split(';', 2)[0];
 
     public async ValueTask DisposeAsync()
     {
