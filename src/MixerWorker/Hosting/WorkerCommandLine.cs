@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using MixerWorker.ControlPlane;
 using MixerWorker.Headless;
 using MixerWorker.Pipeline.Interop;
 using Serilog;
@@ -14,12 +16,19 @@ internal static class WorkerCommandLine
     {
         switch (args.FirstOrDefault())
         {
+            case null:
+                return await RunHostAsync([], b => b.AddControlPlane());
+            case "ctl":
+                return await MixerCtl.RunAsync(args[1..], LoadConfiguration());
             case "selfcheck":
                 return SelfCheck();
             case "run" when args.Length >= 2 && !args[1].StartsWith('-'):
                 return await RunSceneAsync(args[1], args[2..]);
             default:
-                Console.Error.WriteLine("usage: MixerWorker selfcheck | run <scene.json> [--duration SECONDS] [--script SHOW.json]");
+                Console.Error.WriteLine("usage: MixerWorker                  run the worker, driven through Redis\n" +
+                                        "       MixerWorker ctl ...          operator client (MixerWorker ctl help)\n" +
+                                        "       MixerWorker selfcheck\n" +
+                                        "       MixerWorker run <scene.json> [--duration SECONDS] [--script SHOW.json]");
                 return 2;
         }
     }
@@ -39,32 +48,46 @@ internal static class WorkerCommandLine
         }
     }
 
-    private static async Task<int> RunSceneAsync(string scenePath, string[] rest)
+    private static Task<int> RunSceneAsync(string scenePath, string[] rest) => RunHostAsync(rest, builder =>
     {
-        // appsettings.json sits beside the binary, not in whatever directory the operator runs from,
-        // and is read once: a file watcher on a busy working directory costs CPU for nothing.
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
-        {
-            Args = rest,
-            ContentRootPath = AppContext.BaseDirectory,
-            Configuration = new ConfigurationManager { ["hostBuilder:reloadConfigOnChange"] = "false" },
-        });
         builder.Configuration.AddInMemoryCollection(HeadlessRunOptions.FromArguments(scenePath, rest));
-        builder.AddWorkerLogging();
-        builder.Services.AddMixerOptions(builder.Configuration);
         builder.Services.AddOptions<HeadlessRunOptions>().Bind(builder.Configuration.GetSection(HeadlessRunOptions.Section)).ValidateOnStart();
         builder.Services.AddHostedService<HeadlessShowService>();
+    });
+
+    private static async Task<int> RunHostAsync(string[] args, Action<HostApplicationBuilder> configure)
+    {
+        var builder = Host.CreateApplicationBuilder(HostSettings(args));
+        builder.AddWorkerLogging();
+        builder.Services.AddMixerOptions(builder.Configuration);
+        configure(builder);
         try
         {
             using var host = builder.Build();
             await host.RunAsync();
             return Environment.ExitCode;
         }
-        catch (Microsoft.Extensions.Options.OptionsValidationException e)
+        catch (OptionsValidationException e)
         {
             Log.Logger.Error("configuration is invalid: {Errors}", string.Join("; ", e.Failures));
             return 2;
         }
         finally { await Log.CloseAndFlushAsync(); }
     }
+
+    // appsettings.json sits beside the binary, not in whatever directory the operator runs from,
+    // and is read once: a file watcher on a busy working directory costs CPU for nothing.
+    private static HostApplicationBuilderSettings HostSettings(string[] args) => new()
+    {
+        Args = args,
+        ContentRootPath = AppContext.BaseDirectory,
+        Configuration = new ConfigurationManager { ["hostBuilder:reloadConfigOnChange"] = "false" },
+    };
+
+    /// <summary>The same sources as the worker (appsettings.json beside the binary, then the environment), for the client.</summary>
+    private static IConfiguration LoadConfiguration() => new ConfigurationBuilder()
+        .SetBasePath(AppContext.BaseDirectory)
+        .AddJsonFile("appsettings.json", optional: true, reloadOnChange: false)
+        .AddEnvironmentVariables()
+        .Build();
 }

@@ -60,6 +60,12 @@ internal static class WorkerSetup
                 },
                 Encoder = c.GetValue("Encoder:Backend", EncoderPreference.Auto),
             };
+            // RECONNECT__INITIALDELAYMS / RECONNECT__MAXDELAYMS: the inputs' and outputs' backoff.
+            options = options with
+            {
+                ReconnectInitialDelay = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:InitialDelayMs", options.ReconnectInitialDelay.TotalMilliseconds)),
+                ReconnectMaxDelay = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:MaxDelayMs", options.ReconnectMaxDelay.TotalMilliseconds)),
+            };
             var errors = options.Validate();
             return errors.Count == 0 ? options : throw new OptionsValidationException(name, typeof(MixerOptions), errors);
         }

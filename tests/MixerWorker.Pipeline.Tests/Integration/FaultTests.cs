@@ -1,3 +1,4 @@
+using MixerWorker.Testbed.Imaging;
 using System.Diagnostics;
 using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;

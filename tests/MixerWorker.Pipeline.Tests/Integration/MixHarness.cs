@@ -6,6 +6,7 @@ using MixerWorker.Pipeline.Srt;
 using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.Reading;
 using MixerWorker.Testbed.StandIn;
+using MixerWorker.Testbed.Timing;
 using Xunit.Abstractions;
 
 namespace MixerWorker.Pipeline.Tests.Integration;
@@ -24,6 +25,7 @@ public sealed class MixHarness : IAsyncDisposable
     private readonly List<SyntheticFeed> _feeds = [];
     private readonly List<OutputReader> _readers = [];
     private readonly ITestOutputHelper? _output;
+    private readonly MediaTestLock _machine = MediaTestLock.Acquire(TimeSpan.FromMinutes(5));
 
     public MediaMtxStandIn StandIn { get; }
     public ProjectMixer? Mixer { get; private set; }
@@ -33,10 +35,18 @@ public sealed class MixHarness : IAsyncDisposable
     {
         _output = output;
         Log = new ListLogger(output);
-        StandIn = MediaMtxStandIn.Start(new StandInOptions
+        try
         {
-            IngestPassphrase = IngestPassphrase, OutputPassphrase = OutputPassphrase, RequiredToken = requiredToken,
-        });
+            StandIn = MediaMtxStandIn.Start(new StandInOptions
+            {
+                IngestPassphrase = IngestPassphrase, OutputPassphrase = OutputPassphrase, RequiredToken = requiredToken,
+            });
+        }
+        catch
+        {
+            _machine.Dispose();
+            throw;
+        }
     }
 
     public MixerOptions Options(string? ingestPassphrase = IngestPassphrase) => new()
@@ -96,6 +106,7 @@ public sealed class MixHarness : IAsyncDisposable
         if (Mixer is not null) await Mixer.DisposeAsync();
         foreach (var f in _feeds) f.Dispose();
         StandIn.Dispose();
+        _machine.Dispose();
     }
 }
 

@@ -1,3 +1,4 @@
+using MixerWorker.Testbed.Imaging;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.Reading;

@@ -1,0 +1,32 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using MixerWorker.ControlPlane;
+
+namespace MixerWorker.Hosting;
+
+internal static class DaemonSetup
+{
+    /// <summary>The Redis-driven worker: options validated at start, one background service per job.</summary>
+    internal static void AddControlPlane(this HostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var config = builder.Configuration;
+        services.AddOptions<RedisOptions>().Bind(config.GetSection(RedisOptions.Section)).ValidateOnStart();
+        services.AddOptions<WorkerOptions>().Bind(config.GetSection(WorkerOptions.Section)).ValidateOnStart();
+        services.AddOptions<ShutdownOptions>().Bind(config.GetSection(ShutdownOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RedisOptions>, RedisOptions.Validator>();
+        services.AddSingleton<IValidateOptions<WorkerOptions>, WorkerOptions.Validator>();
+        services.AddSingleton<IValidateOptions<ShutdownOptions>, ShutdownOptions.Validator>();
+        services.AddOptions<HostOptions>().Configure<IOptions<ShutdownOptions>>((host, shutdown) =>
+            host.ShutdownTimeout = TimeSpan.FromSeconds(shutdown.Value.GraceSeconds));
+
+        services.AddSingleton<RedisConnection>();
+        services.AddSingleton<RunningProjects>();
+        services.AddSingleton<IProjectAssignment, RunEveryProject>();
+        // Hosted services stop in reverse order: events and status first, the mixers last.
+        services.AddHostedService<DesiredStateService>();
+        services.AddHostedService<StatusService>();
+        services.AddHostedService<MediaMtxEventService>();
+    }
+}
