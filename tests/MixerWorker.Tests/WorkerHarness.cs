@@ -31,31 +31,23 @@ public sealed class WorkerHarness : IAsyncDisposable
     private readonly List<WorkerProcess> _workers = [];
     private readonly Channel<ProjectEvent> _events = Channel.CreateUnbounded<ProjectEvent>();
     private readonly List<string> _rawEvents = [];
-    private readonly MediaTestLock _machine;
     private ConnectionMultiplexer? _client;
 
     public RedisServer Redis { get; }
     public MediaMtxStandIn StandIn { get; }
     public RedisKeys Keys { get; } = new("mixer");
 
-    private WorkerHarness(RedisServer redis, MediaTestLock machine, ITestOutputHelper output)
+    private WorkerHarness(RedisServer redis, ITestOutputHelper output)
     {
         Redis = redis;
-        _machine = machine;
         _output = output;
         StandIn = MediaMtxStandIn.Start(new StandInOptions { IngestPassphrase = IngestPassphrase, OutputPassphrase = OutputPassphrase, RequiredToken = Token });
     }
 
     public static async Task<WorkerHarness> StartAsync(ITestOutputHelper output)
     {
-        var machine = MediaTestLock.Acquire(TimeSpan.FromMinutes(5));
-        WorkerHarness h;
-        try { h = new WorkerHarness(await RedisServer.StartAsync(RedisPassword), machine, output); }
-        catch
-        {
-            machine.Dispose();
-            throw;
-        }
+        MediaTestLock.Acquire(TimeSpan.FromMinutes(3));
+        var h = new WorkerHarness(await RedisServer.StartAsync(RedisPassword), output);
         await h.ConnectClientAsync();
         return h;
     }
@@ -205,6 +197,5 @@ public sealed class WorkerHarness : IAsyncDisposable
         if (_client is not null) await _client.DisposeAsync();
         StandIn.Dispose();
         await Redis.DisposeAsync();
-        _machine.Dispose();
     }
 }

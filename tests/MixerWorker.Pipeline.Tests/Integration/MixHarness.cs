@@ -25,7 +25,6 @@ public sealed class MixHarness : IAsyncDisposable
     private readonly List<SyntheticFeed> _feeds = [];
     private readonly List<OutputReader> _readers = [];
     private readonly ITestOutputHelper? _output;
-    private readonly MediaTestLock _machine = MediaTestLock.Acquire(TimeSpan.FromMinutes(5));
 
     public MediaMtxStandIn StandIn { get; }
     public ProjectMixer? Mixer { get; private set; }
@@ -33,20 +32,13 @@ public sealed class MixHarness : IAsyncDisposable
 
     public MixHarness(ITestOutputHelper? output = null, string? requiredToken = Token)
     {
+        MediaTestLock.Acquire(TimeSpan.FromMinutes(3));
         _output = output;
         Log = new ListLogger(output);
-        try
+        StandIn = MediaMtxStandIn.Start(new StandInOptions
         {
-            StandIn = MediaMtxStandIn.Start(new StandInOptions
-            {
-                IngestPassphrase = IngestPassphrase, OutputPassphrase = OutputPassphrase, RequiredToken = requiredToken,
-            });
-        }
-        catch
-        {
-            _machine.Dispose();
-            throw;
-        }
+            IngestPassphrase = IngestPassphrase, OutputPassphrase = OutputPassphrase, RequiredToken = requiredToken,
+        });
     }
 
     public MixerOptions Options(string? ingestPassphrase = IngestPassphrase) => new()
@@ -106,7 +98,6 @@ public sealed class MixHarness : IAsyncDisposable
         if (Mixer is not null) await Mixer.DisposeAsync();
         foreach (var f in _feeds) f.Dispose();
         StandIn.Dispose();
-        _machine.Dispose();
     }
 }
 

@@ -30,10 +30,18 @@ public sealed class MixTests(ITestOutputHelper output)
     internal static async Task<MixHarness> StartThreeInputShow(ITestOutputHelper output, params BusDefinition[] buses)
     {
         var h = new MixHarness(output);
-        foreach (var f in new[] { A, B, C }) h.StartFeed(f);
-        foreach (var f in new[] { A, B, C }) await h.WaitForPublisherAsync($"ingest/{Project}/{f.Input}", TimeSpan.FromSeconds(10));
-        await h.StartMixerAsync(ThreeInputScene(buses));
-        return h;
+        try
+        {
+            foreach (var f in new[] { A, B, C }) h.StartFeed(f);
+            foreach (var f in new[] { A, B, C }) await h.WaitForPublisherAsync($"ingest/{Project}/{f.Input}", TimeSpan.FromSeconds(10));
+            await h.StartMixerAsync(ThreeInputScene(buses));
+            return h;
+        }
+        catch
+        {
+            await h.DisposeAsync(); // the caller never gets it to dispose: feeds and stand-in would run on
+            throw;
+        }
     }
 
     [Fact]

@@ -1,27 +1,32 @@
 namespace MixerWorker.Testbed.Timing;
 
 /// <summary>
-/// One media test at a time on this machine, across test assemblies. `dotnet test worker.sln` runs
-/// the test projects side by side, and two live pipelines on a 2-core machine miss each other's
-/// frame deadlines. The lock is an exclusive open of a file (flock on Linux): the kernel releases
-/// it when the holder exits, so a crashed test run leaves nothing stale behind.
+/// One process running media tests at a time on this machine. `dotnet test worker.sln` runs the test
+/// projects side by side, and two live pipelines on a 2-core machine miss each other's frame
+/// deadlines. The lock is an exclusive open of a file (flock on Linux), taken by a process's first
+/// media test and kept until the process exits, when the kernel releases it: released per test, the
+/// other process's polling would lose the race to the next test every time. It only improves
+/// timing: after the timeout the test runs without it instead of failing.
 /// </summary>
-public sealed class MediaTestLock : IDisposable
+public static class MediaTestLock
 {
     private static readonly string LockPath = Path.Combine(Path.GetTempPath(), "mixerworker-media-tests.lock");
-    private readonly FileStream _file;
+    private static readonly Lock Gate = new();
+    private static FileStream? _file;
+    private static bool _tried;
 
-    private MediaTestLock(FileStream file) => _file = file;
-
-    public static MediaTestLock Acquire(TimeSpan timeout)
+    public static void Acquire(TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
+        lock (Gate)
         {
-            try { return new MediaTestLock(new FileStream(LockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None)); }
-            catch (IOException) when (DateTime.UtcNow < deadline) { Thread.Sleep(100); }
+            if (_tried) return;
+            _tried = true;
+            var deadline = DateTime.UtcNow + timeout;
+            while (_file is null && DateTime.UtcNow < deadline)
+            {
+                try { _file = new FileStream(LockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+                catch (IOException) { Thread.Sleep(100); }
+            }
         }
     }
-
-    public void Dispose() => _file.Dispose();
 }
