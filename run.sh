@@ -34,7 +34,9 @@ run_tests() {
   build
   local log; log=$(mktemp)
   set +e
-  dotnet test worker.sln -c Release --no-build -nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+  # A hung test host is killed and reported instead of stalling the run.
+  dotnet test worker.sln -c Release --no-build -nologo --logger "console;verbosity=normal" \
+    --blame-hang-timeout 5m --blame-hang-dump-type none "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   set -e
   # dotnet test prints one summary per project; add them up into the one line CI reads.

@@ -46,7 +46,10 @@ internal sealed class BusBranch : IDisposable
         bg.Set("is-live", true);
         bg.Set("pattern", "black");
         var bgCaps = ElementFactory.CapsFilter($"{p}.bgcaps", $"video/x-raw,format=I420,width=16,height=16,framerate={f.Fps}/1");
-        Compositor = Element.Make("compositor", $"{p}.compositor");
+        // force-live: aggregate on the clock even when no input has ever connected. Without it a box
+        // whose input never came up fails the latency query, the compositor falls back to waiting for
+        // every pad, and the bus publishes nothing.
+        Compositor = Element.MakeWith("compositor", $"{p}.compositor", "force-live", true);
         Compositor.Set("background", bus.Background.ToString().ToLowerInvariant());
         Compositor.Set("latency", latencyNs);
         Compositor.Set("start-time-selection", "first");
@@ -61,7 +64,7 @@ internal sealed class BusBranch : IDisposable
         silence.Set("wave", "silence");
         silence.Set("samplesperbuffer", 480);
         var silenceCaps = ElementFactory.CapsFilter($"{p}.silencecaps", InputBranch.AudioCaps);
-        AudioMixer = Element.Make("audiomixer", $"{p}.audiomixer");
+        AudioMixer = Element.MakeWith("audiomixer", $"{p}.audiomixer", "force-live", true);
         AudioMixer.Set("latency", latencyNs);
         AudioMixer.Set("start-time-selection", "first");
         var mixCaps = ElementFactory.CapsFilter($"{p}.acaps", InputBranch.AudioCaps);

@@ -28,6 +28,7 @@ internal static class Abi
 
     // G_TYPE_STRING is a fundamental type id (G_TYPE_MAKE_FUNDAMENTAL(16)).
     internal const nint GTypeString = 16 << 2;
+    internal const nint GTypeBoolean = 5 << 2;
 
     internal static unsafe T Read<T>(nint ptr, int offset) where T : unmanaged => *(T*)(ptr + offset);
 }

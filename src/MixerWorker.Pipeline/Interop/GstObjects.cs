@@ -100,6 +100,32 @@ internal sealed class Element : GstObject
         return new Element(h, sinkFloating: true);
     }
 
+    /// <summary>Creates an element with a boolean construct-only property set (e.g. an aggregator's force-live).</summary>
+    internal static unsafe Element MakeWith(string factory, string name, string constructProperty, bool value)
+    {
+        GstRuntime.Init();
+        var gvalue = stackalloc byte[Abi.GValueSize];
+        new Span<byte>(gvalue, Abi.GValueSize).Clear();
+        Native.g_value_init((nint)gvalue, Abi.GTypeBoolean);
+        Native.g_value_set_boolean((nint)gvalue, value);
+        var propName = System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8(constructProperty);
+        try
+        {
+            var names = stackalloc nint[1];
+            names[0] = propName;
+            var h = Native.gst_element_factory_make_with_properties(factory, 1, (nint)names, (nint)gvalue);
+            if (h == 0) throw new GstException($"cannot create element '{factory}' with {constructProperty}={value}");
+            var e = new Element(h, sinkFloating: true);
+            e.Set("name", name);
+            return e;
+        }
+        finally
+        {
+            System.Runtime.InteropServices.Marshal.FreeCoTaskMem(propName);
+            Native.g_value_unset((nint)gvalue);
+        }
+    }
+
     internal static Element NewPipeline()
     {
         GstRuntime.Init();

@@ -166,3 +166,11 @@ internal static partial class Native
     [LibraryImport("libgstapp-1.0.so.0")] internal static partial int gst_app_src_push_buffer(nint appsrc, nint buffer); // takes the buffer
     [LibraryImport("libgstapp-1.0.so.0")] internal static partial int gst_app_src_end_of_stream(nint appsrc);
 }
+
+internal static partial class Native
+{
+    [LibraryImport("libgstreamer-1.0.so.0", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial nint gst_element_factory_make_with_properties(string factory, uint n, nint names, nint values); // fl
+    [LibraryImport("libgobject-2.0.so.0")]
+    internal static partial void g_value_set_boolean(nint value, [MarshalAs(UnmanagedType.I4)] bool v);
+}
