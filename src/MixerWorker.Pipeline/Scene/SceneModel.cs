@@ -21,6 +21,11 @@ public sealed record SceneDefinition
 public sealed record InputDefinition
 {
     public required string Name { get; init; }
+    /// <summary>Applied once where the input is decoded, so every bus hears the same level.</summary>
+    public double GainDb { get; init; }
+    public bool Muted { get; init; }
+    /// <summary>Audio delay for lip-sync (0–1000 ms).</summary>
+    public int DelayMs { get; init; }
 }
 
 public sealed record BusDefinition
@@ -29,9 +34,19 @@ public sealed record BusDefinition
     public required string Name { get; init; }
     /// <summary>A disabled bus is not built at all and costs nothing.</summary>
     public bool Enabled { get; init; } = true;
+    public BusKind Kind { get; init; } = BusKind.Composition;
     public OutputFormat Format { get; init; } = new();
-    /// <summary>Boxes drawn over the background; an empty layout shows the background only.</summary>
+    /// <summary>On air: boxes drawn over the background; an empty layout shows the background only.</summary>
     public IReadOnlyList<Box> Layout { get; init; } = [];
+    /// <summary>On air, by preset; when set, <see cref="Layout"/> must be empty.</summary>
+    public LayoutPreset? Preset { get; init; }
+    /// <summary>The next shot, taken on air by cut or auto.</summary>
+    public Shot? Preview { get; init; }
+    /// <summary>The transition auto uses when the command names none.</summary>
+    public TransitionSpec Transition { get; init; } = new();
+    public bool FadedToBlack { get; init; }
+    /// <summary>Up to four overlay layers above the video, the first lowest.</summary>
+    public IReadOnlyList<GraphicLayer> Graphics { get; init; } = [];
     /// <summary>What the bus hears. Null: every input shown in the layout, at unity gain.</summary>
     public AudioMix? Audio { get; init; }
     public Background Background { get; init; } = Background.Black;
@@ -94,7 +109,12 @@ public sealed record Crop
 
 public sealed record AudioMix
 {
+    public AudioMode Mode { get; init; } = AudioMode.Fixed;
+    /// <summary>The fixed mix; ignored when following video.</summary>
     public IReadOnlyList<AudioSource> Sources { get; init; } = [];
+    public double MasterGainDb { get; init; }
+    /// <summary>A limiter after the master gain so the output never clips.</summary>
+    public bool Limiter { get; init; } = true;
 }
 
 public sealed record AudioSource
