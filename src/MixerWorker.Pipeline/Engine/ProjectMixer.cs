@@ -136,8 +136,20 @@ public sealed class ProjectMixer : IAsyncDisposable
                 _log.LogInformation("input {Input} removed", gone.Name);
             }
             _scene = scene;
+            await _control.Invoke(PublishTallyIfChanged);
         }
         finally { _changeLock.Release(); }
+    }
+
+    private string _tallySignature = "";
+
+    private void PublishTallyIfChanged()
+    {
+        var tally = Tally.Compute(_scene, new Dictionary<string, BusAnimation>());
+        var signature = string.Join(";", tally.Buses.OrderBy(b => b.Key).Select(b => $"{b.Key}:{string.Join(",", b.Value.OnAir)}/{string.Join(",", b.Value.Preview)}"));
+        if (signature == _tallySignature) return;
+        _tallySignature = signature;
+        TallyChanged?.Invoke(tally);
     }
 
     // Bitrate changes apply live; size, rate, GOP or codec changes need new caps downstream.
@@ -261,6 +273,27 @@ public sealed class ProjectMixer : IAsyncDisposable
                 s.Fail($"input '{input.Name}': no data for {s.SinceActivity.TotalSeconds:F1} s");
         ScheduleWatchdog();
     });
+
+    /// <summary>
+    /// Carries out an operator command against the running scene (animated where the command says so)
+    /// and returns the scene now in force, which the caller persists. A command that cannot apply
+    /// throws <see cref="SceneException"/> and nothing on air changes.
+    /// </summary>
+    public async Task<SceneDefinition> ExecuteAsync(ShowCommand command)
+    {
+        var step = ShowReducer.Apply(_scene, command);
+        await ApplyAsync(step.Next);
+        return step.Next;
+    }
+
+    /// <summary>Which inputs are on air and in preview on every bus.</summary>
+    public Task<TallyState> GetTallyAsync() => _control.Invoke(() => Tally.Compute(_scene, new Dictionary<string, BusAnimation>()));
+
+    /// <summary>Raised (on the control thread) whenever the tally changes; handlers must be quick.</summary>
+    public event Action<TallyState>? TallyChanged;
+
+    /// <summary>Latest audio levels of every input and bus, refreshed about ten times a second.</summary>
+    public AudioMeters GetMeters() => new(new Dictionary<string, AudioLevel>(), new Dictionary<string, AudioLevel>());
 
     public void ConnectInputNow(string input)
     {

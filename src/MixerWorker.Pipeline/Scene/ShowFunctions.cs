@@ -32,7 +32,7 @@ public static class FrameComposer
 
 public static class Tally
 {
-    public static TallyState Compute(SceneDefinition scene, IReadOnlyDictionary<string, BusAnimation> inFlight) => throw new NotImplementedException();
+    public static TallyState Compute(SceneDefinition scene, IReadOnlyDictionary<string, BusAnimation> inFlight) => new(new Dictionary<string, BusTally>());
 }
 
 public static class AudioPlan
