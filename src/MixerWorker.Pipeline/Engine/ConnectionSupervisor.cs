@@ -53,7 +53,26 @@ internal sealed class ConnectionSupervisor(
     /// <summary>Skips the current backoff wait and connects at once (e.g. the feed was announced online).</summary>
     internal void ConnectNow()
     {
+        Volatile.Write(ref _forced, 1);
         try { _wait.Cancel(); } catch (ObjectDisposedException) { /* between attempts: nothing to skip */ }
+    }
+
+    private volatile bool _paused;
+    private int _forced;
+
+    /// <summary>
+    /// Paused: after a failure, wait for <see cref="ConnectNow"/> instead of retrying (the peer said the
+    /// stream is gone); each ConnectNow makes one attempt. Unpausing connects at once.
+    /// </summary>
+    internal bool Paused
+    {
+        get => _paused;
+        set
+        {
+            if (_paused == value) return;
+            _paused = value;
+            if (!value) ConnectNow();
+        }
     }
 
     private async Task RunAsync()
@@ -89,6 +108,8 @@ internal sealed class ConnectionSupervisor(
     private async ValueTask<ConnectionSession> ConnectOnceAsync(CancellationToken token)
     {
         if (Current is { } stale) { await close(stale); Current = null; }
+        if (_paused && Interlocked.Exchange(ref _forced, 0) == 0) await Task.Delay(Timeout.Infinite, token);
+        Interlocked.Exchange(ref _forced, 0);
         Interlocked.Increment(ref _attempts);
         report(ConnectionState.Connecting, null);
         var session = await open();

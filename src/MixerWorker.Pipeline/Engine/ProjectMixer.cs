@@ -300,6 +300,12 @@ public sealed class ProjectMixer : IAsyncDisposable
         if (_inputs.TryGetValue(input, out var i)) i.Supervisor?.ConnectNow();
     }
 
+    /// <summary>Not expected (MediaMTX says the feed is gone): stop retrying it; each <see cref="ConnectInputNow"/> tries once. Expected again: connect at once.</summary>
+    public void SetInputExpected(string input, bool expected)
+    {
+        if (_inputs.TryGetValue(input, out var i) && i.Supervisor is { } s) s.Paused = !expected;
+    }
+
     public Task<MixerStatus> GetStatusAsync() => _control.Invoke(() => new MixerStatus(
         _scene.Project, _scene.Revision,
         _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since)),

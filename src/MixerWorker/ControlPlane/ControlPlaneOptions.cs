@@ -50,7 +50,7 @@ public sealed class RedisOptions
     }
 }
 
-/// <summary>The Worker section (env WORKER__ID, WORKER__RESYNCSECONDS, WORKER__STATUSINTERVALMS, WORKER__STATUSTTLSECONDS, WORKER__MAXSCENEBYTES).</summary>
+/// <summary>The Worker section (env WORKER__ID, WORKER__RESYNCSECONDS, WORKER__STATUSINTERVALMS, WORKER__STATUSTTLSECONDS, WORKER__MAXSCENEBYTES, WORKER__COMMAND*, WORKER__METERSINTERVALMS, WORKER__INGESTPOLLSECONDS).</summary>
 public sealed class WorkerOptions
 {
     public const string Section = "Worker";
@@ -62,6 +62,15 @@ public sealed class WorkerOptions
     /// <summary>A status key outlives its worker by at most this long.</summary>
     public int StatusTtlSeconds { get; set; } = 15;
     public int MaxSceneBytes { get; set; } = 256 * 1024;
+    /// <summary>How often each running project's command stream is read without a wake-up (a writer that does not PUBLISH).</summary>
+    public int CommandPollMs { get; set; } = 250;
+    /// <summary>A command older than this when the worker first sees it is refused as expired, not carried out late.</summary>
+    public double CommandMaxAgeSeconds { get; set; } = 30;
+    public int MaxCommandBytes { get; set; } = 64 * 1024;
+    /// <summary>Meters events per project at most this often; 0 turns them off (the status key still has the meters).</summary>
+    public int MetersIntervalMs { get; set; } = 500;
+    /// <summary>An input MediaMTX reported offline is tried this often until INGEST_ONLINE.</summary>
+    public double IngestPollSeconds { get; set; } = 30;
 
     internal sealed class Validator : IValidateOptions<WorkerOptions>
     {
@@ -73,6 +82,11 @@ public sealed class WorkerOptions
             if (o.StatusIntervalMs is < 50 or > 60_000) errors.Add("WORKER__STATUSINTERVALMS must be 50-60000");
             if (o.StatusTtlSeconds * 1000 < 2 * o.StatusIntervalMs) errors.Add("WORKER__STATUSTTLSECONDS must cover at least two status intervals");
             if (o.MaxSceneBytes is < 1024 or > 64 * 1024 * 1024) errors.Add("WORKER__MAXSCENEBYTES must be 1024-67108864");
+            if (o.CommandPollMs is < 10 or > 60_000) errors.Add("WORKER__COMMANDPOLLMS must be 10-60000");
+            if (o.CommandMaxAgeSeconds is < 1 or > 86_400) errors.Add("WORKER__COMMANDMAXAGESECONDS must be 1-86400");
+            if (o.MaxCommandBytes is < 256 or > 16 * 1024 * 1024) errors.Add("WORKER__MAXCOMMANDBYTES must be 256-16777216");
+            if (o.MetersIntervalMs is not 0 and (< 100 or > 60_000)) errors.Add("WORKER__METERSINTERVALMS must be 0 (off) or 100-60000");
+            if (o.IngestPollSeconds is < 1 or > 3600) errors.Add("WORKER__INGESTPOLLSECONDS must be 1-3600");
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
         }
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MixerWorker.Pipeline.Engine;
+using MixerWorker.Pipeline.Scene;
 
 namespace MixerWorker.ControlPlane;
 
@@ -24,12 +25,21 @@ public static class EventTypes
 {
     /// <summary>The desired state changed (sent by whoever wrote it); wakes the worker.</summary>
     public const string Desired = "desired";
+    /// <summary>A command was added to the project's stream (sent by whoever added it); wakes the worker's reader.</summary>
+    public const string Command = "command";
+    /// <summary>The project was removed (sent by whoever removed it); the worker stops it.</summary>
+    public const string Removed = "removed";
     public const string Applied = "applied";
+    public const string CommandApplied = "commandApplied";
     public const string Status = "status";
+    public const string Tally = "tally";
+    public const string Meters = "meters";
+    /// <summary>The worker stopped a removed project and deleted its status.</summary>
+    public const string Stopped = "stopped";
     public const string Error = "error";
 }
 
-/// <summary>Why a desired state was refused.</summary>
+/// <summary>Why a desired state or a command was refused.</summary>
 public static class ErrorReasons
 {
     public const string Oversized = "oversized";
@@ -37,6 +47,14 @@ public static class ErrorReasons
     public const string WrongProject = "wrong-project";
     public const string StaleRevision = "stale-revision";
     public const string ApplyFailed = "apply-failed";
+    /// <summary>A command that does not parse, has unknown or missing fields, or names an unknown bus, input or layer.</summary>
+    public const string InvalidCommand = "invalid-command";
+    /// <summary>A command whose "type" is not one of the known commands.</summary>
+    public const string UnknownCommand = "unknown-command";
+    /// <summary>A command older than WORKER__COMMANDMAXAGESECONDS when the worker first saw it.</summary>
+    public const string Expired = "expired";
+    /// <summary>Another writer kept replacing the desired state while the command was being stored.</summary>
+    public const string Conflict = "conflict";
 }
 
 /// <summary>Any message on a project's events channel; fields not used by a type are left out.</summary>
@@ -46,27 +64,52 @@ public sealed record ProjectEvent
     public required string Project { get; init; }
     public long? Revision { get; init; }
     public string? Worker { get; init; }
+    /// <summary>commandApplied and command errors: the command's id, or its stream entry id when it has none.</summary>
+    public string? Command { get; init; }
+    /// <summary>commandApplied and command errors: the stream entry id.</summary>
+    public string? Entry { get; init; }
+    /// <summary>commandApplied: true when a command with this id had already been applied (at <see cref="Revision"/>); nothing was done.</summary>
+    public bool? Duplicate { get; init; }
     public string? Reason { get; init; }
     public IReadOnlyList<string>? Errors { get; init; }
     public ProjectStatus? Status { get; init; }
+    public IReadOnlyDictionary<string, BusTally>? Tally { get; init; }
+    public AudioMeters? Meters { get; init; }
 }
 
 /// <summary>The status key's value: who runs the project, what it applied, and the state of every input and bus.</summary>
-public sealed record ProjectStatus(
-    string Project,
-    string Worker,
-    long Revision,
-    DateTimeOffset UpdatedAt,
-    IReadOnlyDictionary<string, InputStatus> Inputs,
-    IReadOnlyDictionary<string, BusStatus> Buses)
+public sealed record ProjectStatus
 {
-    public static ProjectStatus From(MixerStatus s, string worker) => new(s.Project, worker, s.Revision, DateTimeOffset.UtcNow, s.Inputs, s.Buses);
+    public required string Project { get; init; }
+    public required string Worker { get; init; }
+    /// <summary>The revision on air (the desired state's, or the one the last command produced).</summary>
+    public required long Revision { get; init; }
+    public required DateTimeOffset UpdatedAt { get; init; }
+    /// <summary>The stream entry id of the last command dealt with.</summary>
+    public string? LastCommand { get; init; }
+    public required IReadOnlyDictionary<string, InputReport> Inputs { get; init; }
+    public required IReadOnlyDictionary<string, BusReport> Buses { get; init; }
+    /// <summary>Per bus: the inputs on air (both sides during a transition) and in preview.</summary>
+    public IReadOnlyDictionary<string, BusTally>? Tally { get; init; }
+    public AudioMeters? Meters { get; init; }
 
-    /// <summary>What an operator would call a change: states, errors, revision; not frame counters or timestamps.</summary>
+    /// <summary>What an operator would call a change: states, errors, revision, MediaMTX's view; not counters, meters or timestamps.</summary>
     public string Signature() => string.Join("|",
-        [Revision.ToString(), .. Inputs.OrderBy(i => i.Key).Select(i => $"{i.Key}={i.Value.State}:{i.Value.Error}"),
-         .. Buses.OrderBy(b => b.Key).Select(b => $"{b.Key}={b.Value.Output}:{b.Value.Error}")]);
+        [Revision.ToString(), .. Inputs.OrderBy(i => i.Key).Select(i => $"{i.Key}={i.Value.State}:{i.Value.Ingest}:{i.Value.Error}"),
+         .. Buses.OrderBy(b => b.Key).Select(b => $"{b.Key}={b.Value.Output}:{b.Value.Published}:{b.Value.Error}")]);
 }
+
+/// <summary>
+/// An input: the engine's connection <paramref name="State"/> and, when MediaMTX told, whether the feed
+/// is published there (<paramref name="Ingest"/>: online or offline; absent when no event was heard).
+/// </summary>
+public sealed record InputReport(ConnectionState State, string? Error, int Attempts, DateTimeOffset Since, string? Ingest = null);
+
+/// <summary>
+/// A bus: the engine's output connection and, when MediaMTX told (OUTPUT_ONLINE/OUTPUT_OFFLINE),
+/// whether viewers can read it (<paramref name="Published"/>).
+/// </summary>
+public sealed record BusReport(ConnectionState Output, string? Error, long FramesOut, string Encoder, bool? Published = null);
 
 /// <summary>A MediaMTX lifecycle event relayed by the API on mixer:mediamtx-events.</summary>
 public sealed record MediaMtxEvent(string Event, string Project, string Name, string Protocol)

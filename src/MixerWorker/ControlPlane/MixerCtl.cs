@@ -10,13 +10,26 @@ namespace MixerWorker.ControlPlane;
 /// Reads REDIS__CONFIGURATION and REDIS__PREFIX like the worker. Exit codes: 0 done, 1 refused or
 /// failed, 2 usage or configuration.
 /// </summary>
-internal static class MixerCtl
+internal static partial class MixerCtl
 {
     private const string Usage = """
         usage: MixerWorker ctl set <project> <scene.json|->   validate and store a desired state (revision: the file's, or the stored one + 1)
                MixerWorker ctl status <project>               print the status the worker reports
-               MixerWorker ctl watch <project>                print the project's events until interrupted
+               MixerWorker ctl watch <project> [--json] [--meters]   print status, tally and command results as they happen
                MixerWorker ctl list                           list projects with their worker and revisions
+               MixerWorker ctl remove <project>               stop the project and delete its desired state and commands
+
+        commands (sent on the project's command stream; each waits for the worker's answer):
+               MixerWorker ctl cut <project> <bus>
+               MixerWorker ctl auto <project> <bus> [--kind cut|mix|dip|wipe|push|move] [--ms N] [--direction left|right|up|down] [--color black|white]
+               MixerWorker ctl ftb <project> <bus> [--ms N]
+               MixerWorker ctl preview <project> <bus> <shot.json|-> | --preset single|pip|sideBySide|grid2x2|grid3x3 --sources a,b [--corner topLeft|topRight|bottomLeft|bottomRight] [--size F] [--margin PX] [--fit contain|fill]
+               MixerWorker ctl layout <project> <bus> (as preview) [--kind ... --ms N --direction ...]
+               MixerWorker ctl graphics <project> <bus> <layer> on|off
+               MixerWorker ctl audio <project> <input> [--gain DB] [--mute|--unmute] [--delay MS]
+               MixerWorker ctl bus-audio <project> <bus> [--follow|--fixed] [--master DB]
+               MixerWorker ctl command <project> <command.json|->   any command as JSON (an "id" is added when it has none)
+          options of every command: --id ID (default: a new one), --timeout SECONDS (default 10), --no-wait
         """;
 
     internal static async Task<int> RunAsync(string[] args, IConfiguration configuration)
@@ -28,14 +41,13 @@ internal static class MixerCtl
             Console.Error.WriteLine($"configuration is invalid: {invalid.FailureMessage}");
             return 2;
         }
-        Func<IConnectionMultiplexer, RedisKeys, Task<int>>? command = args switch
+        Func<IConnectionMultiplexer, RedisKeys, Task<int>>? command;
+        try { command = Parse(args); }
+        catch (UsageException e)
         {
-            ["set", var project, var file] => (r, k) => SetAsync(r.GetDatabase(), k, project, file),
-            ["status", var project] => (r, k) => StatusAsync(r.GetDatabase(), k, project),
-            ["watch", var project] => (r, k) => WatchAsync(r, k, project),
-            ["list"] => (r, k) => ListAsync(r.GetDatabase(), k),
-            _ => null,
-        };
+            Console.Error.WriteLine(e.Message);
+            return 2;
+        }
         if (command is null)
         {
             Console.Error.WriteLine(Usage);
@@ -55,10 +67,28 @@ internal static class MixerCtl
         }
     }
 
+    private static Func<IConnectionMultiplexer, RedisKeys, Task<int>>? Parse(string[] args)
+    {
+        var a = CtlArgs.Parse(args);
+        return a.Positional switch
+        {
+            ["set", var project, var file] => (r, k) => SetAsync(r.GetDatabase(), k, project, file),
+            ["status", var project] => (r, k) => StatusAsync(r.GetDatabase(), k, project),
+            ["watch", var project] => (r, k) => WatchAsync(r, k, project, a.Has("json"), a.Has("meters")),
+            ["list"] => (r, k) => ListAsync(r.GetDatabase(), k),
+            ["remove", var project] => (r, k) => RemoveAsync(r, k, project, a.Seconds("timeout", 10)),
+            ["command", var project, var file] => (r, k) => SendRawAsync(r, k, project, ReadText(file), a),
+            [var verb, var project, .. var rest] when CommandVerbs.Contains(verb) => Send(project, BuildCommand(verb, rest, a), a),
+            _ => null,
+        };
+    }
+
+    private static string ReadText(string file) => file == "-" ? Console.In.ReadToEnd() : File.ReadAllText(file);
+
     private static async Task<int> SetAsync(IDatabase db, RedisKeys keys, string project, string file)
     {
         SceneDefinition scene;
-        try { scene = SceneJson.Parse(file == "-" ? await Console.In.ReadToEndAsync() : await File.ReadAllTextAsync(file)); }
+        try { scene = SceneJson.Parse(ReadText(file)); }
         catch (SceneException e)
         {
             foreach (var error in e.Errors) Console.Error.WriteLine($"scene: {error}");
@@ -78,6 +108,7 @@ internal static class MixerCtl
         tx.AddCondition(stored.IsNull ? Condition.KeyNotExists(key) : Condition.StringEqual(key, stored));
         _ = tx.StringSetAsync(key, SceneJson.Write(scene with { Revision = revision }));
         _ = tx.SetAddAsync(keys.Projects, project);
+        _ = tx.KeyDeleteAsync(keys.Removed(project)); // a project created again after a removal
         _ = tx.PublishAsync(keys.Events(project), ControlPlaneJson.Write(new ProjectEvent { Type = EventTypes.Desired, Project = project, Revision = revision }));
         if (!await tx.ExecuteAsync())
         {
@@ -88,16 +119,7 @@ internal static class MixerCtl
         return 0;
     }
 
-    private static long StoredRevision(RedisValue stored)
-    {
-        if (stored.IsNull) return 0;
-        try
-        {
-            using var doc = JsonDocument.Parse(stored.ToString());
-            return doc.RootElement.TryGetProperty("revision", out var r) && r.TryGetInt64(out var v) ? v : 0;
-        }
-        catch (JsonException) { return 0; }
-    }
+    private static long StoredRevision(RedisValue stored) => stored.IsNull ? 0 : SceneRevision.Of(stored.ToString());
 
     private static async Task<int> StatusAsync(IDatabase db, RedisKeys keys, string project)
     {
@@ -108,17 +130,6 @@ internal static class MixerCtl
             return 1;
         }
         Console.WriteLine(status.ToString());
-        return 0;
-    }
-
-    private static async Task<int> WatchAsync(IConnectionMultiplexer redis, RedisKeys keys, string project)
-    {
-        var done = new TaskCompletionSource();
-        Console.CancelKeyPress += (_, e) => { e.Cancel = true; done.TrySetResult(); };
-        var queue = await redis.GetSubscriber().SubscribeAsync(keys.Events(project));
-        queue.OnMessage(m => Console.WriteLine(m.Message.ToString()));
-        Console.Error.WriteLine($"watching {keys.Events(project)}; Ctrl-C to stop");
-        await done.Task;
         return 0;
     }
 
@@ -135,4 +146,85 @@ internal static class MixerCtl
         }
         return 0;
     }
+
+    /// <summary>
+    /// Deletes the project's desired state and commands and leaves a tombstone (a day) that tells the
+    /// worker to stop it; waits for the worker's <c>stopped</c> when a worker runs it.
+    /// </summary>
+    private static async Task<int> RemoveAsync(IConnectionMultiplexer redis, RedisKeys keys, string project, TimeSpan timeout)
+    {
+        var db = redis.GetDatabase();
+        var running = await db.KeyExistsAsync(keys.Status(project));
+        await using var events = await EventQueue.SubscribeAsync(redis, keys.Events(project));
+        var tx = db.CreateTransaction();
+        _ = tx.SetRemoveAsync(keys.Projects, project);
+        var deleted = tx.KeyDeleteAsync([keys.Desired(project), keys.Commands(project), keys.CommandCursor(project), keys.CommandIds(project)]);
+        _ = tx.StringSetAsync(keys.Removed(project), DateTimeOffset.UtcNow.ToString("O"), RemovedTombstoneTtl);
+        _ = tx.PublishAsync(keys.Events(project), ControlPlaneJson.Write(new ProjectEvent { Type = EventTypes.Removed, Project = project }));
+        await tx.ExecuteAsync();
+        if (!running)
+        {
+            Console.WriteLine($"{project}: removed ({await deleted} key(s) deleted; no worker was running it)");
+            return 0;
+        }
+        var stopped = await events.NextAsync(e => e.Type == EventTypes.Stopped, timeout);
+        if (stopped is null)
+        {
+            Console.Error.WriteLine($"{project}: removed, but no worker said it stopped within {timeout.TotalSeconds:F0} s");
+            return 1;
+        }
+        Console.WriteLine($"{project}: removed; stopped by {stopped.Worker}");
+        return 0;
+    }
+
+    /// <summary>How long a removal tombstone lasts: longer than any worker stays away, shorter than forever.</summary>
+    internal static readonly TimeSpan RemovedTombstoneTtl = TimeSpan.FromDays(1);
+
+    private static async Task<int> WatchAsync(IConnectionMultiplexer redis, RedisKeys keys, string project, bool json, bool meters)
+    {
+        var done = new TaskCompletionSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; done.TrySetResult(); };
+        var queue = await redis.GetSubscriber().SubscribeAsync(keys.Events(project));
+        queue.OnMessage(m =>
+        {
+            var text = m.Message.ToString();
+            ProjectEvent? e = null;
+            try { e = JsonSerializer.Deserialize<ProjectEvent>(text, ControlPlaneJson.Options); }
+            catch (JsonException) { }
+            if (e?.Type == EventTypes.Meters && !meters) return;
+            Console.WriteLine(json || e is null ? text : $"{DateTime.Now:HH:mm:ss.fff} {Describe(e, text)}");
+        });
+        Console.Error.WriteLine($"watching {keys.Events(project)}; Ctrl-C to stop");
+        var status = await redis.GetDatabase().StringGetAsync(keys.Status(project));
+        if (!status.IsNull && !json && JsonSerializer.Deserialize<ProjectStatus>(status.ToString(), ControlPlaneJson.Options) is { } s)
+        {
+            Console.WriteLine($"{DateTime.Now:HH:mm:ss.fff} now: {Describe(s)}");
+            if (s.Tally is { } t) Console.WriteLine($"{DateTime.Now:HH:mm:ss.fff} now: {Describe(t)}");
+        }
+        await done.Task;
+        return 0;
+    }
+
+    /// <summary>One readable line per event.</summary>
+    internal static string Describe(ProjectEvent e, string raw) => e.Type switch
+    {
+        EventTypes.Status when e.Status is { } s => Describe(s),
+        EventTypes.Tally when e.Tally is { } t => Describe(t),
+        EventTypes.CommandApplied => $"commandApplied {e.Command} ({e.Entry}) revision {e.Revision}{(e.Duplicate == true ? " (already applied before; nothing done)" : "")}",
+        EventTypes.Error => $"error {e.Reason}{(e.Command is null ? "" : $" [{e.Command}]")}{(e.Revision is null ? "" : $" revision {e.Revision}")}: {string.Join("; ", e.Errors ?? [])}",
+        EventTypes.Applied => $"applied revision {e.Revision} on {e.Worker}",
+        EventTypes.Meters when e.Meters is { } m => "meters " + string.Join("  ", m.Inputs.Select(i => $"{i.Key} {i.Value.PeakDb:F1}/{i.Value.RmsDb:F1}")
+            .Concat(m.Buses.Select(b => $"[{b.Key}] {b.Value.PeakDb:F1}/{b.Value.RmsDb:F1}"))) + " dB peak/rms",
+        _ => raw,
+    };
+
+    private static string Describe(ProjectStatus s) =>
+        $"status revision {s.Revision} on {s.Worker}: inputs " +
+        string.Join(", ", s.Inputs.OrderBy(i => i.Key).Select(i => $"{i.Key}={i.Value.State.ToString().ToLowerInvariant()}{(i.Value.Ingest is { } g ? $" ({g})" : "")}")) +
+        "; buses " + string.Join(", ", s.Buses.OrderBy(b => b.Key).Select(b =>
+            $"{b.Key}={b.Value.Output.ToString().ToLowerInvariant()}{(b.Value.Published is { } p ? p ? " (published)" : " (not published)" : "")}"));
+
+    private static string Describe(IReadOnlyDictionary<string, BusTally> tally) =>
+        "tally " + string.Join("; ", tally.OrderBy(b => b.Key).Select(b =>
+            $"{b.Key}: on air {(b.Value.OnAir.Count == 0 ? "-" : string.Join(",", b.Value.OnAir))} | preview {(b.Value.Preview.Count == 0 ? "-" : string.Join(",", b.Value.Preview))}"));
 }

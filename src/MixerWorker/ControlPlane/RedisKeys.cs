@@ -12,6 +12,14 @@ public sealed class RedisKeys(string prefix)
     public RedisKey Projects => $"{Prefix}:projects";
     public RedisKey Desired(string project) => $"{Prefix}:{{{project}}}:desired";
     public RedisKey Status(string project) => $"{Prefix}:{{{project}}}:status";
+    /// <summary>The operator commands, a stream written by the API and mixerctl and read by the worker.</summary>
+    public RedisKey Commands(string project) => $"{Prefix}:{{{project}}}:commands";
+    /// <summary>The id of the last stream entry the worker dealt with (applied, refused or ignored).</summary>
+    public RedisKey CommandCursor(string project) => $"{Prefix}:{{{project}}}:command-cursor";
+    /// <summary>The ids of recently applied commands (sorted set, score: the revision they produced).</summary>
+    public RedisKey CommandIds(string project) => $"{Prefix}:{{{project}}}:command-ids";
+    /// <summary>A tombstone left by a removal (with a TTL): a running project whose key is gone is only stopped when it exists.</summary>
+    public RedisKey Removed(string project) => $"{Prefix}:{{{project}}}:removed";
     public RedisChannel Events(string project) => RedisChannel.Literal($"{Prefix}:{{{project}}}:events");
     public RedisChannel AllEvents => RedisChannel.Pattern($"{Prefix}:{{*}}:events");
     public RedisChannel MediaMtxEvents => RedisChannel.Literal($"{Prefix}:mediamtx-events");

@@ -24,9 +24,12 @@ internal static class DaemonSetup
         services.AddSingleton<RedisConnection>();
         services.AddSingleton<RunningProjects>();
         services.AddSingleton<IProjectAssignment, RunEveryProject>();
-        // Hosted services stop in reverse order: events and status first, the mixers last.
+        services.AddSingleton<ProjectConverger>();
+        services.AddSingleton<CommandExecutor>();
+        // Hosted services stop in reverse order: events, commands and status first, the mixers last.
         services.AddHostedService<DesiredStateService>();
         services.AddHostedService<StatusService>();
+        services.AddHostedService<CommandService>();
         services.AddHostedService<MediaMtxEventService>();
     }
 }

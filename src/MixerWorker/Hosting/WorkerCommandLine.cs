@@ -57,12 +57,12 @@ internal static class WorkerCommandLine
 
     private static async Task<int> RunHostAsync(string[] args, Action<HostApplicationBuilder> configure)
     {
-        var builder = Host.CreateApplicationBuilder(HostSettings(args));
-        builder.AddWorkerLogging();
-        builder.Services.AddMixerOptions(builder.Configuration);
-        configure(builder);
         try
         {
+            var builder = Host.CreateApplicationBuilder(HostSettings(args));
+            builder.AddWorkerLogging();
+            builder.Services.AddMixerOptions(builder.Configuration);
+            configure(builder);
             using var host = builder.Build();
             await host.RunAsync();
             return Environment.ExitCode;

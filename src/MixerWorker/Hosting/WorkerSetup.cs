@@ -7,6 +7,7 @@ using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Srt;
 using Serilog;
 using Serilog.Events;
+using Serilog.Formatting.Compact;
 
 namespace MixerWorker.Hosting;
 
@@ -20,14 +21,28 @@ public sealed class MediaMtxOptions
 
 internal static class WorkerSetup
 {
-    /// <summary>Console logging through Serilog; secrets are never passed to a logger in the first place.</summary>
+    private const string TextTemplate = "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}";
+
+    /// <summary>
+    /// Console logging through Serilog: readable text, or with LOGGING__FORMAT=json one compact JSON
+    /// object per line (Serilog's CLEF: @t, @m, @i, @l, @x and the properties) for log collectors.
+    /// Secrets are never passed to a logger in the first place. An unknown format stops the start.
+    /// </summary>
     internal static void AddWorkerLogging(this HostApplicationBuilder builder)
     {
-        Log.Logger = new LoggerConfiguration()
+        var format = builder.Configuration["Logging:Format"];
+        var json = format?.Trim().ToLowerInvariant() switch
+        {
+            null or "" or "text" => false,
+            "json" => true,
+            _ => (bool?)null,
+        };
+        var config = new LoggerConfiguration()
             .MinimumLevel.Information()
-            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
-            .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}")
-            .CreateLogger();
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning);
+        Log.Logger = (json == true ? config.WriteTo.Console(new RenderedCompactJsonFormatter()) : config.WriteTo.Console(outputTemplate: TextTemplate)).CreateLogger();
+        if (json is null)
+            throw new OptionsValidationException("Logging", typeof(LoggerConfiguration), [$"LOGGING__FORMAT must be text or json, not '{format}'"]);
         builder.Services.AddSerilog();
     }
 
