@@ -122,6 +122,39 @@ public sealed class WorkerHarness : IAsyncDisposable
 
     public Task WriteDesiredAsync(SceneDefinition scene, bool notify = true) => WriteDesiredAsync(SceneJson.Write(scene), notify);
 
+    /// <summary>Adds a command the way the API and mixerctl do (XADD MAXLEN ~ 1000, then a wake-up); returns the entry id.</summary>
+    public async Task<string> AddCommandAsync(string json, bool notify = true, string field = "command")
+    {
+        var tx = Db.CreateTransaction();
+        var added = tx.StreamAddAsync(Keys.Commands(Project), field, json, maxLength: 1000, useApproximateMaxLength: true);
+        if (notify) _ = tx.PublishAsync(Keys.Events(Project), ControlPlaneJson.Write(new ProjectEvent { Type = EventTypes.Command, Project = Project }));
+        await tx.ExecuteAsync();
+        return (await added).ToString();
+    }
+
+    public Task<string> AddCommandAsync(ShowCommand command, bool notify = true) => AddCommandAsync(CommandJson.Write(command), notify);
+
+    /// <summary>Every event published on the project's channel so far, in order.</summary>
+    public IReadOnlyList<ProjectEvent> Events()
+    {
+        lock (_rawEvents) return [.. _rawEvents.Select(e => JsonSerializer.Deserialize<ProjectEvent>(e, ControlPlaneJson.Options)!)];
+    }
+
+    /// <summary>The worker's answer (commandApplied or error) to the command added as <paramref name="entry"/>.</summary>
+    public async Task<ProjectEvent> AnswerAsync(string entry, TimeSpan? timeout = null)
+    {
+        ProjectEvent? answer = null;
+        await Eventually(() => Task.FromResult((answer = Events().FirstOrDefault(e => e.Entry == entry && e.Type is EventTypes.CommandApplied or EventTypes.Error)) is not null),
+            timeout ?? TimeSpan.FromSeconds(15), $"no answer to command entry {entry}");
+        return answer!;
+    }
+
+    public async Task<SceneDefinition?> DesiredAsync()
+    {
+        var value = await Db.StringGetAsync(Keys.Desired(Project));
+        return value.IsNull ? null : SceneJson.Parse(value.ToString());
+    }
+
     public async Task<ProjectStatus?> StatusAsync()
     {
         var value = await Db.StringGetAsync(Keys.Status(Project));
@@ -188,6 +221,28 @@ public sealed class WorkerHarness : IAsyncDisposable
             },
         ],
     };
+
+    public const string InputB = "cam-b";
+
+    /// <summary>Two inputs; the program bus shows cam-a full frame with cam-b full frame in preview.</summary>
+    public static SceneDefinition TwoInputScene(long revision) => new()
+    {
+        Project = Project,
+        Revision = revision,
+        Inputs = [new InputDefinition { Name = Input }, new InputDefinition { Name = InputB }],
+        Buses =
+        [
+            new BusDefinition
+            {
+                Name = "program",
+                Format = new OutputFormat { Width = 160, Height = 90, Fps = 30, VideoBitrateKbps = 300, AudioBitrateKbps = 64 },
+                Layout = [FullFrame(Input)],
+                Preview = new Shot { Boxes = [FullFrame(InputB)] },
+            },
+        ],
+    };
+
+    public static Box FullFrame(string input) => new() { Source = input, Width = 160, Height = 90, Fit = Fit.Fill };
 
     public async ValueTask DisposeAsync()
     {

@@ -10,6 +10,7 @@ public sealed class WorkerProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly List<string> _lines = [];
+    private readonly List<string> _stdout = [];
     private readonly ITestOutputHelper? _output;
 
     public static string WorkerDll => Path.Combine(AppContext.BaseDirectory, "MixerWorker.dll");
@@ -18,7 +19,11 @@ public sealed class WorkerProcess : IAsyncDisposable
     {
         _process = process;
         _output = output;
-        _process.OutputDataReceived += (_, e) => Add(e.Data);
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null) lock (_stdout) _stdout.Add(e.Data);
+            Add(e.Data);
+        };
         _process.ErrorDataReceived += (_, e) => Add(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
@@ -46,6 +51,8 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     public IReadOnlyList<string> Lines { get { lock (_lines) return [.. _lines]; } }
     public string Output => string.Join("\n", Lines);
+    /// <summary>Standard output alone (where the logs go), without what libraries print on standard error.</summary>
+    public IReadOnlyList<string> StdoutLines { get { lock (_stdout) return [.. _stdout]; } }
     public bool HasExited => _process.HasExited;
 
     /// <summary>The first match of <paramref name="pattern"/> in the output (messages may span lines) that <paramref name="accept"/> takes.</summary>
@@ -60,6 +67,14 @@ public sealed class WorkerProcess : IAsyncDisposable
             await Task.Delay(50);
         }
         throw new TimeoutException($"the worker did not log /{pattern}/ as expected within {timeout.TotalSeconds:F0} s");
+    }
+
+    /// <summary>Kills the process as a crash or an OOM kill would (SIGKILL): no shutdown, nothing flushed.</summary>
+    public async Task KillAsync()
+    {
+        if (_process.HasExited) return;
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
     }
 
     /// <summary>Sends SIGTERM, as Docker and Kubernetes do.</summary>
