@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark and writes one markdown summary to bench/results/. Expects a Release build
-# (./run.sh bench builds first). About 7 minutes on 2 cores.
+# (./run.sh bench builds first). About 9 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")"
 source ./lib.sh
@@ -9,6 +9,7 @@ for f in "$WORKER_DLL" "$TESTBED_DLL"; do
   [ -f "$f" ] || { echo "missing $f: build first (dotnet build worker.sln -c Release)" >&2; exit 1; }
 done
 command -v ffmpeg >/dev/null && [ -x /usr/bin/time ] || { echo "needs ffmpeg and /usr/bin/time (apt-get install -y ffmpeg time)" >&2; exit 1; }
+command -v redis-server >/dev/null || { echo "needs redis-server (apt-get install -y redis-server)" >&2; exit 1; }
 
 mkdir -p results
 OUT="results/$(date +%Y-%m-%d-%H%M)-$(hostname -s).md"
@@ -25,5 +26,6 @@ OUT="results/$(date +%Y-%m-%d-%H%M)-$(hostname -s).md"
 start=$(date +%s)
 ./mix-cost.sh "$OUT"
 ./latency.sh "$OUT"
+./command-latency.sh "$OUT"
 echo "Total bench time: $(( $(date +%s) - start )) s." | tee -a "$OUT"
 echo "results: bench/$OUT"

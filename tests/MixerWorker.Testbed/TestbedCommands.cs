@@ -1,4 +1,5 @@
 using System.Globalization;
+using MixerWorker.Testbed.Bench;
 using MixerWorker.Testbed.Demo;
 using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.StandIn;
@@ -20,8 +21,10 @@ internal static class TestbedCommands
                 return await RunFeeds(options);
             case "demo":
                 return await DemoShow.RunAsync(options.GetValueOrDefault("out", "artifacts/demo"));
+            case "cmdbench":
+                return await CommandBench.RunAsync(options);
             default:
-                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] | demo [--out DIR]");
+                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] | demo [--out DIR] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md]");
                 return 2;
         }
     }
