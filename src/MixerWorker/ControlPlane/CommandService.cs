@@ -277,6 +277,15 @@ internal sealed class CommandExecutor(
                 return Outcome.Removed;
             }
             var current = await db.StringGetAsync(desired);
+            if (current == pending.NextPayload && await db.StringGetAsync(Keys.CommandCursor(project)) == pending.Entry)
+            {
+                // An earlier EXEC went through but its reply was lost with the connection: it is stored.
+                state.Pending = null;
+                state.Revision = pending.Revision;
+                state.SeenPayload = state.AppliedScene = pending.NextPayload;
+                state.Cursor = pending.Entry;
+                return Outcome.Done;
+            }
             if (current.IsNull && attempt == 0)
             {
                 pending.Before = RedisValue.Null; // Redis lost its data: the result becomes the desired state
