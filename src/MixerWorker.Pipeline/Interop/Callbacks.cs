@@ -64,6 +64,34 @@ internal static unsafe class Callbacks
         return id;
     }
 
+    /// <summary>
+    /// Calls <paramref name="handler"/> with the running time of every output buffer an aggregator
+    /// (compositor, audiomixer) is about to produce, after it picked its input samples and before it
+    /// reads its pads' properties: the one place where a pad change lands on an exact frame.
+    /// </summary>
+    internal static nuint ConnectSamplesSelected(Element aggregator, Action<ulong> handler)
+    {
+        aggregator.Set("emit-signals", true);
+        var data = GCHandle.ToIntPtr(GCHandle.Alloc(handler));
+        var id = Native.g_signal_connect_data(aggregator.Handle, "samples-selected",
+            (nint)(delegate* unmanaged<nint, nint, ulong, ulong, ulong, nint, nint, void>)&OnSamplesSelected, data, &OnClosureNotify, 0);
+        if (id == 0) throw new GstException($"{aggregator.Name} has no samples-selected signal");
+        return id;
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnSamplesSelected(nint element, nint segment, ulong pts, ulong dts, ulong duration, nint info, nint data)
+    {
+        try
+        {
+            if (pts == Abi.ClockTimeNone) return;
+            var runningTime = Native.gst_segment_to_running_time(segment, Abi.FormatTime, pts);
+            if (runningTime == Abi.ClockTimeNone) return;
+            ((Action<ulong>)GCHandle.FromIntPtr(data).Target!)(runningTime);
+        }
+        catch (Exception e) { Report(e); }
+    }
+
     [UnmanagedCallersOnly]
     private static int OnProbe(nint pad, nint info, nint data)
     {
