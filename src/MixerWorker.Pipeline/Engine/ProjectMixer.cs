@@ -85,7 +85,7 @@ public sealed class ProjectMixer : IAsyncDisposable
     /// output connection survives layout, source and audio changes; a format change rebuilds that bus.
     /// Layout changes are cuts. An invalid scene is refused whole and nothing on air changes.
     /// </summary>
-    public Task ApplyAsync(SceneDefinition scene) => ChangeAsync(_ => new Change(scene, new Dictionary<string, BusAnimation>(), null));
+    public Task ApplyAsync(SceneDefinition scene) => ChangeAsync(_ => new Change(scene, new Dictionary<string, BusAnimation>(), new Dictionary<string, int>()));
 
     /// <summary>
     /// Carries out an operator command against the running scene (animated where the command says so)
@@ -106,13 +106,13 @@ public sealed class ProjectMixer : IAsyncDisposable
             }
             var step = ShowReducer.Apply(current, command);
             result = step.Next;
-            var fade = command is FadeToBlackCommand f ? (f.Bus, TimeSpan.FromMilliseconds(Math.Max(0, f.DurationMs))) : ((string, TimeSpan)?)null;
-            return new Change(step.Next, step.Animations, fade);
+            return new Change(step.Next, step.Animations, step.FadeToBlackMs);
         });
         return result;
     }
 
-    private sealed record Change(SceneDefinition Scene, IReadOnlyDictionary<string, BusAnimation> Animations, (string Bus, TimeSpan Duration)? FadeToBlack);
+    /// <summary>A scene to move to, with the bus animations and fade-to-black durations (ms) that get there.</summary>
+    private sealed record Change(SceneDefinition Scene, IReadOnlyDictionary<string, BusAnimation> Animations, IReadOnlyDictionary<string, int> FadeToBlackMs);
 
     private async Task ChangeAsync(Func<SceneDefinition, Change?> decide)
     {
@@ -159,7 +159,7 @@ public sealed class ProjectMixer : IAsyncDisposable
                         runtime.Branch.Director.SetLive(LiveInputs());
                     }
                     var transition = change.Animations.TryGetValue(bus.Name, out var a) ? a.Transition : TransitionSpec.Cut;
-                    var fade = change.FadeToBlack is { } f && f.Bus == bus.Name ? f.Duration : TimeSpan.Zero;
+                    var fade = TimeSpan.FromMilliseconds(change.FadeToBlackMs.GetValueOrDefault(bus.Name));
                     runtime.Branch.Show(bus, transition, fade, _inputs.ToDictionary(i => i.Key, i => i.Value.Branch), ResolveGraphic);
                 });
                 if (_buses[bus.Name].Supervisor is null) StartOutput(_buses[bus.Name]);
