@@ -28,7 +28,13 @@ internal sealed class BoxBranch : IDisposable
     private readonly Element _crop, _scale, _caps, _clip;
     private readonly Element? _border, _label;
     private readonly Pad _teePad, _mixPad, _binSink, _binSrc;
-    private readonly ProbeHandle _firstFrame;
+    private readonly ProbeHandle _firstFrame, _clipProbe;
+    private readonly Pad _clipSink;
+    // The clip each recent buffer was cut with, by PTS, so the compositor thread can place the very
+    // buffer it draws at the offset its clip needs.
+    private readonly (ulong Pts, Crop Clip)[] _clipped = new (ulong, Crop)[16];
+    private int _clippedNext;
+    private Crop _clipSet = Placement.NoClip;
     private volatile bool _hasFrame;
     private Box? _sized;
     // What the pad and clip were last set to, so a frame only touches what changed.
@@ -40,6 +46,13 @@ internal sealed class BoxBranch : IDisposable
     internal Box? Box => _sized;
     /// <summary>A frame reached the compositor since the branch was built.</summary>
     internal bool HasFrame => _hasFrame;
+
+    /// <summary>
+    /// Gives the clip for a buffer at a running time, or null to leave it as it is. Called on the
+    /// box's streaming thread for every buffer, just before the clip cuts it, so a wipe's edge is
+    /// exact for each picture rather than set from the output side a frame or two late.
+    /// </summary>
+    internal Func<BoxBranch, ulong, Crop?>? ClipAt { get; set; }
 
     internal BoxBranch(Element pipeline, string busName, int id, string source, Element sourceTee, Element compositor, TileDecoration? tile = null)
     {
@@ -79,6 +92,8 @@ internal sealed class BoxBranch : IDisposable
         _bin.AddPad(_binSrc);
         queue.Dispose();
         _firstFrame = Callbacks.AddProbe(_binSrc, ProbeType.Buffer, _ => { _hasFrame = true; return ProbeReturn.Ok; });
+        _clipSink = _clip.StaticPad("sink");
+        _clipProbe = Callbacks.AddProbe(_clipSink, ProbeType.Buffer, OnBufferToClip);
         _pipeline.Add(_bin);
         _mixPad = compositor.RequestPad("sink_%u");
         _mixPad.SetNumber("alpha", 0.0); // hidden until the director places it
@@ -108,32 +123,62 @@ internal sealed class BoxBranch : IDisposable
         _sized = box;
     }
 
+    private ProbeReturn OnBufferToClip(ProbeInfo info)
+    {
+        if (ClipAt is not { } clipAt || info.BufferPts is not { } pts) return ProbeReturn.Ok;
+        var clip = info.BufferRunningTime(_clipSink) is { } rt ? clipAt(this, rt) : null;
+        if (clip is not null && _sized is { } box)
+        {
+            // videocrop cannot cut a picture down to nothing; two pixels stay, hidden by the director.
+            clip = clip with
+            {
+                Left = Math.Clamp(clip.Left, 0, box.Width - 2), Right = Math.Clamp(clip.Right, 0, Math.Max(0, box.Width - 2 - clip.Left)),
+                Top = Math.Clamp(clip.Top, 0, box.Height - 2), Bottom = Math.Clamp(clip.Bottom, 0, Math.Max(0, box.Height - 2 - clip.Top)),
+            };
+            if (clip != _clipSet)
+            {
+                _clip.SetNumber("left", clip.Left);
+                _clip.SetNumber("right", clip.Right);
+                _clip.SetNumber("top", clip.Top);
+                _clip.SetNumber("bottom", clip.Bottom);
+                _clipSet = clip;
+            }
+        }
+        lock (_clipped) _clipped[_clippedNext++ % _clipped.Length] = (pts, _clipSet);
+        return ProbeReturn.Ok;
+    }
+
+    // The clip of the buffer the compositor is about to draw from this box.
+    private Crop ClipOfCurrentBuffer()
+    {
+        var buffer = Native.gst_video_aggregator_pad_get_current_buffer(_mixPad.Handle);
+        if (buffer == 0) return _clipSet;
+        var pts = Abi.Read<ulong>(buffer, Abi.BufferPtsOffset);
+        lock (_clipped)
+            foreach (var (p, clip) in _clipped)
+                if (p == pts && clip is not null) return clip;
+        return _clipSet;
+    }
+
     /// <summary>Draws the box as <paramref name="p"/> says in the coming frame. Compositor streaming thread.</summary>
     internal void Place(Placement p)
     {
         var last = _placed;
-        if (last?.Clip != p.Clip)
-        {
-            _clip.SetNumber("left", p.Clip.Left);
-            _clip.SetNumber("right", p.Clip.Right);
-            _clip.SetNumber("top", p.Clip.Top);
-            _clip.SetNumber("bottom", p.Clip.Bottom);
-        }
-        var clipped = p.Clip != Placement.NoClip;
-        var x = p.X + p.Clip.Left;
-        var y = p.Y + p.Clip.Top;
-        // A clipped picture is drawn at its natural size: the clip lands a frame or two after it is
-        // set (the buffers in between were cut before), and scaling them to the new size would
-        // squeeze the picture; drawing them as they are only moves the edge a little late.
+        // A clipped picture is drawn at its natural size, offset by what was cut off its top left.
+        var clip = ClipAt is null ? Placement.NoClip : ClipOfCurrentBuffer();
+        var clipped = clip != Placement.NoClip;
+        var x = p.X + clip.Left;
+        var y = p.Y + clip.Top;
         var w = clipped ? 0 : p.Width;
         var h = clipped ? 0 : p.Height;
-        if (last is not { } l || l.X + l.Clip.Left != x) _mixPad.SetNumber("xpos", x);
-        if (last is not { } l2 || l2.Y + l2.Clip.Top != y) _mixPad.SetNumber("ypos", y);
-        if (last is not { } l3 || (l3.Clip != Placement.NoClip ? 0 : l3.Width) != w) _mixPad.SetNumber("width", w);
-        if (last is not { } l4 || (l4.Clip != Placement.NoClip ? 0 : l4.Height) != h) _mixPad.SetNumber("height", h);
+        if (last is not { } l || l.X != x) _mixPad.SetNumber("xpos", x);
+        if (last is not { } l2 || l2.Y != y) _mixPad.SetNumber("ypos", y);
+        if (last is not { } l3 || l3.Width != w) _mixPad.SetNumber("width", w);
+        if (last is not { } l4 || l4.Height != h) _mixPad.SetNumber("height", h);
         if (last is not { } l5 || l5.Z != p.Z) _mixPad.SetNumber("zorder", p.Z);
         if (last is not { } l6 || l6.Alpha != p.Alpha) _mixPad.SetNumber("alpha", p.Alpha);
-        _placed = p;
+        // Remembered as drawn (offset and natural size), which is what the next frame compares with.
+        _placed = new Placement(x, y, w, h, clip, p.Alpha, p.Z);
     }
 
     /// <summary>Not drawn in the coming frame. Compositor streaming thread.</summary>
@@ -157,6 +202,8 @@ internal sealed class BoxBranch : IDisposable
     public void Dispose()
     {
         _firstFrame.Dispose();
+        _clipProbe.Dispose();
+        _clipSink.Dispose();
         // Unlink from the shared tee first: the tee then sees not-linked (allowed) rather than the
         // flushing pad of a stopping branch, which it would pass upstream and stop the decoder.
         _teePad.Unlink(_binSink);

@@ -20,6 +20,7 @@ internal sealed class BusDirector : IDisposable
 {
     private const int DipVeilZ = 900, GraphicsZ = 1000, FadeVeilZ = 2000;
     // How long a transition waits for the incoming boxes' first frames before it starts anyway.
+    private const int WipeLeadFrames = 5;
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromMilliseconds(400);
 
     private readonly Element _pipeline;
@@ -86,7 +87,7 @@ internal sealed class BusDirector : IDisposable
             var i = ReusableFrom(spec.Kind, fromBoxes, toBoxes[j], reused);
             if (i is not null && spec.Kind == TransitionKind.Move) continue; // the moving From box is drawn under its From key
             if (i is not null) { toBranches[j] = fromBranches[i.Value]; continue; }
-            var branch = new BoxBranch(_pipeline, _bus, _nextBoxId++, toBoxes[j].Source, inputs[toBoxes[j].Source].VideoTee, _compositor);
+            var branch = new BoxBranch(_pipeline, _bus, _nextBoxId++, toBoxes[j].Source, inputs[toBoxes[j].Source].VideoTee, _compositor) { ClipAt = ClipFor };
             branch.Resize(toBoxes[j]);
             toBranches[j] = branch;
             fresh.Add(branch);
@@ -217,23 +218,54 @@ internal sealed class BusDirector : IDisposable
     {
         if (_active is not { } t)
             return (FrameComposer.Steady(_steady), k => k.Side == Side.From && k.Index < _steadyBranches.Count ? _steadyBranches[k.Index] : null);
-        BoxBranch? Of(BoxKey k) => k.Side == Side.From ? (k.Index < t.From.Count ? t.From[k.Index] : null) : t.To[k.Index];
+        BoxBranch? Of(BoxKey k) => BranchOf(t, k);
         if (t.StartedAt is null)
         {
             // The incoming boxes get a few frames to deliver pictures, so a cut never flashes black.
             if (!t.Fresh.All(b => b.HasFrame || !_live.Contains(b.Source)) && Environment.TickCount64 < t.ReadyDeadline)
                 return (FrameComposer.Compose(t.Animation, 0), Of);
-            t.StartedAt = runningTime;
+            // A wipe clips each picture as it enters its box, a few frames before the compositor
+            // draws it; starting a few frames ahead lets the pictures already on their way be cut
+            // for the moment they will be shown, so even the first frames of the wipe are exact.
+            var lead = t.Animation.Transition.Kind == TransitionKind.Wipe ? WipeLeadFrames * Abi.Second / (ulong)_format.Fps : 0;
+            t.StartedAt = runningTime + lead;
         }
-        var elapsed = runningTime - t.StartedAt.Value;
-        var duration = (ulong)t.Animation.Duration.Ticks * 100;
-        var progress = duration == 0 ? 1.0 : Math.Min(1.0, (double)elapsed / duration);
+        var progress = Progress(t, runningTime);
         if (progress >= 1 && !t.Finishing)
         {
             t.Finishing = true;
             _toControlThread(() => Complete(t));
         }
         return (FrameComposer.Compose(t.Animation, progress), Of);
+    }
+
+    private static BoxBranch? BranchOf(Transition t, BoxKey k) =>
+        k.Side == Side.From ? (k.Index < t.From.Count ? t.From[k.Index] : null) : (k.Index < t.To.Length ? t.To[k.Index] : null);
+
+    private static double Progress(Transition t, ulong runningTime)
+    {
+        if (t.StartedAt is not { } start || runningTime <= start) return 0;
+        var duration = (ulong)t.Animation.Duration.Ticks * 100;
+        return duration == 0 ? 1.0 : Math.Min(1.0, (double)(runningTime - start) / duration);
+    }
+
+    // Box streaming threads: the clip of one picture of a box, from the picture's own running time.
+    // Outside a wipe nothing is clipped. A box not drawn at that moment is cut away whole, so that
+    // a picture taken before the wipe reached it never flashes in full.
+    private Crop? ClipFor(BoxBranch branch, ulong runningTime)
+    {
+        lock (_lock)
+        {
+            if (_active is not { } t || t.Animation.Transition.Kind != TransitionKind.Wipe) return Placement.NoClip;
+            Crop? clip = null;
+            foreach (var box in FrameComposer.Compose(t.Animation, Progress(t, runningTime)).Boxes)
+            {
+                if (BranchOf(t, box.Key) != branch) continue;
+                if (box.Clip == Placement.NoClip) return Placement.NoClip;
+                clip = box.Clip;
+            }
+            return clip ?? (branch.Box is { } b ? new Crop { Left = b.Width } : null);
+        }
     }
 
     private void Draw(ComposedFrame frame, Func<BoxKey, BoxBranch?> branchOf)

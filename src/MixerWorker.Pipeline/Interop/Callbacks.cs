@@ -31,6 +31,21 @@ internal readonly struct ProbeInfo(nint info)
         return t == Abi.ClockTimeNone ? null : t;
     }
 
+    /// <summary>The buffer's PTS as running time in <paramref name="pad"/>'s current segment.</summary>
+    internal ulong? BufferRunningTime(Pad pad)
+    {
+        if (BufferPts is not { } pts) return null;
+        var ev = Native.gst_pad_get_sticky_event(pad.Handle, (int)EventType.Segment, 0);
+        if (ev == 0) return null;
+        try
+        {
+            Native.gst_event_parse_segment(ev, out var segment);
+            var rt = Native.gst_segment_to_running_time(segment, Abi.FormatTime, pts);
+            return rt == Abi.ClockTimeNone ? null : rt;
+        }
+        finally { Native.gst_mini_object_unref(ev); }
+    }
+
     internal bool IsDeltaUnit => Buffer is var b && b != 0 && (Abi.Read<uint>(b, Abi.MiniObjectFlagsOffset) & Abi.BufferFlagDeltaUnit) != 0;
 }
 

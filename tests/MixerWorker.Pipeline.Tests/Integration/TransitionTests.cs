@@ -109,6 +109,8 @@ public sealed class TransitionTests(ITestOutputHelper output)
         Assert.True(moving.Count >= 10, $"only {moving.Count} frames with the edge inside the picture");
         for (var i = 1; i < moving.Count; i++) Assert.True(moving[i] >= moving[i - 1], $"the edge went back from {moving[i - 1]} to {moving[i]}");
         Assert.True(moving.Distinct().Count() >= 8, "the edge did not move smoothly");
+        // 600 ms at 30 fps moves the edge about 9 px a frame: a late start would skip the first steps.
+        Assert.True(moving[0] <= 20, $"the wipe started late, its first edge was at {moving[0]} px");
 
         // Push left: B is on air now, A comes in from the right and pushes B out to the left.
         program.StartRecordingFrames();
