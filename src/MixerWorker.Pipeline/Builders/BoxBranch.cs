@@ -3,10 +3,21 @@ using MixerWorker.Pipeline.Scene;
 
 namespace MixerWorker.Pipeline.Builders;
 
+/// <summary>Where and how a box is drawn in one frame (output pixels).</summary>
+internal readonly record struct Placement(int X, int Y, int Width, int Height, Crop Clip, double Alpha, int Z)
+{
+    internal static readonly Crop NoClip = new();
+}
+
+/// <summary>Optional extras of a multiview tile: a border whose colour shows tally, and a label.</summary>
+internal sealed record TileDecoration(string Label, int Border);
+
 /// <summary>
-/// One box of a layout: input tee → leaky queue → crop → scale → compositor pad. Scaling happens
-/// here, once per box, rather than in the compositor pad, which is the costlier way to scale.
-/// Geometry changes are property changes on a live branch; only a change of source rebuilds it.
+/// One box: input tee → leaky queue → crop → scale to the box size → clip → compositor pad. Scaling
+/// happens here, once per box, rather than in the compositor pad, which is the costlier way to
+/// scale. The clip (a second crop after scaling) serves wipes. Where the box is drawn in a frame is
+/// set per frame by <see cref="BusDirector"/> through <see cref="Place"/>; only a change of the box's
+/// size, crop or fit renegotiates caps.
 /// </summary>
 internal sealed class BoxBranch : IDisposable
 {
@@ -14,13 +25,36 @@ internal sealed class BoxBranch : IDisposable
     private readonly Element _sourceTee;
     private readonly Element _compositor;
     private readonly Element _bin;
-    private readonly Element _crop, _scale, _caps;
+    private readonly Element _crop, _scale, _caps, _clip;
+    private readonly Element? _border, _label;
     private readonly Pad _teePad, _mixPad, _binSink, _binSrc;
-    private Box? _applied;
+    private readonly ProbeHandle _firstFrame, _clipProbe;
+    private readonly Pad _clipSink;
+    // The clip each recent buffer was cut with, by PTS, so the compositor thread can place the very
+    // buffer it draws at the offset its clip needs.
+    private readonly (ulong Pts, Crop Clip)[] _clipped = new (ulong, Crop)[16];
+    private int _clippedNext;
+    private Crop _clipSet = Placement.NoClip;
+    private volatile bool _hasFrame;
+    private Box? _sized;
+    // What the pad and clip were last set to, so a frame only touches what changed.
+    private Placement? _placed;
+    private string? _borderFill;
+    private readonly int _borderPx;
 
     internal string Source { get; }
+    internal Box? Box => _sized;
+    /// <summary>A frame reached the compositor since the branch was built.</summary>
+    internal bool HasFrame => _hasFrame;
 
-    internal BoxBranch(Element pipeline, string busName, int id, string source, Element sourceTee, Element compositor)
+    /// <summary>
+    /// Gives the clip for a buffer at a running time, or null to leave it as it is. Called on the
+    /// box's streaming thread for every buffer, just before the clip cuts it, so a wipe's edge is
+    /// exact for each picture rather than set from the output side a frame or two late.
+    /// </summary>
+    internal Func<BoxBranch, ulong, Crop?>? ClipAt { get; set; }
+
+    internal BoxBranch(Element pipeline, string busName, int id, string source, Element sourceTee, Element compositor, TileDecoration? tile = null)
     {
         _pipeline = pipeline;
         _sourceTee = sourceTee;
@@ -32,52 +66,144 @@ internal sealed class BoxBranch : IDisposable
         _crop = Element.Make("videocrop", $"{name}.crop");
         _scale = Element.Make("videoscale", $"{name}.scale");
         _caps = Element.Make("capsfilter", $"{name}.caps");
-        ElementFactory.AddChain(_bin, [queue, _crop, _scale, _caps]);
+        _clip = Element.Make("videocrop", $"{name}.clip");
+        List<Element> chain = [queue, _crop, _scale, _caps, _clip];
+        if (tile is not null)
+        {
+            // Negative videobox sizes add a border around the picture, filled with a colour that
+            // can change while playing: the multiview's tally border.
+            _borderPx = tile.Border;
+            _border = Element.Make("videobox", $"{name}.border");
+            foreach (var side in new[] { "left", "right", "top", "bottom" }) _border.Set(side, -tile.Border);
+            _border.Set("fill", "black");
+            _borderFill = "black";
+            _label = Element.Make("textoverlay", $"{name}.label");
+            _label.Set("text", tile.Label);
+            _label.Set("valignment", "bottom");
+            _label.Set("halignment", "center");
+            _label.Set("shaded-background", true);
+            _label.Set("font-desc", "Sans Bold 12");
+            chain.AddRange([_border, _label]);
+        }
+        ElementFactory.AddChain(_bin, chain);
         using (var qSink = queue.StaticPad("sink")) { _binSink = Pad.Ghost("sink", qSink); }
-        using (var cSrc = _caps.StaticPad("src")) { _binSrc = Pad.Ghost("src", cSrc); }
+        using (var last = chain[^1].StaticPad("src")) { _binSrc = Pad.Ghost("src", last); }
         _bin.AddPad(_binSink);
         _bin.AddPad(_binSrc);
         queue.Dispose();
+        _firstFrame = Callbacks.AddProbe(_binSrc, ProbeType.Buffer, _ => { _hasFrame = true; return ProbeReturn.Ok; });
+        _clipSink = _clip.StaticPad("sink");
+        _clipProbe = Callbacks.AddProbe(_clipSink, ProbeType.Buffer, OnBufferToClip);
         _pipeline.Add(_bin);
         _mixPad = compositor.RequestPad("sink_%u");
-        _mixPad.Set("alpha", 0.0); // hidden until the geometry is set and the input is live
+        _mixPad.SetNumber("alpha", 0.0); // hidden until the director places it
         _binSrc.Link(_mixPad);
         _bin.SyncStateWithParent();
         _teePad = sourceTee.RequestPad("src_%u");
         _teePad.Link(_binSink);
     }
 
-    /// <summary>Applies position, size, crop, order and visibility; unchanged values are not touched,
-    /// so a caps renegotiation happens only when the box size or fit really changes.</summary>
-    internal void Apply(Box box, int zorder, bool sourceLive)
+    /// <summary>Sets the size the source is scaled to, its crop and its fit. Control thread.</summary>
+    internal void Resize(Box box)
     {
-        if (_applied is null || _applied.Width != box.Width || _applied.Height != box.Height || _applied.Fit != box.Fit)
+        if (_sized is null || _sized.Width != box.Width || _sized.Height != box.Height || _sized.Fit != box.Fit)
         {
             _scale.Set("add-borders", box.Fit == Fit.Contain);
-            _caps.SetCaps($"video/x-raw,width={box.Width},height={box.Height},pixel-aspect-ratio=1/1");
+            var (w, h) = _border is null ? (box.Width, box.Height) : (box.Width - 2 * _borderPx, box.Height - 2 * _borderPx);
+            _caps.SetCaps($"video/x-raw,width={Math.Max(2, w)},height={Math.Max(2, h)},pixel-aspect-ratio=1/1");
         }
-        var crop = box.Crop ?? new Crop();
-        if (_applied?.Crop != box.Crop)
+        if (_sized?.Crop != box.Crop)
         {
-            _crop.Set("left", crop.Left);
-            _crop.Set("right", crop.Right);
-            _crop.Set("top", crop.Top);
-            _crop.Set("bottom", crop.Bottom);
+            var crop = box.Crop ?? Placement.NoClip;
+            _crop.SetNumber("left", crop.Left);
+            _crop.SetNumber("right", crop.Right);
+            _crop.SetNumber("top", crop.Top);
+            _crop.SetNumber("bottom", crop.Bottom);
         }
-        _mixPad.Set("xpos", box.X);
-        _mixPad.Set("ypos", box.Y);
-        _mixPad.Set("zorder", zorder);
-        SetLive(box, sourceLive);
-        _applied = box;
+        _sized = box;
     }
 
-    /// <summary>A box whose input is not live shows the slate (the bus background) instead of a frozen frame.</summary>
-    internal void SetLive(Box box, bool sourceLive) => _mixPad.Set("alpha", sourceLive ? box.Alpha : 0.0);
+    private ProbeReturn OnBufferToClip(ProbeInfo info)
+    {
+        if (ClipAt is not { } clipAt || info.BufferPts is not { } pts) return ProbeReturn.Ok;
+        var clip = info.BufferRunningTime(_clipSink) is { } rt ? clipAt(this, rt) : null;
+        if (clip is not null && _sized is { } box)
+        {
+            // videocrop cannot cut a picture down to nothing; two pixels stay, hidden by the director.
+            clip = clip with
+            {
+                Left = Math.Clamp(clip.Left, 0, box.Width - 2), Right = Math.Clamp(clip.Right, 0, Math.Max(0, box.Width - 2 - clip.Left)),
+                Top = Math.Clamp(clip.Top, 0, box.Height - 2), Bottom = Math.Clamp(clip.Bottom, 0, Math.Max(0, box.Height - 2 - clip.Top)),
+            };
+            if (clip != _clipSet)
+            {
+                _clip.SetNumber("left", clip.Left);
+                _clip.SetNumber("right", clip.Right);
+                _clip.SetNumber("top", clip.Top);
+                _clip.SetNumber("bottom", clip.Bottom);
+                _clipSet = clip;
+            }
+        }
+        lock (_clipped) _clipped[_clippedNext++ % _clipped.Length] = (pts, _clipSet);
+        return ProbeReturn.Ok;
+    }
 
-    internal Box? Applied => _applied;
+    // The clip of the buffer the compositor is about to draw from this box.
+    private Crop ClipOfCurrentBuffer()
+    {
+        var buffer = Native.gst_video_aggregator_pad_get_current_buffer(_mixPad.Handle);
+        if (buffer == 0) return _clipSet;
+        var pts = Abi.Read<ulong>(buffer, Abi.BufferPtsOffset);
+        lock (_clipped)
+            foreach (var (p, clip) in _clipped)
+                if (p == pts && clip is not null) return clip;
+        return _clipSet;
+    }
+
+    /// <summary>Draws the box as <paramref name="p"/> says in the coming frame. Compositor streaming thread.</summary>
+    internal void Place(Placement p)
+    {
+        var last = _placed;
+        // A clipped picture is drawn at its natural size, offset by what was cut off its top left.
+        var clip = ClipAt is null ? Placement.NoClip : ClipOfCurrentBuffer();
+        var clipped = clip != Placement.NoClip;
+        var x = p.X + clip.Left;
+        var y = p.Y + clip.Top;
+        var w = clipped ? 0 : p.Width;
+        var h = clipped ? 0 : p.Height;
+        if (last is not { } l || l.X != x) _mixPad.SetNumber("xpos", x);
+        if (last is not { } l2 || l2.Y != y) _mixPad.SetNumber("ypos", y);
+        if (last is not { } l3 || l3.Width != w) _mixPad.SetNumber("width", w);
+        if (last is not { } l4 || l4.Height != h) _mixPad.SetNumber("height", h);
+        if (last is not { } l5 || l5.Z != p.Z) _mixPad.SetNumber("zorder", p.Z);
+        if (last is not { } l6 || l6.Alpha != p.Alpha) _mixPad.SetNumber("alpha", p.Alpha);
+        // Remembered as drawn (offset and natural size), which is what the next frame compares with.
+        _placed = new Placement(x, y, w, h, clip, p.Alpha, p.Z);
+    }
+
+    /// <summary>Not drawn in the coming frame. Compositor streaming thread.</summary>
+    internal void Hide()
+    {
+        if (_placed is { Alpha: 0 }) return;
+        _mixPad.SetNumber("alpha", 0.0);
+        _placed = (_placed ?? new Placement(0, 0, 0, 0, Placement.NoClip, 0, 0)) with { Alpha = 0 };
+    }
+
+    internal string Border => _borderFill ?? "none";
+
+    /// <summary>Multiview tally: the border's colour (black, red or green).</summary>
+    internal void SetBorder(string fill)
+    {
+        if (_border is null || _borderFill == fill) return;
+        _border.Set("fill", fill);
+        _borderFill = fill;
+    }
 
     public void Dispose()
     {
+        _firstFrame.Dispose();
+        _clipProbe.Dispose();
+        _clipSink.Dispose();
         // Unlink from the shared tee first: the tee then sees not-linked (allowed) rather than the
         // flushing pad of a stopping branch, which it would pass upstream and stop the decoder.
         _teePad.Unlink(_binSink);
@@ -86,6 +212,6 @@ internal sealed class BoxBranch : IDisposable
         _binSrc.Unlink(_mixPad);
         _compositor.ReleaseRequestPad(_mixPad);
         _pipeline.Remove(_bin);
-        foreach (var d in new IDisposable[] { _teePad, _mixPad, _binSink, _binSrc, _crop, _scale, _caps, _bin }) d.Dispose();
+        foreach (var d in new IDisposable?[] { _teePad, _mixPad, _binSink, _binSrc, _crop, _scale, _caps, _clip, _border, _label, _bin }) d?.Dispose();
     }
 }

@@ -15,11 +15,10 @@ internal sealed class BusBranch : IDisposable
 {
     private readonly Element _pipeline;
     private readonly List<Element> _elements = [];
-    private readonly List<BoxBranch> _boxes = [];
     private readonly Dictionary<string, AudioBranch> _audio = [];
     private readonly Pad _backgroundPad;
     private readonly ProbeHandle _frameCounter;
-    private int _nextBoxId;
+    private bool _first = true;
     private long _frames;
 
     internal string Name { get; }
@@ -28,9 +27,14 @@ internal sealed class BusBranch : IDisposable
     internal Element AudioMixer { get; }
     internal Element MuxTee { get; }
     internal EncoderChainPlan EncoderPlan { get; }
+    internal BusDirector Director { get; }
+    /// <summary>Set on a multiview bus, which shows tiles instead of a composition.</summary>
+    internal MultiviewBoard? Multiview { get; }
+    /// <summary>The mixed picture before encoding, for the multiview's program tile.</summary>
+    internal Element RawTee { get; }
     internal long FramesOut => Interlocked.Read(ref _frames);
 
-    internal BusBranch(Element pipeline, BusDefinition bus, EncoderChainPlan encoderPlan, TimeSpan mixerLatency)
+    internal BusBranch(Element pipeline, BusDefinition bus, EncoderChainPlan encoderPlan, TimeSpan mixerLatency, Action<Action> toControlThread)
     {
         _pipeline = pipeline;
         Name = bus.Name;
@@ -56,6 +60,8 @@ internal sealed class BusBranch : IDisposable
         // Without an explicit I420 format x264 negotiates 4:4:4 10-bit, which browsers cannot play.
         var outCaps = ElementFactory.CapsFilter($"{p}.vcaps",
             $"video/x-raw,format=I420,width={f.Width},height={f.Height},framerate={f.Fps}/1,pixel-aspect-ratio=1/1");
+        RawTee = Element.Make("tee", $"{p}.rawtee");
+        RawTee.Set("allow-not-linked", true);
         var encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, $"{p}.venc{i}")).ToList();
 
         // Audio.
@@ -78,18 +84,20 @@ internal sealed class BusBranch : IDisposable
         MuxTee = Element.Make("tee", $"{p}.muxtee");
         MuxTee.Set("allow-not-linked", true);
 
-        _elements.AddRange([bg, bgCaps, Compositor, outCaps, .. encoder, silence, silenceCaps, AudioMixer, mixCaps, aconv, .. audioOut, mux, MuxTee]);
+        _elements.AddRange([bg, bgCaps, Compositor, outCaps, RawTee, .. encoder, silence, silenceCaps, AudioMixer, mixCaps, aconv, .. audioOut, mux, MuxTee]);
         foreach (var e in _elements) pipeline.Add(e);
         Element.LinkMany(bg, bgCaps);
         _backgroundPad = Compositor.RequestPad("sink_%u");
         _backgroundPad.Set("alpha", 0.0);
         _backgroundPad.Set("zorder", 0);
         using (var bgSrc = bgCaps.StaticPad("src")) bgSrc.Link(_backgroundPad);
-        Element.LinkMany([Compositor, outCaps, .. encoder, mux]);
+        Element.LinkMany([Compositor, outCaps, RawTee, .. encoder, mux]);
         Element.LinkMany([silence, silenceCaps, AudioMixer, mixCaps, aconv, .. audioOut, mux]);
         mux.Link(MuxTee);
         using (var compositorSrc = Compositor.StaticPad("src"))
             _frameCounter = Callbacks.AddProbe(compositorSrc, ProbeType.Buffer, _ => { Interlocked.Increment(ref _frames); return ProbeReturn.Ok; });
+        Director = new BusDirector(pipeline, Compositor, bus, toControlThread);
+        if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(pipeline, bus.Name, Compositor);
         foreach (var e in _elements) e.SyncStateWithParent();
     }
 
@@ -108,42 +116,19 @@ internal sealed class BusBranch : IDisposable
     }
 
     /// <summary>
-    /// Brings boxes and audio to <paramref name="bus"/>: geometry changes are applied in place, boxes
-    /// whose source changed are rebuilt, the encoder bitrate follows. Format changes need a rebuild
-    /// of the bus and are handled by the caller.
+    /// Brings the picture, graphics and audio to <paramref name="bus"/>: the picture through
+    /// <paramref name="transition"/> (a cut when nothing animates it), the encoder bitrate live.
+    /// Format changes need a rebuild of the bus and are handled by the caller. Control thread.
     /// </summary>
-    internal void ApplyLayout(BusDefinition bus, IReadOnlyDictionary<string, InputBranch> inputs, Func<string, bool> isLive)
+    internal void Show(BusDefinition bus, TransitionSpec transition, TimeSpan fadeToBlack, IReadOnlyDictionary<string, InputBranch> inputs, Func<string, string> resolveGraphic)
     {
-        var layout = bus.Layout;
-        // Keep a branch for every box whose source is unchanged at the same position in the list,
-        // then reuse any other branch with the right source, and build the rest.
-        var reusable = new List<BoxBranch>(_boxes);
-        var assigned = new BoxBranch?[layout.Count];
-        for (var i = 0; i < layout.Count && i < _boxes.Count; i++)
-            if (_boxes[i].Source == layout[i].Source) { assigned[i] = _boxes[i]; reusable.Remove(_boxes[i]); }
-        for (var i = 0; i < layout.Count; i++)
-        {
-            if (assigned[i] is not null) continue;
-            var match = reusable.FirstOrDefault(b => b.Source == layout[i].Source);
-            if (match is not null) { assigned[i] = match; reusable.Remove(match); }
-        }
-        foreach (var unused in reusable) unused.Dispose();
-        for (var i = 0; i < layout.Count; i++)
-            assigned[i] ??= new BoxBranch(_pipeline, Name, _nextBoxId++, layout[i].Source, inputs[layout[i].Source].VideoTee, Compositor);
-
-        _boxes.Clear();
-        _boxes.AddRange(assigned!);
-        // Order by z, then by position in the list; zorder 0 belongs to the background.
-        var order = Enumerable.Range(0, layout.Count).OrderBy(i => layout[i].Z).ThenBy(i => i).ToList();
-        for (var rank = 0; rank < order.Count; rank++)
-        {
-            var i = order[rank];
-            _boxes[i].Apply(layout[i], rank + 1, isLive(layout[i].Source));
-        }
-
+        if (Multiview is null) Director.Show(bus, transition, inputs);
+        Director.SetGraphics(bus.Graphics, resolveGraphic);
+        if (bus.FadedToBlack != Definition.FadedToBlack || _first) Director.FadeToBlack(bus.FadedToBlack, _first ? TimeSpan.Zero : fadeToBlack);
         ApplyAudio(bus, inputs);
         if (bus.Format.VideoBitrateKbps != Definition.Format.VideoBitrateKbps) SetVideoBitrate(bus.Format.VideoBitrateKbps);
         Definition = bus;
+        _first = false;
     }
 
     private void ApplyAudio(BusDefinition bus, IReadOnlyDictionary<string, InputBranch> inputs)
@@ -162,16 +147,6 @@ internal sealed class BusBranch : IDisposable
         }
     }
 
-    /// <summary>Shows or hides the boxes of one input, e.g. when it drops or comes back.</summary>
-    internal void SetInputLive(string input, bool live)
-    {
-        var layout = Definition.Layout;
-        for (var i = 0; i < _boxes.Count; i++)
-            if (_boxes[i].Source == input) _boxes[i].SetLive(layout[i], live);
-    }
-
-    internal bool Shows(string input) => _boxes.Any(b => b.Source == input) || _audio.ContainsKey(input);
-
     private void SetVideoBitrate(int kbps)
     {
         var encoder = _elements.FirstOrDefault(e => e.Name.StartsWith($"bus.{Name}.venc") && e.HasProperty("bitrate"));
@@ -180,9 +155,9 @@ internal sealed class BusBranch : IDisposable
 
     public void Dispose()
     {
-        foreach (var b in _boxes) b.Dispose();
+        Director.Dispose();
+        Multiview?.Dispose();
         foreach (var a in _audio.Values) a.Dispose();
-        _boxes.Clear();
         _audio.Clear();
         _frameCounter.Dispose();
         foreach (var e in _elements) e.SetState(State.Null);

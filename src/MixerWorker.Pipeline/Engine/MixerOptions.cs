@@ -17,6 +17,8 @@ public sealed record MixerOptions
     public TimeSpan FirstFrameTimeout { get; init; } = TimeSpan.FromSeconds(6);
     /// <summary>Extra time the compositors wait for late input frames; jitter headroom traded for latency.</summary>
     public TimeSpan MixerLatency { get; init; } = TimeSpan.FromMilliseconds(30);
+    /// <summary>Where graphics layers' files are; a layer can never name a file outside it. Null: graphics are refused.</summary>
+    public string? GraphicsDirectory { get; init; }
 
     public IReadOnlyList<string> Validate()
     {
@@ -24,6 +26,8 @@ public sealed record MixerOptions
         if (ReconnectInitialDelay <= TimeSpan.Zero || ReconnectMaxDelay < ReconnectInitialDelay)
             errors.Add("reconnect delays must be positive, the maximum at least the initial one");
         if (InputStallTimeout < TimeSpan.FromMilliseconds(200)) errors.Add("the input stall timeout must be at least 200 ms");
+        if (GraphicsDirectory is not null && !Directory.Exists(GraphicsDirectory))
+            errors.Add($"the graphics directory '{GraphicsDirectory}' does not exist (GRAPHICS__DIRECTORY)");
         if (MixerLatency < TimeSpan.Zero || MixerLatency > TimeSpan.FromSeconds(2)) errors.Add("mixer latency must be 0-2000 ms");
         return errors;
     }

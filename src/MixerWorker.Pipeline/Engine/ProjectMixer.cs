@@ -83,17 +83,51 @@ public sealed class ProjectMixer : IAsyncDisposable
     /// <summary>
     /// Moves the running pipeline to <paramref name="scene"/>. Only what changed is touched: a bus's
     /// output connection survives layout, source and audio changes; a format change rebuilds that bus.
-    /// An invalid scene is refused whole and nothing on air changes.
+    /// Layout changes are cuts. An invalid scene is refused whole and nothing on air changes.
     /// </summary>
-    public async Task ApplyAsync(SceneDefinition scene)
+    public Task ApplyAsync(SceneDefinition scene) => ChangeAsync(_ => new Change(scene, new Dictionary<string, BusAnimation>(), new Dictionary<string, int>()));
+
+    /// <summary>
+    /// Carries out an operator command against the running scene (animated where the command says so)
+    /// and returns the scene now in force, which the caller persists. A command that cannot apply
+    /// throws <see cref="SceneException"/> and nothing on air changes. A cut while the bus is in a
+    /// transition finishes the transition at once, on its incoming shot.
+    /// </summary>
+    public async Task<SceneDefinition> ExecuteAsync(ShowCommand command)
     {
-        ThrowIfInvalid(scene);
+        SceneDefinition result = _scene;
+        await ChangeAsync(current =>
+        {
+            if (command is CutCommand cut && _buses.TryGetValue(cut.Bus, out var animating) && animating.Branch.Director.IsAnimating)
+            {
+                _control.Invoke(animating.Branch.Director.FinishNow).GetAwaiter().GetResult();
+                result = current;
+                return null;
+            }
+            var step = ShowReducer.Apply(current, command);
+            result = step.Next;
+            return new Change(step.Next, step.Animations, step.FadeToBlackMs);
+        });
+        return result;
+    }
+
+    /// <summary>A scene to move to, with the bus animations and fade-to-black durations (ms) that get there.</summary>
+    private sealed record Change(SceneDefinition Scene, IReadOnlyDictionary<string, BusAnimation> Animations, IReadOnlyDictionary<string, int> FadeToBlackMs);
+
+    private async Task ChangeAsync(Func<SceneDefinition, Change?> decide)
+    {
         await _changeLock.WaitAsync();
         try
         {
             ObjectDisposedException.ThrowIf(_stopped, this);
+            if (decide(_scene) is not { } change) return;
+            var scene = change.Scene;
+            ThrowIfInvalid(scene);
             if (scene.Project != _scene.Project)
                 throw new SceneException([$"this mixer runs project '{_scene.Project}', not '{scene.Project}'"]);
+            foreach (var bus in scene.Buses)
+                foreach (var layer in bus.Graphics)
+                    ResolveGraphic(layer.File); // refuse a bad file before anything changes
             var wanted = scene.Buses.Where(b => b.Enabled).ToDictionary(b => b.Name);
 
             await _control.Invoke(() =>
@@ -109,6 +143,7 @@ public sealed class ProjectMixer : IAsyncDisposable
                 await bus.Output.DisposeAsync();
                 await _control.Invoke(() =>
                 {
+                    foreach (var other in _buses.Values) other.Branch.Multiview?.Detach(bus.Branch.RawTee);
                     bus.Branch.Dispose();
                     _buses.Remove(bus.Name);
                 });
@@ -119,13 +154,23 @@ public sealed class ProjectMixer : IAsyncDisposable
                 await _control.Invoke(() =>
                 {
                     if (!_buses.TryGetValue(bus.Name, out var runtime))
+                    {
                         _buses[bus.Name] = runtime = new BusRuntime(BuildBus(bus));
-                    runtime.Branch.ApplyLayout(bus, _inputs.ToDictionary(i => i.Key, i => i.Value.Branch), IsLive);
+                        runtime.Branch.Director.SetLive(LiveInputs());
+                    }
+                    var transition = change.Animations.TryGetValue(bus.Name, out var a) ? a.Transition : TransitionSpec.Cut;
+                    var fade = TimeSpan.FromMilliseconds(change.FadeToBlackMs.GetValueOrDefault(bus.Name));
+                    runtime.Branch.Show(bus, transition, fade, _inputs.ToDictionary(i => i.Key, i => i.Value.Branch), ResolveGraphic);
                 });
                 if (_buses[bus.Name].Supervisor is null) StartOutput(_buses[bus.Name]);
             }
 
-            foreach (var gone in _inputs.Values.Where(i => scene.FindInput(i.Name) is null).ToList())
+            _scene = scene;
+            await _control.Invoke(UpdateMultiviews);
+            var removed = _inputs.Values.Where(i => scene.FindInput(i.Name) is null).ToList();
+            // A cut away from a removed input must be finished before its branch goes.
+            if (removed.Count > 0) await _control.Invoke(() => { foreach (var b in _buses.Values) b.Branch.Director.FinishNow(); });
+            foreach (var gone in removed)
             {
                 await gone.Supervisor!.DisposeAsync();
                 await _control.Invoke(() =>
@@ -135,20 +180,42 @@ public sealed class ProjectMixer : IAsyncDisposable
                 });
                 _log.LogInformation("input {Input} removed", gone.Name);
             }
-            _scene = scene;
             await _control.Invoke(PublishTallyIfChanged);
         }
         finally { _changeLock.Release(); }
     }
 
+    private string ResolveGraphic(string file)
+    {
+        if (_options.GraphicsDirectory is null)
+            throw new SceneException([$"graphics file '{file}': no graphics directory is configured (GRAPHICS__DIRECTORY)"]);
+        try { return GraphicsFiles.Resolve(_options.GraphicsDirectory, file); }
+        catch (ArgumentException e) { throw new SceneException([e.Message]); }
+    }
+
+    // Control thread.
+    private void UpdateMultiviews()
+    {
+        var boards = _buses.Values.Where(b => b.Branch.Multiview is not null).ToList();
+        if (boards.Count == 0) return;
+        var tally = Tally.Compute(_scene, InFlight());
+        var inputs = _inputs.ToDictionary(i => i.Key, i => i.Value.Branch);
+        var programTee = _buses.TryGetValue("program", out var program) && program.Branch.Multiview is null ? program.Branch.RawTee : null;
+        var live = LiveInputs();
+        foreach (var b in boards) b.Branch.Multiview!.Update(_scene, b.Branch.Definition.Format, tally, inputs, programTee, live);
+    }
+
+    private HashSet<string> LiveInputs() => _inputs.Values.Where(i => i.State == ConnectionState.Connected).Select(i => i.Name).ToHashSet();
+
     private string _tallySignature = "";
 
     private void PublishTallyIfChanged()
     {
-        var tally = Tally.Compute(_scene, new Dictionary<string, BusAnimation>());
+        var tally = Tally.Compute(_scene, InFlight());
         var signature = string.Join(";", tally.Buses.OrderBy(b => b.Key).Select(b => $"{b.Key}:{string.Join(",", b.Value.OnAir)}/{string.Join(",", b.Value.Preview)}"));
         if (signature == _tallySignature) return;
         _tallySignature = signature;
+        UpdateMultiviews();
         TallyChanged?.Invoke(tally);
     }
 
@@ -161,7 +228,9 @@ public sealed class ProjectMixer : IAsyncDisposable
         var f = bus.Format;
         var plan = _encoders.Plan(_backend, new VideoEncodeSettings(f.Width, f.Height, f.Fps, f.VideoBitrateKbps, f.GopFrames));
         _log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
-        return new BusBranch(_pipeline, bus, plan, _options.MixerLatency);
+        var branch = new BusBranch(_pipeline, bus, plan, _options.MixerLatency, action => _control.Post(action));
+        branch.Director.TransitionFinished += PublishTallyIfChanged;
+        return branch;
     }
 
     private bool IsLive(string input) => _inputs.TryGetValue(input, out var i) && i.State == ConnectionState.Connected;
@@ -210,7 +279,9 @@ public sealed class ProjectMixer : IAsyncDisposable
         input.Report(state, error);
         var live = state == ConnectionState.Connected;
         if (wasLive == live) return;
-        foreach (var bus in _buses.Values) bus.Branch.SetInputLive(input.Name, live);
+        var liveInputs = LiveInputs();
+        foreach (var bus in _buses.Values) bus.Branch.Director.SetLive(liveInputs);
+        UpdateMultiviews();
         _log.LogInformation("input {Input} is {State}", input.Name, live ? "live" : "off air (slate shown)");
     }
 
@@ -274,20 +345,12 @@ public sealed class ProjectMixer : IAsyncDisposable
         ScheduleWatchdog();
     });
 
-    /// <summary>
-    /// Carries out an operator command against the running scene (animated where the command says so)
-    /// and returns the scene now in force, which the caller persists. A command that cannot apply
-    /// throws <see cref="SceneException"/> and nothing on air changes.
-    /// </summary>
-    public async Task<SceneDefinition> ExecuteAsync(ShowCommand command)
-    {
-        var step = ShowReducer.Apply(_scene, command);
-        await ApplyAsync(step.Next);
-        return step.Next;
-    }
 
     /// <summary>Which inputs are on air and in preview on every bus.</summary>
-    public Task<TallyState> GetTallyAsync() => _control.Invoke(() => Tally.Compute(_scene, new Dictionary<string, BusAnimation>()));
+    public Task<TallyState> GetTallyAsync() => _control.Invoke(() => Tally.Compute(_scene, InFlight()));
+
+    private Dictionary<string, BusAnimation> InFlight() =>
+        _buses.Values.Select(b => (b.Name, Animation: b.Branch.Director.Animation)).Where(b => b.Animation is not null).ToDictionary(b => b.Name, b => b.Animation!);
 
     /// <summary>Raised (on the control thread) whenever the tally changes; handlers must be quick.</summary>
     public event Action<TallyState>? TallyChanged;

@@ -29,6 +29,9 @@ internal static class Abi
     // G_TYPE_STRING is a fundamental type id (G_TYPE_MAKE_FUNDAMENTAL(16)).
     internal const nint GTypeString = 16 << 2;
     internal const nint GTypeBoolean = 5 << 2;
+    internal const nint GTypeInt = 6 << 2, GTypeUInt = 7 << 2, GTypeInt64 = 10 << 2, GTypeUInt64 = 11 << 2;
+    internal const nint GTypeFloat = 14 << 2, GTypeDouble = 15 << 2;
+    internal const int FormatTime = 3;
 
     internal static unsafe T Read<T>(nint ptr, int offset) where T : unmanaged => *(T*)(ptr + offset);
 }

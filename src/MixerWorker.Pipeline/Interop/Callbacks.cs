@@ -31,6 +31,21 @@ internal readonly struct ProbeInfo(nint info)
         return t == Abi.ClockTimeNone ? null : t;
     }
 
+    /// <summary>The buffer's PTS as running time in <paramref name="pad"/>'s current segment.</summary>
+    internal ulong? BufferRunningTime(Pad pad)
+    {
+        if (BufferPts is not { } pts) return null;
+        var ev = Native.gst_pad_get_sticky_event(pad.Handle, (int)EventType.Segment, 0);
+        if (ev == 0) return null;
+        try
+        {
+            Native.gst_event_parse_segment(ev, out var segment);
+            var rt = Native.gst_segment_to_running_time(segment, Abi.FormatTime, pts);
+            return rt == Abi.ClockTimeNone ? null : rt;
+        }
+        finally { Native.gst_mini_object_unref(ev); }
+    }
+
     internal bool IsDeltaUnit => Buffer is var b && b != 0 && (Abi.Read<uint>(b, Abi.MiniObjectFlagsOffset) & Abi.BufferFlagDeltaUnit) != 0;
 }
 
@@ -62,6 +77,34 @@ internal static unsafe class Callbacks
             (nint)(delegate* unmanaged<nint, nint, nint, void>)&OnPadAdded, data, &OnClosureNotify, 0);
         if (id == 0) throw new GstException($"{element.Name} has no pad-added signal");
         return id;
+    }
+
+    /// <summary>
+    /// Calls <paramref name="handler"/> with the running time of every output buffer an aggregator
+    /// (compositor, audiomixer) is about to produce, after it picked its input samples and before it
+    /// reads its pads' properties: the one place where a pad change lands on an exact frame.
+    /// </summary>
+    internal static nuint ConnectSamplesSelected(Element aggregator, Action<ulong> handler)
+    {
+        aggregator.Set("emit-signals", true);
+        var data = GCHandle.ToIntPtr(GCHandle.Alloc(handler));
+        var id = Native.g_signal_connect_data(aggregator.Handle, "samples-selected",
+            (nint)(delegate* unmanaged<nint, nint, ulong, ulong, ulong, nint, nint, void>)&OnSamplesSelected, data, &OnClosureNotify, 0);
+        if (id == 0) throw new GstException($"{aggregator.Name} has no samples-selected signal");
+        return id;
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnSamplesSelected(nint element, nint segment, ulong pts, ulong dts, ulong duration, nint info, nint data)
+    {
+        try
+        {
+            if (pts == Abi.ClockTimeNone) return;
+            var runningTime = Native.gst_segment_to_running_time(segment, Abi.FormatTime, pts);
+            if (runningTime == Abi.ClockTimeNone) return;
+            ((Action<ulong>)GCHandle.FromIntPtr(data).Target!)(runningTime);
+        }
+        catch (Exception e) { Report(e); }
     }
 
     [UnmanagedCallersOnly]

@@ -51,6 +51,27 @@ internal abstract class GstObject : IDisposable
         });
     }
 
+    /// <summary>
+    /// Sets a numeric property without going through text: for values changed every frame from a
+    /// streaming thread. Out-of-range values are clamped by GLib's validation rather than refused,
+    /// because a frame must never fail over a rounding error.
+    /// </summary>
+    internal void SetNumber(string property, double number) => WithPropertyValue(property, (v, pspec) =>
+    {
+        switch (Native.g_type_fundamental(Abi.Read<nint>(v, 0)))
+        {
+            case Abi.GTypeInt: Native.g_value_set_int(v, (int)Math.Round(number)); break;
+            case Abi.GTypeUInt: Native.g_value_set_uint(v, (uint)Math.Max(0, Math.Round(number))); break;
+            case Abi.GTypeInt64: Native.g_value_set_int64(v, (long)Math.Round(number)); break;
+            case Abi.GTypeUInt64: Native.g_value_set_uint64(v, (ulong)Math.Max(0, Math.Round(number))); break;
+            case Abi.GTypeFloat: Native.g_value_set_float(v, (float)number); break;
+            case Abi.GTypeDouble: Native.g_value_set_double(v, number); break;
+            default: throw new GstException($"{Name}: property '{property}' is not numeric");
+        }
+        Native.g_param_value_validate(pspec, v);
+        Native.g_object_set_property(Handle, property, v);
+    });
+
     private static bool SetString(nint v, string text) { Native.g_value_set_string(v, text); return true; }
 
     /// <summary>Reads a property as text (strings unquoted, everything else in GStreamer's serialised form).</summary>

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 
 namespace MixerWorker.Pipeline.Scene;
 
-/// <summary>Reads and writes scenes as JSON (camelCase; unknown fields are errors, to catch typos).</summary>
+/// <summary>Reads and writes scenes and commands as JSON (camelCase; unknown fields are errors, to catch typos).</summary>
 public static class SceneJson
 {
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
@@ -12,8 +12,16 @@ public static class SceneJson
         RespectNullableAnnotations = true,
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        // A hand-written command may name its "type" anywhere in the object, not only first.
+        AllowOutOfOrderMetadataProperties = true,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
     };
+
+    /// <summary>The "type" of each command, as written in JSON.</summary>
+    public static readonly IReadOnlyList<string> CommandTypes =
+        ["cut", "auto", "fadeToBlack", "setPreview", "setLayout", "graphics", "inputAudio", "busAudio"];
+
+    public const int MaxCommandIdLength = 128;
 
     /// <summary>Parses and validates; throws <see cref="SceneException"/> listing every problem.</summary>
     public static SceneDefinition Parse(string json)
@@ -31,11 +39,56 @@ public static class SceneJson
     }
 
     public static string Write(SceneDefinition scene) => JsonSerializer.Serialize(scene, Options);
+
+    /// <summary>
+    /// Parses one operator command. Only its shape is checked here; whether it applies to the scene
+    /// is <see cref="ShowReducer.Apply"/>'s answer. Throws <see cref="SceneException"/>.
+    /// </summary>
+    public static ShowCommand ParseCommand(string json)
+    {
+        // The type is looked at first so that an unknown one gets its own message rather than the
+        // serializer's wording about abstract types.
+        string? type;
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind == JsonValueKind.Null) throw Bad("the command is empty (JSON null)");
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Bad("malformed command JSON: a command is a JSON object");
+            if (!doc.RootElement.TryGetProperty("type", out var t))
+                throw Bad($"the command has no 'type': use one of {string.Join(", ", CommandTypes)}");
+            type = t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            if (type is null || !CommandTypes.Contains(type))
+                throw Bad($"unknown command type {Names.Quote(type ?? t.GetRawText())}: use one of {string.Join(", ", CommandTypes)}");
+        }
+        catch (JsonException e)
+        {
+            throw Bad($"malformed command JSON: {e.Message}");
+        }
+
+        ShowCommand? command;
+        try { command = JsonSerializer.Deserialize<ShowCommand>(json, Options); }
+        catch (JsonException e)
+        {
+            throw Bad($"malformed {type} command: {e.Message}");
+        }
+        if (command is null) throw Bad("the command is empty (JSON null)");
+        if (command.Id is { } id && (id.Length is 0 or > MaxCommandIdLength || id.Any(char.IsControl)))
+            throw Bad($"command id must be 1-{MaxCommandIdLength} characters without control characters");
+        return command;
+    }
+
+    public static string WriteCommand(ShowCommand command) => JsonSerializer.Serialize(command, Options);
+
+    private static SceneException Bad(string reason) => new("command refused", [reason]);
 }
 
-/// <summary>A scene that cannot be applied; <see cref="Errors"/> says why, one line per problem.</summary>
-public sealed class SceneException(IReadOnlyList<string> errors)
-    : Exception("invalid scene: " + string.Join("; ", errors))
+/// <summary>A scene or command that cannot be applied; <see cref="Errors"/> says why, one line per problem.</summary>
+public sealed class SceneException : Exception
 {
-    public IReadOnlyList<string> Errors { get; } = errors;
+    public SceneException(IReadOnlyList<string> errors) : this("invalid scene", errors) { }
+
+    /// <param name="what">Leads the message, e.g. "command refused".</param>
+    public SceneException(string what, IReadOnlyList<string> errors) : base(what + ": " + string.Join("; ", errors)) => Errors = errors;
+
+    public IReadOnlyList<string> Errors { get; }
 }

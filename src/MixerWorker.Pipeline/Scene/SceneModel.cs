@@ -47,13 +47,19 @@ public sealed record BusDefinition
     public bool FadedToBlack { get; init; }
     /// <summary>Up to four overlay layers above the video, the first lowest.</summary>
     public IReadOnlyList<GraphicLayer> Graphics { get; init; } = [];
-    /// <summary>What the bus hears. Null: every input shown in the layout, at unity gain.</summary>
+    /// <summary>What the bus hears. Null: audio follows video (the inputs visible on air, at unity gain).</summary>
     public AudioMix? Audio { get; init; }
     public Background Background { get; init; } = Background.Black;
 
-    /// <summary>The inputs heard on this bus with their gains, resolved from <see cref="Audio"/> or the layout.</summary>
+    /// <summary>
+    /// The inputs heard on this bus at rest: a fixed mix's sources with their gains, or, following
+    /// video, every input visible on air (alpha above zero) at unity gain. Transitions are
+    /// <see cref="AudioPlan.Gains"/>'s business.
+    /// </summary>
     public IReadOnlyList<AudioSource> HeardInputs() =>
-        Audio?.Sources ?? Layout.Select(b => b.Source).Distinct().Select(s => new AudioSource { Input = s }).ToList();
+        Audio is { Mode: AudioMode.Fixed } mix
+            ? mix.Sources ?? []
+            : this.ProgramBoxes().Where(b => b.Alpha > 0).Select(b => b.Source).Distinct().Select(s => new AudioSource { Input = s }).ToList();
 }
 
 public sealed record OutputFormat

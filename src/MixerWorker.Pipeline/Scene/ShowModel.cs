@@ -182,7 +182,14 @@ public sealed record BusAudioCommand : ShowCommand
 /// The outcome of one command: the scene to run from now on and, per bus, the animation that gets
 /// there. A bus without an animation switches on the next frame.
 /// </summary>
-public sealed record ShowStep(SceneDefinition Next, IReadOnlyDictionary<string, BusAnimation> Animations);
+public sealed record ShowStep(SceneDefinition Next, IReadOnlyDictionary<string, BusAnimation> Animations)
+{
+    /// <summary>
+    /// Per bus whose <see cref="BusDefinition.FadedToBlack"/> this step toggled, how long the black
+    /// veil takes to reach its new state. Not a layout change, so it is not one of <see cref="Animations"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, int> FadeToBlackMs { get; init; } = new Dictionary<string, int>();
+}
 
 /// <summary>How one bus moves from <see cref="From"/> to <see cref="To"/>.</summary>
 public sealed record BusAnimation(BusDefinition From, BusDefinition To, TransitionSpec Transition)
@@ -200,8 +207,9 @@ public readonly record struct BoxKey(Side Side, int Index);
 /// <summary>
 /// One box as drawn in one frame. <see cref="Box"/> is the box as defined (its size is what the
 /// engine scales the source to); X/Y/Width/Height are where it is drawn in this frame (they differ
-/// from the box during a Move or Push); <see cref="Clip"/> is cut off the drawn picture, in output
-/// pixels, for wipes; Z orders boxes across both sides (higher is drawn above).
+/// from the box during a Move or Push: a box that glides in a Move keeps its From key and its From
+/// box, and X/Y/Width/Height are the size it is drawn at); <see cref="Clip"/> is cut off the drawn
+/// rectangle, in output pixels, for wipes; Z orders boxes across both sides (higher is drawn above).
 /// </summary>
 public sealed record PlacedBox(BoxKey Key, Box Box, int X, int Y, int Width, int Height, Crop Clip, double Alpha, int Z);
 
@@ -213,12 +221,31 @@ public sealed record PlacedBox(BoxKey Key, Box Box, int X, int Y, int Width, int
 public sealed record ComposedFrame(IReadOnlyList<PlacedBox> Boxes, double VeilAlpha, DipColor VeilColor);
 
 /// <summary>Which inputs are on air and in preview, per bus. During a transition both sides are on air.</summary>
+/// <remarks>Equality compares contents, so a change notification can be sent only when something changed.</remarks>
 public sealed record TallyState(IReadOnlyDictionary<string, BusTally> Buses)
 {
     public bool IsOnAir(string bus, string input) => Buses.TryGetValue(bus, out var b) && b.OnAir.Contains(input);
+
+    public bool Equals(TallyState? other) =>
+        other is not null && Buses.Count == other.Buses.Count &&
+        Buses.All(kv => other.Buses.TryGetValue(kv.Key, out var b) && Equals(kv.Value, b));
+
+    public override int GetHashCode() => Buses.Count;
 }
 
-public sealed record BusTally(IReadOnlyList<string> OnAir, IReadOnlyList<string> Preview);
+/// <summary>
+/// <see cref="OnAir"/> and <see cref="Preview"/> are sorted. A bus faded to black still lists what
+/// it has on air; <see cref="FadedToBlack"/> says the viewer sees black.
+/// </summary>
+public sealed record BusTally(IReadOnlyList<string> OnAir, IReadOnlyList<string> Preview)
+{
+    public bool FadedToBlack { get; init; }
+
+    public bool Equals(BusTally? other) =>
+        other is not null && FadedToBlack == other.FadedToBlack && OnAir.SequenceEqual(other.OnAir) && Preview.SequenceEqual(other.Preview);
+
+    public override int GetHashCode() => HashCode.Combine(OnAir.Count, Preview.Count, FadedToBlack);
+}
 
 /// <summary>One tile of a multiview, in output pixels.</summary>
 public sealed record MultiviewTile(MultiviewTileKind Kind, string? Input, string Label, int X, int Y, int Width, int Height);

@@ -26,7 +26,8 @@ internal sealed class InputBranch : IDisposable
     {
         _pipeline = pipeline;
         Name = name;
-        _video = [Element.Make("videoconvert", $"in.{name}.vconvert"), Tee($"in.{name}.vtee")];
+        // deinterlace passes progressive video through untouched and only works on interlaced feeds.
+        _video = [Element.Make("deinterlace", $"in.{name}.deinterlace"), Element.Make("videoconvert", $"in.{name}.vconvert"), Tee($"in.{name}.vtee")];
         _audio =
         [
             Element.Make("audioconvert", $"in.{name}.aconvert"), Element.Make("audioresample", $"in.{name}.aresample"),

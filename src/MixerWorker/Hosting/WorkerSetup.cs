@@ -74,6 +74,8 @@ internal static class WorkerSetup
                     LatencyMs = c.GetValue("Srt:LatencyMs", 120),
                 },
                 Encoder = c.GetValue("Encoder:Backend", EncoderPreference.Auto),
+                // GRAPHICS__DIRECTORY: where graphics layers' PNG/SVG files live.
+                GraphicsDirectory = NullIfEmpty(c["Graphics:Directory"]),
             };
             // RECONNECT__INITIALDELAYMS / RECONNECT__MAXDELAYMS: the inputs' and outputs' backoff.
             options = options with

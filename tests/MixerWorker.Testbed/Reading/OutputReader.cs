@@ -6,6 +6,9 @@ namespace MixerWorker.Testbed.Reading;
 /// <summary>An RGB picture decoded from an output.</summary>
 public sealed record RgbFrame(int Width, int Height, byte[] Pixels, DateTimeOffset At)
 {
+    /// <summary>Presentation time in the output stream, to order frames and count them.</summary>
+    public ulong? Pts { get; init; }
+
     /// <summary>Mean colour of a (2r+1)² square around (x, y).</summary>
     public (byte R, byte G, byte B) ColorAt(int x, int y, int r = 3)
     {
@@ -42,6 +45,7 @@ public sealed class OutputReader : IDisposable
     private volatile bool _stop;
     private StreamState _s = new();
     private RgbFrame? _latest;
+    private List<RgbFrame>? _recorded;
     private int _connections;
 
     private sealed class StreamState
@@ -81,6 +85,15 @@ public sealed class OutputReader : IDisposable
     {
         lock (_lock) _s = new StreamState { VideoCaps = _s.VideoCaps, AudioCaps = _s.AudioCaps, First = _s.First };
     }
+
+    /// <summary>Keeps every decoded frame from now on (small outputs, short spans: they stay in memory).</summary>
+    public void StartRecordingFrames()
+    {
+        lock (_lock) _recorded = [];
+    }
+
+    /// <summary>The frames kept since <see cref="StartRecordingFrames"/>, in decoding order.</summary>
+    public IReadOnlyList<RgbFrame> RecordedFrames { get { lock (_lock) return _recorded is null ? [] : [.. _recorded]; } }
 
     public async Task<RgbFrame> WaitForFrameAsync(TimeSpan timeout, Func<RgbFrame, bool>? until = null)
     {
@@ -146,7 +159,7 @@ public sealed class OutputReader : IDisposable
         var dec = p.Add("avdec_h264");
         var conv = p.Add("videoconvert");
         var caps = p.Add("capsfilter", null, ("caps", "video/x-raw,format=RGB"));
-        appsink = Element.FromBorrowed(p.Add("appsink", null, ("max-buffers", 1), ("drop", true), ("sync", false)).Handle);
+        appsink = Element.FromBorrowed(p.Add("appsink", null, ("max-buffers", 8), ("drop", true), ("sync", false)).Handle);
         p.AddChain(parse, dec, conv, caps, appsink);
         var opusdec = p.Add("opusparse");
         var asink = p.Add("fakesink", null, ("sync", false), ("async", false));
@@ -219,7 +232,13 @@ public sealed class OutputReader : IDisposable
                 var stride = (width * 3 + 3) & ~3;
                 var pixels = new byte[width * height * 3];
                 for (var y = 0; y < height; y++) Marshal.Copy(data + y * stride, pixels, y * width * 3, width * 3);
-                lock (_lock) _latest = new RgbFrame(width, height, pixels, DateTimeOffset.UtcNow);
+                var pts = Abi.Read<ulong>(buffer, Abi.BufferPtsOffset);
+                var frame = new RgbFrame(width, height, pixels, DateTimeOffset.UtcNow) { Pts = pts == Abi.ClockTimeNone ? null : pts };
+                lock (_lock)
+                {
+                    _latest = frame;
+                    _recorded?.Add(frame);
+                }
             }
             finally { Native.gst_buffer_unmap(buffer, (nint)map); }
         }

@@ -1,0 +1,343 @@
+using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Scene;
+using MixerWorker.Pipeline.Sources;
+
+namespace MixerWorker.Pipeline.Builders;
+
+/// <summary>
+/// Carries out a composition bus's picture frame by frame: which box branches exist (control
+/// thread) and where each one is drawn in every output frame (compositor thread, through
+/// samples-selected). Transitions, fades and graphics are timed by the output frames' running time,
+/// never by wall-clock timers, so a 500 ms mix at 30 fps is exactly 15 frames.
+/// </summary>
+/// <remarks>
+/// Locking: <see cref="_lock"/> guards the plan (branches, animation, fades) and is held by the
+/// compositor thread for a whole frame. The control thread only swaps the plan under it and makes
+/// every GStreamer change (building, resizing, disposing branches) outside it, because those take
+/// the compositor's own locks, which the compositor thread holds while it waits for ours.
+/// </remarks>
+internal sealed class BusDirector : IDisposable
+{
+    private const int DipVeilZ = 900, GraphicsZ = 1000, FadeVeilZ = 2000;
+    // How long a transition waits for the incoming boxes' first frames before it starts anyway.
+    private const int WipeLeadFrames = 5;
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromMilliseconds(400);
+
+    private readonly Element _pipeline;
+    private readonly Element _compositor;
+    private readonly string _bus;
+    private readonly OutputFormat _format;
+    private readonly Action<Action> _toControlThread;
+    private readonly Lock _lock = new();
+    private int _nextBoxId;
+
+    // The plan, guarded by _lock.
+    private BusDefinition _steady;
+    private List<BoxBranch> _steadyBranches = [];
+    private Transition? _active;
+    private IReadOnlySet<string> _live = new HashSet<string>();
+    private Fade _fadeToBlack = Fade.At(0);
+    private IReadOnlyList<Overlay> _graphics = [];
+    private VeilBranch? _dipVeil, _fadeVeil;
+    private ulong _lastRunningTime;
+    private long _framesDirected;
+
+    /// <summary>Raised on the control thread when a transition has finished.</summary>
+    internal event Action? TransitionFinished;
+
+    internal BusDirector(Element pipeline, Element compositor, BusDefinition bus, Action<Action> toControlThread)
+    {
+        _pipeline = pipeline;
+        _compositor = compositor;
+        _bus = bus.Name;
+        _format = bus.Format;
+        _steady = bus with { Layout = [], Preset = null };
+        _toControlThread = toControlThread;
+        Callbacks.ConnectSamplesSelected(compositor, OnFrame);
+    }
+
+    internal bool IsAnimating { get { lock (_lock) return _active is not null; } }
+    internal BusAnimation? Animation { get { lock (_lock) return _active?.Animation; } }
+    internal long FramesDirected => Interlocked.Read(ref _framesDirected);
+
+    /// <summary>
+    /// Moves the bus to <paramref name="to"/> with <paramref name="transition"/> (a cut switches on
+    /// the next frame once the incoming boxes have pictures). A transition still running is finished
+    /// first. Control thread.
+    /// </summary>
+    internal void Show(BusDefinition to, TransitionSpec transition, IReadOnlyDictionary<string, InputBranch> inputs)
+    {
+        FinishNow();
+        BusDefinition from;
+        List<BoxBranch> fromBranches;
+        lock (_lock) { from = _steady; fromBranches = _steadyBranches; }
+        var fromBoxes = from.ProgramBoxes();
+        var toBoxes = to.ProgramBoxes();
+        if (fromBoxes.SequenceEqual(toBoxes))
+        {
+            lock (_lock) _steady = to;
+            return;
+        }
+        var spec = transition.DurationMs <= 0 ? TransitionSpec.Cut : transition;
+        var toBranches = new BoxBranch?[toBoxes.Count];
+        var fresh = new List<BoxBranch>();
+        var reused = new HashSet<int>();
+        for (var j = 0; j < toBoxes.Count; j++)
+        {
+            var i = ReusableFrom(spec.Kind, fromBoxes, toBoxes[j], reused);
+            if (i is not null && spec.Kind == TransitionKind.Move) continue; // the moving From box is drawn under its From key
+            if (i is not null) { toBranches[j] = fromBranches[i.Value]; continue; }
+            var branch = new BoxBranch(_pipeline, _bus, _nextBoxId++, toBoxes[j].Source, inputs[toBoxes[j].Source].VideoTee, _compositor) { ClipAt = ClipFor };
+            branch.Resize(toBoxes[j]);
+            toBranches[j] = branch;
+            fresh.Add(branch);
+        }
+        if (spec.Kind == TransitionKind.Dip) _dipVeil ??= new VeilBranch(_pipeline, $"veil.{_bus}.dip", _compositor, _format, DipVeilZ);
+        var animation = new BusAnimation(from, to, spec);
+        lock (_lock) _active = new Transition(animation, fromBranches, toBranches, fresh, Environment.TickCount64 + (long)ReadyTimeout.TotalMilliseconds);
+    }
+
+    // Which outgoing box's branch can draw an incoming box. A cut may reuse any branch of the same
+    // source (a new size is a caps change, cheaper than a new branch); transitions that show both
+    // sides at once may only share a branch whose picture is identical on both; a move draws the
+    // matched box under its outgoing key, matched the way FrameComposer matches (first free box of
+    // the same source); a push shows every box twice at different places, so it shares nothing.
+    private static int? ReusableFrom(TransitionKind kind, IReadOnlyList<Box> from, Box to, HashSet<int> taken)
+    {
+        for (var i = 0; i < from.Count; i++)
+        {
+            if (taken.Contains(i) || from[i].Source != to.Source) continue;
+            var fits = kind switch
+            {
+                TransitionKind.Cut or TransitionKind.Move => true,
+                TransitionKind.Push => false,
+                _ => from[i] with { Alpha = 0, Z = 0 } == to with { Alpha = 0, Z = 0 },
+            };
+            if (!fits) continue;
+            taken.Add(i);
+            return i;
+        }
+        return null;
+    }
+
+    /// <summary>Ends a running transition now, on its final picture. Control thread.</summary>
+    internal void FinishNow()
+    {
+        Transition? t;
+        lock (_lock) t = _active;
+        if (t is not null) Complete(t);
+    }
+
+    private void Complete(Transition t)
+    {
+        List<BoxBranch> keep = [];
+        lock (_lock)
+        {
+            if (_active != t) return;
+            var toBoxes = t.Animation.To.ProgramBoxes();
+            var fromBoxes = t.Animation.From.ProgramBoxes();
+            // For a move, incoming box j without a branch of its own is drawn by the outgoing branch
+            // it was matched with; replay the match to find it.
+            var matched = new HashSet<int>();
+            for (var j = 0; j < toBoxes.Count; j++)
+            {
+                if (t.To[j] is { } own) { keep.Add(own); continue; }
+                var i = ReusableFrom(TransitionKind.Move, fromBoxes, toBoxes[j], matched)!.Value;
+                keep.Add(t.From[i]);
+            }
+            _steady = t.Animation.To;
+            _steadyBranches = keep;
+            _active = null;
+        }
+        var toBoxesAfter = t.Animation.To.ProgramBoxes();
+        for (var j = 0; j < keep.Count; j++) keep[j].Resize(toBoxesAfter[j]);
+        foreach (var gone in t.From.Concat(t.Fresh).Distinct().Where(b => !keep.Contains(b))) gone.Dispose();
+        TransitionFinished?.Invoke();
+    }
+
+    /// <summary>Which inputs are live; a box of an input that is not shows the slate (the background).</summary>
+    internal void SetLive(IReadOnlySet<string> live)
+    {
+        lock (_lock) _live = live;
+    }
+
+    /// <summary>Fades the whole bus, graphics included, to or from black. Control thread.</summary>
+    internal void FadeToBlack(bool black, TimeSpan duration)
+    {
+        _fadeVeil ??= new VeilBranch(_pipeline, $"veil.{_bus}.ftb", _compositor, _format, FadeVeilZ);
+        lock (_lock) _fadeToBlack = _fadeToBlack.To(black ? 1 : 0, duration, NextFrameTime());
+    }
+
+    /// <summary>
+    /// Brings the graphics layers to <paramref name="layers"/>: a layer whose file or geometry
+    /// changed is rebuilt, a change of visibility or opacity fades. Control thread.
+    /// </summary>
+    internal void SetGraphics(IReadOnlyList<GraphicLayer> layers, Func<string, string> resolve)
+    {
+        IReadOnlyList<Overlay> current;
+        lock (_lock) current = _graphics;
+        var built = new GraphicBranch?[layers.Count];
+        for (var i = 0; i < layers.Count; i++)
+            if (i >= current.Count || !SameImage(current[i].Branch.Layer, layers[i]))
+                built[i] = new GraphicBranch(_pipeline, _bus, _nextBoxId++, layers[i], resolve(layers[i].File), _compositor, _format, GraphicsZ + i);
+        lock (_lock)
+        {
+            var next = new List<Overlay>();
+            for (var i = 0; i < layers.Count; i++)
+            {
+                var fade = built[i] is null ? current[i].Fade : Fade.At(0);
+                var target = layers[i].Visible ? layers[i].Opacity : 0;
+                next.Add(new Overlay(built[i] ?? current[i].Branch, fade.To(target, TimeSpan.FromMilliseconds(layers[i].FadeMs), NextFrameTime())));
+            }
+            _graphics = next;
+        }
+        foreach (var stale in current.Select(o => o.Branch).Except(_graphics.Select(o => o.Branch))) stale.Dispose();
+    }
+
+    private static bool SameImage(GraphicLayer a, GraphicLayer b) =>
+        a with { Visible = false, Opacity = 0, FadeMs = 0 } == b with { Visible = false, Opacity = 0, FadeMs = 0 };
+
+    // Fades begin with the next output frame. Caller holds _lock.
+    private ulong NextFrameTime() => _lastRunningTime + Abi.Second / (ulong)_format.Fps;
+
+    // Compositor streaming thread: quick, property changes only.
+    private void OnFrame(ulong runningTime)
+    {
+        lock (_lock)
+        {
+            _lastRunningTime = runningTime;
+            Interlocked.Increment(ref _framesDirected);
+            var (frame, branches) = FrameAt(runningTime);
+            Draw(frame, branches);
+            _fadeVeil?.Show(_fadeToBlack.At(runningTime), DipColor.Black);
+            foreach (var overlay in _graphics) overlay.Branch.Show(overlay.Fade.At(runningTime));
+        }
+    }
+
+    private (ComposedFrame Frame, Func<BoxKey, BoxBranch?> Branch) FrameAt(ulong runningTime)
+    {
+        if (_active is not { } t)
+            return (FrameComposer.Steady(_steady), k => k.Side == Side.From && k.Index < _steadyBranches.Count ? _steadyBranches[k.Index] : null);
+        BoxBranch? Of(BoxKey k) => BranchOf(t, k);
+        if (t.StartedAt is null)
+        {
+            // The incoming boxes get a few frames to deliver pictures, so a cut never flashes black.
+            if (!t.Fresh.All(b => b.HasFrame || !_live.Contains(b.Source)) && Environment.TickCount64 < t.ReadyDeadline)
+                return (FrameComposer.Compose(t.Animation, 0), Of);
+            // A wipe clips each picture as it enters its box, a few frames before the compositor
+            // draws it; starting a few frames ahead lets the pictures already on their way be cut
+            // for the moment they will be shown, so even the first frames of the wipe are exact.
+            var lead = t.Animation.Transition.Kind == TransitionKind.Wipe ? WipeLeadFrames * Abi.Second / (ulong)_format.Fps : 0;
+            t.StartedAt = runningTime + lead;
+        }
+        var progress = Progress(t, runningTime);
+        if (progress >= 1 && !t.Finishing)
+        {
+            t.Finishing = true;
+            _toControlThread(() => Complete(t));
+        }
+        return (FrameComposer.Compose(t.Animation, progress), Of);
+    }
+
+    private static BoxBranch? BranchOf(Transition t, BoxKey k) =>
+        k.Side == Side.From ? (k.Index < t.From.Count ? t.From[k.Index] : null) : (k.Index < t.To.Length ? t.To[k.Index] : null);
+
+    private static double Progress(Transition t, ulong runningTime)
+    {
+        if (t.StartedAt is not { } start || runningTime <= start) return 0;
+        var duration = (ulong)t.Animation.Duration.Ticks * 100;
+        return duration == 0 ? 1.0 : Math.Min(1.0, (double)(runningTime - start) / duration);
+    }
+
+    // Box streaming threads: the clip of one picture of a box, from the picture's own running time.
+    // Outside a wipe nothing is clipped. A box not drawn at that moment is cut away whole, so that
+    // a picture taken before the wipe reached it never flashes in full.
+    private Crop? ClipFor(BoxBranch branch, ulong runningTime)
+    {
+        lock (_lock)
+        {
+            if (_active is not { } t || t.Animation.Transition.Kind != TransitionKind.Wipe) return Placement.NoClip;
+            Crop? clip = null;
+            foreach (var box in FrameComposer.Compose(t.Animation, Progress(t, runningTime)).Boxes)
+            {
+                if (BranchOf(t, box.Key) != branch) continue;
+                if (box.Clip == Placement.NoClip) return Placement.NoClip;
+                clip = box.Clip;
+            }
+            return clip ?? (branch.Box is { } b ? new Crop { Left = b.Width } : null);
+        }
+    }
+
+    private void Draw(ComposedFrame frame, Func<BoxKey, BoxBranch?> branchOf)
+    {
+        // A branch drawn by both sides (a picture identical on both) is drawn once, where the
+        // outgoing side draws it, as opaque as the more visible of the two.
+        var placements = new Dictionary<BoxBranch, Placement>();
+        foreach (var box in frame.Boxes)
+        {
+            if (branchOf(box.Key) is not { } branch) continue;
+            var alpha = _live.Contains(box.Box.Source) ? box.Alpha : 0;
+            var p = new Placement(box.X, box.Y, box.Width, box.Height, box.Clip, alpha, box.Z);
+            if (placements.TryGetValue(branch, out var other))
+                p = (other.Alpha >= p.Alpha || box.Key.Side == Side.To ? other : p) with { Alpha = Math.Max(other.Alpha, p.Alpha) };
+            placements[branch] = p;
+        }
+        foreach (var branch in AllBranches())
+        {
+            if (placements.TryGetValue(branch, out var p) && p.Alpha > 0) branch.Place(p);
+            else branch.Hide();
+        }
+        _dipVeil?.Show(frame.VeilAlpha, frame.VeilColor);
+    }
+
+    private IEnumerable<BoxBranch> AllBranches() =>
+        _active is { } t ? t.From.Concat(t.To.OfType<BoxBranch>()).Distinct() : _steadyBranches;
+
+    public void Dispose()
+    {
+        List<BoxBranch> all;
+        lock (_lock)
+        {
+            all = [.. AllBranches(), .. _active?.Fresh ?? []];
+            _steadyBranches = [];
+            _active = null;
+        }
+        foreach (var b in all.Distinct()) b.Dispose();
+        foreach (var overlay in _graphics) overlay.Branch.Dispose();
+        _graphics = [];
+        _dipVeil?.Dispose();
+        _fadeVeil?.Dispose();
+    }
+
+    /// <summary>A transition in progress: the outgoing branches by From index, the incoming by To index.</summary>
+    private sealed class Transition(BusAnimation animation, List<BoxBranch> from, BoxBranch?[] to, List<BoxBranch> fresh, long readyDeadline)
+    {
+        internal BusAnimation Animation { get; } = animation;
+        internal List<BoxBranch> From { get; } = from;
+        internal BoxBranch?[] To { get; } = to;
+        /// <summary>Branches built for this transition (the ones that must deliver a first frame).</summary>
+        internal List<BoxBranch> Fresh { get; } = fresh;
+        internal long ReadyDeadline { get; } = readyDeadline;
+        internal ulong? StartedAt { get; set; }
+        internal bool Finishing { get; set; }
+    }
+}
+
+/// <summary>A graphics layer and its opacity over time.</summary>
+internal sealed record Overlay(GraphicBranch Branch, Fade Fade);
+
+/// <summary>A value (0–1) moving linearly between two levels over a span of running time.</summary>
+internal readonly record struct Fade(double From, double Target, ulong Start, ulong DurationNs)
+{
+    internal static Fade At(double level) => new(level, level, 0, 0);
+
+    internal double At(ulong runningTime)
+    {
+        if (DurationNs == 0 || runningTime >= Start + DurationNs) return Target;
+        if (runningTime <= Start) return From;
+        return From + (Target - From) * (runningTime - Start) / DurationNs;
+    }
+
+    /// <summary>A fade from wherever this one is at <paramref name="now"/> to <paramref name="target"/>.</summary>
+    internal Fade To(double target, TimeSpan duration, ulong now) => new(At(now), target, now, (ulong)Math.Max(0, duration.Ticks) * 100);
+}

@@ -1,0 +1,28 @@
+using System.Runtime.InteropServices;
+
+namespace MixerWorker.Pipeline.Interop;
+
+// Bindings used per output frame (aggregator signals, typed property values). Kept apart from the
+// string-based property path in GstObject.Set, which is too slow to run dozens of times per frame.
+internal static partial class Native
+{
+    private const string GstLib = "libgstreamer-1.0.so.0";
+    private const string GObjectLib = "libgobject-2.0.so.0";
+
+    /// <summary>Maps a position in <paramref name="segment"/> (borrowed GstSegment*) to running time.</summary>
+    [LibraryImport(GstLib)] internal static partial ulong gst_segment_to_running_time(nint segment, int format, ulong position);
+
+    /// <summary>The pad's sticky event of <paramref name="type"/> (F: a new reference), or 0.</summary>
+    [LibraryImport(GstLib)] internal static partial nint gst_pad_get_sticky_event(nint pad, int type, uint index);
+    /// <summary>Points <paramref name="segment"/> at the event's segment (N: valid while the event lives).</summary>
+    [LibraryImport(GstLib)] internal static partial void gst_event_parse_segment(nint segmentEvent, out nint segment);
+    /// <summary>The buffer an aggregator pad contributes to the frame being made (N: borrowed, not to be unref'd), or 0; only valid during aggregation.</summary>
+    [LibraryImport("libgstvideo-1.0.so.0")] internal static partial nint gst_video_aggregator_pad_get_current_buffer(nint pad);
+
+    [LibraryImport(GObjectLib)] internal static partial void g_value_set_int(nint value, int v);
+    [LibraryImport(GObjectLib)] internal static partial void g_value_set_uint(nint value, uint v);
+    [LibraryImport(GObjectLib)] internal static partial void g_value_set_int64(nint value, long v);
+    [LibraryImport(GObjectLib)] internal static partial void g_value_set_uint64(nint value, ulong v);
+    [LibraryImport(GObjectLib)] internal static partial void g_value_set_float(nint value, float v);
+    [LibraryImport(GObjectLib)] internal static partial void g_value_set_double(nint value, double v);
+}

@@ -1,0 +1,68 @@
+namespace MixerWorker.Pipeline.Scene;
+
+/// <summary>
+/// Where a multiview draws its tiles: Preview and Program side by side in the top half, every input
+/// of the scene in a grid below, each tile 16:9 and labelled. Positions and sizes are even, tiles
+/// lie inside the frame and never overlap.
+/// </summary>
+public static class MultiviewLayout
+{
+    public const string PreviewLabel = "PREVIEW";
+    public const string ProgramLabel = "PROGRAM";
+
+    /// <summary>Below this the tiles of 32 inputs would be unreadable; the validator refuses smaller multiviews.</summary>
+    public const int MinWidth = 320, MinHeight = 180;
+
+    public static IReadOnlyList<MultiviewTile> Tiles(SceneDefinition scene, OutputFormat format)
+    {
+        var inputs = (scene.Inputs ?? []).Where(i => i is not null).Select(i => i.Name).ToList();
+        var width = LayoutPresets.Even(format.Width);
+        var height = LayoutPresets.Even(format.Height);
+        // Gaps keep tally borders of neighbouring tiles apart.
+        var gap = Math.Clamp(LayoutPresets.Even(Math.Min(width, height) / 64), 2, 16);
+        var band = inputs.Count == 0 ? height : LayoutPresets.Even(height / 2);
+
+        var tiles = new List<MultiviewTile>();
+        var topWidth = LayoutPresets.Even((width - 3 * gap) / 2);
+        var topHeight = LayoutPresets.Even(band - (inputs.Count == 0 ? 2 * gap : gap));
+        var preview = Tile(gap, gap, topWidth, topHeight);
+        var program = Tile(2 * gap + topWidth, gap, topWidth, topHeight);
+        tiles.Add(new MultiviewTile(MultiviewTileKind.Preview, null, PreviewLabel, preview.X, preview.Y, preview.Width, preview.Height));
+        tiles.Add(new MultiviewTile(MultiviewTileKind.Program, null, ProgramLabel, program.X, program.Y, program.Width, program.Height));
+        if (inputs.Count == 0) return tiles;
+
+        var area = (Y: band, Height: height - band);
+        var (columns, cellWidth, cellHeight) = Grid(inputs.Count, width, area.Height, gap);
+        for (var n = 0; n < inputs.Count; n++)
+        {
+            var cell = Tile(gap + n % columns * (cellWidth + gap), area.Y + gap + n / columns * (cellHeight + gap), cellWidth, cellHeight);
+            tiles.Add(new MultiviewTile(MultiviewTileKind.Input, inputs[n], inputs[n], cell.X, cell.Y, cell.Width, cell.Height));
+        }
+        return tiles;
+    }
+
+    // The column count that gives the largest 16:9 tiles in the area below the top band, with a
+    // gap around every cell.
+    private static (int Columns, int CellWidth, int CellHeight) Grid(int count, int width, int areaHeight, int gap)
+    {
+        var best = (Columns: count, CellWidth: 0, CellHeight: 0, TileWidth: -1);
+        for (var columns = 1; columns <= count; columns++)
+        {
+            var rows = (count + columns - 1) / columns;
+            var cellWidth = LayoutPresets.Even((width - (columns + 1) * gap) / columns);
+            var cellHeight = LayoutPresets.Even((areaHeight - (rows + 1) * gap) / rows);
+            if (cellWidth < 2 || cellHeight < 2) continue;
+            var tileWidth = Math.Min(cellWidth, cellHeight * 16 / 9);
+            if (tileWidth > best.TileWidth) best = (columns, cellWidth, cellHeight, tileWidth);
+        }
+        if (best.TileWidth < 0) throw new ArgumentException($"a {width}x{areaHeight * 2} multiview is too small for {count} inputs");
+        return (best.Columns, best.CellWidth, best.CellHeight);
+    }
+
+    /// <summary>The 16:9 tile centred in a cell, at even coordinates.</summary>
+    private static LayoutPresets.Rect Tile(int x, int y, int cellWidth, int cellHeight)
+    {
+        var r = LayoutPresets.FitAspect(new LayoutPresets.Rect(0, 0, cellWidth, cellHeight), 16, 9);
+        return r with { X = x + LayoutPresets.Even(r.X), Y = y + LayoutPresets.Even(r.Y) };
+    }
+}

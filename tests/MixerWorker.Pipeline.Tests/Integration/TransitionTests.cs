@@ -1,0 +1,156 @@
+using MixerWorker.Pipeline.Scene;
+using MixerWorker.Testbed.Feeds;
+using MixerWorker.Testbed.Imaging;
+using MixerWorker.Testbed.Reading;
+using Xunit;
+using Xunit.Abstractions;
+using static MixerWorker.Pipeline.Tests.Integration.MixHarness;
+
+namespace MixerWorker.Pipeline.Tests.Integration;
+
+/// <summary>
+/// Program/preview and transitions, read back frame by frame: a transition is timed by the output's
+/// running time, so its frames can be counted and each one's mix measured from two known colours.
+/// </summary>
+public sealed class TransitionTests(ITestOutputHelper output)
+{
+    private static readonly FeedSpec A = FeedSpec.Numbered(0), B = FeedSpec.Numbered(1);
+    private const int W = 160, H = 90;
+
+    private static SceneDefinition Scene() => new()
+    {
+        Project = Project,
+        Inputs = [new InputDefinition { Name = A.Input }, new InputDefinition { Name = B.Input }],
+        Buses = [Bus("program", W, H, At(A.Input, 0, 0, W, H)) with { Preview = new Shot { Boxes = [At(B.Input, 0, 0, W, H)] } }],
+    };
+
+    private async Task<(MixHarness Harness, OutputReader Program)> StartAsync()
+    {
+        var h = new MixHarness(output);
+        try
+        {
+            foreach (var f in new[] { A, B }) h.StartFeed(f);
+            foreach (var f in new[] { A, B }) await h.WaitForPublisherAsync($"ingest/{Project}/{f.Input}", TimeSpan.FromSeconds(10));
+            await h.StartMixerAsync(Scene());
+            var program = h.Read("program");
+            await program.WaitForFrameAsync(TimeSpan.FromSeconds(20), f => Colors.Near(f.ColorAt(W / 2, H / 2), A.Rgb));
+            // Both inputs live, so that the transition below starts at once.
+            await WaitUntilAsync(async () => (await h.Mixer!.GetStatusAsync()).Inputs.Values.All(i => i.State == Engine.ConnectionState.Connected));
+            return (h, program);
+        }
+        catch
+        {
+            await h.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, double seconds = 15)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not reached");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Where a colour lies on the line from <paramref name="from"/> to <paramref name="to"/>: 0 at from, 1 at to.</summary>
+    private static double MixOf((byte R, byte G, byte B) c, (byte R, byte G, byte B) from, (byte R, byte G, byte B) to)
+    {
+        double dr = to.R - from.R, dg = to.G - from.G, db = to.B - from.B;
+        return ((c.R - from.R) * dr + (c.G - from.G) * dg + (c.B - from.B) * db) / (dr * dr + dg * dg + db * db);
+    }
+
+    private static List<RgbFrame> InOrder(OutputReader reader) => [.. reader.RecordedFrames.Where(f => f.Pts is not null).OrderBy(f => f.Pts)];
+
+    [Fact]
+    public async Task A_500_ms_mix_takes_15_frames_with_alpha_rising_and_swaps_program_and_preview()
+    {
+        var (h, program) = await StartAsync();
+        await using var _ = h;
+        program.StartRecordingFrames();
+        await Task.Delay(300);
+
+        var next = await h.Mixer!.ExecuteAsync(new AutoCommand { Bus = "program", Transition = new TransitionSpec { Kind = TransitionKind.Mix, DurationMs = 500 } });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.Near(f.ColorAt(W / 2, H / 2), B.Rgb));
+        await Task.Delay(500);
+
+        var mixes = InOrder(program).Select(f => MixOf(f.ColorAt(W / 2, H / 2, 6), A.Rgb, B.Rgb)).ToList();
+        output.WriteLine(string.Join(" ", mixes.Select(m => m.ToString("F2"))));
+        var between = mixes.Where(m => m is > 0.05 and < 0.95).ToList();
+        // 500 ms at 30 fps: frames at progress 1/15 … 14/15 lie strictly between the two shots.
+        output.WriteLine($"intermediate frames: {between.Count} (expected 14)");
+        Assert.InRange(between.Count, 13, 15);
+        for (var i = 1; i < between.Count; i++) Assert.True(between[i] >= between[i - 1] - 0.04, $"alpha fell from {between[i - 1]:F2} to {between[i]:F2}");
+        Assert.True(between[^1] - between[0] > 0.6, "the mix did not sweep from one shot to the other");
+
+        Assert.Equal(B.Input, next.FindBus("program")!.ProgramBoxes().Single().Source);
+        Assert.Equal(A.Input, next.FindBus("program")!.Preview!.Boxes.Single().Source);
+        var tally = await h.Mixer.GetTallyAsync();
+        Assert.Equal([B.Input], tally.Buses["program"].OnAir);
+        Assert.Equal([A.Input], tally.Buses["program"].Preview);
+    }
+
+    [Fact]
+    public async Task A_wipe_edge_sweeps_across_the_frame_and_a_push_moves_both_pictures()
+    {
+        var (h, program) = await StartAsync();
+        await using var _ = h;
+        program.StartRecordingFrames();
+        await h.Mixer!.ExecuteAsync(new AutoCommand { Bus = "program", Transition = new TransitionSpec { Kind = TransitionKind.Wipe, DurationMs = 600, Direction = Direction.Right } });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.Near(f.ColorAt(W - 4, H / 2), B.Rgb) && Colors.Near(f.ColorAt(4, H / 2), B.Rgb));
+        await Task.Delay(300);
+
+        // The edge: how far from the left the incoming picture (B) reaches.
+        var edges = InOrder(program).Select(f => Enumerable.Range(0, W / 4).TakeWhile(i => Colors.Near(f.ColorAt(i * 4 + 2, H / 2, 1), B.Rgb)).Count() * 4).ToList();
+        output.WriteLine("wipe edges: " + string.Join(" ", edges));
+        var moving = edges.Where(e => e is > 0 and < W).ToList();
+        Assert.True(moving.Count >= 10, $"only {moving.Count} frames with the edge inside the picture");
+        for (var i = 1; i < moving.Count; i++) Assert.True(moving[i] >= moving[i - 1], $"the edge went back from {moving[i - 1]} to {moving[i]}");
+        Assert.True(moving.Distinct().Count() >= 8, "the edge did not move smoothly");
+        // 600 ms at 30 fps moves the edge about 9 px a frame: a late start would skip the first steps.
+        Assert.True(moving[0] <= 20, $"the wipe started late, its first edge was at {moving[0]} px");
+
+        // Push left: B is on air now, A comes in from the right and pushes B out to the left.
+        program.StartRecordingFrames();
+        await h.Mixer.ExecuteAsync(new AutoCommand { Bus = "program", Transition = new TransitionSpec { Kind = TransitionKind.Push, DurationMs = 600, Direction = Direction.Left } });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.Near(f.ColorAt(4, H / 2), A.Rgb));
+        var halfway = InOrder(program).Any(f => Colors.Near(f.ColorAt(10, H / 2), B.Rgb) && Colors.Near(f.ColorAt(W - 10, H / 2), A.Rgb));
+        Assert.True(halfway, "no frame showed B leaving on the left while A came in on the right");
+    }
+
+    [Fact]
+    public async Task Dip_passes_through_black_fade_to_black_ends_black_and_a_cut_during_a_mix_lands_on_the_incoming_shot()
+    {
+        var (h, program) = await StartAsync();
+        await using var _ = h;
+        var centre = (RgbFrame f) => f.ColorAt(W / 2, H / 2, 6);
+
+        program.StartRecordingFrames();
+        await h.Mixer!.ExecuteAsync(new AutoCommand { Bus = "program", Transition = new TransitionSpec { Kind = TransitionKind.Dip, DurationMs = 600, Color = DipColor.Black } });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.Near(centre(f), B.Rgb));
+        Assert.Contains(InOrder(program), f => Colors.IsBlack(centre(f)));
+
+        await h.Mixer.ExecuteAsync(new FadeToBlackCommand { Bus = "program", DurationMs = 300 });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.IsBlack(centre(f)));
+        program.StartRecordingFrames();
+        await Task.Delay(600);
+        Assert.All(InOrder(program), f => Assert.True(Colors.IsBlack(centre(f)), $"faded to black but saw {centre(f)}"));
+        await h.Mixer.ExecuteAsync(new FadeToBlackCommand { Bus = "program", DurationMs = 300 });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.Near(centre(f), B.Rgb));
+
+        // A 4 s mix back to A, cut short: the cut finishes it on A at once and the preview stays B.
+        await h.Mixer.ExecuteAsync(new AutoCommand { Bus = "program", Transition = new TransitionSpec { Kind = TransitionKind.Mix, DurationMs = 4000 } });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => MixOf(centre(f), B.Rgb, A.Rgb) is > 0.1 and < 0.5);
+        var cutAt = DateTimeOffset.UtcNow;
+        var after = await h.Mixer.ExecuteAsync(new CutCommand { Bus = "program" });
+        var landed = await program.WaitForFrameAsync(TimeSpan.FromSeconds(2), f => Colors.Near(centre(f), A.Rgb));
+        output.WriteLine($"cut landed after {(landed.At - cutAt).TotalMilliseconds:F0} ms");
+        Assert.Equal(A.Input, after.FindBus("program")!.ProgramBoxes().Single().Source);
+        program.StartRecordingFrames();
+        await Task.Delay(500);
+        Assert.All(InOrder(program), f => Assert.True(Colors.Near(centre(f), A.Rgb), $"after the cut saw {centre(f)}"));
+        Assert.False((await h.Mixer.GetTallyAsync()).IsOnAir("program", B.Input));
+    }
+}
