@@ -19,14 +19,16 @@ public sealed class CommandTests(ITestOutputHelper output)
     private static readonly TimeSpan Long = TimeSpan.FromSeconds(20);
 
     /// <summary>Two feeds, the two-input scene at revision 1, a worker, and the program output showing cam-a.</summary>
-    private async Task<(WorkerHarness H, WorkerProcess Worker, OutputReader Program)> StartShowAsync(params (string, string)[] env)
+    private Task<(WorkerHarness H, WorkerProcess Worker, OutputReader Program)> StartShowAsync(params (string, string)[] env) => StartShowAsync(false, env);
+
+    private async Task<(WorkerHarness H, WorkerProcess Worker, OutputReader Program)> StartShowAsync(bool withGraphics, params (string, string)[] env)
     {
         var h = await WorkerHarness.StartAsync(output);
         h.StartFeed(A);
         h.StartFeed(B);
         await h.WaitForPublisherAsync($"ingest/{Project}/{A.Input}", Long);
         await h.WaitForPublisherAsync($"ingest/{Project}/{B.Input}", Long);
-        await h.WriteDesiredAsync(TwoInputScene(1));
+        await h.WriteDesiredAsync(TwoInputScene(1, withGraphics));
         var worker = h.StartWorker(env);
         var program = h.Read("program");
         await h.WaitForStatusAsync(s => s.Revision == 1 && s.Inputs.Values.All(i => i.State == ConnectionState.Connected), Long);
@@ -96,6 +98,20 @@ public sealed class CommandTests(ITestOutputHelper output)
         h.AssertNoSecretLeaked();
     }
 
+    [Fact(Skip = "engine: a graphics layer cannot be linked to the bus compositor on GStreamer 1.22 (AYUV caps refused: GstPadLinkReturn -4), so a scene with graphics does not start")]
+    public async Task Graphics_on_and_off_are_applied()
+    {
+        var (h, _, program) = await StartShowAsync(withGraphics: true);
+        await using var _h = h;
+        var on = await h.AnswerAsync(await h.AddCommandAsync(new GraphicsCommand { Bus = "program", Layer = 0, Visible = true }));
+        Assert.Equal((EventTypes.CommandApplied, 2L), (on.Type, on.Revision));
+        Assert.True((await h.DesiredAsync())!.FindBus("program")!.Graphics[0].Visible);
+        await program.WaitForFrameAsync(Long, f => Colors.Near(f.ColorAt(12, 8, 2), (255, 255, 255)) && Colors.Near(f.ColorAt(80, 45), A.Rgb));
+        var off = await h.AnswerAsync(await h.AddCommandAsync(new GraphicsCommand { Bus = "program", Layer = 0, Visible = false }));
+        Assert.Equal((EventTypes.CommandApplied, 3L), (off.Type, off.Revision));
+        await program.WaitForFrameAsync(Long, f => Colors.Near(f.ColorAt(12, 8, 2), A.Rgb));
+    }
+
     [Fact]
     public async Task Commands_are_applied_in_stream_order_and_a_repeated_id_only_once()
     {
@@ -156,6 +172,7 @@ public sealed class CommandTests(ITestOutputHelper output)
             (() => h.AddCommandAsync(new CutCommand { Bus = "aux9" }), ErrorReasons.InvalidCommand, "aux9"),
             (() => h.AddCommandAsync(new SetPreviewCommand { Bus = "program", Shot = new Shot { Boxes = [FullFrame("ghost")] } }), ErrorReasons.InvalidCommand, "ghost"),
             (() => h.AddCommandAsync(new InputAudioCommand { Input = "ghost", Muted = true }), ErrorReasons.InvalidCommand, "ghost"),
+            (() => h.AddCommandAsync(new GraphicsCommand { Bus = "program", Layer = 2, Visible = true }), ErrorReasons.InvalidCommand, "layer"),
             (() => h.AddCommandAsync("""{"type":"cut","bus":"program"}""", field: "cmd"), ErrorReasons.InvalidCommand, "'command' field"),
             (() => h.AddCommandAsync($$"""{"type":"cut","bus":"program","id":"{{new string('x', 5000)}}"}"""), ErrorReasons.Oversized, "4096"),
         ];

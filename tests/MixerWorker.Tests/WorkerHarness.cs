@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using MixerWorker.ControlPlane;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Testbed.Feeds;
+using MixerWorker.Testbed.Imaging;
 using MixerWorker.Testbed.Reading;
 using MixerWorker.Testbed.StandIn;
 using MixerWorker.Testbed.Timing;
@@ -42,7 +43,13 @@ public sealed class WorkerHarness : IAsyncDisposable
         Redis = redis;
         _output = output;
         StandIn = MediaMtxStandIn.Start(new StandInOptions { IngestPassphrase = IngestPassphrase, OutputPassphrase = OutputPassphrase, RequiredToken = Token });
+        // A white 40x20 logo for the graphics layer of the two-input scene.
+        GraphicsDirectory = Directory.CreateTempSubdirectory("mixer-graphics-").FullName;
+        PngWriter.Write(new RgbFrame(40, 20, Enumerable.Repeat((byte)255, 40 * 20 * 3).ToArray(), DateTimeOffset.UtcNow), Path.Combine(GraphicsDirectory, Logo));
     }
+
+    public const string Logo = "logo.png";
+    public string GraphicsDirectory { get; }
 
     public static async Task<WorkerHarness> StartAsync(ITestOutputHelper output)
     {
@@ -83,6 +90,7 @@ public sealed class WorkerHarness : IAsyncDisposable
             ["RECONNECT__INITIALDELAYMS"] = "200",
             ["RECONNECT__MAXDELAYMS"] = "1000",
             ["SHUTDOWN__GRACESECONDS"] = "10",
+            ["GRAPHICS__DIRECTORY"] = GraphicsDirectory,
         };
         foreach (var (k, v) in extra) env[k] = v;
         return env;
@@ -224,8 +232,8 @@ public sealed class WorkerHarness : IAsyncDisposable
 
     public const string InputB = "cam-b";
 
-    /// <summary>Two inputs; the program bus shows cam-a full frame with cam-b full frame in preview.</summary>
-    public static SceneDefinition TwoInputScene(long revision) => new()
+    /// <summary>Two inputs; the program bus shows cam-a full frame with cam-b full frame in preview (and, if asked, a hidden logo layer).</summary>
+    public static SceneDefinition TwoInputScene(long revision, bool withGraphics = false) => new()
     {
         Project = Project,
         Revision = revision,
@@ -238,6 +246,7 @@ public sealed class WorkerHarness : IAsyncDisposable
                 Format = new OutputFormat { Width = 160, Height = 90, Fps = 30, VideoBitrateKbps = 300, AudioBitrateKbps = 64 },
                 Layout = [FullFrame(Input)],
                 Preview = new Shot { Boxes = [FullFrame(InputB)] },
+                Graphics = withGraphics ? [new GraphicLayer { File = Logo, X = 0, Y = 0, Width = 40, Height = 20, FadeMs = 0 }] : [],
             },
         ],
     };
@@ -252,5 +261,6 @@ public sealed class WorkerHarness : IAsyncDisposable
         if (_client is not null) await _client.DisposeAsync();
         StandIn.Dispose();
         await Redis.DisposeAsync();
+        try { Directory.Delete(GraphicsDirectory, recursive: true); } catch (IOException) { }
     }
 }
