@@ -118,6 +118,8 @@ internal sealed record PendingCommand(string Entry, string? Id, string Reference
 {
     /// <summary>The desired key's value the result replaces (null: the key did not exist).</summary>
     public RedisValue Before { get; set; }
+    /// <summary>For the log: time before the engine, on the engine, and the clock started at the entry.</summary>
+    public (TimeSpan Before, TimeSpan Engine, System.Diagnostics.Stopwatch? Clock) Timing { get; init; }
 }
 
 /// <summary>
@@ -196,6 +198,7 @@ internal sealed class CommandExecutor(
             return await RefuseAsync(db, state, entryId, command.Id, ErrorReasons.Conflict,
                 ["the desired state kept being replaced by another writer while the command was stored; send it again"]);
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var desiredTask = db.StringGetAsync(Keys.Desired(state.Project));
         var seenTask = command.Id is null ? Task.FromResult<double?>(null) : db.SortedSetScoreAsync(Keys.CommandIds(state.Project), command.Id);
         var before = await desiredTask;
@@ -218,6 +221,7 @@ internal sealed class CommandExecutor(
         var mixer = state.Mixer!;
         var previous = state.AppliedScene;
         SceneDefinition next;
+        var engineStart = clock.Elapsed;
         try { next = await mixer.ExecuteAsync(command); }
         catch (SceneException e)
         {
@@ -230,7 +234,11 @@ internal sealed class CommandExecutor(
             return await RefuseAsync(db, state, entryId, command.Id, ErrorReasons.ApplyFailed, [e.Message]);
         }
         var revision = Math.Max(state.Revision, SceneRevision.Of(before.IsNull ? null : before.ToString())) + 1;
-        var pending = new PendingCommand(entryId, command.Id, reference, revision, SceneJson.Write(next with { Revision = revision }), previous) { Before = before };
+        var pending = new PendingCommand(entryId, command.Id, reference, revision, SceneJson.Write(next with { Revision = revision }), previous)
+        {
+            Before = before,
+            Timing = (engineStart, clock.Elapsed - engineStart, clock),
+        };
         state.Pending = pending;
         return await PersistAsync(db, state, pending);
     }
@@ -267,7 +275,11 @@ internal sealed class CommandExecutor(
                 state.SeenPayload = pending.NextPayload; // the worker's own write is no change to converge on
                 state.AppliedScene = pending.NextPayload;
                 state.Cursor = pending.Entry;
-                log.LogInformation("project {Project}: command {Command} ({Entry}) applied, revision {Revision}", project, pending.Reference, pending.Entry, pending.Revision);
+                if (pending.Timing is var (before, engine, clock) && clock is not null)
+                    log.LogInformation("project {Project}: command {Command} ({Entry}) applied, revision {Revision} ({BeforeMs:F1} ms reading, {EngineMs:F1} ms on the engine, {StoreMs:F1} ms storing)",
+                        project, pending.Reference, pending.Entry, pending.Revision, before.TotalMilliseconds, engine.TotalMilliseconds, (clock.Elapsed - before - engine).TotalMilliseconds);
+                else
+                    log.LogInformation("project {Project}: command {Command} ({Entry}) applied, revision {Revision}", project, pending.Reference, pending.Entry, pending.Revision);
                 return Outcome.Done;
             }
 
