@@ -162,6 +162,8 @@ public sealed class CommandTests(ITestOutputHelper output)
 
         (Func<Task<string>> Add, string Reason, string Says)[] cases =
         [
+            // An entry id from 1970 (the stream is still empty, so any id is accepted): far older than WORKER__COMMANDMAXAGESECONDS.
+            (() => h.AddCommandAsync("""{"type":"cut","bus":"program"}""", entryId: "1000-1"), ErrorReasons.Expired, "old"),
             (() => h.AddCommandAsync("""{"type":"cut","bus":"program"""), ErrorReasons.InvalidCommand, "malformed"),
             (() => h.AddCommandAsync("""["cut"]"""), ErrorReasons.InvalidCommand, "JSON object"),
             (() => h.AddCommandAsync("""{"bus":"program"}"""), ErrorReasons.InvalidCommand, "\"type\""),

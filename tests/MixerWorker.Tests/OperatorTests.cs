@@ -172,6 +172,7 @@ public sealed class OperatorTests(ITestOutputHelper output)
         {
             var result = await WorkerProcess.RunAsync(env, Long, ["ctl", .. args]);
             output.WriteLine($"$ ctl {string.Join(' ', args)} → {result.ExitCode}\n{result.Output}");
+            AssertNoSecretIn(result.Output);
             return result;
         }
 
@@ -222,6 +223,7 @@ public sealed class OperatorTests(ITestOutputHelper output)
         Assert.Contains("tally program: on air", watched);
         Assert.Contains("commandApplied ctl-cut-1", watched);
         Assert.Contains("error invalid-command", watched);
+        AssertNoSecretIn(watched);
         h.AssertNoSecretLeaked();
     }
 }

@@ -131,10 +131,10 @@ public sealed class WorkerHarness : IAsyncDisposable
     public Task WriteDesiredAsync(SceneDefinition scene, bool notify = true) => WriteDesiredAsync(SceneJson.Write(scene), notify);
 
     /// <summary>Adds a command the way the API and mixerctl do (XADD MAXLEN ~ 1000, then a wake-up); returns the entry id.</summary>
-    public async Task<string> AddCommandAsync(string json, bool notify = true, string field = "command")
+    public async Task<string> AddCommandAsync(string json, bool notify = true, string field = "command", string? entryId = null)
     {
         var tx = Db.CreateTransaction();
-        var added = tx.StreamAddAsync(Keys.Commands(Project), field, json, maxLength: 1000, useApproximateMaxLength: true);
+        var added = tx.StreamAddAsync(Keys.Commands(Project), field, json, entryId is null ? (RedisValue?)null : entryId, maxLength: 1000, useApproximateMaxLength: true);
         if (notify) _ = tx.PublishAsync(Keys.Events(Project), ControlPlaneJson.Write(new ProjectEvent { Type = EventTypes.Command, Project = Project }));
         await tx.ExecuteAsync();
         return (await added).ToString();
@@ -198,6 +198,12 @@ public sealed class WorkerHarness : IAsyncDisposable
         Assert.NotEmpty(texts);
         foreach (var secret in Secrets)
             Assert.DoesNotContain(texts, t => t.Contains(secret, StringComparison.Ordinal));
+    }
+
+    /// <summary>No password, passphrase or token in <paramref name="text"/> (e.g. what mixerctl printed).</summary>
+    public static void AssertNoSecretIn(string text)
+    {
+        foreach (var secret in Secrets) Assert.DoesNotContain(secret, text, StringComparison.Ordinal);
     }
 
     public static async Task Eventually(Func<Task<bool>> condition, TimeSpan timeout, string failure)
