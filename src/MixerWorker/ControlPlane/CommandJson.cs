@@ -43,8 +43,8 @@ public static class CommandJson
 
         ShowCommand? command;
         try { command = JsonSerializer.Deserialize<ShowCommand>(json, Options); }
-        catch (JsonException e) { throw Invalid(e.Message); }
-        catch (NotSupportedException e) { throw Invalid(e.Message); }
+        catch (JsonException e) { throw Invalid(Plain(e.Message)); }
+        catch (NotSupportedException e) { throw Invalid(Plain(e.Message)); }
         if (command is null) throw Invalid("the command is empty");
         if (command.Id is { } id && (id.Length is 0 or > MaxIdLength || id.Any(char.IsControl)))
             throw Invalid($"id must be 1-{MaxIdLength} printable characters");
@@ -52,4 +52,7 @@ public static class CommandJson
     }
 
     private static CommandException Invalid(string error) => new(ErrorReasons.InvalidCommand, [error]);
+
+    // The serializer names .NET types; the operator knows the command by its type name alone.
+    private static string Plain(string message) => message.Replace(typeof(ShowCommand).Namespace + ".", "", StringComparison.Ordinal);
 }
