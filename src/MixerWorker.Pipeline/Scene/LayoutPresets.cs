@@ -23,8 +23,9 @@ public static class LayoutPresets
     public static IReadOnlyList<Box> Expand(LayoutPreset preset, OutputFormat format)
     {
         var sources = preset.Sources ?? [];
-        if (sources.Count == 0) return [];
         var frame = new Rect(0, 0, Even(format.Width), Even(format.Height));
+        // An unvalidated frame too small for a 2x2 box has nothing to show, and would divide by zero.
+        if (sources.Count == 0 || frame.Width < 2 || frame.Height < 2) return [];
         return preset.Kind switch
         {
             PresetKind.Single => [Place(sources[0], frame, frame, preset.Fit, 0)],

@@ -145,6 +145,16 @@ public class LayoutPresetTests
             Assert.InRange((double)b.Width / b.Height, 16.0 / 9 * 0.98, 16.0 / 9 * 1.02);
     }
 
+    [Theory]
+    [InlineData(0, 720)]
+    [InlineData(1280, 1)]
+    [InlineData(-4, -4)]
+    public void A_frame_without_room_has_no_boxes(int width, int height)
+    {
+        foreach (var kind in Enum.GetValues<PresetKind>())
+            Assert.Empty(Expand(kind, 4, new OutputFormat { Width = width, Height = height }));
+    }
+
     [Fact]
     public void Program_boxes_come_from_the_preset_or_the_layout()
     {
