@@ -190,6 +190,20 @@ public class FrameComposerTests
     }
 
     [Fact]
+    public void A_wipe_leaves_a_picture_shown_identically_on_both_sides_whole()
+    {
+        // cam-a fills the frame on both sides; only the inset changes from cam-b to cam-c.
+        var from = Bus(Full("cam-a"), Scenes.Box("cam-b", 800, 400, 400, 224));
+        var to = Bus(Full("cam-a") with { Alpha = 0.9 }, Scenes.Box("cam-c", 800, 400, 400, 224));
+        var frame = FrameComposer.Compose(Animation(from, to, TransitionKind.Wipe, Direction.Right), 0.75); // edge at 960
+        var byKey = frame.Boxes.ToDictionary(b => b.Key);
+        Assert.Equal(NoClip, byKey[new(Side.From, 0)].Clip);
+        Assert.Equal(new Crop { Left = 160 }, byKey[new(Side.From, 1)].Clip);
+        Assert.Equal(new Crop { Right = 320 }, byKey[new(Side.To, 0)].Clip);
+        Assert.Equal(new Crop { Right = 240 }, byKey[new(Side.To, 1)].Clip);
+    }
+
+    [Fact]
     public void The_wipe_edge_only_advances()
     {
         var animation = FullFrame(TransitionKind.Wipe, Direction.Right);
