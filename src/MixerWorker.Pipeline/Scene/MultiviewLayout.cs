@@ -52,8 +52,9 @@ public static class MultiviewLayout
             var cellWidth = LayoutPresets.Even((width - (columns + 1) * gap) / columns);
             var cellHeight = LayoutPresets.Even((areaHeight - (rows + 1) * gap) / rows);
             if (cellWidth < 2 || cellHeight < 2) continue;
-            var tileWidth = Math.Min(cellWidth, cellHeight * 16 / 9);
-            if (tileWidth > best.TileWidth) best = (columns, cellWidth, cellHeight, tileWidth);
+            var tileWidth = LayoutPresets.FitAspect(new LayoutPresets.Rect(0, 0, cellWidth, cellHeight), 16, 9).Width;
+            // On a tie more columns win, so a small show fills rows of four instead of stacking them.
+            if (tileWidth >= best.TileWidth) best = (columns, cellWidth, cellHeight, tileWidth);
         }
         if (best.TileWidth < 0) throw new ArgumentException($"a {width}x{areaHeight * 2} multiview is too small for {count} inputs");
         return (best.Columns, best.CellWidth, best.CellHeight);

@@ -49,6 +49,8 @@ public static class ShowReducer
     {
         var bus = FindComposition(scene, c.Bus, "setLayout");
         var shot = c.Shot ?? throw Refused($"bus {c.Bus}: setLayout has no shot");
+        // The bus would keep only the preset; say so rather than drop the boxes.
+        if (shot.Preset is not null && shot.Boxes is { Count: > 0 }) throw Refused($"bus {bus.Name}: set either a preset or boxes, not both");
         if (c.Transition is { } t) CheckTransition(bus.Name, t);
         var next = OnAir(bus, shot);
         return Step(scene, next, c.Transition is { } transition ? Animate(bus, next, transition) : null);
