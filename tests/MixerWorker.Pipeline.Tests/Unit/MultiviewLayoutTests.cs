@@ -52,9 +52,10 @@ public class MultiviewLayoutTests
     public static TheoryData<int, int, int> Shows()
     {
         var data = new TheoryData<int, int, int>();
-        foreach (var (w, h) in new[] { (1280, 720), (1920, 1080), (640, 360), (320, 180), (1024, 768), (720, 1280) })
+        foreach (var (w, h) in new[] { (1280, 720), (1920, 1080), (640, 360), (320, 180), (160, 90), (1024, 768), (720, 1280) })
         foreach (var n in new[] { 0, 1, 3, 4, 8, 9, 12, 16, 17, 24, 31, 32 })
-            data.Add(w, h, n);
+            if (MultiviewLayout.Fits(n, new OutputFormat { Width = w, Height = h }) || (w, h) != (160, 90))
+                data.Add(w, h, n);
         return data;
     }
 
@@ -67,13 +68,29 @@ public class MultiviewLayoutTests
         foreach (var t in tiles)
         {
             Assert.True(t.X % 2 == 0 && t.Y % 2 == 0 && t.Width % 2 == 0 && t.Height % 2 == 0, $"{t} is not even");
-            Assert.True(t.Width >= 2 && t.Height >= 2, $"{t} is too small");
+            Assert.True(t.Width >= MultiviewLayout.MinTileWidth && t.Height >= 2, $"{t} is too small");
             Assert.True(t.X >= 0 && t.Y >= 0 && t.X + t.Width <= width && t.Y + t.Height <= height, $"{t} leaves the {width}x{height} frame");
             Assert.InRange((double)t.Width / t.Height, 16.0 / 9 - 0.15, 16.0 / 9 + 0.15);
         }
         for (var i = 0; i < tiles.Count; i++)
         for (var j = i + 1; j < tiles.Count; j++)
             Assert.False(Overlap(tiles[i], tiles[j]), $"{tiles[i]} overlaps {tiles[j]}");
+    }
+
+    [Theory]
+    [InlineData(96, 54, 2, true)]
+    [InlineData(160, 90, 8, true)]
+    [InlineData(320, 180, 32, true)]
+    [InlineData(96, 54, 32, false)]
+    [InlineData(64, 36, 0, false)]
+    [InlineData(16, 16, 3, false)]
+    [InlineData(8, 8, 0, false)]
+    public void Knows_whether_the_inputs_fit(int width, int height, int inputs, bool fits)
+    {
+        var format = new OutputFormat { Width = width, Height = height };
+        Assert.Equal(fits, MultiviewLayout.Fits(inputs, format));
+        if (fits) Assert.Equal(inputs + 2, MultiviewLayout.Tiles(WithInputs(inputs), format).Count);
+        else Assert.Contains("too small", Assert.Throws<ArgumentException>(() => MultiviewLayout.Tiles(WithInputs(inputs), format)).Message);
     }
 
     [Fact]

@@ -215,9 +215,14 @@ public class ShowValidationTests
     }
 
     [Fact]
-    public void A_multiview_needs_room_for_its_tiles() =>
-        Assert.Equal(["bus aux1 is a multiview: its frame must be at least 320x180"],
-            Validate(Scenes.Valid(new BusDefinition { Name = "aux1", Kind = BusKind.Multiview, Format = new OutputFormat { Width = 320, Height = 176 } })));
+    public void A_multiview_needs_room_for_its_tiles()
+    {
+        var small = new BusDefinition { Name = "aux1", Kind = BusKind.Multiview, Format = new OutputFormat { Width = 96, Height = 54 } };
+        Assert.Empty(Validate(Scenes.Valid(small)));
+        var many = Scenes.Valid(small) with { Inputs = Enumerable.Range(0, 32).Select(i => new InputDefinition { Name = $"in{i}" }).ToList() };
+        Assert.Equal(["bus aux1 is a multiview: its 96x54 frame has no room for 32 input tiles"], Validate(many));
+        Assert.Empty(Validate(many with { Buses = [small with { Format = new OutputFormat { Width = 320, Height = 180 } }] }));
+    }
 
     [Fact]
     public void Refuses_an_unknown_bus_kind() =>
