@@ -26,6 +26,7 @@ OUT="results/$(date +%Y-%m-%d-%H%M)-$(hostname -s).md"
 start=$(date +%s)
 ./mix-cost.sh "$OUT"
 ./latency.sh "$OUT"
+./multiview-cost.sh "$OUT"
 ./command-latency.sh "$OUT"
 echo "Total bench time: $(( $(date +%s) - start )) s." | tee -a "$OUT"
 echo "results: bench/$OUT"

@@ -80,12 +80,13 @@ internal sealed class BusDirector : IDisposable
         }
         var spec = transition.DurationMs <= 0 ? TransitionSpec.Cut : transition;
         var toBranches = new BoxBranch?[toBoxes.Count];
+        var movedFrom = new int?[toBoxes.Count];
         var fresh = new List<BoxBranch>();
         var reused = new HashSet<int>();
         for (var j = 0; j < toBoxes.Count; j++)
         {
             var i = ReusableFrom(spec.Kind, fromBoxes, toBoxes[j], reused);
-            if (i is not null && spec.Kind == TransitionKind.Move) continue; // the moving From box is drawn under its From key
+            if (i is not null && spec.Kind == TransitionKind.Move) { movedFrom[j] = i; continue; } // drawn by the outgoing branch it glides from
             if (i is not null) { toBranches[j] = fromBranches[i.Value]; continue; }
             var branch = new BoxBranch(_pipeline, _bus, _nextBoxId++, toBoxes[j].Source, inputs[toBoxes[j].Source].VideoTee, _compositor) { ClipAt = ClipFor };
             branch.Resize(toBoxes[j]);
@@ -94,7 +95,7 @@ internal sealed class BusDirector : IDisposable
         }
         if (spec.Kind == TransitionKind.Dip) _dipVeil ??= new VeilBranch(_pipeline, $"veil.{_bus}.dip", _compositor, _format, DipVeilZ);
         var animation = new BusAnimation(from, to, spec);
-        lock (_lock) _active = new Transition(animation, fromBranches, toBranches, fresh, Environment.TickCount64 + (long)ReadyTimeout.TotalMilliseconds);
+        lock (_lock) _active = new Transition(animation, fromBranches, toBranches, movedFrom, fresh, Environment.TickCount64 + (long)ReadyTimeout.TotalMilliseconds);
     }
 
     // Which outgoing box's branch can draw an incoming box. A cut may reuse any branch of the same
@@ -130,27 +131,17 @@ internal sealed class BusDirector : IDisposable
 
     private void Complete(Transition t)
     {
+        var toBoxes = t.Animation.To.ProgramBoxes();
         List<BoxBranch> keep = [];
         lock (_lock)
         {
             if (_active != t) return;
-            var toBoxes = t.Animation.To.ProgramBoxes();
-            var fromBoxes = t.Animation.From.ProgramBoxes();
-            // For a move, incoming box j without a branch of its own is drawn by the outgoing branch
-            // it was matched with; replay the match to find it.
-            var matched = new HashSet<int>();
-            for (var j = 0; j < toBoxes.Count; j++)
-            {
-                if (t.To[j] is { } own) { keep.Add(own); continue; }
-                var i = ReusableFrom(TransitionKind.Move, fromBoxes, toBoxes[j], matched)!.Value;
-                keep.Add(t.From[i]);
-            }
+            for (var j = 0; j < toBoxes.Count; j++) keep.Add(BranchOf(t, new BoxKey(Side.To, j))!);
             _steady = t.Animation.To;
             _steadyBranches = keep;
             _active = null;
         }
-        var toBoxesAfter = t.Animation.To.ProgramBoxes();
-        for (var j = 0; j < keep.Count; j++) keep[j].Resize(toBoxesAfter[j]);
+        for (var j = 0; j < keep.Count; j++) keep[j].Resize(toBoxes[j]);
         foreach (var gone in t.From.Concat(t.Fresh).Distinct().Where(b => !keep.Contains(b))) gone.Dispose();
         TransitionFinished?.Invoke();
     }
@@ -239,8 +230,12 @@ internal sealed class BusDirector : IDisposable
         return (FrameComposer.Compose(t.Animation, progress), Of);
     }
 
-    private static BoxBranch? BranchOf(Transition t, BoxKey k) =>
-        k.Side == Side.From ? (k.Index < t.From.Count ? t.From[k.Index] : null) : (k.Index < t.To.Length ? t.To[k.Index] : null);
+    private static BoxBranch? BranchOf(Transition t, BoxKey k) => k.Side switch
+    {
+        Side.From => k.Index < t.From.Count ? t.From[k.Index] : null,
+        _ when k.Index >= t.To.Length => null,
+        _ => t.To[k.Index] ?? (t.MovedFrom[k.Index] is { } i ? t.From[i] : null),
+    };
 
     private static double Progress(Transition t, ulong runningTime)
     {
@@ -310,11 +305,13 @@ internal sealed class BusDirector : IDisposable
     }
 
     /// <summary>A transition in progress: the outgoing branches by From index, the incoming by To index.</summary>
-    private sealed class Transition(BusAnimation animation, List<BoxBranch> from, BoxBranch?[] to, List<BoxBranch> fresh, long readyDeadline)
+    private sealed class Transition(BusAnimation animation, List<BoxBranch> from, BoxBranch?[] to, int?[] movedFrom, List<BoxBranch> fresh, long readyDeadline)
     {
         internal BusAnimation Animation { get; } = animation;
         internal List<BoxBranch> From { get; } = from;
         internal BoxBranch?[] To { get; } = to;
+        /// <summary>For a move: the outgoing box each incoming box glides from, when it has no branch of its own.</summary>
+        internal int?[] MovedFrom { get; } = movedFrom;
         /// <summary>Branches built for this transition (the ones that must deliver a first frame).</summary>
         internal List<BoxBranch> Fresh { get; } = fresh;
         internal long ReadyDeadline { get; } = readyDeadline;

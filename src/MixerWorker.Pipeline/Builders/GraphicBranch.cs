@@ -32,8 +32,8 @@ internal sealed class GraphicBranch : IDisposable
         var convert = Element.Make("videoconvert", $"{name}.convert");
         var scale = Element.Make("videoscale", $"{name}.scale");
         var size = layer.Width > 0 && layer.Height > 0 ? $",width={layer.Width},height={layer.Height}" : "";
-        // A format with alpha, so the image's transparency survives to the compositor.
-        var caps = ElementFactory.CapsFilter($"{name}.caps", $"video/x-raw,format=AYUV,framerate={format.Fps}/1{size}");
+        // No format: the compositor takes the image's own (with alpha, for PNG/SVG transparency).
+        var caps = ElementFactory.CapsFilter($"{name}.caps", $"video/x-raw,framerate={format.Fps}/1{size}");
         Element[] chain = [file, decoder, freeze, convert, scale, caps];
         ElementFactory.AddChain(_bin, chain);
         using (var last = caps.StaticPad("src")) { _binSrc = Pad.Ghost("src", last); }

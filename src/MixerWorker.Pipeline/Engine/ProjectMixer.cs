@@ -390,7 +390,8 @@ public sealed class ProjectMixer : IAsyncDisposable
             await _control.Invoke(() =>
             {
                 _pipeline.SetState(State.Null);
-                foreach (var b in _buses.Values) b.Branch.Dispose();
+                // Multiviews first: their program tile hangs on the program bus.
+                foreach (var b in _buses.Values.OrderBy(b => b.Branch.Multiview is null)) b.Branch.Dispose();
                 foreach (var i in _inputs.Values) i.Branch.Dispose();
                 _buses.Clear();
                 _inputs.Clear();

@@ -61,7 +61,9 @@ public static class FrameComposer
 
     // The edge travels in the wipe's direction; behind it the incoming picture, ahead of it the
     // outgoing one. Both sides are clipped so the outgoing picture does not show through gaps in the
-    // incoming layout behind the edge.
+    // incoming layout behind the edge, except an outgoing box with an identical twin on the incoming
+    // side: it shows the same picture on both sides of the edge, and the engine draws such a pair
+    // with one branch where the outgoing box is, so clipping it would cut the picture in half.
     private static void Wipe(List<Draft> drawn, IReadOnlyList<Box> from, IReadOnlyList<Box> to, Direction direction, double p, OutputFormat format)
     {
         var horizontal = direction is Direction.Left or Direction.Right;
@@ -73,8 +75,25 @@ public static class FrameComposer
         // Revealed region of the incoming picture, as [start, end) along the wipe's axis.
         var (inStart, inEnd) = forward ? (int.MinValue, edge) : (edge, int.MaxValue);
         var (outStart, outEnd) = forward ? (edge, int.MaxValue) : (int.MinValue, edge);
-        drawn.AddRange(Plain(Side.From, from).Select(d => Clip(d, horizontal, outStart, outEnd)).OfType<Draft>());
+        var twins = Twins(from, to);
+        drawn.AddRange(Plain(Side.From, from).Select(d => twins.Contains(d.Key.Index) ? d : Clip(d, horizontal, outStart, outEnd)).OfType<Draft>());
         drawn.AddRange(Plain(Side.To, to).Select(d => Clip(d, horizontal, inStart, inEnd)).OfType<Draft>());
+    }
+
+    /// <summary>
+    /// From boxes drawn identically (alpha and z aside) by some To box, matched in To order to the
+    /// first free From box, the way the engine decides which branches both sides share.
+    /// </summary>
+    private static HashSet<int> Twins(IReadOnlyList<Box> from, IReadOnlyList<Box> to)
+    {
+        var twins = new HashSet<int>();
+        foreach (var box in to)
+        {
+            var shape = box with { Alpha = 0, Z = 0 };
+            for (var i = 0; i < from.Count; i++)
+                if (!twins.Contains(i) && from[i] with { Alpha = 0, Z = 0 } == shape) { twins.Add(i); break; }
+        }
+        return twins;
     }
 
     private static Draft? Clip(Draft d, bool horizontal, int start, int end)

@@ -23,8 +23,9 @@ public static class LayoutPresets
     public static IReadOnlyList<Box> Expand(LayoutPreset preset, OutputFormat format)
     {
         var sources = preset.Sources ?? [];
-        if (sources.Count == 0) return [];
         var frame = new Rect(0, 0, Even(format.Width), Even(format.Height));
+        // An unvalidated frame too small for a 2x2 box has nothing to show, and would divide by zero.
+        if (sources.Count == 0 || frame.Width < 2 || frame.Height < 2) return [];
         return preset.Kind switch
         {
             PresetKind.Single => [Place(sources[0], frame, frame, preset.Fit, 0)],
@@ -71,9 +72,8 @@ public static class LayoutPresets
     // pixels lost to rounding split evenly between both sides.
     private static IReadOnlyList<Box> Grid(LayoutPreset preset, IReadOnlyList<string> sources, Rect frame, int columns, int rows)
     {
-        var margin = Math.Max(0, preset.Margin);
-        margin = Math.Min(margin, Math.Min((frame.Width - 2 * columns) / (columns + 1), (frame.Height - 2 * rows) / (rows + 1)));
-        margin = Math.Max(0, margin);
+        // Gaps may take at most half the frame, so a large margin on a small frame still leaves pictures.
+        var margin = Math.Clamp(preset.Margin, 0, Math.Min(frame.Width / (2 * (columns + 1)), frame.Height / (2 * (rows + 1))));
         var cellWidth = Math.Max(2, Even((frame.Width - (columns + 1) * margin) / columns));
         var cellHeight = Math.Max(2, Even((frame.Height - (rows + 1) * margin) / rows));
         var left = (frame.Width - columns * cellWidth - (columns - 1) * margin) / 2;

@@ -70,8 +70,8 @@ public static class SceneValidator
             if (layout.Count > 0) errors.Add($"bus {bus.Name} is a multiview: it shows every input, so remove its layout");
             if (bus.Preset is not null) errors.Add($"bus {bus.Name} is a multiview: it shows every input, so remove its preset");
             if (bus.Preview is not null) errors.Add($"bus {bus.Name} is a multiview: it has no preview, so remove it");
-            if (f.Width < MultiviewLayout.MinWidth || f.Height < MultiviewLayout.MinHeight)
-                errors.Add($"bus {bus.Name} is a multiview: its frame must be at least {MultiviewLayout.MinWidth}x{MultiviewLayout.MinHeight}");
+            if (!MultiviewLayout.Fits(inputs.Count, f))
+                errors.Add($"bus {bus.Name} is a multiview: its {f.Width}x{f.Height} frame has no room for {inputs.Count} input tiles");
         }
         else
         {

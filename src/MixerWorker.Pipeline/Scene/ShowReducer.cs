@@ -21,11 +21,11 @@ public static class ShowReducer
             CutCommand c => Take(scene, c.Bus, TransitionSpec.Cut, "cut"),
             AutoCommand c => Take(scene, c.Bus, c.Transition, "auto"),
             FadeToBlackCommand c => FadeToBlack(scene, c),
-            SetPreviewCommand c => Change(scene, c.Bus, "preview", bus => bus with { Preview = c.Shot ?? throw Refused($"bus {c.Bus}: setPreview has no shot") }),
+            SetPreviewCommand c => SetPreview(scene, c),
             SetLayoutCommand c => SetLayout(scene, c),
-            GraphicsCommand c => Change(scene, c.Bus, "graphics", bus => ShowGraphic(bus, c)),
+            GraphicsCommand c => Step(scene, ShowGraphic(Find(scene, c.Bus), c), null),
             InputAudioCommand c => InputAudio(scene, c),
-            BusAudioCommand c => Change(scene, c.Bus, "audio", bus => BusAudio(bus, c)),
+            BusAudioCommand c => Step(scene, BusAudio(Find(scene, c.Bus), c), null),
             _ => throw Refused($"unknown command type '{command.GetType().Name}'"),
         };
         var errors = SceneValidator.Validate(step.Next);
@@ -45,10 +45,19 @@ public static class ShowReducer
         return Step(scene, next, Animate(bus, next, transition));
     }
 
+    private static ShowStep SetPreview(SceneDefinition scene, SetPreviewCommand c)
+    {
+        var bus = FindComposition(scene, c.Bus, "setPreview");
+        var shot = c.Shot ?? throw Refused($"bus {c.Bus}: setPreview has no shot");
+        return Step(scene, bus with { Preview = shot }, null);
+    }
+
     private static ShowStep SetLayout(SceneDefinition scene, SetLayoutCommand c)
     {
         var bus = FindComposition(scene, c.Bus, "setLayout");
         var shot = c.Shot ?? throw Refused($"bus {c.Bus}: setLayout has no shot");
+        // The bus would keep only the preset; say so rather than drop the boxes.
+        if (shot.Preset is not null && shot.Boxes is { Count: > 0 }) throw Refused($"bus {bus.Name}: set either a preset or boxes, not both");
         if (c.Transition is { } t) CheckTransition(bus.Name, t);
         var next = OnAir(bus, shot);
         return Step(scene, next, c.Transition is { } transition ? Animate(bus, next, transition) : null);
@@ -105,14 +114,6 @@ public static class ShowReducer
                 Sources = c.Sources ?? mix.Sources,
             },
         };
-    }
-
-    private static ShowStep Change(SceneDefinition scene, string busName, string verb, Func<BusDefinition, BusDefinition> change)
-    {
-        var bus = Find(scene, busName);
-        if (verb == "preview" && bus.Kind == BusKind.Multiview)
-            throw Refused($"bus {bus.Name} is a multiview: it has no preview");
-        return Step(scene, change(bus), null);
     }
 
     private static BusDefinition OnAir(BusDefinition bus, Shot shot) => shot.Preset is { } preset

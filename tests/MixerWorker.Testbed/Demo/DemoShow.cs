@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using System.Text.Json;
+using System.Net;
+using System.Net.Sockets;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.Imaging;
@@ -9,97 +10,184 @@ using MixerWorker.Testbed.StandIn;
 namespace MixerWorker.Testbed.Demo;
 
 /// <summary>
-/// The scripted show behind ./run.sh demo: the MediaMTX stand-in, three synthetic cameras, and the
-/// worker as a real process running a scene with a script of layout changes, while one camera
-/// drops and comes back. Program and AUX1 are recorded, snapshotted and tiled into a contact sheet.
+/// The show behind ./run.sh demo, run the way production runs it: the MediaMTX stand-in, three
+/// synthetic cameras, a real redis-server, the worker as a real daemon process, and an operator
+/// driving it with mixerctl (cut, auto with mix/wipe/dip, a picture-in-picture that glides into
+/// side-by-side, a lower-third graphic, audio following video, fade to black) while ctl watch
+/// prints status and tally. Program and the AUX1 multiview are recorded and snapshotted.
 /// </summary>
 internal static class DemoShow
 {
     private const string Project = "demo";
     private const string IngestPassphrase = "demo-ingest-passphrase", OutputPassphrase = "demo-output-passphrase", Token = "demo-token";
-    private const double ShowSeconds = 24;
 
-    private static Box At(string s, int x, int y, int w, int h, int z = 0) => new() { Source = s, X = x, Y = y, Width = w, Height = h, Z = z };
+    private static Box Full(string s) => new() { Source = s, Width = 640, Height = 360 };
 
-    private static SceneDefinition Scene(long revision, params Box[] program) => new()
+    private static SceneDefinition Scene() => new()
     {
-        Project = Project, Revision = revision,
+        Project = Project, Revision = 1,
         Inputs = [new() { Name = "cam-a" }, new() { Name = "cam-b" }, new() { Name = "cam-c" }],
         Buses =
         [
-            new() { Name = "program", Format = new OutputFormat { Width = 640, Height = 360, VideoBitrateKbps = 1500 }, Layout = program },
-            new() { Name = "aux1", Format = new OutputFormat { Width = 640, Height = 360, VideoBitrateKbps = 1000 }, Layout = [At("cam-b", 0, 0, 640, 360)] },
+            new()
+            {
+                Name = "program", Format = new OutputFormat { Width = 640, Height = 360, VideoBitrateKbps = 1500 },
+                Layout = [Full("cam-a")], Preview = new Shot { Boxes = [Full("cam-b")] },
+                Graphics = [new GraphicLayer { File = "lower-third.png", X = 40, Y = 280, FadeMs = 400 }],
+                // No audio section: the program hears what it shows (audio follows video).
+            },
+            new() { Name = "aux1", Kind = BusKind.Multiview, Format = new OutputFormat { Width = 640, Height = 360, VideoBitrateKbps = 1200 } },
         ],
     };
+
+    // What the operator does, and when (seconds after the show is on air).
+    private static readonly (double At, string Note, string[] Ctl)[] Script =
+    [
+        (3, "auto: 1 s mix to cam-b", ["auto", Project, "program", "--kind", "mix", "--ms", "1000"]),
+        (6, "preview: cam-c with cam-a picture-in-picture", ["preview", Project, "program", "--preset", "pip", "--sources", "cam-c,cam-a", "--corner", "topRight", "--size", "0.3", "--margin", "16"]),
+        (8, "auto: 800 ms wipe to the PiP", ["auto", Project, "program", "--kind", "wipe", "--ms", "800", "--direction", "right"]),
+        (11, "graphics: lower third on", ["graphics", Project, "program", "0", "on"]),
+        (14, "layout: the PiP glides into side-by-side", ["layout", Project, "program", "--preset", "sideBySide", "--sources", "cam-a,cam-c", "--kind", "move", "--ms", "1200"]),
+        (17, "graphics: lower third off", ["graphics", Project, "program", "0", "off"]),
+        (18, "auto: dip through black back to the PiP shot", ["auto", Project, "program", "--kind", "dip", "--ms", "1000"]),
+        (21, "audio: cam-a 6 dB down", ["audio", Project, "cam-a", "--gain", "-6"]),
+        (22, "fade to black", ["ftb", Project, "program", "--ms", "1000"]),
+        (25, "fade up", ["ftb", Project, "program", "--ms", "1000"]),
+        (27, "cut", ["cut", Project, "program"]),
+    ];
+    private const double ShowSeconds = 30;
 
     internal static async Task<int> RunAsync(string outDir)
     {
         Directory.CreateDirectory(outDir);
-        var grid = Scene(1, At("cam-a", 0, 0, 320, 180), At("cam-b", 320, 0, 320, 180), At("cam-c", 0, 180, 320, 180), At("cam-a", 320, 180, 320, 180), At("cam-c", 470, 20, 150, 84, 1));
-        var sideBySide = Scene(2, At("cam-a", 0, 0, 320, 360), At("cam-b", 320, 0, 320, 360));
-        var pip = Scene(3, At("cam-c", 0, 0, 640, 360), At("cam-a", 440, 20, 180, 100, 1));
+        var graphics = Directory.CreateDirectory(Path.Combine(outDir, "graphics")).FullName;
+        PngWriter.Write(LowerThird(), Path.Combine(graphics, "lower-third.png"));
         var scenePath = Path.Combine(outDir, "scene.json");
-        var scriptPath = Path.Combine(outDir, "show.json");
-        await File.WriteAllTextAsync(scenePath, SceneJson.Write(grid));
-        await File.WriteAllTextAsync(scriptPath, JsonSerializer.Serialize(new
-        {
-            steps = new object[]
-            {
-                new { at = 6.0, note = "side by side", scene = sideBySide },
-                new { at = 14.0, note = "cam-c full frame with cam-a picture-in-picture", scene = pip },
-            },
-        }, SceneJson.Options));
+        await File.WriteAllTextAsync(scenePath, SceneJson.Write(Scene()));
 
         using var standIn = MediaMtxStandIn.Start(new StandInOptions { IngestPassphrase = IngestPassphrase, OutputPassphrase = OutputPassphrase, RequiredToken = Token });
         Say($"MediaMTX stand-in (test double) on SRT 127.0.0.1:{standIn.Port}");
-        var feeds = Enumerable.Range(0, 3).Select(i => StartFeed(FeedSpec.Numbered(i), standIn.Port)).ToList();
-        Say("three cameras publishing: cam-a red, cam-b green, cam-c blue");
+        var feeds = Enumerable.Range(0, 3).Select(i => SyntheticFeed.Start(FeedSpec.Numbered(i), Project, "127.0.0.1", standIn.Port, IngestPassphrase, Token)).ToList();
+        Say("three cameras publishing: cam-a red 330 Hz, cam-b green 440 Hz, cam-c blue 550 Hz");
 
-        using var worker = StartWorker(scenePath, scriptPath, standIn.Port);
-        using var program = new OutputReader("127.0.0.1", standIn.Port, $"read:out/{Project}/program:token={Token}", OutputPassphrase, Path.Combine(outDir, "program.ts"));
-        using var aux1 = new OutputReader("127.0.0.1", standIn.Port, $"read:out/{Project}/aux1:token={Token}", OutputPassphrase, Path.Combine(outDir, "aux1.ts"));
+        var redisPort = FreeTcpPort();
+        using var redis = Start("redis-server", ["--port", redisPort.ToString(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"], quiet: true);
+        Say($"redis-server on 127.0.0.1:{redisPort}");
+        await Task.Delay(500);
 
-        var snapshots = new List<RgbFrame>();
-        var clock = Stopwatch.StartNew();
-        var (dropped, back) = (false, false);
-        while (clock.Elapsed.TotalSeconds < ShowSeconds - 1)
+        var env = new Dictionary<string, string>
         {
-            await Task.Delay(2000);
-            var t = clock.Elapsed.TotalSeconds;
-            if (!dropped && t > 9) { feeds[1].Dispose(); dropped = true; Say("cam-b dropped (its boxes show the slate)"); }
-            else if (dropped && !back && t > 12) { feeds[1] = StartFeed(FeedSpec.Numbered(1), standIn.Port); back = true; Say("cam-b is back"); }
-            if (program.Latest is { } frame)
-            {
-                snapshots.Add(frame);
-                PngWriter.Write(frame, Path.Combine(outDir, $"program-{snapshots.Count:00}-{t:00}s.png"));
-            }
-        }
-        await worker.WaitForExitAsync();
-        if (aux1.Latest is { } a) PngWriter.Write(a, Path.Combine(outDir, "aux1-last.png"));
-        PngWriter.Write(PngWriter.ContactSheet(snapshots, 4, 320, 180), Path.Combine(outDir, "contact-sheet.png"));
-        foreach (var f in feeds) f.Dispose();
+            ["REDIS__CONFIGURATION"] = $"127.0.0.1:{redisPort}",
+            ["WORKER__ID"] = "demo-worker",
+            ["MEDIAMTX__HOST"] = "127.0.0.1",
+            ["MEDIAMTX__SRTPORT"] = standIn.Port.ToString(),
+            ["MEDIAMTX__TOKEN"] = Token,
+            ["INGEST_SRT_PASSPHRASE"] = IngestPassphrase,
+            ["OUTPUT_SRT_PASSPHRASE"] = OutputPassphrase,
+            ["GRAPHICS__DIRECTORY"] = graphics,
+        };
+        var exit = 0;
+        using (var worker = Start("dotnet", [WorkerDll()], env, prefix: "worker"))
+        using (var watch = Start("dotnet", [WorkerDll(), "ctl", "watch", Project], env, prefix: "watch"))
+        {
+            exit |= await Ctl(env, "set", Project, scenePath);
+            using var program = new OutputReader("127.0.0.1", standIn.Port, $"read:out/{Project}/program:token={Token}", OutputPassphrase, Path.Combine(outDir, "program.ts"));
+            using var aux1 = new OutputReader("127.0.0.1", standIn.Port, $"read:out/{Project}/aux1:token={Token}", OutputPassphrase, Path.Combine(outDir, "aux1.ts"));
+            await program.WaitForFrameAsync(TimeSpan.FromSeconds(30));
+            Say("program is on air");
 
-        Say($"program: {program.Stats.Frames} frames read back; aux1: {aux1.Stats.Frames} frames");
-        Say($"worker exit code {worker.ExitCode}");
-        Say($"files in {Path.GetFullPath(outDir)}: program.ts, aux1.ts, {snapshots.Count} program snapshots, aux1-last.png, contact-sheet.png, scene.json, show.json");
-        return worker.ExitCode;
+            var snapshots = new List<RgbFrame>();
+            var multiview = new List<RgbFrame>();
+            var clock = Stopwatch.StartNew();
+            var next = 0;
+            while (clock.Elapsed.TotalSeconds < ShowSeconds)
+            {
+                if (next < Script.Length && clock.Elapsed.TotalSeconds >= Script[next].At)
+                {
+                    var (at, note, ctl) = Script[next++];
+                    Say($"t={at:0}s {note}: mixerctl {string.Join(' ', ctl)}");
+                    exit |= await Ctl(env, ctl);
+                    continue;
+                }
+                await Task.Delay(250);
+                if (clock.Elapsed.TotalSeconds >= snapshots.Count + 1 && program.Latest is { } frame)
+                {
+                    snapshots.Add(frame);
+                    if (aux1.Latest is { } mv && snapshots.Count % 3 == 0) multiview.Add(mv);
+                }
+            }
+            exit |= await Ctl(env, "status", Project);
+            PngWriter.Write(PngWriter.ContactSheet(snapshots, 6, 213, 120), Path.Combine(outDir, "program-contact-sheet.png"));
+            if (multiview.Count > 0) PngWriter.Write(PngWriter.ContactSheet(multiview, 5, 256, 144), Path.Combine(outDir, "multiview-contact-sheet.png"));
+            if (aux1.Latest is { } last) PngWriter.Write(last, Path.Combine(outDir, "multiview-last.png"));
+            Say($"program: {program.Stats.Frames} frames read back; aux1 multiview: {aux1.Stats.Frames} frames");
+
+            Stop(watch);
+            Stop(worker);
+            Say($"worker stopped (exit code {worker.ExitCode})");
+            exit |= worker.ExitCode;
+        }
+        Stop(redis);
+        foreach (var f in feeds) f.Dispose();
+        Say($"files in {Path.GetFullPath(outDir)}: program.ts, aux1.ts, program-contact-sheet.png, multiview-contact-sheet.png, multiview-last.png, scene.json, graphics/");
+        return exit == 0 ? 0 : 1;
     }
 
-    private static SyntheticFeed StartFeed(FeedSpec spec, int port) =>
-        SyntheticFeed.Start(spec, Project, "127.0.0.1", port, IngestPassphrase, Token);
-
-    private static Process StartWorker(string scenePath, string scriptPath, int port)
+    // A white bar with a red tab: enough to see a graphic fade in and out over the picture.
+    private static RgbFrame LowerThird()
     {
-        var dll = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "src", "MixerWorker", "bin",
-            new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0", "MixerWorker.dll"));
-        var psi = new ProcessStartInfo("dotnet", [dll, "run", scenePath, "--duration", ShowSeconds.ToString(), "--script", scriptPath]) { UseShellExecute = false };
-        psi.Environment["MEDIAMTX__HOST"] = "127.0.0.1";
-        psi.Environment["MEDIAMTX__SRTPORT"] = port.ToString();
-        psi.Environment["MEDIAMTX__TOKEN"] = Token;
-        psi.Environment["INGEST_SRT_PASSPHRASE"] = IngestPassphrase;
-        psi.Environment["OUTPUT_SRT_PASSPHRASE"] = OutputPassphrase;
-        Say($"worker: dotnet {dll} run {scenePath} --duration {ShowSeconds} --script {scriptPath}");
-        return Process.Start(psi) ?? throw new InvalidOperationException("could not start the worker");
+        const int w = 360, h = 48;
+        var pixels = new byte[w * h * 3];
+        for (var y = 0; y < h; y++)
+            for (var x = 0; x < w; x++)
+            {
+                var i = (y * w + x) * 3;
+                var tab = x < 24;
+                (pixels[i], pixels[i + 1], pixels[i + 2]) = tab ? ((byte)220, (byte)30, (byte)30) : ((byte)240, (byte)240, (byte)240);
+            }
+        return new RgbFrame(w, h, pixels, DateTimeOffset.UtcNow);
+    }
+
+    private static Task<int> Ctl(Dictionary<string, string> env, params string[] args) => Ctl(env, args.AsEnumerable());
+
+    private static async Task<int> Ctl(Dictionary<string, string> env, IEnumerable<string> args)
+    {
+        using var p = Start("dotnet", [WorkerDll(), "ctl", .. args], env, prefix: "mixerctl");
+        await p.WaitForExitAsync();
+        if (p.ExitCode != 0) Say($"mixerctl {string.Join(' ', args)} failed with exit code {p.ExitCode}");
+        return p.ExitCode;
+    }
+
+    private static string WorkerDll() => Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "src", "MixerWorker", "bin",
+        new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0", "MixerWorker.dll"));
+
+    private static Process Start(string file, IEnumerable<string> args, Dictionary<string, string>? env = null, string? prefix = null, bool quiet = false)
+    {
+        var psi = new ProcessStartInfo(file, args) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in env ?? []) psi.Environment[k] = v;
+        var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
+        void Echo(string? line) { if (line is not null && !quiet) Console.WriteLine($"{prefix ?? file}: {line}"); }
+        p.OutputDataReceived += (_, e) => Echo(e.Data);
+        p.ErrorDataReceived += (_, e) => Echo(e.Data);
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    // SIGTERM (graceful: the worker ends its outputs with EOS), then a bounded wait.
+    private static void Stop(Process p)
+    {
+        if (p.HasExited) return;
+        Process.Start("kill", ["-TERM", p.Id.ToString()])?.WaitForExit();
+        if (!p.WaitForExit(15_000)) p.Kill(entireProcessTree: true);
+        p.WaitForExit();
+    }
+
+    private static int FreeTcpPort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private static void Say(string line) => Console.WriteLine($"demo: {line}");
