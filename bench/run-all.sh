@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark and writes one markdown summary to bench/results/. Expects a Release build
-# (./run.sh bench builds first). About 9 minutes on 2 cores.
+# (./run.sh bench builds first). About 10 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")"
 source ./lib.sh

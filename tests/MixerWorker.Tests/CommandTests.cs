@@ -98,7 +98,7 @@ public sealed class CommandTests(ITestOutputHelper output)
         h.AssertNoSecretLeaked();
     }
 
-    [Fact(Skip = "engine: a graphics layer cannot be linked to the bus compositor on GStreamer 1.22 (AYUV caps refused: GstPadLinkReturn -4), so a scene with graphics does not start")]
+    [Fact]
     public async Task Graphics_on_and_off_are_applied()
     {
         var (h, _, program) = await StartShowAsync(withGraphics: true);

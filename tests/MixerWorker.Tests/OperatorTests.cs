@@ -160,9 +160,8 @@ public sealed class OperatorTests(ITestOutputHelper output)
         h.StartFeed(B);
         await h.WaitForPublisherAsync($"ingest/{Project}/{A.Input}", Long);
         await h.WaitForPublisherAsync($"ingest/{Project}/{B.Input}", Long);
-        await h.WriteDesiredAsync(TwoInputScene(1));
+        await h.WriteDesiredAsync(TwoInputScene(1, withGraphics: true));
         h.StartWorker();
-        var program = h.Read("program");
         await h.WaitForStatusAsync(s => s.Revision == 1 && s.Inputs.Values.All(i => i.State == ConnectionState.Connected), Long);
         var env = h.Environment();
         await using var watch = WorkerProcess.Start(env, null, "ctl", "watch", Project);
@@ -185,6 +184,7 @@ public sealed class OperatorTests(ITestOutputHelper output)
             ["layout", Project, "program", "--preset", "sideBySide", "--sources", $"{Input},{InputB}"],
             ["audio", Project, InputB, "--gain", "-6", "--mute", "--delay", "20"],
             ["bus-audio", Project, "program", "--fixed", "--master", "-2"],
+            ["graphics", Project, "program", "0", "on"],
             ["ftb", Project, "program", "--ms", "100"],
         })
         {
