@@ -182,9 +182,9 @@ internal sealed class CommandExecutor(
         var raw = entry[CommandField];
         if (raw.IsNull)
             return await RefuseAsync(db, state, entryId, null, ErrorReasons.InvalidCommand, [$"the stream entry has no '{CommandField}' field"]);
+        if (raw.Length() > _worker.MaxCommandBytes)
+            return await RefuseAsync(db, state, entryId, null, ErrorReasons.Oversized, [$"the command is {raw.Length()} bytes; the limit is {_worker.MaxCommandBytes} bytes"]);
         var json = raw.ToString();
-        if (json.Length > _worker.MaxCommandBytes)
-            return await RefuseAsync(db, state, entryId, null, ErrorReasons.Oversized, [$"the command is {json.Length} bytes; the limit is {_worker.MaxCommandBytes} bytes"]);
 
         ShowCommand command;
         try { command = CommandJson.Parse(json); }
