@@ -16,7 +16,6 @@ internal sealed class BusBranch : IDisposable
     private readonly Element _pipeline;
     private readonly List<Element> _elements = [];
     private readonly List<BoxBranch> _boxes = [];
-    private readonly Dictionary<string, AudioBranch> _audio = [];
     private readonly Pad _backgroundPad;
     private readonly ProbeHandle _frameCounter;
     private int _nextBoxId;
@@ -25,7 +24,7 @@ internal sealed class BusBranch : IDisposable
     internal string Name { get; }
     internal BusDefinition Definition { get; private set; }
     internal Element Compositor { get; }
-    internal Element AudioMixer { get; }
+    internal BusAudio Audio { get; }
     internal Element MuxTee { get; }
     internal EncoderChainPlan EncoderPlan { get; }
     internal long FramesOut => Interlocked.Read(ref _frames);
@@ -58,27 +57,12 @@ internal sealed class BusBranch : IDisposable
             $"video/x-raw,format=I420,width={f.Width},height={f.Height},framerate={f.Fps}/1,pixel-aspect-ratio=1/1");
         var encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, $"{p}.venc{i}")).ToList();
 
-        // Audio.
-        var silence = Element.Make("audiotestsrc", $"{p}.silence");
-        silence.Set("is-live", true);
-        silence.Set("wave", "silence");
-        silence.Set("samplesperbuffer", 480);
-        var silenceCaps = ElementFactory.CapsFilter($"{p}.silencecaps", InputBranch.AudioCaps);
-        AudioMixer = Element.MakeWith("audiomixer", $"{p}.audiomixer", "force-live", true);
-        AudioMixer.Set("latency", latencyNs);
-        AudioMixer.Set("start-time-selection", "first");
-        var mixCaps = ElementFactory.CapsFilter($"{p}.acaps", InputBranch.AudioCaps);
-        var aconv = Element.Make("audioconvert", $"{p}.aconvert");
-        var aenc = AudioEncoder($"{p}.aenc", f);
-        // mpegtsmux refuses voaacenc's output unless aacparse frames it; Opus goes in as it is.
-        Element[] audioOut = f.AudioCodec == AudioCodec.Aac ? [aenc, Element.Make("aacparse", $"{p}.aacparse")] : [aenc];
-
         var mux = Element.Make("mpegtsmux", $"{p}.mux");
         mux.Set("alignment", 7); // 7 x 188 = 1316 bytes per SRT packet, MediaMTX's payload size
         MuxTee = Element.Make("tee", $"{p}.muxtee");
         MuxTee.Set("allow-not-linked", true);
 
-        _elements.AddRange([bg, bgCaps, Compositor, outCaps, .. encoder, silence, silenceCaps, AudioMixer, mixCaps, aconv, .. audioOut, mux, MuxTee]);
+        _elements.AddRange([bg, bgCaps, Compositor, outCaps, .. encoder, mux, MuxTee]);
         foreach (var e in _elements) pipeline.Add(e);
         Element.LinkMany(bg, bgCaps);
         _backgroundPad = Compositor.RequestPad("sink_%u");
@@ -86,25 +70,13 @@ internal sealed class BusBranch : IDisposable
         _backgroundPad.Set("zorder", 0);
         using (var bgSrc = bgCaps.StaticPad("src")) bgSrc.Link(_backgroundPad);
         Element.LinkMany([Compositor, outCaps, .. encoder, mux]);
-        Element.LinkMany([silence, silenceCaps, AudioMixer, mixCaps, aconv, .. audioOut, mux]);
+        Audio = new BusAudio(pipeline, bus, latencyNs);
+        Audio.Output.Link(mux);
         mux.Link(MuxTee);
         using (var compositorSrc = Compositor.StaticPad("src"))
             _frameCounter = Callbacks.AddProbe(compositorSrc, ProbeType.Buffer, _ => { Interlocked.Increment(ref _frames); return ProbeReturn.Ok; });
         foreach (var e in _elements) e.SyncStateWithParent();
-    }
-
-    private static Element AudioEncoder(string name, OutputFormat f)
-    {
-        if (f.AudioCodec == AudioCodec.Aac)
-        {
-            var aac = Element.Make("voaacenc", name);
-            aac.Set("bitrate", f.AudioBitrateKbps * 1000);
-            return aac;
-        }
-        var opus = Element.Make("opusenc", name);
-        opus.Set("bitrate", f.AudioBitrateKbps * 1000);
-        opus.Set("frame-size", 10); // ms; shorter frames, lower latency
-        return opus;
+        Audio.SyncStateWithParent();
     }
 
     /// <summary>
@@ -141,25 +113,9 @@ internal sealed class BusBranch : IDisposable
             _boxes[i].Apply(layout[i], rank + 1, isLive(layout[i].Source));
         }
 
-        ApplyAudio(bus, inputs);
+        Audio.Apply(bus, inputs);
         if (bus.Format.VideoBitrateKbps != Definition.Format.VideoBitrateKbps) SetVideoBitrate(bus.Format.VideoBitrateKbps);
         Definition = bus;
-    }
-
-    private void ApplyAudio(BusDefinition bus, IReadOnlyDictionary<string, InputBranch> inputs)
-    {
-        var heard = bus.HeardInputs().ToDictionary(a => a.Input, a => a.GainDb);
-        foreach (var gone in _audio.Keys.Where(k => !heard.ContainsKey(k)).ToList())
-        {
-            _audio[gone].Dispose();
-            _audio.Remove(gone);
-        }
-        foreach (var (input, gain) in heard)
-        {
-            if (!_audio.TryGetValue(input, out var branch))
-                _audio[input] = branch = new AudioBranch(_pipeline, Name, input, inputs[input].AudioTee, AudioMixer);
-            branch.SetGain(gain);
-        }
     }
 
     /// <summary>Shows or hides the boxes of one input, e.g. when it drops or comes back.</summary>
@@ -170,7 +126,7 @@ internal sealed class BusBranch : IDisposable
             if (_boxes[i].Source == input) _boxes[i].SetLive(layout[i], live);
     }
 
-    internal bool Shows(string input) => _boxes.Any(b => b.Source == input) || _audio.ContainsKey(input);
+    internal bool Shows(string input) => _boxes.Any(b => b.Source == input) || Audio.Hears(input);
 
     private void SetVideoBitrate(int kbps)
     {
@@ -181,9 +137,8 @@ internal sealed class BusBranch : IDisposable
     public void Dispose()
     {
         foreach (var b in _boxes) b.Dispose();
-        foreach (var a in _audio.Values) a.Dispose();
+        Audio.Dispose();
         _boxes.Clear();
-        _audio.Clear();
         _frameCounter.Dispose();
         foreach (var e in _elements) e.SetState(State.Null);
         foreach (var e in _elements) { _pipeline.Remove(e); }

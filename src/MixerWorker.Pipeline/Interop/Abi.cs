@@ -20,6 +20,9 @@ internal static class Abi
     internal const int ParamSpecValueTypeOffset = 24; // GParamSpec.value_type
     internal const int GValueSize = 24;
     internal const int GErrorDomainOffset = 0, GErrorCodeOffset = 4, GErrorMessageOffset = 8;
+    internal const int GValueTypeOffset = 0;          // GValue.g_type
+    // struct _GValueArray { guint n_values; GValue *values; guint n_prealloced; } (gobject/gvaluearray.h)
+    internal const int ValueArrayCountOffset = 0, ValueArrayValuesOffset = 8;
 
     internal const int BufferFlagDeltaUnit = 8192;
     internal const int MapRead = 1;
@@ -29,6 +32,7 @@ internal static class Abi
     // G_TYPE_STRING is a fundamental type id (G_TYPE_MAKE_FUNDAMENTAL(16)).
     internal const nint GTypeString = 16 << 2;
     internal const nint GTypeBoolean = 5 << 2;
+    internal const nint GTypeDouble = 15 << 2;
 
     internal static unsafe T Read<T>(nint ptr, int offset) where T : unmanaged => *(T*)(ptr + offset);
 }
