@@ -6,7 +6,8 @@ namespace MixerWorker.Pipeline.Builders;
 
 /// <summary>
 /// The sound of a bus: live silence → audiomixer (one pad per heard input, <see cref="AudioBranch"/>)
-/// → 48 kHz stereo float → master gain → limiter → meter → Opus or AAC, ready for the bus's muxer.
+/// → 48 kHz stereo float → master gain → limiter (<see cref="PeakLimiter"/>, then a brick wall) → meter
+/// → Opus or AAC, ready for the bus's muxer.
 /// The live silence and force-live keep the mix running on the clock when no input sends audio, so a
 /// silent or missing input never holds it up.
 /// </summary>
@@ -24,6 +25,9 @@ internal sealed class BusAudio : IDisposable
     private readonly string _bus;
     private readonly Element[] _elements;
     private readonly Element _master, _limiter;
+    private readonly PeakLimiter _peakLimiter = new(2, 48000, LimiterCeiling, TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(150));
+    private readonly ProbeHandle _peakLimiterProbe;
+    private volatile bool _peakLimiting;
     // Replaced whole on the control thread and never changed afterwards, so SetInputGains can walk it
     // from a streaming thread without a lock.
     private volatile IReadOnlyDictionary<string, AudioBranch> _branches = NoBranches;
@@ -57,16 +61,36 @@ internal sealed class BusAudio : IDisposable
         Element[] encoded = bus.Format.AudioCodec == AudioCodec.Aac ? [aenc, Element.Make("aacparse", $"{p}.aacparse")] : [aenc];
         _elements = [silence, silenceCaps, Mixer, mixCaps, _master, _limiter, meter, aconv, .. encoded];
         ElementFactory.AddChain(pipeline, _elements);
+        using (var limiterSink = _limiter.StaticPad("sink"))
+            _peakLimiterProbe = Callbacks.AddProbe(limiterSink, ProbeType.Buffer, info =>
+            {
+                if (_peakLimiting) Limit(info);
+                return ProbeReturn.Ok;
+            });
         ApplyMaster(bus.Audio);
     }
 
-    // audiodynamic as a hard-knee compressor maps every sample above the threshold to
-    // threshold + (x - threshold) * ratio, sample by sample (no attack or release). GStreamer's
-    // "ratio" is the slope above the knee, so ratio 0 is an infinite compression ratio: nothing leaves
-    // above the ceiling whatever the sum of the inputs, where any slope above 0 lets a large enough
-    // sum through (4 inputs at +6 dB reach 8.0). So this is a brick-wall safeguard at the ceiling,
-    // not a gain-riding limiter: a mix driven into it distorts instead of ducking, and the meters
-    // are what tells the operator to turn it down. Below the ceiling it changes nothing.
+    // On the mixer's streaming thread, buffer by buffer (F32LE stereo, fixed by the caps before it).
+    private unsafe void Limit(ProbeInfo info)
+    {
+        var buffer = info.WritableBuffer();
+        if (buffer == 0) return;
+        var map = stackalloc byte[Abi.MapInfoSize];
+        if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead | Abi.MapWrite)) return;
+        try
+        {
+            var floats = (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset) / sizeof(float);
+            _peakLimiter.Process(new Span<float>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), floats));
+        }
+        finally { Native.gst_buffer_unmap(buffer, (nint)map); }
+    }
+
+    // The PeakLimiter (a probe on this element's input) does the limiting. audiodynamic as a
+    // hard-knee compressor behind it maps every sample above the threshold to
+    // threshold + (x - threshold) * ratio; GStreamer's "ratio" is the slope above the knee, so ratio 0
+    // is a brick wall. It is a last safeguard that only float rounding could reach: on its own, with
+    // any slope above 0 a large enough sum gets through (4 inputs at +6 dB reach 8.0), and at 0 it
+    // squares the waveform off, which a codec turns into overshoot (see PeakLimiter).
     private static Element Limiter(string name)
     {
         var limiter = Element.Make("audiodynamic", name);
@@ -160,10 +184,12 @@ internal sealed class BusAudio : IDisposable
         // Ratio 1 is audiodynamic's pass-through: it returns before touching the samples.
         if (limiting != _limiting) _limiter.Set("ratio", limiting ? 0.0 : 1.0);
         _limiting = limiting;
+        _peakLimiting = limiting;
     }
 
     public void Dispose()
     {
+        _peakLimiterProbe.Dispose();
         foreach (var branch in _branches.Values) branch.Dispose();
         _branches = NoBranches;
         foreach (var e in _elements) e.SetState(State.Null);

@@ -306,6 +306,12 @@ public sealed class ProjectMixer : IAsyncDisposable
     /// <summary>How many meter readings an input ("in") or a bus ("bus") has had.</summary>
     internal long MeterReadings(string kind, string name) => _meters.Readings(kind, name);
 
+    /// <summary>What the audio graph holds: per bus the linear gain on each input's mixer pad, per input its delay.</summary>
+    internal Task<(IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays)> GetAudioGraphAsync() =>
+        _control.Invoke<(IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>, IReadOnlyDictionary<string, TimeSpan>)>(() => (
+            _buses.ToDictionary(b => b.Key, b => b.Value.Branch.Audio.InputGains),
+            _inputs.ToDictionary(i => i.Key, i => i.Value.Branch.AudioDelay)));
+
     public void ConnectInputNow(string input)
     {
         if (_inputs.TryGetValue(input, out var i)) i.Supervisor?.ConnectNow();

@@ -14,6 +14,7 @@ internal static class Abi
     internal const int BufferPtsOffset = 72;     // GstBuffer.pts
     internal const int BufferDtsOffset = 80;     // GstBuffer.dts
     internal const int ProbeInfoTypeOffset = 0;  // GstPadProbeInfo.type
+    internal const int ProbeInfoDataOffset = 16; // GstPadProbeInfo.data
     internal const int MapInfoSize = 104;        // sizeof(GstMapInfo)
     internal const int MapInfoDataOffset = 16;
     internal const int MapInfoSizeOffset = 24;
@@ -25,7 +26,7 @@ internal static class Abi
     internal const int ValueArrayCountOffset = 0, ValueArrayValuesOffset = 8;
 
     internal const int BufferFlagDeltaUnit = 8192;
-    internal const int MapRead = 1;
+    internal const int MapRead = 1, MapWrite = 2;
     internal const ulong ClockTimeNone = ulong.MaxValue;
     internal const ulong Second = 1_000_000_000;
 
@@ -35,6 +36,7 @@ internal static class Abi
     internal const nint GTypeDouble = 15 << 2;
 
     internal static unsafe T Read<T>(nint ptr, int offset) where T : unmanaged => *(T*)(ptr + offset);
+    internal static unsafe void Write<T>(nint ptr, int offset, T value) where T : unmanaged => *(T*)(ptr + offset) = value;
 }
 
 internal enum State { VoidPending = 0, Null = 1, Ready = 2, Paused = 3, Playing = 4 }

@@ -31,6 +31,20 @@ internal readonly struct ProbeInfo(nint info)
         return t == Abi.ClockTimeNone ? null : t;
     }
 
+    /// <summary>
+    /// The buffer, made writable (copied when shared) and put back into the probe info, for a probe
+    /// that changes it in place; 0 when the probe did not get a buffer. Valid only during the callback.
+    /// </summary>
+    internal nint WritableBuffer()
+    {
+        var b = Buffer;
+        if (b == 0 || Native.gst_mini_object_is_writable(b)) return b;
+        // make_writable takes the reference the info holds and returns the one the push continues with.
+        b = Native.gst_mini_object_make_writable(b);
+        Abi.Write(info, Abi.ProbeInfoDataOffset, b);
+        return b;
+    }
+
     internal bool IsDeltaUnit => Buffer is var b && b != 0 && (Abi.Read<uint>(b, Abi.MiniObjectFlagsOffset) & Abi.BufferFlagDeltaUnit) != 0;
 }
 

@@ -192,4 +192,10 @@ internal static partial class Native
     [LibraryImport("libgobject-2.0.so.0")] internal static partial double g_value_get_double(nint value);
     // GValueArray is deprecated in GLib but it is what `level` posts; its type id is registered at run time.
     [LibraryImport("libgobject-2.0.so.0")] internal static partial nint g_value_array_get_type();
+
+    [LibraryImport("libgstreamer-1.0.so.0")] [return: MarshalAs(UnmanagedType.I4)]
+    internal static partial bool gst_mini_object_is_writable(nint obj);
+    // Takes the caller's reference (transfer full) and returns a writable object: the same one when
+    // nobody else holds it, else a copy, with the original's reference dropped.
+    [LibraryImport("libgstreamer-1.0.so.0")] internal static partial nint gst_mini_object_make_writable(nint obj);
 }
