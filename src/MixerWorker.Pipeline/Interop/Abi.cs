@@ -10,6 +10,7 @@ internal static class Abi
     internal const int MessageTypeOffset = 64;   // GstMessage.type
     internal const int MessageSrcOffset = 80;    // GstMessage.src
     internal const int EventTypeOffset = 64;     // GstEvent.type
+    internal const int QueryTypeOffset = 64;     // GstQuery.type
     internal const int MiniObjectFlagsOffset = 16;
     internal const int BufferPtsOffset = 72;     // GstBuffer.pts
     internal const int BufferDtsOffset = 80;     // GstBuffer.dts
@@ -53,9 +54,13 @@ internal enum MessageType
 internal enum EventType { Eos = 28174, Caps = 12814, Segment = 17934, FlushStart = 2563, StreamStart = 10254 }
 
 [Flags]
-internal enum ProbeType { Idle = 1, Block = 2, Buffer = 16, BufferList = 32, EventDownstream = 64 }
+internal enum ProbeType { Idle = 1, Block = 2, Buffer = 16, BufferList = 32, EventDownstream = 64, QueryDownstream = 512 }
 
-internal enum ProbeReturn { Drop = 0, Ok = 1, Remove = 2, Pass = 3 }
+/// <summary>Handled: the probe answered the query (or consumed the data) itself.</summary>
+internal enum ProbeReturn { Drop = 0, Ok = 1, Remove = 2, Pass = 3, Handled = 4 }
+
+/// <summary>The serialized downstream queries a probe may answer (GST_QUERY_*).</summary>
+internal enum QueryType { Allocation = 35846, Drain = 46086 }
 
 internal static class NativeString
 {

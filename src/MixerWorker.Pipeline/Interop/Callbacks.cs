@@ -18,6 +18,16 @@ internal readonly struct ProbeInfo(nint info)
         }
     }
 
+    internal QueryType? Query
+    {
+        get
+        {
+            if ((Type & ProbeType.QueryDownstream) == 0) return null;
+            var query = Native.gst_pad_probe_info_get_query(info);
+            return query == 0 ? null : (QueryType)Abi.Read<int>(query, Abi.QueryTypeOffset);
+        }
+    }
+
     internal nint Buffer => (Type & ProbeType.Buffer) != 0 ? Native.gst_pad_probe_info_get_buffer(info) : 0;
 
     internal ulong? BufferPts => BufferTime(Abi.BufferPtsOffset);

@@ -198,4 +198,5 @@ internal static partial class Native
     // Takes the caller's reference (transfer full) and returns a writable object: the same one when
     // nobody else holds it, else a copy, with the original's reference dropped.
     [LibraryImport("libgstreamer-1.0.so.0")] internal static partial nint gst_mini_object_make_writable(nint obj);
+    [LibraryImport("libgstreamer-1.0.so.0")] internal static partial nint gst_pad_probe_info_get_query(nint info); // N
 }

@@ -22,6 +22,7 @@ internal sealed class InputBranch : IDisposable
     private readonly Element[] _audio;
     private readonly Element _volume;
     private readonly Pad _delayPad;
+    private readonly ProbeHandle _audioQueries;
     private (double GainDb, bool Muted, int DelayMs) _audioSettings = (0, false, 0);
 
     internal string Name { get; }
@@ -49,6 +50,15 @@ internal sealed class InputBranch : IDisposable
         VideoEntry = _video[0].StaticPad("sink");
         AudioEntry = _audio[0].StaticPad("sink");
         _delayPad = _audio[^2].StaticPad("src");
+        // The decoder asks for an allocation (and may ask for a drain) on every new connection's
+        // first caps. Both queries are serialized: the tee hands them to every bus's queue, each
+        // queue waits until its mixer pad takes them, and a mixer that is held up downstream (its
+        // encoder blocked on the muxer) then holds the input's streaming thread, so the SRT source
+        // can never be stopped. Raw audio needs no pool or drain, so they are answered here, and an
+        // input never waits for a bus.
+        using (var teeSink = AudioTee.StaticPad("sink"))
+            _audioQueries = Callbacks.AddProbe(teeSink, ProbeType.QueryDownstream,
+                info => info.Query is QueryType.Allocation or QueryType.Drain ? ProbeReturn.Handled : ProbeReturn.Ok);
     }
 
     /// <summary>
@@ -87,6 +97,7 @@ internal sealed class InputBranch : IDisposable
         VideoEntry.Dispose();
         AudioEntry.Dispose();
         _delayPad.Dispose();
+        _audioQueries.Dispose();
         foreach (var e in _video.Concat(_audio))
         {
             e.SetState(State.Null);
