@@ -164,7 +164,9 @@ public sealed class ProjectMixer : IAsyncDisposable
                     }
                     var transition = change.Animations.TryGetValue(bus.Name, out var a) ? a.Transition : TransitionSpec.Cut;
                     var fade = TimeSpan.FromMilliseconds(change.FadeToBlackMs.GetValueOrDefault(bus.Name));
-                    runtime.Branch.Show(bus, transition, fade, _inputs.ToDictionary(i => i.Key, i => i.Value.Branch), ResolveGraphic);
+                    // Inputs on their way out are left out, so no new branch (audio crossfade included) hangs on them.
+                    var staying = _inputs.Where(i => scene.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch);
+                    runtime.Branch.Show(bus, transition, fade, staying, ResolveGraphic);
                 });
                 if (_buses[bus.Name].Supervisor is null) StartOutput(_buses[bus.Name]);
             }
