@@ -221,7 +221,8 @@ internal sealed unsafe class SrtCallerReader : IDisposable
                         End($"the feed ended: MediaMTX closed the SRT connection or it was lost (publisher gone?){(failure is null ? "" : $" [{failure}]")}");
                     return;
                 }
-                if (woke < 0) _stop.Token.WaitHandle.WaitOne(PollMs);
+                // Still connected after an error sign: wait a little rather than spin on it.
+                _stop.Token.WaitHandle.WaitOne(woke < 0 ? PollMs : 10);
             }
         }
     }
