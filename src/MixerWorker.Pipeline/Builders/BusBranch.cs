@@ -90,7 +90,9 @@ internal sealed class BusBranch : IDisposable
         mux.Link(MuxTee);
         using (var compositorSrc = Compositor.StaticPad("src"))
             _frameCounter = Callbacks.AddProbe(compositorSrc, ProbeType.Buffer, _ => { Interlocked.Increment(ref _frames); return ProbeReturn.Ok; });
-        foreach (var e in _elements) e.SyncStateWithParent();
+        // Downstream first: a live source started before the aggregator it feeds pushes into an
+        // inactive pad, gets FLUSHING, pauses its task for good, and the bus never produces a frame.
+        foreach (var e in Enumerable.Reverse(_elements)) e.SyncStateWithParent();
     }
 
     private static Element AudioEncoder(string name, OutputFormat f)
