@@ -116,7 +116,8 @@ internal sealed class BusAudio : IDisposable
 
     internal void SyncStateWithParent()
     {
-        foreach (var e in _elements) e.SyncStateWithParent();
+        // Downstream first, for the reason BusBranch gives: the live silence must find the mixer running.
+        foreach (var e in Enumerable.Reverse(_elements)) e.SyncStateWithParent();
     }
 
     /// <summary>

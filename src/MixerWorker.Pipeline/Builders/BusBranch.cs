@@ -83,7 +83,9 @@ internal sealed class BusBranch : IDisposable
             _frameCounter = Callbacks.AddProbe(compositorSrc, ProbeType.Buffer, _ => { Interlocked.Increment(ref _frames); return ProbeReturn.Ok; });
         Director = new BusDirector(pipeline, Compositor, bus, toControlThread, Audio.SetInputGains);
         if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(pipeline, bus.Name, Compositor);
-        foreach (var e in _elements) e.SyncStateWithParent();
+        // Downstream first: a live source started before the aggregator it feeds pushes into an
+        // inactive pad, gets FLUSHING, pauses its task for good, and the bus never produces a frame.
+        foreach (var e in Enumerable.Reverse(_elements)) e.SyncStateWithParent();
         Audio.SyncStateWithParent();
     }
 

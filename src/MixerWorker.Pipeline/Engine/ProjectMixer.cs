@@ -246,7 +246,7 @@ public sealed class ProjectMixer : IAsyncDisposable
     {
         var endpoint = _options.MediaMtx.Ingest(_scene.Project, input.Name);
         Supervise(input, $"input {input.Name} ({endpoint})",
-            (generation, session) => new SrtSource(_pipeline, input.Branch, endpoint, generation, session),
+            (generation, session) => new SrtSource(_pipeline, input.Branch, endpoint, generation, session, _redactor.Redact, _log),
             (state, error) => OnInputState(input, state, error));
     }
 

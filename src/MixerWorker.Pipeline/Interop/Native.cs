@@ -160,9 +160,12 @@ internal static partial class Native
     internal static partial bool gst_bin_recalculate_latency(nint bin);
 }
 
+// Feeding appsrc from a thread of our own (the SRT input reader, test images). gst_app_src_push_buffer
+// is thread-safe and never blocks with block=false; it returns a GstFlowReturn (0 = OK, -2 = FLUSHING
+// once appsrc is stopping) and takes the buffer in every case, so the caller never unrefs it.
 internal static partial class Native
 {
-    [LibraryImport("libgstreamer-1.0.so.0")] internal static partial nint gst_buffer_new_memdup(nint data, nuint size); // F
+    [LibraryImport("libgstreamer-1.0.so.0")] internal static partial nint gst_buffer_new_memdup(nint data, nuint size); // F; copies data
     [LibraryImport("libgstapp-1.0.so.0")] internal static partial int gst_app_src_push_buffer(nint appsrc, nint buffer); // takes the buffer
     [LibraryImport("libgstapp-1.0.so.0")] internal static partial int gst_app_src_end_of_stream(nint appsrc);
 }
