@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the engine, the tests and the demo need at run time. GStreamer 1.22 from
-# bookworm; libsrt comes with plugins-bad and is also used directly by the MediaMTX stand-in.
+# bookworm; libsrt comes with plugins-bad and is also bound directly by the engine's SRT input
+# reader and by the MediaMTX stand-in.
 APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav

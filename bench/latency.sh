@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Latency inside the worker (GStreamer latency tracer, srtsrc → srtsink) and time from worker start to
+# Latency inside the worker (GStreamer latency tracer, input appsrc → srtsink) and time from worker start to
 # first published frame. Usage: bench/latency.sh [markdown-out]   (env: TRACE_S, SKIP_S, TTFF_REPS)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -88,15 +88,15 @@ done
   echo "### Latency inside the worker (GStreamer latency tracer)"
   echo
   echo "One ${TRACE_S} s run with \`GST_TRACERS=\"latency(flags=pipeline+element)\"\`, records in the first ${SKIP_S} s dropped."
-  echo "Path latency = srtsink's receipt of a buffer minus the push time of the srtsrc buffer whose probe event reached"
+  echo "Path latency = srtsink's receipt of a buffer minus the push time of the input appsrc buffer whose probe event reached"
   echo "that sink first. Inputs: 3 synthetic 640x360p30 feeds; SRT latency ${SRT__LATENCYMS} ms (not part of these numbers: it is"
-  echo "spent inside libsrt before srtsrc pushes). Worker errors/warnings in the traced run: ${errors}; last status: ${frames}."
+  echo "spent inside libsrt before the engine's SRT reader hands data to appsrc). Worker errors/warnings in the traced run: ${errors}; last status: ${frames}."
   echo
   echo "| Path | Samples | p50 ms | p95 ms | max ms |"
   echo "|---|---|---|---|---|"
   for bus in program aux1; do
-    read -r n p50 p95 mx < <(path_stats "^src\\..*srtsrc→out\\.$bus\\.")
-    echo "| any srtsrc → out.$bus.*.srtsink | $n | $p50 | $p95 | $mx |"
+    read -r n p50 p95 mx < <(path_stats "^src\\..*appsrc→out\\.$bus\\.")
+    echo "| any input appsrc → out.$bus.*.srtsink | $n | $p50 | $p95 | $mx |"
     for pair in $(awk -v b="out.$bus." '$1 == "path" && $2 ~ /^src\./ && index($2, b) { print $2 }' "$WORK/records.txt" | sort -u); do
       read -r n p50 p95 mx < <(pair_stats "$pair")
       echo "| &nbsp;&nbsp;${pair//\*/N} | $n | $p50 | $p95 | $mx |"

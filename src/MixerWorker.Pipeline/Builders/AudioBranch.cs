@@ -1,33 +1,67 @@
 using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Sources;
 
 namespace MixerWorker.Pipeline.Builders;
 
 /// <summary>One input heard on a bus: input audio tee → leaky queue → audiomixer pad (gain on the pad).</summary>
 internal sealed class AudioBranch : IDisposable
 {
+    // Room for the largest lip-sync delay: a delayed input's audio waits here until the mixer's
+    // clock reaches its (offset) running time, and a queue shorter than the delay would leak it.
+    private const ulong QueueTimeNs = (200UL + InputBranch.MaxAudioDelayMs) * 1_000_000UL;
+
     private readonly Element _pipeline, _sourceTee, _mixer, _queue;
     private readonly Pad _teePad, _queueSink, _queueSrc, _mixPad;
+    private readonly Lock _gate = new();
+    private bool _disposed;
+    private double _gain = double.NaN;
 
-    internal AudioBranch(Element pipeline, string busName, string input, Element sourceTee, Element mixer)
+    internal string Input { get; }
+
+    /// <param name="gain">Linear gain set before any audio flows, so an input that starts unheard never blips.</param>
+    internal AudioBranch(Element pipeline, string busName, string input, Element sourceTee, Element mixer, double gain)
     {
         _pipeline = pipeline;
         _sourceTee = sourceTee;
         _mixer = mixer;
-        _queue = ElementFactory.LeakyQueue($"abox.{busName}.{input}", maxBuffers: 0, maxTimeNs: 200_000_000);
+        Input = input;
+        _queue = ElementFactory.LeakyQueue($"abox.{busName}.{input}", maxBuffers: 0, maxTimeNs: QueueTimeNs);
         pipeline.Add(_queue);
         _queueSink = _queue.StaticPad("sink");
         _queueSrc = _queue.StaticPad("src");
         _mixPad = mixer.RequestPad("sink_%u");
+        SetGain(gain);
         _queueSrc.Link(_mixPad);
         _queue.SyncStateWithParent();
         _teePad = sourceTee.RequestPad("src_%u");
         _teePad.Link(_queueSink);
     }
 
-    internal void SetGain(double gainDb) => _mixPad.Set("volume", Math.Pow(10, gainDb / 20));
+    /// <summary>The linear gain last set on the mixer pad.</summary>
+    internal double Gain { get { lock (_gate) return _gain; } }
+
+    /// <summary>
+    /// Sets the mixer pad's volume. Safe from any thread, including a streaming thread in the middle of
+    /// a transition: it only sets a property, and does nothing once the branch is being torn down.
+    /// </summary>
+    internal void SetGain(double linear)
+    {
+        linear = AudioGain.Clamp(linear);
+        lock (_gate)
+        {
+            if (_disposed || linear == _gain) return;
+            _mixPad.Set("volume", linear);
+            _gain = linear;
+        }
+    }
 
     public void Dispose()
     {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+        }
         _teePad.Unlink(_queueSink);
         _sourceTee.ReleaseRequestPad(_teePad);
         _queue.SetState(State.Null);

@@ -202,8 +202,9 @@ internal sealed class BoxBranch : IDisposable
     public void Dispose()
     {
         _firstFrame.Dispose();
+        // Removing a probe does not wait for a call in flight: the clip sink pad it reads stays
+        // ours until the branch has stopped streaming.
         _clipProbe.Dispose();
-        _clipSink.Dispose();
         // Unlink from the shared tee first: the tee then sees not-linked (allowed) rather than the
         // flushing pad of a stopping branch, which it would pass upstream and stop the decoder.
         _teePad.Unlink(_binSink);
@@ -212,6 +213,6 @@ internal sealed class BoxBranch : IDisposable
         _binSrc.Unlink(_mixPad);
         _compositor.ReleaseRequestPad(_mixPad);
         _pipeline.Remove(_bin);
-        foreach (var d in new IDisposable?[] { _teePad, _mixPad, _binSink, _binSrc, _crop, _scale, _caps, _clip, _border, _label, _bin }) d?.Dispose();
+        foreach (var d in new IDisposable?[] { _clipSink, _teePad, _mixPad, _binSink, _binSrc, _crop, _scale, _caps, _clip, _border, _label, _bin }) d?.Dispose();
     }
 }

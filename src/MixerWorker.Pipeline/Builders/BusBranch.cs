@@ -15,7 +15,6 @@ internal sealed class BusBranch : IDisposable
 {
     private readonly Element _pipeline;
     private readonly List<Element> _elements = [];
-    private readonly Dictionary<string, AudioBranch> _audio = [];
     private readonly Pad _backgroundPad;
     private readonly ProbeHandle _frameCounter;
     private bool _first = true;
@@ -24,7 +23,7 @@ internal sealed class BusBranch : IDisposable
     internal string Name { get; }
     internal BusDefinition Definition { get; private set; }
     internal Element Compositor { get; }
-    internal Element AudioMixer { get; }
+    internal BusAudio Audio { get; }
     internal Element MuxTee { get; }
     internal EncoderChainPlan EncoderPlan { get; }
     internal BusDirector Director { get; }
@@ -64,27 +63,12 @@ internal sealed class BusBranch : IDisposable
         RawTee.Set("allow-not-linked", true);
         var encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, $"{p}.venc{i}")).ToList();
 
-        // Audio.
-        var silence = Element.Make("audiotestsrc", $"{p}.silence");
-        silence.Set("is-live", true);
-        silence.Set("wave", "silence");
-        silence.Set("samplesperbuffer", 480);
-        var silenceCaps = ElementFactory.CapsFilter($"{p}.silencecaps", InputBranch.AudioCaps);
-        AudioMixer = Element.MakeWith("audiomixer", $"{p}.audiomixer", "force-live", true);
-        AudioMixer.Set("latency", latencyNs);
-        AudioMixer.Set("start-time-selection", "first");
-        var mixCaps = ElementFactory.CapsFilter($"{p}.acaps", InputBranch.AudioCaps);
-        var aconv = Element.Make("audioconvert", $"{p}.aconvert");
-        var aenc = AudioEncoder($"{p}.aenc", f);
-        // mpegtsmux refuses voaacenc's output unless aacparse frames it; Opus goes in as it is.
-        Element[] audioOut = f.AudioCodec == AudioCodec.Aac ? [aenc, Element.Make("aacparse", $"{p}.aacparse")] : [aenc];
-
         var mux = Element.Make("mpegtsmux", $"{p}.mux");
         mux.Set("alignment", 7); // 7 x 188 = 1316 bytes per SRT packet, MediaMTX's payload size
         MuxTee = Element.Make("tee", $"{p}.muxtee");
         MuxTee.Set("allow-not-linked", true);
 
-        _elements.AddRange([bg, bgCaps, Compositor, outCaps, RawTee, .. encoder, silence, silenceCaps, AudioMixer, mixCaps, aconv, .. audioOut, mux, MuxTee]);
+        _elements.AddRange([bg, bgCaps, Compositor, outCaps, RawTee, .. encoder, mux, MuxTee]);
         foreach (var e in _elements) pipeline.Add(e);
         Element.LinkMany(bg, bgCaps);
         _backgroundPad = Compositor.RequestPad("sink_%u");
@@ -92,27 +76,17 @@ internal sealed class BusBranch : IDisposable
         _backgroundPad.Set("zorder", 0);
         using (var bgSrc = bgCaps.StaticPad("src")) bgSrc.Link(_backgroundPad);
         Element.LinkMany([Compositor, outCaps, RawTee, .. encoder, mux]);
-        Element.LinkMany([silence, silenceCaps, AudioMixer, mixCaps, aconv, .. audioOut, mux]);
+        Audio = new BusAudio(pipeline, bus, latencyNs);
+        Audio.Output.Link(mux);
         mux.Link(MuxTee);
         using (var compositorSrc = Compositor.StaticPad("src"))
             _frameCounter = Callbacks.AddProbe(compositorSrc, ProbeType.Buffer, _ => { Interlocked.Increment(ref _frames); return ProbeReturn.Ok; });
-        Director = new BusDirector(pipeline, Compositor, bus, toControlThread);
+        Director = new BusDirector(pipeline, Compositor, bus, toControlThread, Audio.SetInputGains);
         if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(pipeline, bus.Name, Compositor);
-        foreach (var e in _elements) e.SyncStateWithParent();
-    }
-
-    private static Element AudioEncoder(string name, OutputFormat f)
-    {
-        if (f.AudioCodec == AudioCodec.Aac)
-        {
-            var aac = Element.Make("voaacenc", name);
-            aac.Set("bitrate", f.AudioBitrateKbps * 1000);
-            return aac;
-        }
-        var opus = Element.Make("opusenc", name);
-        opus.Set("bitrate", f.AudioBitrateKbps * 1000);
-        opus.Set("frame-size", 10); // ms; shorter frames, lower latency
-        return opus;
+        // Downstream first: a live source started before the aggregator it feeds pushes into an
+        // inactive pad, gets FLUSHING, pauses its task for good, and the bus never produces a frame.
+        foreach (var e in Enumerable.Reverse(_elements)) e.SyncStateWithParent();
+        Audio.SyncStateWithParent();
     }
 
     /// <summary>
@@ -125,26 +99,11 @@ internal sealed class BusBranch : IDisposable
         if (Multiview is null) Director.Show(bus, transition, inputs);
         Director.SetGraphics(bus.Graphics, resolveGraphic);
         if (bus.FadedToBlack != Definition.FadedToBlack || _first) Director.FadeToBlack(bus.FadedToBlack, _first ? TimeSpan.Zero : fadeToBlack);
-        ApplyAudio(bus, inputs);
+        // Audio follows the picture: while it animates, the director crossfades frame by frame.
+        Audio.Apply(bus, inputs, Director.Animation is { } animation ? AudioPlan.Gains(animation.To, animation, 0) : null);
         if (bus.Format.VideoBitrateKbps != Definition.Format.VideoBitrateKbps) SetVideoBitrate(bus.Format.VideoBitrateKbps);
         Definition = bus;
         _first = false;
-    }
-
-    private void ApplyAudio(BusDefinition bus, IReadOnlyDictionary<string, InputBranch> inputs)
-    {
-        var heard = bus.HeardInputs().ToDictionary(a => a.Input, a => a.GainDb);
-        foreach (var gone in _audio.Keys.Where(k => !heard.ContainsKey(k)).ToList())
-        {
-            _audio[gone].Dispose();
-            _audio.Remove(gone);
-        }
-        foreach (var (input, gain) in heard)
-        {
-            if (!_audio.TryGetValue(input, out var branch))
-                _audio[input] = branch = new AudioBranch(_pipeline, Name, input, inputs[input].AudioTee, AudioMixer);
-            branch.SetGain(gain);
-        }
     }
 
     private void SetVideoBitrate(int kbps)
@@ -157,8 +116,7 @@ internal sealed class BusBranch : IDisposable
     {
         Director.Dispose();
         Multiview?.Dispose();
-        foreach (var a in _audio.Values) a.Dispose();
-        _audio.Clear();
+        Audio.Dispose();
         _frameCounter.Dispose();
         foreach (var e in _elements) e.SetState(State.Null);
         foreach (var e in _elements) { _pipeline.Remove(e); }

@@ -28,6 +28,7 @@ internal sealed class BusDirector : IDisposable
     private readonly string _bus;
     private readonly OutputFormat _format;
     private readonly Action<Action> _toControlThread;
+    private readonly Action<IReadOnlyDictionary<string, double>> _setAudioGains;
     private readonly Lock _lock = new();
     private int _nextBoxId;
 
@@ -45,8 +46,10 @@ internal sealed class BusDirector : IDisposable
     /// <summary>Raised on the control thread when a transition has finished.</summary>
     internal event Action? TransitionFinished;
 
-    internal BusDirector(Element pipeline, Element compositor, BusDefinition bus, Action<Action> toControlThread)
+    internal BusDirector(Element pipeline, Element compositor, BusDefinition bus, Action<Action> toControlThread,
+        Action<IReadOnlyDictionary<string, double>> setAudioGains)
     {
+        _setAudioGains = setAudioGains;
         _pipeline = pipeline;
         _compositor = compositor;
         _bus = bus.Name;
@@ -227,6 +230,8 @@ internal sealed class BusDirector : IDisposable
             t.Finishing = true;
             _toControlThread(() => Complete(t));
         }
+        // Audio crossfades with the picture, at the same progress (per video frame).
+        _setAudioGains(AudioPlan.Gains(t.Animation.To, t.Animation, progress));
         return (FrameComposer.Compose(t.Animation, progress), Of);
     }
 

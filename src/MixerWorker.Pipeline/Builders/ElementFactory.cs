@@ -40,6 +40,16 @@ internal static class ElementFactory
         return q;
     }
 
+    /// <summary>A `level` element posting peak and RMS every 100 ms; its name scopes the messages
+    /// (in.&lt;input&gt;.level, bus.&lt;bus&gt;.level).</summary>
+    internal static Element Meter(string name)
+    {
+        var level = Element.Make("level", name);
+        level.Set("interval", 100_000_000UL);
+        level.Set("post-messages", true);
+        return level;
+    }
+
     /// <summary>Adds elements to a bin and links them in order.</summary>
     internal static void AddChain(Element bin, IReadOnlyList<Element> chain)
     {

@@ -12,7 +12,11 @@ public sealed record InputStatus(ConnectionState State, string? Error, int Attem
 public sealed record BusStatus(ConnectionState Output, string? Error, long FramesOut, string Encoder);
 
 /// <summary>Peak and RMS in dBFS over the last metering interval; -inf (as -120) for silence.</summary>
-public sealed record AudioLevel(double PeakDb, double RmsDb);
+public sealed record AudioLevel(double PeakDb, double RmsDb)
+{
+    public const double FloorDb = -120;
+    public static readonly AudioLevel Silence = new(FloorDb, FloorDb);
+}
 
 public sealed record AudioMeters(IReadOnlyDictionary<string, AudioLevel> Inputs, IReadOnlyDictionary<string, AudioLevel> Buses);
 

@@ -26,6 +26,8 @@ public sealed class ProjectMixer : IAsyncDisposable
     private readonly SemaphoreSlim _changeLock = new(1, 1);
     private readonly Dictionary<string, InputRuntime> _inputs = [];
     private readonly Dictionary<string, BusRuntime> _buses = [];
+    // Five missed 100 ms intervals: the input's audio has stopped.
+    private readonly AudioMeterBoard _meters = new(TimeSpan.FromMilliseconds(500));
     private int _connectionSerial;
     private SceneDefinition _scene;
     private bool _stopped;
@@ -134,6 +136,7 @@ public sealed class ProjectMixer : IAsyncDisposable
             {
                 foreach (var input in scene.Inputs.Where(i => !_inputs.ContainsKey(i.Name)))
                     _inputs[input.Name] = new InputRuntime(new InputBranch(_pipeline, input.Name));
+                foreach (var input in scene.Inputs) _inputs[input.Name].Branch.ApplyAudio(input);
             });
             foreach (var input in _inputs.Values.Where(i => i.Supervisor is null)) StartInput(input);
 
@@ -146,6 +149,7 @@ public sealed class ProjectMixer : IAsyncDisposable
                     foreach (var other in _buses.Values) other.Branch.Multiview?.Detach(bus.Branch.RawTee);
                     bus.Branch.Dispose();
                     _buses.Remove(bus.Name);
+                    _meters.Forget("bus", bus.Name);
                 });
                 _log.LogInformation("bus {Bus} stopped", bus.Name);
             }
@@ -160,7 +164,9 @@ public sealed class ProjectMixer : IAsyncDisposable
                     }
                     var transition = change.Animations.TryGetValue(bus.Name, out var a) ? a.Transition : TransitionSpec.Cut;
                     var fade = TimeSpan.FromMilliseconds(change.FadeToBlackMs.GetValueOrDefault(bus.Name));
-                    runtime.Branch.Show(bus, transition, fade, _inputs.ToDictionary(i => i.Key, i => i.Value.Branch), ResolveGraphic);
+                    // Inputs on their way out are left out, so no new branch (audio crossfade included) hangs on them.
+                    var staying = _inputs.Where(i => scene.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch);
+                    runtime.Branch.Show(bus, transition, fade, staying, ResolveGraphic);
                 });
                 if (_buses[bus.Name].Supervisor is null) StartOutput(_buses[bus.Name]);
             }
@@ -177,6 +183,7 @@ public sealed class ProjectMixer : IAsyncDisposable
                 {
                     gone.Branch.Dispose();
                     _inputs.Remove(gone.Name);
+                    _meters.Forget("in", gone.Name);
                 });
                 _log.LogInformation("input {Input} removed", gone.Name);
             }
@@ -239,7 +246,7 @@ public sealed class ProjectMixer : IAsyncDisposable
     {
         var endpoint = _options.MediaMtx.Ingest(_scene.Project, input.Name);
         Supervise(input, $"input {input.Name} ({endpoint})",
-            (generation, session) => new SrtSource(_pipeline, input.Branch, endpoint, generation, session),
+            (generation, session) => new SrtSource(_pipeline, input.Branch, endpoint, generation, session, _redactor.Redact, _log),
             (state, error) => OnInputState(input, state, error));
     }
 
@@ -293,6 +300,9 @@ public sealed class ProjectMixer : IAsyncDisposable
         {
             case MessageType.Latency:
                 Native.gst_bin_recalculate_latency(_pipeline.Handle);
+                return;
+            case MessageType.Element when m.Level is { } level:
+                _meters.Record(m.SourcePath, level, (kind, name) => kind == "in" ? _inputs.ContainsKey(name) : _buses.ContainsKey(name));
                 return;
             case MessageType.Error or MessageType.Warning:
                 break;
@@ -356,7 +366,16 @@ public sealed class ProjectMixer : IAsyncDisposable
     public event Action<TallyState>? TallyChanged;
 
     /// <summary>Latest audio levels of every input and bus, refreshed about ten times a second.</summary>
-    public AudioMeters GetMeters() => new(new Dictionary<string, AudioLevel>(), new Dictionary<string, AudioLevel>());
+    public AudioMeters GetMeters() => _meters.Snapshot();
+
+    /// <summary>How many meter readings an input ("in") or a bus ("bus") has had.</summary>
+    internal long MeterReadings(string kind, string name) => _meters.Readings(kind, name);
+
+    /// <summary>What the audio graph holds: per bus the linear gain on each input's mixer pad, per input its delay.</summary>
+    internal Task<(IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays)> GetAudioGraphAsync() =>
+        _control.Invoke<(IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>, IReadOnlyDictionary<string, TimeSpan>)>(() => (
+            _buses.ToDictionary(b => b.Key, b => b.Value.Branch.Audio.InputGains),
+            _inputs.ToDictionary(i => i.Key, i => i.Value.Branch.AudioDelay)));
 
     public void ConnectInputNow(string input)
     {

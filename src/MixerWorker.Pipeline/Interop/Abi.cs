@@ -10,19 +10,24 @@ internal static class Abi
     internal const int MessageTypeOffset = 64;   // GstMessage.type
     internal const int MessageSrcOffset = 80;    // GstMessage.src
     internal const int EventTypeOffset = 64;     // GstEvent.type
+    internal const int QueryTypeOffset = 64;     // GstQuery.type
     internal const int MiniObjectFlagsOffset = 16;
     internal const int BufferPtsOffset = 72;     // GstBuffer.pts
     internal const int BufferDtsOffset = 80;     // GstBuffer.dts
     internal const int ProbeInfoTypeOffset = 0;  // GstPadProbeInfo.type
+    internal const int ProbeInfoDataOffset = 16; // GstPadProbeInfo.data
     internal const int MapInfoSize = 104;        // sizeof(GstMapInfo)
     internal const int MapInfoDataOffset = 16;
     internal const int MapInfoSizeOffset = 24;
     internal const int ParamSpecValueTypeOffset = 24; // GParamSpec.value_type
     internal const int GValueSize = 24;
     internal const int GErrorDomainOffset = 0, GErrorCodeOffset = 4, GErrorMessageOffset = 8;
+    internal const int GValueTypeOffset = 0;          // GValue.g_type
+    // struct _GValueArray { guint n_values; GValue *values; guint n_prealloced; } (gobject/gvaluearray.h)
+    internal const int ValueArrayCountOffset = 0, ValueArrayValuesOffset = 8;
 
     internal const int BufferFlagDeltaUnit = 8192;
-    internal const int MapRead = 1;
+    internal const int MapRead = 1, MapWrite = 2;
     internal const ulong ClockTimeNone = ulong.MaxValue;
     internal const ulong Second = 1_000_000_000;
 
@@ -34,6 +39,7 @@ internal static class Abi
     internal const int FormatTime = 3;
 
     internal static unsafe T Read<T>(nint ptr, int offset) where T : unmanaged => *(T*)(ptr + offset);
+    internal static unsafe void Write<T>(nint ptr, int offset, T value) where T : unmanaged => *(T*)(ptr + offset) = value;
 }
 
 internal enum State { VoidPending = 0, Null = 1, Ready = 2, Paused = 3, Playing = 4 }
@@ -50,9 +56,13 @@ internal enum MessageType
 internal enum EventType { Eos = 28174, Caps = 12814, Segment = 17934, FlushStart = 2563, StreamStart = 10254 }
 
 [Flags]
-internal enum ProbeType { Idle = 1, Block = 2, Buffer = 16, BufferList = 32, EventDownstream = 64 }
+internal enum ProbeType { Idle = 1, Block = 2, Buffer = 16, BufferList = 32, EventDownstream = 64, QueryDownstream = 512 }
 
-internal enum ProbeReturn { Drop = 0, Ok = 1, Remove = 2, Pass = 3 }
+/// <summary>Handled: the probe answered the query (or consumed the data) itself.</summary>
+internal enum ProbeReturn { Drop = 0, Ok = 1, Remove = 2, Pass = 3, Handled = 4 }
+
+/// <summary>The serialized downstream queries a probe may answer (GST_QUERY_*).</summary>
+internal enum QueryType { Allocation = 35846, Drain = 46086 }
 
 internal static class NativeString
 {

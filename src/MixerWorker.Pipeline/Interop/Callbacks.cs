@@ -18,6 +18,16 @@ internal readonly struct ProbeInfo(nint info)
         }
     }
 
+    internal QueryType? Query
+    {
+        get
+        {
+            if ((Type & ProbeType.QueryDownstream) == 0) return null;
+            var query = Native.gst_pad_probe_info_get_query(info);
+            return query == 0 ? null : (QueryType)Abi.Read<int>(query, Abi.QueryTypeOffset);
+        }
+    }
+
     internal nint Buffer => (Type & ProbeType.Buffer) != 0 ? Native.gst_pad_probe_info_get_buffer(info) : 0;
 
     internal ulong? BufferPts => BufferTime(Abi.BufferPtsOffset);
@@ -44,6 +54,20 @@ internal readonly struct ProbeInfo(nint info)
             return rt == Abi.ClockTimeNone ? null : rt;
         }
         finally { Native.gst_mini_object_unref(ev); }
+    }
+
+    /// <summary>
+    /// The buffer, made writable (copied when shared) and put back into the probe info, for a probe
+    /// that changes it in place; 0 when the probe did not get a buffer. Valid only during the callback.
+    /// </summary>
+    internal nint WritableBuffer()
+    {
+        var b = Buffer;
+        if (b == 0 || Native.gst_mini_object_is_writable(b)) return b;
+        // make_writable takes the reference the info holds and returns the one the push continues with.
+        b = Native.gst_mini_object_make_writable(b);
+        Abi.Write(info, Abi.ProbeInfoDataOffset, b);
+        return b;
     }
 
     internal bool IsDeltaUnit => Buffer is var b && b != 0 && (Abi.Read<uint>(b, Abi.MiniObjectFlagsOffset) & Abi.BufferFlagDeltaUnit) != 0;

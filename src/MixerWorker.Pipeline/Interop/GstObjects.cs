@@ -239,6 +239,13 @@ internal sealed class Pad : GstObject
     internal bool Unlink(Pad sink) => Native.gst_pad_unlink(Handle, sink.Handle);
     internal bool IsLinked => Native.gst_pad_is_linked(Handle);
 
+    /// <summary>Added to the running time of the data through this pad, in nanoseconds (gst_pad_set_offset).</summary>
+    internal long OffsetNs
+    {
+        get => Native.gst_pad_get_offset(Handle);
+        set => Native.gst_pad_set_offset(Handle, value);
+    }
+
     internal Pad? Peer() => Own(Native.gst_pad_get_peer(Handle));
 
     internal string? CurrentCaps()

@@ -15,10 +15,11 @@ public static class GstRuntime
         ["audioconvert"] = "gstreamer1.0-plugins-base", ["audioresample"] = "gstreamer1.0-plugins-base",
         ["videotestsrc"] = "gstreamer1.0-plugins-base", ["audiotestsrc"] = "gstreamer1.0-plugins-base",
         ["opusenc"] = "gstreamer1.0-plugins-base", ["opusdec"] = "gstreamer1.0-plugins-base",
-        ["appsink"] = "gstreamer1.0-plugins-base",
+        ["appsink"] = "gstreamer1.0-plugins-base", ["appsrc"] = "gstreamer1.0-plugins-base", ["volume"] = "gstreamer1.0-plugins-base",
+        ["level"] = "gstreamer1.0-plugins-good", ["audiodynamic"] = "gstreamer1.0-plugins-good",
         ["videocrop"] = "gstreamer1.0-plugins-good", ["aacparse"] = "gstreamer1.0-plugins-good",
         ["mpegaudioparse"] = "gstreamer1.0-plugins-good", ["mpg123audiodec"] = "gstreamer1.0-plugins-good",
-        ["srtsrc"] = "gstreamer1.0-plugins-bad", ["srtsink"] = "gstreamer1.0-plugins-bad",
+        ["srtsink"] = "gstreamer1.0-plugins-bad",
         ["tsdemux"] = "gstreamer1.0-plugins-bad", ["mpegtsmux"] = "gstreamer1.0-plugins-bad",
         ["h264parse"] = "gstreamer1.0-plugins-bad", ["h265parse"] = "gstreamer1.0-plugins-bad",
         ["opusparse"] = "gstreamer1.0-plugins-bad", ["voaacenc"] = "gstreamer1.0-plugins-bad",
@@ -66,8 +67,8 @@ public static class GstRuntime
     }
 
     /// <summary>
-    /// Fails fast, before any show starts, when GStreamer, a plugin or the struct layout the bindings
-    /// depend on is not what the engine needs. The message names the Debian packages to install.
+    /// Fails fast, before any show starts, when GStreamer, a plugin, libsrt or the struct layout the
+    /// bindings depend on is not what the engine needs. The message names the Debian packages to install.
     /// </summary>
     public static void SelfCheck()
     {
@@ -81,6 +82,8 @@ public static class GstRuntime
             throw new GstMissingException($"GStreamer elements missing: {elements}. Install: apt-get install {packages}");
         }
         CheckMessageLayout();
+        // Inputs are read with libsrt directly (Srt/SrtCallerReader), not through a GStreamer element.
+        Srt.LibSrt.EnsureStarted();
     }
 
     // The bus reader reads GstMessage.type and .src by offset; a different ABI would misroute errors.
@@ -97,5 +100,5 @@ public static class GstRuntime
     }
 }
 
-/// <summary>GStreamer or a plugin the engine needs is missing; the message says what to install.</summary>
+/// <summary>GStreamer, a plugin or libsrt is missing; the message says what to install.</summary>
 public sealed class GstMissingException(string message) : Exception(message);

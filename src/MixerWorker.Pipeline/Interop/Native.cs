@@ -160,9 +160,12 @@ internal static partial class Native
     internal static partial bool gst_bin_recalculate_latency(nint bin);
 }
 
+// Feeding appsrc from a thread of our own (the SRT input reader, test images). gst_app_src_push_buffer
+// is thread-safe and never blocks with block=false; it returns a GstFlowReturn (0 = OK, -2 = FLUSHING
+// once appsrc is stopping) and takes the buffer in every case, so the caller never unrefs it.
 internal static partial class Native
 {
-    [LibraryImport("libgstreamer-1.0.so.0")] internal static partial nint gst_buffer_new_memdup(nint data, nuint size); // F
+    [LibraryImport("libgstreamer-1.0.so.0")] internal static partial nint gst_buffer_new_memdup(nint data, nuint size); // F; copies data
     [LibraryImport("libgstapp-1.0.so.0")] internal static partial int gst_app_src_push_buffer(nint appsrc, nint buffer); // takes the buffer
     [LibraryImport("libgstapp-1.0.so.0")] internal static partial int gst_app_src_end_of_stream(nint appsrc);
 }
@@ -173,4 +176,30 @@ internal static partial class Native
     internal static partial nint gst_element_factory_make_with_properties(string factory, uint n, nint names, nint values); // fl
     [LibraryImport("libgobject-2.0.so.0")]
     internal static partial void g_value_set_boolean(nint value, [MarshalAs(UnmanagedType.I4)] bool v);
+}
+
+// Audio: lip-sync offsets and reading `level` element messages.
+internal static partial class Native
+{
+    // Shifts the running time of everything that leaves (or enters) the pad; takes effect with the
+    // next buffer because the pad re-sends its sticky segment with the new offset.
+    [LibraryImport("libgstreamer-1.0.so.0")] internal static partial void gst_pad_set_offset(nint pad, long offsetNs);
+    [LibraryImport("libgstreamer-1.0.so.0")] internal static partial long gst_pad_get_offset(nint pad);
+
+    // N: the GValue belongs to the structure, which belongs to the message; read it before the
+    // message is unref'd and never unset or free it.
+    [LibraryImport("libgstreamer-1.0.so.0", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial nint gst_structure_get_value(nint structure, string field);
+    // N: the boxed pointer stays owned by the GValue (level's peak/rms are GValueArray, G_TYPE_VALUE_ARRAY).
+    [LibraryImport("libgobject-2.0.so.0")] internal static partial nint g_value_get_boxed(nint value);
+    [LibraryImport("libgobject-2.0.so.0")] internal static partial double g_value_get_double(nint value);
+    // GValueArray is deprecated in GLib but it is what `level` posts; its type id is registered at run time.
+    [LibraryImport("libgobject-2.0.so.0")] internal static partial nint g_value_array_get_type();
+
+    [LibraryImport("libgstreamer-1.0.so.0")] [return: MarshalAs(UnmanagedType.I4)]
+    internal static partial bool gst_mini_object_is_writable(nint obj);
+    // Takes the caller's reference (transfer full) and returns a writable object: the same one when
+    // nobody else holds it, else a copy, with the original's reference dropped.
+    [LibraryImport("libgstreamer-1.0.so.0")] internal static partial nint gst_mini_object_make_writable(nint obj);
+    [LibraryImport("libgstreamer-1.0.so.0")] internal static partial nint gst_pad_probe_info_get_query(nint info); // N
 }

@@ -1,5 +1,6 @@
 using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Scene;
 
 namespace MixerWorker.Pipeline.Sources;
 
@@ -7,20 +8,30 @@ namespace MixerWorker.Pipeline.Sources;
 /// The part of an input that lives as long as the input is in the scene: the decoded video and audio
 /// are normalised once (I420; 48 kHz stereo float) and fanned out by tees to every bus showing it.
 /// SRT connections come and go upstream of it (<see cref="SrtSource"/>) while the buses stay linked.
+/// Audio: convert (mono is copied to both sides) → resample → 48 kHz stereo → gain/mute → meter (after
+/// the gain: it shows what the buses get) → tee,
+/// with the lip-sync delay applied as a running-time offset on the meter's output.
 /// </summary>
 internal sealed class InputBranch : IDisposable
 {
     internal const string AudioCaps = "audio/x-raw,format=F32LE,rate=48000,channels=2,layout=interleaved";
+    internal const int MaxAudioDelayMs = 1000;
 
     private readonly Element _pipeline;
     private readonly Element[] _video;
     private readonly Element[] _audio;
+    private readonly Element _volume;
+    private readonly Pad _delayPad;
+    private readonly ProbeHandle _audioQueries;
+    private (double GainDb, bool Muted, int DelayMs) _audioSettings = (0, false, 0);
 
     internal string Name { get; }
     internal Element VideoTee => _video[^1];
     internal Element AudioTee => _audio[^1];
     internal Pad VideoEntry { get; }
     internal Pad AudioEntry { get; }
+    /// <summary>The audio delay in force, read back from the pad.</summary>
+    internal TimeSpan AudioDelay => TimeSpan.FromTicks(_delayPad.OffsetNs / 100);
 
     internal InputBranch(Element pipeline, string name)
     {
@@ -28,16 +39,49 @@ internal sealed class InputBranch : IDisposable
         Name = name;
         // deinterlace passes progressive video through untouched and only works on interlaced feeds.
         _video = [Element.Make("deinterlace", $"in.{name}.deinterlace"), Element.Make("videoconvert", $"in.{name}.vconvert"), Tee($"in.{name}.vtee")];
+        _volume = Element.Make("volume", $"in.{name}.volume");
         _audio =
         [
             Element.Make("audioconvert", $"in.{name}.aconvert"), Element.Make("audioresample", $"in.{name}.aresample"),
-            ElementFactory.CapsFilter($"in.{name}.acaps", AudioCaps), Tee($"in.{name}.atee"),
+            ElementFactory.CapsFilter($"in.{name}.acaps", AudioCaps), _volume, ElementFactory.Meter($"in.{name}.level"), Tee($"in.{name}.atee"),
         ];
         ElementFactory.AddChain(pipeline, _video);
         ElementFactory.AddChain(pipeline, _audio);
         foreach (var e in _video.Concat(_audio)) e.SyncStateWithParent();
         VideoEntry = _video[0].StaticPad("sink");
         AudioEntry = _audio[0].StaticPad("sink");
+        _delayPad = _audio[^2].StaticPad("src");
+        // The decoder asks for an allocation (and may ask for a drain) on every new connection's
+        // first caps. Both queries are serialized: the tee hands them to every bus's queue, each
+        // queue waits until its mixer pad takes them, and a mixer that is held up downstream (its
+        // encoder blocked on the muxer) then holds the input's streaming thread, so the SRT source
+        // can never be stopped. Raw audio needs no pool or drain, so they are answered here, and an
+        // input never waits for a bus.
+        using (var teeSink = AudioTee.StaticPad("sink"))
+            _audioQueries = Callbacks.AddProbe(teeSink, ProbeType.QueryDownstream,
+                info => info.Query is QueryType.Allocation or QueryType.Drain ? ProbeReturn.Handled : ProbeReturn.Ok);
+    }
+
+    /// <summary>
+    /// Applies gain, mute and delay while playing; only changed values are touched. Called on the
+    /// control thread.
+    /// </summary>
+    internal void ApplyAudio(InputDefinition input)
+    {
+        var gainDb = Math.Clamp(double.IsNaN(input.GainDb) ? 0 : input.GainDb, AudioGain.MinDb, AudioGain.MaxDb);
+        var delayMs = Math.Clamp(input.DelayMs, 0, MaxAudioDelayMs);
+        if (gainDb != _audioSettings.GainDb) _volume.Set("volume", AudioGain.ToLinear(gainDb));
+        if (input.Muted != _audioSettings.Muted) _volume.Set("mute", input.Muted);
+        // The delay is an offset on the running time, not a queue that holds data back. Every bus
+        // mixes in an aggregator that is live: it takes each buffer at the running time stamped on it
+        // and drops what arrives after its deadline. A queue (min-threshold-time) would release the
+        // same timestamps later, so the audiomixer would find them late and drop them, or mix them at
+        // the old time. Shifting the running time makes the mixer schedule the audio later, in step
+        // with the clock and with the video of the other pads; the data waits in the buses' leaky
+        // queues (AudioBranch sizes them for the largest delay). A change shows as a short gap or
+        // overlap at that moment, which is what changing a lip-sync delay live sounds like anyway.
+        if (delayMs != _audioSettings.DelayMs) _delayPad.OffsetNs = delayMs * 1_000_000L;
+        _audioSettings = (gainDb, input.Muted, delayMs);
     }
 
     // allow-not-linked: a tee with no bus attached, or with one branch being swapped, must not
@@ -53,6 +97,8 @@ internal sealed class InputBranch : IDisposable
     {
         VideoEntry.Dispose();
         AudioEntry.Dispose();
+        _delayPad.Dispose();
+        _audioQueries.Dispose();
         foreach (var e in _video.Concat(_audio))
         {
             e.SetState(State.Null);

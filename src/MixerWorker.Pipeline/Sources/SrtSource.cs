@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Srt;
@@ -5,17 +6,30 @@ using MixerWorker.Pipeline.Srt;
 namespace MixerWorker.Pipeline.Sources;
 
 /// <summary>
-/// One SRT connection of an input: srtsrc → tsdemux → parser → decoder, in a bin named
-/// "src.&lt;input&gt;.&lt;generation&gt;" so errors on the shared bus can be traced back to it. It is
-/// thrown away when the connection fails and a fresh one is built for the next attempt; the
-/// <see cref="InputBranch"/> it feeds stays.
+/// One SRT connection of an input: our own libsrt caller (<see cref="SrtCallerReader"/>) feeds
+/// appsrc → tsdemux → parser → decoder, in a bin named "src.&lt;input&gt;.&lt;generation&gt;" so
+/// errors on the shared bus can be traced back to it. It is thrown away when the connection fails and
+/// a fresh one is built for the next attempt; the <see cref="InputBranch"/> it feeds stays.
 /// </summary>
+/// <remarks>
+/// The engine reads SRT itself instead of through srtsrc because stopping a live srtsrc
+/// (GStreamer 1.22.0) could hang for ever with its streaming thread inside libsrt. Here no GStreamer
+/// thread ever enters libsrt: the reader is stopped first, with a bounded wait, and only then is the
+/// bin set to NULL, which appsrc does at once.
+/// </remarks>
 internal sealed class SrtSource : IDisposable
 {
+    // Two seconds of an 8 Mb/s feed. Only a stalled decoder fills it; the oldest data is dropped
+    // then, so the reader never blocks and the input comes back without a backlog.
+    private const int AppSrcMaxBytes = 2 * 1024 * 1024;
+    private const int FlowOk = 0;
+
     private readonly Element _pipeline;
     private readonly InputBranch _tail;
     private readonly Element _bin;
     private readonly ConnectionSession _session;
+    private readonly ILogger _log;
+    private readonly SrtCallerReader _reader;
     private readonly Lock _lock = new();
     private readonly List<(Pad Ghost, Pad Entry)> _links = [];
     private readonly List<ProbeHandle> _probes = [];
@@ -25,15 +39,19 @@ internal sealed class SrtSource : IDisposable
 
     internal string BinName { get; }
 
-    internal SrtSource(Element pipeline, InputBranch tail, SrtEndpoint endpoint, int generation, ConnectionSession session)
+    internal SrtSource(Element pipeline, InputBranch tail, SrtEndpoint endpoint, int generation, ConnectionSession session,
+        Func<string, string> redact, ILogger log)
     {
+        // Before anything is added to the pipeline, so a missing libsrt leaves nothing behind.
+        LibSrt.EnsureStarted();
         _pipeline = pipeline;
         _tail = tail;
         _session = session;
+        _log = log;
         BinName = $"src.{tail.Name}.{generation}";
         _bin = Element.NewBin(BinName);
-        var src = Element.Make("srtsrc", $"{BinName}.srtsrc");
-        SrtElements.ConfigureCaller(src, endpoint);
+        var src = Element.Make("appsrc", $"{BinName}.appsrc");
+        ConfigureAppSrc(src);
         var demux = Element.Make("tsdemux", $"{BinName}.demux");
         // tsdemux holds 700 ms by default for live streams; decoded frames are timestamped on arrival
         // and the compositor's own latency absorbs jitter, so none is needed here.
@@ -45,6 +63,37 @@ internal sealed class SrtSource : IDisposable
         Callbacks.ConnectPadAdded(demux, OnDemuxPad);
         _pipeline.Add(_bin);
         _bin.SyncStateWithParent();
+
+        // The reader's thread keeps its own reference to appsrc and drops it when it ends, so a reader
+        // that outlives Dispose's wait still pushes into a live (if stopped) object.
+        var feed = Element.FromBorrowed(src.Handle);
+        _reader = new SrtCallerReader(endpoint, "INGEST_SRT_PASSPHRASE", $"srt:{tail.Name}",
+            data => Push(feed, data),
+            reason => _session.Fail($"input '{tail.Name}': {redact(reason)}"),
+            feed.Dispose);
+    }
+
+    private static void ConfigureAppSrc(Element src)
+    {
+        src.Set("is-live", true);
+        src.Set("format", "time");
+        // Buffers are stamped with the running time at which they leave appsrc, as srtsrc stamped arrival.
+        src.Set("do-timestamp", true);
+        src.Set("stream-type", "stream");
+        src.Set("caps", "video/mpegts,systemstream=true,packetsize=188");
+        src.Set("max-bytes", AppSrcMaxBytes);
+        src.Set("leaky-type", "downstream");
+        src.Set("block", false);
+    }
+
+    private static unsafe bool Push(Element appsrc, ReadOnlySpan<byte> data)
+    {
+        fixed (byte* bytes = data)
+        {
+            var buffer = Native.gst_buffer_new_memdup((nint)bytes, (nuint)data.Length);
+            // appsrc takes the buffer whatever it answers; anything but OK means it is stopping.
+            return Native.gst_app_src_push_buffer(appsrc.Handle, buffer) == FlowOk;
+        }
     }
 
     // Decoder chains by MPEG-TS stream type. Runs on tsdemux's streaming thread: only builds and links.
@@ -124,6 +173,12 @@ internal sealed class SrtSource : IDisposable
     public void Dispose()
     {
         lock (_lock) _closing = true;
+        // The reader first: once it is gone nothing can be inside libsrt on our behalf, and setting
+        // the bin to NULL only has appsrc's own streaming thread to stop.
+        var started = Environment.TickCount64;
+        if (!_reader.Stop(SrtCallerReader.StopWait))
+            _log.LogWarning("input {Input}: the SRT reader did not stop within {Wait} ms; removing the connection without it",
+                _tail.Name, (int)SrtCallerReader.StopWait.TotalMilliseconds);
         _bin.SetState(State.Null);
         foreach (var (ghost, entry) in _links)
         {
@@ -135,5 +190,9 @@ internal sealed class SrtSource : IDisposable
         _pipeline.Remove(_bin);
         foreach (var e in _children) e.Dispose();
         _bin.Dispose();
+        StopTime = TimeSpan.FromMilliseconds(Environment.TickCount64 - started);
     }
+
+    /// <summary>How long the last <see cref="Dispose"/> took, for tests and logs.</summary>
+    internal TimeSpan StopTime { get; private set; }
 }

@@ -2,7 +2,7 @@ using MixerWorker.Pipeline.Interop;
 
 namespace MixerWorker.Pipeline.Srt;
 
-/// <summary>Settings shared by srtsrc and srtsink callers.</summary>
+/// <summary>Settings of GStreamer SRT callers (the outputs' srtsink; inputs read with <see cref="SrtCallerReader"/>).</summary>
 internal static class SrtElements
 {
     internal static void ConfigureCaller(Element element, SrtEndpoint endpoint)

@@ -49,7 +49,7 @@ internal static class DemoShow
         (11, "graphics: lower third on", ["graphics", Project, "program", "0", "on"]),
         (14, "layout: the PiP glides into side-by-side", ["layout", Project, "program", "--preset", "sideBySide", "--sources", "cam-a,cam-c", "--kind", "move", "--ms", "1200"]),
         (17, "graphics: lower third off", ["graphics", Project, "program", "0", "off"]),
-        (18, "auto: dip through black back to the PiP shot", ["auto", Project, "program", "--kind", "dip", "--ms", "1000"]),
+        (18, "auto: dip through black to the preview (cam-b)", ["auto", Project, "program", "--kind", "dip", "--ms", "1000"]),
         (21, "audio: cam-a 6 dB down", ["audio", Project, "cam-a", "--gain", "-6"]),
         (22, "fade to black", ["ftb", Project, "program", "--ms", "1000"]),
         (25, "fade up", ["ftb", Project, "program", "--ms", "1000"]),
@@ -99,23 +99,28 @@ internal static class DemoShow
             var snapshots = new List<RgbFrame>();
             var multiview = new List<RgbFrame>();
             var clock = Stopwatch.StartNew();
-            var next = 0;
+            // The operator works on its own timeline, one command after the other (mixerctl takes
+            // about a second to start), while pictures are taken every second.
+            var operatorTask = Task.Run(async () =>
+            {
+                var failed = 0;
+                foreach (var (at, note, ctl) in Script)
+                {
+                    var wait = TimeSpan.FromSeconds(at) - clock.Elapsed;
+                    if (wait > TimeSpan.Zero) await Task.Delay(wait);
+                    Say($"t={clock.Elapsed.TotalSeconds:0.0}s {note}: mixerctl {string.Join(' ', ctl)}");
+                    failed |= await Ctl(env, ctl);
+                }
+                return failed;
+            });
             while (clock.Elapsed.TotalSeconds < ShowSeconds)
             {
-                if (next < Script.Length && clock.Elapsed.TotalSeconds >= Script[next].At)
-                {
-                    var (at, note, ctl) = Script[next++];
-                    Say($"t={at:0}s {note}: mixerctl {string.Join(' ', ctl)}");
-                    exit |= await Ctl(env, ctl);
-                    continue;
-                }
-                await Task.Delay(250);
-                if (clock.Elapsed.TotalSeconds >= snapshots.Count + 1 && program.Latest is { } frame)
-                {
-                    snapshots.Add(frame);
-                    if (aux1.Latest is { } mv && snapshots.Count % 3 == 0) multiview.Add(mv);
-                }
+                await Task.Delay(1000 - (int)(clock.ElapsedMilliseconds % 1000));
+                if (program.Latest is not { } frame) continue;
+                snapshots.Add(frame);
+                if (aux1.Latest is { } mv && snapshots.Count % 3 == 0) multiview.Add(mv);
             }
+            exit |= await operatorTask;
             exit |= await Ctl(env, "status", Project);
             PngWriter.Write(PngWriter.ContactSheet(snapshots, 6, 213, 120), Path.Combine(outDir, "program-contact-sheet.png"));
             if (multiview.Count > 0) PngWriter.Write(PngWriter.ContactSheet(multiview, 5, 256, 144), Path.Combine(outDir, "multiview-contact-sheet.png"));

@@ -13,6 +13,16 @@ public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
     public string VideoCodec { get; init; } = "h264";
     /// <summary>aac, opus, mp2 or none.</summary>
     public string AudioCodec { get; init; } = "aac";
+    /// <summary>Peak amplitude of the tone, 0–1 of full scale (0.3 is -10.5 dBFS peak, -13.5 dBFS RMS).</summary>
+    public double ToneVolume { get; init; } = 0.3;
+    /// <summary>1 publishes mono; the engine must spread it to both channels.</summary>
+    public int AudioChannels { get; init; } = 2;
+    /// <summary>E.g. 44100, which the engine must resample to 48 kHz (aac and mp2 take it; Opus does not).</summary>
+    public int AudioRate { get; init; } = 48000;
+
+    /// <summary>The tone's level as a meter shows it, in dBFS.</summary>
+    public double TonePeakDb => 20 * Math.Log10(ToneVolume);
+    public double ToneRmsDb => TonePeakDb - 10 * Math.Log10(2);
 
     public (byte R, byte G, byte B) Rgb => ((byte)(Argb >> 16), (byte)(Argb >> 8), (byte)Argb);
 
@@ -58,9 +68,9 @@ public sealed class SyntheticFeed : IDisposable
             p.AddChain(video, caps, label, encoder, parser, mux);
             if (spec.AudioCodec != "none")
             {
-                var tone = p.Add("audiotestsrc", null, ("is-live", true), ("freq", spec.ToneHz.ToString(CultureInfo.InvariantCulture)), ("volume", 0.3), ("samplesperbuffer", 960));
+                var tone = p.Add("audiotestsrc", null, ("is-live", true), ("freq", spec.ToneHz.ToString(CultureInfo.InvariantCulture)), ("volume", spec.ToneVolume), ("samplesperbuffer", 960));
                 var aconv = p.Add("audioconvert");
-                var acaps = p.Add("capsfilter", null, ("caps", "audio/x-raw,rate=48000,channels=2"));
+                var acaps = p.Add("capsfilter", null, ("caps", $"audio/x-raw,rate={spec.AudioRate},channels={spec.AudioChannels}"));
                 Element[] aenc = spec.AudioCodec switch
                 {
                     "opus" => [p.Add("opusenc")],

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using MixerWorker.Pipeline.Interop;
+using MixerWorker.Testbed.Audio;
 
 namespace MixerWorker.Testbed.Reading;
 
@@ -31,7 +32,8 @@ public sealed record StreamStats(
 /// <summary>
 /// Reads a bus output back the way a viewer would (SRT caller through the stand-in), and checks it:
 /// caps after the parser (profile, size, rate), keyframe spacing, reordering (B-frames), gaps
-/// between frames, and decoded pictures for colour sampling. Optionally records the TS to a file.
+/// between frames, decoded pictures for colour sampling and decoded Opus audio (48 kHz stereo float)
+/// for tone and level checks. Optionally records the TS to a file.
 /// Reconnects until disposed, since the output may not be published yet when it starts.
 /// </summary>
 public sealed class OutputReader : IDisposable
@@ -79,6 +81,9 @@ public sealed class OutputReader : IDisposable
     }
 
     public RgbFrame? Latest { get { lock (_lock) return _latest; } }
+
+    /// <summary>The decoded audio of an Opus output (AAC is only identified, not decoded).</summary>
+    public PcmRecorder Audio { get; } = new();
 
     /// <summary>Forgets counters (not caps), e.g. to measure only after a change.</summary>
     public void ResetCounters()
@@ -161,13 +166,17 @@ public sealed class OutputReader : IDisposable
         var caps = p.Add("capsfilter", null, ("caps", "video/x-raw,format=RGB"));
         appsink = Element.FromBorrowed(p.Add("appsink", null, ("max-buffers", 8), ("drop", true), ("sync", false)).Handle);
         p.AddChain(parse, dec, conv, caps, appsink);
-        var opusdec = p.Add("opusparse");
+        var opusparse = p.Add("opusparse");
+        var opusdec = p.Add("opusdec");
+        var aconv = p.Add("audioconvert");
+        var pcm = p.Add("capsfilter", null, ("caps", "audio/x-raw,format=F32LE,rate=48000,channels=2,layout=interleaved"));
         var asink = p.Add("fakesink", null, ("sync", false), ("async", false));
-        p.AddChain(opusdec, asink);
+        p.AddChain(opusparse, opusdec, aconv, pcm, asink);
+        using (var pcmSrc = pcm.StaticPad("src")) probes.Add(Audio.Attach(pcmSrc));
         Callbacks.ConnectPadAdded(demux, pad =>
         {
             var type = pad.QueryMediaType();
-            var target = type == "video/x-h264" ? parse : type is "audio/x-opus" or "audio/mpeg" ? opusdec : null;
+            var target = type == "video/x-h264" ? parse : type is "audio/x-opus" or "audio/mpeg" ? opusparse : null;
             if (target is null) return;
             if (type == "audio/mpeg") lock (_lock) _s.AudioCaps = pad.CurrentCaps();
             using var sinkPad = target.StaticPad("sink");
@@ -177,7 +186,7 @@ public sealed class OutputReader : IDisposable
         var parsed = parse.StaticPad("src");
         probes.Add(parsed);
         probes.Add(Callbacks.AddProbe(parsed, ProbeType.Buffer, i => OnParsedVideo(i, parsed)));
-        var audioParsed = opusdec.StaticPad("src");
+        var audioParsed = opusparse.StaticPad("src");
         probes.Add(audioParsed);
         probes.Add(Callbacks.AddProbe(audioParsed, ProbeType.Buffer, _ =>
         {

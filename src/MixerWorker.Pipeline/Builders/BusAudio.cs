@@ -1,0 +1,199 @@
+using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Scene;
+using MixerWorker.Pipeline.Sources;
+
+namespace MixerWorker.Pipeline.Builders;
+
+/// <summary>
+/// The sound of a bus: live silence → audiomixer (one pad per heard input, <see cref="AudioBranch"/>)
+/// → 48 kHz stereo float → master gain → limiter (<see cref="PeakLimiter"/>, then a brick wall) → meter
+/// → Opus or AAC, ready for the bus's muxer.
+/// The live silence and force-live keep the mix running on the clock when no input sends audio, so a
+/// silent or missing input never holds it up.
+/// </summary>
+internal sealed class BusAudio : IDisposable
+{
+    /// <summary>
+    /// The limiter's ceiling, -1 dBFS. Below full scale because Opus and AAC overshoot the peaks of
+    /// what they encode by a fraction of a dB: a mix limited at 0 dBFS would still clip when decoded.
+    /// </summary>
+    internal const double LimiterCeiling = 0.891;
+
+    private static readonly IReadOnlyDictionary<string, AudioBranch> NoBranches = new Dictionary<string, AudioBranch>();
+
+    private readonly Element _pipeline;
+    private readonly string _bus;
+    private readonly Element[] _elements;
+    private readonly Element _master, _limiter;
+    private readonly PeakLimiter _peakLimiter = new(2, 48000, LimiterCeiling, TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(150));
+    private readonly ProbeHandle _peakLimiterProbe;
+    private volatile bool _peakLimiting;
+    // Replaced whole on the control thread and never changed afterwards, so SetInputGains can walk it
+    // from a streaming thread without a lock.
+    private volatile IReadOnlyDictionary<string, AudioBranch> _branches = NoBranches;
+    private double? _masterDb;
+    private bool? _limiting;
+
+    internal Element Mixer { get; }
+    /// <summary>The encoded audio's last element, to link to the bus's muxer.</summary>
+    internal Element Output => _elements[^1];
+
+    internal BusAudio(Element pipeline, BusDefinition bus, ulong latencyNs)
+    {
+        _pipeline = pipeline;
+        _bus = bus.Name;
+        var p = $"bus.{bus.Name}";
+        var silence = Element.Make("audiotestsrc", $"{p}.silence");
+        silence.Set("is-live", true);
+        silence.Set("wave", "silence");
+        silence.Set("samplesperbuffer", 480);
+        var silenceCaps = ElementFactory.CapsFilter($"{p}.silencecaps", InputBranch.AudioCaps);
+        Mixer = Element.MakeWith("audiomixer", $"{p}.audiomixer", "force-live", true);
+        Mixer.Set("latency", latencyNs);
+        Mixer.Set("start-time-selection", "first");
+        var mixCaps = ElementFactory.CapsFilter($"{p}.acaps", InputBranch.AudioCaps);
+        _master = Element.Make("volume", $"{p}.master");
+        _limiter = Limiter($"{p}.limiter");
+        var meter = ElementFactory.Meter($"{p}.level");
+        var aconv = Element.Make("audioconvert", $"{p}.aconvert");
+        var aenc = Encoder($"{p}.aenc", bus.Format);
+        // mpegtsmux refuses voaacenc's output unless aacparse frames it; Opus goes in as it is.
+        Element[] encoded = bus.Format.AudioCodec == AudioCodec.Aac ? [aenc, Element.Make("aacparse", $"{p}.aacparse")] : [aenc];
+        _elements = [silence, silenceCaps, Mixer, mixCaps, _master, _limiter, meter, aconv, .. encoded];
+        ElementFactory.AddChain(pipeline, _elements);
+        using (var limiterSink = _limiter.StaticPad("sink"))
+            _peakLimiterProbe = Callbacks.AddProbe(limiterSink, ProbeType.Buffer, info =>
+            {
+                if (_peakLimiting) Limit(info);
+                return ProbeReturn.Ok;
+            });
+        ApplyMaster(bus.Audio);
+    }
+
+    // On the mixer's streaming thread, buffer by buffer (F32LE stereo, fixed by the caps before it).
+    private unsafe void Limit(ProbeInfo info)
+    {
+        var buffer = info.WritableBuffer();
+        if (buffer == 0) return;
+        var map = stackalloc byte[Abi.MapInfoSize];
+        if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead | Abi.MapWrite)) return;
+        try
+        {
+            var floats = (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset) / sizeof(float);
+            _peakLimiter.Process(new Span<float>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), floats));
+        }
+        finally { Native.gst_buffer_unmap(buffer, (nint)map); }
+    }
+
+    // The PeakLimiter (a probe on this element's input) does the limiting. audiodynamic as a
+    // hard-knee compressor behind it maps every sample above the threshold to
+    // threshold + (x - threshold) * ratio; GStreamer's "ratio" is the slope above the knee, so ratio 0
+    // is a brick wall. It is a last safeguard that only float rounding could reach: on its own, with
+    // any slope above 0 a large enough sum gets through (4 inputs at +6 dB reach 8.0), and at 0 it
+    // squares the waveform off, which a codec turns into overshoot (see PeakLimiter).
+    private static Element Limiter(string name)
+    {
+        var limiter = Element.Make("audiodynamic", name);
+        limiter.Set("mode", "compressor");
+        limiter.Set("characteristics", "hard-knee");
+        limiter.Set("threshold", LimiterCeiling);
+        return limiter;
+    }
+
+    private static Element Encoder(string name, OutputFormat f)
+    {
+        if (f.AudioCodec == AudioCodec.Aac)
+        {
+            var aac = Element.Make("voaacenc", name);
+            aac.Set("bitrate", f.AudioBitrateKbps * 1000);
+            return aac;
+        }
+        var opus = Element.Make("opusenc", name);
+        opus.Set("bitrate", f.AudioBitrateKbps * 1000);
+        opus.Set("frame-size", 10); // ms; shorter frames, lower latency
+        return opus;
+    }
+
+    internal void SyncStateWithParent()
+    {
+        // Downstream first, for the reason BusBranch gives: the live silence must find the mixer running.
+        foreach (var e in Enumerable.Reverse(_elements)) e.SyncStateWithParent();
+    }
+
+    /// <summary>
+    /// Brings the mix to <paramref name="bus"/> on the control thread: branches for the heard inputs
+    /// (and, when audio follows video, silent ones for the preview's inputs, so a cut needs no new
+    /// branch), their gains, the master gain and the limiter.
+    /// </summary>
+    internal void Apply(BusDefinition bus, IReadOnlyDictionary<string, InputBranch> inputs, IReadOnlyDictionary<string, double>? crossfadeFrom = null)
+    {
+        var wanted = new Dictionary<string, double>(PlannedGains(bus));
+        if (bus.Audio is null or { Mode: AudioMode.FollowVideo })
+            foreach (var input in PreviewInputs(bus)) wanted.TryAdd(input, 0);
+        // A transition about to crossfade starts from the outgoing mix: its inputs stay, at their levels.
+        if (crossfadeFrom is not null)
+        {
+            foreach (var input in wanted.Keys.ToList()) wanted[input] = crossfadeFrom.GetValueOrDefault(input);
+            foreach (var (input, gain) in crossfadeFrom) wanted.TryAdd(input, gain);
+        }
+
+        var current = _branches;
+        var next = new Dictionary<string, AudioBranch>();
+        foreach (var (input, gain) in wanted)
+        {
+            if (!inputs.TryGetValue(input, out var source)) continue;
+            if (current.TryGetValue(input, out var branch)) branch.SetGain(gain);
+            else branch = new AudioBranch(_pipeline, _bus, input, source.AudioTee, Mixer, gain);
+            next[input] = branch;
+        }
+        _branches = next;
+        foreach (var (input, branch) in current)
+            if (!next.ContainsKey(input)) branch.Dispose();
+        ApplyMaster(bus.Audio);
+    }
+
+    /// <summary>
+    /// Sets the linear gain of every heard input at once, e.g. per frame of an audio-follows-video
+    /// crossfade; inputs without an entry are silent. Safe on a streaming thread: it only sets the
+    /// mixer pads' volume, never a state, and skips a branch that the control thread is removing.
+    /// </summary>
+    internal void SetInputGains(IReadOnlyDictionary<string, double> linear)
+    {
+        foreach (var (input, branch) in _branches)
+            branch.SetGain(linear.TryGetValue(input, out var gain) ? gain : 0);
+    }
+
+    internal bool Hears(string input) => _branches.ContainsKey(input);
+
+    /// <summary>The linear gain on each input's mixer pad, for status and tests.</summary>
+    internal IReadOnlyDictionary<string, double> InputGains => _branches.ToDictionary(b => b.Key, b => b.Value.Gain);
+
+    // Linear gain per heard input before the master gain: the fixed mix's levels, or the inputs on
+    // air at unity when audio follows video.
+    private static IReadOnlyDictionary<string, double> PlannedGains(BusDefinition bus) => AudioPlan.Gains(bus, null, 1.0);
+
+    private static IEnumerable<string> PreviewInputs(BusDefinition bus) =>
+        (bus.Preview?.Boxes ?? []).Select(b => b.Source).Concat(bus.Preview?.Preset?.Sources ?? []);
+
+    private void ApplyMaster(AudioMix? mix)
+    {
+        var masterDb = Math.Clamp(mix is null || double.IsNaN(mix.MasterGainDb) ? 0 : mix.MasterGainDb, AudioGain.MinDb, AudioGain.MaxDb);
+        if (masterDb != _masterDb) _master.Set("volume", AudioGain.ToLinear(masterDb));
+        _masterDb = masterDb;
+        var limiting = mix?.Limiter ?? true;
+        // Ratio 1 is audiodynamic's pass-through: it returns before touching the samples.
+        if (limiting != _limiting) _limiter.Set("ratio", limiting ? 0.0 : 1.0);
+        _limiting = limiting;
+        _peakLimiting = limiting;
+    }
+
+    public void Dispose()
+    {
+        _peakLimiterProbe.Dispose();
+        foreach (var branch in _branches.Values) branch.Dispose();
+        _branches = NoBranches;
+        foreach (var e in _elements) e.SetState(State.Null);
+        foreach (var e in _elements) _pipeline.Remove(e);
+        foreach (var e in _elements) e.Dispose();
+    }
+}

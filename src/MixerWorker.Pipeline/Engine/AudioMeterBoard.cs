@@ -1,0 +1,47 @@
+using System.Collections.Concurrent;
+using MixerWorker.Pipeline.Interop;
+
+namespace MixerWorker.Pipeline.Engine;
+
+/// <summary>
+/// The latest `level` reading of every input and bus. Written on the control thread as messages
+/// arrive, read from any thread. A meter whose element stopped posting (an input whose connection
+/// dropped sends no buffers, so its level element goes quiet) reads as silence, not as its last value.
+/// </summary>
+internal sealed class AudioMeterBoard(TimeSpan staleAfter)
+{
+    private readonly ConcurrentDictionary<string, Entry> _inputs = new(), _buses = new();
+
+    private sealed record Entry(AudioLevel Level, long At, long Readings);
+
+    /// <summary>
+    /// Takes a reading from an element named in.&lt;input&gt;.level or bus.&lt;bus&gt;.level, if
+    /// <paramref name="isCurrent"/> says that input or bus still exists (a late message from a removed
+    /// one is dropped). Returns false for any other element.
+    /// </summary>
+    internal bool Record(string sourcePath, LevelReading reading, Func<string, string, bool> isCurrent)
+    {
+        var segment = sourcePath[(sourcePath.LastIndexOf('/') + 1)..];
+        var parts = segment[(segment.IndexOf(':') + 1)..].Split('.');
+        if (parts is not [var kind and ("in" or "bus"), var name, "level"] || !isCurrent(kind, name)) return false;
+        var meters = kind == "in" ? _inputs : _buses;
+        var level = new AudioLevel(reading.PeakDb, reading.RmsDb);
+        var now = Environment.TickCount64;
+        meters.AddOrUpdate(name, _ => new Entry(level, now, 1), (_, e) => new Entry(level, now, e.Readings + 1));
+        return true;
+    }
+
+    internal void Forget(string kind, string name) => (kind == "in" ? _inputs : _buses).TryRemove(name, out _);
+
+    internal AudioMeters Snapshot() => new(Read(_inputs), Read(_buses));
+
+    /// <summary>How many readings an input ("in") or bus ("bus") has had, for tests of the rate.</summary>
+    internal long Readings(string kind, string name) =>
+        (kind == "in" ? _inputs : _buses).TryGetValue(name, out var e) ? e.Readings : 0;
+
+    private IReadOnlyDictionary<string, AudioLevel> Read(ConcurrentDictionary<string, Entry> meters)
+    {
+        var now = Environment.TickCount64;
+        return meters.ToDictionary(m => m.Key, m => now - m.Value.At > staleAfter.TotalMilliseconds ? AudioLevel.Silence : m.Value.Level);
+    }
+}

@@ -1,0 +1,258 @@
+using System.Net;
+using System.Net.Sockets;
+using static MixerWorker.Pipeline.Srt.LibSrt;
+
+namespace MixerWorker.Pipeline.Srt;
+
+/// <summary>Takes one batch of received bytes (whole SRT messages); runs on the reader's thread.
+/// Returns false when the consumer is gone and reading should stop.</summary>
+internal delegate bool SrtDataSink(ReadOnlySpan<byte> data);
+
+/// <summary>
+/// One SRT caller connection that reads a live stream, on a thread of its own that owns the socket.
+/// </summary>
+/// <remarks>
+/// Stopping never waits on libsrt: the socket is non-blocking and the thread waits in
+/// srt_epoll_uwait with a short timeout, so it sees the stop request within one poll interval
+/// whether it is resolving, connecting or receiving, and then closes the socket itself. The thread
+/// that stops the reader (the engine's control thread) makes no libsrt call at all and waits for
+/// the reader only a bounded time. A blocking connect would not do: libsrt holds the socket's
+/// connection lock for the whole connect, and srt_close from another thread waits on that lock
+/// (core.cpp startConnect/closeInternal, v1.5.1).
+/// </remarks>
+internal sealed unsafe class SrtCallerReader : IDisposable
+{
+    /// <summary>How long MediaMTX may take to answer the handshake. MediaMTX delays a refused
+    /// authentication by up to a few seconds, so this is longer than libsrt's 3 s default.</summary>
+    internal static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(4);
+    /// <summary>How long <see cref="Dispose"/> waits for the thread; a poll interval is enough.</summary>
+    internal static readonly TimeSpan StopWait = TimeSpan.FromSeconds(1);
+
+    private const int PollMs = 50;
+    private const int LargestMessage = 1456;  // SRT_LIVE_MAX_PLSIZE
+    private const int BatchBytes = 64 * 1024;
+
+    private readonly SrtEndpoint _endpoint;
+    private readonly string _passphraseVariable;
+    private readonly SrtDataSink _sink;
+    private readonly Action<string> _ended;
+    private readonly Action? _exited;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Thread _thread;
+    private int _endReported;
+    private long _bytes;
+    private volatile bool _connected;
+
+    /// <summary>Starts connecting at once.</summary>
+    /// <param name="ended">Called once, on the reader's thread, when the connection fails or ends by
+    /// itself, with a reason an operator can act on (never a secret). Not called after a stop.</param>
+    /// <param name="exited">Called last on the reader's thread, even when the thread outlives the stop wait.</param>
+    internal SrtCallerReader(SrtEndpoint endpoint, string passphraseVariable, string threadName, SrtDataSink sink, Action<string> ended, Action? exited = null)
+    {
+        EnsureStarted();
+        _endpoint = endpoint;
+        _passphraseVariable = passphraseVariable;
+        _sink = sink;
+        _ended = ended;
+        _exited = exited;
+        _thread = new Thread(Run) { IsBackground = true, Name = threadName };
+        _thread.Start();
+    }
+
+    internal bool IsConnected => _connected;
+    internal long BytesReceived => Interlocked.Read(ref _bytes);
+
+    /// <summary>Asks the reader to stop and waits at most <paramref name="wait"/>; true when its thread has ended.</summary>
+    internal bool Stop(TimeSpan wait)
+    {
+        _stop.Cancel();
+        return Thread.CurrentThread == _thread || _thread.Join(wait);
+    }
+
+    public void Dispose() => Stop(StopWait);
+
+    private bool Stopping => _stop.IsCancellationRequested;
+
+    private string Path => _endpoint.StreamId.Split(':') is [_, var path, ..] ? path : _endpoint.StreamId;
+
+    private void Run()
+    {
+        var socket = InvalidSocket;
+        var eid = Error;
+        try
+        {
+            var address = Resolve();
+            if (address is null) return;
+            socket = srt_create_socket();
+            if (socket == InvalidSocket) { End($"cannot create an SRT socket: {LastErrorText()}"); return; }
+            if (!Configure(socket)) return;
+            eid = srt_epoll_create();
+            if (eid < 0) { End($"cannot create an SRT poll: {LastErrorText()}"); return; }
+            // Writable means connected; ERR means the connection failed or broke.
+            var events = SRT_EPOLL_OUT | SRT_EPOLL_ERR;
+            srt_epoll_add_usock(eid, socket, &events);
+            Span<byte> sockaddr = stackalloc byte[28];
+            var length = WriteSockaddr(new IPEndPoint(address, _endpoint.Port), sockaddr);
+            fixed (byte* p = sockaddr)
+            {
+                if (srt_connect(socket, p, length) == Error && !Stopping)
+                {
+                    End($"SRT connect to {_endpoint.Host}:{_endpoint.Port} failed at once: {LastErrorText()}");
+                    return;
+                }
+            }
+            if (!AwaitConnected(socket, eid)) return;
+            _connected = true;
+            // Level-triggered: keeping OUT would wake the poll on every call.
+            events = SRT_EPOLL_IN | SRT_EPOLL_ERR;
+            srt_epoll_update_usock(eid, socket, &events);
+            Receive(socket, eid);
+        }
+        catch (Exception e)
+        {
+            // Nothing may escape a thread: the runtime would end the process.
+            End($"the SRT reader failed: {e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            if (socket != InvalidSocket) srt_close(socket);
+            if (eid >= 0) srt_epoll_release(eid);
+            try { _exited?.Invoke(); } catch { /* a failing clean-up must not end the process */ }
+        }
+    }
+
+    private IPAddress? Resolve()
+    {
+        if (IPAddress.TryParse(_endpoint.Host, out var literal)) return literal;
+        try
+        {
+            var all = Dns.GetHostAddressesAsync(_endpoint.Host, _stop.Token).GetAwaiter().GetResult();
+            var chosen = all.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+                ?? all.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetworkV6);
+            if (chosen is null) End($"MediaMTX host '{_endpoint.Host}' has no IPv4 or IPv6 address");
+            return chosen;
+        }
+        catch (OperationCanceledException) { return null; }
+        catch (SocketException e)
+        {
+            End($"cannot resolve MediaMTX host '{_endpoint.Host}': {e.Message}");
+            return null;
+        }
+    }
+
+    private bool Configure(int socket)
+    {
+        var ok = SetInt(socket, SRTO_TRANSTYPE, SRTT_LIVE)
+            && SetBool(socket, SRTO_RCVSYN, false)
+            // Nothing is ever sent, so a close never has data to wait for.
+            && SetBool(socket, SRTO_SNDSYN, false)
+            && SetInt(socket, SRTO_LATENCY, _endpoint.LatencyMs)
+            && SetInt(socket, SRTO_CONNTIMEO, (int)ConnectTimeout.TotalMilliseconds)
+            && SetString(socket, SRTO_STREAMID, _endpoint.StreamId);
+        if (ok && _endpoint.Passphrase is { } passphrase)
+            ok = SetString(socket, SRTO_PASSPHRASE, passphrase) && SetInt(socket, SRTO_PBKEYLEN, 16);
+        // libsrt's text names the option at most, never its value.
+        if (!ok) End($"cannot configure the SRT socket: {LastErrorText()}");
+        return ok;
+    }
+
+    private bool AwaitConnected(int socket, int eid)
+    {
+        // libsrt enforces SRTO_CONNTIMEO itself; this only guards against a connect that never resolves.
+        var deadline = Environment.TickCount64 + (long)ConnectTimeout.TotalMilliseconds + 2000;
+        EpollEvent ready;
+        while (!Stopping)
+        {
+            switch (srt_getsockstate(socket))
+            {
+                case SRTS_CONNECTED:
+                    return true;
+                case SRTS_BROKEN or SRTS_CLOSING or SRTS_CLOSED or SRTS_NONEXIST:
+                    End(ConnectFailure(srt_getrejectreason(socket)));
+                    return false;
+            }
+            if (Environment.TickCount64 > deadline)
+            {
+                End(ConnectFailure(SRT_REJ_TIMEOUT));
+                return false;
+            }
+            if (srt_epoll_uwait(eid, &ready, 1, PollMs) < 0) _stop.Token.WaitHandle.WaitOne(PollMs);
+        }
+        return false;
+    }
+
+    private void Receive(int socket, int eid)
+    {
+        var batch = GC.AllocateArray<byte>(BatchBytes, pinned: true);
+        fixed (byte* start = batch)
+        {
+            EpollEvent ready;
+            while (!Stopping)
+            {
+                var woke = srt_epoll_uwait(eid, &ready, 1, PollMs);
+                if (woke == 0) continue;
+                // Whatever is ready goes downstream as one buffer: one wake-up of the pipeline per
+                // batch instead of one per 1316-byte message.
+                var filled = 0;
+                string? failure = null;
+                while (filled + LargestMessage <= BatchBytes)
+                {
+                    var got = srt_recvmsg(socket, start + filled, BatchBytes - filled);
+                    if (got > 0) { filled += got; continue; }
+                    if (got < 0 && LastError() != SRT_EASYNCRCV) failure = LastErrorText();
+                    break;
+                }
+                if (filled > 0)
+                {
+                    Interlocked.Add(ref _bytes, filled);
+                    if (Stopping) return;
+                    if (!_sink(new ReadOnlySpan<byte>(start, filled)))
+                    {
+                        End("the pipeline stopped taking this input's data");
+                        return;
+                    }
+                }
+                var suspect = woke < 0 || (ready.Events & SRT_EPOLL_ERR) != 0 || failure is not null;
+                if (!suspect) continue;
+                // Data queued before a shutdown is still delivered above; the state says whether more can come.
+                if (srt_getsockstate(socket) != SRTS_CONNECTED)
+                {
+                    if (!Stopping)
+                        End($"the feed ended: MediaMTX closed the SRT connection or it was lost (publisher gone?){(failure is null ? "" : $" [{failure}]")}");
+                    return;
+                }
+                // Still connected after an error sign: wait a little rather than spin on it.
+                _stop.Token.WaitHandle.WaitOne(woke < 0 ? PollMs : 10);
+            }
+        }
+    }
+
+    private string ConnectFailure(int rejectReason)
+    {
+        var where = $"{_endpoint.Host}:{_endpoint.Port}";
+        return rejectReason switch
+        {
+            SRT_REJ_BADSECRET => $"SRT authentication failed: wrong passphrase (check {_passphraseVariable})",
+            SRT_REJ_UNSECURE when _endpoint.Passphrase is null =>
+                $"SRT authentication failed: MediaMTX wants a passphrase for {Path} and none is set (check {_passphraseVariable})",
+            SRT_REJ_UNSECURE => $"SRT authentication failed: MediaMTX expects no passphrase for {Path} (check {_passphraseVariable})",
+            SRT_REJX_NOTFOUND => $"no publisher on {Path} (MediaMTX refused the read)",
+            SRT_REJX_UNAUTHORIZED when !_endpoint.HasToken => $"MediaMTX wants a token for {Path} and none is set (MEDIAMTX__TOKEN)",
+            SRT_REJX_UNAUTHORIZED => $"MediaMTX refused the token for {Path} (check MEDIAMTX__TOKEN)",
+            SRT_REJX_FORBIDDEN => $"MediaMTX forbids reading {Path}",
+            SRT_REJX_BAD_REQUEST => $"MediaMTX refused the streamid for {Path} as malformed",
+            // MediaMTX answers every refusal of a reader with this one code.
+            SRT_REJ_PEER => $"MediaMTX refused the read of {Path}: no publisher on it yet, a refused token, or a wrong passphrase (check {_passphraseVariable})",
+            SRT_REJ_TIMEOUT => $"MediaMTX at {where} did not answer within {ConnectTimeout.TotalSeconds:F0} s",
+            SRT_REJ_VERSION => $"MediaMTX at {where} refused this SRT version",
+            >= 1000 => $"MediaMTX refused the read of {Path} (SRT reject code {rejectReason})",
+            _ => $"SRT connection to {where} failed: {RejectReasonText(rejectReason)}",
+        };
+    }
+
+    private void End(string reason)
+    {
+        if (Interlocked.Exchange(ref _endReported, 1) != 0) return;
+        try { _ended(reason); } catch { /* see Run: nothing may escape the thread */ }
+    }
+}

@@ -1,0 +1,88 @@
+using System.Globalization;
+using MixerWorker.Pipeline.Builders;
+using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Scene;
+using MixerWorker.Pipeline.Sources;
+using MixerWorker.Testbed.Audio;
+using MixerWorker.Testbed.Timing;
+
+namespace MixerWorker.Pipeline.Tests.Integration;
+
+/// <summary>A live tone for the rig: frequency, peak amplitude, and the format it enters the engine in.</summary>
+public sealed record Tone(string Input, double Hz, double Volume = 0.3, int Channels = 2, int Rate = 48000, string Format = "F32LE")
+{
+    public double PeakDb => 20 * Math.Log10(Volume);
+}
+
+/// <summary>
+/// The engine's audio path without SRT or codecs: live tones into real InputBranches, one real BusAudio,
+/// and the PCM the bus would encode, tapped after its meter. Levels here are exact, so gain, limiter
+/// and meter checks can be tight; the end-to-end tests check the same through SRT and Opus.
+/// </summary>
+internal sealed class AudioRig : IDisposable
+{
+    private readonly List<Element> _sources = [];
+    private readonly List<IDisposable> _owned = [];
+    private readonly BusReader _busReader;
+    private readonly Lock _lock = new();
+    private readonly List<(string Element, LevelReading Reading, DateTimeOffset At)> _levels = [];
+
+    internal Element Pipeline { get; } = Element.NewPipeline();
+    internal Dictionary<string, InputBranch> Inputs { get; } = [];
+    internal BusAudio Bus { get; }
+    internal PcmRecorder Pcm { get; } = new();
+
+    internal AudioRig(BusDefinition bus, params Tone[] tones)
+    {
+        MediaTestLock.Acquire(TimeSpan.FromMinutes(3));
+        _busReader = new BusReader(Pipeline, "bus:audio-rig", m =>
+        {
+            if (m.Level is { } reading)
+                lock (_lock) _levels.Add((m.SourcePath[(m.SourcePath.LastIndexOf(':') + 1)..], reading, DateTimeOffset.UtcNow));
+        });
+        foreach (var tone in tones)
+        {
+            var input = new InputBranch(Pipeline, tone.Input);
+            Inputs[tone.Input] = input;
+            var src = Element.Make("audiotestsrc", $"tone.{tone.Input}");
+            src.Set("is-live", true);
+            src.Set("freq", tone.Hz.ToString(CultureInfo.InvariantCulture));
+            src.Set("volume", tone.Volume);
+            src.Set("samplesperbuffer", tone.Rate / 100);
+            var caps = ElementFactory.CapsFilter($"tonecaps.{tone.Input}", $"audio/x-raw,format={tone.Format},rate={tone.Rate},channels={tone.Channels}");
+            ElementFactory.AddChain(Pipeline, [src, caps]);
+            using (var capsSrc = caps.StaticPad("src")) capsSrc.Link(input.AudioEntry);
+            _sources.AddRange([src, caps]);
+        }
+        Bus = new BusAudio(Pipeline, bus, 30_000_000);
+        var sink = Element.Make("fakesink", "rig.sink");
+        sink.Set("sync", false);
+        sink.Set("async", false);
+        Pipeline.Add(sink);
+        Bus.Output.Link(sink);
+        _sources.Add(sink);
+        using (var meter = Pipeline.GetByName($"bus.{bus.Name}.level")!)
+        using (var meterSrc = meter.StaticPad("src"))
+            _owned.Add(Pcm.Attach(meterSrc));
+        Bus.Apply(bus, Inputs);
+        if (Pipeline.SetState(State.Playing) == StateChange.Failure) throw new InvalidOperationException("the rig did not start");
+    }
+
+    /// <summary>Level readings of one element (e.g. "in.a.level") that arrived in [since, until).</summary>
+    internal IReadOnlyList<LevelReading> Levels(string element, DateTimeOffset since, DateTimeOffset? until = null)
+    {
+        lock (_lock)
+            return _levels.Where(l => l.Element == element && l.At >= since && l.At < (until ?? DateTimeOffset.MaxValue)).Select(l => l.Reading).ToList();
+    }
+
+    public void Dispose()
+    {
+        Pipeline.SetState(State.Null);
+        foreach (var o in _owned) o.Dispose();
+        _busReader.Dispose();
+        Bus.Dispose();
+        foreach (var i in Inputs.Values) i.Dispose();
+        foreach (var s in _sources) { Pipeline.Remove(s); s.Dispose(); }
+        Pipeline.Dispose();
+    }
+}

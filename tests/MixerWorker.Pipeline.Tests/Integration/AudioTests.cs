@@ -1,0 +1,181 @@
+using MixerWorker.Pipeline.Engine;
+using MixerWorker.Pipeline.Scene;
+using MixerWorker.Testbed.Audio;
+using MixerWorker.Testbed.Feeds;
+using MixerWorker.Testbed.Reading;
+using Xunit;
+using Xunit.Abstractions;
+using static MixerWorker.Pipeline.Tests.Integration.MixHarness;
+
+namespace MixerWorker.Pipeline.Tests.Integration;
+
+/// <summary>
+/// The audio mix end to end: tones published over SRT (AAC), mixed, encoded (Opus), published, read
+/// back through the stand-in and decoded. Tolerances allow for two lossy codecs in the path.
+/// </summary>
+public sealed class AudioTests(ITestOutputHelper output)
+{
+    private static readonly FeedSpec A = Small(0), B = Small(1), C = Small(2);
+    private static readonly TimeSpan FirstAudio = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(700);
+
+    private static FeedSpec Small(int index) => FeedSpec.Numbered(index) with { Width = 160, Height = 90, Fps = 15 };
+
+    private static SceneDefinition Scene(BusDefinition program, params InputDefinition[] inputs) =>
+        new() { Project = Project, Inputs = inputs, Buses = [program] };
+
+    private static InputDefinition In(FeedSpec feed) => new() { Name = feed.Input };
+
+    private static BusDefinition Program(AudioMix? audio, params FeedSpec[] onAir) =>
+        Bus("program", 160, 90, onAir.Select((f, i) => At(f.Input, 0, 0, 160, 90, z: i)).ToArray()) with { Audio = audio };
+
+    private static AudioMix Fixed(params FeedSpec[] heard) =>
+        new() { Mode = AudioMode.Fixed, Sources = heard.Select(f => new AudioSource { Input = f.Input }).ToList() };
+
+    private async Task<MixHarness> StartAsync(SceneDefinition scene, params FeedSpec[] feeds)
+    {
+        var h = new MixHarness(output);
+        try
+        {
+            foreach (var f in feeds) h.StartFeed(f);
+            foreach (var f in feeds) await h.WaitForPublisherAsync($"ingest/{Project}/{f.Input}", TimeSpan.FromSeconds(10));
+            await h.StartMixerAsync(scene);
+            return h;
+        }
+        catch
+        {
+            await h.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static Task<AudioWindow> HearAsync(OutputReader reader, FeedSpec feed) =>
+        reader.Audio.WaitForAsync(FirstAudio, TimeSpan.FromMilliseconds(500),
+            w => Math.Abs(w.DominantHz() - feed.ToneHz) <= 3 && w.RmsDb() > feed.ToneRmsDb - 6, $"{feed.Input}'s {feed.ToneHz} Hz tone");
+
+    [Fact]
+    public async Task A_fixed_mix_carries_only_its_input_and_the_meters_read_the_tone_level_ten_times_a_second()
+    {
+        await using var h = await StartAsync(Scene(Program(Fixed(A), A, B), In(A), In(B)), A, B);
+        var program = h.Read("program");
+        await HearAsync(program, A);
+        var w = await program.Audio.RecordAsync(TimeSpan.FromSeconds(1));
+        output.WriteLine($"program: {w}; {A.ToneHz} Hz at {w.ToneDb(A.ToneHz):F1} dB, {B.ToneHz} Hz at {w.ToneDb(B.ToneHz):F1} dB");
+        Assert.InRange(w.DominantHz(), A.ToneHz - 2, A.ToneHz + 2);
+        Assert.True(w.ToneDb(B.ToneHz) < w.ToneDb(A.ToneHz) - 40, "an input shown but not in the fixed mix must not be heard");
+        Assert.InRange(w.RmsDb(), A.ToneRmsDb - 1.5, A.ToneRmsDb + 1.5);
+
+        var mixer = h.Mixer!;
+        var (inputsBefore, busBefore) = (mixer.MeterReadings("in", A.Input), mixer.MeterReadings("bus", "program"));
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var (inputReadings, busReadings) = (mixer.MeterReadings("in", A.Input) - inputsBefore, mixer.MeterReadings("bus", "program") - busBefore);
+        var meters = mixer.GetMeters();
+        output.WriteLine($"in 2 s: {inputReadings} input readings, {busReadings} bus readings; {A.Input} {meters.Inputs[A.Input]}, "
+            + $"{B.Input} {meters.Inputs[B.Input]}, program {meters.Buses["program"]}; the tone is {A.TonePeakDb:F1} peak / {A.ToneRmsDb:F1} RMS");
+        Assert.InRange(inputReadings, 15, 25);
+        Assert.InRange(busReadings, 15, 25);
+        foreach (var level in new[] { meters.Inputs[A.Input], meters.Inputs[B.Input], meters.Buses["program"] })
+        {
+            Assert.InRange(level.PeakDb, A.TonePeakDb - 2, A.TonePeakDb + 2);
+            Assert.InRange(level.RmsDb, A.ToneRmsDb - 2, A.ToneRmsDb + 2);
+        }
+    }
+
+    [Fact]
+    public async Task Input_gain_of_minus_6_dB_halves_the_amplitude_mute_silences_and_a_delay_keeps_audio_flowing()
+    {
+        var scene = Scene(Program(Fixed(A), A), In(A));
+        await using var h = await StartAsync(scene, A);
+        var program = h.Read("program");
+        await HearAsync(program, A);
+        var unity = await program.Audio.RecordAsync(TimeSpan.FromSeconds(1));
+
+        await h.Mixer!.ApplyAsync(scene with { Inputs = [In(A) with { GainDb = -6 }] });
+        await Task.Delay(Settle);
+        var half = await program.Audio.RecordAsync(TimeSpan.FromSeconds(1));
+        var ratio = Math.Pow(10, (half.RmsDb() - unity.RmsDb()) / 20);
+        var meter = h.Mixer.GetMeters().Inputs[A.Input];
+        output.WriteLine($"unity {unity}; -6 dB {half}; amplitude ratio {ratio:F3}; input meter {meter}");
+        Assert.InRange(ratio, 0.47, 0.53);
+        Assert.InRange(meter.PeakDb, A.TonePeakDb - 6 - 2, A.TonePeakDb - 6 + 2);
+
+        await h.Mixer.ApplyAsync(scene with { Inputs = [In(A) with { GainDb = -6, Muted = true }] });
+        await Task.Delay(Settle);
+        var muted = await program.Audio.RecordAsync(TimeSpan.FromSeconds(1));
+        meter = h.Mixer.GetMeters().Inputs[A.Input];
+        output.WriteLine($"muted {muted}; input meter {meter}");
+        Assert.True(muted.RmsDb() < -60, $"muted input still heard: {muted}");
+        Assert.Equal(AudioLevel.FloorDb, meter.PeakDb);
+
+        await h.Mixer.ApplyAsync(scene with { Inputs = [In(A) with { DelayMs = 200 }] });
+        var graph = await h.Mixer.GetAudioGraphAsync();
+        Assert.Equal(TimeSpan.FromMilliseconds(200), graph.InputDelays[A.Input]);
+        await HearAsync(program, A);
+        var delayed = await program.Audio.RecordAsync(TimeSpan.FromSeconds(1));
+        output.WriteLine($"delayed 200 ms: {delayed}");
+        Assert.InRange(delayed.RmsDb(), unity.RmsDb() - 1, unity.RmsDb() + 1);
+    }
+
+    [Fact]
+    public async Task A_mono_44k1_feed_is_heard_on_both_channels_at_48k_and_its_own_pitch()
+    {
+        var mono = A with { AudioChannels = 1, AudioRate = 44100 };
+        await using var h = await StartAsync(Scene(Program(null, mono), In(mono)), mono);
+        var program = h.Read("program");
+        await HearAsync(program, mono);
+        var w = await program.Audio.RecordAsync(TimeSpan.FromSeconds(1));
+        output.WriteLine($"{w}; output audio {program.Stats.AudioCaps}");
+        Assert.Contains("rate=(int)48000", program.Stats.AudioCaps);
+        Assert.Contains("channels=(int)2", program.Stats.AudioCaps);
+        // Played at 48 kHz unresampled, 330 Hz would come out at 359 Hz.
+        Assert.InRange(w.DominantHz(0), mono.ToneHz - 2, mono.ToneHz + 2);
+        Assert.InRange(w.DominantHz(1), mono.ToneHz - 2, mono.ToneHz + 2);
+        Assert.InRange(w.RmsDb(0), mono.ToneRmsDb - 1.5, mono.ToneRmsDb + 1.5);
+        Assert.InRange(w.RmsDb(0) - w.RmsDb(1), -0.5, 0.5);
+    }
+
+    [Fact]
+    public async Task A_sum_of_full_scale_inputs_at_plus_6_dB_is_limited_below_full_scale_after_the_codec()
+    {
+        FeedSpec[] loud = [A with { ToneVolume = 1.0 }, B with { ToneVolume = 1.0 }, C with { ToneVolume = 1.0 }];
+        var scene = Scene(Program(Fixed(loud), loud), loud.Select(f => In(f) with { GainDb = 6 }).ToArray());
+        await using var h = await StartAsync(scene, loud);
+        var program = h.Read("program");
+        await program.Audio.WaitForAsync(FirstAudio, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -10, "the loud mix");
+        await Task.Delay(Settle);
+        var w = await program.Audio.RecordAsync(TimeSpan.FromSeconds(2));
+        var bus = h.Mixer!.GetMeters().Buses["program"];
+        output.WriteLine($"decoded: {w}, {w.ClippedSamples()} samples at full scale; bus meter (encoder input) {bus}");
+        Assert.True(bus.PeakDb <= -0.95, $"the encoder got {bus.PeakDb:F2} dBFS");
+        Assert.Equal(0, w.ClippedSamples());
+        Assert.True(w.PeakDb() < -0.1, $"decoded peak {w.PeakDb():F2} dBFS");
+    }
+
+    [Fact]
+    public async Task Audio_follows_video_hears_program_not_preview_and_a_cut_swaps_them_on_the_same_branches()
+    {
+        var follow = new AudioMix { Mode = AudioMode.FollowVideo };
+        BusDefinition Shot(FeedSpec onAir, FeedSpec preview) => Program(follow, onAir) with
+        {
+            Preview = new Shot { Boxes = [new Box { Source = preview.Input, Width = 160, Height = 90 }] },
+        };
+        var scene = Scene(Shot(A, B), In(A), In(B));
+        await using var h = await StartAsync(scene, A, B);
+        var program = h.Read("program");
+        await HearAsync(program, A);
+        var before = await program.Audio.RecordAsync(TimeSpan.FromSeconds(1));
+        var gains = (await h.Mixer!.GetAudioGraphAsync()).BusGains["program"];
+        output.WriteLine($"{A.Input} on air: {before}; {B.Input} at {before.ToneDb(B.ToneHz):F1} dB; gains {string.Join(", ", gains)}");
+        Assert.Equal(new Dictionary<string, double> { [A.Input] = 1, [B.Input] = 0 }, gains);
+        Assert.True(before.ToneDb(B.ToneHz) < before.ToneDb(A.ToneHz) - 40, "the preview must not be heard");
+
+        await h.Mixer.ApplyAsync(scene with { Buses = [Shot(B, A)] }); // what a cut leaves behind
+        await HearAsync(program, B);
+        var after = await program.Audio.RecordAsync(TimeSpan.FromSeconds(1));
+        gains = (await h.Mixer.GetAudioGraphAsync()).BusGains["program"];
+        output.WriteLine($"after the cut: {after}; {A.Input} at {after.ToneDb(A.ToneHz):F1} dB; gains {string.Join(", ", gains)}");
+        Assert.Equal(new Dictionary<string, double> { [A.Input] = 0, [B.Input] = 1 }, gains);
+        Assert.True(after.ToneDb(A.ToneHz) < after.ToneDb(B.ToneHz) - 40, "the old program input must be gone");
+        Assert.Equal(1, program.Connections);
+    }
+}

@@ -1,0 +1,191 @@
+using MixerWorker.Pipeline.Builders;
+using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Scene;
+using MixerWorker.Testbed.Audio;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace MixerWorker.Pipeline.Tests.Integration;
+
+/// <summary>The engine's audio path on live tones, read before the encoder: exact levels, no network.</summary>
+public sealed class BusAudioRigTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(400);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+
+    private static BusDefinition Program(AudioMix? audio, params string[] onAir) => new()
+    {
+        Name = "program",
+        Format = new OutputFormat { Width = 160, Height = 90, AudioBitrateKbps = 64 },
+        Layout = onAir.Select(s => new Box { Source = s, Width = 160, Height = 90 }).ToList(),
+        Audio = audio,
+    };
+
+    private static AudioMix Fixed(params (string Input, double GainDb)[] sources) =>
+        new() { Mode = AudioMode.Fixed, Sources = sources.Select(s => new AudioSource { Input = s.Input, GainDb = s.GainDb }).ToList() };
+
+    [Fact]
+    public async Task Input_gain_and_mute_are_exact_and_the_meters_read_the_level_ten_times_a_second()
+    {
+        var tone = new Tone("a", 330);
+        using var rig = new AudioRig(Program(Fixed(("a", 0))), tone);
+        var unity = await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "the tone");
+        var since = DateTimeOffset.UtcNow;
+        unity = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(2));
+        output.WriteLine($"unity: {unity}");
+        Assert.InRange(unity.DominantHz(), 329, 331);
+        Assert.InRange(unity.PeakDb(), tone.PeakDb - 0.1, tone.PeakDb + 0.1);
+
+        // Meters: the loudest channel's peak and RMS of a sine, every 100 ms, for the input and the bus.
+        foreach (var element in new[] { "in.a.level", "bus.program.level" })
+        {
+            var readings = rig.Levels(element, since, since.AddSeconds(2));
+            output.WriteLine($"{element}: {readings.Count} readings in 2 s, last {readings.LastOrDefault()}");
+            Assert.InRange(readings.Count, 18, 22);
+            Assert.All(readings.Skip(1), r => Assert.InRange(r.PeakDb, tone.PeakDb - 0.5, tone.PeakDb + 0.5));
+            Assert.All(readings.Skip(1), r => Assert.InRange(r.RmsDb, tone.PeakDb - 3.01 - 0.5, tone.PeakDb - 3.01 + 0.5));
+        }
+
+        rig.Inputs["a"].ApplyAudio(new InputDefinition { Name = "a", GainDb = -6 });
+        await Task.Delay(Settle);
+        var minus6 = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
+        var ratio = Math.Pow(10, (minus6.RmsDb() - unity.RmsDb()) / 20);
+        output.WriteLine($"-6 dB: {minus6}; amplitude ratio {ratio:F4}");
+        Assert.InRange(ratio, 0.49, 0.51);
+
+        rig.Inputs["a"].ApplyAudio(new InputDefinition { Name = "a", GainDb = -6, Muted = true });
+        await Task.Delay(Settle);
+        since = DateTimeOffset.UtcNow;
+        var muted = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
+        output.WriteLine($"muted: {muted}");
+        Assert.True(muted.RmsDb() < -90, $"muted input still heard: {muted}");
+        Assert.All(rig.Levels("in.a.level", since), r => Assert.Equal(LevelReading.FloorDb, r.PeakDb));
+    }
+
+    [Fact]
+    public async Task A_mono_44k1_input_is_heard_on_both_channels_at_its_own_pitch()
+    {
+        var tone = new Tone("m", 440, Volume: 0.5, Channels: 1, Rate: 44100, Format: "S16LE");
+        using var rig = new AudioRig(Program(null, "m"), tone);
+        await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "the tone");
+        var w = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
+        output.WriteLine(w.ToString());
+        // Played at 48 kHz without resampling, 440 Hz would come out at 479 Hz.
+        Assert.InRange(w.DominantHz(0), 439, 441);
+        Assert.InRange(w.DominantHz(1), 439, 441);
+        Assert.InRange(w.PeakDb(0), tone.PeakDb - 0.2, tone.PeakDb + 0.2);
+        Assert.InRange(w.RmsDb(0) - w.RmsDb(1), -0.05, 0.05);
+    }
+
+    [Fact]
+    public async Task The_limiter_keeps_a_sum_of_full_scale_tones_under_its_ceiling_at_the_encoder_input()
+    {
+        Tone[] tones = [new("a", 330, 1.0), new("b", 440, 1.0), new("c", 550, 1.0), new("d", 770, 1.0)];
+        var mix = Fixed(("a", 6), ("b", 6), ("c", 6), ("d", 6));
+        using var rig = new AudioRig(Program(mix), tones);
+        await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "the mix");
+        var since = DateTimeOffset.UtcNow;
+        var limited = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
+        output.WriteLine($"limited: {limited}");
+        var ceilingDb = 20 * Math.Log10(BusAudio.LimiterCeiling);
+        Assert.True(limited.PeakDb() <= ceilingDb + 0.01, $"peak {limited.PeakDb():F2} dBFS above the {ceilingDb:F2} dBFS ceiling");
+        Assert.All(rig.Levels("bus.program.level", since), r => Assert.True(r.PeakDb <= ceilingDb + 0.01, $"bus meter peak {r.PeakDb:F2} dBFS"));
+
+        // The same mix without the limiter: what it prevents (4 x 2.0 reaches +18 dBFS).
+        rig.Bus.Apply(Program(mix with { Limiter = false }), rig.Inputs);
+        await Task.Delay(Settle);
+        var open = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
+        output.WriteLine($"limiter off: {open}");
+        Assert.True(open.PeakDb() > 12, $"without the limiter the sum should exceed full scale: {open}");
+    }
+
+    [Fact]
+    public async Task Audio_follows_video_keeps_the_preview_silent_and_crossfades_from_a_streaming_thread()
+    {
+        var follow = new AudioMix { Mode = AudioMode.FollowVideo };
+        var bus = Program(follow, "a") with { Preview = new Shot { Boxes = [new Box { Source = "b", Width = 160, Height = 90 }] } };
+        using var rig = new AudioRig(bus, new Tone("a", 330), new Tone("b", 440));
+        Assert.Equal(new Dictionary<string, double> { ["a"] = 1.0, ["b"] = 0.0 }, rig.Bus.InputGains);
+        var before = await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "program's tone");
+        before = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
+        output.WriteLine($"a on air: {before}, b at {before.ToneDb(440):F1} dB");
+        Assert.InRange(before.DominantHz(), 329, 331);
+        // -60 dB: far below hearing next to the programme tone, and clear of the analysis window's own leakage (about -80 dB).
+        Assert.True(before.ToneDb(440) < -60, "the preview's input must not be heard");
+
+        // A 300 ms crossfade the way the compositor's streaming thread drives it, per frame.
+        await Task.Run(async () =>
+        {
+            for (var frame = 0; frame <= 9; frame++)
+            {
+                var p = frame / 9.0;
+                rig.Bus.SetInputGains(new Dictionary<string, double> { ["a"] = 1 - p, ["b"] = p });
+                await Task.Delay(33);
+            }
+        });
+        await Task.Delay(Settle);
+        var after = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
+        output.WriteLine($"after the crossfade: {after}, a at {after.ToneDb(330):F1} dB");
+        Assert.InRange(after.DominantHz(), 439, 441);
+        Assert.True(after.ToneDb(330) < -80, "the old input must be gone");
+
+        // Gains set per frame while the control thread removes a branch: neither side may fault.
+        var faults = Callbacks.FaultCount;
+        using var stop = new CancellationTokenSource();
+        using var started = new ManualResetEventSlim();
+        var hammer = Task.Run(() =>
+        {
+            var n = 0;
+            started.Set();
+            while (!stop.IsCancellationRequested) { rig.Bus.SetInputGains(new Dictionary<string, double> { ["a"] = n++ % 2, ["b"] = 1 }); }
+            return n;
+        });
+        started.Wait();
+        for (var i = 0; i < 10; i++)
+        {
+            rig.Bus.Apply(Program(follow, "b"), rig.Inputs);
+            rig.Bus.Apply(bus, rig.Inputs);
+        }
+        await stop.CancelAsync();
+        output.WriteLine($"{await hammer} gain updates during 20 branch changes");
+        Assert.Equal(faults, Callbacks.FaultCount);
+        await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(300), w => w.RmsDb() > -20, "audio after the changes");
+    }
+
+    [Fact]
+    public async Task A_lip_sync_delay_makes_the_input_heard_that_much_later()
+    {
+        using var rig = new AudioRig(Program(Fixed(("a", 0))), new Tone("a", 330));
+        await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "the tone");
+
+        var undelayed = await UnmuteLatencyAsync(rig, delayMs: 0);
+        var delayed = await UnmuteLatencyAsync(rig, delayMs: 200);
+        output.WriteLine($"unmute heard after {undelayed.TotalMilliseconds:F0} ms without delay, {delayed.TotalMilliseconds:F0} ms with 200 ms");
+        Assert.Equal(TimeSpan.FromMilliseconds(200), rig.Inputs["a"].AudioDelay);
+        Assert.InRange((delayed - undelayed).TotalMilliseconds, 170, 230);
+        // The delayed audio flows on without gaps: the branch's queue holds the 200 ms.
+        var flowing = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
+        var quietChunks = rig.Pcm.Since(DateTimeOffset.UtcNow.AddSeconds(-1)).Count(c => new AudioWindow(c.Samples, 2, 48000).RmsDb() < -40);
+        output.WriteLine($"delayed: {flowing}, {quietChunks} quiet 10 ms chunks");
+        Assert.InRange(flowing.DominantHz(), 329, 331);
+        Assert.Equal(0, quietChunks);
+    }
+
+    // Mutes, sets the delay, waits for it to settle, unmutes, and times how long until the tone is heard.
+    private static async Task<TimeSpan> UnmuteLatencyAsync(AudioRig rig, int delayMs)
+    {
+        rig.Inputs["a"].ApplyAudio(new InputDefinition { Name = "a", Muted = true, DelayMs = delayMs });
+        await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(300), w => w.RmsDb() < -60, "silence");
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        var unmutedAt = DateTimeOffset.UtcNow;
+        rig.Inputs["a"].ApplyAudio(new InputDefinition { Name = "a", Muted = false, DelayMs = delayMs });
+        var deadline = unmutedAt + Wait;
+        while (DateTimeOffset.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+            var heard = rig.Pcm.Since(unmutedAt).FirstOrDefault(c => new AudioWindow(c.Samples, 2, 48000).RmsDb() > -30);
+            if (heard is not null) return heard.At - unmutedAt;
+        }
+        throw new TimeoutException("the tone did not come back");
+    }
+}

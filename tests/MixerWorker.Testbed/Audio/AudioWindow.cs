@@ -1,0 +1,94 @@
+namespace MixerWorker.Testbed.Audio;
+
+/// <summary>A stretch of interleaved float audio and the measurements the tests make on it.</summary>
+public sealed record AudioWindow(float[] Interleaved, int Channels, int Rate)
+{
+    public const double FloorDb = -120;
+
+    public TimeSpan Duration => TimeSpan.FromSeconds((double)Interleaved.Length / Channels / Rate);
+
+    public float[] Channel(int channel)
+    {
+        var n = Interleaved.Length / Channels;
+        var samples = new float[n];
+        for (var i = 0; i < n; i++) samples[i] = Interleaved[i * Channels + channel];
+        return samples;
+    }
+
+    /// <summary>All channels, or one.</summary>
+    public double PeakDb(int? channel = null) => ToDb(Select(channel).Select(s => Math.Abs((double)s)).DefaultIfEmpty(0).Max());
+
+    public double RmsDb(int? channel = null)
+    {
+        var samples = Select(channel).ToArray();
+        if (samples.Length == 0) return FloorDb;
+        var sum = 0.0;
+        foreach (var s in samples) sum += (double)s * s;
+        return ToDb(Math.Sqrt(sum / samples.Length));
+    }
+
+    /// <summary>Samples at or beyond full scale, as a 16-bit decoder leaves clipped audio.</summary>
+    public int ClippedSamples(double fullScale = 32767.0 / 32768) => Interleaved.Count(s => Math.Abs(s) >= fullScale);
+
+    /// <summary>The level of one frequency in a channel (Goertzel), in dB relative to a full-scale sine.</summary>
+    public double ToneDb(double hz, int channel = 0) => Goertzel.AmplitudeDb(Channel(channel), Rate, hz);
+
+    /// <summary>The strongest frequency in a channel between 50 Hz and 4 kHz, to about 1 Hz.</summary>
+    public double DominantHz(int channel = 0) => Goertzel.Dominant(Channel(channel), Rate, 50, 4000);
+
+    private IEnumerable<float> Select(int? channel) => channel is { } c ? Channel(c) : Interleaved;
+
+    private static double ToDb(double amplitude) => amplitude <= 0 ? FloorDb : Math.Max(FloorDb, 20 * Math.Log10(amplitude));
+
+    public override string ToString() =>
+        $"{Duration.TotalMilliseconds:F0} ms, peak {PeakDb():F1} dBFS, RMS L {RmsDb(0):F1} / R {(Channels > 1 ? RmsDb(1) : RmsDb(0)):F1} dBFS, dominant {DominantHz():F0} Hz";
+}
+
+/// <summary>Single-frequency DFT (the Goertzel algorithm), windowed so a tone between bins still reads at its level.</summary>
+public static class Goertzel
+{
+    /// <summary>The amplitude of <paramref name="hz"/> in dB: a full-scale sine reads 0 dB.</summary>
+    public static double AmplitudeDb(float[] samples, int rate, double hz)
+    {
+        if (samples.Length == 0) return AudioWindow.FloorDb;
+        var n = samples.Length;
+        var w = 2 * Math.PI * hz / rate;
+        var coeff = 2 * Math.Cos(w);
+        double s1 = 0, s2 = 0, windowSum = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var hann = 0.5 - 0.5 * Math.Cos(2 * Math.PI * i / (n - 1));
+            windowSum += hann;
+            var s0 = samples[i] * hann + coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        var power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+        var amplitude = 2 * Math.Sqrt(Math.Max(0, power)) / windowSum;
+        return amplitude <= 0 ? AudioWindow.FloorDb : Math.Max(AudioWindow.FloorDb, 20 * Math.Log10(amplitude));
+    }
+
+    /// <summary>
+    /// A scan in 10 Hz steps over 100 ms (whose frequency resolution is about that coarse, so a tone
+    /// between two steps still shows), then 1 Hz steps around the best over up to a second.
+    /// </summary>
+    public static double Dominant(float[] samples, int rate, double fromHz, double toHz)
+    {
+        if (samples.Length > rate) samples = samples[^rate..];
+        var shortWindow = samples.Length > rate / 10 ? samples[^(rate / 10)..] : samples;
+        var coarse = Best(shortWindow, fromHz, toHz, 10);
+        return Best(samples, coarse - 10, coarse + 10, 1);
+
+        double Best(float[] window, double from, double to, double step)
+        {
+            var best = from;
+            var bestDb = double.MinValue;
+            for (var hz = from; hz <= to; hz += step)
+            {
+                var db = AmplitudeDb(window, rate, hz);
+                if (db > bestDb) (best, bestDb) = (hz, db);
+            }
+            return best;
+        }
+    }
+}
