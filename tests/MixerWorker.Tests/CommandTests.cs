@@ -95,6 +95,16 @@ public sealed class CommandTests(ITestOutputHelper output)
         Assert.True(desired.FindBus("program")!.FadedToBlack);
         await program.WaitForFrameAsync(Long, f => Colors.IsBlack(f.ColorAt(80, 45)));
         await h.WaitForStatusAsync(s => s.Revision == revision, Long);
+
+        // Meters: in the status key, and as events at most every WORKER__METERSINTERVALMS (500 ms).
+        var metered = await h.WaitForStatusAsync(s => s.Meters is { } m && m.Inputs.ContainsKey(Input) && m.Inputs.ContainsKey(InputB) && m.Buses.ContainsKey("program"), Long);
+        output.WriteLine($"meters: {ControlPlaneJson.Write(metered.Meters)}");
+        Assert.True(metered.Meters!.Inputs[Input].PeakDb > -60, "cam-a's tone is metered");
+        var from = h.Events().Count;
+        await Task.Delay(3000);
+        var meterEvents = h.Events().Skip(from).Count(e => e.Type == EventTypes.Meters);
+        output.WriteLine($"meters events in 3 s: {meterEvents}");
+        Assert.InRange(meterEvents, 3, 8);
         h.AssertNoSecretLeaked();
     }
 
