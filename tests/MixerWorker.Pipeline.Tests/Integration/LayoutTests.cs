@@ -14,22 +14,8 @@ public sealed class LayoutTests(ITestOutputHelper output)
     private static readonly FeedSpec A = FeedSpec.Numbered(0), B = FeedSpec.Numbered(1), C = FeedSpec.Numbered(2);
     private static bool Near((byte, byte, byte) c, FeedSpec f) => Colors.Near(c, f.Rgb);
 
-    private async Task<MixHarness> StartAsync(SceneDefinition scene, FeedSpec[] feeds, Func<MixHarness, Engine.MixerOptions>? options = null)
-    {
-        var h = new MixHarness(output);
-        try
-        {
-            foreach (var f in feeds) h.StartFeed(f);
-            foreach (var f in feeds) await h.WaitForPublisherAsync($"ingest/{Project}/{f.Input}", TimeSpan.FromSeconds(10));
-            await h.StartMixerAsync(scene, options?.Invoke(h));
-            return h;
-        }
-        catch
-        {
-            await h.DisposeAsync();
-            throw;
-        }
-    }
+    private Task<MixHarness> StartAsync(SceneDefinition scene, FeedSpec[] feeds, Func<MixHarness, Engine.MixerOptions>? options = null) =>
+        MixHarness.StartShowAsync(output, scene, feeds, options);
 
     private static SceneDefinition SceneOf(FeedSpec[] feeds, params BusDefinition[] buses) => new()
     {
