@@ -32,22 +32,7 @@ public sealed class AudioTests(ITestOutputHelper output)
     private static AudioMix Fixed(params FeedSpec[] heard) =>
         new() { Mode = AudioMode.Fixed, Sources = heard.Select(f => new AudioSource { Input = f.Input }).ToList() };
 
-    private async Task<MixHarness> StartAsync(SceneDefinition scene, params FeedSpec[] feeds)
-    {
-        var h = new MixHarness(output);
-        try
-        {
-            foreach (var f in feeds) h.StartFeed(f);
-            foreach (var f in feeds) await h.WaitForPublisherAsync($"ingest/{Project}/{f.Input}", TimeSpan.FromSeconds(10));
-            await h.StartMixerAsync(scene);
-            return h;
-        }
-        catch
-        {
-            await h.DisposeAsync();
-            throw;
-        }
-    }
+    private Task<MixHarness> StartAsync(SceneDefinition scene, params FeedSpec[] feeds) => MixHarness.StartShowAsync(output, scene, feeds);
 
     private static Task<AudioWindow> HearAsync(OutputReader reader, FeedSpec feed) =>
         reader.Audio.WaitForAsync(FirstAudio, TimeSpan.FromMilliseconds(500),

@@ -14,22 +14,8 @@ public sealed class LayoutTests(ITestOutputHelper output)
     private static readonly FeedSpec A = FeedSpec.Numbered(0), B = FeedSpec.Numbered(1), C = FeedSpec.Numbered(2);
     private static bool Near((byte, byte, byte) c, FeedSpec f) => Colors.Near(c, f.Rgb);
 
-    private async Task<MixHarness> StartAsync(SceneDefinition scene, FeedSpec[] feeds, Func<MixHarness, Engine.MixerOptions>? options = null)
-    {
-        var h = new MixHarness(output);
-        try
-        {
-            foreach (var f in feeds) h.StartFeed(f);
-            foreach (var f in feeds) await h.WaitForPublisherAsync($"ingest/{Project}/{f.Input}", TimeSpan.FromSeconds(10));
-            await h.StartMixerAsync(scene, options?.Invoke(h));
-            return h;
-        }
-        catch
-        {
-            await h.DisposeAsync();
-            throw;
-        }
-    }
+    private Task<MixHarness> StartAsync(SceneDefinition scene, FeedSpec[] feeds, Func<MixHarness, Engine.MixerOptions>? options = null) =>
+        MixHarness.StartShowAsync(output, scene, feeds, options);
 
     private static SceneDefinition SceneOf(FeedSpec[] feeds, params BusDefinition[] buses) => new()
     {
@@ -64,15 +50,17 @@ public sealed class LayoutTests(ITestOutputHelper output)
     [Fact]
     public async Task Inputs_of_any_shape_and_rate_appear_with_their_aspect_kept_on_a_30_fps_bus()
     {
-        // 4:3 at 25 fps and 9:16 at 60 fps, each in a 16:9 box that keeps the aspect ratio.
+        // 4:3 at 25 fps and 9:16 at 60 fps, each in a 16:9 box that keeps the aspect ratio, and a 25i interlaced feed.
         var wide = A with { Width = 240, Height = 180, Fps = 25 };
         var tall = B with { Width = 90, Height = 160, Fps = 60 };
-        FeedSpec[] feeds = [wide, tall];
-        Box[] boxes = [At(wide.Input, 0, 0, 160, 90) with { Fit = Fit.Contain }, At(tall.Input, 160, 0, 160, 90) with { Fit = Fit.Contain }];
-        await using var h = await StartAsync(SceneOf(feeds, Bus("program", 320, 90, boxes)), feeds);
+        var interlaced = C with { Fps = 25, Interlaced = true };
+        FeedSpec[] feeds = [wide, tall, interlaced];
+        Box[] boxes = [At(wide.Input, 0, 0, 160, 90) with { Fit = Fit.Contain }, At(tall.Input, 160, 0, 160, 90) with { Fit = Fit.Contain }, At(interlaced.Input, 320, 0, 160, 90)];
+        await using var h = await StartAsync(SceneOf(feeds, Bus("program", 480, 90, boxes)), feeds);
         var program = h.Read("program");
         var frame = await program.WaitForFrameAsync(TimeSpan.FromSeconds(20), f =>
-            Near(f.ColorAt(boxes[0].X + boxes[0].Width / 2, 45), wide) && Near(f.ColorAt(boxes[1].X + boxes[1].Width / 2, 45), tall));
+            Near(f.ColorAt(boxes[0].X + boxes[0].Width / 2, 45), wide) && Near(f.ColorAt(boxes[1].X + boxes[1].Width / 2, 45), tall)
+            && Near(f.ColorAt(400, 45), interlaced));
         // 4:3 in 160x90 is 120 wide: 20 px bars at each side; 9:16 in 160x90 is about 50 wide.
         Assert.True(Colors.IsBlack(frame.ColorAt(boxes[0].X + 6, 45, 2)), $"no pillarbox left of the 4:3 picture: {frame.ColorAt(boxes[0].X + 6, 45, 2)}");
         Assert.True(Near(frame.ColorAt(boxes[0].X + 30, 45, 2), wide), "the 4:3 picture is narrower than expected");
@@ -80,6 +68,7 @@ public sealed class LayoutTests(ITestOutputHelper output)
         Assert.True(Near(frame.ColorAt(boxes[1].X + 80, 45, 2), tall), "the 9:16 picture is missing");
         await Task.Delay(2000);
         Assert.Contains("framerate=(fraction)30/1", program.Stats.VideoCaps);
+        Assert.DoesNotContain("interleaved", program.Stats.VideoCaps); // the bus is progressive whatever comes in
         Assert.InRange(program.Stats.MaxFrameGapMs, 30, 40);
     }
 

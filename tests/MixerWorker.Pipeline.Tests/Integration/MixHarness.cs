@@ -77,6 +77,26 @@ public sealed class MixHarness : IAsyncDisposable
         return Mixer;
     }
 
+    /// <summary>A running show: the feeds published and seen by the stand-in, then the mixer on <paramref name="scene"/>.</summary>
+    public static async Task<MixHarness> StartShowAsync(ITestOutputHelper output, SceneDefinition scene, IEnumerable<FeedSpec> feeds,
+        Func<MixHarness, MixerOptions>? options = null)
+    {
+        var h = new MixHarness(output);
+        try
+        {
+            var list = feeds.ToList();
+            foreach (var f in list) h.StartFeed(f);
+            foreach (var f in list) await h.WaitForPublisherAsync($"ingest/{Project}/{f.Input}", TimeSpan.FromSeconds(10));
+            await h.StartMixerAsync(scene, options?.Invoke(h));
+            return h;
+        }
+        catch
+        {
+            await h.DisposeAsync(); // the caller never gets it to dispose: feeds and stand-in would run on
+            throw;
+        }
+    }
+
     public OutputReader Read(string bus, string? recordPath = null)
     {
         var reader = new OutputReader("127.0.0.1", StandIn.Port, $"read:out/{Project}/{bus}:token={Token}", OutputPassphrase, recordPath);

@@ -27,22 +27,8 @@ public sealed class MixTests(ITestOutputHelper output)
 
     internal static BusDefinition Aux1Single => Bus("aux1", 160, 90, At(B.Input, 0, 0, 160, 90));
 
-    internal static async Task<MixHarness> StartThreeInputShow(ITestOutputHelper output, params BusDefinition[] buses)
-    {
-        var h = new MixHarness(output);
-        try
-        {
-            foreach (var f in new[] { A, B, C }) h.StartFeed(f);
-            foreach (var f in new[] { A, B, C }) await h.WaitForPublisherAsync($"ingest/{Project}/{f.Input}", TimeSpan.FromSeconds(10));
-            await h.StartMixerAsync(ThreeInputScene(buses));
-            return h;
-        }
-        catch
-        {
-            await h.DisposeAsync(); // the caller never gets it to dispose: feeds and stand-in would run on
-            throw;
-        }
-    }
+    internal static Task<MixHarness> StartThreeInputShow(ITestOutputHelper output, params BusDefinition[] buses) =>
+        MixHarness.StartShowAsync(output, ThreeInputScene(buses), [A, B, C]);
 
     [Fact]
     public async Task Program_and_aux1_carry_the_right_sources_in_a_browser_playable_format()

@@ -26,12 +26,9 @@ public sealed class TransitionTests(ITestOutputHelper output)
 
     private async Task<(MixHarness Harness, OutputReader Program)> StartAsync()
     {
-        var h = new MixHarness(output);
+        var h = await MixHarness.StartShowAsync(output, Scene(), [A, B]);
         try
         {
-            foreach (var f in new[] { A, B }) h.StartFeed(f);
-            foreach (var f in new[] { A, B }) await h.WaitForPublisherAsync($"ingest/{Project}/{f.Input}", TimeSpan.FromSeconds(10));
-            await h.StartMixerAsync(Scene());
             var program = h.Read("program");
             await program.WaitForFrameAsync(TimeSpan.FromSeconds(20), f => Colors.Near(f.ColorAt(W / 2, H / 2), A.Rgb));
             // Both inputs live, so that the transition below starts at once.

@@ -14,7 +14,7 @@ namespace MixerWorker.Testbed.Demo;
 /// synthetic cameras, a real redis-server, the worker as a real daemon process, and an operator
 /// driving it with mixerctl (cut, auto with mix/wipe/dip, a picture-in-picture that glides into
 /// side-by-side, a lower-third graphic, audio following video, fade to black) while ctl watch
-/// prints status and tally. Program and the AUX1 multiview are recorded and snapshotted.
+/// prints status and tally, and one camera drops and comes back by itself. Program and the AUX1 multiview are recorded and snapshotted.
 /// </summary>
 internal static class DemoShow
 {
@@ -113,9 +113,19 @@ internal static class DemoShow
                 }
                 return failed;
             });
+            var (dropped, back) = (false, false);
             while (clock.Elapsed.TotalSeconds < ShowSeconds)
             {
                 await Task.Delay(1000 - (int)(clock.ElapsedMilliseconds % 1000));
+                // cam-a (the PiP by then) drops and comes back on its own: its box shows the slate meanwhile.
+                var t = clock.Elapsed.TotalSeconds;
+                if (!dropped && t >= 12) { feeds[0].Dispose(); dropped = true; Say("cam-a dropped (its box shows the slate)"); }
+                else if (dropped && !back && t >= 15)
+                {
+                    feeds[0] = SyntheticFeed.Start(FeedSpec.Numbered(0), Project, "127.0.0.1", standIn.Port, IngestPassphrase, Token);
+                    back = true;
+                    Say("cam-a is back");
+                }
                 if (program.Latest is not { } frame) continue;
                 snapshots.Add(frame);
                 if (aux1.Latest is { } mv && snapshots.Count % 3 == 0) multiview.Add(mv);

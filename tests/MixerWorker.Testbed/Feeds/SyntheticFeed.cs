@@ -9,6 +9,8 @@ public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
     public int Width { get; init; } = 320;
     public int Height { get; init; } = 180;
     public int Fps { get; init; } = 30;
+    /// <summary>Interlaced video (top field first) at <see cref="Fps"/> frames, 2x fields, like a 1080i camera.</summary>
+    public bool Interlaced { get; init; }
     /// <summary>h264 or h265.</summary>
     public string VideoCodec { get; init; } = "h264";
     /// <summary>aac, opus, mp2 or none.</summary>
@@ -51,8 +53,10 @@ public sealed class SyntheticFeed : IDisposable
         try
         {
             var video = p.Add("videotestsrc", null, ("is-live", true), ("pattern", "solid-color"), ("foreground-color", spec.Argb));
-            var caps = p.Add("capsfilter", null, ("caps", $"video/x-raw,format=I420,width={spec.Width},height={spec.Height},framerate={spec.Fps}/1"));
+            // Interlaced: pictures at the field rate woven two by two into interlaced frames.
+            var caps = p.Add("capsfilter", null, ("caps", $"video/x-raw,format=I420,width={spec.Width},height={spec.Height},framerate={(spec.Interlaced ? 2 : 1) * spec.Fps}/1"));
             var label = p.Add("textoverlay", null, ("text", spec.Input), ("valignment", "top"), ("halignment", "left"), ("font-desc", "Sans 8"));
+            Element[] weave = spec.Interlaced ? [p.Add("interlace", null, ("field-pattern", "1:1"), ("top-field-first", true))] : [];
             Element encoder, parser;
             if (spec.VideoCodec == "h265")
             {
@@ -61,11 +65,11 @@ public sealed class SyntheticFeed : IDisposable
             }
             else
             {
-                encoder = p.Add("x264enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", 400));
+                encoder = p.Add("x264enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", 400), ("interlaced", spec.Interlaced));
                 parser = p.Add("h264parse");
             }
             var mux = p.Add("mpegtsmux", null, ("alignment", 7));
-            p.AddChain(video, caps, label, encoder, parser, mux);
+            p.AddChain([video, caps, label, .. weave, encoder, parser, mux]);
             if (spec.AudioCodec != "none")
             {
                 var tone = p.Add("audiotestsrc", null, ("is-live", true), ("freq", spec.ToneHz.ToString(CultureInfo.InvariantCulture)), ("volume", spec.ToneVolume), ("samplesperbuffer", 960));
