@@ -24,24 +24,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     private static BusDefinition SideBySide => Bus("program", 320, 180, At(A.Input, 0, 0, 160, 180), At(B.Input, 160, 0, 160, 180));
 
     // Both feeds publishing and the mixer showing them side by side on Program.
-    private async Task<MixHarness> StartSideBySideShowAsync()
-    {
-        var h = new MixHarness(output);
-        try
-        {
-            h.StartFeed(A);
-            h.StartFeed(B);
-            await h.WaitForPublisherAsync($"ingest/{Project}/{A.Input}", TimeSpan.FromSeconds(10));
-            await h.WaitForPublisherAsync($"ingest/{Project}/{B.Input}", TimeSpan.FromSeconds(10));
-            await h.StartMixerAsync(TwoInputs(SideBySide));
-            return h;
-        }
-        catch
-        {
-            await h.DisposeAsync();
-            throw;
-        }
-    }
+    private Task<MixHarness> StartSideBySideShowAsync() => MixHarness.StartShowAsync(output, TwoInputs(SideBySide), [A, B]);
 
     [Fact]
     public async Task A_killed_input_shows_the_slate_without_a_frame_gap_and_comes_back_by_itself()
