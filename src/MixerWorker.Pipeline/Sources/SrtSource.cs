@@ -77,7 +77,9 @@ internal sealed class SrtSource : IDisposable
     {
         src.Set("is-live", true);
         src.Set("format", "time");
-        // Buffers are stamped with the running time at which they leave appsrc, as srtsrc stamped arrival.
+        // Stamped on arrival, with no latency declared. srtsrc stamped the sender's time and declared
+        // the SRT latency instead; the compositor's deadlines come out the same (measured: it waited
+        // 176.7 ms after the sender's time with srtsrc at 80 ms SRT latency, 96.7 ms after arrival here).
         src.Set("do-timestamp", true);
         src.Set("stream-type", "stream");
         src.Set("caps", "video/mpegts,systemstream=true,packetsize=188");

@@ -41,15 +41,13 @@ internal static unsafe partial class LibSrt
     internal const int SRTT_LIVE = 0;
 
     // SRT_SOCKSTATUS
-    internal const int SRTS_CONNECTING = 4, SRTS_CONNECTED = 5, SRTS_BROKEN = 6, SRTS_CLOSING = 7, SRTS_CLOSED = 8, SRTS_NONEXIST = 9;
+    internal const int SRTS_CONNECTED = 5, SRTS_BROKEN = 6, SRTS_CLOSING = 7, SRTS_CLOSED = 8, SRTS_NONEXIST = 9;
 
-    // SRT_ERRNO (1000 * major + minor)
-    internal const int SRT_ENOSERVER = 1001, SRT_ECONNREJ = 1002, SRT_ECONNLOST = 2001, SRT_ENOCONN = 2002,
-        SRT_EINVSOCK = 5004, SRT_EASYNCRCV = 6002, SRT_ETIMEOUT = 6003;
+    // SRT_ERRNO (1000 * major + minor): a non-blocking read found nothing to read.
+    internal const int SRT_EASYNCRCV = 6002;
 
     // SRT_REJECT_REASON, then the "HTTP-like" codes a listener may send (access_control.h).
-    internal const int SRT_REJ_UNKNOWN = 0, SRT_REJ_PEER = 2, SRT_REJ_CLOSE = 7, SRT_REJ_VERSION = 8,
-        SRT_REJ_BADSECRET = 10, SRT_REJ_UNSECURE = 11, SRT_REJ_TIMEOUT = 16;
+    internal const int SRT_REJ_PEER = 2, SRT_REJ_VERSION = 8, SRT_REJ_BADSECRET = 10, SRT_REJ_UNSECURE = 11, SRT_REJ_TIMEOUT = 16;
     internal const int SRT_REJX_BAD_REQUEST = 1400, SRT_REJX_UNAUTHORIZED = 1401, SRT_REJX_FORBIDDEN = 1403, SRT_REJX_NOTFOUND = 1404;
 
     // SRT_EPOLL_OPT
@@ -68,6 +66,8 @@ internal static unsafe partial class LibSrt
     [LibraryImport(Library)] internal static partial int srt_setsockflag(int socket, int option, void* value, int length);
     // Non-blocking (SRTO_RCVSYN false): returns at once; the outcome shows on the epoll and in srt_getsockstate.
     [LibraryImport(Library)] internal static partial int srt_connect(int socket, void* address, int length);
+    // Takes the socket's connection, send and receive locks (core.cpp closeInternal): only the thread
+    // that owns the socket calls it, so it never waits behind that thread's own calls.
     [LibraryImport(Library)] internal static partial int srt_close(int socket);
     [LibraryImport(Library)] internal static partial int srt_getsockstate(int socket);
     // Live mode: one call returns one whole message; len must hold the largest (1456 bytes).
@@ -75,6 +75,7 @@ internal static unsafe partial class LibSrt
 
     [LibraryImport(Library)] internal static partial int srt_getlasterror(int* systemErrno);
     [LibraryImport(Library)] internal static partial nint srt_getlasterror_str(); // borrowed, thread-local
+    // Why a connect failed; read it before srt_close (a socket libsrt no longer knows answers 0, "unknown").
     [LibraryImport(Library)] internal static partial int srt_getrejectreason(int socket);
     [LibraryImport(Library)] internal static partial nint srt_rejectreason_str(int reason); // borrowed, static
 

@@ -38,7 +38,7 @@ internal static class WorkerCommandLine
         try
         {
             GstRuntime.SelfCheck();
-            Console.WriteLine($"GStreamer {GstRuntime.Version}: every element the engine needs is present");
+            Console.WriteLine($"GStreamer {GstRuntime.Version}: every element the engine needs is present; libsrt loads");
             return 0;
         }
         catch (GstMissingException e)
