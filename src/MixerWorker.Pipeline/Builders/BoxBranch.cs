@@ -28,14 +28,13 @@ internal sealed class BoxBranch : IDisposable
     private readonly Element _crop, _scale, _caps, _clip;
     private readonly Element? _border, _label;
     private readonly Pad _teePad, _mixPad, _binSink, _binSrc;
-    private readonly ProbeHandle _firstFrame, _clipProbe;
+    private readonly ProbeHandle _clipProbe;
     private readonly Pad _clipSink;
     // The clip each recent buffer was cut with, by PTS, so the compositor thread can place the very
     // buffer it draws at the offset its clip needs.
     private readonly (ulong Pts, Crop Clip)[] _clipped = new (ulong, Crop)[16];
     private int _clippedNext;
     private Crop _clipSet = Placement.NoClip;
-    private volatile bool _hasFrame;
     private Box? _sized;
     // What the pad and clip were last set to, so a frame only touches what changed.
     private Placement? _placed;
@@ -44,8 +43,12 @@ internal sealed class BoxBranch : IDisposable
 
     internal string Source { get; }
     internal Box? Box => _sized;
-    /// <summary>A frame reached the compositor since the branch was built.</summary>
-    internal bool HasFrame => _hasFrame;
+    /// <summary>
+    /// The compositor has a picture from this box for the frame it is making. Compositor streaming
+    /// thread, during aggregation only. A picture that merely reached the compositor may still be
+    /// too new for the frame being made, so this, not arrival, says the box can be shown.
+    /// </summary>
+    internal bool HasPictureNow => Native.gst_video_aggregator_pad_get_current_buffer(_mixPad.Handle) != 0;
 
     /// <summary>
     /// Gives the clip for a buffer at a running time, or null to leave it as it is. Called on the
@@ -91,7 +94,6 @@ internal sealed class BoxBranch : IDisposable
         _bin.AddPad(_binSink);
         _bin.AddPad(_binSrc);
         queue.Dispose();
-        _firstFrame = Callbacks.AddProbe(_binSrc, ProbeType.Buffer, _ => { _hasFrame = true; return ProbeReturn.Ok; });
         _clipSink = _clip.StaticPad("sink");
         _clipProbe = Callbacks.AddProbe(_clipSink, ProbeType.Buffer, OnBufferToClip);
         _pipeline.Add(_bin);
@@ -201,7 +203,6 @@ internal sealed class BoxBranch : IDisposable
 
     public void Dispose()
     {
-        _firstFrame.Dispose();
         // Removing a probe does not wait for a call in flight: the clip sink pad it reads stays
         // ours until the branch has stopped streaming.
         _clipProbe.Dispose();

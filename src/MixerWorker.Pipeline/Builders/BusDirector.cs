@@ -216,7 +216,7 @@ internal sealed class BusDirector : IDisposable
         if (t.StartedAt is null)
         {
             // The incoming boxes get a few frames to deliver pictures, so a cut never flashes black.
-            if (!t.Fresh.All(b => b.HasFrame || !_live.Contains(b.Source)) && Environment.TickCount64 < t.ReadyDeadline)
+            if (!t.Fresh.All(b => b.HasPictureNow || !_live.Contains(b.Source)) && Environment.TickCount64 < t.ReadyDeadline)
                 return (FrameComposer.Compose(t.Animation, 0), Of);
             // A wipe clips each picture as it enters its box, a few frames before the compositor
             // draws it; starting a few frames ahead lets the pictures already on their way be cut

@@ -164,7 +164,7 @@ public sealed class OutputReader : IDisposable
         var dec = p.Add("avdec_h264");
         var conv = p.Add("videoconvert");
         var caps = p.Add("capsfilter", null, ("caps", "video/x-raw,format=RGB"));
-        appsink = Element.FromBorrowed(p.Add("appsink", null, ("max-buffers", 8), ("drop", true), ("sync", false)).Handle);
+        appsink = Element.FromBorrowed(p.Add("appsink", null, ("max-buffers", 32), ("drop", true), ("sync", false)).Handle);
         p.AddChain(parse, dec, conv, caps, appsink);
         var opusparse = p.Add("opusparse");
         var opusdec = p.Add("opusdec");
