@@ -163,8 +163,6 @@ internal sealed class BusAudio : IDisposable
             branch.SetGain(linear.TryGetValue(input, out var gain) ? gain : 0);
     }
 
-    internal bool Hears(string input) => _branches.ContainsKey(input);
-
     /// <summary>The linear gain on each input's mixer pad, for status and tests.</summary>
     internal IReadOnlyDictionary<string, double> InputGains => _branches.ToDictionary(b => b.Key, b => b.Value.Gain);
 

@@ -41,7 +41,6 @@ internal sealed class BusDirector : IDisposable
     private IReadOnlyList<Overlay> _graphics = [];
     private VeilBranch? _dipVeil, _fadeVeil;
     private ulong _lastRunningTime;
-    private long _framesDirected;
 
     /// <summary>Raised on the control thread when a transition has finished.</summary>
     internal event Action? TransitionFinished;
@@ -61,7 +60,6 @@ internal sealed class BusDirector : IDisposable
 
     internal bool IsAnimating { get { lock (_lock) return _active is not null; } }
     internal BusAnimation? Animation { get { lock (_lock) return _active?.Animation; } }
-    internal long FramesDirected => Interlocked.Read(ref _framesDirected);
 
     /// <summary>
     /// Moves the bus to <paramref name="to"/> with <paramref name="transition"/> (a cut switches on
@@ -200,7 +198,6 @@ internal sealed class BusDirector : IDisposable
         lock (_lock)
         {
             _lastRunningTime = runningTime;
-            Interlocked.Increment(ref _framesDirected);
             var (frame, branches) = FrameAt(runningTime);
             Draw(frame, branches);
             _fadeVeil?.Show(_fadeToBlack.At(runningTime), DipColor.Black);

@@ -87,7 +87,8 @@ public sealed class ProjectMixer : IAsyncDisposable
     /// output connection survives layout, source and audio changes; a format change rebuilds that bus.
     /// Layout changes are cuts. An invalid scene is refused whole and nothing on air changes.
     /// </summary>
-    public Task ApplyAsync(SceneDefinition scene) => ChangeAsync(_ => new Change(scene, new Dictionary<string, BusAnimation>(), new Dictionary<string, int>()));
+    public Task ApplyAsync(SceneDefinition scene) =>
+        ChangeAsync(_ => Task.FromResult<Change?>(new Change(scene, new Dictionary<string, BusAnimation>(), new Dictionary<string, int>())));
 
     /// <summary>
     /// Carries out an operator command against the running scene (animated where the command says so)
@@ -98,11 +99,11 @@ public sealed class ProjectMixer : IAsyncDisposable
     public async Task<SceneDefinition> ExecuteAsync(ShowCommand command)
     {
         SceneDefinition result = _scene;
-        await ChangeAsync(current =>
+        await ChangeAsync(async current =>
         {
             if (command is CutCommand cut && _buses.TryGetValue(cut.Bus, out var animating) && animating.Branch.Director.IsAnimating)
             {
-                _control.Invoke(animating.Branch.Director.FinishNow).GetAwaiter().GetResult();
+                await _control.Invoke(animating.Branch.Director.FinishNow);
                 result = current;
                 return null;
             }
@@ -116,13 +117,13 @@ public sealed class ProjectMixer : IAsyncDisposable
     /// <summary>A scene to move to, with the bus animations and fade-to-black durations (ms) that get there.</summary>
     private sealed record Change(SceneDefinition Scene, IReadOnlyDictionary<string, BusAnimation> Animations, IReadOnlyDictionary<string, int> FadeToBlackMs);
 
-    private async Task ChangeAsync(Func<SceneDefinition, Change?> decide)
+    private async Task ChangeAsync(Func<SceneDefinition, Task<Change?>> decide)
     {
         await _changeLock.WaitAsync();
         try
         {
             ObjectDisposedException.ThrowIf(_stopped, this);
-            if (decide(_scene) is not { } change) return;
+            if (await decide(_scene) is not { } change) return;
             var scene = change.Scene;
             ThrowIfInvalid(scene);
             if (scene.Project != _scene.Project)
@@ -139,6 +140,8 @@ public sealed class ProjectMixer : IAsyncDisposable
                 foreach (var input in scene.Inputs) _inputs[input.Name].Branch.ApplyAudio(input);
             });
             foreach (var input in _inputs.Values.Where(i => i.Supervisor is null)) StartInput(input);
+            // Inputs on their way out are left out, so no new branch (audio crossfade included) hangs on them.
+            var staying = _inputs.Where(i => scene.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch);
 
             // Buses that go away or change format: stop their output first, then their branch.
             foreach (var bus in _buses.Values.Where(b => !wanted.TryGetValue(b.Name, out var w) || NeedsRebuild(b.Branch.Definition, w)).ToList())
@@ -164,15 +167,14 @@ public sealed class ProjectMixer : IAsyncDisposable
                     }
                     var transition = change.Animations.TryGetValue(bus.Name, out var a) ? a.Transition : TransitionSpec.Cut;
                     var fade = TimeSpan.FromMilliseconds(change.FadeToBlackMs.GetValueOrDefault(bus.Name));
-                    // Inputs on their way out are left out, so no new branch (audio crossfade included) hangs on them.
-                    var staying = _inputs.Where(i => scene.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch);
                     runtime.Branch.Show(bus, transition, fade, staying, ResolveGraphic);
                 });
                 if (_buses[bus.Name].Supervisor is null) StartOutput(_buses[bus.Name]);
             }
 
             _scene = scene;
-            await _control.Invoke(UpdateMultiviews);
+            // Multiviews first see the new scene here, before a removed input's branch goes.
+            await _control.Invoke(() => RefreshTally(multiviewsAnyway: true));
             var removed = _inputs.Values.Where(i => scene.FindInput(i.Name) is null).ToList();
             // A cut away from a removed input must be finished before its branch goes.
             if (removed.Count > 0) await _control.Invoke(() => { foreach (var b in _buses.Values) b.Branch.Director.FinishNow(); });
@@ -187,7 +189,6 @@ public sealed class ProjectMixer : IAsyncDisposable
                 });
                 _log.LogInformation("input {Input} removed", gone.Name);
             }
-            await _control.Invoke(PublishTallyIfChanged);
         }
         finally { _changeLock.Release(); }
     }
@@ -200,12 +201,12 @@ public sealed class ProjectMixer : IAsyncDisposable
         catch (ArgumentException e) { throw new SceneException([e.Message]); }
     }
 
-    // Control thread.
-    private void UpdateMultiviews()
+    // Control thread. Multiviews show the tally, so they follow it; they also follow the scene and
+    // which inputs are live, hence the refresh when the tally alone did not change.
+    private void UpdateMultiviews(TallyState tally)
     {
         var boards = _buses.Values.Where(b => b.Branch.Multiview is not null).ToList();
         if (boards.Count == 0) return;
-        var tally = Tally.Compute(_scene, InFlight());
         var inputs = _inputs.ToDictionary(i => i.Key, i => i.Value.Branch);
         var programTee = _buses.TryGetValue("program", out var program) && program.Branch.Multiview is null ? program.Branch.RawTee : null;
         var live = LiveInputs();
@@ -214,16 +215,16 @@ public sealed class ProjectMixer : IAsyncDisposable
 
     private HashSet<string> LiveInputs() => _inputs.Values.Where(i => i.State == ConnectionState.Connected).Select(i => i.Name).ToHashSet();
 
-    private string _tallySignature = "";
+    private TallyState? _tally;
 
-    private void PublishTallyIfChanged()
+    // Control thread.
+    private void RefreshTally(bool multiviewsAnyway = false)
     {
         var tally = Tally.Compute(_scene, InFlight());
-        var signature = string.Join(";", tally.Buses.OrderBy(b => b.Key).Select(b => $"{b.Key}:{string.Join(",", b.Value.OnAir)}/{string.Join(",", b.Value.Preview)}"));
-        if (signature == _tallySignature) return;
-        _tallySignature = signature;
-        UpdateMultiviews();
-        TallyChanged?.Invoke(tally);
+        var changed = !tally.Equals(_tally);
+        _tally = tally;
+        if (changed || multiviewsAnyway) UpdateMultiviews(tally);
+        if (changed) TallyChanged?.Invoke(tally);
     }
 
     // Bitrate changes apply live; size, rate, GOP or codec changes need new caps downstream.
@@ -236,7 +237,7 @@ public sealed class ProjectMixer : IAsyncDisposable
         var plan = _encoders.Plan(_backend, new VideoEncodeSettings(f.Width, f.Height, f.Fps, f.VideoBitrateKbps, f.GopFrames));
         _log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
         var branch = new BusBranch(_pipeline, bus, plan, _options.MixerLatency, action => _control.Post(action));
-        branch.Director.TransitionFinished += PublishTallyIfChanged;
+        branch.Director.TransitionFinished += () => RefreshTally();
         return branch;
     }
 
@@ -288,7 +289,7 @@ public sealed class ProjectMixer : IAsyncDisposable
         if (wasLive == live) return;
         var liveInputs = LiveInputs();
         foreach (var bus in _buses.Values) bus.Branch.Director.SetLive(liveInputs);
-        UpdateMultiviews();
+        RefreshTally(multiviewsAnyway: true);
         _log.LogInformation("input {Input} is {State}", input.Name, live ? "live" : "off air (slate shown)");
     }
 
