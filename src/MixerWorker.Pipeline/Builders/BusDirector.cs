@@ -58,7 +58,6 @@ internal sealed class BusDirector : IDisposable
         Callbacks.ConnectSamplesSelected(compositor, OnFrame);
     }
 
-    internal bool IsAnimating { get { lock (_lock) return _active is not null; } }
     internal BusAnimation? Animation { get { lock (_lock) return _active?.Animation; } }
 
     /// <summary>

@@ -101,7 +101,10 @@ public sealed class ProjectMixer : IAsyncDisposable
         SceneDefinition result = _scene;
         await ChangeAsync(async current =>
         {
-            if (command is CutCommand cut && _buses.TryGetValue(cut.Bus, out var animating) && animating.Branch.Director.IsAnimating)
+            // Only a real transition is cut short; a cut still waiting for its incoming pictures is
+            // not one, and a second cut after it swaps again like any cut.
+            if (command is CutCommand cut && _buses.TryGetValue(cut.Bus, out var animating)
+                && animating.Branch.Director.Animation is { Transition.Kind: not TransitionKind.Cut })
             {
                 await _control.Invoke(animating.Branch.Director.FinishNow);
                 result = current;
