@@ -9,6 +9,9 @@ internal readonly record struct Placement(int X, int Y, int Width, int Height, C
     internal static readonly Crop NoClip = new();
 }
 
+/// <summary>Frames made while a box held a picture; of those, repeats of the previous picture; pictures left out.</summary>
+internal readonly record struct BoxPictures(long Frames, long Repeats, long Skips);
+
 /// <summary>Optional extras of a multiview tile: a border whose colour shows tally, and a label.</summary>
 internal sealed record TileDecoration(string Label, int Border);
 
@@ -28,7 +31,7 @@ internal sealed class BoxBranch : IDisposable
     private readonly Element _crop, _scale, _caps, _clip;
     private readonly Element? _border, _label;
     private readonly Pad _teePad, _mixPad, _binSink, _binSrc;
-    private readonly ProbeHandle _clipProbe;
+    private readonly ProbeHandle _clipProbe, _qosBoundary;
     private readonly Pad _clipSink;
     // The clip each recent buffer was cut with, by PTS, so the compositor thread can place the very
     // buffer it draws at the offset its clip needs.
@@ -51,6 +54,30 @@ internal sealed class BoxBranch : IDisposable
     internal bool HasPictureNow => Native.gst_video_aggregator_pad_get_current_buffer(_mixPad.Handle) != 0;
 
     /// <summary>
+    /// GStreamer's own view of what this box showed: of the frames the compositor made while it held
+    /// a picture from the box, how many repeated the previous frame's picture and how many pictures
+    /// were left out between two frames. Reading it is safe from any thread.
+    /// </summary>
+    internal BoxPictures Pictures => new(Interlocked.Read(ref _framesCounted), Interlocked.Read(ref _repeats), Interlocked.Read(ref _skips));
+
+    // A gap this long is the input's timestamps jumping, not pictures left out.
+    private const ulong TimelineJumpNs = 1_000_000_000;
+    private ulong _lastPicture = ulong.MaxValue;
+    private long _framesCounted, _repeats, _skips;
+
+    /// <summary>Counts the picture the compositor holds for the frame it is making. Compositor streaming thread.</summary>
+    internal void CountPicture()
+    {
+        if (_mixPad.CurrentPicture() is not var (pts, duration)) return;
+        Interlocked.Increment(ref _framesCounted);
+        if (pts == _lastPicture) Interlocked.Increment(ref _repeats);
+        else if (_lastPicture != ulong.MaxValue && pts > _lastPicture && duration is > 0 and { } d
+                 && pts - _lastPicture > d * 3 / 2 && pts - _lastPicture < TimelineJumpNs)
+            Interlocked.Add(ref _skips, (long)Math.Round((double)(pts - _lastPicture) / d) - 1);
+        _lastPicture = pts;
+    }
+
+    /// <summary>
     /// Gives the clip for a buffer at a running time, or null to leave it as it is. Called on the
     /// box's streaming thread for every buffer, just before the clip cuts it, so a wipe's edge is
     /// exact for each picture rather than set from the output side a frame or two late.
@@ -65,7 +92,7 @@ internal sealed class BoxBranch : IDisposable
         Source = source;
         var name = $"box.{busName}.{id}";
         _bin = Element.NewBin(name);
-        var queue = ElementFactory.LeakyQueue($"{name}.queue", maxBuffers: 2);
+        var queue = ElementFactory.LeakyQueue($"{name}.queue", maxBuffers: MaxQueuedPictures, maxTimeNs: QueueTimeNs(compositor));
         _crop = Element.Make("videocrop", $"{name}.crop");
         _scale = Element.Make("videoscale", $"{name}.scale");
         _caps = Element.Make("capsfilter", $"{name}.caps");
@@ -93,6 +120,9 @@ internal sealed class BoxBranch : IDisposable
         using (var last = chain[^1].StaticPad("src")) { _binSrc = Pad.Ghost("src", last); }
         _bin.AddPad(_binSink);
         _bin.AddPad(_binSrc);
+        // A bus that is behind tells its boxes to skip late pictures (QoS), which saves their
+        // scaling; the input upstream is shared by every bus and must never hear it.
+        _qosBoundary = Callbacks.AddProbe(_binSink, ProbeType.EventUpstream, info => info.Event == EventType.Qos ? ProbeReturn.Drop : ProbeReturn.Ok);
         queue.Dispose();
         _clipSink = _clip.StaticPad("sink");
         _clipProbe = Callbacks.AddProbe(_clipSink, ProbeType.Buffer, OnBufferToClip);
@@ -104,6 +134,17 @@ internal sealed class BoxBranch : IDisposable
         _teePad = sourceTee.RequestPad("src_%u");
         _teePad.Link(_binSink);
     }
+
+    // Pictures come out of their decoder up to about one jitter allowance before they are due and
+    // wait, here and in the compositor's pad, until the compositor makes their frame. The queue holds
+    // what the compositor may wait for plus a margin, so no picture that is still to be shown is
+    // dropped; beyond that (a bus that has stopped taking pictures) the oldest go, and the shared
+    // decoder never waits for one bus. The picture cap bounds memory whatever the timestamps say.
+    private const int MaxQueuedPictures = 30;
+    private const ulong QueueMarginNs = 100_000_000;
+
+    private static ulong QueueTimeNs(Element compositor) =>
+        ulong.Parse(compositor.Get("latency") ?? "0") + ulong.Parse(compositor.Get("min-upstream-latency") ?? "0") + QueueMarginNs;
 
     /// <summary>Sets the size the source is scaled to, its crop and its fit. Control thread.</summary>
     internal void Resize(Box box)
@@ -206,6 +247,7 @@ internal sealed class BoxBranch : IDisposable
         // Removing a probe does not wait for a call in flight: the clip sink pad it reads stays
         // ours until the branch has stopped streaming.
         _clipProbe.Dispose();
+        _qosBoundary.Dispose();
         // Unlink from the shared tee first: the tee then sees not-linked (allowed) rather than the
         // flushing pad of a stopping branch, which it would pass upstream and stop the decoder.
         _teePad.Unlink(_binSink);

@@ -38,7 +38,7 @@ internal sealed class BusAudio : IDisposable
     /// <summary>The encoded audio's last element, to link to the bus's muxer.</summary>
     internal Element Output => _elements[^1];
 
-    internal BusAudio(Element pipeline, BusDefinition bus, ulong latencyNs)
+    internal BusAudio(Element pipeline, BusDefinition bus, BusLatency latency)
     {
         _pipeline = pipeline;
         _bus = bus.Name;
@@ -49,7 +49,7 @@ internal sealed class BusAudio : IDisposable
         silence.Set("samplesperbuffer", 480);
         var silenceCaps = ElementFactory.CapsFilter($"{p}.silencecaps", InputBranch.AudioCaps);
         Mixer = Element.MakeWith("audiomixer", $"{p}.audiomixer", "force-live", true);
-        Mixer.Set("latency", latencyNs);
+        latency.ApplyTo(Mixer);
         Mixer.Set("start-time-selection", "first");
         var mixCaps = ElementFactory.CapsFilter($"{p}.acaps", InputBranch.AudioCaps);
         _master = Element.Make("volume", $"{p}.master");

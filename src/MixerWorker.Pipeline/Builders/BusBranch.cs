@@ -15,10 +15,9 @@ internal sealed class BusBranch : IDisposable
 {
     private readonly Element _pipeline;
     private readonly List<Element> _elements = [];
-    private readonly Pad _backgroundPad;
-    private readonly ProbeHandle _frameCounter;
+    private readonly Pad _backgroundPad, _compositorSrc, _encoderInput;
+    private readonly ProbeHandle _compositorOut, _encoderIn;
     private bool _first = true;
-    private long _frames;
 
     internal string Name { get; }
     internal BusDefinition Definition { get; private set; }
@@ -31,9 +30,12 @@ internal sealed class BusBranch : IDisposable
     internal MultiviewBoard? Multiview { get; }
     /// <summary>The mixed picture before encoding, for the multiview's program tile.</summary>
     internal Element RawTee { get; }
-    internal long FramesOut => Interlocked.Read(ref _frames);
+    /// <summary>Frames handed to the encoder.</summary>
+    internal long FramesOut => Guard.Delivered;
+    /// <summary>Drops frames rather than let the bus fall behind; reports each episode.</summary>
+    internal LatenessGuard Guard { get; }
 
-    internal BusBranch(Element pipeline, BusDefinition bus, EncoderChainPlan encoderPlan, TimeSpan mixerLatency, Action<Action> toControlThread)
+    internal BusBranch(Element pipeline, BusDefinition bus, EncoderChainPlan encoderPlan, BusLatency latency, Action<Action> toControlThread)
     {
         _pipeline = pipeline;
         Name = bus.Name;
@@ -41,7 +43,6 @@ internal sealed class BusBranch : IDisposable
         EncoderPlan = encoderPlan;
         var f = bus.Format;
         var p = $"bus.{bus.Name}";
-        var latencyNs = (ulong)mixerLatency.Ticks * 100;
 
         // Video. The background source is tiny and transparent: it only makes the compositor live
         // and clocked; the compositor's own background fill draws the colour.
@@ -54,13 +55,20 @@ internal sealed class BusBranch : IDisposable
         // every pad, and the bus publishes nothing.
         Compositor = Element.MakeWith("compositor", $"{p}.compositor", "force-live", true);
         Compositor.Set("background", bus.Background.ToString().ToLowerInvariant());
-        Compositor.Set("latency", latencyNs);
+        latency.ApplyTo(Compositor);
         Compositor.Set("start-time-selection", "first");
         // Without an explicit I420 format x264 negotiates 4:4:4 10-bit, which browsers cannot play.
         var outCaps = ElementFactory.CapsFilter($"{p}.vcaps",
             $"video/x-raw,format=I420,width={f.Width},height={f.Height},framerate={f.Fps}/1,pixel-aspect-ratio=1/1");
         RawTee = Element.Make("tee", $"{p}.rawtee");
         RawTee.Set("allow-not-linked", true);
+        // The encoder works on its own thread, one frame behind the compositor at most: a slow
+        // encode holds the compositor back, which then skips ahead (LatenessGuard) instead of
+        // making frames that could only leave late.
+        var encoderQueue = Element.Make("queue", $"{p}.encqueue");
+        encoderQueue.Set("max-size-buffers", 1);
+        encoderQueue.Set("max-size-bytes", 0);
+        encoderQueue.Set("max-size-time", 0UL);
         var encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, $"{p}.venc{i}")).ToList();
 
         var mux = Element.Make("mpegtsmux", $"{p}.mux");
@@ -68,25 +76,51 @@ internal sealed class BusBranch : IDisposable
         MuxTee = Element.Make("tee", $"{p}.muxtee");
         MuxTee.Set("allow-not-linked", true);
 
-        _elements.AddRange([bg, bgCaps, Compositor, outCaps, RawTee, .. encoder, mux, MuxTee]);
+        _elements.AddRange([bg, bgCaps, Compositor, outCaps, RawTee, encoderQueue, .. encoder, mux, MuxTee]);
         foreach (var e in _elements) pipeline.Add(e);
         Element.LinkMany(bg, bgCaps);
         _backgroundPad = Compositor.RequestPad("sink_%u");
         _backgroundPad.Set("alpha", 0.0);
         _backgroundPad.Set("zorder", 0);
         using (var bgSrc = bgCaps.StaticPad("src")) bgSrc.Link(_backgroundPad);
-        Element.LinkMany([Compositor, outCaps, RawTee, .. encoder, mux]);
-        Audio = new BusAudio(pipeline, bus, latencyNs);
+        Element.LinkMany([Compositor, outCaps, RawTee, encoderQueue, .. encoder, mux]);
+        Audio = new BusAudio(pipeline, bus, latency);
         Audio.Output.Link(mux);
         mux.Link(MuxTee);
-        using (var compositorSrc = Compositor.StaticPad("src"))
-            _frameCounter = Callbacks.AddProbe(compositorSrc, ProbeType.Buffer, _ => { Interlocked.Increment(ref _frames); return ProbeReturn.Ok; });
+        Guard = new LatenessGuard(bus.Name, f.Fps, latency.Total);
+        _compositorSrc = Compositor.StaticPad("src");
+        _encoderInput = encoderQueue.StaticPad("src");
+        _compositorOut = Callbacks.AddProbe(_compositorSrc, ProbeType.Buffer, OnComposited);
+        _encoderIn = Callbacks.AddProbe(_encoderInput, ProbeType.Buffer, OnToEncoder);
         Director = new BusDirector(pipeline, Compositor, bus, toControlThread, Audio.SetInputGains);
         if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(pipeline, bus.Name, Compositor);
         // Downstream first: a live source started before the aggregator it feeds pushes into an
         // inactive pad, gets FLUSHING, pauses its task for good, and the bus never produces a frame.
         foreach (var e in Enumerable.Reverse(_elements)) e.SyncStateWithParent();
         Audio.SyncStateWithParent();
+    }
+
+    /// <summary>Brings the guard's deadline up to date and looks at the last few frames' lateness. Control thread.</summary>
+    internal LatenessGuard.Episode? WatchLateness(TimeSpan now)
+    {
+        if (Compositor.AggregatorLatency() is { } latency) Guard.Latency = latency;
+        return Guard.Tick(now);
+    }
+
+    // Compositor streaming thread: a frame just made.
+    private ProbeReturn OnComposited(ProbeInfo info)
+    {
+        if (info.BufferRunningTime(_compositorSrc) is not { } runningTime || _pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
+        var verdict = Guard.AtCompositor(runningTime, now);
+        if (verdict.SkipUntilNs is { } until) _compositorSrc.SendLateness(runningTime, (long)(until - runningTime));
+        return verdict.Keep ? ProbeReturn.Ok : ProbeReturn.Drop;
+    }
+
+    // Encoder streaming thread: a frame about to be encoded.
+    private ProbeReturn OnToEncoder(ProbeInfo info)
+    {
+        if (info.BufferRunningTime(_encoderInput) is not { } runningTime || _pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
+        return Guard.AtEncoder(runningTime, now) ? ProbeReturn.Ok : ProbeReturn.Drop;
     }
 
     /// <summary>
@@ -117,7 +151,10 @@ internal sealed class BusBranch : IDisposable
         Director.Dispose();
         Multiview?.Dispose();
         Audio.Dispose();
-        _frameCounter.Dispose();
+        _compositorOut.Dispose();
+        _encoderIn.Dispose();
+        _compositorSrc.Dispose();
+        _encoderInput.Dispose();
         foreach (var e in _elements) e.SetState(State.Null);
         foreach (var e in _elements) { _pipeline.Remove(e); }
         _backgroundPad.Dispose();

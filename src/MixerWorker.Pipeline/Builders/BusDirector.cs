@@ -197,6 +197,7 @@ internal sealed class BusDirector : IDisposable
         lock (_lock)
         {
             _lastRunningTime = runningTime;
+            foreach (var b in AllBranches()) b.CountPicture();
             var (frame, branches) = FrameAt(runningTime);
             Draw(frame, branches);
             _fadeVeil?.Show(_fadeToBlack.At(runningTime), DipColor.Black);
@@ -285,6 +286,8 @@ internal sealed class BusDirector : IDisposable
         }
         _dipVeil?.Show(frame.VeilAlpha, frame.VeilColor);
     }
+
+    internal IReadOnlyList<BoxBranch> Branches { get { lock (_lock) return AllBranches().ToList(); } }
 
     private IEnumerable<BoxBranch> AllBranches() =>
         _active is { } t ? t.From.Concat(t.To.OfType<BoxBranch>()).Distinct() : _steadyBranches;

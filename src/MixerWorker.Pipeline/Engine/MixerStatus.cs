@@ -9,7 +9,14 @@ public sealed record MixerStatus(
 
 public sealed record InputStatus(ConnectionState State, string? Error, int Attempts, DateTimeOffset Since);
 
-public sealed record BusStatus(ConnectionState Output, string? Error, long FramesOut, string Encoder);
+public sealed record BusStatus(ConnectionState Output, string? Error, long FramesOut, string Encoder, BusLateness? Lateness = null);
+
+/// <summary>
+/// Whether a bus makes its frames on time. While it cannot (<paramref name="Dropping"/>), it drops
+/// frames rather than fall behind and delivers <paramref name="DeliveredFps"/> of its frame rate;
+/// <paramref name="Episodes"/> counts such spells since the bus started.
+/// </summary>
+public sealed record BusLateness(bool Dropping, double DeliveredFps, long DroppedFrames, long Episodes);
 
 /// <summary>Peak and RMS in dBFS over the last metering interval; -inf (as -120) for silence.</summary>
 public sealed record AudioLevel(double PeakDb, double RmsDb)

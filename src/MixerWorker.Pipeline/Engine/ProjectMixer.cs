@@ -28,6 +28,7 @@ public sealed class ProjectMixer : IAsyncDisposable
     private readonly Dictionary<string, BusRuntime> _buses = [];
     // Five missed 100 ms intervals: the input's audio has stopped.
     private readonly AudioMeterBoard _meters = new(TimeSpan.FromMilliseconds(500));
+    private readonly LatenessWatch _lateness;
     private int _connectionSerial;
     private SceneDefinition _scene;
     private bool _stopped;
@@ -43,6 +44,7 @@ public sealed class ProjectMixer : IAsyncDisposable
         _encoders = new EncoderChainBuilder(new GstElementProbe());
         _backend = _encoders.Select(options.Encoder);
         _pipeline = Element.NewPipeline();
+        _lateness = new LatenessWatch(logger);
         _control = new ControlThread($"control:{scene.Project}", e => _log.LogError(e, "pipeline change failed"));
         Callbacks.HandlerFaulted += OnCallbackFault;
         _busReader = new BusReader(_pipeline, $"bus:{scene.Project}", m => _control.Post(() => OnBusMessage(m)));
@@ -139,7 +141,7 @@ public sealed class ProjectMixer : IAsyncDisposable
             await _control.Invoke(() =>
             {
                 foreach (var input in scene.Inputs.Where(i => !_inputs.ContainsKey(i.Name)))
-                    _inputs[input.Name] = new InputRuntime(new InputBranch(_pipeline, input.Name));
+                    _inputs[input.Name] = new InputRuntime(new InputBranch(_pipeline, input.Name, _options.InputJitter));
                 foreach (var input in scene.Inputs) _inputs[input.Name].Branch.ApplyAudio(input);
             });
             foreach (var input in _inputs.Values.Where(i => i.Supervisor is null)) StartInput(input);
@@ -239,8 +241,9 @@ public sealed class ProjectMixer : IAsyncDisposable
         var f = bus.Format;
         var plan = _encoders.Plan(_backend, new VideoEncodeSettings(f.Width, f.Height, f.Fps, f.VideoBitrateKbps, f.GopFrames));
         _log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
-        var branch = new BusBranch(_pipeline, bus, plan, _options.MixerLatency, action => _control.Post(action));
+        var branch = new BusBranch(_pipeline, bus, plan, new BusLatency(_options.InputJitter, _options.MixerLatency), action => _control.Post(action));
         branch.Director.TransitionFinished += () => RefreshTally();
+        _lateness.Adopt(branch);
         return branch;
     }
 
@@ -250,7 +253,7 @@ public sealed class ProjectMixer : IAsyncDisposable
     {
         var endpoint = _options.MediaMtx.Ingest(_scene.Project, input.Name);
         Supervise(input, $"input {input.Name} ({endpoint})",
-            (generation, session) => new SrtSource(_pipeline, input.Branch, endpoint, generation, session, _redactor.Redact, _log),
+            (generation, session) => new SrtSource(_pipeline, input.Branch, endpoint, generation, session, _options.InputJitter, _redactor.Redact, _log),
             (state, error) => OnInputState(input, state, error));
     }
 
@@ -349,10 +352,12 @@ public sealed class ProjectMixer : IAsyncDisposable
         return ("", "", 0);
     }
 
-    // A connection that stops delivering frames without an error (a stalled peer) is ended here.
+    // A connection that stops delivering frames without an error (a stalled peer) is ended here, and
+    // the buses' lateness is looked at.
     private void ScheduleWatchdog() => _control.PostAfter(TimeSpan.FromMilliseconds(250), () =>
     {
         if (_stopped) return;
+        _lateness.Watch(_buses.Values.Select(b => b.Branch));
         foreach (var input in _inputs.Values)
             if (input.State == ConnectionState.Connected && input.Supervisor?.Current is { HasEnded: false } s && s.SinceActivity > _options.InputStallTimeout)
                 s.Fail($"input '{input.Name}': no data for {s.SinceActivity.TotalSeconds:F1} s");
@@ -395,7 +400,11 @@ public sealed class ProjectMixer : IAsyncDisposable
     public Task<MixerStatus> GetStatusAsync() => _control.Invoke(() => new MixerStatus(
         _scene.Project, _scene.Revision,
         _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since)),
-        _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error, b.Branch.FramesOut, b.Branch.EncoderPlan.Backend))));
+        _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error, b.Branch.FramesOut, b.Branch.EncoderPlan.Backend,
+            new BusLateness(b.Branch.Guard.Dropping, Math.Round(b.Branch.Guard.DeliveredFps, 1), b.Branch.Guard.Dropped, b.Branch.Guard.Episodes)))));
+
+    internal BusBranch? BusBranchOf(string name) => _buses.TryGetValue(name, out var b) ? b.Branch : null;
+    internal InputTimeline? TimelineOf(string input) => _inputs.TryGetValue(input, out var i) ? (i.Connection as SrtSource)?.Timeline : null;
 
     /// <summary>The encoder chain each bus runs, for status and tests.</summary>
     public Task<IReadOnlyDictionary<string, string>> GetEncoderPlansAsync() =>

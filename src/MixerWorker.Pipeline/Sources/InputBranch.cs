@@ -23,6 +23,7 @@ internal sealed class InputBranch : IDisposable
     private readonly Element _volume;
     private readonly Pad _delayPad;
     private readonly ProbeHandle _audioQueries;
+    private readonly ProbeHandle[] _latencyAnswers;
     private (double GainDb, bool Muted, int DelayMs) _audioSettings = (0, false, 0);
 
     internal string Name { get; }
@@ -33,7 +34,8 @@ internal sealed class InputBranch : IDisposable
     /// <summary>The audio delay in force, read back from the pad.</summary>
     internal TimeSpan AudioDelay => TimeSpan.FromTicks(_delayPad.OffsetNs / 100);
 
-    internal InputBranch(Element pipeline, string name)
+    /// <param name="jitter">The input's jitter allowance (<see cref="InputTimeline"/>), declared as its latency.</param>
+    internal InputBranch(Element pipeline, string name, TimeSpan jitter)
     {
         _pipeline = pipeline;
         Name = name;
@@ -57,6 +59,15 @@ internal sealed class InputBranch : IDisposable
         // encoder blocked on the muxer) then holds the input's streaming thread, so the SRT source
         // can never be stopped. Raw audio needs no pool or drain, so they are answered here, and an
         // input never waits for a bus.
+        // Upstream of these pads the buffers are already on the mixer's timeline, due the moment they
+        // leave their decoder (SrtSource, InputTimeline): all the buses must allow for is the jitter,
+        // whether or not a connection is there to ask, so the pads answer for it.
+        _latencyAnswers = [.. new[] { VideoEntry, AudioEntry }.Select(entry => Callbacks.AddProbe(entry, ProbeType.QueryUpstream, info =>
+        {
+            if (info.Query != QueryType.Latency) return ProbeReturn.Ok;
+            info.AnswerLatency(live: true, min: jitter, max: null);
+            return ProbeReturn.Handled;
+        }))];
         using (var teeSink = AudioTee.StaticPad("sink"))
             _audioQueries = Callbacks.AddProbe(teeSink, ProbeType.QueryDownstream,
                 info => info.Query is QueryType.Allocation or QueryType.Drain ? ProbeReturn.Handled : ProbeReturn.Ok);
@@ -99,6 +110,7 @@ internal sealed class InputBranch : IDisposable
         AudioEntry.Dispose();
         _delayPad.Dispose();
         _audioQueries.Dispose();
+        foreach (var p in _latencyAnswers) p.Dispose();
         foreach (var e in _video.Concat(_audio))
         {
             e.SetState(State.Null);

@@ -234,7 +234,7 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
         var endpoint = h.Options().MediaMtx.Ingest(Project, feed.Input);
 
         using var pipeline = Element.NewPipeline();
-        var branch = new InputBranch(pipeline, feed.Input);
+        var branch = new InputBranch(pipeline, feed.Input, TimeSpan.FromMilliseconds(60));
         Assert.NotEqual(StateChange.Failure, pipeline.SetState(State.Playing));
         var times = new List<TimeSpan>();
         try
@@ -242,7 +242,7 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
             for (var generation = 1; generation <= 20; generation++)
             {
                 var session = new ConnectionSession(generation);
-                var source = new SrtSource(pipeline, branch, endpoint, generation, session, s => s, NullLogger.Instance);
+                var source = new SrtSource(pipeline, branch, endpoint, generation, session, TimeSpan.FromMilliseconds(60), s => s, NullLogger.Instance);
                 try
                 {
                     await session.Ready.WaitAsync(TimeSpan.FromSeconds(10)); // decoded frames are flowing
