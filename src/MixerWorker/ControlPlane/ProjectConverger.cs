@@ -13,9 +13,8 @@ namespace MixerWorker.ControlPlane;
 internal sealed class ProjectConverger(
     RedisConnection redis,
     RunningProjects running,
-    IOptions<MixerOptions> mixerOptions,
+    IProjectMixerFactory mixers,
     IOptions<WorkerOptions> workerOptions,
-    ILoggerFactory loggers,
     ILogger<ProjectConverger> log)
 {
     private readonly WorkerOptions _worker = workerOptions.Value;
@@ -78,7 +77,7 @@ internal sealed class ProjectConverger(
             if (state.Mixer is { } mixer) await mixer.ApplyAsync(scene);
             else
             {
-                var started = await ProjectMixer.StartAsync(scene, mixerOptions.Value, loggers.CreateLogger($"project.{scene.Project}"));
+                var started = await mixers.StartAsync(scene);
                 state.Revision = scene.Revision;
                 state.AppliedScene = canonical;
                 running.Add(state, started);
