@@ -13,7 +13,7 @@ namespace MixerWorker.Pipeline.Engine;
 /// Threads: the bus thread reads messages, the control thread makes every pipeline change, and
 /// supervisors (thread pool) decide when to connect. Public methods may be called from any thread.
 /// </summary>
-public sealed class ProjectMixer : IAsyncDisposable
+public sealed class ProjectMixer : IProjectMixer
 {
     private readonly MixerOptions _options;
     private readonly ILogger _log;

@@ -15,10 +15,9 @@ namespace MixerWorker.ControlPlane;
 internal sealed class ProjectConverger(
     RedisConnection redis,
     RunningProjects running,
-    IOptions<MixerOptions> mixerOptions,
+    IProjectMixerFactory mixers,
     IOptions<WorkerOptions> workerOptions,
     WorkerMetrics metrics,
-    ILoggerFactory loggers,
     ILogger<ProjectConverger> log)
 {
     private readonly WorkerOptions _worker = workerOptions.Value;
@@ -90,7 +89,7 @@ internal sealed class ProjectConverger(
             if (state.Mixer is { } mixer) await mixer.ApplyAsync(scene);
             else
             {
-                var started = await ProjectMixer.StartAsync(scene, mixerOptions.Value, loggers.CreateLogger($"project.{scene.Project}"));
+                var started = await mixers.StartAsync(scene);
                 state.Revision = scene.Revision;
                 state.AppliedScene = canonical;
                 running.Add(state, started);
