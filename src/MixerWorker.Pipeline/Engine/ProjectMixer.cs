@@ -254,7 +254,7 @@ public sealed class ProjectMixer : IProjectMixer
     {
         var endpoint = _options.MediaMtx.Output(_scene.Project, bus.Name);
         Supervise(bus, $"bus {bus.Name} output ({endpoint})",
-            (generation, session) => new SrtOutput(_graph, bus.Branch.MuxTee, bus.Name, endpoint, generation, session),
+            (generation, session) => new SrtOutput(_graph, bus.Branch.MuxTee, bus.Name, endpoint, generation, session, bus.Branch.CountSent),
             bus.Report);
     }
 
@@ -313,6 +313,7 @@ public sealed class ProjectMixer : IProjectMixer
         var owner = ElementName.OwnerOf(m.SourcePath);
         if (owner is { Kind: ElementKind.Source } src && _inputs.TryGetValue(src.Owner, out var input))
         {
+            input.DecodeErrors++;
             if (m.Type == MessageType.Error && input.Supervisor?.Current is { } s && s.Generation == src.Generation)
                 s.Fail($"input '{src.Owner}': {SrtErrorText.Explain(text, "INGEST_SRT_PASSPHRASE")}");
             return;
@@ -379,8 +380,10 @@ public sealed class ProjectMixer : IProjectMixer
 
     public Task<MixerStatus> GetStatusAsync() => _control.Invoke(() => new MixerStatus(
         _scene.Project, _scene.Revision,
-        _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since)),
-        _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error, b.Branch.FramesOut, b.Branch.EncoderPlan.Backend))));
+        _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since,
+            i.Branch.FramesIn, i.DecodeErrors, i.Branch.SinceLastFrame)),
+        _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error, b.Branch.FramesOut, b.Branch.EncoderPlan.Backend,
+            b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent))));
 
     /// <summary>The encoder chain each bus runs, for status and tests.</summary>
     public Task<IReadOnlyDictionary<string, string>> GetEncoderPlansAsync() =>
@@ -432,6 +435,8 @@ public sealed class ProjectMixer : IProjectMixer
     {
         internal InputBranch Branch { get; } = branch;
         internal string Name => Branch.Name;
+        /// <summary>Errors and warnings from the input's connection bins (demuxer, parser, decoder). Control thread.</summary>
+        internal long DecodeErrors { get; set; }
     }
 
     private sealed class BusRuntime(BusBranch branch) : Runtime
