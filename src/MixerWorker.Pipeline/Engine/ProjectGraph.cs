@@ -55,17 +55,19 @@ internal sealed class ProjectGraph(
 
     internal void RecalculateLatency() => graph.RecalculateLatency();
 
-    /// <summary>What a change is decided and diffed against: the scene, what is built, what animates.</summary>
-    internal RunningState Running()
+    /// <summary>
+    /// Decides a change against the graph as it is now (the scene, what is built, which buses are in a
+    /// real transition) and works out its <see cref="SceneDiff"/>; <paramref name="validate"/> refuses a
+    /// bad next scene before anything changes. Lists the outputs that must stop before it is applied.
+    /// </summary>
+    internal PlannedChange Plan(Func<RunningState, ShowStep> decide, Action<SceneDefinition> validate)
     {
         graph.AssertOwnerThread();
-        var inFlight = InFlight();
-        return new RunningState(
-            Scene,
-            inFlight.Where(a => a.Value.Transition.Kind != TransitionKind.Cut).Select(a => a.Key).ToHashSet(),
-            [.. _inputs.Keys],
-            [.. _buses.Values.Select(b => b.Branch.Definition)],
-            _buses.Values.Where(b => b.Supervisor is not null).ToDictionary(b => b.Name, b => b.Supervisor!));
+        var transitioning = InFlight().Where(a => a.Value.Transition.Kind != TransitionKind.Cut).Select(a => a.Key).ToHashSet();
+        var step = decide(new RunningState(Scene, transitioning));
+        var diff = SceneDiff.Between([.. _inputs.Keys], [.. _buses.Values.Select(b => b.Branch.Definition)], step);
+        if (!diff.ShowsNothing) validate(diff.Next);
+        return new PlannedChange(diff, [.. diff.RemoveBuses.Select(b => _buses[b].Supervisor).OfType<ConnectionSupervisor>()]);
     }
 
     /// <summary>
@@ -263,13 +265,11 @@ internal sealed class ProjectGraph(
     }
 }
 
-/// <summary>The running project as a change sees it (a copy, safe off the control thread).</summary>
-internal sealed record RunningState(
-    SceneDefinition Scene,
-    IReadOnlySet<string> Transitioning,
-    IReadOnlyList<string> Inputs,
-    IReadOnlyList<BusDefinition> Buses,
-    IReadOnlyDictionary<string, ConnectionSupervisor> Outputs);
+/// <summary>What a command is decided against: the scene in force and the buses in a real transition.</summary>
+internal sealed record RunningState(SceneDefinition Scene, IReadOnlySet<string> Transitioning);
+
+/// <summary>A decided change: the diff to apply, and the outputs (of buses it removes or rebuilds) to stop first.</summary>
+internal sealed record PlannedChange(SceneDiff Diff, IReadOnlyList<ConnectionSupervisor> StopFirst);
 
 /// <summary>What a change leaves to do after the graph call: supervisors to start and to stop, inputs to retire after.</summary>
 internal sealed record AppliedChange(IReadOnlyList<ConnectionSupervisor> Start, IReadOnlyList<ConnectionSupervisor> Stop, IReadOnlyList<string> Retire)

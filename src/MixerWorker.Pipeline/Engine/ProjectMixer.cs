@@ -11,8 +11,8 @@ namespace MixerWorker.Pipeline.Engine;
 /// Threads (docs/architecture.md has the map): callers of any thread come in here; everything that
 /// reads or changes the graph runs on the project's control thread, which owns <see cref="ProjectGraph"/>;
 /// the bus thread only posts messages to it; supervisors (thread pool) only decide when to connect.
-/// A scene change is three phases: stop the outputs it removes, one control-thread call that changes
-/// the graph, then start the new connections and stop the removed inputs'.
+/// A scene change is decided and made in one control-thread call; around it, supervisors start and
+/// stop as explicit phases (outputs of removed buses stop before, new connections start after).
 /// </summary>
 public sealed class ProjectMixer : IProjectMixer
 {
@@ -98,22 +98,24 @@ public sealed class ProjectMixer : IProjectMixer
         try
         {
             ObjectDisposedException.ThrowIf(_stopped, this);
-            // Decide and diff against the graph as it is, off the control thread: both are pure.
-            var running = await _control.Invoke(_project.Running);
-            var step = decide(running);
-            var diff = SceneDiff.Between(running.Inputs, running.Buses, step);
-            if (!diff.ShowsNothing) Validate(diff.Next);
-
-            // Before: buses that go away or are rebuilt stop their output first.
-            foreach (var bus in diff.RemoveBuses)
-                if (running.Outputs.TryGetValue(bus, out var output)) await output.DisposeAsync();
-            // The change: one call on the control thread.
-            var applied = await _control.Invoke(() => _project.Apply(diff, ResolveGraphic));
+            // One call decides the change against the graph as it is (reducer and diff are pure) and,
+            // when no output has to stop first (every operator command), makes it.
+            var (plan, applied) = await _control.Invoke(() =>
+            {
+                var plan = _project.Plan(decide, Validate);
+                return (plan, plan.StopFirst.Count == 0 ? _project.Apply(plan.Diff, ResolveGraphic) : null);
+            });
+            if (applied is null)
+            {
+                // Before: buses that go away or are rebuilt stop their output, then the change is made.
+                foreach (var output in plan.StopFirst) await output.DisposeAsync();
+                applied = await _control.Invoke(() => _project.Apply(plan.Diff, ResolveGraphic));
+            }
             // After: new connections start; removed inputs stop theirs, then their branches go.
             foreach (var supervisor in applied.Start) supervisor.Start();
             foreach (var supervisor in applied.Stop) await supervisor.DisposeAsync();
             if (applied.Retire.Count > 0) await _control.Invoke(() => _project.Retire(applied.Retire));
-            return diff.Next;
+            return plan.Diff.Next;
         }
         finally { _changeLock.Release(); }
     }
