@@ -1,9 +1,15 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using MixerWorker.Pipeline.Interop;
+using MixerWorker.Testbed.Stamps;
 
 namespace MixerWorker.Testbed.Feeds;
 
-/// <summary>A test camera: a solid colour with its name on it and a sine tone of its own.</summary>
+/// <summary>
+/// A test camera: a solid colour with its name on it and a sine tone of its own; in the bottom quarter
+/// a moving block and a stamp of its frame number and capture time (<see cref="StampLayout"/>).
+/// </summary>
 public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
 {
     public int Width { get; init; } = 320;
@@ -22,6 +28,21 @@ public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
     /// <summary>E.g. 44100, which the engine must resample to 48 kHz (aac and mp2 take it; Opus does not).</summary>
     public int AudioRate { get; init; } = 48000;
 
+    /// <summary>
+    /// PTS minus PCR in the published TS. Null keeps what GStreamer's mpegtsmux writes
+    /// (<see cref="TsRetimer.MpegTsMuxLead"/>, 125 ms); <see cref="FfmpegMuxDelay"/> is what ffmpeg's
+    /// default muxing (and so most encoders and OBS) sends; zero is a muxer without delay.
+    /// </summary>
+    public TimeSpan? MuxDelay { get; init; }
+    /// <summary>Timestamps that jump once mid-stream, like a restarted publisher or a looped file.</summary>
+    public TimestampJump? Jump { get; init; }
+    /// <summary>Up to this much random delay before each picture's packets are sent (bursty network or
+    /// encoder); order is kept. Zero sends at once.</summary>
+    public TimeSpan SendJitter { get; init; }
+
+    /// <summary>ffmpeg's mpegts muxer default (-muxdelay 0.7): PCR 0.7 s behind DTS (read from its output).</summary>
+    public static readonly TimeSpan FfmpegMuxDelay = TimeSpan.FromMilliseconds(700);
+
     /// <summary>The tone's level as a meter shows it, in dBFS.</summary>
     public double TonePeakDb => 20 * Math.Log10(ToneVolume);
     public double ToneRmsDb => TonePeakDb - 10 * Math.Log10(2);
@@ -39,10 +60,11 @@ public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
 public sealed class SyntheticFeed : IDisposable
 {
     private readonly StandalonePipeline _p;
+    private readonly List<IDisposable> _probes;
 
     public FeedSpec Spec { get; }
 
-    private SyntheticFeed(FeedSpec spec, StandalonePipeline p) { Spec = spec; _p = p; }
+    private SyntheticFeed(FeedSpec spec, StandalonePipeline p, List<IDisposable> probes) { Spec = spec; _p = p; _probes = probes; }
 
     public bool Failed => _p.Failed;
     public IReadOnlyList<string> Errors => _p.Errors;
@@ -50,6 +72,7 @@ public sealed class SyntheticFeed : IDisposable
     public static SyntheticFeed Start(FeedSpec spec, string project, string host, int port, string? passphrase, string? token = null)
     {
         var p = new StandalonePipeline($"feed:{spec.Input}");
+        var probes = new List<IDisposable>();
         try
         {
             var video = p.Add("videotestsrc", null, ("is-live", true), ("pattern", "solid-color"), ("foreground-color", spec.Argb));
@@ -70,6 +93,7 @@ public sealed class SyntheticFeed : IDisposable
             }
             var mux = p.Add("mpegtsmux", null, ("alignment", 7));
             p.AddChain([video, caps, label, .. weave, encoder, parser, mux]);
+            using (var raw = caps.StaticPad("src")) probes.Add(StampBurner.Attach(raw, spec.Width, spec.Height, spec.Fps, spec.Interlaced));
             if (spec.AudioCodec != "none")
             {
                 var tone = p.Add("audiotestsrc", null, ("is-live", true), ("freq", spec.ToneHz.ToString(CultureInfo.InvariantCulture)), ("volume", spec.ToneVolume), ("samplesperbuffer", 960));
@@ -87,16 +111,90 @@ public sealed class SyntheticFeed : IDisposable
                 ("streamid", $"publish:ingest/{project}/{spec.Input}{(token is null ? "" : $":token={token}")}"),
                 ("latency", 80), ("auto-reconnect", false), ("wait-for-connection", false), ("sync", false));
             if (passphrase is not null) { sink.Set("passphrase", passphrase); sink.Set("pbkeylen", 16); }
-            mux.Link(sink);
+            mux.Link(AddSending(p, spec, sink, probes));
             p.Play();
-            return new SyntheticFeed(spec, p);
+            return new SyntheticFeed(spec, p, probes);
         }
         catch
         {
             p.Dispose();
+            foreach (var h in probes) h.Dispose();
             throw;
         }
     }
 
-    public void Dispose() => _p.Dispose();
+    /// <summary>
+    /// What lies between the muxer and the SRT sink: nothing for a plain feed; else an identity (it hands
+    /// the muxer's buffer lists on one buffer at a time) whose probe rewrites the TS clocks, and for
+    /// jitter a queue whose thread holds each picture's packets back. Returns the element to link to.
+    /// </summary>
+    private static Element AddSending(StandalonePipeline p, FeedSpec spec, Element sink, List<IDisposable> probes)
+    {
+        var retimer = new TsRetimer(spec.MuxDelay ?? TsRetimer.MpegTsMuxLead, spec.Jump);
+        if (retimer.ChangesNothing && spec.SendJitter <= TimeSpan.Zero) return sink;
+        var split = p.Add("identity");
+        var first = split;
+        if (!retimer.ChangesNothing)
+        {
+            var started = Stopwatch.StartNew();
+            using var pad = split.StaticPad("src");
+            probes.Add(Callbacks.AddProbe(pad, ProbeType.Buffer, info =>
+            {
+                StampBurner.WithWritableData(info, span => retimer.Process(span, started.Elapsed));
+                return ProbeReturn.Ok;
+            }));
+        }
+        if (spec.SendJitter > TimeSpan.Zero)
+        {
+            var queue = p.Add("queue", null, ("max-size-buffers", 0u), ("max-size-bytes", 0u), ("max-size-time", 2_000_000_000UL));
+            split.Link(queue);
+            var jitter = new SendJitter(spec.SendJitter, spec.Fps);
+            using var inPad = queue.StaticPad("sink");
+            using var outPad = queue.StaticPad("src");
+            probes.Add(Callbacks.AddProbe(inPad, ProbeType.Buffer, jitter.OnQueued));
+            probes.Add(Callbacks.AddProbe(outPad, ProbeType.Buffer, jitter.OnLeaving));
+            queue.Link(sink);
+        }
+        else split.Link(sink);
+        return first;
+    }
+
+    /// <summary>
+    /// Holds packets back by a random delay drawn once per frame interval (so a picture's packets move
+    /// together, as in a burst), never reordering them.
+    /// </summary>
+    private sealed class SendJitter(TimeSpan max, int fps)
+    {
+        private readonly ConcurrentQueue<long> _queuedAt = new();
+        private readonly Random _random = new(fps * 7919 + (int)max.TotalMilliseconds);
+        private long _period = -1, _delayTicks, _lastRelease;
+
+        public ProbeReturn OnQueued(ProbeInfo _)
+        {
+            _queuedAt.Enqueue(Stopwatch.GetTimestamp());
+            return ProbeReturn.Ok;
+        }
+
+        public ProbeReturn OnLeaving(ProbeInfo _)
+        {
+            if (!_queuedAt.TryDequeue(out var queuedAt)) return ProbeReturn.Ok;
+            var period = queuedAt * fps / Stopwatch.Frequency;
+            if (period != _period)
+            {
+                _period = period;
+                _delayTicks = (long)(_random.NextDouble() * max.TotalSeconds * Stopwatch.Frequency);
+            }
+            var release = Math.Max(queuedAt + _delayTicks, _lastRelease);
+            _lastRelease = release;
+            var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), release);
+            if (wait > TimeSpan.Zero) Thread.Sleep(wait);
+            return ProbeReturn.Ok;
+        }
+    }
+
+    public void Dispose()
+    {
+        _p.Dispose();
+        foreach (var h in _probes) h.Dispose();
+    }
 }
