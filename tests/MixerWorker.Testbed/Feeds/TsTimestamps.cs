@@ -18,20 +18,20 @@ public sealed class TsRetimer
     public static readonly TimeSpan MpegTsMuxLead = TimeSpan.FromMilliseconds(125);
 
     private const long PtsModulo = 1L << 33;
-    private readonly long _pcrShift90k;
+    private readonly long _pcrMove90k;
     private readonly TimestampJump? _jump;
     private long _offset90k;
 
     /// <param name="lead">The PTS-over-PCR lead the output must carry.</param>
     public TsRetimer(TimeSpan lead, TimestampJump? jump)
     {
-        _pcrShift90k = To90k(MpegTsMuxLead - lead);
+        _pcrMove90k = To90k(MpegTsMuxLead - lead); // a longer lead puts PCR earlier
         _jump = jump;
     }
 
     public bool Jumped { get; private set; }
 
-    public bool ChangesNothing => _pcrShift90k == 0 && _jump is null;
+    public bool ChangesNothing => _pcrMove90k == 0 && _jump is null;
 
     public void Process(Span<byte> ts, TimeSpan sinceStart)
     {
@@ -45,7 +45,7 @@ public sealed class TsRetimer
             var p = ts.Slice(i, TsPacket.Size);
             if (p[0] != TsPacket.Sync) continue;
             if (TsPacket.PcrOffset(p) is { } pcrAt)
-                TsPacket.WritePcr(p[pcrAt..], Mod(TsPacket.ReadPcr(p[pcrAt..]) + (_offset90k - _pcrShift90k) * 300, PtsModulo * 300));
+                TsPacket.WritePcr(p[pcrAt..], Mod(TsPacket.ReadPcr(p[pcrAt..]) + (_offset90k + _pcrMove90k) * 300, PtsModulo * 300));
             if (_offset90k != 0 && TsPacket.PesTimestampOffsets(p) is { } fields)
             {
                 var (pts, dts) = fields;

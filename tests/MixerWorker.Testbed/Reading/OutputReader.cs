@@ -293,32 +293,18 @@ public sealed class OutputReader : IDisposable
         finally { Native.gst_mini_object_unref(sample); }
     }
 
-    private unsafe void TakeStamps(nint buffer, int width, int height)
+    private void TakeStamps(nint buffer, int width, int height)
     {
-        var map = stackalloc byte[Abi.MapInfoSize];
-        if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead)) return;
-        try
+        if (StampBurner.ReadBoxes(buffer, width, height, _stampBoxes!) is not { } boxes) return;
+        var raw = Abi.Read<ulong>(buffer, Abi.BufferPtsOffset);
+        ulong? pts = raw == Abi.ClockTimeNone ? null : raw;
+        lock (_lock)
         {
-            var size = (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset);
-            if (size < StampWriter.I420Size(width, height)) return;
-            var luma = new LumaPlane(new ReadOnlySpan<byte>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), size), width, height, StampWriter.YStride(width));
-            var boxes = new StampRead?[_stampBoxes!.Count];
-            for (var i = 0; i < boxes.Length; i++)
-            {
-                var b = _stampBoxes[i];
-                boxes[i] = StampReader.Read(luma, b.X, b.Y, b.Width, b.Height);
-            }
-            var raw = Abi.Read<ulong>(buffer, Abi.BufferPtsOffset);
-            ulong? pts = raw == Abi.ClockTimeNone ? null : raw;
-            lock (_lock)
-            {
-                var arrival = StampClock.UnixMicros();
-                foreach (var a in _arrivals)
-                    if (a.Pts == pts) { arrival = a.ArrivalUs; break; }
-                _stamped.Add(new StampedFrame(pts, arrival, boxes));
-            }
+            var arrival = StampClock.UnixMicros();
+            foreach (var a in _arrivals)
+                if (a.Pts == pts) { arrival = a.ArrivalUs; break; }
+            _stamped.Add(new StampedFrame(pts, arrival, boxes));
         }
-        finally { Native.gst_buffer_unmap(buffer, (nint)map); }
     }
 
     internal static int CapsInt(string caps, string field)

@@ -175,3 +175,26 @@ public static class StampAnalysis
             skips, skipped, backwards, gaps, latency, added);
     }
 }
+
+/// <summary>Where each box of a bus shows its feed's whole picture, for the stamp reader.</summary>
+public static class StampBoxes
+{
+    /// <summary>
+    /// The boxes of <paramref name="bus"/>'s layout, in layout order, named "bus/index:input". Fill boxes
+    /// take the whole rectangle; Contain boxes the centred rectangle of the feed's aspect ratio.
+    /// </summary>
+    public static IReadOnlyList<StampBox> Of(Pipeline.Scene.BusDefinition bus, Func<string, (int Width, int Height, double Fps)> feed) =>
+        bus.Layout.Select((box, i) =>
+        {
+            if (box.Crop is not null) throw new ArgumentException($"box {i} of {bus.Name} is cropped: its stamp may be cut off");
+            var (fw, fh, fps) = feed(box.Source);
+            var (x, y, w, h) = (box.X, box.Y, box.Width, box.Height);
+            if (box.Fit == Pipeline.Scene.Fit.Contain)
+            {
+                var scale = Math.Min((double)box.Width / fw, (double)box.Height / fh);
+                (w, h) = ((int)Math.Round(fw * scale), (int)Math.Round(fh * scale));
+                (x, y) = (box.X + (box.Width - w) / 2, box.Y + (box.Height - h) / 2);
+            }
+            return new StampBox($"{bus.Name}/{i}:{box.Source}", box.Source, fps, x, y, w, h);
+        }).ToList();
+}

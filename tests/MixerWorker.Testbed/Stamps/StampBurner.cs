@@ -25,6 +25,23 @@ internal sealed class StampBurner(int width, int height, int fps, bool interlace
         return ProbeReturn.Ok;
     }
 
+    /// <summary>The stamps of <paramref name="boxes"/> in a decoded I420 picture (default layout), or null if the buffer is not one.</summary>
+    internal static unsafe StampRead?[]? ReadBoxes(nint buffer, int width, int height, IReadOnlyList<StampBox> boxes)
+    {
+        var map = stackalloc byte[Abi.MapInfoSize];
+        if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead)) return null;
+        try
+        {
+            var size = (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset);
+            if (size < StampWriter.I420Size(width, height)) return null;
+            var luma = new LumaPlane(new ReadOnlySpan<byte>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), size), width, height, StampWriter.YStride(width));
+            var reads = new StampRead?[boxes.Count];
+            for (var i = 0; i < reads.Length; i++) reads[i] = StampReader.Read(luma, boxes[i].X, boxes[i].Y, boxes[i].Width, boxes[i].Height);
+            return reads;
+        }
+        finally { Native.gst_buffer_unmap(buffer, (nint)map); }
+    }
+
     internal delegate void SpanAction(Span<byte> data);
 
     /// <summary>Maps the probe's buffer, made writable first, for a change in place.</summary>
