@@ -62,6 +62,9 @@ public sealed class MixHarness : IAsyncDisposable
         return feed;
     }
 
+    /// <summary>A feed this harness started, by input name.</summary>
+    public SyntheticFeed Feed(string input) => _feeds.Single(f => f.Spec.Input == input);
+
     public async Task WaitForPublisherAsync(string path, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;

@@ -71,16 +71,19 @@ public sealed class MotionRig : IAsyncDisposable
 
     /// <summary>
     /// Waits until every box's stamp reads, lets the show settle, then reads <paramref name="duration"/>
-    /// of output and analyses it (the report is written to the test output).
+    /// of output and analyses it (the report is written to the test output). <paramref name="midway"/>
+    /// runs halfway through, e.g. to make a feed's timestamps jump (<see cref="MixHarness.Feed"/>).
     /// </summary>
-    public async Task<TimingReport> MeasureAsync(TimeSpan duration, TimeSpan? settle = null)
+    public async Task<TimingReport> MeasureAsync(TimeSpan duration, TimeSpan? settle = null, Action? midway = null)
     {
         await Output.WaitForStampsAsync(TimeSpan.FromSeconds(20));
         foreach (var d in _direct.Values) await d.WaitForStampsAsync(TimeSpan.FromSeconds(10));
         await Task.Delay(settle ?? TimeSpan.FromSeconds(1));
         Output.ClearStamps();
         foreach (var d in _direct.Values) d.ClearStamps();
-        await Task.Delay(duration);
+        await Task.Delay(duration / 2);
+        midway?.Invoke();
+        await Task.Delay(duration - duration / 2);
         // The direct readers keep reading a little longer, so that the last output frames find their feed frames.
         await Task.Delay(TimeSpan.FromMilliseconds(300));
         var report = StampAnalysis.Analyse(Output.StampedFrames, Boxes, Bus.Format.Fps,

@@ -61,10 +61,18 @@ public sealed class SyntheticFeed : IDisposable
 {
     private readonly StandalonePipeline _p;
     private readonly List<IDisposable> _probes;
+    private readonly TsRetimer? _retimer;
 
     public FeedSpec Spec { get; }
 
-    private SyntheticFeed(FeedSpec spec, StandalonePipeline p, List<IDisposable> probes) { Spec = spec; _p = p; _probes = probes; }
+    private SyntheticFeed(FeedSpec spec, StandalonePipeline p, List<IDisposable> probes, TsRetimer? retimer) { Spec = spec; _p = p; _probes = probes; _retimer = retimer; }
+
+    /// <summary>
+    /// Makes PTS, DTS and PCR jump now, like a publisher restarting its encoder or looping a file.
+    /// Only for feeds whose clocks are rewritten: started with a <see cref="FeedSpec.MuxDelay"/> or a <see cref="FeedSpec.Jump"/>.
+    /// </summary>
+    public void JumpTimestamps(TimeSpan by) =>
+        (_retimer ?? throw new InvalidOperationException($"{Spec.Input}: give the feed a MuxDelay or a Jump to make its timestamps jump")).JumpNow(by);
 
     public bool Failed => _p.Failed;
     public IReadOnlyList<string> Errors => _p.Errors;
@@ -111,9 +119,10 @@ public sealed class SyntheticFeed : IDisposable
                 ("streamid", $"publish:ingest/{project}/{spec.Input}{(token is null ? "" : $":token={token}")}"),
                 ("latency", 80), ("auto-reconnect", false), ("wait-for-connection", false), ("sync", false));
             if (passphrase is not null) { sink.Set("passphrase", passphrase); sink.Set("pbkeylen", 16); }
-            mux.Link(AddSending(p, spec, sink, probes));
+            var retimer = spec.MuxDelay is not null || spec.Jump is not null ? new TsRetimer(spec.MuxDelay ?? TsRetimer.MpegTsMuxLead, spec.Jump) : null;
+            mux.Link(AddSending(p, spec, retimer, sink, probes));
             p.Play();
-            return new SyntheticFeed(spec, p, probes);
+            return new SyntheticFeed(spec, p, probes, retimer);
         }
         catch
         {
@@ -128,13 +137,12 @@ public sealed class SyntheticFeed : IDisposable
     /// the muxer's buffer lists on one buffer at a time) whose probe rewrites the TS clocks, and for
     /// jitter a queue whose thread holds each picture's packets back. Returns the element to link to.
     /// </summary>
-    private static Element AddSending(StandalonePipeline p, FeedSpec spec, Element sink, List<IDisposable> probes)
+    private static Element AddSending(StandalonePipeline p, FeedSpec spec, TsRetimer? retimer, Element sink, List<IDisposable> probes)
     {
-        var retimer = new TsRetimer(spec.MuxDelay ?? TsRetimer.MpegTsMuxLead, spec.Jump);
-        if (retimer.ChangesNothing && spec.SendJitter <= TimeSpan.Zero) return sink;
+        if (retimer is null && spec.SendJitter <= TimeSpan.Zero) return sink;
         var split = p.Add("identity");
         var first = split;
-        if (!retimer.ChangesNothing)
+        if (retimer is not null)
         {
             var started = Stopwatch.StartNew();
             using var pad = split.StaticPad("src");

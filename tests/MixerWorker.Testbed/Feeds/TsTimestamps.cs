@@ -20,7 +20,7 @@ public sealed class TsRetimer
     private const long PtsModulo = 1L << 33;
     private readonly long _pcrMove90k;
     private readonly TimestampJump? _jump;
-    private long _offset90k;
+    private long _offset90k, _pendingJump90k;
 
     /// <param name="lead">The PTS-over-PCR lead the output must carry.</param>
     public TsRetimer(TimeSpan lead, TimestampJump? jump)
@@ -31,15 +31,17 @@ public sealed class TsRetimer
 
     public bool Jumped { get; private set; }
 
-    public bool ChangesNothing => _pcrMove90k == 0 && _jump is null;
+    /// <summary>Makes the timestamps jump from the next packet on (on top of any earlier jump).</summary>
+    public void JumpNow(TimeSpan by) => Interlocked.Add(ref _pendingJump90k, To90k(by));
 
     public void Process(Span<byte> ts, TimeSpan sinceStart)
     {
         if (_jump is not null && !Jumped && sinceStart >= _jump.After)
         {
             Jumped = true;
-            _offset90k = To90k(_jump.By);
+            _offset90k += To90k(_jump.By);
         }
+        _offset90k += Interlocked.Exchange(ref _pendingJump90k, 0);
         for (var i = 0; i + TsPacket.Size <= ts.Length; i += TsPacket.Size)
         {
             var p = ts.Slice(i, TsPacket.Size);
