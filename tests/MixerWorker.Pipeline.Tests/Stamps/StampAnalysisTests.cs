@@ -109,6 +109,18 @@ public sealed class StampAnalysisTests
     }
 
     [Fact]
+    public void A_box_whose_feed_has_no_direct_reader_is_measured_against_the_direct_path_median()
+    {
+        var output = Output(60, 30, i => i, latencyMs: 300).Select(f => f with { Boxes = [f.Boxes[0], f.Boxes[0]] }).ToList();
+        var direct = Enumerable.Range(0, 60).Select(n => new StampedFrame((ulong)(n * 33_333_333L), (Sent(n, 30) + 100) * 1000,
+            [new StampRead(FrameStamp.At(n, Sent(n, 30)), 100)])).ToList();
+        var report = StampAnalysis.Analyse(output, [new StampBox("a", "cam-a", 30, 0, 0, 160, 90), new StampBox("b", "cam-b", 30, 0, 0, 160, 90)],
+            OutFps, new Dictionary<string, IReadOnlyList<StampedFrame>> { ["cam-a"] = direct });
+        // Both boxes show the same stamps here; cam-b's latency is taken against cam-a's typical path.
+        Assert.All(report.Boxes, b => Assert.InRange(b.WorkerAddedP50!.Value, 199, 201));
+    }
+
+    [Fact]
     public void The_output_pace_is_reported()
     {
         var frames = Output(91, 30, i => i);

@@ -15,6 +15,9 @@ public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
     public int Width { get; init; } = 320;
     public int Height { get; init; } = 180;
     public int Fps { get; init; } = 30;
+    public int VideoBitrateKbps { get; init; } = 400;
+    /// <summary>videotestsrc pattern behind the stamp; anything but solid-color also scrolls (a busier picture to decode and scale, for benchmarks).</summary>
+    public string Pattern { get; init; } = "solid-color";
     /// <summary>Interlaced video (top field first) at <see cref="Fps"/> frames, 2x fields, like a 1080i camera.</summary>
     public bool Interlaced { get; init; }
     /// <summary>h264 or h265.</summary>
@@ -83,7 +86,8 @@ public sealed class SyntheticFeed : IDisposable
         var probes = new List<IDisposable>();
         try
         {
-            var video = p.Add("videotestsrc", null, ("is-live", true), ("pattern", "solid-color"), ("foreground-color", spec.Argb));
+            var video = p.Add("videotestsrc", null, ("is-live", true), ("pattern", spec.Pattern), ("foreground-color", spec.Argb));
+            if (spec.Pattern != "solid-color") video.Set("horizontal-speed", 4);
             // Interlaced: pictures at the field rate woven two by two into interlaced frames.
             var caps = p.Add("capsfilter", null, ("caps", $"video/x-raw,format=I420,width={spec.Width},height={spec.Height},framerate={(spec.Interlaced ? 2 : 1) * spec.Fps}/1"));
             var label = p.Add("textoverlay", null, ("text", spec.Input), ("valignment", "top"), ("halignment", "left"), ("font-desc", "Sans 8"));
@@ -91,12 +95,12 @@ public sealed class SyntheticFeed : IDisposable
             Element encoder, parser;
             if (spec.VideoCodec == "h265")
             {
-                encoder = p.Add("x265enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", 400));
+                encoder = p.Add("x265enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", spec.VideoBitrateKbps));
                 parser = p.Add("h265parse");
             }
             else
             {
-                encoder = p.Add("x264enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", 400), ("interlaced", spec.Interlaced));
+                encoder = p.Add("x264enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", spec.VideoBitrateKbps), ("interlaced", spec.Interlaced));
                 parser = p.Add("h264parse");
             }
             var mux = p.Add("mpegtsmux", null, ("alignment", 7));

@@ -98,8 +98,10 @@ public static class StampAnalysis
     /// <summary>
     /// Analyses the pictures of one output. <paramref name="direct"/> holds, per input, what a reader of
     /// the feed itself (straight from the hub, no worker) saw: a picture's worker-added latency is its
-    /// arrival in the output minus its arrival there. Without it only the end-to-end latency (capture
-    /// → arrival, which includes the publisher's encoding and both SRT hops) is given.
+    /// arrival in the output minus its arrival there. A box whose input has no direct reader uses the
+    /// median capture → arrival time of the direct readers instead (the feeds of one publisher process
+    /// share their path). Without any, only the end-to-end latency (capture → arrival, which includes
+    /// the publisher's encoding and both SRT hops) is given.
     /// </summary>
     public static TimingReport Analyse(IReadOnlyList<StampedFrame> output, IReadOnlyList<StampBox> boxes, double outputFps,
         IReadOnlyDictionary<string, IReadOnlyList<StampedFrame>>? direct = null)
@@ -107,7 +109,8 @@ public static class StampAnalysis
         var frames = output.Where(f => f.Pts is not null).OrderBy(f => f.Pts).ToList();
         var directArrivals = (direct ?? new Dictionary<string, IReadOnlyList<StampedFrame>>())
             .ToDictionary(d => d.Key, d => FirstArrivals(d.Value, boxes.FirstOrDefault(b => b.Input == d.Key)?.InputFps ?? 30));
-        var timings = boxes.Select((box, i) => AnalyseBox(frames, i, box, outputFps, directArrivals.GetValueOrDefault(box.Input))).ToList();
+        var directLatency = BoxTiming.Percentile([.. directArrivals.Values.SelectMany(a => a.Select(kv => kv.Value / 1000.0 - kv.Key.Item2))], 0.5);
+        var timings = boxes.Select((box, i) => AnalyseBox(frames, i, box, outputFps, directArrivals.GetValueOrDefault(box.Input), directLatency)).ToList();
 
         var byArrival = output.Select(f => f.ArrivalUs).Order().ToList();
         var span = byArrival.Count > 1 ? (byArrival[^1] - byArrival[0]) / 1e6 : 0;
@@ -126,7 +129,7 @@ public static class StampAnalysis
         return result;
     }
 
-    private static BoxTiming AnalyseBox(List<StampedFrame> frames, int index, StampBox box, double outputFps, Dictionary<(byte, long), long>? direct)
+    private static BoxTiming AnalyseBox(List<StampedFrame> frames, int index, StampBox box, double outputFps, Dictionary<(byte, long), long>? direct, double? directLatencyMs)
     {
         var ratio = box.InputFps / outputFps;
         var frameNs = 1e9 / outputFps;
@@ -164,8 +167,10 @@ public static class StampAnalysis
             // Latency of each input picture at its first appearance (a repeat is not a new arrival).
             if (lastShown is null || frame.Number > lastShown)
             {
-                latency.Add(f.ArrivalUs / 1000.0 - frame.SentMs);
-                if (direct is not null && direct.TryGetValue(frame.Key, out var directUs)) added.Add((f.ArrivalUs - directUs) / 1000.0);
+                var endToEnd = f.ArrivalUs / 1000.0 - frame.SentMs;
+                latency.Add(endToEnd);
+                if (direct is not null) { if (direct.TryGetValue(frame.Key, out var directUs)) added.Add((f.ArrivalUs - directUs) / 1000.0); }
+                else if (directLatencyMs is { } typical) added.Add(endToEnd - typical);
                 lastShown = frame.Number;
             }
             previous = (f.Pts!.Value, frame);
