@@ -3,8 +3,8 @@
 # the picture, mixed into 2x2 buses by the worker and, for comparison, by one ffmpeg process; a reader
 # decodes every box of every bus and counts repeats and skips per box and the latency each picture
 # gained over a reader of the feed itself. Usage: bench/latency.sh [markdown-out]
-# env: CASES="1:700 1:0 8:700 8:0" (buses:feed mux delay ms)  MIXERS="worker ffmpeg"  MEASURE_S=20 SETTLE_S=4
-#      WARMUP_S=8 FEED_W=1280 FEED_H=720 FEED_FPS=30 FEED_KBPS=3000 BUS_W=640 BUS_H=360 BUS_KBPS=1000 DIRECT=cam-a
+# env: CASES="1:700 1:0 8:700 8:0" (buses:feed mux delay ms[:feed WxH])  MIXERS="worker ffmpeg"  MEASURE_S=20
+#      SETTLE_S=4 WARMUP_S=8 FEED_W=1280 FEED_H=720 FEED_FPS=30 FEED_KBPS=3000 BUS_W=640 BUS_H=360 BUS_KBPS=1000 DIRECT=cam-a
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -16,6 +16,8 @@ WARMUP_S=${WARMUP_S:-8}
 FEED_W=${FEED_W:-1280} FEED_H=${FEED_H:-720} FEED_FPS=${FEED_FPS:-30} FEED_KBPS=${FEED_KBPS:-3000}
 BUS_W=${BUS_W:-640} BUS_H=${BUS_H:-360} BUS_KBPS=${BUS_KBPS:-1000}
 DIRECT=${DIRECT:-cam-a}
+FFMPEG_GLOBAL_OPTS=${FFMPEG_GLOBAL_OPTS:-}
+FFMPEG_INPUT_OPTS=${FFMPEG_INPUT_OPTS:-"-thread_queue_size 512 -analyzeduration 0 -probesize 32768 -fflags nobuffer"}
 OUT_MD=${1:-}
 WORK=$(mktemp -d /tmp/bench-lat.XXXXXX)
 INPUTS=(cam-a cam-b cam-c cam-d)
@@ -41,9 +43,9 @@ write_grid_scene() { # $1: path, $2: bus count
 # scene's arrangement, libx264 ultrafast/zerolatency like the worker's encoder, Opus audio (amix of the four).
 ffmpeg_grid_cmd() { # $1: bus count
   local n=$1 k i j filter="" outs=() maps=()
-  FFMPEG_CMD=(ffmpeg -hide_banner -nostdin -loglevel warning -nostats -copyts)
+  FFMPEG_CMD=(ffmpeg -hide_banner -nostdin -loglevel warning -nostats $FFMPEG_GLOBAL_OPTS)
   for k in "${INPUTS[@]}"; do
-    FFMPEG_CMD+=(-thread_queue_size 512 -analyzeduration 1000000 -probesize 1000000 -i "$(srt_url "read:ingest/$PROJECT/$k" "$INGEST_SRT_PASSPHRASE")")
+    FFMPEG_CMD+=($FFMPEG_INPUT_OPTS -i "$(srt_url "read:ingest/$PROJECT/$k" "$INGEST_SRT_PASSPHRASE")")
   done
   for k in 0 1 2 3; do
     filter+="[$k:v]scale=$BW:$BH,split=$n$(for ((i = 0; i < n; i++)); do printf '[v%d_%d]' "$k" "$i"; done);"
@@ -59,10 +61,10 @@ ffmpeg_grid_cmd() { # $1: bus count
 }
 
 ROWS_CPU=()
-run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer
-  local n=$1 delay=$2 mixer=$3 label dir life mpid t0 t1 c0 c1 h0 h1
-  label="$n bus$([ "$n" -gt 1 ] && echo es), feeds muxed with $([ "$delay" -gt 0 ] && echo "${delay} ms delay (ffmpeg default)" || echo "no delay")"
-  dir="$WORK/$n-$delay-$mixer"; mkdir -p "$dir"
+run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
+  local n=$1 delay=$2 mixer=$3 FEED_W=${4%x*} FEED_H=${4#*x} label dir life mpid t0 t1 c0 c1 h0 h1
+  label="$n bus$([ "$n" -gt 1 ] && echo es), ${FEED_W}x${FEED_H} feeds muxed with $([ "$delay" -gt 0 ] && echo "${delay} ms delay" || echo "no delay")"
+  dir="$WORK/$n-$delay-$4-$mixer"; mkdir -p "$dir"
   write_grid_scene "$dir/scene.json" "$n"
   life=$((WARMUP_S + SETTLE_S + MEASURE_S + 60))
   echo "$label, $mixer ..." >&2
@@ -100,13 +102,14 @@ helpers_ticks() { local p s=0; for p in "${HELPER_PIDS[@]}"; do s=$((s + $(cpu_t
 
 trap 'stop_helpers' EXIT
 for c in $CASES; do
-  for m in $MIXERS; do run_case "${c%%:*}" "${c##*:}" "$m"; done
+  IFS=: read -r n delay size <<<"$c"
+  for m in $MIXERS; do run_case "$n" "$delay" "$m" "${size:-${FEED_W}x${FEED_H}}"; done
 done
 
 {
   echo "### Live timing, frame by frame: repeats, skips and worker-added latency per box"
   echo
-  echo "Four moving ${FEED_W}x${FEED_H} ${FEED_FPS} fps feeds (scrolling bars, x264 ultrafast ${FEED_KBPS} kb/s, AAC; each picture"
+  echo "Four moving ${FEED_FPS} fps feeds (size in the case; scrolling bars, x264 ultrafast ${FEED_KBPS} kb/s, AAC; each picture"
   echo "carries its frame number and capture time in a stripe), published over SRT into the stand-in with the"
   echo "mux delay of each case, and mixed into 2x2 grids of ${BUS_W}x${BUS_H} at 30 fps (${BUS_KBPS} kb/s, Opus) by the worker"
   echo "(SRT latency ${SRT__LATENCYMS} ms) or by one ffmpeg process (scale + split + xstack + libx264 ultrafast/zerolatency)."

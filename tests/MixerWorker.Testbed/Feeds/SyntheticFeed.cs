@@ -145,7 +145,6 @@ public sealed class SyntheticFeed : IDisposable
     {
         if (retimer is null && spec.SendJitter <= TimeSpan.Zero) return sink;
         var split = p.Add("identity");
-        var first = split;
         if (retimer is not null)
         {
             var started = Stopwatch.StartNew();
@@ -168,7 +167,7 @@ public sealed class SyntheticFeed : IDisposable
             queue.Link(sink);
         }
         else split.Link(sink);
-        return first;
+        return split;
     }
 
     /// <summary>
