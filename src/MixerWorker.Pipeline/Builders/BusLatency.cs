@@ -18,7 +18,7 @@ internal readonly record struct BusLatency(TimeSpan InputJitter, TimeSpan Proces
     /// </summary>
     internal void ApplyTo(Element aggregator)
     {
-        aggregator.Set("min-upstream-latency", (ulong)InputJitter.Ticks * 100);
-        aggregator.Set("latency", (ulong)Processing.Ticks * 100);
+        aggregator.Set("min-upstream-latency", ClockTime.FromTimeSpan(InputJitter));
+        aggregator.Set("latency", ClockTime.FromTimeSpan(Processing));
     }
 }

@@ -14,7 +14,7 @@ internal static class LiveTime
     internal static TimeSpan? AggregatorLatency(this Element aggregator)
     {
         var ns = Native.gst_aggregator_get_latency(aggregator.Handle);
-        return ns == Abi.ClockTimeNone ? null : TimeSpan.FromTicks((long)(ns / 100));
+        return ns == Abi.ClockTimeNone ? null : ClockTime.ToTimeSpan((long)ns);
     }
 
     /// <summary>

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using MixerWorker.Pipeline.Engine;
+using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Srt;
 
@@ -22,9 +22,8 @@ internal sealed class SrtSource : IDisposable
     // Two seconds of an 8 Mb/s feed. Only a stalled decoder fills it; the oldest data is dropped
     // then, so the reader never blocks and the input comes back without a backlog.
     private const int AppSrcMaxBytes = 2 * 1024 * 1024;
-    private const int FlowOk = 0;
 
-    private readonly Element _pipeline;
+    private readonly Graph _graph;
     private readonly InputBranch _tail;
     private readonly Element _bin;
     private readonly ConnectionSession _session;
@@ -37,25 +36,25 @@ internal sealed class SrtSource : IDisposable
     private bool _closing;
     private int _extra;
 
-    internal string BinName { get; }
+    internal ElementName BinName { get; }
     /// <summary>How this connection's timestamps map onto the mixer's running time.</summary>
     internal InputTimeline Timeline { get; }
 
-    internal SrtSource(Element pipeline, InputBranch tail, SrtEndpoint endpoint, int generation, ConnectionSession session,
+    internal SrtSource(Graph graph, InputBranch tail, SrtEndpoint endpoint, int generation, ConnectionSession session,
         TimeSpan jitter, Func<string, string> redact, ILogger log)
     {
         Timeline = new InputTimeline(jitter);
         // Before anything is added to the pipeline, so a missing libsrt leaves nothing behind.
-        LibSrt.EnsureStarted();
-        _pipeline = pipeline;
+        SrtCallerReader.CheckLibrary();
+        _graph = graph;
         _tail = tail;
         _session = session;
         _log = log;
-        BinName = $"src.{tail.Name}.{generation}";
+        BinName = ElementName.Source(tail.Name, generation);
         _bin = Element.NewBin(BinName);
-        var src = Element.Make("appsrc", $"{BinName}.appsrc");
+        var src = Element.Make("appsrc", BinName.Child("appsrc"));
         ConfigureAppSrc(src);
-        var demux = Element.Make("tsdemux", $"{BinName}.demux");
+        var demux = Element.Make("tsdemux", BinName.Child("demux"));
         // tsdemux would declare 700 ms (the most a PTS may lead its PCR); the decoded buffers are
         // placed on the mixer's timeline after the decoder (InputTimeline), which absorbs whatever
         // lead the publisher muxed with, and the input declares its jitter allowance instead.
@@ -64,15 +63,15 @@ internal sealed class SrtSource : IDisposable
         _bin.Add(src);
         _bin.Add(demux);
         src.Link(demux);
-        Callbacks.ConnectPadAdded(demux, OnDemuxPad);
-        _pipeline.Add(_bin);
+        graph.ConnectPadAdded(demux, OnDemuxPad);
+        graph.Add(_bin);
         _bin.SyncStateWithParent();
 
         // The reader's thread keeps its own reference to appsrc and drops it when it ends, so a reader
         // that outlives Dispose's wait still pushes into a live (if stopped) object.
         var feed = Element.FromBorrowed(src.Handle);
         _reader = new SrtCallerReader(endpoint, "INGEST_SRT_PASSPHRASE", $"srt:{tail.Name}",
-            data => Push(feed, data),
+            data => feed.PushBuffer(data),
             reason => _session.Fail($"input '{tail.Name}': {redact(reason)}"),
             feed.Dispose);
     }
@@ -91,16 +90,6 @@ internal sealed class SrtSource : IDisposable
         src.Set("max-bytes", AppSrcMaxBytes);
         src.Set("leaky-type", "downstream");
         src.Set("block", false);
-    }
-
-    private static unsafe bool Push(Element appsrc, ReadOnlySpan<byte> data)
-    {
-        fixed (byte* bytes = data)
-        {
-            var buffer = Native.gst_buffer_new_memdup((nint)bytes, (nuint)data.Length);
-            // appsrc takes the buffer whatever it answers; anything but OK means it is stopping.
-            return Native.gst_app_src_push_buffer(appsrc.Handle, buffer) == FlowOk;
-        }
     }
 
     // Decoder chains by MPEG-TS stream type. Runs on tsdemux's streaming thread: only builds and links.
@@ -128,7 +117,7 @@ internal sealed class SrtSource : IDisposable
                 Drain(pad);
                 return;
             }
-            var elements = chain.Value.Chain.Select(f => Element.Make(f, $"{BinName}.{f}")).ToList();
+            var elements = chain.Value.Chain.Select(f => Element.Make(f, BinName.Child(f))).ToList();
             if (chain.Value.Kind == "video") ConfigureVideoDecoder(elements[^1]);
             foreach (var e in elements) { _bin.Add(e); _children.Add(e); }
             Element.LinkMany([.. elements]);
@@ -139,8 +128,8 @@ internal sealed class SrtSource : IDisposable
             var ghost = Pad.Ghost(chain.Value.Kind, last);
             _bin.AddPad(ghost);
             var track = chain.Value.Kind == "video" ? InputTimeline.Track.Video : InputTimeline.Track.Audio;
-            _probes.Add(Callbacks.AddProbe(ghost, ProbeType.Buffer | ProbeType.BufferList, info => OnBuffer(info, ghost, track)));
-            _probes.Add(Callbacks.AddProbe(ghost, ProbeType.EventDownstream, OnEvent));
+            _probes.Add(_graph.AddProbe(ghost, ProbeType.Buffer | ProbeType.BufferList, info => OnBuffer(info, ghost, track)));
+            _probes.Add(_graph.AddProbe(ghost, ProbeType.EventDownstream, OnEvent));
             ghost.Link(entry);
             _links.Add((ghost, Pad.FromBorrowed(entry.Handle)));
         }
@@ -154,7 +143,7 @@ internal sealed class SrtSource : IDisposable
 
     private void Drain(Pad pad)
     {
-        var sink = Element.Make("fakesink", $"{BinName}.drain{Interlocked.Increment(ref _extra)}");
+        var sink = Element.Make("fakesink", BinName.Child($"drain{Interlocked.Increment(ref _extra)}"));
         sink.Set("sync", false);
         sink.Set("async", false);
         _bin.Add(sink);
@@ -168,7 +157,7 @@ internal sealed class SrtSource : IDisposable
     private ProbeReturn OnBuffer(ProbeInfo info, Pad ghost, InputTimeline.Track track)
     {
         _session.Activity();
-        if (info.BufferRunningTime(ghost) is not { } runningTime || _pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
+        if (info.BufferRunningTime(ghost) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
         var placement = Timeline.Place(track, runningTime, now);
         if (placement.Change is { } change) Report(change);
         if (!placement.Keep) return ProbeReturn.Drop;
@@ -211,7 +200,7 @@ internal sealed class SrtSource : IDisposable
             entry.Dispose();
         }
         foreach (var p in _probes) p.Dispose();
-        _pipeline.Remove(_bin);
+        _graph.Remove(_bin);
         foreach (var e in _children) e.Dispose();
         _bin.Dispose();
         StopTime = TimeSpan.FromMilliseconds(Environment.TickCount64 - started);

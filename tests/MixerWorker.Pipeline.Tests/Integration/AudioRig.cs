@@ -3,7 +3,6 @@ using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
-using MixerWorker.Pipeline.Sources;
 using MixerWorker.Testbed.Audio;
 using MixerWorker.Testbed.Timing;
 
@@ -30,7 +29,8 @@ internal sealed class AudioRig : IDisposable
 
     private static readonly TimeSpan Jitter = new MixerOptions().InputJitter;
 
-    internal Element Pipeline { get; } = Element.NewPipeline();
+    internal Graph Graph { get; } = new("audio-rig");
+    internal Element Pipeline => Graph.Pipeline;
     internal Dictionary<string, InputBranch> Inputs { get; } = [];
     internal BusAudio Bus { get; }
     internal PcmRecorder Pcm { get; } = new();
@@ -45,7 +45,7 @@ internal sealed class AudioRig : IDisposable
         });
         foreach (var tone in tones)
         {
-            var input = new InputBranch(Pipeline, tone.Input, Jitter);
+            var input = new InputBranch(Graph, tone.Input, Jitter);
             Inputs[tone.Input] = input;
             var src = Element.Make("audiotestsrc", $"tone.{tone.Input}");
             src.Set("is-live", true);
@@ -57,14 +57,14 @@ internal sealed class AudioRig : IDisposable
             using (var capsSrc = caps.StaticPad("src")) capsSrc.Link(input.AudioEntry);
             _sources.AddRange([src, caps]);
         }
-        Bus = new BusAudio(Pipeline, bus, new BusLatency(Jitter, TimeSpan.FromMilliseconds(30)));
+        Bus = new BusAudio(Graph, bus, new BusLatency(Jitter, TimeSpan.FromMilliseconds(30)));
         var sink = Element.Make("fakesink", "rig.sink");
         sink.Set("sync", false);
         sink.Set("async", false);
         Pipeline.Add(sink);
         Bus.Output.Link(sink);
         _sources.Add(sink);
-        using (var meter = Pipeline.GetByName($"bus.{bus.Name}.level")!)
+        using (var meter = Pipeline.GetByName(ElementName.Bus(bus.Name).Child(ElementName.MeterPart))!)
         using (var meterSrc = meter.StaticPad("src"))
             _owned.Add(Pcm.Attach(meterSrc));
         Bus.Apply(bus, Inputs);
@@ -86,6 +86,6 @@ internal sealed class AudioRig : IDisposable
         Bus.Dispose();
         foreach (var i in Inputs.Values) i.Dispose();
         foreach (var s in _sources) { Pipeline.Remove(s); s.Dispose(); }
-        Pipeline.Dispose();
+        Graph.Dispose();
     }
 }
