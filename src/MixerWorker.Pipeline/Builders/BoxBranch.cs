@@ -66,9 +66,11 @@ internal sealed class BoxBranch : IDisposable
     private long _framesCounted, _repeats, _skips;
 
     /// <summary>Counts the picture the compositor holds for the frame it is making. Compositor streaming thread.</summary>
+    internal List<ulong>? Trace = Environment.GetEnvironmentVariable("MW_TRACE_BOX") is null ? null : [];
     internal void CountPicture()
     {
         if (_mixPad.CurrentPicture() is not var (pts, duration)) return;
+        if (Trace is not null) lock (Trace) Trace.Add(pts);
         Interlocked.Increment(ref _framesCounted);
         if (pts == _lastPicture) Interlocked.Increment(ref _repeats);
         else if (_lastPicture != ulong.MaxValue && pts > _lastPicture && duration is > 0 and { } d

@@ -59,6 +59,13 @@ internal sealed class SrtSource : IDisposable
         // placed on the mixer's timeline after the decoder (InputTimeline), which absorbs whatever
         // lead the publisher muxed with, and the input declares its jitter allowance instead.
         demux.Set("latency", 0);
+        // The publisher's PTS as they are, from one base for sound and picture: the arrival of the
+        // first timestamped packet. In its default mode tsdemux instead follows the PCRs' arrival
+        // with a running clock-skew estimate, which shakes every timestamp by a few milliseconds; a
+        // 60 fps picture on a 30 fps bus then lands on one side of an output frame's edge or the
+        // other from frame to frame. Drift between the publisher's clock and ours, the one thing
+        // skew tracking is for, is corrected by InputTimeline.
+        demux.Set("ignore-pcr", true);
         _children.AddRange([src, demux]);
         _bin.Add(src);
         _bin.Add(demux);
