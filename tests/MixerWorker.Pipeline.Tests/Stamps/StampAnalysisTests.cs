@@ -85,6 +85,15 @@ public sealed class StampAnalysisTests
     }
 
     [Fact]
+    public void A_new_connection_restarting_pts_starts_the_count_afresh()
+    {
+        var frames = Output(60, 30, i => i);
+        var reconnected = Output(30, 30, i => 70 + i).Select(f => f with { ArrivalUs = f.ArrivalUs + 2_330_000 });
+        var b = One([.. frames, .. reconnected], 30);
+        Assert.Equal((59 + 29, 0, 0), (b.Intervals, b.Skips, b.Repeats)); // the 10 frames lost in between are no skip
+    }
+
+    [Fact]
     public void A_frame_the_reader_missed_is_an_output_gap_not_a_skip()
     {
         var frames = Output(60, 30, i => i);

@@ -106,7 +106,9 @@ public static class StampAnalysis
     public static TimingReport Analyse(IReadOnlyList<StampedFrame> output, IReadOnlyList<StampBox> boxes, double outputFps,
         IReadOnlyDictionary<string, IReadOnlyList<StampedFrame>>? direct = null)
     {
-        var frames = output.Where(f => f.Pts is not null).OrderBy(f => f.Pts).ToList();
+        // In the reader's order: pictures come out of the decoder in presentation order (the outputs
+        // carry no B-frames), and a reconnection restarts PTS, which sorting would interleave.
+        var frames = output.Where(f => f.Pts is not null).ToList();
         var directArrivals = (direct ?? new Dictionary<string, IReadOnlyList<StampedFrame>>())
             .ToDictionary(d => d.Key, d => FirstArrivals(d.Value, boxes.FirstOrDefault(b => b.Input == d.Key)?.InputFps ?? 30));
         var directLatency = BoxTiming.Percentile([.. directArrivals.Values.SelectMany(a => a.Select(kv => kv.Value / 1000.0 - kv.Key.Item2))], 0.5);
@@ -123,7 +125,7 @@ public static class StampAnalysis
     {
         var unwrap = new StampUnwrapper(fps);
         var result = new Dictionary<(byte, long), long>();
-        foreach (var f in frames.Where(f => f.Pts is not null).OrderBy(f => f.Pts))
+        foreach (var f in frames.Where(f => f.Pts is not null))
             if (f.Boxes.Length > 0 && f.Boxes[0] is { } read)
                 result.TryAdd(unwrap.Next(read.Stamp, f.ArrivalUs).Key, f.ArrivalUs);
         return result;
@@ -149,9 +151,10 @@ public static class StampAnalysis
             }
             read++;
             var frame = unwrap.Next(stamp.Stamp, f.ArrivalUs);
-            if (previous is { } p)
+            // A PTS that goes back or leaps (a new connection, a jump) starts the count afresh.
+            if (previous is { } p && f.Pts!.Value > p.Pts && f.Pts.Value - p.Pts < 100 * frameNs)
             {
-                var k = Math.Max(1, (int)Math.Round((f.Pts!.Value - p.Pts) / frameNs));
+                var k = Math.Max(1, (int)Math.Round((f.Pts.Value - p.Pts) / frameNs));
                 var d = frame.Number - p.Frame.Number;
                 if (k > 1) gaps++;
                 else intervals++;
