@@ -14,6 +14,7 @@ APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-x libsrt1.5-gnutls redis-server curl
+  chromium  # the dashboard's browser test (Playwright drives /usr/bin/chromium; it downloads no browser)
 )
 
 ensure_packages() {
