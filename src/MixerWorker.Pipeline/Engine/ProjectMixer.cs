@@ -5,6 +5,7 @@ using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Pipeline.Sinks;
 using MixerWorker.Pipeline.Sources;
+using MixerWorker.Pipeline.Srt;
 
 namespace MixerWorker.Pipeline.Engine;
 
@@ -20,7 +21,7 @@ public sealed class ProjectMixer : IProjectMixer
     private readonly SecretRedactor _redactor;
     private readonly EncoderChainBuilder _encoders;
     private readonly IVideoEncoderBackend _backend;
-    private readonly Element _pipeline;
+    private readonly Graph _graph;
     private readonly ControlThread _control;
     private readonly BusReader _busReader;
     private readonly SemaphoreSlim _changeLock = new(1, 1);
@@ -42,18 +43,15 @@ public sealed class ProjectMixer : IProjectMixer
         _redactor = new SecretRedactor([options.MediaMtx.IngestPassphrase, options.MediaMtx.OutputPassphrase, options.MediaMtx.Token]);
         _encoders = new EncoderChainBuilder(new GstElementProbe());
         _backend = _encoders.Select(options.Encoder);
-        _pipeline = Element.NewPipeline();
         _control = new ControlThread($"control:{scene.Project}", e => _log.LogError(e, "pipeline change failed"));
-        Callbacks.HandlerFaulted += OnCallbackFault;
-        _busReader = new BusReader(_pipeline, $"bus:{scene.Project}", m => _control.Post(() => OnBusMessage(m)));
+        _graph = new Graph(scene.Project, e => _log.LogError(e, "a GStreamer callback failed"), () => _control.IsCurrent);
+        _busReader = new BusReader(_graph.Pipeline, $"bus:{scene.Project}", m => _control.Post(() => OnBusMessage(m)), _log);
     }
-
-    private void OnCallbackFault(Exception e) => _log.LogError(e, "a GStreamer callback failed");
 
     /// <summary>Checks GStreamer, the options and the scene, then starts playing. Inputs and outputs connect in the background.</summary>
     public static async Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger)
     {
-        GstRuntime.SelfCheck();
+        EngineSelfCheck.Run();
         var optionErrors = options.Validate();
         if (optionErrors.Count > 0) throw new ArgumentException("invalid mixer options: " + string.Join("; ", optionErrors));
         ThrowIfInvalid(scene);
@@ -62,7 +60,7 @@ public sealed class ProjectMixer : IProjectMixer
         {
             await mixer._control.Invoke(() =>
             {
-                if (mixer._pipeline.SetState(State.Playing) == StateChange.Failure) throw new GstException("the pipeline refused to start");
+                if (mixer._graph.SetState(State.Playing) == StateChange.Failure) throw new GstException("the pipeline refused to start");
             });
             mixer._log.LogInformation("project {Project}: encoder backend {Backend}; MediaMTX at {MediaMtx}", scene.Project, mixer._backend.Name, options.MediaMtx);
             mixer.ScheduleWatchdog();
@@ -139,7 +137,7 @@ public sealed class ProjectMixer : IProjectMixer
             await _control.Invoke(() =>
             {
                 foreach (var input in scene.Inputs.Where(i => !_inputs.ContainsKey(i.Name)))
-                    _inputs[input.Name] = new InputRuntime(new InputBranch(_pipeline, input.Name));
+                    _inputs[input.Name] = new InputRuntime(new InputBranch(_graph, input.Name));
                 foreach (var input in scene.Inputs) _inputs[input.Name].Branch.ApplyAudio(input);
             });
             foreach (var input in _inputs.Values.Where(i => i.Supervisor is null)) StartInput(input);
@@ -155,7 +153,7 @@ public sealed class ProjectMixer : IProjectMixer
                     foreach (var other in _buses.Values) other.Branch.Multiview?.Detach(bus.Branch.RawTee);
                     bus.Branch.Dispose();
                     _buses.Remove(bus.Name);
-                    _meters.Forget("bus", bus.Name);
+                    _meters.Forget(ElementKind.Bus, bus.Name);
                 });
                 _log.LogInformation("bus {Bus} stopped", bus.Name);
             }
@@ -188,7 +186,7 @@ public sealed class ProjectMixer : IProjectMixer
                 {
                     gone.Branch.Dispose();
                     _inputs.Remove(gone.Name);
-                    _meters.Forget("in", gone.Name);
+                    _meters.Forget(ElementKind.Input, gone.Name);
                 });
                 _log.LogInformation("input {Input} removed", gone.Name);
             }
@@ -239,18 +237,16 @@ public sealed class ProjectMixer : IProjectMixer
         var f = bus.Format;
         var plan = _encoders.Plan(_backend, new VideoEncodeSettings(f.Width, f.Height, f.Fps, f.VideoBitrateKbps, f.GopFrames));
         _log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
-        var branch = new BusBranch(_pipeline, bus, plan, _options.MixerLatency, action => _control.Post(action));
+        var branch = new BusBranch(_graph, bus, plan, _options.MixerLatency, action => _control.Post(action));
         branch.Director.TransitionFinished += () => RefreshTally();
         return branch;
     }
-
-    private bool IsLive(string input) => _inputs.TryGetValue(input, out var i) && i.State == ConnectionState.Connected;
 
     private void StartInput(InputRuntime input)
     {
         var endpoint = _options.MediaMtx.Ingest(_scene.Project, input.Name);
         Supervise(input, $"input {input.Name} ({endpoint})",
-            (generation, session) => new SrtSource(_pipeline, input.Branch, endpoint, generation, session, _redactor.Redact, _log),
+            (generation, session) => new SrtSource(_graph, input.Branch, endpoint, generation, session, _redactor.Redact, _log),
             (state, error) => OnInputState(input, state, error));
     }
 
@@ -258,7 +254,7 @@ public sealed class ProjectMixer : IProjectMixer
     {
         var endpoint = _options.MediaMtx.Output(_scene.Project, bus.Name);
         Supervise(bus, $"bus {bus.Name} output ({endpoint})",
-            (generation, session) => new SrtOutput(_pipeline, bus.Branch.MuxTee, bus.Name, endpoint, generation, session, bus.Branch.CountSent),
+            (generation, session) => new SrtOutput(_graph, bus.Branch.MuxTee, bus.Name, endpoint, generation, session, bus.Branch.CountSent),
             bus.Report);
     }
 
@@ -303,10 +299,10 @@ public sealed class ProjectMixer : IProjectMixer
         switch (m.Type)
         {
             case MessageType.Latency:
-                Native.gst_bin_recalculate_latency(_pipeline.Handle);
+                _graph.RecalculateLatency();
                 return;
             case MessageType.Element when m.Level is { } level:
-                _meters.Record(m.SourcePath, level, (kind, name) => kind == "in" ? _inputs.ContainsKey(name) : _buses.ContainsKey(name));
+                _meters.Record(m.SourcePath, level, (kind, name) => kind == ElementKind.Input ? _inputs.ContainsKey(name) : _buses.ContainsKey(name));
                 return;
             case MessageType.Error or MessageType.Warning:
                 break;
@@ -314,40 +310,26 @@ public sealed class ProjectMixer : IProjectMixer
                 return;
         }
         var text = _redactor.Redact(m.Debug is null ? m.Text : $"{m.Text}: {m.Debug}");
-        var (kind, name, generation) = Owner(m.SourcePath);
-        if (kind == "src" && _inputs.TryGetValue(name, out var input))
+        var owner = ElementName.OwnerOf(m.SourcePath);
+        if (owner is { Kind: ElementKind.Source } src && _inputs.TryGetValue(src.Owner, out var input))
         {
             input.DecodeErrors++;
-            if (m.Type == MessageType.Error && input.Supervisor?.Current is { } s && s.Generation == generation)
-                s.Fail($"input '{name}': {SrtErrorText.Explain(text, "INGEST_SRT_PASSPHRASE")}");
+            if (m.Type == MessageType.Error && input.Supervisor?.Current is { } s && s.Generation == src.Generation)
+                s.Fail($"input '{src.Owner}': {SrtErrorText.Explain(text, "INGEST_SRT_PASSPHRASE")}");
             return;
         }
-        if (kind == "out" && _buses.TryGetValue(name, out var bus))
+        if (owner is { Kind: ElementKind.Output } output && _buses.TryGetValue(output.Owner, out var bus))
         {
-            if (m.Type == MessageType.Error && bus.Supervisor?.Current is { } s && s.Generation == generation)
-                s.Fail($"bus '{name}' output: {SrtErrorText.Explain(text, "OUTPUT_SRT_PASSPHRASE")}");
+            if (m.Type == MessageType.Error && bus.Supervisor?.Current is { } s && s.Generation == output.Generation)
+                s.Fail($"bus '{output.Owner}' output: {SrtErrorText.Explain(text, "OUTPUT_SRT_PASSPHRASE")}");
             return;
         }
         if (m.Type == MessageType.Error)
         {
             _log.LogError("pipeline error in {Source}: {Text}", m.SourcePath, text);
-            var busName = kind is "bus" or "box" or "abox" ? name : null;
-            if (busName is not null && _buses.TryGetValue(busName, out var affected)) affected.Report(affected.State, text);
+            if (owner?.BusName is { } busName && _buses.TryGetValue(busName, out var affected)) affected.Report(affected.State, text);
         }
         else _log.LogDebug("pipeline warning in {Source}: {Text}", m.SourcePath, text);
-    }
-
-    /// <summary>Finds the engine object a message came from: "src.cam-a.3" → (src, cam-a, 3).</summary>
-    internal static (string Kind, string Name, int Generation) Owner(string path)
-    {
-        foreach (var segment in path.Split('/'))
-        {
-            var objectName = segment[(segment.IndexOf(':') + 1)..];
-            var parts = objectName.Split('.');
-            if (parts.Length >= 2 && parts[0] is "src" or "out" or "bus" or "box" or "abox" or "in")
-                return (parts[0], parts[1], parts.Length >= 3 && int.TryParse(parts[2], out var g) ? g : 0);
-        }
-        return ("", "", 0);
     }
 
     // A connection that stops delivering frames without an error (a stalled peer) is ended here.
@@ -373,8 +355,11 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>Latest audio levels of every input and bus, refreshed about ten times a second.</summary>
     public AudioMeters GetMeters() => _meters.Snapshot();
 
+    /// <summary>Faults of this project's GStreamer callbacks so far (each is logged).</summary>
+    internal int CallbackFaults => _graph.CallbackFaults;
+
     /// <summary>How many meter readings an input ("in") or a bus ("bus") has had.</summary>
-    internal long MeterReadings(string kind, string name) => _meters.Readings(kind, name);
+    internal long MeterReadings(ElementKind kind, string name) => _meters.Readings(kind, name);
 
     /// <summary>What the audio graph holds: per bus the linear gain on each input's mixer pad, per input its delay.</summary>
     internal Task<(IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays)> GetAudioGraphAsync() =>
@@ -415,7 +400,7 @@ public sealed class ProjectMixer : IProjectMixer
             foreach (var i in _inputs.Values) if (i.Supervisor is not null) await i.Supervisor.DisposeAsync();
             await _control.Invoke(() =>
             {
-                _pipeline.SetState(State.Null);
+                _graph.SetState(State.Null);
                 // Multiviews first: their program tile hangs on the program bus.
                 foreach (var b in _buses.Values.OrderBy(b => b.Branch.Multiview is null)) b.Branch.Dispose();
                 foreach (var i in _inputs.Values) i.Branch.Dispose();
@@ -424,8 +409,7 @@ public sealed class ProjectMixer : IProjectMixer
             });
             _busReader.Dispose();
             _control.Dispose();
-            Callbacks.HandlerFaulted -= OnCallbackFault;
-            _pipeline.Dispose();
+            _graph.Dispose();
         }
         finally { _changeLock.Release(); }
     }
