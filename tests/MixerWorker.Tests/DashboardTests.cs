@@ -3,6 +3,7 @@ using Microsoft.Playwright;
 using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Testbed.Feeds;
+using MixerWorker.Testbed.Imaging;
 using Xunit;
 using Xunit.Abstractions;
 using static Microsoft.Playwright.Assertions;
@@ -58,11 +59,17 @@ public sealed class DashboardTests(ITestOutputHelper output)
         await Expect(Tally(card, B.Input)).ToHaveAttributeAsync("data-tally", "preview", options);
         await Expect(card.Locator($"tr[data-input='{A.Input}'] .chip")).ToHaveTextAsync("connected");
         await Expect(card.Locator(".bus[data-bus='program'] .bus-info")).ToContainTextAsync("software");
+        // The program bus's thumbnail shows cam-a's colour: the worker's JPEG, through Redis, decoded by the browser.
+        var thumbnail = card.Locator($"img[data-project='{Project}'][data-bus='program']");
+        await WaitForColourAsync(thumbnail, A.Rgb);
+        var ttl = await h.Db.KeyTimeToLiveAsync(h.Keys.Thumbnail(Project, "program"));
+        Assert.InRange(ttl ?? TimeSpan.Zero, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(5));
 
         // A cut swaps them; the page shows it and the command's answer.
         var entry = await h.AddCommandAsync(new CutCommand { Id = "dash-cut-1", Bus = "program" });
         await Expect(Tally(card, B.Input)).ToHaveAttributeAsync("data-tally", "onair", options);
         await Expect(Tally(card, A.Input)).ToHaveAttributeAsync("data-tally", "preview", options);
+        await WaitForColourAsync(thumbnail, B.Rgb);
         var lastCommand = card.Locator(".last-command");
         await Expect(lastCommand).ToContainTextAsync(entry, new LocatorAssertionsToContainTextOptions { Timeout = 10_000 });
         await Expect(lastCommand).ToContainTextAsync("applied");
@@ -84,6 +91,35 @@ public sealed class DashboardTests(ITestOutputHelper output)
         Assert.Empty(consoleErrors);
         AssertNoSecretIn(await page.ContentAsync());
     }
+
+    /// <summary>Waits until the centre pixel of the image the browser shows is near <paramref name="rgb"/> (read through a canvas).</summary>
+    private static async Task WaitForColourAsync(ILocator image, (byte R, byte G, byte B) rgb)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        int[] seen = [];
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await image.CountAsync() == 1)
+            {
+                seen = await image.EvaluateAsync<int[]>(CentrePixel);
+                if (seen.Length == 3 && Colors.Near(((byte)seen[0], (byte)seen[1], (byte)seen[2]), rgb)) return;
+            }
+            await Task.Delay(200);
+        }
+        Assert.Fail($"the thumbnail did not show {rgb}; last seen [{string.Join(", ", seen)}]");
+    }
+
+    private const string CentrePixel = """
+        img => {
+          if (!img.complete || img.naturalWidth === 0) return [];
+          const c = document.createElement("canvas");
+          c.width = img.naturalWidth; c.height = img.naturalHeight;
+          const g = c.getContext("2d");
+          g.drawImage(img, 0, 0);
+          const d = g.getImageData(img.naturalWidth >> 1, img.naturalHeight >> 1, 1, 1).data;
+          return [d[0], d[1], d[2]];
+        }
+        """;
 
     private static ILocator Tally(ILocator card, string input) => card.Locator($"tr[data-input='{input}'] .tally[data-bus='program']");
 }

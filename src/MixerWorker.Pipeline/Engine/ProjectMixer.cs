@@ -239,6 +239,7 @@ public sealed class ProjectMixer : IProjectMixer
         _log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
         var branch = new BusBranch(_graph, bus, plan, _options.MixerLatency, action => _control.Post(action));
         branch.Director.TransitionFinished += () => RefreshTally();
+        if (_options.ThumbnailInterval > TimeSpan.Zero) branch.TakeThumbnails(_options.ThumbnailInterval, _options.ThumbnailWidth);
         return branch;
     }
 
@@ -384,6 +385,10 @@ public sealed class ProjectMixer : IProjectMixer
             i.Branch.FramesIn, i.DecodeErrors, i.Branch.SinceLastFrame)),
         _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error, b.Branch.FramesOut, b.Branch.EncoderPlan.Backend,
             b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent))));
+
+    /// <summary>The latest thumbnail of every bus that has one (none before its first picture, none when thumbnails are off).</summary>
+    public Task<IReadOnlyDictionary<string, Thumbnail>> GetThumbnailsAsync() => _control.Invoke<IReadOnlyDictionary<string, Thumbnail>>(() =>
+        _buses.Values.Select(b => (b.Name, Picture: b.Branch.Thumbnail?.Take())).Where(b => b.Picture is not null).ToDictionary(b => b.Name, b => b.Picture!));
 
     /// <summary>The encoder chain each bus runs, for status and tests.</summary>
     public Task<IReadOnlyDictionary<string, string>> GetEncoderPlansAsync() =>
