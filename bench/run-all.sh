@@ -27,6 +27,7 @@ start=$(date +%s)
 ./mix-cost.sh "$OUT"
 ./latency.sh "$OUT"
 ./multiview-cost.sh "$OUT"
+./thumbnail-cost.sh "$OUT"
 ./command-latency.sh "$OUT"
 echo "Total bench time: $(( $(date +%s) - start )) s." | tee -a "$OUT"
 echo "results: bench/$OUT"

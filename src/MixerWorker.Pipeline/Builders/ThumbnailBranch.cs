@@ -18,7 +18,7 @@ internal sealed class ThumbnailBranch : IDisposable
     private readonly Pad _teePad, _binSink;
     private readonly ProbeHandle _gate;
     private readonly long _intervalMs;
-    private long _lastPassed = long.MinValue;
+    private long _nextDue;
     private long _sequence;
 
     internal int Width { get; }
@@ -70,8 +70,8 @@ internal sealed class ThumbnailBranch : IDisposable
     private ProbeReturn OnPicture(ProbeInfo info)
     {
         var now = Environment.TickCount64;
-        if (now - Interlocked.Read(ref _lastPassed) < _intervalMs) return ProbeReturn.Drop;
-        Interlocked.Exchange(ref _lastPassed, now);
+        if (now < Interlocked.Read(ref _nextDue)) return ProbeReturn.Drop;
+        Interlocked.Exchange(ref _nextDue, now + _intervalMs);
         return ProbeReturn.Ok;
     }
 
