@@ -2,6 +2,7 @@
 # One entry point for people and CI. Every command installs what it needs on a fresh Debian 12
 # machine that has the .NET SDK, and can be run again without harm.
 #   ./run.sh demo    run the engine on a scripted show; artefacts land in artifacts/demo/
+#                    (--hold SECONDS keeps it on air afterwards; it prints where the dashboard is)
 #   ./run.sh test    build and run every test suite
 #   ./run.sh bench   run the benchmarks in bench/ (slow; prints ratios against baselines)
 set -euo pipefail
