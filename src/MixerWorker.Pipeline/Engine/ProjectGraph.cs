@@ -10,8 +10,8 @@ namespace MixerWorker.Pipeline.Engine;
 
 /// <summary>
 /// What a project's pipeline holds — its inputs and buses as built, with their connections — and
-/// the scene they show. Only the project's control thread touches it: every member asserts so while
-/// the graph-thread check is on, and a whole scene change is one call to <see cref="Apply"/>.
+/// the scene they show. Only the project's control thread touches it: its entry points assert so
+/// while the graph-thread check is on, and a whole scene change is one call to <see cref="Apply"/>.
 /// Connection supervisors are made here but started and stopped by <see cref="ProjectMixer"/>
 /// around that call, because stopping one waits for the control thread.
 /// </summary>
@@ -66,7 +66,7 @@ internal sealed class ProjectGraph(
         var transitioning = InFlight().Where(a => a.Value.Transition.Kind != TransitionKind.Cut).Select(a => a.Key).ToHashSet();
         var step = decide(new RunningState(Scene, transitioning));
         var diff = SceneDiff.Between([.. _inputs.Keys], [.. _buses.Values.Select(b => b.Branch.Definition)], step);
-        if (!diff.ShowsNothing) validate(diff.Next);
+        if (!diff.FinishesOnly) validate(diff.Next);
         return new PlannedChange(diff, [.. diff.RemoveBuses.Select(b => _buses[b].Supervisor).OfType<ConnectionSupervisor>()]);
     }
 
@@ -80,7 +80,7 @@ internal sealed class ProjectGraph(
     {
         graph.AssertOwnerThread();
         foreach (var name in diff.FinishTransitions) _buses.GetValueOrDefault(name)?.Branch.Director.FinishNow();
-        if (diff.ShowsNothing) return AppliedChange.Nothing;
+        if (diff.FinishesOnly) return AppliedChange.Nothing;
 
         foreach (var name in diff.AddInputs) _inputs[name] = new InputRuntime(new InputBranch(graph, name));
         foreach (var input in diff.Next.Inputs) _inputs[input.Name].Branch.ApplyAudio(input);
