@@ -1,4 +1,3 @@
-using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Scene;
 
@@ -23,8 +22,8 @@ internal sealed class ThumbnailBranch : IDisposable
 
     internal int Width { get; }
     internal int Height { get; }
-    /// <summary>The newest thumbnail taken so far; null before the first.</summary>
-    internal Thumbnail? Latest { get; private set; }
+    /// <summary>The newest JPEG taken so far, its number (growing with each new one) and when; null before the first.</summary>
+    internal (byte[] Jpeg, long Sequence, DateTimeOffset TakenAt)? Latest { get; private set; }
 
     internal ThumbnailBranch(Graph graph, string busName, Element rawTee, OutputFormat format, TimeSpan interval, int maxWidth)
     {
@@ -76,10 +75,9 @@ internal sealed class ThumbnailBranch : IDisposable
     }
 
     /// <summary>Takes the JPEG waiting in the appsink, if a new one is there, and returns the newest. Control thread.</summary>
-    internal Thumbnail? Take()
+    internal (byte[] Jpeg, long Sequence, DateTimeOffset TakenAt)? Take()
     {
-        if (_sink.TryPullSampleData() is { } jpeg)
-            Latest = new Thumbnail(Width, Height, jpeg, ++_sequence, DateTimeOffset.UtcNow);
+        if (_sink.TryPullSampleData() is { } jpeg) Latest = (jpeg, ++_sequence, DateTimeOffset.UtcNow);
         return Latest;
     }
 

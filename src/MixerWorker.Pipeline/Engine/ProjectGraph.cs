@@ -238,7 +238,11 @@ internal sealed class ProjectGraph(
     internal IReadOnlyDictionary<string, Thumbnail> Thumbnails()
     {
         graph.AssertOwnerThread();
-        return _buses.Values.Select(b => (b.Name, Picture: b.Branch.Thumbnail?.Take())).Where(b => b.Picture is not null).ToDictionary(b => b.Name, b => b.Picture!);
+        var thumbnails = new Dictionary<string, Thumbnail>();
+        foreach (var b in _buses.Values)
+            if (b.Branch.Thumbnail is { } t && t.Take() is var (jpeg, sequence, at))
+                thumbnails[b.Name] = new Thumbnail(t.Width, t.Height, jpeg, sequence, at);
+        return thumbnails;
     }
 
     internal IReadOnlyDictionary<string, string> EncoderPlans()
