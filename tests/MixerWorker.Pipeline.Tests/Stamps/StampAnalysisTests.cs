@@ -130,6 +130,15 @@ public sealed class StampAnalysisTests
     }
 
     [Fact]
+    public void A_bus_whose_timeline_stretches_shows_its_lag_growing()
+    {
+        // 20 s at 30 fps with every output frame timestamped on time but delivered 10 % late and later.
+        var frames = Output(600, 30, i => i).Select((f, i) => f with { ArrivalUs = f.ArrivalUs + i * 3_333 }).ToList();
+        Assert.InRange(One(frames, 30).LagGrowthMs!.Value, 1480, 1520); // 3.33 ms more per frame over 450 frames
+        Assert.InRange(One(Output(600, 30, i => i), 30).LagGrowthMs!.Value, -1, 1);
+    }
+
+    [Fact]
     public void The_output_pace_is_reported()
     {
         var frames = Output(91, 30, i => i);

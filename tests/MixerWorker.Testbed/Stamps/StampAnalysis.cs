@@ -66,13 +66,20 @@ public sealed record BoxTiming(
     public double? WorkerAddedP50 => Percentile(WorkerAddedMs, 0.50);
     public double? WorkerAddedP95 => Percentile(WorkerAddedMs, 0.95);
 
+    /// <summary>
+    /// How much the box's capture → arrival latency grew over the measurement: the median of its last
+    /// quarter minus that of its first (a bus whose timeline stretches under load grows; a live one does not).
+    /// </summary>
+    public double? LagGrowthMs => LatencyMs.Count < 8 ? null
+        : Percentile([.. LatencyMs.Skip(LatencyMs.Count * 3 / 4)], 0.5) - Percentile([.. LatencyMs.Take(LatencyMs.Count / 4)], 0.5);
+
     /// <summary>Nothing beyond frame-rate conversion: at most <paramref name="tolerance"/> extra repeats and skipped frames, never backwards.</summary>
     public bool IsSmooth(int tolerance) => ExcessRepeats <= tolerance && SkippedFrames <= tolerance && Backwards == 0 && Intervals > 0;
 
     public override string ToString() =>
         $"{Box} ({Input} {InputFps:0.##}→{OutputFps:0.##} fps): {Frames} frames, {Unreadable} unreadable, {Intervals} intervals, " +
         $"repeats {Repeats} (conversion needs {ExpectedRepeats}), skips {Skips} ({SkippedFrames} frames), backwards {Backwards}, output gaps {OutputGaps}, " +
-        $"latency p50/p95 {Ms(LatencyP50)}/{Ms(LatencyP95)} ms, worker-added p50/p95 {Ms(WorkerAddedP50)}/{Ms(WorkerAddedP95)} ms";
+        $"latency p50/p95 {Ms(LatencyP50)}/{Ms(LatencyP95)} ms (growth {Ms(LagGrowthMs)}), worker-added p50/p95 {Ms(WorkerAddedP50)}/{Ms(WorkerAddedP95)} ms";
 
     private static string Ms(double? v) => v is { } x ? x.ToString("0") : "-";
 
