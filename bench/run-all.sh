@@ -28,6 +28,7 @@ start=$(date +%s)
 ./latency.sh "$OUT"
 ./first-frame.sh "$OUT"
 ./multiview-cost.sh "$OUT"
+./thumbnail-cost.sh "$OUT"
 ./command-latency.sh "$OUT"
 echo "Total bench time: $(( $(date +%s) - start )) s." | tee -a "$OUT"
 echo "results: bench/$OUT"

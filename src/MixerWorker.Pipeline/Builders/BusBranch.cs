@@ -29,12 +29,14 @@ internal sealed class BusBranch : IDisposable
     internal BusDirector Director { get; }
     /// <summary>Set on a multiview bus, which shows tiles instead of a composition.</summary>
     internal MultiviewBoard? Multiview { get; }
-    /// <summary>The mixed picture before encoding, for the multiview's program tile.</summary>
+    /// <summary>The mixed picture before encoding, for the multiview's program tile and the thumbnail.</summary>
     internal Element RawTee { get; }
     /// <summary>Frames handed to the encoder.</summary>
     internal long FramesOut => Guard.Delivered;
     /// <summary>Drops frames rather than let the bus fall behind; reports each episode.</summary>
     internal LatenessGuard Guard { get; }
+    /// <summary>Set when thumbnails are taken (<see cref="TakeThumbnails"/>).</summary>
+    internal ThumbnailBranch? Thumbnail { get; private set; }
     /// <summary>MPEG-TS bytes handed to the SRT output, over every connection: the bitrate actually sent.</summary>
     internal long BytesSent => Interlocked.Read(ref _bytesSent);
     /// <summary>Called by the output's streaming thread for what it sends.</summary>
@@ -145,12 +147,17 @@ internal sealed class BusBranch : IDisposable
         _first = false;
     }
 
+    /// <summary>Starts taking a thumbnail of the mixed picture every <paramref name="interval"/>. Control thread.</summary>
+    internal void TakeThumbnails(TimeSpan interval, int maxWidth) =>
+        Thumbnail ??= new ThumbnailBranch(_graph, Name, RawTee, Definition.Format, interval, maxWidth);
+
     private void SetVideoBitrate(int kbps) => _encoder.FirstOrDefault(e => e.HasProperty("bitrate"))?.Set("bitrate", kbps);
 
     public void Dispose()
     {
         Director.Dispose();
         Multiview?.Dispose();
+        Thumbnail?.Dispose();
         Audio.Dispose();
         _compositorOut.Dispose();
         _encoderIn.Dispose();

@@ -149,6 +149,7 @@ internal sealed class ProjectGraph(
         var branch = new BusBranch(graph, bus, plan, new BusLatency(options.InputJitter, options.MixerLatency), control.Post);
         branch.Director.TransitionFinished += () => RefreshTally();
         _lateness.Adopt(branch);
+        if (options.ThumbnailInterval > TimeSpan.Zero) branch.TakeThumbnails(options.ThumbnailInterval, options.ThumbnailWidth);
         return branch;
     }
 
@@ -243,6 +244,17 @@ internal sealed class ProjectGraph(
     }
 
     private static BusLateness Lateness(LatenessGuard g) => new(g.Dropping, Math.Round(g.DeliveredFps, 1), g.Dropped, g.Episodes);
+
+    /// <summary>The latest thumbnail of every bus that has one; takes a new picture where one is waiting.</summary>
+    internal IReadOnlyDictionary<string, Thumbnail> Thumbnails()
+    {
+        graph.AssertOwnerThread();
+        var thumbnails = new Dictionary<string, Thumbnail>();
+        foreach (var b in _buses.Values)
+            if (b.Branch.Thumbnail is { } t && t.Take() is var (jpeg, sequence, at))
+                thumbnails[b.Name] = new Thumbnail(t.Width, t.Height, jpeg, sequence, at);
+        return thumbnails;
+    }
 
     internal IReadOnlyDictionary<string, string> EncoderPlans()
     {
