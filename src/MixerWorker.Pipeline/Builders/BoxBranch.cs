@@ -9,9 +9,6 @@ internal readonly record struct Placement(int X, int Y, int Width, int Height, C
     internal static readonly Crop NoClip = new();
 }
 
-/// <summary>Frames made while a box held a picture; of those, repeats of the previous picture; pictures left out.</summary>
-internal readonly record struct BoxPictures(long Frames, long Repeats, long Skips);
-
 /// <summary>Optional extras of a multiview tile: a border whose colour shows tally, and a label.</summary>
 internal sealed record TileDecoration(string Label, int Border);
 
@@ -52,32 +49,6 @@ internal sealed class BoxBranch : IDisposable
     /// too new for the frame being made, so this, not arrival, says the box can be shown.
     /// </summary>
     internal bool HasPictureNow => _mixPad.HasAggregatedBuffer;
-
-    /// <summary>
-    /// GStreamer's own view of what this box showed: of the frames the compositor made while it held
-    /// a picture from the box, how many repeated the previous frame's picture and how many pictures
-    /// were left out between two frames. Reading it is safe from any thread.
-    /// </summary>
-    internal BoxPictures Pictures => new(Interlocked.Read(ref _framesCounted), Interlocked.Read(ref _repeats), Interlocked.Read(ref _skips));
-
-    // A gap this long is the input's timestamps jumping, not pictures left out.
-    private const ulong TimelineJumpNs = 1_000_000_000;
-    private ulong _lastPicture = ulong.MaxValue;
-    private long _framesCounted, _repeats, _skips;
-
-    /// <summary>Counts the picture the compositor holds for the frame it is making. Compositor streaming thread.</summary>
-    internal List<ulong>? Trace = Environment.GetEnvironmentVariable("MW_TRACE_BOX") is null ? null : [];
-    internal void CountPicture()
-    {
-        if (_mixPad.CurrentPicture() is not var (pts, duration)) return;
-        if (Trace is not null) lock (Trace) Trace.Add(pts);
-        Interlocked.Increment(ref _framesCounted);
-        if (pts == _lastPicture) Interlocked.Increment(ref _repeats);
-        else if (_lastPicture != ulong.MaxValue && pts > _lastPicture && duration is > 0 and { } d
-                 && pts - _lastPicture > d * 3 / 2 && pts - _lastPicture < TimelineJumpNs)
-            Interlocked.Add(ref _skips, (long)Math.Round((double)(pts - _lastPicture) / d) - 1);
-        _lastPicture = pts;
-    }
 
     /// <summary>
     /// Gives the clip for a buffer at a running time, or null to leave it as it is. Called on the

@@ -196,7 +196,6 @@ internal sealed class BusDirector : IDisposable
         lock (_lock)
         {
             _lastRunningTime = runningTime;
-            foreach (var b in AllBranches()) b.CountPicture();
             var (frame, branches) = FrameAt(runningTime);
             Draw(frame, branches);
             _fadeVeil?.Show(_fadeToBlack.At(runningTime), DipColor.Black);

@@ -3,7 +3,6 @@ using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Encoding;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Scene;
-using MixerWorker.Pipeline.Sources;
 
 namespace MixerWorker.Pipeline.Engine;
 
@@ -169,12 +168,6 @@ public sealed class ProjectMixer : IProjectMixer
 
     /// <summary>Faults of this project's GStreamer callbacks so far (each is logged).</summary>
     internal int CallbackFaults => _graph.CallbackFaults;
-
-    /// <summary>Runs <paramref name="look"/> on the control thread against a bus's branch (null: no such bus), for tests.</summary>
-    internal Task<T> InspectBusAsync<T>(string bus, Func<BusBranch?, T> look) => _control.Invoke(() => look(_project.Bus(bus)?.Branch));
-
-    /// <summary>The timeline of an input's current connection (null: not connected), for tests.</summary>
-    internal Task<InputTimeline?> TimelineAsync(string input) => _control.Invoke(() => (_project.Input(input)?.Connection as SrtSource)?.Timeline);
 
     /// <summary>What the audio graph holds: per bus the linear gain on each input's mixer pad, per input its delay.</summary>
     internal Task<(IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays)> GetAudioGraphAsync() =>

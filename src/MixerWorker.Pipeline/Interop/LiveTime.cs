@@ -24,16 +24,4 @@ internal static class LiveTime
     /// </summary>
     internal static bool SendLateness(this Pad srcPad, ulong runningTime, long lateNs) =>
         srcPad.SendEvent(Native.gst_event_new_qos(1 /* GST_QOS_TYPE_UNDERFLOW */, 1.0, lateNs, runningTime));
-
-    /// <summary>
-    /// The picture a compositor pad holds for the frame being made (its PTS and duration, in the
-    /// pad's segment), or null when it holds none. Compositor streaming thread, during aggregation.
-    /// </summary>
-    internal static (ulong Pts, ulong? Duration)? CurrentPicture(this Pad compositorPad)
-    {
-        var buffer = Native.gst_video_aggregator_pad_get_current_buffer(compositorPad.Handle);
-        if (buffer == 0) return null;
-        var duration = Abi.Read<ulong>(buffer, Abi.BufferDurationOffset);
-        return (Abi.Read<ulong>(buffer, Abi.BufferPtsOffset), duration == Abi.ClockTimeNone ? null : duration);
-    }
 }

@@ -106,7 +106,6 @@ internal sealed class InputTimeline
             var offset = _offset!.Value;
             var late = (long)now - ((long)runningTime + offset);
             _low[(int)track] = Math.Min(_low[(int)track], late);
-            if (track == Track.Video) { _highVideo = Math.Max(_highVideo, late); if (late > 90_000_000) LateFrames++; }
             if ((long)(now - _windowStart) >= _windowLength && EndWindow(now) is { } correction) change ??= correction;
             return new Placement(true, offset, change);
         }
@@ -142,13 +141,8 @@ internal sealed class InputTimeline
         return new Change(ChangeKind.Corrected, by);
     }
 
-    private long _highVideo = long.MinValue;
-    internal long LateFrames;
-    internal readonly List<(long Low, long High)> History = [];
     private void StartWindow(ulong now, long length)
     {
-        if (_low[0] != long.MaxValue) History.Add((_low[0], _highVideo));
-        _highVideo = long.MinValue;
         _windowStart = now;
         _windowLength = length;
         Array.Fill(_low, long.MaxValue);
