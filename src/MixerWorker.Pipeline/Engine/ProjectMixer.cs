@@ -23,6 +23,7 @@ public sealed class ProjectMixer : IProjectMixer
     private readonly Element _pipeline;
     private readonly ControlThread _control;
     private readonly BusReader _busReader;
+    private readonly PublishGate _publish;
     private readonly SemaphoreSlim _changeLock = new(1, 1);
     private readonly Dictionary<string, InputRuntime> _inputs = [];
     private readonly Dictionary<string, BusRuntime> _buses = [];
@@ -34,8 +35,9 @@ public sealed class ProjectMixer : IProjectMixer
 
     public string Project => _scene.Project;
 
-    private ProjectMixer(SceneDefinition scene, MixerOptions options, ILogger logger)
+    private ProjectMixer(SceneDefinition scene, MixerOptions options, ILogger logger, PublishGate publish)
     {
+        _publish = publish;
         _scene = scene with { Inputs = [], Buses = [] };
         _options = options;
         _log = logger;
@@ -50,14 +52,17 @@ public sealed class ProjectMixer : IProjectMixer
 
     private void OnCallbackFault(Exception e) => _log.LogError(e, "a GStreamer callback failed");
 
-    /// <summary>Checks GStreamer, the options and the scene, then starts playing. Inputs and outputs connect in the background.</summary>
-    public static async Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger)
+    /// <summary>
+    /// Checks GStreamer, the options and the scene, then starts playing. Inputs and outputs connect in the
+    /// background; outputs only while <paramref name="publish"/> is open (always, when none is given).
+    /// </summary>
+    public static async Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger, PublishGate? publish = null)
     {
         GstRuntime.SelfCheck();
         var optionErrors = options.Validate();
         if (optionErrors.Count > 0) throw new ArgumentException("invalid mixer options: " + string.Join("; ", optionErrors));
         ThrowIfInvalid(scene);
-        var mixer = new ProjectMixer(scene, options, logger);
+        var mixer = new ProjectMixer(scene, options, logger, publish ?? PublishGate.AlwaysOpen());
         try
         {
             await mixer._control.Invoke(() =>
@@ -259,13 +264,13 @@ public sealed class ProjectMixer : IProjectMixer
         var endpoint = _options.MediaMtx.Output(_scene.Project, bus.Name);
         Supervise(bus, $"bus {bus.Name} output ({endpoint})",
             (generation, session) => new SrtOutput(_pipeline, bus.Branch.MuxTee, bus.Name, endpoint, generation, session),
-            bus.Report);
+            bus.Report, _publish);
     }
 
     // Inputs and outputs are kept alive the same way; only what one connection builds differs.
     // Connection serials are unique in the mixer, so a bin's name never repeats, even for an input
     // removed and added again, and a late error from an old bin can never match the current one.
-    private void Supervise(Runtime runtime, string what, Func<int, ConnectionSession, IDisposable> connect, Action<ConnectionState, string?> report)
+    private void Supervise(Runtime runtime, string what, Func<int, ConnectionSession, IDisposable> connect, Action<ConnectionState, string?> report, PublishGate? gate = null)
     {
         runtime.Supervisor = new ConnectionSupervisor(what, _options, _log,
             open: () => _control.Invoke(() =>
@@ -280,7 +285,8 @@ public sealed class ProjectMixer : IProjectMixer
                 runtime.Connection = null;
             }),
             report: (state, error) => _control.Post(() => report(state, error)),
-            readyTimeout: _options.FirstFrameTimeout);
+            readyTimeout: _options.FirstFrameTimeout,
+            gate: gate);
         runtime.Supervisor.Start();
     }
 
