@@ -26,7 +26,7 @@ internal static class LeaseScripts
     /// and "lost" (when the last holder's lease lapsed rather than being released) and "claimed" go out.
     /// Returns {1, value} or {0, current holder's value}.
     /// </summary>
-    public const string Acquire = ParsePrevious + """
+    public const string Acquire = ParsePrevious + "\n" + """
         local cur = redis.call('GET', KEYS[1])
         if cur then return {0, cur} end
         local e = redis.call('INCR', KEYS[2])
@@ -87,7 +87,7 @@ internal static class LeaseScripts
     /// the epoch rises, the offer goes, "released" (for the old holder) and "claimed" go out.
     /// Returns {1, value} or {0, why}.
     /// </summary>
-    public const string TakeOver = ParsePrevious + """
+    public const string TakeOver = ParsePrevious + "\n" + """
         if redis.call('GET', KEYS[5]) ~= ARGV[1] then return {0, 'not the successor'} end
         local offered = redis.call('GET', KEYS[4])
         local cur = redis.call('GET', KEYS[1])
