@@ -12,8 +12,8 @@ namespace MixerWorker.ControlPlane;
 /// services never change its state themselves; they ask it to converge, carry out commands, hand
 /// over, or stop, and read its reports. Everything that changes what is on air runs under the gate,
 /// so a command is always reduced against the scene the desired key holds and a stop never races a
-/// command. Outputs may (re)connect only while the lease is held and was confirmed within the TTL
-/// (<see cref="PublishGate"/>).
+/// command. Outputs may (re)connect only while this worker owns the lease, confirmed within the TTL,
+/// and is not handing the project over (<see cref="PublishGate"/>).
 /// </summary>
 internal sealed class ProjectRuntime
 {
@@ -27,6 +27,7 @@ internal sealed class ProjectRuntime
     private volatile ProjectRole _role;
     private ProjectCost _cost;
     private volatile TallyState? _tally;
+    private bool _gateClosedByAge;
 
     internal ProjectRuntime(string project, ProjectRole role, ProjectCost cost, ProjectRuntimeFactory context)
     {
@@ -70,14 +71,26 @@ internal sealed class ProjectRuntime
         finally { _gate.Release(); }
     }
 
-    /// <summary>Carries out every command after the cursor (only while this worker holds the lease).</summary>
+    /// <summary>
+    /// Carries out every command after the cursor, while this worker holds the lease. Handing over, only
+    /// until a successor prepares: from then on commands wait in the stream for the successor, so that none
+    /// is carried out on a show about to be replaced and then again by the successor.
+    /// </summary>
     public async Task DrainCommandsAsync()
     {
         await _gate.WaitAsync();
         try
         {
             if (!HoldsLease) return;
-            await _c.Executor.DrainLockedAsync(await DbAsync(), this);
+            var db = await DbAsync();
+            if (_role == ProjectRole.HandingOver)
+            {
+                // Paused once a successor prepares, and once it has taken the lease (it deletes the successor key then).
+                var successor = db.KeyExistsAsync(_c.Redis.Keys.Successor(Project));
+                var holder = db.StringGetAsync(_c.Redis.Keys.Lease(Project));
+                if (await successor || await holder != Lease?.ToString()) return;
+            }
+            await _c.Executor.DrainLockedAsync(db, this);
         }
         finally { _gate.Release(); }
     }
@@ -87,7 +100,7 @@ internal sealed class ProjectRuntime
     /// lease (it then replaces the outputs), or, when nobody does within <paramref name="timeout"/>,
     /// releases it so that any worker can claim it at once.
     /// </summary>
-    public async Task HandOverAsync(TimeSpan timeout)
+    public async Task HandOverAsync(TimeSpan timeout, CancellationToken noSuccessor)
     {
         await _gate.WaitAsync();
         LeaseToken? token;
@@ -95,6 +108,7 @@ internal sealed class ProjectRuntime
         {
             if (!HoldsLease) return;
             _role = ProjectRole.HandingOver;
+            UpdatePublishGate();
             token = _lease.Token;
         }
         finally { _gate.Release(); }
@@ -103,14 +117,15 @@ internal sealed class ProjectRuntime
         if (offered)
         {
             _log.LogInformation("project {Project}: offered to a successor (epoch {Epoch}); staying on air for up to {Seconds:F0} s", Project, token!.Epoch, timeout.TotalSeconds);
-            if (await Task.WhenAny(_handedOver.Task, Task.Delay(timeout)) == _handedOver.Task)
+            if (await Task.WhenAny(_handedOver.Task, Task.Delay(timeout, noSuccessor).ContinueWith(_ => { })) == _handedOver.Task)
             {
                 var to = await _handedOver.Task;
                 await StopAsync(StopReason.HandedOver, $"handed over to {to?.Worker ?? "a successor"} (epoch {to?.Epoch}) {clock.ElapsedMilliseconds} ms after the offer");
                 return;
             }
         }
-        await StopAsync(StopReason.Shutdown, offered ? $"no worker took it over within {timeout.TotalSeconds:F0} s" : "the hand-over could not be offered (Redis did not answer, or the lease was gone)");
+        await StopAsync(StopReason.Shutdown, !offered ? "the hand-over could not be offered (Redis did not answer, or the lease was gone)"
+            : noSuccessor.IsCancellationRequested ? "no other live worker can take it" : $"no worker took it over within {timeout.TotalSeconds:F0} s");
     }
 
     /// <summary>
@@ -361,17 +376,21 @@ internal sealed class ProjectRuntime
 
     private void UpdatePublishGate()
     {
-        var open = _role is ProjectRole.Owner or ProjectRole.HandingOver && _lease.IsConfirmed;
+        // Handing over: what is on air stays, but an output that closes (the successor replacing it) must
+        // not come back and take the path from the successor again.
+        var open = _role == ProjectRole.Owner && _lease.IsConfirmed;
         if (open == _publish.IsOpen) return;
         if (open)
         {
             _publish.Open();
-            _log.LogInformation("project {Project}: lease epoch {Epoch} confirmed; outputs may publish", Project, _lease.Token?.Epoch);
+            if (_gateClosedByAge) _log.LogInformation("project {Project}: lease epoch {Epoch} confirmed again; outputs may reconnect", Project, _lease.Token?.Epoch);
+            _gateClosedByAge = false;
         }
         else
         {
             _publish.Close();
-            if (_role is ProjectRole.Owner or ProjectRole.HandingOver)
+            _gateClosedByAge = _role == ProjectRole.Owner;
+            if (_gateClosedByAge)
                 _log.LogWarning("project {Project}: lease not confirmed for {Ms:F0} ms; what is on air stays, but an output that closes will not reconnect until Redis confirms the lease",
                     Project, _lease.SinceConfirmed.TotalMilliseconds);
         }
