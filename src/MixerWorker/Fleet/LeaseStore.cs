@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using MixerWorker.ControlPlane;
 using StackExchange.Redis;
@@ -7,12 +9,14 @@ namespace MixerWorker.Fleet;
 /// <summary>
 /// The lease operations of this worker, on the lease connection, each bounded by FLEET__RENEWTIMEOUTMS.
 /// A call that gets no answer in time may still have been carried out: acquisitions are then settled by
-/// reading who holds the lease (the value carries a nonce only this attempt knows).
+/// reading who holds the lease (the value carries a nonce only this attempt knows), at once, or, when
+/// that read gets no answer either, whenever the placement next sees the lease (<see cref="TryAdopt"/>).
 /// </summary>
 internal sealed class LeaseStore(LeaseConnection connection, IOptions<FleetOptions> fleet, IOptions<WorkerOptions> worker)
 {
     private readonly FleetOptions _fleet = fleet.Value;
     private readonly string _worker = worker.Value.Id;
+    private readonly ConcurrentDictionary<string, (string Nonce, long SentAt)> _unsettled = new();
     private RedisKeys Keys => connection.Keys;
 
     public string Worker => _worker;
@@ -20,6 +24,8 @@ internal sealed class LeaseStore(LeaseConnection connection, IOptions<FleetOptio
     public async Task<AcquireResult> AcquireAsync(string project, long epochFloor, string reason)
     {
         var nonce = LeaseToken.NewNonce();
+        var sentAt = Stopwatch.GetTimestamp();
+        _unsettled.TryRemove(project, out _);
         try
         {
             var db = await connection.GetAsync();
@@ -37,8 +43,25 @@ internal sealed class LeaseStore(LeaseConnection connection, IOptions<FleetOptio
                 var holder = await ReadAsync(project);
                 return holder?.Nonce == nonce ? new AcquireResult(holder, holder) : new AcquireResult(null, holder, Describe(e));
             }
-            catch (Exception again) when (IsUnanswered(again)) { return new AcquireResult(null, null, Describe(e)); }
+            catch (Exception again) when (IsUnanswered(again))
+            {
+                _unsettled[project] = (nonce, sentAt);
+                return new AcquireResult(null, null, Describe(e));
+            }
         }
+    }
+
+    /// <summary>
+    /// True when <paramref name="holder"/> is the lease an unanswered acquisition of this worker took after
+    /// all; <paramref name="sentAt"/> is when that request left (its confirmation time, on the safe side).
+    /// </summary>
+    public bool TryAdopt(string project, LeaseToken holder, out long sentAt)
+    {
+        sentAt = 0;
+        if (holder.Worker != _worker || !_unsettled.TryGetValue(project, out var attempt) || attempt.Nonce != holder.Nonce) return false;
+        _unsettled.TryRemove(project, out _);
+        sentAt = attempt.SentAt;
+        return true;
     }
 
     public async Task<RenewResult> RenewAsync(string project, LeaseToken token)

@@ -97,6 +97,13 @@ internal sealed class PlacementService(
         {
             var project = l.Project;
             if (registry.TryGet(project, out _) || l.Removed.Result || l.Length.Result == 0) continue;
+            if (LeaseToken.Parse(l.Lease.Result) is { } holder && holder.Worker == _worker.Id && leases.TryAdopt(project, holder, out var sentAt))
+            {
+                // A claim whose answer was lost took the lease after all: it is ours.
+                var adopted = runtimes.Own(project, await CostAsync(db, project, l.Length.Result), holder, sentAt);
+                if (registry.TryAdd(adopted)) Start(adopted, $"claimed at epoch {holder.Epoch} (the claim's answer was lost; the lease, read back, is ours)");
+                continue;
+            }
             Kind kind;
             string? from = null;
             if (l.Offer.Result is { IsNull: false } offer && !l.Successor.Result)
@@ -151,16 +158,21 @@ internal sealed class PlacementService(
             return;
         }
         var runtime = runtimes.Own(o.Project, o.Cost, token, sentAt);
-        registry.TryAdd(runtime);
+        if (!registry.TryAdd(runtime)) return;
         _activityAt = sentAt;
-        log.LogInformation("project {Project}: claimed at epoch {Epoch} (no owner; estimated {Cost:0.###} CPUs; this worker's load now {Load:0.###} of {Capacity:0.###} CPUs; rank {Rank} of {Candidates} with room)",
-            o.Project, token.Epoch, o.Cost.Cpus, load.LoadCpus, load.CapacityCpus, o.Rank + 1, o.Candidates);
+        Start(runtime, FormattableString.Invariant(
+            $"claimed at epoch {token.Epoch} (no owner; estimated {o.Cost.Cpus:0.###} CPUs; this worker's load now {load.LoadCpus:0.###} of {load.CapacityCpus:0.###} CPUs; rank {o.Rank + 1} of {o.Candidates} with room)"));
         await heartbeat.BeatNowAsync();
+    }
+
+    private void Start(ProjectRuntime runtime, string why)
+    {
+        log.LogInformation("project {Project}: {Why}", runtime.Project, why);
         _ = Task.Run(async () =>
         {
             try { await redis.Resilience.ExecuteAsync(async _ => await runtime.ConvergeAsync(), _stopping); }
             catch (OperationCanceledException) { }
-            catch (Exception e) { log.LogError(e, "project {Project}: starting it failed", o.Project); }
+            catch (Exception e) { log.LogError(e, "project {Project}: starting it failed", runtime.Project); }
         });
     }
 

@@ -15,9 +15,11 @@ public sealed class FleetEvents : IAsyncDisposable
     public static async Task<FleetEvents> StartAsync(RedisServer redis, RedisKeys keys)
     {
         var events = new FleetEvents(await redis.ConnectAsync());
-        await events._client.GetSubscriber().SubscribeAsync(keys.AllEvents, (_, m) =>
+        // A message queue, not a handler: handlers may run concurrently, the queue keeps Redis's order.
+        var queue = await events._client.GetSubscriber().SubscribeAsync(keys.AllEvents);
+        queue.OnMessage(m =>
         {
-            var e = JsonSerializer.Deserialize<ProjectEvent>(m.ToString(), ControlPlaneJson.Options)!;
+            var e = JsonSerializer.Deserialize<ProjectEvent>(m.Message.ToString(), ControlPlaneJson.Options)!;
             lock (events._events) events._events.Add(e);
         });
         return events;

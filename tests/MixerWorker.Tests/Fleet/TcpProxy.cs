@@ -18,6 +18,7 @@ public sealed class TcpProxy : IAsyncDisposable
     private readonly List<Task> _pumps = [];
     private readonly Lock _lock = new();
     private TaskCompletionSource _open = NewOpen();
+    private TaskCompletionSource _repliesOpen = NewOpen();
     private readonly Task _accepting;
 
     public TcpProxy(int targetPort)
@@ -40,9 +41,20 @@ public sealed class TcpProxy : IAsyncDisposable
             if (_open.Task.IsCompleted) _open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
+    /// <summary>Requests still reach the server, its replies are held: every call's outcome is unknown to the client.</summary>
+    public void CutReplies()
+    {
+        lock (_lock)
+            if (_repliesOpen.Task.IsCompleted) _repliesOpen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
     public void Heal()
     {
-        lock (_lock) _open.TrySetResult();
+        lock (_lock)
+        {
+            _open.TrySetResult();
+            _repliesOpen.TrySetResult();
+        }
     }
 
     private static TaskCompletionSource NewOpen()
@@ -52,9 +64,9 @@ public sealed class TcpProxy : IAsyncDisposable
         return open;
     }
 
-    private Task WhenOpen()
+    private Task WhenOpen(bool reply)
     {
-        lock (_lock) return _open.Task;
+        lock (_lock) return reply ? Task.WhenAll(_open.Task, _repliesOpen.Task) : _open.Task;
     }
 
     private async Task AcceptAsync()
@@ -72,13 +84,13 @@ public sealed class TcpProxy : IAsyncDisposable
             {
                 _clients.Add(client);
                 _clients.Add(upstream);
-                _pumps.Add(Task.Run(() => PumpAsync(client, upstream)));
-                _pumps.Add(Task.Run(() => PumpAsync(upstream, client)));
+                _pumps.Add(Task.Run(() => PumpAsync(client, upstream, reply: false)));
+                _pumps.Add(Task.Run(() => PumpAsync(upstream, client, reply: true)));
             }
         }
     }
 
-    private async Task PumpAsync(TcpClient from, TcpClient to)
+    private async Task PumpAsync(TcpClient from, TcpClient to, bool reply)
     {
         var buffer = new byte[16 * 1024];
         try
@@ -87,11 +99,11 @@ public sealed class TcpProxy : IAsyncDisposable
             var output = to.GetStream();
             while (!_stop.IsCancellationRequested)
             {
-                await WhenOpen().WaitAsync(_stop.Token);
+                await WhenOpen(reply).WaitAsync(_stop.Token);
                 var n = await input.ReadAsync(buffer, _stop.Token);
                 if (n == 0) break;
                 // Read before a cut, delivered after it heals: a partition delays bytes, it does not lose them.
-                await WhenOpen().WaitAsync(_stop.Token);
+                await WhenOpen(reply).WaitAsync(_stop.Token);
                 await output.WriteAsync(buffer.AsMemory(0, n), _stop.Token);
             }
         }
