@@ -23,8 +23,10 @@ internal static class TestbedCommands
                 return await DemoShow.RunAsync(options.GetValueOrDefault("out", "artifacts/demo"));
             case "cmdbench":
                 return await CommandBench.RunAsync(options);
+            case "fleetbench":
+                return await FleetBench.RunAsync(options);
             default:
-                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] | demo [--out DIR] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md]");
+                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] | demo [--out DIR] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | fleetbench --redis HOST:PORT --worker MixerWorker.dll [--runs 20] [--width 640 --height 360] [--logs DIR] [--out FILE.md]");
                 return 2;
         }
     }

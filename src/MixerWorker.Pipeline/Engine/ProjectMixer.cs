@@ -263,9 +263,23 @@ public sealed class ProjectMixer : IProjectMixer
     {
         var endpoint = _options.MediaMtx.Output(_scene.Project, bus.Name);
         Supervise(bus, $"bus {bus.Name} output ({endpoint})",
-            (generation, session) => new SrtOutput(_pipeline, bus.Branch.MuxTee, bus.Name, endpoint, generation, session),
+            (generation, session) =>
+            {
+                var output = new SrtOutput(_pipeline, bus.Branch.MuxTee, bus.Name, endpoint, generation, session);
+                foreach (var after in KeyFrameBurst)
+                    _control.PostAfter(after, () =>
+                    {
+                        if (!_stopped && ReferenceEquals(bus.Connection, output)) output.RequestKeyFrame();
+                    });
+                return output;
+            },
             bus.Report, _publish);
     }
+
+    // A new publisher connection makes MediaMTX drop the path's readers (it replaced the previous
+    // publisher: a restart, a hand-over between workers). They reconnect within a second or so and
+    // would then wait up to a whole GOP for a keyframe; a few extra keyframes let them start at once.
+    private static readonly TimeSpan[] KeyFrameBurst = [.. new[] { 250, 500, 750, 1000, 1500 }.Select(ms => TimeSpan.FromMilliseconds(ms))];
 
     // Inputs and outputs are kept alive the same way; only what one connection builds differs.
     // Connection serials are unique in the mixer, so a bin's name never repeats, even for an input

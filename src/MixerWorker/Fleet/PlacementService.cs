@@ -41,6 +41,7 @@ internal sealed class PlacementService(
     private readonly Dictionary<string, (long Length, string Payload, ProjectCost Cost, long Revision)> _costs = [];
     private readonly Dictionary<string, string> _waiting = [];
     private long _activityAt;
+    private TimeSpan? _nextLapse;
     private int _ownedSeen = -1;
     private CancellationToken _stopping;
 
@@ -61,7 +62,8 @@ internal sealed class PlacementService(
             catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException) { /* Redis is away: nothing can be claimed anyway */ }
             catch (Exception e) when (e is not OperationCanceledException) { log.LogError(e, "placement scan failed"); }
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            wait.CancelAfter(scan);
+            // Look again right when the next lease held elsewhere would lapse, not up to a scan later.
+            wait.CancelAfter(_nextLapse is { } lapse && lapse < scan ? lapse + TimeSpan.FromMilliseconds(5) : scan);
             try { await _wake.Reader.ReadAsync(wait.Token); }
             catch (OperationCanceledException) { }
         }
@@ -78,15 +80,17 @@ internal sealed class PlacementService(
         var now = Stopwatch.GetTimestamp();
         var batch = db.CreateBatch();
         var looks = members.Select(p => (Project: p,
-            Lease: batch.StringGetAsync(redis.Keys.Lease(p)),
+            Lease: batch.StringGetWithExpiryAsync(redis.Keys.Lease(p)),
             Offer: batch.StringGetAsync(redis.Keys.HandOver(p)),
             Successor: batch.KeyExistsAsync(redis.Keys.Successor(p)),
             Removed: batch.KeyExistsAsync(redis.Keys.Removed(p)),
             Length: batch.StringLengthAsync(redis.Keys.Desired(p)))).ToList();
         batch.Execute();
         await Task.WhenAll(looks.SelectMany(l => new Task[] { l.Lease, l.Offer, l.Successor, l.Removed, l.Length }));
+        _nextLapse = looks.Where(l => !registry.TryGet(l.Project, out _) && l.Lease.Result.Expiry is not null)
+            .Select(l => l.Lease.Result.Expiry).Min();
 
-        var owned = looks.Count(l => !l.Lease.Result.IsNull);
+        var owned = looks.Count(l => !l.Lease.Result.Value.IsNull);
         if (owned > _ownedSeen && _ownedSeen >= 0) _activityAt = now; // somebody claimed something: the better-placed are at work
         _ownedSeen = owned;
 
@@ -97,7 +101,7 @@ internal sealed class PlacementService(
         {
             var project = l.Project;
             if (registry.TryGet(project, out _) || l.Removed.Result || l.Length.Result == 0) continue;
-            if (LeaseToken.Parse(l.Lease.Result) is { } holder && holder.Worker == _worker.Id && leases.TryAdopt(project, holder, out var sentAt))
+            if (LeaseToken.Parse(l.Lease.Result.Value) is { } holder && holder.Worker == _worker.Id && leases.TryAdopt(project, holder, out var sentAt))
             {
                 // A claim whose answer was lost took the lease after all: it is ours.
                 var adopted = runtimes.Own(project, await CostAsync(db, project, l.Length.Result), holder, sentAt);
@@ -112,7 +116,7 @@ internal sealed class PlacementService(
                 from = LeaseToken.Parse(offer.ToString())?.Worker;
                 if (from == _worker.Id) continue;
             }
-            else if (l.Lease.Result.IsNull) kind = Kind.Claim;
+            else if (l.Lease.Result.Value.IsNull) kind = Kind.Claim;
             else continue;
             open.Add(project);
             if (!_unownedSince.ContainsKey(project)) _unownedSince[project] = now;
