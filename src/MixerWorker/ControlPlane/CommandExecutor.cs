@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MixerWorker.Observability;
 using MixerWorker.Pipeline.Scene;
 using StackExchange.Redis;
 
@@ -19,6 +20,7 @@ internal sealed class CommandExecutor(
     RedisKeys keys,
     SceneConvergence convergence,
     IOptions<WorkerOptions> workerOptions,
+    WorkerMetrics metrics,
     ILogger<CommandExecutor> log)
 {
     /// <summary>How many applied command ids are remembered per project for de-duplication.</summary>
@@ -77,10 +79,10 @@ internal sealed class CommandExecutor(
         var reference = command.Id ?? entryId;
 
         if (await AgeAsync(db, entryId) is { } age && age > TimeSpan.FromSeconds(_worker.CommandMaxAgeSeconds))
-            return await RefuseAsync(db, runtime, entryId, command.Id, ErrorReasons.Expired,
+            return await RefuseAsync(db, runtime, entryId, command, ErrorReasons.Expired,
                 [$"the command is {age.TotalSeconds:F0} s old; commands older than {_worker.CommandMaxAgeSeconds:F0} s are not carried out"]);
         if (giveUp)
-            return await RefuseAsync(db, runtime, entryId, command.Id, ErrorReasons.Conflict,
+            return await RefuseAsync(db, runtime, entryId, command, ErrorReasons.Conflict,
                 ["the desired state kept being replaced by another writer while the command was stored; send it again"]);
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -90,7 +92,7 @@ internal sealed class CommandExecutor(
         if (await seenTask is { } appliedAt)
         {
             log.LogInformation("project {Project}: command {Command} ({Entry}) was already applied at revision {Revision}; ignored", project, reference, entryId, (long)appliedAt);
-            return await AnswerAsync(db, runtime, entryId, new ProjectEvent
+            return await AnswerAsync(db, runtime, entryId, command, new ProjectEvent
             {
                 Type = EventTypes.CommandApplied, Project = project, Revision = (long)appliedAt, Worker = _worker.Id,
                 Command = reference, Entry = entryId, Duplicate = true,
@@ -110,19 +112,20 @@ internal sealed class CommandExecutor(
         try { next = await mixer.ExecuteAsync(command); }
         catch (SceneException e)
         {
-            return await RefuseAsync(db, runtime, entryId, command.Id, ErrorReasons.InvalidCommand, e.Errors);
+            return await RefuseAsync(db, runtime, entryId, command, ErrorReasons.InvalidCommand, e.Errors);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             log.LogError(e, "project {Project}: command {Command} ({Entry}) failed", project, reference, entryId);
             await RestoreAsync(runtime, previous);
-            return await RefuseAsync(db, runtime, entryId, command.Id, ErrorReasons.ApplyFailed, [e.Message]);
+            return await RefuseAsync(db, runtime, entryId, command, ErrorReasons.ApplyFailed, [e.Message]);
         }
         var revision = Math.Max(state.Revision, SceneRevision.Of(before.IsNull ? null : before.ToString())) + 1;
         var pending = new PendingCommand(entryId, command.Id, reference, revision, SceneJson.Write(next with { Revision = revision }), previous)
         {
             Before = before,
             Timing = (engineStart, clock.Elapsed - engineStart, clock),
+            Command = command,
         };
         state.Pending = pending;
         return await PersistAsync(db, runtime, pending);
@@ -159,6 +162,7 @@ internal sealed class CommandExecutor(
             }));
             if (await tx.ExecuteAsync())
             {
+                metrics.CommandAnswered(pending.Command, Answered.Applied, pending.Entry);
                 state.Pending = null;
                 state.Revision = pending.Revision;
                 state.SeenPayload = pending.NextPayload; // the worker's own write is no change to converge on
@@ -224,10 +228,11 @@ internal sealed class CommandExecutor(
         state.AppliedScene = previous;
     }
 
-    private async Task<Outcome> RefuseAsync(IDatabase db, ProjectRuntime runtime, string entryId, string? id, string reason, IReadOnlyList<string> errors)
+    private async Task<Outcome> RefuseAsync(IDatabase db, ProjectRuntime runtime, string entryId, ShowCommand? command, string reason, IReadOnlyList<string> errors)
     {
+        var id = command?.Id;
         log.LogWarning("project {Project}: command {Command} refused ({Reason}): {Errors}; what is on air stays", runtime.Project, id ?? entryId, reason, string.Join("; ", errors));
-        return await AnswerAsync(db, runtime, entryId, new ProjectEvent
+        return await AnswerAsync(db, runtime, entryId, command, new ProjectEvent
         {
             Type = EventTypes.Error, Project = runtime.Project, Revision = runtime.Show.Revision, Worker = _worker.Id,
             Command = id ?? entryId, Entry = entryId, Reason = reason, Errors = errors,
@@ -235,7 +240,7 @@ internal sealed class CommandExecutor(
     }
 
     /// <summary>Moves the cursor past an entry that changed nothing, and answers it (only while the lease is this worker's).</summary>
-    private async Task<Outcome> AnswerAsync(IDatabase db, ProjectRuntime runtime, string entryId, ProjectEvent answer)
+    private async Task<Outcome> AnswerAsync(IDatabase db, ProjectRuntime runtime, string entryId, ShowCommand? command, ProjectEvent answer)
     {
         if (runtime.Lease is not { } token) return Outcome.Stop;
         var tx = db.CreateTransaction();
@@ -243,6 +248,7 @@ internal sealed class CommandExecutor(
         _ = tx.StringSetAsync(Keys.CommandCursor(runtime.Project), entryId);
         _ = tx.PublishAsync(Keys.Events(runtime.Project), ControlPlaneJson.Write(answer));
         if (!await tx.ExecuteAsync()) return Outcome.Stop;
+        metrics.CommandAnswered(command, answer.Duplicate == true ? Answered.Duplicate : answer.Reason ?? Answered.Applied, entryId);
         runtime.Show.Cursor = entryId;
         return Outcome.Done;
     }
@@ -262,6 +268,12 @@ internal sealed class CommandExecutor(
     }
 
     internal const string CommandField = "command";
+
+    /// <summary>The result label of an answer that is not a refusal (refusals carry their reason).</summary>
+    private static class Answered
+    {
+        public const string Applied = "applied", Duplicate = "duplicate";
+    }
 
     /// <summary>Orders stream ids ("ms-seq").</summary>
     internal static int CompareIds(string a, string? b)

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MixerWorker.Observability;
 using MixerWorker.Pipeline.Scene;
 using StackExchange.Redis;
 

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MixerWorker.Observability;
 using StackExchange.Redis;
 
 namespace MixerWorker.ControlPlane;
@@ -18,6 +19,7 @@ internal sealed class DesiredStateService(
     RedisConnection redis,
     ProjectRegistry registry,
     IOptions<WorkerOptions> workerOptions,
+    WorkerMetrics metrics,
     ILogger<DesiredStateService> log) : BackgroundService
 {
     private readonly WorkerOptions _worker = workerOptions.Value;
@@ -75,6 +77,7 @@ internal sealed class DesiredStateService(
     private async Task ConvergeAllAsync(IDatabase db)
     {
         var members = (await db.SetMembersAsync(redis.Keys.Projects)).Select(m => m.ToString()).ToHashSet();
+        metrics.ProjectsDesired(members.Count);
         foreach (var runtime in registry.All.Where(r => r.HoldsLease))
         {
             if (members.Contains(runtime.Project)) await runtime.ConvergeAsync();

@@ -290,6 +290,20 @@ internal sealed class ProjectRuntime
         };
     }
 
+    /// <summary>The engine's own figures (for metrics and health); null when no mixer runs. A stuck engine never answers: callers bound the wait.</summary>
+    public async Task<(MixerStatus Status, AudioMeters Meters)?> EngineReportAsync(CancellationToken cancel)
+    {
+        if (Show.Mixer is not { } mixer) return null;
+        try { return (await mixer.GetStatusAsync().WaitAsync(cancel), mixer.GetMeters()); }
+        catch (ObjectDisposedException) { return null; } // stopped meanwhile
+    }
+
+    /// <summary>MediaMTX's view of the inputs (INGEST_ONLINE/OFFLINE), as far as it told.</summary>
+    public IReadOnlyDictionary<string, bool> IngestOnline => Show.IngestOnline;
+
+    /// <summary>MediaMTX's view of the buses (OUTPUT_ONLINE/OFFLINE), as far as it told.</summary>
+    public IReadOnlyDictionary<string, bool> OutputPublished => Show.OutputPublished;
+
     public AudioMeters? Meters()
     {
         if (!HoldsLease || Show.Mixer is not { } mixer) return null;

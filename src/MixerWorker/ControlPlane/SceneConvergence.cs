@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MixerWorker.Observability;
 using MixerWorker.Pipeline.Scene;
 using StackExchange.Redis;
 
@@ -9,52 +11,60 @@ namespace MixerWorker.ControlPlane;
 /// Makes a project's mixer match its desired state. A helper of <see cref="ProjectRuntime"/>: it runs
 /// only under the runtime's gate, for the desired-state loop and before every command.
 /// </summary>
-internal sealed class SceneConvergence(RedisKeys keys, IOptions<WorkerOptions> workerOptions, ILogger<SceneConvergence> log)
+internal sealed class SceneConvergence(RedisKeys keys, IOptions<WorkerOptions> workerOptions, WorkerMetrics metrics, ILogger<SceneConvergence> log)
 {
     private readonly WorkerOptions _worker = workerOptions.Value;
+    private const string Applied = "applied", Refused = "refused", Failed = "failed";
 
     /// <summary>Reads the desired key and applies it when it changed.</summary>
     public async Task ConvergeLockedAsync(IDatabase db, ProjectRuntime runtime)
+    {
+        var started = Stopwatch.GetTimestamp();
+        if (await ReadAndApplyAsync(db, runtime) is { } result) metrics.DesiredConverged(result, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>Null when nothing changed; else what became of the change: applied, refused or failed.</summary>
+    private async Task<string?> ReadAndApplyAsync(IDatabase db, ProjectRuntime runtime)
     {
         var show = runtime.Show;
         var project = runtime.Project;
         var key = keys.Desired(project);
         // Measure before fetching, so that an oversized value is not downloaded at every resync.
         var length = await db.StringLengthAsync(key);
-        if (length == 0) return; // nothing desired yet, or Redis lost its data: what is on air stays on air
+        if (length == 0) return null; // nothing desired yet, or Redis lost its data: what is on air stays on air
         if (length > _worker.MaxSceneBytes)
         {
-            if (FirstLook(show, $"oversized:{length}"))
-                await RefuseAsync(db, runtime, null, ErrorReasons.Oversized, [$"the desired state is {length} bytes; the limit is {_worker.MaxSceneBytes} bytes"]);
-            return;
+            if (!FirstLook(show, $"oversized:{length}")) return null;
+            await RefuseAsync(db, runtime, null, ErrorReasons.Oversized, [$"the desired state is {length} bytes; the limit is {_worker.MaxSceneBytes} bytes"]);
+            return Refused;
         }
         string payload = (await db.StringGetAsync(key)).ToString();
-        if (!FirstLook(show, payload)) return;
+        if (!FirstLook(show, payload)) return null;
 
         SceneDefinition scene;
         try { scene = SceneJson.Parse(payload); }
         catch (SceneException e)
         {
             await RefuseAsync(db, runtime, RevisionOrNull(payload), ErrorReasons.InvalidScene, e.Errors);
-            return;
+            return Refused;
         }
         if (scene.Project != project)
         {
             await RefuseAsync(db, runtime, scene.Revision, ErrorReasons.WrongProject, [$"the scene names project '{scene.Project}' but is stored under project '{project}'"]);
-            return;
+            return Refused;
         }
         var canonical = SceneJson.Write(scene);
-        if (show.AppliedScene == canonical) return;
+        if (show.AppliedScene == canonical) return null;
         if (show.Mixer is not null && scene.Revision <= show.Revision)
         {
             await RefuseAsync(db, runtime, scene.Revision, ErrorReasons.StaleRevision,
                 [$"revision {scene.Revision} is not newer than the applied revision {show.Revision}; write a higher revision"]);
-            return;
+            return Refused;
         }
-        await ApplyAsync(db, runtime, scene, canonical);
+        return await ApplyAsync(db, runtime, scene, canonical);
     }
 
-    private async Task ApplyAsync(IDatabase db, ProjectRuntime runtime, SceneDefinition scene, string canonical)
+    private async Task<string> ApplyAsync(IDatabase db, ProjectRuntime runtime, SceneDefinition scene, string canonical)
     {
         var show = runtime.Show;
         try
@@ -65,7 +75,7 @@ internal sealed class SceneConvergence(RedisKeys keys, IOptions<WorkerOptions> w
         catch (SceneException e)
         {
             await RefuseAsync(db, runtime, scene.Revision, ErrorReasons.InvalidScene, e.Errors);
-            return;
+            return Refused;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -77,13 +87,14 @@ internal sealed class SceneConvergence(RedisKeys keys, IOptions<WorkerOptions> w
                 Type = EventTypes.Error, Project = scene.Project, Revision = scene.Revision, Worker = _worker.Id,
                 Reason = ErrorReasons.ApplyFailed, Errors = [e.Message],
             });
-            return;
+            return Failed;
         }
         show.Revision = scene.Revision;
         show.AppliedScene = canonical;
         runtime.SceneChanged(scene);
         log.LogInformation("project {Project}: revision {Revision} applied", scene.Project, scene.Revision);
         await runtime.PublishAsync(db, new ProjectEvent { Type = EventTypes.Applied, Project = scene.Project, Revision = scene.Revision, Worker = _worker.Id });
+        return Applied;
     }
 
     private static bool FirstLook(ProjectShow show, string payload)
