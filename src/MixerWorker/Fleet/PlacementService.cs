@@ -80,17 +80,18 @@ internal sealed class PlacementService(
         var now = Stopwatch.GetTimestamp();
         var batch = db.CreateBatch();
         var looks = members.Select(p => (Project: p,
-            Lease: batch.StringGetWithExpiryAsync(redis.Keys.Lease(p)),
+            Lease: batch.StringGetAsync(redis.Keys.Lease(p)),
+            LeaseTtl: batch.KeyTimeToLiveAsync(redis.Keys.Lease(p)),
             Offer: batch.StringGetAsync(redis.Keys.HandOver(p)),
             Successor: batch.KeyExistsAsync(redis.Keys.Successor(p)),
             Removed: batch.KeyExistsAsync(redis.Keys.Removed(p)),
             Length: batch.StringLengthAsync(redis.Keys.Desired(p)))).ToList();
         batch.Execute();
-        await Task.WhenAll(looks.SelectMany(l => new Task[] { l.Lease, l.Offer, l.Successor, l.Removed, l.Length }));
-        _nextLapse = looks.Where(l => !registry.TryGet(l.Project, out _) && l.Lease.Result.Expiry is not null)
-            .Select(l => l.Lease.Result.Expiry).Min();
+        await Task.WhenAll(looks.SelectMany(l => new Task[] { l.Lease, l.LeaseTtl, l.Offer, l.Successor, l.Removed, l.Length }));
+        _nextLapse = looks.Where(l => !registry.TryGet(l.Project, out _) && l.LeaseTtl.Result is not null)
+            .Select(l => l.LeaseTtl.Result).Min();
 
-        var owned = looks.Count(l => !l.Lease.Result.Value.IsNull);
+        var owned = looks.Count(l => !l.Lease.Result.IsNull);
         if (owned > _ownedSeen && _ownedSeen >= 0) _activityAt = now; // somebody claimed something: the better-placed are at work
         _ownedSeen = owned;
 
@@ -101,7 +102,7 @@ internal sealed class PlacementService(
         {
             var project = l.Project;
             if (registry.TryGet(project, out _) || l.Removed.Result || l.Length.Result == 0) continue;
-            if (LeaseToken.Parse(l.Lease.Result.Value) is { } holder && holder.Worker == _worker.Id && leases.TryAdopt(project, holder, out var sentAt))
+            if (LeaseToken.Parse(l.Lease.Result) is { } holder && holder.Worker == _worker.Id && leases.TryAdopt(project, holder, out var sentAt))
             {
                 // A claim whose answer was lost took the lease after all: it is ours.
                 var adopted = runtimes.Own(project, await CostAsync(db, project, l.Length.Result), holder, sentAt);
@@ -116,7 +117,7 @@ internal sealed class PlacementService(
                 from = LeaseToken.Parse(offer.ToString())?.Worker;
                 if (from == _worker.Id) continue;
             }
-            else if (l.Lease.Result.Value.IsNull) kind = Kind.Claim;
+            else if (l.Lease.Result.IsNull) kind = Kind.Claim;
             else continue;
             open.Add(project);
             if (!_unownedSince.ContainsKey(project)) _unownedSince[project] = now;
