@@ -28,6 +28,7 @@ start=$(date +%s)
 ./latency.sh "$OUT"
 ./first-frame.sh "$OUT"
 ./multiview-cost.sh "$OUT"
+./thumbnail-cost.sh "$OUT"
 ./command-latency.sh "$OUT"
 ./fleet-cost.sh "$OUT"
 ./fleet-handover.sh "$OUT"

@@ -141,6 +141,7 @@ internal sealed class ProjectGraph(
         log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
         var branch = new BusBranch(graph, bus, plan, options.MixerLatency, control.Post);
         branch.Director.TransitionFinished += () => RefreshTally();
+        if (options.ThumbnailInterval > TimeSpan.Zero) branch.TakeThumbnails(options.ThumbnailInterval, options.ThumbnailWidth);
         return branch;
     }
 
@@ -247,6 +248,17 @@ internal sealed class ProjectGraph(
                 i.Branch.FramesIn, i.DecodeErrors, i.Branch.SinceLastFrame)),
             _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error, b.Branch.FramesOut, b.Branch.EncoderPlan.Backend,
                 b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent)));
+    }
+
+    /// <summary>The latest thumbnail of every bus that has one; takes a new picture where one is waiting.</summary>
+    internal IReadOnlyDictionary<string, Thumbnail> Thumbnails()
+    {
+        graph.AssertOwnerThread();
+        var thumbnails = new Dictionary<string, Thumbnail>();
+        foreach (var b in _buses.Values)
+            if (b.Branch.Thumbnail is { } t && t.Take() is var (jpeg, sequence, at))
+                thumbnails[b.Name] = new Thumbnail(t.Width, t.Height, jpeg, sequence, at);
+        return thumbnails;
     }
 
     internal IReadOnlyDictionary<string, string> EncoderPlans()

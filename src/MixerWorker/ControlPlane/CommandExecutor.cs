@@ -156,13 +156,16 @@ internal sealed class CommandExecutor(
                 _ = tx.SortedSetAddAsync(Keys.CommandIds(project), id, pending.Revision);
                 _ = tx.SortedSetRemoveRangeByRankAsync(Keys.CommandIds(project), 0, -(IdWindow + 1));
             }
-            _ = tx.PublishAsync(Keys.Events(project), ControlPlaneJson.Write(new ProjectEvent
+            var applied = new ProjectEvent
             {
                 Type = EventTypes.CommandApplied, Project = project, Revision = pending.Revision, Worker = _worker.Id, Command = pending.Reference, Entry = pending.Entry,
-            }));
+                Epoch = token.Epoch,
+            };
+            _ = tx.PublishAsync(Keys.Events(project), ControlPlaneJson.Write(applied));
             if (await tx.ExecuteAsync())
             {
                 metrics.CommandAnswered(pending.Command, Answered.Applied, pending.Entry);
+                runtime.Noticed(applied);
                 state.Pending = null;
                 state.Revision = pending.Revision;
                 state.SeenPayload = pending.NextPayload; // the worker's own write is no change to converge on
@@ -246,9 +249,11 @@ internal sealed class CommandExecutor(
         var tx = db.CreateTransaction();
         tx.AddCondition(Condition.StringEqual(Keys.Lease(runtime.Project), token.ToString()));
         _ = tx.StringSetAsync(Keys.CommandCursor(runtime.Project), entryId);
+        answer = answer with { Epoch = token.Epoch };
         _ = tx.PublishAsync(Keys.Events(runtime.Project), ControlPlaneJson.Write(answer));
         if (!await tx.ExecuteAsync()) return Outcome.Stop;
         metrics.CommandAnswered(command, answer.Duplicate == true ? Answered.Duplicate : answer.Reason ?? Answered.Applied, entryId);
+        runtime.Noticed(answer);
         runtime.Show.Cursor = entryId;
         return Outcome.Done;
     }

@@ -271,6 +271,8 @@ internal sealed class ProjectRuntime
                 Show.IngestOnline[input] = true;
                 mixer.SetInputExpected(input, true);
             }
+        var now = DateTimeOffset.UtcNow;
+        var (lastAnswer, errors) = Show.Notices.Snapshot;
         return new ProjectStatus
         {
             Project = Project,
@@ -278,14 +280,17 @@ internal sealed class ProjectRuntime
             Epoch = Lease?.Epoch,
             State = _role == ProjectRole.HandingOver ? ProjectStates.HandingOver : ProjectStates.Running,
             Revision = Show.Revision,
-            UpdatedAt = DateTimeOffset.UtcNow,
+            UpdatedAt = now,
             LastCommand = Show.Cursor is "0-0" ? null : Show.Cursor,
             Inputs = s.Inputs.ToDictionary(i => i.Key, i => new InputReport(i.Value.State, i.Value.Error, i.Value.Attempts, i.Value.Since,
-                Show.IngestOnline.TryGetValue(i.Key, out var online) ? online ? "online" : "offline" : null)),
+                Show.IngestOnline.TryGetValue(i.Key, out var online) ? online ? "online" : "offline" : null,
+                i.Value.FramesIn, i.Value.DecodeErrors, now - i.Value.SinceLastFrame)),
             Buses = s.Buses.ToDictionary(b => b.Key, b => new BusReport(b.Value.Output, b.Value.Error, b.Value.FramesOut, b.Value.Encoder,
-                Show.OutputPublished.TryGetValue(b.Key, out var published) ? published : null)),
+                Show.OutputPublished.TryGetValue(b.Key, out var published) ? published : null, b.Value.Attempts, b.Value.BytesSent)),
             Tally = _tally?.Buses,
             Meters = meters.Inputs.Count + meters.Buses.Count > 0 ? meters : null,
+            LastAnswer = lastAnswer,
+            Errors = errors.Count > 0 ? errors : null,
             CostCpus = Cost.Cpus,
         };
     }
@@ -304,6 +309,18 @@ internal sealed class ProjectRuntime
     /// <summary>MediaMTX's view of the buses (OUTPUT_ONLINE/OFFLINE), as far as it told.</summary>
     public IReadOnlyDictionary<string, bool> OutputPublished => Show.OutputPublished;
 
+    /// <summary>The newest thumbnail of every bus; null when no mixer runs or this worker does not hold the lease.</summary>
+    public async Task<IReadOnlyDictionary<string, Thumbnail>?> ThumbnailsAsync()
+    {
+        if (!HoldsLease || Show.Mixer is not { } mixer) return null;
+        try { return await mixer.GetThumbnailsAsync(); }
+        catch (ObjectDisposedException) { return null; }
+    }
+
+    /// <summary>Fenced: a bus's thumbnail, only while this worker's lease is the project's.</summary>
+    public Task<bool> WriteThumbnailAsync(IDatabase db, string bus, byte[] jpeg, TimeSpan ttl) =>
+        _c.Fenced.SetAsync(db, Project, Lease, _c.Redis.Keys.Thumbnail(Project, bus), jpeg, ttl);
+
     public AudioMeters? Meters()
     {
         if (!HoldsLease || Show.Mixer is not { } mixer) return null;
@@ -320,6 +337,9 @@ internal sealed class ProjectRuntime
 
     private Task<bool> PublishAsync(IDatabase db, LeaseToken? token, ProjectEvent e) =>
         _c.Fenced.PublishAsync(db, Project, token, ControlPlaneJson.Write(e with { Epoch = e.Epoch ?? token?.Epoch }));
+
+    /// <summary>A command answer or an error about to go out: the status shows the latest ones.</summary>
+    internal void Noticed(ProjectEvent e) => Show.Notices.Noticed(e);
 
     /// <summary>INGEST_ONLINE (true) or INGEST_OFFLINE (false) for one of the project's inputs.</summary>
     public void OnIngest(string input, bool online, string protocol, double pollSeconds)

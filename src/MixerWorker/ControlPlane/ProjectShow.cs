@@ -25,4 +25,6 @@ internal sealed class ProjectShow
     public ConcurrentDictionary<string, bool> IngestOnline { get; } = new();
     /// <summary>Per bus: true after OUTPUT_ONLINE, false after OUTPUT_OFFLINE (any thread).</summary>
     public ConcurrentDictionary<string, bool> OutputPublished { get; } = new();
+    /// <summary>The last command answer and the latest errors published (any thread).</summary>
+    public ProjectNotices Notices { get; } = new();
 }

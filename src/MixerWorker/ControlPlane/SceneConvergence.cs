@@ -82,11 +82,13 @@ internal sealed class SceneConvergence(RedisKeys keys, IOptions<WorkerOptions> w
             // Possibly transient (GStreamer, resources): forget the payload so that the next resync tries again.
             show.SeenPayload = null;
             log.LogError(e, "project {Project}: revision {Revision} could not be applied", scene.Project, scene.Revision);
-            await runtime.PublishAsync(db, new ProjectEvent
+            var failed = new ProjectEvent
             {
                 Type = EventTypes.Error, Project = scene.Project, Revision = scene.Revision, Worker = _worker.Id,
                 Reason = ErrorReasons.ApplyFailed, Errors = [e.Message],
-            });
+            };
+            runtime.Noticed(failed);
+            await runtime.PublishAsync(db, failed);
             return Failed;
         }
         show.Revision = scene.Revision;
@@ -107,7 +109,9 @@ internal sealed class SceneConvergence(RedisKeys keys, IOptions<WorkerOptions> w
     private async Task RefuseAsync(IDatabase db, ProjectRuntime runtime, long? revision, string reason, IReadOnlyList<string> errors)
     {
         log.LogWarning("project {Project}: desired state refused ({Reason}): {Errors}; what is on air stays", runtime.Project, reason, string.Join("; ", errors));
-        await runtime.PublishAsync(db, new ProjectEvent { Type = EventTypes.Error, Project = runtime.Project, Revision = revision, Worker = _worker.Id, Reason = reason, Errors = errors });
+        var refused = new ProjectEvent { Type = EventTypes.Error, Project = runtime.Project, Revision = revision, Worker = _worker.Id, Reason = reason, Errors = errors };
+        runtime.Noticed(refused);
+        await runtime.PublishAsync(db, refused);
     }
 
     // Best effort, for the error event of a scene that did not parse as a whole.

@@ -13,7 +13,7 @@ internal sealed class FencedWriter(RedisConnection redis)
 {
     private RedisKeys Keys => redis.Keys;
 
-    public async Task<bool> SetAsync(IDatabase db, string project, LeaseToken? token, RedisKey key, string payload, TimeSpan ttl) =>
+    public async Task<bool> SetAsync(IDatabase db, string project, LeaseToken? token, RedisKey key, RedisValue payload, TimeSpan ttl) =>
         token is not null && (long)await db.ScriptEvaluateAsync(LeaseScripts.FencedSet, [Keys.Lease(project), key],
             [token.ToString(), payload, (long)ttl.TotalMilliseconds]) == 1;
 

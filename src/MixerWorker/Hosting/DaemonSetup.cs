@@ -50,6 +50,7 @@ internal static class DaemonSetup
         services.AddHostedService<StatusService>();
         services.AddHostedService<CommandService>();
         services.AddHostedService<MediaMtxEventService>();
+        services.AddHostedService<ThumbnailService>();
         services.AddHostedService<PlacementService>();
         services.AddHostedService<DrainService>();
     }

@@ -18,6 +18,11 @@ public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
     public int VideoBitrateKbps { get; init; } = 400;
     /// <summary>videotestsrc pattern behind the stamp; anything but solid-color also scrolls (a busier picture to decode and scale, for benchmarks).</summary>
     public string Pattern { get; init; } = "solid-color";
+    /// <summary>
+    /// Looks like a camera to a person (the demo): a ball moving over the feed's colour, the name large
+    /// in the middle and a running clock at the top; the stamp and its moving block stay at the bottom.
+    /// </summary>
+    public bool CameraLook { get; init; }
     /// <summary>Interlaced video (top field first) at <see cref="Fps"/> frames, 2x fields, like a 1080i camera.</summary>
     public bool Interlaced { get; init; }
     /// <summary>h264 or h265.</summary>
@@ -80,17 +85,31 @@ public sealed class SyntheticFeed : IDisposable
     public bool Failed => _p.Failed;
     public IReadOnlyList<string> Errors => _p.Errors;
 
+    private static readonly string[] BallMotions = ["wavy", "sweep", "hsweep"];
+
     public static SyntheticFeed Start(FeedSpec spec, string project, string host, int port, string? passphrase, string? token = null)
     {
         var p = new StandalonePipeline($"feed:{spec.Input}");
         var probes = new List<IDisposable>();
         try
         {
-            var video = p.Add("videotestsrc", null, ("is-live", true), ("pattern", spec.Pattern), ("foreground-color", spec.Argb));
-            if (spec.Pattern != "solid-color") video.Set("horizontal-speed", 4);
+            var video = spec.CameraLook
+                // Each camera moves its ball its own way (wavy, sweep, hsweep), so they differ at a glance.
+                ? p.Add("videotestsrc", null, ("is-live", true), ("pattern", "ball"), ("background-color", spec.Argb), ("foreground-color", 0xFFFFFFFFu),
+                    ("motion", BallMotions[spec.Input.Sum(c => c) % BallMotions.Length]))
+                : p.Add("videotestsrc", null, ("is-live", true), ("pattern", spec.Pattern), ("foreground-color", spec.Argb));
+            if (!spec.CameraLook && spec.Pattern != "solid-color") video.Set("horizontal-speed", 4);
             // Interlaced: pictures at the field rate woven two by two into interlaced frames.
             var caps = p.Add("capsfilter", null, ("caps", $"video/x-raw,format=I420,width={spec.Width},height={spec.Height},framerate={(spec.Interlaced ? 2 : 1) * spec.Fps}/1"));
-            var label = p.Add("textoverlay", null, ("text", spec.Input), ("valignment", "top"), ("halignment", "left"), ("font-desc", "Sans 8"));
+            Element[] label = spec.CameraLook
+                ?
+                [
+                    p.Add("textoverlay", null, ("text", spec.Input), ("valignment", "center"), ("halignment", "center"),
+                        ("font-desc", $"Sans Bold {Math.Max(10, spec.Height / 9)}"), ("shaded-background", true)),
+                    p.Add("clockoverlay", null, ("time-format", "%H:%M:%S"), ("valignment", "top"), ("halignment", "right"),
+                        ("font-desc", $"Monospace Bold {Math.Max(8, spec.Height / 20)}"), ("shaded-background", true)),
+                ]
+                : [p.Add("textoverlay", null, ("text", spec.Input), ("valignment", "top"), ("halignment", "left"), ("font-desc", "Sans 8"))];
             Element[] weave = spec.Interlaced ? [p.Add("interlace", null, ("field-pattern", "1:1"), ("top-field-first", true))] : [];
             Element encoder, parser;
             if (spec.VideoCodec == "h265")
@@ -104,7 +123,7 @@ public sealed class SyntheticFeed : IDisposable
                 parser = p.Add("h264parse");
             }
             var mux = p.Add("mpegtsmux", null, ("alignment", 7));
-            p.AddChain([video, caps, label, .. weave, encoder, parser, mux]);
+            p.AddChain([video, caps, .. label, .. weave, encoder, parser, mux]);
             using (var raw = caps.StaticPad("src")) probes.Add(StampBurner.Attach(raw, spec.Width, spec.Height, spec.Fps, spec.Interlaced));
             if (spec.AudioCodec != "none")
             {
