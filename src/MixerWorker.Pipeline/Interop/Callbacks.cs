@@ -40,8 +40,6 @@ internal readonly struct ProbeInfo(nint info)
         if (query != 0) Native.gst_query_set_latency(query, live, ClockTime.FromTimeSpan(min), max is { } m ? ClockTime.FromTimeSpan(m) : Abi.ClockTimeNone);
     }
 
-    internal ulong? BufferDuration => BufferTime(Abi.BufferDurationOffset);
-
     /// <summary>The bytes in the buffer or buffer list the probe got; 0 for anything else.</summary>
     internal long DataSize
     {
