@@ -160,9 +160,13 @@ public sealed class InputTimelineTests
         var placed = Video(t, 0, 600, 10_000 * Ms, 1_000 * Ms, i => i * 10 * SignedMs);
         var moved = placed[^1].OffsetNs - placed[0].OffsetNs;
         Assert.InRange(moved, 1, 60 * SignedMs); // at most one jitter allowance later, whatever the delay
-        // Once it catches up, the frames come early again and the timeline comes back.
-        var now = 1_000 * Ms + 600 * Frame;
-        var back = Video(t, 600, 800, 10_000 * Ms, now - 600 * Frame);
+        // Once it catches up (the backlog leaves in a burst, then frames leave on time again), the
+        // frames come early and the timeline comes back.
+        var last = 1_000 * Ms + 599 * Frame + 5_990 * Ms;
+        foreach (var i in Enumerable.Range(600, 180))
+            t.Place(Track.Video, 10_000 * Ms + (ulong)i * Frame, last + (ulong)(i - 599) * Ms);
+        var back = Video(t, 780, 980, 10_000 * Ms, 1_000 * Ms);
         Assert.Equal(placed[0].OffsetNs, back[^1].OffsetNs);
+        Assert.Equal(0, t.Jumps);
     }
 }
