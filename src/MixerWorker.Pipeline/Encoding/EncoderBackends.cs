@@ -27,12 +27,11 @@ internal static class H264Output
 /// <summary>x264 on the CPU: always there, the reference every other backend must match.</summary>
 /// <remarks>
 /// x264enc applies the speed preset and tune first and then every property the caller set, even to
-/// its default value (timing-facts §7), so a set property always wins over the preset: setting
-/// <c>trellis</c> at its default (true) would switch trellis quantisation back on under ultrafast and
-/// cost about 5 % of the worker's CPU. The properties below that override the preset are therefore
-/// set on purpose, each to what ultrafast/zerolatency wants, so that no later edit of the preset or
-/// of x264enc's defaults changes what is encoded; the stream's SEI options string is read back by a
-/// test (EncoderSettingsTests) to prove the effective settings.
+/// its default value, so a set property always wins over the preset: setting <c>trellis</c> to
+/// x264enc's default (true) would switch trellis quantisation back on under ultrafast. The properties
+/// below that override the preset are therefore set on purpose, each to what ultrafast/zerolatency
+/// wants, so that no later edit here or of x264enc's defaults changes what is encoded; x264's own
+/// record of its settings (an SEI in the stream) is read back by EncoderSettingsTests.
 /// </remarks>
 public sealed class SoftwareX264Backend : IVideoEncoderBackend
 {

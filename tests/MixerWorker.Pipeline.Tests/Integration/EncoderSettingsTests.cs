@@ -1,51 +1,77 @@
-using MixerWorker.Pipeline.Scene;
-using MixerWorker.Testbed.Feeds;
+using MixerWorker.Pipeline.Builders;
+using MixerWorker.Pipeline.Encoding;
+using MixerWorker.Pipeline.Interop;
+using MixerWorker.Testbed;
 using MixerWorker.Testbed.Reading;
 using Xunit;
 using Xunit.Abstractions;
-using static MixerWorker.Pipeline.Tests.Integration.MixHarness;
 
 namespace MixerWorker.Pipeline.Tests.Integration;
 
-/// <summary>What the software encoder really did, read from the published stream rather than from its properties.</summary>
+/// <summary>
+/// What the software encoder really does, read from the H.264 it writes rather than from its
+/// properties: the chain a bus builds (same planner, same element factory) encodes a few pictures,
+/// and x264's own record of its settings (an SEI with the first picture) is read back. The published
+/// stream cannot be used for this: that SEI goes out before a bus's SRT output has connected.
+/// </summary>
 public sealed class EncoderSettingsTests(ITestOutputHelper output)
 {
-    private static readonly FeedSpec A = FeedSpec.Numbered(0), B = FeedSpec.Numbered(1);
-
-    [Fact]
-    public async Task The_published_stream_carries_ultrafast_zerolatency_settings_with_trellis_off_and_one_thread()
+    [Theory]
+    [InlineData(320, 180, 600, 1)]
+    [InlineData(1280, 720, 2500, 1)]
+    [InlineData(1920, 1080, 4000, 3)]
+    public void A_bus_encodes_with_ultrafast_zerolatency_settings_trellis_off_no_b_frames_and_its_thread_count(int width, int height, int kbps, int threads)
     {
-        var scene = new SceneDefinition
+        var encoders = new EncoderChainBuilder(new GstElementProbe());
+        var plan = encoders.Plan(encoders.Select(EncoderPreference.Software), new VideoEncodeSettings(width, height, 30, kbps, 30));
+        var file = Path.Combine(Path.GetTempPath(), $"x264-settings-{Guid.NewGuid():N}.h264");
+        List<Element> chain = [];
+        try
         {
-            Project = Project, Inputs = [new InputDefinition { Name = A.Input }, new InputDefinition { Name = B.Input }],
-            Buses = [Bus("program", 320, 180, At(A.Input, 0, 0, 160, 180), At(B.Input, 160, 0, 160, 180))],
-        };
-        await using var h = await MixHarness.StartShowAsync(output, scene, [A, B]);
-        // x264 writes its options once, with the first picture: the stand-in keeps the start of what
-        // the worker published, as a reader connected from the first byte would have received it.
-        await h.Read("program").WaitForFrameAsync(TimeSpan.FromSeconds(15));
-        var options = X264Options.FromTransportStream(h.StandIn.PublishedHead($"out/{Project}/program"));
-        Assert.NotNull(options);
-        output.WriteLine(string.Join(" ", options.Select(o => $"{o.Key}={o.Value}")));
+            using (var p = new StandalonePipeline("x264-settings"))
+            {
+                var src = p.Add("videotestsrc", null, ("num-buffers", 5));
+                var raw = p.Add("capsfilter", null, ("caps", $"video/x-raw,format=I420,width={width},height={height},framerate=30/1"));
+                chain = [.. plan.Elements.Select((e, i) => ElementFactory.Create(e, $"venc{i}"))];
+                foreach (var e in chain) p.Pipeline.Add(e);
+                var sink = p.Add("filesink", null, ("location", file));
+                p.AddChain([src, raw, .. chain, sink]);
+                p.Play();
+                var deadline = DateTime.UtcNow.AddSeconds(20);
+                while (!p.Failed && DateTime.UtcNow < deadline) Thread.Sleep(20);
+                Assert.Equal(["end of stream"], p.Errors);
+            }
+            var options = X264Options.FromElementaryStream(File.ReadAllBytes(file));
+            Assert.NotNull(options);
+            output.WriteLine(string.Join(" ", options.Select(o => $"{o.Key}={o.Value}")));
 
-        // ultrafast as x264 defines it: nothing x264enc's own defaults could have switched back on.
-        Assert.Equal("0", options["trellis"]);
-        Assert.Equal("0", options["cabac"]);
-        Assert.Equal("1", options["ref"]);
-        Assert.Equal("dia", options["me"]);
-        Assert.Equal("0", options["subme"]);
-        Assert.Equal("0", options["8x8dct"]);
-        Assert.Equal("0", options["mbtree"]);
-        Assert.Equal("0", options["weightp"]);
-        Assert.Equal("0:0:0", options["deblock"]);
-        // zerolatency and the product's stream: no B-frames, no look-ahead, a keyframe every second.
-        Assert.Equal("0", options["bframes"]);
-        Assert.Equal("0", options["rc_lookahead"]);
-        Assert.Equal("30", options["keyint"]);
-        Assert.Equal("cbr", options["rc"]);
-        Assert.Equal("600", options["bitrate"]);
-        // One encoding thread for a small bus (SoftwareX264Backend.Threads).
-        Assert.Equal("1", options["threads"]);
-        Assert.Equal("0", options["sliced_threads"]);
+            // ultrafast as x264 defines it: nothing x264enc's own property defaults switched back on.
+            Assert.Equal("0", options["trellis"]);
+            Assert.Equal("0", options["cabac"]);
+            Assert.Equal("1", options["ref"]);
+            Assert.Equal("dia", options["me"]);
+            Assert.Equal("0", options["subme"]);
+            Assert.Equal("0", options["8x8dct"]);
+            Assert.Equal("0", options["mbtree"]);
+            Assert.Equal("0", options["weightp"]);
+            Assert.Equal("0", options["aq"]);
+            Assert.Equal("0", options["scenecut"]);
+            Assert.Equal("0:0:0", options["deblock"]);
+            Assert.Equal("0:0", options["analyse"]);
+            // zerolatency and the product's stream: no B-frames, no look-ahead, a keyframe every second, CBR.
+            Assert.Equal("0", options["bframes"]);
+            Assert.Equal("0", options["rc_lookahead"]);
+            Assert.Equal("30", options["keyint"]);
+            Assert.Equal("cbr", options["rc"]);
+            Assert.Equal(kbps.ToString(), options["bitrate"]);
+            // One encoding thread up to 720p30, slice threads above (SoftwareX264Backend.Threads).
+            Assert.Equal(threads.ToString(), options["threads"]);
+            Assert.Equal(threads > 1 ? "1" : "0", options["sliced_threads"]);
+        }
+        finally
+        {
+            foreach (var e in chain) e.Dispose();
+            File.Delete(file);
+        }
     }
 }

@@ -133,10 +133,6 @@ internal static class TsPacket
 
     private static int PayloadStart(ReadOnlySpan<byte> p) => (AdaptationControl(p) & 2) != 0 ? 5 + p[4] : 4;
 
-    /// <summary>Where the packet's payload starts, or null when it carries none.</summary>
-    public static int? PayloadOffset(ReadOnlySpan<byte> p) =>
-        (AdaptationControl(p) & 1) != 0 && PayloadStart(p) < Size ? PayloadStart(p) : null;
-
     /// <summary>Offset of the 6-byte PCR field, or null when the packet has none.</summary>
     public static int? PcrOffset(ReadOnlySpan<byte> p) =>
         (AdaptationControl(p) & 2) != 0 && p[4] >= 7 && (p[5] & 0x10) != 0 ? 6 : null;

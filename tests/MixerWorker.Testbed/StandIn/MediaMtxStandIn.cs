@@ -176,18 +176,6 @@ public sealed class MediaMtxStandIn : IDisposable
     }
 
     /// <summary>
-    /// The first bytes the first publisher of <paramref name="path"/> sent (up to <see cref="HeadBytes"/>),
-    /// e.g. to read what an encoder writes only at the start of its stream; empty if none yet.
-    /// </summary>
-    public byte[] PublishedHead(string path)
-    {
-        lock (_gate) return _paths.TryGetValue(path, out var ps) ? ps.Head.ToArray() : [];
-    }
-
-    /// <summary>How much of each path's first publication <see cref="PublishedHead"/> keeps.</summary>
-    public const int HeadBytes = 64 * 1024;
-
-    /// <summary>
     /// Closes the publisher of <paramref name="path"/> as if its feed dropped (its readers are closed too,
     /// as MediaMTX does). Returns once the sockets are closed; false when the path had no publisher.
     /// </summary>
@@ -431,8 +419,6 @@ public sealed class MediaMtxStandIn : IDisposable
                 }
                 if (n == 0) break;
                 Interlocked.Add(ref ps.BytesIn, n);
-                if (ps.Head.Length < HeadBytes)
-                    lock (_gate) ps.Head.Write(buf, 0, (int)Math.Min(n, HeadBytes - ps.Head.Length));
                 // Readers only change on this thread, so the array is stable for this loop.
                 foreach (var r in ps.Readers)
                 {
@@ -598,7 +584,6 @@ public sealed class MediaMtxStandIn : IDisposable
         public Conn? Publisher;
         public Conn[] Readers = [];
         public long BytesIn, BytesOut, Dropped;
-        public readonly MemoryStream Head = new();
     }
 
     private sealed class Waiter(Func<SrtConnectionAttempt, bool> match)
