@@ -31,7 +31,7 @@ public sealed class ProjectMixer : IProjectMixer
 
     public string Project { get; }
 
-    private ProjectMixer(SceneDefinition scene, MixerOptions options, ILogger logger)
+    private ProjectMixer(SceneDefinition scene, MixerOptions options, ILogger logger, PublishGate publish)
     {
         Project = scene.Project;
         _options = options;
@@ -42,19 +42,22 @@ public sealed class ProjectMixer : IProjectMixer
         _backend = backend.Name;
         _control = new ControlThread($"control:{scene.Project}", e => _log.LogError(e, "pipeline change failed"));
         _graph = new Graph(scene.Project, e => _log.LogError(e, "a GStreamer callback failed"), () => _control.IsCurrent);
-        _project = new ProjectGraph(_graph, _control, options, encoders, backend, _meters, redactor, logger);
+        _project = new ProjectGraph(_graph, _control, options, encoders, backend, _meters, redactor, publish, logger);
         _router = new BusMessageRouter(_project, _meters, redactor, logger);
         _busReader = new BusReader(_graph.Pipeline, $"bus:{scene.Project}", m => _control.Post(() => _router.Route(m)), _log);
     }
 
-    /// <summary>Checks GStreamer, the options and the scene, then starts playing. Inputs and outputs connect in the background.</summary>
-    public static async Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger)
+    /// <summary>
+    /// Checks GStreamer, the options and the scene, then starts playing. Inputs and outputs connect in the
+    /// background; outputs only while <paramref name="publish"/> is open (always, when none is given).
+    /// </summary>
+    public static async Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger, PublishGate? publish = null)
     {
         EngineSelfCheck.Run();
         var optionErrors = options.Validate();
         if (optionErrors.Count > 0) throw new ArgumentException("invalid mixer options: " + string.Join("; ", optionErrors));
         ThrowIfInvalid(scene);
-        var mixer = new ProjectMixer(scene, options, logger);
+        var mixer = new ProjectMixer(scene, options, logger, publish ?? PublishGate.AlwaysOpen());
         try
         {
             await mixer._control.Invoke(() => mixer._project.Start(scene with { Inputs = [], Buses = [] }));
