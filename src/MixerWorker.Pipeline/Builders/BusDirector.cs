@@ -285,11 +285,7 @@ internal sealed class BusDirector : IDisposable
         _dipVeil?.Show(frame.VeilAlpha, frame.VeilColor);
     }
 
-    /// <summary>The box branches that draw the bus now (both sides of a transition). Control thread.</summary>
-    internal IReadOnlyList<BoxBranch> Boxes()
-    {
-        lock (_lock) return [.. AllBranches()];
-    }
+    internal IReadOnlyList<BoxBranch> Branches { get { lock (_lock) return AllBranches().ToList(); } }
 
     private IEnumerable<BoxBranch> AllBranches() =>
         _active is { } t ? t.From.Concat(t.To.OfType<BoxBranch>()).Distinct() : _steadyBranches;

@@ -271,7 +271,7 @@ internal sealed class ProjectGraph(
     internal IReadOnlyDictionary<string, IReadOnlyList<BoxCaps>> BoxCaps()
     {
         graph.AssertOwnerThread();
-        return _buses.ToDictionary(b => b.Key, b => (IReadOnlyList<BoxCaps>)[.. (b.Value.Branch.Multiview?.Boxes ?? b.Value.Branch.Director.Boxes())
+        return _buses.ToDictionary(b => b.Key, b => (IReadOnlyList<BoxCaps>)[.. (b.Value.Branch.Multiview?.Boxes ?? b.Value.Branch.Director.Branches)
             .Select(box => box.NegotiatedCaps())]);
     }
 
