@@ -26,10 +26,13 @@ public sealed class BoxFormatTests(ITestOutputHelper output)
             Project = Project, Inputs = [.. new[] { A, B, C }.Select(f => new InputDefinition { Name = f.Input })], Buses = [program, multiview],
         };
         await using var h = await MixHarness.StartShowAsync(output, scene, [A, B, C]);
-        await h.Read("program").WaitForFrameAsync(TimeSpan.FromSeconds(15));
-        await h.Read("aux1").WaitForFrameAsync(TimeSpan.FromSeconds(15));
-
+        // A bus publishes from its first frame; each box negotiates when its input's first picture reaches it.
         var caps = await h.Mixer!.GetBoxCapsAsync();
+        for (var deadline = DateTime.UtcNow.AddSeconds(15); DateTime.UtcNow < deadline; caps = await h.Mixer.GetBoxCapsAsync())
+        {
+            if (caps.Values.All(boxes => boxes.Count > 0 && boxes.All(b => b.Scaled is not null && b.Mixed is not null))) break;
+            await Task.Delay(100);
+        }
         foreach (var (bus, boxes) in caps)
             foreach (var box in boxes)
                 output.WriteLine($"{bus} {box.Source}: scaled {box.Scaled} → compositor {box.Mixed}");
