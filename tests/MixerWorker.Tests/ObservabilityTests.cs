@@ -54,6 +54,10 @@ public sealed partial class ObservabilityTests(ITestOutputHelper output)
         Assert.Equal(0, m.Value("mixer_bus_output_state", show, program, L("state", "retrying")));
         Assert.Equal(0, m.Value("mixer_bus_output_reconnects_total", show, program));
         Assert.Equal(1, m.Value("mixer_bus_encoder_info", show, program, L("backend", "software")));
+        // Lateness: the series are there and consistent (whether a loaded test machine drops frames is not asserted).
+        Assert.Contains(m.Value("mixer_bus_dropping", show, program), new[] { 0.0, 1.0 });
+        Assert.InRange(m.Value("mixer_bus_delivered_fps", show, program), 1, 30);
+        Assert.InRange(m.Value("mixer_bus_frames_dropped_total", show, program), 0, m.Value("mixer_bus_frames_total", show, program));
         Assert.InRange(m.Value("mixer_bus_audio_peak_dbfs", show, program), -40, 0);
 
         // Per input: connected, pictures arriving, none of them failing to decode, tone metered at its level.

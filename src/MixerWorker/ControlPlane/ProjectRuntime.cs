@@ -286,7 +286,7 @@ internal sealed class ProjectRuntime
                 Show.IngestOnline.TryGetValue(i.Key, out var online) ? online ? "online" : "offline" : null,
                 i.Value.FramesIn, i.Value.DecodeErrors, now - i.Value.SinceLastFrame)),
             Buses = s.Buses.ToDictionary(b => b.Key, b => new BusReport(b.Value.Output, b.Value.Error, b.Value.FramesOut, b.Value.Encoder,
-                Show.OutputPublished.TryGetValue(b.Key, out var published) ? published : null, b.Value.Attempts, b.Value.BytesSent)),
+                Show.OutputPublished.TryGetValue(b.Key, out var published) ? published : null, b.Value.Attempts, b.Value.BytesSent, b.Value.Lateness)),
             Tally = _tally?.Buses,
             Meters = meters.Inputs.Count + meters.Buses.Count > 0 ? meters : null,
             LastAnswer = lastAnswer,

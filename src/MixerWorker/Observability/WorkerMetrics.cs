@@ -32,8 +32,8 @@ internal sealed class WorkerMetrics
     private readonly Gauge _workerInfo, _gstreamerInfo, _backendAvailable, _projects, _projectsDesired, _redisConnected;
     private readonly Histogram _commandLatency, _convergence;
     // Per bus.
-    private readonly Counter _busFrames, _busBytes, _busReconnects;
-    private readonly Gauge _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms;
+    private readonly Counter _busFrames, _busBytes, _busReconnects, _busDropped;
+    private readonly Gauge _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms, _busDropping, _busDeliveredFps;
     // Per input.
     private readonly Counter _inputFrames, _inputDecodeErrors, _inputReconnects;
     private readonly Gauge _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms;
@@ -63,7 +63,10 @@ internal sealed class WorkerMetrics
             "Desired states: from the worker reading a changed one to it being on air (or refused).",
             new HistogramConfiguration { LabelNames = ["result"], Buckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
 
-        _busFrames = f.CreateCounter("mixer_bus_frames_total", "Pictures the bus's compositor produced.", bus);
+        _busFrames = f.CreateCounter("mixer_bus_frames_total", "Pictures the bus handed to its encoder.", bus);
+        _busDropped = f.CreateCounter("mixer_bus_frames_dropped_total", "Frames the bus dropped rather than send them late (the machine could not make them in time), or shed so that Program keeps up.", bus);
+        _busDropping = f.CreateGauge("mixer_bus_dropping", "1 while the bus is dropping frames to hold its delay (an episode, logged once), else 0.", bus);
+        _busDeliveredFps = f.CreateGauge("mixer_bus_delivered_fps", "Frames per second the bus delivered over the last 2 s (its frame rate when it keeps up).", bus);
         _busBytes = f.CreateCounter("mixer_bus_sent_bytes_total", "MPEG-TS bytes handed to the bus's SRT output; rate() x 8 is the bitrate sent.", bus);
         _busReconnects = f.CreateCounter("mixer_bus_output_reconnects_total", "Connection attempts of the bus's SRT output after its first.", bus);
         _busOutputState = f.CreateGauge("mixer_bus_output_state", "The bus's SRT output connection: 1 for its current state, 0 for the others.", [.. bus, "state"]);
@@ -173,6 +176,12 @@ internal sealed class WorkerMetrics
         {
             s.IncTo(_busFrames, bus.FramesOut, p, name);
             s.IncTo(_busBytes, bus.BytesSent, p, name);
+            if (bus.Lateness is { } lateness)
+            {
+                s.IncTo(_busDropped, lateness.DroppedFrames, p, name);
+                s.Set(_busDropping, lateness.Dropping ? 1 : 0, p, name);
+                s.Set(_busDeliveredFps, lateness.DeliveredFps, p, name);
+            }
             s.IncTo(_busReconnects, Math.Max(0, bus.Attempts - 1), p, name);
             foreach (var st in States) s.Set(_busOutputState, StateName(bus.Output) == st ? 1 : 0, p, name, st);
             s.Set(_busEncoder, 1, p, name, bus.Encoder);
