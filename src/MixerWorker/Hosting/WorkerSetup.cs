@@ -39,7 +39,9 @@ internal static class WorkerSetup
         };
         var config = new LoggerConfiguration()
             .MinimumLevel.Information()
-            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning);
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            // GST_DEBUG already chose what GStreamer says; whatever it says is kept.
+            .MinimumLevel.Override(NativeLogs.GStreamerCategory, LogEventLevel.Verbose);
         Log.Logger = (json == true ? config.WriteTo.Console(new RenderedCompactJsonFormatter()) : config.WriteTo.Console(outputTemplate: TextTemplate)).CreateLogger();
         if (json is null)
             throw new OptionsValidationException("Logging", typeof(LoggerConfiguration), [$"LOGGING__FORMAT must be text or json, not '{format}'"]);
