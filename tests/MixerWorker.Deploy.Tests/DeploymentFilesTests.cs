@@ -55,7 +55,6 @@ public sealed class DeploymentFilesTests
             Assert.Matches(new Regex($@"^\s+.*\b{Regex.Escape(package)}\b", RegexOptions.Multiline), text);
         }
         Assert.Contains("ARG INTEL_VA_DRIVER=intel-media-va-driver-non-free", text);
-        Assert.Contains(@"CMD [""dotnet"", ""/app/MixerWorker.dll"", ""selfcheck""]", text);
         Assert.Contains(@"CMD [""dotnet"", ""/app/MixerWorker.dll""]", text);
     }
 
@@ -96,6 +95,24 @@ public sealed class DeploymentFilesTests
     }
 
     [Fact]
+    public void WorkerHealthChecksAskTheWorkersEndpointsInsteadOfStartingDotnet()
+    {
+        var image = Repo.Read("docker/Dockerfile.gst");
+        var check = image[image.IndexOf("\nHEALTHCHECK ", StringComparison.Ordinal)..];
+        check = check[..check.IndexOf("\n\n", StringComparison.Ordinal)];
+        Assert.Contains("/healthz", check);
+        Assert.DoesNotContain("dotnet", check);
+        Assert.Matches(new Regex(@"^ENV\b[\s\S]*?\bMETRICS__PORT=9100\b", RegexOptions.Multiline), image);
+        Assert.Matches(new Regex(@"^\s+curl \\$", RegexOptions.Multiline), image); // installed for the check
+
+        var worker = Service(Compose("docker-compose.yml"), "worker");
+        var test = string.Join(" ", ((YamlSequenceNode)Node(worker, "healthcheck", "test")!).Children.Select(c => c.ToString()));
+        Assert.Contains("/readyz", test);
+        Assert.DoesNotContain("dotnet", test);
+        Assert.Equal("9100", EnvExample("config/worker.env.example")["METRICS__PORT"]);
+    }
+
+    [Fact]
     public void EveryServiceHasAHealthCheck()
     {
         var services = (YamlMappingNode)Compose("docker-compose.yml").Children[new YamlScalarNode("services")];
@@ -130,7 +147,7 @@ public sealed class DeploymentFilesTests
     }
 
     [Theory]
-    [InlineData("config/worker.env.example", "REDIS__CONFIGURATION,MEDIAMTX__HOST,MEDIAMTX__SRTPORT,INGEST_SRT_PASSPHRASE,OUTPUT_SRT_PASSPHRASE,MEDIAMTX__TOKEN,WORKER__ID,SRT__LATENCYMS,GRAPHICS__DIRECTORY,ENCODER__BACKEND,LOGGING__FORMAT,SHUTDOWN__GRACESECONDS")]
+    [InlineData("config/worker.env.example", "REDIS__CONFIGURATION,MEDIAMTX__HOST,MEDIAMTX__SRTPORT,INGEST_SRT_PASSPHRASE,OUTPUT_SRT_PASSPHRASE,MEDIAMTX__TOKEN,WORKER__ID,SRT__LATENCYMS,GRAPHICS__DIRECTORY,ENCODER__BACKEND,LOGGING__FORMAT,SHUTDOWN__GRACESECONDS,METRICS__PORT")]
     [InlineData("config/mediamtx.env.example", "INGEST_SRT_PASSPHRASE,OUTPUT_SRT_PASSPHRASE,MEDIAMTX_WEBRTC_ALLOW_ORIGIN,MEDIAMTX_WEBRTC_ADDITIONAL_HOSTS,MEDIAMTX_WEBRTC_ENCRYPTION,MEDIAMTX_RECORD_OUTPUTS")]
     public void EnvExamplesDocumentEveryVariable(string file, string variables)
     {

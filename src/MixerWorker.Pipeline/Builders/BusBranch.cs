@@ -19,6 +19,7 @@ internal sealed class BusBranch : IDisposable
     private readonly ProbeHandle _frameCounter;
     private bool _first = true;
     private long _frames;
+    private long _bytesSent;
 
     internal string Name { get; }
     internal BusDefinition Definition { get; private set; }
@@ -32,6 +33,10 @@ internal sealed class BusBranch : IDisposable
     /// <summary>The mixed picture before encoding, for the multiview's program tile.</summary>
     internal Element RawTee { get; }
     internal long FramesOut => Interlocked.Read(ref _frames);
+    /// <summary>MPEG-TS bytes handed to the SRT output, over every connection: the bitrate actually sent.</summary>
+    internal long BytesSent => Interlocked.Read(ref _bytesSent);
+    /// <summary>Called by the output's streaming thread for what it sends.</summary>
+    internal void CountSent(long bytes) => Interlocked.Add(ref _bytesSent, bytes);
 
     internal BusBranch(Element pipeline, BusDefinition bus, EncoderChainPlan encoderPlan, TimeSpan mixerLatency, Action<Action> toControlThread)
     {

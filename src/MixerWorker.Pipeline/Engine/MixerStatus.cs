@@ -7,9 +7,20 @@ public sealed record MixerStatus(
     IReadOnlyDictionary<string, InputStatus> Inputs,
     IReadOnlyDictionary<string, BusStatus> Buses);
 
-public sealed record InputStatus(ConnectionState State, string? Error, int Attempts, DateTimeOffset Since);
+/// <summary>
+/// An input's connection and what came through it: <paramref name="Attempts"/> connection attempts,
+/// <paramref name="FramesIn"/> decoded pictures, <paramref name="DecodeErrors"/> errors and warnings
+/// from its demuxer, parser and decoder, and how long ago the last picture came (null: none yet).
+/// </summary>
+public sealed record InputStatus(ConnectionState State, string? Error, int Attempts, DateTimeOffset Since,
+    long FramesIn = 0, long DecodeErrors = 0, TimeSpan? SinceLastFrame = null);
 
-public sealed record BusStatus(ConnectionState Output, string? Error, long FramesOut, string Encoder);
+/// <summary>
+/// A bus's output connection and what it made: <paramref name="FramesOut"/> mixed pictures,
+/// <paramref name="BytesSent"/> MPEG-TS bytes handed to SRT, <paramref name="Attempts"/> connection attempts.
+/// </summary>
+public sealed record BusStatus(ConnectionState Output, string? Error, long FramesOut, string Encoder,
+    int Attempts = 0, long BytesSent = 0);
 
 /// <summary>Peak and RMS in dBFS over the last metering interval; -inf (as -120) for silence.</summary>
 public sealed record AudioLevel(double PeakDb, double RmsDb)

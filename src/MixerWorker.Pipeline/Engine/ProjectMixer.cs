@@ -13,7 +13,7 @@ namespace MixerWorker.Pipeline.Engine;
 /// Threads: the bus thread reads messages, the control thread makes every pipeline change, and
 /// supervisors (thread pool) decide when to connect. Public methods may be called from any thread.
 /// </summary>
-public sealed class ProjectMixer : IAsyncDisposable
+public sealed class ProjectMixer : IProjectMixer
 {
     private readonly MixerOptions _options;
     private readonly ILogger _log;
@@ -258,7 +258,7 @@ public sealed class ProjectMixer : IAsyncDisposable
     {
         var endpoint = _options.MediaMtx.Output(_scene.Project, bus.Name);
         Supervise(bus, $"bus {bus.Name} output ({endpoint})",
-            (generation, session) => new SrtOutput(_pipeline, bus.Branch.MuxTee, bus.Name, endpoint, generation, session),
+            (generation, session) => new SrtOutput(_pipeline, bus.Branch.MuxTee, bus.Name, endpoint, generation, session, bus.Branch.CountSent),
             bus.Report);
     }
 
@@ -317,6 +317,7 @@ public sealed class ProjectMixer : IAsyncDisposable
         var (kind, name, generation) = Owner(m.SourcePath);
         if (kind == "src" && _inputs.TryGetValue(name, out var input))
         {
+            input.DecodeErrors++;
             if (m.Type == MessageType.Error && input.Supervisor?.Current is { } s && s.Generation == generation)
                 s.Fail($"input '{name}': {SrtErrorText.Explain(text, "INGEST_SRT_PASSPHRASE")}");
             return;
@@ -394,8 +395,10 @@ public sealed class ProjectMixer : IAsyncDisposable
 
     public Task<MixerStatus> GetStatusAsync() => _control.Invoke(() => new MixerStatus(
         _scene.Project, _scene.Revision,
-        _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since)),
-        _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error, b.Branch.FramesOut, b.Branch.EncoderPlan.Backend))));
+        _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since,
+            i.Branch.FramesIn, i.DecodeErrors, i.Branch.SinceLastFrame)),
+        _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error, b.Branch.FramesOut, b.Branch.EncoderPlan.Backend,
+            b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent))));
 
     /// <summary>The encoder chain each bus runs, for status and tests.</summary>
     public Task<IReadOnlyDictionary<string, string>> GetEncoderPlansAsync() =>
@@ -448,6 +451,8 @@ public sealed class ProjectMixer : IAsyncDisposable
     {
         internal InputBranch Branch { get; } = branch;
         internal string Name => Branch.Name;
+        /// <summary>Errors and warnings from the input's connection bins (demuxer, parser, decoder). Control thread.</summary>
+        internal long DecodeErrors { get; set; }
     }
 
     private sealed class BusRuntime(BusBranch branch) : Runtime

@@ -30,6 +30,18 @@ internal readonly struct ProbeInfo(nint info)
 
     internal nint Buffer => (Type & ProbeType.Buffer) != 0 ? Native.gst_pad_probe_info_get_buffer(info) : 0;
 
+    /// <summary>The bytes in the buffer or buffer list the probe got; 0 for anything else.</summary>
+    internal long DataSize
+    {
+        get
+        {
+            if ((Type & ProbeType.Buffer) != 0 && Buffer is var b && b != 0) return (long)Native.gst_buffer_get_size(b);
+            if ((Type & ProbeType.BufferList) != 0 && Native.gst_pad_probe_info_get_buffer_list(info) is var l && l != 0)
+                return (long)Native.gst_buffer_list_calculate_size(l);
+            return 0;
+        }
+    }
+
     internal ulong? BufferPts => BufferTime(Abi.BufferPtsOffset);
     internal ulong? BufferDts => BufferTime(Abi.BufferDtsOffset);
 

@@ -87,6 +87,8 @@ internal static partial class Native
     [LibraryImport(Gst)] internal static partial void gst_pad_remove_probe(nint pad, nuint id);
     [LibraryImport(Gst)] internal static partial nint gst_pad_probe_info_get_event(nint info); // N
     [LibraryImport(Gst)] internal static partial nint gst_pad_probe_info_get_buffer(nint info); // N
+    [LibraryImport(Gst)] internal static partial nint gst_pad_probe_info_get_buffer_list(nint info); // N
+    [LibraryImport(Gst)] internal static partial nuint gst_buffer_list_calculate_size(nint list);
 
     // ---- caps and structures
     [LibraryImport(Gst, StringMarshalling = StringMarshalling.Utf8)]

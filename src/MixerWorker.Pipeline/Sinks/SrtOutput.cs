@@ -18,7 +18,7 @@ internal sealed class SrtOutput : IDisposable
 
     internal string BinName { get; }
 
-    internal SrtOutput(Element pipeline, Element muxTee, string bus, SrtEndpoint endpoint, int generation, ConnectionSession session)
+    internal SrtOutput(Element pipeline, Element muxTee, string bus, SrtEndpoint endpoint, int generation, ConnectionSession session, Action<long> sent)
     {
         _pipeline = pipeline;
         _muxTee = muxTee;
@@ -37,7 +37,12 @@ internal sealed class SrtOutput : IDisposable
         using (var qSink = _queue.StaticPad("sink")) _binSink = Pad.Ghost("sink", qSink);
         _bin.AddPad(_binSink);
         using (var sinkPad = _sink.StaticPad("sink"))
-            _flow = Callbacks.AddProbe(sinkPad, ProbeType.Buffer | ProbeType.BufferList, _ => { session.Activity(); return ProbeReturn.Ok; });
+            _flow = Callbacks.AddProbe(sinkPad, ProbeType.Buffer | ProbeType.BufferList, info =>
+            {
+                session.Activity();
+                sent(info.DataSize);
+                return ProbeReturn.Ok;
+            });
         _pipeline.Add(_bin);
         _bin.SyncStateWithParent();
         _teePad = muxTee.RequestPad("src_%u");

@@ -23,6 +23,9 @@ internal sealed class InputBranch : IDisposable
     private readonly Element _volume;
     private readonly Pad _delayPad;
     private readonly ProbeHandle _audioQueries;
+    private readonly ProbeHandle _frameCounter;
+    private long _framesIn;
+    private long _lastFrameTick;
     private (double GainDb, bool Muted, int DelayMs) _audioSettings = (0, false, 0);
 
     internal string Name { get; }
@@ -30,6 +33,10 @@ internal sealed class InputBranch : IDisposable
     internal Element AudioTee => _audio[^1];
     internal Pad VideoEntry { get; }
     internal Pad AudioEntry { get; }
+    /// <summary>Decoded pictures that reached the input since it was added, over every connection.</summary>
+    internal long FramesIn => Interlocked.Read(ref _framesIn);
+    /// <summary>How long ago the last decoded picture arrived; null before the first.</summary>
+    internal TimeSpan? SinceLastFrame => Interlocked.Read(ref _lastFrameTick) is var t and not 0 ? TimeSpan.FromMilliseconds(Environment.TickCount64 - t) : null;
     /// <summary>The audio delay in force, read back from the pad.</summary>
     internal TimeSpan AudioDelay => TimeSpan.FromTicks(_delayPad.OffsetNs / 100);
 
@@ -60,6 +67,12 @@ internal sealed class InputBranch : IDisposable
         using (var teeSink = AudioTee.StaticPad("sink"))
             _audioQueries = Callbacks.AddProbe(teeSink, ProbeType.QueryDownstream,
                 info => info.Query is QueryType.Allocation or QueryType.Drain ? ProbeReturn.Handled : ProbeReturn.Ok);
+        _frameCounter = Callbacks.AddProbe(VideoEntry, ProbeType.Buffer, _ =>
+        {
+            Interlocked.Increment(ref _framesIn);
+            Interlocked.Exchange(ref _lastFrameTick, Environment.TickCount64);
+            return ProbeReturn.Ok;
+        });
     }
 
     /// <summary>
@@ -95,6 +108,7 @@ internal sealed class InputBranch : IDisposable
 
     public void Dispose()
     {
+        _frameCounter.Dispose();
         VideoEntry.Dispose();
         AudioEntry.Dispose();
         _delayPad.Dispose();

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MixerWorker.Observability;
 using MixerWorker.Pipeline.Scene;
 using StackExchange.Redis;
 
@@ -116,6 +117,8 @@ internal sealed class CommandService : BackgroundService
 /// <summary>A command carried out on the mixer whose result is not stored yet (Redis failed in between).</summary>
 internal sealed record PendingCommand(string Entry, string? Id, string Reference, long Revision, string NextPayload, string? PreviousScene)
 {
+    /// <summary>The command, for the metrics.</summary>
+    public ShowCommand? Command { get; init; }
     /// <summary>The desired key's value the result replaces (null: the key did not exist).</summary>
     public RedisValue Before { get; set; }
     /// <summary>For the log: time before the engine, on the engine, and the clock started at the entry.</summary>
@@ -133,6 +136,7 @@ internal sealed class CommandExecutor(
     RedisConnection redis,
     ProjectConverger converger,
     IOptions<WorkerOptions> workerOptions,
+    WorkerMetrics metrics,
     ILogger<CommandExecutor> log)
 {
     /// <summary>How many applied command ids are remembered per project for de-duplication.</summary>
@@ -192,10 +196,10 @@ internal sealed class CommandExecutor(
         var reference = command.Id ?? entryId;
 
         if (await AgeAsync(db, entryId) is { } age && age > TimeSpan.FromSeconds(_worker.CommandMaxAgeSeconds))
-            return await RefuseAsync(db, state, entryId, command.Id, ErrorReasons.Expired,
+            return await RefuseAsync(db, state, entryId, command, ErrorReasons.Expired,
                 [$"the command is {age.TotalSeconds:F0} s old; commands older than {_worker.CommandMaxAgeSeconds:F0} s are not carried out"]);
         if (giveUp)
-            return await RefuseAsync(db, state, entryId, command.Id, ErrorReasons.Conflict,
+            return await RefuseAsync(db, state, entryId, command, ErrorReasons.Conflict,
                 ["the desired state kept being replaced by another writer while the command was stored; send it again"]);
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -205,7 +209,7 @@ internal sealed class CommandExecutor(
         if (await seenTask is { } appliedAt)
         {
             log.LogInformation("project {Project}: command {Command} ({Entry}) was already applied at revision {Revision}; ignored", state.Project, reference, entryId, (long)appliedAt);
-            return await AnswerAsync(db, state, entryId, new ProjectEvent
+            return await AnswerAsync(db, state, entryId, command, new ProjectEvent
             {
                 Type = EventTypes.CommandApplied, Project = state.Project, Revision = (long)appliedAt, Worker = _worker.Id,
                 Command = reference, Entry = entryId, Duplicate = true,
@@ -225,19 +229,20 @@ internal sealed class CommandExecutor(
         try { next = await mixer.ExecuteAsync(command); }
         catch (SceneException e)
         {
-            return await RefuseAsync(db, state, entryId, command.Id, ErrorReasons.InvalidCommand, e.Errors);
+            return await RefuseAsync(db, state, entryId, command, ErrorReasons.InvalidCommand, e.Errors);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             log.LogError(e, "project {Project}: command {Command} ({Entry}) failed", state.Project, reference, entryId);
             await RestoreAsync(state, previous);
-            return await RefuseAsync(db, state, entryId, command.Id, ErrorReasons.ApplyFailed, [e.Message]);
+            return await RefuseAsync(db, state, entryId, command, ErrorReasons.ApplyFailed, [e.Message]);
         }
         var revision = Math.Max(state.Revision, SceneRevision.Of(before.IsNull ? null : before.ToString())) + 1;
         var pending = new PendingCommand(entryId, command.Id, reference, revision, SceneJson.Write(next with { Revision = revision }), previous)
         {
             Before = before,
             Timing = (engineStart, clock.Elapsed - engineStart, clock),
+            Command = command,
         };
         state.Pending = pending;
         return await PersistAsync(db, state, pending);
@@ -270,6 +275,7 @@ internal sealed class CommandExecutor(
             }));
             if (await tx.ExecuteAsync())
             {
+                metrics.CommandAnswered(pending.Command, Answered.Applied, pending.Entry);
                 state.Pending = null;
                 state.Revision = pending.Revision;
                 state.SeenPayload = pending.NextPayload; // the worker's own write is no change to converge on
@@ -326,10 +332,11 @@ internal sealed class CommandExecutor(
         state.AppliedScene = previous;
     }
 
-    private async Task<Outcome> RefuseAsync(IDatabase db, ProjectState state, string entryId, string? id, string reason, IReadOnlyList<string> errors)
+    private async Task<Outcome> RefuseAsync(IDatabase db, ProjectState state, string entryId, ShowCommand? command, string reason, IReadOnlyList<string> errors)
     {
+        var id = command?.Id;
         log.LogWarning("project {Project}: command {Command} refused ({Reason}): {Errors}; what is on air stays", state.Project, id ?? entryId, reason, string.Join("; ", errors));
-        return await AnswerAsync(db, state, entryId, new ProjectEvent
+        return await AnswerAsync(db, state, entryId, command, new ProjectEvent
         {
             Type = EventTypes.Error, Project = state.Project, Revision = state.Revision, Worker = _worker.Id,
             Command = id ?? entryId, Entry = entryId, Reason = reason, Errors = errors,
@@ -337,12 +344,13 @@ internal sealed class CommandExecutor(
     }
 
     /// <summary>Moves the cursor past an entry that changed nothing, and answers it.</summary>
-    private async Task<Outcome> AnswerAsync(IDatabase db, ProjectState state, string entryId, ProjectEvent answer)
+    private async Task<Outcome> AnswerAsync(IDatabase db, ProjectState state, string entryId, ShowCommand? command, ProjectEvent answer)
     {
         var tx = db.CreateTransaction();
         _ = tx.StringSetAsync(Keys.CommandCursor(state.Project), entryId);
         _ = tx.PublishAsync(Keys.Events(state.Project), ControlPlaneJson.Write(answer));
         await tx.ExecuteAsync();
+        metrics.CommandAnswered(command, answer.Duplicate == true ? Answered.Duplicate : answer.Reason ?? Answered.Applied, entryId);
         state.Cursor = entryId;
         return Outcome.Done;
     }
@@ -362,6 +370,12 @@ internal sealed class CommandExecutor(
     }
 
     internal const string CommandField = "command";
+
+    /// <summary>The result label of an answer that is not a refusal (refusals carry their reason).</summary>
+    private static class Answered
+    {
+        public const string Applied = "applied", Duplicate = "duplicate";
+    }
 
     /// <summary>Orders stream ids ("ms-seq").</summary>
     internal static int CompareIds(string a, string? b)

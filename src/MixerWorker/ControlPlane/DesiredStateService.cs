@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MixerWorker.Observability;
 using StackExchange.Redis;
 
 namespace MixerWorker.ControlPlane;
@@ -19,6 +20,7 @@ internal sealed class DesiredStateService(
     ProjectConverger converger,
     IProjectAssignment assignment,
     IOptions<WorkerOptions> workerOptions,
+    WorkerMetrics metrics,
     ILogger<DesiredStateService> log) : BackgroundService
 {
     private readonly WorkerOptions _worker = workerOptions.Value;
@@ -72,6 +74,7 @@ internal sealed class DesiredStateService(
     private async Task ConvergeAllAsync(IDatabase db)
     {
         var members = (await db.SetMembersAsync(redis.Keys.Projects)).Select(m => m.ToString()).ToHashSet();
+        metrics.ProjectsDesired(members.Count);
         foreach (var project in members)
             if (assignment.Runs(project)) await converger.ConvergeAsync(db, project);
         foreach (var state in running.Running.Where(s => !members.Contains(s.Project)))

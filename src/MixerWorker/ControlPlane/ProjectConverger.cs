@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MixerWorker.Observability;
 using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
 using StackExchange.Redis;
@@ -13,9 +15,9 @@ namespace MixerWorker.ControlPlane;
 internal sealed class ProjectConverger(
     RedisConnection redis,
     RunningProjects running,
-    IOptions<MixerOptions> mixerOptions,
+    IProjectMixerFactory mixers,
     IOptions<WorkerOptions> workerOptions,
-    ILoggerFactory loggers,
+    WorkerMetrics metrics,
     ILogger<ProjectConverger> log)
 {
     private readonly WorkerOptions _worker = workerOptions.Value;
@@ -34,51 +36,60 @@ internal sealed class ProjectConverger(
     /// <summary>Reads the desired key and applies it when it changed. The caller holds <see cref="ProjectState.Gate"/>.</summary>
     public async Task ConvergeLockedAsync(IDatabase db, ProjectState state)
     {
+        var started = Stopwatch.GetTimestamp();
+        if (await ReadAndApplyAsync(db, state) is { } result) metrics.DesiredConverged(result, Stopwatch.GetElapsedTime(started));
+    }
+
+    private const string Applied = "applied", Refused = "refused", Failed = "failed";
+
+    /// <summary>Null when nothing changed; else what became of the change: applied, refused or failed.</summary>
+    private async Task<string?> ReadAndApplyAsync(IDatabase db, ProjectState state)
+    {
         var project = state.Project;
         var key = redis.Keys.Desired(project);
         // Measure before fetching, so that an oversized value is not downloaded at every resync.
         var length = await db.StringLengthAsync(key);
-        if (length == 0) return; // nothing desired yet, or Redis lost its data: what is on air stays on air
+        if (length == 0) return null; // nothing desired yet, or Redis lost its data: what is on air stays on air
         if (length > _worker.MaxSceneBytes)
         {
-            if (FirstLook(state, $"oversized:{length}"))
-                await RefuseAsync(db, state, null, ErrorReasons.Oversized, [$"the desired state is {length} bytes; the limit is {_worker.MaxSceneBytes} bytes"]);
-            return;
+            if (!FirstLook(state, $"oversized:{length}")) return null;
+            await RefuseAsync(db, state, null, ErrorReasons.Oversized, [$"the desired state is {length} bytes; the limit is {_worker.MaxSceneBytes} bytes"]);
+            return Refused;
         }
         string payload = (await db.StringGetAsync(key)).ToString();
-        if (!FirstLook(state, payload)) return;
+        if (!FirstLook(state, payload)) return null;
 
         SceneDefinition scene;
         try { scene = SceneJson.Parse(payload); }
         catch (SceneException e)
         {
             await RefuseAsync(db, state, RevisionOrNull(payload), ErrorReasons.InvalidScene, e.Errors);
-            return;
+            return Refused;
         }
         if (scene.Project != project)
         {
             await RefuseAsync(db, state, scene.Revision, ErrorReasons.WrongProject, [$"the scene names project '{scene.Project}' but is stored under project '{project}'"]);
-            return;
+            return Refused;
         }
         var canonical = SceneJson.Write(scene);
-        if (state.AppliedScene == canonical) return;
+        if (state.AppliedScene == canonical) return null;
         if (state.Mixer is not null && scene.Revision <= state.Revision)
         {
             await RefuseAsync(db, state, scene.Revision, ErrorReasons.StaleRevision,
                 [$"revision {scene.Revision} is not newer than the applied revision {state.Revision}; write a higher revision"]);
-            return;
+            return Refused;
         }
-        await ApplyAsync(db, state, scene, canonical);
+        return await ApplyAsync(db, state, scene, canonical);
     }
 
-    private async Task ApplyAsync(IDatabase db, ProjectState state, SceneDefinition scene, string canonical)
+    private async Task<string> ApplyAsync(IDatabase db, ProjectState state, SceneDefinition scene, string canonical)
     {
         try
         {
             if (state.Mixer is { } mixer) await mixer.ApplyAsync(scene);
             else
             {
-                var started = await ProjectMixer.StartAsync(scene, mixerOptions.Value, loggers.CreateLogger($"project.{scene.Project}"));
+                var started = await mixers.StartAsync(scene);
                 state.Revision = scene.Revision;
                 state.AppliedScene = canonical;
                 running.Add(state, started);
@@ -87,7 +98,7 @@ internal sealed class ProjectConverger(
         catch (SceneException e)
         {
             await RefuseAsync(db, state, scene.Revision, ErrorReasons.InvalidScene, e.Errors);
-            return;
+            return Refused;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -99,12 +110,13 @@ internal sealed class ProjectConverger(
                 Type = EventTypes.Error, Project = scene.Project, Revision = scene.Revision, Worker = _worker.Id,
                 Reason = ErrorReasons.ApplyFailed, Errors = [e.Message],
             });
-            return;
+            return Failed;
         }
         state.Revision = scene.Revision;
         state.AppliedScene = canonical;
         log.LogInformation("project {Project}: revision {Revision} applied", scene.Project, scene.Revision);
         await PublishAsync(db, new ProjectEvent { Type = EventTypes.Applied, Project = scene.Project, Revision = scene.Revision, Worker = _worker.Id });
+        return Applied;
     }
 
     /// <summary>

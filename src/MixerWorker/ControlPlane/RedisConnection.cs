@@ -46,6 +46,8 @@ internal sealed class RedisConnection : IAsyncDisposable
     }
 
     public RedisKeys Keys { get; }
+    /// <summary>True while the connection is up (false before the first connect).</summary>
+    public bool IsConnected => _multiplexer?.IsConnected == true;
     public ResiliencePipeline Resilience { get; }
 
     /// <summary>Raised when the connection comes back after a loss, so that callers can converge at once.</summary>

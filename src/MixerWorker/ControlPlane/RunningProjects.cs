@@ -26,7 +26,7 @@ internal sealed class ProjectState(string project)
     public SemaphoreSlim Gate { get; } = new(1, 1);
 
     // Guarded by Gate.
-    public ProjectMixer? Mixer { get; set; }
+    public IProjectMixer? Mixer { get; set; }
     /// <summary>The revision on air: the desired state's, or the one the last command produced.</summary>
     public long Revision { get; set; }
     /// <summary>The last desired payload looked at, so that a refused one is reported once and the worker's own write is no change.</summary>
@@ -63,7 +63,7 @@ internal sealed class RunningProjects
 
     public bool TryGetState(string project, out ProjectState state) => _states.TryGetValue(project, out state!);
 
-    public bool TryGet(string project, out ProjectMixer mixer)
+    public bool TryGet(string project, out IProjectMixer mixer)
     {
         mixer = null!;
         if (!_states.TryGetValue(project, out var state) || state.Mixer is not { } m) return false;
@@ -74,10 +74,10 @@ internal sealed class RunningProjects
     /// <summary>Every project with a running mixer.</summary>
     public IReadOnlyCollection<ProjectState> Running => [.. _states.Values.Where(s => s.Mixer is not null)];
 
-    public IReadOnlyCollection<ProjectMixer> All => [.. _states.Values.Select(s => s.Mixer).OfType<ProjectMixer>()];
+    public IReadOnlyCollection<IProjectMixer> All => [.. _states.Values.Select(s => s.Mixer).OfType<IProjectMixer>()];
 
     /// <summary>Call with the gate held, once the mixer runs its first scene.</summary>
-    public void Add(ProjectState state, ProjectMixer mixer)
+    public void Add(ProjectState state, IProjectMixer mixer)
     {
         state.Mixer = mixer;
         Started?.Invoke(state);

@@ -19,7 +19,7 @@ public sealed record ShowStep(double At, SceneDefinition Scene, string? Note = n
 
 /// <summary>Runs one scene (and an optional script of changes) for a while, without Redis, then stops the host.</summary>
 internal sealed class HeadlessShowService(
-    IOptions<MixerOptions> mixerOptions,
+    IProjectMixerFactory mixers,
     IOptions<HeadlessRunOptions> runOptions,
     ILogger<HeadlessShowService> log,
     IHostApplicationLifetime lifetime) : BackgroundService
@@ -32,7 +32,7 @@ internal sealed class HeadlessShowService(
             var scene = SceneJson.Parse(await File.ReadAllTextAsync(run.ScenePath, stoppingToken));
             var script = run.ScriptPath is null ? new ShowScript([]) : ShowScript.Load(run.ScriptPath);
             var clock = Stopwatch.StartNew();
-            await using var mixer = await ProjectMixer.StartAsync(scene, mixerOptions.Value, log);
+            await using var mixer = await mixers.StartAsync(scene);
             log.LogInformation("project {Project} running{For}", scene.Project, run.DurationSeconds > 0 ? $" for {run.DurationSeconds} s" : "");
             var end = run.DurationSeconds > 0 ? TimeSpan.FromSeconds(run.DurationSeconds) : Timeout.InfiniteTimeSpan;
             foreach (var step in script.Steps.OrderBy(s => s.At))
@@ -55,7 +55,7 @@ internal sealed class HeadlessShowService(
         finally { lifetime.StopApplication(); }
     }
 
-    private async Task ApplyStep(ProjectMixer mixer, ShowStep step)
+    private async Task ApplyStep(IProjectMixer mixer, ShowStep step)
     {
         log.LogInformation("script: {Note}", step.Note ?? $"scene revision {step.Scene.Revision}");
         try { await mixer.ApplyAsync(step.Scene); }
@@ -63,7 +63,7 @@ internal sealed class HeadlessShowService(
     }
 
     // Waits until `at` (or the end of the run), logging a status line every five seconds.
-    private async Task<bool> WaitUntil(Stopwatch clock, TimeSpan at, TimeSpan end, ProjectMixer mixer, CancellationToken token)
+    private async Task<bool> WaitUntil(Stopwatch clock, TimeSpan at, TimeSpan end, IProjectMixer mixer, CancellationToken token)
     {
         var target = end == Timeout.InfiniteTimeSpan || at < end ? at : end;
         var nextStatus = TimeSpan.FromSeconds(Math.Ceiling(clock.Elapsed.TotalSeconds / 5) * 5);
@@ -79,7 +79,7 @@ internal sealed class HeadlessShowService(
         return !token.IsCancellationRequested && (end == Timeout.InfiniteTimeSpan || clock.Elapsed < end);
     }
 
-    private async Task LogStatus(ProjectMixer mixer)
+    private async Task LogStatus(IProjectMixer mixer)
     {
         var s = await mixer.GetStatusAsync();
         log.LogInformation("status: inputs {Inputs}; buses {Buses}",

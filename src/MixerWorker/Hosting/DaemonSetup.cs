@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using MixerWorker.ControlPlane;
+using MixerWorker.Observability;
 
 namespace MixerWorker.Hosting;
 
@@ -10,6 +11,8 @@ internal static class DaemonSetup
     /// <summary>The Redis-driven worker: options validated at start, one background service per job.</summary>
     internal static void AddControlPlane(this HostApplicationBuilder builder)
     {
+        // First: its server starts before the mixers and stops after them.
+        builder.AddObservability();
         var services = builder.Services;
         var config = builder.Configuration;
         services.AddOptions<RedisOptions>().Bind(config.GetSection(RedisOptions.Section)).ValidateOnStart();

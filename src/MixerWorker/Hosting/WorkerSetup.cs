@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MixerWorker.Pipeline.Encoding;
 using MixerWorker.Pipeline.Engine;
@@ -57,6 +58,7 @@ internal static class WorkerSetup
     {
         services.AddSingleton<IOptionsFactory<MixerOptions>>(new MixerOptionsFactory(configuration));
         services.AddOptions<MixerOptions>().ValidateOnStart();
+        services.AddSingleton<IProjectMixerFactory>(sp => new ProjectMixerFactory(sp.GetRequiredService<IOptions<MixerOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
     }
 
     private sealed class MixerOptionsFactory(IConfiguration c) : IOptionsFactory<MixerOptions>

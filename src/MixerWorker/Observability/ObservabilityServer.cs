@@ -1,0 +1,128 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace MixerWorker.Observability;
+
+/// <summary>
+/// Serves GET /metrics (Prometheus text, or OpenMetrics when the scraper asks for it), /healthz and
+/// /readyz on METRICS__PORT. One HttpListener for the three, because prometheus-net's MetricServer
+/// answers only its own path; the exposition itself is prometheus-net's. Registered first so that it
+/// stops last: while the mixers stop, /readyz keeps answering "draining".
+/// </summary>
+internal sealed class ObservabilityServer(
+    IOptions<MetricsOptions> options,
+    WorkerMetrics metrics,
+    HealthCheckService health,
+    ILogger<ObservabilityServer> log) : BackgroundService
+{
+    private HttpListener? _listener;
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        var port = options.Value.Port;
+        if (port == 0) return Task.CompletedTask;
+        var listener = new HttpListener();
+        // Every interface: Prometheus and the container runtime's probes come from outside the loopback.
+        listener.Prefixes.Add($"http://+:{port}/");
+        try { listener.Start(); }
+        catch (HttpListenerException e)
+        {
+            throw new OptionsValidationException(MetricsOptions.Section, typeof(MetricsOptions), [$"METRICS__PORT {port}: cannot listen ({e.Message})"]);
+        }
+        _listener = listener;
+        log.LogInformation("metrics and health on port {Port}: /metrics, /healthz, /readyz", port);
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_listener is not { } listener) return;
+        await using var stop = stoppingToken.Register(listener.Stop);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            HttpListenerContext context;
+            try { context = await listener.GetContextAsync(); }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException) { break; }
+            _ = Task.Run(() => AnswerAsync(context, stoppingToken), CancellationToken.None);
+        }
+    }
+
+    public override void Dispose()
+    {
+        _listener?.Close();
+        base.Dispose();
+    }
+
+    private async Task AnswerAsync(HttpListenerContext context, CancellationToken stoppingToken)
+    {
+        var response = context.Response;
+        try
+        {
+            if (context.Request.HttpMethod is not ("GET" or "HEAD"))
+            {
+                response.StatusCode = (int)HttpStatusCode.MethodNotAllowed;
+                return;
+            }
+            switch (context.Request.Url?.AbsolutePath.TrimEnd('/'))
+            {
+                case "/metrics":
+                    await WriteMetricsAsync(context, stoppingToken);
+                    break;
+                case "/healthz":
+                    await WriteHealthAsync(response, context.Request.HttpMethod, HealthTags.Live, stoppingToken);
+                    break;
+                case "/readyz":
+                    await WriteHealthAsync(response, context.Request.HttpMethod, HealthTags.Ready, stoppingToken);
+                    break;
+                default:
+                    response.StatusCode = (int)HttpStatusCode.NotFound;
+                    break;
+            }
+        }
+        catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The client went away, or the worker is stopping.
+        }
+        catch (Exception e)
+        {
+            log.LogError(e, "answering {Path} failed", context.Request.Url?.AbsolutePath);
+            try { response.StatusCode = (int)HttpStatusCode.InternalServerError; } catch (InvalidOperationException) { }
+        }
+        finally
+        {
+            try { response.Close(); } catch (Exception e) when (e is HttpListenerException or ObjectDisposedException) { }
+        }
+    }
+
+    private async Task WriteMetricsAsync(HttpListenerContext context, CancellationToken cancel)
+    {
+        var openMetrics = context.Request.AcceptTypes?.Any(a => a.StartsWith(PrometheusConstants.OpenMetricsContentType, StringComparison.OrdinalIgnoreCase)) == true;
+        // Collected into memory first, so that a failed collection can still answer with a status code.
+        using var body = new MemoryStream();
+        await metrics.Registry.CollectAndExportAsTextAsync(body, openMetrics ? ExpositionFormat.OpenMetricsText : ExpositionFormat.PrometheusText, cancel);
+        context.Response.ContentType = openMetrics
+            ? PrometheusConstants.OpenMetricsContentTypeWithVersionAndEncoding
+            : PrometheusConstants.TextContentTypeWithVersionAndEncoding;
+        context.Response.ContentLength64 = body.Length;
+        if (context.Request.HttpMethod == "GET") await context.Response.OutputStream.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length), cancel);
+    }
+
+    private async Task WriteHealthAsync(HttpListenerResponse response, string method, string tag, CancellationToken cancel)
+    {
+        var report = await health.CheckHealthAsync(r => r.Tags.Contains(tag), cancel);
+        response.StatusCode = report.Status == HealthStatus.Unhealthy ? (int)HttpStatusCode.ServiceUnavailable : (int)HttpStatusCode.OK;
+        response.ContentType = "application/json; charset=utf-8";
+        var body = JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            status = report.Status.ToString().ToLowerInvariant(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString().ToLowerInvariant(), description = e.Value.Description }),
+        });
+        response.ContentLength64 = body.Length;
+        if (method == "GET") await response.OutputStream.WriteAsync(body, cancel);
+    }
+}
