@@ -26,11 +26,25 @@ internal sealed class ConnectionSession(int generation)
 
     internal void MarkReady() => _ready.TrySetResult();
 
-    internal void Fail(string reason)
+    /// <summary>
+    /// Set by the connection when it can say why it is not ready better than "not ready": connected,
+    /// but nothing it could decode came through. Called once the ready timeout has passed, with that timeout.
+    /// </summary>
+    internal Func<TimeSpan, string?>? ExplainNotReady { get; set; }
+
+    /// <summary>The connection worked but its data did not (undecodable): an error worth saying once, not at every retry.</summary>
+    internal bool DataFault { get; private set; }
+
+    internal void Fail(string reason, bool dataFault = false)
     {
-        _ready.TrySetException(new ConnectionFailedException(reason));
+        if (_ended.Task.IsCompleted) return;
+        DataFault = dataFault;
+        _ready.TrySetException(new ConnectionFailedException(reason, dataFault));
         _ended.TrySetResult(reason);
     }
 }
 
-internal sealed class ConnectionFailedException(string reason) : Exception(reason);
+internal sealed class ConnectionFailedException(string reason, bool dataFault = false) : Exception(reason)
+{
+    internal bool DataFault { get; } = dataFault;
+}

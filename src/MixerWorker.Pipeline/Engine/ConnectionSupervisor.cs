@@ -25,8 +25,13 @@ internal sealed class ConnectionSupervisor(
     private Task? _loop;
     private int _attempts;
 
+    private int _dataFaults;
+    private bool _dataFaultSaid;
+
     internal ConnectionSession? Current { get; private set; }
     internal int Attempts => Volatile.Read(ref _attempts);
+    /// <summary>Connections that worked but carried nothing decodable.</summary>
+    internal int DataFaults => Volatile.Read(ref _dataFaults);
 
     private ResiliencePipeline BuildRetry(CancellationToken waitToken) => new ResiliencePipelineBuilder()
         .AddRetry(new RetryStrategyOptions
@@ -41,6 +46,19 @@ internal sealed class ConnectionSupervisor(
             {
                 var reason = args.Outcome.Exception?.Message;
                 report(ConnectionState.Retrying, reason);
+                if (args.Outcome.Exception is ConnectionFailedException { DataFault: true })
+                {
+                    // Connected, but the data is unusable: that will not change by retrying harder, so it is
+                    // said once, as an error, and the retries that follow stay quiet until something changes.
+                    Interlocked.Increment(ref _dataFaults);
+                    if (_dataFaultSaid)
+                        logger.LogDebug("{What}: still undecodable ({Reason}); retry {Attempt} in {Delay:F1} s", what, reason, args.AttemptNumber + 1, args.RetryDelay.TotalSeconds);
+                    else
+                        logger.LogError("{Reason}; retrying quietly", reason);
+                    _dataFaultSaid = true;
+                    return default;
+                }
+                _dataFaultSaid = false;
                 logger.LogWarning("{What}: connection failed ({Reason}); retry {Attempt} in {Delay:F1} s",
                     what, reason, args.AttemptNumber + 1, args.RetryDelay.TotalSeconds);
                 return default;
@@ -85,6 +103,7 @@ internal sealed class ConnectionSupervisor(
             {
                 var session = await BuildRetry(wait.Token).ExecuteAsync(ConnectOnceAsync, wait.Token);
                 report(ConnectionState.Connected, null);
+                _dataFaultSaid = false;
                 logger.LogInformation("{What}: connected", what);
                 var reason = await session.Ended.WaitAsync(_stop.Token);
                 logger.LogWarning("{What}: connection lost: {Reason}", what, reason);
@@ -121,7 +140,8 @@ internal sealed class ConnectionSupervisor(
         }
         catch (TimeoutException)
         {
-            session.Fail($"not ready within {readyTimeout.TotalSeconds:F0} s");
+            if (session.ExplainNotReady?.Invoke(readyTimeout) is { } undecodable) session.Fail(undecodable, dataFault: true);
+            else session.Fail($"not ready within {readyTimeout.TotalSeconds:F0} s");
         }
         catch (OperationCanceledException)
         {
@@ -133,7 +153,7 @@ internal sealed class ConnectionSupervisor(
         catch (ConnectionFailedException) { }
         await close(session);
         Current = null;
-        throw new ConnectionFailedException(session.Ended.Result);
+        throw new ConnectionFailedException(session.Ended.Result, session.DataFault);
     }
 
     public async ValueTask DisposeAsync()

@@ -396,7 +396,7 @@ public sealed class ProjectMixer : IProjectMixer
     public Task<MixerStatus> GetStatusAsync() => _control.Invoke(() => new MixerStatus(
         _scene.Project, _scene.Revision,
         _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since,
-            i.Branch.FramesIn, i.DecodeErrors, i.Branch.SinceLastFrame)),
+            i.Branch.FramesIn, i.DecodeErrors + (i.Supervisor?.DataFaults ?? 0), i.Branch.SinceLastFrame)),
         _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error, b.Branch.FramesOut, b.Branch.EncoderPlan.Backend,
             b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent))));
 
