@@ -23,8 +23,10 @@ internal static class TestbedCommands
                 return await DemoShow.RunAsync(options.GetValueOrDefault("out", "artifacts/demo"));
             case "cmdbench":
                 return await CommandBench.RunAsync(options);
+            case "reappear":
+                return await ReappearBench.RunAsync(options);
             default:
-                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] | demo [--out DIR] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md]");
+                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] | demo [--out DIR] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | reappear --worker MixerWorker.dll [--reps 20] [--outage 5] [--modes 500,0] [--out FILE.md]");
                 return 2;
         }
     }

@@ -32,19 +32,29 @@ internal sealed class ConnectionSession(int generation)
     /// </summary>
     internal Func<TimeSpan, string?>? ExplainNotReady { get; set; }
 
-    /// <summary>The connection worked but its data did not (undecodable): an error worth saying once, not at every retry.</summary>
-    internal bool DataFault { get; private set; }
+    /// <summary>How the connection failed, which decides how soon and how loudly it is tried again.</summary>
+    internal FailureKind Kind { get; private set; }
 
-    internal void Fail(string reason, bool dataFault = false)
+    internal void Fail(string reason, FailureKind kind = FailureKind.Connection)
     {
         if (_ended.Task.IsCompleted) return;
-        DataFault = dataFault;
-        _ready.TrySetException(new ConnectionFailedException(reason, dataFault));
+        Kind = kind;
+        _ready.TrySetException(new ConnectionFailedException(reason, kind));
         _ended.TrySetResult(reason);
     }
 }
 
-internal sealed class ConnectionFailedException(string reason, bool dataFault = false) : Exception(reason)
+internal enum FailureKind
 {
-    internal bool DataFault { get; } = dataFault;
+    /// <summary>Anything else: refused, unreachable, lost; retried with exponential backoff.</summary>
+    Connection,
+    /// <summary>The hub answered at once that nothing is published there: probed again soon and cheaply, so a returning feed is back fast.</summary>
+    NothingPublished,
+    /// <summary>Connected, but the data is unusable (undecodable): said once as an error, then retried quietly.</summary>
+    Undecodable,
+}
+
+internal sealed class ConnectionFailedException(string reason, FailureKind kind = FailureKind.Connection) : Exception(reason)
+{
+    internal FailureKind Kind { get; } = kind;
 }

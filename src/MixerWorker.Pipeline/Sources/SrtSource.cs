@@ -71,7 +71,7 @@ internal sealed class SrtSource : IDisposable
         var feed = Element.FromBorrowed(src.Handle);
         _reader = new SrtCallerReader(endpoint, "INGEST_SRT_PASSPHRASE", $"srt:{tail.Name}",
             data => Push(feed, data),
-            reason => _session.Fail($"input '{tail.Name}': {redact(reason)}"),
+            (reason, nothingPublished) => _session.Fail($"input '{tail.Name}': {redact(reason)}", nothingPublished ? FailureKind.NothingPublished : FailureKind.Connection),
             feed.Dispose);
         // Connected but never a picture: say what came instead (nothing, no MPEG-TS, a codec we cannot decode).
         session.ExplainNotReady = waited => _content.Explain(tail.Name, _reader.IsConnected, _reader.BytesReceived, waited);

@@ -81,11 +81,12 @@ internal static class WorkerSetup
                 // GRAPHICS__DIRECTORY: where graphics layers' PNG/SVG files live.
                 GraphicsDirectory = NullIfEmpty(c["Graphics:Directory"]),
             };
-            // RECONNECT__INITIALDELAYMS / RECONNECT__MAXDELAYMS: the inputs' and outputs' backoff.
+            // RECONNECT__INITIALDELAYMS / RECONNECT__MAXDELAYMS: the inputs' and outputs' backoff; RECONNECT__PROBEINTERVALMS: how often an empty ingest path is asked again.
             options = options with
             {
                 ReconnectInitialDelay = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:InitialDelayMs", options.ReconnectInitialDelay.TotalMilliseconds)),
                 ReconnectMaxDelay = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:MaxDelayMs", options.ReconnectMaxDelay.TotalMilliseconds)),
+                ReconnectProbeInterval = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:ProbeIntervalMs", options.ReconnectProbeInterval.TotalMilliseconds)),
             };
             var errors = options.Validate();
             return errors.Count == 0 ? options : throw new OptionsValidationException(name, typeof(MixerOptions), errors);
