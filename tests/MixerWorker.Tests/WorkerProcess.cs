@@ -37,6 +37,8 @@ public sealed class WorkerProcess : IAsyncDisposable
         // Only what the test says: nothing from the developer's environment leaks into the worker's configuration.
         foreach (var key in psi.Environment.Keys.Where(k => k.Contains("__") || k.EndsWith("PASSPHRASE", StringComparison.Ordinal)).ToList())
             psi.Environment.Remove(key);
+        // Fails the worker's graph changes made off its control thread, as in the engine's own tests.
+        psi.Environment["MIXERWORKER_CHECK_GRAPH_THREAD"] = "1";
         foreach (var (k, v) in environment) psi.Environment[k] = v;
         return new WorkerProcess(Process.Start(psi)!, output);
     }

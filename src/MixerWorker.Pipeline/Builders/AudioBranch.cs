@@ -1,5 +1,4 @@
 using MixerWorker.Pipeline.Interop;
-using MixerWorker.Pipeline.Sources;
 
 namespace MixerWorker.Pipeline.Builders;
 
@@ -10,7 +9,8 @@ internal sealed class AudioBranch : IDisposable
     // clock reaches its (offset) running time, and a queue shorter than the delay would leak it.
     private const ulong QueueTimeNs = (200UL + InputBranch.MaxAudioDelayMs) * 1_000_000UL;
 
-    private readonly Element _pipeline, _sourceTee, _mixer, _queue;
+    private readonly Graph _graph;
+    private readonly Element _sourceTee, _mixer, _queue;
     private readonly Pad _teePad, _queueSink, _queueSrc, _mixPad;
     private readonly Lock _gate = new();
     private bool _disposed;
@@ -19,14 +19,14 @@ internal sealed class AudioBranch : IDisposable
     internal string Input { get; }
 
     /// <param name="gain">Linear gain set before any audio flows, so an input that starts unheard never blips.</param>
-    internal AudioBranch(Element pipeline, string busName, string input, Element sourceTee, Element mixer, double gain)
+    internal AudioBranch(Graph graph, string busName, string input, Element sourceTee, Element mixer, double gain)
     {
-        _pipeline = pipeline;
+        _graph = graph;
         _sourceTee = sourceTee;
         _mixer = mixer;
         Input = input;
-        _queue = ElementFactory.LeakyQueue($"abox.{busName}.{input}", maxBuffers: 0, maxTimeNs: QueueTimeNs);
-        pipeline.Add(_queue);
+        _queue = ElementFactory.LeakyQueue(ElementName.AudioBox(busName, input), maxBuffers: 0, maxTimeNs: QueueTimeNs);
+        graph.Add(_queue);
         _queueSink = _queue.StaticPad("sink");
         _queueSrc = _queue.StaticPad("src");
         _mixPad = mixer.RequestPad("sink_%u");
@@ -67,7 +67,7 @@ internal sealed class AudioBranch : IDisposable
         _queue.SetState(State.Null);
         _queueSrc.Unlink(_mixPad);
         _mixer.ReleaseRequestPad(_mixPad);
-        _pipeline.Remove(_queue);
+        _graph.Remove(_queue);
         foreach (var d in new IDisposable[] { _teePad, _queueSink, _queueSrc, _mixPad, _queue }) d.Dispose();
     }
 }

@@ -21,7 +21,7 @@ internal sealed record TileDecoration(string Label, int Border);
 /// </summary>
 internal sealed class BoxBranch : IDisposable
 {
-    private readonly Element _pipeline;
+    private readonly Graph _graph;
     private readonly Element _sourceTee;
     private readonly Element _compositor;
     private readonly Element _bin;
@@ -48,7 +48,7 @@ internal sealed class BoxBranch : IDisposable
     /// thread, during aggregation only. A picture that merely reached the compositor may still be
     /// too new for the frame being made, so this, not arrival, says the box can be shown.
     /// </summary>
-    internal bool HasPictureNow => Native.gst_video_aggregator_pad_get_current_buffer(_mixPad.Handle) != 0;
+    internal bool HasPictureNow => _mixPad.HasAggregatedBuffer;
 
     /// <summary>
     /// Gives the clip for a buffer at a running time, or null to leave it as it is. Called on the
@@ -57,30 +57,30 @@ internal sealed class BoxBranch : IDisposable
     /// </summary>
     internal Func<BoxBranch, ulong, Crop?>? ClipAt { get; set; }
 
-    internal BoxBranch(Element pipeline, string busName, int id, string source, Element sourceTee, Element compositor, TileDecoration? tile = null)
+    internal BoxBranch(Graph graph, string busName, int id, string source, Element sourceTee, Element compositor, TileDecoration? tile = null)
     {
-        _pipeline = pipeline;
+        _graph = graph;
         _sourceTee = sourceTee;
         _compositor = compositor;
         Source = source;
-        var name = $"box.{busName}.{id}";
+        var name = ElementName.Box(busName, id);
         _bin = Element.NewBin(name);
-        var queue = ElementFactory.LeakyQueue($"{name}.queue", maxBuffers: 2);
-        _crop = Element.Make("videocrop", $"{name}.crop");
-        _scale = Element.Make("videoscale", $"{name}.scale");
-        _caps = Element.Make("capsfilter", $"{name}.caps");
-        _clip = Element.Make("videocrop", $"{name}.clip");
+        var queue = ElementFactory.LeakyQueue(name.Child("queue"), maxBuffers: 2);
+        _crop = Element.Make("videocrop", name.Child("crop"));
+        _scale = Element.Make("videoscale", name.Child("scale"));
+        _caps = Element.Make("capsfilter", name.Child("caps"));
+        _clip = Element.Make("videocrop", name.Child("clip"));
         List<Element> chain = [queue, _crop, _scale, _caps, _clip];
         if (tile is not null)
         {
             // Negative videobox sizes add a border around the picture, filled with a colour that
             // can change while playing: the multiview's tally border.
             _borderPx = tile.Border;
-            _border = Element.Make("videobox", $"{name}.border");
+            _border = Element.Make("videobox", name.Child("border"));
             foreach (var side in new[] { "left", "right", "top", "bottom" }) _border.Set(side, -tile.Border);
             _border.Set("fill", "black");
             _borderFill = "black";
-            _label = Element.Make("textoverlay", $"{name}.label");
+            _label = Element.Make("textoverlay", name.Child("label"));
             _label.Set("text", tile.Label);
             _label.Set("valignment", "bottom");
             _label.Set("halignment", "center");
@@ -95,8 +95,8 @@ internal sealed class BoxBranch : IDisposable
         _bin.AddPad(_binSrc);
         queue.Dispose();
         _clipSink = _clip.StaticPad("sink");
-        _clipProbe = Callbacks.AddProbe(_clipSink, ProbeType.Buffer, OnBufferToClip);
-        _pipeline.Add(_bin);
+        _clipProbe = graph.AddProbe(_clipSink, ProbeType.Buffer, OnBufferToClip);
+        graph.Add(_bin);
         _mixPad = compositor.RequestPad("sink_%u");
         _mixPad.SetNumber("alpha", 0.0); // hidden until the director places it
         _binSrc.Link(_mixPad);
@@ -153,9 +153,7 @@ internal sealed class BoxBranch : IDisposable
     // The clip of the buffer the compositor is about to draw from this box.
     private Crop ClipOfCurrentBuffer()
     {
-        var buffer = Native.gst_video_aggregator_pad_get_current_buffer(_mixPad.Handle);
-        if (buffer == 0) return _clipSet;
-        var pts = Abi.Read<ulong>(buffer, Abi.BufferPtsOffset);
+        if (_mixPad.AggregatedBufferPts is not { } pts) return _clipSet;
         lock (_clipped)
             foreach (var (p, clip) in _clipped)
                 if (p == pts && clip is not null) return clip;
@@ -213,7 +211,7 @@ internal sealed class BoxBranch : IDisposable
         _bin.SetState(State.Null);
         _binSrc.Unlink(_mixPad);
         _compositor.ReleaseRequestPad(_mixPad);
-        _pipeline.Remove(_bin);
+        _graph.Remove(_bin);
         foreach (var d in new IDisposable?[] { _clipSink, _teePad, _mixPad, _binSink, _binSrc, _crop, _scale, _caps, _clip, _border, _label, _bin }) d?.Dispose();
     }
 }

@@ -1,6 +1,5 @@
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Scene;
-using MixerWorker.Pipeline.Sources;
 
 namespace MixerWorker.Pipeline.Builders;
 
@@ -21,7 +20,7 @@ internal sealed class BusAudio : IDisposable
 
     private static readonly IReadOnlyDictionary<string, AudioBranch> NoBranches = new Dictionary<string, AudioBranch>();
 
-    private readonly Element _pipeline;
+    private readonly Graph _graph;
     private readonly string _bus;
     private readonly Element[] _elements;
     private readonly Element _master, _limiter;
@@ -38,31 +37,31 @@ internal sealed class BusAudio : IDisposable
     /// <summary>The encoded audio's last element, to link to the bus's muxer.</summary>
     internal Element Output => _elements[^1];
 
-    internal BusAudio(Element pipeline, BusDefinition bus, ulong latencyNs)
+    internal BusAudio(Graph graph, BusDefinition bus, ulong latencyNs)
     {
-        _pipeline = pipeline;
+        _graph = graph;
         _bus = bus.Name;
-        var p = $"bus.{bus.Name}";
-        var silence = Element.Make("audiotestsrc", $"{p}.silence");
+        var p = ElementName.Bus(bus.Name);
+        var silence = Element.Make("audiotestsrc", p.Child("silence"));
         silence.Set("is-live", true);
         silence.Set("wave", "silence");
         silence.Set("samplesperbuffer", 480);
-        var silenceCaps = ElementFactory.CapsFilter($"{p}.silencecaps", InputBranch.AudioCaps);
-        Mixer = Element.MakeWith("audiomixer", $"{p}.audiomixer", "force-live", true);
+        var silenceCaps = ElementFactory.CapsFilter(p.Child("silencecaps"), InputBranch.AudioCaps);
+        Mixer = Element.MakeWith("audiomixer", p.Child("audiomixer"), "force-live", true);
         Mixer.Set("latency", latencyNs);
         Mixer.Set("start-time-selection", "first");
-        var mixCaps = ElementFactory.CapsFilter($"{p}.acaps", InputBranch.AudioCaps);
-        _master = Element.Make("volume", $"{p}.master");
-        _limiter = Limiter($"{p}.limiter");
-        var meter = ElementFactory.Meter($"{p}.level");
-        var aconv = Element.Make("audioconvert", $"{p}.aconvert");
-        var aenc = Encoder($"{p}.aenc", bus.Format);
+        var mixCaps = ElementFactory.CapsFilter(p.Child("acaps"), InputBranch.AudioCaps);
+        _master = Element.Make("volume", p.Child("master"));
+        _limiter = Limiter(p.Child("limiter"));
+        var meter = ElementFactory.Meter(p);
+        var aconv = Element.Make("audioconvert", p.Child("aconvert"));
+        var aenc = Encoder(p.Child("aenc"), bus.Format);
         // mpegtsmux refuses voaacenc's output unless aacparse frames it; Opus goes in as it is.
-        Element[] encoded = bus.Format.AudioCodec == AudioCodec.Aac ? [aenc, Element.Make("aacparse", $"{p}.aacparse")] : [aenc];
+        Element[] encoded = bus.Format.AudioCodec == AudioCodec.Aac ? [aenc, Element.Make("aacparse", p.Child("aacparse"))] : [aenc];
         _elements = [silence, silenceCaps, Mixer, mixCaps, _master, _limiter, meter, aconv, .. encoded];
-        ElementFactory.AddChain(pipeline, _elements);
+        ElementFactory.AddChain(graph, _elements);
         using (var limiterSink = _limiter.StaticPad("sink"))
-            _peakLimiterProbe = Callbacks.AddProbe(limiterSink, ProbeType.Buffer, info =>
+            _peakLimiterProbe = graph.AddProbe(limiterSink, ProbeType.Buffer, info =>
             {
                 if (_peakLimiting) Limit(info);
                 return ProbeReturn.Ok;
@@ -71,19 +70,7 @@ internal sealed class BusAudio : IDisposable
     }
 
     // On the mixer's streaming thread, buffer by buffer (F32LE stereo, fixed by the caps before it).
-    private unsafe void Limit(ProbeInfo info)
-    {
-        var buffer = info.WritableBuffer();
-        if (buffer == 0) return;
-        var map = stackalloc byte[Abi.MapInfoSize];
-        if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead | Abi.MapWrite)) return;
-        try
-        {
-            var floats = (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset) / sizeof(float);
-            _peakLimiter.Process(new Span<float>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), floats));
-        }
-        finally { Native.gst_buffer_unmap(buffer, (nint)map); }
-    }
+    private void Limit(ProbeInfo info) => info.MapWritable<float>(_peakLimiter.Process);
 
     // The PeakLimiter (a probe on this element's input) does the limiting. audiodynamic as a
     // hard-knee compressor behind it maps every sample above the threshold to
@@ -143,7 +130,7 @@ internal sealed class BusAudio : IDisposable
         {
             if (!inputs.TryGetValue(input, out var source)) continue;
             if (current.TryGetValue(input, out var branch)) branch.SetGain(gain);
-            else branch = new AudioBranch(_pipeline, _bus, input, source.AudioTee, Mixer, gain);
+            else branch = new AudioBranch(_graph, _bus, input, source.AudioTee, Mixer, gain);
             next[input] = branch;
         }
         _branches = next;
@@ -191,7 +178,7 @@ internal sealed class BusAudio : IDisposable
         foreach (var branch in _branches.Values) branch.Dispose();
         _branches = NoBranches;
         foreach (var e in _elements) e.SetState(State.Null);
-        foreach (var e in _elements) _pipeline.Remove(e);
+        foreach (var e in _elements) _graph.Remove(e);
         foreach (var e in _elements) e.Dispose();
     }
 }

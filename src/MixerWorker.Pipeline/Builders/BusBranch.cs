@@ -1,7 +1,6 @@
 using MixerWorker.Pipeline.Encoding;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Scene;
-using MixerWorker.Pipeline.Sources;
 
 namespace MixerWorker.Pipeline.Builders;
 
@@ -13,8 +12,9 @@ namespace MixerWorker.Pipeline.Builders;
 /// </summary>
 internal sealed class BusBranch : IDisposable
 {
-    private readonly Element _pipeline;
+    private readonly Graph _graph;
     private readonly List<Element> _elements = [];
+    private readonly List<Element> _encoder;
     private readonly Pad _backgroundPad;
     private readonly ProbeHandle _frameCounter;
     private bool _first = true;
@@ -38,56 +38,56 @@ internal sealed class BusBranch : IDisposable
     /// <summary>Called by the output's streaming thread for what it sends.</summary>
     internal void CountSent(long bytes) => Interlocked.Add(ref _bytesSent, bytes);
 
-    internal BusBranch(Element pipeline, BusDefinition bus, EncoderChainPlan encoderPlan, TimeSpan mixerLatency, Action<Action> toControlThread)
+    internal BusBranch(Graph graph, BusDefinition bus, EncoderChainPlan encoderPlan, TimeSpan mixerLatency, Action<Action> toControlThread)
     {
-        _pipeline = pipeline;
+        _graph = graph;
         Name = bus.Name;
         Definition = bus;
         EncoderPlan = encoderPlan;
         var f = bus.Format;
-        var p = $"bus.{bus.Name}";
-        var latencyNs = (ulong)mixerLatency.Ticks * 100;
+        var p = ElementName.Bus(bus.Name);
+        var latencyNs = ClockTime.FromTimeSpan(mixerLatency);
 
         // Video. The background source is tiny and transparent: it only makes the compositor live
         // and clocked; the compositor's own background fill draws the colour.
-        var bg = Element.Make("videotestsrc", $"{p}.bgsrc");
+        var bg = Element.Make("videotestsrc", p.Child("bgsrc"));
         bg.Set("is-live", true);
         bg.Set("pattern", "black");
-        var bgCaps = ElementFactory.CapsFilter($"{p}.bgcaps", $"video/x-raw,format=I420,width=16,height=16,framerate={f.Fps}/1");
+        var bgCaps = ElementFactory.CapsFilter(p.Child("bgcaps"), $"video/x-raw,format=I420,width=16,height=16,framerate={f.Fps}/1");
         // force-live: aggregate on the clock even when no input has ever connected. Without it a box
         // whose input never came up fails the latency query, the compositor falls back to waiting for
         // every pad, and the bus publishes nothing.
-        Compositor = Element.MakeWith("compositor", $"{p}.compositor", "force-live", true);
+        Compositor = Element.MakeWith("compositor", p.Child("compositor"), "force-live", true);
         Compositor.Set("background", bus.Background.ToString().ToLowerInvariant());
         Compositor.Set("latency", latencyNs);
         Compositor.Set("start-time-selection", "first");
         // Without an explicit I420 format x264 negotiates 4:4:4 10-bit, which browsers cannot play.
-        var outCaps = ElementFactory.CapsFilter($"{p}.vcaps",
+        var outCaps = ElementFactory.CapsFilter(p.Child("vcaps"),
             $"video/x-raw,format=I420,width={f.Width},height={f.Height},framerate={f.Fps}/1,pixel-aspect-ratio=1/1");
-        RawTee = Element.Make("tee", $"{p}.rawtee");
+        RawTee = Element.Make("tee", p.Child("rawtee"));
         RawTee.Set("allow-not-linked", true);
-        var encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, $"{p}.venc{i}")).ToList();
+        _encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, p.Child($"venc{i}"))).ToList();
 
-        var mux = Element.Make("mpegtsmux", $"{p}.mux");
+        var mux = Element.Make("mpegtsmux", p.Child("mux"));
         mux.Set("alignment", 7); // 7 x 188 = 1316 bytes per SRT packet, MediaMTX's payload size
-        MuxTee = Element.Make("tee", $"{p}.muxtee");
+        MuxTee = Element.Make("tee", p.Child("muxtee"));
         MuxTee.Set("allow-not-linked", true);
 
-        _elements.AddRange([bg, bgCaps, Compositor, outCaps, RawTee, .. encoder, mux, MuxTee]);
-        foreach (var e in _elements) pipeline.Add(e);
+        _elements.AddRange([bg, bgCaps, Compositor, outCaps, RawTee, .. _encoder, mux, MuxTee]);
+        foreach (var e in _elements) graph.Add(e);
         Element.LinkMany(bg, bgCaps);
         _backgroundPad = Compositor.RequestPad("sink_%u");
         _backgroundPad.Set("alpha", 0.0);
         _backgroundPad.Set("zorder", 0);
         using (var bgSrc = bgCaps.StaticPad("src")) bgSrc.Link(_backgroundPad);
-        Element.LinkMany([Compositor, outCaps, RawTee, .. encoder, mux]);
-        Audio = new BusAudio(pipeline, bus, latencyNs);
+        Element.LinkMany([Compositor, outCaps, RawTee, .. _encoder, mux]);
+        Audio = new BusAudio(graph, bus, latencyNs);
         Audio.Output.Link(mux);
         mux.Link(MuxTee);
         using (var compositorSrc = Compositor.StaticPad("src"))
-            _frameCounter = Callbacks.AddProbe(compositorSrc, ProbeType.Buffer, _ => { Interlocked.Increment(ref _frames); return ProbeReturn.Ok; });
-        Director = new BusDirector(pipeline, Compositor, bus, toControlThread, Audio.SetInputGains);
-        if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(pipeline, bus.Name, Compositor);
+            _frameCounter = graph.AddProbe(compositorSrc, ProbeType.Buffer, _ => { Interlocked.Increment(ref _frames); return ProbeReturn.Ok; });
+        Director = new BusDirector(graph, Compositor, bus, toControlThread, Audio.SetInputGains);
+        if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(graph, bus.Name, Compositor);
         // Downstream first: a live source started before the aggregator it feeds pushes into an
         // inactive pad, gets FLUSHING, pauses its task for good, and the bus never produces a frame.
         foreach (var e in Enumerable.Reverse(_elements)) e.SyncStateWithParent();
@@ -111,11 +111,7 @@ internal sealed class BusBranch : IDisposable
         _first = false;
     }
 
-    private void SetVideoBitrate(int kbps)
-    {
-        var encoder = _elements.FirstOrDefault(e => e.Name.StartsWith($"bus.{Name}.venc") && e.HasProperty("bitrate"));
-        encoder?.Set("bitrate", kbps);
-    }
+    private void SetVideoBitrate(int kbps) => _encoder.FirstOrDefault(e => e.HasProperty("bitrate"))?.Set("bitrate", kbps);
 
     public void Dispose()
     {
@@ -124,7 +120,7 @@ internal sealed class BusBranch : IDisposable
         Audio.Dispose();
         _frameCounter.Dispose();
         foreach (var e in _elements) e.SetState(State.Null);
-        foreach (var e in _elements) { _pipeline.Remove(e); }
+        foreach (var e in _elements) _graph.Remove(e);
         _backgroundPad.Dispose();
         foreach (var e in _elements) e.Dispose();
     }

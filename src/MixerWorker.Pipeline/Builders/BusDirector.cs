@@ -1,6 +1,5 @@
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Scene;
-using MixerWorker.Pipeline.Sources;
 
 namespace MixerWorker.Pipeline.Builders;
 
@@ -23,7 +22,7 @@ internal sealed class BusDirector : IDisposable
     private const int WipeLeadFrames = 5;
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromMilliseconds(400);
 
-    private readonly Element _pipeline;
+    private readonly Graph _graph;
     private readonly Element _compositor;
     private readonly string _bus;
     private readonly OutputFormat _format;
@@ -45,17 +44,17 @@ internal sealed class BusDirector : IDisposable
     /// <summary>Raised on the control thread when a transition has finished.</summary>
     internal event Action? TransitionFinished;
 
-    internal BusDirector(Element pipeline, Element compositor, BusDefinition bus, Action<Action> toControlThread,
+    internal BusDirector(Graph graph, Element compositor, BusDefinition bus, Action<Action> toControlThread,
         Action<IReadOnlyDictionary<string, double>> setAudioGains)
     {
         _setAudioGains = setAudioGains;
-        _pipeline = pipeline;
+        _graph = graph;
         _compositor = compositor;
         _bus = bus.Name;
         _format = bus.Format;
         _steady = bus with { Layout = [], Preset = null };
         _toControlThread = toControlThread;
-        Callbacks.ConnectSamplesSelected(compositor, OnFrame);
+        graph.ConnectSamplesSelected(compositor, OnFrame);
     }
 
     internal BusAnimation? Animation { get { lock (_lock) return _active?.Animation; } }
@@ -88,12 +87,12 @@ internal sealed class BusDirector : IDisposable
             var i = ReusableFrom(spec.Kind, fromBoxes, toBoxes[j], reused);
             if (i is not null && spec.Kind == TransitionKind.Move) { movedFrom[j] = i; continue; } // drawn by the outgoing branch it glides from
             if (i is not null) { toBranches[j] = fromBranches[i.Value]; continue; }
-            var branch = new BoxBranch(_pipeline, _bus, _nextBoxId++, toBoxes[j].Source, inputs[toBoxes[j].Source].VideoTee, _compositor) { ClipAt = ClipFor };
+            var branch = new BoxBranch(_graph, _bus, _nextBoxId++, toBoxes[j].Source, inputs[toBoxes[j].Source].VideoTee, _compositor) { ClipAt = ClipFor };
             branch.Resize(toBoxes[j]);
             toBranches[j] = branch;
             fresh.Add(branch);
         }
-        if (spec.Kind == TransitionKind.Dip) _dipVeil ??= new VeilBranch(_pipeline, $"veil.{_bus}.dip", _compositor, _format, DipVeilZ);
+        if (spec.Kind == TransitionKind.Dip) _dipVeil ??= new VeilBranch(_graph, ElementName.Veil(_bus, "dip"), _compositor, _format, DipVeilZ);
         var animation = new BusAnimation(from, to, spec);
         lock (_lock) _active = new Transition(animation, fromBranches, toBranches, movedFrom, fresh, Environment.TickCount64 + (long)ReadyTimeout.TotalMilliseconds);
     }
@@ -155,7 +154,7 @@ internal sealed class BusDirector : IDisposable
     /// <summary>Fades the whole bus, graphics included, to or from black. Control thread.</summary>
     internal void FadeToBlack(bool black, TimeSpan duration)
     {
-        _fadeVeil ??= new VeilBranch(_pipeline, $"veil.{_bus}.ftb", _compositor, _format, FadeVeilZ);
+        _fadeVeil ??= new VeilBranch(_graph, ElementName.Veil(_bus, "ftb"), _compositor, _format, FadeVeilZ);
         lock (_lock) _fadeToBlack = _fadeToBlack.To(black ? 1 : 0, duration, NextFrameTime());
     }
 
@@ -170,7 +169,7 @@ internal sealed class BusDirector : IDisposable
         var built = new GraphicBranch?[layers.Count];
         for (var i = 0; i < layers.Count; i++)
             if (i >= current.Count || !SameImage(current[i].Branch.Layer, layers[i]))
-                built[i] = new GraphicBranch(_pipeline, _bus, _nextBoxId++, layers[i], resolve(layers[i].File), _compositor, _format, GraphicsZ + i);
+                built[i] = new GraphicBranch(_graph, _bus, _nextBoxId++, layers[i], resolve(layers[i].File), _compositor, _format, GraphicsZ + i);
         lock (_lock)
         {
             var next = new List<Overlay>();
@@ -189,7 +188,7 @@ internal sealed class BusDirector : IDisposable
         a with { Visible = false, Opacity = 0, FadeMs = 0 } == b with { Visible = false, Opacity = 0, FadeMs = 0 };
 
     // Fades begin with the next output frame. Caller holds _lock.
-    private ulong NextFrameTime() => _lastRunningTime + Abi.Second / (ulong)_format.Fps;
+    private ulong NextFrameTime() => _lastRunningTime + ClockTime.Frame(_format.Fps);
 
     // Compositor streaming thread: quick, property changes only.
     private void OnFrame(ulong runningTime)
@@ -217,7 +216,7 @@ internal sealed class BusDirector : IDisposable
             // A wipe clips each picture as it enters its box, a few frames before the compositor
             // draws it; starting a few frames ahead lets the pictures already on their way be cut
             // for the moment they will be shown, so even the first frames of the wipe are exact.
-            var lead = t.Animation.Transition.Kind == TransitionKind.Wipe ? WipeLeadFrames * Abi.Second / (ulong)_format.Fps : 0;
+            var lead = t.Animation.Transition.Kind == TransitionKind.Wipe ? WipeLeadFrames * ClockTime.Second / (ulong)_format.Fps : 0;
             t.StartedAt = runningTime + lead;
         }
         var progress = Progress(t, runningTime);
@@ -241,7 +240,7 @@ internal sealed class BusDirector : IDisposable
     private static double Progress(Transition t, ulong runningTime)
     {
         if (t.StartedAt is not { } start || runningTime <= start) return 0;
-        var duration = (ulong)t.Animation.Duration.Ticks * 100;
+        var duration = ClockTime.FromTimeSpan(t.Animation.Duration);
         return duration == 0 ? 1.0 : Math.Min(1.0, (double)(runningTime - start) / duration);
     }
 
@@ -337,5 +336,5 @@ internal readonly record struct Fade(double From, double Target, ulong Start, ul
     }
 
     /// <summary>A fade from wherever this one is at <paramref name="now"/> to <paramref name="target"/>.</summary>
-    internal Fade To(double target, TimeSpan duration, ulong now) => new(At(now), target, now, (ulong)Math.Max(0, duration.Ticks) * 100);
+    internal Fade To(double target, TimeSpan duration, ulong now) => new(At(now), target, now, ClockTime.FromTimeSpan(duration));
 }

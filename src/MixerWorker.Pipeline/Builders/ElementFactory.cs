@@ -40,11 +40,11 @@ internal static class ElementFactory
         return q;
     }
 
-    /// <summary>A `level` element posting peak and RMS every 100 ms; its name scopes the messages
-    /// (in.&lt;input&gt;.level, bus.&lt;bus&gt;.level).</summary>
-    internal static Element Meter(string name)
+    /// <summary>A `level` element posting peak and RMS every 100 ms for an input or bus; its name
+    /// (<see cref="ElementName.MeterPart"/> of <paramref name="owner"/>) scopes the messages.</summary>
+    internal static Element Meter(ElementName owner)
     {
-        var level = Element.Make("level", name);
+        var level = Element.Make("level", owner.Child(ElementName.MeterPart));
         level.Set("interval", 100_000_000UL);
         level.Set("post-messages", true);
         return level;
@@ -54,6 +54,13 @@ internal static class ElementFactory
     internal static void AddChain(Element bin, IReadOnlyList<Element> chain)
     {
         foreach (var e in chain) bin.Add(e);
+        Element.LinkMany([.. chain]);
+    }
+
+    /// <summary>Adds elements to the pipeline and links them in order.</summary>
+    internal static void AddChain(Graph graph, IReadOnlyList<Element> chain)
+    {
+        foreach (var e in chain) graph.Add(e);
         Element.LinkMany([.. chain]);
     }
 }

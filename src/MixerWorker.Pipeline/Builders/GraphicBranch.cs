@@ -10,36 +10,37 @@ namespace MixerWorker.Pipeline.Builders;
 /// </summary>
 internal sealed class GraphicBranch : IDisposable
 {
-    private readonly Element _pipeline, _compositor, _bin;
+    private readonly Graph _graph;
+    private readonly Element _compositor, _bin;
     private readonly Pad _binSrc, _mixPad;
     private double _alpha = -1;
 
     internal GraphicLayer Layer { get; }
 
-    internal GraphicBranch(Element pipeline, string busName, int index, GraphicLayer layer, string path, Element compositor, OutputFormat format, int zorder)
+    internal GraphicBranch(Graph graph, string busName, int index, GraphicLayer layer, string path, Element compositor, OutputFormat format, int zorder)
     {
-        _pipeline = pipeline;
+        _graph = graph;
         _compositor = compositor;
         Layer = layer;
-        var name = $"gfx.{busName}.{index}";
+        var name = ElementName.Graphic(busName, index);
         _bin = Element.NewBin(name);
-        var file = Element.Make("filesrc", $"{name}.file");
+        var file = Element.Make("filesrc", name.Child("file"));
         file.Set("location", path);
         var svg = path.EndsWith(".svg", StringComparison.OrdinalIgnoreCase);
-        var decoder = Element.Make(svg ? "rsvgdec" : "pngdec", $"{name}.dec");
-        var freeze = Element.Make("imagefreeze", $"{name}.freeze");
+        var decoder = Element.Make(svg ? "rsvgdec" : "pngdec", name.Child("dec"));
+        var freeze = Element.Make("imagefreeze", name.Child("freeze"));
         freeze.Set("is-live", true);
-        var convert = Element.Make("videoconvert", $"{name}.convert");
-        var scale = Element.Make("videoscale", $"{name}.scale");
+        var convert = Element.Make("videoconvert", name.Child("convert"));
+        var scale = Element.Make("videoscale", name.Child("scale"));
         var size = layer.Width > 0 && layer.Height > 0 ? $",width={layer.Width},height={layer.Height}" : "";
         // No format: the compositor takes the image's own (with alpha, for PNG/SVG transparency).
-        var caps = ElementFactory.CapsFilter($"{name}.caps", $"video/x-raw,framerate={format.Fps}/1{size}");
+        var caps = ElementFactory.CapsFilter(name.Child("caps"), $"video/x-raw,framerate={format.Fps}/1{size}");
         Element[] chain = [file, decoder, freeze, convert, scale, caps];
         ElementFactory.AddChain(_bin, chain);
         using (var last = caps.StaticPad("src")) { _binSrc = Pad.Ghost("src", last); }
         _bin.AddPad(_binSrc);
         foreach (var e in chain) e.Dispose();
-        pipeline.Add(_bin);
+        graph.Add(_bin);
         _mixPad = compositor.RequestPad("sink_%u");
         _mixPad.SetNumber("alpha", 0.0);
         _mixPad.SetNumber("xpos", layer.X);
@@ -62,7 +63,7 @@ internal sealed class GraphicBranch : IDisposable
         _bin.SetState(State.Null);
         _binSrc.Unlink(_mixPad);
         _compositor.ReleaseRequestPad(_mixPad);
-        _pipeline.Remove(_bin);
+        _graph.Remove(_bin);
         _binSrc.Dispose();
         _mixPad.Dispose();
         _bin.Dispose();

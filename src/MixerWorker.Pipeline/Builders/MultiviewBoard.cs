@@ -1,6 +1,5 @@
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Scene;
-using MixerWorker.Pipeline.Sources;
 
 namespace MixerWorker.Pipeline.Builders;
 
@@ -10,7 +9,7 @@ namespace MixerWorker.Pipeline.Builders;
 /// picture before encoding) and Preview (the main source of Program's preview shot). Tiles are
 /// static, so they are placed from the control thread; only tally and liveness change them.
 /// </summary>
-internal sealed class MultiviewBoard(Element pipeline, string busName, Element compositor) : IDisposable
+internal sealed class MultiviewBoard(Graph graph, string busName, Element compositor) : IDisposable
 {
     private const int BorderPx = 4;
     private readonly Dictionary<string, Tile> _tiles = [];
@@ -46,7 +45,7 @@ internal sealed class MultiviewBoard(Element pipeline, string busName, Element c
             if (!_tiles.ContainsKey(key))
             {
                 var source = layout.Input ?? previewSource ?? "program";
-                var branch = new BoxBranch(pipeline, busName, _nextId++, source, tee, compositor, new TileDecoration(layout.Label, BorderPx));
+                var branch = new BoxBranch(graph, busName, _nextId++, source, tee, compositor, new TileDecoration(layout.Label, BorderPx));
                 branch.Resize(new Box { Source = source, Width = layout.Width, Height = layout.Height });
                 _tiles[key] = new Tile(layout, branch, tee);
             }

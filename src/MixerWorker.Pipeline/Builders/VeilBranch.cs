@@ -10,22 +10,23 @@ namespace MixerWorker.Pipeline.Builders;
 /// </summary>
 internal sealed class VeilBranch : IDisposable
 {
-    private readonly Element _pipeline, _compositor, _src, _caps;
+    private readonly Graph _graph;
+    private readonly Element _compositor, _src, _caps;
     private readonly Pad _mixPad;
     private double _alpha;
     private DipColor _color = DipColor.Black;
 
-    internal VeilBranch(Element pipeline, string name, Element compositor, OutputFormat format, int zorder)
+    internal VeilBranch(Graph graph, ElementName name, Element compositor, OutputFormat format, int zorder)
     {
-        _pipeline = pipeline;
+        _graph = graph;
         _compositor = compositor;
-        _src = Element.Make("videotestsrc", $"{name}.src");
+        _src = Element.Make("videotestsrc", name.Child("src"));
         _src.Set("is-live", true);
         _src.Set("pattern", "solid-color");
         _src.SetNumber("foreground-color", Argb(DipColor.Black));
-        _caps = ElementFactory.CapsFilter($"{name}.caps", $"video/x-raw,format=I420,width=16,height=16,framerate={format.Fps}/1");
-        pipeline.Add(_src);
-        pipeline.Add(_caps);
+        _caps = ElementFactory.CapsFilter(name.Child("caps"), $"video/x-raw,format=I420,width=16,height=16,framerate={format.Fps}/1");
+        graph.Add(_src);
+        graph.Add(_caps);
         _src.Link(_caps);
         _mixPad = compositor.RequestPad("sink_%u");
         _mixPad.SetNumber("alpha", 0.0);
@@ -52,8 +53,8 @@ internal sealed class VeilBranch : IDisposable
         _caps.SetState(State.Null);
         using (var src = _caps.StaticPad("src")) src.Unlink(_mixPad);
         _compositor.ReleaseRequestPad(_mixPad);
-        _pipeline.Remove(_src);
-        _pipeline.Remove(_caps);
+        _graph.Remove(_src);
+        _graph.Remove(_caps);
         _mixPad.Dispose();
         _src.Dispose();
         _caps.Dispose();

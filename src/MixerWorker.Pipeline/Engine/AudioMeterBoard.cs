@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Interop;
 
 namespace MixerWorker.Pipeline.Engine;
@@ -15,29 +16,29 @@ internal sealed class AudioMeterBoard(TimeSpan staleAfter)
     private sealed record Entry(AudioLevel Level, long At, long Readings);
 
     /// <summary>
-    /// Takes a reading from an element named in.&lt;input&gt;.level or bus.&lt;bus&gt;.level, if
+    /// Takes a reading from an input's or bus's meter (<see cref="ElementName.IsMeter"/>), if
     /// <paramref name="isCurrent"/> says that input or bus still exists (a late message from a removed
     /// one is dropped). Returns false for any other element.
     /// </summary>
-    internal bool Record(string sourcePath, LevelReading reading, Func<string, string, bool> isCurrent)
+    internal bool Record(string sourcePath, LevelReading reading, Func<ElementKind, string, bool> isCurrent)
     {
-        var segment = sourcePath[(sourcePath.LastIndexOf('/') + 1)..];
-        var parts = segment[(segment.IndexOf(':') + 1)..].Split('.');
-        if (parts is not [var kind and ("in" or "bus"), var name, "level"] || !isCurrent(kind, name)) return false;
-        var meters = kind == "in" ? _inputs : _buses;
+        if (ElementName.SourceOf(sourcePath) is not { IsMeter: true } meter || !isCurrent(meter.Kind, meter.Owner)) return false;
+        var name = meter.Owner;
+        var meters = Of(meter.Kind);
         var level = new AudioLevel(reading.PeakDb, reading.RmsDb);
         var now = Environment.TickCount64;
         meters.AddOrUpdate(name, _ => new Entry(level, now, 1), (_, e) => new Entry(level, now, e.Readings + 1));
         return true;
     }
 
-    internal void Forget(string kind, string name) => (kind == "in" ? _inputs : _buses).TryRemove(name, out _);
+    internal void Forget(ElementKind kind, string name) => Of(kind).TryRemove(name, out _);
 
     internal AudioMeters Snapshot() => new(Read(_inputs), Read(_buses));
 
-    /// <summary>How many readings an input ("in") or bus ("bus") has had, for tests of the rate.</summary>
-    internal long Readings(string kind, string name) =>
-        (kind == "in" ? _inputs : _buses).TryGetValue(name, out var e) ? e.Readings : 0;
+    /// <summary>How many readings an input or bus has had, for tests of the rate.</summary>
+    internal long Readings(ElementKind kind, string name) => Of(kind).TryGetValue(name, out var e) ? e.Readings : 0;
+
+    private ConcurrentDictionary<string, Entry> Of(ElementKind kind) => kind == ElementKind.Input ? _inputs : _buses;
 
     private IReadOnlyDictionary<string, AudioLevel> Read(ConcurrentDictionary<string, Entry> meters)
     {

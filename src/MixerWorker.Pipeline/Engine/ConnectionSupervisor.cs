@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using MixerWorker.Pipeline.Srt;
 using Polly;
 using Polly.Retry;
 

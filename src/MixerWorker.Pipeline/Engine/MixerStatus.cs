@@ -25,7 +25,7 @@ public sealed record BusStatus(ConnectionState Output, string? Error, long Frame
 /// <summary>Peak and RMS in dBFS over the last metering interval; -inf (as -120) for silence.</summary>
 public sealed record AudioLevel(double PeakDb, double RmsDb)
 {
-    public const double FloorDb = -120;
+    public const double FloorDb = Interop.LevelReading.FloorDb;
     public static readonly AudioLevel Silence = new(FloorDb, FloorDb);
 }
 

@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace MixerWorker.Pipeline.Interop;
 
 /// <summary>A bus message copied out of GStreamer, safe to keep and pass between threads.</summary>
@@ -22,14 +25,16 @@ internal sealed class BusReader : IDisposable
     private readonly nint _bus;
     private readonly nint _pipeline;
     private readonly Action<BusMessage> _handler;
+    private readonly ILogger _log;
     private readonly Thread _thread;
     private volatile bool _stop;
 
-    internal BusReader(Element pipeline, string threadName, Action<BusMessage> handler)
+    internal BusReader(Element pipeline, string threadName, Action<BusMessage> handler, ILogger? log = null)
     {
         _pipeline = pipeline.Handle;
         _bus = pipeline.GetBus();
         _handler = handler;
+        _log = log ?? NullLogger.Instance;
         _thread = new Thread(Run) { IsBackground = true, Name = threadName };
         _thread.Start();
     }
@@ -45,7 +50,7 @@ internal sealed class BusReader : IDisposable
                 var copy = Copy(msg);
                 if (copy is not null) _handler(copy);
             }
-            catch (Exception e) { Console.Error.WriteLine($"bus handler failed: {e.Message}"); }
+            catch (Exception e) { _log.LogError(e, "a bus message could not be handled"); }
             finally { Native.gst_message_unref(msg); }
         }
     }

@@ -83,32 +83,63 @@ internal readonly struct ProbeInfo(nint info)
     }
 
     internal bool IsDeltaUnit => Buffer is var b && b != 0 && (Abi.Read<uint>(b, Abi.MiniObjectFlagsOffset) & Abi.BufferFlagDeltaUnit) != 0;
+
+    /// <summary>
+    /// Maps the buffer (made writable first) and hands its bytes to <paramref name="use"/> as a span of
+    /// <typeparamref name="T"/>, for a probe that changes samples in place; false when there is no
+    /// buffer or it cannot be mapped. The span is valid only inside <paramref name="use"/>.
+    /// </summary>
+    internal unsafe bool MapWritable<T>(SpanAction<T> use) where T : unmanaged
+    {
+        var buffer = WritableBuffer();
+        if (buffer == 0) return false;
+        var map = stackalloc byte[Abi.MapInfoSize];
+        if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead | Abi.MapWrite)) return false;
+        try
+        {
+            var size = (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset);
+            use(new Span<T>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), size / sizeof(T)));
+            return true;
+        }
+        finally { Native.gst_buffer_unmap(buffer, (nint)map); }
+    }
 }
+
+/// <summary>Works on a span that is only valid during the call (a mapped buffer).</summary>
+internal delegate void SpanAction<T>(Span<T> data);
 
 /// <summary>
 /// Native callbacks (pad probes, signals). They run on GStreamer streaming threads or libsrt threads:
 /// handlers must be quick, must not change element states (that deadlocks when done from the element's
 /// own streaming thread) and hand anything slow to the control thread. An exception escaping into native
-/// code aborts the process, so every entry point catches and reports.
+/// code aborts the process, so every entry point catches it and reports it to the fault handler given
+/// with the callback: the engine registers callbacks through its <see cref="Graph"/>, whose handler logs
+/// to that project's logger.
 /// </summary>
 internal static unsafe class Callbacks
 {
-    /// <summary>Receives exceptions thrown by managed handlers inside native callbacks.</summary>
-    internal static event Action<Exception>? HandlerFaulted;
-
     private static int s_faults;
+    /// <summary>Faults of every callback in the process, whoever registered it: tests assert it stays 0.</summary>
     internal static int FaultCount => Volatile.Read(ref s_faults);
 
-    internal static ProbeHandle AddProbe(Pad pad, ProbeType mask, Func<ProbeInfo, ProbeReturn> handler)
+    // What a callback's user data points at: the managed handler and where its faults go.
+    private sealed record Registration(Delegate Handler, Action<Exception>? OnFault);
+
+    private static nint Register(Delegate handler, Action<Exception>? onFault) =>
+        GCHandle.ToIntPtr(GCHandle.Alloc(new Registration(handler, onFault)));
+
+    private static T Handler<T>(nint data) where T : Delegate => (T)((Registration)GCHandle.FromIntPtr(data).Target!).Handler;
+
+    internal static ProbeHandle AddProbe(Pad pad, ProbeType mask, Func<ProbeInfo, ProbeReturn> handler, Action<Exception>? onFault = null)
     {
-        var data = GCHandle.ToIntPtr(GCHandle.Alloc(handler));
+        var data = Register(handler, onFault);
         var id = Native.gst_pad_add_probe(pad.Handle, (int)mask, &OnProbe, data, &OnDestroy);
         return new ProbeHandle(Pad.FromBorrowed(pad.Handle), id);
     }
 
-    internal static nuint ConnectPadAdded(Element element, Action<Pad> handler)
+    internal static nuint ConnectPadAdded(Element element, Action<Pad> handler, Action<Exception>? onFault = null)
     {
-        var data = GCHandle.ToIntPtr(GCHandle.Alloc(handler));
+        var data = Register(handler, onFault);
         var id = Native.g_signal_connect_data(element.Handle, "pad-added",
             (nint)(delegate* unmanaged<nint, nint, nint, void>)&OnPadAdded, data, &OnClosureNotify, 0);
         if (id == 0) throw new GstException($"{element.Name} has no pad-added signal");
@@ -120,10 +151,10 @@ internal static unsafe class Callbacks
     /// (compositor, audiomixer) is about to produce, after it picked its input samples and before it
     /// reads its pads' properties: the one place where a pad change lands on an exact frame.
     /// </summary>
-    internal static nuint ConnectSamplesSelected(Element aggregator, Action<ulong> handler)
+    internal static nuint ConnectSamplesSelected(Element aggregator, Action<ulong> handler, Action<Exception>? onFault = null)
     {
         aggregator.Set("emit-signals", true);
-        var data = GCHandle.ToIntPtr(GCHandle.Alloc(handler));
+        var data = Register(handler, onFault);
         var id = Native.g_signal_connect_data(aggregator.Handle, "samples-selected",
             (nint)(delegate* unmanaged<nint, nint, ulong, ulong, ulong, nint, nint, void>)&OnSamplesSelected, data, &OnClosureNotify, 0);
         if (id == 0) throw new GstException($"{aggregator.Name} has no samples-selected signal");
@@ -138,16 +169,16 @@ internal static unsafe class Callbacks
             if (pts == Abi.ClockTimeNone) return;
             var runningTime = Native.gst_segment_to_running_time(segment, Abi.FormatTime, pts);
             if (runningTime == Abi.ClockTimeNone) return;
-            ((Action<ulong>)GCHandle.FromIntPtr(data).Target!)(runningTime);
+            Handler<Action<ulong>>(data)(runningTime);
         }
-        catch (Exception e) { Report(e); }
+        catch (Exception e) { Report(data, e); }
     }
 
     [UnmanagedCallersOnly]
     private static int OnProbe(nint pad, nint info, nint data)
     {
-        try { return (int)((Func<ProbeInfo, ProbeReturn>)GCHandle.FromIntPtr(data).Target!)(new ProbeInfo(info)); }
-        catch (Exception e) { Report(e); return (int)ProbeReturn.Ok; }
+        try { return (int)Handler<Func<ProbeInfo, ProbeReturn>>(data)(new ProbeInfo(info)); }
+        catch (Exception e) { Report(data, e); return (int)ProbeReturn.Ok; }
     }
 
     [UnmanagedCallersOnly]
@@ -156,28 +187,32 @@ internal static unsafe class Callbacks
         try
         {
             using var p = Pad.FromBorrowed(pad);
-            ((Action<Pad>)GCHandle.FromIntPtr(data).Target!)(p);
+            Handler<Action<Pad>>(data)(p);
         }
-        catch (Exception e) { Report(e); }
+        catch (Exception e) { Report(data, e); }
     }
 
     [UnmanagedCallersOnly]
     private static void OnDestroy(nint data)
     {
-        try { GCHandle.FromIntPtr(data).Free(); } catch (Exception e) { Report(e); }
+        try { GCHandle.FromIntPtr(data).Free(); } catch (Exception e) { Report(0, e); }
     }
 
     [UnmanagedCallersOnly]
     private static void OnClosureNotify(nint data, nint closure)
     {
-        try { GCHandle.FromIntPtr(data).Free(); } catch (Exception e) { Report(e); }
+        try { GCHandle.FromIntPtr(data).Free(); } catch (Exception e) { Report(0, e); }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Report(Exception e)
+    private static void Report(nint data, Exception e)
     {
         Interlocked.Increment(ref s_faults);
-        try { HandlerFaulted?.Invoke(e); } catch { /* a faulty reporter must not abort the process */ }
+        try
+        {
+            if (data != 0 && GCHandle.FromIntPtr(data).Target is Registration { OnFault: { } onFault }) onFault(e);
+        }
+        catch { /* a faulty reporter must not abort the process */ }
     }
 }
 

@@ -164,7 +164,7 @@ internal sealed class Element : GstObject
 
     internal State GetState(TimeSpan timeout, out StateChange result)
     {
-        result = (StateChange)Native.gst_element_get_state(Handle, out var state, out _, (ulong)timeout.Ticks * 100);
+        result = (StateChange)Native.gst_element_get_state(Handle, out var state, out _, ClockTime.FromTimeSpan(timeout));
         return (State)state;
     }
 
@@ -211,6 +211,27 @@ internal sealed class Element : GstObject
     internal bool SendEos() => Native.gst_element_send_event(Handle, Native.gst_event_new_eos());
 
     internal nint GetBus() => Native.gst_element_get_bus(Handle);
+
+    /// <summary>Asks a bin to work out its latency again (on a latency message, after an element changed its own).</summary>
+    internal bool RecalculateLatency() => Native.gst_bin_recalculate_latency(Handle);
+
+    /// <summary>
+    /// Pushes a copy of <paramref name="data"/> into this appsrc, from any thread; false when appsrc
+    /// refused it (it is stopping). appsrc takes the buffer whatever it answers.
+    /// </summary>
+    internal unsafe bool PushBuffer(ReadOnlySpan<byte> data)
+    {
+        fixed (byte* bytes = data)
+        {
+            var buffer = Native.gst_buffer_new_memdup((nint)bytes, (nuint)data.Length);
+            return Native.gst_app_src_push_buffer(Handle, buffer) == FlowOk;
+        }
+    }
+
+    /// <summary>Tells this appsrc that no more data comes.</summary>
+    internal void EndOfStream() => Native.gst_app_src_end_of_stream(Handle);
+
+    private const int FlowOk = 0; // GST_FLOW_OK; FLUSHING (-2) once appsrc is stopping
 
     internal void SetCaps(string caps) => Set("caps", caps);
 }
@@ -271,6 +292,24 @@ internal sealed class Pad : GstObject
     }
 
     internal bool SendEvent(nint ev) => Native.gst_pad_send_event(Handle, ev);
+
+    /// <summary>
+    /// A video aggregator's sink pad (compositor): whether it holds a buffer for the frame being made.
+    /// Only valid on the aggregator's thread during aggregation.
+    /// </summary>
+    internal bool HasAggregatedBuffer => Native.gst_video_aggregator_pad_get_current_buffer(Handle) != 0;
+
+    /// <summary>The PTS of the buffer this video aggregator pad contributes to the frame being made, or null; same rules as <see cref="HasAggregatedBuffer"/>.</summary>
+    internal ulong? AggregatedBufferPts
+    {
+        get
+        {
+            var buffer = Native.gst_video_aggregator_pad_get_current_buffer(Handle); // borrowed
+            if (buffer == 0) return null;
+            var pts = Abi.Read<ulong>(buffer, Abi.BufferPtsOffset);
+            return pts == Abi.ClockTimeNone ? null : pts;
+        }
+    }
 
     /// <summary>Asks upstream encoders for a keyframe with headers, e.g. when a new output connection starts.</summary>
     internal bool RequestKeyFrame() =>

@@ -67,8 +67,9 @@ public static class GstRuntime
     }
 
     /// <summary>
-    /// Fails fast, before any show starts, when GStreamer, a plugin, libsrt or the struct layout the
-    /// bindings depend on is not what the engine needs. The message names the Debian packages to install.
+    /// Fails fast, before any show starts, when GStreamer, a plugin or the struct layout the bindings
+    /// depend on is not what the engine needs. The message names the Debian packages to install.
+    /// libsrt is checked by the engine's self-check (Engine/EngineSelfCheck), which calls this.
     /// </summary>
     public static void SelfCheck()
     {
@@ -82,8 +83,6 @@ public static class GstRuntime
             throw new GstMissingException($"GStreamer elements missing: {elements}. Install: apt-get install {packages}");
         }
         CheckMessageLayout();
-        // Inputs are read with libsrt directly (Srt/SrtCallerReader), not through a GStreamer element.
-        Srt.LibSrt.EnsureStarted();
     }
 
     // The bus reader reads GstMessage.type and .src by offset; a different ABI would misroute errors.

@@ -4,7 +4,7 @@ namespace MixerWorker.Pipeline.Interop;
 internal readonly record struct LevelReading(double PeakDb, double RmsDb)
 {
     /// <summary>What silence reads as: level reports -inf (or a huge negative number) for digital zero.</summary>
-    internal const double FloorDb = Engine.AudioLevel.FloorDb;
+    internal const double FloorDb = -120;
 
     internal static double Floor(double db) => double.IsNaN(db) || db < FloorDb ? FloorDb : db;
 }

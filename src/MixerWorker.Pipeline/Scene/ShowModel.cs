@@ -189,6 +189,9 @@ public sealed record ShowStep(SceneDefinition Next, IReadOnlyDictionary<string, 
     /// veil takes to reach its new state. Not a layout change, so it is not one of <see cref="Animations"/>.
     /// </summary>
     public IReadOnlyDictionary<string, int> FadeToBlackMs { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>Buses whose running transition ends now, on its final picture (a cut during a transition).</summary>
+    public IReadOnlySet<string> FinishTransitions { get; init; } = new HashSet<string>();
 }
 
 /// <summary>How one bus moves from <see cref="From"/> to <see cref="To"/>.</summary>

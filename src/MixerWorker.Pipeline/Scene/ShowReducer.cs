@@ -10,11 +10,22 @@ public static class ShowReducer
     public const int MaxFadeMs = 10_000;
 
     private static readonly IReadOnlyDictionary<string, BusAnimation> NoAnimations = new Dictionary<string, BusAnimation>();
+    private static readonly IReadOnlySet<string> Nothing = new HashSet<string>();
 
-    /// <summary>Applies one command; throws <see cref="SceneException"/> with an operator-readable reason when it cannot.</summary>
-    public static ShowStep Apply(SceneDefinition scene, ShowCommand command)
+    /// <summary>Applies one command to a scene at rest; throws <see cref="SceneException"/> with an operator-readable reason when it cannot.</summary>
+    public static ShowStep Apply(SceneDefinition scene, ShowCommand command) => Apply(scene, command, Nothing);
+
+    /// <summary>
+    /// Applies one command while the buses in <paramref name="transitioning"/> are in the middle of a
+    /// transition (a mix, dip, wipe, push or move; a cut waiting for its pictures is not one). A cut on
+    /// such a bus finishes its transition at once, on the incoming shot, and changes nothing else: the
+    /// scene already holds that shot, so a second swap would take back what the operator just took.
+    /// </summary>
+    public static ShowStep Apply(SceneDefinition scene, ShowCommand command, IReadOnlySet<string> transitioning)
     {
         ArgumentNullException.ThrowIfNull(scene);
+        if (command is CutCommand cut && transitioning.Contains(cut.Bus))
+            return new ShowStep(scene, NoAnimations) { FinishTransitions = new HashSet<string> { cut.Bus } };
         var step = command switch
         {
             null => throw Refused("the command is empty"),

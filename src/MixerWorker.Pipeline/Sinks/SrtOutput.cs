@@ -1,5 +1,4 @@
 using MixerWorker.Pipeline.Builders;
-using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Srt;
 
@@ -12,22 +11,23 @@ namespace MixerWorker.Pipeline.Sinks;
 /// </summary>
 internal sealed class SrtOutput : IDisposable
 {
-    private readonly Element _pipeline, _muxTee, _bin, _queue, _sink;
+    private readonly Graph _graph;
+    private readonly Element _muxTee, _bin, _queue, _sink;
     private readonly Pad _teePad, _binSink;
     private readonly ProbeHandle _flow;
 
-    internal string BinName { get; }
+    internal ElementName BinName { get; }
 
-    internal SrtOutput(Element pipeline, Element muxTee, string bus, SrtEndpoint endpoint, int generation, ConnectionSession session, Action<long> sent)
+    internal SrtOutput(Graph graph, Element muxTee, string bus, SrtEndpoint endpoint, int generation, ConnectionSession session, Action<long> sent)
     {
-        _pipeline = pipeline;
+        _graph = graph;
         _muxTee = muxTee;
-        BinName = $"out.{bus}.{generation}";
+        BinName = ElementName.Output(bus, generation);
         _bin = Element.NewBin(BinName);
         // One second of TS may queue while the network stalls; past that the oldest is dropped,
         // never the encoder blocked.
-        _queue = ElementFactory.LeakyQueue($"{BinName}.queue", maxBuffers: 0, maxTimeNs: 1_000_000_000);
-        _sink = Element.Make("srtsink", $"{BinName}.srtsink");
+        _queue = ElementFactory.LeakyQueue(BinName.Child("queue"), maxBuffers: 0, maxTimeNs: ClockTime.Second);
+        _sink = Element.Make("srtsink", BinName.Child("srtsink"));
         SrtElements.ConfigureCaller(_sink, endpoint);
         _sink.Set("wait-for-connection", false);
         // The compositor already paces output on the clock; syncing again would only add latency.
@@ -37,13 +37,13 @@ internal sealed class SrtOutput : IDisposable
         using (var qSink = _queue.StaticPad("sink")) _binSink = Pad.Ghost("sink", qSink);
         _bin.AddPad(_binSink);
         using (var sinkPad = _sink.StaticPad("sink"))
-            _flow = Callbacks.AddProbe(sinkPad, ProbeType.Buffer | ProbeType.BufferList, info =>
+            _flow = graph.AddProbe(sinkPad, ProbeType.Buffer | ProbeType.BufferList, info =>
             {
                 session.Activity();
                 sent(info.DataSize);
                 return ProbeReturn.Ok;
             });
-        _pipeline.Add(_bin);
+        graph.Add(_bin);
         _bin.SyncStateWithParent();
         _teePad = muxTee.RequestPad("src_%u");
         _teePad.Link(_binSink);
@@ -57,7 +57,7 @@ internal sealed class SrtOutput : IDisposable
         _muxTee.ReleaseRequestPad(_teePad);
         _flow.Dispose();
         _bin.SetState(State.Null);
-        _pipeline.Remove(_bin);
+        _graph.Remove(_bin);
         foreach (var d in new IDisposable[] { _teePad, _binSink, _queue, _sink, _bin }) d.Dispose();
     }
 }

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using MixerWorker.Pipeline.Engine;
+using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Srt;
 
@@ -22,9 +22,8 @@ internal sealed class SrtSource : IDisposable
     // Two seconds of an 8 Mb/s feed. Only a stalled decoder fills it; the oldest data is dropped
     // then, so the reader never blocks and the input comes back without a backlog.
     private const int AppSrcMaxBytes = 2 * 1024 * 1024;
-    private const int FlowOk = 0;
 
-    private readonly Element _pipeline;
+    private readonly Graph _graph;
     private readonly InputBranch _tail;
     private readonly Element _bin;
     private readonly ConnectionSession _session;
@@ -39,22 +38,22 @@ internal sealed class SrtSource : IDisposable
     private int _extra;
     private int _workingNoted;
 
-    internal string BinName { get; }
+    internal ElementName BinName { get; }
 
-    internal SrtSource(Element pipeline, InputBranch tail, SrtEndpoint endpoint, int generation, ConnectionSession session,
+    internal SrtSource(Graph graph, InputBranch tail, SrtEndpoint endpoint, int generation, ConnectionSession session,
         Func<string, string> redact, ILogger log)
     {
         // Before anything is added to the pipeline, so a missing libsrt leaves nothing behind.
-        LibSrt.EnsureStarted();
-        _pipeline = pipeline;
+        SrtCallerReader.CheckLibrary();
+        _graph = graph;
         _tail = tail;
         _session = session;
         _log = log;
-        BinName = $"src.{tail.Name}.{generation}";
+        BinName = ElementName.Source(tail.Name, generation);
         _bin = Element.NewBin(BinName);
-        var src = Element.Make("appsrc", $"{BinName}.appsrc");
+        var src = Element.Make("appsrc", BinName.Child("appsrc"));
         ConfigureAppSrc(src);
-        var demux = Element.Make("tsdemux", $"{BinName}.demux");
+        var demux = Element.Make("tsdemux", BinName.Child("demux"));
         // tsdemux holds 700 ms by default for live streams; decoded frames are timestamped on arrival
         // and the compositor's own latency absorbs jitter, so none is needed here.
         demux.Set("latency", 0);
@@ -62,15 +61,15 @@ internal sealed class SrtSource : IDisposable
         _bin.Add(src);
         _bin.Add(demux);
         src.Link(demux);
-        Callbacks.ConnectPadAdded(demux, OnDemuxPad);
-        _pipeline.Add(_bin);
+        graph.ConnectPadAdded(demux, OnDemuxPad);
+        graph.Add(_bin);
         _bin.SyncStateWithParent();
 
         // The reader's thread keeps its own reference to appsrc and drops it when it ends, so a reader
         // that outlives Dispose's wait still pushes into a live (if stopped) object.
         var feed = Element.FromBorrowed(src.Handle);
         _reader = new SrtCallerReader(endpoint, "INGEST_SRT_PASSPHRASE", $"srt:{tail.Name}",
-            data => Push(feed, data),
+            data => feed.PushBuffer(data),
             (reason, nothingPublished) => _session.Fail($"input '{tail.Name}': {redact(reason)}", nothingPublished ? FailureKind.NothingPublished : FailureKind.Connection),
             feed.Dispose);
         // Connected but never a picture: say what came instead (nothing, no MPEG-TS, a codec we cannot decode).
@@ -90,16 +89,6 @@ internal sealed class SrtSource : IDisposable
         src.Set("max-bytes", AppSrcMaxBytes);
         src.Set("leaky-type", "downstream");
         src.Set("block", false);
-    }
-
-    private static unsafe bool Push(Element appsrc, ReadOnlySpan<byte> data)
-    {
-        fixed (byte* bytes = data)
-        {
-            var buffer = Native.gst_buffer_new_memdup((nint)bytes, (nuint)data.Length);
-            // appsrc takes the buffer whatever it answers; anything but OK means it is stopping.
-            return Native.gst_app_src_push_buffer(appsrc.Handle, buffer) == FlowOk;
-        }
     }
 
     // Decoder chains by MPEG-TS stream type. Runs on tsdemux's streaming thread: only builds and links.
@@ -129,7 +118,7 @@ internal sealed class SrtSource : IDisposable
                 Drain(pad);
                 return;
             }
-            var elements = chain.Value.Chain.Select(f => Element.Make(f, $"{BinName}.{f}")).ToList();
+            var elements = chain.Value.Chain.Select(f => Element.Make(f, BinName.Child(f))).ToList();
             if (chain.Value.Kind == "video") ConfigureVideoDecoder(elements[^1]);
             foreach (var e in elements) { _bin.Add(e); _children.Add(e); }
             Element.LinkMany([.. elements]);
@@ -139,8 +128,8 @@ internal sealed class SrtSource : IDisposable
             using var last = elements[^1].StaticPad("src");
             var ghost = Pad.Ghost(chain.Value.Kind, last);
             _bin.AddPad(ghost);
-            _probes.Add(Callbacks.AddProbe(ghost, ProbeType.Buffer | ProbeType.BufferList, OnBuffer));
-            _probes.Add(Callbacks.AddProbe(ghost, ProbeType.EventDownstream, OnEvent));
+            _probes.Add(_graph.AddProbe(ghost, ProbeType.Buffer | ProbeType.BufferList, OnBuffer));
+            _probes.Add(_graph.AddProbe(ghost, ProbeType.EventDownstream, OnEvent));
             ghost.Link(entry);
             _links.Add((ghost, Pad.FromBorrowed(entry.Handle)));
         }
@@ -154,7 +143,7 @@ internal sealed class SrtSource : IDisposable
 
     private void Drain(Pad pad)
     {
-        var sink = Element.Make("fakesink", $"{BinName}.drain{Interlocked.Increment(ref _extra)}");
+        var sink = Element.Make("fakesink", BinName.Child($"drain{Interlocked.Increment(ref _extra)}"));
         sink.Set("sync", false);
         sink.Set("async", false);
         _bin.Add(sink);
@@ -198,7 +187,7 @@ internal sealed class SrtSource : IDisposable
             entry.Dispose();
         }
         foreach (var p in _probes) p.Dispose();
-        _pipeline.Remove(_bin);
+        _graph.Remove(_bin);
         foreach (var e in _children) e.Dispose();
         _bin.Dispose();
         StopTime = TimeSpan.FromMilliseconds(Environment.TickCount64 - started);

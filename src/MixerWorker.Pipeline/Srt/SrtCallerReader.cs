@@ -61,6 +61,9 @@ internal sealed unsafe class SrtCallerReader : IDisposable
         _thread.Start();
     }
 
+    /// <summary>Loads and starts libsrt once per process; throws naming the package to install when it is missing.</summary>
+    internal static void CheckLibrary() => EnsureStarted();
+
     internal bool IsConnected => _connected;
     internal long BytesReceived => Interlocked.Read(ref _bytes);
 

@@ -119,6 +119,4 @@ internal static class SceneRevision
         }
         catch (System.Text.Json.JsonException) { return 0; }
     }
-
-    public static SceneDefinition WithRevision(this SceneDefinition scene, long revision) => scene with { Revision = revision };
 }

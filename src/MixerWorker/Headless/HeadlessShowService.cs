@@ -9,13 +9,13 @@ using MixerWorker.Pipeline.Scene;
 namespace MixerWorker.Headless;
 
 /// <summary>A timed list of scenes to apply while running: {"steps":[{"at":5.0,"scene":{...}}]}.</summary>
-public sealed record ShowScript(IReadOnlyList<ShowStep> Steps)
+public sealed record ShowScript(IReadOnlyList<ScriptStep> Steps)
 {
     public static ShowScript Load(string path) =>
         JsonSerializer.Deserialize<ShowScript>(File.ReadAllText(path), SceneJson.Options) ?? new ShowScript([]);
 }
 
-public sealed record ShowStep(double At, SceneDefinition Scene, string? Note = null);
+public sealed record ScriptStep(double At, SceneDefinition Scene, string? Note = null);
 
 /// <summary>Runs one scene (and an optional script of changes) for a while, without Redis, then stops the host.</summary>
 internal sealed class HeadlessShowService(
@@ -55,7 +55,7 @@ internal sealed class HeadlessShowService(
         finally { lifetime.StopApplication(); }
     }
 
-    private async Task ApplyStep(IProjectMixer mixer, ShowStep step)
+    private async Task ApplyStep(IProjectMixer mixer, ScriptStep step)
     {
         log.LogInformation("script: {Note}", step.Note ?? $"scene revision {step.Scene.Revision}");
         try { await mixer.ApplyAsync(step.Scene); }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using MixerWorker.ControlPlane;
 using MixerWorker.Headless;
+using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Interop;
 using Serilog;
 
@@ -37,7 +38,7 @@ internal static class WorkerCommandLine
     {
         try
         {
-            GstRuntime.SelfCheck();
+            EngineSelfCheck.Run();
             Console.WriteLine($"GStreamer {GstRuntime.Version}: every element the engine needs is present; libsrt loads");
             return 0;
         }

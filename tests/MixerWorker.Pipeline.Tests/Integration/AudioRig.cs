@@ -2,7 +2,6 @@ using System.Globalization;
 using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Scene;
-using MixerWorker.Pipeline.Sources;
 using MixerWorker.Testbed.Audio;
 using MixerWorker.Testbed.Timing;
 
@@ -27,7 +26,8 @@ internal sealed class AudioRig : IDisposable
     private readonly Lock _lock = new();
     private readonly List<(string Element, LevelReading Reading, DateTimeOffset At)> _levels = [];
 
-    internal Element Pipeline { get; } = Element.NewPipeline();
+    internal Graph Graph { get; } = new("audio-rig");
+    internal Element Pipeline => Graph.Pipeline;
     internal Dictionary<string, InputBranch> Inputs { get; } = [];
     internal BusAudio Bus { get; }
     internal PcmRecorder Pcm { get; } = new();
@@ -42,7 +42,7 @@ internal sealed class AudioRig : IDisposable
         });
         foreach (var tone in tones)
         {
-            var input = new InputBranch(Pipeline, tone.Input);
+            var input = new InputBranch(Graph, tone.Input);
             Inputs[tone.Input] = input;
             var src = Element.Make("audiotestsrc", $"tone.{tone.Input}");
             src.Set("is-live", true);
@@ -54,14 +54,14 @@ internal sealed class AudioRig : IDisposable
             using (var capsSrc = caps.StaticPad("src")) capsSrc.Link(input.AudioEntry);
             _sources.AddRange([src, caps]);
         }
-        Bus = new BusAudio(Pipeline, bus, 30_000_000);
+        Bus = new BusAudio(Graph, bus, 30_000_000);
         var sink = Element.Make("fakesink", "rig.sink");
         sink.Set("sync", false);
         sink.Set("async", false);
         Pipeline.Add(sink);
         Bus.Output.Link(sink);
         _sources.Add(sink);
-        using (var meter = Pipeline.GetByName($"bus.{bus.Name}.level")!)
+        using (var meter = Pipeline.GetByName(ElementName.Bus(bus.Name).Child(ElementName.MeterPart))!)
         using (var meterSrc = meter.StaticPad("src"))
             _owned.Add(Pcm.Attach(meterSrc));
         Bus.Apply(bus, Inputs);
@@ -83,6 +83,6 @@ internal sealed class AudioRig : IDisposable
         Bus.Dispose();
         foreach (var i in Inputs.Values) i.Dispose();
         foreach (var s in _sources) { Pipeline.Remove(s); s.Dispose(); }
-        Pipeline.Dispose();
+        Graph.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Testbed.Audio;
@@ -51,9 +52,9 @@ public sealed class AudioTests(ITestOutputHelper output)
         Assert.InRange(w.RmsDb(), A.ToneRmsDb - 1.5, A.ToneRmsDb + 1.5);
 
         var mixer = h.Mixer!;
-        var (inputsBefore, busBefore) = (mixer.MeterReadings("in", A.Input), mixer.MeterReadings("bus", "program"));
+        var (inputsBefore, busBefore) = (mixer.MeterReadings(ElementKind.Input, A.Input), mixer.MeterReadings(ElementKind.Bus, "program"));
         await Task.Delay(TimeSpan.FromSeconds(2));
-        var (inputReadings, busReadings) = (mixer.MeterReadings("in", A.Input) - inputsBefore, mixer.MeterReadings("bus", "program") - busBefore);
+        var (inputReadings, busReadings) = (mixer.MeterReadings(ElementKind.Input, A.Input) - inputsBefore, mixer.MeterReadings(ElementKind.Bus, "program") - busBefore);
         var meters = mixer.GetMeters();
         output.WriteLine($"in 2 s: {inputReadings} input readings, {busReadings} bus readings; {A.Input} {meters.Inputs[A.Input]}, "
             + $"{B.Input} {meters.Inputs[B.Input]}, program {meters.Buses["program"]}; the tone is {A.TonePeakDb:F1} peak / {A.ToneRmsDb:F1} RMS");

@@ -1,3 +1,4 @@
+using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Interop;
 using Xunit;
@@ -12,7 +13,7 @@ public sealed class AudioMeterBoardTests
     public void Readings_are_scoped_by_the_level_element_s_name_and_only_for_current_inputs_and_buses()
     {
         var board = new AudioMeterBoard(TimeSpan.FromSeconds(10));
-        bool Current(string kind, string name) => (kind, name) is ("in", "cam-a") or ("bus", "program");
+        bool Current(ElementKind kind, string name) => (kind, name) is (ElementKind.Input, "cam-a") or (ElementKind.Bus, "program");
 
         Assert.True(board.Record("/GstPipeline:pipeline0/GstLevel:in.cam-a.level", Tone, Current));
         Assert.True(board.Record("/GstPipeline:pipeline0/GstLevel:bus.program.level", Tone with { PeakDb = -3 }, Current));
@@ -23,9 +24,9 @@ public sealed class AudioMeterBoardTests
         var meters = board.Snapshot();
         Assert.Equal(new AudioLevel(-10.5, -13.5), Assert.Single(meters.Inputs).Value);
         Assert.Equal(new AudioLevel(-3, -13.5), meters.Buses["program"]);
-        Assert.Equal(1, board.Readings("in", "cam-a"));
+        Assert.Equal(1, board.Readings(ElementKind.Input, "cam-a"));
 
-        board.Forget("in", "cam-a");
+        board.Forget(ElementKind.Input, "cam-a");
         Assert.Empty(board.Snapshot().Inputs);
     }
 

@@ -1,4 +1,4 @@
-using MixerWorker.Pipeline.Engine;
+using MixerWorker.Pipeline.Builders;
 using Xunit;
 
 namespace MixerWorker.Pipeline.Tests.Unit;
@@ -6,16 +6,19 @@ namespace MixerWorker.Pipeline.Tests.Unit;
 public class BusMessageRoutingTests
 {
     [Theory]
-    [InlineData("/GstPipeline:pipeline0/GstBin:src.cam-a.3/GstSRTSrc:src.cam-a.3.srtsrc", "src", "cam-a", 3)]
-    [InlineData("/GstPipeline:pipeline0/GstBin:out.program.2", "out", "program", 2)]
-    [InlineData("/GstPipeline:pipeline0/GstBin:out.program.2/GstSRTSink:out.program.2.srtsink", "out", "program", 2)]
-    [InlineData("/GstPipeline:pipeline0/GstBin:box.aux1.7", "box", "aux1", 7)]
-    [InlineData("/GstPipeline:pipeline0/GstCompositor:bus.aux3.compositor", "bus", "aux3", 0)]
-    [InlineData("/GstPipeline:pipeline0/GstAudioMixer:abox.program.12", "abox", "program", 12)]
-    [InlineData("/GstPipeline:pipeline0/GstTee:in.cam_b.tee", "in", "cam_b", 0)]
-    [InlineData("src.cam-a.3", "src", "cam-a", 3)]
-    public void Finds_the_owner_by_element_name(string path, string kind, string name, int generation) =>
-        Assert.Equal((kind, name, generation), ProjectMixer.Owner(path));
+    [InlineData("/GstPipeline:pipeline0/GstBin:src.cam-a.3/GstSRTSrc:src.cam-a.3.srtsrc", "Source", "cam-a", 3)]
+    [InlineData("/GstPipeline:pipeline0/GstBin:out.program.2", "Output", "program", 2)]
+    [InlineData("/GstPipeline:pipeline0/GstBin:out.program.2/GstSRTSink:out.program.2.srtsink", "Output", "program", 2)]
+    [InlineData("/GstPipeline:pipeline0/GstBin:box.aux1.7", "Box", "aux1", 7)]
+    [InlineData("/GstPipeline:pipeline0/GstCompositor:bus.aux3.compositor", "Bus", "aux3", null)]
+    [InlineData("/GstPipeline:pipeline0/GstQueue:abox.program.12", "AudioBox", "program", null)]
+    [InlineData("/GstPipeline:pipeline0/GstTee:in.cam_b.tee", "Input", "cam_b", null)]
+    [InlineData("src.cam-a.3", "Source", "cam-a", 3)]
+    public void Finds_the_owner_by_element_name(string path, string kind, string name, int? generation)
+    {
+        var owner = ElementName.OwnerOf(path);
+        Assert.Equal((kind, name, generation), (owner?.Kind.ToString(), owner?.Owner, owner?.Generation));
+    }
 
     [Theory]
     [InlineData("")]
@@ -25,10 +28,55 @@ public class BusMessageRoutingTests
     [InlineData("/GstPipeline:pipeline0/GstBin:source.cam-a.3")]
     [InlineData("/GstPipeline:pipeline0/GstBin:src")]
     [InlineData("/GstPipeline:pipeline0/GstBin:SRC.cam-a.1")]
-    public void Unrelated_paths_have_no_owner(string path) =>
-        Assert.Equal(("", "", 0), ProjectMixer.Owner(path));
+    [InlineData("/GstPipeline:pipeline0/GstBin:src.cam-a")]       // a connection always has a generation
+    [InlineData("/GstPipeline:pipeline0/GstBin:box.aux1.first")]
+    [InlineData("/GstPipeline:pipeline0/GstBin:in.Cam A.tee")]    // not a valid input name
+    public void Unrelated_paths_have_no_owner(string path) => Assert.Null(ElementName.OwnerOf(path));
 
     [Fact]
     public void The_outermost_engine_object_owns_the_message() =>
-        Assert.Equal(("bus", "aux2", 0), ProjectMixer.Owner("/GstPipeline:pipeline0/GstBin:bus.aux2/GstBin:box.aux2.4/GstVideoScale:box.aux2.4.scale"));
+        Assert.Equal(ElementName.Bus("aux2"), ElementName.OwnerOf("/GstPipeline:pipeline0/GstBin:bus.aux2/GstBin:box.aux2.4/GstVideoScale:box.aux2.4.scale"));
+
+    [Fact]
+    public void Errors_of_boxes_and_heard_inputs_belong_to_their_bus()
+    {
+        Assert.Equal("aux1", ElementName.Box("aux1", 7).Child("scale").BusName);
+        Assert.Equal("program", ElementName.AudioBox("program", "cam-a").BusName);
+        Assert.Null(ElementName.Source("cam-a", 2).BusName);
+        Assert.Null(ElementName.Graphic("program", 1).BusName);
+    }
+
+    private static readonly (ElementName Name, string Text)[] Written =
+    [
+        (ElementName.Input("cam-a").Child("vtee"), "in.cam-a.vtee"),
+        (ElementName.Source("cam-a", 3), "src.cam-a.3"),
+        (ElementName.Source("cam-a", 3).Child("h264parse"), "src.cam-a.3.h264parse"),
+        (ElementName.Bus("program").Child("venc0"), "bus.program.venc0"),
+        (ElementName.Box("aux1", 12).Child("crop"), "box.aux1.12.crop"),
+        (ElementName.AudioBox("program", "7"), "abox.program.7"),
+        (ElementName.Graphic("program", 0).Child("file"), "gfx.program.0.file"),
+        (ElementName.Veil("program", "dip").Child("src"), "veil.program.dip.src"),
+        (ElementName.Output("aux7", 41), "out.aux7.41"),
+        (ElementName.Bus("program").Child(ElementName.MeterPart), "bus.program.level"),
+    ];
+
+    // Formatting and parsing are one protocol: whatever the builders write reads back as itself.
+    [Fact]
+    public void Every_name_the_builders_write_reads_back_as_itself()
+    {
+        foreach (var (name, text) in Written)
+        {
+            Assert.Equal(text, name.ToString());
+            Assert.Equal(name, ElementName.Parse(text));
+        }
+    }
+
+    [Fact]
+    public void Only_input_and_bus_level_elements_are_meters()
+    {
+        Assert.True(ElementName.Parse("in.cam-a.level")!.Value.IsMeter);
+        Assert.True(ElementName.Parse("bus.aux2.level")!.Value.IsMeter);
+        Assert.False(ElementName.Parse("box.aux2.3.level")!.Value.IsMeter);
+        Assert.False(ElementName.Parse("abox.program.level")!.Value.IsMeter); // an input named "level" heard on program
+    }
 }

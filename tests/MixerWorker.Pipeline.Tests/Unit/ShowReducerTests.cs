@@ -42,6 +42,25 @@ public class ShowReducerTests
     }
 
     [Fact]
+    public void A_cut_during_a_transition_finishes_it_on_the_incoming_shot_and_changes_nothing_else()
+    {
+        var scene = Show();
+        var step = ShowReducer.Apply(scene, new CutCommand { Bus = "program" }, new HashSet<string> { "program" });
+        Assert.Same(scene, step.Next); // the scene already holds the incoming shot; no second swap, no new revision
+        Assert.Equal(["program"], step.FinishTransitions);
+        Assert.Empty(step.Animations);
+
+        // Only a cut, only on the bus in transition: anything else is reduced as usual.
+        var other = ShowReducer.Apply(scene, new CutCommand { Bus = "program" }, new HashSet<string> { "aux2" });
+        Assert.Empty(other.FinishTransitions);
+        Assert.Equal(PipBA, Program(other).Preset);
+        var auto = ShowReducer.Apply(scene, new AutoCommand { Bus = "program" }, new HashSet<string> { "program" });
+        Assert.Empty(auto.FinishTransitions);
+        Assert.Equal(PipBA, Program(auto).Preset);
+        Assert.Empty(ShowReducer.Apply(scene, new CutCommand { Bus = "program" }).FinishTransitions);
+    }
+
+    [Fact]
     public void Cut_swaps_program_and_preview_without_animation()
     {
         var scene = Show();

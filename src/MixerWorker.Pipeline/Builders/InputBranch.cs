@@ -1,13 +1,12 @@
-using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Scene;
 
-namespace MixerWorker.Pipeline.Sources;
+namespace MixerWorker.Pipeline.Builders;
 
 /// <summary>
 /// The part of an input that lives as long as the input is in the scene: the decoded video and audio
 /// are normalised once (I420; 48 kHz stereo float) and fanned out by tees to every bus showing it.
-/// SRT connections come and go upstream of it (<see cref="SrtSource"/>) while the buses stay linked.
+/// SRT connections come and go upstream of it (Sources/SrtSource) while the buses stay linked.
 /// Audio: convert (mono is copied to both sides) → resample → 48 kHz stereo → gain/mute → meter (after
 /// the gain: it shows what the buses get) → tee,
 /// with the lip-sync delay applied as a running-time offset on the meter's output.
@@ -17,7 +16,7 @@ internal sealed class InputBranch : IDisposable
     internal const string AudioCaps = "audio/x-raw,format=F32LE,rate=48000,channels=2,layout=interleaved";
     internal const int MaxAudioDelayMs = 1000;
 
-    private readonly Element _pipeline;
+    private readonly Graph _graph;
     private readonly Element[] _video;
     private readonly Element[] _audio;
     private readonly Element _volume;
@@ -38,22 +37,23 @@ internal sealed class InputBranch : IDisposable
     /// <summary>How long ago the last decoded picture arrived; null before the first.</summary>
     internal TimeSpan? SinceLastFrame => Interlocked.Read(ref _lastFrameTick) is var t and not 0 ? TimeSpan.FromMilliseconds(Environment.TickCount64 - t) : null;
     /// <summary>The audio delay in force, read back from the pad.</summary>
-    internal TimeSpan AudioDelay => TimeSpan.FromTicks(_delayPad.OffsetNs / 100);
+    internal TimeSpan AudioDelay => ClockTime.ToTimeSpan(_delayPad.OffsetNs);
 
-    internal InputBranch(Element pipeline, string name)
+    internal InputBranch(Graph graph, string name)
     {
-        _pipeline = pipeline;
+        _graph = graph;
         Name = name;
+        var id = ElementName.Input(name);
         // deinterlace passes progressive video through untouched and only works on interlaced feeds.
-        _video = [Element.Make("deinterlace", $"in.{name}.deinterlace"), Element.Make("videoconvert", $"in.{name}.vconvert"), Tee($"in.{name}.vtee")];
-        _volume = Element.Make("volume", $"in.{name}.volume");
+        _video = [Element.Make("deinterlace", id.Child("deinterlace")), Element.Make("videoconvert", id.Child("vconvert")), Tee(id.Child("vtee"))];
+        _volume = Element.Make("volume", id.Child("volume"));
         _audio =
         [
-            Element.Make("audioconvert", $"in.{name}.aconvert"), Element.Make("audioresample", $"in.{name}.aresample"),
-            ElementFactory.CapsFilter($"in.{name}.acaps", AudioCaps), _volume, ElementFactory.Meter($"in.{name}.level"), Tee($"in.{name}.atee"),
+            Element.Make("audioconvert", id.Child("aconvert")), Element.Make("audioresample", id.Child("aresample")),
+            ElementFactory.CapsFilter(id.Child("acaps"), AudioCaps), _volume, ElementFactory.Meter(id), Tee(id.Child("atee")),
         ];
-        ElementFactory.AddChain(pipeline, _video);
-        ElementFactory.AddChain(pipeline, _audio);
+        ElementFactory.AddChain(graph, _video);
+        ElementFactory.AddChain(graph, _audio);
         foreach (var e in _video.Concat(_audio)) e.SyncStateWithParent();
         VideoEntry = _video[0].StaticPad("sink");
         AudioEntry = _audio[0].StaticPad("sink");
@@ -65,9 +65,9 @@ internal sealed class InputBranch : IDisposable
         // can never be stopped. Raw audio needs no pool or drain, so they are answered here, and an
         // input never waits for a bus.
         using (var teeSink = AudioTee.StaticPad("sink"))
-            _audioQueries = Callbacks.AddProbe(teeSink, ProbeType.QueryDownstream,
+            _audioQueries = graph.AddProbe(teeSink, ProbeType.QueryDownstream,
                 info => info.Query is QueryType.Allocation or QueryType.Drain ? ProbeReturn.Handled : ProbeReturn.Ok);
-        _frameCounter = Callbacks.AddProbe(VideoEntry, ProbeType.Buffer, _ =>
+        _frameCounter = graph.AddProbe(VideoEntry, ProbeType.Buffer, _ =>
         {
             Interlocked.Increment(ref _framesIn);
             Interlocked.Exchange(ref _lastFrameTick, Environment.TickCount64);
@@ -116,7 +116,7 @@ internal sealed class InputBranch : IDisposable
         foreach (var e in _video.Concat(_audio))
         {
             e.SetState(State.Null);
-            _pipeline.Remove(e);
+            _graph.Remove(e);
             e.Dispose();
         }
     }

@@ -1,4 +1,4 @@
-namespace MixerWorker.Pipeline.Engine;
+namespace MixerWorker.Pipeline.Srt;
 
 /// <summary>
 /// One connection attempt of an input or output, as the supervisor sees it: it becomes ready (first

@@ -1,0 +1,278 @@
+using Microsoft.Extensions.Logging;
+using MixerWorker.Pipeline.Builders;
+using MixerWorker.Pipeline.Encoding;
+using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Scene;
+using MixerWorker.Pipeline.Sinks;
+using MixerWorker.Pipeline.Sources;
+
+namespace MixerWorker.Pipeline.Engine;
+
+/// <summary>
+/// What a project's pipeline holds — its inputs and buses as built, with their connections — and
+/// the scene they show. Only the project's control thread touches it: every member asserts so while
+/// the graph-thread check is on, and a whole scene change is one call to <see cref="Apply"/>.
+/// Connection supervisors are made here but started and stopped by <see cref="ProjectMixer"/>
+/// around that call, because stopping one waits for the control thread.
+/// </summary>
+internal sealed class ProjectGraph(
+    Graph graph,
+    ControlThread control,
+    MixerOptions options,
+    EncoderChainBuilder encoders,
+    IVideoEncoderBackend backend,
+    AudioMeterBoard meters,
+    SecretRedactor redactor,
+    ILogger log)
+{
+    private readonly Dictionary<string, InputRuntime> _inputs = [];
+    private readonly Dictionary<string, BusRuntime> _buses = [];
+    private int _connectionSerial;
+
+    internal TallyPublisher Tally { get; } = new();
+
+    /// <summary>The scene last applied.</summary>
+    internal SceneDefinition Scene { get; private set; } = null!;
+
+    internal void Start(SceneDefinition empty)
+    {
+        graph.AssertOwnerThread();
+        Scene = empty;
+        if (graph.SetState(State.Playing) == StateChange.Failure) throw new GstException("the pipeline refused to start");
+    }
+
+    internal InputRuntime? Input(string name)
+    {
+        graph.AssertOwnerThread();
+        return _inputs.GetValueOrDefault(name);
+    }
+
+    internal BusRuntime? Bus(string name)
+    {
+        graph.AssertOwnerThread();
+        return _buses.GetValueOrDefault(name);
+    }
+
+    internal void RecalculateLatency() => graph.RecalculateLatency();
+
+    /// <summary>
+    /// Decides a change against the graph as it is now (the scene, what is built, which buses are in a
+    /// real transition) and works out its <see cref="SceneDiff"/>; <paramref name="validate"/> refuses a
+    /// bad next scene before anything changes. Lists the outputs that must stop before it is applied.
+    /// </summary>
+    internal PlannedChange Plan(Func<RunningState, ShowStep> decide, Action<SceneDefinition> validate)
+    {
+        graph.AssertOwnerThread();
+        var transitioning = InFlight().Where(a => a.Value.Transition.Kind != TransitionKind.Cut).Select(a => a.Key).ToHashSet();
+        var step = decide(new RunningState(Scene, transitioning));
+        var diff = SceneDiff.Between([.. _inputs.Keys], [.. _buses.Values.Select(b => b.Branch.Definition)], step);
+        if (!diff.ShowsNothing) validate(diff.Next);
+        return new PlannedChange(diff, [.. diff.RemoveBuses.Select(b => _buses[b].Supervisor).OfType<ConnectionSupervisor>()]);
+    }
+
+    /// <summary>
+    /// Carries out <paramref name="diff"/> on the graph: finishes the transitions it ends, builds new
+    /// inputs and sets every input's audio, takes down the buses it removes (their outputs are already
+    /// stopped), builds and shows every bus, then refreshes tally and multiviews. Inputs it removes are
+    /// only cut away from here; <see cref="Retire"/> takes them down once their connections stopped.
+    /// </summary>
+    internal AppliedChange Apply(SceneDiff diff, Func<string, string> resolveGraphic)
+    {
+        graph.AssertOwnerThread();
+        foreach (var name in diff.FinishTransitions) _buses.GetValueOrDefault(name)?.Branch.Director.FinishNow();
+        if (diff.ShowsNothing) return AppliedChange.Nothing;
+
+        foreach (var name in diff.AddInputs) _inputs[name] = new InputRuntime(new InputBranch(graph, name));
+        foreach (var input in diff.Next.Inputs) _inputs[input.Name].Branch.ApplyAudio(input);
+        // Inputs on their way out are left out, so no new branch (audio crossfade included) hangs on them.
+        var staying = _inputs.Where(i => diff.Next.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch);
+
+        foreach (var name in diff.RemoveBuses) RemoveBus(_buses[name]);
+        foreach (var show in diff.Buses)
+        {
+            if (show.Build)
+            {
+                var built = new BusRuntime(BuildBus(show.Bus));
+                _buses[show.Bus.Name] = built;
+                built.Branch.Director.SetLive(LiveInputs());
+            }
+            _buses[show.Bus.Name].Branch.Show(show.Bus, show.Transition, show.FadeToBlack, staying, resolveGraphic);
+        }
+
+        Scene = diff.Next;
+        // Multiviews first see the new scene here, before a removed input's branch goes.
+        RefreshTally(multiviewsAnyway: true);
+        var removed = diff.RemoveInputs.Select(n => _inputs[n]).ToList();
+        // A cut away from a removed input must be finished before its branch goes.
+        if (removed.Count > 0) foreach (var b in _buses.Values) b.Branch.Director.FinishNow();
+        return new AppliedChange(
+            [.. _inputs.Values.Where(i => i.Supervisor is null && !removed.Contains(i)).Select(Supervise), .. _buses.Values.Where(b => b.Supervisor is null).Select(Supervise)],
+            [.. removed.Where(i => i.Supervisor is not null).Select(i => i.Supervisor!)],
+            [.. removed.Select(i => i.Name)]);
+    }
+
+    /// <summary>Takes down inputs that left the scene, once their connections have stopped.</summary>
+    internal void Retire(IReadOnlyList<string> inputs)
+    {
+        graph.AssertOwnerThread();
+        foreach (var name in inputs)
+        {
+            if (!_inputs.Remove(name, out var gone)) continue;
+            gone.Branch.Dispose();
+            meters.Forget(ElementKind.Input, name);
+            log.LogInformation("input {Input} removed", name);
+        }
+    }
+
+    private void RemoveBus(BusRuntime bus)
+    {
+        foreach (var other in _buses.Values) other.Branch.Multiview?.Detach(bus.Branch.RawTee);
+        bus.Branch.Dispose();
+        _buses.Remove(bus.Name);
+        meters.Forget(ElementKind.Bus, bus.Name);
+        log.LogInformation("bus {Bus} stopped", bus.Name);
+    }
+
+    private BusBranch BuildBus(BusDefinition bus)
+    {
+        var f = bus.Format;
+        var plan = encoders.Plan(backend, new VideoEncodeSettings(f.Width, f.Height, f.Fps, f.VideoBitrateKbps, f.GopFrames));
+        log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
+        var branch = new BusBranch(graph, bus, plan, options.MixerLatency, control.Post);
+        branch.Director.TransitionFinished += () => RefreshTally();
+        return branch;
+    }
+
+    private ConnectionSupervisor Supervise(InputRuntime input)
+    {
+        var endpoint = options.MediaMtx.Ingest(Scene.Project, input.Name);
+        return Supervise(input, $"input {input.Name} ({endpoint})",
+            (generation, session) => new SrtSource(graph, input.Branch, endpoint, generation, session, redactor.Redact, log),
+            (state, error) => OnInputState(input, state, error));
+    }
+
+    private ConnectionSupervisor Supervise(BusRuntime bus)
+    {
+        var endpoint = options.MediaMtx.Output(Scene.Project, bus.Name);
+        return Supervise(bus, $"bus {bus.Name} output ({endpoint})",
+            (generation, session) => new SrtOutput(graph, bus.Branch.MuxTee, bus.Name, endpoint, generation, session, bus.Branch.CountSent),
+            bus.Report);
+    }
+
+    // Inputs and outputs are kept alive the same way; only what one connection builds differs.
+    // Connection serials are unique in the mixer, so a bin's name never repeats, even for an input
+    // removed and added again, and a late error from an old bin can never match the current one.
+    private ConnectionSupervisor Supervise(Runtime runtime, string what, Func<int, Srt.ConnectionSession, IDisposable> connect, Action<ConnectionState, string?> report) =>
+        runtime.Supervisor = new ConnectionSupervisor(what, options, log,
+            open: () => control.Invoke(() =>
+            {
+                graph.AssertOwnerThread();
+                var session = new Srt.ConnectionSession(++_connectionSerial);
+                runtime.Connection = connect(session.Generation, session);
+                return session;
+            }),
+            close: _ => control.Invoke(() =>
+            {
+                runtime.Connection?.Dispose();
+                runtime.Connection = null;
+            }),
+            report: (state, error) => control.Post(() => report(state, error)),
+            readyTimeout: options.FirstFrameTimeout);
+
+    private void OnInputState(InputRuntime input, ConnectionState state, string? error)
+    {
+        var wasLive = input.IsLive;
+        input.Report(state, error);
+        if (wasLive == input.IsLive) return;
+        var liveInputs = LiveInputs();
+        foreach (var bus in _buses.Values) bus.Branch.Director.SetLive(liveInputs);
+        RefreshTally(multiviewsAnyway: true);
+        log.LogInformation("input {Input} is {State}", input.Name, input.IsLive ? "live" : "off air (slate shown)");
+    }
+
+    /// <summary>Ends connections that stopped delivering frames without an error (a stalled peer).</summary>
+    internal void EndStalledInputs()
+    {
+        graph.AssertOwnerThread();
+        foreach (var input in _inputs.Values)
+            if (input.IsLive && input.Supervisor?.Current is { HasEnded: false } s && s.SinceActivity > options.InputStallTimeout)
+                s.Fail($"input '{input.Name}': no data for {s.SinceActivity.TotalSeconds:F1} s");
+    }
+
+    private HashSet<string> LiveInputs() => _inputs.Values.Where(i => i.IsLive).Select(i => i.Name).ToHashSet();
+
+    internal Dictionary<string, BusAnimation> InFlight() =>
+        _buses.Values.Select(b => (b.Name, Animation: b.Branch.Director.Animation)).Where(b => b.Animation is not null).ToDictionary(b => b.Name, b => b.Animation!);
+
+    // Multiviews show the tally, so they follow it; they also follow the scene and which inputs are
+    // live, hence the refresh when the tally alone did not change.
+    private void RefreshTally(bool multiviewsAnyway = false)
+    {
+        var changed = Tally.Refresh(Scene, InFlight(), out var tally);
+        if (changed || multiviewsAnyway) UpdateMultiviews(tally);
+        if (changed) Tally.Announce(tally);
+    }
+
+    private void UpdateMultiviews(TallyState tally)
+    {
+        var boards = _buses.Values.Where(b => b.Branch.Multiview is not null).ToList();
+        if (boards.Count == 0) return;
+        var inputs = _inputs.ToDictionary(i => i.Key, i => i.Value.Branch);
+        var programTee = _buses.TryGetValue("program", out var program) && program.Branch.Multiview is null ? program.Branch.RawTee : null;
+        var live = LiveInputs();
+        foreach (var b in boards) b.Branch.Multiview!.Update(Scene, b.Branch.Definition.Format, tally, inputs, programTee, live);
+    }
+
+    internal MixerStatus Status()
+    {
+        graph.AssertOwnerThread();
+        return new MixerStatus(Scene.Project, Scene.Revision,
+            _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since,
+                i.Branch.FramesIn, i.DecodeErrors + (i.Supervisor?.DataFaults ?? 0), i.Branch.SinceLastFrame)),
+            _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error, b.Branch.FramesOut, b.Branch.EncoderPlan.Backend,
+                b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent)));
+    }
+
+    internal IReadOnlyDictionary<string, string> EncoderPlans()
+    {
+        graph.AssertOwnerThread();
+        return _buses.ToDictionary(b => b.Key, b => b.Value.Branch.EncoderPlan.ToString());
+    }
+
+    internal (IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays) AudioGraph()
+    {
+        graph.AssertOwnerThread();
+        return (_buses.ToDictionary(b => b.Key, b => b.Value.Branch.Audio.InputGains), _inputs.ToDictionary(i => i.Key, i => i.Value.Branch.AudioDelay));
+    }
+
+    /// <summary>Every connection supervisor, outputs first, for the stop.</summary>
+    internal IReadOnlyList<ConnectionSupervisor> Supervisors()
+    {
+        graph.AssertOwnerThread();
+        return [.. _buses.Values.Concat<Runtime>(_inputs.Values).Select(r => r.Supervisor).OfType<ConnectionSupervisor>()];
+    }
+
+    /// <summary>Stops the pipeline and takes everything down; the connections are already stopped.</summary>
+    internal void TearDown()
+    {
+        graph.AssertOwnerThread();
+        graph.SetState(State.Null);
+        // Multiviews first: their program tile hangs on the program bus.
+        foreach (var b in _buses.Values.OrderBy(b => b.Branch.Multiview is null)) b.Branch.Dispose();
+        foreach (var i in _inputs.Values) i.Branch.Dispose();
+        _buses.Clear();
+        _inputs.Clear();
+    }
+}
+
+/// <summary>What a command is decided against: the scene in force and the buses in a real transition.</summary>
+internal sealed record RunningState(SceneDefinition Scene, IReadOnlySet<string> Transitioning);
+
+/// <summary>A decided change: the diff to apply, and the outputs (of buses it removes or rebuilds) to stop first.</summary>
+internal sealed record PlannedChange(SceneDiff Diff, IReadOnlyList<ConnectionSupervisor> StopFirst);
+
+/// <summary>What a change leaves to do after the graph call: supervisors to start and to stop, inputs to retire after.</summary>
+internal sealed record AppliedChange(IReadOnlyList<ConnectionSupervisor> Start, IReadOnlyList<ConnectionSupervisor> Stop, IReadOnlyList<string> Retire)
+{
+    internal static readonly AppliedChange Nothing = new([], [], []);
+}

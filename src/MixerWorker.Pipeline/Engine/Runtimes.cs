@@ -1,0 +1,37 @@
+using MixerWorker.Pipeline.Builders;
+
+namespace MixerWorker.Pipeline.Engine;
+
+/// <summary>An input's or bus's connection as the engine keeps it. Control thread only.</summary>
+internal abstract class Runtime
+{
+    internal ConnectionState State { get; private set; } = ConnectionState.Connecting;
+    internal string? Error { get; private set; }
+    internal DateTimeOffset Since { get; private set; } = DateTimeOffset.UtcNow;
+    /// <summary>Keeps the connection alive; made on the control thread, started and stopped by the change path around the graph change.</summary>
+    internal ConnectionSupervisor? Supervisor { get; set; }
+    /// <summary>The live SRT connection (source or output), owned by the supervisor's open/close.</summary>
+    internal IDisposable? Connection { get; set; }
+
+    internal void Report(ConnectionState state, string? error)
+    {
+        if (state != State) Since = DateTimeOffset.UtcNow;
+        State = state;
+        if (error is not null || state == ConnectionState.Connected) Error = error;
+    }
+}
+
+internal sealed class InputRuntime(InputBranch branch) : Runtime
+{
+    internal InputBranch Branch { get; } = branch;
+    internal string Name => Branch.Name;
+    internal bool IsLive => State == ConnectionState.Connected;
+    /// <summary>Errors and warnings from the input's connection bins (demuxer, parser, decoder).</summary>
+    internal long DecodeErrors { get; set; }
+}
+
+internal sealed class BusRuntime(BusBranch branch) : Runtime
+{
+    internal BusBranch Branch { get; } = branch;
+    internal string Name => Branch.Name;
+}
