@@ -25,8 +25,10 @@ internal static class TestbedCommands
                 return await CommandBench.RunAsync(options);
             case "reappear":
                 return await ReappearBench.RunAsync(options);
+            case "soak":
+                return await SoakBench.RunAsync(options);
             default:
-                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] | demo [--out DIR] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | reappear --worker MixerWorker.dll [--reps 20] [--outage 5] [--modes 500,0] [--out FILE.md]");
+                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] | demo [--out DIR] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | reappear --worker MixerWorker.dll [--reps 20] [--outage 5] [--modes 500,0] [--out FILE.md] | soak --redis HOST:PORT --worker MixerWorker.dll [--minutes 60] [--out FILE.md] [--csv FILE.csv] [--worker-log FILE]");
                 return 2;
         }
     }

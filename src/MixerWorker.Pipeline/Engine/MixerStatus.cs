@@ -17,10 +17,12 @@ public sealed record InputStatus(ConnectionState State, string? Error, int Attem
 
 /// <summary>
 /// A bus's output connection and what it made: <paramref name="FramesOut"/> mixed pictures,
-/// <paramref name="BytesSent"/> MPEG-TS bytes handed to SRT, <paramref name="Attempts"/> connection attempts.
+/// <paramref name="BytesSent"/> MPEG-TS bytes handed to SRT, <paramref name="Attempts"/> connection attempts,
+/// <paramref name="EncoderFallbacks"/> times its encoder failed and the bus moved to the next backend
+/// (<paramref name="Encoder"/> is the one in use).
 /// </summary>
 public sealed record BusStatus(ConnectionState Output, string? Error, long FramesOut, string Encoder,
-    int Attempts = 0, long BytesSent = 0);
+    int Attempts = 0, long BytesSent = 0, int EncoderFallbacks = 0);
 
 /// <summary>Peak and RMS in dBFS over the last metering interval; -inf (as -120) for silence.</summary>
 public sealed record AudioLevel(double PeakDb, double RmsDb)

@@ -31,30 +31,33 @@ public sealed class ProjectMixer : IProjectMixer
 
     public string Project { get; }
 
-    private ProjectMixer(SceneDefinition scene, MixerOptions options, ILogger logger)
+    private ProjectMixer(SceneDefinition scene, MixerOptions options, ILogger logger, EncoderChainBuilder encoders)
     {
         Project = scene.Project;
         _options = options;
         _log = logger;
         var redactor = new SecretRedactor([options.MediaMtx.IngestPassphrase, options.MediaMtx.OutputPassphrase, options.MediaMtx.Token]);
-        var encoders = new EncoderChainBuilder(new GstElementProbe());
-        var backend = encoders.Select(options.Encoder);
-        _backend = backend.Name;
+        var backends = encoders.FallbackOrder(options.Encoder);
+        _backend = string.Join(", then ", backends.Select(b => b.Name));
         _control = new ControlThread($"control:{scene.Project}", e => _log.LogError(e, "pipeline change failed"));
         _graph = new Graph(scene.Project, e => _log.LogError(e, "a GStreamer callback failed"), () => _control.IsCurrent);
-        _project = new ProjectGraph(_graph, _control, options, encoders, backend, _meters, redactor, logger);
+        _project = new ProjectGraph(_graph, _control, options, encoders, backends, _meters, redactor, logger);
         _router = new BusMessageRouter(_project, _meters, redactor, logger);
         _busReader = new BusReader(_graph.Pipeline, $"bus:{scene.Project}", m => _control.Post(() => _router.Route(m)), _log);
     }
 
     /// <summary>Checks GStreamer, the options and the scene, then starts playing. Inputs and outputs connect in the background.</summary>
-    public static async Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger)
+    public static Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger) =>
+        StartAsync(scene, options, logger, new EncoderChainBuilder(new GstElementProbe()));
+
+    /// <summary>As above, with the encoder backends to choose from (tests make one fail for real).</summary>
+    internal static async Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger, EncoderChainBuilder encoders)
     {
         EngineSelfCheck.Run();
         var optionErrors = options.Validate();
         if (optionErrors.Count > 0) throw new ArgumentException("invalid mixer options: " + string.Join("; ", optionErrors));
         ThrowIfInvalid(scene);
-        var mixer = new ProjectMixer(scene, options, logger);
+        var mixer = new ProjectMixer(scene, options, logger, encoders);
         try
         {
             await mixer._control.Invoke(() => mixer._project.Start(scene with { Inputs = [], Buses = [] }));
