@@ -2,6 +2,7 @@
 # One entry point for people and CI. Every command installs what it needs on a fresh Debian 12
 # machine that has the .NET SDK, and can be run again without harm.
 #   ./run.sh demo    run the engine on a scripted show; artefacts land in artifacts/demo/
+#                    (--hold SECONDS keeps it on air afterwards; it prints where the dashboard is)
 #   ./run.sh test    build and run every test suite
 #   ./run.sh bench   run the benchmarks in bench/ (slow; prints ratios against baselines)
 set -euo pipefail
@@ -14,6 +15,7 @@ APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-x libsrt1.5-gnutls redis-server curl
+  chromium  # the dashboard's browser test (Playwright drives /usr/bin/chromium; it downloads no browser)
 )
 
 ensure_packages() {

@@ -1,129 +1,137 @@
 #!/usr/bin/env bash
-# Latency inside the worker (GStreamer latency tracer, input appsrc → srtsink) and time from worker start to
-# first published frame. Usage: bench/latency.sh [markdown-out]   (env: TRACE_S, SKIP_S, TTFF_REPS)
+# Live timing, frame by frame (issue 9): moving feeds that carry their frame number and capture time in
+# the picture, mixed into 2x2 buses by the worker and, for comparison, by one ffmpeg process; a reader
+# decodes every box of every bus and counts repeats and skips per box and the latency each picture
+# gained over a reader of the feed itself. Usage: bench/latency.sh [markdown-out]
+# env: CASES="1:700 1:0 8:700:640x360 8:0:640x360" (buses:feed mux delay ms[:feed WxH])  MIXERS="worker ffmpeg"  MEASURE_S=20
+#      SETTLE_S=4 WARMUP_S=8 FEED_W=1280 FEED_H=720 FEED_FPS=30 FEED_KBPS=3000 BUS_W=640 BUS_H=360 BUS_KBPS=1000 DIRECT=cam-a
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-TRACE_S=${TRACE_S:-60}     # length of the traced run
-SKIP_S=${SKIP_S:-10}       # start-up left out of the latency statistics
-TTFF_REPS=${TTFF_REPS:-3}
+CASES=${CASES:-"1:700 1:0 8:700:640x360 8:0:640x360"}
+MIXERS=${MIXERS:-"worker ffmpeg"}
+MEASURE_S=${MEASURE_S:-20}
+SETTLE_S=${SETTLE_S:-4}
+WARMUP_S=${WARMUP_S:-8}
+FEED_W=${FEED_W:-1280} FEED_H=${FEED_H:-720} FEED_FPS=${FEED_FPS:-30} FEED_KBPS=${FEED_KBPS:-3000}
+BUS_W=${BUS_W:-640} BUS_H=${BUS_H:-360} BUS_KBPS=${BUS_KBPS:-1000}
+DIRECT=${DIRECT:-cam-a}
+FFMPEG_GLOBAL_OPTS=${FFMPEG_GLOBAL_OPTS:-}
+# Less probing than this leaves ffmpeg without a frame rate for some inputs (it then delivers about 15 fps).
+FFMPEG_INPUT_OPTS=${FFMPEG_INPUT_OPTS:-"-thread_queue_size 512 -analyzeduration 1000000 -probesize 1000000"}
 OUT_MD=${1:-}
 WORK=$(mktemp -d /tmp/bench-lat.XXXXXX)
-write_scene "$WORK/scene.json"
+INPUTS=(cam-a cam-b cam-c cam-d)
+BUS_NAMES=(program aux1 aux2 aux3 aux4 aux5 aux6 aux7)
+BW=$((BUS_W / 2)) BH=$((BUS_H / 2))
+
+# $2 buses, each a 2x2 grid of the four inputs, bus i rotated by i so no two buses are the same picture.
+write_grid_scene() { # $1: path, $2: bus count
+  local buses=() i j box boxes
+  for ((i = 0; i < $2; i++)); do
+    boxes=()
+    for j in 0 1 2 3; do
+      box="{\"source\":\"${INPUTS[$(((j + i) % 4))]}\",\"x\":$((j % 2 * BW)),\"y\":$((j / 2 * BH)),\"width\":$BW,\"height\":$BH,\"fit\":\"fill\"}"
+      boxes+=("$box")
+    done
+    buses+=("{\"name\":\"${BUS_NAMES[$i]}\",\"format\":{\"width\":$BUS_W,\"height\":$BUS_H,\"fps\":30,\"videoBitrateKbps\":$BUS_KBPS},\"layout\":[$(IFS=,; echo "${boxes[*]}")]}")
+  done
+  printf '{"project":"%s","inputs":[%s],"buses":[%s]}\n' "$PROJECT" \
+    "$(printf '{"name":"%s"},' "${INPUTS[@]}" | sed 's/,$//')" "$(IFS=,; echo "${buses[*]}")" >"$1"
+}
+
+# The same job as one ffmpeg process: each input scaled once and split per bus, xstack per bus in the
+# scene's arrangement, libx264 ultrafast/zerolatency like the worker's encoder, Opus audio (amix of the four).
+ffmpeg_grid_cmd() { # $1: bus count
+  local n=$1 k i j filter="" outs=() maps=()
+  FFMPEG_CMD=(ffmpeg -hide_banner -nostdin -loglevel warning -nostats $FFMPEG_GLOBAL_OPTS)
+  for k in "${INPUTS[@]}"; do
+    FFMPEG_CMD+=($FFMPEG_INPUT_OPTS -i "$(srt_url "read:ingest/$PROJECT/$k" "$INGEST_SRT_PASSPHRASE")")
+  done
+  for k in 0 1 2 3; do
+    filter+="[$k:v]scale=$BW:$BH,split=$n$(for ((i = 0; i < n; i++)); do printf '[v%d_%d]' "$k" "$i"; done);"
+  done
+  filter+="[0:a][1:a][2:a][3:a]amix=inputs=4:normalize=0,asplit=$n$(for ((i = 0; i < n; i++)); do printf '[a%d]' "$i"; done)"
+  for ((i = 0; i < n; i++)); do
+    filter+=";$(for j in 0 1 2 3; do printf '[v%d_%d]' "$(((j + i) % 4))" "$i"; done)xstack=inputs=4:layout=0_0|w0_0|0_h0|w0_h0,format=yuv420p[o$i]"
+    maps+=(-map "[o$i]" -map "[a$i]" -c:v libx264 -preset ultrafast -tune zerolatency -bf 0 -g 30 -b:v "${BUS_KBPS}k" -maxrate "${BUS_KBPS}k"
+      -bufsize "$((BUS_KBPS * 6 / 10))k" -c:a libopus -b:a 128k -frame_duration 10 -ar 48000 -ac 2 -f mpegts
+      "$(srt_url "publish:out/$PROJECT/${BUS_NAMES[$i]}" "$OUTPUT_SRT_PASSPHRASE")&pkt_size=1316")
+  done
+  FFMPEG_CMD+=(-filter_complex "$filter" "${maps[@]}")
+}
+
+ROWS_CPU=()
+run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
+  local n=$1 delay=$2 mixer=$3 FEED_W=${4%x*} FEED_H=${4#*x} label dir life mpid t0 t1 c0 c1 h0 h1
+  label="$n bus$([ "$n" -gt 1 ] && echo es), ${FEED_W}x${FEED_H} feeds muxed with $([ "$delay" -gt 0 ] && echo "${delay} ms delay" || echo "no delay")"
+  dir="$WORK/$n-$delay-$4-$mixer"; mkdir -p "$dir"
+  write_grid_scene "$dir/scene.json" "$n"
+  life=$((WARMUP_S + SETTLE_S + MEASURE_S + 60))
+  echo "$label, $mixer ..." >&2
+  start_helpers_feeds "$dir" "$life" "$delay"
+  if [ "$mixer" = worker ]; then
+    dotnet "$WORKER_DLL" run "$dir/scene.json" --duration "$life" >"$dir/mixer.log" 2>&1 &
+  else
+    ffmpeg_grid_cmd "$n"
+    "${FFMPEG_CMD[@]}" >"$dir/mixer.log" 2>&1 &
+  fi
+  mpid=$!
+  sleep "$WARMUP_S"
+  t0=$(date +%s.%N); c0=$(cpu_ticks "$mpid"); h0=$(helpers_ticks)
+  dotnet "$TESTBED_DLL" stamps --port "$BENCH_PORT" --scene "$dir/scene.json" --seconds "$MEASURE_S" --settle "$SETTLE_S" \
+    --feed-width "$FEED_W" --feed-height "$FEED_H" --feed-fps "$FEED_FPS" --direct "$DIRECT" \
+    --label "$label" --mixer "$mixer" --md "$WORK/summary.md" --detail "$WORK/detail.md" >"$dir/stamps.log" 2>&1 || true
+  t1=$(date +%s.%N); c1=$(cpu_ticks "$mpid" 2>/dev/null || echo "$c0"); h1=$(helpers_ticks)
+  ROWS_CPU+=("| $label | $mixer | $(awk -v c="$((c1 - c0))" -v h="$((h1 - h0))" -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" -v k="$CLK_TCK" \
+    'BEGIN { printf "%.0f | %.0f", 100 * c / k / t, 100 * h / k / t }') |")
+  kill -TERM "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true
+  stop_helpers
+}
+
+# Stand-in and four moving feeds (scrolling bars behind the stamp, AAC audio), each its own process.
+start_helpers_feeds() { # $1: log dir, $2: seconds, $3: mux delay ms
+  dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$2" >"$1/standin.log" 2>&1 &
+  HELPER_PIDS+=($!)
+  sleep 2
+  dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT" --seconds "$(($2 - 3))" \
+    --width "$FEED_W" --height "$FEED_H" --fps "$FEED_FPS" --bitrate "$FEED_KBPS" --pattern smpte --mux-delay-ms "$3" >"$1/feeds.log" 2>&1 &
+  HELPER_PIDS+=($!)
+  sleep 3
+}
+helpers_ticks() { local p s=0; for p in "${HELPER_PIDS[@]}"; do s=$((s + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done; echo "$s"; }
 
 trap 'stop_helpers' EXIT
-start_helpers "$WORK" $(( TRACE_S + TTFF_REPS * 25 + 40 ))
-
-# ---- 1. traced run ------------------------------------------------------------------------------
-echo "traced run, ${TRACE_S} s ..." >&2
-GST_TRACERS="latency(flags=pipeline+element)" GST_DEBUG="GST_TRACER:7" GST_DEBUG_NO_COLOR=1 \
-GST_DEBUG_FILE="$WORK/trace.log" dotnet "$WORKER_DLL" run "$WORK/scene.json" --duration "$TRACE_S" >"$WORK/traced-worker.log" 2>&1
-
-# Tracer records → "kind name time_ns ts_ns". Generation and box numbers are folded (src.cam-a.1 →
-# src.cam-a.*) so reconnects and repeated boxes pool together.
-awk -v skip="$(( SKIP_S * 1000000000 ))" '
-  function field(k,   r) { if (match($0, k "=\\(string\\)[^,;]*")) { r = substr($0, RSTART, RLENGTH); sub(/^[^)]*\)/, "", r); return r } return "" }
-  function num(k,   r) { if (match($0, k "=\\(guint64\\)[0-9]+")) { r = substr($0, RSTART, RLENGTH); sub(/^[^)]*\)/, "", r); return r } return -1 }
-  / latency, src-element-id=/ {
-    ts = num("ts"); if (ts < skip) next
-    s = field("src-element"); k = field("sink-element")
-    if (k !~ /\.srtsink$/) next             # the bin ghost pad in front of the queue repeats each record
-    gsub(/\.[0-9]+\./, ".*.", s); gsub(/\.[0-9]+\./, ".*.", k)
-    print "path", s "→" k, num("time"), ts; next }
-  / element-latency, element-id=/ {
-    ts = num("ts"); if (ts < skip) next
-    e = field("element"); gsub(/\.[0-9]+\./, ".*.", e); gsub(/\.venc[0-9]+$/, ".venc", e)
-    print "elem", e, num("time"), ts }' "$WORK/trace.log" >"$WORK/records.txt"
-
-# p50/p95 (nearest rank) over ms values on stdin.
-stats() { sort -g | awk '{ a[NR] = $1 } END { if (!NR) { print "0 - - -"; exit }
-  p50 = a[int(0.50 * (NR - 1)) + 1]; p95 = a[int(0.95 * (NR - 1)) + 1]; printf "%d %.1f %.1f %.1f\n", NR, p50, p95, a[NR] }'; }
-path_stats() { awk -v p="$1" '$1 == "path" && $2 ~ p { printf "%.3f\n", $3 / 1e6 }' "$WORK/records.txt" | stats; }
-pair_stats() { awk -v p="$1" '$1 == "path" && $2 == p { printf "%.3f\n", $3 / 1e6 }' "$WORK/records.txt" | stats; }
-
-errors=$(grep -cE ' (ERR|WRN|FTL) ' "$WORK/traced-worker.log" || true)
-frames=$(grep -E 'INF status:' "$WORK/traced-worker.log" | tail -1 | sed 's/.*buses //')
-
-# ---- 2. time to first frame -------------------------------------------------------------------
-# A reader can only connect once the worker publishes (the stand-in, like MediaMTX, refuses readers
-# of a path with no publisher), so it polls; its first decoded frame includes waiting for a keyframe.
-reader_first_frame() { # $1: file to write the epoch time of the first decoded frame to
-  local url; url=$(srt_url "read:out/$PROJECT/program" "$OUTPUT_SRT_PASSPHRASE")
-  local deadline=$(( $(date +%s) + 20 ))
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    if timeout 8 ffmpeg -nostdin -v quiet -fflags nobuffer -probesize 32768 -analyzeduration 0 -i "$url" \
-         -map 0:v:0 -frames:v 1 -f null - 2>/dev/null; then date +%s.%N >"$1"; return; fi
-    sleep 0.1
-  done
-}
-# Seconds from epoch $3 to the first (or, with $4=last, the last) worker log line matching $2.
-# Log times are local HH:MM:SS.mmm of today (a run across midnight would read wrong).
-log_s() {
-  local t; t=$(grep -E "$2" "$1" | { if [ "${4:-}" = last ]; then tail -1; else head -1; fi; } | cut -d' ' -f1) || true
-  [ -n "$t" ] || { echo "-"; return; }
-  awk -v t="$t" -v t0="$3" -v day="$(date -d 'today 00:00' +%s)" \
-    'BEGIN { split(t, a, ":"); printf "%.2f", day + a[1]*3600 + a[2]*60 + a[3] - t0 }'
-}
-TTFF_ROWS=()
-for rep in $(seq 1 "$TTFF_REPS"); do
-  echo "time-to-first-frame run $rep ..." >&2
-  rm -f "$WORK/first.$rep"
-  t0=$(date +%s.%N)
-  dotnet "$WORKER_DLL" run "$WORK/scene.json" --duration 12 >"$WORK/ttff-$rep.log" 2>&1 &
-  wpid=$!
-  reader_first_frame "$WORK/first.$rep"
-  # Control: the same reader joining the stream in steady state, to tell the reader's own start-up
-  # and keyframe wait apart from the worker's.
-  sleep "$(awk -v t0="$t0" -v now="$(date +%s.%N)" 'BEGIN { d = t0 + 7 - now; print (d > 0 ? d : 0) }')"
-  j0=$(date +%s.%N); rm -f "$WORK/join.$rep"; reader_first_frame "$WORK/join.$rep"
-  join=$( [ -s "$WORK/join.$rep" ] && awk -v a="$(cat "$WORK/join.$rep")" -v b="$j0" 'BEGIN{printf "%.2f", a-b}' || echo "-")
-  wait "$wpid" || true
-  first=$( [ -s "$WORK/first.$rep" ] && awk -v a="$(cat "$WORK/first.$rep")" -v b="$t0" 'BEGIN{printf "%.2f", a-b}' || echo "-")
-  l="$WORK/ttff-$rep.log"
-  TTFF_ROWS+=("| $rep | $(log_s "$l" 'bus program output .*connected' "$t0") | $(log_s "$l" 'input cam-. is live' "$t0") | $(log_s "$l" 'input cam-. is live' "$t0" last) | $first | $join |")
-  sleep 2
+for c in $CASES; do
+  IFS=: read -r n delay size <<<"$c"
+  for m in $MIXERS; do run_case "$n" "$delay" "$m" "${size:-${FEED_W}x${FEED_H}}"; done
 done
 
 {
-  echo "### Latency inside the worker (GStreamer latency tracer)"
+  echo "### Live timing, frame by frame: repeats, skips and worker-added latency per box"
   echo
-  echo "One ${TRACE_S} s run with \`GST_TRACERS=\"latency(flags=pipeline+element)\"\`, records in the first ${SKIP_S} s dropped."
-  echo "Path latency = srtsink's receipt of a buffer minus the push time of the input appsrc buffer whose probe event reached"
-  echo "that sink first. Inputs: 3 synthetic 640x360p30 feeds; SRT latency ${SRT__LATENCYMS} ms (not part of these numbers: it is"
-  echo "spent inside libsrt before the engine's SRT reader hands data to appsrc). Worker errors/warnings in the traced run: ${errors}; last status: ${frames}."
+  echo "Four moving ${FEED_FPS} fps feeds (size in the case; scrolling bars, x264 ultrafast ${FEED_KBPS} kb/s, AAC; each picture"
+  echo "carries its frame number and capture time in a stripe), published over SRT into the stand-in with the"
+  echo "mux delay of each case, and mixed into 2x2 grids of ${BUS_W}x${BUS_H} at 30 fps (${BUS_KBPS} kb/s, Opus) by the worker"
+  echo "(SRT latency ${SRT__LATENCYMS} ms) or by one ffmpeg process (scale + split + xstack + libx264 ultrafast/zerolatency)."
+  echo "A reader process decodes every box of every bus for ${MEASURE_S} s (after ${WARMUP_S} s of warm-up and ${SETTLE_S} s"
+  echo "of settling) plus ${DIRECT} straight from the stand-in. Repeat: a box shows the same input frame as in"
+  echo "the previous output frame; at 30 → 30 fps none is needed. Skip: input frame numbers advance by more than"
+  echo "one. Worker-added latency: arrival at the reader of a picture's first appearance in the bus minus its arrival"
+  echo "at the direct reader (per frame for ${DIRECT}'s boxes; other boxes minus the direct path's median), i.e. the"
+  echo "worker's processing plus the extra SRT hop. Arrival = when the reader's parser got the picture (before decoding)."
   echo
-  echo "| Path | Samples | p50 ms | p95 ms | max ms |"
-  echo "|---|---|---|---|---|"
-  for bus in program aux1; do
-    read -r n p50 p95 mx < <(path_stats "^src\\..*appsrc→out\\.$bus\\.")
-    echo "| any input appsrc → out.$bus.*.srtsink | $n | $p50 | $p95 | $mx |"
-    for pair in $(awk -v b="out.$bus." '$1 == "path" && $2 ~ /^src\./ && index($2, b) { print $2 }' "$WORK/records.txt" | sort -u); do
-      read -r n p50 p95 mx < <(pair_stats "$pair")
-      echo "| &nbsp;&nbsp;${pair//\*/N} | $n | $p50 | $p95 | $mx |"
-    done
-    read -r n p50 p95 mx < <(path_stats "^bus\\.$bus\\.bgsrc→")
-    echo "| bus.$bus.bgsrc (compositor's clocked source) → srtsink | $n | $p50 | $p95 | $mx |"
-  done
+  cat "$WORK/summary.md"
   echo
-  echo "Per element (element-latency records: buffer leaves the previous element → leaves this one), by p50:"
+  echo "Per bus (repeats and skipped frames for each box, in layout order):"
   echo
-  echo "| Element | Samples | p50 ms | p95 ms | max ms |"
-  echo "|---|---|---|---|---|"
-  for e in $(awk '$1 == "elem" { print $2 }' "$WORK/records.txt" | sort | uniq -c | awk '$1 >= 20 { print $2 }'); do
-    read -r n p50 p95 mx < <(awk -v e="$e" '$1 == "elem" && $2 == e { printf "%.3f\n", $3 / 1e6 }' "$WORK/records.txt" | stats)
-    echo "$p50 | ${e//\*/N} | $n | $p50 | $p95 | $mx |"
-  done | sort -t'|' -k1,1gr | head -20 | cut -d'|' -f2- | sed 's/^/|/'
+  cat "$WORK/detail.md"
   echo
-  echo "### Time from worker start to first published frame (${TTFF_REPS} cold starts, no tracer)"
+  echo "CPU during the measurement, % of one core (the reader process is not counted in either):"
   echo
-  echo "Seconds after \`dotnet MixerWorker.dll run\` was started. Output connected / inputs live: the worker's own log"
-  echo "timestamps. First frame at a reader: an ffmpeg reader polling \`read:out/demo/program\` every 0.1 s (the stand-in refuses"
-  echo "readers until the worker publishes) decodes its first video frame; this includes SRT latency ${SRT__LATENCYMS} ms and"
-  echo "the wait for the next keyframe (GOP 1 s)."
-  echo
-  echo "| Run | program output connected s | first input live s | last input live s | first frame at a reader s | control: reader joining at 7 s, s to first frame |"
-  echo "|---|---|---|---|---|---|"
-  printf '%s\n' "${TTFF_ROWS[@]}"
+  echo "| Case | Mixer | Mixer CPU % | Stand-in + feeds CPU % |"
+  echo "|---|---|---|---|"
+  printf '%s\n' "${ROWS_CPU[@]}"
   echo
 } | tee ${OUT_MD:+-a "$OUT_MD"}
 echo "logs kept in $WORK" >&2

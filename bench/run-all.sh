@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark and writes one markdown summary to bench/results/. Expects a Release build
-# (./run.sh bench builds first). About 10 minutes on 2 cores.
+# (./run.sh bench builds first). About 15 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")"
 source ./lib.sh
@@ -26,7 +26,9 @@ OUT="results/$(date +%Y-%m-%d-%H%M)-$(hostname -s).md"
 start=$(date +%s)
 ./mix-cost.sh "$OUT"
 ./latency.sh "$OUT"
+./first-frame.sh "$OUT"
 ./multiview-cost.sh "$OUT"
+./thumbnail-cost.sh "$OUT"
 ./command-latency.sh "$OUT"
 echo "Total bench time: $(( $(date +%s) - start )) s." | tee -a "$OUT"
 echo "results: bench/$OUT"

@@ -20,15 +20,17 @@ internal static class TestbedCommands
             case "feeds":
                 return await RunFeeds(options);
             case "demo":
-                return await DemoShow.RunAsync(options.GetValueOrDefault("out", "artifacts/demo"));
+                return await DemoShow.RunAsync(options.GetValueOrDefault("out", "artifacts/demo"), TimeSpan.FromSeconds(Int(options, "hold", 0)));
             case "cmdbench":
                 return await CommandBench.RunAsync(options);
+            case "stamps":
+                return await LatencyBench.RunAsync(options);
             case "reappear":
                 return await ReappearBench.RunAsync(options);
             case "soak":
                 return await SoakBench.RunAsync(options);
             default:
-                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] | demo [--out DIR] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | reappear --worker MixerWorker.dll [--reps 20] [--outage 5] [--modes 500,0] [--out FILE.md] | soak --redis HOST:PORT --worker MixerWorker.dll [--minutes 60] [--out FILE.md] [--csv FILE.csv] [--worker-log FILE]");
+                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] [--width W --height H --fps F --bitrate KBPS --pattern smpte --mux-delay-ms MS --jitter-ms MS] | stamps --port N --scene FILE --seconds S [--buses a,b] [--direct cam-a] [--feed-width W --feed-height H --feed-fps F] [--settle S] [--label L] [--mixer M] [--md FILE] | demo [--out DIR] [--hold SECONDS] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | reappear --worker MixerWorker.dll [--reps 20] [--outage 5] [--modes 500,0] [--out FILE.md] | soak --redis HOST:PORT --worker MixerWorker.dll [--minutes 60] [--out FILE.md] [--csv FILE.csv] [--worker-log FILE]");
                 return 2;
         }
     }
@@ -49,7 +51,13 @@ internal static class TestbedCommands
     {
         var port = Int(o, "port", 8000);
         var feeds = Enumerable.Range(0, Int(o, "count", 3)).Select(i => SyntheticFeed.Start(
-            FeedSpec.Numbered(i) with { Width = Int(o, "width", 320), Height = Int(o, "height", 180), Fps = Int(o, "fps", 30) },
+            FeedSpec.Numbered(i) with
+            {
+                Width = Int(o, "width", 320), Height = Int(o, "height", 180), Fps = Int(o, "fps", 30),
+                VideoBitrateKbps = Int(o, "bitrate", 400), Pattern = o.GetValueOrDefault("pattern", "solid-color"),
+                MuxDelay = o.TryGetValue("mux-delay-ms", out var delay) ? TimeSpan.FromMilliseconds(int.Parse(delay, CultureInfo.InvariantCulture)) : null,
+                SendJitter = TimeSpan.FromMilliseconds(Int(o, "jitter-ms", 0)),
+            },
             o.GetValueOrDefault("project", "demo"), "127.0.0.1", port, Env("INGEST_SRT_PASSPHRASE"), Env("MEDIAMTX__TOKEN"))).ToList();
         Console.WriteLine($"{feeds.Count} feeds publishing: {string.Join(", ", feeds.Select(f => f.Spec.Input))}");
         await WaitForStop(Seconds(o));

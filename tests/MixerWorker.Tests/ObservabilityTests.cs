@@ -217,7 +217,7 @@ public sealed partial class ObservabilityTests(ITestOutputHelper output)
     }
 
     private static string MetricsPortOfTheImage() =>
-        MetricsPortEnv().Match(File.ReadAllText(Path.Combine(RepoRoot(), "docker/Dockerfile.gst"))).Groups[1].Value;
+        MetricsPortEnv().Match(File.ReadAllText(Repo.PathOf("docker/Dockerfile.gst"))).Groups[1].Value;
 
     [GeneratedRegex(@"METRICS__PORT=(\d+)")]
     private static partial Regex MetricsPortEnv();
@@ -225,17 +225,10 @@ public sealed partial class ObservabilityTests(ITestOutputHelper output)
     private static YamlMappingNode LoadYaml(string path)
     {
         var yaml = new YamlStream();
-        using var reader = new StringReader(File.ReadAllText(Path.Combine(RepoRoot(), path)));
+        using var reader = new StringReader(File.ReadAllText(Repo.PathOf(path)));
         yaml.Load(reader);
         return (YamlMappingNode)yaml.Documents[0].RootNode;
     }
 
     private static string Scalar(YamlMappingNode node, string key) => ((YamlScalarNode)node[key]).Value!;
-
-    internal static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "worker.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new DirectoryNotFoundException("worker.sln not found above the test's directory");
-    }
 }

@@ -38,8 +38,10 @@ internal sealed class BusBranch : IDisposable
     internal BusDirector Director { get; }
     /// <summary>Set on a multiview bus, which shows tiles instead of a composition.</summary>
     internal MultiviewBoard? Multiview { get; }
-    /// <summary>The mixed picture before encoding, for the multiview's program tile.</summary>
+    /// <summary>The mixed picture before encoding, for the multiview's program tile and the thumbnail.</summary>
     internal Element RawTee { get; }
+    /// <summary>Set when thumbnails are taken (<see cref="TakeThumbnails"/>).</summary>
+    internal ThumbnailBranch? Thumbnail { get; private set; }
     internal long FramesOut => Interlocked.Read(ref _frames);
     /// <summary>MPEG-TS bytes handed to the SRT output, over every connection: the bitrate actually sent.</summary>
     internal long BytesSent => Interlocked.Read(ref _bytesSent);
@@ -120,6 +122,10 @@ internal sealed class BusBranch : IDisposable
         _first = false;
     }
 
+    /// <summary>Starts taking a thumbnail of the mixed picture every <paramref name="interval"/>. Control thread.</summary>
+    internal void TakeThumbnails(TimeSpan interval, int maxWidth) =>
+        Thumbnail ??= new ThumbnailBranch(_graph, Name, RawTee, Definition.Format, interval, maxWidth);
+
     private void SetVideoBitrate(int kbps) => _encoder.FirstOrDefault(e => e.HasProperty("bitrate"))?.Set("bitrate", kbps);
 
     /// <summary>
@@ -138,6 +144,7 @@ internal sealed class BusBranch : IDisposable
     {
         Director.Dispose();
         Multiview?.Dispose();
+        Thumbnail?.Dispose();
         Audio.Dispose();
         _frameCounter.Dispose();
         foreach (var e in _elements) e.SetState(State.Null);

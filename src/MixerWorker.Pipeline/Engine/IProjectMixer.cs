@@ -33,4 +33,7 @@ public interface IProjectMixer : IAsyncDisposable
     void SetInputExpected(string input, bool expected);
 
     Task<MixerStatus> GetStatusAsync();
+
+    /// <summary>The latest thumbnail (small JPEG of the mixed picture) of every bus that has one.</summary>
+    Task<IReadOnlyDictionary<string, Thumbnail>> GetThumbnailsAsync() => Task.FromResult<IReadOnlyDictionary<string, Thumbnail>>(new Dictionary<string, Thumbnail>());
 }

@@ -25,6 +25,10 @@ public sealed record MixerOptions
     public TimeSpan MixerLatency { get; init; } = TimeSpan.FromMilliseconds(30);
     /// <summary>Where graphics layers' files are; a layer can never name a file outside it. Null: graphics are refused.</summary>
     public string? GraphicsDirectory { get; init; }
+    /// <summary>How often each bus's thumbnail is taken (JPEG of the mixed picture); zero: no thumbnails.</summary>
+    public TimeSpan ThumbnailInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>The thumbnails' width in pixels (the bus's aspect; never wider than the bus).</summary>
+    public int ThumbnailWidth { get; init; } = 320;
 
     public IReadOnlyList<string> Validate()
     {
@@ -37,6 +41,9 @@ public sealed record MixerOptions
         if (GraphicsDirectory is not null && !Directory.Exists(GraphicsDirectory))
             errors.Add($"the graphics directory '{GraphicsDirectory}' does not exist (GRAPHICS__DIRECTORY)");
         if (MixerLatency < TimeSpan.Zero || MixerLatency > TimeSpan.FromSeconds(2)) errors.Add("mixer latency must be 0-2000 ms");
+        if (ThumbnailInterval != TimeSpan.Zero && (ThumbnailInterval < TimeSpan.FromMilliseconds(100) || ThumbnailInterval > TimeSpan.FromMinutes(1)))
+            errors.Add("the thumbnail interval must be 0 (off) or 100-60000 ms (THUMBNAILS__INTERVALMS)");
+        if (ThumbnailWidth is < 16 or > 1920) errors.Add("the thumbnail width must be 16-1920 pixels (THUMBNAILS__WIDTH)");
         return errors;
     }
 }

@@ -24,6 +24,12 @@ public sealed record InputStatus(ConnectionState State, string? Error, int Attem
 public sealed record BusStatus(ConnectionState Output, string? Error, long FramesOut, string Encoder,
     int Attempts = 0, long BytesSent = 0, int EncoderFallbacks = 0);
 
+/// <summary>
+/// A bus's latest thumbnail: a small JPEG of its mixed picture. <paramref name="Sequence"/> grows with
+/// every new picture, so a caller can tell a new one from the one it already has.
+/// </summary>
+public sealed record Thumbnail(int Width, int Height, byte[] Jpeg, long Sequence, DateTimeOffset TakenAt);
+
 /// <summary>Peak and RMS in dBFS over the last metering interval; -inf (as -120) for silence.</summary>
 public sealed record AudioLevel(double PeakDb, double RmsDb)
 {

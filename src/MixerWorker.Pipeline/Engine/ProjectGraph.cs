@@ -10,8 +10,8 @@ namespace MixerWorker.Pipeline.Engine;
 
 /// <summary>
 /// What a project's pipeline holds — its inputs and buses as built, with their connections — and
-/// the scene they show. Only the project's control thread touches it: every member asserts so while
-/// the graph-thread check is on, and a whole scene change is one call to <see cref="Apply"/>.
+/// the scene they show. Only the project's control thread touches it: its entry points assert so
+/// while the graph-thread check is on, and a whole scene change is one call to <see cref="Apply"/>.
 /// Connection supervisors are made here but started and stopped by <see cref="ProjectMixer"/>
 /// around that call, because stopping one waits for the control thread.
 /// </summary>
@@ -71,7 +71,7 @@ internal sealed class ProjectGraph(
         var transitioning = InFlight().Where(a => a.Value.Transition.Kind != TransitionKind.Cut).Select(a => a.Key).ToHashSet();
         var step = decide(new RunningState(Scene, transitioning));
         var diff = SceneDiff.Between([.. _inputs.Keys], [.. _buses.Values.Select(b => b.Branch.Definition)], step);
-        if (!diff.ShowsNothing) validate(diff.Next);
+        if (!diff.FinishesOnly) validate(diff.Next);
         return new PlannedChange(diff, [.. diff.RemoveBuses.Select(b => _buses[b].Supervisor).OfType<ConnectionSupervisor>()]);
     }
 
@@ -86,7 +86,7 @@ internal sealed class ProjectGraph(
         graph.AssertOwnerThread();
         _resolveGraphic = resolveGraphic;
         foreach (var name in diff.FinishTransitions) _buses.GetValueOrDefault(name)?.Branch.Director.FinishNow();
-        if (diff.ShowsNothing) return AppliedChange.Nothing;
+        if (diff.FinishesOnly) return AppliedChange.Nothing;
 
         foreach (var name in diff.AddInputs) _inputs[name] = new InputRuntime(new InputBranch(graph, name));
         foreach (var input in diff.Next.Inputs) _inputs[input.Name].Branch.ApplyAudio(input);
@@ -160,6 +160,7 @@ internal sealed class ProjectGraph(
             {
                 var branch = new BusBranch(graph, bus, plan, options.MixerLatency, control.Post);
                 branch.Director.TransitionFinished += () => RefreshTally();
+                if (options.ThumbnailInterval > TimeSpan.Zero) branch.TakeThumbnails(options.ThumbnailInterval, options.ThumbnailWidth);
                 return branch;
             }
             // An encoder that cannot even be made is the same failure as one that refuses to open.
@@ -344,6 +345,17 @@ internal sealed class ProjectGraph(
                 i.Branch.FramesIn, i.DecodeErrors + (i.Supervisor?.DataFaults ?? 0), i.Branch.SinceLastFrame)),
             _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error ?? _fallbackReason.GetValueOrDefault(b.Name), b.Branch.FramesOut,
                 b.Branch.EncoderPlan.Backend, b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent, _fallbacks.GetValueOrDefault(b.Name))));
+    }
+
+    /// <summary>The latest thumbnail of every bus that has one; takes a new picture where one is waiting.</summary>
+    internal IReadOnlyDictionary<string, Thumbnail> Thumbnails()
+    {
+        graph.AssertOwnerThread();
+        var thumbnails = new Dictionary<string, Thumbnail>();
+        foreach (var b in _buses.Values)
+            if (b.Branch.Thumbnail is { } t && t.Take() is var (jpeg, sequence, at))
+                thumbnails[b.Name] = new Thumbnail(t.Width, t.Height, jpeg, sequence, at);
+        return thumbnails;
     }
 
     internal IReadOnlyDictionary<string, string> EncoderPlans()

@@ -185,6 +185,9 @@ public sealed class ProjectMixer : IProjectMixer
 
     public Task<MixerStatus> GetStatusAsync() => _control.Invoke(_project.Status);
 
+    /// <summary>The latest thumbnail of every bus that has one (none before its first picture, none when thumbnails are off).</summary>
+    public Task<IReadOnlyDictionary<string, Thumbnail>> GetThumbnailsAsync() => _control.Invoke(_project.Thumbnails);
+
     /// <summary>The encoder chain each bus runs, for status and tests.</summary>
     public Task<IReadOnlyDictionary<string, string>> GetEncoderPlansAsync() => _control.Invoke(_project.EncoderPlans);
 

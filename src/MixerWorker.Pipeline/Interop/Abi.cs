@@ -29,7 +29,6 @@ internal static class Abi
     internal const int BufferFlagDeltaUnit = 8192;
     internal const int MapRead = 1, MapWrite = 2;
     internal const ulong ClockTimeNone = ulong.MaxValue;
-    internal const ulong Second = 1_000_000_000;
 
     // G_TYPE_STRING is a fundamental type id (G_TYPE_MAKE_FUNDAMENTAL(16)).
     internal const nint GTypeString = 16 << 2;

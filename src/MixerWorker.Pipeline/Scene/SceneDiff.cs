@@ -21,8 +21,8 @@ public sealed record SceneDiff
     /// <summary>Buses whose running transition ends at once (a cut during a transition).</summary>
     public IReadOnlySet<string> FinishTransitions { get; init; } = new HashSet<string>();
 
-    /// <summary>Nothing to build, remove or show: only transitions to finish, or nothing at all.</summary>
-    public bool ShowsNothing => Buses.Count == 0 && AddInputs.Count == 0 && RemoveInputs.Count == 0 && RemoveBuses.Count == 0;
+    /// <summary>The change only finishes transitions: the scene stays as it is, nothing is built, removed or shown again.</summary>
+    public bool FinishesOnly { get; private init; }
 
     /// <param name="runningInputs">The inputs the pipeline has now.</param>
     /// <param name="runningBuses">The buses the pipeline has now, as last shown.</param>
@@ -33,7 +33,7 @@ public sealed record SceneDiff
         // A cut that finishes a transition leaves the scene as it is: nothing to build or show again.
         if (step.FinishTransitions.Count > 0 && step.Animations.Count == 0 && step.FadeToBlackMs.Count == 0
             && SameBuses(runningBuses, next) && runningInputs.ToHashSet().SetEquals(next.Inputs.Select(i => i.Name)))
-            return new SceneDiff { Next = next, FinishTransitions = step.FinishTransitions };
+            return new SceneDiff { Next = next, FinishTransitions = step.FinishTransitions, FinishesOnly = true };
         var wanted = next.Buses.Where(b => b.Enabled).ToDictionary(b => b.Name);
         var removeBuses = runningBuses.Where(b => !wanted.TryGetValue(b.Name, out var w) || NeedsRebuild(b, w)).Select(b => b.Name).ToList();
         var kept = runningBuses.Select(b => b.Name).Except(removeBuses).ToHashSet();

@@ -269,13 +269,15 @@ internal sealed class CommandExecutor(
                 _ = tx.SortedSetAddAsync(Keys.CommandIds(project), id, pending.Revision);
                 _ = tx.SortedSetRemoveRangeByRankAsync(Keys.CommandIds(project), 0, -(IdWindow + 1));
             }
-            _ = tx.PublishAsync(Keys.Events(project), ControlPlaneJson.Write(new ProjectEvent
+            var applied = new ProjectEvent
             {
                 Type = EventTypes.CommandApplied, Project = project, Revision = pending.Revision, Worker = _worker.Id, Command = pending.Reference, Entry = pending.Entry,
-            }));
+            };
+            _ = tx.PublishAsync(Keys.Events(project), ControlPlaneJson.Write(applied));
             if (await tx.ExecuteAsync())
             {
                 metrics.CommandAnswered(pending.Command, Answered.Applied, pending.Entry);
+                state.Noticed(applied);
                 state.Pending = null;
                 state.Revision = pending.Revision;
                 state.SeenPayload = pending.NextPayload; // the worker's own write is no change to converge on
@@ -351,6 +353,7 @@ internal sealed class CommandExecutor(
         _ = tx.PublishAsync(Keys.Events(state.Project), ControlPlaneJson.Write(answer));
         await tx.ExecuteAsync();
         metrics.CommandAnswered(command, answer.Duplicate == true ? Answered.Duplicate : answer.Reason ?? Answered.Applied, entryId);
+        state.Noticed(answer);
         state.Cursor = entryId;
         return Outcome.Done;
     }

@@ -92,6 +92,10 @@ public sealed record ProjectStatus
     /// <summary>Per bus: the inputs on air (both sides during a transition) and in preview.</summary>
     public IReadOnlyDictionary<string, BusTally>? Tally { get; init; }
     public AudioMeters? Meters { get; init; }
+    /// <summary>The answer to the last command dealt with (commandApplied or error).</summary>
+    public EventReport? LastAnswer { get; init; }
+    /// <summary>The latest errors (refused desired states and commands, failures), oldest first; absent when none.</summary>
+    public IReadOnlyList<EventReport>? Errors { get; init; }
 
     /// <summary>What an operator would call a change: states, errors, revision, MediaMTX's view; not counters, meters or timestamps.</summary>
     public string Signature() => string.Join("|",
@@ -103,13 +107,22 @@ public sealed record ProjectStatus
 /// An input: the engine's connection <paramref name="State"/> and, when MediaMTX told, whether the feed
 /// is published there (<paramref name="Ingest"/>: online or offline; absent when no event was heard).
 /// </summary>
-public sealed record InputReport(ConnectionState State, string? Error, int Attempts, DateTimeOffset Since, string? Ingest = null);
+public sealed record InputReport(ConnectionState State, string? Error, int Attempts, DateTimeOffset Since, string? Ingest = null,
+    long FramesIn = 0, long DecodeErrors = 0, DateTimeOffset? LastFrameAt = null);
 
 /// <summary>
 /// A bus: the engine's output connection and, when MediaMTX told (OUTPUT_ONLINE/OUTPUT_OFFLINE),
 /// whether viewers can read it (<paramref name="Published"/>).
 /// </summary>
-public sealed record BusReport(ConnectionState Output, string? Error, long FramesOut, string Encoder, bool? Published = null);
+public sealed record BusReport(ConnectionState Output, string? Error, long FramesOut, string Encoder, bool? Published = null,
+    int Attempts = 0, long BytesSent = 0);
+
+/// <summary>A commandApplied or error event as the status remembers it, with when it went out.</summary>
+public sealed record EventReport(DateTimeOffset At, string Type, string? Command, string? Entry, long? Revision, string? Reason,
+    IReadOnlyList<string>? Errors, bool? Duplicate)
+{
+    public static EventReport Of(ProjectEvent e, DateTimeOffset at) => new(at, e.Type, e.Command, e.Entry, e.Revision, e.Reason, e.Errors, e.Duplicate);
+}
 
 /// <summary>A MediaMTX lifecycle event relayed by the API on mixer:mediamtx-events.</summary>
 public sealed record MediaMtxEvent(string Event, string Project, string Name, string Protocol)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using MixerWorker.Dashboard;
 using MixerWorker.Pipeline.Scene;
 using StackExchange.Redis;
 
@@ -18,6 +19,7 @@ internal static partial class MixerCtl
                MixerWorker ctl watch <project> [--json] [--meters]   print status, tally and command results as they happen
                MixerWorker ctl list                           list projects with their worker and revisions
                MixerWorker ctl remove <project>               stop the project and delete its desired state and commands
+               MixerWorker ctl dashboard [--port N] [--host ADDRESS]   serve a live page of every project (default 127.0.0.1:8090; --host 0.0.0.0 for every interface)
 
         commands (sent on the project's command stream; each waits for the worker's answer):
                MixerWorker ctl cut <project> <bus>
@@ -77,10 +79,19 @@ internal static partial class MixerCtl
             ["watch", var project] => (r, k) => WatchAsync(r, k, project, a.Has("json"), a.Has("meters")),
             ["list"] => (r, k) => ListAsync(r.GetDatabase(), k),
             ["remove", var project] => (r, k) => RemoveAsync(r, k, project, a.Seconds("timeout", 10)),
+            ["dashboard"] => Dashboard(a),
             ["command", var project, var file] => (r, k) => SendRawAsync(r, k, project, ReadText(file), a),
             [var verb, var project, .. var rest] when CommandVerbs.Contains(verb) => Send(project, BuildCommand(verb, rest, a), a),
             _ => null,
         };
+    }
+
+    private static Func<IConnectionMultiplexer, RedisKeys, Task<int>> Dashboard(CtlArgs a)
+    {
+        var port = a.Int("port", 8090);
+        if (port is < 1 or > 65535) throw new UsageException($"--port must be 1-65535, not {port}");
+        var host = a.Value("host") ?? "127.0.0.1";
+        return (r, k) => DashboardServer.RunAsync(r, k, host, port);
     }
 
     private static string ReadText(string file) => file == "-" ? Console.In.ReadToEnd() : File.ReadAllText(file);

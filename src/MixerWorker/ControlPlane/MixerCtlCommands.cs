@@ -182,7 +182,7 @@ internal sealed class UsageException(string message) : Exception(message);
 internal sealed class CtlArgs
 {
     private static readonly HashSet<string> WithValue =
-        ["kind", "ms", "direction", "color", "preset", "sources", "corner", "size", "margin", "fit", "gain", "delay", "master", "id", "timeout"];
+        ["kind", "ms", "direction", "color", "preset", "sources", "corner", "size", "margin", "fit", "gain", "delay", "master", "id", "timeout", "port", "host"];
     private static readonly HashSet<string> Switches = ["mute", "unmute", "follow", "fixed", "no-wait", "json", "meters"];
     private readonly Dictionary<string, string?> _options = [];
 

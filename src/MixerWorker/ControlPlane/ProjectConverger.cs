@@ -105,11 +105,13 @@ internal sealed class ProjectConverger(
             // Possibly transient (GStreamer, resources): forget the payload so that the next resync tries again.
             state.SeenPayload = null;
             log.LogError(e, "project {Project}: revision {Revision} could not be applied", scene.Project, scene.Revision);
-            await PublishAsync(db, new ProjectEvent
+            var failed = new ProjectEvent
             {
                 Type = EventTypes.Error, Project = scene.Project, Revision = scene.Revision, Worker = _worker.Id,
                 Reason = ErrorReasons.ApplyFailed, Errors = [e.Message],
-            });
+            };
+            state.Noticed(failed);
+            await PublishAsync(db, failed);
             return Failed;
         }
         state.Revision = scene.Revision;
@@ -153,7 +155,9 @@ internal sealed class ProjectConverger(
     private async Task RefuseAsync(IDatabase db, ProjectState state, long? revision, string reason, IReadOnlyList<string> errors)
     {
         log.LogWarning("project {Project}: desired state refused ({Reason}): {Errors}; what is on air stays", state.Project, reason, string.Join("; ", errors));
-        await PublishAsync(db, new ProjectEvent { Type = EventTypes.Error, Project = state.Project, Revision = revision, Worker = _worker.Id, Reason = reason, Errors = errors });
+        var refused = new ProjectEvent { Type = EventTypes.Error, Project = state.Project, Revision = revision, Worker = _worker.Id, Reason = reason, Errors = errors };
+        state.Noticed(refused);
+        await PublishAsync(db, refused);
     }
 
     private Task PublishAsync(IDatabase db, ProjectEvent e) => db.PublishAsync(redis.Keys.Events(e.Project), ControlPlaneJson.Write(e));

@@ -20,6 +20,8 @@ public sealed class RedisKeys(string prefix)
     public RedisKey CommandIds(string project) => $"{Prefix}:{{{project}}}:command-ids";
     /// <summary>A tombstone left by a removal (with a TTL): a running project whose key is gone is only stopped when it exists.</summary>
     public RedisKey Removed(string project) => $"{Prefix}:{{{project}}}:removed";
+    /// <summary>The latest small JPEG of a bus's mixed picture (with a TTL), for the dashboard and the platform's panel.</summary>
+    public RedisKey Thumbnail(string project, string bus) => $"{Prefix}:{{{project}}}:thumbnail:{bus}";
     public RedisChannel Events(string project) => RedisChannel.Literal($"{Prefix}:{{{project}}}:events");
     public RedisChannel AllEvents => RedisChannel.Pattern($"{Prefix}:{{*}}:events");
     public RedisChannel MediaMtxEvents => RedisChannel.Literal($"{Prefix}:mediamtx-events");

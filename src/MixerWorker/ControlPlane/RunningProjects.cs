@@ -47,6 +47,34 @@ internal sealed class ProjectState(string project)
     public ConcurrentDictionary<string, bool> OutputPublished { get; } = new();
     /// <summary>Held while the status key is written, so that a removal's delete comes after any write in flight.</summary>
     public SemaphoreSlim StatusWrite { get; } = new(1, 1);
+
+    /// <summary>How many of the latest errors the status carries.</summary>
+    public const int RecentErrorCount = 5;
+    private readonly Lock _noticeLock = new();
+    private readonly Queue<EventReport> _errors = new();
+    private EventReport? _lastAnswer;
+
+    /// <summary>
+    /// Remembers a command's answer or an error as it goes out on the channel, so that the status
+    /// (and the dashboard, which reads it) shows them to whoever was not listening at the time.
+    /// </summary>
+    public void Noticed(ProjectEvent e)
+    {
+        var report = EventReport.Of(e, DateTimeOffset.UtcNow);
+        lock (_noticeLock)
+        {
+            if (e.Entry is not null) _lastAnswer = report;
+            if (e.Type != EventTypes.Error) return;
+            _errors.Enqueue(report);
+            while (_errors.Count > RecentErrorCount) _errors.Dequeue();
+        }
+    }
+
+    /// <summary>The last command answer and the latest errors, oldest first.</summary>
+    public (EventReport? LastAnswer, IReadOnlyList<EventReport> Errors) Notices
+    {
+        get { lock (_noticeLock) return (_lastAnswer, [.. _errors]); }
+    }
 }
 
 /// <summary>The projects this process knows and the mixers it runs, shared by the services that start, command, report on and nudge them.</summary>

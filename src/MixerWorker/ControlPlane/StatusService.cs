@@ -107,19 +107,24 @@ internal sealed class StatusService : BackgroundService
                 state.IngestOnline[input] = true;
                 mixer.SetInputExpected(input, true);
             }
+        var now = DateTimeOffset.UtcNow;
+        var (lastAnswer, errors) = state.Notices;
         return new ProjectStatus
         {
             Project = state.Project,
             Worker = _worker.Id,
             Revision = state.Revision,
-            UpdatedAt = DateTimeOffset.UtcNow,
+            UpdatedAt = now,
             LastCommand = state.Cursor is "0-0" ? null : state.Cursor,
             Inputs = s.Inputs.ToDictionary(i => i.Key, i => new InputReport(i.Value.State, i.Value.Error, i.Value.Attempts, i.Value.Since,
-                state.IngestOnline.TryGetValue(i.Key, out var online) ? online ? "online" : "offline" : null)),
+                state.IngestOnline.TryGetValue(i.Key, out var online) ? online ? "online" : "offline" : null,
+                i.Value.FramesIn, i.Value.DecodeErrors, now - i.Value.SinceLastFrame)),
             Buses = s.Buses.ToDictionary(b => b.Key, b => new BusReport(b.Value.Output, b.Value.Error, b.Value.FramesOut, b.Value.Encoder,
-                state.OutputPublished.TryGetValue(b.Key, out var published) ? published : null)),
+                state.OutputPublished.TryGetValue(b.Key, out var published) ? published : null, b.Value.Attempts, b.Value.BytesSent)),
             Tally = state.Tally?.Buses,
             Meters = meters.Inputs.Count + meters.Buses.Count > 0 ? meters : null,
+            LastAnswer = lastAnswer,
+            Errors = errors.Count > 0 ? errors : null,
         };
     }
 

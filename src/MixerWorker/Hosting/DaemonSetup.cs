@@ -34,5 +34,6 @@ internal static class DaemonSetup
         services.AddHostedService<StatusService>();
         services.AddHostedService<CommandService>();
         services.AddHostedService<MediaMtxEventService>();
+        services.AddHostedService<ThumbnailService>();
     }
 }

@@ -87,6 +87,9 @@ internal static class WorkerSetup
                 ReconnectInitialDelay = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:InitialDelayMs", options.ReconnectInitialDelay.TotalMilliseconds)),
                 ReconnectMaxDelay = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:MaxDelayMs", options.ReconnectMaxDelay.TotalMilliseconds)),
                 ReconnectProbeInterval = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:ProbeIntervalMs", options.ReconnectProbeInterval.TotalMilliseconds)),
+                // THUMBNAILS__INTERVALMS (0: off) / THUMBNAILS__WIDTH: the buses' thumbnails.
+                ThumbnailInterval = TimeSpan.FromMilliseconds(c.GetValue("Thumbnails:IntervalMs", options.ThumbnailInterval.TotalMilliseconds)),
+                ThumbnailWidth = c.GetValue("Thumbnails:Width", options.ThumbnailWidth),
             };
             var errors = options.Validate();
             return errors.Count == 0 ? options : throw new OptionsValidationException(name, typeof(MixerOptions), errors);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using MixerWorker.ControlPlane;
+using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Interop;
 
 namespace MixerWorker.Observability;
@@ -54,7 +55,7 @@ internal sealed class SelfCheckHealthCheck : IHealthCheck
     {
         try
         {
-            GstRuntime.SelfCheck();
+            EngineSelfCheck.Run();
             return HealthCheckResult.Healthy("every element the engine needs is present; libsrt loads");
         }
         catch (GstMissingException e) { return HealthCheckResult.Unhealthy(e.Message); }

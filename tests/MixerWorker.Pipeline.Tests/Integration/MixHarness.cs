@@ -6,6 +6,7 @@ using MixerWorker.Pipeline.Srt;
 using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.Reading;
 using MixerWorker.Testbed.StandIn;
+using MixerWorker.Testbed.Stamps;
 using MixerWorker.Testbed.Timing;
 using Xunit.Abstractions;
 
@@ -61,6 +62,9 @@ public sealed class MixHarness : IAsyncDisposable
         return feed;
     }
 
+    /// <summary>A feed this harness started, by input name.</summary>
+    public SyntheticFeed Feed(string input) => _feeds.Single(f => f.Spec.Input == input);
+
     public async Task WaitForPublisherAsync(string path, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
@@ -97,9 +101,19 @@ public sealed class MixHarness : IAsyncDisposable
         }
     }
 
-    public OutputReader Read(string bus, string? recordPath = null)
+    /// <summary>Reads a bus as a viewer does; with <paramref name="stamps"/>, reads the feeds' stamps in those boxes instead of keeping pictures.</summary>
+    public OutputReader Read(string bus, string? recordPath = null, IReadOnlyList<StampBox>? stamps = null)
     {
-        var reader = new OutputReader("127.0.0.1", StandIn.Port, $"read:out/{Project}/{bus}:token={Token}", OutputPassphrase, recordPath);
+        var reader = new OutputReader("127.0.0.1", StandIn.Port, $"read:out/{Project}/{bus}:token={Token}", OutputPassphrase, recordPath, stamps);
+        _readers.Add(reader);
+        return reader;
+    }
+
+    /// <summary>Reads a feed straight from the stand-in, without the worker: the baseline of latency measurements.</summary>
+    public OutputReader ReadFeed(FeedSpec feed)
+    {
+        var reader = new OutputReader("127.0.0.1", StandIn.Port, $"read:ingest/{Project}/{feed.Input}:token={Token}", IngestPassphrase,
+            stampBoxes: [StampBox.Whole(feed.Input, feed.Fps, feed.Width, feed.Height)]);
         _readers.Add(reader);
         return reader;
     }

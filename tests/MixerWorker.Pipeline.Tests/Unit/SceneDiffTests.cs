@@ -35,7 +35,7 @@ public sealed class SceneDiffTests
         Assert.Empty(diff.RemoveBuses);
         Assert.Equal(["program", "aux1"], diff.Buses.Select(b => b.Bus.Name));
         Assert.All(diff.Buses, b => Assert.False(b.Build));
-        Assert.False(diff.ShowsNothing);
+        Assert.False(diff.FinishesOnly);
     }
 
     [Fact]
@@ -101,12 +101,22 @@ public sealed class SceneDiffTests
     }
 
     [Fact]
+    public void A_new_revision_that_changes_nothing_still_becomes_the_scene_in_force()
+    {
+        var scene = Scenes.Valid();
+        var diff = Diff(scene, scene with { Revision = scene.Revision + 5 });
+        Assert.False(diff.FinishesOnly);
+        Assert.Equal(scene.Revision + 5, diff.Next.Revision);
+    }
+
+    [Fact]
     public void A_cut_during_a_transition_only_finishes_it()
     {
         var running = Scenes.Valid(Scenes.Bus("program") with { Preview = new Shot { Boxes = [Scenes.Box("cam-b")] } });
         var step = ShowReducer.Apply(running, new CutCommand { Bus = "program" }, new HashSet<string> { "program" });
         var diff = Diff(running, step);
-        Assert.True(diff.ShowsNothing);
+        Assert.True(diff.FinishesOnly);
+        Assert.Empty(diff.Buses);
         Assert.Equal(["program"], diff.FinishTransitions);
         Assert.Same(running, diff.Next);
     }

@@ -15,6 +15,9 @@ namespace MixerWorker.Testbed.Demo;
 /// driving it with mixerctl (cut, auto with mix/wipe/dip, a picture-in-picture that glides into
 /// side-by-side, a lower-third graphic, audio following video, fade to black) while ctl watch
 /// prints status and tally, and one camera drops and comes back by itself. Program and the AUX1 multiview are recorded and snapshotted.
+/// The cameras look like cameras (a moving ball, the name large, a running clock, a tone each); the
+/// fleet dashboard (ctl dashboard) and the worker's /metrics run alongside, and --hold keeps the show
+/// on air afterwards so a person can open them.
 /// </summary>
 internal static class DemoShow
 {
@@ -57,7 +60,9 @@ internal static class DemoShow
     ];
     private const double ShowSeconds = 30;
 
-    internal static async Task<int> RunAsync(string outDir)
+    private static FeedSpec Camera(int index) => FeedSpec.Numbered(index) with { Width = 640, Height = 360, CameraLook = true };
+
+    internal static async Task<int> RunAsync(string outDir, TimeSpan hold)
     {
         Directory.CreateDirectory(outDir);
         var graphics = Directory.CreateDirectory(Path.Combine(outDir, "graphics")).FullName;
@@ -67,8 +72,8 @@ internal static class DemoShow
 
         using var standIn = MediaMtxStandIn.Start(new StandInOptions { IngestPassphrase = IngestPassphrase, OutputPassphrase = OutputPassphrase, RequiredToken = Token });
         Say($"MediaMTX stand-in (test double) on SRT 127.0.0.1:{standIn.Port}");
-        var feeds = Enumerable.Range(0, 3).Select(i => SyntheticFeed.Start(FeedSpec.Numbered(i), Project, "127.0.0.1", standIn.Port, IngestPassphrase, Token)).ToList();
-        Say("three cameras publishing: cam-a red 330 Hz, cam-b green 440 Hz, cam-c blue 550 Hz");
+        var feeds = Enumerable.Range(0, 3).Select(i => SyntheticFeed.Start(Camera(i), Project, "127.0.0.1", standIn.Port, IngestPassphrase, Token)).ToList();
+        Say("three cameras publishing, each a moving ball, its name and a clock: cam-a on red with a 330 Hz tone, cam-b green 440 Hz, cam-c blue 550 Hz");
 
         var redisPort = FreeTcpPort();
         using var redis = Start("redis-server", ["--port", redisPort.ToString(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"], quiet: true);
@@ -85,11 +90,15 @@ internal static class DemoShow
             ["INGEST_SRT_PASSPHRASE"] = IngestPassphrase,
             ["OUTPUT_SRT_PASSPHRASE"] = OutputPassphrase,
             ["GRAPHICS__DIRECTORY"] = graphics,
+            ["METRICS__PORT"] = FreeTcpPort().ToString(),
         };
+        var dashboardPort = FreeTcpPort();
         var exit = 0;
         using (var worker = Start("dotnet", [WorkerDll()], env, prefix: "worker"))
         using (var watch = Start("dotnet", [WorkerDll(), "ctl", "watch", Project], env, prefix: "watch"))
+        using (var dashboard = Start("dotnet", [WorkerDll(), "ctl", "dashboard", "--port", dashboardPort.ToString()], env, prefix: "dashboard"))
         {
+            Say($"dashboard: http://127.0.0.1:{dashboardPort}/   worker metrics: http://127.0.0.1:{env["METRICS__PORT"]}/metrics");
             exit |= await Ctl(env, "set", Project, scenePath);
             using var program = new OutputReader("127.0.0.1", standIn.Port, $"read:out/{Project}/program:token={Token}", OutputPassphrase, Path.Combine(outDir, "program.ts"));
             using var aux1 = new OutputReader("127.0.0.1", standIn.Port, $"read:out/{Project}/aux1:token={Token}", OutputPassphrase, Path.Combine(outDir, "aux1.ts"));
@@ -122,7 +131,7 @@ internal static class DemoShow
                 if (!dropped && t >= 12) { feeds[0].Dispose(); dropped = true; Say("cam-a dropped (its box shows the slate)"); }
                 else if (dropped && !back && t >= 15)
                 {
-                    feeds[0] = SyntheticFeed.Start(FeedSpec.Numbered(0), Project, "127.0.0.1", standIn.Port, IngestPassphrase, Token);
+                    feeds[0] = SyntheticFeed.Start(Camera(0), Project, "127.0.0.1", standIn.Port, IngestPassphrase, Token);
                     back = true;
                     Say("cam-a is back");
                 }
@@ -132,10 +141,17 @@ internal static class DemoShow
             }
             exit |= await operatorTask;
             exit |= await Ctl(env, "status", Project);
-            PngWriter.Write(PngWriter.ContactSheet(snapshots, 6, 213, 120), Path.Combine(outDir, "program-contact-sheet.png"));
+            // Tiles half the bus's size: the cameras' names and clocks stay readable.
+            PngWriter.Write(PngWriter.ContactSheet(snapshots, 4, 320, 180), Path.Combine(outDir, "program-contact-sheet.png"));
             if (multiview.Count > 0) PngWriter.Write(PngWriter.ContactSheet(multiview, 5, 256, 144), Path.Combine(outDir, "multiview-contact-sheet.png"));
             if (aux1.Latest is { } last) PngWriter.Write(last, Path.Combine(outDir, "multiview-last.png"));
             Say($"program: {program.Stats.Frames} frames read back; aux1 multiview: {aux1.Stats.Frames} frames");
+            if (hold > TimeSpan.Zero)
+            {
+                Say($"the show stays on air for {hold.TotalSeconds:F0} s (Ctrl-C ends it sooner): dashboard http://127.0.0.1:{dashboardPort}/");
+                await Hold(hold);
+            }
+            Stop(dashboard);
 
             Stop(watch);
             Stop(worker);
@@ -146,6 +162,13 @@ internal static class DemoShow
         foreach (var f in feeds) f.Dispose();
         Say($"files in {Path.GetFullPath(outDir)}: program.ts, aux1.ts, program-contact-sheet.png, multiview-contact-sheet.png, multiview-last.png, scene.json, graphics/");
         return exit == 0 ? 0 : 1;
+    }
+
+    private static async Task Hold(TimeSpan hold)
+    {
+        var stop = new TaskCompletionSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
+        await Task.WhenAny(stop.Task, Task.Delay(hold));
     }
 
     // A white bar with a red tab: enough to see a graphic fade in and out over the picture.

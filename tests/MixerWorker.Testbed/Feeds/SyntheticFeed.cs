@@ -1,14 +1,28 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using MixerWorker.Pipeline.Interop;
+using MixerWorker.Testbed.Stamps;
 
 namespace MixerWorker.Testbed.Feeds;
 
-/// <summary>A test camera: a solid colour with its name on it and a sine tone of its own.</summary>
+/// <summary>
+/// A test camera: a solid colour with its name on it and a sine tone of its own; in the bottom quarter
+/// a moving block and a stamp of its frame number and capture time (<see cref="StampLayout"/>).
+/// </summary>
 public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
 {
     public int Width { get; init; } = 320;
     public int Height { get; init; } = 180;
     public int Fps { get; init; } = 30;
+    public int VideoBitrateKbps { get; init; } = 400;
+    /// <summary>videotestsrc pattern behind the stamp; anything but solid-color also scrolls (a busier picture to decode and scale, for benchmarks).</summary>
+    public string Pattern { get; init; } = "solid-color";
+    /// <summary>
+    /// Looks like a camera to a person (the demo): a ball moving over the feed's colour, the name large
+    /// in the middle and a running clock at the top; the stamp and its moving block stay at the bottom.
+    /// </summary>
+    public bool CameraLook { get; init; }
     /// <summary>Interlaced video (top field first) at <see cref="Fps"/> frames, 2x fields, like a 1080i camera.</summary>
     public bool Interlaced { get; init; }
     /// <summary>h264, h265, or mpeg4 (MPEG-4 Part 2, which MediaMTX carries but the engine does not decode).</summary>
@@ -21,6 +35,21 @@ public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
     public int AudioChannels { get; init; } = 2;
     /// <summary>E.g. 44100, which the engine must resample to 48 kHz (aac and mp2 take it; Opus does not).</summary>
     public int AudioRate { get; init; } = 48000;
+
+    /// <summary>
+    /// PTS minus PCR in the published TS. Null keeps what GStreamer's mpegtsmux writes
+    /// (<see cref="TsRetimer.MpegTsMuxLead"/>, 125 ms); <see cref="FfmpegMuxDelay"/> is what ffmpeg's
+    /// default muxing (and so most encoders and OBS) sends; zero is a muxer without delay.
+    /// </summary>
+    public TimeSpan? MuxDelay { get; init; }
+    /// <summary>Timestamps that jump once mid-stream, like a restarted publisher or a looped file.</summary>
+    public TimestampJump? Jump { get; init; }
+    /// <summary>Up to this much random delay before each picture's packets are sent (bursty network or
+    /// encoder); order is kept. Zero sends at once.</summary>
+    public TimeSpan SendJitter { get; init; }
+
+    /// <summary>ffmpeg's mpegts muxer default (-muxdelay 0.7): PCR 0.7 s behind DTS (read from its output).</summary>
+    public static readonly TimeSpan FfmpegMuxDelay = TimeSpan.FromMilliseconds(700);
 
     /// <summary>The tone's level as a meter shows it, in dBFS.</summary>
     public double TonePeakDb => 20 * Math.Log10(ToneVolume);
@@ -39,23 +68,48 @@ public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
 public sealed class SyntheticFeed : IDisposable
 {
     private readonly StandalonePipeline _p;
+    private readonly List<IDisposable> _probes;
+    private readonly TsRetimer? _retimer;
 
     public FeedSpec Spec { get; }
 
-    private SyntheticFeed(FeedSpec spec, StandalonePipeline p) { Spec = spec; _p = p; }
+    private SyntheticFeed(FeedSpec spec, StandalonePipeline p, List<IDisposable> probes, TsRetimer? retimer) { Spec = spec; _p = p; _probes = probes; _retimer = retimer; }
+
+    /// <summary>
+    /// Makes PTS, DTS and PCR jump now, like a publisher restarting its encoder or looping a file.
+    /// Only for feeds whose clocks are rewritten: started with a <see cref="FeedSpec.MuxDelay"/> or a <see cref="FeedSpec.Jump"/>.
+    /// </summary>
+    public void JumpTimestamps(TimeSpan by) =>
+        (_retimer ?? throw new InvalidOperationException($"{Spec.Input}: give the feed a MuxDelay or a Jump to make its timestamps jump")).JumpNow(by);
 
     public bool Failed => _p.Failed;
     public IReadOnlyList<string> Errors => _p.Errors;
 
+    private static readonly string[] BallMotions = ["wavy", "sweep", "hsweep"];
+
     public static SyntheticFeed Start(FeedSpec spec, string project, string host, int port, string? passphrase, string? token = null)
     {
         var p = new StandalonePipeline($"feed:{spec.Input}");
+        var probes = new List<IDisposable>();
         try
         {
-            var video = p.Add("videotestsrc", null, ("is-live", true), ("pattern", "solid-color"), ("foreground-color", spec.Argb));
+            var video = spec.CameraLook
+                // Each camera moves its ball its own way (wavy, sweep, hsweep), so they differ at a glance.
+                ? p.Add("videotestsrc", null, ("is-live", true), ("pattern", "ball"), ("background-color", spec.Argb), ("foreground-color", 0xFFFFFFFFu),
+                    ("motion", BallMotions[spec.Input.Sum(c => c) % BallMotions.Length]))
+                : p.Add("videotestsrc", null, ("is-live", true), ("pattern", spec.Pattern), ("foreground-color", spec.Argb));
+            if (!spec.CameraLook && spec.Pattern != "solid-color") video.Set("horizontal-speed", 4);
             // Interlaced: pictures at the field rate woven two by two into interlaced frames.
             var caps = p.Add("capsfilter", null, ("caps", $"video/x-raw,format=I420,width={spec.Width},height={spec.Height},framerate={(spec.Interlaced ? 2 : 1) * spec.Fps}/1"));
-            var label = p.Add("textoverlay", null, ("text", spec.Input), ("valignment", "top"), ("halignment", "left"), ("font-desc", "Sans 8"));
+            Element[] label = spec.CameraLook
+                ?
+                [
+                    p.Add("textoverlay", null, ("text", spec.Input), ("valignment", "center"), ("halignment", "center"),
+                        ("font-desc", $"Sans Bold {Math.Max(10, spec.Height / 9)}"), ("shaded-background", true)),
+                    p.Add("clockoverlay", null, ("time-format", "%H:%M:%S"), ("valignment", "top"), ("halignment", "right"),
+                        ("font-desc", $"Monospace Bold {Math.Max(8, spec.Height / 20)}"), ("shaded-background", true)),
+                ]
+                : [p.Add("textoverlay", null, ("text", spec.Input), ("valignment", "top"), ("halignment", "left"), ("font-desc", "Sans 8"))];
             Element[] weave = spec.Interlaced ? [p.Add("interlace", null, ("field-pattern", "1:1"), ("top-field-first", true))] : [];
             Element encoder, parser;
             if (spec.VideoCodec == "mpeg4")
@@ -65,16 +119,17 @@ public sealed class SyntheticFeed : IDisposable
             }
             else if (spec.VideoCodec == "h265")
             {
-                encoder = p.Add("x265enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", 400));
+                encoder = p.Add("x265enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", spec.VideoBitrateKbps));
                 parser = p.Add("h265parse");
             }
             else
             {
-                encoder = p.Add("x264enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", 400), ("interlaced", spec.Interlaced));
+                encoder = p.Add("x264enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", spec.VideoBitrateKbps), ("interlaced", spec.Interlaced));
                 parser = p.Add("h264parse");
             }
             var mux = p.Add("mpegtsmux", null, ("alignment", 7));
-            p.AddChain([video, caps, label, .. weave, encoder, parser, mux]);
+            p.AddChain([video, caps, .. label, .. weave, encoder, parser, mux]);
+            using (var raw = caps.StaticPad("src")) probes.Add(StampBurner.Attach(raw, spec.Width, spec.Height, spec.Fps, spec.Interlaced));
             if (spec.AudioCodec != "none")
             {
                 var tone = p.Add("audiotestsrc", null, ("is-live", true), ("freq", spec.ToneHz.ToString(CultureInfo.InvariantCulture)), ("volume", spec.ToneVolume), ("samplesperbuffer", 960));
@@ -92,16 +147,89 @@ public sealed class SyntheticFeed : IDisposable
                 ("streamid", $"publish:ingest/{project}/{spec.Input}{(token is null ? "" : $":token={token}")}"),
                 ("latency", 80), ("auto-reconnect", false), ("wait-for-connection", false), ("sync", false));
             if (passphrase is not null) { sink.Set("passphrase", passphrase); sink.Set("pbkeylen", 16); }
-            mux.Link(sink);
+            var retimer = spec.MuxDelay is not null || spec.Jump is not null ? new TsRetimer(spec.MuxDelay ?? TsRetimer.MpegTsMuxLead, spec.Jump) : null;
+            mux.Link(AddSending(p, spec, retimer, sink, probes));
             p.Play();
-            return new SyntheticFeed(spec, p);
+            return new SyntheticFeed(spec, p, probes, retimer);
         }
         catch
         {
             p.Dispose();
+            foreach (var h in probes) h.Dispose();
             throw;
         }
     }
 
-    public void Dispose() => _p.Dispose();
+    /// <summary>
+    /// What lies between the muxer and the SRT sink: nothing for a plain feed; else an identity (it hands
+    /// the muxer's buffer lists on one buffer at a time) whose probe rewrites the TS clocks, and for
+    /// jitter a queue whose thread holds each picture's packets back. Returns the element to link to.
+    /// </summary>
+    private static Element AddSending(StandalonePipeline p, FeedSpec spec, TsRetimer? retimer, Element sink, List<IDisposable> probes)
+    {
+        if (retimer is null && spec.SendJitter <= TimeSpan.Zero) return sink;
+        var split = p.Add("identity");
+        if (retimer is not null)
+        {
+            var started = Stopwatch.StartNew();
+            using var pad = split.StaticPad("src");
+            probes.Add(Callbacks.AddProbe(pad, ProbeType.Buffer, info =>
+            {
+                StampBurner.WithWritableData(info, span => retimer.Process(span, started.Elapsed));
+                return ProbeReturn.Ok;
+            }));
+        }
+        if (spec.SendJitter > TimeSpan.Zero)
+        {
+            var queue = p.Add("queue", null, ("max-size-buffers", 0u), ("max-size-bytes", 0u), ("max-size-time", 2_000_000_000UL));
+            split.Link(queue);
+            var jitter = new SendJitter(spec.SendJitter, spec.Fps);
+            using var inPad = queue.StaticPad("sink");
+            using var outPad = queue.StaticPad("src");
+            probes.Add(Callbacks.AddProbe(inPad, ProbeType.Buffer, jitter.OnQueued));
+            probes.Add(Callbacks.AddProbe(outPad, ProbeType.Buffer, jitter.OnLeaving));
+            queue.Link(sink);
+        }
+        else split.Link(sink);
+        return split;
+    }
+
+    /// <summary>
+    /// Holds packets back by a random delay drawn once per frame interval (so a picture's packets move
+    /// together, as in a burst), never reordering them.
+    /// </summary>
+    private sealed class SendJitter(TimeSpan max, int fps)
+    {
+        private readonly ConcurrentQueue<long> _queuedAt = new();
+        private readonly Random _random = new(fps * 7919 + (int)max.TotalMilliseconds);
+        private long _period = -1, _delayTicks, _lastRelease;
+
+        public ProbeReturn OnQueued(ProbeInfo _)
+        {
+            _queuedAt.Enqueue(Stopwatch.GetTimestamp());
+            return ProbeReturn.Ok;
+        }
+
+        public ProbeReturn OnLeaving(ProbeInfo _)
+        {
+            if (!_queuedAt.TryDequeue(out var queuedAt)) return ProbeReturn.Ok;
+            var period = queuedAt * fps / Stopwatch.Frequency;
+            if (period != _period)
+            {
+                _period = period;
+                _delayTicks = (long)(_random.NextDouble() * max.TotalSeconds * Stopwatch.Frequency);
+            }
+            var release = Math.Max(queuedAt + _delayTicks, _lastRelease);
+            _lastRelease = release;
+            var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), release);
+            if (wait > TimeSpan.Zero) Thread.Sleep(wait);
+            return ProbeReturn.Ok;
+        }
+    }
+
+    public void Dispose()
+    {
+        _p.Dispose();
+        foreach (var h in _probes) h.Dispose();
+    }
 }

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Testbed.Audio;
+using MixerWorker.Testbed.Stamps;
 
 namespace MixerWorker.Testbed.Reading;
 
@@ -34,6 +35,9 @@ public sealed record StreamStats(
 /// caps after the parser (profile, size, rate), keyframe spacing, reordering (B-frames), gaps
 /// between frames, decoded pictures for colour sampling and decoded Opus audio (48 kHz stereo float)
 /// for tone and level checks. Optionally records the TS to a file.
+/// With stamp boxes it keeps no pictures: it reads the stamp of each box of every picture (frame
+/// number and capture time burned in by a <see cref="Feeds.SyntheticFeed"/>) into <see cref="StampedFrames"/>,
+/// with the picture's PTS and the wall-clock time its data left the parser (so decoding time is not counted).
 /// Reconnects until disposed, since the output may not be published yet when it starts.
 /// </summary>
 public sealed class OutputReader : IDisposable
@@ -41,6 +45,9 @@ public sealed class OutputReader : IDisposable
     private readonly string _host, _streamId;
     private readonly int _port;
     private readonly string? _passphrase, _recordPath;
+    private readonly IReadOnlyList<StampBox>? _stampBoxes;
+    private readonly List<StampedFrame> _stamped = [];
+    private readonly Queue<(ulong Pts, long ArrivalUs)> _arrivals = new();
     private readonly Thread _thread;
     private readonly Lock _lock = new();
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
@@ -60,10 +67,10 @@ public sealed class OutputReader : IDisposable
         public long Bytes;
     }
 
-    public OutputReader(string host, int port, string streamId, string? passphrase, string? recordPath = null)
+    public OutputReader(string host, int port, string streamId, string? passphrase, string? recordPath = null, IReadOnlyList<StampBox>? stampBoxes = null)
     {
         GstRuntime.Init();
-        (_host, _port, _streamId, _passphrase, _recordPath) = (host, port, streamId, passphrase, recordPath);
+        (_host, _port, _streamId, _passphrase, _recordPath, _stampBoxes) = (host, port, streamId, passphrase, recordPath, stampBoxes);
         if (recordPath is not null) File.Delete(recordPath);
         _thread = new Thread(Run) { IsBackground = true, Name = $"reader:{streamId}" };
         _thread.Start();
@@ -99,6 +106,28 @@ public sealed class OutputReader : IDisposable
 
     /// <summary>The frames kept since <see cref="StartRecordingFrames"/>, in decoding order.</summary>
     public IReadOnlyList<RgbFrame> RecordedFrames { get { lock (_lock) return _recorded is null ? [] : [.. _recorded]; } }
+
+    /// <summary>The stamps read so far (stamp mode), in decoding order.</summary>
+    public IReadOnlyList<StampedFrame> StampedFrames { get { lock (_lock) return [.. _stamped]; } }
+
+    /// <summary>Forgets the stamps read so far, e.g. to measure only from now on.</summary>
+    public void ClearStamps()
+    {
+        lock (_lock) _stamped.Clear();
+    }
+
+    /// <summary>Waits for a picture in which every box's stamp reads (the show is up and all inputs are on air).</summary>
+    public async Task WaitForStampsAsync(TimeSpan timeout)
+    {
+        var deadline = DateTimeOffset.UtcNow + timeout;
+        while (DateTimeOffset.UtcNow < deadline)
+        {
+            lock (_lock)
+                if (_stamped.Count > 0 && _stamped[^1].Boxes.All(b => b is not null)) return;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"no picture with every stamp readable from {_streamId} within {timeout.TotalSeconds:F0} s (stats: {Stats})");
+    }
 
     public async Task<RgbFrame> WaitForFrameAsync(TimeSpan timeout, Func<RgbFrame, bool>? until = null)
     {
@@ -163,7 +192,7 @@ public sealed class OutputReader : IDisposable
         var parse = p.Add("h264parse");
         var dec = p.Add("avdec_h264");
         var conv = p.Add("videoconvert");
-        var caps = p.Add("capsfilter", null, ("caps", "video/x-raw,format=RGB"));
+        var caps = p.Add("capsfilter", null, ("caps", _stampBoxes is null ? "video/x-raw,format=RGB" : "video/x-raw,format=I420"));
         appsink = Element.FromBorrowed(p.Add("appsink", null, ("max-buffers", 32), ("drop", true), ("sync", false)).Handle);
         p.AddChain(parse, dec, conv, caps, appsink);
         var opusparse = p.Add("opusparse");
@@ -206,6 +235,11 @@ public sealed class OutputReader : IDisposable
             s.First ??= DateTimeOffset.UtcNow - _started;
             if (info.BufferPts is { } pts)
             {
+                if (_stampBoxes is not null)
+                {
+                    _arrivals.Enqueue((pts, StampClock.UnixMicros()));
+                    while (_arrivals.Count > 64) _arrivals.Dequeue();
+                }
                 if (info.BufferDts is { } dts && dts != pts) s.DtsDiffers++;
                 if (s.LastPts != ulong.MaxValue)
                 {
@@ -233,6 +267,11 @@ public sealed class OutputReader : IDisposable
             var width = CapsInt(caps, "width");
             var height = CapsInt(caps, "height");
             var buffer = Native.gst_sample_get_buffer(sample);
+            if (_stampBoxes is not null)
+            {
+                TakeStamps(buffer, width, height);
+                return;
+            }
             var map = stackalloc byte[Abi.MapInfoSize];
             if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead)) return;
             try
@@ -252,6 +291,20 @@ public sealed class OutputReader : IDisposable
             finally { Native.gst_buffer_unmap(buffer, (nint)map); }
         }
         finally { Native.gst_mini_object_unref(sample); }
+    }
+
+    private void TakeStamps(nint buffer, int width, int height)
+    {
+        if (StampBurner.ReadBoxes(buffer, width, height, _stampBoxes!) is not { } boxes) return;
+        var raw = Abi.Read<ulong>(buffer, Abi.BufferPtsOffset);
+        ulong? pts = raw == Abi.ClockTimeNone ? null : raw;
+        lock (_lock)
+        {
+            var arrival = StampClock.UnixMicros();
+            foreach (var a in _arrivals)
+                if (a.Pts == pts) { arrival = a.ArrivalUs; break; }
+            _stamped.Add(new StampedFrame(pts, arrival, boxes));
+        }
     }
 
     internal static int CapsInt(string caps, string field)

@@ -1,0 +1,96 @@
+using MixerWorker.Pipeline.Scene;
+using MixerWorker.Testbed.Feeds;
+using MixerWorker.Testbed.Reading;
+using MixerWorker.Testbed.Stamps;
+using Xunit.Abstractions;
+using static MixerWorker.Pipeline.Tests.Integration.MixHarness;
+
+namespace MixerWorker.Pipeline.Tests.Integration;
+
+/// <summary>
+/// A show built to be measured frame by frame: moving, stamped feeds (any frame rate, mux delay, jump
+/// or jitter) into one bus whose layout is known, a reader decoding every box's stamp from the bus,
+/// and a reader of each feed straight from the stand-in for the no-worker baseline. MeasureAsync
+/// returns the per-box repeats, skips and latencies of <see cref="StampAnalysis"/>.
+/// <code>
+/// await using var rig = await MotionRig.StartAsync(output, [MotionRig.Feed(0, fps: 25, muxDelay: FeedSpec.FfmpegMuxDelay), ...]);
+/// var report = await rig.MeasureAsync(TimeSpan.FromSeconds(4));
+/// Assert.All(report.Boxes, b => Assert.True(b.IsSmooth(2), b.ToString()));
+/// </code>
+/// </summary>
+public sealed class MotionRig : IAsyncDisposable
+{
+    private readonly ITestOutputHelper _output;
+    private readonly Dictionary<string, OutputReader> _direct;
+
+    public MixHarness Harness { get; }
+    public BusDefinition Bus { get; }
+    public IReadOnlyList<StampBox> Boxes { get; }
+    public OutputReader Output { get; }
+
+    private MotionRig(ITestOutputHelper output, MixHarness harness, BusDefinition bus, IReadOnlyList<StampBox> boxes, OutputReader reader, Dictionary<string, OutputReader> direct)
+    {
+        (_output, Harness, Bus, Boxes, Output, _direct) = (output, harness, bus, boxes, reader, direct);
+    }
+
+    /// <summary>Feed <paramref name="index"/> of the palette (cam-a, cam-b, ...) at a frame rate and mux delay (null: mpegtsmux's 125 ms).</summary>
+    public static FeedSpec Feed(int index, int fps = 30, TimeSpan? muxDelay = null) => FeedSpec.Numbered(index) with { Fps = fps, MuxDelay = muxDelay };
+
+    /// <summary>A 30 fps bus of <paramref name="width"/>x<paramref name="height"/> with the inputs in a grid (2x2 up to four, 3x3 up to nine), filled boxes.</summary>
+    public static BusDefinition Grid(IReadOnlyList<string> inputs, string name = "program", int width = 320, int height = 180)
+    {
+        var n = inputs.Count <= 1 ? 1 : inputs.Count <= 4 ? 2 : 3;
+        return MixHarness.Bus(name, width, height, [.. inputs.Select((input, i) =>
+            At(input, i % n * width / n, i / n * height / n, width / n, height / n))]);
+    }
+
+    /// <summary>Starts the feeds, the worker on one bus (a grid of the feeds unless <paramref name="bus"/> is given) and the readers.</summary>
+    public static async Task<MotionRig> StartAsync(ITestOutputHelper output, IReadOnlyList<FeedSpec> feeds, BusDefinition? bus = null, bool direct = true)
+    {
+        bus ??= Grid([.. feeds.Select(f => f.Input)]);
+        var scene = new SceneDefinition
+        {
+            Project = Project,
+            Inputs = [.. feeds.Select(f => new InputDefinition { Name = f.Input })],
+            Buses = [bus],
+        };
+        var h = await MixHarness.StartShowAsync(output, scene, feeds);
+        try
+        {
+            var boxes = StampBoxes.Of(bus, input => feeds.Single(f => f.Input == input) is var f ? (f.Width, f.Height, f.Fps) : default);
+            var reader = h.Read(bus.Name, stamps: boxes);
+            var readers = direct ? feeds.ToDictionary(f => f.Input, h.ReadFeed) : [];
+            return new MotionRig(output, h, bus, boxes, reader, readers);
+        }
+        catch
+        {
+            await h.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits until every box's stamp reads, lets the show settle, then reads <paramref name="duration"/>
+    /// of output and analyses it (the report is written to the test output). <paramref name="midway"/>
+    /// runs halfway through, e.g. to make a feed's timestamps jump (<see cref="MixHarness.Feed"/>).
+    /// </summary>
+    public async Task<TimingReport> MeasureAsync(TimeSpan duration, TimeSpan? settle = null, Action? midway = null)
+    {
+        await Output.WaitForStampsAsync(TimeSpan.FromSeconds(20));
+        foreach (var d in _direct.Values) await d.WaitForStampsAsync(TimeSpan.FromSeconds(10));
+        await Task.Delay(settle ?? TimeSpan.FromSeconds(1));
+        Output.ClearStamps();
+        foreach (var d in _direct.Values) d.ClearStamps();
+        await Task.Delay(duration / 2);
+        midway?.Invoke();
+        await Task.Delay(duration - duration / 2);
+        // The direct readers keep reading a little longer, so that the last output frames find their feed frames.
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        var report = StampAnalysis.Analyse(Output.StampedFrames, Boxes, Bus.Format.Fps,
+            _direct.ToDictionary(d => d.Key, d => d.Value.StampedFrames));
+        _output.WriteLine(report.ToString());
+        return report;
+    }
+
+    public ValueTask DisposeAsync() => Harness.DisposeAsync();
+}

@@ -1,0 +1,105 @@
+using MixerWorker.Pipeline.Tests.Integration;
+using MixerWorker.Testbed.Feeds;
+using MixerWorker.Testbed.StandIn;
+using MixerWorker.Testbed.Stamps;
+using Xunit;
+using Xunit.Abstractions;
+using static MixerWorker.Pipeline.Tests.Integration.MixHarness;
+
+namespace MixerWorker.Pipeline.Tests.Stamps;
+
+/// <summary>
+/// The moving, stamped feeds as a receiver gets them from the stand-in, without the worker: the TS
+/// clocks each option produces (read from the bytes), and every picture readable in order.
+/// </summary>
+public sealed class FeedTimingTests(ITestOutputHelper output)
+{
+    private static readonly FeedSpec Small = FeedSpec.Numbered(0) with { Width = 160, Height = 90 };
+
+    /// <summary>Reads the raw TS of a feed from the stand-in for <paramref name="seconds"/>.</summary>
+    private static TsLeadMeter ReadTs(MixHarness h, FeedSpec feed, double seconds)
+    {
+        using var client = SrtClient.Connect("127.0.0.1", h.StandIn.Port, $"read:ingest/{Project}/{feed.Input}:token={Token}",
+            new SrtClientOptions { Passphrase = IngestPassphrase, LatencyMs = 80 });
+        var meter = new TsLeadMeter();
+        var buffer = new byte[1500];
+        var until = DateTime.UtcNow.AddSeconds(seconds);
+        while (DateTime.UtcNow < until)
+        {
+            var n = client.Receive(buffer, TimeSpan.FromSeconds(1));
+            if (n < 0) break;
+            meter.Add(buffer.AsSpan(0, n));
+        }
+        return meter;
+    }
+
+    [Theory]
+    [InlineData(null, 125)]  // GStreamer's mpegtsmux as it is
+    [InlineData(700, 700)]   // like ffmpeg's default muxing (-muxdelay 0.7), as encoders and OBS send
+    [InlineData(0, 0)]       // a muxer without delay
+    public async Task Each_mux_option_puts_pts_its_lead_ahead_of_pcr(int? muxDelayMs, double leadMs)
+    {
+        await using var h = new MixHarness(output);
+        var feed = Small with { MuxDelay = muxDelayMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null };
+        h.StartFeed(feed);
+        await h.WaitForPublisherAsync($"ingest/{Project}/{feed.Input}", TimeSpan.FromSeconds(10));
+        var meter = ReadTs(h, feed, 2);
+        output.WriteLine($"lead at PCR packets: {string.Join(" ", meter.LeadAtPcrMs.Take(20).Select(l => l.ToString("0.0")))}; estimate {meter.LeadMsEstimate}");
+        Assert.True(meter.LeadAtPcrMs.Count >= 10, $"only {meter.LeadAtPcrMs.Count} PES start with a PCR");
+        Assert.All(meter.LeadAtPcrMs, l => Assert.Equal(leadMs, l, 0.5));
+        Assert.Empty(meter.PtsJumpsMs);
+    }
+
+    [Fact]
+    public async Task A_timestamp_jump_moves_pts_and_pcr_together_and_the_pictures_keep_counting()
+    {
+        await using var h = new MixHarness(output);
+        var feed = Small with { MuxDelay = FeedSpec.FfmpegMuxDelay, Jump = new TimestampJump(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(-30)) };
+        h.StartFeed(feed);
+        await h.WaitForPublisherAsync($"ingest/{Project}/{feed.Input}", TimeSpan.FromSeconds(10));
+        var reader = h.ReadFeed(feed);
+        var meter = ReadTs(h, feed, 3);
+        output.WriteLine($"PTS jumps {string.Join(" ", meter.PtsJumpsMs)} ms; leads at PCR {meter.LeadAtPcrMs.Min():0.0}..{meter.LeadAtPcrMs.Max():0.0}");
+        var jump = Assert.Single(meter.PtsJumpsMs);
+        Assert.Equal(-30000 + 1000 / 30.0, jump, 1.0);
+        Assert.All(meter.LeadAtPcrMs, l => Assert.Equal(700, l, 0.5));
+
+        // The reader follows the jump (tsdemux ignore-pcr) and the picture numbers run on.
+        var report = StampAnalysis.Analyse(reader.StampedFrames.Where(f => f.Pts is not null).ToList() is var frames ? RebasePts(frames) : [],
+            [StampBox.Whole(feed.Input, 30, feed.Width, feed.Height)], 30);
+        output.WriteLine(report.ToString());
+        var box = report.Boxes.Single();
+        Assert.True(box.IsSmooth(0), box.ToString());
+        Assert.InRange(box.Frames, 60, 120);
+    }
+
+    /// <summary>The reader's frames renumbered by arrival order with even PTS, so a jump in stream time does not count as a gap.</summary>
+    private static List<StampedFrame> RebasePts(List<StampedFrame> frames) =>
+        [.. frames.OrderBy(f => f.ArrivalUs).Select((f, i) => f with { Pts = (ulong)(i * 1e9 / 30) })];
+
+    [Theory]
+    [InlineData(25, 0)]
+    [InlineData(30, 0)]
+    [InlineData(60, 0)]
+    [InlineData(30, 50)]
+    public async Task A_reader_of_the_feed_itself_sees_every_picture_once_in_order(int fps, int jitterMs)
+    {
+        await using var h = new MixHarness(output);
+        var feed = Small with { Fps = fps, MuxDelay = FeedSpec.FfmpegMuxDelay, SendJitter = TimeSpan.FromMilliseconds(jitterMs) };
+        h.StartFeed(feed);
+        await h.WaitForPublisherAsync($"ingest/{Project}/{feed.Input}", TimeSpan.FromSeconds(10));
+        var reader = h.ReadFeed(feed);
+        await reader.WaitForStampsAsync(TimeSpan.FromSeconds(10));
+        reader.ClearStamps();
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var report = StampAnalysis.Analyse(reader.StampedFrames, [StampBox.Whole(feed.Input, fps, feed.Width, feed.Height)], fps);
+        output.WriteLine(report.ToString());
+        var box = report.Boxes.Single();
+        Assert.InRange(box.Frames, 2 * fps, 4 * fps);
+        Assert.Equal(0, box.Unreadable);
+        Assert.True(box.IsSmooth(0), box.ToString());
+        Assert.Equal(0, box.OutputGaps);
+        // Capture to arrival: encoding, 2 SRT hops at 80 ms, one frame of demuxing; jitter adds up to its maximum.
+        Assert.InRange(box.LatencyP50!.Value, 80, 400 + jitterMs);
+    }
+}

@@ -1,0 +1,134 @@
+using MixerWorker.Testbed.Stamps;
+using Xunit;
+
+namespace MixerWorker.Pipeline.Tests.Stamps;
+
+/// <summary>The per-box analysis on made-up sequences whose right answers are known.</summary>
+public sealed class StampAnalysisTests
+{
+    private const double OutFps = 30;
+    private const long T0Ms = 1_700_000_000_000;
+
+    /// <summary>An output of <paramref name="count"/> pictures at 30 fps whose one box shows input frame shown(i), captured at inFps, arriving latencyMs after capture.</summary>
+    private static List<StampedFrame> Output(int count, double inFps, Func<int, long?> shown, double latencyMs = 200)
+    {
+        var frames = new List<StampedFrame>();
+        for (var i = 0; i < count; i++)
+        {
+            var n = shown(i);
+            var outputTimeMs = T0Ms + i * 1000 / OutFps;
+            StampRead? read = n is { } v ? new StampRead(FrameStamp.At(v, Sent(v, inFps)), 100) : null;
+            frames.Add(new StampedFrame((ulong)(i * 1e9 / OutFps), (long)((outputTimeMs + latencyMs) * 1000), [read]));
+        }
+        return frames;
+    }
+
+    private static long Sent(long n, double fps) => T0Ms + (long)(n * 1000 / fps);
+
+    private static BoxTiming One(List<StampedFrame> frames, double inFps, IReadOnlyDictionary<string, IReadOnlyList<StampedFrame>>? direct = null) =>
+        StampAnalysis.Analyse(frames, [new StampBox("box", "cam-a", inFps, 0, 0, 160, 90)], OutFps, direct).Boxes.Single();
+
+    [Fact]
+    public void Thirty_into_thirty_shows_every_frame_once()
+    {
+        var b = One(Output(300, 30, i => i), 30);
+        Assert.Equal((299, 0, 0, 0), (b.Intervals, b.Repeats, b.ExpectedRepeats, b.Skips));
+        Assert.True(b.IsSmooth(0));
+    }
+
+    [Fact]
+    public void Twenty_five_into_thirty_needs_one_repeat_in_six_and_no_more()
+    {
+        var b = One(Output(300, 25, i => (long)Math.Floor(i * 25 / 30.0)), 25);
+        Assert.Equal(50, b.ExpectedRepeats); // ceil(299 / 6)
+        Assert.InRange(b.Repeats, 49, 50);
+        Assert.Equal(0, b.Skips);
+        Assert.True(b.IsSmooth(0));
+    }
+
+    [Fact]
+    public void Sixty_into_thirty_shows_every_other_frame_and_a_lost_pair_is_a_skip()
+    {
+        var smooth = One(Output(300, 60, i => 2L * i), 60);
+        Assert.Equal((0, 0, 0), (smooth.Repeats, smooth.ExpectedRepeats, smooth.Skips));
+        Assert.True(smooth.IsSmooth(0));
+
+        var lost = One(Output(300, 60, i => 2L * i + (i >= 100 ? 2 : 0)), 60);
+        Assert.Equal((1, 2), (lost.Skips, lost.SkippedFrames));
+        Assert.False(lost.IsSmooth(1));
+        Assert.True(lost.IsSmooth(2));
+    }
+
+    [Fact]
+    public void A_box_that_holds_a_future_frame_and_drops_the_rest_repeats_and_skips()
+    {
+        // What issue 9 saw: the picture changes every third output frame, by three input frames.
+        var b = One(Output(300, 30, i => i / 3 * 3L), 30);
+        Assert.Equal(200, b.Repeats);
+        Assert.Equal(99, b.Skips);
+        Assert.Equal(198, b.SkippedFrames);
+        Assert.InRange(b.RepeatShare, 0.66, 0.67);
+        Assert.False(b.IsSmooth(2));
+    }
+
+    [Fact]
+    public void Going_back_in_time_is_never_smooth_and_unreadable_pictures_break_the_count()
+    {
+        var back = One(Output(60, 30, i => i == 30 ? 25 : i), 30);
+        Assert.Equal(1, back.Backwards);
+        Assert.False(back.IsSmooth(5));
+
+        var holes = One(Output(60, 30, i => i % 10 == 5 ? null : i), 30);
+        Assert.Equal((54, 6), (holes.Frames, holes.Unreadable));
+        Assert.Equal(59 - 12, holes.Intervals); // each hole removes the two intervals around it
+        Assert.True(holes.IsSmooth(0));
+    }
+
+    [Fact]
+    public void A_frame_the_reader_missed_is_an_output_gap_not_a_skip()
+    {
+        var frames = Output(60, 30, i => i);
+        frames.RemoveAt(20);
+        var b = One(frames, 30);
+        Assert.Equal((1, 0, 0), (b.OutputGaps, b.Skips, b.Repeats));
+    }
+
+    [Fact]
+    public void Latency_counts_each_input_frame_once_and_the_worker_adds_the_difference_to_the_direct_path()
+    {
+        var output = Output(90, 25, i => (long)Math.Floor(i * 25 / 30.0), latencyMs: 260);
+        // A reader of the feed itself gets frame n 110 ms after its capture.
+        var direct = Enumerable.Range(0, 80).Select(n => new StampedFrame((ulong)(n * 40_000_000L), (Sent(n, 25) + 110) * 1000,
+            [new StampRead(FrameStamp.At(n, Sent(n, 25)), 100)])).ToList();
+        var b = One(output, 25, new Dictionary<string, IReadOnlyList<StampedFrame>> { ["cam-a"] = direct });
+        Assert.Equal(75, b.LatencyMs.Count); // 90 output frames show input frames 0..74
+        Assert.Equal(b.LatencyMs.Count, b.WorkerAddedMs.Count);
+        // Output arrival = output time + 260 ms, and a frame is first shown up to one output frame after its capture.
+        Assert.All(b.LatencyMs, ms => Assert.InRange(ms, 259, 260 + 1000 / 30.0 + 1));
+        Assert.All(b.WorkerAddedMs, ms => Assert.InRange(ms, 149, 150 + 1000 / 30.0 + 1));
+    }
+
+    [Fact]
+    public void A_box_whose_feed_has_no_direct_reader_is_measured_against_the_direct_path_median()
+    {
+        var output = Output(60, 30, i => i, latencyMs: 300).Select(f => f with { Boxes = [f.Boxes[0], f.Boxes[0]] }).ToList();
+        var direct = Enumerable.Range(0, 60).Select(n => new StampedFrame((ulong)(n * 33_333_333L), (Sent(n, 30) + 100) * 1000,
+            [new StampRead(FrameStamp.At(n, Sent(n, 30)), 100)])).ToList();
+        var report = StampAnalysis.Analyse(output, [new StampBox("a", "cam-a", 30, 0, 0, 160, 90), new StampBox("b", "cam-b", 30, 0, 0, 160, 90)],
+            OutFps, new Dictionary<string, IReadOnlyList<StampedFrame>> { ["cam-a"] = direct });
+        // Both boxes show the same stamps here; cam-b's latency is taken against cam-a's typical path.
+        Assert.All(report.Boxes, b => Assert.InRange(b.WorkerAddedP50!.Value, 199, 201));
+    }
+
+    [Fact]
+    public void The_output_pace_is_reported()
+    {
+        var frames = Output(91, 30, i => i);
+        frames.RemoveRange(40, 5); // a stall: 6 frame intervals without a picture
+        var report = StampAnalysis.Analyse(frames, [new StampBox("box", "cam-a", 30, 0, 0, 160, 90)], OutFps);
+        Assert.Equal(86, report.OutputFrames);
+        Assert.Equal(3.0, report.SpanSeconds, 2);
+        Assert.Equal(200, report.MaxArrivalGapMs, 0);
+        Assert.Equal(85 / 3.0, report.DeliveredFps, 1);
+    }
+}

@@ -1,0 +1,205 @@
+namespace MixerWorker.Testbed.Stamps;
+
+/// <summary>
+/// Where a feed's whole picture lies in an output (the box rectangle for a filled box), the feed it
+/// shows and that feed's frame rate. <see cref="Name"/> labels the box in reports.
+/// </summary>
+public sealed record StampBox(string Name, string Input, double InputFps, int X, int Y, int Width, int Height)
+{
+    /// <summary>A reader of the feed itself: one box, the whole picture.</summary>
+    public static StampBox Whole(string input, double fps, int width, int height) => new(input, input, fps, 0, 0, width, height);
+}
+
+/// <summary>One decoded picture of an output: its PTS, the wall-clock time (Unix µs) its data arrived, and each box's stamp (null: unreadable).</summary>
+public sealed record StampedFrame(ulong? Pts, long ArrivalUs, StampRead?[] Boxes);
+
+/// <summary>A stamp placed on the timeline: the feed's frame number (unwrapped) and capture time (Unix ms).</summary>
+public readonly record struct InputFrame(long Number, long SentMs, byte Low)
+{
+    /// <summary>What identifies a picture across readers (two readers unwrap numbers from different starting points).</summary>
+    public (byte, long) Key => (Low, SentMs);
+}
+
+/// <summary>
+/// Turns the 8-bit frame numbers and 16-bit milliseconds of stamps read one after another (from one
+/// feed) back into full values: the time is the one within 65 s before the picture's arrival, and the
+/// frame number the one nearest to what the elapsed capture time predicts at the feed's frame rate.
+/// </summary>
+public sealed class StampUnwrapper(double fps)
+{
+    private InputFrame? _last;
+
+    public InputFrame Next(FrameStamp stamp, long arrivalUs)
+    {
+        var arrivalMs = arrivalUs / 1000;
+        var sentMs = arrivalMs - (((arrivalMs - stamp.Millis) % 65536) + 65536) % 65536;
+        long number = stamp.Frame;
+        if (_last is { } last)
+        {
+            var expected = (long)Math.Round(last.Number + (sentMs - last.SentMs) * fps / 1000);
+            var delta = ((stamp.Frame - expected) % 256 + 256) % 256;
+            if (delta >= 128) delta -= 256;
+            number = expected + delta;
+        }
+        var frame = new InputFrame(number, sentMs, stamp.Frame);
+        _last = frame;
+        return frame;
+    }
+}
+
+/// <summary>
+/// What one box of an output did over a measurement, counted between consecutive output pictures
+/// (by PTS) in which the box's stamp reads. The frame-rate ratio r = input fps / output fps decides
+/// what is allowed: the input frame number advances by floor(r) or ceil(r) per output frame, so with
+/// r &lt; 1 a share 1 - r of output frames repeat (25 → 30: one in six), with r ≥ 1 none do.
+/// </summary>
+public sealed record BoxTiming(
+    string Box, string Input, double InputFps, double OutputFps,
+    int Frames, int Unreadable, int Intervals, int Repeats, int ExpectedRepeats, int Skips, int SkippedFrames,
+    int Backwards, int OutputGaps, IReadOnlyList<double> LatencyMs, IReadOnlyList<double> WorkerAddedMs)
+{
+    /// <summary>Repeats the frame-rate conversion does not explain.</summary>
+    public int ExcessRepeats => Math.Max(0, Repeats - ExpectedRepeats);
+    public double RepeatShare => Intervals == 0 ? 0 : (double)Repeats / Intervals;
+    public double? LatencyP50 => Percentile(LatencyMs, 0.50);
+    public double? LatencyP95 => Percentile(LatencyMs, 0.95);
+    public double? WorkerAddedP50 => Percentile(WorkerAddedMs, 0.50);
+    public double? WorkerAddedP95 => Percentile(WorkerAddedMs, 0.95);
+
+    /// <summary>Nothing beyond frame-rate conversion: at most <paramref name="tolerance"/> extra repeats and skipped frames, never backwards.</summary>
+    public bool IsSmooth(int tolerance) => ExcessRepeats <= tolerance && SkippedFrames <= tolerance && Backwards == 0 && Intervals > 0;
+
+    public override string ToString() =>
+        $"{Box} ({Input} {InputFps:0.##}→{OutputFps:0.##} fps): {Frames} frames, {Unreadable} unreadable, {Intervals} intervals, " +
+        $"repeats {Repeats} (conversion needs {ExpectedRepeats}), skips {Skips} ({SkippedFrames} frames), backwards {Backwards}, output gaps {OutputGaps}, " +
+        $"latency p50/p95 {Ms(LatencyP50)}/{Ms(LatencyP95)} ms, worker-added p50/p95 {Ms(WorkerAddedP50)}/{Ms(WorkerAddedP95)} ms";
+
+    private static string Ms(double? v) => v is { } x ? x.ToString("0") : "-";
+
+    /// <summary>Nearest-rank percentile, null for no samples.</summary>
+    public static double? Percentile(IReadOnlyList<double> values, double p)
+    {
+        if (values.Count == 0) return null;
+        var sorted = values.Order().ToList();
+        return sorted[(int)Math.Round(p * (sorted.Count - 1))];
+    }
+}
+
+/// <summary>One output over a measurement: each box, and the output's own pace.</summary>
+public sealed record TimingReport(IReadOnlyList<BoxTiming> Boxes, int OutputFrames, double SpanSeconds, double DeliveredFps, double MaxArrivalGapMs)
+{
+    public override string ToString() =>
+        $"{OutputFrames} output frames in {SpanSeconds:0.0} s ({DeliveredFps:0.0} fps delivered, max gap {MaxArrivalGapMs:0} ms)" +
+        string.Concat(Boxes.Select(b => "\n  " + b));
+}
+
+public static class StampAnalysis
+{
+    /// <summary>
+    /// Analyses the pictures of one output. <paramref name="direct"/> holds, per input, what a reader of
+    /// the feed itself (straight from the hub, no worker) saw: a picture's worker-added latency is its
+    /// arrival in the output minus its arrival there. A box whose input has no direct reader uses the
+    /// median capture → arrival time of the direct readers instead (the feeds of one publisher process
+    /// share their path). Without any, only the end-to-end latency (capture → arrival, which includes
+    /// the publisher's encoding and both SRT hops) is given.
+    /// </summary>
+    public static TimingReport Analyse(IReadOnlyList<StampedFrame> output, IReadOnlyList<StampBox> boxes, double outputFps,
+        IReadOnlyDictionary<string, IReadOnlyList<StampedFrame>>? direct = null)
+    {
+        var frames = output.Where(f => f.Pts is not null).OrderBy(f => f.Pts).ToList();
+        var directArrivals = (direct ?? new Dictionary<string, IReadOnlyList<StampedFrame>>())
+            .ToDictionary(d => d.Key, d => FirstArrivals(d.Value, boxes.FirstOrDefault(b => b.Input == d.Key)?.InputFps ?? 30));
+        var directLatency = BoxTiming.Percentile([.. directArrivals.Values.SelectMany(a => a.Select(kv => kv.Value / 1000.0 - kv.Key.Item2))], 0.5);
+        var timings = boxes.Select((box, i) => AnalyseBox(frames, i, box, outputFps, directArrivals.GetValueOrDefault(box.Input), directLatency)).ToList();
+
+        var byArrival = output.Select(f => f.ArrivalUs).Order().ToList();
+        var span = byArrival.Count > 1 ? (byArrival[^1] - byArrival[0]) / 1e6 : 0;
+        var maxGap = byArrival.Zip(byArrival.Skip(1), (a, b) => (b - a) / 1000.0).DefaultIfEmpty(0).Max();
+        return new TimingReport(timings, output.Count, span, span > 0 ? (output.Count - 1) / span : 0, maxGap);
+    }
+
+    /// <summary>The arrival of each picture a direct reader saw (first sighting), by <see cref="InputFrame.Key"/>.</summary>
+    private static Dictionary<(byte, long), long> FirstArrivals(IReadOnlyList<StampedFrame> frames, double fps)
+    {
+        var unwrap = new StampUnwrapper(fps);
+        var result = new Dictionary<(byte, long), long>();
+        foreach (var f in frames.Where(f => f.Pts is not null).OrderBy(f => f.Pts))
+            if (f.Boxes.Length > 0 && f.Boxes[0] is { } read)
+                result.TryAdd(unwrap.Next(read.Stamp, f.ArrivalUs).Key, f.ArrivalUs);
+        return result;
+    }
+
+    private static BoxTiming AnalyseBox(List<StampedFrame> frames, int index, StampBox box, double outputFps, Dictionary<(byte, long), long>? direct, double? directLatencyMs)
+    {
+        var ratio = box.InputFps / outputFps;
+        var frameNs = 1e9 / outputFps;
+        var unwrap = new StampUnwrapper(box.InputFps);
+        int read = 0, unreadable = 0, intervals = 0, repeats = 0, skips = 0, skipped = 0, backwards = 0, gaps = 0;
+        var latency = new List<double>();
+        var added = new List<double>();
+        (ulong Pts, InputFrame Frame)? previous = null;
+        long? lastShown = null;
+        foreach (var f in frames)
+        {
+            if (f.Boxes[index] is not { } stamp)
+            {
+                unreadable++;
+                previous = null;
+                continue;
+            }
+            read++;
+            var frame = unwrap.Next(stamp.Stamp, f.ArrivalUs);
+            if (previous is { } p)
+            {
+                var k = Math.Max(1, (int)Math.Round((f.Pts!.Value - p.Pts) / frameNs));
+                var d = frame.Number - p.Frame.Number;
+                if (k > 1) gaps++;
+                else intervals++;
+                var most = (long)Math.Ceiling(ratio * k - 1e-9);
+                if (d < 0) backwards++;
+                else if (d == 0 && k == 1) repeats++;
+                else if (d > most)
+                {
+                    skips++;
+                    skipped += (int)(d - most);
+                }
+            }
+            // Latency of each input picture at its first appearance (a repeat is not a new arrival).
+            if (lastShown is null || frame.Number > lastShown)
+            {
+                var endToEnd = f.ArrivalUs / 1000.0 - frame.SentMs;
+                latency.Add(endToEnd);
+                if (direct is not null) { if (direct.TryGetValue(frame.Key, out var directUs)) added.Add((f.ArrivalUs - directUs) / 1000.0); }
+                else if (directLatencyMs is { } typical) added.Add(endToEnd - typical);
+                lastShown = frame.Number;
+            }
+            previous = (f.Pts!.Value, frame);
+        }
+        var expected = (int)Math.Ceiling(intervals * Math.Max(0, 1 - ratio) - 1e-9);
+        return new BoxTiming(box.Name, box.Input, box.InputFps, outputFps, read, unreadable, intervals, repeats, expected,
+            skips, skipped, backwards, gaps, latency, added);
+    }
+}
+
+/// <summary>Where each box of a bus shows its feed's whole picture, for the stamp reader.</summary>
+public static class StampBoxes
+{
+    /// <summary>
+    /// The boxes of <paramref name="bus"/>'s layout, in layout order, named "bus/index:input". Fill boxes
+    /// take the whole rectangle; Contain boxes the centred rectangle of the feed's aspect ratio.
+    /// </summary>
+    public static IReadOnlyList<StampBox> Of(Pipeline.Scene.BusDefinition bus, Func<string, (int Width, int Height, double Fps)> feed) =>
+        bus.Layout.Select((box, i) =>
+        {
+            if (box.Crop is not null) throw new ArgumentException($"box {i} of {bus.Name} is cropped: its stamp may be cut off");
+            var (fw, fh, fps) = feed(box.Source);
+            var (x, y, w, h) = (box.X, box.Y, box.Width, box.Height);
+            if (box.Fit == Pipeline.Scene.Fit.Contain)
+            {
+                var scale = Math.Min((double)box.Width / fw, (double)box.Height / fh);
+                (w, h) = ((int)Math.Round(fw * scale), (int)Math.Round(fh * scale));
+                (x, y) = (box.X + (box.Width - w) / 2, box.Y + (box.Height - h) / 2);
+            }
+            return new StampBox($"{bus.Name}/{i}:{box.Source}", box.Source, fps, x, y, w, h);
+        }).ToList();
+}
