@@ -43,7 +43,7 @@ write_grid_scene() { # $1: path, $2: bus count
 # The same job as one ffmpeg process: each input scaled once and split per bus, xstack per bus in the
 # scene's arrangement, libx264 ultrafast/zerolatency like the worker's encoder, Opus audio (amix of the four).
 ffmpeg_grid_cmd() { # $1: bus count
-  local n=$1 k i j filter="" outs=() maps=()
+  local n=$1 k i j filter="" maps=()
   FFMPEG_CMD=(ffmpeg -hide_banner -nostdin -loglevel warning -nostats $FFMPEG_GLOBAL_OPTS)
   for k in "${INPUTS[@]}"; do
     FFMPEG_CMD+=($FFMPEG_INPUT_OPTS -i "$(srt_url "read:ingest/$PROJECT/$k" "$INGEST_SRT_PASSPHRASE")")

@@ -85,6 +85,15 @@ public sealed class StampAnalysisTests
     }
 
     [Fact]
+    public void A_new_connection_restarting_pts_starts_the_count_afresh()
+    {
+        var frames = Output(60, 30, i => i);
+        var reconnected = Output(30, 30, i => 70 + i).Select(f => f with { ArrivalUs = f.ArrivalUs + 2_330_000 });
+        var b = One([.. frames, .. reconnected], 30);
+        Assert.Equal((59 + 29, 0, 0), (b.Intervals, b.Skips, b.Repeats)); // the 10 frames lost in between are no skip
+    }
+
+    [Fact]
     public void A_frame_the_reader_missed_is_an_output_gap_not_a_skip()
     {
         var frames = Output(60, 30, i => i);
@@ -118,6 +127,15 @@ public sealed class StampAnalysisTests
             OutFps, new Dictionary<string, IReadOnlyList<StampedFrame>> { ["cam-a"] = direct });
         // Both boxes show the same stamps here; cam-b's latency is taken against cam-a's typical path.
         Assert.All(report.Boxes, b => Assert.InRange(b.WorkerAddedP50!.Value, 199, 201));
+    }
+
+    [Fact]
+    public void A_bus_whose_timeline_stretches_shows_its_lag_growing()
+    {
+        // 20 s at 30 fps with every output frame timestamped on time but delivered 10 % late and later.
+        var frames = Output(600, 30, i => i).Select((f, i) => f with { ArrivalUs = f.ArrivalUs + i * 3_333 }).ToList();
+        Assert.InRange(One(frames, 30).LagGrowthMs!.Value, 1480, 1520); // 3.33 ms more per frame over 450 frames
+        Assert.InRange(One(Output(600, 30, i => i), 30).LagGrowthMs!.Value, -1, 1);
     }
 
     [Fact]

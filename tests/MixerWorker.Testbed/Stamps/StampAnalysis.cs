@@ -66,13 +66,20 @@ public sealed record BoxTiming(
     public double? WorkerAddedP50 => Percentile(WorkerAddedMs, 0.50);
     public double? WorkerAddedP95 => Percentile(WorkerAddedMs, 0.95);
 
+    /// <summary>
+    /// How much the box's capture → arrival latency grew over the measurement: the median of its last
+    /// quarter minus that of its first (a bus whose timeline stretches under load grows; a live one does not).
+    /// </summary>
+    public double? LagGrowthMs => LatencyMs.Count < 8 ? null
+        : Percentile([.. LatencyMs.Skip(LatencyMs.Count * 3 / 4)], 0.5) - Percentile([.. LatencyMs.Take(LatencyMs.Count / 4)], 0.5);
+
     /// <summary>Nothing beyond frame-rate conversion: at most <paramref name="tolerance"/> extra repeats and skipped frames, never backwards.</summary>
     public bool IsSmooth(int tolerance) => ExcessRepeats <= tolerance && SkippedFrames <= tolerance && Backwards == 0 && Intervals > 0;
 
     public override string ToString() =>
         $"{Box} ({Input} {InputFps:0.##}→{OutputFps:0.##} fps): {Frames} frames, {Unreadable} unreadable, {Intervals} intervals, " +
         $"repeats {Repeats} (conversion needs {ExpectedRepeats}), skips {Skips} ({SkippedFrames} frames), backwards {Backwards}, output gaps {OutputGaps}, " +
-        $"latency p50/p95 {Ms(LatencyP50)}/{Ms(LatencyP95)} ms, worker-added p50/p95 {Ms(WorkerAddedP50)}/{Ms(WorkerAddedP95)} ms";
+        $"latency p50/p95 {Ms(LatencyP50)}/{Ms(LatencyP95)} ms (growth {Ms(LagGrowthMs)}), worker-added p50/p95 {Ms(WorkerAddedP50)}/{Ms(WorkerAddedP95)} ms";
 
     private static string Ms(double? v) => v is { } x ? x.ToString("0") : "-";
 
@@ -106,7 +113,9 @@ public static class StampAnalysis
     public static TimingReport Analyse(IReadOnlyList<StampedFrame> output, IReadOnlyList<StampBox> boxes, double outputFps,
         IReadOnlyDictionary<string, IReadOnlyList<StampedFrame>>? direct = null)
     {
-        var frames = output.Where(f => f.Pts is not null).OrderBy(f => f.Pts).ToList();
+        // In the reader's order: pictures come out of the decoder in presentation order (the outputs
+        // carry no B-frames), and a reconnection restarts PTS, which sorting would interleave.
+        var frames = output.Where(f => f.Pts is not null).ToList();
         var directArrivals = (direct ?? new Dictionary<string, IReadOnlyList<StampedFrame>>())
             .ToDictionary(d => d.Key, d => FirstArrivals(d.Value, boxes.FirstOrDefault(b => b.Input == d.Key)?.InputFps ?? 30));
         var directLatency = BoxTiming.Percentile([.. directArrivals.Values.SelectMany(a => a.Select(kv => kv.Value / 1000.0 - kv.Key.Item2))], 0.5);
@@ -123,7 +132,7 @@ public static class StampAnalysis
     {
         var unwrap = new StampUnwrapper(fps);
         var result = new Dictionary<(byte, long), long>();
-        foreach (var f in frames.Where(f => f.Pts is not null).OrderBy(f => f.Pts))
+        foreach (var f in frames.Where(f => f.Pts is not null))
             if (f.Boxes.Length > 0 && f.Boxes[0] is { } read)
                 result.TryAdd(unwrap.Next(read.Stamp, f.ArrivalUs).Key, f.ArrivalUs);
         return result;
@@ -149,9 +158,10 @@ public static class StampAnalysis
             }
             read++;
             var frame = unwrap.Next(stamp.Stamp, f.ArrivalUs);
-            if (previous is { } p)
+            // A PTS that goes back or leaps (a new connection, a jump) starts the count afresh.
+            if (previous is { } p && f.Pts!.Value > p.Pts && f.Pts.Value - p.Pts < 100 * frameNs)
             {
-                var k = Math.Max(1, (int)Math.Round((f.Pts!.Value - p.Pts) / frameNs));
+                var k = Math.Max(1, (int)Math.Round((f.Pts.Value - p.Pts) / frameNs));
                 var d = frame.Number - p.Frame.Number;
                 if (k > 1) gaps++;
                 else intervals++;
