@@ -69,6 +69,9 @@ internal sealed class SrtOutput : IDisposable
         (_teePad, _muxTee) = (null, null);
     }
 
+    /// <summary>Asks the encoder for a keyframe with SPS/PPS (control thread); nothing while detached for a rebuild.</summary>
+    internal void RequestKeyFrame() => _teePad?.RequestKeyFrame();
+
     public void Dispose()
     {
         Detach();

@@ -10,7 +10,7 @@ namespace MixerWorker.Tests.Fuzz;
 
 /// <summary>
 /// Generated and mutated commands and desired states through the worker's own parsing and reducing
-/// code (what <c>CommandExecutor</c> and <c>ProjectConverger</c> call): nothing but a typed refusal
+/// code (what <c>CommandExecutor</c> and <c>SceneConvergence</c> call): nothing but a typed refusal
 /// with a reason ever comes out, and whatever is accepted keeps the scene valid and storable.
 /// CsCheck shrinks a failure to a small example and prints the seed that replays it.
 /// </summary>
@@ -142,7 +142,7 @@ public sealed class ControlInputFuzzTests(ITestOutputHelper output) : IDisposabl
         return next;
     }
 
-    /// <summary>A desired state the way ProjectConverger takes it: best-effort revision for the error, parse, validate, graphics files.</summary>
+    /// <summary>A desired state the way SceneConvergence takes it: best-effort revision for the error, parse, validate, graphics files.</summary>
     private void Converge(string payload)
     {
         SceneRevision.Of(payload); // read from anything the store may hold, for the error event
