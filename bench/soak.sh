@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A long show on one worker process, for leaks and drift (not in CI): 3 cameras into Program (a cut
 # every few seconds) and AUX1 (2x2 grid), a camera dropped and restored every minute, a garbage feed
-# every ten minutes; the worker's RSS, threads and CPU and both outputs' frame gaps sampled every 10 s.
+# every ten minutes; the worker's RSS, threads, open file descriptors and CPU and both outputs' frame gaps sampled every 10 s.
 # Writes bench/results/<date>-<host>-soak.md and .csv (unless an output file is given).
 # Usage: bench/soak.sh [markdown-out]
 #   env: SOAK_MINUTES=60 WARMUP_MINUTES=5 COMMAND_S=3 DROP_EVERY_S=60 DROP_FOR_S=15 GARBAGE_EVERY_MIN=10

@@ -48,15 +48,16 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
             Assert.All(readings.Skip(1), r => Assert.InRange(r.RmsDb, tone.PeakDb - 3.01 - 0.5, tone.PeakDb - 3.01 + 0.5));
         }
 
+        // Each change is recorded once it is heard, so that no audio from before it is in the window.
         rig.Inputs["a"].ApplyAudio(new InputDefinition { Name = "a", GainDb = -6 });
-        await Task.Delay(Settle);
+        await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(300), w => w.RmsDb() < unity.RmsDb() - 3, "the lower gain");
         var minus6 = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
-        var ratio = Math.Pow(10, (minus6.RmsDb() - unity.RmsDb()) / 20);
+        var ratio = Math.Pow(10, (minus6.Steady(w => w.RmsDb()) - unity.Steady(w => w.RmsDb())) / 20);
         output.WriteLine($"-6 dB: {minus6}; amplitude ratio {ratio:F4}");
         Assert.InRange(ratio, 0.49, 0.51);
 
         rig.Inputs["a"].ApplyAudio(new InputDefinition { Name = "a", GainDb = -6, Muted = true });
-        await Task.Delay(Settle);
+        await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(300), w => w.RmsDb() < -90, "silence");
         since = DateTimeOffset.UtcNow;
         var muted = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
         output.WriteLine($"muted: {muted}");

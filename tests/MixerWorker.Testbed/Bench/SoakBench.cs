@@ -25,7 +25,7 @@ internal static class SoakBench
     private const string Junk = "junk";
     private static readonly string Prefix = "mixer";
 
-    private sealed record Sample(double Minute, long RssKb, int Threads, double CpuPercent, int ProgramFrames, double ProgramGapMs,
+    private sealed record Sample(double Minute, long RssKb, int Threads, int Fds, double CpuPercent, int ProgramFrames, double ProgramGapMs,
         int AuxFrames, double AuxGapMs, string Inputs);
 
     internal static async Task<int> RunAsync(Dictionary<string, string> o)
@@ -167,6 +167,7 @@ internal static class SoakBench
             {
                 await Delay(sampleEvery, token);
                 var (rss, threads) = ProcStatus(worker.Id);
+                var fds = Directory.EnumerateFileSystemEntries($"/proc/{worker.Id}/fd").Count();
                 var cpu = CpuTicks(worker.Id);
                 var wall = Stopwatch.GetElapsedTime(wallBefore).TotalSeconds;
                 var cpuPercent = (cpu - cpuBefore) / clkTck / wall * 100;
@@ -175,9 +176,9 @@ internal static class SoakBench
                 program.ResetCounters();
                 aux1.ResetCounters();
                 var status = await db.StringGetAsync(Key("status"));
-                var sample = new Sample(started.Elapsed.TotalMinutes, rss, threads, cpuPercent, p.Frames, p.MaxFrameGapMs, a.Frames, a.MaxFrameGapMs, InputStates(status));
+                var sample = new Sample(started.Elapsed.TotalMinutes, rss, threads, fds, cpuPercent, p.Frames, p.MaxFrameGapMs, a.Frames, a.MaxFrameGapMs, InputStates(status));
                 samples.Add(sample);
-                Console.Error.WriteLine($"{sample.Minute:F1} min: RSS {rss / 1024} MB, {threads} threads, CPU {cpuPercent:F0} %, program {p.Frames} frames (gap {p.MaxFrameGapMs:F0} ms), aux1 {a.Frames} (gap {a.MaxFrameGapMs:F0} ms), {sample.Inputs}");
+                Console.Error.WriteLine($"{sample.Minute:F1} min: RSS {rss / 1024} MB, {threads} threads, {fds} fds, CPU {cpuPercent:F0} %, program {p.Frames} frames (gap {p.MaxFrameGapMs:F0} ms), aux1 {a.Frames} (gap {a.MaxFrameGapMs:F0} ms), {sample.Inputs}");
                 if (worker.HasExited) throw new InvalidOperationException($"the worker exited with code {worker.ExitCode}");
             }
             await Task.WhenAll(operatorLoop, dropLoop, garbageLoop);
@@ -194,8 +195,8 @@ internal static class SoakBench
         Console.Write(report);
         if (o.TryGetValue("out", out var path)) await File.AppendAllTextAsync(path, report);
         if (o.TryGetValue("csv", out var csv))
-            await File.WriteAllLinesAsync(csv, ["minute,rss_kb,threads,cpu_percent,program_frames,program_max_gap_ms,aux1_frames,aux1_max_gap_ms,inputs",
-                .. samples.Select(s => string.Join(",", F(s.Minute, "F2"), s.RssKb, s.Threads, F(s.CpuPercent, "F1"), s.ProgramFrames, F(s.ProgramGapMs, "F0"), s.AuxFrames, F(s.AuxGapMs, "F0"), s.Inputs))]);
+            await File.WriteAllLinesAsync(csv, ["minute,rss_kb,threads,fds,cpu_percent,program_frames,program_max_gap_ms,aux1_frames,aux1_max_gap_ms,inputs",
+                .. samples.Select(s => string.Join(",", F(s.Minute, "F2"), s.RssKb, s.Threads, s.Fds, F(s.CpuPercent, "F1"), s.ProgramFrames, F(s.ProgramGapMs, "F0"), s.AuxFrames, F(s.AuxGapMs, "F0"), s.Inputs))]);
         return sent.Keys.All(answers.ContainsKey) ? 0 : 1;
     }
 
@@ -223,6 +224,9 @@ internal static class SoakBench
             sb.AppendLine("|---|---|---|---|");
             sb.AppendLine($"| worker RSS (median of the first / last {window} samples) | {rssStart / 1024:F1} MB | {rssEnd / 1024:F1} MB | {Pct(rssStart, rssEnd)} |");
             sb.AppendLine($"| worker threads | {thrStart:F0} | {thrEnd:F0} | {Pct(thrStart, thrEnd)} |");
+            var fdStart = Median(after.Take(window).Select(s => (double)s.Fds));
+            var fdEnd = Median(after.TakeLast(window).Select(s => (double)s.Fds));
+            sb.AppendLine($"| worker open file descriptors | {fdStart:F0} | {fdEnd:F0} | {Pct(fdStart, fdEnd)} |");
             var cutsAfter = cuts.Where(c => c.Minute >= warmUp.TotalMinutes).ToList();
             var cutWindow = Math.Max(1, cutsAfter.Count / 6);
             if (cutsAfter.Count >= 2)
@@ -246,15 +250,15 @@ internal static class SoakBench
             sb.AppendLine($"- Worker log: {lines.Count(l => l.Contains(" ERR ", StringComparison.Ordinal))} error lines ({lines.Count(l => l.Contains($"input {Junk}: connected, but", StringComparison.Ordinal))} of them the garbage input, said once per episode), {lines.Count(l => l.Contains(" WRN ", StringComparison.Ordinal))} warnings.");
         }
         sb.AppendLine();
-        sb.AppendLine("RSS and threads over time (every sample is in the CSV next to this file):");
+        sb.AppendLine("RSS, threads and file descriptors over time (every sample is in the CSV next to this file):");
         sb.AppendLine();
-        sb.AppendLine("| minute | RSS MB | threads | CPU % | program frames / max gap ms | aux1 frames / max gap ms |");
-        sb.AppendLine("|---|---|---|---|---|---|");
+        sb.AppendLine("| minute | RSS MB | threads | fds | CPU % | program frames / max gap ms | aux1 frames / max gap ms |");
+        sb.AppendLine("|---|---|---|---|---|---|---|");
         var step = Math.Max(1, samples.Count / 24);
         for (var i = 0; i < samples.Count; i += step)
         {
             var s = samples[i];
-            sb.AppendLine($"| {s.Minute:F1} | {s.RssKb / 1024.0:F1} | {s.Threads} | {s.CpuPercent:F0} | {s.ProgramFrames} / {s.ProgramGapMs:F0} | {s.AuxFrames} / {s.AuxGapMs:F0} |");
+            sb.AppendLine($"| {s.Minute:F1} | {s.RssKb / 1024.0:F1} | {s.Threads} | {s.Fds} | {s.CpuPercent:F0} | {s.ProgramFrames} / {s.ProgramGapMs:F0} | {s.AuxFrames} / {s.AuxGapMs:F0} |");
         }
         sb.AppendLine();
         return sb.ToString();
