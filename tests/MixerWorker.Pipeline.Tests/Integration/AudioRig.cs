@@ -1,6 +1,7 @@
 using System.Globalization;
 using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Testbed.Audio;
 using MixerWorker.Testbed.Timing;
@@ -30,6 +31,7 @@ internal sealed class AudioRig : IDisposable
     // wait keeps a loaded machine's scheduling stall (CI has 2 cores) from filling silence into audio
     // whose levels the tests check exactly. The rig's timing checks use stream time, which this does not move.
     private static readonly TimeSpan MixerLatency = TimeSpan.FromMilliseconds(300);
+    private static readonly TimeSpan Jitter = new MixerOptions().InputJitter;
 
     internal Graph Graph { get; } = new("audio-rig");
     internal Element Pipeline => Graph.Pipeline;
@@ -47,7 +49,7 @@ internal sealed class AudioRig : IDisposable
         });
         foreach (var tone in tones)
         {
-            var input = new InputBranch(Graph, tone.Input);
+            var input = new InputBranch(Graph, tone.Input, Jitter);
             Inputs[tone.Input] = input;
             var src = Element.Make("audiotestsrc", $"tone.{tone.Input}");
             src.Set("is-live", true);
@@ -59,7 +61,7 @@ internal sealed class AudioRig : IDisposable
             using (var capsSrc = caps.StaticPad("src")) capsSrc.Link(input.AudioEntry);
             _sources.AddRange([src, caps]);
         }
-        Bus = new BusAudio(Graph, bus, ClockTime.FromTimeSpan(MixerLatency));
+        Bus = new BusAudio(Graph, bus, new BusLatency(Jitter, MixerLatency));
         var sink = Element.Make("fakesink", "rig.sink");
         sink.Set("sync", false);
         sink.Set("async", false);
