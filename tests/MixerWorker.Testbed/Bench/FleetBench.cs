@@ -159,7 +159,7 @@ internal static class FleetBench
         foreach (var (k, v) in Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
                      .Select(e => ((string)e.Key, (string?)e.Value)).Where(e => e.Item1.StartsWith("FLEET__", StringComparison.Ordinal)))
             psi.Environment[k] = v;
-        var p = Process.Start(psi)!;
+        var p = ChildProcesses.Start(psi);
         var sink = TextWriter.Synchronized(new StreamWriter(log, append: true) { AutoFlush = true });
         p.OutputDataReceived += (_, e) => { if (e.Data is not null) sink.WriteLine(e.Data); };
         p.ErrorDataReceived += (_, e) => { if (e.Data is not null) sink.WriteLine(e.Data); };
