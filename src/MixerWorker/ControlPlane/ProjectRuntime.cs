@@ -195,7 +195,7 @@ internal sealed class ProjectRuntime
             {
                 try
                 {
-                    await PublishAsync(await DbAsync(), token, new ProjectEvent { Type = EventTypes.Stopped, Project = Project, Revision = Show.Revision, Worker = _c.Worker.Id });
+                    await PublishAsync(await DbAsync(), token, _c.Events.Stopped(Project, Show.Revision));
                 }
                 catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException) { }
                 await _c.Leases.ReleaseAsync(Project, token, "removed");
@@ -340,6 +340,13 @@ internal sealed class ProjectRuntime
 
     /// <summary>A command answer or an error about to go out: the status shows the latest ones.</summary>
     internal void Noticed(ProjectEvent e) => Show.Notices.Noticed(e);
+
+    /// <summary>An error about the desired state: kept for the status (<see cref="Noticed"/>), then published, fenced.</summary>
+    internal Task<bool> NoticeAsync(IDatabase db, ProjectEvent e)
+    {
+        Noticed(e);
+        return PublishAsync(db, e);
+    }
 
     /// <summary>INGEST_ONLINE (true) or INGEST_OFFLINE (false) for one of the project's inputs.</summary>
     public void OnIngest(string input, bool online, string protocol, double pollSeconds)
