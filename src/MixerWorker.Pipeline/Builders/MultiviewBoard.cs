@@ -13,6 +13,9 @@ internal sealed class MultiviewBoard(Graph graph, string busName, Element compos
 {
     private const int BorderPx = 4;
     private readonly Dictionary<string, Tile> _tiles = [];
+
+    /// <summary>The tiles' box branches. Control thread.</summary>
+    internal IReadOnlyList<BoxBranch> Boxes => [.. _tiles.Values.Select(t => t.Branch)];
     private int _nextId;
 
     private sealed record Tile(MultiviewTile Layout, BoxBranch Branch, Element Tee);

@@ -267,6 +267,14 @@ internal sealed class ProjectGraph(
         return _buses.ToDictionary(b => b.Key, b => b.Value.Branch.EncoderPlan.ToString());
     }
 
+    /// <summary>Per bus, each box's source with the caps it is scaled to and those it reaches the compositor with.</summary>
+    internal IReadOnlyDictionary<string, IReadOnlyList<BoxCaps>> BoxCaps()
+    {
+        graph.AssertOwnerThread();
+        return _buses.ToDictionary(b => b.Key, b => (IReadOnlyList<BoxCaps>)[.. (b.Value.Branch.Multiview?.Boxes ?? b.Value.Branch.Director.Branches)
+            .Select(box => box.NegotiatedCaps())]);
+    }
+
     internal (IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays) AudioGraph()
     {
         graph.AssertOwnerThread();

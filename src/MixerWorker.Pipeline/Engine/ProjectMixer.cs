@@ -174,6 +174,9 @@ public sealed class ProjectMixer : IProjectMixer
     internal Task<(IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays)> GetAudioGraphAsync() =>
         _control.Invoke(_project.AudioGraph);
 
+    /// <summary>Per bus, the caps each box is scaled to and those it reaches the compositor with.</summary>
+    internal Task<IReadOnlyDictionary<string, IReadOnlyList<BoxCaps>>> GetBoxCapsAsync() => _control.Invoke(_project.BoxCaps);
+
     /// <summary>Connects an input at once instead of at the end of its reconnect backoff.</summary>
     public void ConnectInputNow(string input) => _control.Post(() => _project.Input(input)?.Supervisor?.ConnectNow());
 
