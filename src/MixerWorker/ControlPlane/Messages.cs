@@ -156,4 +156,25 @@ public sealed record MediaMtxEvent(string Event, string Project, string Name, st
     public const string IngestOffline = "INGEST_OFFLINE";
     public const string OutputOnline = "OUTPUT_ONLINE";
     public const string OutputOffline = "OUTPUT_OFFLINE";
+
+    /// <summary>Reads one relayed event; null with <paramref name="error"/> saying why when it is malformed or incomplete.</summary>
+    public static MediaMtxEvent? TryParse(string message, out string? error)
+    {
+        MediaMtxEvent? e;
+        try { e = JsonSerializer.Deserialize<MediaMtxEvent>(message, ControlPlaneJson.Strict); }
+        catch (JsonException ex)
+        {
+            error = ex.Message;
+            return null;
+        }
+        error = e switch
+        {
+            null => "the event is empty (JSON null)",
+            { Event: null or "" } => "the event has no \"event\"",
+            { Project: null } => "the event has no \"project\"",
+            { Name: null } => "the event has no \"name\"",
+            _ => null,
+        };
+        return error is null ? e : null;
+    }
 }
