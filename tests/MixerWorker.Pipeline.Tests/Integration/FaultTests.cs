@@ -86,6 +86,42 @@ public sealed class FaultTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_wrong_output_passphrase_never_counts_as_connected_and_is_retried_with_backoff()
+    {
+        await using var h = new MixHarness(output);
+        h.StartFeed(A);
+        await h.WaitForPublisherAsync($"ingest/{Project}/{A.Input}", TimeSpan.FromSeconds(10));
+        var options = h.Options();
+        await h.StartMixerAsync(TwoInputs(Bus("program", 160, 90, At(A.Input, 0, 0, 160, 90))),
+            options with { MediaMtx = options.MediaMtx with { OutputPassphrase = "not-the-output-passphrase" } });
+
+        // The encoder runs from the start, so buffers reach the output long before the hub has
+        // refused it: none of that may look like a connection, not even for one status read.
+        var states = new List<ConnectionState>();
+        BusStatus bus;
+        long framesAt3s = -1;
+        var watch = Stopwatch.StartNew();
+        do
+        {
+            await Task.Delay(50);
+            bus = (await h.Mixer!.GetStatusAsync()).Buses["program"];
+            states.Add(bus.Output);
+            if (framesAt3s < 0 && watch.Elapsed > TimeSpan.FromSeconds(3)) framesAt3s = bus.FramesOut;
+        } while (watch.Elapsed < TimeSpan.FromSeconds(5));
+        output.WriteLine($"{bus}; states seen: {string.Join(", ", states.Distinct())}; frames at 3 s {framesAt3s}");
+        // The output's failures stay in the output: the bus goes on mixing (its multiview tile and thumbnail use it).
+        // (A dead bus mixes none; a loaded machine may drop some to stay on time.)
+        Assert.True(bus.FramesOut - framesAt3s >= 20, $"the bus mixed {bus.FramesOut - framesAt3s} frames in the last 2 s");
+        Assert.DoesNotContain(ConnectionState.Connected, states);
+        Assert.NotNull(bus.Error);
+        Assert.Contains("OUTPUT_SRT_PASSPHRASE", bus.Error);
+        // Backoff from 200 ms to 1 s: about seven attempts in 5 s; a retry at once after each refusal would make dozens.
+        Assert.InRange(bus.Attempts, 2, 12);
+        Assert.DoesNotContain($"out/{Project}/program", h.StandIn.PublishedPaths());
+        Assert.DoesNotContain(h.Log.Lines, l => l.Contains("not-the-output-passphrase") || l.Contains(OutputPassphrase));
+    }
+
+    [Fact]
     public async Task Removing_and_adding_a_live_input_again_and_again_never_stalls_the_mix()
     {
         var faults = Interop.Callbacks.FaultCount; // GraphThreadTests raises one on purpose in this process
