@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark and writes one markdown summary to bench/results/. Expects a Release build
-# (./run.sh bench builds first). About 15 minutes on 2 cores.
+# (./run.sh bench builds first). About 30 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")"
 source ./lib.sh
@@ -30,5 +30,7 @@ start=$(date +%s)
 ./multiview-cost.sh "$OUT"
 ./thumbnail-cost.sh "$OUT"
 ./command-latency.sh "$OUT"
+./fleet-cost.sh "$OUT"
+./fleet-handover.sh "$OUT"
 echo "Total bench time: $(( $(date +%s) - start )) s." | tee -a "$OUT"
 echo "results: bench/$OUT"

@@ -9,6 +9,9 @@ internal readonly record struct Placement(int X, int Y, int Width, int Height, C
     internal static readonly Crop NoClip = new();
 }
 
+/// <summary>What one box of a bus negotiated: the caps its source is scaled to and those it reaches the compositor with.</summary>
+internal readonly record struct BoxCaps(string Source, string? Scaled, string? Mixed);
+
 /// <summary>Optional extras of a multiview tile: a border whose colour shows tally, and a label.</summary>
 internal sealed record TileDecoration(string Label, int Border);
 
@@ -112,7 +115,10 @@ internal sealed class BoxBranch : IDisposable
         {
             _scale.Set("add-borders", box.Fit == Fit.Contain);
             var (w, h) = _border is null ? (box.Width, box.Height) : (box.Width - 2 * _borderPx, box.Height - 2 * _borderPx);
-            _caps.SetCaps($"video/x-raw,width={Math.Max(2, w)},height={Math.Max(2, h)},pixel-aspect-ratio=1/1");
+            // I420, the bus's own format: without it videoscale would negotiate the compositor's
+            // richest format (4:4:4 10-bit), and the compositor would convert every box back to I420
+            // for every frame, a second conversion per box that cost most of the mixing CPU.
+            _caps.SetCaps($"video/x-raw,format=I420,width={Math.Max(2, w)},height={Math.Max(2, h)},pixel-aspect-ratio=1/1");
         }
         if (_sized?.Crop != box.Crop)
         {
@@ -123,6 +129,16 @@ internal sealed class BoxBranch : IDisposable
             _crop.SetNumber("bottom", crop.Bottom);
         }
         _sized = box;
+    }
+
+    /// <summary>
+    /// The caps the source is scaled to (the scaler's output) and those the box reaches the
+    /// compositor with; null before the first picture. For status and tests.
+    /// </summary>
+    internal BoxCaps NegotiatedCaps()
+    {
+        using var scaled = _scale.StaticPad("src");
+        return new BoxCaps(Source, scaled.CurrentCaps(), _mixPad.CurrentCaps());
     }
 
     private ProbeReturn OnBufferToClip(ProbeInfo info)

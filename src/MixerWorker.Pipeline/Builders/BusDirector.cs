@@ -329,6 +329,8 @@ internal sealed class BusDirector : IDisposable
         _dipVeil?.Show(frame.VeilAlpha, frame.VeilColor);
     }
 
+    internal IReadOnlyList<BoxBranch> Branches { get { lock (_lock) return AllBranches().ToList(); } }
+
     private IEnumerable<BoxBranch> AllBranches() =>
         _active is { } t ? t.From.Concat(t.To.OfType<BoxBranch>()).Distinct() : _steadyBranches;
 

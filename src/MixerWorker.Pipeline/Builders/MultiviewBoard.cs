@@ -15,6 +15,9 @@ internal sealed class MultiviewBoard(Graph graph, string busName, Element compos
     private readonly Dictionary<string, Tile> _tiles = [];
     // The "no signal" card of each input tile whose input has none, inside the tile's border.
     private readonly Dictionary<MultiviewTile, NoSignalCard> _cards = [];
+
+    /// <summary>The tiles' box branches. Control thread.</summary>
+    internal IReadOnlyList<BoxBranch> Boxes => [.. _tiles.Values.Select(t => t.Branch)];
     private int _nextId;
 
     private sealed record Tile(MultiviewTile Layout, BoxBranch Branch, Element Tee);

@@ -25,15 +25,43 @@ internal static class H264Output
 }
 
 /// <summary>x264 on the CPU: always there, the reference every other backend must match.</summary>
+/// <remarks>
+/// x264enc applies the speed preset and tune first and then every property the caller set, even to
+/// its default value, so a set property always wins over the preset: setting <c>trellis</c> to
+/// x264enc's default (true) would switch trellis quantisation back on under ultrafast. The properties
+/// below that override the preset are therefore set on purpose, each to what ultrafast/zerolatency
+/// wants, so that no later edit here or of x264enc's defaults changes what is encoded; x264's own
+/// record of its settings (an SEI in the stream) is read back by EncoderSettingsTests.
+/// </remarks>
 public sealed class SoftwareX264Backend : IVideoEncoderBackend
 {
     public string Name => "software";
     public bool IsAvailable(IElementProbe probe) => probe.Has("x264enc");
     public IReadOnlyList<FrameState> Accepts(IElementProbe probe) => [new(FrameLocation.System, "I420")];
 
-    public ElementSpec Encoder(IElementProbe probe, VideoEncodeSettings s) => new("x264enc",
-        ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("bframes", 0), ("bitrate", s.BitrateKbps),
-        ("key-int-max", s.GopFrames), ("rc-lookahead", 0), ("b-adapt", false));
+    public ElementSpec Encoder(IElementProbe probe, VideoEncodeSettings s)
+    {
+        var threads = Threads(s);
+        return new("x264enc",
+            ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("bitrate", s.BitrateKbps), ("key-int-max", s.GopFrames),
+            // Browsers get no B-frames; no look-ahead holds frames back.
+            ("bframes", 0), ("b-adapt", false), ("rc-lookahead", 0), ("mb-tree", false),
+            // What ultrafast turns off, kept off: x264enc's own defaults would turn them on.
+            ("trellis", false), ("dct8x8", false), ("cabac", false), ("weightb", false), ("ref", 1),
+            ("threads", threads), ("sliced-threads", threads > 1));
+    }
+
+    /// <summary>
+    /// One encoding thread up to 720p30: ultrafast encodes such a frame in a few milliseconds, and a
+    /// second slice thread per bus only adds threads and bits (8 buses on 2 cores gain nothing from
+    /// them). Larger or faster formats get slice threads, which add no delay, one per 720p30 of pixels.
+    /// </summary>
+    internal static int Threads(VideoEncodeSettings s)
+    {
+        const long Reference = 1280L * 720 * 30;
+        var load = (long)s.Width * s.Height * Math.Max(1, s.Fps);
+        return (int)Math.Clamp((load + Reference - 1) / Reference, 1, 4);
+    }
 }
 
 /// <summary>

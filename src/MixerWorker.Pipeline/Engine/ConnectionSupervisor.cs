@@ -5,7 +5,8 @@ using Polly.Retry;
 
 namespace MixerWorker.Pipeline.Engine;
 
-public enum ConnectionState { Connecting, Connected, Retrying, Stopped }
+/// <summary>Held: an output that may not connect now (its worker does not hold the project's lease).</summary>
+public enum ConnectionState { Connecting, Connected, Retrying, Stopped, Held }
 
 /// <summary>
 /// Keeps one SRT connection (an input's source or a bus's output) alive: connect, wait until it is
@@ -19,7 +20,8 @@ internal sealed class ConnectionSupervisor(
     Func<Task<ConnectionSession>> open,
     Func<ConnectionSession, Task> close,
     Action<ConnectionState, string?> report,
-    TimeSpan readyTimeout) : IAsyncDisposable
+    TimeSpan readyTimeout,
+    PublishGate? gate = null) : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private CancellationTokenSource _wait = new();
@@ -111,6 +113,12 @@ internal sealed class ConnectionSupervisor(
         if (Current is { } stale) { await close(stale); Current = null; }
         if (_paused && Interlocked.Exchange(ref _forced, 0) == 0) await Task.Delay(Timeout.Infinite, token);
         Interlocked.Exchange(ref _forced, 0);
+        if (gate is { IsOpen: false })
+        {
+            report(ConnectionState.Held, null);
+            logger.LogInformation("{What}: held until this worker may publish", what);
+            await gate.WaitOpenAsync(token);
+        }
         Interlocked.Increment(ref _attempts);
         report(ConnectionState.Connecting, null);
         var session = await open();

@@ -23,6 +23,7 @@ internal sealed class ProjectGraph(
     IVideoEncoderBackend backend,
     AudioMeterBoard meters,
     SecretRedactor redactor,
+    PublishGate publish,
     ILogger log)
 {
     private readonly Dictionary<string, InputRuntime> _inputs = [];
@@ -157,14 +158,28 @@ internal sealed class ProjectGraph(
     {
         var endpoint = options.MediaMtx.Output(Scene.Project, bus.Name);
         return Supervise(bus, $"bus {bus.Name} output ({endpoint})",
-            (generation, session) => new SrtOutput(graph, bus.Branch.MuxTee, bus.Name, endpoint, generation, session, bus.Branch.CountSent),
-            bus.Report);
+            (generation, session) =>
+            {
+                var output = new SrtOutput(graph, bus.Branch.MuxTee, bus.Name, endpoint, generation, session, bus.Branch.CountSent);
+                foreach (var after in KeyFrameBurst)
+                    control.PostAfter(after, () =>
+                    {
+                        if (ReferenceEquals(bus.Connection, output)) output.RequestKeyFrame();
+                    });
+                return output;
+            },
+            bus.Report, publish);
     }
+
+    // A new publisher connection makes MediaMTX drop the path's readers (it replaced the previous
+    // publisher: a restart, a hand-over between workers). They reconnect within a second or so and
+    // would then wait up to a whole GOP for a keyframe; a few extra keyframes let them start at once.
+    private static readonly TimeSpan[] KeyFrameBurst = [.. new[] { 250, 500, 750, 1000, 1500 }.Select(ms => TimeSpan.FromMilliseconds(ms))];
 
     // Inputs and outputs are kept alive the same way; only what one connection builds differs.
     // Connection serials are unique in the mixer, so a bin's name never repeats, even for an input
     // removed and added again, and a late error from an old bin can never match the current one.
-    private ConnectionSupervisor Supervise(Runtime runtime, string what, Func<int, Srt.ConnectionSession, IDisposable> connect, Action<ConnectionState, string?> report) =>
+    private ConnectionSupervisor Supervise(Runtime runtime, string what, Func<int, Srt.ConnectionSession, IDisposable> connect, Action<ConnectionState, string?> report, PublishGate? gate = null) =>
         runtime.Supervisor = new ConnectionSupervisor(what, options, log,
             open: () => control.Invoke(() =>
             {
@@ -179,7 +194,8 @@ internal sealed class ProjectGraph(
                 runtime.Connection = null;
             }),
             report: (state, error) => control.Post(() => report(state, error)),
-            readyTimeout: options.FirstFrameTimeout);
+            readyTimeout: options.FirstFrameTimeout,
+            gate: gate);
 
     private void OnInputState(InputRuntime input, ConnectionState state, string? error)
     {
@@ -277,6 +293,14 @@ internal sealed class ProjectGraph(
     {
         graph.AssertOwnerThread();
         return _buses.ToDictionary(b => b.Key, b => b.Value.Branch.EncoderPlan.ToString());
+    }
+
+    /// <summary>Per bus, each box's source with the caps it is scaled to and those it reaches the compositor with.</summary>
+    internal IReadOnlyDictionary<string, IReadOnlyList<BoxCaps>> BoxCaps()
+    {
+        graph.AssertOwnerThread();
+        return _buses.ToDictionary(b => b.Key, b => (IReadOnlyList<BoxCaps>)[.. (b.Value.Branch.Multiview?.Boxes ?? b.Value.Branch.Director.Branches)
+            .Select(box => box.NegotiatedCaps())]);
     }
 
     internal (IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays) AudioGraph()

@@ -31,7 +31,7 @@ public sealed class ProjectMixer : IProjectMixer
 
     public string Project { get; }
 
-    private ProjectMixer(SceneDefinition scene, MixerOptions options, ILogger logger)
+    private ProjectMixer(SceneDefinition scene, MixerOptions options, ILogger logger, PublishGate publish)
     {
         Project = scene.Project;
         _options = options;
@@ -42,19 +42,22 @@ public sealed class ProjectMixer : IProjectMixer
         _backend = backend.Name;
         _control = new ControlThread($"control:{scene.Project}", e => _log.LogError(e, "pipeline change failed"));
         _graph = new Graph(scene.Project, e => _log.LogError(e, "a GStreamer callback failed"), () => _control.IsCurrent);
-        _project = new ProjectGraph(_graph, _control, options, encoders, backend, _meters, redactor, logger);
+        _project = new ProjectGraph(_graph, _control, options, encoders, backend, _meters, redactor, publish, logger);
         _router = new BusMessageRouter(_project, _meters, redactor, logger);
         _busReader = new BusReader(_graph.Pipeline, $"bus:{scene.Project}", m => _control.Post(() => _router.Route(m)), _log);
     }
 
-    /// <summary>Checks GStreamer, the options and the scene, then starts playing. Inputs and outputs connect in the background.</summary>
-    public static async Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger)
+    /// <summary>
+    /// Checks GStreamer, the options and the scene, then starts playing. Inputs and outputs connect in the
+    /// background; outputs only while <paramref name="publish"/> is open (always, when none is given).
+    /// </summary>
+    public static async Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger, PublishGate? publish = null)
     {
         EngineSelfCheck.Run();
         var optionErrors = options.Validate();
         if (optionErrors.Count > 0) throw new ArgumentException("invalid mixer options: " + string.Join("; ", optionErrors));
         ThrowIfInvalid(scene);
-        var mixer = new ProjectMixer(scene, options, logger);
+        var mixer = new ProjectMixer(scene, options, logger, publish ?? PublishGate.AlwaysOpen());
         try
         {
             await mixer._control.Invoke(() => mixer._project.Start(scene with { Inputs = [], Buses = [] }));
@@ -171,6 +174,9 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>What the audio graph holds: per bus the linear gain on each input's mixer pad, per input its delay.</summary>
     internal Task<(IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays)> GetAudioGraphAsync() =>
         _control.Invoke(_project.AudioGraph);
+
+    /// <summary>Per bus, the caps each box is scaled to and those it reaches the compositor with.</summary>
+    internal Task<IReadOnlyDictionary<string, IReadOnlyList<BoxCaps>>> GetBoxCapsAsync() => _control.Invoke(_project.BoxCaps);
 
     /// <summary>Connects an input at once instead of at the end of its reconnect backoff.</summary>
     public void ConnectInputNow(string input) => _control.Post(() => _project.Input(input)?.Supervisor?.ConnectNow());

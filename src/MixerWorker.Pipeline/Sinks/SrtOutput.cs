@@ -51,6 +51,9 @@ internal sealed class SrtOutput : IDisposable
         _teePad.RequestKeyFrame();
     }
 
+    /// <summary>Asks the encoder for a keyframe with SPS/PPS (control thread).</summary>
+    internal void RequestKeyFrame() => _teePad.RequestKeyFrame();
+
     public void Dispose()
     {
         _teePad.Unlink(_binSink);

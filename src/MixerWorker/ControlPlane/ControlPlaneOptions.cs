@@ -77,7 +77,9 @@ public sealed class WorkerOptions
         public ValidateOptionsResult Validate(string? name, WorkerOptions o)
         {
             var errors = new List<string>();
-            if (string.IsNullOrWhiteSpace(o.Id)) errors.Add("WORKER__ID must not be empty");
+            // It is part of lease values ("epoch:nonce:worker"), key names and JSON built in Lua.
+            if (string.IsNullOrWhiteSpace(o.Id) || o.Id.Length > 64 || !o.Id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+                errors.Add("WORKER__ID must be 1-64 characters of A-Z, a-z, 0-9, '-', '_' and '.'");
             if (o.ResyncSeconds is < 0.1 or > 3600) errors.Add("WORKER__RESYNCSECONDS must be 0.1-3600");
             if (o.StatusIntervalMs is < 50 or > 60_000) errors.Add("WORKER__STATUSINTERVALMS must be 50-60000");
             if (o.StatusTtlSeconds * 1000 < 2 * o.StatusIntervalMs) errors.Add("WORKER__STATUSTTLSECONDS must cover at least two status intervals");

@@ -9,16 +9,15 @@ using StackExchange.Redis;
 namespace MixerWorker.ControlPlane;
 
 /// <summary>
-/// Makes the running mixers match the desired state in Redis. The keys are the truth: a notification
-/// only wakes the loop early, and a periodic resync catches whatever was missed (a notification lost
-/// while disconnected, a worker that starts after the write, a Redis that came back). A running project
-/// is stopped only when its removal tombstone exists, never because its keys are missing.
+/// Makes the mixers of the projects this worker holds match the desired state in Redis. The keys are
+/// the truth: a notification only wakes the loop early, and a periodic resync catches whatever was
+/// missed (a notification lost while disconnected, a Redis that came back). A held project is stopped
+/// only when its removal tombstone exists, never because its keys are missing. Which projects this
+/// worker holds is the placement's business (docs/fleet.md).
 /// </summary>
 internal sealed class DesiredStateService(
     RedisConnection redis,
-    RunningProjects running,
-    ProjectConverger converger,
-    IProjectAssignment assignment,
+    ProjectRegistry registry,
     IOptions<WorkerOptions> workerOptions,
     WorkerMetrics metrics,
     ILogger<DesiredStateService> log) : BackgroundService
@@ -43,13 +42,18 @@ internal sealed class DesiredStateService(
         }
     }
 
-    /// <summary>Stop taking work first, then end every mixer (and with it every output) within the host's grace period.</summary>
+    /// <summary>
+    /// Whatever the drain did not hand over or release (a project claimed meanwhile, a drain cut short) ends
+    /// here, released, within the host's grace period.
+    /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         redis.Restored -= Wake;
         await base.StopAsync(cancellationToken);
-        log.LogInformation("stopping {Count} project(s)", running.All.Count);
-        await running.StopAllAsync(cancellationToken);
+        var left = registry.All;
+        if (left.Count == 0) return;
+        log.LogInformation("stopping {Count} project(s)", left.Count);
+        await Task.WhenAll(left.Select(r => r.StopAsync(StopReason.Shutdown, "the worker stops"))).WaitAsync(cancellationToken);
     }
 
     private void Wake() => _wake.Writer.TryWrite(true);
@@ -74,9 +78,11 @@ internal sealed class DesiredStateService(
     {
         var members = (await db.SetMembersAsync(redis.Keys.Projects)).Select(m => m.ToString()).ToHashSet();
         metrics.ProjectsDesired(members.Count);
-        foreach (var project in members)
-            if (assignment.Runs(project)) await converger.ConvergeAsync(db, project);
-        foreach (var state in running.Running.Where(s => !members.Contains(s.Project)))
-            if (await db.KeyExistsAsync(redis.Keys.Removed(state.Project))) await converger.StopRemovedAsync(db, state.Project);
+        foreach (var runtime in registry.All.Where(r => r.HoldsLease))
+        {
+            if (members.Contains(runtime.Project)) await runtime.ConvergeAsync();
+            else if (await db.KeyExistsAsync(redis.Keys.Removed(runtime.Project)))
+                await runtime.StopAsync(StopReason.Removed, "the project was removed (tombstone)");
+        }
     }
 }

@@ -15,19 +15,13 @@ namespace MixerWorker.ControlPlane;
 internal sealed class MediaMtxEventService : BackgroundService
 {
     private readonly RedisConnection _redis;
-    private readonly RunningProjects _running;
+    private readonly ProjectRegistry _registry;
     private readonly WorkerOptions _worker;
     private readonly ILogger<MediaMtxEventService> _log;
 
-    public MediaMtxEventService(RedisConnection redis, RunningProjects running, IOptions<WorkerOptions> worker, ILogger<MediaMtxEventService> log)
+    public MediaMtxEventService(RedisConnection redis, ProjectRegistry registry, IOptions<WorkerOptions> worker, ILogger<MediaMtxEventService> log)
     {
-        (_redis, _running, _worker, _log) = (redis, running, worker.Value, log);
-        // An event heard before the mixer started (or while it restarted) still applies to it.
-        running.Started += state =>
-        {
-            foreach (var (input, online) in state.IngestOnline)
-                if (!online) state.Mixer?.SetInputExpected(input, false);
-        };
+        (_redis, _registry, _worker, _log) = (redis, registry, worker.Value, log);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -40,13 +34,8 @@ internal sealed class MediaMtxEventService : BackgroundService
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
-                foreach (var state in _running.Running)
-                    foreach (var (input, online) in state.IngestOnline)
-                        if (!online && state.Mixer is { } mixer)
-                        {
-                            _log.LogDebug("project {Project}: trying offline input {Input}", state.Project, input);
-                            mixer.ConnectInputNow(input);
-                        }
+                foreach (var runtime in _registry.All)
+                    runtime.RetryOfflineInputs();
         }
         catch (OperationCanceledException) { }
     }
@@ -60,28 +49,14 @@ internal sealed class MediaMtxEventService : BackgroundService
             _log.LogWarning("ignored a malformed MediaMTX event: {Error}", ex.Message);
             return;
         }
-        if (e is null || !_running.TryGetState(e.Project, out var state)) return;
-        var mixer = state.Mixer;
+        if (e is null || !_registry.TryGet(e.Project, out var runtime)) return;
         switch (e.Event)
         {
-            case MediaMtxEvent.IngestOnline:
-                state.IngestOnline[e.Name] = true;
-                if (mixer is null) return;
-                _log.LogInformation("project {Project}: ingest {Input} online ({Protocol}); connecting now", e.Project, e.Name, e.Protocol);
-                mixer.SetInputExpected(e.Name, true);
-                mixer.ConnectInputNow(e.Name);
-                break;
-            case MediaMtxEvent.IngestOffline:
-                state.IngestOnline[e.Name] = false;
-                if (mixer is null) return;
-                _log.LogInformation("project {Project}: ingest {Input} offline ({Protocol}); slate on air, retrying every {Seconds} s until it is back",
-                    e.Project, e.Name, e.Protocol, _worker.IngestPollSeconds);
-                mixer.SetInputExpected(e.Name, false);
+            case MediaMtxEvent.IngestOnline or MediaMtxEvent.IngestOffline:
+                runtime.OnIngest(e.Name, e.Event == MediaMtxEvent.IngestOnline, e.Protocol, _worker.IngestPollSeconds);
                 break;
             case MediaMtxEvent.OutputOnline or MediaMtxEvent.OutputOffline:
-                var published = e.Event == MediaMtxEvent.OutputOnline;
-                state.OutputPublished[e.Name] = published;
-                _log.LogInformation("project {Project}: output {Bus} {State} in MediaMTX", e.Project, e.Name, published ? "published" : "no longer published");
+                runtime.OnOutputPublished(e.Name, e.Event == MediaMtxEvent.OutputOnline);
                 break;
             default:
                 _log.LogWarning("ignored an unknown MediaMTX event '{Event}'", e.Event);

@@ -37,6 +37,14 @@ public static class EventTypes
     /// <summary>The worker stopped a removed project and deleted its status.</summary>
     public const string Stopped = "stopped";
     public const string Error = "error";
+    /// <summary>A worker took the project's lease (written by the lease script itself): reason claim, handover or reacquired.</summary>
+    public const string Claimed = "claimed";
+    /// <summary>A worker gave the project's lease up: reason removed, shutdown or handover.</summary>
+    public const string Released = "released";
+    /// <summary>A worker's lease lapsed without a release (it died, hung or was cut off) and another worker claimed the project.</summary>
+    public const string Lost = "lost";
+    /// <summary>A draining worker offers the project to a successor.</summary>
+    public const string HandOver = "handover";
 }
 
 /// <summary>Why a desired state or a command was refused.</summary>
@@ -75,20 +83,37 @@ public sealed record ProjectEvent
     public ProjectStatus? Status { get; init; }
     public IReadOnlyDictionary<string, BusTally>? Tally { get; init; }
     public AudioMeters? Meters { get; init; }
+    /// <summary>The lease's epoch the event was written under (claimed/released/lost: the epoch of that lease).</summary>
+    public long? Epoch { get; init; }
+    /// <summary>claimed: the worker whose lease came before, if it lapsed or was handed over.</summary>
+    public string? Previous { get; init; }
+    /// <summary>lost, released by hand-over: the worker that took the project.</summary>
+    public string? By { get; init; }
 }
 
 /// <summary>The status key's value: who runs the project, what it applied, and the state of every input and bus.</summary>
 public sealed record ProjectStatus
 {
     public required string Project { get; init; }
-    public required string Worker { get; init; }
+    /// <summary>The worker that runs the project (its lease holder); absent while the project is waiting.</summary>
+    public string? Worker { get; init; }
+    /// <summary>The epoch of the worker's lease (docs/fleet.md).</summary>
+    public long? Epoch { get; init; }
+    /// <summary>running, handing-over (its worker is draining and a successor prepares), or waiting (no worker can take it; see <see cref="Reason"/>).</summary>
+    public string? State { get; init; }
+    /// <summary>waiting: why (no-capacity).</summary>
+    public string? Reason { get; init; }
+    /// <summary>The project's estimated cost in CPUs.</summary>
+    public double? CostCpus { get; init; }
+    /// <summary>waiting: the fleet's numbers at the time.</summary>
+    public WaitingReport? Waiting { get; init; }
     /// <summary>The revision on air (the desired state's, or the one the last command produced).</summary>
     public required long Revision { get; init; }
     public required DateTimeOffset UpdatedAt { get; init; }
     /// <summary>The stream entry id of the last command dealt with.</summary>
     public string? LastCommand { get; init; }
-    public required IReadOnlyDictionary<string, InputReport> Inputs { get; init; }
-    public required IReadOnlyDictionary<string, BusReport> Buses { get; init; }
+    public IReadOnlyDictionary<string, InputReport> Inputs { get; init; } = new Dictionary<string, InputReport>();
+    public IReadOnlyDictionary<string, BusReport> Buses { get; init; } = new Dictionary<string, BusReport>();
     /// <summary>Per bus: the inputs on air (both sides during a transition) and in preview.</summary>
     public IReadOnlyDictionary<string, BusTally>? Tally { get; init; }
     public AudioMeters? Meters { get; init; }
@@ -99,7 +124,7 @@ public sealed record ProjectStatus
 
     /// <summary>What an operator would call a change: states, errors, revision, MediaMTX's view; not counters, meters or timestamps.</summary>
     public string Signature() => string.Join("|",
-        [Revision.ToString(), .. Inputs.OrderBy(i => i.Key).Select(i => $"{i.Key}={i.Value.State}:{i.Value.Ingest}:{i.Value.Error}"),
+        [Revision.ToString(), State ?? "", Worker ?? "", Epoch?.ToString() ?? "", .. Inputs.OrderBy(i => i.Key).Select(i => $"{i.Key}={i.Value.State}:{i.Value.Ingest}:{i.Value.Error}"),
          .. Buses.OrderBy(b => b.Key).Select(b => $"{b.Key}={b.Value.Output}:{b.Value.Published}:{b.Value.Error}")]);
 }
 

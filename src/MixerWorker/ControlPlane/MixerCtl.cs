@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Configuration;
 using MixerWorker.Dashboard;
 using MixerWorker.Pipeline.Scene;
@@ -15,7 +16,8 @@ internal static partial class MixerCtl
 {
     private const string Usage = """
         usage: MixerWorker ctl set <project> <scene.json|->   validate and store a desired state (revision: the file's, or the stored one + 1)
-               MixerWorker ctl status <project>               print the status the worker reports
+               MixerWorker ctl status <project>               print the status the worker reports, with the live lease (owner, epoch)
+               MixerWorker ctl workers                        list the live workers: state, capacity, load, projects
                MixerWorker ctl watch <project> [--json] [--meters]   print status, tally and command results as they happen
                MixerWorker ctl list                           list projects with their worker and revisions
                MixerWorker ctl remove <project>               stop the project and delete its desired state and commands
@@ -78,6 +80,7 @@ internal static partial class MixerCtl
             ["status", var project] => (r, k) => StatusAsync(r.GetDatabase(), k, project),
             ["watch", var project] => (r, k) => WatchAsync(r, k, project, a.Has("json"), a.Has("meters")),
             ["list"] => (r, k) => ListAsync(r.GetDatabase(), k),
+            ["workers"] => (r, k) => WorkersAsync(r.GetDatabase(), k, a.Has("json")),
             ["remove", var project] => (r, k) => RemoveAsync(r, k, project, a.Seconds("timeout", 10)),
             ["dashboard"] => Dashboard(a),
             ["command", var project, var file] => (r, k) => SendRawAsync(r, k, project, ReadText(file), a),
@@ -132,15 +135,47 @@ internal static partial class MixerCtl
 
     private static long StoredRevision(RedisValue stored) => stored.IsNull ? 0 : SceneRevision.Of(stored.ToString());
 
+    /// <summary>The status key, with the live lease added as "lease" (owner, epoch, ms left), which may be newer than the status.</summary>
     private static async Task<int> StatusAsync(IDatabase db, RedisKeys keys, string project)
     {
         var status = await db.StringGetAsync(keys.Status(project));
-        if (status.IsNull)
+        var lease = await db.StringGetWithExpiryAsync(keys.Lease(project));
+        var holder = Fleet.LeaseToken.Parse(lease.Value);
+        if (status.IsNull && holder is null)
         {
-            Console.Error.WriteLine($"{project}: no status (no worker runs it, or its worker stopped reporting)");
+            Console.Error.WriteLine($"{project}: no status and no owner (no worker runs it, or its worker stopped reporting)");
             return 1;
         }
-        Console.WriteLine(status.ToString());
+        var node = status.IsNull ? new JsonObject { ["project"] = project } : JsonNode.Parse(status.ToString())!.AsObject();
+        node["lease"] = holder is null ? null : new JsonObject
+        {
+            ["owner"] = holder.Worker,
+            ["epoch"] = holder.Epoch,
+            ["expiresInMs"] = (long?)lease.Expiry?.TotalMilliseconds,
+        };
+        Console.WriteLine(node.ToJsonString());
+        return 0;
+    }
+
+    private static async Task<int> WorkersAsync(IDatabase db, RedisKeys keys, bool json)
+    {
+        var ids = await db.SortedSetRangeByScoreAsync(keys.Workers, DateTimeOffset.UtcNow.Add(-Fleet.FleetView.Forget).ToUnixTimeMilliseconds());
+        var live = new List<Fleet.WorkerHeartbeat>();
+        foreach (var id in ids.Select(i => i.ToString()).Order(StringComparer.Ordinal))
+            if (await db.StringGetAsync(keys.Worker(id)) is { IsNull: false } value && JsonSerializer.Deserialize<Fleet.WorkerHeartbeat>(value.ToString(), ControlPlaneJson.Options) is { } w)
+                live.Add(w);
+        if (json)
+        {
+            Console.WriteLine(ControlPlaneJson.Write(live));
+            return 0;
+        }
+        if (live.Count == 0) Console.Error.WriteLine("no live worker");
+        foreach (var w in live)
+        {
+            var projects = w.Projects.Count == 0 ? "-" : string.Join(",", w.Projects.Select(p => $"{p.Project}@{p.Epoch?.ToString() ?? p.Role}"));
+            Console.WriteLine(FormattableString.Invariant(
+                $"{w.Id}	{w.State}	load {w.LoadCpus:0.00}/{w.CapacityCpus:0.00} CPUs (estimated {w.EstimatedCpus:0.00}, measured {w.MeasuredCpus:0.00})	{w.Cpus:0.##} CPUs from {w.CpusSource}	{w.EncoderBackend}	{w.Host}	v{w.Version}	projects {projects}"));
+        }
         return 0;
     }
 
@@ -151,9 +186,12 @@ internal static partial class MixerCtl
             var desired = StoredRevision(await db.StringGetAsync(keys.Desired(member)));
             var status = await db.StringGetAsync(keys.Status(member));
             var running = status.IsNull ? null : JsonSerializer.Deserialize<ProjectStatus>(status.ToString(), ControlPlaneJson.Options);
-            Console.WriteLine(running is null
-                ? $"{member}\tdesired {desired}\tnot running"
-                : $"{member}\tdesired {desired}\tapplied {running.Revision}\ton {running.Worker}");
+            Console.WriteLine(running switch
+            {
+                null => $"{member}\tdesired {desired}\tnot running",
+                { State: ProjectStates.Waiting } => $"{member}\tdesired {desired}\twaiting ({running.Reason}: needs {running.Waiting?.CostCpus:0.###} CPUs, {running.Waiting?.LargestFreeCpus:0.###} free at most)",
+                _ => $"{member}\tdesired {desired}\tapplied {running.Revision}\ton {running.Worker} (epoch {running.Epoch})",
+            });
         }
         return 0;
     }
@@ -224,13 +262,18 @@ internal static partial class MixerCtl
         EventTypes.CommandApplied => $"commandApplied {e.Command} ({e.Entry}) revision {e.Revision}{(e.Duplicate == true ? " (already applied before; nothing done)" : "")}",
         EventTypes.Error => $"error {e.Reason}{(e.Command is null ? "" : $" [{e.Command}]")}{(e.Revision is null ? "" : $" revision {e.Revision}")}: {string.Join("; ", e.Errors ?? [])}",
         EventTypes.Applied => $"applied revision {e.Revision} on {e.Worker}",
+        EventTypes.Claimed => $"claimed by {e.Worker} at epoch {e.Epoch} ({e.Reason}{(e.Previous is null ? "" : $", after {e.Previous}")})",
+        EventTypes.Released => $"released by {e.Worker} (epoch {e.Epoch}, {e.Reason}{(e.By is null ? "" : $", to {e.By}")})",
+        EventTypes.Lost => $"lost by {e.Worker} (epoch {e.Epoch}: {e.Reason}), taken by {e.By}",
+        EventTypes.HandOver => $"handover offered by draining {e.Worker} (epoch {e.Epoch})",
         EventTypes.Meters when e.Meters is { } m => "meters " + string.Join("  ", m.Inputs.Select(i => $"{i.Key} {i.Value.PeakDb:F1}/{i.Value.RmsDb:F1}")
             .Concat(m.Buses.Select(b => $"[{b.Key}] {b.Value.PeakDb:F1}/{b.Value.RmsDb:F1}"))) + " dB peak/rms",
         _ => raw,
     };
 
-    private static string Describe(ProjectStatus s) =>
-        $"status revision {s.Revision} on {s.Worker}: inputs " +
+    private static string Describe(ProjectStatus s) => s.State == ProjectStates.Waiting
+        ? $"status waiting ({s.Reason}): needs {s.Waiting?.CostCpus:0.###} CPUs, the most any of {s.Waiting?.Workers} worker(s) has free is {s.Waiting?.LargestFreeCpus:0.###}"
+        : $"status revision {s.Revision} on {s.Worker} (epoch {s.Epoch}{(s.State == ProjectStates.HandingOver ? ", handing over" : "")}): inputs " +
         string.Join(", ", s.Inputs.OrderBy(i => i.Key).Select(i => $"{i.Key}={i.Value.State.ToString().ToLowerInvariant()}{(i.Value.Ingest is { } g ? $" ({g})" : "")}")) +
         "; buses " + string.Join(", ", s.Buses.OrderBy(b => b.Key).Select(b =>
             $"{b.Key}={b.Value.Output.ToString().ToLowerInvariant()}{(b.Value.Published is { } p ? p ? " (published)" : " (not published)" : "")}"));

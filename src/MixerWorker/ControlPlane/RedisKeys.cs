@@ -22,6 +22,20 @@ public sealed class RedisKeys(string prefix)
     public RedisKey Removed(string project) => $"{Prefix}:{{{project}}}:removed";
     /// <summary>The latest small JPEG of a bus's mixed picture (with a TTL), for the dashboard and the platform's panel.</summary>
     public RedisKey Thumbnail(string project, string bus) => $"{Prefix}:{{{project}}}:thumbnail:{bus}";
+    /// <summary>The project's lease: "epoch:nonce:worker" with a TTL (docs/fleet.md).</summary>
+    public RedisKey Lease(string project) => $"{Prefix}:{{{project}}}:lease";
+    /// <summary>The project's epoch counter, raised by every acquisition of its lease (the fencing token).</summary>
+    public RedisKey Epoch(string project) => $"{Prefix}:{{{project}}}:epoch";
+    /// <summary>The last lease value taken ("released" after a release), to tell a lapsed lease from a released one.</summary>
+    public RedisKey LastLease(string project) => $"{Prefix}:{{{project}}}:last-lease";
+    /// <summary>A draining owner's offer of the project to a successor (its lease value, with a TTL).</summary>
+    public RedisKey HandOver(string project) => $"{Prefix}:{{{project}}}:handover";
+    /// <summary>The worker preparing to take an offered project ("worker:nonce", with a TTL).</summary>
+    public RedisKey Successor(string project) => $"{Prefix}:{{{project}}}:successor";
+    /// <summary>Every worker that wrote a heartbeat, scored by its last one (Unix ms).</summary>
+    public RedisKey Workers => $"{Prefix}:workers";
+    /// <summary>A worker's heartbeat record (JSON, with a TTL).</summary>
+    public RedisKey Worker(string id) => $"{Prefix}:worker:{id}";
     public RedisChannel Events(string project) => RedisChannel.Literal($"{Prefix}:{{{project}}}:events");
     public RedisChannel AllEvents => RedisChannel.Pattern($"{Prefix}:{{*}}:events");
     public RedisChannel MediaMtxEvents => RedisChannel.Literal($"{Prefix}:mediamtx-events");

@@ -7,13 +7,14 @@ using StackExchange.Redis;
 namespace MixerWorker.ControlPlane;
 
 /// <summary>
-/// Stores each running bus's newest thumbnail (a small JPEG the engine takes every
+/// Stores the newest thumbnail of each bus of the projects this worker holds (a small JPEG the engine takes every
 /// THUMBNAILS__INTERVALMS) at mixer:{project}:thumbnail:&lt;bus&gt;, with a TTL, for the dashboard and
-/// the platform's web panel. Only new pictures are written; a stopped bus's key expires by itself.
+/// the platform's web panel, fenced by the project's lease. Only new pictures are written; a stopped
+/// bus's key expires by itself.
 /// </summary>
 internal sealed class ThumbnailService(
     RedisConnection redis,
-    RunningProjects running,
+    ProjectRegistry registry,
     IOptions<MixerOptions> mixerOptions,
     ILogger<ThumbnailService> log) : BackgroundService
 {
@@ -44,19 +45,16 @@ internal sealed class ThumbnailService(
     private async Task StoreAsync(IDatabase db, TimeSpan ttl)
     {
         var seen = new HashSet<(string, string)>();
-        foreach (var state in running.Running)
+        foreach (var runtime in registry.All)
         {
-            if (state.Mixer is not { } mixer) continue;
-            IReadOnlyDictionary<string, Thumbnail> thumbnails;
-            try { thumbnails = await mixer.GetThumbnailsAsync(); }
-            catch (ObjectDisposedException) { continue; }
+            if (await runtime.ThumbnailsAsync() is not { } thumbnails) continue;
             foreach (var (bus, picture) in thumbnails)
             {
-                var key = (state.Project, bus);
+                var key = (runtime.Project, bus);
                 seen.Add(key);
                 if (_stored.TryGetValue(key, out var sequence) && sequence == picture.Sequence) continue;
-                await db.StringSetAsync(redis.Keys.Thumbnail(state.Project, bus), picture.Jpeg, ttl);
-                if (!_stored.ContainsKey(key)) log.LogDebug("project {Project}: bus {Bus} thumbnails {Width}x{Height}", state.Project, bus, picture.Width, picture.Height);
+                if (!await runtime.WriteThumbnailAsync(db, bus, picture.Jpeg, ttl)) continue;
+                if (!_stored.ContainsKey(key)) log.LogDebug("project {Project}: bus {Bus} thumbnails {Width}x{Height}", runtime.Project, bus, picture.Width, picture.Height);
                 _stored[key] = picture.Sequence;
             }
         }

@@ -32,7 +32,7 @@ internal sealed class HeadlessShowService(
             var scene = SceneJson.Parse(await File.ReadAllTextAsync(run.ScenePath, stoppingToken));
             var script = run.ScriptPath is null ? new ShowScript([]) : ShowScript.Load(run.ScriptPath);
             var clock = Stopwatch.StartNew();
-            await using var mixer = await mixers.StartAsync(scene);
+            await using var mixer = await mixers.StartAsync(scene, PublishGate.AlwaysOpen());
             log.LogInformation("project {Project} running{For}", scene.Project, run.DurationSeconds > 0 ? $" for {run.DurationSeconds} s" : "");
             var end = run.DurationSeconds > 0 ? TimeSpan.FromSeconds(run.DurationSeconds) : Timeout.InfiniteTimeSpan;
             foreach (var step in script.Steps.OrderBy(s => s.At))

@@ -30,20 +30,19 @@ internal sealed class GStreamerHealthCheck : IHealthCheck
 /// Live: every running mixer's control thread answers. A mixer whose control thread is stuck takes no
 /// command and reports nothing; only a restart gets its show back (on this or another worker).
 /// </summary>
-internal sealed class EngineHealthCheck(RunningProjects running) : IHealthCheck
+internal sealed class EngineHealthCheck(ProjectRegistry registry) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var stuck = new List<string>();
-        foreach (var state in running.Running)
+        var answering = 0;
+        foreach (var runtime in registry.All)
         {
-            if (state.Mixer is not { } mixer) continue;
-            try { await mixer.GetStatusAsync().WaitAsync(cancellationToken); }
-            catch (ObjectDisposedException) { } // stopped meanwhile
-            catch (OperationCanceledException) { stuck.Add(state.Project); }
+            try { if (await runtime.EngineReportAsync(cancellationToken) is not null) answering++; }
+            catch (OperationCanceledException) { stuck.Add(runtime.Project); }
         }
         return stuck.Count == 0
-            ? HealthCheckResult.Healthy($"{running.Running.Count} mixer(s) answering")
+            ? HealthCheckResult.Healthy($"{answering} mixer(s) answering")
             : HealthCheckResult.Unhealthy($"mixer(s) not answering: {string.Join(", ", stuck)}");
     }
 }

@@ -22,7 +22,7 @@ internal sealed class WorkerMetrics
 {
     private static readonly string[] States = [.. Enum.GetValues<ConnectionState>().Select(StateName)];
 
-    private readonly RunningProjects _running;
+    private readonly ProjectRegistry _registry;
     private readonly RedisConnection _redis;
     private readonly ILogger<WorkerMetrics> _log;
     private readonly TimeSpan _scrapeTimeout;
@@ -41,9 +41,9 @@ internal sealed class WorkerMetrics
 
     public CollectorRegistry Registry { get; } = Metrics.NewCustomRegistry();
 
-    public WorkerMetrics(RunningProjects running, RedisConnection redis, IOptions<WorkerOptions> worker, IOptions<MetricsOptions> options, ILogger<WorkerMetrics> log)
+    public WorkerMetrics(ProjectRegistry registry, RedisConnection redis, IOptions<WorkerOptions> worker, IOptions<MetricsOptions> options, ILogger<WorkerMetrics> log)
     {
-        (_running, _redis, _log) = (running, redis, log);
+        (_registry, _redis, _log) = (registry, redis, log);
         _scrapeTimeout = TimeSpan.FromSeconds(options.Value.ScrapeTimeoutSeconds);
         _gstreamer = new(ProbeGStreamer);
         DotNetStats.Register(Registry); // process_* (CPU, memory, threads) and dotnet_* (GC)
@@ -138,37 +138,37 @@ internal sealed class WorkerMetrics
             foreach (var (backend, available) in backends) _backendAvailable.WithLabels(backend).Set(available ? 1 : 0);
         }
         _redisConnected.Set(_redis.IsConnected ? 1 : 0);
-        var running = _running.Running;
+        var running = _registry.All.Where(r => r.HoldsLease).ToList();
         _projects.Set(running.Count);
 
         var series = new SeriesTracker();
-        foreach (var state in running)
+        foreach (var runtime in running)
         {
-            series.Running(state.Project);
-            if (state.Mixer is not { } mixer) continue;
+            series.Running(runtime.Project);
             MixerStatus status;
             AudioMeters meters;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            timeout.CancelAfter(_scrapeTimeout);
             try
             {
-                status = await mixer.GetStatusAsync().WaitAsync(_scrapeTimeout, cancel);
-                meters = mixer.GetMeters();
+                if (await runtime.EngineReportAsync(timeout.Token) is not { } report) continue;
+                (status, meters) = report;
             }
-            catch (ObjectDisposedException) { continue; }
-            catch (TimeoutException)
+            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
             {
                 // A busy or stuck control thread: keep the last figures rather than drop the series.
-                _log.LogWarning("project {Project}: no status from the engine within {Timeout} s for the metrics", state.Project, _scrapeTimeout.TotalSeconds);
-                series.Keep(state.Project);
+                _log.LogWarning("project {Project}: no status from the engine within {Timeout} s for the metrics", runtime.Project, _scrapeTimeout.TotalSeconds);
+                series.Keep(runtime.Project);
                 continue;
             }
-            Update(series, state, status, meters);
+            Update(series, runtime, status, meters);
         }
         series.RemoveStale(_perProject);
     }
 
-    private void Update(SeriesTracker s, ProjectState state, MixerStatus status, AudioMeters meters)
+    private void Update(SeriesTracker s, ProjectRuntime runtime, MixerStatus status, AudioMeters meters)
     {
-        var p = state.Project;
+        var p = runtime.Project;
         foreach (var (name, bus) in status.Buses)
         {
             s.IncTo(_busFrames, bus.FramesOut, p, name);
@@ -176,7 +176,7 @@ internal sealed class WorkerMetrics
             s.IncTo(_busReconnects, Math.Max(0, bus.Attempts - 1), p, name);
             foreach (var st in States) s.Set(_busOutputState, StateName(bus.Output) == st ? 1 : 0, p, name, st);
             s.Set(_busEncoder, 1, p, name, bus.Encoder);
-            if (state.OutputPublished.TryGetValue(name, out var published)) s.Set(_busPublished, published ? 1 : 0, p, name);
+            if (runtime.OutputPublished.TryGetValue(name, out var published)) s.Set(_busPublished, published ? 1 : 0, p, name);
             if (meters.Buses.TryGetValue(name, out var level))
             {
                 s.Set(_busPeak, level.PeakDb, p, name);
@@ -190,7 +190,7 @@ internal sealed class WorkerMetrics
             s.IncTo(_inputReconnects, Math.Max(0, input.Attempts - 1), p, name);
             foreach (var st in States) s.Set(_inputState, StateName(input.State) == st ? 1 : 0, p, name, st);
             s.Set(_inputLastFrameAge, input.SinceLastFrame?.TotalSeconds ?? double.PositiveInfinity, p, name);
-            if (state.IngestOnline.TryGetValue(name, out var online)) s.Set(_inputIngestOnline, online ? 1 : 0, p, name);
+            if (runtime.IngestOnline.TryGetValue(name, out var online)) s.Set(_inputIngestOnline, online ? 1 : 0, p, name);
             if (meters.Inputs.TryGetValue(name, out var level))
             {
                 s.Set(_inputPeak, level.PeakDb, p, name);

@@ -96,9 +96,27 @@ public class EncoderChainTests
         AssertRequired(x264, "speed-preset", "ultrafast");
         AssertRequired(x264, "rc-lookahead", 0);
         AssertRequired(x264, "b-adapt", false);
+        // Set on purpose, because any set property overrides the preset: x264enc's trellis default is on.
+        AssertRequired(x264, "trellis", false);
+        AssertRequired(x264, "threads", 1);
+        AssertRequired(x264, "sliced-threads", false);
         EndsInBrowserH264(plan);
-        Assert.Equal($"software: x264enc tune=zerolatency speed-preset=ultrafast bframes=0 bitrate=4000 key-int-max=50 rc-lookahead=0 b-adapt=False ! {H264Caps}",
+        Assert.Equal("software: x264enc tune=zerolatency speed-preset=ultrafast bitrate=4000 key-int-max=50 bframes=0 b-adapt=False rc-lookahead=0 " +
+            $"mb-tree=False trellis=False dct8x8=False cabac=False weightb=False ref=1 threads=1 sliced-threads=False ! {H264Caps}",
             plan.ToString());
+    }
+
+    [Theory]
+    [InlineData(640, 360, 30, 1)]
+    [InlineData(1280, 720, 30, 1)]
+    [InlineData(1280, 720, 60, 2)]
+    [InlineData(1920, 1080, 30, 3)]
+    [InlineData(3840, 2160, 60, 4)]
+    public void Software_uses_one_thread_up_to_720p30_and_slice_threads_above(int width, int height, int fps, int threads)
+    {
+        var x264 = Plan(new FakeElementProbe("1.22.0", "x264enc"), settings: new VideoEncodeSettings(width, height, fps, 2000, fps)).Elements[0];
+        AssertRequired(x264, "threads", threads);
+        AssertRequired(x264, "sliced-threads", threads > 1);
     }
 
     [Fact]

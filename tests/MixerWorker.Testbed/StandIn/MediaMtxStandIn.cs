@@ -43,6 +43,9 @@ public sealed class MediaMtxStandIn : IDisposable
 
     public int Port { get; }
 
+    /// <summary>The close reason of a publisher that a new publisher of the same path replaced.</summary>
+    public const string ReplacedReason = "replaced by a new publisher";
+
     private MediaMtxStandIn(StandInOptions options, int listener, int eid, int port)
     {
         _options = options;
@@ -162,6 +165,15 @@ public sealed class MediaMtxStandIn : IDisposable
     public IReadOnlyCollection<string> PublishedPaths()
     {
         lock (_gate) return _paths.Where(p => p.Value.Publisher is not null).Select(p => p.Key).OrderBy(p => p, StringComparer.Ordinal).ToArray();
+    }
+
+    /// <summary>Every publisher <paramref name="path"/> has had, oldest first (the judge of "one publisher per path").</summary>
+    public IReadOnlyList<PublishSession> Publishers(string path)
+    {
+        lock (_gate)
+            return [.. _attempts.Where(a => a.PublishedAt is not null && a.Parsed?.Path == path)
+                .Select(a => new PublishSession(a.Sequence, path, a.Remote, a.PublishedAt!.Value, a.ClosedAt, a.ClosedAt is null ? null : a.Reason))
+                .OrderBy(p => p.Started)];
     }
 
     /// <summary>Counters of a path that has ever had a publisher; null otherwise.</summary>
@@ -374,9 +386,10 @@ public sealed class MediaMtxStandIn : IDisposable
             {
                 // overridePublisher=true (MediaMTX default): the newcomer wins and the stream is torn
                 // down, so current readers go as well.
-                if (ps.Publisher is { } old) toClose.Add((old, "replaced by a new publisher"));
+                if (ps.Publisher is { } old) toClose.Add((old, ReplacedReason));
                 foreach (var r in ps.Readers) toClose.Add((r, "publisher replaced"));
                 ps.Publisher = c;
+                c.Attempt.PublishedAt = DateTimeOffset.UtcNow;
                 ps.Readers = [];
             }
             else if (ps.Publisher is null)
@@ -566,6 +579,7 @@ public sealed class MediaMtxStandIn : IDisposable
         public SrtAttemptOutcome Outcome;
         public string? Reason;
         public DateTimeOffset? ClosedAt;
+        public DateTimeOffset? PublishedAt;
         public bool PassphraseRequired;
 
         public SrtConnectionAttempt ToRecord() => new(Sequence, At, Remote, StreamId, Parsed?.Action, Parsed?.Path,

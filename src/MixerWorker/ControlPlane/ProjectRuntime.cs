@@ -1,0 +1,475 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using MixerWorker.Fleet;
+using MixerWorker.Pipeline.Engine;
+using MixerWorker.Pipeline.Scene;
+using StackExchange.Redis;
+
+namespace MixerWorker.ControlPlane;
+
+/// <summary>
+/// One project on this worker: its gate, its lease, its mixer and what it knows of its show. The
+/// services never change its state themselves; they ask it to converge, carry out commands, hand
+/// over, or stop, and read its reports. Everything that changes what is on air runs under the gate,
+/// so a command is always reduced against the scene the desired key holds and a stop never races a
+/// command. Outputs may (re)connect only while this worker owns the lease, confirmed within the TTL,
+/// and is not handing the project over (<see cref="PublishGate"/>).
+/// </summary>
+internal sealed class ProjectRuntime
+{
+    private static readonly TimeSpan ReplacementWait = TimeSpan.FromSeconds(3);
+    private readonly ProjectRuntimeFactory _c;
+    private readonly ILogger _log;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ProjectLease _lease;
+    private readonly PublishGate _publish = new(open: false);
+    private readonly TaskCompletionSource<LeaseToken?> _handedOver = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile ProjectRole _role;
+    private ProjectCost _cost;
+    private volatile TallyState? _tally;
+    private bool _gateClosedByAge;
+
+    internal ProjectRuntime(string project, ProjectRole role, ProjectCost cost, ProjectRuntimeFactory context)
+    {
+        Project = project;
+        _role = role;
+        _cost = cost;
+        _c = context;
+        _log = context.Loggers.CreateLogger<ProjectRuntime>();
+        _lease = new ProjectLease(context.Fleet.ConfirmedFor);
+    }
+
+    public string Project { get; }
+    public ProjectRole Role => _role;
+    public LeaseToken? Lease => _lease.Token;
+    /// <summary>Owner or handing over, with a lease: may write about the project (Redis still checks every write).</summary>
+    public bool HoldsLease => _role is ProjectRole.Owner or ProjectRole.HandingOver && _lease.Token is not null;
+    /// <summary>The estimated cost of the scene on air (or, before it runs, of the desired one).</summary>
+    public ProjectCost Cost => Volatile.Read(ref _cost);
+    public TallyState? Tally => _tally;
+    /// <summary>For <see cref="SceneConvergence"/> and <see cref="CommandExecutor"/> only, under the gate.</summary>
+    internal ProjectShow Show { get; } = new();
+
+    /// <summary>The mixer runs and this worker holds the lease (after a claim's first scene, or a take-over).</summary>
+    public event Action<ProjectRuntime>? OnAir;
+    /// <summary>The project stopped on this worker, for whatever reason.</summary>
+    public event Action<ProjectRuntime>? Ended;
+    /// <summary>Raised on the engine's thread: handlers must be quick.</summary>
+    public event Action<ProjectRuntime>? TallyChanged;
+
+    // ---- what the services may ask -------------------------------------------------------------
+
+    /// <summary>Reads the desired state and puts it on air when it changed.</summary>
+    public async Task ConvergeAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            if (_role == ProjectRole.Stopped) return;
+            await _c.Convergence.ConvergeLockedAsync(await DbAsync(), this);
+        }
+        finally { _gate.Release(); }
+    }
+
+    /// <summary>
+    /// Carries out every command after the cursor, while this worker holds the lease. Handing over, only
+    /// until a successor prepares: from then on commands wait in the stream for the successor, so that none
+    /// is carried out on a show about to be replaced and then again by the successor.
+    /// </summary>
+    public async Task DrainCommandsAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            if (!HoldsLease) return;
+            var db = await DbAsync();
+            if (_role == ProjectRole.HandingOver)
+            {
+                // Paused once a successor prepares, and once it has taken the lease (it deletes the successor key then).
+                var successor = db.KeyExistsAsync(_c.Redis.Keys.Successor(Project));
+                var holder = db.StringGetAsync(_c.Redis.Keys.Lease(Project));
+                if (await successor || await holder != Lease?.ToString()) return;
+            }
+            await _c.Executor.DrainLockedAsync(db, this);
+        }
+        finally { _gate.Release(); }
+    }
+
+    /// <summary>
+    /// Drain: offers the project to a successor and stays on air until the successor has taken the
+    /// lease (it then replaces the outputs), or, when nobody does within <paramref name="timeout"/>,
+    /// releases it so that any worker can claim it at once.
+    /// </summary>
+    public async Task HandOverAsync(TimeSpan timeout, CancellationToken noSuccessor)
+    {
+        await _gate.WaitAsync();
+        LeaseToken? token;
+        try
+        {
+            if (!HoldsLease) return;
+            _role = ProjectRole.HandingOver;
+            UpdatePublishGate();
+            token = _lease.Token;
+        }
+        finally { _gate.Release(); }
+        var clock = Stopwatch.StartNew();
+        var offered = token is not null && await _c.Leases.OfferHandOverAsync(Project, token, timeout);
+        if (offered)
+        {
+            _log.LogInformation("project {Project}: offered to a successor (epoch {Epoch}); staying on air for up to {Seconds:F0} s", Project, token!.Epoch, timeout.TotalSeconds);
+            if (await Task.WhenAny(_handedOver.Task, Task.Delay(timeout, noSuccessor).ContinueWith(_ => { })) == _handedOver.Task)
+            {
+                var to = await _handedOver.Task;
+                await StopAsync(StopReason.HandedOver, $"handed over to {to?.Worker ?? "a successor"} (epoch {to?.Epoch}) {clock.ElapsedMilliseconds} ms after the offer");
+                return;
+            }
+        }
+        await StopAsync(StopReason.Shutdown, !offered ? "the hand-over could not be offered (Redis did not answer, or the lease was gone)"
+            : noSuccessor.IsCancellationRequested ? "no other live worker can take it" : $"no worker took it over within {timeout.TotalSeconds:F0} s");
+    }
+
+    /// <summary>
+    /// Successor side of a drain: builds the project with its outputs held, waits (up to
+    /// FLEET__HANDOVERINPUTWAITMS) until its inputs are live, takes the lease over, and only then lets the
+    /// outputs connect; MediaMTX lets them replace the old owner's, which then stops.
+    /// </summary>
+    public async Task PrepareAndTakeOverAsync(string successor, string from, CancellationToken stopping)
+    {
+        var clock = Stopwatch.StartNew();
+        _log.LogInformation("project {Project}: preparing to take it over from {From} (outputs held until then)", Project, from);
+        try
+        {
+            await _c.Redis.Resilience.ExecuteAsync(async _ => await ConvergeAsync(), stopping);
+            var live = await WaitForInputsAsync(TimeSpan.FromMilliseconds(_c.Fleet.HandOverInputWaitMs), stopping);
+            var sentAt = Stopwatch.GetTimestamp();
+            var (token, why) = await _c.Leases.TakeOverAsync(Project, successor);
+            if (token is null)
+            {
+                await StopAsync(StopReason.Abandoned, $"the take-over from {from} did not happen: {why}");
+                return;
+            }
+            await _gate.WaitAsync();
+            try
+            {
+                if (_role != ProjectRole.Preparing) return;
+                _lease.Hold(token, sentAt);
+                _role = ProjectRole.Owner;
+                UpdatePublishGate();
+            }
+            finally { _gate.Release(); }
+            _log.LogInformation("project {Project}: took it over from {From} at epoch {Epoch}, {Ms} ms after preparing began ({Inputs})",
+                Project, from, token.Epoch, clock.ElapsedMilliseconds, live ? "inputs live" : "not every input was live yet");
+            if (Show.Mixer is not null) OnAir?.Invoke(this);
+            await _c.Redis.Resilience.ExecuteAsync(async _ => await ConvergeAsync(), stopping); // the desired state may have moved meanwhile
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            await StopAsync(StopReason.Abandoned, "this worker is stopping");
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "project {Project}: preparing the take-over failed", Project);
+            await StopAsync(StopReason.Abandoned, "preparing failed");
+        }
+    }
+
+    /// <summary>Stops the project on this worker; <paramref name="why"/> goes to the log.</summary>
+    public async Task StopAsync(StopReason reason, string why)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            if (_role == ProjectRole.Stopped) return;
+            var token = _lease.Token;
+            _role = ProjectRole.Stopped;
+            UpdatePublishGate();
+            var mixer = Show.Mixer;
+            Show.Mixer = null;
+            var level = reason is StopReason.Lost or StopReason.Abandoned ? LogLevel.Warning : LogLevel.Information;
+            _log.Log(level, "project {Project}: stopping on this worker ({Reason}): {Why}", Project, Describe(reason), why);
+            if (reason == StopReason.Shutdown && token is not null)
+                await _c.Leases.ReleaseAsync(Project, token, "shutdown"); // first, so another worker can claim it at once
+            if (reason == StopReason.HandedOver && mixer is not null) await WaitForOutputsReplacedAsync(mixer);
+            if (mixer is not null) await mixer.DisposeAsync();
+            if (reason == StopReason.Removed && token is not null)
+            {
+                try
+                {
+                    await PublishAsync(await DbAsync(), token, new ProjectEvent { Type = EventTypes.Stopped, Project = Project, Revision = Show.Revision, Worker = _c.Worker.Id });
+                }
+                catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException) { }
+                await _c.Leases.ReleaseAsync(Project, token, "removed");
+            }
+            _lease.Drop();
+        }
+        finally { _gate.Release(); }
+        Ended?.Invoke(this);
+    }
+
+    // ---- the lease keeper's findings ----------------------------------------------------------
+
+    /// <summary>Right after a claim, before anything runs.</summary>
+    internal void Hold(LeaseToken token, long sentAt)
+    {
+        _lease.Hold(token, sentAt);
+        UpdatePublishGate();
+    }
+
+    public void OnRenewed(LeaseToken token, long sentAt)
+    {
+        _lease.Confirm(token, sentAt);
+        UpdatePublishGate();
+    }
+
+    /// <summary>Redis had lost the lease (restart without data) and this worker took it back.</summary>
+    public void OnRetaken(LeaseToken token, long sentAt)
+    {
+        _log.LogWarning("project {Project}: its lease was gone from Redis (restart or failover); taken back at epoch {Epoch}", Project, token.Epoch);
+        _lease.Hold(token, sentAt);
+        UpdatePublishGate();
+    }
+
+    /// <summary>No answer from Redis: the lease ages; past its confirmation window the outputs may no longer reconnect.</summary>
+    public void OnUnanswered() => UpdatePublishGate();
+
+    /// <summary>Another worker holds the lease now: a successor took over (drain), or this worker lost it.</summary>
+    public void OnTaken(LeaseToken? holder)
+    {
+        if (_role == ProjectRole.HandingOver)
+        {
+            _lease.Drop();
+            UpdatePublishGate();
+            _handedOver.TrySetResult(holder);
+            return;
+        }
+        if (_role != ProjectRole.Owner) return;
+        _lease.Drop();
+        UpdatePublishGate();
+        var why = holder is null
+            ? "its lease lapsed and could not be taken back"
+            : $"its lease lapsed (no renewal confirmed for {_lease.SinceConfirmed.TotalMilliseconds:F0} ms) and {holder.Worker} holds the project now (epoch {holder.Epoch})";
+        _ = StopAsync(StopReason.Lost, why);
+    }
+
+    // ---- reports and MediaMTX's news ------------------------------------------------------------
+
+    public async Task<ProjectStatus?> ReportAsync()
+    {
+        if (!HoldsLease || Show.Mixer is not { } mixer) return null;
+        MixerStatus s;
+        AudioMeters meters;
+        try
+        {
+            s = await mixer.GetStatusAsync();
+            meters = mixer.GetMeters();
+        }
+        catch (ObjectDisposedException) { return null; } // stopped meanwhile
+        // Connected although MediaMTX called it offline (the slow poll found it, INGEST_ONLINE was lost): it is back.
+        foreach (var (input, report) in s.Inputs)
+            if (report.State == ConnectionState.Connected && Show.IngestOnline.TryGetValue(input, out var known) && !known)
+            {
+                Show.IngestOnline[input] = true;
+                mixer.SetInputExpected(input, true);
+            }
+        var now = DateTimeOffset.UtcNow;
+        var (lastAnswer, errors) = Show.Notices.Snapshot;
+        return new ProjectStatus
+        {
+            Project = Project,
+            Worker = _c.Worker.Id,
+            Epoch = Lease?.Epoch,
+            State = _role == ProjectRole.HandingOver ? ProjectStates.HandingOver : ProjectStates.Running,
+            Revision = Show.Revision,
+            UpdatedAt = now,
+            LastCommand = Show.Cursor is "0-0" ? null : Show.Cursor,
+            Inputs = s.Inputs.ToDictionary(i => i.Key, i => new InputReport(i.Value.State, i.Value.Error, i.Value.Attempts, i.Value.Since,
+                Show.IngestOnline.TryGetValue(i.Key, out var online) ? online ? "online" : "offline" : null,
+                i.Value.FramesIn, i.Value.DecodeErrors, now - i.Value.SinceLastFrame)),
+            Buses = s.Buses.ToDictionary(b => b.Key, b => new BusReport(b.Value.Output, b.Value.Error, b.Value.FramesOut, b.Value.Encoder,
+                Show.OutputPublished.TryGetValue(b.Key, out var published) ? published : null, b.Value.Attempts, b.Value.BytesSent)),
+            Tally = _tally?.Buses,
+            Meters = meters.Inputs.Count + meters.Buses.Count > 0 ? meters : null,
+            LastAnswer = lastAnswer,
+            Errors = errors.Count > 0 ? errors : null,
+            CostCpus = Cost.Cpus,
+        };
+    }
+
+    /// <summary>The engine's own figures (for metrics and health); null when no mixer runs. A stuck engine never answers: callers bound the wait.</summary>
+    public async Task<(MixerStatus Status, AudioMeters Meters)?> EngineReportAsync(CancellationToken cancel)
+    {
+        if (Show.Mixer is not { } mixer) return null;
+        try { return (await mixer.GetStatusAsync().WaitAsync(cancel), mixer.GetMeters()); }
+        catch (ObjectDisposedException) { return null; } // stopped meanwhile
+    }
+
+    /// <summary>MediaMTX's view of the inputs (INGEST_ONLINE/OFFLINE), as far as it told.</summary>
+    public IReadOnlyDictionary<string, bool> IngestOnline => Show.IngestOnline;
+
+    /// <summary>MediaMTX's view of the buses (OUTPUT_ONLINE/OFFLINE), as far as it told.</summary>
+    public IReadOnlyDictionary<string, bool> OutputPublished => Show.OutputPublished;
+
+    /// <summary>The newest thumbnail of every bus; null when no mixer runs or this worker does not hold the lease.</summary>
+    public async Task<IReadOnlyDictionary<string, Thumbnail>?> ThumbnailsAsync()
+    {
+        if (!HoldsLease || Show.Mixer is not { } mixer) return null;
+        try { return await mixer.GetThumbnailsAsync(); }
+        catch (ObjectDisposedException) { return null; }
+    }
+
+    /// <summary>Fenced: a bus's thumbnail, only while this worker's lease is the project's.</summary>
+    public Task<bool> WriteThumbnailAsync(IDatabase db, string bus, byte[] jpeg, TimeSpan ttl) =>
+        _c.Fenced.SetAsync(db, Project, Lease, _c.Redis.Keys.Thumbnail(Project, bus), jpeg, ttl);
+
+    public AudioMeters? Meters()
+    {
+        if (!HoldsLease || Show.Mixer is not { } mixer) return null;
+        try { return mixer.GetMeters(); }
+        catch (ObjectDisposedException) { return null; }
+    }
+
+    /// <summary>Fenced: the status key, only while this worker's lease is the project's.</summary>
+    public Task<bool> WriteStatusAsync(IDatabase db, string json, TimeSpan ttl) =>
+        _c.Fenced.SetAsync(db, Project, Lease, _c.Redis.Keys.Status(Project), json, ttl);
+
+    /// <summary>Fenced: an event on the project's channel, only while this worker's lease is the project's.</summary>
+    public Task<bool> PublishAsync(IDatabase db, ProjectEvent e) => PublishAsync(db, Lease, e);
+
+    private Task<bool> PublishAsync(IDatabase db, LeaseToken? token, ProjectEvent e) =>
+        _c.Fenced.PublishAsync(db, Project, token, ControlPlaneJson.Write(e with { Epoch = e.Epoch ?? token?.Epoch }));
+
+    /// <summary>A command answer or an error about to go out: the status shows the latest ones.</summary>
+    internal void Noticed(ProjectEvent e) => Show.Notices.Noticed(e);
+
+    /// <summary>INGEST_ONLINE (true) or INGEST_OFFLINE (false) for one of the project's inputs.</summary>
+    public void OnIngest(string input, bool online, string protocol, double pollSeconds)
+    {
+        Show.IngestOnline[input] = online;
+        if (Show.Mixer is not { } mixer) return;
+        if (online)
+        {
+            _log.LogInformation("project {Project}: ingest {Input} online ({Protocol}); connecting now", Project, input, protocol);
+            mixer.SetInputExpected(input, true);
+            mixer.ConnectInputNow(input);
+        }
+        else
+        {
+            _log.LogInformation("project {Project}: ingest {Input} offline ({Protocol}); slate on air, retrying every {Seconds} s until it is back", Project, input, protocol, pollSeconds);
+            mixer.SetInputExpected(input, false);
+        }
+    }
+
+    /// <summary>OUTPUT_ONLINE (true) or OUTPUT_OFFLINE (false) for one of the project's buses.</summary>
+    public void OnOutputPublished(string bus, bool published)
+    {
+        Show.OutputPublished[bus] = published;
+        _log.LogInformation("project {Project}: output {Bus} {State} in MediaMTX", Project, bus, published ? "published" : "no longer published");
+    }
+
+    /// <summary>The slow fallback poll of inputs MediaMTX called offline.</summary>
+    public void RetryOfflineInputs()
+    {
+        if (Show.Mixer is not { } mixer) return;
+        foreach (var (input, online) in Show.IngestOnline)
+            if (!online) mixer.ConnectInputNow(input);
+    }
+
+    // ---- for the helpers --------------------------------------------------------------------------
+
+    /// <summary>Starts the mixer on the first scene (under the gate); outputs wait for the publish gate.</summary>
+    internal async Task StartMixerAsync(SceneDefinition scene)
+    {
+        UpdatePublishGate();
+        var mixer = await _c.Mixers.StartAsync(scene, _publish);
+        Show.Mixer = mixer;
+        mixer.TallyChanged += tally =>
+        {
+            _tally = tally;
+            TallyChanged?.Invoke(this);
+        };
+        // An event heard before the mixer started still applies to it.
+        foreach (var (input, online) in Show.IngestOnline)
+            if (!online) mixer.SetInputExpected(input, false);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var tally = await mixer.GetTallyAsync();
+                if (_tally is null) _tally = tally;
+                TallyChanged?.Invoke(this);
+            }
+            catch (ObjectDisposedException) { }
+        });
+        if (HoldsLease) OnAir?.Invoke(this);
+    }
+
+    /// <summary>A new scene is on air: its estimated cost is what admission counts from now on.</summary>
+    internal void SceneChanged(SceneDefinition scene) => Volatile.Write(ref _cost, _c.Costs.Estimate(scene, _c.Mixers.Encoders.Selected));
+
+    private async Task<IDatabase> DbAsync() => (await _c.Redis.GetAsync()).GetDatabase();
+
+    private void UpdatePublishGate()
+    {
+        // Handing over: what is on air stays, but an output that closes (the successor replacing it) must
+        // not come back and take the path from the successor again.
+        var open = _role == ProjectRole.Owner && _lease.IsConfirmed;
+        if (open == _publish.IsOpen) return;
+        if (open)
+        {
+            _publish.Open();
+            if (_gateClosedByAge) _log.LogInformation("project {Project}: lease epoch {Epoch} confirmed again; outputs may reconnect", Project, _lease.Token?.Epoch);
+            _gateClosedByAge = false;
+        }
+        else
+        {
+            _publish.Close();
+            _gateClosedByAge = _role == ProjectRole.Owner;
+            if (_gateClosedByAge)
+                _log.LogWarning("project {Project}: lease not confirmed for {Ms:F0} ms; what is on air stays, but an output that closes will not reconnect until Redis confirms the lease",
+                    Project, _lease.SinceConfirmed.TotalMilliseconds);
+        }
+    }
+
+    private async Task<bool> WaitForInputsAsync(TimeSpan timeout, CancellationToken token)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (Show.Mixer is { } mixer)
+        {
+            var status = await mixer.GetStatusAsync();
+            if (status.Inputs.Values.All(i => i.State == ConnectionState.Connected)) return true;
+            if (Stopwatch.GetTimestamp() > deadline) return false;
+            await Task.Delay(50, token);
+        }
+        return false;
+    }
+
+    // The successor's outputs replace ours at MediaMTX, which closes ours; our closed gate keeps them closed.
+    private async Task WaitForOutputsReplacedAsync(IProjectMixer mixer)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < ReplacementWait)
+        {
+            try
+            {
+                var status = await mixer.GetStatusAsync();
+                if (status.Buses.Values.All(b => b.Output != ConnectionState.Connected))
+                {
+                    _log.LogInformation("project {Project}: outputs replaced by the successor after {Ms} ms", Project, clock.ElapsedMilliseconds);
+                    return;
+                }
+            }
+            catch (ObjectDisposedException) { return; }
+            await Task.Delay(50);
+        }
+        _log.LogInformation("project {Project}: outputs still connected {Seconds:F0} s after the take-over; stopping them", Project, ReplacementWait.TotalSeconds);
+    }
+
+    private static string Describe(StopReason reason) => reason switch
+    {
+        StopReason.Removed => "removed",
+        StopReason.Lost => "lease lost",
+        StopReason.HandedOver => "handed over",
+        StopReason.Shutdown => "released",
+        _ => "hand-over abandoned",
+    };
+}

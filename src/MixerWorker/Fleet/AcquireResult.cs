@@ -1,0 +1,8 @@
+namespace MixerWorker.Fleet;
+
+/// <summary>
+/// An acquisition's outcome: <paramref name="Acquired"/> is the caller's new lease, or null with
+/// <paramref name="Holder"/> the current holder (null too when the answer never came and reading the
+/// owner did not settle it).
+/// </summary>
+public sealed record AcquireResult(LeaseToken? Acquired, LeaseToken? Holder, string? Error = null);

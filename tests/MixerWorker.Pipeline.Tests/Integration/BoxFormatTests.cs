@@ -1,0 +1,57 @@
+using MixerWorker.Pipeline.Scene;
+using MixerWorker.Testbed.Feeds;
+using Xunit;
+using Xunit.Abstractions;
+using static MixerWorker.Pipeline.Tests.Integration.MixHarness;
+
+namespace MixerWorker.Pipeline.Tests.Integration;
+
+/// <summary>
+/// Each box converts its picture once: scaled straight to the bus's I420 at the box's size, so the
+/// compositor blends it as it is instead of converting every box of every frame again.
+/// </summary>
+public sealed class BoxFormatTests(ITestOutputHelper output)
+{
+    private static readonly FeedSpec A = FeedSpec.Numbered(0), B = FeedSpec.Numbered(1), C = FeedSpec.Numbered(2);
+
+    [Fact]
+    public async Task Every_box_and_multiview_tile_is_scaled_to_I420_at_its_size_and_reaches_the_compositor_unchanged()
+    {
+        // Odd sizes and a crop on purpose: 4:2:0 at odd sizes is where a converter would be tempted back in.
+        var program = Bus("program", 320, 180, At(A.Input, 0, 0, 160, 180), At(B.Input, 160, 0, 160, 180),
+            At(C.Input, 201, 11, 97, 55, z: 1) with { Crop = new Crop { Left = 33, Top = 7 } });
+        var multiview = Bus("aux1", 320, 180) with { Kind = BusKind.Multiview };
+        var scene = new SceneDefinition
+        {
+            Project = Project, Inputs = [.. new[] { A, B, C }.Select(f => new InputDefinition { Name = f.Input })], Buses = [program, multiview],
+        };
+        await using var h = await MixHarness.StartShowAsync(output, scene, [A, B, C]);
+        // A bus publishes from its first frame; each box negotiates when its input's first picture reaches it.
+        var caps = await h.Mixer!.GetBoxCapsAsync();
+        for (var deadline = DateTime.UtcNow.AddSeconds(15); DateTime.UtcNow < deadline; caps = await h.Mixer.GetBoxCapsAsync())
+        {
+            if (caps.Values.All(boxes => boxes.Count > 0 && boxes.All(b => b.Scaled is not null && b.Mixed is not null))) break;
+            await Task.Delay(100);
+        }
+        foreach (var (bus, boxes) in caps)
+            foreach (var box in boxes)
+                output.WriteLine($"{bus} {box.Source}: scaled {box.Scaled} → compositor {box.Mixed}");
+
+        Assert.Equal(3, caps["program"].Count);
+        foreach (var box in program.Layout)
+        {
+            var negotiated = Assert.Single(caps["program"], c => c.Source == box.Source);
+            Assert.Contains("format=(string)I420", negotiated.Scaled);
+            Assert.Contains($"width=(int){box.Width},", negotiated.Scaled);
+            Assert.Contains($"height=(int){box.Height},", negotiated.Scaled);
+            Assert.Contains("format=(string)I420", negotiated.Mixed);
+        }
+        // Tiles add a tally border and a label after scaling; they stay in I420 up to the compositor.
+        Assert.NotEmpty(caps["aux1"]);
+        Assert.All(caps["aux1"], tile =>
+        {
+            Assert.Contains("format=(string)I420", tile.Scaled);
+            Assert.Contains("format=(string)I420", tile.Mixed);
+        });
+    }
+}

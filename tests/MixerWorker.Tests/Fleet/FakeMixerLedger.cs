@@ -1,0 +1,57 @@
+using MixerWorker.Pipeline.Scene;
+
+namespace MixerWorker.Tests.Fleet;
+
+/// <summary>
+/// What every fake mixer of a test did, across its in-process workers; it also plays MediaMTX's
+/// overridePublisher: a project's new publisher replaces the current one.
+/// </summary>
+public sealed class FakeMixerLedger
+{
+    private readonly Lock _lock = new();
+    private readonly List<FakeProjectMixer> _started = [];
+    private readonly List<(string Project, string Worker, ShowCommand Command)> _commands = [];
+    private readonly List<FakePublishSession> _sessions = [];
+
+    /// <summary>One fake publisher's time on air.</summary>
+    public sealed record FakePublishSession(string Project, string Worker, DateTimeOffset Started)
+    {
+        public DateTimeOffset? Ended { get; set; }
+        public bool Replaced { get; set; }
+    }
+
+    internal void Started(FakeProjectMixer mixer) { lock (_lock) _started.Add(mixer); }
+
+    internal void Command(string project, string worker, ShowCommand command) { lock (_lock) _commands.Add((project, worker, command)); }
+
+    internal void Published(FakeProjectMixer mixer)
+    {
+        List<FakeProjectMixer> replaced;
+        lock (_lock)
+        {
+            _sessions.Add(new FakePublishSession(mixer.Project, mixer.Worker, DateTimeOffset.UtcNow));
+            replaced = [.. _started.Where(m => m != mixer && m.Project == mixer.Project && m.Published)];
+        }
+        foreach (var old in replaced) old.Replace();
+    }
+
+    internal void Ended(FakeProjectMixer mixer, bool replaced)
+    {
+        lock (_lock)
+            if (_sessions.LastOrDefault(s => s.Project == mixer.Project && s.Worker == mixer.Worker && s.Ended is null) is { } session)
+            {
+                session.Ended = DateTimeOffset.UtcNow;
+                session.Replaced = replaced;
+            }
+    }
+
+    /// <summary>Every mixer ever started, in order.</summary>
+    public IReadOnlyList<FakeProjectMixer> All { get { lock (_lock) return [.. _started]; } }
+
+    /// <summary>The mixers running now.</summary>
+    public IReadOnlyList<FakeProjectMixer> Running => [.. All.Where(m => !m.Disposed)];
+
+    public IReadOnlyList<(string Project, string Worker, ShowCommand Command)> Commands { get { lock (_lock) return [.. _commands]; } }
+
+    public IReadOnlyList<FakePublishSession> Sessions { get { lock (_lock) return [.. _sessions.Select(s => s with { })]; } }
+}

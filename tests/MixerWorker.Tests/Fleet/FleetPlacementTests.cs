@@ -1,0 +1,214 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using MixerWorker.ControlPlane;
+using MixerWorker.Fleet;
+using MixerWorker.Pipeline.Scene;
+using StackExchange.Redis;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace MixerWorker.Tests.Fleet;
+
+/// <summary>
+/// Placement, admission and drain with many projects: three in-process workers (every control-plane
+/// service, a real redis-server) with a fake engine, so dozens of projects cost nothing to run.
+/// </summary>
+public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string Password = "fleet-redis-pw-77";
+    private static readonly RedisKeys Keys = new("mixer");
+    private static readonly ProjectCostModel Costs = new(Options.Create(new FleetOptions()));
+    private readonly FakeMixerLedger _ledger = new();
+    private readonly List<InProcessWorker> _workers = [];
+    private RedisServer _redis = null!;
+    private ConnectionMultiplexer _client = null!;
+    private FleetEvents _events = null!;
+
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync(Password);
+        _client = await _redis.ConnectAsync();
+        _events = await FleetEvents.StartAsync(_redis, Keys);
+    }
+
+    private IDatabase Db => _client.GetDatabase();
+
+    private async Task<InProcessWorker> StartWorkerAsync(string id, double cpus, params (string Key, string Value)[] extra)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Redis:Configuration"] = _redis.Configuration,
+            ["Worker:StatusIntervalMs"] = "250",
+            ["Worker:ResyncSeconds"] = "1",
+            ["Fleet:Cpus"] = cpus.ToString(CultureInfo.InvariantCulture),
+            ["Shutdown:GraceSeconds"] = "8",
+        };
+        foreach (var (k, v) in extra) settings[k] = v;
+        var worker = await InProcessWorker.StartAsync(id, settings, _ledger, output);
+        _workers.Add(worker);
+        return worker;
+    }
+
+    private async Task WriteAsync(SceneDefinition scene)
+    {
+        var tx = Db.CreateTransaction();
+        _ = tx.StringSetAsync(Keys.Desired(scene.Project), SceneJson.Write(scene));
+        _ = tx.SetAddAsync(Keys.Projects, scene.Project);
+        _ = tx.PublishAsync(Keys.Events(scene.Project), ControlPlaneJson.Write(new ProjectEvent { Type = EventTypes.Desired, Project = scene.Project }));
+        await tx.ExecuteAsync();
+    }
+
+    private async Task<IReadOnlyList<WorkerHeartbeat>> HeartbeatsAsync()
+    {
+        var list = new List<WorkerHeartbeat>();
+        foreach (var w in _workers)
+            if (await Db.StringGetAsync(Keys.Worker(w.Id)) is { IsNull: false } v)
+                list.Add(JsonSerializer.Deserialize<WorkerHeartbeat>(v.ToString(), ControlPlaneJson.Options)!);
+        return list;
+    }
+
+    private async Task<ProjectStatus?> StatusAsync(string project) =>
+        await Db.StringGetAsync(Keys.Status(project)) is { IsNull: false } v ? JsonSerializer.Deserialize<ProjectStatus>(v.ToString(), ControlPlaneJson.Options) : null;
+
+    [Fact]
+    public async Task Thirty_projects_spread_by_cost_over_three_workers_and_a_full_fleet_leaves_the_rest_waiting_with_numbers()
+    {
+        // 30 projects, costs 1:3 (small:medium), together 60 % of the fleet's capacity.
+        var scenes = Enumerable.Range(1, 30).Select(i => i % 3 == 0 ? FleetScenes.Medium($"p{i:00}") : FleetScenes.Small($"p{i:00}")).ToList();
+        var demand = scenes.Sum(s => Costs.Estimate(s, "software").Cpus);
+        var capacity = demand / 3 / 0.6;
+        var cpus = capacity / 0.8;
+        output.WriteLine($"30 projects cost {demand:F3} CPUs; each worker: {cpus:F3} CPUs x 0.8 = {capacity:F3}");
+        foreach (var id in new[] { "w1", "w2", "w3" }) await StartWorkerAsync(id, cpus);
+        foreach (var s in scenes) await WriteAsync(s);
+
+        await WorkerHarness.Eventually(async () => (await Task.WhenAll(scenes.Select(s => StatusAsync(s.Project)))).All(st => st?.State == ProjectStates.Running),
+            TimeSpan.FromSeconds(40), "not every project runs");
+        var beats = await HeartbeatsAsync();
+        foreach (var b in beats) output.WriteLine($"{b.Id}: {b.Projects.Count} projects, estimated {b.EstimatedCpus:F3} of {b.CapacityCpus:F3} CPUs");
+        // Each claimed once, by one worker, and running there only.
+        Assert.Equal(30, _ledger.All.Count);
+        Assert.Equal(30, _ledger.All.Select(m => m.Project).Distinct().Count());
+        foreach (var s in scenes) Assert.Single(_events.Of(EventTypes.Claimed, s.Project));
+        var loads = beats.Select(b => b.EstimatedCpus).ToList();
+        Assert.Equal(3, loads.Count);
+        Assert.All(beats, b => Assert.True(b.EstimatedCpus <= b.CapacityCpus, $"{b.Id} is past its capacity"));
+        var ratio = loads.Max() / loads.Min();
+        output.WriteLine($"largest/smallest worker load: {ratio:F3}");
+        Assert.InRange(ratio, 1.0, 1.3);
+
+        // Fill the fleet: 12 more medium projects do not all fit; one huge project fits nowhere.
+        var more = Enumerable.Range(31, 12).Select(i => FleetScenes.Medium($"p{i:00}")).Append(FleetScenes.Huge("p99")).ToList();
+        foreach (var s in more) await WriteAsync(s);
+        var all = scenes.Concat(more).ToList();
+        IReadOnlyList<ProjectStatus?> statuses = [];
+        await WorkerHarness.Eventually(async () =>
+        {
+            statuses = await Task.WhenAll(all.Select(s => StatusAsync(s.Project)));
+            return statuses.All(st => st?.State is ProjectStates.Running or ProjectStates.Waiting) && statuses.Count(st => st!.State == ProjectStates.Waiting) >= 1;
+        }, TimeSpan.FromSeconds(40), "the projects did not all settle as running or waiting");
+        await Task.Delay(1500); // nothing more may move
+        statuses = await Task.WhenAll(all.Select(s => StatusAsync(s.Project)));
+        beats = await HeartbeatsAsync();
+        var waiting = statuses.Where(s => s!.State == ProjectStates.Waiting).ToList();
+        output.WriteLine($"running {statuses.Count(s => s!.State == ProjectStates.Running)}, waiting {waiting.Count}: {string.Join(", ", waiting.Select(w => $"{w!.Project} needs {w.Waiting!.CostCpus:F3}, largest free {w.Waiting.LargestFreeCpus:F3}"))}");
+        foreach (var b in beats) output.WriteLine($"{b.Id}: {b.Projects.Count} projects, estimated {b.EstimatedCpus:F3} of {b.CapacityCpus:F3} CPUs");
+        Assert.All(beats, b => Assert.True(b.EstimatedCpus <= b.CapacityCpus + 1e-6, $"{b.Id} claimed past its capacity"));
+        Assert.Contains(waiting, w => w!.Project == "p99");
+        Assert.All(waiting, w =>
+        {
+            Assert.Equal(ProjectStates.NoCapacity, w!.Reason);
+            Assert.Null(w.Worker);
+            Assert.Equal(3, w.Waiting!.Workers);
+            Assert.True(w.Waiting.CostCpus > w.Waiting.LargestFreeCpus, $"{w.Project} waits although a worker has room");
+        });
+        // Each project still started exactly once.
+        Assert.Equal(_ledger.All.Count, _ledger.All.Select(m => m.Project).Distinct().Count());
+
+        var (code, text) = await WorkerProcess.RunAsync(new Dictionary<string, string> { ["REDIS__CONFIGURATION"] = _redis.Configuration }, TimeSpan.FromSeconds(20), "ctl", "status", "p99");
+        output.WriteLine(text);
+        Assert.Equal(0, code);
+        Assert.Contains("\"state\":\"waiting\"", text);
+        Assert.Contains("\"reason\":\"no-capacity\"", text);
+        Assert.Contains("\"costCpus\":", text);
+    }
+
+    [Fact]
+    public async Task Drain_hands_every_project_over_make_before_break_and_each_command_is_carried_out_once()
+    {
+        foreach (var id in new[] { "w1", "w2", "w3" }) await StartWorkerAsync(id, 8);
+        var scenes = Enumerable.Range(1, 9).Select(i => FleetScenes.Small($"d{i}")).ToList();
+        foreach (var s in scenes) await WriteAsync(s);
+        await WorkerHarness.Eventually(async () => (await Task.WhenAll(scenes.Select(s => StatusAsync(s.Project)))).All(st => st?.State == ProjectStates.Running),
+            TimeSpan.FromSeconds(30), "not every project runs");
+        var w1 = _workers[0];
+        var before = (await HeartbeatsAsync()).Single(b => b.Id == "w1").Projects.Select(p => p.Project).ToList();
+        output.WriteLine($"w1 runs {string.Join(", ", before)}");
+        Assert.NotEmpty(before);
+
+        // Operators keep cutting on every project while w1 drains.
+        using var stop = new CancellationTokenSource();
+        var sent = new List<(string Project, string Id)>();
+        var cutting = Task.Run(async () =>
+        {
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                foreach (var s in scenes)
+                {
+                    var id = $"cut-{s.Project}-{n}";
+                    var tx = Db.CreateTransaction();
+                    _ = tx.StreamAddAsync(Keys.Commands(s.Project), "command", $$"""{"type":"cut","id":"{{id}}","bus":"program"}""");
+                    _ = tx.PublishAsync(Keys.Events(s.Project), ControlPlaneJson.Write(new ProjectEvent { Type = EventTypes.Command, Project = s.Project }));
+                    await tx.ExecuteAsync();
+                    lock (sent) sent.Add((s.Project, id));
+                }
+                await Task.Delay(100);
+            }
+        });
+        await Task.Delay(500);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await w1.StopAsync();
+        var drained = clock.Elapsed;
+        await Task.Delay(1000);
+        stop.Cancel();
+        await cutting;
+        output.WriteLine($"w1 drained in {drained.TotalMilliseconds:F0} ms");
+
+        // Every project still runs, on another worker, under a higher epoch, handed over (not lapsed).
+        foreach (var project in before)
+        {
+            var st = await StatusAsync(project);
+            Assert.Equal(ProjectStates.Running, st!.State);
+            Assert.NotEqual("w1", st.Worker);
+            Assert.Contains(_events.Of(EventTypes.Released, project), e => e.Worker == "w1" && e.Reason == "handover" && e.By == st.Worker);
+            Assert.Contains(_events.Of(EventTypes.Claimed, project), e => e.Worker == st.Worker && e.Reason == "handover" && e.Previous == "w1");
+            Assert.Empty(_events.Of(EventTypes.Lost, project));
+            // Make-before-break: the successor's output replaced w1's at one instant; nobody published twice.
+            var sessions = _ledger.Sessions.Where(x => x.Project == project).OrderBy(x => x.Started).ToList();
+            output.WriteLine($"{project}: " + string.Join(" | ", sessions.Select(x => $"{x.Worker} {x.Started:ss.fff}-{x.Ended:ss.fff}{(x.Replaced ? " replaced" : "")}")));
+            Assert.Equal(["w1", st.Worker], sessions.Select(x => x.Worker));
+            Assert.True(sessions[0].Replaced, "w1's output was replaced by the successor's, not stopped before it");
+        }
+        Assert.True(drained < TimeSpan.FromSeconds(6), $"the drain took {drained.TotalSeconds:F1} s");
+        Assert.Contains(w1.Log.Lines, l => l.Contains("handed over to", StringComparison.Ordinal));
+
+        // Each command answered and carried out exactly once (by whichever worker held the project).
+        await WorkerHarness.Eventually(() => Task.FromResult(sent.All(c => _events.All.Any(e => e.Command == c.Id))), TimeSpan.FromSeconds(15), "a command got no answer");
+        foreach (var (project, id) in sent)
+        {
+            Assert.Single(_events.All, e => e.Command == id && e.Type == EventTypes.CommandApplied && e.Duplicate != true);
+            Assert.Single(_ledger.Commands, c => c.Command.Id == id);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        // All at once, like "docker compose down": nobody is left to take projects over, so none waits.
+        await Task.WhenAll(_workers.Select(w => w.DisposeAsync().AsTask()));
+        await _events.DisposeAsync();
+        await _client.DisposeAsync();
+        await _redis.DisposeAsync();
+    }
+}
