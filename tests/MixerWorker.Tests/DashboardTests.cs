@@ -29,7 +29,7 @@ public sealed class DashboardTests(ITestOutputHelper output)
         await h.WaitForPublisherAsync($"ingest/{Project}/{A.Input}", Long);
         await h.WaitForPublisherAsync($"ingest/{Project}/{B.Input}", Long);
         await h.WriteDesiredAsync(TwoInputScene(1));
-        h.StartWorker();
+        var worker = h.StartWorker();
         await h.WaitForStatusAsync(s => s.Inputs.Values.All(i => i.State == ConnectionState.Connected) && s.Buses["program"].Output == ConnectionState.Connected, Long);
 
         var port = MetricsScrape.FreeTcpPort();
@@ -53,7 +53,11 @@ public sealed class DashboardTests(ITestOutputHelper output)
         var card = page.Locator($"section.project[data-project='{Project}']");
         var options = new LocatorAssertionsToHaveAttributeOptions { Timeout = 15_000 };
         await Expect(card).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 15_000 });
-        await Expect(card.Locator(".project-head")).ToContainTextAsync("on worker-under-test");
+        // The owner is the lease's holder, with the lease's epoch; the worker list shows its load against its capacity.
+        await Expect(card.Locator(".project-head")).ToContainTextAsync(new Regex(@"on worker-under-test · lease epoch \d+"));
+        var workerRow = page.Locator("#workers tr[data-worker='worker-under-test']");
+        await Expect(workerRow).ToContainTextAsync($"{Project} (owner)");
+        await Expect(workerRow).ToContainTextAsync(new Regex(@"\d+\.\d\d / \d+\.\d\d"));
         await Expect(page.Locator("#connection")).ToHaveTextAsync("live");
         await Expect(Tally(card, A.Input)).ToHaveAttributeAsync("data-tally", "onair", options);
         await Expect(Tally(card, B.Input)).ToHaveAttributeAsync("data-tally", "preview", options);
@@ -90,6 +94,12 @@ public sealed class DashboardTests(ITestOutputHelper output)
         Assert.True(new FileInfo(shot).Length > 10_000);
         Assert.Empty(consoleErrors);
         AssertNoSecretIn(await page.ContentAsync());
+
+        // The worker dies: once its lease lapses the project has no owner, and the worker leaves the list.
+        await worker.KillAsync();
+        await Expect(card.Locator(".project-head")).ToContainTextAsync("no worker runs it", new LocatorAssertionsToContainTextOptions { Timeout = 10_000 });
+        await Expect(page.Locator("#workers")).ToContainTextAsync("No live worker.", new LocatorAssertionsToContainTextOptions { Timeout = 10_000 });
+        await Expect(card).ToHaveClassAsync(new Regex("orphan"));
     }
 
     /// <summary>Waits until the centre pixel of the image the browser shows is near <paramref name="rgb"/> (read through a canvas).</summary>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using MixerWorker.ControlPlane;
+using MixerWorker.Fleet;
 using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
 using StackExchange.Redis;
@@ -12,6 +13,7 @@ internal sealed record ProjectView(
     string Project,
     long DesiredRevision,
     string? Owner,
+    long? Epoch,
     double? StatusAgeSeconds,
     ProjectStatus? Status,
     IReadOnlyDictionary<string, BusTally>? Tally,
@@ -23,11 +25,11 @@ internal sealed record ProjectView(
 /// <summary>The newest entry of the project's command stream and, when known, the worker's answer to it.</summary>
 internal sealed record CommandView(string Entry, string? Command, EventReport? Answer);
 
-internal sealed record FleetView(DateTimeOffset At, IReadOnlyList<ProjectView> Projects);
+internal sealed record FleetView(DateTimeOffset At, IReadOnlyList<ProjectView> Projects, IReadOnlyList<WorkerHeartbeat> Workers);
 
 /// <summary>
-/// Reads the whole fleet from Redis: the projects set, each project's desired revision, status key,
-/// newest command and thumbnails, and, from the events channels it listens to, what happened since
+/// Reads the whole fleet from Redis: the workers' heartbeats, the projects set, each project's lease
+/// (its owner), desired revision, status key, newest command and thumbnails, and, from the events channels it listens to, what happened since
 /// the dashboard started (answers, errors, and tally and meters fresher than the last status).
 /// Needs nothing from the workers themselves.
 /// </summary>
@@ -79,7 +81,8 @@ internal sealed class FleetReader(IConnectionMultiplexer redis, RedisKeys keys)
         var db = redis.GetDatabase();
         var projects = (await db.SetMembersAsync(keys.Projects)).Select(p => p.ToString()).Union(_heard.Keys).Order(StringComparer.Ordinal).ToList();
         var views = await Task.WhenAll(projects.Select(p => ReadAsync(db, p)));
-        return new FleetView(DateTimeOffset.UtcNow, views);
+        var workers = (await Fleet.FleetView.ReadAsync(db, keys)).OrderBy(w => w.Id, StringComparer.Ordinal).ToList();
+        return new FleetView(DateTimeOffset.UtcNow, views, workers);
     }
 
     private async Task<ProjectView> ReadAsync(IDatabase db, string project)
@@ -87,7 +90,10 @@ internal sealed class FleetReader(IConnectionMultiplexer redis, RedisKeys keys)
         var desiredTask = db.StringGetAsync(keys.Desired(project));
         var statusTask = db.StringGetAsync(keys.Status(project));
         var commandTask = db.StreamRangeAsync(keys.Commands(project), "-", "+", count: 1, messageOrder: Order.Descending);
-        await Task.WhenAll(desiredTask, statusTask, commandTask);
+        var leaseTask = db.StringGetAsync(keys.Lease(project));
+        await Task.WhenAll(desiredTask, statusTask, commandTask, leaseTask);
+        // The owner is the lease's holder (docs/fleet.md); the status key says the same but lags a hand-over.
+        var lease = LeaseToken.Parse((await leaseTask).ToString());
         var status = Parse<ProjectStatus>(await statusTask);
         var now = DateTimeOffset.UtcNow;
 
@@ -117,7 +123,7 @@ internal sealed class FleetReader(IConnectionMultiplexer redis, RedisKeys keys)
         foreach (var bus in buses)
             if (await db.KeyExistsAsync(keys.Thumbnail(project, bus))) thumbnails.Add(bus);
 
-        return new ProjectView(project, SceneRevision.Of((await desiredTask).ToString()), status?.Worker,
+        return new ProjectView(project, SceneRevision.Of((await desiredTask).ToString()), lease?.Worker, lease?.Epoch,
             status is null ? null : Math.Max(0, (now - status.UpdatedAt).TotalSeconds), status, tally, meters, lastCommand, events, thumbnails);
     }
 

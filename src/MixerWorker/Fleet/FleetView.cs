@@ -10,10 +10,13 @@ internal sealed class FleetView(RedisConnection redis)
     /// <summary>Members of the workers set older than this are forgotten.</summary>
     public static readonly TimeSpan Forget = TimeSpan.FromMinutes(10);
 
-    public async Task<IReadOnlyList<WorkerHeartbeat>> ReadAsync(IDatabase db)
+    public Task<IReadOnlyList<WorkerHeartbeat>> ReadAsync(IDatabase db) => ReadAsync(db, redis.Keys);
+
+    /// <summary>The live workers' heartbeats, for readers without a worker's connection (the dashboard).</summary>
+    public static async Task<IReadOnlyList<WorkerHeartbeat>> ReadAsync(IDatabase db, RedisKeys keys)
     {
-        var ids = await db.SortedSetRangeByScoreAsync(redis.Keys.Workers, DateTimeOffset.UtcNow.Add(-Forget).ToUnixTimeMilliseconds());
-        var values = await Task.WhenAll(ids.Select(id => db.StringGetAsync(redis.Keys.Worker(id.ToString()))));
+        var ids = await db.SortedSetRangeByScoreAsync(keys.Workers, DateTimeOffset.UtcNow.Add(-Forget).ToUnixTimeMilliseconds());
+        var values = await Task.WhenAll(ids.Select(id => db.StringGetAsync(keys.Worker(id.ToString()))));
         var live = new List<WorkerHeartbeat>(values.Length);
         foreach (var value in values)
         {

@@ -108,10 +108,10 @@ function renderProject(p) {
     card = { root: el("section", { class: "project", "data-project": p.project }), tiles: new Map() };
     cards.set(p.project, card);
   }
-  const s = p.status, stale = !s || p.statusAgeSeconds > 10;
-  card.root.classList.toggle("orphan", stale);
-  const head = el("div", { class: "project-head" }, el("h2", {}, p.project),
-    stale ? chip("no worker runs it", "bad") : chip(`on ${p.owner}`, "ok"),
+  const s = p.status;
+  card.root.classList.toggle("orphan", !p.owner);
+  const head = el("div", { class: "project-head" }, el("h2", {}, p.project), ownerChip(p),
+    s && s.state === "handing-over" ? chip("handing over", "warn") : null,
     el("span", { class: "dim" }, `desired revision ${p.desiredRevision}` + (s ? ` · on air ${s.revision} · status ${p.statusAgeSeconds.toFixed(1)} s old` : "")));
   const parts = [head];
   if (s) {
@@ -137,14 +137,43 @@ function renderProject(p) {
   return card.root;
 }
 
+// The owner is the lease's holder; without one the project waits for room, or nobody runs it.
+function ownerChip(p) {
+  const s = p.status;
+  if (p.owner) return chip(`on ${p.owner}` + (p.epoch != null ? ` · lease epoch ${p.epoch}` : ""), "ok");
+  if (s && s.state === "waiting") {
+    const w = s.waiting;
+    return chip("waiting for a worker with room" + (w ? ` (needs ${w.costCpus.toFixed(2)} CPUs, largest free ${w.largestFreeCpus.toFixed(2)})` : ""), "bad");
+  }
+  return chip("no worker runs it", "bad");
+}
+
+function renderWorkers(workers) {
+  const box = document.getElementById("workers");
+  if (!workers.length) { fill(box, el("p", { class: "empty" }, "No live worker.")); return; }
+  const head = el("tr", {}, ...["worker", "state", "load / capacity (CPUs)", "projects", "encoder", "host", "version"].map(h => el("th", {}, h)));
+  const rows = workers.map(w => {
+    const used = w.capacityCpus > 0 ? Math.min(100, w.loadCpus / w.capacityCpus * 100) : 100;
+    const bar = el("div", { class: "load", title: `estimated ${w.estimatedCpus.toFixed(2)}, measured ${w.measuredCpus.toFixed(2)} of ${w.cpus} CPUs (${w.cpusSource})` },
+      el("div", { class: "used" + (used >= 100 ? " full" : "") }));
+    bar.firstChild.style.width = used + "%";
+    const projects = w.projects.length ? w.projects.map(p => `${p.project} (${p.role})`).join(", ") : "none";
+    return el("tr", { "data-worker": w.id }, el("td", {}, el("strong", {}, w.id)),
+      el("td", {}, chip(w.state, w.state === "draining" ? "warn" : "ok")),
+      el("td", {}, el("div", { class: "load-cell" }, bar, `${w.loadCpus.toFixed(2)} / ${w.capacityCpus.toFixed(2)}`)),
+      el("td", {}, projects), el("td", {}, w.encoderBackend), el("td", {}, w.host), el("td", {}, w.version));
+  });
+  fill(box, el("h3", {}, "workers"), el("table", { class: "workers" }, el("thead", {}, head), el("tbody", {}, ...rows)));
+}
+
 function render(fleet) {
+  renderWorkers(fleet.workers || []);
   const names = new Set(fleet.projects.map(p => p.project));
   for (const name of [...cards.keys()]) if (!names.has(name)) cards.delete(name);
   fill(projectsEl,...(fleet.projects.length ? fleet.projects.map(renderProject) : [el("p", { class: "empty" }, "No project yet.")]));
-  const running = fleet.projects.filter(p => p.status && p.statusAgeSeconds <= 10);
-  const workers = new Set(running.map(p => p.owner));
+  const owned = fleet.projects.filter(p => p.owner);
   document.getElementById("summary").textContent =
-    `${fleet.projects.length} project(s), ${running.length} on air, on ${workers.size} worker(s)`;
+    `${fleet.projects.length} project(s), ${owned.length} on air, ${(fleet.workers || []).length} live worker(s)`;
 }
 
 function setConnection(ok) {
