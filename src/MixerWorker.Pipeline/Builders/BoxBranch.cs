@@ -31,7 +31,7 @@ internal sealed class BoxBranch : IDisposable
     private readonly Element _crop, _scale, _caps, _clip;
     private readonly Element? _border, _label;
     private readonly Pad _teePad, _mixPad, _binSink, _binSrc;
-    private readonly ProbeHandle _clipProbe;
+    private readonly ProbeHandle _clipProbe, _qosBoundary;
     private readonly Pad _clipSink;
     // The clip each recent buffer was cut with, by PTS, so the compositor thread can place the very
     // buffer it draws at the offset its clip needs.
@@ -68,7 +68,7 @@ internal sealed class BoxBranch : IDisposable
         Source = source;
         var name = ElementName.Box(busName, id);
         _bin = Element.NewBin(name);
-        var queue = ElementFactory.LeakyQueue(name.Child("queue"), maxBuffers: 2);
+        var queue = ElementFactory.LeakyQueue(name.Child("queue"), maxBuffers: MaxQueuedPictures, maxTimeNs: QueueTimeNs(compositor));
         _crop = Element.Make("videocrop", name.Child("crop"));
         _scale = Element.Make("videoscale", name.Child("scale"));
         _caps = Element.Make("capsfilter", name.Child("caps"));
@@ -96,6 +96,9 @@ internal sealed class BoxBranch : IDisposable
         using (var last = chain[^1].StaticPad("src")) { _binSrc = Pad.Ghost("src", last); }
         _bin.AddPad(_binSink);
         _bin.AddPad(_binSrc);
+        // A bus that is behind tells its boxes to skip late pictures (QoS), which saves their
+        // scaling; the input upstream is shared by every bus and must never hear it.
+        _qosBoundary = graph.AddProbe(_binSink, ProbeType.EventUpstream, info => info.Event == EventType.Qos ? ProbeReturn.Drop : ProbeReturn.Ok);
         queue.Dispose();
         _clipSink = _clip.StaticPad("sink");
         _clipProbe = graph.AddProbe(_clipSink, ProbeType.Buffer, OnBufferToClip);
@@ -107,6 +110,17 @@ internal sealed class BoxBranch : IDisposable
         _teePad = sourceTee.RequestPad("src_%u");
         _teePad.Link(_binSink);
     }
+
+    // Pictures come out of their decoder up to about one jitter allowance before they are due and
+    // wait, here and in the compositor's pad, until the compositor makes their frame. The queue holds
+    // what the compositor may wait for plus a margin, so no picture that is still to be shown is
+    // dropped; beyond that (a bus that has stopped taking pictures) the oldest go, and the shared
+    // decoder never waits for one bus. The picture cap bounds memory whatever the timestamps say.
+    private const int MaxQueuedPictures = 30;
+    private const ulong QueueMarginNs = 100_000_000;
+
+    private static ulong QueueTimeNs(Element compositor) =>
+        ulong.Parse(compositor.Get("latency") ?? "0") + ulong.Parse(compositor.Get("min-upstream-latency") ?? "0") + QueueMarginNs;
 
     /// <summary>Sets the size the source is scaled to, its crop and its fit. Control thread.</summary>
     internal void Resize(Box box)
@@ -220,6 +234,7 @@ internal sealed class BoxBranch : IDisposable
         // Removing a probe does not wait for a call in flight: the clip sink pad it reads stays
         // ours until the branch has stopped streaming.
         _clipProbe.Dispose();
+        _qosBoundary.Dispose();
         // Unlink from the shared tee first: the tee then sees not-linked (allowed) rather than the
         // flushing pad of a stopping branch, which it would pass upstream and stop the decoder.
         _teePad.Unlink(_binSink);

@@ -37,7 +37,7 @@ internal sealed class BusAudio : IDisposable
     /// <summary>The encoded audio's last element, to link to the bus's muxer.</summary>
     internal Element Output => _elements[^1];
 
-    internal BusAudio(Graph graph, BusDefinition bus, ulong latencyNs)
+    internal BusAudio(Graph graph, BusDefinition bus, BusLatency latency)
     {
         _graph = graph;
         _bus = bus.Name;
@@ -48,7 +48,7 @@ internal sealed class BusAudio : IDisposable
         silence.Set("samplesperbuffer", 480);
         var silenceCaps = ElementFactory.CapsFilter(p.Child("silencecaps"), InputBranch.AudioCaps);
         Mixer = Element.MakeWith("audiomixer", p.Child("audiomixer"), "force-live", true);
-        Mixer.Set("latency", latencyNs);
+        latency.ApplyTo(Mixer);
         Mixer.Set("start-time-selection", "first");
         var mixCaps = ElementFactory.CapsFilter(p.Child("acaps"), InputBranch.AudioCaps);
         _master = Element.Make("volume", p.Child("master"));

@@ -15,10 +15,9 @@ internal sealed class BusBranch : IDisposable
     private readonly Graph _graph;
     private readonly List<Element> _elements = [];
     private readonly List<Element> _encoder;
-    private readonly Pad _backgroundPad;
-    private readonly ProbeHandle _frameCounter;
+    private readonly Pad _backgroundPad, _compositorSrc, _encoderInput;
+    private readonly ProbeHandle _compositorOut, _encoderIn;
     private bool _first = true;
-    private long _frames;
     private long _bytesSent;
 
     internal string Name { get; }
@@ -32,15 +31,18 @@ internal sealed class BusBranch : IDisposable
     internal MultiviewBoard? Multiview { get; }
     /// <summary>The mixed picture before encoding, for the multiview's program tile and the thumbnail.</summary>
     internal Element RawTee { get; }
+    /// <summary>Frames handed to the encoder.</summary>
+    internal long FramesOut => Guard.Delivered;
+    /// <summary>Drops frames rather than let the bus fall behind; reports each episode.</summary>
+    internal LatenessGuard Guard { get; }
     /// <summary>Set when thumbnails are taken (<see cref="TakeThumbnails"/>).</summary>
     internal ThumbnailBranch? Thumbnail { get; private set; }
-    internal long FramesOut => Interlocked.Read(ref _frames);
     /// <summary>MPEG-TS bytes handed to the SRT output, over every connection: the bitrate actually sent.</summary>
     internal long BytesSent => Interlocked.Read(ref _bytesSent);
     /// <summary>Called by the output's streaming thread for what it sends.</summary>
     internal void CountSent(long bytes) => Interlocked.Add(ref _bytesSent, bytes);
 
-    internal BusBranch(Graph graph, BusDefinition bus, EncoderChainPlan encoderPlan, TimeSpan mixerLatency, Action<Action> toControlThread)
+    internal BusBranch(Graph graph, BusDefinition bus, EncoderChainPlan encoderPlan, BusLatency latency, Action<Action> toControlThread)
     {
         _graph = graph;
         Name = bus.Name;
@@ -48,7 +50,6 @@ internal sealed class BusBranch : IDisposable
         EncoderPlan = encoderPlan;
         var f = bus.Format;
         var p = ElementName.Bus(bus.Name);
-        var latencyNs = ClockTime.FromTimeSpan(mixerLatency);
 
         // Video. The background source is tiny and transparent: it only makes the compositor live
         // and clocked; the compositor's own background fill draws the colour.
@@ -61,13 +62,20 @@ internal sealed class BusBranch : IDisposable
         // every pad, and the bus publishes nothing.
         Compositor = Element.MakeWith("compositor", p.Child("compositor"), "force-live", true);
         Compositor.Set("background", bus.Background.ToString().ToLowerInvariant());
-        Compositor.Set("latency", latencyNs);
+        latency.ApplyTo(Compositor);
         Compositor.Set("start-time-selection", "first");
         // Without an explicit I420 format x264 negotiates 4:4:4 10-bit, which browsers cannot play.
         var outCaps = ElementFactory.CapsFilter(p.Child("vcaps"),
             $"video/x-raw,format=I420,width={f.Width},height={f.Height},framerate={f.Fps}/1,pixel-aspect-ratio=1/1");
         RawTee = Element.Make("tee", p.Child("rawtee"));
         RawTee.Set("allow-not-linked", true);
+        // The encoder works on its own thread, one frame behind the compositor at most: a slow
+        // encode holds the compositor back, which then skips ahead (LatenessGuard) instead of
+        // making frames that could only leave late.
+        var encoderQueue = Element.Make("queue", p.Child("encqueue"));
+        encoderQueue.Set("max-size-buffers", 1);
+        encoderQueue.Set("max-size-bytes", 0);
+        encoderQueue.Set("max-size-time", 0UL);
         _encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, p.Child($"venc{i}"))).ToList();
 
         var mux = Element.Make("mpegtsmux", p.Child("mux"));
@@ -75,25 +83,51 @@ internal sealed class BusBranch : IDisposable
         MuxTee = Element.Make("tee", p.Child("muxtee"));
         MuxTee.Set("allow-not-linked", true);
 
-        _elements.AddRange([bg, bgCaps, Compositor, outCaps, RawTee, .. _encoder, mux, MuxTee]);
+        _elements.AddRange([bg, bgCaps, Compositor, outCaps, RawTee, encoderQueue, .. _encoder, mux, MuxTee]);
         foreach (var e in _elements) graph.Add(e);
         Element.LinkMany(bg, bgCaps);
         _backgroundPad = Compositor.RequestPad("sink_%u");
         _backgroundPad.Set("alpha", 0.0);
         _backgroundPad.Set("zorder", 0);
         using (var bgSrc = bgCaps.StaticPad("src")) bgSrc.Link(_backgroundPad);
-        Element.LinkMany([Compositor, outCaps, RawTee, .. _encoder, mux]);
-        Audio = new BusAudio(graph, bus, latencyNs);
+        Element.LinkMany([Compositor, outCaps, RawTee, encoderQueue, .. _encoder, mux]);
+        Audio = new BusAudio(graph, bus, latency);
         Audio.Output.Link(mux);
         mux.Link(MuxTee);
-        using (var compositorSrc = Compositor.StaticPad("src"))
-            _frameCounter = graph.AddProbe(compositorSrc, ProbeType.Buffer, _ => { Interlocked.Increment(ref _frames); return ProbeReturn.Ok; });
+        Guard = new LatenessGuard(bus.Name, f.Fps, latency.Total);
+        _compositorSrc = Compositor.StaticPad("src");
+        _encoderInput = encoderQueue.StaticPad("src");
+        _compositorOut = graph.AddProbe(_compositorSrc, ProbeType.Buffer, OnComposited);
+        _encoderIn = graph.AddProbe(_encoderInput, ProbeType.Buffer, OnToEncoder);
         Director = new BusDirector(graph, Compositor, bus, toControlThread, Audio.SetInputGains);
         if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(graph, bus.Name, Compositor);
         // Downstream first: a live source started before the aggregator it feeds pushes into an
         // inactive pad, gets FLUSHING, pauses its task for good, and the bus never produces a frame.
         foreach (var e in Enumerable.Reverse(_elements)) e.SyncStateWithParent();
         Audio.SyncStateWithParent();
+    }
+
+    /// <summary>Brings the guard's deadline up to date and looks at the last few frames' lateness. Control thread.</summary>
+    internal LatenessGuard.Episode? WatchLateness(TimeSpan now)
+    {
+        if (Compositor.AggregatorLatency() is { } latency) Guard.Latency = latency;
+        return Guard.Tick(now);
+    }
+
+    // Compositor streaming thread: a frame just made.
+    private ProbeReturn OnComposited(ProbeInfo info)
+    {
+        if (info.BufferRunningTime(_compositorSrc) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
+        var verdict = Guard.AtCompositor(runningTime, now);
+        if (verdict.SkipUntilNs is { } until) _compositorSrc.SendLateness(runningTime, (long)(until - runningTime));
+        return verdict.Keep ? ProbeReturn.Ok : ProbeReturn.Drop;
+    }
+
+    // Encoder streaming thread: a frame about to be encoded.
+    private ProbeReturn OnToEncoder(ProbeInfo info)
+    {
+        if (info.BufferRunningTime(_encoderInput) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
+        return Guard.AtEncoder(runningTime, now) ? ProbeReturn.Ok : ProbeReturn.Drop;
     }
 
     /// <summary>
@@ -125,7 +159,10 @@ internal sealed class BusBranch : IDisposable
         Multiview?.Dispose();
         Thumbnail?.Dispose();
         Audio.Dispose();
-        _frameCounter.Dispose();
+        _compositorOut.Dispose();
+        _encoderIn.Dispose();
+        _compositorSrc.Dispose();
+        _encoderInput.Dispose();
         foreach (var e in _elements) e.SetState(State.Null);
         foreach (var e in _elements) _graph.Remove(e);
         _backgroundPad.Dispose();

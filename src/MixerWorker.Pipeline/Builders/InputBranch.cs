@@ -22,6 +22,7 @@ internal sealed class InputBranch : IDisposable
     private readonly Element _volume;
     private readonly Pad _delayPad;
     private readonly ProbeHandle _audioQueries;
+    private readonly ProbeHandle[] _latencyAnswers;
     private readonly ProbeHandle _frameCounter;
     private long _framesIn;
     private long _lastFrameTick;
@@ -39,7 +40,8 @@ internal sealed class InputBranch : IDisposable
     /// <summary>The audio delay in force, read back from the pad.</summary>
     internal TimeSpan AudioDelay => ClockTime.ToTimeSpan(_delayPad.OffsetNs);
 
-    internal InputBranch(Graph graph, string name)
+    /// <param name="jitter">The input's jitter allowance (the source's InputTimeline), declared as its latency.</param>
+    internal InputBranch(Graph graph, string name, TimeSpan jitter)
     {
         _graph = graph;
         Name = name;
@@ -67,6 +69,15 @@ internal sealed class InputBranch : IDisposable
         using (var teeSink = AudioTee.StaticPad("sink"))
             _audioQueries = graph.AddProbe(teeSink, ProbeType.QueryDownstream,
                 info => info.Query is QueryType.Allocation or QueryType.Drain ? ProbeReturn.Handled : ProbeReturn.Ok);
+        // Upstream of these pads the buffers are already on the mixer's timeline, due the moment they
+        // leave their decoder (the source's InputTimeline): all the buses must allow for is the
+        // jitter, whether or not a connection is there to ask, so the pads answer for it.
+        _latencyAnswers = [.. new[] { VideoEntry, AudioEntry }.Select(entry => graph.AddProbe(entry, ProbeType.QueryUpstream, info =>
+        {
+            if (info.Query != QueryType.Latency) return ProbeReturn.Ok;
+            info.AnswerLatency(live: true, min: jitter, max: null);
+            return ProbeReturn.Handled;
+        }))];
         _frameCounter = graph.AddProbe(VideoEntry, ProbeType.Buffer, _ =>
         {
             Interlocked.Increment(ref _framesIn);
@@ -113,6 +124,7 @@ internal sealed class InputBranch : IDisposable
         AudioEntry.Dispose();
         _delayPad.Dispose();
         _audioQueries.Dispose();
+        foreach (var p in _latencyAnswers) p.Dispose();
         foreach (var e in _video.Concat(_audio))
         {
             e.SetState(State.Null);

@@ -15,7 +15,13 @@ public sealed record MixerOptions
     public TimeSpan InputStallTimeout { get; init; } = TimeSpan.FromSeconds(2);
     /// <summary>How long a connected input may take to deliver its first frame.</summary>
     public TimeSpan FirstFrameTimeout { get; init; } = TimeSpan.FromSeconds(6);
-    /// <summary>Extra time the compositors wait for late input frames; jitter headroom traded for latency.</summary>
+    /// <summary>
+    /// How much later than its place on the mixer's timeline an input frame may leave its decoder
+    /// and still be shown (the inputs' jitter buffer): every input declares it as its latency, and
+    /// every bus waits for it. See docs/architecture.md, "Live timing".
+    /// </summary>
+    public TimeSpan InputJitter { get; init; } = TimeSpan.FromMilliseconds(60);
+    /// <summary>What a bus allows itself on top of <see cref="InputJitter"/> to scale and composite the boxes of a frame.</summary>
     public TimeSpan MixerLatency { get; init; } = TimeSpan.FromMilliseconds(30);
     /// <summary>Where graphics layers' files are; a layer can never name a file outside it. Null: graphics are refused.</summary>
     public string? GraphicsDirectory { get; init; }
@@ -33,6 +39,7 @@ public sealed record MixerOptions
         if (GraphicsDirectory is not null && !Directory.Exists(GraphicsDirectory))
             errors.Add($"the graphics directory '{GraphicsDirectory}' does not exist (GRAPHICS__DIRECTORY)");
         if (MixerLatency < TimeSpan.Zero || MixerLatency > TimeSpan.FromSeconds(2)) errors.Add("mixer latency must be 0-2000 ms");
+        if (InputJitter < TimeSpan.Zero || InputJitter > TimeSpan.FromSeconds(2)) errors.Add("input jitter allowance must be 0-2000 ms");
         if (ThumbnailInterval != TimeSpan.Zero && (ThumbnailInterval < TimeSpan.FromMilliseconds(100) || ThumbnailInterval > TimeSpan.FromMinutes(1)))
             errors.Add("the thumbnail interval must be 0 (off) or 100-60000 ms (THUMBNAILS__INTERVALMS)");
         if (ThumbnailWidth is < 16 or > 1920) errors.Add("the thumbnail width must be 16-1920 pixels (THUMBNAILS__WIDTH)");

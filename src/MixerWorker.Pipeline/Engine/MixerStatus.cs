@@ -16,11 +16,19 @@ public sealed record InputStatus(ConnectionState State, string? Error, int Attem
     long FramesIn = 0, long DecodeErrors = 0, TimeSpan? SinceLastFrame = null);
 
 /// <summary>
-/// A bus's output connection and what it made: <paramref name="FramesOut"/> mixed pictures,
-/// <paramref name="BytesSent"/> MPEG-TS bytes handed to SRT, <paramref name="Attempts"/> connection attempts.
+/// A bus's output connection and what it made: <paramref name="FramesOut"/> mixed pictures handed to
+/// the encoder, <paramref name="BytesSent"/> MPEG-TS bytes handed to SRT, <paramref name="Attempts"/>
+/// connection attempts, and whether it makes its frames on time (<paramref name="Lateness"/>).
 /// </summary>
 public sealed record BusStatus(ConnectionState Output, string? Error, long FramesOut, string Encoder,
-    int Attempts = 0, long BytesSent = 0);
+    int Attempts = 0, long BytesSent = 0, BusLateness? Lateness = null);
+
+/// <summary>
+/// Whether a bus makes its frames on time. While it cannot (<paramref name="Dropping"/>), it drops
+/// frames rather than fall behind and delivers <paramref name="DeliveredFps"/> of its frame rate;
+/// <paramref name="Episodes"/> counts such spells since the bus started.
+/// </summary>
+public sealed record BusLateness(bool Dropping, double DeliveredFps, long DroppedFrames, long Episodes);
 
 /// <summary>
 /// A bus's latest thumbnail: a small JPEG of its mixed picture. <paramref name="Sequence"/> grows with

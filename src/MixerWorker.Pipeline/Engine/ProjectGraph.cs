@@ -28,6 +28,7 @@ internal sealed class ProjectGraph(
 {
     private readonly Dictionary<string, InputRuntime> _inputs = [];
     private readonly Dictionary<string, BusRuntime> _buses = [];
+    private readonly LatenessWatch _lateness = new(log);
     private int _connectionSerial;
 
     internal TallyPublisher Tally { get; } = new();
@@ -56,6 +57,13 @@ internal sealed class ProjectGraph(
 
     internal void RecalculateLatency() => graph.RecalculateLatency();
 
+    /// <summary>Reports the buses' drop episodes and sets how much the others give way to Program (<see cref="LatenessWatch"/>).</summary>
+    internal void WatchLateness()
+    {
+        graph.AssertOwnerThread();
+        _lateness.Watch(_buses.Values.Select(b => b.Branch));
+    }
+
     /// <summary>
     /// Decides a change against the graph as it is now (the scene, what is built, which buses are in a
     /// real transition) and works out its <see cref="SceneDiff"/>; <paramref name="validate"/> refuses a
@@ -83,7 +91,7 @@ internal sealed class ProjectGraph(
         foreach (var name in diff.FinishTransitions) _buses.GetValueOrDefault(name)?.Branch.Director.FinishNow();
         if (diff.FinishesOnly) return AppliedChange.Nothing;
 
-        foreach (var name in diff.AddInputs) _inputs[name] = new InputRuntime(new InputBranch(graph, name));
+        foreach (var name in diff.AddInputs) _inputs[name] = new InputRuntime(new InputBranch(graph, name, options.InputJitter));
         foreach (var input in diff.Next.Inputs) _inputs[input.Name].Branch.ApplyAudio(input);
         // Inputs on their way out are left out, so no new branch (audio crossfade included) hangs on them.
         var staying = _inputs.Where(i => diff.Next.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch);
@@ -140,8 +148,9 @@ internal sealed class ProjectGraph(
         var f = bus.Format;
         var plan = encoders.Plan(backend, new VideoEncodeSettings(f.Width, f.Height, f.Fps, f.VideoBitrateKbps, f.GopFrames));
         log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
-        var branch = new BusBranch(graph, bus, plan, options.MixerLatency, control.Post);
+        var branch = new BusBranch(graph, bus, plan, new BusLatency(options.InputJitter, options.MixerLatency), control.Post);
         branch.Director.TransitionFinished += () => RefreshTally();
+        _lateness.Adopt(branch);
         if (options.ThumbnailInterval > TimeSpan.Zero) branch.TakeThumbnails(options.ThumbnailInterval, options.ThumbnailWidth);
         return branch;
     }
@@ -150,7 +159,7 @@ internal sealed class ProjectGraph(
     {
         var endpoint = options.MediaMtx.Ingest(Scene.Project, input.Name);
         return Supervise(input, $"input {input.Name} ({endpoint})",
-            (generation, session) => new SrtSource(graph, input.Branch, endpoint, generation, session, redactor.Redact, log),
+            (generation, session) => new SrtSource(graph, input.Branch, endpoint, generation, session, options.InputJitter, redactor.Redact, log),
             (state, error) => OnInputState(input, state, error));
     }
 
@@ -275,8 +284,10 @@ internal sealed class ProjectGraph(
             _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since,
                 i.Branch.FramesIn, i.DecodeErrors, i.Branch.SinceLastFrame)),
             _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error, b.Branch.FramesOut, b.Branch.EncoderPlan.Backend,
-                b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent)));
+                b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent, Lateness(b.Branch.Guard))));
     }
+
+    private static BusLateness Lateness(LatenessGuard g) => new(g.Dropping, Math.Round(g.DeliveredFps, 1), g.Dropped, g.Episodes);
 
     /// <summary>The latest thumbnail of every bus that has one; takes a new picture where one is waiting.</summary>
     internal IReadOnlyDictionary<string, Thumbnail> Thumbnails()

@@ -140,11 +140,13 @@ public sealed class ProjectMixer : IProjectMixer
         catch (ArgumentException e) { throw new SceneException([e.Message]); }
     }
 
-    // A connection that stops delivering frames without an error (a stalled peer) is ended here.
+    // A connection that stops delivering frames without an error (a stalled peer) is ended here, and
+    // the buses' lateness is looked at.
     private void ScheduleWatchdog() => _control.PostAfter(TimeSpan.FromMilliseconds(250), () =>
     {
         if (_stopped) return;
         _project.EndStalledInputs();
+        _project.WatchLateness();
         _project.RefreshCards();
         ScheduleWatchdog();
     });

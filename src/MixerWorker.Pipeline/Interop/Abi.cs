@@ -52,16 +52,16 @@ internal enum MessageType
     Latency = 524288, Qos = 16777216,
 }
 
-internal enum EventType { Eos = 28174, Caps = 12814, Segment = 17934, FlushStart = 2563, StreamStart = 10254 }
+internal enum EventType { Eos = 28174, Caps = 12814, Segment = 17934, FlushStart = 2563, StreamStart = 10254, Qos = 48641 }
 
 [Flags]
-internal enum ProbeType { Idle = 1, Block = 2, Buffer = 16, BufferList = 32, EventDownstream = 64, QueryDownstream = 512 }
+internal enum ProbeType { Idle = 1, Block = 2, Buffer = 16, BufferList = 32, EventDownstream = 64, EventUpstream = 128, QueryDownstream = 512, QueryUpstream = 1024 }
 
 /// <summary>Handled: the probe answered the query (or consumed the data) itself.</summary>
 internal enum ProbeReturn { Drop = 0, Ok = 1, Remove = 2, Pass = 3, Handled = 4 }
 
-/// <summary>The serialized downstream queries a probe may answer (GST_QUERY_*).</summary>
-internal enum QueryType { Allocation = 35846, Drain = 46086 }
+/// <summary>The queries a probe may answer (GST_QUERY_*): serialized downstream ones, and latency.</summary>
+internal enum QueryType { Latency = 7683, Allocation = 35846, Drain = 46086 }
 
 internal static class NativeString
 {

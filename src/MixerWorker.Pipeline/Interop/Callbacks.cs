@@ -12,7 +12,7 @@ internal readonly struct ProbeInfo(nint info)
     {
         get
         {
-            if ((Type & ProbeType.EventDownstream) == 0) return null;
+            if ((Type & (ProbeType.EventDownstream | ProbeType.EventUpstream)) == 0) return null;
             var ev = Native.gst_pad_probe_info_get_event(info);
             return ev == 0 ? null : (EventType)Abi.Read<int>(ev, Abi.EventTypeOffset);
         }
@@ -22,13 +22,23 @@ internal readonly struct ProbeInfo(nint info)
     {
         get
         {
-            if ((Type & ProbeType.QueryDownstream) == 0) return null;
+            if ((Type & (ProbeType.QueryDownstream | ProbeType.QueryUpstream)) == 0) return null;
             var query = Native.gst_pad_probe_info_get_query(info);
             return query == 0 ? null : (QueryType)Abi.Read<int>(query, Abi.QueryTypeOffset);
         }
     }
 
     internal nint Buffer => (Type & ProbeType.Buffer) != 0 ? Native.gst_pad_probe_info_get_buffer(info) : 0;
+
+    /// <summary>
+    /// Fills in the latency query the probe holds (<paramref name="max"/> null: no limit); the probe
+    /// then returns <see cref="ProbeReturn.Handled"/>.
+    /// </summary>
+    internal void AnswerLatency(bool live, TimeSpan min, TimeSpan? max)
+    {
+        var query = Native.gst_pad_probe_info_get_query(info);
+        if (query != 0) Native.gst_query_set_latency(query, live, ClockTime.FromTimeSpan(min), max is { } m ? ClockTime.FromTimeSpan(m) : Abi.ClockTimeNone);
+    }
 
     /// <summary>The bytes in the buffer or buffer list the probe got; 0 for anything else.</summary>
     internal long DataSize

@@ -37,10 +37,13 @@ internal sealed class SrtSource : IDisposable
     private int _extra;
 
     internal ElementName BinName { get; }
+    /// <summary>How this connection's timestamps map onto the mixer's running time.</summary>
+    internal InputTimeline Timeline { get; }
 
     internal SrtSource(Graph graph, InputBranch tail, SrtEndpoint endpoint, int generation, ConnectionSession session,
-        Func<string, string> redact, ILogger log)
+        TimeSpan jitter, Func<string, string> redact, ILogger log)
     {
+        Timeline = new InputTimeline(jitter);
         // Before anything is added to the pipeline, so a missing libsrt leaves nothing behind.
         SrtCallerReader.CheckLibrary();
         _graph = graph;
@@ -52,9 +55,17 @@ internal sealed class SrtSource : IDisposable
         var src = Element.Make("appsrc", BinName.Child("appsrc"));
         ConfigureAppSrc(src);
         var demux = Element.Make("tsdemux", BinName.Child("demux"));
-        // tsdemux holds 700 ms by default for live streams; decoded frames are timestamped on arrival
-        // and the compositor's own latency absorbs jitter, so none is needed here.
+        // tsdemux would declare 700 ms (the most a PTS may lead its PCR); the decoded buffers are
+        // placed on the mixer's timeline after the decoder (InputTimeline), which absorbs whatever
+        // lead the publisher muxed with, and the input declares its jitter allowance instead.
         demux.Set("latency", 0);
+        // The publisher's PTS as they are, from one base for sound and picture: the arrival of the
+        // first timestamped packet. In its default mode tsdemux instead follows the PCRs' arrival
+        // with a running clock-skew estimate, which shakes every timestamp by a few milliseconds; a
+        // 60 fps picture on a 30 fps bus then lands on one side of an output frame's edge or the
+        // other from frame to frame. Drift between the publisher's clock and ours, the one thing
+        // skew tracking is for, is corrected by InputTimeline.
+        demux.Set("ignore-pcr", true);
         _children.AddRange([src, demux]);
         _bin.Add(src);
         _bin.Add(demux);
@@ -76,9 +87,10 @@ internal sealed class SrtSource : IDisposable
     {
         src.Set("is-live", true);
         src.Set("format", "time");
-        // Stamped on arrival, with no latency declared. srtsrc stamped the sender's time and declared
-        // the SRT latency instead; the compositor's deadlines come out the same (measured: it waited
-        // 176.7 ms after the sender's time with srtsrc at 80 ms SRT latency, 96.7 ms after arrival here).
+        // Stamped on arrival. tsdemux then maps every PTS to the arrival time of the PCRs, corrected
+        // for clock skew, which puts frames ahead of their arrival by the publisher's PTS-over-PCR
+        // lead (0.7 s for ffmpeg's default muxing, ~0.1 s behind MediaMTX); InputTimeline takes
+        // that lead out again.
         src.Set("do-timestamp", true);
         src.Set("stream-type", "stream");
         src.Set("caps", "video/mpegts,systemstream=true,packetsize=188");
@@ -122,7 +134,8 @@ internal sealed class SrtSource : IDisposable
             using var last = elements[^1].StaticPad("src");
             var ghost = Pad.Ghost(chain.Value.Kind, last);
             _bin.AddPad(ghost);
-            _probes.Add(_graph.AddProbe(ghost, ProbeType.Buffer | ProbeType.BufferList, OnBuffer));
+            var track = chain.Value.Kind == "video" ? InputTimeline.Track.Video : InputTimeline.Track.Audio;
+            _probes.Add(_graph.AddProbe(ghost, ProbeType.Buffer | ProbeType.BufferList, info => OnBuffer(info, ghost, track)));
             _probes.Add(_graph.AddProbe(ghost, ProbeType.EventDownstream, OnEvent));
             ghost.Link(entry);
             _links.Add((ghost, Pad.FromBorrowed(entry.Handle)));
@@ -146,10 +159,26 @@ internal sealed class SrtSource : IDisposable
         sink.SyncStateWithParent();
     }
 
-    private ProbeReturn OnBuffer(ProbeInfo info)
+    // Each decoded buffer is placed on the mixer's timeline before it leaves the bin: the offset is
+    // set on this very pad, which then re-sends its segment ahead of the buffer.
+    private ProbeReturn OnBuffer(ProbeInfo info, Pad ghost, InputTimeline.Track track)
     {
         _session.Activity();
+        if (info.BufferRunningTime(ghost) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
+        var placement = Timeline.Place(track, runningTime, now);
+        if (placement.Change is { } change) Report(change);
+        if (!placement.Keep) return ProbeReturn.Drop;
+        if (ghost.OffsetNs != placement.OffsetNs) ghost.OffsetNs = placement.OffsetNs;
         return ProbeReturn.Ok;
+    }
+
+    private void Report(InputTimeline.Change change)
+    {
+        var ms = change.ByNs / 1e6;
+        if (change.Kind == InputTimeline.ChangeKind.Jumped)
+            _log.LogInformation("input {Input}: its timestamps jumped (publisher restart, loop or wrap); its timeline moved by {Ms:F0} ms", _tail.Name, ms);
+        else
+            _log.LogDebug("input {Input}: timeline {Kind} by {Ms:F1} ms", _tail.Name, change.Kind == InputTimeline.ChangeKind.Anchored ? "anchored" : "corrected", ms);
     }
 
     // The feed's end must not reach the shared tees: it would end every bus showing this input.

@@ -1,6 +1,7 @@
 using System.Globalization;
 using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Testbed.Audio;
 using MixerWorker.Testbed.Timing;
@@ -26,6 +27,8 @@ internal sealed class AudioRig : IDisposable
     private readonly Lock _lock = new();
     private readonly List<(string Element, LevelReading Reading, DateTimeOffset At)> _levels = [];
 
+    private static readonly TimeSpan Jitter = new MixerOptions().InputJitter;
+
     internal Graph Graph { get; } = new("audio-rig");
     internal Element Pipeline => Graph.Pipeline;
     internal Dictionary<string, InputBranch> Inputs { get; } = [];
@@ -42,7 +45,7 @@ internal sealed class AudioRig : IDisposable
         });
         foreach (var tone in tones)
         {
-            var input = new InputBranch(Graph, tone.Input);
+            var input = new InputBranch(Graph, tone.Input, Jitter);
             Inputs[tone.Input] = input;
             var src = Element.Make("audiotestsrc", $"tone.{tone.Input}");
             src.Set("is-live", true);
@@ -54,7 +57,7 @@ internal sealed class AudioRig : IDisposable
             using (var capsSrc = caps.StaticPad("src")) capsSrc.Link(input.AudioEntry);
             _sources.AddRange([src, caps]);
         }
-        Bus = new BusAudio(Graph, bus, 30_000_000);
+        Bus = new BusAudio(Graph, bus, new BusLatency(Jitter, TimeSpan.FromMilliseconds(30)));
         var sink = Element.Make("fakesink", "rig.sink");
         sink.Set("sync", false);
         sink.Set("async", false);

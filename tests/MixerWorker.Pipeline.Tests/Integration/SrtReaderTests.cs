@@ -237,7 +237,7 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
 
         using var graph = new Graph("reader-test");
         var pipeline = graph.Pipeline;
-        var branch = new InputBranch(graph, feed.Input);
+        var branch = new InputBranch(graph, feed.Input, TimeSpan.FromMilliseconds(60));
         Assert.NotEqual(StateChange.Failure, pipeline.SetState(State.Playing));
         var times = new List<TimeSpan>();
         try
@@ -245,7 +245,7 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
             for (var generation = 1; generation <= 20; generation++)
             {
                 var session = new ConnectionSession(generation);
-                var source = new SrtSource(graph, branch, endpoint, generation, session, s => s, NullLogger.Instance);
+                var source = new SrtSource(graph, branch, endpoint, generation, session, TimeSpan.FromMilliseconds(60), s => s, NullLogger.Instance);
                 try
                 {
                     await session.Ready.WaitAsync(TimeSpan.FromSeconds(10)); // decoded frames are flowing

@@ -1,0 +1,158 @@
+namespace MixerWorker.Pipeline.Builders;
+
+/// <summary>
+/// Keeps one bus live when the machine cannot make all its frames: a frame that would leave the bus
+/// more than two frame intervals after its deadline is dropped before it is encoded, so the output's
+/// frame rate drops and its timeline never stretches. A compositor that has fallen behind is told to
+/// skip ahead (QoS), and a bus asked to shed load (<see cref="ShedEvery"/>, an AUX bus while Program
+/// is short of time) makes only every n-th frame. Drops come in episodes, which
+/// <see cref="Tick"/> opens and closes for the report. See docs/architecture.md, "Live timing".
+/// </summary>
+/// <remarks>
+/// <see cref="AtCompositor"/> runs on the compositor's streaming thread, <see cref="AtEncoder"/> on
+/// the encoder's, <see cref="Tick"/> on the control thread; counters are lock-free.
+/// </remarks>
+internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
+{
+    /// <summary>What the compositor's output probe does with a frame.</summary>
+    /// <param name="SkipUntilNs">When set, the compositor should make no frame before this running time (QoS).</param>
+    internal readonly record struct Verdict(bool Keep, ulong? SkipUntilNs = null);
+
+    /// <summary>
+    /// An episode to report: <see cref="First"/> once it has lasted a second (or at its end if it is
+    /// shorter), <see cref="Ended"/> when it ends; both for a blip. Counts and rates are since it began.
+    /// </summary>
+    internal readonly record struct Episode(bool First, bool Ended, TimeSpan Length, long Dropped, double DeliveredFps);
+
+    // An episode ends after this long without a drop; the delivered rate is averaged over the same span.
+    internal static readonly TimeSpan QuietToEnd = TimeSpan.FromSeconds(2);
+
+    private readonly long _frameNs = 1_000_000_000L / fps;
+    private long _latencyNs = latency.Ticks * 100;
+    private volatile bool _armed;
+    private long _dropped, _delivered, _episodes, _worstLateNs = long.MinValue;
+    private volatile int _shedEvery = 1;
+
+    // Tick state (control thread).
+    private readonly Queue<(TimeSpan At, long Delivered)> _history = new();
+    private (TimeSpan At, long Dropped, long Delivered) _lastTick, _episodeStart;
+    private TimeSpan _lastDropAt;
+    private bool _inEpisode, _reported;
+    private double _deliveredFps;
+
+    internal string Bus { get; } = bus;
+    internal int Fps { get; } = fps;
+    /// <summary>The most a frame may be late (past the bus's deadline) when it leaves the encoder's queue.</summary>
+    internal long MaxLateNs => _frameNs;
+    internal long Dropped => Interlocked.Read(ref _dropped);
+    internal long Delivered => Interlocked.Read(ref _delivered);
+    internal long Episodes => Interlocked.Read(ref _episodes);
+    internal bool Dropping => _inEpisode;
+    internal double DeliveredFps => _deliveredFps;
+
+    /// <summary>
+    /// How long the compositor waits past a frame's running time before it makes it (what it told
+    /// the latency query); a frame is late when it is past that. Set from the control thread.
+    /// </summary>
+    internal TimeSpan Latency
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _latencyNs) / 100);
+        set => Interlocked.Exchange(ref _latencyNs, value.Ticks * 100);
+    }
+
+    /// <summary>
+    /// Whether frames are being judged yet: not during the bus's first second, while the encoder
+    /// opens on its first frame and the mixers settle their latency.
+    /// </summary>
+    internal bool Armed => _armed;
+
+    /// <summary>Make only every n-th frame (1: every frame). Set from the control thread.</summary>
+    internal int ShedEvery { get => _shedEvery; set => _shedEvery = Math.Max(1, value); }
+
+    /// <summary>How late (ns past its deadline) the latest frame was at the encoder, worst since the last <see cref="TakeWorstLateness"/>.</summary>
+    internal long TakeWorstLateness() => Interlocked.Exchange(ref _worstLateNs, long.MinValue);
+
+    /// <summary>How late a frame of running time <paramref name="runningTime"/> is at pipeline running time <paramref name="now"/>.</summary>
+    internal long LateNs(ulong runningTime, ulong now) => (long)now - ((long)runningTime + Interlocked.Read(ref _latencyNs));
+
+    /// <summary>A frame the compositor just made. Compositor streaming thread.</summary>
+    internal Verdict AtCompositor(ulong runningTime, ulong now)
+    {
+        if (!_armed) return new Verdict(true);
+        var late = LateNs(runningTime, now);
+        if (late > _frameNs)
+        {
+            // Behind the clock: this frame could not leave in time, and the ones until now are as
+            // late, so the compositor skips straight to the frame due now.
+            Interlocked.Increment(ref _dropped);
+            return new Verdict(false, runningTime + (ulong)late + (ulong)_frameNs / 2);
+        }
+        var every = _shedEvery;
+        if (every <= 1) return new Verdict(true);
+        var index = (long)(runningTime / (ulong)_frameNs);
+        if (index % every != 0)
+        {
+            Interlocked.Increment(ref _dropped);
+            return new Verdict(false);
+        }
+        // Kept; the compositor need not make the frames in between at all.
+        return new Verdict(true, runningTime + (ulong)(_frameNs * (every - 1)) - (ulong)_frameNs / 2);
+    }
+
+    /// <summary>A frame about to be encoded: false to drop it. Encoder streaming thread.</summary>
+    internal bool AtEncoder(ulong runningTime, ulong now)
+    {
+        if (!_armed)
+        {
+            _armed = Interlocked.Increment(ref _delivered) >= Fps;
+            return true;
+        }
+        var late = LateNs(runningTime, now);
+        long worst;
+        do worst = Interlocked.Read(ref _worstLateNs);
+        while (late > worst && Interlocked.CompareExchange(ref _worstLateNs, late, worst) != worst);
+        if (late > _frameNs)
+        {
+            Interlocked.Increment(ref _dropped);
+            return false;
+        }
+        Interlocked.Increment(ref _delivered);
+        return true;
+    }
+
+    /// <summary>Frames the encoder's queue threw away because the encoder was still busy.</summary>
+    internal void QueueDropped(long frames) => Interlocked.Add(ref _dropped, frames);
+
+    /// <summary>Updates the delivered rate and opens or closes an episode. Control thread, a few times a second.</summary>
+    internal Episode? Tick(TimeSpan now)
+    {
+        var (delivered, dropped) = (Delivered, Dropped);
+        _history.Enqueue((now, delivered));
+        while (_history.Count > 1 && now - _history.Peek().At > QuietToEnd) _history.Dequeue();
+        var (since, deliveredThen) = _history.Peek();
+        _deliveredFps = now > since ? Math.Min(Fps, (delivered - deliveredThen) / (now - since).TotalSeconds) : Fps;
+
+        var previous = _lastTick;
+        _lastTick = (now, dropped, delivered);
+        if (previous.At == default) return null;
+        if (dropped > previous.Dropped)
+        {
+            _lastDropAt = now;
+            if (!_inEpisode)
+            {
+                (_inEpisode, _reported, _episodeStart) = (true, false, previous);
+                Interlocked.Increment(ref _episodes);
+            }
+        }
+        if (!_inEpisode) return null;
+        var ended = now - _lastDropAt >= QuietToEnd;
+        if (ended) _inEpisode = false;
+        if (_reported && !ended) return null;
+        if (!_reported && !ended && now - _episodeStart.At < TimeSpan.FromSeconds(1)) return null;
+        var first = !_reported;
+        _reported = true;
+        var length = (ended ? _lastDropAt : now) - _episodeStart.At;
+        var rate = Math.Min(Fps, (delivered - _episodeStart.Delivered) / Math.Max(1e-3, (now - _episodeStart.At).TotalSeconds));
+        return new Episode(first, ended, length, dropped - _episodeStart.Dropped, rate);
+    }
+}

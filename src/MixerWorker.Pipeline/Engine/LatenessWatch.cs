@@ -1,0 +1,67 @@
+using Microsoft.Extensions.Logging;
+using MixerWorker.Pipeline.Builders;
+
+namespace MixerWorker.Pipeline.Engine;
+
+/// <summary>
+/// Looks at every bus's lateness a few times a second: reports each bus's drop episodes (one
+/// warning when an episode starts, a line when it ends; the counters and the delivered rate are in
+/// its status), and decides from Program's state how many frames the other buses give up
+/// (<see cref="LoadShedding"/>). Control thread.
+/// </summary>
+internal sealed class LatenessWatch(ILogger log)
+{
+    private const string ProgramBus = "program";
+
+    private readonly LoadShedding _shedding = new();
+    private long _programDropped;
+
+    /// <summary>A new bus starts with the shedding in force.</summary>
+    internal void Adopt(BusBranch bus)
+    {
+        if (bus.Name != ProgramBus) bus.Guard.ShedEvery = _shedding.ShedEvery;
+    }
+
+    internal void Watch(IEnumerable<BusBranch> buses)
+    {
+        var now = TimeSpan.FromMilliseconds(Environment.TickCount64);
+        var all = buses.ToList();
+        var programPressed = false;
+        foreach (var bus in all)
+        {
+            var guard = bus.Guard;
+            var worst = guard.TakeWorstLateness();
+            if (bus.Name == ProgramBus)
+            {
+                var dropped = guard.Dropped;
+                programPressed = guard.Armed && (dropped > _programDropped || worst > guard.MaxLateNs / 2);
+                _programDropped = dropped;
+            }
+            if (bus.WatchLateness(now) is { } episode) Report(bus, episode);
+        }
+        Shed(all, programPressed, now);
+    }
+
+    private void Report(BusBranch bus, LatenessGuard.Episode episode)
+    {
+        if (episode.First)
+            log.LogWarning("bus {Bus} cannot make all its frames in time: dropping frames to hold its delay ({Fps:F1} of {Rate} fps delivered{Ended})",
+                bus.Name, episode.DeliveredFps, bus.Guard.Fps, episode.Ended ? $", for {episode.Length.TotalSeconds:F1} s" : "");
+        else if (episode.Ended)
+            log.LogInformation("bus {Bus} makes all its frames again after {Seconds:F1} s: {Dropped} dropped, {Fps:F1} of {Rate} fps delivered",
+                bus.Name, episode.Length.TotalSeconds, episode.Dropped, episode.DeliveredFps, bus.Guard.Fps);
+    }
+
+    private void Shed(List<BusBranch> buses, bool programPressed, TimeSpan now)
+    {
+        var before = _shedding.ShedEvery;
+        if (_shedding.Tick(programPressed, now) is not { } every) return;
+        foreach (var bus in buses.Where(b => b.Name != ProgramBus)) bus.Guard.ShedEvery = every;
+        if (before == 1)
+            log.LogWarning("program is short of time: the other buses make fewer frames to leave it the machine (one in {Every})", every);
+        else if (every == 1)
+            log.LogInformation("program keeps up again: the other buses make every frame");
+        else
+            log.LogDebug("the other buses now make one frame in {Every}", every);
+    }
+}

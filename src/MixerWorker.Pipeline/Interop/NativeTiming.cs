@@ -1,0 +1,17 @@
+using System.Runtime.InteropServices;
+
+namespace MixerWorker.Pipeline.Interop;
+
+// Live timing: the pipeline clock, latency answers and QoS events.
+internal static partial class Native
+{
+    // Clock time minus base time; GST_CLOCK_TIME_NONE while the element has no clock (since 1.18).
+    [LibraryImport("libgstreamer-1.0.so.0")] internal static partial ulong gst_element_get_current_running_time(nint element);
+    // The latency an aggregator waits for (its own plus upstream's), GST_CLOCK_TIME_NONE when not live.
+    [LibraryImport("libgstbase-1.0.so.0")] internal static partial ulong gst_aggregator_get_latency(nint aggregator);
+    [LibraryImport("libgstreamer-1.0.so.0")]
+    internal static partial void gst_query_set_latency(nint query, [MarshalAs(UnmanagedType.I4)] bool live, ulong min, ulong max);
+    // F: consumed by gst_pad_send_event. type: GstQOSType (0 overflow, 1 underflow, 2 throttle).
+    [LibraryImport("libgstreamer-1.0.so.0")]
+    internal static partial nint gst_event_new_qos(int type, double proportion, long diff, ulong timestamp);
+}

@@ -1,0 +1,150 @@
+namespace MixerWorker.Pipeline.Sources;
+
+/// <summary>
+/// Maps one input connection's timestamps onto the mixer's running time: running time = the
+/// input's own timestamp + one offset, shared by its picture and its sound. The offset is found on
+/// the first picture (that picture is due the moment it leaves its decoder), found again when the
+/// input's timestamps jump (a publisher restarting its clock, a file looping, a PTS wrap), and
+/// corrected when, over a whole window, even the input's earliest frames come out too early or too
+/// late. Between those moments frames keep the spacing their publisher gave them, so each one lands
+/// at the position in time it was captured. See docs/architecture.md, "Live timing".
+/// </summary>
+/// <remarks>
+/// Pure arithmetic, no GStreamer: the caller (<see cref="SrtSource"/>) gives each decoded buffer's
+/// running time and the pipeline's running time now, and applies the offset it gets back. Called
+/// from the input's streaming thread(s); thread-safe.
+/// </remarks>
+internal sealed class InputTimeline
+{
+    internal enum Track { Video, Audio }
+
+    internal enum ChangeKind { Anchored, Jumped, Corrected }
+
+    /// <summary>A change of the offset: why, and by how much (ns; for an anchor, the offset itself).</summary>
+    internal readonly record struct Change(ChangeKind Kind, long ByNs);
+
+    /// <summary>What to do with a buffer: drop it, or let it through with this running-time offset.</summary>
+    internal readonly record struct Placement(bool Keep, long OffsetNs, Change? Change = null);
+
+    private const long Ms = 1_000_000;
+    // Decoded pictures never go back in time, and a publisher never leaves a second without one:
+    // beyond these, the timestamps belong to a new timeline.
+    internal const long JumpBackNs = 500 * Ms, JumpForwardNs = 1000 * Ms;
+    // Sound and picture of one timeline are never this far apart.
+    internal const long SameTimelineNs = 1000 * Ms;
+    // An input that has sent sound but no picture for this long is taken as sound only.
+    internal const long SoundOnlyAfterNs = 1000 * Ms;
+    // The first window is short so that a badly placed anchor is corrected within a few frames.
+    internal const long FirstWindowNs = 500 * Ms, WindowNs = 2000 * Ms;
+
+    private readonly long _bandNs, _maxLaterNs;
+    // How far corrections have moved the timeline later since it was anchored.
+    private long _laterNs;
+    private readonly Lock _lock = new();
+    private readonly long[] _low = [long.MaxValue, long.MaxValue];
+    private long? _offset;
+    private Track _master = Track.Video;
+    private ulong _masterLast, _masterLastAt;
+    private ulong? _firstSoundAt;
+    private ulong _windowStart;
+    private long _windowLength;
+
+    /// <param name="jitter">
+    /// How much later than its due time a frame may leave its decoder and still be shown (what the
+    /// buses' deadlines allow for). The offset is corrected only when the earliest frames of a window
+    /// stray more than half of it from their due time, so ordinary jitter never moves it.
+    /// </param>
+    internal InputTimeline(TimeSpan jitter)
+    {
+        _bandNs = Math.Max(5 * Ms, jitter.Ticks * 100 / 2);
+        _maxLaterNs = Math.Max(2 * _bandNs, jitter.Ticks * 100);
+    }
+
+    internal long Jumps { get; private set; }
+    internal long Corrections { get; private set; }
+    /// <summary>Buffers dropped because they belong to no timeline yet (sound before the first picture) or to an old one.</summary>
+    internal long HeldBack { get; private set; }
+    internal long? OffsetNs { get { lock (_lock) return _offset; } }
+
+    /// <summary>
+    /// Places one decoded buffer whose running time before any offset is <paramref name="runningTime"/>;
+    /// <paramref name="now"/> is the pipeline's running time as the buffer leaves its decoder.
+    /// </summary>
+    internal Placement Place(Track track, ulong runningTime, ulong now)
+    {
+        lock (_lock)
+        {
+            Change? change = null;
+            if (_offset is null)
+            {
+                if (track == Track.Audio) _firstSoundAt ??= now;
+                if (track == Track.Audio && now - _firstSoundAt!.Value < SoundOnlyAfterNs)
+                {
+                    HeldBack++; // its picture will set the timeline
+                    return new Placement(false, 0);
+                }
+                _master = track;
+                change = new Change(ChangeKind.Anchored, Anchor(runningTime, now));
+            }
+            else if (track == _master)
+            {
+                if (runningTime + JumpBackNs < _masterLast || runningTime > _masterLast + JumpForwardNs)
+                {
+                    var before = _offset.Value;
+                    Jumps++;
+                    change = new Change(ChangeKind.Jumped, Anchor(runningTime, now) - before);
+                }
+                _masterLast = runningTime;
+                _masterLastAt = now;
+            }
+            else if (Math.Abs((long)runningTime - ExpectedMasterAt(now)) > SameTimelineNs)
+            {
+                HeldBack++; // sound of the old timeline after a jump, or of the new one before it
+                return new Placement(false, _offset.Value);
+            }
+
+            var offset = _offset!.Value;
+            var late = (long)now - ((long)runningTime + offset);
+            _low[(int)track] = Math.Min(_low[(int)track], late);
+            if ((long)(now - _windowStart) >= _windowLength && EndWindow(now) is { } correction) change ??= correction;
+            return new Placement(true, offset, change);
+        }
+    }
+
+    // Where the master track's timeline is now, carried forward by the clock while it pauses.
+    private long ExpectedMasterAt(ulong now) => (long)_masterLast + (long)(now - _masterLastAt);
+
+    private long Anchor(ulong runningTime, ulong now)
+    {
+        _offset = (long)now - (long)runningTime;
+        _laterNs = 0;
+        _masterLast = runningTime;
+        _masterLastAt = now;
+        StartWindow(now, FirstWindowNs);
+        return _offset.Value;
+    }
+
+    // The latest track sets the pace: the earliest frame of the latest track should be due right as
+    // it comes out. The correction applies from the next buffer on. Moving later is bounded: a
+    // decoder that falls ever further behind (a starved machine) must not drag the buses' timeline
+    // with it; its frames come too late and are left out instead.
+    private Change? EndWindow(ulong now)
+    {
+        var latest = _low.Where(l => l != long.MaxValue).DefaultIfEmpty(0).Max();
+        StartWindow(now, WindowNs);
+        if (Math.Abs(latest) <= _bandNs) return null;
+        var by = latest < 0 ? latest : Math.Min(latest, _maxLaterNs - _laterNs);
+        if (by == 0) return null;
+        _offset += by;
+        _laterNs += by;
+        Corrections++;
+        return new Change(ChangeKind.Corrected, by);
+    }
+
+    private void StartWindow(ulong now, long length)
+    {
+        _windowStart = now;
+        _windowLength = length;
+        Array.Fill(_low, long.MaxValue);
+    }
+}

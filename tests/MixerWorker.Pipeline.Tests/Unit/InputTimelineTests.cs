@@ -1,0 +1,172 @@
+using MixerWorker.Pipeline.Sources;
+using Xunit;
+using static MixerWorker.Pipeline.Sources.InputTimeline;
+
+namespace MixerWorker.Pipeline.Tests.Unit;
+
+/// <summary>
+/// How an input's timestamps are placed on the mixer's running time: a 30 fps input whose frames
+/// leave the decoder on a clock of our own, with the lead, jitter and jumps real publishers have.
+/// </summary>
+public sealed class InputTimelineTests
+{
+    private const ulong Ms = 1_000_000;
+    private const long SignedMs = 1_000_000;
+    private const ulong Frame = 33_333_333;
+    private static readonly TimeSpan Jitter = TimeSpan.FromMilliseconds(60);
+
+    /// <summary>Feeds video frames i = from..to-1 with stamps start + i·frame, leaving the decoder at at + i·frame + late(i).</summary>
+    private static List<Placement> Video(InputTimeline t, int from, int to, ulong stampStart, ulong at, Func<int, long>? late = null) =>
+        [.. Enumerable.Range(from, to - from).Select(i =>
+            t.Place(Track.Video, stampStart + (ulong)i * Frame, (ulong)((long)(at + (ulong)i * Frame) + (late?.Invoke(i) ?? 0))))];
+
+    private static ulong Due(ulong stamp, Placement p) => (ulong)((long)stamp + p.OffsetNs);
+
+    [Fact]
+    public void The_first_picture_is_due_as_it_leaves_its_decoder_whatever_lead_the_publisher_muxed_with()
+    {
+        foreach (var lead in new long[] { 700 * SignedMs, 100 * SignedMs, -80 * SignedMs })
+        {
+            var t = new InputTimeline(Jitter);
+            const ulong now = 5_000 * Ms;
+            var stamp = (ulong)((long)now + lead);
+            var p = t.Place(Track.Video, stamp, now);
+            Assert.True(p.Keep);
+            Assert.Equal(now, Due(stamp, p));
+            Assert.Equal(ChangeKind.Anchored, p.Change?.Kind);
+            // The following frames keep their spacing exactly: one frame apart on the mixer's timeline.
+            var next = Video(t, 1, 30, stamp, now);
+            Assert.All(next, q => Assert.Equal(p.OffsetNs, q.OffsetNs));
+        }
+    }
+
+    [Fact]
+    public void Sound_waits_for_its_picture_and_then_moves_with_it()
+    {
+        var t = new InputTimeline(Jitter);
+        Assert.False(t.Place(Track.Audio, 1_700 * Ms, 1_000 * Ms).Keep);
+        var video = t.Place(Track.Video, 1_720 * Ms, 1_010 * Ms);
+        var audio = t.Place(Track.Audio, 1_721 * Ms, 1_012 * Ms);
+        Assert.True(audio.Keep);
+        Assert.Equal(video.OffsetNs, audio.OffsetNs);
+        Assert.Equal(1, t.HeldBack);
+    }
+
+    [Fact]
+    public void An_input_with_sound_only_is_anchored_on_its_sound_after_a_second()
+    {
+        var t = new InputTimeline(Jitter);
+        Assert.False(t.Place(Track.Audio, 2_000 * Ms, 1_000 * Ms).Keep);
+        Assert.False(t.Place(Track.Audio, 2_500 * Ms, 1_500 * Ms).Keep);
+        var p = t.Place(Track.Audio, 3_000 * Ms, 2_000 * Ms);
+        Assert.True(p.Keep);
+        Assert.Equal(2_000 * Ms, Due(3_000 * Ms, p));
+    }
+
+    [Fact]
+    public void Ordinary_jitter_never_moves_the_timeline()
+    {
+        var t = new InputTimeline(Jitter);
+        var rnd = new Random(7);
+        // Ten seconds of frames leaving the decoder 0-25 ms late, the anchor frame on time.
+        var placed = Video(t, 0, 300, 10_000 * Ms, 1_000 * Ms, i => i == 0 ? 0 : rnd.Next(0, 25) * SignedMs);
+        Assert.Single(placed.Select(p => p.OffsetNs).Distinct());
+        Assert.Equal(0, t.Corrections);
+    }
+
+    [Fact]
+    public void A_first_picture_that_came_out_late_is_corrected_within_the_first_window()
+    {
+        var t = new InputTimeline(Jitter);
+        // The first picture (a keyframe, slow to decode) left 80 ms later than the rest will.
+        var placed = Video(t, 0, 60, 10_000 * Ms, 1_000 * Ms, i => i == 0 ? 80 * SignedMs : 0);
+        var corrected = placed.FindIndex(p => p.Change?.Kind == ChangeKind.Corrected);
+        Assert.InRange(corrected, 15, 18); // the first window is half a second
+        Assert.Equal(-80 * SignedMs, placed[corrected].Change!.Value.ByNs);
+        // From then on the frames are due as they come out: no latency is wasted.
+        var last = placed[^1];
+        Assert.Equal(1_000 * Ms + 59 * Frame, Due(10_000 * Ms + 59 * Frame, last));
+    }
+
+    [Fact]
+    public void Frames_that_keep_coming_out_late_move_the_timeline_later_once()
+    {
+        var t = new InputTimeline(Jitter);
+        var placed = Video(t, 0, 200, 10_000 * Ms, 1_000 * Ms, i => i < 20 ? 0 : 45 * SignedMs);
+        var corrections = placed.Where(p => p.Change?.Kind == ChangeKind.Corrected).ToList();
+        Assert.Single(corrections);
+        Assert.Equal(45 * SignedMs, corrections[0].Change!.Value.ByNs);
+    }
+
+    [Theory]
+    [InlineData(-10_000)] // a file looping back ten seconds
+    [InlineData(+5_000)]  // a publisher's clock leaping ahead
+    [InlineData(-95_443_717)] // the 33-bit PTS wrapping (2^33 / 90 kHz s), as tsdemux does not unwrap in this case
+    public void A_jump_in_the_timestamps_starts_a_new_timeline_at_once(long jumpMs)
+    {
+        var t = new InputTimeline(Jitter);
+        var stamp0 = 100_000_000 * Ms;
+        var before = Video(t, 0, 30, stamp0, 1_000 * Ms);
+        var jumped = (ulong)((long)stamp0 + 30 * (long)Frame + jumpMs * SignedMs);
+        var after = Video(t, 0, 30, jumped, 1_000 * Ms + 30 * Frame);
+        Assert.Equal(ChangeKind.Jumped, after[0].Change?.Kind);
+        Assert.Equal(1, t.Jumps);
+        // The first frame after the jump is due one frame after the last one before it: no gap, no freeze.
+        Assert.Equal(Due(stamp0 + 29 * Frame, before[^1]) + Frame, Due(jumped, after[0]));
+        Assert.All(after.Skip(1), p => Assert.Null(p.Change));
+    }
+
+    [Fact]
+    public void Sound_from_before_a_jump_is_dropped_and_sound_after_it_follows_the_new_timeline()
+    {
+        var t = new InputTimeline(Jitter);
+        Video(t, 0, 30, 50_000 * Ms, 1_000 * Ms);
+        var now = 1_000 * Ms + 30 * Frame;
+        var jumped = t.Place(Track.Video, 40_000 * Ms, now);
+        Assert.Equal(ChangeKind.Jumped, jumped.Change?.Kind);
+        Assert.False(t.Place(Track.Audio, 50_000 * Ms + 30 * Frame, now + Ms).Keep);
+        var audio = t.Place(Track.Audio, 40_000 * Ms + 2 * Ms, now + 2 * Ms);
+        Assert.True(audio.Keep);
+        Assert.Equal(jumped.OffsetNs, audio.OffsetNs);
+    }
+
+    [Fact]
+    public void Sound_goes_on_while_the_picture_pauses()
+    {
+        var t = new InputTimeline(Jitter);
+        Video(t, 0, 30, 50_000 * Ms, 1_000 * Ms);
+        // The picture stops; its sound carries on for three seconds, in step with the clock.
+        var lastVideo = 1_000 * Ms + 29 * Frame;
+        for (var ms = 0; ms < 3_000; ms += 20)
+            Assert.True(t.Place(Track.Audio, 50_000 * Ms + 29 * Frame + (ulong)ms * Ms, lastVideo + (ulong)ms * Ms).Keep);
+    }
+
+    [Fact]
+    public void A_gap_without_a_jump_in_the_stamps_keeps_the_timeline()
+    {
+        var t = new InputTimeline(Jitter);
+        var before = Video(t, 0, 30, 50_000 * Ms, 1_000 * Ms);
+        // 400 ms of pictures lost on the way: the stamps go on where the clock is.
+        var after = Video(t, 42, 60, 50_000 * Ms, 1_000 * Ms);
+        Assert.All(after, p => Assert.Equal(before[0].OffsetNs, p.OffsetNs));
+        Assert.Equal(0, t.Jumps);
+    }
+
+    [Fact]
+    public void A_decoder_falling_ever_further_behind_does_not_drag_the_timeline_with_it()
+    {
+        var t = new InputTimeline(Jitter);
+        // A starved machine: each frame leaves the decoder 10 ms later than the one before.
+        var placed = Video(t, 0, 600, 10_000 * Ms, 1_000 * Ms, i => i * 10 * SignedMs);
+        var moved = placed[^1].OffsetNs - placed[0].OffsetNs;
+        Assert.InRange(moved, 1, 60 * SignedMs); // at most one jitter allowance later, whatever the delay
+        // Once it catches up (the backlog leaves in a burst, then frames leave on time again), the
+        // frames come early and the timeline comes back.
+        var last = 1_000 * Ms + 599 * Frame + 5_990 * Ms;
+        foreach (var i in Enumerable.Range(600, 180))
+            t.Place(Track.Video, 10_000 * Ms + (ulong)i * Frame, last + (ulong)(i - 599) * Ms);
+        var back = Video(t, 780, 980, 10_000 * Ms, 1_000 * Ms);
+        Assert.Equal(placed[0].OffsetNs, back[^1].OffsetNs);
+        Assert.Equal(0, t.Jumps);
+    }
+}

@@ -1,0 +1,127 @@
+using MixerWorker.Pipeline.Builders;
+using MixerWorker.Pipeline.Engine;
+using Xunit;
+
+namespace MixerWorker.Pipeline.Tests.Unit;
+
+/// <summary>
+/// A bus that cannot make all its frames drops them instead of stretching its timeline, reports the
+/// episode once, and Program is protected by the other buses shedding frames. The compositor and the
+/// clock are simulated: a machine that needs longer than a frame interval for each frame.
+/// </summary>
+public sealed class LatenessGuardTests
+{
+    private const ulong Ms = 1_000_000;
+    private static readonly TimeSpan Latency = TimeSpan.FromMilliseconds(90);
+
+    private sealed record Run(List<(ulong RunningTime, ulong At)> Delivered, long Dropped, List<LatenessGuard.Episode> Episodes);
+
+    /// <summary>
+    /// Runs a 30 fps bus for <paramref name="seconds"/> on a machine that needs <paramref name="costMs"/>
+    /// to make each frame. The compositor starts a frame when its pictures are there (10 ms after its
+    /// running time) and the machine is free; it honours the guard's skip requests, as QoS makes it
+    /// do; the encoder works on its own thread. The guard is ticked every 250 ms, as the control
+    /// thread does.
+    /// </summary>
+    private static Run Simulate(LatenessGuard guard, double costMs, double seconds, ulong start = 1_000 * Ms)
+    {
+        const ulong frame = 33_333_333;
+        var delivered = new List<(ulong, ulong)>();
+        var episodes = new List<LatenessGuard.Episode>();
+        ulong runningTime = start, skipUntil = 0, now = start, nextTick = start;
+        var end = start + (ulong)(seconds * 1e9);
+        while (now < end)
+        {
+            if (runningTime >= skipUntil)
+            {
+                now = Math.Max(now, runningTime + 10 * Ms) + (ulong)(costMs * Ms);
+                var verdict = guard.AtCompositor(runningTime, now);
+                if (verdict.SkipUntilNs is { } until) skipUntil = until;
+                if (verdict.Keep && guard.AtEncoder(runningTime, now)) delivered.Add((runningTime, now));
+            }
+            runningTime += frame;
+            while (nextTick <= now)
+            {
+                if (guard.Tick(TimeSpan.FromTicks((long)(nextTick / 100))) is { } e) episodes.Add(e);
+                nextTick += 250 * Ms;
+            }
+        }
+        return new Run(delivered, guard.Dropped, episodes);
+    }
+
+    private static double Lag((ulong RunningTime, ulong At) f) => (f.At - f.RunningTime) / 1e6;
+
+    [Fact]
+    public void A_bus_that_keeps_up_drops_nothing_and_reports_nothing()
+    {
+        var run = Simulate(new LatenessGuard("program", 30, Latency), costMs: 20, seconds: 10);
+        Assert.Equal(0, run.Dropped);
+        Assert.Empty(run.Episodes);
+        Assert.InRange(run.Delivered.Count, 299, 301);
+    }
+
+    [Fact]
+    public void A_starved_bus_drops_frames_and_its_delay_never_grows()
+    {
+        // 50 ms a frame: the machine cannot make 30 fps.
+        var guard = new LatenessGuard("aux1", 30, Latency);
+        var run = Simulate(guard, costMs: 50, seconds: 20);
+        var kept = run.Delivered.Skip(30).ToList(); // after the first second, which is never judged
+        // Every frame that leaves is within its deadline plus one frame interval: latency + 2 frames at most.
+        Assert.All(kept, f => Assert.InRange(Lag(f), 0, Latency.TotalMilliseconds + 2 * 33.4));
+        // Lag growth over the run (last quarter's median against the first's) stays within 100 ms.
+        var quarter = kept.Count / 4;
+        double Median(IEnumerable<double> xs) { var s = xs.Order().ToList(); return s[s.Count / 2]; }
+        var growth = Median(kept.TakeLast(quarter).Select(Lag)) - Median(kept.Take(quarter).Select(Lag));
+        Assert.InRange(growth, -100, 100);
+        // The output rate drops to what the machine can make instead.
+        Assert.InRange(kept.Count / 19.0, 8, 21);
+        Assert.True(run.Dropped > 100, $"dropped {run.Dropped}");
+        // One episode, reported once (and not ended while it lasts).
+        Assert.Equal(1, guard.Episodes);
+        var first = Assert.Single(run.Episodes);
+        Assert.True(first.First);
+        Assert.False(first.Ended);
+        Assert.InRange(first.DeliveredFps, 8, 21);
+        Assert.True(guard.Dropping);
+    }
+
+    [Fact]
+    public void An_episode_ends_once_the_bus_keeps_up_again()
+    {
+        var guard = new LatenessGuard("program", 30, Latency);
+        var starved = Simulate(guard, costMs: 50, seconds: 5);
+        var calm = Simulate(guard, costMs: 10, seconds: 5, start: starved.Delivered[^1].At);
+        Assert.Single(starved.Episodes);
+        var end = Assert.Single(calm.Episodes);
+        Assert.True(end.Ended);
+        Assert.False(guard.Dropping);
+        Assert.Equal(1, guard.Episodes);
+    }
+
+    [Fact]
+    public void A_shedding_bus_makes_one_frame_in_n()
+    {
+        var guard = new LatenessGuard("aux1", 30, Latency) { ShedEvery = 3 };
+        var run = Simulate(guard, costMs: 5, seconds: 10);
+        var kept = run.Delivered.Skip(30).ToList();
+        Assert.InRange(kept.Count, 85, 95); // 9 s at 10 fps
+        Assert.All(kept, f => Assert.InRange(Lag(f), 0, Latency.TotalMilliseconds + 2 * 33.4));
+    }
+
+    [Fact]
+    public void Program_pressed_makes_the_other_buses_shed_step_by_step_and_calm_gives_it_back()
+    {
+        var shedding = new LoadShedding();
+        var t = TimeSpan.Zero;
+        var levels = new List<int>();
+        for (var i = 0; i < 40; i++, t += TimeSpan.FromMilliseconds(250))
+            if (shedding.Tick(programPressed: true, t) is { } every) levels.Add(every);
+        Assert.Equal(LoadShedding.Levels.Skip(1), levels); // one step a second, up to the last level
+        levels.Clear();
+        for (var i = 0; i < 100; i++, t += TimeSpan.FromMilliseconds(250))
+            if (shedding.Tick(programPressed: false, t) is { } every) levels.Add(every);
+        Assert.Equal(LoadShedding.Levels.Reverse().Skip(1), levels);
+        Assert.Equal(1, shedding.ShedEvery);
+    }
+}
