@@ -55,6 +55,10 @@ public sealed partial class ObservabilityTests(ITestOutputHelper output)
         Assert.Equal(0, m.Value("mixer_bus_output_reconnects_total", show, program));
         Assert.Equal(1, m.Value("mixer_bus_encoder_info", show, program, L("backend", "software")));
         Assert.InRange(m.Value("mixer_bus_audio_peak_dbfs", show, program), -40, 0);
+        // Live timing's lateness: present for every bus (a loaded test machine may drop a few frames).
+        Assert.InRange(m.Value("mixer_bus_dropped_frames_total", show, program), 0, m.Value("mixer_bus_frames_total", show, program));
+        Assert.True(m.Value("mixer_bus_late_episodes_total", show, program) >= 0);
+        Assert.Contains(m.Value("mixer_bus_dropping", show, program), new[] { 0.0, 1.0 });
 
         // Per input: connected, pictures arriving, none of them failing to decode, tone metered at its level.
         foreach (var (input, spec) in new[] { (camA, A), (camB, B) })

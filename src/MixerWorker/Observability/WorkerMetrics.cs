@@ -32,8 +32,8 @@ internal sealed class WorkerMetrics
     private readonly Gauge _workerInfo, _gstreamerInfo, _backendAvailable, _projects, _projectsDesired, _redisConnected;
     private readonly Histogram _commandLatency, _convergence;
     // Per bus.
-    private readonly Counter _busFrames, _busBytes, _busReconnects;
-    private readonly Gauge _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms;
+    private readonly Counter _busFrames, _busBytes, _busReconnects, _busDropped, _busLateEpisodes;
+    private readonly Gauge _busDropping, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms;
     // Per input.
     private readonly Counter _inputFrames, _inputDecodeErrors, _inputReconnects;
     private readonly Gauge _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms;
@@ -65,6 +65,9 @@ internal sealed class WorkerMetrics
 
         _busFrames = f.CreateCounter("mixer_bus_frames_total", "Pictures the bus's compositor produced.", bus);
         _busBytes = f.CreateCounter("mixer_bus_sent_bytes_total", "MPEG-TS bytes handed to the bus's SRT output; rate() x 8 is the bitrate sent.", bus);
+        _busDropped = f.CreateCounter("mixer_bus_dropped_frames_total", "Frames the bus left out to stay on time (it could not make them by their deadline).", bus);
+        _busLateEpisodes = f.CreateCounter("mixer_bus_late_episodes_total", "Spells in which the bus could not keep up and dropped frames.", bus);
+        _busDropping = f.CreateGauge("mixer_bus_dropping", "1 while the bus is dropping frames to stay on time.", bus);
         _busReconnects = f.CreateCounter("mixer_bus_output_reconnects_total", "Connection attempts of the bus's SRT output after its first.", bus);
         _busOutputState = f.CreateGauge("mixer_bus_output_state", "The bus's SRT output connection: 1 for its current state, 0 for the others.", [.. bus, "state"]);
         _busEncoder = f.CreateGauge("mixer_bus_encoder_info", "The bus's H.264 encoder backend: always 1.", [.. bus, "backend"]);
@@ -80,7 +83,7 @@ internal sealed class WorkerMetrics
         _inputIngestOnline = f.CreateGauge("mixer_input_ingest_online", "MediaMTX's view of the input's feed (INGEST_ONLINE 1, INGEST_OFFLINE 0); absent until it told.", input);
         _inputPeak = f.CreateGauge("mixer_input_audio_peak_dbfs", "The input's audio peak (after its gain) over the last metering interval, dBFS.", input);
         _inputRms = f.CreateGauge("mixer_input_audio_rms_dbfs", "The input's audio RMS (after its gain) over the last metering interval, dBFS.", input);
-        _perProject = [_busFrames, _busBytes, _busReconnects, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms,
+        _perProject = [_busFrames, _busBytes, _busDropped, _busLateEpisodes, _busDropping, _busReconnects, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms,
                        _inputFrames, _inputDecodeErrors, _inputReconnects, _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms];
 
         _workerInfo.WithLabels(worker.Value.Id, Version).Set(1);
@@ -174,6 +177,12 @@ internal sealed class WorkerMetrics
             s.IncTo(_busFrames, bus.FramesOut, p, name);
             s.IncTo(_busBytes, bus.BytesSent, p, name);
             s.IncTo(_busReconnects, Math.Max(0, bus.Attempts - 1), p, name);
+            if (bus.Lateness is { } late)
+            {
+                s.IncTo(_busDropped, late.DroppedFrames, p, name);
+                s.IncTo(_busLateEpisodes, late.Episodes, p, name);
+                s.Set(_busDropping, late.Dropping ? 1 : 0, p, name);
+            }
             foreach (var st in States) s.Set(_busOutputState, StateName(bus.Output) == st ? 1 : 0, p, name, st);
             s.Set(_busEncoder, 1, p, name, bus.Encoder);
             if (runtime.OutputPublished.TryGetValue(name, out var published)) s.Set(_busPublished, published ? 1 : 0, p, name);
