@@ -7,7 +7,7 @@ namespace MixerWorker.Pipeline.Builders;
 /// What a box shows while its input has no signal: a slate-grey card with the input's name, "NO
 /// SIGNAL" and how long the input has been gone, so an operator tells a dead camera from a black
 /// picture. appsrc (one still, made once) → textoverlay → imagefreeze (live, repeats the last still at
-/// the bus's rate) → compositor pad. The text is drawn only when it changes (at most once a second,
+/// the bus's rate) → leaky queue → compositor pad. The text is drawn only when it changes (at most once a second,
 /// when the still is pushed again); every frame in between is the same buffer, referenced again.
 /// </summary>
 internal sealed class NoSignalCard : IDisposable
@@ -53,12 +53,17 @@ internal sealed class NoSignalCard : IDisposable
         freeze.Set("is-live", true);
         freeze.Set("allow-replace", true);
         var caps = ElementFactory.CapsFilter(name.Child("caps"), $"video/x-raw,framerate={fps}/1");
-        Element[] chain = [_src, _text, freeze, caps];
+        // imagefreeze answers a latency of at most one frame, less than the inputs' jitter allowance:
+        // the compositor would find no latency it can configure and the whole bus would lose its
+        // timing. A queue (with no time limit) lifts that maximum; leaky, so the still never waits.
+        var queue = ElementFactory.LeakyQueue(name.Child("queue"), maxBuffers: 2);
+        Element[] chain = [_src, _text, freeze, caps, queue];
         ElementFactory.AddChain(_bin, chain);
-        using (var last = caps.StaticPad("src")) { _binSrc = Pad.Ghost("src", last); }
+        using (var last = queue.StaticPad("src")) { _binSrc = Pad.Ghost("src", last); }
         _bin.AddPad(_binSrc);
         freeze.Dispose();
         caps.Dispose();
+        queue.Dispose();
         graph.Add(_bin);
         _mixPad = compositor.RequestPad("sink_%u");
         _mixPad.SetNumber("alpha", 0.0); // hidden until the director places it
