@@ -56,7 +56,7 @@ run_tests() {
 case "${1:-}" in
   test)  shift; run_tests "$@" ;;
   demo)  shift; ensure_packages; build; dotnet tests/MixerWorker.Testbed/bin/Release/net10.0/MixerWorker.Testbed.dll demo "$@" ;;
-  bench) shift; ensure_packages ffmpeg time; build; bench/run-all.sh "$@" ;;
+  bench) shift; ensure_packages ffmpeg time gnuplot-nox; build; bench/run-all.sh "$@" ;;
   build) shift; ensure_packages; build "$@" ;;
   *) echo "usage: $0 demo|test|bench|build" >&2; exit 2 ;;
 esac

@@ -17,7 +17,8 @@ command -v redis-server >/dev/null || { echo "needs redis-server (apt-get instal
 REDIS_PID=
 cleanup() { [ -z "$REDIS_PID" ] || kill "$REDIS_PID" 2>/dev/null || true; }
 trap cleanup EXIT
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$WORK/redis.log" 2>&1 &
+# setpriv: the kernel kills redis-server when this script dies, even by kill -9 (no trap runs then).
+setpriv --pdeathsig KILL -- redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$WORK/redis.log" 2>&1 &
 REDIS_PID=$!
 sleep 0.5
 

@@ -3,7 +3,8 @@
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
-WORKER_DLL="$REPO/src/MixerWorker/bin/Release/net10.0/MixerWorker.dll"
+# WORKER_DLL may name another build of the worker (e.g. a ReadyToRun publish, as the image has).
+WORKER_DLL=${WORKER_DLL:-"$REPO/src/MixerWorker/bin/Release/net10.0/MixerWorker.dll"}
 TESTBED_DLL="$REPO/tests/MixerWorker.Testbed/bin/Release/net10.0/MixerWorker.Testbed.dll"
 
 # A port away from the demo's and the tests' defaults, so a bench can run next to them.

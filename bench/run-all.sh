@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark and writes one markdown summary to bench/results/. Expects a Release build
-# (./run.sh bench builds first). About 30 minutes on 2 cores.
+# (./run.sh bench builds first). About 40 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")"
 source ./lib.sh
@@ -32,5 +32,6 @@ start=$(date +%s)
 ./command-latency.sh "$OUT"
 ./fleet-cost.sh "$OUT"
 ./fleet-handover.sh "$OUT"
+PLOT="${OUT%.md}-compare.png" ./compare.sh "$OUT"
 echo "Total bench time: $(( $(date +%s) - start )) s." | tee -a "$OUT"
 echo "results: bench/$OUT"

@@ -29,10 +29,25 @@ internal static class TestbedCommands
                 return await CostBench.RunAsync(options);
             case "stamps":
                 return await LatencyBench.RunAsync(options);
+            case "reappear":
+                return await ReappearBench.RunAsync(options);
+            case "soak":
+                return await SoakBench.RunAsync(options);
+            case "child":
+                return await RunChild(options.GetValueOrDefault("seconds", "60"));
             default:
-                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] [--width W --height H --fps F --bitrate KBPS --pattern smpte --mux-delay-ms MS --jitter-ms MS] | stamps --port N --scene FILE --seconds S [--buses a,b] [--direct cam-a] [--feed-width W --feed-height H --feed-fps F] [--settle S] [--label L] [--mixer M] [--md FILE] | demo [--out DIR] [--hold SECONDS] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | fleetbench --redis HOST:PORT --worker MixerWorker.dll [--runs 20] [--width 640 --height 360] [--logs DIR] [--out FILE.md] | costbench --worker MixerWorker.dll [--warmup 6] [--window 12] [--reps 2] [--out FILE.md]");
+                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] [--width W --height H --fps F --bitrate KBPS --pattern smpte --mux-delay-ms MS --jitter-ms MS] | stamps --port N --scene FILE --seconds S [--buses a,b] [--direct cam-a] [--feed-width W --feed-height H --feed-fps F] [--settle S] [--label L] [--mixer M] [--md FILE] | demo [--out DIR] [--hold SECONDS] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | fleetbench --redis HOST:PORT --worker MixerWorker.dll [--runs 20] [--width 640 --height 360] [--logs DIR] [--out FILE.md] | costbench --worker MixerWorker.dll [--warmup 6] [--window 12] [--reps 2] [--out FILE.md] | reappear --worker MixerWorker.dll [--reps 20] [--outage 5] [--modes 500,0] [--out FILE.md] | soak --redis HOST:PORT --worker MixerWorker.dll [--minutes 60] [--out FILE.md] [--csv FILE.csv] [--worker-log FILE] | child [--seconds S]");
                 return 2;
         }
+    }
+
+    // For the tests of ChildProcesses: one child (sleep) that must not outlive this process, however it ends.
+    private static async Task<int> RunChild(string seconds)
+    {
+        using var child = ChildProcesses.Start(new System.Diagnostics.ProcessStartInfo("sleep", [seconds]));
+        Console.WriteLine($"child {child.Id}");
+        await child.WaitForExitAsync();
+        return 0;
     }
 
     private static async Task<int> RunStandIn(int port, double seconds)

@@ -54,6 +54,10 @@ public sealed partial class ObservabilityTests(ITestOutputHelper output)
         Assert.Equal(0, m.Value("mixer_bus_output_state", show, program, L("state", "retrying")));
         Assert.Equal(0, m.Value("mixer_bus_output_reconnects_total", show, program));
         Assert.Equal(1, m.Value("mixer_bus_encoder_info", show, program, L("backend", "software")));
+        // Lateness: the series are there and consistent (whether a loaded test machine drops frames is not asserted).
+        Assert.Contains(m.Value("mixer_bus_dropping", show, program), new[] { 0.0, 1.0 });
+        Assert.InRange(m.Value("mixer_bus_delivered_fps", show, program), 1, 30);
+        Assert.InRange(m.Value("mixer_bus_dropped_frames_total", show, program), 0, m.Value("mixer_bus_frames_total", show, program));
         Assert.InRange(m.Value("mixer_bus_audio_peak_dbfs", show, program), -40, 0);
         // Live timing's lateness: present for every bus (a loaded test machine may drop a few frames).
         Assert.InRange(m.Value("mixer_bus_dropped_frames_total", show, program), 0, m.Value("mixer_bus_frames_total", show, program));
@@ -76,6 +80,15 @@ public sealed partial class ObservabilityTests(ITestOutputHelper output)
         Assert.Equal(1, m.Value("mixer_worker_projects"));
         Assert.Equal(1, m.Value("mixer_projects_desired"));
         Assert.Equal(1, m.Value("mixer_redis_connected"));
+        // The fleet's view: one lease held, a load that counts it, within a capacity below the CPUs.
+        Assert.Equal(1, m.Value("mixer_worker_projects_owned"));
+        Assert.Equal(0, m.Value("mixer_worker_projects_preparing"));
+        Assert.Equal(0, m.Value("mixer_worker_draining"));
+        Assert.True(m.Value("mixer_project_lease_epoch", show) >= 1);
+        var cpus = m.Samples.Single(s => s.Name == "mixer_worker_cpus").Value;
+        Assert.InRange(m.Value("mixer_worker_capacity_cpus"), 0.01, cpus);
+        Assert.True(m.Value("mixer_worker_estimated_cpus") > 0, "the project on air costs something");
+        Assert.True(m.Value("mixer_worker_load_cpus") >= m.Value("mixer_worker_estimated_cpus"), "admission's load is at least the estimate");
         Assert.Matches(@"^1\.\d+\.\d+$", m.Samples.Single(s => s.Name == "mixer_gstreamer_info").Labels["version"]);
         Assert.Equal(1, m.Value("mixer_encoder_backend_available", L("backend", "software")));
         Assert.True(m.Contains("mixer_encoder_backend_available", L("backend", "nvenc")));

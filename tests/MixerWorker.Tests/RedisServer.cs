@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using MixerWorker.Testbed;
 using StackExchange.Redis;
 
 namespace MixerWorker.Tests;
@@ -34,7 +35,7 @@ public sealed class RedisServer : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        _process = Process.Start(psi) ?? throw new InvalidOperationException("redis-server did not start (is it installed? ./run.sh test installs it)");
+        _process = ChildProcesses.Start(psi); // a missing redis-server throws here (./run.sh test installs it)
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
         var deadline = DateTime.UtcNow.AddSeconds(10);

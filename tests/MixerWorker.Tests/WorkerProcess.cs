@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
+using MixerWorker.Testbed;
 using Xunit.Abstractions;
 
 namespace MixerWorker.Tests;
@@ -40,7 +41,7 @@ public sealed class WorkerProcess : IAsyncDisposable
         // Fails the worker's graph changes made off its control thread, as in the engine's own tests.
         psi.Environment["MIXERWORKER_CHECK_GRAPH_THREAD"] = "1";
         foreach (var (k, v) in environment) psi.Environment[k] = v;
-        return new WorkerProcess(Process.Start(psi)!, output);
+        return new WorkerProcess(ChildProcesses.Start(psi), output);
     }
 
     /// <summary>Runs a command (e.g. ctl) to its end and returns its exit code and output.</summary>

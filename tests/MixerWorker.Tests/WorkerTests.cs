@@ -44,7 +44,7 @@ public sealed class WorkerTests(ITestOutputHelper output)
     {
         await using var h = await WorkerHarness.StartAsync(output);
         await h.WriteDesiredAsync(Scene(1));
-        var worker = h.StartWorker(("RECONNECT__INITIALDELAYMS", "20000"), ("RECONNECT__MAXDELAYMS", "20000"));
+        var worker = h.StartWorker(("RECONNECT__INITIALDELAYMS", "20000"), ("RECONNECT__MAXDELAYMS", "20000"), ("RECONNECT__PROBEINTERVALMS", "20000"));
         // Wait until the input is in a long backoff (jitter can make the first waits short; those pass by themselves).
         var retry = new Regex($@"input {A.Input} \(.*?\): connection failed .*?; retry \d+ in (?<s>[\d.]+) s", RegexOptions.Singleline);
         var match = await worker.WaitForOutputAsync(retry, m => double.Parse(m.Groups["s"].Value, CultureInfo.InvariantCulture) >= 8, TimeSpan.FromSeconds(60));

@@ -20,6 +20,14 @@ internal sealed class BusBranch : IDisposable
     private bool _first = true;
     private long _bytesSent;
 
+    /// <summary>The part that names the encoder chain's elements: <c>bus.program.venc.software.1</c>.</summary>
+    internal const string EncoderPart = "venc";
+    internal const string CompositorPart = "compositor", BackgroundPart = "bgsrc";
+
+    /// <summary>Whether the element named <paramref name="part"/> on a bus feeds the encoder, so that its
+    /// "not-negotiated" means the encoder refused the picture.</summary>
+    internal static bool FeedsEncoder(string part) => part is CompositorPart or BackgroundPart;
+
     internal string Name { get; }
     internal BusDefinition Definition { get; private set; }
     internal Element Compositor { get; }
@@ -53,14 +61,14 @@ internal sealed class BusBranch : IDisposable
 
         // Video. The background source is tiny and transparent: it only makes the compositor live
         // and clocked; the compositor's own background fill draws the colour.
-        var bg = Element.Make("videotestsrc", p.Child("bgsrc"));
+        var bg = Element.Make("videotestsrc", p.Child(BackgroundPart));
         bg.Set("is-live", true);
         bg.Set("pattern", "black");
         var bgCaps = ElementFactory.CapsFilter(p.Child("bgcaps"), $"video/x-raw,format=I420,width=16,height=16,framerate={f.Fps}/1");
         // force-live: aggregate on the clock even when no input has ever connected. Without it a box
         // whose input never came up fails the latency query, the compositor falls back to waiting for
         // every pad, and the bus publishes nothing.
-        Compositor = Element.MakeWith("compositor", p.Child("compositor"), "force-live", true);
+        Compositor = Element.MakeWith("compositor", p.Child(CompositorPart), "force-live", true);
         Compositor.Set("background", bus.Background.ToString().ToLowerInvariant());
         latency.ApplyTo(Compositor);
         Compositor.Set("start-time-selection", "first");
@@ -76,7 +84,8 @@ internal sealed class BusBranch : IDisposable
         encoderQueue.Set("max-size-buffers", 1);
         encoderQueue.Set("max-size-bytes", 0);
         encoderQueue.Set("max-size-time", 0UL);
-        _encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, p.Child($"venc{i}"))).ToList();
+        // Named after their backend, so an error from a chain already replaced is told apart (EncoderPart).
+        _encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, p.Child($"{EncoderPart}.{encoderPlan.Backend}.{i}"))).ToList();
 
         var mux = Element.Make("mpegtsmux", p.Child("mux"));
         mux.Set("alignment", 7); // 7 x 188 = 1316 bytes per SRT packet, MediaMTX's payload size
@@ -152,6 +161,18 @@ internal sealed class BusBranch : IDisposable
         Thumbnail ??= new ThumbnailBranch(_graph, Name, RawTee, Definition.Format, interval, maxWidth);
 
     private void SetVideoBitrate(int kbps) => _encoder.FirstOrDefault(e => e.HasProperty("bitrate"))?.Set("bitrate", kbps);
+
+    /// <summary>
+    /// Stops a bus whose encoder failed, downstream first, before it is taken down. Its compositor
+    /// stopped with the encoder, so what feeds it (the background source, the boxes' queues, an
+    /// input's allocation query) waits on it, and so does the audio mixer on the muxer that has no
+    /// video; stopping a source first would wait for those pushes for ever. Stopping from the muxer
+    /// back flushes each element before anything upstream of it is stopped, and lets every thread go.
+    /// </summary>
+    internal void StopDownstreamFirst()
+    {
+        foreach (var e in Enumerable.Reverse(_elements)) e.SetState(State.Null);
+    }
 
     public void Dispose()
     {

@@ -1,8 +1,8 @@
 namespace MixerWorker.Pipeline.Builders;
 
 /// <summary>
-/// Keeps one bus live when the machine cannot make all its frames: a frame that would leave the bus
-/// more than two frame intervals after its deadline is dropped before it is encoded, so the output's
+/// Keeps one bus live when the machine cannot make all its frames: a frame more than two frame
+/// intervals past its deadline is dropped before it is encoded, so the output's
 /// frame rate drops and its timeline never stretches. A compositor that has fallen behind is told to
 /// skip ahead (QoS), and a bus asked to shed load (<see cref="ShedEvery"/>, an AUX bus while Program
 /// is short of time) makes only every n-th frame. Drops come in episodes, which
@@ -42,8 +42,13 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
 
     internal string Bus { get; } = bus;
     internal int Fps { get; } = fps;
-    /// <summary>The most a frame may be late (past the bus's deadline) when it leaves the encoder's queue.</summary>
-    internal long MaxLateNs => _frameNs;
+    /// <summary>
+    /// The most a frame may be late (past the bus's deadline) when it leaves the compositor or the
+    /// encoder's queue: two frame intervals, the bound. One would be tighter, but a bus whose
+    /// inputs have gone (every frame then made right at its deadline) would drop frames at every
+    /// scheduling hiccup of a loaded machine.
+    /// </summary>
+    internal long MaxLateNs => 2 * _frameNs;
     internal long Dropped => Interlocked.Read(ref _dropped);
     internal long Delivered => Interlocked.Read(ref _delivered);
     internal long Episodes => Interlocked.Read(ref _episodes);
@@ -80,7 +85,7 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     {
         if (!_armed) return new Verdict(true);
         var late = LateNs(runningTime, now);
-        if (late > _frameNs)
+        if (late > MaxLateNs)
         {
             // Behind the clock: this frame could not leave in time, and the ones until now are as
             // late, so the compositor skips straight to the frame due now.
@@ -111,7 +116,7 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
         long worst;
         do worst = Interlocked.Read(ref _worstLateNs);
         while (late > worst && Interlocked.CompareExchange(ref _worstLateNs, late, worst) != worst);
-        if (late > _frameNs)
+        if (late > MaxLateNs)
         {
             Interlocked.Increment(ref _dropped);
             return false;

@@ -6,9 +6,18 @@ public enum EncoderPreference { Auto, Nvenc, Va, Software }
 /// Picks a backend by probing element factories, then plans the chain from the compositor's output
 /// to H.264: conversion, upload or nothing, depending on where the encoder wants its frames.
 /// </summary>
-public sealed class EncoderChainBuilder(IElementProbe probe)
+public sealed class EncoderChainBuilder(IElementProbe probe, IReadOnlyList<IVideoEncoderBackend>? backends = null)
 {
+    /// <summary>Every backend, in the order they are preferred: hardware first, software last.</summary>
     public static readonly IReadOnlyList<IVideoEncoderBackend> AllBackends = [new NvencBackend(), new VaBackend(), new SoftwareX264Backend()];
+
+    private readonly IReadOnlyList<IVideoEncoderBackend> _backends = backends ?? AllBackends;
+
+    /// <summary>
+    /// Whether a bus tries every backend but the last on a few frames before it goes on air (so one
+    /// that refuses to open never stalls a live bus). Off only in tests of a failure inside a live bus.
+    /// </summary>
+    public bool TrialRuns { get; init; } = true;
 
     /// <summary>The compositor's output: system memory, I420.</summary>
     public static readonly FrameState CompositorOutput = new(FrameLocation.System, "I420");
@@ -16,11 +25,22 @@ public sealed class EncoderChainBuilder(IElementProbe probe)
     public IVideoEncoderBackend Select(EncoderPreference preference)
     {
         if (preference == EncoderPreference.Auto)
-            return AllBackends.FirstOrDefault(b => b.IsAvailable(probe))
+            return _backends.FirstOrDefault(b => b.IsAvailable(probe))
                 ?? throw new InvalidOperationException("no H.264 encoder is available: install gstreamer1.0-plugins-ugly for x264enc");
-        var wanted = AllBackends.Single(b => b.Name.Equals(preference.ToString(), StringComparison.OrdinalIgnoreCase));
+        var wanted = _backends.Single(b => b.Name.Equals(preference.ToString(), StringComparison.OrdinalIgnoreCase));
         return wanted.IsAvailable(probe) ? wanted
             : throw new InvalidOperationException($"encoder backend '{wanted.Name}' was requested but its GStreamer elements are not available on this host");
+    }
+
+    /// <summary>
+    /// The backends a bus tries in turn when its encoder fails (no session left, a driver without the
+    /// preset or entry point, an error mid-show): the selected one, then every other available one in
+    /// the order of preference, software last.
+    /// </summary>
+    public IReadOnlyList<IVideoEncoderBackend> FallbackOrder(EncoderPreference preference)
+    {
+        var first = Select(preference);
+        return [first, .. _backends.Where(b => b != first && b.IsAvailable(probe))];
     }
 
     public EncoderChainPlan Plan(IVideoEncoderBackend backend, VideoEncodeSettings settings)

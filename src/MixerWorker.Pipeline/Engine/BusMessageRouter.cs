@@ -12,6 +12,8 @@ namespace MixerWorker.Pipeline.Engine;
 /// </summary>
 internal sealed class BusMessageRouter(ProjectGraph project, AudioMeterBoard meters, SecretRedactor redactor, ILogger log)
 {
+    private const long StaleAfterRebuildMs = 2000;
+
     internal void Route(BusMessage m)
     {
         switch (m.Type)
@@ -40,6 +42,30 @@ internal sealed class BusMessageRouter(ProjectGraph project, AudioMeterBoard met
         {
             if (m.Type == MessageType.Error && bus.Supervisor?.Current is { } s && s.Generation == output.Generation)
                 s.Fail($"bus '{output.Owner}' output: {SrtErrorText.Explain(text, "OUTPUT_SRT_PASSPHRASE")}");
+            return;
+        }
+        // An encoder that refuses to open or fails mid-show: the bus moves to the next backend. Some
+        // say so themselves; others (libav's, VA's) only refuse the caps, and what feeds them stops
+        // with "not-negotiated" instead (the compositor, or the background source behind it).
+        if (m.Type == MessageType.Error && owner is { Kind: ElementKind.Bus } && ElementName.SourceOf(m.SourcePath) is { Part: { } part })
+        {
+            if (part.Split('.') is [BusBranch.EncoderPart, var backend, ..])
+            {
+                project.EncoderFailed(owner.Value.Owner, backend, text);
+                return;
+            }
+            if (BusBranch.FeedsEncoder(part) && text.Contains("not-negotiated", StringComparison.Ordinal))
+            {
+                project.EncoderFailed(owner.Value.Owner, null, "it refused the bus's video format");
+                return;
+            }
+        }
+        // What the old chain's other elements say right after the encoder failed (the compositor's
+        // flow error, mostly) is about the bus that was replaced, not the one on air now.
+        if (owner?.BusName is { } replacedBus && project.Bus(replacedBus) is { ReplacedAt: not 0 } rebuilt
+            && Environment.TickCount64 - rebuilt.ReplacedAt < StaleAfterRebuildMs)
+        {
+            log.LogDebug("after bus {Bus}'s encoder was replaced, from the old chain: {Text}", replacedBus, text);
             return;
         }
         if (m.Type == MessageType.Error)

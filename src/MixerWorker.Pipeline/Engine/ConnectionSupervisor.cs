@@ -28,8 +28,13 @@ internal sealed class ConnectionSupervisor(
     private Task? _loop;
     private int _attempts;
 
+    private int _dataFaults;
+    private FailureKind? _lastKind;
+
     internal ConnectionSession? Current { get; private set; }
     internal int Attempts => Volatile.Read(ref _attempts);
+    /// <summary>Connections that worked but carried nothing decodable.</summary>
+    internal int DataFaults => Volatile.Read(ref _dataFaults);
 
     private ResiliencePipeline BuildRetry(CancellationToken waitToken) => new ResiliencePipelineBuilder()
         .AddRetry(new RetryStrategyOptions
@@ -40,12 +45,29 @@ internal sealed class ConnectionSupervisor(
             UseJitter = true,
             Delay = options.ReconnectInitialDelay,
             MaxDelay = options.ReconnectMaxDelay,
+            // A hub that says at once "nothing published there" is asked again soon (the feed may be
+            // back any moment, and the question is cheap); anything else backs off exponentially.
+            DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(
+                args.Outcome.Exception is ConnectionFailedException { Kind: FailureKind.NothingPublished } && options.ReconnectProbeInterval > TimeSpan.Zero
+                    ? options.ReconnectProbeInterval * (0.8 + 0.4 * Random.Shared.NextDouble())
+                    : null),
             OnRetry = args =>
             {
                 var reason = args.Outcome.Exception?.Message;
                 report(ConnectionState.Retrying, reason);
-                logger.LogWarning("{What}: connection failed ({Reason}); retry {Attempt} in {Delay:F1} s",
-                    what, reason, args.AttemptNumber + 1, args.RetryDelay.TotalSeconds);
+                var kind = (args.Outcome.Exception as ConnectionFailedException)?.Kind ?? FailureKind.Connection;
+                if (kind == FailureKind.Undecodable) Interlocked.Increment(ref _dataFaults);
+                // Undecodable data or an empty path will not change by being told again: each is said
+                // once (undecodable data as an error), and the retries that follow stay quiet until something changes.
+                var repeated = kind != FailureKind.Connection && kind == _lastKind;
+                _lastKind = kind;
+                if (repeated)
+                    logger.LogDebug("{What}: still failing ({Reason}); retry {Attempt} in {Delay:F1} s", what, reason, args.AttemptNumber + 1, args.RetryDelay.TotalSeconds);
+                else if (kind == FailureKind.Undecodable)
+                    logger.LogError("{Reason}; retrying quietly", reason);
+                else
+                    logger.LogWarning("{What}: connection failed ({Reason}); retry {Attempt} in {Delay:F1} s",
+                        what, reason, args.AttemptNumber + 1, args.RetryDelay.TotalSeconds);
                 return default;
             },
         })
@@ -88,6 +110,7 @@ internal sealed class ConnectionSupervisor(
             {
                 var session = await BuildRetry(wait.Token).ExecuteAsync(ConnectOnceAsync, wait.Token);
                 report(ConnectionState.Connected, null);
+                _lastKind = null;
                 logger.LogInformation("{What}: connected", what);
                 var reason = await session.Ended.WaitAsync(_stop.Token);
                 logger.LogWarning("{What}: connection lost: {Reason}", what, reason);
@@ -130,7 +153,8 @@ internal sealed class ConnectionSupervisor(
         }
         catch (TimeoutException)
         {
-            session.Fail($"not ready within {readyTimeout.TotalSeconds:F0} s");
+            if (session.ExplainNotReady?.Invoke(readyTimeout) is { } undecodable) session.Fail(undecodable, FailureKind.Undecodable);
+            else session.Fail($"not ready within {readyTimeout.TotalSeconds:F0} s");
         }
         catch (OperationCanceledException)
         {
@@ -142,7 +166,7 @@ internal sealed class ConnectionSupervisor(
         catch (ConnectionFailedException) { }
         await close(session);
         Current = null;
-        throw new ConnectionFailedException(session.Ended.Result);
+        throw new ConnectionFailedException(session.Ended.Result, session.Kind);
     }
 
     public async ValueTask DisposeAsync()

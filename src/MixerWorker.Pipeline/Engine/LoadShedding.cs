@@ -2,7 +2,7 @@ namespace MixerWorker.Pipeline.Engine;
 
 /// <summary>
 /// Program comes first: while the Program bus is short of time (it dropped a frame, or a frame
-/// reached its encoder more than half a frame past its deadline), the other buses make fewer frames,
+/// reached its encoder more than a frame interval past its deadline), the other buses make fewer frames,
 /// one step more each second, and give them back one step every few calm seconds. Each bus still
 /// drops its own late frames (<see cref="Builders.LatenessGuard"/>); this only decides who gives way.
 /// Control thread.

@@ -11,6 +11,12 @@ public sealed record MixerOptions
     /// <summary>First and longest wait between reconnect attempts of an input or output (jittered, exponential).</summary>
     public TimeSpan ReconnectInitialDelay { get; init; } = TimeSpan.FromMilliseconds(250);
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How often an input whose path has no publisher is asked again (jittered ±20 %), instead of the
+    /// growing backoff: the hub answers such a read at once, so a returning feed is back within about
+    /// this long plus its next keyframe. Zero: the backoff applies to it too.
+    /// </summary>
+    public TimeSpan ReconnectProbeInterval { get; init; } = TimeSpan.FromMilliseconds(500);
     /// <summary>An input that sends no frame for this long is treated as lost and shows the slate.</summary>
     public TimeSpan InputStallTimeout { get; init; } = TimeSpan.FromSeconds(2);
     /// <summary>How long a connected input may take to deliver its first frame.</summary>
@@ -35,6 +41,8 @@ public sealed record MixerOptions
         var errors = new List<string>(MediaMtx.Validate());
         if (ReconnectInitialDelay <= TimeSpan.Zero || ReconnectMaxDelay < ReconnectInitialDelay)
             errors.Add("reconnect delays must be positive, the maximum at least the initial one");
+        if (ReconnectProbeInterval < TimeSpan.Zero || ReconnectProbeInterval > TimeSpan.FromMinutes(1))
+            errors.Add("the reconnect probe interval must be 0 (off) to 60000 ms");
         if (InputStallTimeout < TimeSpan.FromMilliseconds(200)) errors.Add("the input stall timeout must be at least 200 ms");
         if (GraphicsDirectory is not null && !Directory.Exists(GraphicsDirectory))
             errors.Add($"the graphics directory '{GraphicsDirectory}' does not exist (GRAPHICS__DIRECTORY)");

@@ -18,10 +18,12 @@ public sealed record InputStatus(ConnectionState State, string? Error, int Attem
 /// <summary>
 /// A bus's output connection and what it made: <paramref name="FramesOut"/> mixed pictures handed to
 /// the encoder, <paramref name="BytesSent"/> MPEG-TS bytes handed to SRT, <paramref name="Attempts"/>
-/// connection attempts, and whether it makes its frames on time (<paramref name="Lateness"/>).
+/// connection attempts, whether it makes its frames on time (<paramref name="Lateness"/>), and
+/// <paramref name="EncoderFallbacks"/> times its encoder failed and the bus moved to the next backend
+/// (<paramref name="Encoder"/> is the one in use).
 /// </summary>
 public sealed record BusStatus(ConnectionState Output, string? Error, long FramesOut, string Encoder,
-    int Attempts = 0, long BytesSent = 0, BusLateness? Lateness = null);
+    int Attempts = 0, long BytesSent = 0, BusLateness? Lateness = null, int EncoderFallbacks = 0);
 
 /// <summary>
 /// Whether a bus makes its frames on time. While it cannot (<paramref name="Dropping"/>), it drops

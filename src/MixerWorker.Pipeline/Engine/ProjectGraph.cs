@@ -20,7 +20,7 @@ internal sealed class ProjectGraph(
     ControlThread control,
     MixerOptions options,
     EncoderChainBuilder encoders,
-    IVideoEncoderBackend backend,
+    IReadOnlyList<IVideoEncoderBackend> backends,
     AudioMeterBoard meters,
     SecretRedactor redactor,
     PublishGate publish,
@@ -28,6 +28,11 @@ internal sealed class ProjectGraph(
 {
     private readonly Dictionary<string, InputRuntime> _inputs = [];
     private readonly Dictionary<string, BusRuntime> _buses = [];
+    // Per bus, which of the backends it encodes with: a bus whose encoder failed stays on the next
+    // one for the mixer's life (a hardware encoder that refused once, for want of a session or a
+    // preset, would refuse again), including when a format change rebuilds it.
+    private readonly Dictionary<string, int> _busBackend = [];
+    private Func<string, string> _resolveGraphic = file => file;
     private readonly LatenessWatch _lateness = new(log);
     private int _connectionSerial;
 
@@ -88,6 +93,7 @@ internal sealed class ProjectGraph(
     internal AppliedChange Apply(SceneDiff diff, Func<string, string> resolveGraphic)
     {
         graph.AssertOwnerThread();
+        _resolveGraphic = resolveGraphic;
         foreach (var name in diff.FinishTransitions) _buses.GetValueOrDefault(name)?.Branch.Director.FinishNow();
         if (diff.FinishesOnly) return AppliedChange.Nothing;
 
@@ -146,13 +152,120 @@ internal sealed class ProjectGraph(
     private BusBranch BuildBus(BusDefinition bus)
     {
         var f = bus.Format;
-        var plan = encoders.Plan(backend, new VideoEncodeSettings(f.Width, f.Height, f.Fps, f.VideoBitrateKbps, f.GopFrames));
-        log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
-        var branch = new BusBranch(graph, bus, plan, new BusLatency(options.InputJitter, options.MixerLatency), control.Post);
-        branch.Director.TransitionFinished += () => RefreshTally();
-        _lateness.Adopt(branch);
-        if (options.ThumbnailInterval > TimeSpan.Zero) branch.TakeThumbnails(options.ThumbnailInterval, options.ThumbnailWidth);
-        return branch;
+        var settings = new VideoEncodeSettings(f.Width, f.Height, f.Fps, f.VideoBitrateKbps, f.GopFrames);
+        while (true)
+        {
+            var index = _busBackend.GetValueOrDefault(bus.Name);
+            var plan = encoders.Plan(backends[index], settings);
+            var last = index + 1 >= backends.Count;
+            // Every backend but the last is tried on a few frames first: one that refuses to open
+            // fails here, and the bus goes on air on the next one without ever having stalled.
+            if (!last && encoders.TrialRuns && Trial(bus.Name, plan, settings) is { } refusal)
+            {
+                FallBack(bus.Name, index, plan.Backend, refusal);
+                continue;
+            }
+            log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
+            try
+            {
+                var branch = new BusBranch(graph, bus, plan, new BusLatency(options.InputJitter, options.MixerLatency), control.Post);
+                branch.Director.TransitionFinished += () => RefreshTally();
+                _lateness.Adopt(branch);
+                if (options.ThumbnailInterval > TimeSpan.Zero) branch.TakeThumbnails(options.ThumbnailInterval, options.ThumbnailWidth);
+                return branch;
+            }
+            // An encoder that cannot even be made is the same failure as one that refuses to open.
+            catch (GstException e) when (!last)
+            {
+                FallBack(bus.Name, index, plan.Backend, e.Message);
+            }
+        }
+    }
+
+    // Per backend and encode settings: whether a trial run passed (it is not run again) or why it failed.
+    private readonly Dictionary<(string, VideoEncodeSettings), string?> _trials = [];
+
+    private string? Trial(string busName, EncoderChainPlan plan, VideoEncodeSettings s)
+    {
+        if (_trials.TryGetValue((plan.Backend, s), out var known)) return known;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var chain = new List<Element>();
+        try
+        {
+            var source = Element.Make("videotestsrc", $"trial.{busName}.src");
+            source.Set("num-buffers", 3);
+            chain.Add(source);
+            chain.Add(ElementFactory.CapsFilter($"trial.{busName}.caps", $"video/x-raw,format=I420,width={s.Width},height={s.Height},framerate={s.Fps}/1"));
+            chain.AddRange(plan.Elements.Select((e, i) => ElementFactory.Create(e, $"trial.{busName}.{i}")));
+            chain.Add(Element.Make("fakesink", $"trial.{busName}.sink"));
+        }
+        catch (GstException e)
+        {
+            foreach (var made in chain) made.Dispose();
+            return _trials[(plan.Backend, s)] = e.Message;
+        }
+        var refusal = TrialRun.Run(chain, TimeSpan.FromSeconds(2));
+        log.LogDebug("bus {Bus}: trial of encoder {Backend}: {Outcome} in {Ms} ms", busName, plan.Backend, refusal ?? "works", clock.ElapsedMilliseconds);
+        return _trials[(plan.Backend, s)] = refusal switch
+        {
+            null => null,
+            // What feeds an encoder that will not open says "not-negotiated"; the encoder itself often says nothing.
+            _ when refusal.Contains("not-negotiated", StringComparison.Ordinal) => $"it refused {s.Width}x{s.Height}@{s.Fps} I420 frames",
+            _ => redactor.Redact(refusal.Split('\n')[0]),
+        };
+    }
+
+    private void FallBack(string busName, int index, string failed, string reason)
+    {
+        _busBackend[busName] = index + 1;
+        _fallbacks[busName] = _fallbacks.GetValueOrDefault(busName) + 1;
+        _fallbackReason[busName] = $"encoder {failed} failed ({reason}); the bus now encodes with {backends[index + 1].Name}";
+        log.LogError("bus {Bus}: encoder {Failed} refused to open ({Reason}); the bus is built on {Next} instead", busName, failed, reason, backends[index + 1].Name);
+    }
+
+    // Per bus: how often its encoder fell back, and the last reason, for the status.
+    private readonly Dictionary<string, int> _fallbacks = [];
+    private readonly Dictionary<string, string> _fallbackReason = [];
+
+    /// <summary>
+    /// A bus's encoder failed (refused to open, or failed mid-show): the bus is rebuilt on the next
+    /// backend, software last, and its SRT output is moved over to the new muxer, so MediaMTX keeps
+    /// the publisher and its viewers. Other buses are not touched. Errors from a chain already
+    /// replaced (<paramref name="failedBackend"/> is not the bus's current one; null: the current one) are ignored.
+    /// </summary>
+    internal void EncoderFailed(string busName, string? failedBackend, string reason)
+    {
+        graph.AssertOwnerThread();
+        if (_buses.GetValueOrDefault(busName) is not { } bus) return;
+        failedBackend ??= bus.Branch.EncoderPlan.Backend;
+        if (bus.Branch.EncoderPlan.Backend != failedBackend) return;
+        var index = _busBackend.GetValueOrDefault(busName);
+        if (index + 1 >= backends.Count)
+        {
+            log.LogError("bus {Bus}: encoder {Backend} failed ({Reason}) and no other encoder backend is left", busName, failedBackend, reason);
+            bus.Report(bus.State, $"encoder {failedBackend} failed: {reason}");
+            return;
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        _busBackend[busName] = index + 1;
+        var output = bus.Connection as SrtOutput;
+        output?.Detach();
+        foreach (var other in _buses.Values) other.Branch.Multiview?.Detach(bus.Branch.RawTee);
+        var definition = bus.Branch.Definition;
+        bus.Branch.StopDownstreamFirst();
+        bus.Branch.Dispose();
+        bus.Branch = BuildBus(definition);
+        bus.Branch.Director.SetLive(LiveInputs());
+        var staying = _inputs.Where(i => Scene.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch);
+        bus.Branch.Show(definition, TransitionSpec.Cut, TimeSpan.Zero, staying, _resolveGraphic);
+        output?.Attach(bus.Branch.MuxTee);
+        _fallbacks[busName] = _fallbacks.GetValueOrDefault(busName) + 1;
+        bus.ReplacedAt = Environment.TickCount64;
+        var now = bus.Branch.EncoderPlan.Backend;
+        _fallbackReason[busName] = $"encoder {failedBackend} failed ({reason}); the bus now encodes with {now}";
+        RefreshTally(multiviewsAnyway: true); // a multiview's program tile hangs on the rebuilt bus
+        log.LogError("bus {Bus}: encoder {Failed} failed ({Reason}); rebuilt on {Now} in {Ms} ms, {Output}; other buses untouched",
+            busName, failedBackend, reason, now, clock.ElapsedMilliseconds, output is null ? "its output connects when ready" : "its SRT output connection kept");
     }
 
     private ConnectionSupervisor Supervise(InputRuntime input)
@@ -282,9 +395,9 @@ internal sealed class ProjectGraph(
         graph.AssertOwnerThread();
         return new MixerStatus(Scene.Project, Scene.Revision,
             _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since,
-                i.Branch.FramesIn, i.DecodeErrors, i.Branch.SinceLastFrame)),
-            _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error, b.Branch.FramesOut, b.Branch.EncoderPlan.Backend,
-                b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent, Lateness(b.Branch.Guard))));
+                i.Branch.FramesIn, i.DecodeErrors + (i.Supervisor?.DataFaults ?? 0), i.Branch.SinceLastFrame)),
+            _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error ?? _fallbackReason.GetValueOrDefault(b.Name), b.Branch.FramesOut,
+                b.Branch.EncoderPlan.Backend, b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent, Lateness(b.Branch.Guard), _fallbacks.GetValueOrDefault(b.Name))));
     }
 
     private static BusLateness Lateness(LatenessGuard g) => new(g.Dropping, Math.Round(g.DeliveredFps, 1), g.Dropped, g.Episodes);

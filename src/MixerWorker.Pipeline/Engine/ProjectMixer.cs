@@ -31,18 +31,17 @@ public sealed class ProjectMixer : IProjectMixer
 
     public string Project { get; }
 
-    private ProjectMixer(SceneDefinition scene, MixerOptions options, ILogger logger, PublishGate publish)
+    private ProjectMixer(SceneDefinition scene, MixerOptions options, ILogger logger, EncoderChainBuilder encoders, PublishGate publish)
     {
         Project = scene.Project;
         _options = options;
         _log = logger;
         var redactor = new SecretRedactor([options.MediaMtx.IngestPassphrase, options.MediaMtx.OutputPassphrase, options.MediaMtx.Token]);
-        var encoders = new EncoderChainBuilder(new GstElementProbe());
-        var backend = encoders.Select(options.Encoder);
-        _backend = backend.Name;
+        var backends = encoders.FallbackOrder(options.Encoder);
+        _backend = string.Join(", then ", backends.Select(b => b.Name));
         _control = new ControlThread($"control:{scene.Project}", e => _log.LogError(e, "pipeline change failed"));
         _graph = new Graph(scene.Project, e => _log.LogError(e, "a GStreamer callback failed"), () => _control.IsCurrent);
-        _project = new ProjectGraph(_graph, _control, options, encoders, backend, _meters, redactor, publish, logger);
+        _project = new ProjectGraph(_graph, _control, options, encoders, backends, _meters, redactor, publish, logger);
         _router = new BusMessageRouter(_project, _meters, redactor, logger);
         _busReader = new BusReader(_graph.Pipeline, $"bus:{scene.Project}", m => _control.Post(() => _router.Route(m)), _log);
     }
@@ -51,13 +50,17 @@ public sealed class ProjectMixer : IProjectMixer
     /// Checks GStreamer, the options and the scene, then starts playing. Inputs and outputs connect in the
     /// background; outputs only while <paramref name="publish"/> is open (always, when none is given).
     /// </summary>
-    public static async Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger, PublishGate? publish = null)
+    public static Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger, PublishGate? publish = null) =>
+        StartAsync(scene, options, logger, new EncoderChainBuilder(new GstElementProbe()), publish);
+
+    /// <summary>As above, with the encoder backends to choose from (tests make one fail for real).</summary>
+    internal static async Task<ProjectMixer> StartAsync(SceneDefinition scene, MixerOptions options, ILogger logger, EncoderChainBuilder encoders, PublishGate? publish = null)
     {
         EngineSelfCheck.Run();
         var optionErrors = options.Validate();
         if (optionErrors.Count > 0) throw new ArgumentException("invalid mixer options: " + string.Join("; ", optionErrors));
         ThrowIfInvalid(scene);
-        var mixer = new ProjectMixer(scene, options, logger, publish ?? PublishGate.AlwaysOpen());
+        var mixer = new ProjectMixer(scene, options, logger, encoders, publish ?? PublishGate.AlwaysOpen());
         try
         {
             await mixer._control.Invoke(() => mixer._project.Start(scene with { Inputs = [], Buses = [] }));

@@ -10,10 +10,18 @@ namespace MixerWorker.Pipeline.Engine;
 public sealed class PublishGate
 {
     private readonly Lock _lock = new();
+    private readonly Func<bool>? _stillOpen;
     private TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public PublishGate(bool open)
+    /// <param name="open">Whether the gate starts open.</param>
+    /// <param name="stillOpen">
+    /// Asked at every connection attempt while the gate is open: false closes it until the next
+    /// <see cref="Open"/>. The control plane's "lease confirmed within the TTL" ages by itself, and the
+    /// one who would close the gate on time (the renewal loop) may be the one starved.
+    /// </param>
+    public PublishGate(bool open, Func<bool>? stillOpen = null)
     {
+        _stillOpen = stillOpen;
         if (open) _opened.SetResult();
     }
 
@@ -22,7 +30,15 @@ public sealed class PublishGate
 
     public bool IsOpen
     {
-        get { lock (_lock) return _opened.Task.IsCompleted; }
+        get
+        {
+            lock (_lock)
+            {
+                if (_opened.Task.IsCompleted && _stillOpen is { } still && !still())
+                    _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                return _opened.Task.IsCompleted;
+            }
+        }
     }
 
     public void Open()

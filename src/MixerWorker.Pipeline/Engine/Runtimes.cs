@@ -34,6 +34,9 @@ internal sealed class InputRuntime(InputBranch branch) : Runtime
 
 internal sealed class BusRuntime(BusBranch branch) : Runtime
 {
-    internal BusBranch Branch { get; } = branch;
+    /// <summary>Replaced when the bus's encoder fails and it is rebuilt on the next backend.</summary>
+    internal BusBranch Branch { get; set; } = branch;
     internal string Name => Branch.Name;
+    /// <summary>When the bus was last rebuilt on another backend (Environment.TickCount64), 0 never.</summary>
+    internal long ReplacedAt { get; set; }
 }

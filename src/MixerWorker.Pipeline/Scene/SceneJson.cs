@@ -64,6 +64,11 @@ public static class SceneJson
         {
             throw Bad($"malformed command JSON: {e.Message}");
         }
+        catch (InvalidOperationException e)
+        {
+            // A "type" the reader cannot decode as a string (a lone surrogate such as "\ud800").
+            throw Bad($"malformed command JSON: {e.Message}");
+        }
 
         ShowCommand? command;
         try { command = JsonSerializer.Deserialize<ShowCommand>(json, Options); }

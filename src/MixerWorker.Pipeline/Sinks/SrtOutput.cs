@@ -12,8 +12,10 @@ namespace MixerWorker.Pipeline.Sinks;
 internal sealed class SrtOutput : IDisposable
 {
     private readonly Graph _graph;
-    private readonly Element _muxTee, _bin, _queue, _sink;
-    private readonly Pad _teePad, _binSink;
+    private readonly Element _bin, _queue, _sink;
+    private readonly Pad _binSink;
+    private Element? _muxTee;
+    private Pad? _teePad;
     private readonly ProbeHandle _flow;
 
     internal ElementName BinName { get; }
@@ -21,7 +23,6 @@ internal sealed class SrtOutput : IDisposable
     internal SrtOutput(Graph graph, Element muxTee, string bus, SrtEndpoint endpoint, int generation, ConnectionSession session, Action<long> sent)
     {
         _graph = graph;
-        _muxTee = muxTee;
         BinName = ElementName.Output(bus, generation);
         _bin = Element.NewBin(BinName);
         // One second of TS may queue while the network stalls; past that the oldest is dropped,
@@ -45,22 +46,38 @@ internal sealed class SrtOutput : IDisposable
             });
         graph.Add(_bin);
         _bin.SyncStateWithParent();
+        Attach(muxTee);
+    }
+
+    /// <summary>Feeds the connection from <paramref name="muxTee"/> (a bus's muxer, new or rebuilt). Control thread.</summary>
+    internal void Attach(Element muxTee)
+    {
+        _muxTee = muxTee;
         _teePad = muxTee.RequestPad("src_%u");
         _teePad.Link(_binSink);
-        // A new connection must start on a keyframe with SPS/PPS, or readers wait a whole GOP.
+        // A new connection, or a new encoder behind it, must start on a keyframe with SPS/PPS, or readers wait a whole GOP.
         _teePad.RequestKeyFrame();
     }
 
-    /// <summary>Asks the encoder for a keyframe with SPS/PPS (control thread).</summary>
-    internal void RequestKeyFrame() => _teePad.RequestKeyFrame();
+    /// <summary>Unhooks the connection from its bus's muxer while the bus is rebuilt; the SRT connection stays up. Control thread.</summary>
+    internal void Detach()
+    {
+        if (_teePad is null || _muxTee is null) return;
+        _teePad.Unlink(_binSink);
+        _muxTee.ReleaseRequestPad(_teePad);
+        _teePad.Dispose();
+        (_teePad, _muxTee) = (null, null);
+    }
+
+    /// <summary>Asks the encoder for a keyframe with SPS/PPS (control thread); nothing while detached for a rebuild.</summary>
+    internal void RequestKeyFrame() => _teePad?.RequestKeyFrame();
 
     public void Dispose()
     {
-        _teePad.Unlink(_binSink);
-        _muxTee.ReleaseRequestPad(_teePad);
+        Detach();
         _flow.Dispose();
         _bin.SetState(State.Null);
         _graph.Remove(_bin);
-        foreach (var d in new IDisposable[] { _teePad, _binSink, _queue, _sink, _bin }) d.Dispose();
+        foreach (var d in new IDisposable[] { _binSink, _queue, _sink, _bin }) d.Dispose();
     }
 }

@@ -33,8 +33,10 @@ internal sealed class SrtSource : IDisposable
     private readonly List<(Pad Ghost, Pad Entry)> _links = [];
     private readonly List<ProbeHandle> _probes = [];
     private readonly List<Element> _children = [];
+    private readonly FeedContent _content = new();
     private bool _closing;
     private int _extra;
+    private int _workingNoted;
 
     internal ElementName BinName { get; }
     /// <summary>How this connection's timestamps map onto the mixer's running time.</summary>
@@ -79,8 +81,10 @@ internal sealed class SrtSource : IDisposable
         var feed = Element.FromBorrowed(src.Handle);
         _reader = new SrtCallerReader(endpoint, "INGEST_SRT_PASSPHRASE", $"srt:{tail.Name}",
             data => feed.PushBuffer(data),
-            reason => _session.Fail($"input '{tail.Name}': {redact(reason)}"),
+            (reason, nothingPublished) => _session.Fail($"input '{tail.Name}': {redact(reason)}", nothingPublished ? FailureKind.NothingPublished : FailureKind.Connection),
             feed.Dispose);
+        // Connected but never a picture: say what came instead (nothing, no MPEG-TS, a codec we cannot decode).
+        session.ExplainNotReady = waited => _content.Explain(tail.Name, _reader.IsConnected, _reader.BytesReceived, waited);
     }
 
     private static void ConfigureAppSrc(Element src)
@@ -116,7 +120,9 @@ internal sealed class SrtSource : IDisposable
         {
             if (_closing) return;
             var mediaType = pad.QueryMediaType();
-            var chain = ChainFor(mediaType, pad.CurrentCaps() ?? "");
+            var caps = pad.CurrentCaps() ?? "";
+            var chain = ChainFor(mediaType, caps);
+            _content.Track(mediaType, caps, chain is not null);
             var entry = chain?.Kind == "video" ? _tail.VideoEntry : chain?.Kind == "audio" ? _tail.AudioEntry : null;
             if (chain is null || entry is null || entry.IsLinked)
             {
@@ -164,6 +170,9 @@ internal sealed class SrtSource : IDisposable
     private ProbeReturn OnBuffer(ProbeInfo info, Pad ghost, InputTimeline.Track track)
     {
         _session.Activity();
+        // The input works; a track it carries that cannot be decoded is said once per connection.
+        if (Interlocked.Exchange(ref _workingNoted, 1) == 0)
+            foreach (var lost in _content.Lost(_tail.Name)) _log.LogError("{Reason}", lost);
         if (info.BufferRunningTime(ghost) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
         var placement = Timeline.Place(track, runningTime, now);
         if (placement.Change is { } change) Report(change);

@@ -26,11 +26,35 @@ internal sealed class ConnectionSession(int generation)
 
     internal void MarkReady() => _ready.TrySetResult();
 
-    internal void Fail(string reason)
+    /// <summary>
+    /// Set by the connection when it can say why it is not ready better than "not ready": connected,
+    /// but nothing it could decode came through. Called once the ready timeout has passed, with that timeout.
+    /// </summary>
+    internal Func<TimeSpan, string?>? ExplainNotReady { get; set; }
+
+    /// <summary>How the connection failed, which decides how soon and how loudly it is tried again.</summary>
+    internal FailureKind Kind { get; private set; }
+
+    internal void Fail(string reason, FailureKind kind = FailureKind.Connection)
     {
-        _ready.TrySetException(new ConnectionFailedException(reason));
+        if (_ended.Task.IsCompleted) return;
+        Kind = kind;
+        _ready.TrySetException(new ConnectionFailedException(reason, kind));
         _ended.TrySetResult(reason);
     }
 }
 
-internal sealed class ConnectionFailedException(string reason) : Exception(reason);
+internal enum FailureKind
+{
+    /// <summary>Anything else: refused, unreachable, lost; retried with exponential backoff.</summary>
+    Connection,
+    /// <summary>The hub answered at once that nothing is published there: probed again soon and cheaply, so a returning feed is back fast.</summary>
+    NothingPublished,
+    /// <summary>Connected, but the data is unusable (undecodable): said once as an error, then retried quietly.</summary>
+    Undecodable,
+}
+
+internal sealed class ConnectionFailedException(string reason, FailureKind kind = FailureKind.Connection) : Exception(reason)
+{
+    internal FailureKind Kind { get; } = kind;
+}

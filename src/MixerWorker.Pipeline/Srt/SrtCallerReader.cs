@@ -35,19 +35,21 @@ internal sealed unsafe class SrtCallerReader : IDisposable
     private readonly SrtEndpoint _endpoint;
     private readonly string _passphraseVariable;
     private readonly SrtDataSink _sink;
-    private readonly Action<string> _ended;
+    private readonly Action<string, bool> _ended;
     private readonly Action? _exited;
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private int _endReported;
+    private long _connectStarted;
     private long _bytes;
     private volatile bool _connected;
 
     /// <summary>Starts connecting at once.</summary>
     /// <param name="ended">Called once, on the reader's thread, when the connection fails or ends by
-    /// itself, with a reason an operator can act on (never a secret). Not called after a stop.</param>
+    /// itself, with a reason an operator can act on (never a secret) and whether the hub answered at
+    /// once that nothing is published on the path (cheap to ask again soon). Not called after a stop.</param>
     /// <param name="exited">Called last on the reader's thread, even when the thread outlives the stop wait.</param>
-    internal SrtCallerReader(SrtEndpoint endpoint, string passphraseVariable, string threadName, SrtDataSink sink, Action<string> ended, Action? exited = null)
+    internal SrtCallerReader(SrtEndpoint endpoint, string passphraseVariable, string threadName, SrtDataSink sink, Action<string, bool> ended, Action? exited = null)
     {
         EnsureStarted();
         _endpoint = endpoint;
@@ -96,6 +98,7 @@ internal sealed unsafe class SrtCallerReader : IDisposable
             srt_epoll_add_usock(eid, socket, &events);
             Span<byte> sockaddr = stackalloc byte[28];
             var length = WriteSockaddr(new IPEndPoint(address, _endpoint.Port), sockaddr);
+            _connectStarted = Environment.TickCount64;
             fixed (byte* p = sockaddr)
             {
                 if (srt_connect(socket, p, length) == Error && !Stopping)
@@ -171,7 +174,8 @@ internal sealed unsafe class SrtCallerReader : IDisposable
                 case SRTS_CONNECTED:
                     return true;
                 case SRTS_BROKEN or SRTS_CLOSING or SRTS_CLOSED or SRTS_NONEXIST:
-                    End(ConnectFailure(srt_getrejectreason(socket)));
+                    var rejected = srt_getrejectreason(socket);
+                    End(ConnectFailure(rejected), NothingPublished(rejected, Environment.TickCount64 - _connectStarted));
                     return false;
             }
             if (Environment.TickCount64 > deadline)
@@ -253,9 +257,19 @@ internal sealed unsafe class SrtCallerReader : IDisposable
         };
     }
 
-    private void End(string reason)
+    /// <summary>
+    /// Whether a refusal means "nothing is published there (yet)": 1404 says so; MediaMTX answers every
+    /// refusal of a reader with SRT_REJ_PEER, but a missing path at once, while a failed authentication
+    /// comes after a random 0-4 s delay, so only a quick REJ_PEER counts.
+    /// </summary>
+    internal static bool NothingPublished(int rejectReason, long answeredAfterMs) =>
+        rejectReason == SRT_REJX_NOTFOUND || (rejectReason == SRT_REJ_PEER && answeredAfterMs < QuickAnswerMs);
+
+    private const long QuickAnswerMs = 300;
+
+    private void End(string reason, bool nothingPublished = false)
     {
         if (Interlocked.Exchange(ref _endReported, 1) != 0) return;
-        try { _ended(reason); } catch { /* see Run: nothing may escape the thread */ }
+        try { _ended(reason, nothingPublished); } catch { /* see Run: nothing may escape the thread */ }
     }
 }

@@ -19,6 +19,7 @@ namespace MixerWorker.ControlPlane;
 internal sealed class CommandExecutor(
     RedisKeys keys,
     SceneConvergence convergence,
+    ProjectEvents events,
     IOptions<WorkerOptions> workerOptions,
     WorkerMetrics metrics,
     ILogger<CommandExecutor> log)
@@ -92,11 +93,7 @@ internal sealed class CommandExecutor(
         if (await seenTask is { } appliedAt)
         {
             log.LogInformation("project {Project}: command {Command} ({Entry}) was already applied at revision {Revision}; ignored", project, reference, entryId, (long)appliedAt);
-            return await AnswerAsync(db, runtime, entryId, command, new ProjectEvent
-            {
-                Type = EventTypes.CommandApplied, Project = project, Revision = (long)appliedAt, Worker = _worker.Id,
-                Command = reference, Entry = entryId, Duplicate = true,
-            });
+            return await AnswerAsync(db, runtime, entryId, command, events.CommandApplied(project, (long)appliedAt, reference, entryId, duplicate: true));
         }
         // A desired state written meanwhile goes on air first: the command applies to it, not to the one it replaced.
         if (before.ToString() != state.SeenPayload && !before.IsNull)
@@ -156,12 +153,8 @@ internal sealed class CommandExecutor(
                 _ = tx.SortedSetAddAsync(Keys.CommandIds(project), id, pending.Revision);
                 _ = tx.SortedSetRemoveRangeByRankAsync(Keys.CommandIds(project), 0, -(IdWindow + 1));
             }
-            var applied = new ProjectEvent
-            {
-                Type = EventTypes.CommandApplied, Project = project, Revision = pending.Revision, Worker = _worker.Id, Command = pending.Reference, Entry = pending.Entry,
-                Epoch = token.Epoch,
-            };
-            _ = tx.PublishAsync(Keys.Events(project), ControlPlaneJson.Write(applied));
+            var applied = events.CommandApplied(project, pending.Revision, pending.Reference, pending.Entry) with { Epoch = token.Epoch };
+            _ = ProjectEvents.PublishAsync(tx, Keys, applied);
             if (await tx.ExecuteAsync())
             {
                 metrics.CommandAnswered(pending.Command, Answered.Applied, pending.Entry);
@@ -235,11 +228,7 @@ internal sealed class CommandExecutor(
     {
         var id = command?.Id;
         log.LogWarning("project {Project}: command {Command} refused ({Reason}): {Errors}; what is on air stays", runtime.Project, id ?? entryId, reason, string.Join("; ", errors));
-        return await AnswerAsync(db, runtime, entryId, command, new ProjectEvent
-        {
-            Type = EventTypes.Error, Project = runtime.Project, Revision = runtime.Show.Revision, Worker = _worker.Id,
-            Command = id ?? entryId, Entry = entryId, Reason = reason, Errors = errors,
-        });
+        return await AnswerAsync(db, runtime, entryId, command, events.CommandRefused(runtime.Project, runtime.Show.Revision, id ?? entryId, entryId, reason, errors));
     }
 
     /// <summary>Moves the cursor past an entry that changed nothing, and answers it (only while the lease is this worker's).</summary>
@@ -250,7 +239,7 @@ internal sealed class CommandExecutor(
         tx.AddCondition(Condition.StringEqual(Keys.Lease(runtime.Project), token.ToString()));
         _ = tx.StringSetAsync(Keys.CommandCursor(runtime.Project), entryId);
         answer = answer with { Epoch = token.Epoch };
-        _ = tx.PublishAsync(Keys.Events(runtime.Project), ControlPlaneJson.Write(answer));
+        _ = ProjectEvents.PublishAsync(tx, Keys, answer);
         if (!await tx.ExecuteAsync()) return Outcome.Stop;
         metrics.CommandAnswered(command, answer.Duplicate == true ? Answered.Duplicate : answer.Reason ?? Answered.Applied, entryId);
         runtime.Noticed(answer);

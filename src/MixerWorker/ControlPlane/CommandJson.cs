@@ -40,6 +40,8 @@ public static class CommandJson
                 throw new CommandException(ErrorReasons.UnknownCommand, [$"unknown command type '{type.GetString()}'; use one of {string.Join(", ", Types)}"]);
         }
         catch (JsonException e) { throw Invalid($"malformed command JSON: {e.Message}"); }
+        // GetString on a string the reader cannot decode (a lone surrogate such as "\ud800").
+        catch (InvalidOperationException e) { throw Invalid($"malformed command JSON: {e.Message}"); }
 
         ShowCommand? command;
         try { command = JsonSerializer.Deserialize<ShowCommand>(json, Options); }

@@ -72,6 +72,7 @@ internal sealed class DesiredStateService(
             return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
         }
         catch (JsonException) { return null; }
+        catch (InvalidOperationException) { return null; } // a "type" that is no decodable string
     }
 
     private async Task ConvergeAllAsync(IDatabase db)

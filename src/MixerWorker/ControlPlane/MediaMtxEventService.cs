@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -42,14 +41,12 @@ internal sealed class MediaMtxEventService : BackgroundService
 
     private void OnMessage(string message)
     {
-        MediaMtxEvent? e;
-        try { e = JsonSerializer.Deserialize<MediaMtxEvent>(message, ControlPlaneJson.Strict); }
-        catch (JsonException ex)
+        if (MediaMtxEvent.TryParse(message, out var error) is not { } e)
         {
-            _log.LogWarning("ignored a malformed MediaMTX event: {Error}", ex.Message);
+            _log.LogWarning("ignored a malformed MediaMTX event: {Error}", error);
             return;
         }
-        if (e is null || !_registry.TryGet(e.Project, out var runtime)) return;
+        if (!_registry.TryGet(e.Project, out var runtime)) return;
         switch (e.Event)
         {
             case MediaMtxEvent.IngestOnline or MediaMtxEvent.IngestOffline:

@@ -137,10 +137,11 @@ public sealed record InputReport(ConnectionState State, string? Error, int Attem
 
 /// <summary>
 /// A bus: the engine's output connection and, when MediaMTX told (OUTPUT_ONLINE/OUTPUT_OFFLINE),
-/// whether viewers can read it (<paramref name="Published"/>).
+/// whether viewers can read it (<paramref name="Published"/>); whether it makes its frames in time
+/// (<paramref name="Lateness"/>: dropping, delivered fps, dropped frames, episodes).
 /// </summary>
 public sealed record BusReport(ConnectionState Output, string? Error, long FramesOut, string Encoder, bool? Published = null,
-    int Attempts = 0, long BytesSent = 0);
+    int Attempts = 0, long BytesSent = 0, BusLateness? Lateness = null);
 
 /// <summary>A commandApplied or error event as the status remembers it, with when it went out.</summary>
 public sealed record EventReport(DateTimeOffset At, string Type, string? Command, string? Entry, long? Revision, string? Reason,
@@ -156,4 +157,25 @@ public sealed record MediaMtxEvent(string Event, string Project, string Name, st
     public const string IngestOffline = "INGEST_OFFLINE";
     public const string OutputOnline = "OUTPUT_ONLINE";
     public const string OutputOffline = "OUTPUT_OFFLINE";
+
+    /// <summary>Reads one relayed event; null with <paramref name="error"/> saying why when it is malformed or incomplete.</summary>
+    public static MediaMtxEvent? TryParse(string message, out string? error)
+    {
+        MediaMtxEvent? e;
+        try { e = JsonSerializer.Deserialize<MediaMtxEvent>(message, ControlPlaneJson.Strict); }
+        catch (JsonException ex)
+        {
+            error = ex.Message;
+            return null;
+        }
+        error = e switch
+        {
+            null => "the event is empty (JSON null)",
+            { Event: null or "" } => "the event has no \"event\"",
+            { Project: null } => "the event has no \"project\"",
+            { Name: null } => "the event has no \"name\"",
+            _ => null,
+        };
+        return error is null ? e : null;
+    }
 }

@@ -123,7 +123,7 @@ internal static partial class MixerCtl
         _ = tx.StringSetAsync(key, SceneJson.Write(scene with { Revision = revision }));
         _ = tx.SetAddAsync(keys.Projects, project);
         _ = tx.KeyDeleteAsync(keys.Removed(project)); // a project created again after a removal
-        _ = tx.PublishAsync(keys.Events(project), ControlPlaneJson.Write(new ProjectEvent { Type = EventTypes.Desired, Project = project, Revision = revision }));
+        _ = ProjectEvents.PublishAsync(tx, keys, ProjectEvents.Desired(project, revision));
         if (!await tx.ExecuteAsync())
         {
             Console.Error.WriteLine("the desired state changed meanwhile; run the command again");
@@ -209,7 +209,7 @@ internal static partial class MixerCtl
         _ = tx.SetRemoveAsync(keys.Projects, project);
         var deleted = tx.KeyDeleteAsync([keys.Desired(project), keys.Commands(project), keys.CommandCursor(project), keys.CommandIds(project)]);
         _ = tx.StringSetAsync(keys.Removed(project), DateTimeOffset.UtcNow.ToString("O"), RemovedTombstoneTtl);
-        _ = tx.PublishAsync(keys.Events(project), ControlPlaneJson.Write(new ProjectEvent { Type = EventTypes.Removed, Project = project }));
+        _ = ProjectEvents.PublishAsync(tx, keys, ProjectEvents.Removed(project));
         await tx.ExecuteAsync();
         if (!running)
         {

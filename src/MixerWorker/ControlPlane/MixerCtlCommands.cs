@@ -115,7 +115,7 @@ internal static partial class MixerCtl
         var db = redis.GetDatabase();
         var tx = db.CreateTransaction();
         var added = tx.StreamAddAsync(keys.Commands(project), CommandExecutor.CommandField, json, maxLength: StreamMaxLength, useApproximateMaxLength: true);
-        _ = tx.PublishAsync(keys.Events(project), ControlPlaneJson.Write(new ProjectEvent { Type = EventTypes.Command, Project = project, Command = id }));
+        _ = ProjectEvents.PublishAsync(tx, keys, ProjectEvents.CommandQueued(project, id));
         await tx.ExecuteAsync();
         var entry = (await added).ToString();
         if (a.Has("no-wait"))

@@ -22,12 +22,13 @@ internal sealed class ProjectRuntime
     private readonly ILogger _log;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ProjectLease _lease;
-    private readonly PublishGate _publish = new(open: false);
+    private readonly PublishGate _publish;
     private readonly TaskCompletionSource<LeaseToken?> _handedOver = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile ProjectRole _role;
     private ProjectCost _cost;
     private volatile TallyState? _tally;
     private bool _gateClosedByAge;
+    private volatile bool _gateOpen;
 
     internal ProjectRuntime(string project, ProjectRole role, ProjectCost cost, ProjectRuntimeFactory context)
     {
@@ -37,6 +38,7 @@ internal sealed class ProjectRuntime
         _c = context;
         _log = context.Loggers.CreateLogger<ProjectRuntime>();
         _lease = new ProjectLease(context.Fleet.ConfirmedFor);
+        _publish = new PublishGate(open: false, stillOpen: MayPublish);
     }
 
     public string Project { get; }
@@ -195,7 +197,7 @@ internal sealed class ProjectRuntime
             {
                 try
                 {
-                    await PublishAsync(await DbAsync(), token, new ProjectEvent { Type = EventTypes.Stopped, Project = Project, Revision = Show.Revision, Worker = _c.Worker.Id });
+                    await PublishAsync(await DbAsync(), token, _c.Events.Stopped(Project, Show.Revision));
                 }
                 catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException) { }
                 await _c.Leases.ReleaseAsync(Project, token, "removed");
@@ -286,7 +288,7 @@ internal sealed class ProjectRuntime
                 Show.IngestOnline.TryGetValue(i.Key, out var online) ? online ? "online" : "offline" : null,
                 i.Value.FramesIn, i.Value.DecodeErrors, now - i.Value.SinceLastFrame)),
             Buses = s.Buses.ToDictionary(b => b.Key, b => new BusReport(b.Value.Output, b.Value.Error, b.Value.FramesOut, b.Value.Encoder,
-                Show.OutputPublished.TryGetValue(b.Key, out var published) ? published : null, b.Value.Attempts, b.Value.BytesSent)),
+                Show.OutputPublished.TryGetValue(b.Key, out var published) ? published : null, b.Value.Attempts, b.Value.BytesSent, b.Value.Lateness)),
             Tally = _tally?.Buses,
             Meters = meters.Inputs.Count + meters.Buses.Count > 0 ? meters : null,
             LastAnswer = lastAnswer,
@@ -340,6 +342,13 @@ internal sealed class ProjectRuntime
 
     /// <summary>A command answer or an error about to go out: the status shows the latest ones.</summary>
     internal void Noticed(ProjectEvent e) => Show.Notices.Noticed(e);
+
+    /// <summary>An error about the desired state: kept for the status (<see cref="Noticed"/>), then published, fenced.</summary>
+    internal Task<bool> NoticeAsync(IDatabase db, ProjectEvent e)
+    {
+        Noticed(e);
+        return PublishAsync(db, e);
+    }
 
     /// <summary>INGEST_ONLINE (true) or INGEST_OFFLINE (false) for one of the project's inputs.</summary>
     public void OnIngest(string input, bool online, string protocol, double pollSeconds)
@@ -412,23 +421,29 @@ internal sealed class ProjectRuntime
     {
         // Handing over: what is on air stays, but an output that closes (the successor replacing it) must
         // not come back and take the path from the successor again.
-        var open = _role == ProjectRole.Owner && _lease.IsConfirmed;
-        if (open == _publish.IsOpen) return;
+        // The gate also closes by itself at a connection attempt once the lease is too old (MayPublish);
+        // opening or closing it again is harmless, and _gateOpen tracks what was last said in the log.
+        var open = MayPublish();
+        if (open) _publish.Open();
+        else _publish.Close();
+        if (open == _gateOpen) return;
+        _gateOpen = open;
         if (open)
         {
-            _publish.Open();
             if (_gateClosedByAge) _log.LogInformation("project {Project}: lease epoch {Epoch} confirmed again; outputs may reconnect", Project, _lease.Token?.Epoch);
             _gateClosedByAge = false;
         }
         else
         {
-            _publish.Close();
             _gateClosedByAge = _role == ProjectRole.Owner;
             if (_gateClosedByAge)
                 _log.LogWarning("project {Project}: lease not confirmed for {Ms:F0} ms; what is on air stays, but an output that closes will not reconnect until Redis confirms the lease",
                     Project, _lease.SinceConfirmed.TotalMilliseconds);
         }
     }
+
+    /// <summary>The publish rule (docs/fleet.md): owner, lease confirmed within the TTL, not handing over.</summary>
+    private bool MayPublish() => _role == ProjectRole.Owner && _lease.IsConfirmed;
 
     private async Task<bool> WaitForInputsAsync(TimeSpan timeout, CancellationToken token)
     {

@@ -13,6 +13,7 @@ internal sealed class ProjectRuntimeFactory(
     IProjectMixerFactory mixers,
     SceneConvergence convergence,
     CommandExecutor executor,
+    ProjectEvents events,
     ProjectCostModel costs,
     IOptions<WorkerOptions> worker,
     IOptions<FleetOptions> fleet,
@@ -24,6 +25,7 @@ internal sealed class ProjectRuntimeFactory(
     public IProjectMixerFactory Mixers => mixers;
     public SceneConvergence Convergence => convergence;
     public CommandExecutor Executor => executor;
+    public ProjectEvents Events => events;
     public ProjectCostModel Costs => costs;
     public WorkerOptions Worker => worker.Value;
     public FleetOptions Fleet => fleet.Value;

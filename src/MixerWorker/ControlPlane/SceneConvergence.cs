@@ -11,7 +11,7 @@ namespace MixerWorker.ControlPlane;
 /// Makes a project's mixer match its desired state. A helper of <see cref="ProjectRuntime"/>: it runs
 /// only under the runtime's gate, for the desired-state loop and before every command.
 /// </summary>
-internal sealed class SceneConvergence(RedisKeys keys, IOptions<WorkerOptions> workerOptions, WorkerMetrics metrics, ILogger<SceneConvergence> log)
+internal sealed class SceneConvergence(RedisKeys keys, ProjectEvents events, IOptions<WorkerOptions> workerOptions, WorkerMetrics metrics, ILogger<SceneConvergence> log)
 {
     private readonly WorkerOptions _worker = workerOptions.Value;
     private const string Applied = "applied", Refused = "refused", Failed = "failed";
@@ -82,20 +82,14 @@ internal sealed class SceneConvergence(RedisKeys keys, IOptions<WorkerOptions> w
             // Possibly transient (GStreamer, resources): forget the payload so that the next resync tries again.
             show.SeenPayload = null;
             log.LogError(e, "project {Project}: revision {Revision} could not be applied", scene.Project, scene.Revision);
-            var failed = new ProjectEvent
-            {
-                Type = EventTypes.Error, Project = scene.Project, Revision = scene.Revision, Worker = _worker.Id,
-                Reason = ErrorReasons.ApplyFailed, Errors = [e.Message],
-            };
-            runtime.Noticed(failed);
-            await runtime.PublishAsync(db, failed);
+            await runtime.NoticeAsync(db, events.Refused(scene.Project, scene.Revision, ErrorReasons.ApplyFailed, [e.Message]));
             return Failed;
         }
         show.Revision = scene.Revision;
         show.AppliedScene = canonical;
         runtime.SceneChanged(scene);
         log.LogInformation("project {Project}: revision {Revision} applied", scene.Project, scene.Revision);
-        await runtime.PublishAsync(db, new ProjectEvent { Type = EventTypes.Applied, Project = scene.Project, Revision = scene.Revision, Worker = _worker.Id });
+        await runtime.PublishAsync(db, events.Applied(scene.Project, scene.Revision));
         return Applied;
     }
 
@@ -109,9 +103,7 @@ internal sealed class SceneConvergence(RedisKeys keys, IOptions<WorkerOptions> w
     private async Task RefuseAsync(IDatabase db, ProjectRuntime runtime, long? revision, string reason, IReadOnlyList<string> errors)
     {
         log.LogWarning("project {Project}: desired state refused ({Reason}): {Errors}; what is on air stays", runtime.Project, reason, string.Join("; ", errors));
-        var refused = new ProjectEvent { Type = EventTypes.Error, Project = runtime.Project, Revision = revision, Worker = _worker.Id, Reason = reason, Errors = errors };
-        runtime.Noticed(refused);
-        await runtime.PublishAsync(db, refused);
+        await runtime.NoticeAsync(db, events.Refused(runtime.Project, revision, reason, errors));
     }
 
     // Best effort, for the error event of a scene that did not parse as a whole.

@@ -11,7 +11,9 @@ internal static class SceneRevision
         try
         {
             using var doc = System.Text.Json.JsonDocument.Parse(payload);
-            return doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && doc.RootElement.TryGetProperty("revision", out var r) && r.TryGetInt64(out var v) ? v : 0;
+            // TryGetInt64 throws on anything but a number: a revision written as "7" or [7] must not.
+            return doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && doc.RootElement.TryGetProperty("revision", out var r)
+                && r.ValueKind == System.Text.Json.JsonValueKind.Number && r.TryGetInt64(out var v) ? v : 0;
         }
         catch (System.Text.Json.JsonException) { return 0; }
     }

@@ -18,14 +18,15 @@ internal sealed class StatusService : BackgroundService
     private readonly RedisConnection _redis;
     private readonly ProjectRegistry _registry;
     private readonly WorkerOptions _worker;
+    private readonly ProjectEvents _events;
     private readonly ILogger<StatusService> _log;
     private readonly Dictionary<string, string> _published = [];
     private readonly Dictionary<string, string> _tallyPublished = [];
     private readonly Channel<ProjectRuntime> _tallyChanged = Channel.CreateUnbounded<ProjectRuntime>();
 
-    public StatusService(RedisConnection redis, ProjectRegistry registry, IOptions<WorkerOptions> worker, ILogger<StatusService> log)
+    public StatusService(RedisConnection redis, ProjectRegistry registry, ProjectEvents events, IOptions<WorkerOptions> worker, ILogger<StatusService> log)
     {
-        (_redis, _registry, _worker, _log) = (redis, registry, worker.Value, log);
+        (_redis, _registry, _events, _worker, _log) = (redis, registry, events, worker.Value, log);
         // Raised on the engine's thread: only note it and hand it over.
         registry.OnAir += runtime => runtime.TallyChanged += r => _tallyChanged.Writer.TryWrite(r);
         registry.Ended += runtime =>
@@ -66,7 +67,7 @@ internal sealed class StatusService : BackgroundService
             _log.LogInformation("project {Project} revision {Revision} (epoch {Epoch}): inputs {Inputs}; buses {Buses}", status.Project, status.Revision, status.Epoch,
                 string.Join(", ", status.Inputs.Select(i => $"{i.Key}={i.Value.State}{(i.Value.Ingest is { } g ? $" ({g})" : "")}")),
                 string.Join(", ", status.Buses.Select(b => $"{b.Key}={b.Value.Output}{(b.Value.Published is { } p ? p ? " (published)" : " (not published)" : "")}")));
-            await runtime.PublishAsync(db, new ProjectEvent { Type = EventTypes.Status, Project = status.Project, Revision = status.Revision, Worker = _worker.Id, Status = status });
+            await runtime.PublishAsync(db, ProjectEvents.Status(status));
         }
     }
 
@@ -81,7 +82,7 @@ internal sealed class StatusService : BackgroundService
                 if (_tallyPublished.TryGetValue(runtime.Project, out var last) && last == signature) continue;
                 _tallyPublished[runtime.Project] = signature;
                 await _redis.Resilience.ExecuteAsync(async _ => await runtime.PublishAsync(connection.GetDatabase(),
-                    new ProjectEvent { Type = EventTypes.Tally, Project = runtime.Project, Revision = runtime.Show.Revision, Worker = _worker.Id, Tally = tally.Buses }), stoppingToken);
+                    _events.Tally(runtime.Project, runtime.Show.Revision, tally.Buses)), stoppingToken);
             }
         }
         catch (OperationCanceledException) { }
@@ -101,7 +102,7 @@ internal sealed class StatusService : BackgroundService
                     // Fire and forget: a meters event lost while Redis is away is replaced by the next one.
                     try
                     {
-                        await runtime.PublishAsync(connection.GetDatabase(), new ProjectEvent { Type = EventTypes.Meters, Project = runtime.Project, Worker = _worker.Id, Meters = meters });
+                        await runtime.PublishAsync(connection.GetDatabase(), _events.Meters(runtime.Project, meters));
                     }
                     catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException) { }
                 }

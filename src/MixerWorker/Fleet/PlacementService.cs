@@ -237,7 +237,7 @@ internal sealed class PlacementService(
         };
         var signature = $"{cost.Cpus}|{largest}|{live.Count}";
         var changed = !_waiting.TryGetValue(project, out var last) || last != signature;
-        var message = changed ? ControlPlaneJson.Write(new ProjectEvent { Type = EventTypes.Status, Project = project, Revision = status.Revision, Status = status }) : null;
+        var message = changed ? ControlPlaneJson.Write(ProjectEvents.Status(status)) : null;
         if (await runtimes.Fenced.SetWaitingAsync(db, project, ControlPlaneJson.Write(status), TimeSpan.FromSeconds(_worker.StatusTtlSeconds), message) && changed)
         {
             _waiting[project] = signature;

@@ -38,6 +38,7 @@ internal static class DaemonSetup
         services.AddSingleton<WorkerLoad>();
         services.AddSingleton<FleetView>();
         services.AddSingleton<ProjectRegistry>();
+        services.AddSingleton<ProjectEvents>();
         services.AddSingleton<SceneConvergence>();
         services.AddSingleton<CommandExecutor>();
         services.AddSingleton<ProjectRuntimeFactory>();

@@ -63,6 +63,7 @@ internal static class WorkerCommandLine
             var builder = Host.CreateApplicationBuilder(HostSettings(args));
             builder.AddWorkerLogging();
             builder.Services.AddMixerOptions(builder.Configuration);
+            builder.Services.AddHostedService<NativeLogRouting>();
             configure(builder);
             using var host = builder.Build();
             await host.RunAsync();

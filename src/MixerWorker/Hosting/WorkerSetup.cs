@@ -40,7 +40,9 @@ internal static class WorkerSetup
         };
         var config = new LoggerConfiguration()
             .MinimumLevel.Information()
-            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning);
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            // GST_DEBUG already chose what GStreamer says; whatever it says is kept.
+            .MinimumLevel.Override(NativeLogs.GStreamerCategory, LogEventLevel.Verbose);
         Log.Logger = (json == true ? config.WriteTo.Console(new RenderedCompactJsonFormatter()) : config.WriteTo.Console(outputTemplate: TextTemplate)).CreateLogger();
         if (json is null)
             throw new OptionsValidationException("Logging", typeof(LoggerConfiguration), [$"LOGGING__FORMAT must be text or json, not '{format}'"]);
@@ -79,11 +81,12 @@ internal static class WorkerSetup
                 // GRAPHICS__DIRECTORY: where graphics layers' PNG/SVG files live.
                 GraphicsDirectory = NullIfEmpty(c["Graphics:Directory"]),
             };
-            // RECONNECT__INITIALDELAYMS / RECONNECT__MAXDELAYMS: the inputs' and outputs' backoff.
+            // RECONNECT__INITIALDELAYMS / RECONNECT__MAXDELAYMS: the inputs' and outputs' backoff; RECONNECT__PROBEINTERVALMS: how often an empty ingest path is asked again.
             options = options with
             {
                 ReconnectInitialDelay = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:InitialDelayMs", options.ReconnectInitialDelay.TotalMilliseconds)),
                 ReconnectMaxDelay = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:MaxDelayMs", options.ReconnectMaxDelay.TotalMilliseconds)),
+                ReconnectProbeInterval = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:ProbeIntervalMs", options.ReconnectProbeInterval.TotalMilliseconds)),
                 // THUMBNAILS__INTERVALMS (0: off) / THUMBNAILS__WIDTH: the buses' thumbnails.
                 ThumbnailInterval = TimeSpan.FromMilliseconds(c.GetValue("Thumbnails:IntervalMs", options.ThumbnailInterval.TotalMilliseconds)),
                 ThumbnailWidth = c.GetValue("Thumbnails:Width", options.ThumbnailWidth),

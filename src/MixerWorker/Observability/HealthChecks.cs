@@ -81,11 +81,17 @@ internal sealed class RedisHealthCheck(RedisConnection redis) : IHealthCheck
     }
 }
 
-/// <summary>Ready: the worker is not shutting down (SIGTERM: it is handing its projects over).</summary>
-internal sealed class DrainHealthCheck(IHostApplicationLifetime lifetime) : IHealthCheck
+/// <summary>
+/// Ready: the worker is not draining. From SIGTERM on it claims nothing and hands its projects over to
+/// other workers (docs/fleet.md "Drain"); the message says how many it still holds.
+/// </summary>
+internal sealed class DrainHealthCheck(IHostApplicationLifetime lifetime, ProjectRegistry registry) : IHealthCheck
 {
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(lifetime.ApplicationStopping.IsCancellationRequested
-            ? HealthCheckResult.Unhealthy("draining: the worker is shutting down")
-            : HealthCheckResult.Healthy("taking work"));
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (!registry.Draining && !lifetime.ApplicationStopping.IsCancellationRequested)
+            return Task.FromResult(HealthCheckResult.Healthy("taking work"));
+        var held = registry.All.Count(r => r.HoldsLease);
+        return Task.FromResult(HealthCheckResult.Unhealthy($"draining: the worker is shutting down; {held} project(s) still to hand over"));
+    }
 }

@@ -3,6 +3,7 @@ using System.Reflection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MixerWorker.ControlPlane;
+using MixerWorker.Fleet;
 using MixerWorker.Pipeline.Encoding;
 using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Interop;
@@ -23,6 +24,7 @@ internal sealed class WorkerMetrics
     private static readonly string[] States = [.. Enum.GetValues<ConnectionState>().Select(StateName)];
 
     private readonly ProjectRegistry _registry;
+    private readonly WorkerLoad _load;
     private readonly RedisConnection _redis;
     private readonly ILogger<WorkerMetrics> _log;
     private readonly TimeSpan _scrapeTimeout;
@@ -30,10 +32,12 @@ internal sealed class WorkerMetrics
 
     // Per worker.
     private readonly Gauge _workerInfo, _gstreamerInfo, _backendAvailable, _projects, _projectsDesired, _redisConnected;
+    // Per worker, the fleet's view (docs/fleet.md).
+    private readonly Gauge _cpus, _capacity, _estimated, _measured, _loadCpus, _owned, _preparing, _draining, _leaseEpoch;
     private readonly Histogram _commandLatency, _convergence;
     // Per bus.
     private readonly Counter _busFrames, _busBytes, _busReconnects, _busDropped, _busLateEpisodes;
-    private readonly Gauge _busDropping, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms;
+    private readonly Gauge _busDropping, _busDeliveredFps, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms;
     // Per input.
     private readonly Counter _inputFrames, _inputDecodeErrors, _inputReconnects;
     private readonly Gauge _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms;
@@ -41,9 +45,9 @@ internal sealed class WorkerMetrics
 
     public CollectorRegistry Registry { get; } = Metrics.NewCustomRegistry();
 
-    public WorkerMetrics(ProjectRegistry registry, RedisConnection redis, IOptions<WorkerOptions> worker, IOptions<MetricsOptions> options, ILogger<WorkerMetrics> log)
+    public WorkerMetrics(ProjectRegistry registry, WorkerLoad load, RedisConnection redis, IOptions<WorkerOptions> worker, IOptions<MetricsOptions> options, ILogger<WorkerMetrics> log)
     {
-        (_registry, _redis, _log) = (registry, redis, log);
+        (_registry, _load, _redis, _log) = (registry, load, redis, log);
         _scrapeTimeout = TimeSpan.FromSeconds(options.Value.ScrapeTimeoutSeconds);
         _gstreamer = new(ProbeGStreamer);
         DotNetStats.Register(Registry); // process_* (CPU, memory, threads) and dotnet_* (GC)
@@ -56,6 +60,15 @@ internal sealed class WorkerMetrics
         _projects = f.CreateGauge("mixer_worker_projects", "Projects this worker runs a mixer for.");
         _projectsDesired = f.CreateGauge("mixer_projects_desired", "Projects with a desired state in Redis (the projects set) at the worker's last read; compare with the sum of mixer_worker_projects over the fleet.");
         _redisConnected = f.CreateGauge("mixer_redis_connected", "1 while the worker's Redis connection is up.");
+        _cpus = f.CreateGauge("mixer_worker_cpus", "CPUs the worker may use (source: FLEET__CPUS, the cgroup quota or the cores).", "source");
+        _capacity = f.CreateGauge("mixer_worker_capacity_cpus", "CPUs the worker admits projects up to: its CPUs x FLEET__TARGETUTILISATION.");
+        _estimated = f.CreateGauge("mixer_worker_estimated_cpus", "The cost model's estimate of the projects held or prepared here, in CPUs.");
+        _measured = f.CreateGauge("mixer_worker_measured_cpus", "The CPU the worker process used over the last heartbeat interval, in CPUs.");
+        _loadCpus = f.CreateGauge("mixer_worker_load_cpus", "The load admission counts: the larger of the estimate and the measurement, in CPUs.");
+        _owned = f.CreateGauge("mixer_worker_projects_owned", "Project leases this worker holds (owner or handing over).");
+        _preparing = f.CreateGauge("mixer_worker_projects_preparing", "Projects this worker prepares to take over from a draining worker.");
+        _draining = f.CreateGauge("mixer_worker_draining", "1 once the worker is draining (SIGTERM): it claims nothing and hands its projects over.");
+        _leaseEpoch = f.CreateGauge("mixer_project_lease_epoch", "The epoch of the project's lease this worker holds; it rises on every acquisition.", "project");
         _commandLatency = f.CreateHistogram("mixer_command_latency_seconds",
             "Operator commands: from XADD (the stream entry's time) to the answer published (commandApplied or error).",
             new HistogramConfiguration { LabelNames = ["type", "result"], Buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
@@ -63,9 +76,10 @@ internal sealed class WorkerMetrics
             "Desired states: from the worker reading a changed one to it being on air (or refused).",
             new HistogramConfiguration { LabelNames = ["result"], Buckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
 
-        _busFrames = f.CreateCounter("mixer_bus_frames_total", "Pictures the bus's compositor produced.", bus);
+        _busFrames = f.CreateCounter("mixer_bus_frames_total", "Pictures the bus handed to its encoder.", bus);
+        _busDeliveredFps = f.CreateGauge("mixer_bus_delivered_fps", "Frames per second the bus delivered over the last 2 s (its frame rate when it keeps up).", bus);
         _busBytes = f.CreateCounter("mixer_bus_sent_bytes_total", "MPEG-TS bytes handed to the bus's SRT output; rate() x 8 is the bitrate sent.", bus);
-        _busDropped = f.CreateCounter("mixer_bus_dropped_frames_total", "Frames the bus left out to stay on time (it could not make them by their deadline).", bus);
+        _busDropped = f.CreateCounter("mixer_bus_dropped_frames_total", "Frames the bus dropped rather than send them late (the machine could not make them in time), or shed so that Program keeps up.", bus);
         _busLateEpisodes = f.CreateCounter("mixer_bus_late_episodes_total", "Spells in which the bus could not keep up and dropped frames.", bus);
         _busDropping = f.CreateGauge("mixer_bus_dropping", "1 while the bus is dropping frames to stay on time.", bus);
         _busReconnects = f.CreateCounter("mixer_bus_output_reconnects_total", "Connection attempts of the bus's SRT output after its first.", bus);
@@ -83,8 +97,8 @@ internal sealed class WorkerMetrics
         _inputIngestOnline = f.CreateGauge("mixer_input_ingest_online", "MediaMTX's view of the input's feed (INGEST_ONLINE 1, INGEST_OFFLINE 0); absent until it told.", input);
         _inputPeak = f.CreateGauge("mixer_input_audio_peak_dbfs", "The input's audio peak (after its gain) over the last metering interval, dBFS.", input);
         _inputRms = f.CreateGauge("mixer_input_audio_rms_dbfs", "The input's audio RMS (after its gain) over the last metering interval, dBFS.", input);
-        _perProject = [_busFrames, _busBytes, _busDropped, _busLateEpisodes, _busDropping, _busReconnects, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms,
-                       _inputFrames, _inputDecodeErrors, _inputReconnects, _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms];
+        _perProject = [_busFrames, _busBytes, _busDropped, _busLateEpisodes, _busDropping, _busDeliveredFps, _busReconnects, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms,
+                       _inputFrames, _inputDecodeErrors, _inputReconnects, _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms, _leaseEpoch];
 
         _workerInfo.WithLabels(worker.Value.Id, Version).Set(1);
         Registry.AddBeforeCollectCallback(UpdateAsync);
@@ -143,11 +157,13 @@ internal sealed class WorkerMetrics
         _redisConnected.Set(_redis.IsConnected ? 1 : 0);
         var running = _registry.All.Where(r => r.HoldsLease).ToList();
         _projects.Set(running.Count);
+        UpdateFleet(running);
 
         var series = new SeriesTracker();
         foreach (var runtime in running)
         {
             series.Running(runtime.Project);
+            if (runtime.Lease is { } lease) series.Set(_leaseEpoch, lease.Epoch, runtime.Project);
             MixerStatus status;
             AudioMeters meters;
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
@@ -169,6 +185,18 @@ internal sealed class WorkerMetrics
         series.RemoveStale(_perProject);
     }
 
+    private void UpdateFleet(IReadOnlyList<ProjectRuntime> held)
+    {
+        _cpus.WithLabels(_load.Cpus.Source).Set(_load.Cpus.Cpus);
+        _capacity.Set(_load.CapacityCpus);
+        _estimated.Set(_load.EstimatedCpus);
+        _measured.Set(_load.MeasuredCpus);
+        _loadCpus.Set(_load.LoadCpus);
+        _owned.Set(held.Count);
+        _preparing.Set(_registry.All.Count(r => r.Role == ProjectRole.Preparing));
+        _draining.Set(_registry.Draining ? 1 : 0);
+    }
+
     private void Update(SeriesTracker s, ProjectRuntime runtime, MixerStatus status, AudioMeters meters)
     {
         var p = runtime.Project;
@@ -182,6 +210,7 @@ internal sealed class WorkerMetrics
                 s.IncTo(_busDropped, late.DroppedFrames, p, name);
                 s.IncTo(_busLateEpisodes, late.Episodes, p, name);
                 s.Set(_busDropping, late.Dropping ? 1 : 0, p, name);
+                s.Set(_busDeliveredFps, late.DeliveredFps, p, name);
             }
             foreach (var st in States) s.Set(_busOutputState, StateName(bus.Output) == st ? 1 : 0, p, name, st);
             s.Set(_busEncoder, 1, p, name, bus.Encoder);

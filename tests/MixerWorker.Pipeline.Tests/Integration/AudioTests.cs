@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
@@ -13,12 +14,16 @@ namespace MixerWorker.Pipeline.Tests.Integration;
 /// <summary>
 /// The audio mix end to end: tones published over SRT (AAC), mixed, encoded (Opus), published, read
 /// back through the stand-in and decoded. Tolerances allow for two lossy codecs in the path.
+/// Levels are the steady ones (<see cref="AudioWindow.Steady"/>) of audio recorded once a change is
+/// heard, not after a fixed pause: on a loaded machine (CI's 2 cores) a late packet leaves a short
+/// gap and the path's delay grows, and neither is what these tests are about.
 /// </summary>
 public sealed class AudioTests(ITestOutputHelper output)
 {
     private static readonly FeedSpec A = Small(0), B = Small(1), C = Small(2);
     private static readonly TimeSpan FirstAudio = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(700);
+    private static readonly TimeSpan Change = TimeSpan.FromSeconds(10);
 
     private static FeedSpec Small(int index) => FeedSpec.Numbered(index) with { Width = 160, Height = 90, Fps = 15 };
 
@@ -48,19 +53,30 @@ public sealed class AudioTests(ITestOutputHelper output)
         var w = await program.Audio.RecordAsync(TimeSpan.FromSeconds(1));
         output.WriteLine($"program: {w}; {A.ToneHz} Hz at {w.ToneDb(A.ToneHz):F1} dB, {B.ToneHz} Hz at {w.ToneDb(B.ToneHz):F1} dB");
         Assert.InRange(w.DominantHz(), A.ToneHz - 2, A.ToneHz + 2);
-        Assert.True(w.ToneDb(B.ToneHz) < w.ToneDb(A.ToneHz) - 40, "an input shown but not in the fixed mix must not be heard");
-        Assert.InRange(w.RmsDb(), A.ToneRmsDb - 1.5, A.ToneRmsDb + 1.5);
+        Assert.True(w.Steady(b => b.ToneDb(B.ToneHz)) < w.Steady(b => b.ToneDb(A.ToneHz)) - 40, "an input shown but not in the fixed mix must not be heard");
+        Assert.InRange(w.Steady(b => b.RmsDb()), A.ToneRmsDb - 1.5, A.ToneRmsDb + 1.5);
 
+        // The rate over the time that really passed (a delay overruns on a busy machine), and each meter's
+        // median over several snapshots (one taken while the control thread lagged reads as silence).
         var mixer = h.Mixer!;
         var (inputsBefore, busBefore) = (mixer.MeterReadings(ElementKind.Input, A.Input), mixer.MeterReadings(ElementKind.Bus, "program"));
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        var clock = Stopwatch.StartNew();
+        var snapshots = new List<AudioMeters>();
+        while (clock.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250));
+            snapshots.Add(mixer.GetMeters());
+        }
         var (inputReadings, busReadings) = (mixer.MeterReadings(ElementKind.Input, A.Input) - inputsBefore, mixer.MeterReadings(ElementKind.Bus, "program") - busBefore);
-        var meters = mixer.GetMeters();
-        output.WriteLine($"in 2 s: {inputReadings} input readings, {busReadings} bus readings; {A.Input} {meters.Inputs[A.Input]}, "
-            + $"{B.Input} {meters.Inputs[B.Input]}, program {meters.Buses["program"]}; the tone is {A.TonePeakDb:F1} peak / {A.ToneRmsDb:F1} RMS");
-        Assert.InRange(inputReadings, 15, 25);
-        Assert.InRange(busReadings, 15, 25);
-        foreach (var level in new[] { meters.Inputs[A.Input], meters.Inputs[B.Input], meters.Buses["program"] })
+        var seconds = clock.Elapsed.TotalSeconds;
+        AudioLevel Median(Func<AudioMeters, AudioLevel> meter) => new(
+            snapshots.Select(m => meter(m).PeakDb).Order().ElementAt(snapshots.Count / 2), snapshots.Select(m => meter(m).RmsDb).Order().ElementAt(snapshots.Count / 2));
+        var levels = new[] { Median(m => m.Inputs[A.Input]), Median(m => m.Inputs[B.Input]), Median(m => m.Buses["program"]) };
+        output.WriteLine($"in {seconds:F2} s: {inputReadings} input readings, {busReadings} bus readings; {A.Input} {levels[0]}, "
+            + $"{B.Input} {levels[1]}, program {levels[2]} (medians of {snapshots.Count}); the tone is {A.TonePeakDb:F1} peak / {A.ToneRmsDb:F1} RMS");
+        Assert.InRange(inputReadings, 7.5 * seconds, 12.5 * seconds);
+        Assert.InRange(busReadings, 7.5 * seconds, 12.5 * seconds);
+        foreach (var level in levels)
         {
             Assert.InRange(level.PeakDb, A.TonePeakDb - 2, A.TonePeakDb + 2);
             Assert.InRange(level.RmsDb, A.ToneRmsDb - 2, A.ToneRmsDb + 2);
@@ -75,18 +91,20 @@ public sealed class AudioTests(ITestOutputHelper output)
         var program = h.Read("program");
         await HearAsync(program, A);
         var unity = await program.Audio.RecordAsync(TimeSpan.FromSeconds(1));
+        var unityDb = unity.Steady(b => b.RmsDb());
 
+        // Recorded once the change is heard (3 dB down), so that no audio from before it is in the window.
         await h.Mixer!.ApplyAsync(scene with { Inputs = [In(A) with { GainDb = -6 }] });
-        await Task.Delay(Settle);
+        await program.Audio.WaitForAsync(Change, TimeSpan.FromMilliseconds(300), w => w.RmsDb() < unityDb - 3, "the lower gain");
         var half = await program.Audio.RecordAsync(TimeSpan.FromSeconds(1));
-        var ratio = Math.Pow(10, (half.RmsDb() - unity.RmsDb()) / 20);
+        var ratio = Math.Pow(10, (half.Steady(b => b.RmsDb()) - unityDb) / 20);
         var meter = h.Mixer.GetMeters().Inputs[A.Input];
         output.WriteLine($"unity {unity}; -6 dB {half}; amplitude ratio {ratio:F3}; input meter {meter}");
         Assert.InRange(ratio, 0.47, 0.53);
         Assert.InRange(meter.PeakDb, A.TonePeakDb - 6 - 2, A.TonePeakDb - 6 + 2);
 
         await h.Mixer.ApplyAsync(scene with { Inputs = [In(A) with { GainDb = -6, Muted = true }] });
-        await Task.Delay(Settle);
+        await program.Audio.WaitForAsync(Change, TimeSpan.FromMilliseconds(300), w => w.RmsDb() < -60, "silence");
         var muted = await program.Audio.RecordAsync(TimeSpan.FromSeconds(1));
         meter = h.Mixer.GetMeters().Inputs[A.Input];
         output.WriteLine($"muted {muted}; input meter {meter}");
@@ -99,7 +117,7 @@ public sealed class AudioTests(ITestOutputHelper output)
         await HearAsync(program, A);
         var delayed = await program.Audio.RecordAsync(TimeSpan.FromSeconds(1));
         output.WriteLine($"delayed 200 ms: {delayed}");
-        Assert.InRange(delayed.RmsDb(), unity.RmsDb() - 1, unity.RmsDb() + 1);
+        Assert.InRange(delayed.Steady(b => b.RmsDb()), unityDb - 1, unityDb + 1);
     }
 
     [Fact]

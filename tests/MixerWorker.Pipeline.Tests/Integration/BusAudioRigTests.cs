@@ -12,6 +12,8 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(400);
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+    // Blocks for steady tone levels (AudioWindow.Steady): long enough to resolve 330 from 440 Hz below -80 dB.
+    private static readonly TimeSpan Quarter = TimeSpan.FromMilliseconds(250);
 
     private static BusDefinition Program(AudioMix? audio, params string[] onAir) => new()
     {
@@ -46,15 +48,16 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
             Assert.All(readings.Skip(1), r => Assert.InRange(r.RmsDb, tone.PeakDb - 3.01 - 0.5, tone.PeakDb - 3.01 + 0.5));
         }
 
+        // Each change is recorded once it is heard, so that no audio from before it is in the window.
         rig.Inputs["a"].ApplyAudio(new InputDefinition { Name = "a", GainDb = -6 });
-        await Task.Delay(Settle);
+        await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(300), w => w.RmsDb() < unity.RmsDb() - 3, "the lower gain");
         var minus6 = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
-        var ratio = Math.Pow(10, (minus6.RmsDb() - unity.RmsDb()) / 20);
+        var ratio = Math.Pow(10, (minus6.Steady(w => w.RmsDb()) - unity.Steady(w => w.RmsDb())) / 20);
         output.WriteLine($"-6 dB: {minus6}; amplitude ratio {ratio:F4}");
         Assert.InRange(ratio, 0.49, 0.51);
 
         rig.Inputs["a"].ApplyAudio(new InputDefinition { Name = "a", GainDb = -6, Muted = true });
-        await Task.Delay(Settle);
+        await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(300), w => w.RmsDb() < -90, "silence");
         since = DateTimeOffset.UtcNow;
         var muted = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
         output.WriteLine($"muted: {muted}");
@@ -108,10 +111,11 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
         Assert.Equal(new Dictionary<string, double> { ["a"] = 1.0, ["b"] = 0.0 }, rig.Bus.InputGains);
         var before = await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "program's tone");
         before = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
-        output.WriteLine($"a on air: {before}, b at {before.ToneDb(440):F1} dB");
+        var preview = before.Steady(w => w.ToneDb(440), Quarter);
+        output.WriteLine($"a on air: {before}, b at {preview:F1} dB");
         Assert.InRange(before.DominantHz(), 329, 331);
         // -60 dB: far below hearing next to the programme tone, and clear of the analysis window's own leakage (about -80 dB).
-        Assert.True(before.ToneDb(440) < -60, "the preview's input must not be heard");
+        Assert.True(preview < -60, "the preview's input must not be heard");
 
         // A 300 ms crossfade the way the compositor's streaming thread drives it, per frame.
         await Task.Run(async () =>
@@ -123,11 +127,14 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
                 await Task.Delay(33);
             }
         });
-        await Task.Delay(Settle);
+        // Recorded once a's tone is far down, so no audio mixed before the last gain is in the window
+        // (on a loaded machine the fixed pause this replaces could end before that audio was through).
+        await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(250), w => w.ToneDb(330) < -60, "the end of the crossfade");
         var after = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
-        output.WriteLine($"after the crossfade: {after}, a at {after.ToneDb(330):F1} dB");
+        var gone = after.Steady(w => w.ToneDb(330), Quarter);
+        output.WriteLine($"after the crossfade: {after}, a at {gone:F1} dB");
         Assert.InRange(after.DominantHz(), 439, 441);
-        Assert.True(after.ToneDb(330) < -80, "the old input must be gone");
+        Assert.True(gone < -80, "the old input must be gone");
 
         // Gains set per frame while the control thread removes a branch: neither side may fault.
         var faults = Callbacks.FaultCount;
@@ -156,11 +163,16 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
     public async Task A_lip_sync_delay_makes_the_input_heard_that_much_later()
     {
         using var rig = new AudioRig(Program(Fixed(("a", 0))), new Tone("a", 330));
+        // The input's audio before the delay (its meter sits before the offset pad), to time the bus's output against.
+        var input = new PcmRecorder();
+        using var inputMeter = rig.Pipeline.GetByName(ElementName.Input("a").Child(ElementName.MeterPart))!;
+        using var inputPad = inputMeter.StaticPad("sink");
+        using var tap = input.Attach(inputPad);
         await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "the tone");
 
-        var undelayed = await UnmuteLatencyAsync(rig, delayMs: 0);
-        var delayed = await UnmuteLatencyAsync(rig, delayMs: 200);
-        output.WriteLine($"unmute heard after {undelayed.TotalMilliseconds:F0} ms without delay, {delayed.TotalMilliseconds:F0} ms with 200 ms");
+        var undelayed = await UnmuteLatencyAsync(rig, input, delayMs: 0);
+        var delayed = await UnmuteLatencyAsync(rig, input, delayMs: 200);
+        output.WriteLine($"the unmuted tone starts {undelayed.TotalMilliseconds:F1} ms later at the bus than at the input without delay, {delayed.TotalMilliseconds:F1} ms with 200 ms");
         Assert.Equal(TimeSpan.FromMilliseconds(200), rig.Inputs["a"].AudioDelay);
         Assert.InRange((delayed - undelayed).TotalMilliseconds, 170, 230);
         // The delayed audio flows on without gaps: the branch's queue holds the 200 ms.
@@ -171,8 +183,11 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
         Assert.Equal(0, quietChunks);
     }
 
-    // Mutes, sets the delay, waits for it to settle, unmutes, and times how long until the tone is heard.
-    private static async Task<TimeSpan> UnmuteLatencyAsync(AudioRig rig, int delayMs)
+    // Mutes, sets the delay, waits for it to settle, unmutes, and measures how much later in stream time
+    // (buffer timestamps) the tone starts at the bus's output than at the input's meter. Stream time, not
+    // when buffers happened to arrive: a loaded machine delivers them late and unevenly, and that is not
+    // what a lip-sync delay is about.
+    private static async Task<TimeSpan> UnmuteLatencyAsync(AudioRig rig, PcmRecorder input, int delayMs)
     {
         rig.Inputs["a"].ApplyAudio(new InputDefinition { Name = "a", Muted = true, DelayMs = delayMs });
         await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(300), w => w.RmsDb() < -60, "silence");
@@ -183,9 +198,20 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
         while (DateTimeOffset.UtcNow < deadline)
         {
             await Task.Delay(10);
-            var heard = rig.Pcm.Since(unmutedAt).FirstOrDefault(c => new AudioWindow(c.Samples, 2, 48000).RmsDb() > -30);
-            if (heard is not null) return heard.At - unmutedAt;
+            if (Onset(input, unmutedAt) is { } fed && Onset(rig.Pcm, unmutedAt) is { } heard) return heard - fed;
         }
         throw new TimeoutException("the tone did not come back");
+    }
+
+    // The stream time of the first sample above -26 dBFS (the tone peaks at -10.5) among those recorded since `since`.
+    private static TimeSpan? Onset(PcmRecorder recorder, DateTimeOffset since)
+    {
+        foreach (var chunk in recorder.Since(since))
+        {
+            if (chunk.Pts is not { } pts) continue;
+            var i = Array.FindIndex(chunk.Samples, s => Math.Abs(s) > 0.05f);
+            if (i >= 0) return TimeSpan.FromTicks((long)(pts / 100)) + TimeSpan.FromSeconds((double)(i / recorder.Channels) / recorder.Rate);
+        }
+        return null;
     }
 }

@@ -49,7 +49,7 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
                 _data.TrySetResult();
                 return true;
             },
-            reason => _ended.TrySetResult(reason),
+            (reason, _) => _ended.TrySetResult(reason),
             () => _exited.TrySetResult());
 
         public void Dispose() => Reader.Dispose();

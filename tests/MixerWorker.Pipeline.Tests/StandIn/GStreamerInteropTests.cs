@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using MixerWorker.Testbed;
 using MixerWorker.Testbed.StandIn;
 using Xunit;
 using static MixerWorker.Pipeline.Tests.StandIn.StandInTestUtil;
@@ -104,7 +105,7 @@ public class GStreamerInteropTests
             var psi = new ProcessStartInfo("gst-launch-1.0") { RedirectStandardOutput = true, RedirectStandardError = true };
             psi.ArgumentList.Add("-q");
             foreach (var token in pipeline.Split(' ', StringSplitOptions.RemoveEmptyEntries)) psi.ArgumentList.Add(token);
-            _p = Process.Start(psi)!;
+            _p = ChildProcesses.Start(psi);
             _p.OutputDataReceived += (_, e) => { lock (_out) _out.AppendLine(e.Data); };
             _p.ErrorDataReceived += (_, e) => { lock (_out) _out.AppendLine(e.Data); };
             _p.BeginOutputReadLine();

@@ -67,7 +67,7 @@ public sealed class LatenessGuardTests
         var guard = new LatenessGuard("aux1", 30, Latency);
         var run = Simulate(guard, costMs: 50, seconds: 20);
         var kept = run.Delivered.Skip(30).ToList(); // after the first second, which is never judged
-        // Every frame that leaves is within its deadline plus one frame interval: latency + 2 frames at most.
+        // Every frame that leaves is within its deadline plus two frame intervals.
         Assert.All(kept, f => Assert.InRange(Lag(f), 0, Latency.TotalMilliseconds + 2 * 33.4));
         // Lag growth over the run (last quarter's median against the first's) stays within 100 ms.
         var quarter = kept.Count / 4;
@@ -76,7 +76,7 @@ public sealed class LatenessGuardTests
         Assert.InRange(growth, -100, 100);
         // The output rate drops to what the machine can make instead.
         Assert.InRange(kept.Count / 19.0, 8, 21);
-        Assert.True(run.Dropped > 100, $"dropped {run.Dropped}");
+        Assert.True(run.Dropped > 50, $"dropped {run.Dropped}");
         // One episode, reported once (and not ended while it lasts).
         Assert.Equal(1, guard.Episodes);
         var first = Assert.Single(run.Episodes);

@@ -36,6 +36,27 @@ public sealed record AudioWindow(float[] Interleaved, int Channels, int Rate)
     /// <summary>The strongest frequency in a channel between 50 Hz and 4 kHz, to about 1 Hz.</summary>
     public double DominantHz(int channel = 0) => Goertzel.Dominant(Channel(channel), Rate, 50, 4000);
 
+    /// <summary>Consecutive stretches of <paramref name="length"/>; a shorter remainder is left out.</summary>
+    public IEnumerable<AudioWindow> Blocks(TimeSpan length)
+    {
+        var size = (int)(length.TotalSeconds * Rate) * Channels;
+        for (var at = 0; size > 0 && at + size <= Interleaved.Length; at += size) yield return new AudioWindow(Interleaved[at..(at + size)], Channels, Rate);
+    }
+
+    /// <summary>
+    /// The median of <paramref name="measure"/> over blocks of <paramref name="block"/> (100 ms unless
+    /// given; longer ones resolve nearby tones further down): the level of the steady signal. On a
+    /// loaded machine a live stream can lose a few tens of milliseconds (a packet later than the SRT
+    /// latency, an aggregator that timed out and filled silence); over a whole window that gap lowers the
+    /// RMS and splatters a pure tone across the spectrum, while the median of short blocks is unmoved
+    /// unless most of the window is wrong.
+    /// </summary>
+    public double Steady(Func<AudioWindow, double> measure, TimeSpan? block = null)
+    {
+        var values = Blocks(block ?? TimeSpan.FromMilliseconds(100)).Select(measure).Order().ToArray();
+        return values.Length == 0 ? FloorDb : values[values.Length / 2];
+    }
+
     private IEnumerable<float> Select(int? channel) => channel is { } c ? Channel(c) : Interleaved;
 
     private static double ToDb(double amplitude) => amplitude <= 0 ? FloorDb : Math.Max(FloorDb, 20 * Math.Log10(amplitude));

@@ -169,7 +169,7 @@ internal static class CommandBench
         psi.Environment["REDIS__CONFIGURATION"] = redisConfig;
         psi.Environment["WORKER__ID"] = "bench";
         psi.Environment["WORKER__STATUSINTERVALMS"] = "100";
-        var p = Process.Start(psi)!;
+        var p = ChildProcesses.Start(psi);
         var log = Environment.GetEnvironmentVariable("BENCH_WORKER_LOG");
         var sink = log is null ? null : TextWriter.Synchronized(new StreamWriter(log, append: true) { AutoFlush = true });
         p.OutputDataReceived += (_, e) => { if (e.Data is not null) sink?.WriteLine(e.Data); };

@@ -97,7 +97,7 @@ internal static class CostBench
         psi.Environment["INGEST_SRT_PASSPHRASE"] = Ingest;
         psi.Environment["OUTPUT_SRT_PASSPHRASE"] = Output;
         psi.Environment["ENCODER__BACKEND"] = "software";
-        using var p = Process.Start(psi)!;
+        using var p = ChildProcesses.Start(psi);
         await using var sink = TextWriter.Synchronized(new StreamWriter(log) { AutoFlush = true });
         p.OutputDataReceived += (_, e) => { if (e.Data is not null) sink.WriteLine(e.Data); };
         p.ErrorDataReceived += (_, e) => { if (e.Data is not null) sink.WriteLine(e.Data); };

@@ -37,7 +37,7 @@ internal static class FleetBench
         using var standIn = MediaMtxStandIn.Start(new StandInOptions { IngestPassphrase = Ingest, OutputPassphrase = Output });
         FeedSpec[] specs = [FeedSpec.Numbered(0) with { Width = width, Height = height }, FeedSpec.Numbered(1) with { Width = width, Height = height }];
         var feeds = specs.Select(s => SyntheticFeed.Start(s, Project, "127.0.0.1", standIn.Port, Ingest, null)).ToList();
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisConfig);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(redisConfig + ",allowAdmin=true"); // FLUSHDB below
         var db = redis.GetDatabase();
         await db.ExecuteAsync("FLUSHDB");
         var scene = $$"""
@@ -159,7 +159,7 @@ internal static class FleetBench
         foreach (var (k, v) in Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
                      .Select(e => ((string)e.Key, (string?)e.Value)).Where(e => e.Item1.StartsWith("FLEET__", StringComparison.Ordinal)))
             psi.Environment[k] = v;
-        var p = Process.Start(psi)!;
+        var p = ChildProcesses.Start(psi);
         var sink = TextWriter.Synchronized(new StreamWriter(log, append: true) { AutoFlush = true });
         p.OutputDataReceived += (_, e) => { if (e.Data is not null) sink.WriteLine(e.Data); };
         p.ErrorDataReceived += (_, e) => { if (e.Data is not null) sink.WriteLine(e.Data); };

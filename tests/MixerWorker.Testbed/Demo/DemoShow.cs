@@ -249,7 +249,7 @@ internal static class DemoShow
     {
         var psi = new ProcessStartInfo(file, args) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var (k, v) in env ?? []) psi.Environment[k] = v;
-        var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
+        var p = ChildProcesses.Start(psi);
         void Echo(string? line) { if (line is not null && !quiet) Console.WriteLine($"{prefix ?? file}: {line}"); }
         p.OutputDataReceived += (_, e) => Echo(e.Data);
         p.ErrorDataReceived += (_, e) => Echo(e.Data);

@@ -25,7 +25,7 @@ public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
     public bool CameraLook { get; init; }
     /// <summary>Interlaced video (top field first) at <see cref="Fps"/> frames, 2x fields, like a 1080i camera.</summary>
     public bool Interlaced { get; init; }
-    /// <summary>h264 or h265.</summary>
+    /// <summary>h264, h265, or mpeg4 (MPEG-4 Part 2, which MediaMTX carries but the engine does not decode).</summary>
     public string VideoCodec { get; init; } = "h264";
     /// <summary>aac, opus, mp2 or none.</summary>
     public string AudioCodec { get; init; } = "aac";
@@ -112,7 +112,12 @@ public sealed class SyntheticFeed : IDisposable
                 : [p.Add("textoverlay", null, ("text", spec.Input), ("valignment", "top"), ("halignment", "left"), ("font-desc", "Sans 8"))];
             Element[] weave = spec.Interlaced ? [p.Add("interlace", null, ("field-pattern", "1:1"), ("top-field-first", true))] : [];
             Element encoder, parser;
-            if (spec.VideoCodec == "h265")
+            if (spec.VideoCodec == "mpeg4")
+            {
+                encoder = p.Add("avenc_mpeg4", null, ("gop-size", spec.Fps), ("bitrate", 400_000));
+                parser = p.Add("mpeg4videoparse");
+            }
+            else if (spec.VideoCodec == "h265")
             {
                 encoder = p.Add("x265enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", spec.VideoBitrateKbps));
                 parser = p.Add("h265parse");

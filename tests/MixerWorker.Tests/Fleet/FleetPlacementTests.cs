@@ -75,7 +75,7 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task Thirty_projects_spread_by_cost_over_three_workers_and_a_full_fleet_leaves_the_rest_waiting_with_numbers()
     {
-        // 30 projects, costs 1:3 (small:medium), together 60 % of the fleet's capacity.
+        // 30 projects of two sizes (small, medium), together 60 % of the fleet's capacity.
         var scenes = Enumerable.Range(1, 30).Select(i => i % 3 == 0 ? FleetScenes.Medium($"p{i:00}") : FleetScenes.Small($"p{i:00}")).ToList();
         var demand = scenes.Sum(s => Costs.Estimate(s, "software").Cpus);
         var capacity = demand / 3 / 0.6;
@@ -99,8 +99,12 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
         output.WriteLine($"largest/smallest worker load: {ratio:F3}");
         Assert.InRange(ratio, 1.0, 1.3);
 
-        // Fill the fleet: 12 more medium projects do not all fit; one huge project fits nowhere.
-        var more = Enumerable.Range(31, 12).Select(i => FleetScenes.Medium($"p{i:00}")).Append(FleetScenes.Huge("p99")).ToList();
+        // Fill the fleet: more medium projects than fit (three more than the room left); one huge project fits nowhere.
+        var medium = Costs.Estimate(FleetScenes.Medium("m"), "software").Cpus;
+        var huge = Costs.Estimate(FleetScenes.Huge("h"), "software").Cpus;
+        Assert.True(huge > capacity, $"the huge project ({huge:F3} CPUs) must not fit a whole worker ({capacity:F3})");
+        var extra = (int)Math.Ceiling((3 * capacity - demand) / medium) + 3;
+        var more = Enumerable.Range(31, extra).Select(i => FleetScenes.Medium($"p{i:00}")).Append(FleetScenes.Huge("p99")).ToList();
         foreach (var s in more) await WriteAsync(s);
         var all = scenes.Concat(more).ToList();
         IReadOnlyList<ProjectStatus?> statuses = [];

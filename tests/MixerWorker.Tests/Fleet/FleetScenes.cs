@@ -7,8 +7,8 @@ public static class FleetScenes
 {
     public static SceneDefinition Small(string project, long revision = 1) => Scene(project, revision, 1, 1, 320, 180);
     public static SceneDefinition Medium(string project, long revision = 1) => Scene(project, revision, 2, 1, 640, 360);
-    /// <summary>Bigger than a small worker: three 720p buses from four inputs.</summary>
-    public static SceneDefinition Huge(string project, long revision = 1) => Scene(project, revision, 4, 3, 1280, 720);
+    /// <summary>Bigger than a small worker: eight 1080p buses from four inputs.</summary>
+    public static SceneDefinition Huge(string project, long revision = 1) => Scene(project, revision, 4, 8, 1920, 1080);
 
     public static SceneDefinition Scene(string project, long revision, int inputs, int buses, int width, int height) => new()
     {

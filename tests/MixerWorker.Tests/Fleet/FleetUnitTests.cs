@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using MixerWorker.Fleet;
+using MixerWorker.Pipeline.Engine;
 using Xunit;
 
 namespace MixerWorker.Tests.Fleet;
@@ -77,7 +78,26 @@ public sealed class FleetUnitTests
         var hugeOnGpu = model.Estimate(FleetScenes.Huge("p"), "nvenc");
         Assert.True(small.Cpus < medium.Cpus && medium.Cpus < huge.Cpus, $"{small.Cpus} < {medium.Cpus} < {huge.Cpus}");
         Assert.True(hugeOnGpu.Cpus < huge.Cpus);
-        Assert.Equal((0, 3), (huge.GpuSessions, hugeOnGpu.GpuSessions));
+        Assert.Equal((0, 8), (huge.GpuSessions, hugeOnGpu.GpuSessions));
+    }
+
+    [Fact]
+    public async Task The_publish_gate_closes_by_itself_once_the_lease_is_too_old_and_opens_only_when_told_again()
+    {
+        // The renewal loop that would close the gate on time may be the one starved (a loaded host): the
+        // gate asks "lease still confirmed?" at every connection attempt.
+        var confirmed = true;
+        var gate = new PublishGate(open: true, stillOpen: () => confirmed);
+        Assert.True(gate.IsOpen);
+        confirmed = false;
+        Assert.False(gate.IsOpen);
+        var waiting = gate.WaitOpenAsync(CancellationToken.None);
+        confirmed = true;
+        Assert.False(gate.IsOpen); // closed until the runtime sees a confirmed renewal and opens it
+        Assert.False(waiting.IsCompleted);
+        gate.Open();
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(gate.IsOpen);
     }
 
     [Fact]

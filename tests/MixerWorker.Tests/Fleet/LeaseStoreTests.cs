@@ -29,7 +29,10 @@ public sealed class LeaseStoreTests : IAsyncLifetime
 
     private LeaseStore Store(string worker, int ttlMs = 2000, string? configuration = null)
     {
-        var fleet = Options.Create(new FleetOptions { LeaseTtlMs = ttlMs, RenewIntervalMs = Math.Min(500, ttlMs / 3), RenewTimeoutMs = 150 });
+        // Timeouts as long as the settings allow: these tests are about the scripts' answers, and a loaded
+        // 2-core host (a first EVALSHA is SCRIPT LOAD plus the call) must not turn an answer into "none".
+        var interval = Math.Min(500, ttlMs / 3);
+        var fleet = Options.Create(new FleetOptions { LeaseTtlMs = ttlMs, RenewIntervalMs = interval, RenewTimeoutMs = interval });
         var connection = new LeaseConnection(Options.Create(new RedisOptions { Configuration = configuration ?? _redis.Configuration }), fleet, NullLogger<LeaseConnection>.Instance);
         _owned.Add(connection);
         return new LeaseStore(connection, fleet, Options.Create(new WorkerOptions { Id = worker }));

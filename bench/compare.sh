@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# Issue 12's side-by-side: the worker, one ffmpeg process and a hand-written gst-launch graph doing the
+# same live jobs from four moving feeds; per run CPU, peak RSS, threads, frames delivered and repeats per
+# box (read from the feeds' stamps by the Testbed's `stamps` reader). Usage: bench/compare.sh [markdown-out]
+# env: JOBS (below)  MIXERS="worker ffmpeg gst"  REPS=1  WARMUP_S=8 SETTLE_S=3 MEASURE_S=15  FEED_KBPS=3000
+#      BUS_KBPS=1000 (360p buses; 720p buses get 2.5x)  MUX_DELAY_MS=700 (the feeds' PTS-PCR lead, as ffmpeg/OBS send)
+#      PLOT=file.png (gnuplot, when installed)
+# A job is name:feedWxH:programWxH:auxCount:auxWxH; every bus is a 2x2 grid of the four inputs, bus i
+# rotated by i, so each input is shown once per bus at a quarter of the bus size.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+JOBS=${JOBS:-"1bus-720p:1280x720:1280x720:0:- 1bus-360p:1280x720:640x360:0:- 8bus-360p:640x360:640x360:7:640x360 720p+7aux:1280x720:1280x720:7:640x360"}
+MIXERS=${MIXERS:-"worker ffmpeg gst"}
+REPS=${REPS:-1}
+WARMUP_S=${WARMUP_S:-8} SETTLE_S=${SETTLE_S:-3} MEASURE_S=${MEASURE_S:-15}
+FEED_KBPS=${FEED_KBPS:-3000} BUS_KBPS=${BUS_KBPS:-1000} MUX_DELAY_MS=${MUX_DELAY_MS:-700}
+PLOT=${PLOT:-}
+OUT_MD=${1:-}
+WORK=$(mktemp -d /tmp/bench-cmp.XXXXXX)
+INPUTS=(cam-a cam-b cam-c cam-d)
+BUS_NAMES=(program aux1 aux2 aux3 aux4 aux5 aux6 aux7)
+
+# Sets BUSES to "name:W:H:kbps" for job fields $1 (program WxH), $2 (aux count), $3 (aux WxH).
+job_buses() {
+  local i w h
+  BUSES=("program:${1%x*}:${1#*x}:$(bus_kbps "${1%x*}")")
+  for ((i = 1; i <= $2; i++)); do w=${3%x*} h=${3#*x}; BUSES+=("aux$i:$w:$h:$(bus_kbps "$w")"); done
+}
+bus_kbps() { [ "$1" -ge 1280 ] && echo $((BUS_KBPS * 5 / 2)) || echo "$BUS_KBPS"; }
+
+write_job_scene() { # $1: path; BUSES set
+  local buses=() b i j name w h kbps boxes
+  for ((i = 0; i < ${#BUSES[@]}; i++)); do
+    IFS=: read -r name w h kbps <<<"${BUSES[$i]}"
+    boxes=()
+    for j in 0 1 2 3; do
+      boxes+=("{\"source\":\"${INPUTS[$(((j + i) % 4))]}\",\"x\":$((j % 2 * w / 2)),\"y\":$((j / 2 * h / 2)),\"width\":$((w / 2)),\"height\":$((h / 2)),\"fit\":\"fill\"}")
+    done
+    buses+=("{\"name\":\"$name\",\"format\":{\"width\":$w,\"height\":$h,\"fps\":30,\"videoBitrateKbps\":$kbps},\"layout\":[$(IFS=,; echo "${boxes[*]}")]}")
+  done
+  printf '{"project":"%s","inputs":[%s],"buses":[%s]}\n' "$PROJECT" \
+    "$(printf '{"name":"%s"},' "${INPUTS[@]}" | sed 's/,$//')" "$(IFS=,; echo "${buses[*]}")" >"$1"
+}
+
+# Distinct box sizes of the job ("WxH" of a quarter bus) and, per size, the buses using it.
+box_sizes() { local b name w h; for b in "${BUSES[@]}"; do IFS=: read -r name w h _ <<<"$b"; echo "$((w / 2))x$((h / 2))"; done | sort -u; }
+
+# One ffmpeg process, written the way an ffmpeg user would: each input decoded once, scaled once per box
+# size and split to the buses that show it, xstack per bus, libx264 ultrafast/zerolatency as the worker's
+# encoder, one amix of the four split to every bus's Opus encoder.
+ffmpeg_cmd() {
+  local n=${#BUSES[@]} k s i j name w h kbps filter="" maps=() sizes users
+  mapfile -t sizes < <(box_sizes)
+  FFMPEG_CMD=(ffmpeg -hide_banner -nostdin -loglevel warning -nostats)
+  for k in "${INPUTS[@]}"; do
+    FFMPEG_CMD+=(-thread_queue_size 512 -analyzeduration 1000000 -probesize 1000000 -i "$(srt_url "read:ingest/$PROJECT/$k" "$INGEST_SRT_PASSPHRASE")")
+  done
+  for k in 0 1 2 3; do
+    filter+="[$k:v]split=${#sizes[@]}$(for s in "${sizes[@]}"; do printf '[in%d_%s]' "$k" "$s"; done);"
+    for s in "${sizes[@]}"; do
+      users=(); for ((i = 0; i < n; i++)); do IFS=: read -r name w h _ <<<"${BUSES[$i]}"; [ "$((w / 2))x$((h / 2))" = "$s" ] && users+=("[v${k}_$i]"); done
+      filter+="[in${k}_$s]scale=${s%x*}:${s#*x},split=${#users[@]}$(IFS=; echo "${users[*]}");"
+    done
+  done
+  filter+="[0:a][1:a][2:a][3:a]amix=inputs=4:normalize=0,asplit=$n$(for ((i = 0; i < n; i++)); do printf '[a%d]' "$i"; done)"
+  for ((i = 0; i < n; i++)); do
+    IFS=: read -r name w h kbps <<<"${BUSES[$i]}"
+    filter+=";$(for j in 0 1 2 3; do printf '[v%d_%d]' "$(((j + i) % 4))" "$i"; done)xstack=inputs=4:layout=0_0|w0_0|0_h0|w0_h0,format=yuv420p[o$i]"
+    maps+=(-map "[o$i]" -map "[a$i]" -c:v libx264 -preset ultrafast -tune zerolatency -bf 0 -g 30 -b:v "${kbps}k" -maxrate "${kbps}k"
+      -bufsize "$((kbps * 6 / 10))k" -c:a libopus -b:a 128k -frame_duration 10 -ar 48000 -ac 2 -f mpegts
+      "$(srt_url "publish:out/$PROJECT/$name" "$OUTPUT_SRT_PASSPHRASE")&pkt_size=1316")
+  done
+  FFMPEG_CMD+=(-filter_complex "$filter" "${maps[@]}")
+}
+
+# The same job as a hand-written gst-launch graph, the way the GStreamer documentation would have it:
+# each input decoded once, scaled once per box size to I420 and shared by tees, one compositor, x264enc and
+# mpegtsmux per bus; audio mixed once and Opus-encoded per bus, as ffmpeg does.
+gst_cmd() {
+  local n=${#BUSES[@]} k s i j name w h kbps g="" sizes srt
+  mapfile -t sizes < <(box_sizes)
+  srt="srt://127.0.0.1:$BENCH_PORT"
+  for ((k = 0; k < 4; k++)); do
+    g+=" srtsrc uri=$srt streamid=read:ingest/$PROJECT/${INPUTS[$k]} passphrase=$INGEST_SRT_PASSPHRASE pbkeylen=16 latency=$SRT__LATENCYMS"
+    # The parsers pick tsdemux's video and audio pads by their caps.
+    g+=" ! tsdemux name=d$k d$k. ! h264parse ! queue ! avdec_h264 ! tee name=v$k"
+    for s in "${sizes[@]}"; do
+      g+=" v$k. ! queue max-size-buffers=2 leaky=downstream ! videoscale ! video/x-raw,format=I420,width=${s%x*},height=${s#*x},pixel-aspect-ratio=1/1 ! tee name=v${k}_$s"
+    done
+    g+=" d$k. ! aacparse ! queue ! avdec_aac ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 ! amix.sink_$k"
+  done
+  g+=" audiomixer name=amix ! tee name=at"
+  for ((i = 0; i < n; i++)); do
+    IFS=: read -r name w h kbps <<<"${BUSES[$i]}"
+    s="$((w / 2))x$((h / 2))"
+    g+=" compositor name=m$i background=black"
+    for j in 0 1 2 3; do g+=" sink_$j::xpos=$((j % 2 * w / 2)) sink_$j::ypos=$((j / 2 * h / 2))"; done
+    g+=" ! video/x-raw,format=I420,width=$w,height=$h,framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast bframes=0 key-int-max=30 bitrate=$kbps"
+    g+=" ! mpegtsmux name=x$i alignment=7 ! srtsink uri=$srt streamid=publish:out/$PROJECT/$name passphrase=$OUTPUT_SRT_PASSPHRASE pbkeylen=16 latency=$SRT__LATENCYMS"
+    for j in 0 1 2 3; do g+=" v$(((j + i) % 4))_$s. ! queue max-size-buffers=2 leaky=downstream ! m$i.sink_$j"; done
+    g+=" at. ! queue ! audioconvert ! opusenc bitrate=128000 frame-size=10 ! x$i."
+  done
+  # shellcheck disable=SC2206 # the description is word-split on purpose (no value holds a space)
+  GST_CMD=(gst-launch-1.0 -q $g)
+}
+
+threads_of() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
+
+start_helpers_feeds() { # $1: log dir, $2: seconds, $3: feed WxH
+  dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$2" >"$1/standin.log" 2>&1 &
+  HELPER_PIDS+=($!)
+  sleep 2
+  dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT" --seconds "$(($2 - 3))" \
+    --width "${3%x*}" --height "${3#*x}" --fps 30 --bitrate "$FEED_KBPS" --pattern smpte --mux-delay-ms "$MUX_DELAY_MS" >"$1/feeds.log" 2>&1 &
+  HELPER_PIDS+=($!)
+  sleep 3
+}
+
+# --print: show each job's scene and the ffmpeg and gst-launch commands, run nothing (to check they are fair).
+if [ "${1:-}" = "--print" ]; then
+  for job in $JOBS; do
+    IFS=: read -r name feed pgm naux aux <<<"$job"
+    job_buses "$pgm" "$naux" "$aux"; write_job_scene /dev/stdout; ffmpeg_cmd; gst_cmd
+    printf '## %s (%s feeds)\n\nffmpeg:\n%s\n\ngst-launch:\n%s\n\n' "$name" "$feed" "$(printf '%q ' "${FFMPEG_CMD[@]}")" "$(printf '%q ' "${GST_CMD[@]}")"
+  done
+  exit 0
+fi
+
+ROWS=()
+declare -A CPU RSS
+run_one() { # $1: job spec, $2: mixer, $3: rep
+  local job=$1 mixer=$2 rep=$3 name feed pgm naux aux dir life mpid t0 t1 c0 c1 rss threads cpu
+  IFS=: read -r name feed pgm naux aux <<<"$job"
+  job_buses "$pgm" "$naux" "$aux"
+  dir="$WORK/$name-$mixer-$rep"; mkdir -p "$dir"
+  write_job_scene "$dir/scene.json"
+  life=$((WARMUP_S + SETTLE_S + MEASURE_S + 60))
+  echo "$name ($feed feeds), $mixer, rep $rep ..." >&2
+  start_helpers_feeds "$dir" "$life" "$feed"
+  case $mixer in
+    worker) dotnet "$WORKER_DLL" run "$dir/scene.json" --duration "$life" >"$dir/mixer.log" 2>&1 & ;;
+    ffmpeg) ffmpeg_cmd; "${FFMPEG_CMD[@]}" >"$dir/mixer.log" 2>&1 & ;;
+    gst) gst_cmd; printf '%q ' "${GST_CMD[@]}" >"$dir/graph.txt"; "${GST_CMD[@]}" >"$dir/mixer.log" 2>&1 & ;;
+  esac
+  mpid=$!
+  sleep "$WARMUP_S"
+  t0=$(date +%s.%N); c0=$(cpu_ticks "$mpid" 2>/dev/null || echo 0)
+  dotnet "$TESTBED_DLL" stamps --port "$BENCH_PORT" --scene "$dir/scene.json" --seconds "$MEASURE_S" --settle "$SETTLE_S" \
+    --feed-width "${feed%x*}" --feed-height "${feed#*x}" --feed-fps 30 --direct cam-a \
+    --label "$name" --mixer "$mixer" --md "$WORK/summary.md" --detail "$WORK/detail.md" >"$dir/stamps.log" 2>&1 || true
+  t1=$(date +%s.%N); c1=$(cpu_ticks "$mpid" 2>/dev/null || echo "$c0")
+  rss=$(vm_hwm_kb "$mpid" 2>/dev/null || echo 0); threads=$(threads_of "$mpid" 2>/dev/null || echo 0)
+  kill -TERM "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true
+  stop_helpers
+  cpu=$(awk -v c=$((c1 - c0)) -v k="$CLK_TCK" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", 100 * c / k / (b - a) }')
+  CPU[$name-$mixer-$rep]=$cpu; RSS[$name-$mixer-$rep]=$((rss / 1024))
+  ROWS+=("| $name | $feed | ${#BUSES[@]} | $mixer | $rep | $cpu | $((rss / 1024)) | $threads |")
+  echo "  cpu $cpu %, rss $((rss / 1024)) MB, $threads threads" >&2
+}
+
+trap 'stop_helpers' EXIT
+for rep in $(seq 1 "$REPS"); do
+  for job in $JOBS; do
+    # Alternate the mixers' order from one run to the next so the shared machine's drift hits all alike.
+    read -ra order <<<"$MIXERS"
+    if (( rep % 2 == 0 )); then mapfile -t order < <(printf '%s\n' "${order[@]}" | tac); fi
+    for m in "${order[@]}"; do run_one "$job" "$m" "$rep"; done
+  done
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2 }'; }
+RATIO_ROWS=()
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+: >"$WORK/plot.dat"
+for job in $JOBS; do
+  name=${job%%:*}
+  declare -A mc=() mr=()
+  for m in $MIXERS; do
+    c=(); r=(); for rep in $(seq 1 "$REPS"); do c+=("${CPU[$name-$m-$rep]}"); r+=("${RSS[$name-$m-$rep]}"); done
+    mc[$m]=$(median "${c[@]}"); mr[$m]=$(median "${r[@]}")
+  done
+  row="| $name"
+  for m in $MIXERS; do row+=" | ${mc[$m]} % / ${mr[$m]} MB"; done
+  [[ " $MIXERS " == *" ffmpeg "* ]] && row+=" | $(ratio "${mc[worker]:-0}" "${mc[ffmpeg]}") / $(ratio "${mr[worker]:-0}" "${mr[ffmpeg]}")"
+  [[ " $MIXERS " == *" gst "* ]] && row+=" | $(ratio "${mc[worker]:-0}" "${mc[gst]}") / $(ratio "${mr[worker]:-0}" "${mr[gst]}")"
+  RATIO_ROWS+=("$row |")
+  echo "$name ${mc[worker]:-0} ${mc[ffmpeg]:-0} ${mc[gst]:-0} ${mr[worker]:-0} ${mr[ffmpeg]:-0} ${mr[gst]:-0}" >>"$WORK/plot.dat"
+done
+
+if [ -n "$PLOT" ] && command -v gnuplot >/dev/null; then
+  gnuplot <<GP
+set terminal pngcairo size 900,420 font "Sans,10"
+set output "$PLOT"
+set multiplot layout 1,2 title "Worker vs ffmpeg vs hand gst-launch (medians of $REPS run(s), this machine)"
+set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8 border -1
+set xtics rotate by -20 noenhanced; set key top left; set grid ytics
+set ylabel "CPU, % of one core"; set yrange [0:*]
+plot "$WORK/plot.dat" using 2:xtic(1) title "worker", "" using 3 title "ffmpeg", "" using 4 title "gst-launch"
+set ylabel "Peak RSS, MB"
+plot "$WORK/plot.dat" using 5:xtic(1) title "worker", "" using 6 title "ffmpeg", "" using 7 title "gst-launch"
+unset multiplot
+GP
+  echo "plot written to $PLOT" >&2
+fi
+
+{
+  echo "### Worker vs ffmpeg vs hand gst-launch: the same live jobs side by side"
+  echo
+  echo "Four moving 30 fps feeds (size per job; scrolling bars, x264 ultrafast ${FEED_KBPS} kb/s, AAC, stamps), muxed with a"
+  echo "${MUX_DELAY_MS} ms PTS-PCR lead, published over SRT into the stand-in. Every bus is a 2x2 grid of the four at 30 fps"
+  echo "(360p ${BUS_KBPS} kb/s, 720p $((BUS_KBPS * 5 / 2)) kb/s, Opus 128 kb/s). CPU = utime+stime of the mixer process over the"
+  echo "$((SETTLE_S + MEASURE_S)) s the reader runs (after ${WARMUP_S} s of start-up); peak RSS = VmHWM and threads at its end."
+  echo "The reader and the helpers (stand-in, feeds) run on the same cores and are not counted. ${REPS} run(s) per mixer, order alternating."
+  echo
+  echo "| Job | Feeds | Buses | Mixer | Run | CPU % of one core | Peak RSS MB | Threads |"
+  echo "|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${ROWS[@]}"
+  echo
+  echo "Medians (CPU % / peak RSS) and the worker's ratios:"
+  echo
+  hdr="| Job"; sep="|---"
+  for m in $MIXERS; do hdr+=" | $m"; sep+="|---"; done
+  [[ " $MIXERS " == *" ffmpeg "* ]] && { hdr+=" | worker/ffmpeg CPU / RSS"; sep+="|---"; }
+  [[ " $MIXERS " == *" gst "* ]] && { hdr+=" | worker/gst CPU / RSS"; sep+="|---"; }
+  echo "$hdr |"; echo "$sep|"
+  printf '%s\n' "${RATIO_ROWS[@]}"
+  echo
+  echo "What a viewer gets, per run (the \`stamps\` reader):"
+  echo
+  cat "$WORK/summary.md" 2>/dev/null || echo "(no reader output)"
+  echo
+  echo "Per bus:"
+  echo
+  cat "$WORK/detail.md" 2>/dev/null || echo "(no reader output)"
+  echo
+} | tee ${OUT_MD:+-a "$OUT_MD"}
+echo "logs kept in $WORK" >&2
