@@ -27,7 +27,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     private Task<MixHarness> StartSideBySideShowAsync() => MixHarness.StartShowAsync(output, TwoInputs(SideBySide), [A, B]);
 
     [Fact]
-    public async Task A_killed_input_shows_the_slate_without_a_frame_gap_and_comes_back_by_itself()
+    public async Task A_killed_input_shows_its_no_signal_card_without_a_frame_gap_and_comes_back_by_itself()
     {
         await using var h = new MixHarness(output);
         var feedA = h.StartFeed(A);
@@ -40,7 +40,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         program.ResetCounters();
 
         feedA.Dispose(); // the camera process dies
-        var slate = await program.WaitForFrameAsync(TimeSpan.FromSeconds(6), f => Colors.IsBlack(f.ColorAt(80, 90)));
+        var slate = await program.WaitForFrameAsync(TimeSpan.FromSeconds(6), f => Colors.Near(f.ColorAt(8, 8), Colors.NoSignalCard, 20));
         Assert.True(Colors.Near(slate.ColorAt(240, 90), B.Rgb), "the other input must stay on air");
         await Task.Delay(1000);
         var during = program.Stats;
@@ -65,7 +65,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         await h.WaitForPublisherAsync($"ingest/{Project}/{A.Input}", TimeSpan.FromSeconds(10));
         await h.StartMixerAsync(TwoInputs(Bus("program", 160, 90, At(A.Input, 0, 0, 160, 90))), h.Options(ingestPassphrase: "not-the-right-passphrase"));
         var program = h.Read("program");
-        await program.WaitForFrameAsync(TimeSpan.FromSeconds(10), f => Colors.IsBlack(f.ColorAt(80, 45)));
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(10), f => Colors.Near(f.ColorAt(8, 8), Colors.NoSignalCard, 20));
 
         var deadline = DateTime.UtcNow.AddSeconds(10);
         InputStatus input;
