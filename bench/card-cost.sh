@@ -39,15 +39,6 @@ scene "$WORK/live.json" cam-a cam-b cam-c cam-a
 trap 'stop_helpers' EXIT
 start_helpers "$WORK" $(( REPS * 3 * (WARMUP_S + WINDOW_S + 12) + 30 ))
 
-threads_ns() { # $1: pid, $2: regex on the thread's name (Linux keeps 15 characters)
-  local t sum=0 comm
-  for t in /proc/"$1"/task/*; do
-    comm=$(cat "$t/comm" 2>/dev/null) || continue
-    [[ $comm =~ $2 ]] || continue
-    sum=$(( sum + $(cut -d' ' -f1 "$t/schedstat") ))
-  done
-  echo "$sum"
-}
 BOX_RE='^box\.'
 COMPOSITOR_RE='^bus\.[a-z0-9]+\.com'
 

@@ -74,5 +74,16 @@ ffmpeg_mix_cmd() {
 }
 
 # utime+stime of a pid, in clock ticks (fields 14 and 15 of /proc/pid/stat; comm may hold spaces).
+# CPU nanoseconds (schedstat: exact, unlike the 10 ms ticks of stat) of the threads of process $1
+# whose name matches the regex $2 (Linux keeps 15 characters of a thread's name).
+threads_ns() {
+  local t sum=0 comm
+  for t in /proc/"$1"/task/*; do
+    comm=$(cat "$t/comm" 2>/dev/null) || continue
+    [[ $comm =~ $2 ]] || continue
+    sum=$(( sum + $(cut -d' ' -f1 "$t/schedstat") ))
+  done
+  echo "$sum"
+}
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 vm_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }

@@ -26,17 +26,7 @@ JSON
 trap 'stop_helpers' EXIT
 start_helpers "$WORK" $(( (REPS * 2 + 1) * (WARMUP_S + WINDOW_S + 12) + 30 ))
 
-# CPU nanoseconds (schedstat: exact, unlike the 10 ms ticks of stat) of the threads whose name
-# matches $2 (Linux keeps 15 characters of a name: bus.program.thu, bus.aux1.thumb., bus.program.com).
-threads_ns() {
-  local t sum=0 comm
-  for t in /proc/"$1"/task/*; do
-    comm=$(cat "$t/comm" 2>/dev/null) || continue
-    [[ $comm =~ $2 ]] || continue
-    sum=$(( sum + $(cut -d' ' -f1 "$t/schedstat") ))
-  done
-  echo "$sum"
-}
+# Thread names: Linux keeps 15 characters (bus.program.thu, bus.aux1.thumb., bus.program.com).
 THUMB_RE='^bus\.[a-z0-9]+\.thu'
 COMPOSITOR_RE='^bus\.[a-z0-9]+\.com'
 
