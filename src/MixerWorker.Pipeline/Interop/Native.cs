@@ -78,6 +78,7 @@ internal static partial class Native
     [LibraryImport(Gst)] [return: MarshalAs(UnmanagedType.I4)]
     internal static partial bool gst_pad_is_linked(nint pad);
     [LibraryImport(Gst)] internal static partial nint gst_pad_get_peer(nint pad); // F
+    [LibraryImport(Gst)] internal static partial int gst_pad_get_last_flow_return(nint pad); // GstFlowReturn: below 0 is an error
     [LibraryImport(Gst)] internal static partial nint gst_pad_get_current_caps(nint pad); // F
     [LibraryImport(Gst)] internal static partial nint gst_pad_query_caps(nint pad, nint filter); // F
     [LibraryImport(Gst)] [return: MarshalAs(UnmanagedType.I4)]
