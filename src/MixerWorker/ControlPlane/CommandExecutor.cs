@@ -26,37 +26,42 @@ internal sealed class CommandExecutor(
 {
     /// <summary>How many applied command ids are remembered per project for de-duplication.</summary>
     public const int IdWindow = 1000;
-    private const int BatchSize = 64;
     private const int MaxConflicts = 3;
+    /// <summary>
+    /// The lease condition WATCHes the lease key, and every renewal (PEXPIRE) of it aborts a transaction in
+    /// flight although nothing it checks has changed. Such an abort is retried (this many times at most), not
+    /// taken for a conflict, which would take the command off air and carry it out again.
+    /// </summary>
+    private const int MaxSpuriousAborts = 10;
     private readonly WorkerOptions _worker = workerOptions.Value;
     private RedisKeys Keys => keys;
 
-    /// <summary>Deals with every entry after the project's cursor.</summary>
-    public async Task DrainLockedAsync(IDatabase db, ProjectRuntime runtime)
+    /// <summary>
+    /// Deals with the first entry after the project's cursor (on a conflict, with the same entry again,
+    /// against the scene now in force). True when it dealt with one and more may follow. One entry per
+    /// call, so that the runtime's gate is let go between commands: a hand-over, a stop or a new desired
+    /// state never waits behind a stream of commands.
+    /// </summary>
+    public async Task<bool> NextLockedAsync(IDatabase db, ProjectRuntime runtime)
     {
         var state = runtime.Show;
-        if (!runtime.HoldsLease || state.Mixer is null) return;
-        if (state.Pending is { } pending && await PersistAsync(db, runtime, pending) == Outcome.Stop) return;
-        state.Cursor ??= (await db.StringGetAsync(Keys.CommandCursor(runtime.Project))) is { IsNull: false } c ? c.ToString() : "0-0";
-        var conflicts = 0;
-        while (runtime.HoldsLease)
+        if (!runtime.HoldsLease || state.Mixer is null) return false;
+        if (state.Pending is { } pending)
         {
-            var entries = await db.StreamReadAsync(Keys.Commands(runtime.Project), state.Cursor, BatchSize);
-            if (entries.Length == 0) return;
-            foreach (var entry in entries)
-            {
-                if (!runtime.HoldsLease) return;
-                if (CompareIds(entry.Id.ToString(), state.Cursor) <= 0) continue; // never twice
-                var outcome = await HandleAsync(db, runtime, entry, conflicts >= MaxConflicts);
-                if (outcome == Outcome.Stop) return;
-                if (outcome == Outcome.Conflict)
-                {
-                    conflicts++;
-                    break; // read again from the cursor: the same entry, against the scene now in force
-                }
-                conflicts = 0;
-            }
+            var stored = await PersistAsync(db, runtime, pending);
+            if (state.Pending is null) await runtime.EndCommandAsync();
+            return stored != Outcome.Stop;
         }
+        state.Cursor ??= (await db.StringGetAsync(Keys.CommandCursor(runtime.Project))) is { IsNull: false } c ? c.ToString() : "0-0";
+        for (var conflicts = 0; runtime.HoldsLease; conflicts++)
+        {
+            var entries = await db.StreamReadAsync(Keys.Commands(runtime.Project), state.Cursor, 1);
+            if (entries.Length == 0 || CompareIds(entries[0].Id.ToString(), state.Cursor) <= 0) return false; // never twice
+            var outcome = await HandleAsync(db, runtime, entries[0], conflicts >= MaxConflicts);
+            if (outcome != Outcome.Conflict) return outcome == Outcome.Done;
+            // Conflict: read it again from the cursor.
+        }
+        return false;
     }
 
     /// <summary>Stop: the project was removed, or this worker's lease is no longer the current one.</summary>
@@ -102,30 +107,41 @@ internal sealed class CommandExecutor(
             if (!runtime.HoldsLease || state.Mixer is null) return Outcome.Done;
         }
 
-        var mixer = state.Mixer!;
-        var previous = state.AppliedScene;
-        SceneDefinition next;
-        var engineStart = clock.Elapsed;
-        try { next = await mixer.ExecuteAsync(command); }
-        catch (SceneException e)
+        // Handing over, a command goes on air only while no successor prepares, and the successor takes the
+        // lease only once its result is stored: else it would be carried out here, unstored, and again there.
+        if (!await runtime.BeginCommandAsync()) return Outcome.Stop;
+        try
         {
-            return await RefuseAsync(db, runtime, entryId, command, ErrorReasons.InvalidCommand, e.Errors);
+            var mixer = state.Mixer!;
+            var previous = state.AppliedScene;
+            SceneDefinition next;
+            var engineStart = clock.Elapsed;
+            try { next = await mixer.ExecuteAsync(command); }
+            catch (SceneException e)
+            {
+                return await RefuseAsync(db, runtime, entryId, command, ErrorReasons.InvalidCommand, e.Errors);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                log.LogError(e, "project {Project}: command {Command} ({Entry}) failed", project, reference, entryId);
+                await RestoreAsync(runtime, previous);
+                return await RefuseAsync(db, runtime, entryId, command, ErrorReasons.ApplyFailed, [e.Message]);
+            }
+            var revision = Math.Max(state.Revision, SceneRevision.Of(before.IsNull ? null : before.ToString())) + 1;
+            var pending = new PendingCommand(entryId, command.Id, reference, revision, SceneJson.Write(next with { Revision = revision }), previous)
+            {
+                Before = before,
+                Timing = (engineStart, clock.Elapsed - engineStart, clock),
+                Command = command,
+            };
+            state.Pending = pending;
+            return await PersistAsync(db, runtime, pending);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        finally
         {
-            log.LogError(e, "project {Project}: command {Command} ({Entry}) failed", project, reference, entryId);
-            await RestoreAsync(runtime, previous);
-            return await RefuseAsync(db, runtime, entryId, command, ErrorReasons.ApplyFailed, [e.Message]);
+            // A result Redis did not take yet keeps its mark (until stored, or the mark's TTL): the successor waits for it.
+            if (state.Pending is null) await runtime.EndCommandAsync();
         }
-        var revision = Math.Max(state.Revision, SceneRevision.Of(before.IsNull ? null : before.ToString())) + 1;
-        var pending = new PendingCommand(entryId, command.Id, reference, revision, SceneJson.Write(next with { Revision = revision }), previous)
-        {
-            Before = before,
-            Timing = (engineStart, clock.Elapsed - engineStart, clock),
-            Command = command,
-        };
-        state.Pending = pending;
-        return await PersistAsync(db, runtime, pending);
     }
 
     /// <summary>
@@ -196,6 +212,11 @@ internal sealed class CommandExecutor(
                 state.Cursor = pending.Entry;
                 return Outcome.Done;
             }
+            if ((current.IsNull ? pending.Before.IsNull : current == pending.Before) && attempt < MaxSpuriousAborts)
+            {
+                log.LogDebug("project {Project}: storing command {Command} ({Entry}) again: a renewal of the lease aborted the transaction", project, pending.Reference, pending.Entry);
+                continue; // nothing changed (see MaxSpuriousAborts)
+            }
             if (current.IsNull && attempt == 0)
             {
                 pending.Before = RedisValue.Null; // Redis lost its data: the result becomes the desired state
@@ -235,12 +256,17 @@ internal sealed class CommandExecutor(
     private async Task<Outcome> AnswerAsync(IDatabase db, ProjectRuntime runtime, string entryId, ShowCommand? command, ProjectEvent answer)
     {
         if (runtime.Lease is not { } token) return Outcome.Stop;
-        var tx = db.CreateTransaction();
-        tx.AddCondition(Condition.StringEqual(Keys.Lease(runtime.Project), token.ToString()));
-        _ = tx.StringSetAsync(Keys.CommandCursor(runtime.Project), entryId);
         answer = answer with { Epoch = token.Epoch };
-        _ = ProjectEvents.PublishAsync(tx, Keys, answer);
-        if (!await tx.ExecuteAsync()) return Outcome.Stop;
+        for (var attempt = 0; ; attempt++)
+        {
+            var tx = db.CreateTransaction();
+            tx.AddCondition(Condition.StringEqual(Keys.Lease(runtime.Project), token.ToString()));
+            _ = tx.StringSetAsync(Keys.CommandCursor(runtime.Project), entryId);
+            _ = ProjectEvents.PublishAsync(tx, Keys, answer);
+            if (await tx.ExecuteAsync()) break;
+            // Aborted by a renewal of the lease (see MaxSpuriousAborts), or the lease is gone.
+            if (attempt >= MaxSpuriousAborts || await db.StringGetAsync(Keys.Lease(runtime.Project)) != token.ToString()) return Outcome.Stop;
+        }
         metrics.CommandAnswered(command, answer.Duplicate == true ? Answered.Duplicate : answer.Reason ?? Answered.Applied, entryId);
         runtime.Noticed(answer);
         runtime.Show.Cursor = entryId;

@@ -29,6 +29,7 @@ internal sealed class ProjectRuntime
     private volatile TallyState? _tally;
     private bool _gateClosedByAge;
     private volatile bool _gateOpen;
+    private LeaseToken? _commandMark; // under the gate
 
     internal ProjectRuntime(string project, ProjectRole role, ProjectCost cost, ProjectRuntimeFactory context)
     {
@@ -74,27 +75,44 @@ internal sealed class ProjectRuntime
     }
 
     /// <summary>
-    /// Carries out every command after the cursor, while this worker holds the lease. Handing over, only
-    /// until a successor prepares: from then on commands wait in the stream for the successor, so that none
-    /// is carried out on a show about to be replaced and then again by the successor.
+    /// Carries out every command after the cursor, while this worker holds the lease, one per turn of the
+    /// gate. Handing over, only until a successor prepares (<see cref="BeginCommandAsync"/>): from then on
+    /// commands wait in the stream for the successor.
     /// </summary>
     public async Task DrainCommandsAsync()
     {
-        await _gate.WaitAsync();
-        try
+        while (true)
         {
-            if (!HoldsLease) return;
-            var db = await DbAsync();
-            if (_role == ProjectRole.HandingOver)
+            await _gate.WaitAsync();
+            try
             {
-                // Paused once a successor prepares, and once it has taken the lease (it deletes the successor key then).
-                var successor = db.KeyExistsAsync(_c.Redis.Keys.Successor(Project));
-                var holder = db.StringGetAsync(_c.Redis.Keys.Lease(Project));
-                if (await successor || await holder != Lease?.ToString()) return;
+                if (!HoldsLease || !await _c.Executor.NextLockedAsync(await DbAsync(), this)) return;
             }
-            await _c.Executor.DrainLockedAsync(db, this);
+            finally { _gate.Release(); }
         }
-        finally { _gate.Release(); }
+    }
+
+    /// <summary>
+    /// For <see cref="CommandExecutor"/>, under the gate, before a command goes on air. Handing over: true
+    /// only while no successor prepares, and the command is marked in flight until <see cref="EndCommandAsync"/>
+    /// (the successor's take-over waits for the mark). An owner: only while its lease was confirmed within the
+    /// TTL, so that an owner back from a pause or a cut-off waits for its next renewal instead of carrying out
+    /// a command that its successor (if any) carries out again.
+    /// </summary>
+    internal async Task<bool> BeginCommandAsync()
+    {
+        if (_role != ProjectRole.HandingOver) return _lease.IsConfirmed;
+        if (_lease.Token is not { } token || !await _c.Leases.BeginCommandAsync(Project, token)) return false;
+        _commandMark = token;
+        return true;
+    }
+
+    /// <summary>The command begun with <see cref="BeginCommandAsync"/> is stored (or given up): its mark goes.</summary>
+    internal async Task EndCommandAsync()
+    {
+        if (_commandMark is not { } token) return;
+        _commandMark = null;
+        await _c.Leases.EndCommandAsync(Project, token);
     }
 
     /// <summary>

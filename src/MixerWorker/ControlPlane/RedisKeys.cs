@@ -32,6 +32,12 @@ public sealed class RedisKeys(string prefix)
     public RedisKey HandOver(string project) => $"{Prefix}:{{{project}}}:handover";
     /// <summary>The worker preparing to take an offered project ("worker:nonce", with a TTL).</summary>
     public RedisKey Successor(string project) => $"{Prefix}:{{{project}}}:successor";
+    /// <summary>
+    /// A handing-over owner's mark while it carries out a command (its lease value, with a TTL): set only while
+    /// no successor prepares; the successor takes the lease over only once it is gone, so a command is never
+    /// carried out by the old owner, unstored, and again by the successor.
+    /// </summary>
+    public RedisKey CommandInFlight(string project) => $"{Prefix}:{{{project}}}:command-in-flight";
     /// <summary>Every worker that wrote a heartbeat, scored by its last one (Unix ms).</summary>
     public RedisKey Workers => $"{Prefix}:workers";
     /// <summary>A worker's heartbeat record (JSON, with a TTL).</summary>

@@ -82,16 +82,38 @@ internal static class LeaseScripts
         """;
 
     /// <summary>
-    /// KEYS: lease, epoch, last-lease, hand-over, successor. ARGV: successor value, worker, nonce, ttl ms, channel, project.
+    /// KEYS: lease, successor, command-in-flight. ARGV: value, ttl ms.
+    /// A handing-over holder about to carry out a command: only while no successor prepares, marks the
+    /// command in flight (the take-over waits for the mark). Returns 1, or 0 when a successor prepares or
+    /// the lease is no longer the caller's (the command then waits in the stream for the successor).
+    /// </summary>
+    public const string BeginCommand = """
+        if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+        if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+        redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+        return 1
+        """;
+
+    /// <summary>KEYS: command-in-flight. ARGV: value. The command's result is stored (or dropped): the mark goes.</summary>
+    public const string EndCommand = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+        return 1
+        """;
+
+    /// <summary>
+    /// KEYS: lease, epoch, last-lease, hand-over, successor, command-in-flight. ARGV: successor value, worker, nonce, ttl ms, channel, project.
     /// The prepared successor takes the lease from the holder that offered it (or that has died since):
     /// the epoch rises, the offer goes, "released" (for the old holder) and "claimed" go out.
-    /// Returns {1, value} or {0, why}.
+    /// Returns {1, value}, {0, why}, or {2, ms}: the old holder is carrying out a command whose result it
+    /// has not stored yet (its mark lives ms more); take over once it is stored.
     /// </summary>
     public const string TakeOver = ParsePrevious + "\n" + """
         if redis.call('GET', KEYS[5]) ~= ARGV[1] then return {0, 'not the successor'} end
         local offered = redis.call('GET', KEYS[4])
         local cur = redis.call('GET', KEYS[1])
         if cur and cur ~= offered then return {0, 'the project changed hands meanwhile'} end
+        local busy = redis.call('PTTL', KEYS[6])
+        if busy > 0 then return {2, busy} end
         local e = redis.call('INCR', KEYS[2])
         local v = e .. ':' .. ARGV[3] .. ':' .. ARGV[2]
         redis.call('SET', KEYS[1], v, 'PX', ARGV[4])

@@ -125,17 +125,29 @@ internal sealed class LeaseStore(LeaseConnection connection, IOptions<FleetOptio
         }
     }
 
-    /// <summary>Takes the lease of an offered project this worker prepared; null with the reason when it cannot.</summary>
+    /// <summary>
+    /// Takes the lease of an offered project this worker prepared; null with the reason when it cannot.
+    /// While the old holder carries out a command (its in-flight mark), waits until it has stored the result:
+    /// at most the mark's TTL, since no new mark can be set once this worker is the successor.
+    /// </summary>
     public async Task<(LeaseToken? Token, string? Why)> TakeOverAsync(string project, string successor)
     {
         var nonce = LeaseToken.NewNonce();
         try
         {
             var db = await connection.GetAsync();
-            var r = (RedisResult[])(await Bounded(db.ScriptEvaluateAsync(LeaseScripts.TakeOver,
-                [Keys.Lease(project), Keys.Epoch(project), Keys.LastLease(project), Keys.HandOver(project), Keys.Successor(project)],
-                [successor, _worker, nonce, _fleet.LeaseTtlMs, Keys.Events(project).ToString(), project])))!;
-            return (long)r[0] == 1 ? (LeaseToken.Parse((string?)r[1]), null) : (null, (string?)r[1]);
+            while (true)
+            {
+                var r = (RedisResult[])(await Bounded(db.ScriptEvaluateAsync(LeaseScripts.TakeOver,
+                    [Keys.Lease(project), Keys.Epoch(project), Keys.LastLease(project), Keys.HandOver(project), Keys.Successor(project), Keys.CommandInFlight(project)],
+                    [successor, _worker, nonce, _fleet.LeaseTtlMs, Keys.Events(project).ToString(), project])))!;
+                switch ((long)r[0])
+                {
+                    case 1: return (LeaseToken.Parse((string?)r[1]), null);
+                    case 2: await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(10, (long)r[1]))); continue;
+                    default: return (null, (string?)r[1]);
+                }
+            }
         }
         catch (Exception e) when (IsUnanswered(e))
         {
@@ -146,6 +158,37 @@ internal sealed class LeaseStore(LeaseConnection connection, IOptions<FleetOptio
             }
             catch (Exception again) when (IsUnanswered(again)) { return (null, Describe(e)); }
         }
+    }
+
+    /// <summary>
+    /// A handing-over holder about to carry out a command: true (and the command marked in flight for
+    /// FLEET__LEASETTLMS at most) only while no successor prepares and the lease is still <paramref name="token"/>.
+    /// No answer counts as no: the command waits in the stream.
+    /// </summary>
+    public async Task<bool> BeginCommandAsync(string project, LeaseToken token)
+    {
+        try
+        {
+            var db = await connection.GetAsync();
+            return (long)await Bounded(db.ScriptEvaluateAsync(LeaseScripts.BeginCommand,
+                [Keys.Lease(project), Keys.Successor(project), Keys.CommandInFlight(project)], [token.ToString(), _fleet.LeaseTtlMs])) == 1;
+        }
+        catch (Exception e) when (IsUnanswered(e))
+        {
+            await EndCommandAsync(project, token); // in case it ran: a mark left behind would hold the take-over up
+            return false;
+        }
+    }
+
+    /// <summary>The command begun with <see cref="BeginCommandAsync"/> is stored or dropped. Unanswered: the mark lapses by itself.</summary>
+    public async Task EndCommandAsync(string project, LeaseToken token)
+    {
+        try
+        {
+            var db = await connection.GetAsync();
+            await Bounded(db.ScriptEvaluateAsync(LeaseScripts.EndCommand, [Keys.CommandInFlight(project)], [token.ToString()]));
+        }
+        catch (Exception e) when (IsUnanswered(e)) { }
     }
 
     private async Task<T> Bounded<T>(Task<T> call) => await call.WaitAsync(_fleet.RenewTimeout);

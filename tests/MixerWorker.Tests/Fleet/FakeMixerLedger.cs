@@ -20,6 +20,9 @@ public sealed class FakeMixerLedger
         public bool Replaced { get; set; }
     }
 
+    /// <summary>How long every fake mixer's <c>ExecuteAsync</c> takes to return after the command took effect.</summary>
+    public TimeSpan CommandDelay { get; set; }
+
     internal void Started(FakeProjectMixer mixer) { lock (_lock) _started.Add(mixer); }
 
     internal void Command(string project, string worker, ShowCommand command) { lock (_lock) _commands.Add((project, worker, command)); }

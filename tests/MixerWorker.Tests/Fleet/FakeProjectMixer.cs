@@ -45,7 +45,7 @@ public sealed class FakeProjectMixer : IProjectMixer
         return Task.CompletedTask;
     }
 
-    public Task<SceneDefinition> ExecuteAsync(ShowCommand command)
+    public async Task<SceneDefinition> ExecuteAsync(ShowCommand command)
     {
         SceneDefinition next;
         lock (_lock)
@@ -56,7 +56,9 @@ public sealed class FakeProjectMixer : IProjectMixer
         }
         _ledger.Command(Project, Worker, command);
         TallyChanged?.Invoke(Tally.Compute(next, new Dictionary<string, BusAnimation>()));
-        return Task.FromResult(next);
+        // On air already, but the call returns late: a real engine waiting for its graph thread on a busy machine.
+        if (_ledger.CommandDelay > TimeSpan.Zero) await Task.Delay(_ledger.CommandDelay);
+        return next;
     }
 
     public Task<TallyState> GetTallyAsync() => Task.FromResult(Tally.Compute(Scene, new Dictionary<string, BusAnimation>()));
