@@ -31,7 +31,9 @@ internal sealed class BoxBranch : IDisposable
     private readonly Element _crop, _scale, _caps, _clip;
     private readonly Element? _border, _label;
     private readonly Pad _teePad, _mixPad, _binSink, _binSrc;
-    private readonly ProbeHandle _clipProbe, _qosBoundary;
+    private readonly ProbeHandle _clipProbe, _qosBoundary, _picker;
+    private readonly FramePicker _framePicker = new();
+    private readonly double _frameNs;
     private readonly Pad _clipSink;
     // The clip each recent buffer was cut with, by PTS, so the compositor thread can place the very
     // buffer it draws at the offset its clip needs.
@@ -60,7 +62,13 @@ internal sealed class BoxBranch : IDisposable
     /// </summary>
     internal Func<BoxBranch, ulong, Crop?>? ClipAt { get; set; }
 
-    internal BoxBranch(Graph graph, string busName, int id, string source, Element sourceTee, Element compositor, TileDecoration? tile = null)
+    /// <summary>
+    /// The running time of the bus's latest output frame (null before the first), so the box takes
+    /// one picture per output frame (<see cref="FramePicker"/>); unset, every picture enters.
+    /// </summary>
+    internal Func<ulong?>? OutputGrid { get; set; }
+
+    internal BoxBranch(Graph graph, string busName, int id, string source, Element sourceTee, Element compositor, int fps, TileDecoration? tile = null)
     {
         _graph = graph;
         _sourceTee = sourceTee;
@@ -99,6 +107,8 @@ internal sealed class BoxBranch : IDisposable
         // A bus that is behind tells its boxes to skip late pictures (QoS), which saves their
         // scaling; the input upstream is shared by every bus and must never hear it.
         _qosBoundary = graph.AddProbe(_binSink, ProbeType.EventUpstream, info => info.Event == EventType.Qos ? ProbeReturn.Drop : ProbeReturn.Ok);
+        _frameNs = 1e9 / Math.Max(1, fps);
+        _picker = graph.AddProbe(_binSink, ProbeType.Buffer, OnPicture);
         queue.Dispose();
         _clipSink = _clip.StaticPad("sink");
         _clipProbe = graph.AddProbe(_clipSink, ProbeType.Buffer, OnBufferToClip);
@@ -153,6 +163,13 @@ internal sealed class BoxBranch : IDisposable
     {
         using var scaled = _scale.StaticPad("src");
         return new BoxCaps(Source, scaled.CurrentCaps(), _mixPad.CurrentCaps());
+    }
+
+    // Before the queue: a picture that will never be shown is neither queued nor scaled.
+    private ProbeReturn OnPicture(ProbeInfo info)
+    {
+        if (OutputGrid is not { } grid || info.BufferRunningTime(_binSink) is not { } rt) return ProbeReturn.Ok;
+        return _framePicker.Keep(rt, grid(), _frameNs) ? ProbeReturn.Ok : ProbeReturn.Drop;
     }
 
     private ProbeReturn OnBufferToClip(ProbeInfo info)
@@ -235,6 +252,7 @@ internal sealed class BoxBranch : IDisposable
         // ours until the branch has stopped streaming.
         _clipProbe.Dispose();
         _qosBoundary.Dispose();
+        _picker.Dispose();
         // Unlink from the shared tee first: the tee then sees not-linked (allowed) rather than the
         // flushing pad of a stopping branch, which it would pass upstream and stop the decoder.
         _teePad.Unlink(_binSink);

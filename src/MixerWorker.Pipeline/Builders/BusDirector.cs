@@ -89,7 +89,11 @@ internal sealed class BusDirector : IDisposable
             var i = ReusableFrom(spec.Kind, fromBoxes, toBoxes[j], reused);
             if (i is not null && spec.Kind == TransitionKind.Move) { movedFrom[j] = i; continue; } // drawn by the outgoing branch it glides from
             if (i is not null) { toBranches[j] = fromBranches[i.Value]; continue; }
-            var branch = new BoxBranch(_graph, _bus, _nextBoxId++, toBoxes[j].Source, inputs[toBoxes[j].Source].VideoTee, _compositor) { ClipAt = ClipFor };
+            var branch = new BoxBranch(_graph, _bus, _nextBoxId++, toBoxes[j].Source, inputs[toBoxes[j].Source].VideoTee, _compositor, _format.Fps)
+            {
+                ClipAt = ClipFor,
+                OutputGrid = LastFrameTime,
+            };
             branch.Resize(toBoxes[j]);
             toBranches[j] = branch;
             fresh.Add(branch);
@@ -220,6 +224,9 @@ internal sealed class BusDirector : IDisposable
     private static bool SameImage(GraphicLayer a, GraphicLayer b) =>
         a with { Visible = false, Opacity = 0, FadeMs = 0 } == b with { Visible = false, Opacity = 0, FadeMs = 0 };
 
+    // Any streaming thread: a plain read of a word the compositor's thread writes.
+    private ulong? LastFrameTime() => Volatile.Read(ref _lastRunningTime) is var t and > 0 ? t : null;
+
     // Fades begin with the next output frame. Caller holds _lock.
     private ulong NextFrameTime() => _lastRunningTime + ClockTime.Frame(_format.Fps);
 
@@ -228,7 +235,7 @@ internal sealed class BusDirector : IDisposable
     {
         lock (_lock)
         {
-            _lastRunningTime = runningTime;
+            Volatile.Write(ref _lastRunningTime, runningTime);
             var (frame, branches) = FrameAt(runningTime);
             Draw(frame, branches);
             _fadeVeil?.Show(_fadeToBlack.At(runningTime), DipColor.Black);

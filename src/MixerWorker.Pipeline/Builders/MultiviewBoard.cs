@@ -50,7 +50,7 @@ internal sealed class MultiviewBoard(Graph graph, string busName, Element compos
             if (!_tiles.ContainsKey(key))
             {
                 var source = layout.Input ?? previewSource ?? "program";
-                var branch = new BoxBranch(graph, busName, _nextId++, source, tee, compositor, new TileDecoration(layout.Label, BorderPx));
+                var branch = new BoxBranch(graph, busName, _nextId++, source, tee, compositor, format.Fps, new TileDecoration(layout.Label, BorderPx));
                 branch.Resize(new Box { Source = source, Width = layout.Width, Height = layout.Height });
                 _tiles[key] = new Tile(layout, branch, tee);
             }

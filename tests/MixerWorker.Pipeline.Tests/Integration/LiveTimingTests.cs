@@ -20,6 +20,8 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
     [InlineData(30, 0)]   // a zero-delay muxer
     [InlineData(25, 0)]
     [InlineData(30, 100)] // behind MediaMTX, which remuxes with PCR = DTS - 100 ms
+    [InlineData(60, 0)]   // a 60 fps input shows every other frame
+    [InlineData(60, 700)]
     public async Task Every_input_frame_is_shown_once_on_a_30_fps_bus(int fps, int muxDelayMs)
     {
         var feeds = Enumerable.Range(0, 4).Select(i => MotionRig.Feed(i, fps, TimeSpan.FromMilliseconds(muxDelayMs))).ToList();

@@ -1,0 +1,97 @@
+using MixerWorker.Pipeline.Builders;
+using Xunit;
+
+namespace MixerWorker.Pipeline.Tests.Unit;
+
+/// <summary>
+/// One picture per output frame into a box (<see cref="FramePicker"/>): inputs at or below the bus's
+/// rate pass whole; faster inputs give exactly one picture per output frame, and that picture
+/// reaches into the frame, so the compositor takes it with a single try.
+/// </summary>
+public sealed class FramePickerTests
+{
+    private const double Second = 1e9;
+
+    /// <summary>
+    /// Runs <paramref name="seconds"/> of an input at <paramref name="inputFps"/> whose first picture
+    /// is at <paramref name="firstPictureNs"/> through a picker for a bus at <paramref name="busFps"/>
+    /// whose output frames start at <paramref name="gridPhaseNs"/> + n / busFps. The grid origin is
+    /// read, as in the engine, from the latest output frame made before the picture.
+    /// </summary>
+    private static List<(double Start, double End)> Kept(int inputFps, int busFps, double gridPhaseNs, double firstPictureNs, int seconds = 3)
+    {
+        var picker = new FramePicker();
+        var frame = Second / busFps;
+        var kept = new List<(double, double)>();
+        for (var i = 0; i < inputFps * seconds; i++)
+        {
+            // The 90 kHz clock of MPEG-TS: timestamps are whole ticks, durations rounded to ns.
+            var start = Math.Round((firstPictureNs + i * Second / inputFps) / (Second / 90_000)) * (Second / 90_000);
+            var latestOutput = gridPhaseNs + Math.Floor((start - gridPhaseNs) / frame) * frame - 2 * frame;
+            if (picker.Keep((ulong)start, (ulong)Math.Round(latestOutput), frame))
+                kept.Add((start, start + Math.Floor(Second / inputFps)));
+        }
+        return kept;
+    }
+
+    public static TheoryData<int, double, double> Phases() => new()
+    {
+        { 60, 28_430_227, 1_000_000_000 },            // any phase
+        { 60, 0, 1_000_000_000 },                     // pictures starting exactly on the output frames
+        { 60, 16_666_667, 1_000_000_000 },            // ... or exactly half a frame before them
+        { 60, 3_059_453, 1_016_666_667 - 3_000_000 },
+        { 50, 12_000_000, 1_000_000_000 },
+        { 50, 0, 1_000_000_000 },
+        { 120, 7_000_000, 1_000_000_000 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Phases))]
+    public void A_faster_input_gives_one_picture_per_output_frame_reaching_into_it(int inputFps, double phase, double first)
+    {
+        const int busFps = 30;
+        var frame = Second / busFps;
+        var kept = Kept(inputFps, busFps, phase, first);
+        // Every output frame after the first picture (but the edges) has exactly one new picture, and
+        // it is still showing when the frame starts or starts within it.
+        var frames = Enumerable.Range(2, 3 * busFps - 4).Select(n => phase + Math.Ceiling((first - phase) / frame) * frame + n * frame).ToList();
+        foreach (var t in frames)
+        {
+            var mine = kept.Where(k => k.Start >= t - frame / 2 + 1e6 && k.Start < t + frame / 2 + 1e6).ToList();
+            Assert.True(mine.Count == 1, $"{inputFps} fps, phase {phase}: {mine.Count} pictures for the frame at {t}");
+            if (inputFps <= 2 * busFps) Assert.True(mine[0].End >= t && mine[0].Start < t + frame, $"picture {mine[0]} misses the frame at {t}");
+        }
+        // The same side of the output frames every time: a steady step from one picture to the next.
+        var steps = kept.Zip(kept.Skip(1), (a, b) => b.Start - a.Start).Skip(1).SkipLast(1).ToList();
+        if (inputFps % busFps == 0) Assert.All(steps, s => Assert.InRange(s, frame - 1e5, frame + 1e5));
+    }
+
+    [Theory]
+    [InlineData(30)]
+    [InlineData(25)]
+    [InlineData(24)]
+    public void An_input_at_or_below_the_bus_rate_passes_whole(int inputFps)
+    {
+        foreach (var phase in new double[] { 0, 9_000_000, 16_666_667, 30_000_000 })
+            Assert.Equal(inputFps * 3, Kept(inputFps, 30, phase, 1_000_000_000).Count);
+    }
+
+    [Fact]
+    public void Before_the_bus_has_made_a_frame_every_picture_passes()
+    {
+        var picker = new FramePicker();
+        Assert.All(Enumerable.Range(0, 10), i => Assert.True(picker.Keep((ulong)(i * 16_666_667L), null, Second / 30)));
+    }
+
+    [Fact]
+    public void Pictures_after_a_jump_back_in_time_keep_flowing()
+    {
+        var picker = new FramePicker();
+        var frame = Second / 30;
+        var origin = (ulong)(100 * frame);
+        var before = Enumerable.Range(0, 60).Count(i => picker.Keep((ulong)(5 * Second + i * Second / 60), origin, frame));
+        var after = Enumerable.Range(0, 60).Count(i => picker.Keep((ulong)(2 * Second + i * Second / 60), origin, frame));
+        Assert.Equal(30, before);
+        Assert.Equal(30, after);
+    }
+}
