@@ -9,10 +9,19 @@ namespace MixerWorker.Pipeline.Engine;
 /// are scoped to it by the element identity they come from (<see cref="ElementName.OwnerOf"/>) and
 /// end only that connection when they are about its current generation; meters go to the meter
 /// board; everything else is logged, reported on the bus it belongs to, and never stops the pipeline.
+/// Once the mixer stops (<see cref="Stopping"/>), what its elements say is teardown, logged at debug.
 /// </summary>
 internal sealed class BusMessageRouter(ProjectGraph project, AudioMeterBoard meters, SecretRedactor redactor, ILogger log)
 {
     private const long StaleAfterRebuildMs = 2000;
+    private volatile bool _stopping;
+
+    /// <summary>
+    /// The mixer is being disposed: its outputs and inputs go first, and the sources still running
+    /// (silence, background, fade-to-black) then stop with "Internal data stream error" (not-linked).
+    /// That is no fault of the show, and nothing is left to fail over; errors from here on go to debug.
+    /// </summary>
+    internal void Stopping() => _stopping = true;
 
     internal void Route(BusMessage m)
     {
@@ -30,6 +39,11 @@ internal sealed class BusMessageRouter(ProjectGraph project, AudioMeterBoard met
                 return;
         }
         var text = redactor.Redact(m.Debug is null ? m.Text : $"{m.Text}: {m.Debug}");
+        if (_stopping)
+        {
+            log.LogDebug("while the mixer stops, {Type} in {Source}: {Text}", m.Type, m.SourcePath, text);
+            return;
+        }
         var owner = ElementName.OwnerOf(m.SourcePath);
         if (owner is { Kind: ElementKind.Source } src && project.Input(src.Owner) is { } input)
         {
