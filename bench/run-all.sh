@@ -29,6 +29,7 @@ start=$(date +%s)
 ./first-frame.sh "$OUT"
 ./multiview-cost.sh "$OUT"
 ./thumbnail-cost.sh "$OUT"
+./card-cost.sh "$OUT"
 ./command-latency.sh "$OUT"
 ./fleet-cost.sh "$OUT"
 ./fleet-handover.sh "$OUT"

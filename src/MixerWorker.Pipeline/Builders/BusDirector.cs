@@ -40,6 +40,8 @@ internal sealed class BusDirector : IDisposable
     private IReadOnlyList<Overlay> _graphics = [];
     private VeilBranch? _dipVeil, _fadeVeil;
     private ulong _lastRunningTime;
+    // A "no signal" card per input without signal and box size shown, drawn where such a box is.
+    private Dictionary<(string Input, int Width, int Height), NoSignalCard> _cards = [];
 
     /// <summary>Raised on the control thread when a transition has finished.</summary>
     internal event Action? TransitionFinished;
@@ -145,10 +147,41 @@ internal sealed class BusDirector : IDisposable
         TransitionFinished?.Invoke();
     }
 
-    /// <summary>Which inputs are live; a box of an input that is not shows the slate (the background).</summary>
+    /// <summary>Which inputs are live; a box of an input that is not shows its "no signal" card (<see cref="UpdateCards"/>).</summary>
     internal void SetLive(IReadOnlySet<string> live)
     {
         lock (_lock) _live = live;
+    }
+
+    /// <summary>
+    /// Keeps one "no signal" card for each input in <paramref name="noSignal"/> (with how long it has
+    /// been gone, null if it never came) and each size a box of it has in the shots shown, and brings
+    /// their text up to date. Control thread; GStreamer changes outside the lock, as for branches.
+    /// </summary>
+    internal void UpdateCards(IReadOnlyDictionary<string, TimeSpan?> noSignal)
+    {
+        Dictionary<(string Input, int Width, int Height), NoSignalCard> current;
+        List<Box> shown;
+        lock (_lock)
+        {
+            current = _cards;
+            shown = [.. _steady.ProgramBoxes(), .. _active?.Animation.To.ProgramBoxes() ?? []];
+        }
+        var wanted = shown.Where(b => noSignal.ContainsKey(b.Source)).Select(b => (b.Source, b.Width, b.Height)).ToHashSet();
+        if (wanted.Count == 0 && current.Count == 0) return;
+        var next = new Dictionary<(string Input, int Width, int Height), NoSignalCard>();
+        foreach (var key in wanted)
+            next[key] = current.GetValueOrDefault(key)
+                ?? new NoSignalCard(_graph, ElementName.Box(_bus, _nextBoxId++).Child("card"), _compositor, key.Source, key.Width, key.Height, _format.Fps);
+        lock (_lock) _cards = next;
+        foreach (var (key, card) in next) card.Update(noSignal[key.Input]);
+        foreach (var (key, gone) in current) if (!next.ContainsKey(key)) gone.Dispose();
+    }
+
+    /// <summary>The text of every "no signal" card, by input and size, for tests and status.</summary>
+    internal IReadOnlyDictionary<(string Input, int Width, int Height), string> Cards
+    {
+        get { lock (_lock) return _cards.ToDictionary(c => c.Key, c => c.Value.Text); }
     }
 
     /// <summary>Fades the whole bus, graphics included, to or from black. Control thread.</summary>
@@ -268,10 +301,16 @@ internal sealed class BusDirector : IDisposable
         // A branch drawn by both sides (a picture identical on both) is drawn once, where the
         // outgoing side draws it, as opaque as the more visible of the two.
         var placements = new Dictionary<BoxBranch, Placement>();
+        var cards = new Dictionary<NoSignalCard, Placement>();
         foreach (var box in frame.Boxes)
         {
+            var live = _live.Contains(box.Box.Source);
+            // A box without signal shows its input's card instead, as opaque as the box would be.
+            if (!live && _cards.TryGetValue((box.Box.Source, box.Box.Width, box.Box.Height), out var card) && box.Alpha > 0
+                && !(cards.TryGetValue(card, out var drawn) && drawn.Alpha >= box.Alpha))
+                cards[card] = new Placement(box.X, box.Y, box.Width, box.Height, Placement.NoClip, box.Alpha, box.Z);
             if (branchOf(box.Key) is not { } branch) continue;
-            var alpha = _live.Contains(box.Box.Source) ? box.Alpha : 0;
+            var alpha = live ? box.Alpha : 0;
             var p = new Placement(box.X, box.Y, box.Width, box.Height, box.Clip, alpha, box.Z);
             if (placements.TryGetValue(branch, out var other))
                 p = (other.Alpha >= p.Alpha || box.Key.Side == Side.To ? other : p) with { Alpha = Math.Max(other.Alpha, p.Alpha) };
@@ -281,6 +320,11 @@ internal sealed class BusDirector : IDisposable
         {
             if (placements.TryGetValue(branch, out var p) && p.Alpha > 0) branch.Place(p);
             else branch.Hide();
+        }
+        foreach (var card in _cards.Values)
+        {
+            if (cards.TryGetValue(card, out var p)) card.Place(p);
+            else card.Hide();
         }
         _dipVeil?.Show(frame.VeilAlpha, frame.VeilColor);
     }
@@ -293,13 +337,17 @@ internal sealed class BusDirector : IDisposable
     public void Dispose()
     {
         List<BoxBranch> all;
+        List<NoSignalCard> cards;
         lock (_lock)
         {
             all = [.. AllBranches(), .. _active?.Fresh ?? []];
+            cards = [.. _cards.Values];
+            _cards = [];
             _steadyBranches = [];
             _active = null;
         }
         foreach (var b in all.Distinct()) b.Dispose();
+        foreach (var card in cards) card.Dispose();
         foreach (var overlay in _graphics) overlay.Branch.Dispose();
         _graphics = [];
         _dipVeil?.Dispose();

@@ -13,6 +13,8 @@ internal sealed class MultiviewBoard(Graph graph, string busName, Element compos
 {
     private const int BorderPx = 4;
     private readonly Dictionary<string, Tile> _tiles = [];
+    // The "no signal" card of each input tile whose input has none, inside the tile's border.
+    private readonly Dictionary<MultiviewTile, NoSignalCard> _cards = [];
 
     /// <summary>The tiles' box branches. Control thread.</summary>
     internal IReadOnlyList<BoxBranch> Boxes => [.. _tiles.Values.Select(t => t.Branch)];
@@ -59,6 +61,36 @@ internal sealed class MultiviewBoard(Graph graph, string busName, Element compos
         }
     }
 
+    /// <summary>
+    /// Shows a "no signal" card in each input tile whose input is in <paramref name="noSignal"/> (with
+    /// how long it has been gone), inside the tally border, and brings its text up to date. Control thread.
+    /// </summary>
+    internal void UpdateCards(IReadOnlyDictionary<string, TimeSpan?> noSignal, int fps)
+    {
+        var wanted = _tiles.Values.Where(t => t.Layout.Kind == MultiviewTileKind.Input && noSignal.ContainsKey(t.Layout.Input!))
+            .ToDictionary(t => t.Layout, t => t.Layout.Input!);
+        foreach (var (layout, card) in _cards.ToList())
+        {
+            if (wanted.ContainsKey(layout)) continue;
+            card.Dispose();
+            _cards.Remove(layout);
+        }
+        foreach (var (layout, input) in wanted)
+        {
+            if (!_cards.TryGetValue(layout, out var card))
+            {
+                var (w, h) = (layout.Width - 2 * BorderPx, layout.Height - 2 * BorderPx);
+                card = new NoSignalCard(graph, ElementName.Box(busName, _nextId++).Child("card"), compositor, input, w, h, fps);
+                card.Place(new Placement(layout.X + BorderPx, layout.Y + BorderPx, w, h, Placement.NoClip, 1, 1));
+                _cards[layout] = card;
+            }
+            card.Update(noSignal[input]);
+        }
+    }
+
+    /// <summary>The text of the card in each input's tile, for tests.</summary>
+    internal IReadOnlyDictionary<string, string> Cards() => _cards.Values.ToDictionary(c => c.Input, c => c.Text);
+
     private static string BorderColor(MultiviewTile tile, TallyState tally) => tile.Kind switch
     {
         MultiviewTileKind.Program => "red",
@@ -86,5 +118,7 @@ internal sealed class MultiviewBoard(Graph graph, string busName, Element compos
     {
         foreach (var t in _tiles.Values) t.Branch.Dispose();
         _tiles.Clear();
+        foreach (var c in _cards.Values) c.Dispose();
+        _cards.Clear();
     }
 }

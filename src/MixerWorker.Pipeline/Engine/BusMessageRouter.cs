@@ -48,14 +48,14 @@ internal sealed class BusMessageRouter(ProjectGraph project, AudioMeterBoard met
         if (owner is { Kind: ElementKind.Source } src && project.Input(src.Owner) is { } input)
         {
             input.DecodeErrors++;
-            if (m.Type == MessageType.Error && input.Supervisor?.Current is { } s && s.Generation == src.Generation)
-                s.Fail($"input '{src.Owner}': {SrtErrorText.Explain(text, "INGEST_SRT_PASSPHRASE")}");
+            if (m.Type == MessageType.Error && src.Generation is { } generation)
+                input.Supervisor?.Fail(generation, $"input '{src.Owner}': {SrtErrorText.Explain(text, "INGEST_SRT_PASSPHRASE")}");
             return;
         }
         if (owner is { Kind: ElementKind.Output } output && project.Bus(output.Owner) is { } bus)
         {
-            if (m.Type == MessageType.Error && bus.Supervisor?.Current is { } s && s.Generation == output.Generation)
-                s.Fail($"bus '{output.Owner}' output: {SrtErrorText.Explain(text, "OUTPUT_SRT_PASSPHRASE")}");
+            if (m.Type == MessageType.Error && output.Generation is { } generation)
+                bus.Supervisor?.Fail(generation, $"bus '{output.Owner}' output: {SrtErrorText.Explain(text, "OUTPUT_SRT_PASSPHRASE")}");
             return;
         }
         // An encoder that refuses to open or fails mid-show: the bus moves to the next backend. Some

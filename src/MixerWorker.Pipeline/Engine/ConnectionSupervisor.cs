@@ -32,6 +32,21 @@ internal sealed class ConnectionSupervisor(
     private FailureKind? _lastKind;
 
     internal ConnectionSession? Current { get; private set; }
+
+    // An element can fail before Current names its session: open() has finished its pipeline work
+    // and the bus has posted the error, but this loop has not yet run on. Kept here for that session.
+    private readonly Lock _failLock = new();
+    private (int Generation, string Reason)? _earlyFailure;
+
+    /// <summary>Ends the session of connection <paramref name="generation"/> (an element of it failed); any thread.</summary>
+    internal void Fail(int generation, string reason)
+    {
+        lock (_failLock)
+        {
+            if (Current is { } s && s.Generation == generation) s.Fail(reason);
+            else if (Current is null || Current.Generation < generation) _earlyFailure = (generation, reason);
+        }
+    }
     internal int Attempts => Volatile.Read(ref _attempts);
     /// <summary>Connections that worked but carried nothing decodable.</summary>
     internal int DataFaults => Volatile.Read(ref _dataFaults);
@@ -145,7 +160,20 @@ internal sealed class ConnectionSupervisor(
         Interlocked.Increment(ref _attempts);
         report(ConnectionState.Connecting, null);
         var session = await open();
-        Current = session;
+        lock (_failLock)
+        {
+            Current = session;
+            if (_earlyFailure is { } early && early.Generation == session.Generation) session.Fail(early.Reason);
+            _earlyFailure = null;
+        }
+        // Failed before it was watched (data may already have flowed, so it may even look ready): a
+        // failed attempt like any other, retried after the backoff, not at once.
+        if (session.HasEnded)
+        {
+            await close(session);
+            Current = null;
+            throw new ConnectionFailedException(session.Ended.Result, session.Kind);
+        }
         try
         {
             await session.Ready.WaitAsync(readyTimeout, token);

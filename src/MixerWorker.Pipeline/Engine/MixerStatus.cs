@@ -68,6 +68,10 @@ internal static class SrtErrorText
             => $"SRT authentication failed: wrong or missing passphrase (check {passphraseVariable}) [{text}]",
         _ when text.Contains("Rogue peer", StringComparison.OrdinalIgnoreCase) || text.Contains("reject", StringComparison.OrdinalIgnoreCase)
             => $"MediaMTX refused the connection: no stream on the path, a bad token, or a refused streamid [{text}]",
+        // srtsink (GStreamer 1.22) does not read the reject reason: a refused handshake shows up as a
+        // socket that no longer exists when the first buffer is written.
+        _ when text.Contains("Connection does not exist", StringComparison.OrdinalIgnoreCase) || text.Contains("broken or closed", StringComparison.OrdinalIgnoreCase)
+            => $"MediaMTX refused or closed the connection: a wrong passphrase (check {passphraseVariable}), a bad token, or a refused streamid [{text}]",
         _ when text.Contains("timed out", StringComparison.OrdinalIgnoreCase) || text.Contains("Connection setup failure", StringComparison.OrdinalIgnoreCase)
             => $"MediaMTX did not answer [{text}]",
         _ => text,

@@ -117,6 +117,7 @@ internal sealed class ProjectGraph(
         Scene = diff.Next;
         // Multiviews first see the new scene here, before a removed input's branch goes.
         RefreshTally(multiviewsAnyway: true);
+        RefreshCards();
         var removed = diff.RemoveInputs.Select(n => _inputs[n]).ToList();
         // A cut away from a removed input must be finished before its branch goes.
         if (removed.Count > 0) foreach (var b in _buses.Values) b.Branch.Director.FinishNow();
@@ -323,10 +324,12 @@ internal sealed class ProjectGraph(
         var wasLive = input.IsLive;
         input.Report(state, error);
         if (wasLive == input.IsLive) return;
+        if (wasLive) input.LostAt = DateTimeOffset.UtcNow;
         var liveInputs = LiveInputs();
         foreach (var bus in _buses.Values) bus.Branch.Director.SetLive(liveInputs);
         RefreshTally(multiviewsAnyway: true);
-        log.LogInformation("input {Input} is {State}", input.Name, input.IsLive ? "live" : "off air (slate shown)");
+        RefreshCards();
+        log.LogInformation("input {Input} is {State}", input.Name, input.IsLive ? "live" : "off air (no signal card shown)");
     }
 
     /// <summary>Ends connections that stopped delivering frames without an error (a stalled peer).</summary>
@@ -336,6 +339,31 @@ internal sealed class ProjectGraph(
         foreach (var input in _inputs.Values)
             if (input.IsLive && input.Supervisor?.Current is { HasEnded: false } s && s.SinceActivity > options.InputStallTimeout)
                 s.Fail($"input '{input.Name}': no data for {s.SinceActivity.TotalSeconds:F1} s");
+    }
+
+    /// <summary>
+    /// Brings every bus's "no signal" cards in line with the inputs without signal and the time since
+    /// each was lost (called on every change and a few times a second; a card's text changes once a second).
+    /// </summary>
+    internal void RefreshCards()
+    {
+        graph.AssertOwnerThread();
+        var now = DateTimeOffset.UtcNow;
+        var noSignal = _inputs.Values.Where(i => !i.IsLive && Scene.FindInput(i.Name) is not null)
+            .ToDictionary(i => i.Name, i => i.LostAt is { } lost ? now - lost : (TimeSpan?)null);
+        foreach (var bus in _buses.Values)
+        {
+            bus.Branch.Director.UpdateCards(noSignal);
+            bus.Branch.Multiview?.UpdateCards(noSignal, bus.Branch.Definition.Format.Fps);
+        }
+    }
+
+    /// <summary>The text of each "no signal" card a bus shows, by input and size (a multiview's: by input, size 0).</summary>
+    internal IReadOnlyDictionary<(string Input, int Width, int Height), string> Cards(string bus)
+    {
+        graph.AssertOwnerThread();
+        if (!_buses.TryGetValue(bus, out var b)) return new Dictionary<(string, int, int), string>();
+        return b.Branch.Multiview is { } board ? board.Cards().ToDictionary(c => (c.Key, 0, 0), c => c.Value) : b.Branch.Director.Cards;
     }
 
     private HashSet<string> LiveInputs() => _inputs.Values.Where(i => i.IsLive).Select(i => i.Name).ToHashSet();

@@ -150,6 +150,7 @@ public sealed class ProjectMixer : IProjectMixer
         if (_stopped) return;
         _project.EndStalledInputs();
         _project.WatchLateness();
+        _project.RefreshCards();
         ScheduleWatchdog();
     });
 
@@ -195,6 +196,9 @@ public sealed class ProjectMixer : IProjectMixer
 
     /// <summary>The latest thumbnail of every bus that has one (none before its first picture, none when thumbnails are off).</summary>
     public Task<IReadOnlyDictionary<string, Thumbnail>> GetThumbnailsAsync() => _control.Invoke(_project.Thumbnails);
+
+    /// <summary>The text of each "no signal" card a bus holds, by input and box size.</summary>
+    internal Task<IReadOnlyDictionary<(string Input, int Width, int Height), string>> GetNoSignalCardsAsync(string bus) => _control.Invoke(() => _project.Cards(bus));
 
     /// <summary>The encoder chain each bus runs, for status and tests.</summary>
     public Task<IReadOnlyDictionary<string, string>> GetEncoderPlansAsync() => _control.Invoke(_project.EncoderPlans);

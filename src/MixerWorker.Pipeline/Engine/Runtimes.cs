@@ -26,6 +26,8 @@ internal sealed class InputRuntime(InputBranch branch) : Runtime
     internal InputBranch Branch { get; } = branch;
     internal string Name => Branch.Name;
     internal bool IsLive => State == ConnectionState.Connected;
+    /// <summary>When the input last stopped being live; null while it has never been.</summary>
+    internal DateTimeOffset? LostAt { get; set; }
     /// <summary>Errors and warnings from the input's connection bins (demuxer, parser, decoder).</summary>
     internal long DecodeErrors { get; set; }
 }

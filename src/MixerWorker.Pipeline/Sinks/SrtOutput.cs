@@ -30,7 +30,11 @@ internal sealed class SrtOutput : IDisposable
         _queue = ElementFactory.LeakyQueue(BinName.Child("queue"), maxBuffers: 0, maxTimeNs: ClockTime.Second);
         _sink = Element.Make("srtsink", BinName.Child("srtsink"));
         SrtElements.ConfigureCaller(_sink, endpoint);
-        _sink.Set("wait-for-connection", false);
+        // Waiting (bounded by poll-timeout, and broken off by the hub's refusal) holds the first
+        // buffer in the sink until the handshake is done; the leaky queue above keeps the encoder
+        // running meanwhile. Not waiting would drop buffers while connecting, and a buffer passing
+        // the sink would say nothing about the connection.
+        _sink.Set("wait-for-connection", true);
         // The compositor already paces output on the clock; syncing again would only add latency.
         _sink.Set("sync", false);
         _sink.Set("async", false);
@@ -38,12 +42,17 @@ internal sealed class SrtOutput : IDisposable
         using (var qSink = _queue.StaticPad("sink")) _binSink = Pad.Ghost("sink", qSink);
         _bin.AddPad(_binSink);
         using (var sinkPad = _sink.StaticPad("sink"))
+        {
+            var buffers = 0;
             _flow = graph.AddProbe(sinkPad, ProbeType.Buffer | ProbeType.BufferList, info =>
             {
-                session.Activity();
+                // The sink takes the next buffer only once it has sent the one before, so from the
+                // second buffer on the hub has accepted the connection (a refused passphrase never gets here).
+                if (++buffers > 1) session.Activity();
                 sent(info.DataSize);
                 return ProbeReturn.Ok;
             });
+        }
         graph.Add(_bin);
         _bin.SyncStateWithParent();
         Attach(muxTee);

@@ -53,7 +53,7 @@ internal static unsafe partial class SrtLog
         {
             if (s_sink is not { } sink) return;
             var (severityArea, text) = Split(Marshal.PtrToStringUTF8((nint)message) ?? "");
-            var logLevel = Level(level);
+            var logLevel = Grade(level, text);
             if (!sink.Logger.IsEnabled(logLevel)) return;
             sink.Logger.Log(logLevel, "libsrt {SrtArea}: {SrtMessage}", severityArea, sink.Redact(text));
         }
@@ -73,6 +73,15 @@ internal static unsafe partial class SrtLog
         LogInfo => LogLevel.Debug,
         _ => LogLevel.Trace,
     };
+
+    /// <summary>
+    /// The level a libsrt line is logged at: its own, except for known noise. libsrt 1.5 reports an
+    /// epoll update for a socket that its poller dropped a moment before ("IPE: update struck E5 which
+    /// is NOT SUBSCRIBED to @…") as an error; it happens whenever a connection closes while being
+    /// polled (every reconnect and shutdown), harms nothing, and would page an SRE at error level.
+    /// </summary>
+    internal static LogLevel Grade(int syslogLevel, string text) =>
+        text.Contains("NOT SUBSCRIBED", StringComparison.Ordinal) ? LogLevel.Debug : Level(syslogLevel);
 
     /// <summary>"!W:SRT.cn: text" → ("SRT.cn", "text"); a line without the marker is kept whole.</summary>
     internal static (string Area, string Text) Split(string line)

@@ -97,7 +97,7 @@ internal sealed class WorkerMetrics
         _inputIngestOnline = f.CreateGauge("mixer_input_ingest_online", "MediaMTX's view of the input's feed (INGEST_ONLINE 1, INGEST_OFFLINE 0); absent until it told.", input);
         _inputPeak = f.CreateGauge("mixer_input_audio_peak_dbfs", "The input's audio peak (after its gain) over the last metering interval, dBFS.", input);
         _inputRms = f.CreateGauge("mixer_input_audio_rms_dbfs", "The input's audio RMS (after its gain) over the last metering interval, dBFS.", input);
-        _perProject = [_busFrames, _busBytes, _busDropped, _busLateEpisodes, _busDropping, _busReconnects, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms,
+        _perProject = [_busFrames, _busBytes, _busDropped, _busLateEpisodes, _busDropping, _busDeliveredFps, _busReconnects, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms,
                        _inputFrames, _inputDecodeErrors, _inputReconnects, _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms, _leaseEpoch];
 
         _workerInfo.WithLabels(worker.Value.Id, Version).Set(1);

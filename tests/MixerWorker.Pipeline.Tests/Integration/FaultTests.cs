@@ -27,7 +27,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     private Task<MixHarness> StartSideBySideShowAsync() => MixHarness.StartShowAsync(output, TwoInputs(SideBySide), [A, B]);
 
     [Fact]
-    public async Task A_killed_input_shows_the_slate_without_a_frame_gap_and_comes_back_by_itself()
+    public async Task A_killed_input_shows_its_no_signal_card_without_a_frame_gap_and_comes_back_by_itself()
     {
         await using var h = new MixHarness(output);
         var feedA = h.StartFeed(A);
@@ -40,7 +40,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         program.ResetCounters();
 
         feedA.Dispose(); // the camera process dies
-        var slate = await program.WaitForFrameAsync(TimeSpan.FromSeconds(6), f => Colors.IsBlack(f.ColorAt(80, 90)));
+        var slate = await program.WaitForFrameAsync(TimeSpan.FromSeconds(6), f => Colors.Near(f.ColorAt(8, 8), Colors.NoSignalCard, 20));
         Assert.True(Colors.Near(slate.ColorAt(240, 90), B.Rgb), "the other input must stay on air");
         await Task.Delay(1000);
         var during = program.Stats;
@@ -65,7 +65,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         await h.WaitForPublisherAsync($"ingest/{Project}/{A.Input}", TimeSpan.FromSeconds(10));
         await h.StartMixerAsync(TwoInputs(Bus("program", 160, 90, At(A.Input, 0, 0, 160, 90))), h.Options(ingestPassphrase: "not-the-right-passphrase"));
         var program = h.Read("program");
-        await program.WaitForFrameAsync(TimeSpan.FromSeconds(10), f => Colors.IsBlack(f.ColorAt(80, 45)));
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(10), f => Colors.Near(f.ColorAt(8, 8), Colors.NoSignalCard, 20));
 
         var deadline = DateTime.UtcNow.AddSeconds(10);
         InputStatus input;
@@ -83,6 +83,42 @@ public sealed class FaultTests(ITestOutputHelper output)
         await Task.Delay(1000);
         Assert.True(program.Stats.Frames - before >= 25, "the bus keeps publishing at its frame rate");
         Assert.DoesNotContain(h.Log.Lines, l => l.Contains("not-the-right-passphrase") || l.Contains(IngestPassphrase) || l.Contains(OutputPassphrase) || l.Contains(Token));
+    }
+
+    [Fact]
+    public async Task A_wrong_output_passphrase_never_counts_as_connected_and_is_retried_with_backoff()
+    {
+        await using var h = new MixHarness(output);
+        h.StartFeed(A);
+        await h.WaitForPublisherAsync($"ingest/{Project}/{A.Input}", TimeSpan.FromSeconds(10));
+        var options = h.Options();
+        await h.StartMixerAsync(TwoInputs(Bus("program", 160, 90, At(A.Input, 0, 0, 160, 90))),
+            options with { MediaMtx = options.MediaMtx with { OutputPassphrase = "not-the-output-passphrase" } });
+
+        // The encoder runs from the start, so buffers reach the output long before the hub has
+        // refused it: none of that may look like a connection, not even for one status read.
+        var states = new List<ConnectionState>();
+        BusStatus bus;
+        long framesAt3s = -1;
+        var watch = Stopwatch.StartNew();
+        do
+        {
+            await Task.Delay(50);
+            bus = (await h.Mixer!.GetStatusAsync()).Buses["program"];
+            states.Add(bus.Output);
+            if (framesAt3s < 0 && watch.Elapsed > TimeSpan.FromSeconds(3)) framesAt3s = bus.FramesOut;
+        } while (watch.Elapsed < TimeSpan.FromSeconds(5));
+        output.WriteLine($"{bus}; states seen: {string.Join(", ", states.Distinct())}; frames at 3 s {framesAt3s}");
+        // The output's failures stay in the output: the bus goes on mixing (its multiview tile and thumbnail use it).
+        // (A dead bus mixes none; a loaded machine may drop some to stay on time.)
+        Assert.True(bus.FramesOut - framesAt3s >= 20, $"the bus mixed {bus.FramesOut - framesAt3s} frames in the last 2 s");
+        Assert.DoesNotContain(ConnectionState.Connected, states);
+        Assert.NotNull(bus.Error);
+        Assert.Contains("OUTPUT_SRT_PASSPHRASE", bus.Error);
+        // Backoff from 200 ms to 1 s: about seven attempts in 5 s; a retry at once after each refusal would make dozens.
+        Assert.InRange(bus.Attempts, 2, 12);
+        Assert.DoesNotContain($"out/{Project}/program", h.StandIn.PublishedPaths());
+        Assert.DoesNotContain(h.Log.Lines, l => l.Contains("not-the-output-passphrase") || l.Contains(OutputPassphrase));
     }
 
     [Fact]

@@ -32,7 +32,7 @@ public sealed class ReturningFeedTests(ITestOutputHelper output)
 
         feed.Dispose();
         var gone = DateTimeOffset.UtcNow;
-        await program.WaitForFrameAsync(TimeSpan.FromSeconds(10), f => Colors.IsBlack(f.ColorAt(80, 45)));
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(10), f => Colors.Near(f.ColorAt(8, 8), Colors.NoSignalCard, 20));
         await Task.Delay(TimeSpan.FromSeconds(8)); // long enough for a backoff to reach its cap
         var path = $"ingest/{Project}/{A.Input}";
         var probes = h.StandIn.Attempts().Count(a => a.At > gone && a.Action == "read" && a.Path == path);

@@ -26,6 +26,13 @@ public sealed class NativeLogTests
     public void Libsrt_syslog_levels_map_to_log_levels(int level, LogLevel expected) => Assert.Equal(expected, SrtLog.Level(level));
 
     [Theory]
+    [InlineData(3, "epoll/update: IPE: update struck E13 which is NOT SUBSCRIBED to @873798413", LogLevel.Debug)]
+    [InlineData(4, "epoll/update: IPE: update struck E5 which is NOT SUBSCRIBED to @873798427", LogLevel.Debug)]
+    [InlineData(3, "processAsyncConnectRequest: REJECT reported from HS processing: Incorrect passphrase", LogLevel.Error)]
+    public void Libsrt_epoll_noise_on_closing_sockets_is_debug_and_everything_else_keeps_its_level(int level, string text, LogLevel expected) =>
+        Assert.Equal(expected, SrtLog.Grade(level, text));
+
+    [Theory]
     [InlineData(1, LogLevel.Error)]
     [InlineData(2, LogLevel.Warning)]
     [InlineData(3, LogLevel.Information)]

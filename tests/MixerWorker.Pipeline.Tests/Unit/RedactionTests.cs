@@ -47,6 +47,13 @@ public class RedactionTests
             SrtErrorText.Explain(text, "OUTPUT_SRT_PASSPHRASE"));
 
     [Theory]
+    [InlineData("Failed to write to SRT socket: Connection does not exist")]
+    [InlineData("Socket is broken or closed")]
+    public void Explains_a_connection_closed_by_the_hub_naming_the_passphrase_to_check(string text) =>
+        Assert.Equal($"MediaMTX refused or closed the connection: a wrong passphrase (check OUTPUT_SRT_PASSPHRASE), a bad token, or a refused streamid [{text}]",
+            SrtErrorText.Explain(text, "OUTPUT_SRT_PASSPHRASE"));
+
+    [Theory]
     [InlineData("Connection setup failure: connection timed out")]
     [InlineData("Connection setup failure")]
     public void Explains_timeouts(string text) =>

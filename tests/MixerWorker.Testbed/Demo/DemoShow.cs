@@ -11,10 +11,11 @@ namespace MixerWorker.Testbed.Demo;
 
 /// <summary>
 /// The show behind ./run.sh demo, run the way production runs it: the MediaMTX stand-in, three
-/// synthetic cameras, a real redis-server, the worker as a real daemon process, and an operator
+/// synthetic cameras, a real redis-server, two workers as real daemon processes (the owner of the
+/// project is killed mid-show and the other takes it over), and an operator
 /// driving it with mixerctl (cut, auto with mix/wipe/dip, a picture-in-picture that glides into
 /// side-by-side, a lower-third graphic, audio following video, fade to black) while ctl watch
-/// prints status and tally, and one camera drops and comes back by itself. Program and the AUX1 multiview are recorded and snapshotted.
+/// prints status and tally, and one camera drops (its "no signal" card shows) and comes back by itself. Program and the AUX1 multiview are recorded and snapshotted.
 /// The cameras look like cameras (a moving ball, the name large, a running clock, a tone each); the
 /// fleet dashboard (ctl dashboard) and the worker's /metrics run alongside, and --hold keeps the show
 /// on air afterwards so a person can open them.
@@ -59,6 +60,9 @@ internal static class DemoShow
         (27, "cut", ["cut", Project, "program"]),
     ];
     private const double ShowSeconds = 30;
+    // When the project's owner is killed: after the dip, before the audio change and the fade, which
+    // the other worker then carries out.
+    private const double KillAt = 19.5;
 
     private static FeedSpec Camera(int index) => FeedSpec.Numbered(index) with { Width = 640, Height = 360, CameraLook = true };
 
@@ -83,7 +87,6 @@ internal static class DemoShow
         var env = new Dictionary<string, string>
         {
             ["REDIS__CONFIGURATION"] = $"127.0.0.1:{redisPort}",
-            ["WORKER__ID"] = "demo-worker",
             ["MEDIAMTX__HOST"] = "127.0.0.1",
             ["MEDIAMTX__SRTPORT"] = standIn.Port.ToString(),
             ["MEDIAMTX__TOKEN"] = Token,
@@ -94,11 +97,15 @@ internal static class DemoShow
         };
         var dashboardPort = FreeTcpPort();
         var exit = 0;
-        using (var worker = Start("dotnet", [WorkerDll()], env, prefix: "worker"))
+        // Two workers share the project the way a fleet does: one holds its lease and runs it, the other
+        // stands by; mid-show the owner is killed (SIGKILL, as a crash) and the other takes the show over.
+        var workers = new[] { "demo-worker-1", "demo-worker-2" }
+            .ToDictionary(id => id, id => Start("dotnet", [WorkerDll()], new(env) { ["WORKER__ID"] = id, ["METRICS__PORT"] = id.EndsWith('1') ? env["METRICS__PORT"] : "0" }, prefix: id));
+        string? killed = null;
         using (var watch = Start("dotnet", [WorkerDll(), "ctl", "watch", Project], env, prefix: "watch"))
         using (var dashboard = Start("dotnet", [WorkerDll(), "ctl", "dashboard", "--port", dashboardPort.ToString()], env, prefix: "dashboard"))
         {
-            Say($"dashboard: http://127.0.0.1:{dashboardPort}/   worker metrics: http://127.0.0.1:{env["METRICS__PORT"]}/metrics");
+            Say($"dashboard: http://127.0.0.1:{dashboardPort}/   demo-worker-1's metrics: http://127.0.0.1:{env["METRICS__PORT"]}/metrics");
             exit |= await Ctl(env, "set", Project, scenePath);
             using var program = new OutputReader("127.0.0.1", standIn.Port, $"read:out/{Project}/program:token={Token}", OutputPassphrase, Path.Combine(outDir, "program.ts"));
             using var aux1 = new OutputReader("127.0.0.1", standIn.Port, $"read:out/{Project}/aux1:token={Token}", OutputPassphrase, Path.Combine(outDir, "aux1.ts"));
@@ -126,14 +133,35 @@ internal static class DemoShow
             while (clock.Elapsed.TotalSeconds < ShowSeconds)
             {
                 await Task.Delay(1000 - (int)(clock.ElapsedMilliseconds % 1000));
-                // cam-a (the PiP by then) drops and comes back on its own: its box shows the slate meanwhile.
+                // cam-a (the PiP by then) drops and comes back on its own: its box shows its "no signal" card meanwhile.
                 var t = clock.Elapsed.TotalSeconds;
-                if (!dropped && t >= 12) { feeds[0].Dispose(); dropped = true; Say("cam-a dropped (its box shows the slate)"); }
+                if (!dropped && t >= 12) { feeds[0].Dispose(); dropped = true; Say("cam-a dropped (its box shows its \"no signal\" card)"); }
                 else if (dropped && !back && t >= 15)
                 {
                     feeds[0] = SyntheticFeed.Start(Camera(0), Project, "127.0.0.1", standIn.Port, IngestPassphrase, Token);
                     back = true;
                     Say("cam-a is back");
+                }
+                if (killed is null && t >= KillAt && await OwnerAsync(env) is { } owner && workers.TryGetValue(owner, out var victim))
+                {
+                    killed = owner;
+                    victim.Kill(entireProcessTree: true);
+                    program.ResetCounters();
+                    Say($"t={t:0.0}s killed {owner} (SIGKILL), the owner of {Project}: the other worker takes over once the lease lapses");
+                    _ = Task.Run(async () =>
+                    {
+                        var since = Stopwatch.StartNew();
+                        while (since.Elapsed < TimeSpan.FromSeconds(20))
+                        {
+                            await Task.Delay(200);
+                            if (await OwnerAsync(env) is { } next && next != owner)
+                            {
+                                Say($"{next} owns {Project} {since.Elapsed.TotalSeconds:0.0} s after the kill; longest gap on program so far {program.Stats.MaxFrameGapMs / 1000:0.0} s");
+                                return;
+                            }
+                        }
+                        Say($"nobody took {Project} over within 20 s of the kill");
+                    });
                 }
                 if (program.Latest is not { } frame) continue;
                 snapshots.Add(frame);
@@ -154,10 +182,16 @@ internal static class DemoShow
             Stop(dashboard);
 
             Stop(watch);
-            Stop(worker);
-            Say($"worker stopped (exit code {worker.ExitCode})");
-            exit |= worker.ExitCode;
+            foreach (var (id, worker) in workers)
+            {
+                Stop(worker);
+                if (id == killed) continue;
+                Say($"{id} stopped (exit code {worker.ExitCode})");
+                exit |= worker.ExitCode;
+            }
+            if (killed is null) { Say("no worker was killed: the project's owner was never seen"); exit |= 1; }
         }
+        foreach (var w in workers.Values) w.Dispose();
         Stop(redis);
         foreach (var f in feeds) f.Dispose();
         Say($"files in {Path.GetFullPath(outDir)}: program.ts, aux1.ts, program-contact-sheet.png, multiview-contact-sheet.png, multiview-last.png, scene.json, graphics/");
@@ -194,6 +228,18 @@ internal static class DemoShow
         await p.WaitForExitAsync();
         if (p.ExitCode != 0) Say($"mixerctl {string.Join(' ', args)} failed with exit code {p.ExitCode}");
         return p.ExitCode;
+    }
+
+    // The worker holding the project's lease, as `ctl status` reports it; null while nobody holds it.
+    private static async Task<string?> OwnerAsync(Dictionary<string, string> env)
+    {
+        var psi = new ProcessStartInfo("dotnet", [WorkerDll(), "ctl", "status", Project]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in env) psi.Environment[k] = v;
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start ctl status");
+        var output = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        try { return System.Text.Json.Nodes.JsonNode.Parse(output)?["lease"]?["owner"]?.GetValue<string>(); }
+        catch (System.Text.Json.JsonException) { return null; }
     }
 
     private static string WorkerDll() => Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "src", "MixerWorker", "bin",
