@@ -19,7 +19,8 @@ internal sealed class BusMessageRouter(ProjectGraph project, AudioMeterBoard met
     /// <summary>
     /// The mixer is being disposed: its outputs and inputs go first, and the sources still running
     /// (silence, background, fade-to-black) then stop with "Internal data stream error" (not-linked).
-    /// That is no fault of the show, and nothing is left to fail over; errors from here on go to debug.
+    /// That is no fault of the show: from here on such errors are logged at debug (connections and
+    /// encoders are still told of theirs, so that their own stopping ends as it always did).
     /// </summary>
     internal void Stopping() => _stopping = true;
 
@@ -39,11 +40,6 @@ internal sealed class BusMessageRouter(ProjectGraph project, AudioMeterBoard met
                 return;
         }
         var text = redactor.Redact(m.Debug is null ? m.Text : $"{m.Text}: {m.Debug}");
-        if (_stopping)
-        {
-            log.LogDebug("while the mixer stops, {Type} in {Source}: {Text}", m.Type, m.SourcePath, text);
-            return;
-        }
         var owner = ElementName.OwnerOf(m.SourcePath);
         if (owner is { Kind: ElementKind.Source } src && project.Input(src.Owner) is { } input)
         {
@@ -82,7 +78,9 @@ internal sealed class BusMessageRouter(ProjectGraph project, AudioMeterBoard met
             log.LogDebug("after bus {Bus}'s encoder was replaced, from the old chain: {Text}", replacedBus, text);
             return;
         }
-        if (m.Type == MessageType.Error)
+        if (m.Type == MessageType.Error && _stopping)
+            log.LogDebug("while the mixer stops, pipeline error in {Source}: {Text}", m.SourcePath, text);
+        else if (m.Type == MessageType.Error)
         {
             log.LogError("pipeline error in {Source}: {Text}", m.SourcePath, text);
             if (owner?.BusName is { } busName && project.Bus(busName) is { } affected) affected.Report(affected.State, text);

@@ -209,6 +209,7 @@ internal sealed class PlacementService(
         long sentAt;
         if (holder is null)
         {
+            if (!window.IsOpen) return; // after a Redis spell the owners take their leases back first
             sentAt = Stopwatch.GetTimestamp();
             var result = await leases.AcquireAsync(project, 0, "claim");
             if (result.Acquired is null)
