@@ -213,6 +213,7 @@ public sealed class ProjectMixer : IProjectMixer
         {
             if (_stopped) return;
             _stopped = true;
+            _router.Stopping();
             // Before: every connection stops (each stop closes its bin on the control thread).
             foreach (var supervisor in await _control.Invoke(_project.Supervisors)) await supervisor.DisposeAsync();
             // Then the graph goes in one call, and the threads after it.
