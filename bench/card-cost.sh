@@ -43,17 +43,7 @@ BOX_RE='^box\.'
 COMPOSITOR_RE='^bus\.[a-z0-9]+\.com'
 
 run_one() { # $1: scene name. Prints "process% box-threads% compositor%".
-  local pid c0 c1 b0 b1 m0 m1 w0 w1
-  dotnet "$WORKER_DLL" run "$WORK/$1.json" --duration $(( WARMUP_S + WINDOW_S + 20 )) >"$WORK/$1.log" 2>&1 &
-  pid=$!
-  sleep "$WARMUP_S"
-  c0=$(cpu_ticks "$pid"); b0=$(threads_ns "$pid" "$BOX_RE"); m0=$(threads_ns "$pid" "$COMPOSITOR_RE"); w0=$(date +%s.%N)
-  sleep "$WINDOW_S"
-  c1=$(cpu_ticks "$pid"); b1=$(threads_ns "$pid" "$BOX_RE"); m1=$(threads_ns "$pid" "$COMPOSITOR_RE"); w1=$(date +%s.%N)
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" || true
-  awk -v c0="$c0" -v c1="$c1" -v b0="$b0" -v b1="$b1" -v m0="$m0" -v m1="$m1" -v w0="$w0" -v w1="$w1" -v hz="$CLK_TCK" \
-    'BEGIN { w = w1 - w0; printf "%.2f %.3f %.2f\n", 100 * (c1 - c0) / hz / w, 100 * (b1 - b0) / 1e9 / w, 100 * (m1 - m0) / 1e9 / w }'
+  worker_cpu_split "$WORK/$1.json" "$WORK/$1.log" "$BOX_RE" "$COMPOSITOR_RE"
 }
 
 declare -A PROC BOX MIX
