@@ -5,4 +5,11 @@ namespace MixerWorker.Fleet;
 /// <paramref name="Holder"/> the current holder (null too when the answer never came and reading the
 /// owner did not settle it).
 /// </summary>
-public sealed record AcquireResult(LeaseToken? Acquired, LeaseToken? Holder, string? Error = null);
+public sealed record AcquireResult(LeaseToken? Acquired, LeaseToken? Holder, string? Error = null)
+{
+    /// <summary>
+    /// After an answered acquisition: the last lease value taken before this one (or "released"); null when
+    /// Redis had no record of one, or the answer was settled by reading the lease.
+    /// </summary>
+    public string? Previous { get; init; }
+}
