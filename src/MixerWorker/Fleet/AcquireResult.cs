@@ -8,8 +8,8 @@ namespace MixerWorker.Fleet;
 public sealed record AcquireResult(LeaseToken? Acquired, LeaseToken? Holder, string? Error = null)
 {
     /// <summary>
-    /// After an answered acquisition: the last lease value taken before this one (or "released"); null when
-    /// Redis had no record of one, or the answer was settled by reading the lease.
+    /// After an answered acquisition: the last lease value taken before this one ("released" after a release,
+    /// "" when Redis has no record of one); null when not known (the answer was lost and settled by reading the lease).
     /// </summary>
     public string? Previous { get; init; }
 }

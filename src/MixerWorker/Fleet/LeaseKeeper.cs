@@ -101,7 +101,7 @@ internal sealed class LeaseKeeper(
         var sentAt = Stopwatch.GetTimestamp();
         var result = await leases.AcquireAsync(runtime.Project, token.Epoch, "reacquired");
         // Continuous: the last lease taken was this one (or Redis lost that record too): nobody held it meanwhile.
-        if (result.Acquired is { } again) runtime.OnRetaken(again, sentAt, continuous: result.Previous is null || result.Previous == token.ToString());
+        if (result.Acquired is { } again) runtime.OnRetaken(again, sentAt, continuous: result.Previous == "" || result.Previous == token.ToString());
         else if (result.Holder is { } holder) runtime.OnTaken(holder);
         else runtime.OnUnanswered();
     }

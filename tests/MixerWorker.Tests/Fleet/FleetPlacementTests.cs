@@ -139,6 +139,35 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.Contains("\"costCpus\":", text);
     }
 
+    [Fact]
+    public async Task Admission_counts_the_measured_cpu_when_it_is_above_the_estimate()
+    {
+        // w1's process measurably uses 1.55 of its 1.6 CPUs (more than the model's estimate of nothing):
+        // it has no room for a project, so w2 takes them all.
+        var w1 = await StartWorkerAsync("w1", 2);
+        var w2 = await StartWorkerAsync("w2", 2);
+        w1.Meter.Cpus = 1.55;
+        var scenes = Enumerable.Range(1, 4).Select(i => FleetScenes.Small($"m{i}")).ToList();
+        var small = Costs.Estimate(scenes[0], "software").Cpus;
+        Assert.True(small > 1.6 - 1.55, $"a small project ({small:F3} CPUs) must not fit in w1's measured room");
+        foreach (var s in scenes) await WriteAsync(s);
+        await WorkerHarness.Eventually(async () => (await Task.WhenAll(scenes.Select(s => StatusAsync(s.Project)))).All(st => st?.State == ProjectStates.Running),
+            TimeSpan.FromSeconds(20), "not every project runs");
+        Assert.All(await Task.WhenAll(scenes.Select(s => StatusAsync(s.Project))), st => Assert.Equal("w2", st!.Worker));
+        var beat = (await HeartbeatsAsync()).Single(b => b.Id == "w1");
+        Assert.Equal((0.0, 1.55, 1.55, 0), (beat.EstimatedCpus, beat.MeasuredCpus, beat.LoadCpus, beat.Projects.Count));
+
+        // w2's measurement fills it too: a fifth project waits, and its status says how much room there is.
+        w2.Meter.Cpus = 1.6;
+        await WorkerHarness.Eventually(async () => (await HeartbeatsAsync()).Single(b => b.Id == "w2").LoadCpus >= 1.6, TimeSpan.FromSeconds(10), "w2's heartbeat does not show its measured CPU");
+        await WriteAsync(FleetScenes.Small("m5"));
+        await WorkerHarness.Eventually(async () => (await StatusAsync("m5"))?.State == ProjectStates.Waiting, TimeSpan.FromSeconds(10), "m5 does not wait");
+        var waiting = (await StatusAsync("m5"))!;
+        Assert.Equal(ProjectStates.NoCapacity, waiting.Reason);
+        Assert.Equal(0.05, waiting.Waiting!.LargestFreeCpus, 3);
+        Assert.DoesNotContain(_ledger.All, m => m.Project == "m5");
+    }
+
     // 150 ms: an engine slow to return from a command (a loaded machine). The old owner is then nearly
     // always in the middle of a command when the successor takes over: the case where a cut was carried
     // out by both (on the old show, unstored, and again by the successor).
