@@ -134,7 +134,7 @@ internal sealed class CommandExecutor(
             var pending = new PendingCommand(entryId, command.Id, reference, revision, SceneJson.Write(next with { Revision = revision }), previous)
             {
                 Before = before,
-                CursorBefore = state.Cursor,
+                CursorBefore = state.Cursor is NoCursor ? null : state.Cursor,
                 Timing = (engineStart, clock.Elapsed - engineStart, clock),
                 Command = command,
             };
@@ -168,7 +168,7 @@ internal sealed class CommandExecutor(
             tx.AddCondition(pending.Before.IsNull ? Condition.KeyNotExists(desired) : Condition.StringEqual(desired, pending.Before));
             tx.AddCondition(Condition.KeyNotExists(Keys.Removed(project)));
             tx.AddCondition(Condition.StringEqual(Keys.Lease(project), token.ToString()));
-            tx.AddCondition(pending.CursorBefore is null or NoCursor ? Condition.KeyNotExists(cursorKey) : Condition.StringEqual(cursorKey, pending.CursorBefore));
+            tx.AddCondition(pending.CursorBefore is null ? Condition.KeyNotExists(cursorKey) : Condition.StringEqual(cursorKey, pending.CursorBefore));
             _ = tx.StringSetAsync(desired, pending.NextPayload);
             _ = tx.SetAddAsync(Keys.Projects, project); // a Redis that lost its data gets the project back
             _ = tx.StringSetAsync(cursorKey, pending.Entry);
@@ -225,7 +225,7 @@ internal sealed class CommandExecutor(
                 state.Cursor = pending.Entry;
                 return Outcome.Done;
             }
-            var cursorKept = cursor.IsNull ? pending.CursorBefore is null or NoCursor : cursor == pending.CursorBefore;
+            var cursorKept = cursor.IsNull ? pending.CursorBefore is null : cursor == pending.CursorBefore;
             if ((current.IsNull ? pending.Before.IsNull : current == pending.Before) && cursorKept && attempt < MaxSpuriousAborts)
             {
                 log.LogDebug("project {Project}: storing command {Command} ({Entry}) again: a renewal of the lease aborted the transaction", project, pending.Reference, pending.Entry);

@@ -10,7 +10,7 @@ internal sealed record PendingCommand(string Entry, string? Id, string Reference
     public ShowCommand? Command { get; init; }
     /// <summary>The desired key's value the result replaces (null: the key did not exist).</summary>
     public RedisValue Before { get; set; }
-    /// <summary>The stored cursor the result follows ("0-0" or null: none).</summary>
+    /// <summary>The stored cursor the result follows (null: none was stored).</summary>
     public string? CursorBefore { get; set; }
     /// <summary>A store was refused because the lease was not this worker's (logged once).</summary>
     public bool Fenced { get; set; }
