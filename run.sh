@@ -49,6 +49,11 @@ run_tests() {
        counting && $1 == "Skipped:" { s += $2 }
        /Total time:/ { counting = 0 }
        END { printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+  # CI keeps only the end of the output: say again which tests failed and why, without their logs.
+  awk '/^  Failed / { shown = 0; block = 1; print "FAILED:" substr($0, 9); next }
+       block && /^  (Stack Trace|Standard Output Messages):/ { block = 0 }
+       block && /^  (Passed|Skipped) / { block = 0 }
+       block && shown < 8 { print "    " $0; shown++ }' "$log"
   rm -f "$log"
   return "$rc"
 }
