@@ -47,6 +47,11 @@ public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
     /// <summary>Up to this much random delay before each picture's packets are sent (bursty network or
     /// encoder); order is kept. Zero sends at once.</summary>
     public TimeSpan SendJitter { get; init; }
+    /// <summary>
+    /// An audio-sync marker: once per this period the picture turns white above the stamp and a 1 kHz
+    /// beep starts at that picture's timestamp (the sound is silent otherwise). Null: the plain tone.
+    /// </summary>
+    public TimeSpan? FlashEvery { get; init; }
 
     /// <summary>ffmpeg's mpegts muxer default (-muxdelay 0.7): PCR 0.7 s behind DTS (read from its output).</summary>
     public static readonly TimeSpan FfmpegMuxDelay = TimeSpan.FromMilliseconds(700);
@@ -129,12 +134,20 @@ public sealed class SyntheticFeed : IDisposable
             }
             var mux = p.Add("mpegtsmux", null, ("alignment", 7));
             p.AddChain([video, caps, .. label, .. weave, encoder, parser, mux]);
-            using (var raw = caps.StaticPad("src")) probes.Add(StampBurner.Attach(raw, spec.Width, spec.Height, spec.Fps, spec.Interlaced));
+            var marker = spec.FlashEvery is { } every ? new FlashBeep(every, spec.Width, spec.Height, spec.Fps, spec.AudioRate, spec.AudioChannels) : null;
+            using (var raw = caps.StaticPad("src"))
+            {
+                probes.Add(StampBurner.Attach(raw, spec.Width, spec.Height, spec.Fps, spec.Interlaced));
+                if (marker is not null) probes.Add(Callbacks.AddProbe(raw, ProbeType.Buffer, marker.OnPicture));
+            }
             if (spec.AudioCodec != "none")
             {
                 var tone = p.Add("audiotestsrc", null, ("is-live", true), ("freq", spec.ToneHz.ToString(CultureInfo.InvariantCulture)), ("volume", spec.ToneVolume), ("samplesperbuffer", 960));
                 var aconv = p.Add("audioconvert");
-                var acaps = p.Add("capsfilter", null, ("caps", $"audio/x-raw,rate={spec.AudioRate},channels={spec.AudioChannels}"));
+                var format = marker is null ? "" : "format=S16LE,"; // the marker writes 16-bit samples
+                var acaps = p.Add("capsfilter", null, ("caps", $"audio/x-raw,{format}rate={spec.AudioRate},channels={spec.AudioChannels}"));
+                if (marker is not null)
+                    using (var rawSound = acaps.StaticPad("src")) probes.Add(Callbacks.AddProbe(rawSound, ProbeType.Buffer, marker.OnSound));
                 Element[] aenc = spec.AudioCodec switch
                 {
                     "opus" => [p.Add("opusenc")],
