@@ -68,7 +68,7 @@ ffmpeg_cmd() {
     IFS=: read -r name w h kbps <<<"${BUSES[$i]}"
     filter+=";$(for j in 0 1 2 3; do printf '[v%d_%d]' "$(((j + i) % 4))" "$i"; done)xstack=inputs=4:layout=0_0|w0_0|0_h0|w0_h0,format=yuv420p[o$i]"
     maps+=(-map "[o$i]" -map "[a$i]" -c:v libx264 -preset ultrafast -tune zerolatency -bf 0 -g 30 -b:v "${kbps}k" -maxrate "${kbps}k"
-      -bufsize "$((kbps * 6 / 10))k" -c:a libopus -b:a 128k -frame_duration 10 -ar 48000 -ac 2 -f mpegts
+      -bufsize "$((kbps * 6 / 10))k" -c:a libopus -b:a 128k -frame_duration 20 -ar 48000 -ac 2 -f mpegts
       "$(srt_url "publish:out/$PROJECT/$name" "$OUTPUT_SRT_PASSPHRASE")&pkt_size=1316")
   done
   FFMPEG_CMD+=(-filter_complex "$filter" "${maps[@]}")
@@ -99,7 +99,7 @@ gst_cmd() {
     g+=" ! video/x-raw,format=I420,width=$w,height=$h,framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast bframes=0 key-int-max=30 bitrate=$kbps"
     g+=" ! mpegtsmux name=x$i alignment=7 ! srtsink uri=$srt streamid=publish:out/$PROJECT/$name passphrase=$OUTPUT_SRT_PASSPHRASE pbkeylen=16 latency=$SRT__LATENCYMS"
     for j in 0 1 2 3; do g+=" v$(((j + i) % 4))_$s. ! queue max-size-buffers=2 leaky=downstream ! m$i.sink_$j"; done
-    g+=" at. ! queue ! audioconvert ! opusenc bitrate=128000 frame-size=10 ! x$i."
+    g+=" at. ! queue ! audioconvert ! opusenc bitrate=128000 frame-size=20 ! x$i."
   done
   # shellcheck disable=SC2206 # the description is word-split on purpose (no value holds a space)
   GST_CMD=(gst-launch-1.0 -q $g)

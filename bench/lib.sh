@@ -74,5 +74,33 @@ ffmpeg_mix_cmd() {
 }
 
 # utime+stime of a pid, in clock ticks (fields 14 and 15 of /proc/pid/stat; comm may hold spaces).
+# CPU nanoseconds (schedstat: exact, unlike the 10 ms ticks of stat) of the threads of process $1
+# whose name matches the regex $2 (Linux keeps 15 characters of a thread's name).
+threads_ns() {
+  local t sum=0 comm
+  for t in /proc/"$1"/task/*; do
+    comm=$(cat "$t/comm" 2>/dev/null) || continue
+    [[ $comm =~ $2 ]] || continue
+    sum=$(( sum + $(cut -d' ' -f1 "$t/schedstat") ))
+  done
+  echo "$sum"
+}
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+
+# Runs the worker on scene $1 (its log in $2) and measures, over WINDOW_S after WARMUP_S, the CPU of the
+# process and of its threads whose names match $3 and $4. Prints "process% threads-3% threads-4%" (% of
+# one core). Variables set before the call (VAR=x worker_cpu_split …) reach the worker.
+worker_cpu_split() {
+  local pid c0 c1 a0 a1 b0 b1 w0 w1
+  dotnet "$WORKER_DLL" run "$1" --duration $(( WARMUP_S + WINDOW_S + 20 )) >"$2" 2>&1 &
+  pid=$!
+  sleep "$WARMUP_S"
+  c0=$(cpu_ticks "$pid"); a0=$(threads_ns "$pid" "$3"); b0=$(threads_ns "$pid" "$4"); w0=$(date +%s.%N)
+  sleep "$WINDOW_S"
+  c1=$(cpu_ticks "$pid"); a1=$(threads_ns "$pid" "$3"); b1=$(threads_ns "$pid" "$4"); w1=$(date +%s.%N)
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" || true
+  awk -v c0="$c0" -v c1="$c1" -v a0="$a0" -v a1="$a1" -v b0="$b0" -v b1="$b1" -v w0="$w0" -v w1="$w1" -v hz="$CLK_TCK" \
+    'BEGIN { w = w1 - w0; printf "%.2f %.3f %.2f\n", 100 * (c1 - c0) / hz / w, 100 * (a1 - a0) / 1e9 / w, 100 * (b1 - b0) / 1e9 / w }'
+}
 vm_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }

@@ -26,32 +26,12 @@ JSON
 trap 'stop_helpers' EXIT
 start_helpers "$WORK" $(( (REPS * 2 + 1) * (WARMUP_S + WINDOW_S + 12) + 30 ))
 
-# CPU nanoseconds (schedstat: exact, unlike the 10 ms ticks of stat) of the threads whose name
-# matches $2 (Linux keeps 15 characters of a name: bus.program.thu, bus.aux1.thumb., bus.program.com).
-threads_ns() {
-  local t sum=0 comm
-  for t in /proc/"$1"/task/*; do
-    comm=$(cat "$t/comm" 2>/dev/null) || continue
-    [[ $comm =~ $2 ]] || continue
-    sum=$(( sum + $(cut -d' ' -f1 "$t/schedstat") ))
-  done
-  echo "$sum"
-}
+# Thread names: Linux keeps 15 characters (bus.program.thu, bus.aux1.thumb., bus.program.com).
 THUMB_RE='^bus\.[a-z0-9]+\.thu'
 COMPOSITOR_RE='^bus\.[a-z0-9]+\.com'
 
 run_one() { # $1: scene, $2: thumbnail interval ms, $3: tag. Prints "process% thumbnail-threads% compositor-threads%".
-  local log="$WORK/$3.log" pid c0 c1 t0 t1 m0 m1 w0 w1
-  THUMBNAILS__INTERVALMS=$2 dotnet "$WORKER_DLL" run "$1" --duration $(( WARMUP_S + WINDOW_S + 20 )) >"$log" 2>&1 &
-  pid=$!
-  sleep "$WARMUP_S"
-  c0=$(cpu_ticks "$pid"); t0=$(threads_ns "$pid" "$THUMB_RE"); m0=$(threads_ns "$pid" "$COMPOSITOR_RE"); w0=$(date +%s.%N)
-  sleep "$WINDOW_S"
-  c1=$(cpu_ticks "$pid"); t1=$(threads_ns "$pid" "$THUMB_RE"); m1=$(threads_ns "$pid" "$COMPOSITOR_RE"); w1=$(date +%s.%N)
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" || true
-  awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v m0="$m0" -v m1="$m1" -v w0="$w0" -v w1="$w1" -v hz="$CLK_TCK" \
-    'BEGIN { w = w1 - w0; printf "%.2f %.3f %.2f\n", 100 * (c1 - c0) / hz / w, 100 * (t1 - t0) / 1e9 / w, 100 * (m1 - m0) / 1e9 / w }'
+  THUMBNAILS__INTERVALMS=$2 worker_cpu_split "$1" "$WORK/$3.log" "$THUMB_RE" "$COMPOSITOR_RE"
 }
 
 declare -a BASE THUMB THREADS MIX_OFF MIX_ON

@@ -16,21 +16,26 @@ internal readonly record struct BoxCaps(string Source, string? Scaled, string? M
 internal sealed record TileDecoration(string Label, int Border);
 
 /// <summary>
-/// One box: input tee → leaky queue → crop → scale to the box size → clip → compositor pad. Scaling
-/// happens here, once per box, rather than in the compositor pad, which is the costlier way to
-/// scale. The clip (a second crop after scaling) serves wipes. Where the box is drawn in a frame is
-/// set per frame by <see cref="BusDirector"/> through <see cref="Place"/>; only a change of the box's
-/// size, crop or fit renegotiates caps.
+/// One box: the tee of its source scaled to the box's size, crop and fit (a <see cref="ScaledFeed"/>
+/// shared with every box on any bus that shows the same) → leaky queue → clip → compositor pad.
+/// Scaling happens before the compositor pad, which is the costlier way to scale, and once per
+/// source and size, not once per box. The clip (a crop after scaling) serves wipes. Where the box is
+/// drawn in a frame is set per frame by <see cref="BusDirector"/> through <see cref="Place"/>; a
+/// change of the box's size, crop or fit moves it to another shared scaler.
 /// </summary>
 internal sealed class BoxBranch : IDisposable
 {
     private readonly Graph _graph;
+    private readonly ScalerPool _scalers;
     private readonly Element _sourceTee;
     private readonly Element _compositor;
     private readonly Element _bin;
-    private readonly Element _crop, _scale, _caps, _clip;
+    private readonly Element _clip;
     private readonly Element? _border, _label;
-    private readonly Pad _teePad, _mixPad, _binSink, _binSrc;
+    private readonly Pad _mixPad, _binSink, _binSrc;
+    // The shared scaler the box takes its pictures from, and the pad of its tee it is linked to.
+    private ScaledFeed? _feed;
+    private Pad? _feedPad;
     private readonly ProbeHandle _clipProbe, _qosBoundary, _picker;
     private readonly FramePicker _framePicker = new();
     private readonly double _frameNs;
@@ -68,20 +73,20 @@ internal sealed class BoxBranch : IDisposable
     /// </summary>
     internal Func<ulong?>? OutputGrid { get; set; }
 
-    internal BoxBranch(Graph graph, string busName, int id, string source, Element sourceTee, Element compositor, int fps, TileDecoration? tile = null)
+    /// <param name="box">The box's first size, crop and fit (<see cref="Resize"/> changes them).</param>
+    /// <param name="fps">The bus's frame rate, which the box lets pictures in at.</param>
+    internal BoxBranch(Graph graph, ScalerPool scalers, string busName, int id, Box box, Element sourceTee, Element compositor, int fps, TileDecoration? tile = null)
     {
         _graph = graph;
+        _scalers = scalers;
         _sourceTee = sourceTee;
         _compositor = compositor;
-        Source = source;
+        Source = box.Source;
         var name = ElementName.Box(busName, id);
         _bin = Element.NewBin(name);
         var queue = ElementFactory.LeakyQueue(name.Child("queue"), maxBuffers: MaxQueuedPictures, maxTimeNs: QueueTimeNs(compositor));
-        _crop = Element.Make("videocrop", name.Child("crop"));
-        _scale = Element.Make("videoscale", name.Child("scale"));
-        _caps = Element.Make("capsfilter", name.Child("caps"));
         _clip = Element.Make("videocrop", name.Child("clip"));
-        List<Element> chain = [queue, _crop, _scale, _caps, _clip];
+        List<Element> chain = [queue, _clip];
         if (tile is not null)
         {
             // Negative videobox sizes add a border around the picture, filled with a colour that
@@ -104,8 +109,8 @@ internal sealed class BoxBranch : IDisposable
         using (var last = chain[^1].StaticPad("src")) { _binSrc = Pad.Ghost("src", last); }
         _bin.AddPad(_binSink);
         _bin.AddPad(_binSrc);
-        // A bus that is behind tells its boxes to skip late pictures (QoS), which saves their
-        // scaling; the input upstream is shared by every bus and must never hear it.
+        // A bus that is behind tells its boxes to skip late pictures (QoS); the scaler and the input
+        // upstream are shared by every bus and must never hear it.
         _qosBoundary = graph.AddProbe(_binSink, ProbeType.EventUpstream, info => info.Event == EventType.Qos ? ProbeReturn.Drop : ProbeReturn.Ok);
         _frameNs = 1e9 / Math.Max(1, fps);
         _picker = graph.AddProbe(_binSink, ProbeType.Buffer, OnPicture);
@@ -117,8 +122,7 @@ internal sealed class BoxBranch : IDisposable
         _mixPad.SetNumber("alpha", 0.0); // hidden until the director places it
         _binSrc.Link(_mixPad);
         _bin.SyncStateWithParent();
-        _teePad = sourceTee.RequestPad("src_%u");
-        _teePad.Link(_binSink);
+        Resize(box);
     }
 
     // Pictures come out of their decoder up to about one jitter allowance before they are due and
@@ -132,40 +136,51 @@ internal sealed class BoxBranch : IDisposable
     private static ulong QueueTimeNs(Element compositor) =>
         ulong.Parse(compositor.Get("latency") ?? "0") + ulong.Parse(compositor.Get("min-upstream-latency") ?? "0") + QueueMarginNs;
 
-    /// <summary>Sets the size the source is scaled to, its crop and its fit. Control thread.</summary>
+    /// <summary>
+    /// Sets the size the source is scaled to, its crop and its fit: the box moves to the shared
+    /// scaler that makes that picture (made if no box uses one yet), and the one it leaves goes when
+    /// no other box uses it. Control thread.
+    /// </summary>
     internal void Resize(Box box)
     {
-        if (_sized is null || _sized.Width != box.Width || _sized.Height != box.Height || _sized.Fit != box.Fit)
-        {
-            _scale.Set("add-borders", box.Fit == Fit.Contain);
-            var (w, h) = _border is null ? (box.Width, box.Height) : (box.Width - 2 * _borderPx, box.Height - 2 * _borderPx);
-            // I420, the bus's own format: without it videoscale would negotiate the compositor's
-            // richest format (4:4:4 10-bit), and the compositor would convert every box back to I420
-            // for every frame, a second conversion per box that cost most of the mixing CPU.
-            _caps.SetCaps($"video/x-raw,format=I420,width={Math.Max(2, w)},height={Math.Max(2, h)},pixel-aspect-ratio=1/1");
-        }
-        if (_sized?.Crop != box.Crop)
-        {
-            var crop = box.Crop ?? Placement.NoClip;
-            _crop.SetNumber("left", crop.Left);
-            _crop.SetNumber("right", crop.Right);
-            _crop.SetNumber("top", crop.Top);
-            _crop.SetNumber("bottom", crop.Bottom);
-        }
+        var (w, h) = _border is null ? (box.Width, box.Height) : (box.Width - 2 * _borderPx, box.Height - 2 * _borderPx);
+        var next = _scalers.Acquire(Source, _sourceTee, w, h, box.Crop, box.Fit);
         _sized = box;
+        if (next == _feed)
+        {
+            _scalers.Release(next); // same picture: keep the link, not the extra count
+            return;
+        }
+        // The queue gets the new feed's caps and segment with its first picture (sticky events), and
+        // the pictures of the old size it still holds are drawn until then.
+        var pad = next.Tee.RequestPad("src_%u");
+        Detach();
+        pad.Link(_binSink);
+        (_feed, _feedPad) = (next, pad);
+    }
+
+    // Off the shared scaler's tee, before the tee may go: the tee then sees not-linked (allowed)
+    // rather than the flushing pad of a stopping branch, which it would pass upstream.
+    private void Detach()
+    {
+        if (_feed is null || _feedPad is null) return;
+        _feedPad.Unlink(_binSink);
+        _feed.Tee.ReleaseRequestPad(_feedPad);
+        _feedPad.Dispose();
+        _scalers.Release(_feed);
+        (_feed, _feedPad) = (null, null);
     }
 
     /// <summary>
     /// The caps the source is scaled to (the scaler's output) and those the box reaches the
     /// compositor with; null before the first picture. For status and tests.
     /// </summary>
-    internal BoxCaps NegotiatedCaps()
-    {
-        using var scaled = _scale.StaticPad("src");
-        return new BoxCaps(Source, scaled.CurrentCaps(), _mixPad.CurrentCaps());
-    }
+    internal BoxCaps NegotiatedCaps() => new(Source, _feed?.ScaledCaps(), _mixPad.CurrentCaps());
 
-    // Before the queue: a picture that will never be shown is neither queued nor scaled.
+    /// <summary>The shared scaler this box shows, for status and tests.</summary>
+    internal ScaledFeed? Feed => _feed;
+
+    // Before the queue: a picture that will never be shown does not take a place in it.
     private ProbeReturn OnPicture(ProbeInfo info)
     {
         if (OutputGrid is not { } grid || info.BufferRunningTime(_binSink) is not { } rt) return ProbeReturn.Ok;
@@ -253,14 +268,11 @@ internal sealed class BoxBranch : IDisposable
         _clipProbe.Dispose();
         _qosBoundary.Dispose();
         _picker.Dispose();
-        // Unlink from the shared tee first: the tee then sees not-linked (allowed) rather than the
-        // flushing pad of a stopping branch, which it would pass upstream and stop the decoder.
-        _teePad.Unlink(_binSink);
-        _sourceTee.ReleaseRequestPad(_teePad);
+        Detach();
         _bin.SetState(State.Null);
         _binSrc.Unlink(_mixPad);
         _compositor.ReleaseRequestPad(_mixPad);
         _graph.Remove(_bin);
-        foreach (var d in new IDisposable?[] { _clipSink, _teePad, _mixPad, _binSink, _binSrc, _crop, _scale, _caps, _clip, _border, _label, _bin }) d?.Dispose();
+        foreach (var d in new IDisposable?[] { _clipSink, _mixPad, _binSink, _binSrc, _clip, _border, _label, _bin }) d?.Dispose();
     }
 }

@@ -97,7 +97,11 @@ internal sealed class BusAudio : IDisposable
         }
         var opus = Element.Make("opusenc", name);
         opus.Set("bitrate", f.AudioBitrateKbps * 1000);
-        opus.Set("frame-size", 10); // ms; shorter frames, lower latency
+        // 20 ms frames (WebRTC's own): a sixth less encoder CPU per bus than 10 ms frames, measured
+        // with opusenc alone; the 10 ms of latency are nothing next to the bus's jitter allowance and
+        // mixer latency. The complexity stays at its default (10): at 5 the codec's noise floor rose
+        // to 40 dB under a tone, enough to hear an input mixed at gain 0 (AudioTests).
+        opus.Set("frame-size", 20);
         return opus;
     }
 

@@ -50,7 +50,7 @@ internal sealed class BusBranch : IDisposable
     /// <summary>Called by the output's streaming thread for what it sends.</summary>
     internal void CountSent(long bytes) => Interlocked.Add(ref _bytesSent, bytes);
 
-    internal BusBranch(Graph graph, BusDefinition bus, EncoderChainPlan encoderPlan, BusLatency latency, Action<Action> toControlThread)
+    internal BusBranch(Graph graph, ScalerPool scalers, BusDefinition bus, EncoderChainPlan encoderPlan, BusLatency latency, Action<Action> toControlThread)
     {
         _graph = graph;
         Name = bus.Name;
@@ -108,8 +108,8 @@ internal sealed class BusBranch : IDisposable
         _encoderInput = encoderQueue.StaticPad("src");
         _compositorOut = graph.AddProbe(_compositorSrc, ProbeType.Buffer, OnComposited);
         _encoderIn = graph.AddProbe(_encoderInput, ProbeType.Buffer, OnToEncoder);
-        Director = new BusDirector(graph, Compositor, bus, toControlThread, Audio.SetInputGains);
-        if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(graph, bus.Name, Compositor);
+        Director = new BusDirector(graph, scalers, Compositor, bus, toControlThread, Audio.SetInputGains);
+        if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(graph, scalers, bus.Name, Compositor);
         // Downstream first: a live source started before the aggregator it feeds pushes into an
         // inactive pad, gets FLUSHING, pauses its task for good, and the bus never produces a frame.
         foreach (var e in Enumerable.Reverse(_elements)) e.SyncStateWithParent();

@@ -23,6 +23,7 @@ internal sealed class BusDirector : IDisposable
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromMilliseconds(400);
 
     private readonly Graph _graph;
+    private readonly ScalerPool _scalers;
     private readonly Element _compositor;
     private readonly string _bus;
     private readonly OutputFormat _format;
@@ -46,11 +47,12 @@ internal sealed class BusDirector : IDisposable
     /// <summary>Raised on the control thread when a transition has finished.</summary>
     internal event Action? TransitionFinished;
 
-    internal BusDirector(Graph graph, Element compositor, BusDefinition bus, Action<Action> toControlThread,
+    internal BusDirector(Graph graph, ScalerPool scalers, Element compositor, BusDefinition bus, Action<Action> toControlThread,
         Action<IReadOnlyDictionary<string, double>> setAudioGains)
     {
         _setAudioGains = setAudioGains;
         _graph = graph;
+        _scalers = scalers;
         _compositor = compositor;
         _bus = bus.Name;
         _format = bus.Format;
@@ -89,12 +91,11 @@ internal sealed class BusDirector : IDisposable
             var i = ReusableFrom(spec.Kind, fromBoxes, toBoxes[j], reused);
             if (i is not null && spec.Kind == TransitionKind.Move) { movedFrom[j] = i; continue; } // drawn by the outgoing branch it glides from
             if (i is not null) { toBranches[j] = fromBranches[i.Value]; continue; }
-            var branch = new BoxBranch(_graph, _bus, _nextBoxId++, toBoxes[j].Source, inputs[toBoxes[j].Source].VideoTee, _compositor, _format.Fps)
+            var branch = new BoxBranch(_graph, _scalers, _bus, _nextBoxId++, toBoxes[j], inputs[toBoxes[j].Source].VideoTee, _compositor, _format.Fps)
             {
                 ClipAt = ClipFor,
                 OutputGrid = LastFrameTime,
             };
-            branch.Resize(toBoxes[j]);
             toBranches[j] = branch;
             fresh.Add(branch);
         }

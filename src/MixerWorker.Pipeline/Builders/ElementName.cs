@@ -14,6 +14,8 @@ internal enum ElementKind
     Bus,
     /// <summary>"box": one box (or multiview tile) drawn on a bus, with a number unique on the bus.</summary>
     Box,
+    /// <summary>"scale": one picture source (an input, or a bus's mix for a multiview) scaled to one size, crop and fit, shared by every box that shows it so; with a number unique in the project.</summary>
+    Scaler,
     /// <summary>"abox": one input heard on a bus; the input is the part.</summary>
     AudioBox,
     /// <summary>"gfx": one graphics layer of a bus, with a number unique on the bus.</summary>
@@ -41,6 +43,7 @@ internal readonly record struct ElementName(ElementKind Kind, string Owner, int?
     internal static ElementName Source(string input, int generation) => new(ElementKind.Source, input, generation);
     internal static ElementName Bus(string bus) => new(ElementKind.Bus, bus);
     internal static ElementName Box(string bus, int number) => new(ElementKind.Box, bus, number);
+    internal static ElementName Scaler(string source, int number) => new(ElementKind.Scaler, source, number);
     internal static ElementName AudioBox(string bus, string input) => new(ElementKind.AudioBox, bus, Part: input);
     internal static ElementName Graphic(string bus, int number) => new(ElementKind.Graphic, bus, number);
     internal static ElementName Veil(string bus, string which) => new(ElementKind.Veil, bus, Part: which);
@@ -58,12 +61,12 @@ internal readonly record struct ElementName(ElementKind Kind, string Owner, int?
     internal bool IsMeter => Kind is ElementKind.Input or ElementKind.Bus && Part == MeterPart;
 
     private static bool HasGeneration(ElementKind kind) =>
-        kind is ElementKind.Source or ElementKind.Output or ElementKind.Box or ElementKind.Graphic;
+        kind is ElementKind.Source or ElementKind.Output or ElementKind.Box or ElementKind.Scaler or ElementKind.Graphic;
 
     private static readonly (ElementKind Kind, string Token)[] Tokens =
     [
         (ElementKind.Input, "in"), (ElementKind.Source, "src"), (ElementKind.Bus, "bus"), (ElementKind.Box, "box"),
-        (ElementKind.AudioBox, "abox"), (ElementKind.Graphic, "gfx"), (ElementKind.Veil, "veil"), (ElementKind.Output, "out"),
+        (ElementKind.Scaler, "scale"), (ElementKind.AudioBox, "abox"), (ElementKind.Graphic, "gfx"), (ElementKind.Veil, "veil"), (ElementKind.Output, "out"),
     ];
 
     private static string Token(ElementKind kind) => Array.Find(Tokens, t => t.Kind == kind).Token;

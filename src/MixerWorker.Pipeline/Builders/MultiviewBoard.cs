@@ -9,7 +9,7 @@ namespace MixerWorker.Pipeline.Builders;
 /// picture before encoding) and Preview (the main source of Program's preview shot). Tiles are
 /// static, so they are placed from the control thread; only tally and liveness change them.
 /// </summary>
-internal sealed class MultiviewBoard(Graph graph, string busName, Element compositor) : IDisposable
+internal sealed class MultiviewBoard(Graph graph, ScalerPool scalers, string busName, Element compositor) : IDisposable
 {
     private const int BorderPx = 4;
     private readonly Dictionary<string, Tile> _tiles = [];
@@ -50,8 +50,8 @@ internal sealed class MultiviewBoard(Graph graph, string busName, Element compos
             if (!_tiles.ContainsKey(key))
             {
                 var source = layout.Input ?? previewSource ?? "program";
-                var branch = new BoxBranch(graph, busName, _nextId++, source, tee, compositor, format.Fps, new TileDecoration(layout.Label, BorderPx));
-                branch.Resize(new Box { Source = source, Width = layout.Width, Height = layout.Height });
+                var branch = new BoxBranch(graph, scalers, busName, _nextId++, new Box { Source = source, Width = layout.Width, Height = layout.Height },
+                    tee, compositor, format.Fps, new TileDecoration(layout.Label, BorderPx));
                 _tiles[key] = new Tile(layout, branch, tee);
             }
             var t = _tiles[key];

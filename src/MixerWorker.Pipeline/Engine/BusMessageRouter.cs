@@ -9,10 +9,20 @@ namespace MixerWorker.Pipeline.Engine;
 /// are scoped to it by the element identity they come from (<see cref="ElementName.OwnerOf"/>) and
 /// end only that connection when they are about its current generation; meters go to the meter
 /// board; everything else is logged, reported on the bus it belongs to, and never stops the pipeline.
+/// Once the mixer stops (<see cref="Stopping"/>), what its elements say is teardown, logged at debug.
 /// </summary>
 internal sealed class BusMessageRouter(ProjectGraph project, AudioMeterBoard meters, SecretRedactor redactor, ILogger log)
 {
     private const long StaleAfterRebuildMs = 2000;
+    private volatile bool _stopping;
+
+    /// <summary>
+    /// The mixer is being disposed: its outputs and inputs go first, and the sources still running
+    /// (silence, background, fade-to-black) then stop with "Internal data stream error" (not-linked).
+    /// That is no fault of the show: from here on such errors are logged at debug (connections and
+    /// encoders are still told of theirs, so that their own stopping ends as it always did).
+    /// </summary>
+    internal void Stopping() => _stopping = true;
 
     internal void Route(BusMessage m)
     {
@@ -68,7 +78,9 @@ internal sealed class BusMessageRouter(ProjectGraph project, AudioMeterBoard met
             log.LogDebug("after bus {Bus}'s encoder was replaced, from the old chain: {Text}", replacedBus, text);
             return;
         }
-        if (m.Type == MessageType.Error)
+        if (m.Type == MessageType.Error && _stopping)
+            log.LogDebug("while the mixer stops, pipeline error in {Source}: {Text}", m.SourcePath, text);
+        else if (m.Type == MessageType.Error)
         {
             log.LogError("pipeline error in {Source}: {Text}", m.SourcePath, text);
             if (owner?.BusName is { } busName && project.Bus(busName) is { } affected) affected.Report(affected.State, text);

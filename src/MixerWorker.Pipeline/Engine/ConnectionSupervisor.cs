@@ -166,18 +166,15 @@ internal sealed class ConnectionSupervisor(
             if (_earlyFailure is { } early && early.Generation == session.Generation) session.Fail(early.Reason);
             _earlyFailure = null;
         }
-        // Failed before it was watched (data may already have flowed, so it may even look ready): a
-        // failed attempt like any other, retried after the backoff, not at once.
-        if (session.HasEnded)
-        {
-            await close(session);
-            Current = null;
-            throw new ConnectionFailedException(session.Ended.Result, session.Kind);
-        }
         try
         {
-            await session.Ready.WaitAsync(readyTimeout, token);
-            return session;
+            // Failed before it was watched (data may already have flowed, so it may even look ready): a
+            // failed attempt like any other, retried after the backoff, not at once.
+            if (!session.HasEnded)
+            {
+                await session.Ready.WaitAsync(readyTimeout, token);
+                return session;
+            }
         }
         catch (TimeoutException)
         {

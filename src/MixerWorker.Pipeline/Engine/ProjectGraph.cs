@@ -34,6 +34,8 @@ internal sealed class ProjectGraph(
     private readonly Dictionary<string, int> _busBackend = [];
     private Func<string, string> _resolveGraphic = file => file;
     private readonly LatenessWatch _lateness = new(log);
+    // Boxes of every bus showing the same source at the same size share one scaler.
+    private readonly ScalerPool _scalers = new(graph);
     private int _connectionSerial;
 
     internal TallyPublisher Tally { get; } = new();
@@ -168,7 +170,7 @@ internal sealed class ProjectGraph(
             log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
             try
             {
-                var branch = new BusBranch(graph, bus, plan, new BusLatency(options.InputJitter, options.MixerLatency), control.Post);
+                var branch = new BusBranch(graph, _scalers, bus, plan, new BusLatency(options.InputJitter, options.MixerLatency), control.Post);
                 branch.Director.TransitionFinished += () => RefreshTally();
                 _lateness.Adopt(branch);
                 if (options.ThumbnailInterval > TimeSpan.Zero) branch.TakeThumbnails(options.ThumbnailInterval, options.ThumbnailWidth);
@@ -425,6 +427,14 @@ internal sealed class ProjectGraph(
         graph.AssertOwnerThread();
         return _buses.ToDictionary(b => b.Key, b => (IReadOnlyList<BoxCaps>)[.. (b.Value.Branch.Multiview?.Boxes ?? b.Value.Branch.Director.Branches)
             .Select(box => box.NegotiatedCaps())]);
+    }
+
+    /// <summary>The shared scalers (source, size, boxes attached) and how many `videoscale` elements the whole pipeline holds.</summary>
+    internal ScalerReport Scalers()
+    {
+        graph.AssertOwnerThread();
+        return new ScalerReport([.. _scalers.Feeds.Select(f => new ScalerUse(f.Source, f.Key.Width, f.Key.Height, f.Users))],
+            graph.Pipeline.CountElements("videoscale"));
     }
 
     internal (IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays) AudioGraph()

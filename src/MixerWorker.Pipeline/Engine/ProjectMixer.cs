@@ -183,6 +183,9 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>Per bus, the caps each box is scaled to and those it reaches the compositor with.</summary>
     internal Task<IReadOnlyDictionary<string, IReadOnlyList<BoxCaps>>> GetBoxCapsAsync() => _control.Invoke(_project.BoxCaps);
 
+    /// <summary>The shared scalers and the pipeline's `videoscale` count (internal: for tests and benchmarks).</summary>
+    internal Task<ScalerReport> GetScalersAsync() => _control.Invoke(_project.Scalers);
+
     /// <summary>Connects an input at once instead of at the end of its reconnect backoff.</summary>
     public void ConnectInputNow(string input) => _control.Post(() => _project.Input(input)?.Supervisor?.ConnectNow());
 
@@ -210,6 +213,7 @@ public sealed class ProjectMixer : IProjectMixer
         {
             if (_stopped) return;
             _stopped = true;
+            _router.Stopping();
             // Before: every connection stops (each stop closes its bin on the control thread).
             foreach (var supervisor in await _control.Invoke(_project.Supervisors)) await supervisor.DisposeAsync();
             // Then the graph goes in one call, and the threads after it.

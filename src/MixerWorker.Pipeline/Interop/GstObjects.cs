@@ -183,6 +183,44 @@ internal sealed class Element : GstObject
         return h == 0 ? null : new Element(h, sinkFloating: false);
     }
 
+    /// <summary>
+    /// How many elements made by <paramref name="factory"/> this bin holds, at any depth: what a
+    /// status line or a test asks to see how much work the graph does (scalers, converters).
+    /// </summary>
+    internal unsafe int CountElements(string factory)
+    {
+        const int Done = 0, Ok = 1, Resync = 2;
+        var iterator = Native.gst_bin_iterate_recurse(Handle);
+        var item = Marshal.AllocHGlobal(GValueSize);
+        try
+        {
+            new Span<byte>((void*)item, GValueSize).Clear();
+            var count = 0;
+            while (true)
+            {
+                var r = Native.gst_iterator_next(iterator, item);
+                if (r == Ok)
+                {
+                    // A bin made with gst_bin_new has no factory.
+                    var made = Native.gst_element_get_factory(Native.g_value_get_object(item));
+                    if (made != 0 && NativeString.Owned(Native.gst_object_get_name(made)) == factory) count++;
+                    Native.g_value_reset(item);
+                }
+                else if (r == Resync) { Native.gst_iterator_resync(iterator); count = 0; }
+                else return r == Done ? count : throw new GstException($"cannot list the elements of {Name}");
+            }
+        }
+        finally
+        {
+            if (*(nint*)item != 0) Native.g_value_unset(item); // still zero when the bin was empty
+            Marshal.FreeHGlobal(item);
+            Native.gst_iterator_free(iterator);
+        }
+    }
+
+    // A GValue: a GType and two 8-byte words.
+    private const int GValueSize = 24;
+
     internal void Link(Element downstream)
     {
         if (!Native.gst_element_link(Handle, downstream.Handle))
@@ -280,6 +318,8 @@ internal sealed class Pad : GstObject
 
     internal bool Unlink(Pad sink) => Native.gst_pad_unlink(Handle, sink.Handle);
     internal bool IsLinked => Native.gst_pad_is_linked(Handle);
+    /// <summary>Whether the last push through this pad failed (its GstFlowReturn was below OK; flushing and EOS count too); any thread.</summary>
+    internal bool LastPushFailed => Native.gst_pad_get_last_flow_return(Handle) < 0;
 
     /// <summary>Added to the running time of the data through this pad, in nanoseconds (gst_pad_set_offset).</summary>
     internal long OffsetNs

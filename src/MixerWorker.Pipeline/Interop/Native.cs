@@ -47,6 +47,13 @@ internal static partial class Native
     internal static partial bool gst_bin_remove(nint bin, nint element); // drops the bin's ref
     [LibraryImport(Gst, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint gst_bin_get_by_name(nint bin, string name); // F
+    [LibraryImport(Gst)] internal static partial nint gst_bin_iterate_recurse(nint bin); // F (gst_iterator_free)
+    // Fills `item` (a GValue holding the element, owned by it: g_value_reset before the next call).
+    [LibraryImport(Gst)] internal static partial int gst_iterator_next(nint iterator, nint item);
+    [LibraryImport(Gst)] internal static partial void gst_iterator_resync(nint iterator);
+    [LibraryImport(Gst)] internal static partial void gst_iterator_free(nint iterator);
+    [LibraryImport(GObject)] internal static partial nint g_value_get_object(nint value); // N
+    [LibraryImport(GObject)] internal static partial nint g_value_reset(nint value);
 
     [LibraryImport(Gst)] internal static partial int gst_element_set_state(nint element, int state);
     [LibraryImport(Gst)] internal static partial int gst_element_get_state(nint element, out int state, out int pending, ulong timeout);
@@ -78,6 +85,7 @@ internal static partial class Native
     [LibraryImport(Gst)] [return: MarshalAs(UnmanagedType.I4)]
     internal static partial bool gst_pad_is_linked(nint pad);
     [LibraryImport(Gst)] internal static partial nint gst_pad_get_peer(nint pad); // F
+    [LibraryImport(Gst)] internal static partial int gst_pad_get_last_flow_return(nint pad); // GstFlowReturn: below 0 is an error
     [LibraryImport(Gst)] internal static partial nint gst_pad_get_current_caps(nint pad); // F
     [LibraryImport(Gst)] internal static partial nint gst_pad_query_caps(nint pad, nint filter); // F
     [LibraryImport(Gst)] [return: MarshalAs(UnmanagedType.I4)]

@@ -16,7 +16,8 @@ internal sealed class SrtOutput : IDisposable
     private readonly Pad _binSink;
     private Element? _muxTee;
     private Pad? _teePad;
-    private readonly ProbeHandle _flow;
+    private readonly ProbeHandle _flow, _failed;
+    private readonly Pad _queueSrc;
 
     internal ElementName BinName { get; }
 
@@ -39,7 +40,17 @@ internal sealed class SrtOutput : IDisposable
         _sink.Set("sync", false);
         _sink.Set("async", false);
         ElementFactory.AddChain(_bin, [_queue, _sink]);
-        using (var qSink = _queue.StaticPad("sink")) _binSink = Pad.Ghost("sink", qSink);
+        using (var qSink = _queue.StaticPad("sink"))
+        {
+            _binSink = Pad.Ghost("sink", qSink);
+            // Once srtsink has failed, the queue would answer every buffer with the error, and the tee
+            // would hand it up to the muxer, the encoder and the compositor, stopping the whole bus
+            // until it is rebuilt (and a card or box torn down meanwhile would wait on it for ever).
+            // A failed connection takes nothing more; the supervisor replaces it.
+            _queueSrc = _queue.StaticPad("src");
+            _failed = graph.AddProbe(qSink, ProbeType.Buffer | ProbeType.BufferList,
+                _ => _queueSrc.LastPushFailed || session.HasEnded ? ProbeReturn.Drop : ProbeReturn.Ok);
+        }
         _bin.AddPad(_binSink);
         using (var sinkPad = _sink.StaticPad("sink"))
         {
@@ -85,8 +96,9 @@ internal sealed class SrtOutput : IDisposable
     {
         Detach();
         _flow.Dispose();
+        _failed.Dispose();
         _bin.SetState(State.Null);
         _graph.Remove(_bin);
-        foreach (var d in new IDisposable[] { _binSink, _queue, _sink, _bin }) d.Dispose();
+        foreach (var d in new IDisposable[] { _binSink, _queueSrc, _queue, _sink, _bin }) d.Dispose();
     }
 }

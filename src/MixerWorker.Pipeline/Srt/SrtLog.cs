@@ -75,13 +75,22 @@ internal static unsafe partial class SrtLog
     };
 
     /// <summary>
-    /// The level a libsrt line is logged at: its own, except for known noise. libsrt 1.5 reports an
-    /// epoll update for a socket that its poller dropped a moment before ("IPE: update struck E5 which
-    /// is NOT SUBSCRIBED to @…") as an error; it happens whenever a connection closes while being
-    /// polled (every reconnect and shutdown), harms nothing, and would page an SRE at error level.
+    /// The level a libsrt line is logged at: its own, except for known noise.
+    /// - libsrt 1.5 reports an epoll update for a socket that its poller dropped a moment before ("IPE:
+    ///   update struck E5 which is NOT SUBSCRIBED to @…") as an error; it happens whenever a connection
+    ///   closes while being polled (every reconnect and shutdown), harms nothing, and would page an SRE.
+    /// - libsrt warns about every refused handshake ("REJECT reported from HS processing: …"): twice a
+    ///   second for each missing input while its path is probed (MediaMTX refuses a read of an
+    ///   unpublished path). The supervisor says what happened once, in words. A refused passphrase,
+    ///   which libsrt names better than srtsink does, keeps its level.
     /// </summary>
-    internal static LogLevel Grade(int syslogLevel, string text) =>
-        text.Contains("NOT SUBSCRIBED", StringComparison.Ordinal) ? LogLevel.Debug : Level(syslogLevel);
+    internal static LogLevel Grade(int syslogLevel, string text) => text switch
+    {
+        _ when text.Contains("NOT SUBSCRIBED", StringComparison.Ordinal) => LogLevel.Debug,
+        _ when text.Contains("REJECT", StringComparison.Ordinal)
+            && !text.Contains("passphrase", StringComparison.OrdinalIgnoreCase) && !text.Contains("Password", StringComparison.OrdinalIgnoreCase) => LogLevel.Debug,
+        _ => Level(syslogLevel),
+    };
 
     /// <summary>"!W:SRT.cn: text" → ("SRT.cn", "text"); a line without the marker is kept whole.</summary>
     internal static (string Area, string Text) Split(string line)

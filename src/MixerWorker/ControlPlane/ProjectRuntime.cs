@@ -168,18 +168,9 @@ internal sealed class ProjectRuntime
                 await StopAsync(StopReason.Abandoned, $"the take-over from {from} did not happen: {why}");
                 return;
             }
-            await _gate.WaitAsync();
-            try
-            {
-                if (_role != ProjectRole.Preparing) return;
-                _lease.Hold(token, sentAt);
-                _role = ProjectRole.Owner;
-                UpdatePublishGate();
-            }
-            finally { _gate.Release(); }
+            if (!await BecomeOwnerAsync(token, sentAt)) return;
             _log.LogInformation("project {Project}: took it over from {From} at epoch {Epoch}, {Ms} ms after preparing began ({Inputs})",
                 Project, from, token.Epoch, clock.ElapsedMilliseconds, live ? "inputs live" : "not every input was live yet");
-            if (Show.Mixer is not null) OnAir?.Invoke(this);
             await _c.Redis.Resilience.ExecuteAsync(async _ => await ConvergeAsync(), stopping); // the desired state may have moved meanwhile
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -191,6 +182,38 @@ internal sealed class ProjectRuntime
             _log.LogError(e, "project {Project}: preparing the take-over failed", Project);
             await StopAsync(StopReason.Abandoned, "preparing failed");
         }
+    }
+
+    /// <summary>
+    /// A project prepared early (its owner's renewals were overdue: built with outputs held) whose lapsed
+    /// lease this worker has now claimed: its outputs may connect. False when it stopped meanwhile (the
+    /// lease is then given back at once).
+    /// </summary>
+    public async Task<bool> ClaimPreparedAsync(LeaseToken token, long sentAt, CancellationToken stopping)
+    {
+        if (!await BecomeOwnerAsync(token, sentAt))
+        {
+            await _c.Leases.ReleaseAsync(Project, token, "shutdown");
+            return false;
+        }
+        await _c.Redis.Resilience.ExecuteAsync(async _ => await ConvergeAsync(), stopping); // starts the mixer if it had not yet
+        return true;
+    }
+
+    // A prepared project becomes this worker's: lease held, outputs allowed, on air.
+    private async Task<bool> BecomeOwnerAsync(LeaseToken token, long sentAt)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            if (_role != ProjectRole.Preparing) return false;
+            _lease.Hold(token, sentAt);
+            _role = ProjectRole.Owner;
+            UpdatePublishGate();
+        }
+        finally { _gate.Release(); }
+        if (Show.Mixer is not null) OnAir?.Invoke(this);
+        return true;
     }
 
     /// <summary>Stops the project on this worker; <paramref name="why"/> goes to the log.</summary>

@@ -27,6 +27,12 @@ public sealed class FleetOptions
     public int HeartbeatMs { get; set; } = 500;
     /// <summary>Hand-over: how long a successor waits for its inputs before it takes the outputs anyway (FLEET__HANDOVERINPUTWAITMS).</summary>
     public int HandOverInputWaitMs { get; set; } = 3000;
+    /// <summary>
+    /// The worker that would claim a project whose owner has missed renewals (its lease has less than
+    /// <see cref="Overdue"/> left) builds it with outputs held before the lease lapses, so that at the
+    /// lapse only the outputs are left to connect (FLEET__PREPAREEARLY).
+    /// </summary>
+    public bool PrepareEarly { get; set; } = true;
 
     /// <summary>Calibrated by bench/fleet-cost.sh on the 2-core development machine.</summary>
     public CostCoefficients Cost { get; set; } = new();
@@ -40,6 +46,12 @@ public sealed class FleetOptions
     /// long ago: the lease's TTL less one renewal timeout, the budget for clock drift and pauses.
     /// </summary>
     public TimeSpan ConfirmedFor => LeaseTtl - RenewTimeout;
+
+    /// <summary>
+    /// A lease with less than this left was not renewed for at least two renewal intervals (a live owner's
+    /// lease never drops below TTL − one interval): its owner is dead, hung or cut off, or very late.
+    /// </summary>
+    public TimeSpan Overdue => LeaseTtl - 2 * RenewInterval;
 
     internal sealed class Validator : IValidateOptions<FleetOptions>
     {

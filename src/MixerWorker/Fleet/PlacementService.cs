@@ -16,8 +16,10 @@ namespace MixerWorker.Fleet;
 /// their estimated cost, and, with the least-loaded policy, no better-placed worker has claimed
 /// anything for as long as its rank makes it wait. One claim per scan, the costliest first, and the
 /// heartbeat is rewritten right after each, so that the others rank themselves on the new load.
-/// Projects a draining worker offers are prepared for and taken over the same way. A project no live
-/// worker has room for gets a "waiting" status with the numbers.
+/// Projects a draining worker offers are prepared for and taken over the same way. A project whose
+/// owner has stopped renewing its lease (FLEET__PREPAREEARLY) is built here, outputs held, by the worker
+/// that would claim it, before the lease lapses; at the lapse that worker claims it and only the outputs
+/// are left to connect. A project no live worker has room for gets a "waiting" status with the numbers.
 /// </summary>
 internal sealed class PlacementService(
     RedisConnection redis,
@@ -40,6 +42,7 @@ internal sealed class PlacementService(
     private readonly Dictionary<string, long> _unownedSince = [];
     private readonly Dictionary<string, (long Length, string Payload, ProjectCost Cost, long Revision)> _costs = [];
     private readonly Dictionary<string, string> _waiting = [];
+    private readonly Dictionary<string, Early> _early = [];
     private long _activityAt;
     private TimeSpan? _nextLapse;
     private int _ownedSeen = -1;
@@ -73,6 +76,12 @@ internal sealed class PlacementService(
 
     private sealed record Option(string Project, Kind Kind, ProjectCost Cost, int Rank, int Candidates, string? From);
 
+    /// <summary>A project whose owner missed renewals, for this worker to prepare (it would claim it).</summary>
+    private sealed record OverdueLease(string Project, ProjectCost Cost, LeaseToken Owner, TimeSpan Left);
+
+    /// <summary>A project prepared here before its owner's lease lapsed, waiting for the lapse.</summary>
+    private sealed record Early(ProjectRuntime Runtime, LeaseToken Owner, long Since);
+
     private async Task ScanAsync(IDatabase db)
     {
         if (registry.Draining) return;
@@ -88,7 +97,7 @@ internal sealed class PlacementService(
             Length: batch.StringLengthAsync(redis.Keys.Desired(p)))).ToList();
         batch.Execute();
         await Task.WhenAll(looks.SelectMany(l => new Task[] { l.Lease, l.LeaseTtl, l.Offer, l.Successor, l.Removed, l.Length }));
-        _nextLapse = looks.Where(l => !registry.TryGet(l.Project, out _) && l.LeaseTtl.Result is not null)
+        _nextLapse = looks.Where(l => (!registry.TryGet(l.Project, out _) || _early.ContainsKey(l.Project)) && l.LeaseTtl.Result is not null)
             .Select(l => l.LeaseTtl.Result).Min();
 
         var owned = looks.Count(l => !l.Lease.Result.IsNull);
@@ -98,9 +107,15 @@ internal sealed class PlacementService(
         IReadOnlyList<WorkerHeartbeat>? fleet = null;
         var options = new List<Option>();
         var open = new HashSet<string>();
+        OverdueLease? overdue = null;
         foreach (var l in looks)
         {
             var project = l.Project;
+            if (_early.TryGetValue(project, out var prepared))
+            {
+                await FollowEarlyAsync(project, prepared, l.Lease.Result, l.LeaseTtl.Result, l.Removed.Result);
+                continue;
+            }
             if (registry.TryGet(project, out _) || l.Removed.Result || l.Length.Result == 0) continue;
             if (LeaseToken.Parse(l.Lease.Result) is { } holder && holder.Worker == _worker.Id && leases.TryAdopt(project, holder, out var sentAt))
             {
@@ -118,7 +133,19 @@ internal sealed class PlacementService(
                 if (from == _worker.Id) continue;
             }
             else if (l.Lease.Result.IsNull) kind = Kind.Claim;
-            else continue;
+            else
+            {
+                // Owned elsewhere, but its owner has missed renewals: the worker that would claim it prepares it now.
+                if (overdue is null && _fleet.PrepareEarly && window.IsOpen && l.LeaseTtl.Result is { } left && left < _fleet.Overdue
+                    && LeaseToken.Parse(l.Lease.Result) is { } owner && owner.Worker != _worker.Id)
+                {
+                    var price = await CostAsync(db, project, l.Length.Result);
+                    fleet ??= await PeersAsync(db);
+                    if (Placement.Candidates(project, price.Cpus, fleet.Where(w => w.Id != owner.Worker)).FirstOrDefault()?.Id == _worker.Id)
+                        overdue = new OverdueLease(project, price, owner, left);
+                }
+                continue;
+            }
             open.Add(project);
             if (!_unownedSince.ContainsKey(project)) _unownedSince[project] = now;
             var cost = await CostAsync(db, project, l.Length.Result);
@@ -148,9 +175,69 @@ internal sealed class PlacementService(
         // Successions first (a draining worker is waiting), then the costliest: a greedy spread by cost.
         var pick = options.Where(o => o.Kind == Kind.Succession || window.IsOpen)
             .OrderBy(o => o.Kind == Kind.Succession ? 0 : 1).ThenByDescending(o => o.Cost.Cpus).ThenBy(o => o.Project, StringComparer.Ordinal).FirstOrDefault();
+        if (overdue is not null) await PrepareEarlyAsync(overdue);
         if (pick is null) return;
         if (pick.Kind == Kind.Claim) await ClaimAsync(pick);
         else await SucceedAsync(pick);
+    }
+
+    private async Task PrepareEarlyAsync(OverdueLease o)
+    {
+        var runtime = runtimes.Prepare(o.Project, o.Cost);
+        if (!registry.TryAdd(runtime)) return;
+        _early[o.Project] = new Early(runtime, o.Owner, Stopwatch.GetTimestamp());
+        Start(runtime, FormattableString.Invariant(
+            $"{o.Owner.Worker}'s lease (epoch {o.Owner.Epoch}) was last renewed {(_fleet.LeaseTtl - o.Left).TotalMilliseconds:0} ms ago; preparing the project with outputs held, to claim it if the lease lapses (estimated {o.Cost.Cpus:0.###} CPUs; this worker's load now {load.LoadCpus:0.###} of {load.CapacityCpus:0.###} CPUs)"));
+        await heartbeat.BeatNowAsync();
+    }
+
+    // A project prepared early: claimed at the lapse, or given up when its owner renews after all or someone else takes it.
+    private async Task FollowEarlyAsync(string project, Early early, RedisValue lease, TimeSpan? left, bool removed)
+    {
+        var runtime = early.Runtime;
+        if (runtime.Role != ProjectRole.Preparing)
+        {
+            _early.Remove(project); // stopped meanwhile (drain, removal)
+            return;
+        }
+        if (removed)
+        {
+            Abandon(project, early, "the project was removed");
+            return;
+        }
+        var holder = LeaseToken.Parse(lease);
+        long sentAt;
+        if (holder is null)
+        {
+            if (!window.IsOpen) return; // after a Redis spell the owners take their leases back first
+            sentAt = Stopwatch.GetTimestamp();
+            var result = await leases.AcquireAsync(project, 0, "claim");
+            if (result.Acquired is null)
+            {
+                if (result.Error is not null) return; // unanswered: settled by reading the lease at the next scan
+                Abandon(project, early, $"{result.Holder?.Worker ?? "another worker"} claimed it first");
+                return;
+            }
+            holder = result.Acquired;
+        }
+        else if (holder.Worker == _worker.Id && leases.TryAdopt(project, holder, out sentAt)) { /* a claim whose answer was lost took it */ }
+        else
+        {
+            if (holder != early.Owner) Abandon(project, early, $"{holder.Worker} holds it now (epoch {holder.Epoch})");
+            else if (left is { } l && l >= _fleet.Overdue) Abandon(project, early, $"{holder.Worker} renewed its lease after all");
+            return;
+        }
+        _early.Remove(project);
+        _activityAt = sentAt;
+        log.LogInformation("project {Project}: claimed at epoch {Epoch} ({Owner}'s lease lapsed; prepared here {Ms} ms before, outputs connect now)",
+            project, holder.Epoch, early.Owner.Worker, (long)Stopwatch.GetElapsedTime(early.Since).TotalMilliseconds);
+        if (await runtime.ClaimPreparedAsync(holder, sentAt, _stopping)) await heartbeat.BeatNowAsync();
+    }
+
+    private void Abandon(string project, Early early, string why)
+    {
+        _early.Remove(project);
+        _ = early.Runtime.StopAsync(StopReason.Abandoned, $"prepared because its owner's renewals were overdue, but {why}");
     }
 
     private async Task ClaimAsync(Option o)

@@ -43,6 +43,7 @@ public sealed class UndecodableFeedTests(ITestOutputHelper output)
         await aux1.WaitForFrameAsync(TimeSpan.FromSeconds(15), f => Colors.Near(f.ColorAt(120, 45), A.Rgb));
         program.ResetCounters();
         aux1.ResetCounters();
+        var droppedBefore = (await h.Mixer!.GetStatusAsync()).Buses.ToDictionary(b => b.Key, b => b.Value.Lateness?.DroppedFrames ?? 0);
 
         // Three undecodable attempts each (6 s apiece plus the backoff): one error, then quiet.
         await WaitUntil(async () => (await h.Mixer!.GetStatusAsync()).Inputs is var i && i[Garbage].Attempts >= 3 && i[Mpeg4Only.Input].Attempts >= 3, TimeSpan.FromSeconds(60));
@@ -67,8 +68,11 @@ public sealed class UndecodableFeedTests(ITestOutputHelper output)
         Assert.True(Colors.Near(program.Latest!.ColorAt(40, 45), A.Rgb) && Colors.Near(aux1.Latest!.ColorAt(120, 45), A.Rgb));
         foreach (var (name, reader) in new[] { ("program", program), ("aux1", aux1) })
         {
-            output.WriteLine($"{name} during the failures: {reader.Stats}");
-            Assert.InRange(reader.Stats.MaxFrameGapMs, 1, 3 * 1000.0 / 30);
+            // A loaded machine may make a bus drop frames to stay on time (live timing's guard, which
+            // reports each one); beyond those, the failing inputs must cost no frame.
+            var dropped = (status.Buses[name].Lateness?.DroppedFrames ?? 0) - droppedBefore[name];
+            output.WriteLine($"{name} during the failures: {reader.Stats}; {dropped} frames dropped to stay on time");
+            Assert.InRange(reader.Stats.MaxFrameGapMs, 1, (3 + dropped) * 1000.0 / 30);
             Assert.Equal(1, reader.Connections);
             Assert.Equal(ConnectionState.Connected, status.Buses[name].Output);
         }

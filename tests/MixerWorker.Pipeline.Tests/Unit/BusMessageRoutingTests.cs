@@ -1,4 +1,7 @@
+using Microsoft.Extensions.Logging;
 using MixerWorker.Pipeline.Builders;
+using MixerWorker.Pipeline.Engine;
+using MixerWorker.Pipeline.Interop;
 using Xunit;
 
 namespace MixerWorker.Pipeline.Tests.Unit;
@@ -78,5 +81,37 @@ public class BusMessageRoutingTests
         Assert.True(ElementName.Parse("bus.aux2.level")!.Value.IsMeter);
         Assert.False(ElementName.Parse("box.aux2.3.level")!.Value.IsMeter);
         Assert.False(ElementName.Parse("abox.program.level")!.Value.IsMeter); // an input named "level" heard on program
+    }
+
+    // A pipeline error is logged as one while the show runs; once the mixer stops, its sources' "Internal
+    // data stream error" (their downstream torn down first) is teardown, at debug, and fails nothing.
+    [Fact]
+    public void Errors_are_errors_until_the_mixer_stops_then_teardown_at_debug()
+    {
+        var log = new LevelLog();
+        // Only owner-less errors are routed here: they touch neither the graph nor the meters.
+        var router = new BusMessageRouter(null!, null!, new SecretRedactor(["pw-1234"]), log);
+        var unowned = new BusMessage(MessageType.Error, "/GstPipeline:pipeline0/GstQueue:queue7", "Internal data stream error.", "streaming stopped, reason error (pw-1234)");
+        router.Route(unowned);
+        Assert.Equal([LogLevel.Error], log.Levels);
+        Assert.DoesNotContain("pw-1234", log.Text);
+
+        router.Stopping();
+        router.Route(unowned);
+        router.Route(unowned with { SourcePath = "/GstPipeline:pipeline0/GstAudioTestSrc:audiotestsrc3" });
+        Assert.Equal([LogLevel.Error, LogLevel.Debug, LogLevel.Debug], log.Levels);
+    }
+
+    private sealed class LevelLog : ILogger
+    {
+        public List<LogLevel> Levels { get; } = [];
+        public string Text { get; private set; } = "";
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            Levels.Add(logLevel);
+            Text += formatter(state, exception) + "\n";
+        }
     }
 }

@@ -28,8 +28,12 @@ public sealed class NativeLogTests
     [Theory]
     [InlineData(3, "epoll/update: IPE: update struck E13 which is NOT SUBSCRIBED to @873798413", LogLevel.Debug)]
     [InlineData(4, "epoll/update: IPE: update struck E5 which is NOT SUBSCRIBED to @873798427", LogLevel.Debug)]
+    [InlineData(4, "processAsyncConnectRequest: REJECT reported from HS processing: Application-defined rejection reason - not processing further", LogLevel.Debug)]
+    [InlineData(4, "processAsyncConnectRequest: REJECT reported from HS processing: Peer rejected connection", LogLevel.Debug)]
+    [InlineData(4, "processAsyncConnectRequest: REJECT reported from HS processing: Password required or unexpected", LogLevel.Warning)]
     [InlineData(3, "processAsyncConnectRequest: REJECT reported from HS processing: Incorrect passphrase", LogLevel.Error)]
-    public void Libsrt_epoll_noise_on_closing_sockets_is_debug_and_everything_else_keeps_its_level(int level, string text, LogLevel expected) =>
+    [InlineData(4, "processAsyncConnectRequest: REJECT reported from HS processing: Incorrect passphrase", LogLevel.Warning)]
+    public void Libsrt_noise_is_debug_and_everything_else_keeps_its_level(int level, string text, LogLevel expected) =>
         Assert.Equal(expected, SrtLog.Grade(level, text));
 
     [Theory]

@@ -76,7 +76,7 @@ internal static class ReappearBench
         psi.Environment["RECONNECT__PROBEINTERVALMS"] = probeMs.ToString(CultureInfo.InvariantCulture);
         psi.Environment.Remove("MEDIAMTX__TOKEN");
         var log = Environment.GetEnvironmentVariable("BENCH_WORKER_LOG");
-        using var process = Process.Start(psi)!;
+        using var process = ChildProcesses.Start(psi);
         var lines = new List<string>();
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (lines) lines.Add(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (lines) lines.Add(e.Data); };

@@ -326,7 +326,7 @@ internal static class SoakBench
         psi.Environment["MEDIAMTX__HOST"] = "127.0.0.1";
         psi.Environment["MEDIAMTX__SRTPORT"] = srtPort.ToString(CultureInfo.InvariantCulture);
         psi.Environment.Remove("MEDIAMTX__TOKEN");
-        var p = Process.Start(psi)!;
+        var p = ChildProcesses.Start(psi);
         var sink = log is null ? null : TextWriter.Synchronized(new StreamWriter(log, append: true) { AutoFlush = true });
         p.OutputDataReceived += (_, e) => { if (e.Data is not null) sink?.WriteLine(e.Data); };
         p.ErrorDataReceived += (_, e) => { if (e.Data is not null) sink?.WriteLine(e.Data); };

@@ -225,6 +225,40 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.DoesNotContain(worker.Log.Lines, l => l.Contains("was replaced while", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_project_whose_owner_stopped_renewing_is_built_before_its_lease_lapses_and_claimed_at_the_lapse()
+    {
+        var worker = await StartWorkerAsync("w1", 8);
+        // A "ghost" owner took e1 and then died: its lease is never renewed.
+        const string ghost = "1:ghostnonce1:ghost";
+        await Db.StringSetAsync(Keys.Lease("e1"), ghost, TimeSpan.FromMilliseconds(4000));
+        await Db.StringSetAsync(Keys.LastLease("e1"), ghost);
+        await Db.StringSetAsync(Keys.Epoch("e1"), 1);
+        await WriteAsync(FleetScenes.Small("e1"));
+
+        // Built while the ghost still holds the lease, outputs held; published only once w1 holds it.
+        await WorkerHarness.Eventually(() => Task.FromResult(_ledger.All.Any(m => m.Project == "e1")), TimeSpan.FromSeconds(10), "e1 was not prepared");
+        Assert.Equal(ghost, (string?)await Db.StringGetAsync(Keys.Lease("e1")));
+        Assert.DoesNotContain(_ledger.Sessions, x => x.Project == "e1");
+        await WorkerHarness.Eventually(() => Task.FromResult(_ledger.Sessions.Any(x => x.Project == "e1")), TimeSpan.FromSeconds(10), "e1 was not published");
+        var holder = LeaseToken.Parse(await Db.StringGetAsync(Keys.Lease("e1")));
+        Assert.Equal(("w1", 2L), (holder?.Worker, holder?.Epoch));
+        Assert.Single(_ledger.All, m => m.Project == "e1");
+        Assert.Contains(_events.Of(EventTypes.Lost, "e1"), e => e.Worker == "ghost" && e.By == "w1");
+        Assert.Contains(worker.Log.Lines, l => l.Contains("project e1: claimed at epoch 2 (ghost's lease lapsed; prepared here", StringComparison.Ordinal));
+
+        // An owner that renews after all keeps its project: the preparation is given up, nothing published.
+        const string late = "1:ghostnonce2:late";
+        await Db.StringSetAsync(Keys.Lease("e2"), late, TimeSpan.FromMilliseconds(2000));
+        await WriteAsync(FleetScenes.Small("e2"));
+        await WorkerHarness.Eventually(() => Task.FromResult(_ledger.All.Any(m => m.Project == "e2")), TimeSpan.FromSeconds(10), "e2 was not prepared");
+        await Db.StringSetAsync(Keys.Lease("e2"), late, TimeSpan.FromSeconds(30));
+        await WorkerHarness.Eventually(() => Task.FromResult(_ledger.All.Where(m => m.Project == "e2").All(m => m.Disposed)), TimeSpan.FromSeconds(10), "the preparation of e2 was not given up");
+        Assert.Equal(late, (string?)await Db.StringGetAsync(Keys.Lease("e2")));
+        Assert.DoesNotContain(_ledger.Sessions, x => x.Project == "e2");
+        Assert.Contains(worker.Log.Lines, l => l.Contains("project e2: stopping on this worker (hand-over abandoned): prepared because its owner's renewals were overdue, but late renewed its lease after all", StringComparison.Ordinal));
+    }
+
     private async Task CutAsync(string project, string id)
     {
         var tx = Db.CreateTransaction();

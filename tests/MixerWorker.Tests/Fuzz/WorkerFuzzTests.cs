@@ -86,7 +86,10 @@ public sealed class WorkerFuzzTests(ITestOutputHelper output)
         Assert.False(worker.HasExited, "the worker stopped");
         Assert.All(answers.Where(a => a.Type == EventTypes.Error), a =>
         {
-            Assert.Contains(a.Reason, new[] { ErrorReasons.InvalidCommand, ErrorReasons.UnknownCommand, ErrorReasons.Oversized });
+            // Conflict: this test also writes desired states every few milliseconds, and a command whose
+            // store keeps losing to them is refused with a clear "send it again" (a loaded machine's slower
+            // engine makes that likelier).
+            Assert.Contains(a.Reason, new[] { ErrorReasons.InvalidCommand, ErrorReasons.UnknownCommand, ErrorReasons.Oversized, ErrorReasons.Conflict });
             Assert.NotEmpty(a.Errors!);
         });
         Assert.Contains(answers, a => a.Type == EventTypes.CommandApplied);

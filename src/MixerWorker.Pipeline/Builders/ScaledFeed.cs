@@ -1,0 +1,132 @@
+using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Scene;
+
+namespace MixerWorker.Pipeline.Builders;
+
+/// <summary>
+/// One picture source (an input's tee, or a bus's mix for a multiview tile) cropped and scaled once
+/// to one size and fit, in I420, and fanned out by a tee to every box on any bus that shows it so:
+/// source tee → leaky queue → crop → scale → caps → tee. Made and released by <see cref="ScalerPool"/>.
+/// </summary>
+internal sealed class ScaledFeed : IDisposable
+{
+    // The scaler works on its own thread, so one input's scalings run side by side rather than one
+    // after another on its decoder's thread. Nothing downstream blocks it (every box has its own
+    // leaky queue after the tee), so this queue only fills when the machine cannot keep up, and
+    // then the oldest pictures go rather than the decoder waiting.
+    private const int MaxQueuedPictures = 30;
+
+    private readonly Graph _graph;
+    private readonly Element _sourceTee;
+    private readonly Element[] _chain;
+    private readonly Element _scale;
+    private readonly Pad _sourcePad, _entry;
+    private readonly ProbeHandle _queries;
+
+    internal ScaleKey Key { get; }
+    internal string Source { get; }
+    /// <summary>The tee the boxes take their pictures from.</summary>
+    internal Element Tee => _chain[^1];
+    /// <summary>Boxes attached. Control thread.</summary>
+    internal int Users { get; set; }
+
+    internal ScaledFeed(Graph graph, ElementName name, string source, Element sourceTee, ScaleKey key)
+    {
+        _graph = graph;
+        _sourceTee = sourceTee;
+        Source = source;
+        Key = key;
+        var crop = Element.Make("videocrop", name.Child("crop"));
+        var c = key.Crop;
+        crop.SetNumber("left", c.Left);
+        crop.SetNumber("right", c.Right);
+        crop.SetNumber("top", c.Top);
+        crop.SetNumber("bottom", c.Bottom);
+        _scale = Element.Make("videoscale", name.Child("scale"));
+        _scale.Set("add-borders", key.Fit == Fit.Contain);
+        // I420, the buses' own format: without it videoscale would negotiate the compositor's
+        // richest format (4:4:4 10-bit), and the compositor would convert every box back to I420
+        // for every frame, a second conversion per box that cost most of the mixing CPU.
+        var caps = ElementFactory.CapsFilter(name.Child("caps"),
+            $"video/x-raw,format=I420,width={key.Width},height={key.Height},pixel-aspect-ratio=1/1");
+        var tee = Element.Make("tee", name.Child("tee"));
+        tee.Set("allow-not-linked", true);
+        _chain = [ElementFactory.LeakyQueue(name.Child("queue"), MaxQueuedPictures), crop, _scale, caps, tee];
+        ElementFactory.AddChain(graph, _chain);
+        // The scaler's allocation (and drain) query would go through the tee to every box's queue
+        // and wait there behind the pictures of the slowest bus, holding every other bus showing
+        // this feed. Raw video in system memory needs nothing from downstream, so it is answered here.
+        using (var teeSink = tee.StaticPad("sink"))
+            _queries = graph.AddProbe(teeSink, ProbeType.QueryDownstream,
+                info => info.Query is QueryType.Allocation or QueryType.Drain ? ProbeReturn.Handled : ProbeReturn.Ok);
+        foreach (var e in Enumerable.Reverse(_chain)) e.SyncStateWithParent();
+        _entry = _chain[0].StaticPad("sink");
+        _sourcePad = sourceTee.RequestPad("src_%u");
+        _sourcePad.Link(_entry);
+    }
+
+    /// <summary>The caps the source is scaled to; null before the first picture.</summary>
+    internal string? ScaledCaps()
+    {
+        using var src = _scale.StaticPad("src");
+        return src.CurrentCaps();
+    }
+
+    public void Dispose()
+    {
+        // As a box does: off the shared tee first, so the tee sees not-linked (allowed) rather than
+        // a flushing pad it would pass upstream to the decoder.
+        _sourcePad.Unlink(_entry);
+        _sourceTee.ReleaseRequestPad(_sourcePad);
+        _queries.Dispose();
+        foreach (var e in _chain) e.SetState(State.Null);
+        foreach (var e in _chain) _graph.Remove(e);
+        _sourcePad.Dispose();
+        _entry.Dispose();
+        foreach (var e in _chain) e.Dispose();
+    }
+}
+
+/// <summary>One shared scaler in use: its source, the size it scales to and how many boxes show it.</summary>
+internal readonly record struct ScalerUse(string Source, int Width, int Height, int Boxes);
+
+/// <summary>The shared scalers, and how many `videoscale` elements the pipeline holds in all.</summary>
+internal sealed record ScalerReport(IReadOnlyList<ScalerUse> Feeds, int VideoScaleElements);
+
+/// <summary>What a box's picture is scaled from and to: the source's tee, the size, the crop and the fit.</summary>
+internal readonly record struct ScaleKey(nint SourceTee, int Width, int Height, Crop Crop, Fit Fit);
+
+/// <summary>
+/// The project's shared scalers: one <see cref="ScaledFeed"/> per source, size, crop and fit,
+/// counted by the boxes attached, and taken down when the last one leaves. Scaling is the costliest
+/// per-picture step after decoding; eight buses showing the same four inputs at the same size scale
+/// four pictures per frame, not thirty-two. Control thread.
+/// </summary>
+internal sealed class ScalerPool(Graph graph)
+{
+    private readonly Dictionary<ScaleKey, ScaledFeed> _feeds = [];
+    private int _next;
+
+    /// <summary>The feeds in use, for status and tests.</summary>
+    internal IReadOnlyCollection<ScaledFeed> Feeds => _feeds.Values;
+
+    /// <summary>The feed of <paramref name="source"/> at this size, crop and fit, made if no box uses one yet; counted as one more user.</summary>
+    internal ScaledFeed Acquire(string source, Element sourceTee, int width, int height, Crop? crop, Fit fit)
+    {
+        var key = new ScaleKey(sourceTee.Handle, Math.Max(2, width), Math.Max(2, height), crop ?? Placement.NoClip, fit);
+        graph.AssertOwnerThread();
+        if (!_feeds.TryGetValue(key, out var feed))
+            _feeds[key] = feed = new ScaledFeed(graph, ElementName.Scaler(source, _next++), source, sourceTee, key);
+        feed.Users++;
+        return feed;
+    }
+
+    /// <summary>One user fewer; the last one takes the feed down.</summary>
+    internal void Release(ScaledFeed feed)
+    {
+        graph.AssertOwnerThread();
+        if (--feed.Users > 0) return;
+        _feeds.Remove(feed.Key);
+        feed.Dispose();
+    }
+}
