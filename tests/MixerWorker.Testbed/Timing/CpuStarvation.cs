@@ -1,40 +1,50 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace MixerWorker.Testbed.Timing;
 
 /// <summary>
-/// Starves a process of CPU for real: every thread of it is pinned to one core (taskset), and busy
-/// processes pinned to the same core compete with it there, so it gets the share of that core the
-/// kernel's scheduler leaves it. Whatever else runs on the machine, the starved process never gets
-/// more than one core. Disposing stops the busy processes and gives the process every core back.
+/// Starves a process of CPU for real, down to a set share of one core, the way a container's CPU
+/// limit does: its threads may run for that share of every <see cref="Period"/> and are held for the
+/// rest, whatever else runs on the machine.
+/// <list type="bullet">
+/// <item>Preferably a CPU quota: a cgroup of its own under the cgroup v1 <c>cpu</c> controller
+/// (<c>cpu.cfs_quota_us</c>) or cgroup v2 (<c>cpu.max</c>), where the test may create one.</item>
+/// <item>Otherwise the same throttling by hand: the process is pinned to one core (taskset) and stopped
+/// and continued (SIGSTOP/SIGCONT) on the same period.</item>
+/// </list>
+/// Busy processes competing on the worker's core do not do it: the scheduler gives each of the
+/// worker's many threads a share of its own, so with three busy loops the worker still got what it
+/// needed and dropped nothing. Disposing gives the process back its cgroup, every core and its
+/// freedom to run.
 /// </summary>
 public sealed class CpuStarvation : IDisposable
 {
+    public static readonly TimeSpan Period = TimeSpan.FromMilliseconds(20);
+    private const int SigStop = 19, SigCont = 18;
+
     private readonly int _pid;
-    private readonly List<Process> _busy = [];
+    private string? _cgroup, _parentProcs;
+    private Thread? _throttle;
+    private volatile bool _stop;
 
-    /// <summary>The core the process and the busy processes share.</summary>
-    public int Core { get; }
+    /// <summary>How the process is held back, in words for the test's output.</summary>
+    public string Method { get; private set; } = "";
+    /// <summary>The share of one core the process may use.</summary>
+    public double CoreShare { get; }
 
-    private CpuStarvation(int pid, int core) { _pid = pid; Core = core; }
+    private CpuStarvation(int pid, double coreShare) { _pid = pid; CoreShare = coreShare; }
 
-    /// <summary>Whether taskset is there (util-linux); without it nothing can be pinned.</summary>
-    public static bool Available => File.Exists("/usr/bin/taskset");
-
-    /// <summary>Pins <paramref name="pid"/> (all its threads) to core 0 and starts <paramref name="busyProcesses"/> busy loops there.</summary>
-    public static CpuStarvation Start(int pid, int busyProcesses)
+    /// <summary>Limits <paramref name="pid"/> to <paramref name="coreShare"/> of one core (0.01–1).</summary>
+    public static CpuStarvation Start(int pid, double coreShare)
     {
-        var s = new CpuStarvation(pid, 0);
+        ArgumentOutOfRangeException.ThrowIfLessThan(coreShare, 0.01);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(coreShare, 1.0);
+        var s = new CpuStarvation(pid, coreShare);
         try
         {
-            Pin(pid, s.Core.ToString(CultureInfo.InvariantCulture));
-            for (var i = 0; i < busyProcesses; i++)
-            {
-                var psi = new ProcessStartInfo("taskset") { RedirectStandardOutput = true, RedirectStandardError = true };
-                foreach (var a in (string[])["-c", s.Core.ToString(CultureInfo.InvariantCulture), "sh", "-c", "while :; do :; done"]) psi.ArgumentList.Add(a);
-                s._busy.Add(ChildProcesses.Start(psi));
-            }
+            if (!s.TryCgroup()) s.StartThrottling();
         }
         catch
         {
@@ -44,27 +54,136 @@ public sealed class CpuStarvation : IDisposable
         return s;
     }
 
+    /// <summary>CPU time the process has used so far (user + system, every thread).</summary>
+    public static TimeSpan CpuTime(int pid)
+    {
+        // /proc/<pid>/stat: the command name is in parentheses and may hold spaces; utime and stime are fields 14 and 15.
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
+    }
+
+    /// <summary>How many cores the process uses over <paramref name="span"/>.</summary>
+    public static async Task<double> MeasureCoresAsync(int pid, TimeSpan span)
+    {
+        var cpu = CpuTime(pid);
+        var wall = Stopwatch.StartNew();
+        await Task.Delay(span);
+        return (CpuTime(pid) - cpu) / wall.Elapsed;
+    }
+
+    private bool TryCgroup()
+    {
+        var quotaUs = (long)(CoreShare * Period.TotalMicroseconds);
+        var periodUs = (long)Period.TotalMicroseconds;
+        foreach (var line in File.ReadAllLines($"/proc/{_pid}/cgroup"))
+        {
+            var parts = line.Split(':', 3);
+            if (parts.Length < 3) continue;
+            string root;
+            (string File, string Value)[] limit;
+            if (parts[1].Split(',').Contains("cpu"))
+            {
+                root = Path.Combine("/sys/fs/cgroup", parts[1]);
+                if (!Directory.Exists(root)) root = "/sys/fs/cgroup/cpu";
+                limit = [("cpu.cfs_period_us", $"{periodUs}"), ("cpu.cfs_quota_us", $"{quotaUs}")];
+            }
+            else if (parts[0] == "0" && parts[1] == "" && File.Exists("/sys/fs/cgroup/cgroup.controllers"))
+            {
+                root = "/sys/fs/cgroup";
+                limit = [("cpu.max", $"{quotaUs} {periodUs}")];
+            }
+            else continue;
+            var parent = Path.Join(root, parts[2]);
+            var dir = Path.Combine(parent, $"mixerworker-starved-{_pid}");
+            try
+            {
+                Directory.CreateDirectory(dir);
+                _cgroup = dir;
+                foreach (var (file, value) in limit) File.WriteAllText(Path.Combine(dir, file), value);
+                File.WriteAllText(Path.Combine(dir, "cgroup.procs"), _pid.ToString(CultureInfo.InvariantCulture));
+                _parentProcs = Path.Combine(parent, "cgroup.procs");
+                Method = $"a CPU quota of {quotaUs} µs per {periodUs} µs (cgroup {dir})";
+                return true;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                RemoveCgroup();
+            }
+        }
+        return false;
+    }
+
+    private void StartThrottling()
+    {
+        Pin("0");
+        var run = Period * CoreShare;
+        var hold = Period - run;
+        _throttle = new Thread(() =>
+        {
+            var clock = Stopwatch.StartNew();
+            var next = TimeSpan.Zero;
+            while (!_stop)
+            {
+                kill(_pid, SigCont);
+                next += run;
+                SleepUntil(clock, next);
+                if (_stop) break;
+                kill(_pid, SigStop);
+                next += hold;
+                SleepUntil(clock, next);
+            }
+            kill(_pid, SigCont);
+        })
+        { IsBackground = true, Name = $"throttle {_pid}", Priority = ThreadPriority.Highest };
+        _throttle.Start();
+        Method = $"pinned to core 0 and stopped for {hold.TotalMilliseconds:F1} ms of every {Period.TotalMilliseconds:F0} ms (SIGSTOP/SIGCONT: no cgroup could be made)";
+    }
+
+    private static void SleepUntil(Stopwatch clock, TimeSpan at)
+    {
+        var left = at - clock.Elapsed;
+        if (left > TimeSpan.Zero) Thread.Sleep(left);
+    }
+
     // -a: every thread the process has now; threads it starts later inherit the affinity of the one that starts them.
-    private static void Pin(int pid, string cores)
+    private void Pin(string cores)
     {
         var psi = new ProcessStartInfo("taskset") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])["-a", "-p", "-c", cores, pid.ToString(CultureInfo.InvariantCulture)]) psi.ArgumentList.Add(a);
+        foreach (var a in (string[])["-a", "-p", "-c", cores, _pid.ToString(CultureInfo.InvariantCulture)]) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi) ?? throw new InvalidOperationException("taskset did not start");
         var error = p.StandardError.ReadToEnd();
         p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"taskset could not pin process {pid}: {error.Trim()}");
+        if (p.ExitCode != 0) throw new InvalidOperationException($"taskset could not pin process {_pid}: {error.Trim()}");
+    }
+
+    private void RemoveCgroup()
+    {
+        if (_cgroup is null) return;
+        try
+        {
+            if (_parentProcs is not null && File.Exists($"/proc/{_pid}/stat"))
+                File.WriteAllText(_parentProcs, _pid.ToString(CultureInfo.InvariantCulture));
+            Directory.Delete(_cgroup); // a cgroup directory goes with rmdir once empty; its files are the kernel's
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* the process has ended meanwhile and the group is emptying */ }
+        _cgroup = null;
     }
 
     public void Dispose()
     {
-        foreach (var p in _busy)
+        RemoveCgroup();
+        if (_throttle is not null)
         {
-            try { if (!p.HasExited) { p.Kill(); p.WaitForExit(5000); } }
-            catch (InvalidOperationException) { /* already gone */ }
-            p.Dispose();
+            _stop = true;
+            _throttle.Join();
+            _throttle = null;
+            try { Pin($"0-{Environment.ProcessorCount - 1}"); }
+            catch (InvalidOperationException) { /* the process has ended */ }
         }
-        _busy.Clear();
-        try { Pin(_pid, $"0-{Environment.ProcessorCount - 1}"); }
-        catch (InvalidOperationException) { /* the process has ended */ }
     }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
 }
