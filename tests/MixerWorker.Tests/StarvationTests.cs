@@ -9,16 +9,18 @@ using static MixerWorker.Tests.WorkerHarness;
 namespace MixerWorker.Tests;
 
 /// <summary>
-/// Issue 9, lateness bounded: a worker starved of CPU for real (a CPU quota of half what it needs,
+/// Issue 9, lateness bounded: a worker starved of CPU for real (a CPU quota below what it uses,
 /// <see cref="CpuStarvation"/>) drops frames instead of falling behind. Measured at readers of every
 /// bus by the feeds' stamps: no bus's delay grows, Program keeps more frames than the AUX buses, and
 /// the drop is reported in the status and the log.
 /// </summary>
 public sealed class StarvationTests(ITestOutputHelper output)
 {
-    // The worker gets this share of the CPU it used unstarved: far too little for three buses, enough
-    // for Program alone once the AUX buses give way.
-    private const double ShareOfNeed = 0.7;
+    // The worker's quota starts at 90 % of the CPU it used unstarved and comes down a tenth of that
+    // every two seconds until a bus drops frames, then one step more: starved for sure, and not
+    // deeper than the buses need to give way (what the CPU of each step buys varies by machine).
+    private const double FirstShare = 0.9, Step = 0.1, LowestShare = 0.5;
+    private static readonly TimeSpan StepEvery = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan Measured = TimeSpan.FromSeconds(20);
     private static readonly string[] BusNames = ["program", "aux1", "aux2"];
 
@@ -55,10 +57,22 @@ public sealed class StarvationTests(ITestOutputHelper output)
         foreach (var reader in readers.Values) await reader.WaitForStampsAsync(TimeSpan.FromSeconds(30));
 
         var need = await CpuStarvation.MeasureCoresAsync(worker.Id, TimeSpan.FromSeconds(3));
-        double used;
-        using (var starvation = CpuStarvation.Start(worker.Id, Math.Max(0.02, need * ShareOfNeed)))
+        double used, share = FirstShare;
+        using (var starvation = CpuStarvation.Start(worker.Id, need * share))
         {
-            output.WriteLine($"the worker used {need:P0} of a core; now {starvation.CoreShare:P0} of one: {starvation.Method}");
+            output.WriteLine($"the worker used {need:P0} of a core; starved by {starvation.Method}");
+            async Task<long> DroppedAsync() => (await h.StatusAsync())?.Buses.Values.Sum(b => b.Lateness?.DroppedFrames ?? 0) ?? 0;
+            var dropped = await DroppedAsync();
+            while (share > LowestShare)
+            {
+                await Task.Delay(StepEvery);
+                var before = dropped;
+                dropped = await DroppedAsync();
+                share -= Step;
+                starvation.CoreShare = need * share;
+                if (dropped > before) break;
+            }
+            output.WriteLine($"quota {share:P0} of that: {starvation.CoreShare:P0} of a core");
             // The buses notice and shed within a second or two; the delay is measured from then on.
             await Task.Delay(TimeSpan.FromSeconds(3));
             foreach (var reader in readers.Values) reader.ClearStamps();
@@ -72,7 +86,7 @@ public sealed class StarvationTests(ITestOutputHelper output)
             output.WriteLine($"{bus}: {report}\n  status lateness: {status?.Buses.GetValueOrDefault(bus)?.Lateness}");
 
         // It was starved for real: it got no more than its quota, well short of what it needed.
-        Assert.InRange(used, 0, need * ShareOfNeed * 1.2 + 0.02);
+        Assert.InRange(used, 0, need * share * 1.2 + 0.02);
         // Lateness bounded: every box's delay at the reader grows by at most 100 ms over the 20 s.
         foreach (var (bus, report) in reports)
             Assert.All(report.Boxes, b => Assert.True(b.LagGrowthMs is { } g && g <= 100, $"{bus}: {b}"));

@@ -31,10 +31,28 @@ public sealed class CpuStarvation : IDisposable
 
     /// <summary>How the process is held back, in words for the test's output.</summary>
     public string Method { get; private set; } = "";
-    /// <summary>The share of one core the process may use.</summary>
-    public double CoreShare { get; }
+    private string? _quotaFile;
+    private volatile float _share;
 
-    private CpuStarvation(int pid, double coreShare) { _pid = pid; CoreShare = coreShare; }
+    /// <summary>The share of one core the process may use; it can be changed while starved.</summary>
+    public double CoreShare
+    {
+        get => _share;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 0.01);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 1.0);
+            _share = (float)value;
+            if (_quotaFile is not null) File.WriteAllText(_quotaFile, QuotaText);
+        }
+    }
+
+    private static long PeriodUs => (long)Period.TotalMicroseconds;
+    private long QuotaUs => (long)(_share * PeriodUs);
+    // cgroup v2's cpu.max takes "quota period"; v1's cpu.cfs_quota_us the quota alone.
+    private string QuotaText => _quotaFile?.EndsWith("cpu.max", StringComparison.Ordinal) == true ? $"{QuotaUs} {PeriodUs}" : $"{QuotaUs}";
+
+    private CpuStarvation(int pid, double coreShare) { _pid = pid; _share = (float)coreShare; }
 
     /// <summary>Limits <paramref name="pid"/> to <paramref name="coreShare"/> of one core (0.01–1).</summary>
     public static CpuStarvation Start(int pid, double coreShare)
@@ -75,24 +93,21 @@ public sealed class CpuStarvation : IDisposable
 
     private bool TryCgroup()
     {
-        var quotaUs = (long)(CoreShare * Period.TotalMicroseconds);
-        var periodUs = (long)Period.TotalMicroseconds;
         foreach (var line in File.ReadAllLines($"/proc/{_pid}/cgroup"))
         {
             var parts = line.Split(':', 3);
             if (parts.Length < 3) continue;
-            string root;
-            (string File, string Value)[] limit;
+            string root, quota;
             if (parts[1].Split(',').Contains("cpu"))
             {
                 root = Path.Combine("/sys/fs/cgroup", parts[1]);
                 if (!Directory.Exists(root)) root = "/sys/fs/cgroup/cpu";
-                limit = [("cpu.cfs_period_us", $"{periodUs}"), ("cpu.cfs_quota_us", $"{quotaUs}")];
+                quota = "cpu.cfs_quota_us";
             }
             else if (parts[0] == "0" && parts[1] == "" && File.Exists("/sys/fs/cgroup/cgroup.controllers"))
             {
                 root = "/sys/fs/cgroup";
-                limit = [("cpu.max", $"{quotaUs} {periodUs}")];
+                quota = "cpu.max";
             }
             else continue;
             var parent = Path.Join(root, parts[2]);
@@ -101,14 +116,17 @@ public sealed class CpuStarvation : IDisposable
             {
                 Directory.CreateDirectory(dir);
                 _cgroup = dir;
-                foreach (var (file, value) in limit) File.WriteAllText(Path.Combine(dir, file), value);
+                if (quota != "cpu.max") File.WriteAllText(Path.Combine(dir, "cpu.cfs_period_us"), $"{PeriodUs}");
+                _quotaFile = Path.Combine(dir, quota);
+                File.WriteAllText(_quotaFile, QuotaText);
                 File.WriteAllText(Path.Combine(dir, "cgroup.procs"), _pid.ToString(CultureInfo.InvariantCulture));
                 _parentProcs = Path.Combine(parent, "cgroup.procs");
-                Method = $"a CPU quota of {quotaUs} µs per {periodUs} µs (cgroup {dir})";
+                Method = $"a CPU quota per {PeriodUs} µs (cgroup {dir})";
                 return true;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
+                _quotaFile = null;
                 RemoveCgroup();
             }
         }
@@ -118,27 +136,26 @@ public sealed class CpuStarvation : IDisposable
     private void StartThrottling()
     {
         Pin("0");
-        var run = Period * CoreShare;
-        var hold = Period - run;
         _throttle = new Thread(() =>
         {
             var clock = Stopwatch.StartNew();
             var next = TimeSpan.Zero;
             while (!_stop)
             {
+                var run = Period * _share;
                 kill(_pid, SigCont);
                 next += run;
                 SleepUntil(clock, next);
                 if (_stop) break;
                 kill(_pid, SigStop);
-                next += hold;
+                next += Period - run;
                 SleepUntil(clock, next);
             }
             kill(_pid, SigCont);
         })
         { IsBackground = true, Name = $"throttle {_pid}", Priority = ThreadPriority.Highest };
         _throttle.Start();
-        Method = $"pinned to core 0 and stopped for {hold.TotalMilliseconds:F1} ms of every {Period.TotalMilliseconds:F0} ms (SIGSTOP/SIGCONT: no cgroup could be made)";
+        Method = $"pinned to core 0 and stopped for the rest of every {Period.TotalMilliseconds:F0} ms (SIGSTOP/SIGCONT: no cgroup could be made)";
     }
 
     private static void SleepUntil(Stopwatch clock, TimeSpan at)
