@@ -6,6 +6,7 @@ using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.Imaging;
 using MixerWorker.Testbed.Reading;
 using MixerWorker.Testbed.StandIn;
+using MixerWorker.Testbed.Stamps;
 using MixerWorker.Testbed.Timing;
 using StackExchange.Redis;
 using Xunit;
@@ -113,9 +114,10 @@ public sealed class WorkerHarness : IAsyncDisposable
     public async Task WaitForPublisherAsync(string path, TimeSpan timeout) =>
         await Eventually(() => Task.FromResult(StandIn.PublishedPaths().Contains(path)), timeout, $"nobody published {path}");
 
-    public OutputReader Read(string bus)
+    /// <summary>A reader of a bus; with <paramref name="stamps"/>, it reads those boxes' stamps (StampAnalysis).</summary>
+    public OutputReader Read(string bus, IReadOnlyList<StampBox>? stamps = null)
     {
-        var reader = new OutputReader("127.0.0.1", StandIn.Port, $"read:out/{Project}/{bus}:token={Token}", OutputPassphrase);
+        var reader = new OutputReader("127.0.0.1", StandIn.Port, $"read:out/{Project}/{bus}:token={Token}", OutputPassphrase, stampBoxes: stamps);
         _readers.Add(reader);
         return reader;
     }

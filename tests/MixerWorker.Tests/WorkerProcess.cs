@@ -57,6 +57,8 @@ public sealed class WorkerProcess : IAsyncDisposable
     /// <summary>Standard output alone (where the logs go), without what libraries print on standard error.</summary>
     public IReadOnlyList<string> StdoutLines { get { lock (_stdout) return [.. _stdout]; } }
     public bool HasExited => _process.HasExited;
+    /// <summary>The worker's process id (e.g. to pin it to a core).</summary>
+    public int Id => _process.Id;
 
     /// <summary>The first match of <paramref name="pattern"/> in the output (messages may span lines) that <paramref name="accept"/> takes.</summary>
     public async Task<Match> WaitForOutputAsync(Regex pattern, Func<Match, bool> accept, TimeSpan timeout)

@@ -16,7 +16,8 @@ internal sealed class BusBranch : IDisposable
     private readonly List<Element> _elements = [];
     private readonly List<Element> _encoder;
     private readonly Pad _backgroundPad, _compositorSrc, _encoderInput;
-    private readonly ProbeHandle _compositorOut, _encoderIn;
+    private readonly ProbeHandle _compositorOut, _encoderIn, _muxOut;
+    private const int TsPacketsPerMessage = 7;
     private bool _first = true;
     private long _bytesSent;
 
@@ -88,7 +89,11 @@ internal sealed class BusBranch : IDisposable
         _encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, p.Child($"{EncoderPart}.{encoderPlan.Backend}.{i}"))).ToList();
 
         var mux = Element.Make("mpegtsmux", p.Child("mux"));
-        mux.Set("alignment", 7); // 7 x 188 = 1316 bytes per SRT packet, MediaMTX's payload size
+        // SRT carries at most 7 TS packets (1316 bytes, MediaMTX's payload size) per message. The muxer's
+        // own alignment of 7 held the last packets of every frame back until the next frame filled the
+        // group (about 30 ms); instead it hands out each frame whole and a probe groups the packets by 7,
+        // the last group short (srtsink sends each buffer as one message).
+        mux.Set("alignment", 0);
         MuxTee = Element.Make("tee", p.Child("muxtee"));
         MuxTee.Set("allow-not-linked", true);
 
@@ -106,6 +111,12 @@ internal sealed class BusBranch : IDisposable
         Guard = new LatenessGuard(bus.Name, f.Fps, latency.Total);
         _compositorSrc = Compositor.StaticPad("src");
         _encoderInput = encoderQueue.StaticPad("src");
+        using (var muxSrc = mux.StaticPad("src"))
+            _muxOut = graph.AddProbe(muxSrc, ProbeType.BufferList, info =>
+            {
+                info.JoinBufferList(TsPacketsPerMessage);
+                return ProbeReturn.Ok;
+            });
         _compositorOut = graph.AddProbe(_compositorSrc, ProbeType.Buffer, OnComposited);
         _encoderIn = graph.AddProbe(_encoderInput, ProbeType.Buffer, OnToEncoder);
         Director = new BusDirector(graph, scalers, Compositor, bus, toControlThread, Audio.SetInputGains);
@@ -182,6 +193,7 @@ internal sealed class BusBranch : IDisposable
         Audio.Dispose();
         _compositorOut.Dispose();
         _encoderIn.Dispose();
+        _muxOut.Dispose();
         _compositorSrc.Dispose();
         _encoderInput.Dispose();
         foreach (var e in _elements) e.SetState(State.Null);

@@ -46,8 +46,8 @@ public sealed record MixerOptions
         if (InputStallTimeout < TimeSpan.FromMilliseconds(200)) errors.Add("the input stall timeout must be at least 200 ms");
         if (GraphicsDirectory is not null && !Directory.Exists(GraphicsDirectory))
             errors.Add($"the graphics directory '{GraphicsDirectory}' does not exist (GRAPHICS__DIRECTORY)");
-        if (MixerLatency < TimeSpan.Zero || MixerLatency > TimeSpan.FromSeconds(2)) errors.Add("mixer latency must be 0-2000 ms");
-        if (InputJitter < TimeSpan.Zero || InputJitter > TimeSpan.FromSeconds(2)) errors.Add("input jitter allowance must be 0-2000 ms");
+        if (MixerLatency < TimeSpan.Zero || MixerLatency > TimeSpan.FromSeconds(2)) errors.Add("mixer latency must be 0-2000 ms (TIMING__MIXERLATENCYMS)");
+        if (InputJitter < TimeSpan.Zero || InputJitter > TimeSpan.FromSeconds(2)) errors.Add("input jitter allowance must be 0-2000 ms (TIMING__INPUTJITTERMS)");
         if (ThumbnailInterval != TimeSpan.Zero && (ThumbnailInterval < TimeSpan.FromMilliseconds(100) || ThumbnailInterval > TimeSpan.FromMinutes(1)))
             errors.Add("the thumbnail interval must be 0 (off) or 100-60000 ms (THUMBNAILS__INTERVALMS)");
         if (ThumbnailWidth is < 16 or > 1920) errors.Add("the thumbnail width must be 16-1920 pixels (THUMBNAILS__WIDTH)");

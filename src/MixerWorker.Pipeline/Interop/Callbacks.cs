@@ -92,6 +92,28 @@ internal readonly struct ProbeInfo(nint info)
         return b;
     }
 
+    /// <summary>
+    /// Replaces the buffer list the probe holds with one in which each buffer joins up to
+    /// <paramref name="perBuffer"/> consecutive buffers of the old one (their memories, not copied;
+    /// timestamps and flags of the first). Nothing happens to a single buffer or a shorter list.
+    /// </summary>
+    internal void JoinBufferList(int perBuffer)
+    {
+        var list = (Type & ProbeType.BufferList) != 0 ? Native.gst_pad_probe_info_get_buffer_list(info) : 0;
+        if (list == 0 || Native.gst_buffer_list_length(list) is var length && length < 2) return;
+        var joined = Native.gst_buffer_list_new_sized((uint)((length + perBuffer - 1) / perBuffer));
+        for (uint i = 0; i < length; i += (uint)perBuffer)
+        {
+            var buffer = Native.gst_mini_object_ref(Native.gst_buffer_list_get(list, i));
+            for (var j = i + 1; j < Math.Min(length, i + (uint)perBuffer); j++)
+                buffer = Native.gst_buffer_append(buffer, Native.gst_mini_object_ref(Native.gst_buffer_list_get(list, j)));
+            Native.gst_buffer_list_insert(joined, -1, buffer);
+        }
+        // The probe info held the only reference the push continues with: it now holds the new list's.
+        Abi.Write(info, Abi.ProbeInfoDataOffset, joined);
+        Native.gst_mini_object_unref(list);
+    }
+
     internal bool IsDeltaUnit => Buffer is var b && b != 0 && (Abi.Read<uint>(b, Abi.MiniObjectFlagsOffset) & Abi.BufferFlagDeltaUnit) != 0;
 
     /// <summary>

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace MixerWorker.Pipeline.Interop;
 
-// Bindings used per output frame (aggregator signals, typed property values). Kept apart from the
+// Bindings used per output frame (aggregator signals, typed property values, buffer lists). Kept apart from the
 // string-based property path in GstObject.Set, which is too slow to run dozens of times per frame.
 internal static partial class Native
 {
@@ -18,6 +18,16 @@ internal static partial class Native
     [LibraryImport(GstLib)] internal static partial void gst_event_parse_segment(nint segmentEvent, out nint segment);
     /// <summary>The buffer an aggregator pad contributes to the frame being made (N: borrowed, not to be unref'd), or 0; only valid during aggregation.</summary>
     [LibraryImport("libgstvideo-1.0.so.0")] internal static partial nint gst_video_aggregator_pad_get_current_buffer(nint pad);
+
+    [LibraryImport(GstLib)] internal static partial uint gst_buffer_list_length(nint list);
+    /// <summary>The buffer at <paramref name="index"/> (N: borrowed from the list).</summary>
+    [LibraryImport(GstLib)] internal static partial nint gst_buffer_list_get(nint list, uint index);
+    [LibraryImport(GstLib)] internal static partial nint gst_buffer_list_new_sized(uint size); // F
+    /// <summary>Inserts <paramref name="buffer"/> (taking its reference) at <paramref name="index"/>, -1: at the end.</summary>
+    [LibraryImport(GstLib)] internal static partial void gst_buffer_list_insert(nint list, int index, nint buffer);
+    /// <summary>Appends the memories of <paramref name="second"/> to <paramref name="first"/> (takes both references; F: the result).</summary>
+    [LibraryImport(GstLib)] internal static partial nint gst_buffer_append(nint first, nint second);
+    [LibraryImport(GstLib)] internal static partial nint gst_mini_object_ref(nint obj);
 
     [LibraryImport(GObjectLib)] internal static partial void g_value_set_int(nint value, int v);
     [LibraryImport(GObjectLib)] internal static partial void g_value_set_uint(nint value, uint v);

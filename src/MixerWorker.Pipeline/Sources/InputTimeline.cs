@@ -49,14 +49,21 @@ internal sealed class InputTimeline
     private ulong _windowStart;
     private long _windowLength;
 
+    // The offset is corrected only when the earliest frames of a whole window stray further than this
+    // from their due time. Frames that come out early wait in their box's queue for that long, so it
+    // is latency, and it is kept small: what moves the earliest frame of a two-second window (the
+    // decode time of the quickest picture) varies by a few milliseconds, and ordinary jitter only
+    // makes the other frames later, never the earliest one earlier.
+    internal const long MaxBandNs = 10 * Ms;
+
     /// <param name="jitter">
     /// How much later than its due time a frame may leave its decoder and still be shown (what the
     /// buses' deadlines allow for). The offset is corrected only when the earliest frames of a window
-    /// stray more than half of it from their due time, so ordinary jitter never moves it.
+    /// stray more than <see cref="MaxBandNs"/> (at most half the allowance) from their due time.
     /// </param>
     internal InputTimeline(TimeSpan jitter)
     {
-        _bandNs = Math.Max(5 * Ms, jitter.Ticks * 100 / 2);
+        _bandNs = Math.Max(5 * Ms, Math.Min(MaxBandNs, jitter.Ticks * 100 / 2));
         _maxLaterNs = Math.Max(2 * _bandNs, jitter.Ticks * 100);
     }
 

@@ -90,6 +90,9 @@ internal static class WorkerSetup
                 // THUMBNAILS__INTERVALMS (0: off) / THUMBNAILS__WIDTH: the buses' thumbnails.
                 ThumbnailInterval = TimeSpan.FromMilliseconds(c.GetValue("Thumbnails:IntervalMs", options.ThumbnailInterval.TotalMilliseconds)),
                 ThumbnailWidth = c.GetValue("Thumbnails:Width", options.ThumbnailWidth),
+                // TIMING__INPUTJITTERMS / TIMING__MIXERLATENCYMS: the buses' deadline (docs/architecture.md, "Live timing").
+                InputJitter = TimeSpan.FromMilliseconds(c.GetValue("Timing:InputJitterMs", options.InputJitter.TotalMilliseconds)),
+                MixerLatency = TimeSpan.FromMilliseconds(c.GetValue("Timing:MixerLatencyMs", options.MixerLatency.TotalMilliseconds)),
             };
             var errors = options.Validate();
             return errors.Count == 0 ? options : throw new OptionsValidationException(name, typeof(MixerOptions), errors);

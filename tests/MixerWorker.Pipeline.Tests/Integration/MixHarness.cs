@@ -109,11 +109,14 @@ public sealed class MixHarness : IAsyncDisposable
         return reader;
     }
 
-    /// <summary>Reads a feed straight from the stand-in, without the worker: the baseline of latency measurements.</summary>
-    public OutputReader ReadFeed(FeedSpec feed)
+    /// <summary>
+    /// Reads a feed straight from the stand-in, without the worker: the baseline of latency measurements
+    /// (its stamps) or of what the feed itself sends (<paramref name="stamps"/> false: pictures and sound).
+    /// </summary>
+    public OutputReader ReadFeed(FeedSpec feed, bool stamps = true)
     {
         var reader = new OutputReader("127.0.0.1", StandIn.Port, $"read:ingest/{Project}/{feed.Input}:token={Token}", IngestPassphrase,
-            stampBoxes: [StampBox.Whole(feed.Input, feed.Fps, feed.Width, feed.Height)]);
+            stampBoxes: stamps ? [StampBox.Whole(feed.Input, feed.Fps, feed.Width, feed.Height)] : null);
         _readers.Add(reader);
         return reader;
     }

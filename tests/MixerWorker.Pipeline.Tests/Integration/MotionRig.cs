@@ -59,7 +59,7 @@ public sealed class MotionRig : IAsyncDisposable
         {
             var boxes = StampBoxes.Of(bus, input => feeds.Single(f => f.Input == input) is var f ? (f.Width, f.Height, f.Fps) : default);
             var reader = h.Read(bus.Name, stamps: boxes);
-            var readers = direct ? feeds.ToDictionary(f => f.Input, h.ReadFeed) : [];
+            var readers = direct ? feeds.ToDictionary(f => f.Input, f => h.ReadFeed(f)) : [];
             return new MotionRig(output, h, bus, boxes, reader, readers);
         }
         catch

@@ -93,8 +93,8 @@ internal static class LatencyBench
 
     /// <summary>Columns of <see cref="BusRow"/>.</summary>
     private const string BusHeader =
-        "| Case | Mixer | Bus | Output frames | Delivered fps | Max arrival gap ms | Repeats per box % | Skipped frames per box | Worker-added p50 per box ms | Worker-added p50 / p95 ms | Capture → reader p50 / p95 ms |\n" +
-        "|---|---|---|---|---|---|---|---|---|---|---|";
+        "| Case | Mixer | Bus | Output frames | Delivered fps | Max arrival gap ms | Repeats per box % | Skipped frames per box | Worker-added p50 per box ms | Worker-added p50 / p95 ms | Capture → reader p50 / p95 ms | Lag growth per box ms |\n" +
+        "|---|---|---|---|---|---|---|---|---|---|---|---|";
 
     private static string BusRow(string label, string mixer, string bus, TimingReport r)
     {
@@ -103,7 +103,7 @@ internal static class LatencyBench
         return $"| {label} | {mixer} | {bus} | {r.OutputFrames} | {r.DeliveredFps:0.0} | {r.MaxArrivalGapMs:0} " +
             $"| {string.Join(" · ", r.Boxes.Select(x => (100 * x.RepeatShare).ToString("0", CultureInfo.InvariantCulture)))} " +
             $"| {string.Join(" · ", r.Boxes.Select(x => x.SkippedFrames))} | {string.Join(" · ", r.Boxes.Select(x => Ms(x.WorkerAddedP50)))} " +
-            $"| {P(added, 0.5)} / {P(added, 0.95)} | {P(latency, 0.5)} / {P(latency, 0.95)} |";
+            $"| {P(added, 0.5)} / {P(added, 0.95)} | {P(latency, 0.5)} / {P(latency, 0.95)} | {string.Join(" · ", r.Boxes.Select(x => Ms(x.LagGrowthMs)))} |";
     }
 
     private static string P(IReadOnlyList<double> values, double p) => Ms(BoxTiming.Percentile(values, p));

@@ -47,6 +47,11 @@ public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
     /// <summary>Up to this much random delay before each picture's packets are sent (bursty network or
     /// encoder); order is kept. Zero sends at once.</summary>
     public TimeSpan SendJitter { get; init; }
+    /// <summary>
+    /// An audio-sync marker: once per this period the picture turns white above the stamp and a 1 kHz
+    /// beep starts at that picture's timestamp (the sound is silent otherwise). Null: the plain tone.
+    /// </summary>
+    public TimeSpan? FlashEvery { get; init; }
 
     /// <summary>ffmpeg's mpegts muxer default (-muxdelay 0.7): PCR 0.7 s behind DTS (read from its output).</summary>
     public static readonly TimeSpan FfmpegMuxDelay = TimeSpan.FromMilliseconds(700);
@@ -129,12 +134,20 @@ public sealed class SyntheticFeed : IDisposable
             }
             var mux = p.Add("mpegtsmux", null, ("alignment", 7));
             p.AddChain([video, caps, .. label, .. weave, encoder, parser, mux]);
-            using (var raw = caps.StaticPad("src")) probes.Add(StampBurner.Attach(raw, spec.Width, spec.Height, spec.Fps, spec.Interlaced));
+            var marker = spec.FlashEvery is { } every ? new FlashBeep(every, spec.Width, spec.Height, spec.Fps, spec.AudioRate, spec.AudioChannels) : null;
+            using (var raw = caps.StaticPad("src"))
+            {
+                probes.Add(StampBurner.Attach(raw, spec.Width, spec.Height, spec.Fps, spec.Interlaced));
+                if (marker is not null) probes.Add(Callbacks.AddProbe(raw, ProbeType.Buffer, marker.OnPicture));
+            }
             if (spec.AudioCodec != "none")
             {
                 var tone = p.Add("audiotestsrc", null, ("is-live", true), ("freq", spec.ToneHz.ToString(CultureInfo.InvariantCulture)), ("volume", spec.ToneVolume), ("samplesperbuffer", 960));
                 var aconv = p.Add("audioconvert");
-                var acaps = p.Add("capsfilter", null, ("caps", $"audio/x-raw,rate={spec.AudioRate},channels={spec.AudioChannels}"));
+                var format = marker is null ? "" : "format=S16LE,"; // the marker writes 16-bit samples
+                var acaps = p.Add("capsfilter", null, ("caps", $"audio/x-raw,{format}rate={spec.AudioRate},channels={spec.AudioChannels}"));
+                if (marker is not null)
+                    using (var rawSound = acaps.StaticPad("src")) probes.Add(Callbacks.AddProbe(rawSound, ProbeType.Buffer, marker.OnSound));
                 Element[] aenc = spec.AudioCodec switch
                 {
                     "opus" => [p.Add("opusenc")],
@@ -142,6 +155,9 @@ public sealed class SyntheticFeed : IDisposable
                     _ => [p.Add("voaacenc"), p.Add("aacparse")], // mpegtsmux refuses voaacenc's output without the parser
                 };
                 p.AddChain([tone, aconv, acaps, .. aenc, mux]);
+                if (aenc[0].FactoryName == "voaacenc")
+                    using (var parsed = aenc[^1].StaticPad("src"))
+                        probes.Add(Callbacks.AddProbe(parsed, ProbeType.Buffer, info => AacDelay.Compensate(info, spec.AudioRate)));
             }
             var sink = p.Add("srtsink", null, ("uri", $"srt://{host}:{port}"),
                 ("streamid", $"publish:ingest/{project}/{spec.Input}{(token is null ? "" : $":token={token}")}"),
@@ -223,6 +239,31 @@ public sealed class SyntheticFeed : IDisposable
             _lastRelease = release;
             var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), release);
             if (wait > TimeSpan.Zero) Thread.Sleep(wait);
+            return ProbeReturn.Ok;
+        }
+    }
+
+    /// <summary>
+    /// voaacenc stamps each AAC frame with the time of its first input sample, but what a decoder makes of
+    /// the stream starts with the encoder's delay: through avdec_aac (the engine's decoder, which does not
+    /// trim it, like most) every sound comes out 1600 samples after its stamp, 33 ms at 48 kHz, measured
+    /// with a click through voaacenc → mpegtsmux → tsdemux → avdec_aac. A publisher that gets lip sync
+    /// right says so in its timestamps (ffmpeg gives its AAC encoder's first frame a negative PTS), so
+    /// the feed stamps each frame that much earlier and leaves out the first frames, which would go
+    /// below zero. Without this a flash-and-beep feed is 33 ms out of sync before any mixer touches it.
+    /// </summary>
+    internal static class AacDelay
+    {
+        internal const int Samples = 1600;
+
+        internal static ProbeReturn Compensate(ProbeInfo info, int rate)
+        {
+            if (info.BufferPts is not { } pts) return ProbeReturn.Ok;
+            var by = (ulong)(Samples * 1_000_000_000L / rate);
+            if (pts < by) return ProbeReturn.Drop;
+            var buffer = info.WritableBuffer();
+            Abi.Write(buffer, Abi.BufferPtsOffset, pts - by);
+            if (info.BufferDts is { } dts) Abi.Write(buffer, Abi.BufferDtsOffset, dts >= by ? dts - by : pts - by);
             return ProbeReturn.Ok;
         }
     }

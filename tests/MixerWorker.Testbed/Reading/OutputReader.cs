@@ -89,7 +89,7 @@ public sealed class OutputReader : IDisposable
 
     public RgbFrame? Latest { get { lock (_lock) return _latest; } }
 
-    /// <summary>The decoded audio of an Opus output (AAC is only identified, not decoded).</summary>
+    /// <summary>The decoded audio (Opus or AAC) as 48 kHz stereo float.</summary>
     public PcmRecorder Audio { get; } = new();
 
     /// <summary>Forgets counters (not caps), e.g. to measure only after a change.</summary>
@@ -196,20 +196,31 @@ public sealed class OutputReader : IDisposable
         appsink = Element.FromBorrowed(p.Add("appsink", null, ("max-buffers", 32), ("drop", true), ("sync", false)).Handle);
         p.AddChain(parse, dec, conv, caps, appsink);
         var opusparse = p.Add("opusparse");
-        var opusdec = p.Add("opusdec");
-        var aconv = p.Add("audioconvert");
-        var pcm = p.Add("capsfilter", null, ("caps", "audio/x-raw,format=F32LE,rate=48000,channels=2,layout=interleaved"));
-        var asink = p.Add("fakesink", null, ("sync", false), ("async", false));
-        p.AddChain(opusparse, opusdec, aconv, pcm, asink);
-        using (var pcmSrc = pcm.StaticPad("src")) probes.Add(Audio.Attach(pcmSrc));
+        var aacparse = p.Add("aacparse");
+        // AAC is decoded as the engine decodes it (avdec_aac), so a feed's sound can be read as the engine hears it.
+        Element[] decoders = [p.Add("opusdec"), p.Add("avdec_aac")];
+        p.AddChain(opusparse, decoders[0]);
+        p.AddChain(aacparse, decoders[1]);
+        foreach (var decoder in decoders)
+        {
+            var aconv = p.Add("audioconvert");
+            var resample = p.Add("audioresample");
+            var pcm = p.Add("capsfilter", null, ("caps", "audio/x-raw,format=F32LE,rate=48000,channels=2,layout=interleaved"));
+            var asink = p.Add("fakesink", null, ("sync", false), ("async", false));
+            p.AddChain(decoder, aconv, resample, pcm, asink);
+            using var pcmSrc = pcm.StaticPad("src");
+            probes.Add(Audio.Attach(pcmSrc));
+        }
         Callbacks.ConnectPadAdded(demux, pad =>
         {
             var type = pad.QueryMediaType();
-            var target = type == "video/x-h264" ? parse : type is "audio/x-opus" or "audio/mpeg" ? opusparse : null;
+            var caps = type == "audio/mpeg" ? pad.CurrentCaps() : null;
+            if (caps is not null) lock (_lock) _s.AudioCaps = caps;
+            // audio/mpeg with mpegversion 2 or 4 is AAC; MPEG-1 layer 2 is only identified.
+            var aac = caps is not null && !caps.Contains("mpegversion=(int)1", StringComparison.Ordinal);
+            var target = type switch { "video/x-h264" => parse, "audio/x-opus" => opusparse, "audio/mpeg" when aac => aacparse, _ => null };
             if (target is null) return;
-            if (type == "audio/mpeg") lock (_lock) _s.AudioCaps = pad.CurrentCaps();
             using var sinkPad = target.StaticPad("sink");
-            if (type == "audio/mpeg") return; // AAC: caps recorded, not decoded
             pad.Link(sinkPad);
         });
         var parsed = parse.StaticPad("src");
