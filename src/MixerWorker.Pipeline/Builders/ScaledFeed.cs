@@ -12,9 +12,13 @@ internal sealed class ScaledFeed : IDisposable
 {
     // The scaler works on its own thread, so one input's scalings run side by side rather than one
     // after another on its decoder's thread. Nothing downstream blocks it (every box has its own
-    // leaky queue after the tee), so this queue only fills when the machine cannot keep up, and
-    // then the oldest pictures go rather than the decoder waiting.
-    private const int MaxQueuedPictures = 30;
+    // leaky queue after the tee), so this queue only fills when the scaler cannot keep up (a machine
+    // short of CPU), and then it must not become a standing delay: 30 pictures, full while the
+    // scaler ran a little slower than its input, held every picture a second, far past the buses'
+    // deadline, and every box showing the feed froze on its last picture that was in time. With
+    // two, the newest picture waits at most two scalings and the oldest goes: the boxes move at
+    // the rate the scaler manages. See docs/architecture.md, "Live timing".
+    internal const int MaxQueuedPictures = 2;
 
     private readonly Graph _graph;
     private readonly Element _sourceTee;
@@ -63,6 +67,13 @@ internal sealed class ScaledFeed : IDisposable
         _entry = _chain[0].StaticPad("sink");
         _sourcePad = sourceTee.RequestPad("src_%u");
         _sourcePad.Link(_entry);
+    }
+
+    /// <summary>Runs <paramref name="handler"/> on the scaler's thread for every picture it takes (tests: a starved scaler).</summary>
+    internal ProbeHandle ProbeScaling(Func<ProbeInfo, ProbeReturn> handler)
+    {
+        using var sink = _scale.StaticPad("sink");
+        return _graph.AddProbe(sink, ProbeType.Buffer, handler);
     }
 
     /// <summary>The caps the source is scaled to; null before the first picture.</summary>

@@ -437,6 +437,26 @@ internal sealed class ProjectGraph(
             graph.Pipeline.CountElements("videoscale"));
     }
 
+    /// <summary>Holds every picture an input's decoder hands on, on the decoder's thread (tests: a starved decoder).</summary>
+    internal IDisposable StallDecoder(string input, TimeSpan perPicture)
+    {
+        graph.AssertOwnerThread();
+        return graph.AddProbe(_inputs[input].Branch.VideoEntry, ProbeType.Buffer, Stall(perPicture));
+    }
+
+    /// <summary>Holds every picture a shared scaler takes, on the scaler's thread (tests: a starved scaler).</summary>
+    internal IDisposable StallScaler(string source, int width, int height, TimeSpan perPicture)
+    {
+        graph.AssertOwnerThread();
+        return _scalers.Feeds.Single(f => f.Source == source && f.Key.Width == width && f.Key.Height == height).ProbeScaling(Stall(perPicture));
+    }
+
+    private static Func<ProbeInfo, ProbeReturn> Stall(TimeSpan perPicture) => _ =>
+    {
+        Thread.Sleep(perPicture);
+        return ProbeReturn.Ok;
+    };
+
     internal (IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays) AudioGraph()
     {
         graph.AssertOwnerThread();
