@@ -35,7 +35,7 @@ internal sealed class ProjectGraph(
     private Func<string, string> _resolveGraphic = file => file;
     private readonly LatenessWatch _lateness = new(log);
     // Boxes of every bus showing the same source at the same size share one scaler.
-    private readonly ScalerPool _scalers = new(graph);
+    private readonly ScalerPool _scalers = new(graph, new BusLatency(options.InputJitter, options.MixerLatency).Total);
     private int _connectionSerial;
 
     internal TallyPublisher Tally { get; } = new();

@@ -10,16 +10,18 @@ namespace MixerWorker.Pipeline.Tests.Integration;
 
 /// <summary>
 /// Issue 9 under overload: when a part every bus shares (an input's decoder, a shared scaler) cannot
-/// keep up with its input, the boxes it feeds skip pictures and stay on time; they never freeze on
-/// an old picture while the part works through a backlog nobody can show any more. The 720p + 7 AUX
-/// job froze that way on two cores (bench/results/2026-11-30-overload-720p-7aux.md). Here one part
-/// is starved for real, deterministically: it is held 45 ms on every picture of a 30 fps feed, on its
-/// own thread, so it manages 22 pictures a second, as a thread given two thirds of what it needs would.
+/// keep up with its input, the boxes it feeds skip pictures and stay on time; they never fall behind
+/// while the part works through a backlog. The 720p + 7 AUX job collapsed that way on two cores
+/// (bench/results/2026-11-30-overload-720p-7aux.md). Here one part is starved for real and
+/// deterministically: it is held 45 ms on every picture of a 30 fps feed, on its own thread, so it
+/// manages 22 pictures a second, as a thread given two thirds of what it needs would.
 /// </summary>
 public sealed class OverloadTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Starved = TimeSpan.FromMilliseconds(45);
     private static readonly TimeSpan Measured = TimeSpan.FromSeconds(6);
+    // Repeats and skips a healthy box may show in 180 frames: one scheduling stall of a busy test machine.
+    private const int Hiccup = 12;
 
     [Fact]
     public async Task A_starved_shared_scaler_skips_pictures_and_its_boxes_stay_on_time()
@@ -34,9 +36,10 @@ public sealed class OverloadTests(ITestOutputHelper output)
         var reports = await show.MeasureAsync(Measured);
         var onProgram = reports["program"].Boxes.Single();
         var (starved, neighbour) = (reports["aux1"].Boxes[0], reports["aux1"].Boxes[1]);
-        // The bus that does not use the starved scaler loses nothing, nor does the other box beside it.
-        Assert.True(onProgram.IsSmooth(2), onProgram.ToString());
-        Assert.True(neighbour.IsSmooth(2), neighbour.ToString());
+        // The bus that does not use the starved scaler loses nothing, nor does the other box beside it
+        // (but for a hiccup of a loaded test machine).
+        Assert.True(onProgram.IsSmooth(Hiccup), onProgram.ToString());
+        Assert.True(neighbour.IsSmooth(Hiccup), neighbour.ToString());
         AssertMovesOnTime(starved, neighbour, leastShare: 0.4);
     }
 
@@ -50,21 +53,24 @@ public sealed class OverloadTests(ITestOutputHelper output)
 
         var report = (await show.MeasureAsync(Measured))["program"];
         var (starved, other) = (report.Boxes[0], report.Boxes[1]);
-        Assert.True(other.IsSmooth(2), other.ToString());
+        Assert.True(other.IsSmooth(Hiccup), other.ToString());
         // The decoder shows what it makes in time between keyframes (one a second) and skips the rest.
         AssertMovesOnTime(starved, other, leastShare: 0.1);
         Assert.Contains(show.Harness.Log.Lines, l => l.Contains($"input {a.Input}: its decoder runs") && l.Contains("skipping to the next keyframe"));
     }
 
-    // The box keeps showing new pictures (at least leastShare of its input's), and each is as fresh
-    // as the same bus's healthy box: the starved part costs pictures, never delay.
+    // The box keeps showing new pictures (at least leastShare of its input's), each at most a few
+    // frames older than the same bus's healthy box shows its own, and its lag does not grow: the
+    // starved part costs pictures, not delay. Before the fix the starved scaler's box ran a second
+    // late (a full 30-picture queue) and the starved decoder's lag grew by 1.4 s in 6 s.
     private void AssertMovesOnTime(BoxTiming starved, BoxTiming healthy, double leastShare)
     {
         output.WriteLine($"starved: {starved}\nhealthy: {healthy}");
         var least = (int)(leastShare * starved.InputFps * Measured.TotalSeconds);
         Assert.True(starved.LatencyMs.Count >= least, $"{starved.Box} showed {starved.LatencyMs.Count} new pictures in {Measured.TotalSeconds} s, fewer than {least}: it froze");
-        Assert.True(starved.LatencyP95 <= healthy.LatencyP50 + 100,
+        Assert.True(starved.LatencyP95 <= healthy.LatencyP50 + 250,
             $"{starved.Box} latency p95 {starved.LatencyP95:0} ms against {healthy.LatencyP50:0} ms for {healthy.Box}: its pictures come late");
+        Assert.True(starved.LagGrowthMs <= 100, $"{starved.Box} lag grew by {starved.LagGrowthMs:0} ms in {Measured.TotalSeconds} s");
         Assert.Equal(0, starved.Backwards);
     }
 
