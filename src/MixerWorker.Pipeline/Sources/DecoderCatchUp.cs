@@ -8,10 +8,9 @@ namespace MixerWorker.Pipeline.Sources;
 /// </summary>
 /// <remarks>
 /// Without it a decoder that fell behind (a CPU-starved machine, a start-up spike) never came back:
-/// every picture it made was past its deadline and no bus showed it, so every box of the input froze
-/// on its last picture in time, while the data still to decode piled up in front of it (the source's
-/// two megabytes, 10–20 s of a 1–3 Mb/s feed) and it spent the machine on pictures nobody could
-/// use. A predicted picture cannot be decoded without the ones before it, so the skip runs to a
+/// the data still to decode piled up in front of it (the source's two megabytes, 10–20 s of a
+/// 1–3 Mb/s feed), every box of the input showed its pictures ever later or froze (15 s in the
+/// 720p + 7 AUX bench), and it spent the machine on pictures no bus could use in time. A predicted picture cannot be decoded without the ones before it, so the skip runs to a
 /// keyframe; keyframes always pass, so a publisher whose timestamps jump is re-anchored as before.
 /// A short stall (one late picture, a scheduling hiccup) is caught up by decoding faster than real
 /// time and skips nothing: the pictures must stay late over <see cref="Persist"/> of the input's time.
