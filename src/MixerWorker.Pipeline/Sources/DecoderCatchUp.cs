@@ -1,10 +1,10 @@
 namespace MixerWorker.Pipeline.Sources;
 
 /// <summary>
-/// Keeps an input's decoder at the live edge when the machine cannot decode all its pictures in
-/// time: once the decoded pictures have left the decoder later than the buses wait for
-/// (<see cref="InputTimeline"/>'s jitter allowance) for a while, the coded pictures up to the next
-/// keyframe are dropped before the decoder, and decoding starts again from that keyframe.
+/// Keeps an input's decoder near the live edge when the machine cannot decode all its pictures in
+/// time: once the decoded pictures have left the decoder more than <see cref="Behind"/> after their
+/// due time (<see cref="InputTimeline"/>) for a while, the coded pictures up to the next keyframe
+/// are dropped before the decoder, and decoding starts again from that keyframe.
 /// </summary>
 /// <remarks>
 /// Without it a decoder that fell behind (a CPU-starved machine, a start-up spike) never came back:
@@ -12,8 +12,9 @@ namespace MixerWorker.Pipeline.Sources;
 /// 1–3 Mb/s feed), every box of the input showed its pictures ever later or froze (15 s in the
 /// 720p + 7 AUX bench), and it spent the machine on pictures no bus could use in time. A predicted picture cannot be decoded without the ones before it, so the skip runs to a
 /// keyframe; keyframes always pass, so a publisher whose timestamps jump is re-anchored as before.
-/// A short stall (one late picture, a scheduling hiccup) is caught up by decoding faster than real
-/// time and skips nothing: the pictures must stay late over <see cref="Persist"/> of the input's time.
+/// A lag a decoder catches up by decoding faster than real time (a scheduling hiccup, a busy second:
+/// 80–180 ms were seen on a loaded test machine) skips nothing: the pictures, shown late meanwhile,
+/// must be more than <see cref="Behind"/> late over <see cref="Persist"/> of the input's time.
 /// Pure arithmetic; called from the input's streaming thread (the demuxer's, which also runs the
 /// parser and the decoder), read for status from any thread.
 /// </remarks>
@@ -21,6 +22,8 @@ internal sealed class DecoderCatchUp
 {
     /// <summary>How long (of the input's own time) its pictures must stay late before the decoder skips.</summary>
     internal static readonly TimeSpan Persist = TimeSpan.FromMilliseconds(200);
+    /// <summary>How late the pictures must leave the decoder for it to skip: the most an input lags for long.</summary>
+    internal static readonly TimeSpan Behind = TimeSpan.FromMilliseconds(500);
     private const long Ms = 1_000_000;
 
     private readonly long _allowanceNs;
@@ -32,8 +35,8 @@ internal sealed class DecoderCatchUp
     private volatile bool _skipping;
     private long _skips, _skipped;
 
-    /// <param name="allowance">How late a picture may leave the decoder and still be shown (the input's jitter allowance); at least a few milliseconds.</param>
-    internal DecoderCatchUp(TimeSpan allowance) => _allowanceNs = Math.Max(5 * Ms, allowance.Ticks * 100);
+    /// <param name="behind">How late a picture may leave the decoder before the decoder skips (<see cref="Behind"/>; tests use others).</param>
+    internal DecoderCatchUp(TimeSpan behind) => _allowanceNs = Math.Max(5 * Ms, behind.Ticks * 100);
 
     /// <summary>Whether coded pictures are being dropped until the next keyframe.</summary>
     internal bool Skipping => _skipping;

@@ -50,7 +50,7 @@ internal sealed class SrtSource : IDisposable
         TimeSpan jitter, Func<string, string> redact, ILogger log)
     {
         Timeline = new InputTimeline(jitter);
-        CatchUp = new DecoderCatchUp(jitter);
+        CatchUp = new DecoderCatchUp(jitter > DecoderCatchUp.Behind ? jitter : DecoderCatchUp.Behind);
         // Before anything is added to the pipeline, so a missing libsrt leaves nothing behind.
         SrtCallerReader.CheckLibrary();
         _graph = graph;

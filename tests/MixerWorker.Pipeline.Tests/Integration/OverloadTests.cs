@@ -40,7 +40,8 @@ public sealed class OverloadTests(ITestOutputHelper output)
         // (but for a hiccup of a loaded test machine).
         Assert.True(onProgram.IsSmooth(Hiccup), onProgram.ToString());
         Assert.True(neighbour.IsSmooth(Hiccup), neighbour.ToString());
-        AssertMovesOnTime(starved, neighbour, leastShare: 0.4);
+        AssertMovesOnTime(starved, neighbour, leastShare: 0.4, lagMs: 250);
+        Assert.True(starved.LagGrowthMs <= 100, $"{starved.Box} lag grew by {starved.LagGrowthMs:0} ms in {Measured.TotalSeconds} s");
     }
 
     [Fact]
@@ -54,23 +55,23 @@ public sealed class OverloadTests(ITestOutputHelper output)
         var report = (await show.MeasureAsync(Measured))["program"];
         var (starved, other) = (report.Boxes[0], report.Boxes[1]);
         Assert.True(other.IsSmooth(Hiccup), other.ToString());
-        // The decoder shows what it makes in time between keyframes (one a second) and skips the rest.
-        AssertMovesOnTime(starved, other, leastShare: 0.1);
+        // The decoder shows what it makes, late by up to half a second (DecoderCatchUp.Behind), then
+        // skips to its next keyframe (one a second) rather than fall further behind.
+        AssertMovesOnTime(starved, other, leastShare: 0.1, lagMs: 750);
         Assert.Contains(show.Harness.Log.Lines, l => l.Contains($"input {a.Input}: its decoder runs") && l.Contains("skipping to the next keyframe"));
     }
 
-    // The box keeps showing new pictures (at least leastShare of its input's), each at most a few
-    // frames older than the same bus's healthy box shows its own, and its lag does not grow: the
-    // starved part costs pictures, not delay. Before the fix the starved scaler's box ran a second
-    // late (a full 30-picture queue) and the starved decoder's lag grew by 1.4 s in 6 s.
-    private void AssertMovesOnTime(BoxTiming starved, BoxTiming healthy, double leastShare)
+    // The box keeps showing new pictures (at least leastShare of its input's), each at most lagMs
+    // older than the same bus's healthy box shows its own: the starved part costs pictures, not
+    // ever more delay. Before the fix the starved scaler's box ran a second late (a full 30-picture
+    // queue), and the starved decoder's lag grew by 1.4 s in 6 s (p95 2.4 s over the healthy box).
+    private void AssertMovesOnTime(BoxTiming starved, BoxTiming healthy, double leastShare, int lagMs)
     {
         output.WriteLine($"starved: {starved}\nhealthy: {healthy}");
         var least = (int)(leastShare * starved.InputFps * Measured.TotalSeconds);
         Assert.True(starved.LatencyMs.Count >= least, $"{starved.Box} showed {starved.LatencyMs.Count} new pictures in {Measured.TotalSeconds} s, fewer than {least}: it froze");
-        Assert.True(starved.LatencyP95 <= healthy.LatencyP50 + 250,
+        Assert.True(starved.LatencyP95 <= healthy.LatencyP50 + lagMs,
             $"{starved.Box} latency p95 {starved.LatencyP95:0} ms against {healthy.LatencyP50:0} ms for {healthy.Box}: its pictures come late");
-        Assert.True(starved.LagGrowthMs <= 100, $"{starved.Box} lag grew by {starved.LagGrowthMs:0} ms in {Measured.TotalSeconds} s");
         Assert.Equal(0, starved.Backwards);
     }
 
