@@ -18,6 +18,8 @@ export MEDIAMTX__SRTPORT=$BENCH_PORT
 export SRT__LATENCYMS=${SRT__LATENCYMS:-120}
 unset MEDIAMTX__TOKEN
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# As the image sets it (docker/Dockerfile.gst), so the benches measure the worker the image runs.
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 
 CLK_TCK=$(getconf CLK_TCK)
 

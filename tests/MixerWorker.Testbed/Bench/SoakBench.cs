@@ -25,7 +25,9 @@ internal static class SoakBench
     private const string Junk = "junk";
     private static readonly string Prefix = "mixer";
 
-    private sealed record Sample(double Minute, long RssKb, int Threads, int Fds, double CpuPercent, int ProgramFrames, double ProgramGapMs,
+    // ManagedMb is the GC's count of live managed bytes (dotnet_total_memory_bytes on /metrics): with RSS it tells a
+    // managed leak from native growth (GStreamer, glibc arenas).
+    private sealed record Sample(double Minute, long RssKb, double ManagedMb, int Threads, int Fds, double CpuPercent, int ProgramFrames, double ProgramGapMs,
         int AuxFrames, double AuxGapMs, string Inputs);
 
     internal static async Task<int> RunAsync(Dictionary<string, string> o)
@@ -77,7 +79,9 @@ internal static class SoakBench
         });
 
         var log = o.GetValueOrDefault("worker-log");
-        using var worker = StartWorker(workerDll, redisConfig, standIn.Port, log);
+        var metricsPort = FreePorts.Tcp();
+        using var worker = StartWorker(workerDll, redisConfig, standIn.Port, metricsPort, log);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         using var program = new OutputReader("127.0.0.1", standIn.Port, $"read:out/{Project}/program", outputPass);
         using var aux1 = new OutputReader("127.0.0.1", standIn.Port, $"read:out/{Project}/aux1", outputPass);
         var samples = new List<Sample>();
@@ -167,6 +171,7 @@ internal static class SoakBench
             {
                 await Delay(sampleEvery, token);
                 var (rss, threads) = ProcStatus(worker.Id);
+                var managedMb = await ManagedMbAsync(http, metricsPort);
                 var fds = Directory.EnumerateFileSystemEntries($"/proc/{worker.Id}/fd").Count();
                 var cpu = CpuTicks(worker.Id);
                 var wall = Stopwatch.GetElapsedTime(wallBefore).TotalSeconds;
@@ -176,9 +181,9 @@ internal static class SoakBench
                 program.ResetCounters();
                 aux1.ResetCounters();
                 var status = await db.StringGetAsync(Key("status"));
-                var sample = new Sample(started.Elapsed.TotalMinutes, rss, threads, fds, cpuPercent, p.Frames, p.MaxFrameGapMs, a.Frames, a.MaxFrameGapMs, InputStates(status));
+                var sample = new Sample(started.Elapsed.TotalMinutes, rss, managedMb, threads, fds, cpuPercent, p.Frames, p.MaxFrameGapMs, a.Frames, a.MaxFrameGapMs, InputStates(status));
                 samples.Add(sample);
-                Console.Error.WriteLine($"{sample.Minute:F1} min: RSS {rss / 1024} MB, {threads} threads, {fds} fds, CPU {cpuPercent:F0} %, program {p.Frames} frames (gap {p.MaxFrameGapMs:F0} ms), aux1 {a.Frames} (gap {a.MaxFrameGapMs:F0} ms), {sample.Inputs}");
+                Console.Error.WriteLine($"{sample.Minute:F1} min: RSS {rss / 1024} MB (managed {managedMb:F1} MB), {threads} threads, {fds} fds, CPU {cpuPercent:F0} %, program {p.Frames} frames (gap {p.MaxFrameGapMs:F0} ms), aux1 {a.Frames} (gap {a.MaxFrameGapMs:F0} ms), {sample.Inputs}");
                 if (worker.HasExited) throw new InvalidOperationException($"the worker exited with code {worker.ExitCode}");
             }
             await Task.WhenAll(operatorLoop, dropLoop, garbageLoop);
@@ -195,8 +200,8 @@ internal static class SoakBench
         Console.Write(report);
         if (o.TryGetValue("out", out var path)) await File.AppendAllTextAsync(path, report);
         if (o.TryGetValue("csv", out var csv))
-            await File.WriteAllLinesAsync(csv, ["minute,rss_kb,threads,fds,cpu_percent,program_frames,program_max_gap_ms,aux1_frames,aux1_max_gap_ms,inputs",
-                .. samples.Select(s => string.Join(",", F(s.Minute, "F2"), s.RssKb, s.Threads, s.Fds, F(s.CpuPercent, "F1"), s.ProgramFrames, F(s.ProgramGapMs, "F0"), s.AuxFrames, F(s.AuxGapMs, "F0"), s.Inputs))]);
+            await File.WriteAllLinesAsync(csv, ["minute,rss_kb,managed_mb,threads,fds,cpu_percent,program_frames,program_max_gap_ms,aux1_frames,aux1_max_gap_ms,inputs",
+                .. samples.Select(s => string.Join(",", F(s.Minute, "F2"), s.RssKb, F(s.ManagedMb, "F1"), s.Threads, s.Fds, F(s.CpuPercent, "F1"), s.ProgramFrames, F(s.ProgramGapMs, "F0"), s.AuxFrames, F(s.AuxGapMs, "F0"), s.Inputs))]);
         return sent.Keys.All(answers.ContainsKey) ? 0 : 1;
     }
 
@@ -218,11 +223,14 @@ internal static class SoakBench
             double Median(IEnumerable<double> v) { var a = v.Order().ToArray(); return a.Length == 0 ? 0 : a[a.Length / 2]; }
             var rssStart = Median(after.Take(window).Select(s => (double)s.RssKb));
             var rssEnd = Median(after.TakeLast(window).Select(s => (double)s.RssKb));
+            var managedStart = Median(after.Take(window).Select(s => s.ManagedMb));
+            var managedEnd = Median(after.TakeLast(window).Select(s => s.ManagedMb));
             var thrStart = Median(after.Take(window).Select(s => (double)s.Threads));
             var thrEnd = Median(after.TakeLast(window).Select(s => (double)s.Threads));
             sb.AppendLine("| Measure | after warm-up | at the end | growth |");
             sb.AppendLine("|---|---|---|---|");
             sb.AppendLine($"| worker RSS (median of the first / last {window} samples) | {rssStart / 1024:F1} MB | {rssEnd / 1024:F1} MB | {Pct(rssStart, rssEnd)} |");
+            sb.AppendLine($"| of which managed (live objects after the last GC) | {managedStart:F1} MB | {managedEnd:F1} MB | {Pct(managedStart, managedEnd)} |");
             sb.AppendLine($"| worker threads | {thrStart:F0} | {thrEnd:F0} | {Pct(thrStart, thrEnd)} |");
             var fdStart = Median(after.Take(window).Select(s => (double)s.Fds));
             var fdEnd = Median(after.TakeLast(window).Select(s => (double)s.Fds));
@@ -252,13 +260,13 @@ internal static class SoakBench
         sb.AppendLine();
         sb.AppendLine("RSS, threads and file descriptors over time (every sample is in the CSV next to this file):");
         sb.AppendLine();
-        sb.AppendLine("| minute | RSS MB | threads | fds | CPU % | program frames / max gap ms | aux1 frames / max gap ms |");
-        sb.AppendLine("|---|---|---|---|---|---|---|");
+        sb.AppendLine("| minute | RSS MB | managed MB | threads | fds | CPU % | program frames / max gap ms | aux1 frames / max gap ms |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|");
         var step = Math.Max(1, samples.Count / 24);
         for (var i = 0; i < samples.Count; i += step)
         {
             var s = samples[i];
-            sb.AppendLine($"| {s.Minute:F1} | {s.RssKb / 1024.0:F1} | {s.Threads} | {s.Fds} | {s.CpuPercent:F0} | {s.ProgramFrames} / {s.ProgramGapMs:F0} | {s.AuxFrames} / {s.AuxGapMs:F0} |");
+            sb.AppendLine($"| {s.Minute:F1} | {s.RssKb / 1024.0:F1} | {s.ManagedMb:F1} | {s.Threads} | {s.Fds} | {s.CpuPercent:F0} | {s.ProgramFrames} / {s.ProgramGapMs:F0} | {s.AuxFrames} / {s.AuxGapMs:F0} |");
         }
         sb.AppendLine();
         return sb.ToString();
@@ -317,7 +325,18 @@ internal static class SoakBench
         return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
     }
 
-    private static Process StartWorker(string dll, string redisConfig, int srtPort, string? log)
+    private static async Task<double> ManagedMbAsync(HttpClient http, int metricsPort)
+    {
+        try
+        {
+            var text = await http.GetStringAsync($"http://127.0.0.1:{metricsPort}/metrics");
+            var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("dotnet_total_memory_bytes ", StringComparison.Ordinal));
+            return line is null ? double.NaN : double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture) / (1024 * 1024);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { return double.NaN; }
+    }
+
+    private static Process StartWorker(string dll, string redisConfig, int srtPort, int metricsPort, string? log)
     {
         var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(dll);
@@ -325,6 +344,7 @@ internal static class SoakBench
         psi.Environment["WORKER__ID"] = "soak";
         psi.Environment["MEDIAMTX__HOST"] = "127.0.0.1";
         psi.Environment["MEDIAMTX__SRTPORT"] = srtPort.ToString(CultureInfo.InvariantCulture);
+        psi.Environment["METRICS__PORT"] = metricsPort.ToString(CultureInfo.InvariantCulture);
         psi.Environment.Remove("MEDIAMTX__TOKEN");
         var p = ChildProcesses.Start(psi);
         var sink = log is null ? null : TextWriter.Synchronized(new StreamWriter(log, append: true) { AutoFlush = true });

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.Imaging;
@@ -79,7 +77,7 @@ internal static class DemoShow
         var feeds = Enumerable.Range(0, 3).Select(i => SyntheticFeed.Start(Camera(i), Project, "127.0.0.1", standIn.Port, IngestPassphrase, Token)).ToList();
         Say("three cameras publishing, each a moving ball, its name and a clock: cam-a on red with a 330 Hz tone, cam-b green 440 Hz, cam-c blue 550 Hz");
 
-        var redisPort = FreeTcpPort();
+        var redisPort = FreePorts.Tcp();
         using var redis = Start("redis-server", ["--port", redisPort.ToString(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"], quiet: true);
         Say($"redis-server on 127.0.0.1:{redisPort}");
         await Task.Delay(500);
@@ -93,9 +91,9 @@ internal static class DemoShow
             ["INGEST_SRT_PASSPHRASE"] = IngestPassphrase,
             ["OUTPUT_SRT_PASSPHRASE"] = OutputPassphrase,
             ["GRAPHICS__DIRECTORY"] = graphics,
-            ["METRICS__PORT"] = FreeTcpPort().ToString(),
+            ["METRICS__PORT"] = FreePorts.Tcp().ToString(),
         };
-        var dashboardPort = FreeTcpPort();
+        var dashboardPort = FreePorts.Tcp();
         var exit = 0;
         // Two workers share the project the way a fleet does: one holds its lease and runs it, the other
         // stands by; mid-show the owner is killed (SIGKILL, as a crash) and the other takes the show over.
@@ -285,13 +283,6 @@ internal static class DemoShow
         Process.Start("kill", ["-TERM", p.Id.ToString()])?.WaitForExit();
         if (!p.WaitForExit(15_000)) p.Kill(entireProcessTree: true);
         p.WaitForExit();
-    }
-
-    private static int FreeTcpPort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private static void Say(string line) => Console.WriteLine($"demo: {line}");
