@@ -3,8 +3,8 @@
 # then RUNS x SIGTERM; at an output reader through the MediaMTX stand-in: time to the successor's publish
 # connection, to its first Program frame, and the largest gap between frames. A fresh worker replaces
 # each stopped one. Worker logs stay in the scratch directory.
-# Usage: bench/fleet-handover.sh [markdown-out]   (env: RUNS=20 WIDTH=640 HEIGHT=360 BENCH_REDIS_PORT=18892,
-#        and any FLEET__* setting to try, e.g. FLEET__LEASETTLMS=1500)
+# Usage: bench/fleet-handover.sh [markdown-out]   (env: RUNS=20 MODES=kill,term WIDTH=640 HEIGHT=360 BENCH_REDIS_PORT=18892,
+#        and any FLEET__* setting to try, e.g. FLEET__LEASETTLMS=1500 or FLEET__PREPAREEARLY=false)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -22,12 +22,14 @@ setpriv --pdeathsig KILL -- redis-server --port "$REDIS_PORT" --bind 127.0.0.1 -
 REDIS_PID=$!
 sleep 0.5
 
-echo "fleet hand-over: $RUNS x kill -9, $RUNS x SIGTERM ..." >&2
+MODES=${MODES:-kill,term}
+echo "fleet hand-over: $RUNS runs each of $MODES ..." >&2
+overrides=$(env | grep '^FLEET__' | sort | tr '\n' ' ' | sed 's/ $//' || true)
 {
-  echo "redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on loopback; lease TTL ${FLEET__LEASETTLMS:-2000} ms, renewed every ${FLEET__RENEWINTERVALMS:-500} ms (FLEET__* as set for the run: $(env | grep -c '^FLEET__' || true) overridden)."
+  echo "redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on loopback; lease TTL ${FLEET__LEASETTLMS:-2000} ms, renewed every ${FLEET__RENEWINTERVALMS:-500} ms; FLEET__* set for the run: ${overrides:-none}."
   echo
 } >"$WORK/report.md"
-dotnet "$TESTBED_DLL" fleetbench --redis "127.0.0.1:$REDIS_PORT" --worker "$WORKER_DLL" --runs "$RUNS" \
+dotnet "$TESTBED_DLL" fleetbench --redis "127.0.0.1:$REDIS_PORT" --worker "$WORKER_DLL" --runs "$RUNS" --modes "$MODES" \
   --width "${WIDTH:-640}" --height "${HEIGHT:-360}" --logs "$WORK" --out "$WORK/report.md" >"$WORK/fleetbench.log" 2>&1 \
   || { echo "fleetbench failed; see $WORK/fleetbench.log and the worker logs in $WORK" >&2; tail -20 "$WORK/fleetbench.log" >&2; exit 1; }
 errors=$(cat "$WORK"/w*.log | grep -cE ' (ERR|FTL) ' || true)

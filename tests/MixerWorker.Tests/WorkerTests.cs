@@ -174,6 +174,13 @@ public sealed class WorkerTests(ITestOutputHelper output)
         Assert.Equal(2, code);
         Assert.Contains("REDIS__CONFIGURATION", text);
         Assert.DoesNotContain(RedisPassword, text);
+
+        // The fleet's settings too: a renewal interval above a third of the TTL.
+        (code, text) = await WorkerProcess.RunAsync(h.Environment(("FLEET__RENEWINTERVALMS", "1500")), Long);
+        output.WriteLine(text);
+        Assert.Equal(2, code);
+        Assert.Contains("FLEET__RENEWINTERVALMS", text);
+        Assert.DoesNotContain(RedisPassword, text);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MixerWorker.Fleet;
 using MixerWorker.Observability;
 using MixerWorker.Pipeline.Scene;
 using StackExchange.Redis;
@@ -12,9 +13,11 @@ namespace MixerWorker.ControlPlane;
 /// it runs only under the runtime's gate. parse → refuse if expired or seen → converge on the desired
 /// key first if it changed → execute on the mixer → store the resulting scene as the desired state
 /// (revision + 1), the entry id as the cursor and the command id in the recent-ids set, and publish
-/// <c>commandApplied</c>, all in one MULTI guarded by the desired key's value and by the project's lease
-/// (a worker that lost it stores nothing; its successor carries the entry out). A refused entry moves
-/// the cursor and publishes an error, under the same lease guard.
+/// <c>commandApplied</c>, all in one MULTI guarded by the desired key's value, the stored cursor (both as
+/// they were when the command was carried out) and the project's lease. A worker whose lease lapsed stores
+/// nothing: its result is kept with its mixer until it takes the lease back (then stored, if nothing
+/// changed meanwhile) or the project stops here (a successor, building from the stored state, carries the
+/// entry out). A refused entry moves the cursor and publishes an error, under the same lease guard.
 /// </summary>
 internal sealed class CommandExecutor(
     RedisKeys keys,
@@ -52,9 +55,9 @@ internal sealed class CommandExecutor(
             if (state.Pending is null) await runtime.EndCommandAsync();
             return stored != Outcome.Stop;
         }
-        state.Cursor ??= (await db.StringGetAsync(Keys.CommandCursor(runtime.Project))) is { IsNull: false } c ? c.ToString() : "0-0";
         for (var conflicts = 0; runtime.HoldsLease; conflicts++)
         {
+            state.Cursor ??= (await db.StringGetAsync(Keys.CommandCursor(runtime.Project))) is { IsNull: false } c ? c.ToString() : NoCursor;
             var entries = await db.StreamReadAsync(Keys.Commands(runtime.Project), state.Cursor, 1);
             if (entries.Length == 0 || CompareIds(entries[0].Id.ToString(), state.Cursor) <= 0) return false; // never twice
             var outcome = await HandleAsync(db, runtime, entries[0], conflicts >= MaxConflicts);
@@ -131,6 +134,7 @@ internal sealed class CommandExecutor(
             var pending = new PendingCommand(entryId, command.Id, reference, revision, SceneJson.Write(next with { Revision = revision }), previous)
             {
                 Before = before,
+                CursorBefore = state.Cursor,
                 Timing = (engineStart, clock.Elapsed - engineStart, clock),
                 Command = command,
             };
@@ -145,14 +149,17 @@ internal sealed class CommandExecutor(
     }
 
     /// <summary>
-    /// Stores a command's result. Conflict when the desired key was replaced meanwhile: then the command's
-    /// effect is taken off air again, the new desired state is converged on, and the entry is to be read again.
+    /// Stores a command's result. Conflict when the desired key or the cursor moved meanwhile: then the
+    /// command's effect is taken off air again, the stored state is converged on, and the entry is read again
+    /// from the stored cursor. Stop when the lease is not this worker's (any more, or not yet again): the
+    /// result stays pending with the mixer that carried it out, never carried out a second time by it.
     /// </summary>
     private async Task<Outcome> PersistAsync(IDatabase db, ProjectRuntime runtime, PendingCommand pending)
     {
         var state = runtime.Show;
         var project = runtime.Project;
         var desired = Keys.Desired(project);
+        var cursorKey = Keys.CommandCursor(project);
         for (var attempt = 0; ; attempt++)
         {
             var token = runtime.Lease;
@@ -161,9 +168,10 @@ internal sealed class CommandExecutor(
             tx.AddCondition(pending.Before.IsNull ? Condition.KeyNotExists(desired) : Condition.StringEqual(desired, pending.Before));
             tx.AddCondition(Condition.KeyNotExists(Keys.Removed(project)));
             tx.AddCondition(Condition.StringEqual(Keys.Lease(project), token.ToString()));
+            tx.AddCondition(pending.CursorBefore is null or NoCursor ? Condition.KeyNotExists(cursorKey) : Condition.StringEqual(cursorKey, pending.CursorBefore));
             _ = tx.StringSetAsync(desired, pending.NextPayload);
             _ = tx.SetAddAsync(Keys.Projects, project); // a Redis that lost its data gets the project back
-            _ = tx.StringSetAsync(Keys.CommandCursor(project), pending.Entry);
+            _ = tx.StringSetAsync(cursorKey, pending.Entry);
             if (pending.Id is { } id)
             {
                 _ = tx.SortedSetAddAsync(Keys.CommandIds(project), id, pending.Revision);
@@ -188,13 +196,17 @@ internal sealed class CommandExecutor(
                 return Outcome.Done;
             }
 
-            if (await db.StringGetAsync(Keys.Lease(project)) != token.ToString())
+            if (await db.StringGetAsync(Keys.Lease(project)) is var holder && holder != token.ToString())
             {
-                // Fenced: another worker holds the project now. Its reader starts after the cursor, so it
-                // carries this entry out itself; this worker stops storing anything.
-                log.LogWarning("project {Project}: command {Command} ({Entry}) not stored: this worker's lease (epoch {Epoch}) is no longer the project's",
-                    project, pending.Reference, pending.Entry, token.Epoch);
-                state.Pending = null;
+                // Fenced: the lease lapsed while the command was carried out (this worker was paused, starved or
+                // cut off). The result stays pending with this mixer, which must not carry the entry out again:
+                // the lease keeper takes the lease back (then it is stored, if nothing moved meanwhile) or finds
+                // it taken (then this mixer stops, and the new owner carries the entry out on a mixer built from
+                // the stored state, which never saw it).
+                if (!pending.Fenced)
+                    log.LogWarning("project {Project}: command {Command} ({Entry}) carried out but not stored: this worker's lease (epoch {Epoch}) lapsed meanwhile ({Holder}); the result is kept until the lease is taken back or the project stops here",
+                        project, pending.Reference, pending.Entry, token.Epoch, LeaseToken.Parse(holder) is { } h ? $"{h.Worker} holds it at epoch {h.Epoch}" : "nobody holds it");
+                pending.Fenced = true;
                 return Outcome.Stop;
             }
             if (await db.KeyExistsAsync(Keys.Removed(project)))
@@ -203,7 +215,8 @@ internal sealed class CommandExecutor(
                 return Outcome.Stop;
             }
             var current = await db.StringGetAsync(desired);
-            if (current == pending.NextPayload && await db.StringGetAsync(Keys.CommandCursor(project)) == pending.Entry)
+            var cursor = await db.StringGetAsync(cursorKey);
+            if (current == pending.NextPayload && cursor == pending.Entry)
             {
                 // An earlier EXEC went through but its reply was lost with the connection: it is stored.
                 state.Pending = null;
@@ -212,19 +225,23 @@ internal sealed class CommandExecutor(
                 state.Cursor = pending.Entry;
                 return Outcome.Done;
             }
-            if ((current.IsNull ? pending.Before.IsNull : current == pending.Before) && attempt < MaxSpuriousAborts)
+            var cursorKept = cursor.IsNull ? pending.CursorBefore is null or NoCursor : cursor == pending.CursorBefore;
+            if ((current.IsNull ? pending.Before.IsNull : current == pending.Before) && cursorKept && attempt < MaxSpuriousAborts)
             {
                 log.LogDebug("project {Project}: storing command {Command} ({Entry}) again: a renewal of the lease aborted the transaction", project, pending.Reference, pending.Entry);
                 continue; // nothing changed (see MaxSpuriousAborts)
             }
-            if (current.IsNull && attempt == 0)
+            if (current.IsNull && cursor.IsNull && attempt == 0)
             {
-                pending.Before = RedisValue.Null; // Redis lost its data: the result becomes the desired state
+                // Redis lost its data: the result becomes the desired state
+                pending.Before = RedisValue.Null;
+                pending.CursorBefore = null;
                 continue;
             }
-            log.LogWarning("project {Project}: the desired state was replaced while command {Command} ({Entry}) was stored; carrying it out again on the new one",
-                project, pending.Reference, pending.Entry);
+            log.LogWarning("project {Project}: the stored state moved ({What}) while command {Command} ({Entry}) was stored; taking it back and reading the entry again from the stored cursor",
+                project, cursorKept ? "the desired state was replaced" : "the cursor moved", pending.Reference, pending.Entry);
             state.Pending = null;
+            state.Cursor = null;
             await RestoreAsync(runtime, pending.PreviousScene);
             await convergence.ConvergeLockedAsync(db, runtime);
             return Outcome.Conflict;
@@ -288,6 +305,9 @@ internal sealed class CommandExecutor(
     }
 
     internal const string CommandField = "command";
+
+    /// <summary>The in-memory cursor of a project whose cursor key does not exist (no entry dealt with yet).</summary>
+    private const string NoCursor = "0-0";
 
     /// <summary>The result label of an answer that is not a refusal (refusals carry their reason).</summary>
     private static class Answered

@@ -30,6 +30,7 @@ internal sealed class ProjectRuntime
     private bool _gateClosedByAge;
     private volatile bool _gateOpen;
     private LeaseToken? _commandMark; // under the gate
+    private volatile bool _showStale; // another worker held the lease while this one had lost it
 
     internal ProjectRuntime(string project, ProjectRole role, ProjectCost cost, ProjectRuntimeFactory context)
     {
@@ -69,6 +70,7 @@ internal sealed class ProjectRuntime
         try
         {
             if (_role == ProjectRole.Stopped) return;
+            ForgetStaleShowLocked();
             await _c.Convergence.ConvergeLockedAsync(await DbAsync(), this);
         }
         finally { _gate.Release(); }
@@ -86,7 +88,9 @@ internal sealed class ProjectRuntime
             await _gate.WaitAsync();
             try
             {
-                if (!HoldsLease || !await _c.Executor.NextLockedAsync(await DbAsync(), this)) return;
+                if (!HoldsLease) return;
+                ForgetStaleShowLocked();
+                if (!await _c.Executor.NextLockedAsync(await DbAsync(), this)) return;
             }
             finally { _gate.Release(); }
         }
@@ -264,12 +268,34 @@ internal sealed class ProjectRuntime
         UpdatePublishGate();
     }
 
-    /// <summary>Redis had lost the lease (restart without data) and this worker took it back.</summary>
-    public void OnRetaken(LeaseToken token, long sentAt)
+    /// <summary>
+    /// The lease was gone from Redis (it lapsed while this worker was paused, starved or cut off, or Redis
+    /// restarted without data) and this worker took it back. <paramref name="continuous"/>: nobody held it in
+    /// between, so what this worker knows of the show (and a command result it could not store) still holds;
+    /// else the cursor and the desired state are read again from Redis before anything else is done.
+    /// </summary>
+    public void OnRetaken(LeaseToken token, long sentAt, bool continuous)
     {
-        _log.LogWarning("project {Project}: its lease was gone from Redis (restart or failover); taken back at epoch {Epoch}", Project, token.Epoch);
+        if (continuous)
+            _log.LogWarning("project {Project}: its lease was gone from Redis (it lapsed, or Redis restarted or failed over); taken back at epoch {Epoch}, nobody held it meanwhile", Project, token.Epoch);
+        else
+        {
+            _log.LogWarning("project {Project}: its lease lapsed and another worker held it meanwhile; taken back at epoch {Epoch}, the stored state is read again", Project, token.Epoch);
+            _showStale = true;
+        }
         _lease.Hold(token, sentAt);
         UpdatePublishGate();
+    }
+
+    // Under the gate: after a lease taken back from a gap in which another worker held it, the cursor and the
+    // desired state in memory may be behind Redis. A command result still pending is stored only if the desired
+    // state and the cursor are still the ones it was computed on (else it is taken off air and read again).
+    private void ForgetStaleShowLocked()
+    {
+        if (!_showStale) return;
+        _showStale = false;
+        Show.Cursor = null;
+        Show.SeenPayload = null;
     }
 
     /// <summary>No answer from Redis: the lease ages; past its confirmation window the outputs may no longer reconnect.</summary>

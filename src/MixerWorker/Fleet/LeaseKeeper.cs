@@ -100,7 +100,8 @@ internal sealed class LeaseKeeper(
     {
         var sentAt = Stopwatch.GetTimestamp();
         var result = await leases.AcquireAsync(runtime.Project, token.Epoch, "reacquired");
-        if (result.Acquired is { } again) runtime.OnRetaken(again, sentAt);
+        // Continuous: the last lease taken was this one (or Redis lost that record too): nobody held it meanwhile.
+        if (result.Acquired is { } again) runtime.OnRetaken(again, sentAt, continuous: result.Previous == "" || result.Previous == token.ToString());
         else if (result.Holder is { } holder) runtime.OnTaken(holder);
         else runtime.OnUnanswered();
     }

@@ -24,7 +24,7 @@ internal static class LeaseScripts
     /// Takes the lease when nobody holds it: the epoch rises (at least above the floor, so an owner that
     /// takes its project back from an emptied Redis keeps its epoch rising), the lease is set with its TTL,
     /// and "lost" (when the last holder's lease lapsed rather than being released) and "claimed" go out.
-    /// Returns {1, value} or {0, current holder's value}.
+    /// Returns {1, value, the last lease value taken before this one ('' when none is recorded)} or {0, current holder's value}.
     /// </summary>
     public const string Acquire = ParsePrevious + "\n" + """
         local cur = redis.call('GET', KEYS[1])
@@ -34,13 +34,14 @@ internal static class LeaseScripts
         if e <= floor then e = floor + 1; redis.call('SET', KEYS[2], e) end
         local v = e .. ':' .. ARGV[2] .. ':' .. ARGV[1]
         redis.call('SET', KEYS[1], v, 'PX', ARGV[3])
-        local pw, pe = holder(redis.call('GET', KEYS[3]))
+        local last = redis.call('GET', KEYS[3])
+        local pw, pe = holder(last)
         redis.call('SET', KEYS[3], v)
         if pw then
           redis.call('PUBLISH', ARGV[5], cjson.encode({type = 'lost', project = ARGV[6], worker = pw, epoch = pe, reason = 'lease-expired', by = ARGV[1]}))
         end
         redis.call('PUBLISH', ARGV[5], cjson.encode({type = 'claimed', project = ARGV[6], worker = ARGV[1], epoch = e, reason = ARGV[7], previous = pw}))
-        return {1, v}
+        return {1, v, last or ''}
         """;
 
     /// <summary>KEYS: lease. ARGV: value, ttl ms. Returns 1 (renewed), 0 (no lease), or the value of whoever holds it.</summary>

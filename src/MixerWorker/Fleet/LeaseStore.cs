@@ -33,7 +33,7 @@ internal sealed class LeaseStore(LeaseConnection connection, IOptions<FleetOptio
                 [Keys.Lease(project), Keys.Epoch(project), Keys.LastLease(project)],
                 [_worker, nonce, _fleet.LeaseTtlMs, epochFloor, Keys.Events(project).ToString(), project, reason])))!;
             var value = LeaseToken.Parse((string?)r[1]);
-            return (long)r[0] == 1 ? new AcquireResult(value, value) : new AcquireResult(null, value);
+            return (long)r[0] == 1 ? new AcquireResult(value, value) { Previous = r.Length > 2 ? (string?)r[2] ?? "" : null } : new AcquireResult(null, value);
         }
         catch (Exception e) when (IsUnanswered(e))
         {

@@ -174,8 +174,18 @@ public class MediaMtxStandInTests
         await s.WaitForAttemptAsync(a => a.Action == "publish" && a.Outcome == SrtAttemptOutcome.Accepted, Wait);
         using var reader = Connect(s, "read:ingest/p/cam-a");
         WaitForReaders(s, "ingest/p/cam-a", 1);
+        Assert.Empty(s.Publishers("ingest/p/cam-a")); // a session starts with the first message
+        pub1.Send(Message(0));
+        var sw = Stopwatch.StartNew();
+        while (s.Publishers("ingest/p/cam-a").Count == 0 && sw.Elapsed < Wait) Thread.Sleep(5);
 
+        // Connected, the newcomer replaces nobody yet: MediaMTX adds a publisher once it has read its tracks.
         using var pub2 = Connect(s, "publish:ingest/p/cam-a");
+        await s.WaitForAttemptAsync(a => a.Sequence == 3 && a.Outcome == SrtAttemptOutcome.Accepted, Wait);
+        Thread.Sleep(200);
+        Assert.True(pub1.IsConnected, "the old publisher was replaced before the new one sent anything");
+        Assert.Null(Assert.Single(s.Publishers("ingest/p/cam-a")).Ended);
+        pub2.Send(Message(1));
         Assert.True(pub1.WaitForDisconnect(Wait), "old publisher still connected");
         Assert.True(reader.WaitForDisconnect(Wait), "reader of the replaced publisher still connected:\n" + string.Join("\n", s.Attempts()));
         Assert.True(pub2.IsConnected);
@@ -189,6 +199,12 @@ public class MediaMtxStandInTests
         Assert.NotNull(attempts[1].ClosedAt);
         Assert.Null(attempts[2].ClosedAt);
         Assert.Equal(["ingest/p/cam-a"], s.PublishedPaths());
+        // pub1's session ended at the instant pub2's started (its first message): one publisher at a time, exactly.
+        var sessions = s.Publishers("ingest/p/cam-a");
+        Assert.Equal([1L, 3L], sessions.Select(x => x.Sequence));
+        Assert.True(sessions[0].WasReplaced);
+        Assert.Equal(sessions[1].Started, sessions[0].Ended);
+        Assert.Empty(PublishSession.Overlaps(sessions, TimeSpan.Zero));
 
         // The new publisher serves new readers.
         using var reader2 = Connect(s, "read:ingest/p/cam-a");

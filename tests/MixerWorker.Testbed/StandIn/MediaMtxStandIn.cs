@@ -384,13 +384,12 @@ public sealed class MediaMtxStandIn : IDisposable
             if (!_paths.TryGetValue(path, out var ps)) _paths[path] = ps = new PathState();
             if (c.IsPublisher)
             {
-                // overridePublisher=true (MediaMTX default): the newcomer wins and the stream is torn
-                // down, so current readers go as well.
-                if (ps.Publisher is { } old) toClose.Add((old, ReplacedReason));
-                foreach (var r in ps.Readers) toClose.Add((r, "publisher replaced"));
-                ps.Publisher = c;
-                c.Attempt.PublishedAt = DateTimeOffset.UtcNow;
-                ps.Readers = [];
+                // A free path is the newcomer's at once (readers may join before its first message, where
+                // MediaMTX would wait for its tracks). A path with a publisher stays that publisher's until the
+                // newcomer's first message: MediaMTX reads the new stream's tracks before it adds the publisher,
+                // which is when overridePublisher closes the old one (Pump, Promote).
+                if (ps.Publisher is null) ps.Publisher = c;
+                else ps.Candidates = [.. ps.Candidates, c];
             }
             else if (ps.Publisher is null)
             {
@@ -418,7 +417,7 @@ public sealed class MediaMtxStandIn : IDisposable
     {
         PathState? ps;
         lock (_gate) _paths.TryGetValue(pub.Attempt.Parsed!.Path, out ps);
-        if (ps is null || ps.Publisher != pub) return;
+        if (ps is null || (ps.Publisher != pub && !ps.Candidates.Contains(pub))) return;
         List<Conn>? broken = null;
         fixed (byte* p = buf)
         {
@@ -431,6 +430,7 @@ public sealed class MediaMtxStandIn : IDisposable
                     break;
                 }
                 if (n == 0) break;
+                if (pub.Attempt.PublishedAt is null) Promote(ps, pub);
                 Interlocked.Add(ref ps.BytesIn, n);
                 // Readers only change on this thread, so the array is stable for this loop.
                 foreach (var r in ps.Readers)
@@ -450,6 +450,33 @@ public sealed class MediaMtxStandIn : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// A publisher's first message: its session starts, and on a path that had another publisher it
+    /// replaces that one (overridePublisher=true, MediaMTX's default) at this instant, the old session
+    /// ending at the same instant; the stream is torn down, so the old publisher's readers go as well.
+    /// </summary>
+    private void Promote(PathState ps, Conn pub)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var toClose = new List<(Conn Conn, string Reason)>();
+        lock (_gate)
+        {
+            pub.Attempt.PublishedAt = now;
+            if (ps.Publisher == pub) return;
+            ps.Candidates = [.. ps.Candidates.Where(x => x != pub)];
+            if (ps.Publisher is { } old)
+            {
+                toClose.Add((old, ReplacedReason));
+                old.Attempt.ClosedAt = now;
+                old.Attempt.Reason = ReplacedReason;
+            }
+            foreach (var r in ps.Readers) toClose.Add((r, "publisher replaced"));
+            ps.Publisher = pub;
+            ps.Readers = [];
+        }
+        foreach (var (conn, reason) in toClose) CloseConn(conn, reason);
     }
 
     /// <summary>
@@ -508,6 +535,7 @@ public sealed class MediaMtxStandIn : IDisposable
                     readers = ps.Readers;
                     ps.Readers = [];
                 }
+                else if (c.IsPublisher) ps.Candidates = [.. ps.Candidates.Where(x => x != c)];
                 else ps.Readers = ps.Readers.Where(r => r != c).ToArray();
             }
         }
@@ -525,7 +553,7 @@ public sealed class MediaMtxStandIn : IDisposable
         srt_close(c.Socket);
         lock (_gate)
         {
-            c.Attempt.ClosedAt = DateTimeOffset.UtcNow;
+            c.Attempt.ClosedAt ??= DateTimeOffset.UtcNow; // a replaced publisher's ends at the replacement (Promote)
             c.Attempt.Reason = reason;
             Notify(c.Attempt);
         }
@@ -556,7 +584,7 @@ public sealed class MediaMtxStandIn : IDisposable
         }
         lock (_gate)
         {
-            foreach (var p in _paths.Values) { p.Publisher = null; p.Readers = []; }
+            foreach (var p in _paths.Values) { p.Publisher = null; p.Readers = []; p.Candidates = []; }
             foreach (var a in _pending.Values) { a.ClosedAt ??= DateTimeOffset.UtcNow; a.Reason ??= "stand-in disposed during handshake"; }
             _pending.Clear();
             foreach (var w in _waiters) w.Tcs.TrySetCanceled();
@@ -579,6 +607,7 @@ public sealed class MediaMtxStandIn : IDisposable
         public SrtAttemptOutcome Outcome;
         public string? Reason;
         public DateTimeOffset? ClosedAt;
+        /// <summary>A publisher's first message: when it became (or, on a free path, started sending as) the path's publisher.</summary>
         public DateTimeOffset? PublishedAt;
         public bool PassphraseRequired;
 
@@ -596,6 +625,8 @@ public sealed class MediaMtxStandIn : IDisposable
     private sealed class PathState
     {
         public Conn? Publisher;
+        /// <summary>Publishers connected to a path that has one, until their first message replaces it.</summary>
+        public Conn[] Candidates = [];
         public Conn[] Readers = [];
         public long BytesIn, BytesOut, Dropped;
     }

@@ -1,10 +1,11 @@
 namespace MixerWorker.Testbed.StandIn;
 
 /// <summary>
-/// One publisher's time on a path, as the stand-in saw it: from the moment it became the path's
-/// publisher (handshake done and routed) until its connection was closed, and why. With MediaMTX's
-/// overridePublisher a new publisher replaces the current one: the old session then ends with
-/// <see cref="MediaMtxStandIn.ReplacedReason"/> at the instant the new one starts.
+/// One publisher's time on a path, as the stand-in saw it: from its first message (MediaMTX reads a
+/// new publisher's tracks before adding it to the path) until its connection was closed, and why. With
+/// MediaMTX's overridePublisher a new publisher replaces the current one at that first message: the old
+/// session then ends with <see cref="MediaMtxStandIn.ReplacedReason"/> at the instant the new one starts.
+/// A publisher that connected but never sent anything never had a session.
 /// </summary>
 public sealed record PublishSession(long Sequence, string Path, string Remote, DateTimeOffset Started, DateTimeOffset? Ended, string? EndReason)
 {

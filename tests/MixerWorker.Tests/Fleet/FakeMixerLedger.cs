@@ -10,7 +10,7 @@ public sealed class FakeMixerLedger
 {
     private readonly Lock _lock = new();
     private readonly List<FakeProjectMixer> _started = [];
-    private readonly List<(string Project, string Worker, ShowCommand Command)> _commands = [];
+    private readonly List<(string Project, string Worker, FakeProjectMixer Mixer, ShowCommand Command)> _commands = [];
     private readonly List<FakePublishSession> _sessions = [];
 
     /// <summary>One fake publisher's time on air.</summary>
@@ -23,9 +23,12 @@ public sealed class FakeMixerLedger
     /// <summary>How long every fake mixer's <c>ExecuteAsync</c> takes to return after the command took effect.</summary>
     public TimeSpan CommandDelay { get; set; }
 
+    /// <summary>While set, every fake mixer's <c>ExecuteAsync</c> returns only once it completes (the command is on air already).</summary>
+    public TaskCompletionSource? CommandHold { get; set; }
+
     internal void Started(FakeProjectMixer mixer) { lock (_lock) _started.Add(mixer); }
 
-    internal void Command(string project, string worker, ShowCommand command) { lock (_lock) _commands.Add((project, worker, command)); }
+    internal void Command(FakeProjectMixer mixer, ShowCommand command) { lock (_lock) _commands.Add((mixer.Project, mixer.Worker, mixer, command)); }
 
     internal void Published(FakeProjectMixer mixer)
     {
@@ -54,7 +57,8 @@ public sealed class FakeMixerLedger
     /// <summary>The mixers running now.</summary>
     public IReadOnlyList<FakeProjectMixer> Running => [.. All.Where(m => !m.Disposed)];
 
-    public IReadOnlyList<(string Project, string Worker, ShowCommand Command)> Commands { get { lock (_lock) return [.. _commands]; } }
+    /// <summary>Every command carried out, by which mixer, in order.</summary>
+    public IReadOnlyList<(string Project, string Worker, FakeProjectMixer Mixer, ShowCommand Command)> Commands { get { lock (_lock) return [.. _commands]; } }
 
     public IReadOnlyList<FakePublishSession> Sessions { get { lock (_lock) return [.. _sessions.Select(s => s with { })]; } }
 }

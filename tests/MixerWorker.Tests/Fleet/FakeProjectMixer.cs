@@ -54,10 +54,11 @@ public sealed class FakeProjectMixer : IProjectMixer
             next = ShowReducer.Apply(_scene, command).Next;
             _scene = next;
         }
-        _ledger.Command(Project, Worker, command);
+        _ledger.Command(this, command);
         TallyChanged?.Invoke(Tally.Compute(next, new Dictionary<string, BusAnimation>()));
         // On air already, but the call returns late: a real engine waiting for its graph thread on a busy machine.
         if (_ledger.CommandDelay > TimeSpan.Zero) await Task.Delay(_ledger.CommandDelay);
+        if (_ledger.CommandHold is { } hold) await hold.Task;
         return next;
     }
 

@@ -53,6 +53,7 @@ public sealed class LeaseStoreTests : IAsyncLifetime
         var b = Store("wb");
         var first = await a.AcquireAsync(Project, 0, "claim");
         Assert.Equal(1, first.Acquired!.Epoch);
+        Assert.Equal("", first.Previous); // nobody ever held it
         var second = await b.AcquireAsync(Project, 0, "claim");
         Assert.Null(second.Acquired);
         Assert.Equal("wa", second.Holder!.Worker);
@@ -61,6 +62,7 @@ public sealed class LeaseStoreTests : IAsyncLifetime
         Assert.False(await a.ReleaseAsync(Project, first.Acquired, "shutdown"));
         var third = await b.AcquireAsync(Project, 0, "claim");
         Assert.Equal(2, third.Acquired!.Epoch);
+        Assert.Equal("released", third.Previous);
 
         var events = await EventsAsync(3);
         Assert.Equal([EventTypes.Claimed, EventTypes.Released, EventTypes.Claimed], events.Select(e => e.Type));
@@ -78,8 +80,10 @@ public sealed class LeaseStoreTests : IAsyncLifetime
         var held = (await a.AcquireAsync(Project, 0, "claim")).Acquired!;
         Assert.True(await fenced.SetAsync(Db, Project, held, Keys.Status(Project), "{\"by\":\"wa\"}", TimeSpan.FromSeconds(5)));
         await Task.Delay(800); // wa stops renewing (dead, paused or cut off)
-        var taken = (await b.AcquireAsync(Project, 0, "claim")).Acquired!;
+        var claim = await b.AcquireAsync(Project, 0, "claim");
+        var taken = claim.Acquired!;
         Assert.Equal(2, taken.Epoch);
+        Assert.Equal(held.ToString(), claim.Previous); // the lease it took over lapsed from wa's
 
         var renewal = await a.RenewAsync(Project, held);
         Assert.Equal(RenewOutcome.Taken, renewal.Outcome);
@@ -104,8 +108,10 @@ public sealed class LeaseStoreTests : IAsyncLifetime
         var held = (await a.AcquireAsync(Project, 0, "claim")).Acquired!;
         await Db.KeyDeleteAsync([Keys.Lease(Project), Keys.Epoch(Project), Keys.LastLease(Project)]); // what a restart without persistence does
         Assert.Equal(RenewOutcome.Missing, (await a.RenewAsync(Project, held)).Outcome);
-        var again = (await a.AcquireAsync(Project, held.Epoch + 4, "reacquired")).Acquired!;
+        var retake = await a.AcquireAsync(Project, held.Epoch + 4, "reacquired");
+        var again = retake.Acquired!;
         Assert.Equal(6, again.Epoch);
+        Assert.Equal("", retake.Previous); // Redis lost the record too: nobody can have held it meanwhile
         Assert.Contains(await EventsAsync(2), e => e.Type == EventTypes.Claimed && e.Reason == "reacquired" && e.Epoch == 6);
     }
 
