@@ -12,9 +12,15 @@ internal sealed class ScaledFeed : IDisposable
 {
     // The scaler works on its own thread, so one input's scalings run side by side rather than one
     // after another on its decoder's thread. Nothing downstream blocks it (every box has its own
-    // leaky queue after the tee), so this queue only fills when the machine cannot keep up, and
-    // then the oldest pictures go rather than the decoder waiting.
+    // leaky queue after the tee), so this queue only fills when the scaler cannot keep up (a machine
+    // short of CPU), and then it must not become a standing delay: 30 pictures, full while the
+    // scaler ran a little slower than its input, held every picture a second, far past the buses'
+    // deadline, and every box showing the feed showed it a second late. So it holds no more than the
+    // buses wait for (their latency): older pictures could be shown by no bus, and go first. The
+    // boxes then move at the rate the scaler manages, never later. See docs/architecture.md, "Live timing".
     private const int MaxQueuedPictures = 30;
+    // A bus configured to wait for nothing still lets a scaling or two wait (a time of 0 would be no limit).
+    private const ulong MinQueuedNs = 40_000_000;
 
     private readonly Graph _graph;
     private readonly Element _sourceTee;
@@ -30,7 +36,8 @@ internal sealed class ScaledFeed : IDisposable
     /// <summary>Boxes attached. Control thread.</summary>
     internal int Users { get; set; }
 
-    internal ScaledFeed(Graph graph, ElementName name, string source, Element sourceTee, ScaleKey key)
+    /// <param name="latency">How long the buses wait for a picture past its running time: the most this scaler queues.</param>
+    internal ScaledFeed(Graph graph, ElementName name, string source, Element sourceTee, ScaleKey key, TimeSpan latency)
     {
         _graph = graph;
         _sourceTee = sourceTee;
@@ -51,7 +58,7 @@ internal sealed class ScaledFeed : IDisposable
             $"video/x-raw,format=I420,width={key.Width},height={key.Height},pixel-aspect-ratio=1/1");
         var tee = Element.Make("tee", name.Child("tee"));
         tee.Set("allow-not-linked", true);
-        _chain = [ElementFactory.LeakyQueue(name.Child("queue"), MaxQueuedPictures), crop, _scale, caps, tee];
+        _chain = [ElementFactory.LeakyQueue(name.Child("queue"), MaxQueuedPictures, Math.Max(MinQueuedNs, ClockTime.FromTimeSpan(latency))), crop, _scale, caps, tee];
         ElementFactory.AddChain(graph, _chain);
         // The scaler's allocation (and drain) query would go through the tee to every box's queue
         // and wait there behind the pictures of the slowest bus, holding every other bus showing
@@ -63,6 +70,13 @@ internal sealed class ScaledFeed : IDisposable
         _entry = _chain[0].StaticPad("sink");
         _sourcePad = sourceTee.RequestPad("src_%u");
         _sourcePad.Link(_entry);
+    }
+
+    /// <summary>Runs <paramref name="handler"/> on the scaler's thread for every picture it takes (tests: a starved scaler).</summary>
+    internal ProbeHandle ProbeScaling(Func<ProbeInfo, ProbeReturn> handler)
+    {
+        using var sink = _scale.StaticPad("sink");
+        return _graph.AddProbe(sink, ProbeType.Buffer, handler);
     }
 
     /// <summary>The caps the source is scaled to; null before the first picture.</summary>
@@ -102,7 +116,8 @@ internal readonly record struct ScaleKey(nint SourceTee, int Width, int Height, 
 /// per-picture step after decoding; eight buses showing the same four inputs at the same size scale
 /// four pictures per frame, not thirty-two. Control thread.
 /// </summary>
-internal sealed class ScalerPool(Graph graph)
+/// <param name="latency">How long the buses wait for a picture past its running time (<see cref="BusLatency.Total"/>).</param>
+internal sealed class ScalerPool(Graph graph, TimeSpan latency)
 {
     private readonly Dictionary<ScaleKey, ScaledFeed> _feeds = [];
     private int _next;
@@ -116,7 +131,7 @@ internal sealed class ScalerPool(Graph graph)
         var key = new ScaleKey(sourceTee.Handle, Math.Max(2, width), Math.Max(2, height), crop ?? Placement.NoClip, fit);
         graph.AssertOwnerThread();
         if (!_feeds.TryGetValue(key, out var feed))
-            _feeds[key] = feed = new ScaledFeed(graph, ElementName.Scaler(source, _next++), source, sourceTee, key);
+            _feeds[key] = feed = new ScaledFeed(graph, ElementName.Scaler(source, _next++), source, sourceTee, key, latency);
         feed.Users++;
         return feed;
     }

@@ -35,7 +35,7 @@ internal sealed class ProjectGraph(
     private Func<string, string> _resolveGraphic = file => file;
     private readonly LatenessWatch _lateness = new(log);
     // Boxes of every bus showing the same source at the same size share one scaler.
-    private readonly ScalerPool _scalers = new(graph);
+    private readonly ScalerPool _scalers = new(graph, new BusLatency(options.InputJitter, options.MixerLatency).Total);
     private int _connectionSerial;
 
     internal TallyPublisher Tally { get; } = new();
@@ -436,6 +436,26 @@ internal sealed class ProjectGraph(
         return new ScalerReport([.. _scalers.Feeds.Select(f => new ScalerUse(f.Source, f.Key.Width, f.Key.Height, f.Users))],
             graph.Pipeline.CountElements("videoscale"));
     }
+
+    /// <summary>Holds every picture an input's decoder hands on, on the decoder's thread (tests: a starved decoder).</summary>
+    internal IDisposable StallDecoder(string input, TimeSpan perPicture)
+    {
+        graph.AssertOwnerThread();
+        return graph.AddProbe(_inputs[input].Branch.VideoEntry, ProbeType.Buffer, Stall(perPicture));
+    }
+
+    /// <summary>Holds every picture a shared scaler takes, on the scaler's thread (tests: a starved scaler).</summary>
+    internal IDisposable StallScaler(string source, int width, int height, TimeSpan perPicture)
+    {
+        graph.AssertOwnerThread();
+        return _scalers.Feeds.Single(f => f.Source == source && f.Key.Width == width && f.Key.Height == height).ProbeScaling(Stall(perPicture));
+    }
+
+    private static Func<ProbeInfo, ProbeReturn> Stall(TimeSpan perPicture) => _ =>
+    {
+        Thread.Sleep(perPicture);
+        return ProbeReturn.Ok;
+    };
 
     internal (IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays) AudioGraph()
     {

@@ -186,6 +186,17 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>The shared scalers and the pipeline's `videoscale` count (internal: for tests and benchmarks).</summary>
     internal Task<ScalerReport> GetScalersAsync() => _control.Invoke(_project.Scalers);
 
+    /// <summary>
+    /// Holds every picture <paramref name="input"/>'s decoder hands on for <paramref name="perPicture"/>,
+    /// on the decoder's own thread, until disposed (internal: tests starve one decoder as a machine
+    /// short of CPU does).
+    /// </summary>
+    internal Task<IDisposable> StallDecoderAsync(string input, TimeSpan perPicture) => _control.Invoke(() => _project.StallDecoder(input, perPicture));
+
+    /// <summary>As <see cref="StallDecoderAsync"/>, for the shared scaler of <paramref name="source"/> at one size.</summary>
+    internal Task<IDisposable> StallScalerAsync(string source, int width, int height, TimeSpan perPicture) =>
+        _control.Invoke(() => _project.StallScaler(source, width, height, perPicture));
+
     /// <summary>Connects an input at once instead of at the end of its reconnect backoff.</summary>
     public void ConnectInputNow(string input) => _control.Post(() => _project.Input(input)?.Supervisor?.ConnectNow());
 

@@ -37,15 +37,20 @@ internal sealed class SrtSource : IDisposable
     private bool _closing;
     private int _extra;
     private int _workingNoted;
+    private long _lastSkipTick;
+    private const long SkipEpisodeGapMs = 10_000;
 
     internal ElementName BinName { get; }
     /// <summary>How this connection's timestamps map onto the mixer's running time.</summary>
     internal InputTimeline Timeline { get; }
+    /// <summary>Skips the decoder to the next keyframe when its pictures come out too late to be shown.</summary>
+    internal DecoderCatchUp CatchUp { get; }
 
     internal SrtSource(Graph graph, InputBranch tail, SrtEndpoint endpoint, int generation, ConnectionSession session,
         TimeSpan jitter, Func<string, string> redact, ILogger log)
     {
         Timeline = new InputTimeline(jitter);
+        CatchUp = new DecoderCatchUp(jitter > DecoderCatchUp.Behind ? jitter : DecoderCatchUp.Behind);
         // Before anything is added to the pipeline, so a missing libsrt leaves nothing behind.
         SrtCallerReader.CheckLibrary();
         _graph = graph;
@@ -135,6 +140,9 @@ internal sealed class SrtSource : IDisposable
             foreach (var e in elements) { _bin.Add(e); _children.Add(e); }
             Element.LinkMany([.. elements]);
             using (var first = elements[0].StaticPad("sink")) pad.Link(first);
+            if (chain.Value.Kind == "video")
+                using (var decoderSink = elements[^1].StaticPad("sink"))
+                    _probes.Add(_graph.AddProbe(decoderSink, ProbeType.Buffer, OnCodedPicture));
             foreach (var e in elements) e.SyncStateWithParent();
 
             using var last = elements[^1].StaticPad("src");
@@ -165,6 +173,14 @@ internal sealed class SrtSource : IDisposable
         sink.SyncStateWithParent();
     }
 
+    // A coded picture about to be decoded. A skip to the next keyframe is the input working, not stalled.
+    private ProbeReturn OnCodedPicture(ProbeInfo info)
+    {
+        if (CatchUp.Admit(keyframe: !info.IsDeltaUnit)) return ProbeReturn.Ok;
+        _session.Activity();
+        return ProbeReturn.Drop;
+    }
+
     // Each decoded buffer is placed on the mixer's timeline before it leaves the bin: the offset is
     // set on this very pad, which then re-sends its segment ahead of the buffer.
     private ProbeReturn OnBuffer(ProbeInfo info, Pad ghost, InputTimeline.Track track)
@@ -177,6 +193,11 @@ internal sealed class SrtSource : IDisposable
         var placement = Timeline.Place(track, runningTime, now);
         if (placement.Change is { } change) Report(change);
         if (!placement.Keep) return ProbeReturn.Drop;
+        if (track == InputTimeline.Track.Video)
+        {
+            var late = (long)now - ((long)runningTime + placement.OffsetNs);
+            if (CatchUp.Decoded(runningTime, late)) ReportSkip(late);
+        }
         if (ghost.OffsetNs != placement.OffsetNs) ghost.OffsetNs = placement.OffsetNs;
         return ProbeReturn.Ok;
     }
@@ -188,6 +209,16 @@ internal sealed class SrtSource : IDisposable
             _log.LogInformation("input {Input}: its timestamps jumped (publisher restart, loop or wrap); its timeline moved by {Ms:F0} ms", _tail.Name, ms);
         else
             _log.LogDebug("input {Input}: timeline {Kind} by {Ms:F1} ms", _tail.Name, change.Kind == InputTimeline.ChangeKind.Anchored ? "anchored" : "corrected", ms);
+    }
+
+    // Once per episode (no skip for a while before it): a machine short of CPU skips every second or so.
+    private void ReportSkip(long lateNs)
+    {
+        var now = Environment.TickCount64;
+        var last = Interlocked.Exchange(ref _lastSkipTick, now);
+        if (last != 0 && now - last < SkipEpisodeGapMs) return;
+        _log.LogWarning("input {Input}: its decoder runs {Ms:F0} ms behind the live edge (the machine is short of CPU): skipping to the next keyframe",
+            _tail.Name, lateNs / 1e6);
     }
 
     // The feed's end must not reach the shared tees: it would end every bus showing this input.
