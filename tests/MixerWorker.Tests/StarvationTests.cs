@@ -17,8 +17,8 @@ namespace MixerWorker.Tests;
 public sealed class StarvationTests(ITestOutputHelper output)
 {
     // The worker's quota starts at 90 % of the CPU it used unstarved and comes down a tenth of that
-    // every two seconds until a bus drops frames, then one step more: starved for sure, and not
-    // deeper than the buses need to give way (what the CPU of each step buys varies by machine).
+    // every two seconds until a bus drops frames, and stays there: starved for sure, and not deeper
+    // than the buses need to give way (what the CPU of each step buys varies by machine).
     private const double FirstShare = 0.9, Step = 0.1, LowestShare = 0.5;
     private static readonly TimeSpan StepEvery = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan Measured = TimeSpan.FromSeconds(20);
@@ -68,9 +68,9 @@ public sealed class StarvationTests(ITestOutputHelper output)
                 await Task.Delay(StepEvery);
                 var before = dropped;
                 dropped = await DroppedAsync();
+                if (dropped > before) break;
                 share -= Step;
                 starvation.CoreShare = need * share;
-                if (dropped > before) break;
             }
             output.WriteLine($"quota {share:P0} of that: {starvation.CoreShare:P0} of a core");
             // The buses notice and shed within a second or two; the delay is measured from then on.

@@ -171,7 +171,9 @@ public sealed class AudioTests(ITestOutputHelper output)
         var gains = (await h.Mixer!.GetAudioGraphAsync()).BusGains["program"];
         output.WriteLine($"{A.Input} on air: {before}; {B.Input} at {before.ToneDb(B.ToneHz):F1} dB; gains {string.Join(", ", gains)}");
         Assert.Equal(new Dictionary<string, double> { [A.Input] = 1, [B.Input] = 0 }, gains);
-        Assert.True(before.ToneDb(B.ToneHz) < before.ToneDb(A.ToneHz) - 40, "the preview must not be heard");
+        // Steady: a gap a loaded machine leaves in the recording splatters the program tone across
+        // the spectrum, up to 40 dB below it over a whole window (seen at -55 dB).
+        Assert.True(before.Steady(b => b.ToneDb(B.ToneHz)) < before.Steady(b => b.ToneDb(A.ToneHz)) - 40, "the preview must not be heard");
 
         await h.Mixer.ApplyAsync(scene with { Buses = [Shot(B, A)] }); // what a cut leaves behind
         await HearAsync(program, B);
@@ -179,7 +181,7 @@ public sealed class AudioTests(ITestOutputHelper output)
         gains = (await h.Mixer.GetAudioGraphAsync()).BusGains["program"];
         output.WriteLine($"after the cut: {after}; {A.Input} at {after.ToneDb(A.ToneHz):F1} dB; gains {string.Join(", ", gains)}");
         Assert.Equal(new Dictionary<string, double> { [A.Input] = 0, [B.Input] = 1 }, gains);
-        Assert.True(after.ToneDb(A.ToneHz) < after.ToneDb(B.ToneHz) - 40, "the old program input must be gone");
+        Assert.True(after.Steady(b => b.ToneDb(A.ToneHz)) < after.Steady(b => b.ToneDb(B.ToneHz)) - 40, "the old program input must be gone");
         Assert.Equal(1, program.Connections);
     }
 }
