@@ -19,7 +19,7 @@ public sealed class StarvationTests(ITestOutputHelper output)
     // The worker's quota starts at 90 % of the CPU it used unstarved and comes down a tenth of that
     // every two seconds until a bus drops frames, and stays there: starved for sure, and not deeper
     // than the buses need to give way (what the CPU of each step buys varies by machine).
-    private const double FirstShare = 0.9, Step = 0.1, LowestShare = 0.5;
+    private const double FirstShare = 0.9, Step = 0.1, LowestShare = 0.5, DeepShare = 0.5;
     private static readonly TimeSpan StepEvery = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan Measured = TimeSpan.FromSeconds(20);
     private static readonly string[] BusNames = ["program", "aux1", "aux2"];
@@ -37,8 +37,20 @@ public sealed class StarvationTests(ITestOutputHelper output)
     private static IReadOnlyList<StampBox> Stamps(BusDefinition bus) =>
         StampBoxes.Of(bus, input => Feeds.Single(f => f.Input == input) is var f ? (f.Width, f.Height, f.Fps) : default);
 
+    /// <summary>Moderate starvation: just deep enough that some bus drops frames.</summary>
     [Fact]
-    public async Task A_worker_starved_of_cpu_drops_frames_without_falling_behind_and_program_keeps_the_most()
+    public Task A_worker_starved_of_cpu_drops_frames_without_falling_behind_and_program_keeps_the_most() =>
+        StarveAsync(deep: false);
+
+    /// <summary>
+    /// Deep starvation: half of what the worker needs, where the AUX buses can keep only a few frames a
+    /// second and what is never shed (each input's decoding, each bus's sound) takes most of the quota.
+    /// </summary>
+    [Fact]
+    public Task A_worker_given_half_the_cpu_it_needs_stays_live_on_every_bus_and_program_keeps_the_most() =>
+        StarveAsync(deep: true);
+
+    private async Task StarveAsync(bool deep)
     {
         Assert.True(File.Exists("/usr/bin/taskset"), "taskset (util-linux) is needed where no cgroup can be made");
         await using var h = await WorkerHarness.StartAsync(output);
@@ -57,13 +69,14 @@ public sealed class StarvationTests(ITestOutputHelper output)
         foreach (var reader in readers.Values) await reader.WaitForStampsAsync(TimeSpan.FromSeconds(30));
 
         var need = await CpuStarvation.MeasureCoresAsync(worker.Id, TimeSpan.FromSeconds(3));
-        double used, share = FirstShare;
+        double used, share = deep ? DeepShare : FirstShare;
+        if (Environment.GetEnvironmentVariable("STARVE_SHARE") is { } forced) share = double.Parse(forced, System.Globalization.CultureInfo.InvariantCulture);
         using (var starvation = CpuStarvation.Start(worker.Id, need * share))
         {
             output.WriteLine($"the worker used {need:P0} of a core; starved by {starvation.Method}");
             async Task<long> DroppedAsync() => (await h.StatusAsync())?.Buses.Values.Sum(b => b.Lateness?.DroppedFrames ?? 0) ?? 0;
             var dropped = await DroppedAsync();
-            while (share > LowestShare)
+            while (!deep && share > LowestShare)
             {
                 await Task.Delay(StepEvery);
                 var before = dropped;
@@ -74,7 +87,7 @@ public sealed class StarvationTests(ITestOutputHelper output)
             }
             output.WriteLine($"quota {share:P0} of that: {starvation.CoreShare:P0} of a core");
             // The buses notice and shed within a second or two; the delay is measured from then on.
-            await Task.Delay(TimeSpan.FromSeconds(3));
+            await Task.Delay(TimeSpan.FromSeconds(deep ? 5 : 3));
             foreach (var reader in readers.Values) reader.ClearStamps();
             used = await CpuStarvation.MeasureCoresAsync(worker.Id, Measured);
             output.WriteLine($"starved, the worker used {used:P0} of a core");
