@@ -16,10 +16,14 @@ namespace MixerWorker.Tests;
 /// </summary>
 public sealed class StarvationTests(ITestOutputHelper output)
 {
-    // The worker's quota starts at 90 % of the CPU it used unstarved and comes down a tenth of that
-    // every two seconds until a bus drops frames, and stays there: starved for sure, and not deeper
-    // than the buses need to give way (what the CPU of each step buys varies by machine).
-    private const double FirstShare = 0.9, Step = 0.1, LowestShare = 0.5, DeepShare = 0.5;
+    // Moderate: the worker's quota starts at 90 % of the CPU it used unstarved and comes down a tenth
+    // of that every two seconds until a bus drops frames, and stays there: starved for sure, and not
+    // deeper than the buses need to give way (what the CPU of each step buys varies by machine).
+    private const double FirstShare = 0.9, Step = 0.1, LowestShare = 0.5;
+    // Deep: from 70 % down by 5 % steps until every AUX bus is down to a few frames a second (the
+    // depth at which their delay used to grow, about half of what the worker used unstarved; a fixed
+    // share was too mild on some runs, as the unstarved figure varies by a quarter from run to run).
+    private const double DeepFirstShare = 0.7, DeepStep = 0.05, DeepLowestShare = 0.3, DeepAuxFps = 6;
     private static readonly TimeSpan StepEvery = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan Measured = TimeSpan.FromSeconds(20);
     private static readonly string[] BusNames = ["program", "aux1", "aux2"];
@@ -43,8 +47,8 @@ public sealed class StarvationTests(ITestOutputHelper output)
         StarveAsync(deep: false);
 
     /// <summary>
-    /// Deep starvation: half of what the worker needs, where the AUX buses can keep only a few frames a
-    /// second and what is never shed (each input's decoding, each bus's sound) takes most of the quota.
+    /// Deep starvation, about half of what the worker needs: the AUX buses keep only a few frames a
+    /// second, and what is never shed (each input's decoding, each bus's sound) takes most of the quota.
     /// </summary>
     [Fact]
     public Task A_worker_given_half_the_cpu_it_needs_stays_live_on_every_bus_and_program_keeps_the_most() =>
@@ -69,13 +73,21 @@ public sealed class StarvationTests(ITestOutputHelper output)
         foreach (var reader in readers.Values) await reader.WaitForStampsAsync(TimeSpan.FromSeconds(30));
 
         var need = await CpuStarvation.MeasureCoresAsync(worker.Id, TimeSpan.FromSeconds(3));
-        double used, share = deep ? DeepShare : FirstShare;
-        if (Environment.GetEnvironmentVariable("STARVE_SHARE") is { } forced) share = double.Parse(forced, System.Globalization.CultureInfo.InvariantCulture);
+        double used, share = deep ? DeepFirstShare : FirstShare;
         using (var starvation = CpuStarvation.Start(worker.Id, need * share))
         {
             output.WriteLine($"the worker used {need:P0} of a core; starved by {starvation.Method}");
             async Task<long> DroppedAsync() => (await h.StatusAsync())?.Buses.Values.Sum(b => b.Lateness?.DroppedFrames ?? 0) ?? 0;
             var dropped = await DroppedAsync();
+            async Task<bool> AuxShedAsync() => (await h.StatusAsync())?.Buses is { } b
+                && BusNames.Skip(1).All(n => b.GetValueOrDefault(n)?.Lateness is { DeliveredFps: <= DeepAuxFps });
+            while (deep && share > DeepLowestShare + 1e-9)
+            {
+                await Task.Delay(StepEvery);
+                if (await AuxShedAsync()) break;
+                share -= DeepStep;
+                starvation.CoreShare = need * share;
+            }
             while (!deep && share > LowestShare)
             {
                 await Task.Delay(StepEvery);
@@ -87,7 +99,7 @@ public sealed class StarvationTests(ITestOutputHelper output)
             }
             output.WriteLine($"quota {share:P0} of that: {starvation.CoreShare:P0} of a core");
             // The buses notice and shed within a second or two; the delay is measured from then on.
-            await Task.Delay(TimeSpan.FromSeconds(deep ? 5 : 3));
+            await Task.Delay(TimeSpan.FromSeconds(3));
             foreach (var reader in readers.Values) reader.ClearStamps();
             used = await CpuStarvation.MeasureCoresAsync(worker.Id, Measured);
             output.WriteLine($"starved, the worker used {used:P0} of a core");

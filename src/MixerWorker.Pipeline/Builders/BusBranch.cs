@@ -15,8 +15,8 @@ internal sealed class BusBranch : IDisposable
     private readonly Graph _graph;
     private readonly List<Element> _elements = [];
     private readonly List<Element> _encoder;
-    private readonly Pad _backgroundPad, _compositorSrc, _encoderInput;
-    private readonly ProbeHandle _compositorOut, _encoderIn, _muxOut;
+    private readonly Pad _backgroundPad, _compositorSrc, _encoderInput, _audioMixed;
+    private readonly ProbeHandle _compositorOut, _encoderIn, _muxOut, _audioOut;
     private const int TsPacketsPerMessage = 7;
     private bool _first = true;
     private long _bytesSent;
@@ -94,6 +94,11 @@ internal sealed class BusBranch : IDisposable
         // group (about 30 ms); instead it hands out each frame whole and a probe groups the packets by 7,
         // the last group short (srtsink sends each buffer as one message).
         mux.Set("alignment", 0);
+        // mpegtsmux (1.22) writes nothing until every stream has data, and it holds as much of each
+        // stream as its latency says. While a bus sheds frames its pictures come that far apart, and a
+        // shorter hold would stop the bus's sound at the muxer for the gap, blocking the audio mixer
+        // until its sound could only be late (what the deep starvation test saw).
+        mux.Set("latency", ClockTime.FromTimeSpan(LatenessGuard.LongestGap(f.Fps)));
         MuxTee = Element.Make("tee", p.Child("muxtee"));
         MuxTee.Set("allow-not-linked", true);
 
@@ -118,6 +123,8 @@ internal sealed class BusBranch : IDisposable
                 return ProbeReturn.Ok;
             });
         _compositorOut = graph.AddProbe(_compositorSrc, ProbeType.Buffer, OnComposited);
+        _audioMixed = Audio.Mixer.StaticPad("src");
+        _audioOut = graph.AddProbe(_audioMixed, ProbeType.Buffer, OnMixedAudio);
         _encoderIn = graph.AddProbe(_encoderInput, ProbeType.Buffer, OnToEncoder);
         Director = new BusDirector(graph, scalers, Compositor, bus, toControlThread, Audio.SetInputGains);
         if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(graph, scalers, bus.Name, Compositor);
@@ -131,6 +138,7 @@ internal sealed class BusBranch : IDisposable
     internal LatenessGuard.Episode? WatchLateness(TimeSpan now)
     {
         if (Compositor.AggregatorLatency() is { } latency) Guard.Latency = latency;
+        if (Audio.Mixer.AggregatorLatency() is { } audioLatency) Guard.AudioLatency = audioLatency;
         return Guard.Tick(now);
     }
 
@@ -141,6 +149,13 @@ internal sealed class BusBranch : IDisposable
         var verdict = Guard.AtCompositor(runningTime, now);
         if (verdict.SkipUntilNs is { } until) _compositorSrc.SendLateness(runningTime, (long)(until - runningTime));
         return verdict.Keep ? ProbeReturn.Ok : ProbeReturn.Drop;
+    }
+
+    // Audio mixer streaming thread: sound just mixed, before the limiter and the encoder.
+    private ProbeReturn OnMixedAudio(ProbeInfo info)
+    {
+        if (info.BufferRunningTime(_audioMixed) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
+        return Guard.AtAudio(runningTime, now, info.BufferDurationNs ?? 0) ? ProbeReturn.Ok : ProbeReturn.Drop;
     }
 
     // Encoder streaming thread: a frame about to be encoded.
@@ -194,6 +209,8 @@ internal sealed class BusBranch : IDisposable
         _compositorOut.Dispose();
         _encoderIn.Dispose();
         _muxOut.Dispose();
+        _audioOut.Dispose();
+        _audioMixed.Dispose();
         _compositorSrc.Dispose();
         _encoderInput.Dispose();
         foreach (var e in _elements) e.SetState(State.Null);

@@ -22,26 +22,32 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     /// An episode to report: <see cref="First"/> once it has lasted a second (or at its end if it is
     /// shorter), <see cref="Ended"/> when it ends; both for a blip. Counts and rates are since it began.
     /// </summary>
-    internal readonly record struct Episode(bool First, bool Ended, TimeSpan Length, long Dropped, double DeliveredFps);
+    internal readonly record struct Episode(bool First, bool Ended, TimeSpan Length, long Dropped, double DeliveredFps, TimeSpan AudioDropped = default);
 
     // An episode ends after this long without a drop; the delivered rate is averaged over the same span.
     internal static readonly TimeSpan QuietToEnd = TimeSpan.FromSeconds(2);
 
     private readonly long _frameNs = 1_000_000_000L / fps;
-    private long _latencyNs = latency.Ticks * 100;
+    private long _latencyNs = latency.Ticks * 100, _audioLatencyNs = latency.Ticks * 100;
     private volatile bool _armed;
-    private long _dropped, _delivered, _episodes, _worstLateNs = long.MinValue;
+    private long _dropped, _delivered, _episodes, _worstLateNs = long.MinValue, _audioDroppedNs;
     private volatile int _shedEvery = 1;
 
     // Tick state (control thread).
     private readonly Queue<(TimeSpan At, long Delivered)> _history = new();
-    private (TimeSpan At, long Dropped, long Delivered) _lastTick, _episodeStart;
+    private (TimeSpan At, long Dropped, long Delivered, long AudioNs) _lastTick, _episodeStart;
     private TimeSpan _lastDropAt;
     private bool _inEpisode, _reported;
     private double _deliveredFps;
 
     internal string Bus { get; } = bus;
     internal int Fps { get; } = fps;
+    /// <summary>The most a bus is asked to shed: it then makes one frame in this many.</summary>
+    internal const int MostShed = 15;
+
+    /// <summary>The longest a bus at <paramref name="fps"/> goes without a frame while it sheds, and two frames to spare.</summary>
+    internal static TimeSpan LongestGap(int fps) => TimeSpan.FromSeconds((MostShed + 2) / (double)fps);
+
     /// <summary>
     /// The most a frame may be late (past the bus's deadline) when it leaves the compositor or the
     /// encoder's queue: two frame intervals, the bound. One would be tighter, but a bus whose
@@ -52,6 +58,8 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     internal long Dropped => Interlocked.Read(ref _dropped);
     internal long Delivered => Interlocked.Read(ref _delivered);
     internal long Episodes => Interlocked.Read(ref _episodes);
+    /// <summary>Sound thrown away because it was late, in nanoseconds of sound.</summary>
+    internal long AudioDroppedNs => Interlocked.Read(ref _audioDroppedNs);
     internal bool Dropping => _inEpisode;
     internal double DeliveredFps => _deliveredFps;
 
@@ -63,6 +71,13 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     {
         get => TimeSpan.FromTicks(Interlocked.Read(ref _latencyNs) / 100);
         set => Interlocked.Exchange(ref _latencyNs, value.Ticks * 100);
+    }
+
+    /// <summary>How long the bus's audio mixer waits past a buffer's running time (what it told the latency query). Set from the control thread.</summary>
+    internal TimeSpan AudioLatency
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _audioLatencyNs) / 100);
+        set => Interlocked.Exchange(ref _audioLatencyNs, value.Ticks * 100);
     }
 
     /// <summary>
@@ -125,22 +140,38 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
         return true;
     }
 
+    /// <summary>
+    /// A buffer of the bus's mixed sound, <paramref name="durationNs"/> long, about to be limited and
+    /// encoded: false to drop it. The bus's muxer writes nothing until every stream has data, so sound
+    /// that falls behind holds the pictures back with it; sound as late as a frame may be is dropped
+    /// instead (a gap, not a delay), which also spares its encoding, so the mix catches up at once.
+    /// Audio mixer streaming thread.
+    /// </summary>
+    internal bool AtAudio(ulong runningTime, ulong now, long durationNs)
+    {
+        if (!_armed) return true;
+        if ((long)now - ((long)runningTime + Interlocked.Read(ref _audioLatencyNs)) <= MaxLateNs) return true;
+        Interlocked.Add(ref _audioDroppedNs, durationNs);
+        return false;
+    }
+
     /// <summary>Frames the encoder's queue threw away because the encoder was still busy.</summary>
     internal void QueueDropped(long frames) => Interlocked.Add(ref _dropped, frames);
 
     /// <summary>Updates the delivered rate and opens or closes an episode. Control thread, a few times a second.</summary>
     internal Episode? Tick(TimeSpan now)
     {
-        var (delivered, dropped) = (Delivered, Dropped);
+        var (delivered, dropped, audioNs) = (Delivered, Dropped, AudioDroppedNs);
         _history.Enqueue((now, delivered));
         while (_history.Count > 1 && now - _history.Peek().At > QuietToEnd) _history.Dequeue();
         var (since, deliveredThen) = _history.Peek();
         _deliveredFps = now > since ? Math.Min(Fps, (delivered - deliveredThen) / (now - since).TotalSeconds) : Fps;
 
         var previous = _lastTick;
-        _lastTick = (now, dropped, delivered);
+        _lastTick = (now, dropped, delivered, audioNs);
         if (previous.At == default) return null;
-        if (dropped > previous.Dropped)
+        // Dropped sound opens or prolongs an episode as dropped frames do.
+        if (dropped > previous.Dropped || audioNs > previous.AudioNs)
         {
             _lastDropAt = now;
             if (!_inEpisode)
@@ -158,6 +189,6 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
         _reported = true;
         var length = (ended ? _lastDropAt : now) - _episodeStart.At;
         var rate = Math.Min(Fps, (delivered - _episodeStart.Delivered) / Math.Max(1e-3, (now - _episodeStart.At).TotalSeconds));
-        return new Episode(first, ended, length, dropped - _episodeStart.Dropped, rate);
+        return new Episode(first, ended, length, dropped - _episodeStart.Dropped, rate, TimeSpan.FromTicks((audioNs - _episodeStart.AudioNs) / 100));
     }
 }

@@ -48,8 +48,8 @@ internal sealed class LatenessWatch(ILogger log)
             log.LogWarning("bus {Bus} cannot make all its frames in time: dropping frames to hold its delay ({Fps:F1} of {Rate} fps delivered{Ended})",
                 bus.Name, episode.DeliveredFps, bus.Guard.Fps, episode.Ended ? $", for {episode.Length.TotalSeconds:F1} s" : "");
         else if (episode.Ended)
-            log.LogInformation("bus {Bus} makes all its frames again after {Seconds:F1} s: {Dropped} dropped, {Fps:F1} of {Rate} fps delivered",
-                bus.Name, episode.Length.TotalSeconds, episode.Dropped, episode.DeliveredFps, bus.Guard.Fps);
+            log.LogInformation("bus {Bus} makes all its frames again after {Seconds:F1} s: {Dropped} dropped, {Fps:F1} of {Rate} fps delivered, {AudioMs:F0} ms of sound dropped",
+                bus.Name, episode.Length.TotalSeconds, episode.Dropped, episode.DeliveredFps, bus.Guard.Fps, episode.AudioDropped.TotalMilliseconds);
     }
 
     private void Shed(List<BusBranch> buses, bool programPressed, TimeSpan now)

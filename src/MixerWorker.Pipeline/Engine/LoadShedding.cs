@@ -10,7 +10,7 @@ namespace MixerWorker.Pipeline.Engine;
 internal sealed class LoadShedding
 {
     /// <summary>Every how many frames an AUX bus makes one, by shedding level.</summary>
-    internal static readonly int[] Levels = [1, 2, 3, 6, 15];
+    internal static readonly int[] Levels = [1, 2, 3, 6, Builders.LatenessGuard.MostShed];
     internal static readonly TimeSpan StepUpEvery = TimeSpan.FromSeconds(1), StepDownAfter = TimeSpan.FromSeconds(3);
 
     private int _level;

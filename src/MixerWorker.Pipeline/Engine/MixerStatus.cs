@@ -28,9 +28,10 @@ public sealed record BusStatus(ConnectionState Output, string? Error, long Frame
 /// <summary>
 /// Whether a bus makes its frames on time. While it cannot (<paramref name="Dropping"/>), it drops
 /// frames rather than fall behind and delivers <paramref name="DeliveredFps"/> of its frame rate;
-/// <paramref name="Episodes"/> counts such spells since the bus started.
+/// <paramref name="Episodes"/> counts such spells since the bus started. Sound that fell as far
+/// behind is dropped too (a gap rather than a delay): <paramref name="DroppedAudioSeconds"/> of it so far.
 /// </summary>
-public sealed record BusLateness(bool Dropping, double DeliveredFps, long DroppedFrames, long Episodes);
+public sealed record BusLateness(bool Dropping, double DeliveredFps, long DroppedFrames, long Episodes, double DroppedAudioSeconds = 0);
 
 /// <summary>
 /// A bus's latest thumbnail: a small JPEG of its mixed picture. <paramref name="Sequence"/> grows with

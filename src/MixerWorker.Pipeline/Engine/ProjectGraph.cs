@@ -402,7 +402,7 @@ internal sealed class ProjectGraph(
                 b.Branch.EncoderPlan.Backend, b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent, Lateness(b.Branch.Guard), _fallbacks.GetValueOrDefault(b.Name))));
     }
 
-    private static BusLateness Lateness(LatenessGuard g) => new(g.Dropping, Math.Round(g.DeliveredFps, 1), g.Dropped, g.Episodes);
+    private static BusLateness Lateness(LatenessGuard g) => new(g.Dropping, Math.Round(g.DeliveredFps, 1), g.Dropped, g.Episodes, Math.Round(g.AudioDroppedNs / 1e9, 3));
 
     /// <summary>The latest thumbnail of every bus that has one; takes a new picture where one is waiting.</summary>
     internal IReadOnlyDictionary<string, Thumbnail> Thumbnails()

@@ -14,6 +14,7 @@ internal static class Abi
     internal const int MiniObjectFlagsOffset = 16;
     internal const int BufferPtsOffset = 72;     // GstBuffer.pts
     internal const int BufferDtsOffset = 80;     // GstBuffer.dts
+    internal const int BufferDurationOffset = 88; // GstBuffer.duration
     internal const int ProbeInfoTypeOffset = 0;  // GstPadProbeInfo.type
     internal const int ProbeInfoDataOffset = 16; // GstPadProbeInfo.data
     internal const int MapInfoSize = 104;        // sizeof(GstMapInfo)

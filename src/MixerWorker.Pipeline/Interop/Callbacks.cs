@@ -54,6 +54,7 @@ internal readonly struct ProbeInfo(nint info)
 
     internal ulong? BufferPts => BufferTime(Abi.BufferPtsOffset);
     internal ulong? BufferDts => BufferTime(Abi.BufferDtsOffset);
+    internal long? BufferDurationNs => BufferTime(Abi.BufferDurationOffset) is { } d ? (long)d : null;
 
     private ulong? BufferTime(int offset)
     {
