@@ -35,12 +35,16 @@ build() { dotnet build worker.sln -c Release -nologo -v q "$@"; }
 run_tests() {
   ensure_packages
   build
-  local log; log=$(mktemp)
+  local log project rc=0; log=$(mktemp)
   set +e
-  # A hung test host is killed and reported instead of stalling the run.
-  dotnet test worker.sln -c Release --no-build -nologo --logger "console;verbosity=normal" \
-    --blame-hang-timeout 5m --blame-hang-dump-type none "$@" 2>&1 | tee "$log"
-  local rc=${PIPESTATUS[0]}
+  # One test project after the other: two live-media projects side by side on two cores miss each
+  # other's frame deadlines, and what fails then is the machine, not the code.
+  for project in tests/*.Tests; do
+    # A hung test host is killed and reported instead of stalling the run.
+    dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" \
+      --blame-hang-timeout 5m --blame-hang-dump-type none "$@" 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+  done
   set -e
   # dotnet test prints one summary per project; add them up into the one line CI reads.
   awk '/^Total tests:/ { counting = 1 }

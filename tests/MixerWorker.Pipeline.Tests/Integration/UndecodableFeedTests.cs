@@ -69,11 +69,12 @@ public sealed class UndecodableFeedTests(ITestOutputHelper output)
         foreach (var (name, reader) in new[] { ("program", program), ("aux1", aux1) })
         {
             // A loaded machine may make a bus drop frames to stay on time (live timing's guard, which
-            // reports each one); beyond those, the failing inputs must cost no frame.
+            // reports each one), and a CI machine running the other test project beside this one loses
+            // a few more (200 ms seen at load 27). What a failing input would cost is a stall of its
+            // 6 s decode timeout, so a gap of a third of a second beyond the reported drops still tells.
             var dropped = (status.Buses[name].Lateness?.DroppedFrames ?? 0) - droppedBefore[name];
             output.WriteLine($"{name} during the failures: {reader.Stats}; {dropped} frames dropped to stay on time");
-            // Half a millisecond for the PTS's nanosecond rounding: four frame intervals read 133.333334 ms.
-            Assert.InRange(reader.Stats.MaxFrameGapMs, 1, (3 + dropped) * 1000.0 / 30 + 0.5);
+            Assert.InRange(reader.Stats.MaxFrameGapMs, 1, (10 + dropped) * 1000.0 / 30 + 0.5);
             Assert.Equal(1, reader.Connections);
             Assert.Equal(ConnectionState.Connected, status.Buses[name].Output);
         }

@@ -232,6 +232,25 @@ public class MediaMtxStandInTests
     }
 
     [Fact]
+    public async Task A_message_of_whole_TS_packets_of_any_count_passes_and_a_broken_one_drops_the_publisher()
+    {
+        using var s = MediaMtxStandIn.Start(new StandInOptions());
+        using var pub = Connect(s, "publish:ingest/p/cam-a");
+        await s.WaitForAttemptAsync(a => a.Action == "publish" && a.Outcome == SrtAttemptOutcome.Accepted, Wait);
+        using var reader = Connect(s, "read:ingest/p/cam-a");
+        WaitForReaders(s, "ingest/p/cam-a", 1);
+
+        var twoPackets = Message(1)[..376]; // the short last message of a frame
+        pub.Send(twoPackets);
+        Assert.Equal(twoPackets, ReceiveMessages(reader, 1, TimeSpan.FromSeconds(2)).Single());
+
+        pub.Send(Message(2)[..1000]);
+        Assert.True(pub.WaitForDisconnect(Wait), "a publisher whose message is not whole TS packets stays connected");
+        Assert.Equal("received packet with size 1000 not multiple of 188", s.Attempts()[0].Reason);
+        Assert.True(reader.WaitForDisconnect(Wait));
+    }
+
+    [Fact]
     public async Task KickPublisher_simulates_a_dropped_feed()
     {
         using var s = MediaMtxStandIn.Start(new StandInOptions());

@@ -413,6 +413,8 @@ public sealed class MediaMtxStandIn : IDisposable
         srt_epoll_add_usock(_eid, c.Socket, &ev);
     }
 
+    private const int TsPacket = 188;
+
     private unsafe void Pump(Conn pub, byte[] buf)
     {
         PathState? ps;
@@ -430,6 +432,12 @@ public sealed class MediaMtxStandIn : IDisposable
                     break;
                 }
                 if (n == 0) break;
+                if (n % TsPacket != 0)
+                {
+                    // MediaMTX reads each message as whole TS packets and drops the publisher otherwise.
+                    CloseConn(pub, $"received packet with size {n} not multiple of {TsPacket}");
+                    break;
+                }
                 if (pub.Attempt.PublishedAt is null) Promote(ps, pub);
                 Interlocked.Add(ref ps.BytesIn, n);
                 // Readers only change on this thread, so the array is stable for this loop.

@@ -1,9 +1,9 @@
 namespace MixerWorker.Testbed.Timing;
 
 /// <summary>
-/// One process running media tests at a time on this machine. `dotnet test worker.sln` runs the test
-/// projects side by side, and two live pipelines on a 2-core machine miss each other's frame
-/// deadlines. The lock is an exclusive open of a file (flock on Linux), taken by a process's first
+/// One process running media tests at a time on this machine. `run.sh test` runs the test projects
+/// one after the other, but `dotnet test worker.sln` (and two engineers' runs) put them side by side,
+/// and two live pipelines on a 2-core machine miss each other's frame deadlines. The lock is an exclusive open of a file (flock on Linux), taken by a process's first
 /// media test and kept until the process exits, when the kernel releases it: released per test, the
 /// other process's polling would lose the race to the next test every time. It only improves
 /// timing: after the timeout the test runs without it instead of failing.
