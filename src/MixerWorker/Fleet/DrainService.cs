@@ -35,7 +35,7 @@ internal sealed class DrainService(
         log.LogInformation("draining: handing {Count} project(s) over (up to {Seconds:F0} s); taking no more", held.Count, timeout.TotalSeconds);
         var clock = Stopwatch.StartNew();
         using var noSuccessor = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var watch = held.Count == 0 ? Task.CompletedTask : WatchForSuccessorsAsync(noSuccessor);
+        var watch = held.Count == 0 ? Task.CompletedTask : WatchForSuccessorsAsync(held.Select(r => r.Project).ToList(), noSuccessor);
         try
         {
             await Task.WhenAll([
@@ -52,16 +52,19 @@ internal sealed class DrainService(
         await watch;
     }
 
-    // Cancels the wait for successors when no other live worker is left that is not draining itself.
-    private async Task WatchForSuccessorsAsync(CancellationTokenSource noSuccessor)
+    // Cancels the wait for successors when no other live worker is left that is not draining itself,
+    // unless a successor already prepares one of the projects: on a starved machine its heartbeat can
+    // lapse while it builds, and releasing then would cost the show seconds of black.
+    private async Task WatchForSuccessorsAsync(IReadOnlyList<string> projects, CancellationTokenSource noSuccessor)
     {
         while (!noSuccessor.IsCancellationRequested)
         {
             try
             {
-                var others = (await fleet.ReadAsync((await redis.GetAsync()).GetDatabase()))
-                    .Count(w => w.Id != worker.Value.Id && w.State != WorkerStates.Draining);
-                if (others == 0)
+                var db = (await redis.GetAsync()).GetDatabase();
+                var others = (await fleet.ReadAsync(db)).Count(w => w.Id != worker.Value.Id && w.State != WorkerStates.Draining);
+                var preparing = others == 0 && (await Task.WhenAll(projects.Select(p => db.KeyExistsAsync(redis.Keys.Successor(p))))).Any(x => x);
+                if (others == 0 && !preparing)
                 {
                     log.LogInformation("draining: no other live worker can take projects over; releasing them");
                     noSuccessor.Cancel();

@@ -8,11 +8,12 @@ public sealed class FakeMixerFactory(string worker, FakeMixerLedger ledger) : IP
 {
     public EncoderCapabilities Encoders { get; } = new("software", ["software"]);
 
-    public Task<IProjectMixer> StartAsync(SceneDefinition scene, PublishGate publish)
+    public async Task<IProjectMixer> StartAsync(SceneDefinition scene, PublishGate publish)
     {
         if (SceneValidator.Validate(scene) is { Count: > 0 } errors) throw new SceneException(errors);
+        if (ledger.BuildHold is { } hold) await hold.Task;
         var mixer = new FakeProjectMixer(scene, publish, ledger, worker);
         ledger.Started(mixer);
-        return Task.FromResult<IProjectMixer>(mixer);
+        return mixer;
     }
 }

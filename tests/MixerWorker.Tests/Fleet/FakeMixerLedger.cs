@@ -26,6 +26,9 @@ public sealed class FakeMixerLedger
     /// <summary>While set, every fake mixer's <c>ExecuteAsync</c> returns only once it completes (the command is on air already).</summary>
     public TaskCompletionSource? CommandHold { get; set; }
 
+    /// <summary>While set, every fake mixer's start waits for it: a scene that takes long to build.</summary>
+    public TaskCompletionSource? BuildHold { get; set; }
+
     internal void Started(FakeProjectMixer mixer) { lock (_lock) _started.Add(mixer); }
 
     internal void Command(FakeProjectMixer mixer, ShowCommand command) { lock (_lock) _commands.Add((mixer.Project, mixer.Worker, mixer, command)); }

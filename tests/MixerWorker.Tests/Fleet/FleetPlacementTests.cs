@@ -258,6 +258,36 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task A_drain_waits_for_a_successor_that_prepares_even_when_its_heartbeat_lapses_meanwhile()
+    {
+        var w1 = await StartWorkerAsync("w1", 8);
+        await WriteAsync(FleetScenes.Small("h1"));
+        await WorkerHarness.Eventually(async () => (await StatusAsync("h1"))?.State == ProjectStates.Running, TimeSpan.FromSeconds(20), "h1 does not run");
+        var w2 = await StartWorkerAsync("w2", 8);
+        await WorkerHarness.Eventually(async () => (await HeartbeatsAsync()).Any(b => b.Id == "w2"), TimeSpan.FromSeconds(10), "w2 wrote no heartbeat");
+
+        // w2's build of h1 takes long (a starved machine), and meanwhile its heartbeat record lapses.
+        _ledger.BuildHold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var drain = w1.StopAsync();
+        await WorkerHarness.Eventually(async () => await Db.KeyExistsAsync(Keys.Successor("h1")), TimeSpan.FromSeconds(10), "w2 did not claim the succession");
+        var until = DateTime.UtcNow.AddSeconds(1.5); // six of the drain's looks at the fleet
+        while (DateTime.UtcNow < until)
+        {
+            await Db.KeyDeleteAsync(Keys.Worker("w2"));
+            await Task.Delay(20);
+        }
+        Assert.DoesNotContain(w1.Log.Lines, l => l.Contains("no other live worker", StringComparison.Ordinal));
+        _ledger.BuildHold.SetResult();
+        await drain;
+
+        var sessions = _ledger.Sessions.Where(x => x.Project == "h1").OrderBy(x => x.Started).ToList();
+        Assert.Equal(["w1", "w2"], sessions.Select(x => x.Worker));
+        Assert.True(sessions[0].Replaced, "w1's output was replaced by w2's, not stopped before it");
+        Assert.Contains(_events.Of(EventTypes.Released, "h1"), e => e.Worker == "w1" && e.Reason == "handover" && e.By == "w2");
+        Assert.Contains(w2.Log.Lines, l => l.Contains("project h1: took it over from w1", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_project_whose_owner_stopped_renewing_is_built_before_its_lease_lapses_and_claimed_at_the_lapse()
     {
         var worker = await StartWorkerAsync("w1", 8);
