@@ -127,6 +127,47 @@ if [ "${1:-}" = "--print" ]; then
   exit 0
 fi
 
+# --profile JOB MIXER [DIR]: where one mixer's CPU goes on one job (no reader): CPU per thread over
+# PROFILE_S (schedstat, grouped by thread name), then `perf record -g` over the same span, summed by
+# library and by function. Writes DIR/threads.txt and DIR/perf-dso.txt, DIR/perf-sym.txt.
+if [ "${1:-}" = "--profile" ]; then
+  PROFILE_S=${PROFILE_S:-15}
+  spec=$(for job in $JOBS; do [ "${job%%:*}" = "$2" ] && echo "$job"; done)
+  [ -n "$spec" ] || { echo "no job named '$2' in JOBS" >&2; exit 2; }
+  IFS=: read -r name feed pgm naux aux <<<"$spec"
+  job_buses "$pgm" "$naux" "$aux"
+  dir=${4:-$WORK/profile-$name-$3}; mkdir -p "$dir"
+  write_job_scene "$dir/scene.json"
+  trap 'stop_helpers' EXIT
+  start_helpers_feeds "$dir" $((WARMUP_S + 3 * PROFILE_S + 70)) "$feed"
+  case $3 in
+    # The perf map names the JIT-compiled managed code in perf's report.
+    worker) DOTNET_PerfMapEnabled=1 dotnet "$WORKER_DLL" run "$dir/scene.json" --duration $((WARMUP_S + 3 * PROFILE_S + 60)) >"$dir/mixer.log" 2>&1 & ;;
+    ffmpeg) ffmpeg_cmd; "${FFMPEG_CMD[@]}" >"$dir/mixer.log" 2>&1 & ;;
+    gst) gst_cmd; printf '%q ' "${GST_CMD[@]}" >"$dir/graph.txt"; "${GST_CMD[@]}" >"$dir/mixer.log" 2>&1 & ;;
+  esac
+  mpid=$!
+  sleep "$WARMUP_S"
+  snap() { local t v c; for t in /proc/"$mpid"/task/*; do read -r v _ <"$t/schedstat" && read -r c <"$t/comm" && printf '%s %s %s\n' "${t##*/}" "$v" "${c// /_}"; done 2>/dev/null; }
+  snap >"$dir/t0"; c0=$(cpu_ticks "$mpid"); w0=$(date +%s.%N)
+  sleep "$PROFILE_S"
+  snap >"$dir/t1"; c1=$(cpu_ticks "$mpid"); w1=$(date +%s.%N)
+  # Threads by name: a thread that ended in between is missing from t1 and not counted.
+  awk -v w="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" -v total="$(awk -v c=$((c1 - c0)) -v k="$CLK_TCK" -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", 100 * c / k / (b - a) }')" '
+    NR == FNR { start[$1] = $2; next }
+    { d = $2 - ($1 in start ? start[$1] : 0); name = $3; sum[name] += d; n[name]++; all += d }
+    END { printf "process CPU %s %% of one core over %.1f s; by thread name (count), %% of one core:\n", total, w
+          for (k in sum) printf "%7.2f %4d  %s\n", 100 * sum[k] / 1e9 / w, n[k], k | "sort -rn"; close("sort -rn")
+          printf "%7.2f       all threads\n", 100 * all / 1e9 / w }' "$dir/t0" "$dir/t1" | tee "$dir/threads.txt"
+  perf record -g -F 499 -p "$mpid" -o "$dir/perf.data" -- sleep "$PROFILE_S" 2>"$dir/perf-record.log" || true
+  perf report -i "$dir/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -30 >"$dir/perf-dso.txt" || true
+  perf report -i "$dir/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60 >"$dir/perf-sym.txt" || true
+  kill -TERM "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true
+  cat "$dir/perf-dso.txt"; echo; head -40 "$dir/perf-sym.txt"
+  echo "profile in $dir" >&2
+  exit 0
+fi
+
 ROWS=()
 declare -A CPU RSS
 run_one() { # $1: job spec, $2: mixer, $3: rep

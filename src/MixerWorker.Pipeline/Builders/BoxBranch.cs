@@ -9,8 +9,11 @@ internal readonly record struct Placement(int X, int Y, int Width, int Height, C
     internal static readonly Crop NoClip = new();
 }
 
-/// <summary>What one box of a bus negotiated: the caps its source is scaled to and those it reaches the compositor with.</summary>
-internal readonly record struct BoxCaps(string Source, string? Scaled, string? Mixed);
+/// <summary>
+/// What one box of a bus negotiated: the caps its source is scaled to, those it reaches the compositor
+/// with, and the compositor's output (the compositor converts a box whose format or colour differ from it).
+/// </summary>
+internal readonly record struct BoxCaps(string Source, string? Scaled, string? Mixed, string? Output);
 
 /// <summary>Optional extras of a multiview tile: a border whose colour shows tally, and a label.</summary>
 internal sealed record TileDecoration(string Label, int Border);
@@ -87,6 +90,7 @@ internal sealed class BoxBranch : IDisposable
         var queue = ElementFactory.LeakyQueue(name.Child("queue"), maxBuffers: MaxQueuedPictures, maxTimeNs: QueueTimeNs(compositor));
         _clip = Element.Make("videocrop", name.Child("clip"));
         List<Element> chain = [queue, _clip];
+        Element? colour = null;
         if (tile is not null)
         {
             // Negative videobox sizes add a border around the picture, filled with a colour that
@@ -102,7 +106,10 @@ internal sealed class BoxBranch : IDisposable
             _label.Set("halignment", "center");
             _label.Set("shaded-background", true);
             _label.Set("font-desc", "Sans Bold 12");
-            chain.AddRange([_border, _label]);
+            // videobox forgets the picture's colour (its output caps name none, read as BT.601 at
+            // tile sizes), which would have the compositor convert every tile of every frame.
+            colour = ElementFactory.CapsFilter(name.Child("colour"), $"video/x-raw,format=I420,{ElementFactory.MixColour}");
+            chain.AddRange([_border, _label, colour]);
         }
         ElementFactory.AddChain(_bin, chain);
         using (var qSink = queue.StaticPad("sink")) { _binSink = Pad.Ghost("sink", qSink); }
@@ -115,6 +122,7 @@ internal sealed class BoxBranch : IDisposable
         _frameNs = 1e9 / Math.Max(1, fps);
         _picker = graph.AddProbe(_binSink, ProbeType.Buffer, OnPicture);
         queue.Dispose();
+        colour?.Dispose();
         _clipSink = _clip.StaticPad("sink");
         _clipProbe = graph.AddProbe(_clipSink, ProbeType.Buffer, OnBufferToClip);
         graph.Add(_bin);
@@ -172,10 +180,14 @@ internal sealed class BoxBranch : IDisposable
     }
 
     /// <summary>
-    /// The caps the source is scaled to (the scaler's output) and those the box reaches the
-    /// compositor with; null before the first picture. For status and tests.
+    /// The caps the source is scaled to (the scaler's output), those the box reaches the compositor
+    /// with and the compositor's output; null before the first picture. For status and tests.
     /// </summary>
-    internal BoxCaps NegotiatedCaps() => new(Source, _feed?.ScaledCaps(), _mixPad.CurrentCaps());
+    internal BoxCaps NegotiatedCaps()
+    {
+        using var output = _compositor.StaticPad("src");
+        return new(Source, _feed?.ScaledCaps(), _mixPad.CurrentCaps(), output.CurrentCaps());
+    }
 
     /// <summary>The shared scaler this box shows, for status and tests.</summary>
     internal ScaledFeed? Feed => _feed;

@@ -65,7 +65,7 @@ internal sealed class BusBranch : IDisposable
         var bg = Element.Make("videotestsrc", p.Child(BackgroundPart));
         bg.Set("is-live", true);
         bg.Set("pattern", "black");
-        var bgCaps = ElementFactory.CapsFilter(p.Child("bgcaps"), $"video/x-raw,format=I420,width=16,height=16,framerate={f.Fps}/1");
+        var bgCaps = ElementFactory.CapsFilter(p.Child("bgcaps"), ElementFactory.MixVideoCaps(16, 16, $"{f.Fps}/1"));
         // force-live: aggregate on the clock even when no input has ever connected. Without it a box
         // whose input never came up fails the latency query, the compositor falls back to waiting for
         // every pad, and the bus publishes nothing.
@@ -73,9 +73,9 @@ internal sealed class BusBranch : IDisposable
         Compositor.Set("background", bus.Background.ToString().ToLowerInvariant());
         latency.ApplyTo(Compositor);
         Compositor.Set("start-time-selection", "first");
-        // Without an explicit I420 format x264 negotiates 4:4:4 10-bit, which browsers cannot play.
-        var outCaps = ElementFactory.CapsFilter(p.Child("vcaps"),
-            $"video/x-raw,format=I420,width={f.Width},height={f.Height},framerate={f.Fps}/1,pixel-aspect-ratio=1/1");
+        // Without an explicit I420 format x264 negotiates 4:4:4 10-bit, which browsers cannot play;
+        // without the colour, the compositor picks one pad's and converts every other pad to it.
+        var outCaps = ElementFactory.CapsFilter(p.Child("vcaps"), ElementFactory.MixVideoCaps(f.Width, f.Height, $"{f.Fps}/1"));
         RawTee = Element.Make("tee", p.Child("rawtee"));
         RawTee.Set("allow-not-linked", true);
         // The encoder works on its own thread, one frame behind the compositor at most: a slow

@@ -21,6 +21,21 @@ internal static class ElementFactory
         catch { e.Dispose(); throw; }
     }
 
+    /// <summary>
+    /// The colour every picture has on its way into a compositor and out of it: BT.709, chroma sited
+    /// as H.264 sites it (mpeg2). Fixed, so that boxes (scaled to it once, <see cref="ScaledFeed"/>),
+    /// cards, veils and the bus's output all agree: the compositor converts every pad whose
+    /// colorimetry or chroma siting differs from its output, for every frame, and left to itself it
+    /// took the output's from whichever pad came last (a 16x16 test source's BT.601 while the HD
+    /// inputs' boxes were BT.709: four colour conversions per frame on a 2x2 bus, about a third of
+    /// the mixing CPU).
+    /// </summary>
+    internal const string MixColour = "colorimetry=bt709,chroma-site=mpeg2";
+
+    /// <summary>Raw caps of a picture in the mix: I420, square pixels, <see cref="MixColour"/>; the frame rate when given.</summary>
+    internal static string MixVideoCaps(int width, int height, string? framerate = null) =>
+        $"video/x-raw,format=I420,width={width},height={height},{(framerate is null ? "" : $"framerate={framerate},")}pixel-aspect-ratio=1/1,{MixColour}";
+
     internal static Element CapsFilter(string name, string caps)
     {
         var e = Element.Make("capsfilter", name);

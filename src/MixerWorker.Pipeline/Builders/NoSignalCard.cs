@@ -12,7 +12,7 @@ namespace MixerWorker.Pipeline.Builders;
 /// </summary>
 internal sealed class NoSignalCard : IDisposable
 {
-    /// <summary>The card's background (BT.601 limited range of RGB 56,60,72): dark, but clearly not black.</summary>
+    /// <summary>The card's background (BT.709 limited range, about RGB 55,61,73): dark, but clearly not black.</summary>
     internal const byte Y = 68, U = 134, V = 125;
 
     private readonly Graph _graph;
@@ -38,7 +38,8 @@ internal sealed class NoSignalCard : IDisposable
         _still = Still(Width, Height);
         _bin = Element.NewBin(name);
         _src = Element.Make("appsrc", name.Child("src"));
-        _src.SetCaps($"video/x-raw,format=I420,width={Width},height={Height},framerate=0/1,pixel-aspect-ratio=1/1,interlace-mode=progressive");
+        // In the mix's colour, so the compositor takes the card as it is (and Y, U, V below are what is shown).
+        _src.SetCaps(ElementFactory.MixVideoCaps(Width, Height, "0/1") + ",interlace-mode=progressive");
         _src.Set("format", "time");
         // textoverlay drops buffers without a timestamp; the value itself is not used downstream.
         _src.Set("do-timestamp", true);

@@ -49,13 +49,15 @@ internal sealed class ScaledFeed : IDisposable
         crop.SetNumber("right", c.Right);
         crop.SetNumber("top", c.Top);
         crop.SetNumber("bottom", c.Bottom);
-        _scale = Element.Make("videoscale", name.Child("scale"));
+        // Scales and, where the source's colour is not the mix's (an SD camera's BT.601), converts it
+        // in the same pass, after downscaling, once per source and size.
+        _scale = Element.Make("videoconvertscale", name.Child("scale"));
         _scale.Set("add-borders", key.Fit == Fit.Contain);
-        // I420, the buses' own format: without it videoscale would negotiate the compositor's
-        // richest format (4:4:4 10-bit), and the compositor would convert every box back to I420
-        // for every frame, a second conversion per box that cost most of the mixing CPU.
-        var caps = ElementFactory.CapsFilter(name.Child("caps"),
-            $"video/x-raw,format=I420,width={key.Width},height={key.Height},pixel-aspect-ratio=1/1");
+        // The buses' own format and colour: without the format the scaler would negotiate the
+        // compositor's richest (4:4:4 10-bit), without the colour the compositor's output could
+        // differ from the box's; either way the compositor would convert every box again for every
+        // frame, a second conversion per box that cost most of the mixing CPU.
+        var caps = ElementFactory.CapsFilter(name.Child("caps"), ElementFactory.MixVideoCaps(key.Width, key.Height));
         var tee = Element.Make("tee", name.Child("tee"));
         tee.Set("allow-not-linked", true);
         _chain = [ElementFactory.LeakyQueue(name.Child("queue"), MaxQueuedPictures, Math.Max(MinQueuedNs, ClockTime.FromTimeSpan(latency))), crop, _scale, caps, tee];
@@ -104,8 +106,8 @@ internal sealed class ScaledFeed : IDisposable
 /// <summary>One shared scaler in use: its source, the size it scales to and how many boxes show it.</summary>
 internal readonly record struct ScalerUse(string Source, int Width, int Height, int Boxes);
 
-/// <summary>The shared scalers, and how many `videoscale` elements the pipeline holds in all.</summary>
-internal sealed record ScalerReport(IReadOnlyList<ScalerUse> Feeds, int VideoScaleElements);
+/// <summary>The shared scalers, and how many scaling elements (`videoconvertscale`) the pipeline holds in all.</summary>
+internal sealed record ScalerReport(IReadOnlyList<ScalerUse> Feeds, int ScalingElements);
 
 /// <summary>What a box's picture is scaled from and to: the source's tee, the size, the crop and the fit.</summary>
 internal readonly record struct ScaleKey(nint SourceTee, int Width, int Height, Crop Crop, Fit Fit);

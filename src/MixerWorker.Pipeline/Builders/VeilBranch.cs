@@ -24,7 +24,7 @@ internal sealed class VeilBranch : IDisposable
         _src.Set("is-live", true);
         _src.Set("pattern", "solid-color");
         _src.SetNumber("foreground-color", Argb(DipColor.Black));
-        _caps = ElementFactory.CapsFilter(name.Child("caps"), $"video/x-raw,format=I420,width=16,height=16,framerate={format.Fps}/1");
+        _caps = ElementFactory.CapsFilter(name.Child("caps"), ElementFactory.MixVideoCaps(16, 16, $"{format.Fps}/1"));
         graph.Add(_src);
         graph.Add(_caps);
         _src.Link(_caps);

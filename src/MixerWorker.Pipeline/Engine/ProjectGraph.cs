@@ -123,8 +123,11 @@ internal sealed class ProjectGraph(
         var removed = diff.RemoveInputs.Select(n => _inputs[n]).ToList();
         // A cut away from a removed input must be finished before its branch goes.
         if (removed.Count > 0) foreach (var b in _buses.Values) b.Branch.Director.FinishNow();
+        // Outputs first, Program's first of all: each connection is opened on this thread in the order
+        // started, and a viewer waits for Program's output, while an input's box shows its card meanwhile.
         return new AppliedChange(
-            [.. _inputs.Values.Where(i => i.Supervisor is null && !removed.Contains(i)).Select(Supervise), .. _buses.Values.Where(b => b.Supervisor is null).Select(Supervise)],
+            [.. _buses.Values.Where(b => b.Supervisor is null).OrderBy(b => b.Name != "program").Select(Supervise),
+                .. _inputs.Values.Where(i => i.Supervisor is null && !removed.Contains(i)).Select(Supervise)],
             [.. removed.Where(i => i.Supervisor is not null).Select(i => i.Supervisor!)],
             [.. removed.Select(i => i.Name)]);
     }
@@ -429,12 +432,12 @@ internal sealed class ProjectGraph(
             .Select(box => box.NegotiatedCaps())]);
     }
 
-    /// <summary>The shared scalers (source, size, boxes attached) and how many `videoscale` elements the whole pipeline holds.</summary>
+    /// <summary>The shared scalers (source, size, boxes attached) and how many `videoconvertscale` elements the whole pipeline holds.</summary>
     internal ScalerReport Scalers()
     {
         graph.AssertOwnerThread();
         return new ScalerReport([.. _scalers.Feeds.Select(f => new ScalerUse(f.Source, f.Key.Width, f.Key.Height, f.Users))],
-            graph.Pipeline.CountElements("videoscale"));
+            graph.Pipeline.CountElements("videoconvertscale"));
     }
 
     /// <summary>Holds every picture an input's decoder hands on, on the decoder's thread (tests: a starved decoder).</summary>

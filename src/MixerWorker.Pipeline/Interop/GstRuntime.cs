@@ -11,7 +11,7 @@ public static class GstRuntime
     {
         ["queue"] = "libgstreamer1.0-0", ["tee"] = "libgstreamer1.0-0", ["capsfilter"] = "libgstreamer1.0-0",
         ["compositor"] = "gstreamer1.0-plugins-base", ["audiomixer"] = "gstreamer1.0-plugins-base",
-        ["videoconvert"] = "gstreamer1.0-plugins-base", ["videoscale"] = "gstreamer1.0-plugins-base",
+        ["videoconvert"] = "gstreamer1.0-plugins-base", ["videoscale"] = "gstreamer1.0-plugins-base", ["videoconvertscale"] = "gstreamer1.0-plugins-base",
         ["audioconvert"] = "gstreamer1.0-plugins-base", ["audioresample"] = "gstreamer1.0-plugins-base",
         ["videotestsrc"] = "gstreamer1.0-plugins-base", ["audiotestsrc"] = "gstreamer1.0-plugins-base",
         ["opusenc"] = "gstreamer1.0-plugins-base", ["opusdec"] = "gstreamer1.0-plugins-base",
@@ -64,6 +64,20 @@ public static class GstRuntime
         if (f == 0) return false;
         Native.gst_object_unref(f);
         return true;
+    }
+
+    /// <summary>
+    /// Loads the plugin of each of <paramref name="factories"/> and makes one throwaway element of it (in
+    /// no pipeline), so its libraries are mapped and its classes set up before a show needs them. A
+    /// factory that is missing is skipped: the self-check names it when a show starts.
+    /// </summary>
+    internal static void Preload(IEnumerable<string> factories)
+    {
+        foreach (var factory in factories)
+        {
+            if (!HasElement(factory)) continue;
+            using var element = Element.Make(factory);
+        }
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Testbed.Feeds;
 using Xunit;
@@ -7,8 +8,10 @@ using static MixerWorker.Pipeline.Tests.Integration.MixHarness;
 namespace MixerWorker.Pipeline.Tests.Integration;
 
 /// <summary>
-/// Each box converts its picture once: scaled straight to the bus's I420 at the box's size, so the
-/// compositor blends it as it is instead of converting every box of every frame again.
+/// Each box converts its picture once: scaled straight to the bus's I420 at the box's size and in the
+/// mix's colour (BT.709, mpeg2 chroma siting), so the compositor blends it as it is instead of
+/// converting every box of every frame again. The test feeds are small, so their decoders say BT.601:
+/// the scaler converts them once, on the way.
 /// </summary>
 public sealed class BoxFormatTests(ITestOutputHelper output)
 {
@@ -30,12 +33,12 @@ public sealed class BoxFormatTests(ITestOutputHelper output)
         var caps = await h.Mixer!.GetBoxCapsAsync();
         for (var deadline = DateTime.UtcNow.AddSeconds(15); DateTime.UtcNow < deadline; caps = await h.Mixer.GetBoxCapsAsync())
         {
-            if (caps.Values.All(boxes => boxes.Count > 0 && boxes.All(b => b.Scaled is not null && b.Mixed is not null))) break;
+            if (caps.Values.All(boxes => boxes.Count > 0 && boxes.All(b => b.Scaled is not null && b.Mixed is not null && b.Output is not null))) break;
             await Task.Delay(100);
         }
         foreach (var (bus, boxes) in caps)
             foreach (var box in boxes)
-                output.WriteLine($"{bus} {box.Source}: scaled {box.Scaled} → compositor {box.Mixed}");
+                output.WriteLine($"{bus} {box.Source}: scaled {box.Scaled} → compositor {box.Mixed} → out {box.Output}");
 
         Assert.Equal(3, caps["program"].Count);
         foreach (var box in program.Layout)
@@ -45,6 +48,7 @@ public sealed class BoxFormatTests(ITestOutputHelper output)
             Assert.Contains($"width=(int){box.Width},", negotiated.Scaled);
             Assert.Contains($"height=(int){box.Height},", negotiated.Scaled);
             Assert.Contains("format=(string)I420", negotiated.Mixed);
+            AssertSameColourAsOutput(negotiated);
         }
         // Tiles add a tally border and a label after scaling; they stay in I420 up to the compositor.
         Assert.NotEmpty(caps["aux1"]);
@@ -52,6 +56,19 @@ public sealed class BoxFormatTests(ITestOutputHelper output)
         {
             Assert.Contains("format=(string)I420", tile.Scaled);
             Assert.Contains("format=(string)I420", tile.Mixed);
+            AssertSameColourAsOutput(tile);
         });
     }
+
+    // The compositor converts a pad whose colorimetry or chroma siting differs from its output's, for every frame.
+    private static void AssertSameColourAsOutput(BoxCaps box)
+    {
+        Assert.Equal("bt709", Field(box.Output!, "colorimetry"));
+        Assert.Equal("mpeg2", Field(box.Output!, "chroma-site"));
+        Assert.Equal(Field(box.Output!, "colorimetry"), Field(box.Mixed!, "colorimetry"));
+        Assert.Equal(Field(box.Output!, "chroma-site"), Field(box.Mixed!, "chroma-site"));
+    }
+
+    private static string? Field(string caps, string name) =>
+        System.Text.RegularExpressions.Regex.Match(caps, $@"{name}=\(string\)([^,;]+)") is { Success: true } m ? m.Groups[1].Value : null;
 }

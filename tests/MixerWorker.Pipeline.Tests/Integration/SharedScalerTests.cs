@@ -11,7 +11,7 @@ namespace MixerWorker.Pipeline.Tests.Integration;
 /// <summary>
 /// An input is scaled once per size, crop and fit, whatever the number of boxes and buses that show
 /// it so: boxes share one scaler, a box that changes size moves to another, and the last box to
-/// leave a scaler takes it down. Counted from the pipeline itself (its `videoscale` elements).
+/// leave a scaler takes it down. Counted from the pipeline itself (its `videoconvertscale` elements).
 /// </summary>
 public sealed class SharedScalerTests(ITestOutputHelper output)
 {
@@ -37,7 +37,7 @@ public sealed class SharedScalerTests(ITestOutputHelper output)
 
         var scalers = await h.Mixer!.GetScalersAsync();
         Print("four boxes", scalers);
-        Assert.Equal(3, scalers.VideoScaleElements);
+        Assert.Equal(3, scalers.ScalingElements);
         Assert.Equal(2, Assert.Single(scalers.Feeds, f => f.Source == A.Input).Boxes);
         Assert.Equal(1, Assert.Single(scalers.Feeds, f => f.Source == B.Input && f.Width == 160).Boxes);
         Assert.Equal(1, Assert.Single(scalers.Feeds, f => f.Source == B.Input && f.Width == 320).Boxes);
@@ -53,7 +53,7 @@ public sealed class SharedScalerTests(ITestOutputHelper output)
             Near(f.ColorAt(240, 135), B) && Colors.IsBlack(f.ColorAt(80, 45)) && Colors.IsBlack(f.ColorAt(240, 45)));
         scalers = await h.Mixer.GetScalersAsync();
         Print("after the cut", scalers);
-        Assert.Equal(2, scalers.VideoScaleElements);
+        Assert.Equal(2, scalers.ScalingElements);
         Assert.Equal(1, Assert.Single(scalers.Feeds, f => f.Source == A.Input).Boxes);
         var b = Assert.Single(scalers.Feeds, f => f.Source == B.Input);
         Assert.Equal((160, 90, 2), (b.Width, b.Height, b.Boxes));
@@ -86,7 +86,7 @@ public sealed class SharedScalerTests(ITestOutputHelper output)
 
     private void Print(string when, ScalerReport report)
     {
-        output.WriteLine($"{when}: {report.VideoScaleElements} videoscale");
+        output.WriteLine($"{when}: {report.ScalingElements} videoconvertscale");
         foreach (var f in report.Feeds) output.WriteLine($"  {f.Source} {f.Width}x{f.Height}: {f.Boxes} boxes");
     }
 }
