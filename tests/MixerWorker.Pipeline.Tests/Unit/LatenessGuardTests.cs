@@ -110,6 +110,38 @@ public sealed class LatenessGuardTests
     }
 
     [Fact]
+    public void Sound_as_late_as_a_frame_may_be_passes_later_sound_is_dropped_counted_and_opens_an_episode()
+    {
+        var guard = new LatenessGuard("aux1", 30, Latency) { AudioLatency = TimeSpan.FromMilliseconds(100) };
+        Simulate(guard, costMs: 10, seconds: 2); // arms the guard, as a bus's first second does
+        const ulong buffer = 10 * Ms;
+        ulong runningTime = 10_000 * Ms;
+        // Within the audio mixer's latency plus two frame intervals: every buffer passes.
+        for (var i = 0; i < 100; i++, runningTime += buffer)
+            Assert.True(guard.AtAudio(runningTime, runningTime + 160 * Ms, (long)buffer));
+        Assert.Equal(0, guard.AudioDroppedNs);
+        Assert.Null(guard.Tick(TimeSpan.FromSeconds(100)));
+        // 170 ms after its time is more than 100 + 66.7 ms: half a second of such sound goes.
+        for (var i = 0; i < 50; i++, runningTime += buffer)
+            Assert.False(guard.AtAudio(runningTime, runningTime + 170 * Ms, (long)buffer));
+        Assert.Equal(500 * (long)Ms, guard.AudioDroppedNs);
+        Assert.Equal(0, guard.Dropped);
+        Assert.Null(guard.Tick(TimeSpan.FromSeconds(100.25)));
+        var episode = guard.Tick(TimeSpan.FromSeconds(101.5));
+        Assert.True(guard.Dropping);
+        Assert.True(episode is { First: true, Dropped: 0 }, $"{episode}");
+        Assert.Equal(500, episode!.Value.AudioDropped.TotalMilliseconds);
+    }
+
+    [Fact]
+    public void A_bus_muxer_holds_what_arrives_while_the_bus_sheds_the_most()
+    {
+        // One frame in 15 at 30 fps: pictures half a second apart, and two frames to spare.
+        Assert.Equal(LatenessGuard.MostShed, LoadShedding.Levels[^1]);
+        Assert.Equal(567, LatenessGuard.LongestGap(30).TotalMilliseconds, 0);
+    }
+
+    [Fact]
     public void Program_pressed_makes_the_other_buses_shed_step_by_step_and_calm_gives_it_back()
     {
         var shedding = new LoadShedding();
