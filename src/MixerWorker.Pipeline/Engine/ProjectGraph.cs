@@ -123,8 +123,11 @@ internal sealed class ProjectGraph(
         var removed = diff.RemoveInputs.Select(n => _inputs[n]).ToList();
         // A cut away from a removed input must be finished before its branch goes.
         if (removed.Count > 0) foreach (var b in _buses.Values) b.Branch.Director.FinishNow();
+        // Outputs first, Program's first of all: each connection is opened on this thread in the order
+        // started, and a viewer waits for Program's output, while an input's box shows its card meanwhile.
         return new AppliedChange(
-            [.. _inputs.Values.Where(i => i.Supervisor is null && !removed.Contains(i)).Select(Supervise), .. _buses.Values.Where(b => b.Supervisor is null).Select(Supervise)],
+            [.. _buses.Values.Where(b => b.Supervisor is null).OrderBy(b => b.Name != "program").Select(Supervise),
+                .. _inputs.Values.Where(i => i.Supervisor is null && !removed.Contains(i)).Select(Supervise)],
             [.. removed.Where(i => i.Supervisor is not null).Select(i => i.Supervisor!)],
             [.. removed.Select(i => i.Name)]);
     }
