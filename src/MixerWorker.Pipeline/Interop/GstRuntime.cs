@@ -67,20 +67,6 @@ public static class GstRuntime
     }
 
     /// <summary>
-    /// Loads the plugin of each of <paramref name="factories"/> and makes one throwaway element of it (in
-    /// no pipeline), so its libraries are mapped and its classes set up before a show needs them. A
-    /// factory that is missing is skipped: the self-check names it when a show starts.
-    /// </summary>
-    internal static void Preload(IEnumerable<string> factories)
-    {
-        foreach (var factory in factories)
-        {
-            if (!HasElement(factory)) continue;
-            using var element = Element.Make(factory);
-        }
-    }
-
-    /// <summary>
     /// Fails fast, before any show starts, when GStreamer, a plugin or the struct layout the bindings
     /// depend on is not what the engine needs. The message names the Debian packages to install.
     /// libsrt is checked by the engine's self-check (Engine/EngineSelfCheck), which calls this.

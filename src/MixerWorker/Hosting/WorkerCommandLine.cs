@@ -64,7 +64,6 @@ internal static class WorkerCommandLine
             builder.AddWorkerLogging();
             builder.Services.AddMixerOptions(builder.Configuration);
             builder.Services.AddHostedService<NativeLogRouting>();
-            builder.Services.AddHostedService<EngineWarmUpService>();
             configure(builder);
             using var host = builder.Build();
             await host.RunAsync();
