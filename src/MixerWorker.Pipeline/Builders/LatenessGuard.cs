@@ -93,7 +93,9 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     internal long TakeWorstLateness() => Interlocked.Exchange(ref _worstLateNs, long.MinValue);
 
     /// <summary>How late a frame of running time <paramref name="runningTime"/> is at pipeline running time <paramref name="now"/>.</summary>
-    internal long LateNs(ulong runningTime, ulong now) => (long)now - ((long)runningTime + Interlocked.Read(ref _latencyNs));
+    internal long LateNs(ulong runningTime, ulong now) => Late(runningTime, now, Interlocked.Read(ref _latencyNs));
+
+    private static long Late(ulong runningTime, ulong now, long latencyNs) => (long)now - ((long)runningTime + latencyNs);
 
     /// <summary>A frame the compositor just made. Compositor streaming thread.</summary>
     internal Verdict AtCompositor(ulong runningTime, ulong now)
@@ -150,7 +152,7 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     internal bool AtAudio(ulong runningTime, ulong now, long durationNs)
     {
         if (!_armed) return true;
-        if ((long)now - ((long)runningTime + Interlocked.Read(ref _audioLatencyNs)) <= MaxLateNs) return true;
+        if (Late(runningTime, now, Interlocked.Read(ref _audioLatencyNs)) <= MaxLateNs) return true;
         Interlocked.Add(ref _audioDroppedNs, durationNs);
         return false;
     }

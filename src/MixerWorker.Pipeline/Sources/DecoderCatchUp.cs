@@ -10,8 +10,9 @@ namespace MixerWorker.Pipeline.Sources;
 /// Without it a decoder that fell behind (a CPU-starved machine, a start-up spike) never came back:
 /// the data still to decode piled up in front of it (the source's two megabytes, 10–20 s of a
 /// 1–3 Mb/s feed), every box of the input showed its pictures ever later or froze (15 s in the
-/// 720p + 7 AUX bench), and it spent the machine on pictures no bus could use in time. A predicted picture cannot be decoded without the ones before it, so the skip runs to a
-/// keyframe; keyframes always pass, so a publisher whose timestamps jump is re-anchored as before.
+/// 720p + 7 AUX bench), and it spent the machine on pictures no bus could use in time. A predicted
+/// picture cannot be decoded without the ones before it, so the skip runs to a keyframe; keyframes
+/// always pass, so a publisher whose timestamps jump is re-anchored as before.
 /// A lag a decoder catches up by decoding faster than real time (a scheduling hiccup, a busy second:
 /// 80–180 ms were seen on a loaded test machine) skips nothing: the pictures, shown late meanwhile,
 /// must be more than <see cref="Behind"/> late over <see cref="Persist"/> of the input's time.
@@ -26,7 +27,7 @@ internal sealed class DecoderCatchUp
     internal static readonly TimeSpan Behind = TimeSpan.FromMilliseconds(500);
     private const long Ms = 1_000_000;
 
-    private readonly long _allowanceNs;
+    private readonly long _behindNs;
     private readonly long _persistNs = Persist.Ticks * 100;
     private ulong? _lateSince;
     // The keyframe a skip ended on was just admitted: if it comes out late too, the data still
@@ -36,7 +37,7 @@ internal sealed class DecoderCatchUp
     private long _skips, _skipped;
 
     /// <param name="behind">How late a picture may leave the decoder before the decoder skips (<see cref="Behind"/>; tests use others).</param>
-    internal DecoderCatchUp(TimeSpan behind) => _allowanceNs = Math.Max(5 * Ms, behind.Ticks * 100);
+    internal DecoderCatchUp(TimeSpan behind) => _behindNs = Math.Max(5 * Ms, behind.Ticks * 100);
 
     /// <summary>Whether coded pictures are being dropped until the next keyframe.</summary>
     internal bool Skipping => _skipping;
@@ -53,7 +54,7 @@ internal sealed class DecoderCatchUp
     {
         var afterSkip = _afterSkip;
         _afterSkip = false;
-        if (lateNs <= _allowanceNs || _skipping)
+        if (lateNs <= _behindNs || _skipping)
         {
             _lateSince = null;
             return false;
