@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Time from worker start to first published frame (cold starts), with a control reader joining in steady state.
-# Usage: bench/first-frame.sh [markdown-out]   (env: TTFF_REPS)
+# The worker as the image runs it: a ReadyToRun publish, made first (WORKER_DLL=... measures another build).
+# Usage: bench/first-frame.sh [markdown-out]   (env: TTFF_REPS, WORKER_DLL)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -8,6 +9,7 @@ TTFF_REPS=${TTFF_REPS:-3}
 OUT_MD=${1:-}
 WORK=$(mktemp -d /tmp/bench-ttff.XXXXXX)
 write_scene "$WORK/scene.json"
+publish_worker "$WORK"
 
 trap 'stop_helpers' EXIT
 start_helpers "$WORK" $(( TTFF_REPS * 25 + 40 ))
@@ -53,6 +55,8 @@ done
 
 {
   echo "### Time from worker start to first published frame (${TTFF_REPS} cold starts, no tracer)"
+  echo
+  echo "Worker: ${WORKER_DLL_GIVEN:+given as }\`$( [ -n "$WORKER_DLL_GIVEN" ] && echo "$WORKER_DLL" || echo "ReadyToRun publish of src/, as the image")\`."
   echo
   echo "Seconds after \`dotnet MixerWorker.dll run\` was started. Output connected / inputs live: the worker's own log"
   echo "timestamps. First frame at a reader: an ffmpeg reader polling \`read:out/demo/program\` every 0.1 s (the stand-in refuses"

@@ -3,7 +3,8 @@
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
-# WORKER_DLL may name another build of the worker (e.g. a ReadyToRun publish, as the image has).
+# WORKER_DLL may name another build of the worker (e.g. a ReadyToRun publish, as the image has: publish_worker).
+WORKER_DLL_GIVEN=${WORKER_DLL:+yes}
 WORKER_DLL=${WORKER_DLL:-"$REPO/src/MixerWorker/bin/Release/net10.0/MixerWorker.dll"}
 TESTBED_DLL="$REPO/tests/MixerWorker.Testbed/bin/Release/net10.0/MixerWorker.Testbed.dll"
 
@@ -27,6 +28,18 @@ write_scene() { # $1: path. The scene of the issue: 3 inputs, Program 2x2 + PiP,
   cat > "$1" <<'JSON'
 {"project":"demo","inputs":[{"name":"cam-a"},{"name":"cam-b"},{"name":"cam-c"}],"buses":[{"name":"program","format":{"width":640,"height":360,"fps":30,"videoBitrateKbps":1500},"layout":[{"source":"cam-a","x":0,"y":0,"width":320,"height":180},{"source":"cam-b","x":320,"y":0,"width":320,"height":180},{"source":"cam-c","x":0,"y":180,"width":320,"height":180},{"source":"cam-a","x":320,"y":180,"width":320,"height":180},{"source":"cam-c","x":480,"y":20,"width":140,"height":80,"z":1}]},{"name":"aux1","format":{"width":640,"height":360,"fps":30,"videoBitrateKbps":1500},"layout":[{"source":"cam-b","width":640,"height":360}]}]}
 JSON
+}
+
+# Unless WORKER_DLL was given, points it at the worker published as docker/Dockerfile.gst publishes it
+# (ReadyToRun, framework-dependent), built from a copy of src/ in $1, so the checkout's obj/ is not touched.
+publish_worker() { # $1: work dir
+  [ -n "$WORKER_DLL_GIVEN" ] && return
+  mkdir -p "$1/publish-src"
+  tar -C "$REPO" -c --exclude=bin --exclude=obj src Directory.Build.props | tar -C "$1/publish-src" -x
+  dotnet publish "$1/publish-src/src/MixerWorker/MixerWorker.csproj" -c Release -nologo -v q -o "$1/worker" \
+    -p:UseAppHost=false -r linux-x64 --self-contained false -p:PublishReadyToRun=true >"$1/publish.log" 2>&1 \
+    || { cat "$1/publish.log" >&2; return 1; }
+  WORKER_DLL="$1/worker/MixerWorker.dll"
 }
 
 HELPER_PIDS=()

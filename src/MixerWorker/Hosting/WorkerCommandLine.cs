@@ -6,6 +6,7 @@ using MixerWorker.ControlPlane;
 using MixerWorker.Headless;
 using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Scene;
 using Serilog;
 
 namespace MixerWorker.Hosting;
@@ -58,6 +59,9 @@ internal static class WorkerCommandLine
 
     private static async Task<int> RunHostAsync(string[] args, Action<HostApplicationBuilder> configure)
     {
+        // The first scene read (the run's file, or the project a daemon takes over) would otherwise pay
+        // for the serializer's set-up on the start-up path; the host's start leaves the other core free.
+        _ = Task.Run(SceneJson.WarmUp);
         try
         {
             var builder = Host.CreateApplicationBuilder(HostSettings(args));

@@ -37,6 +37,34 @@ public class SceneJsonTests
         ],
     };
 
+    [Fact]
+    public void The_warm_up_scene_holds_every_kind_of_object_a_scene_can_hold_and_reads_back()
+    {
+        // Kinds of object reachable from a scene through its properties (records and lists of them).
+        var kinds = new HashSet<Type>();
+        void Reach(Type t)
+        {
+            if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(IReadOnlyList<>)) t = t.GetGenericArguments()[0];
+            t = Nullable.GetUnderlyingType(t) ?? t;
+            if (!t.IsClass || t == typeof(string) || !kinds.Add(t)) return;
+            foreach (var p in t.GetProperties()) if (p.CanWrite) Reach(p.PropertyType);
+        }
+        Reach(typeof(SceneDefinition));
+        // Kinds of object the warm-up scene holds.
+        var held = new HashSet<Type>();
+        void Walk(object? o)
+        {
+            if (o is null or string) return;
+            if (o is System.Collections.IEnumerable list) { foreach (var item in list) Walk(item); return; }
+            if (!o.GetType().IsClass || !held.Add(o.GetType())) return;
+            foreach (var p in o.GetType().GetProperties()) if (p.CanWrite) Walk(p.GetValue(o));
+        }
+        Walk(SceneJson.WarmUpScene);
+        Assert.True(kinds.Count >= 10, $"only {kinds.Count} kinds found: {string.Join(", ", kinds.Select(k => k.Name))}");
+        Assert.Empty(kinds.Except(held).Select(k => k.Name));
+        SceneJson.WarmUp(); // and it reads back without an error
+    }
+
     /// <summary>Parses a document expected to be refused and returns its one error.</summary>
     private static string Refused(string json) => Assert.Single(Assert.Throws<SceneException>(() => SceneJson.Parse(json)).Errors);
 
