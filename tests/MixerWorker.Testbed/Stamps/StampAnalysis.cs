@@ -52,11 +52,14 @@ public sealed class StampUnwrapper(double fps)
 /// (by PTS) in which the box's stamp reads. The frame-rate ratio r = input fps / output fps decides
 /// what is allowed: the input frame number advances by floor(r) or ceil(r) per output frame, so with
 /// r &lt; 1 a share 1 - r of output frames repeat (25 → 30: one in six), with r ≥ 1 none do.
+/// <paramref name="LongestHeldMs"/>: the longest stretch of output time (by PTS) over which the box
+/// showed one picture while its input moved on (a frozen box, however steady the output's frame rate).
 /// </summary>
 public sealed record BoxTiming(
     string Box, string Input, double InputFps, double OutputFps,
     int Frames, int Unreadable, int Intervals, int Repeats, int ExpectedRepeats, int Skips, int SkippedFrames,
-    int Backwards, int OutputGaps, IReadOnlyList<double> LatencyMs, IReadOnlyList<double> WorkerAddedMs)
+    int Backwards, int OutputGaps, IReadOnlyList<double> LatencyMs, IReadOnlyList<double> WorkerAddedMs,
+    double LongestHeldMs = 0)
 {
     /// <summary>Repeats the frame-rate conversion does not explain.</summary>
     public int ExcessRepeats => Math.Max(0, Repeats - ExpectedRepeats);
@@ -79,7 +82,7 @@ public sealed record BoxTiming(
     public override string ToString() =>
         $"{Box} ({Input} {InputFps:0.##}→{OutputFps:0.##} fps): {Frames} frames, {Unreadable} unreadable, {Intervals} intervals, " +
         $"repeats {Repeats} (conversion needs {ExpectedRepeats}), skips {Skips} ({SkippedFrames} frames), backwards {Backwards}, output gaps {OutputGaps}, " +
-        $"latency p50/p95 {Ms(LatencyP50)}/{Ms(LatencyP95)} ms (growth {Ms(LagGrowthMs)}), worker-added p50/p95 {Ms(WorkerAddedP50)}/{Ms(WorkerAddedP95)} ms";
+        $"latency p50/p95 {Ms(LatencyP50)}/{Ms(LatencyP95)} ms (growth {Ms(LagGrowthMs)}), longest held {LongestHeldMs:0} ms, worker-added p50/p95 {Ms(WorkerAddedP50)}/{Ms(WorkerAddedP95)} ms";
 
     private static string Ms(double? v) => v is { } x ? x.ToString("0") : "-";
 
@@ -148,6 +151,9 @@ public static class StampAnalysis
         var added = new List<double>();
         (ulong Pts, InputFrame Frame)? previous = null;
         long? lastShown = null;
+        // The output time over which the box showed one picture while its input moved on.
+        (long Number, ulong Since, ulong Until)? held = null;
+        var longestHeldNs = 0.0;
         foreach (var f in frames)
         {
             if (f.Boxes[index] is not { } stamp)
@@ -183,11 +189,17 @@ public static class StampAnalysis
                 else if (directLatencyMs is { } typical) added.Add(endToEnd - typical);
                 lastShown = frame.Number;
             }
+            if (held is { } h && h.Number == frame.Number && f.Pts!.Value > h.Since) held = h with { Until = f.Pts.Value };
+            else
+            {
+                if (held is { } done && frame.Number > done.Number) longestHeldNs = Math.Max(longestHeldNs, done.Until - done.Since);
+                held = (frame.Number, f.Pts!.Value, f.Pts.Value);
+            }
             previous = (f.Pts!.Value, frame);
         }
         var expected = (int)Math.Ceiling(intervals * Math.Max(0, 1 - ratio) - 1e-9);
         return new BoxTiming(box.Name, box.Input, box.InputFps, outputFps, read, unreadable, intervals, repeats, expected,
-            skips, skipped, backwards, gaps, latency, added);
+            skips, skipped, backwards, gaps, latency, added, longestHeldNs / 1e6);
     }
 }
 
