@@ -109,7 +109,7 @@ internal sealed class ProjectGraph(
         {
             if (show.Build)
             {
-                var built = new BusRuntime(BuildBus(show.Bus));
+                var built = new BusRuntime(BuildBus(show.Bus)) { CardsFrom = Environment.TickCount64 + (long)CardHold.TotalMilliseconds };
                 _buses[show.Bus.Name] = built;
                 built.Branch.Director.SetLive(LiveInputs());
             }
@@ -124,7 +124,7 @@ internal sealed class ProjectGraph(
         // A cut away from a removed input must be finished before its branch goes.
         if (removed.Count > 0) foreach (var b in _buses.Values) b.Branch.Director.FinishNow();
         // Outputs first, Program's first of all: each connection is opened on this thread in the order
-        // started, and a viewer waits for Program's output, while an input's box shows its card meanwhile.
+        // started, and a viewer waits for Program's output, not for an input (its box shows the background, then its card).
         return new AppliedChange(
             [.. _buses.Values.Where(b => b.Supervisor is null).OrderBy(b => b.Name != "program").Select(Supervise),
                 .. _inputs.Values.Where(i => i.Supervisor is null && !removed.Contains(i)).Select(Supervise)],
@@ -295,7 +295,14 @@ internal sealed class ProjectGraph(
                     });
                 return output;
             },
-            bus.Report, publish);
+            (state, error) =>
+            {
+                bus.Report(state, error);
+                if (state != ConnectionState.Connected || bus.CardsFrom <= Environment.TickCount64) return;
+                bus.CardsFrom = 0;
+                RefreshCards();
+            },
+            publish);
     }
 
     // A new publisher connection makes MediaMTX drop the path's readers (it replaced the previous
@@ -347,8 +354,17 @@ internal sealed class ProjectGraph(
     }
 
     /// <summary>
+    /// How long a new bus at most waits for its output to connect before it builds its "no signal" cards.
+    /// Drawing the first cards (text layout, fonts) cost about a quarter of a second of the control thread
+    /// and of a core when all were built with the pipeline, before any output had opened, at the start,
+    /// when every input is still missing; until then a box without picture shows the background.
+    /// </summary>
+    internal static readonly TimeSpan CardHold = TimeSpan.FromSeconds(2);
+
+    /// <summary>
     /// Brings every bus's "no signal" cards in line with the inputs without signal and the time since
     /// each was lost (called on every change and a few times a second; a card's text changes once a second).
+    /// A bus still holding its cards (<see cref="BusRuntime.CardsFrom"/>) is left as it is.
     /// </summary>
     internal void RefreshCards()
     {
@@ -356,8 +372,10 @@ internal sealed class ProjectGraph(
         var now = DateTimeOffset.UtcNow;
         var noSignal = _inputs.Values.Where(i => !i.IsLive && Scene.FindInput(i.Name) is not null)
             .ToDictionary(i => i.Name, i => i.LostAt is { } lost ? now - lost : (TimeSpan?)null);
+        var tick = Environment.TickCount64;
         foreach (var bus in _buses.Values)
         {
+            if (tick < bus.CardsFrom) continue;
             bus.Branch.Director.UpdateCards(noSignal);
             bus.Branch.Multiview?.UpdateCards(noSignal, bus.Branch.Definition.Format.Fps);
         }

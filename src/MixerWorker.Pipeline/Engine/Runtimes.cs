@@ -39,4 +39,9 @@ internal sealed class BusRuntime(BusBranch branch) : Runtime
     internal string Name => Branch.Name;
     /// <summary>When the bus was last rebuilt on another backend (Environment.TickCount64), 0 never.</summary>
     internal long ReplacedAt { get; set; }
+    /// <summary>
+    /// From when (Environment.TickCount64) the bus builds "no signal" cards: a new bus holds them until its
+    /// output has connected or <see cref="ProjectGraph.CardHold"/> has passed, whichever comes first.
+    /// </summary>
+    internal long CardsFrom { get; set; }
 }

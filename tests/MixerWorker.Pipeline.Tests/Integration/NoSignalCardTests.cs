@@ -1,3 +1,4 @@
+using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.Imaging;
@@ -64,6 +65,29 @@ public sealed class NoSignalCardTests(ITestOutputHelper output)
         await WaitAsync(async () => (later = (await h.Mixer.GetNoSignalCardsAsync("program"))[(A.Input, 160, 180)]) != first, "the time since lost counts up");
         output.WriteLine(later.Replace('\n', '|'));
         Assert.True(ShowsCard(program.Latest!), "the card stays while the input is gone");
+    }
+
+    [Fact]
+    public async Task A_new_bus_builds_its_cards_once_its_output_connected_and_without_an_output_after_the_hold()
+    {
+        await using var h = new MixHarness(output);
+        h.StartFeed(B);
+        await h.WaitForPublisherAsync($"ingest/{Project}/{B.Input}", TimeSpan.FromSeconds(10));
+        var gate = new PublishGate(open: false); // no output may connect: the cards wait for the hold alone
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await using var mixer = await ProjectMixer.StartAsync(SideBySide, h.Options(), h.Log, gate);
+        var early = await mixer.GetNoSignalCardsAsync("program");
+        var seen = clock.Elapsed;
+        output.WriteLine($"{early.Count} cards {seen.TotalMilliseconds:F0} ms after start");
+        if (seen < ProjectGraph.CardHold) Assert.Empty(early);
+
+        // cam-a never comes and the output never connects: its box gets its card all the same.
+        await WaitAsync(async () => (await mixer.GetNoSignalCardsAsync("program")).ContainsKey((A.Input, 160, 180)), "the card comes after the hold");
+        Assert.True(clock.Elapsed >= ProjectGraph.CardHold, $"the card came {clock.Elapsed.TotalMilliseconds:F0} ms after start, within the hold");
+
+        // The output connects: viewers get the card.
+        gate.Open();
+        await h.Read("program").WaitForFrameAsync(TimeSpan.FromSeconds(15), f => ShowsCard(f) && Colors.Near(f.ColorAt(240, 90), B.Rgb));
     }
 
     [Fact]
