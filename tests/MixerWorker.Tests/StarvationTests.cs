@@ -123,6 +123,8 @@ public sealed class StarvationTests(ITestOutputHelper output)
         var status = await h.StatusAsync();
 
         var reports = readers.ToDictionary(r => r.Key, r => StampAnalysis.Analyse(r.Value.StampedFrames, Stamps(buses.Single(b => b.Name == r.Key)), 30));
+        foreach (var (bus, reader) in readers)
+            output.WriteLine($"{bus}: first packet known for {reader.StampedFrames.Count(f => f.FirstPacketUs is not null)} of {reader.StampedFrames.Count} frames");
         foreach (var (bus, report) in reports)
             output.WriteLine($"{bus}: {report}\n  status lateness: {status?.Buses.GetValueOrDefault(bus)?.Lateness}");
 
