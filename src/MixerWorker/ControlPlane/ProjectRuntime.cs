@@ -31,6 +31,7 @@ internal sealed class ProjectRuntime
     private volatile bool _gateOpen;
     private LeaseToken? _commandMark; // under the gate
     private volatile bool _showStale; // another worker held the lease while this one had lost it
+    private volatile string? _succession; // this worker's successor value while it prepares a drain's take-over
 
     internal ProjectRuntime(string project, ProjectRole role, ProjectCost cost, ProjectRuntimeFactory context)
     {
@@ -160,11 +161,13 @@ internal sealed class ProjectRuntime
     public async Task PrepareAndTakeOverAsync(string successor, string from, CancellationToken stopping)
     {
         var clock = Stopwatch.StartNew();
+        _succession = successor;
         _log.LogInformation("project {Project}: preparing to take it over from {From} (outputs held until then)", Project, from);
         try
         {
             await _c.Redis.Resilience.ExecuteAsync(async _ => await ConvergeAsync(), stopping);
             var live = await WaitForInputsAsync(TimeSpan.FromMilliseconds(_c.Fleet.HandOverInputWaitMs), stopping);
+            if (_role != ProjectRole.Preparing) return; // stopped meanwhile (this worker drains too): the succession is given up
             var sentAt = Stopwatch.GetTimestamp();
             var (token, why) = await _c.Leases.TakeOverAsync(Project, successor);
             if (token is null)
@@ -172,7 +175,11 @@ internal sealed class ProjectRuntime
                 await StopAsync(StopReason.Abandoned, $"the take-over from {from} did not happen: {why}");
                 return;
             }
-            if (!await BecomeOwnerAsync(token, sentAt)) return;
+            if (!await BecomeOwnerAsync(token, sentAt))
+            {
+                await _c.Leases.ReleaseAsync(Project, token, "shutdown"); // stopped while taking over: any worker may claim it at once
+                return;
+            }
             _log.LogInformation("project {Project}: took it over from {From} at epoch {Epoch}, {Ms} ms after preparing began ({Inputs})",
                 Project, from, token.Epoch, clock.ElapsedMilliseconds, live ? "inputs live" : "not every input was live yet");
             await _c.Redis.Resilience.ExecuteAsync(async _ => await ConvergeAsync(), stopping); // the desired state may have moved meanwhile
@@ -228,6 +235,7 @@ internal sealed class ProjectRuntime
         {
             if (_role == ProjectRole.Stopped) return;
             var token = _lease.Token;
+            var succession = _role == ProjectRole.Preparing ? _succession : null;
             _role = ProjectRole.Stopped;
             UpdatePublishGate();
             var mixer = Show.Mixer;
@@ -236,6 +244,7 @@ internal sealed class ProjectRuntime
             _log.Log(level, "project {Project}: stopping on this worker ({Reason}): {Why}", Project, Describe(reason), why);
             if (reason == StopReason.Shutdown && token is not null)
                 await _c.Leases.ReleaseAsync(Project, token, "shutdown"); // first, so another worker can claim it at once
+            if (succession is not null) await _c.Leases.GiveUpSuccessionAsync(Project, succession); // first, so the drain need not wait for it
             if (reason == StopReason.HandedOver && mixer is not null) await WaitForOutputsReplacedAsync(mixer);
             if (mixer is not null) await mixer.DisposeAsync();
             if (reason == StopReason.Removed && token is not null)

@@ -82,6 +82,13 @@ internal static class LeaseScripts
         return 0
         """;
 
+    /// <summary>KEYS: successor. ARGV: successor value. A successor that stops preparing lets the offer be taken by another worker.</summary>
+    public const string GiveUpSuccession = """
+        if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+        redis.call('DEL', KEYS[1])
+        return 1
+        """;
+
     /// <summary>
     /// KEYS: lease, successor, command-in-flight. ARGV: value, ttl ms.
     /// A handing-over holder about to carry out a command: only while no successor prepares, marks the

@@ -126,6 +126,20 @@ internal sealed class LeaseStore(LeaseConnection connection, IOptions<FleetOptio
     }
 
     /// <summary>
+    /// A successor that stops preparing (its own drain, a failed build) gives its place up, so that the
+    /// draining holder does not wait for it: another worker may succeed, or the holder releases at once.
+    /// </summary>
+    public async Task GiveUpSuccessionAsync(string project, string successor)
+    {
+        try
+        {
+            var db = await connection.GetAsync();
+            await Bounded(db.ScriptEvaluateAsync(LeaseScripts.GiveUpSuccession, [Keys.Successor(project)], [successor]));
+        }
+        catch (Exception e) when (IsUnanswered(e)) { /* the key lapses with its TTL */ }
+    }
+
+    /// <summary>
     /// Takes the lease of an offered project this worker prepared; null with the reason when it cannot.
     /// While the old holder carries out a command (its in-flight mark), waits until it has stored the result:
     /// at most the mark's TTL, since no new mark can be set once this worker is the successor.

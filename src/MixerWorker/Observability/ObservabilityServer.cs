@@ -86,7 +86,10 @@ internal sealed class ObservabilityServer(
         }
         catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException or OperationCanceledException)
         {
-            // The client went away, or the worker is stopping.
+            // The client went away, or the worker is stopping: then the answer must not be the default 200
+            // with no body, which a probe would read as ready.
+            try { response.StatusCode = (int)HttpStatusCode.ServiceUnavailable; }
+            catch (Exception again) when (again is InvalidOperationException or ObjectDisposedException or HttpListenerException) { }
         }
         catch (Exception e)
         {

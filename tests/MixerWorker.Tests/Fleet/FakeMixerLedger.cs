@@ -29,6 +29,9 @@ public sealed class FakeMixerLedger
     /// <summary>While set, every fake mixer's start waits for it: a scene that takes long to build.</summary>
     public TaskCompletionSource? BuildHold { get; set; }
 
+    /// <summary>While true, every fake mixer reports its inputs as not connected yet.</summary>
+    public bool InputsDown { get; set; }
+
     internal void Started(FakeProjectMixer mixer) { lock (_lock) _started.Add(mixer); }
 
     internal void Command(FakeProjectMixer mixer, ShowCommand command) { lock (_lock) _commands.Add((mixer.Project, mixer.Worker, mixer, command)); }

@@ -83,7 +83,7 @@ public sealed class FakeProjectMixer : IProjectMixer
             output = _published ? ConnectionState.Connected : _publish.IsOpen ? ConnectionState.Retrying : ConnectionState.Held;
         }
         return Task.FromResult(new MixerStatus(scene.Project, scene.Revision,
-            scene.Inputs.ToDictionary(i => i.Name, _ => new InputStatus(ConnectionState.Connected, null, 1, DateTimeOffset.UtcNow)),
+            scene.Inputs.ToDictionary(i => i.Name, _ => new InputStatus(_ledger.InputsDown ? ConnectionState.Retrying : ConnectionState.Connected, null, 1, DateTimeOffset.UtcNow)),
             scene.Buses.Where(b => b.Enabled).ToDictionary(b => b.Name, _ => new BusStatus(output, null, 0, "software"))));
     }
 

@@ -288,6 +288,31 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task A_drain_releases_at_once_when_its_successor_drains_too()
+    {
+        var w1 = await StartWorkerAsync("w1", 8);
+        await WriteAsync(FleetScenes.Small("h3"));
+        await WorkerHarness.Eventually(async () => (await StatusAsync("h3"))?.State == ProjectStates.Running, TimeSpan.FromSeconds(20), "h3 does not run");
+        // w2 waits up to 20 s for the inputs before taking over: longer than w1's drain time (6 s).
+        var w2 = await StartWorkerAsync("w2", 8, ("Fleet:HandOverInputWaitMs", "20000"));
+        await WorkerHarness.Eventually(async () => (await HeartbeatsAsync()).Any(b => b.Id == "w2"), TimeSpan.FromSeconds(10), "w2 wrote no heartbeat");
+
+        _ledger.InputsDown = true;
+        var drain = w1.StopAsync();
+        await WorkerHarness.Eventually(async () => await Db.KeyExistsAsync(Keys.Successor("h3")), TimeSpan.FromSeconds(10), "w2 did not claim the succession");
+        await WorkerHarness.Eventually(() => Task.FromResult(w2.Log.Lines.Any(l => l.Contains("project h3: preparing to take it over", StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(10), "w2 did not start preparing h3");
+        await w2.StopAsync(); // the whole fleet stops: the successor drains too
+        await drain;
+
+        Assert.False(await Db.KeyExistsAsync(Keys.Successor("h3")), "the successor kept its place after it stopped preparing");
+        Assert.Contains(w1.Log.Lines, l => l.Contains("project h3: stopping on this worker", StringComparison.Ordinal) && l.Contains("no other live worker can take it", StringComparison.Ordinal));
+        Assert.Contains(_events.Of(EventTypes.Released, "h3"), e => e.Worker == "w1" && e.Reason == "shutdown");
+        Assert.DoesNotContain(_ledger.Sessions, x => x.Project == "h3" && x.Worker == "w2");
+        Assert.False(await Db.KeyExistsAsync(Keys.Lease("h3")), "h3's lease is still held");
+    }
+
+    [Fact]
     public async Task A_project_whose_owner_stopped_renewing_is_built_before_its_lease_lapses_and_claimed_at_the_lapse()
     {
         var worker = await StartWorkerAsync("w1", 8);
