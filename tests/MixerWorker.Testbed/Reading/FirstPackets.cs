@@ -7,7 +7,8 @@ namespace MixerWorker.Testbed.Reading;
 /// unbounded length, as muxers write video) only when the next frame's first packet arrives, so the
 /// time a frame leaves the demuxer includes the gap to the next one: a frame interval at 30 fps, up to
 /// a second and a half on a bus shedding to two frames a second. A bus's delay is measured to its
-/// frames' first packets instead. One per connection; called from the reader's streaming thread.
+/// frames' first packets instead. One per connection; called from the reader's streaming thread, which
+/// also runs the demuxer (the pairing relies on it).
 /// </summary>
 internal sealed class FirstPackets
 {

@@ -182,7 +182,9 @@ public sealed class OutputReader : IDisposable
         }
         else src.Link(demux);
         var receiving = false;
-        var firstPackets = _stampBoxes is null ? null : new FirstPackets();
+        // Only where the demuxer runs on the source's thread (no recording queue between them): the
+        // first frame it hands on is then known to be the one before the newest start seen.
+        var firstPackets = _stampBoxes is null || _recordPath is not null ? null : new FirstPackets();
         using (var srcPad = src.StaticPad("src"))
             probes.Add(Callbacks.AddProbe(srcPad, ProbeType.Buffer, i =>
             {
