@@ -10,8 +10,12 @@ public sealed record StampBox(string Name, string Input, double InputFps, int X,
     public static StampBox Whole(string input, double fps, int width, int height) => new(input, input, fps, 0, 0, width, height);
 }
 
-/// <summary>One decoded picture of an output: its PTS, the wall-clock time (Unix µs) its data arrived, and each box's stamp (null: unreadable).</summary>
-public sealed record StampedFrame(ulong? Pts, long ArrivalUs, StampRead?[] Boxes);
+/// <summary>
+/// One decoded picture of an output: its PTS, the wall-clock time (Unix µs) its data arrived (left the
+/// demuxer), each box's stamp (null: unreadable), and when its first TS packet reached the reader
+/// (<see cref="Reading.FirstPackets"/>), where known.
+/// </summary>
+public sealed record StampedFrame(ulong? Pts, long ArrivalUs, StampRead?[] Boxes, long? FirstPacketUs = null);
 
 /// <summary>A stamp placed on the timeline: the feed's frame number (unwrapped) and capture time (Unix ms).</summary>
 public readonly record struct InputFrame(long Number, long SentMs, byte Low)
@@ -52,11 +56,14 @@ public sealed class StampUnwrapper(double fps)
 /// (by PTS) in which the box's stamp reads. The frame-rate ratio r = input fps / output fps decides
 /// what is allowed: the input frame number advances by floor(r) or ceil(r) per output frame, so with
 /// r &lt; 1 a share 1 - r of output frames repeat (25 → 30: one in six), with r ≥ 1 none do.
+/// <paramref name="LongestHeldMs"/>: the longest stretch of output time (by PTS) over which the box
+/// showed one picture while its input moved on (a frozen box, however steady the output's frame rate).
 /// </summary>
 public sealed record BoxTiming(
     string Box, string Input, double InputFps, double OutputFps,
     int Frames, int Unreadable, int Intervals, int Repeats, int ExpectedRepeats, int Skips, int SkippedFrames,
-    int Backwards, int OutputGaps, IReadOnlyList<double> LatencyMs, IReadOnlyList<double> WorkerAddedMs)
+    int Backwards, int OutputGaps, IReadOnlyList<double> LatencyMs, IReadOnlyList<double> WorkerAddedMs,
+    double LongestHeldMs = 0, IReadOnlyList<double>? FirstPacketLatencyMs = null)
 {
     /// <summary>Repeats the frame-rate conversion does not explain.</summary>
     public int ExcessRepeats => Math.Max(0, Repeats - ExpectedRepeats);
@@ -67,11 +74,16 @@ public sealed record BoxTiming(
     public double? WorkerAddedP95 => Percentile(WorkerAddedMs, 0.95);
 
     /// <summary>
-    /// How much the box's capture → arrival latency grew over the measurement: the median of its last
-    /// quarter minus that of its first (a bus whose timeline stretches under load grows; a live one does not).
+    /// How much the box's delay grew over the measurement: the median of its last quarter minus that of
+    /// its first (a bus whose timeline stretches under load grows; a live one does not). Capture → first
+    /// packet at the reader where every picture's is known (<see cref="FirstPacketLatencyMs"/>): a frame
+    /// leaves the demuxer only when the next one begins, and on a bus whose shedding deepens meanwhile
+    /// (one frame in 6, then in 15) that gap alone grew by 0.3 s.
     /// </summary>
-    public double? LagGrowthMs => LatencyMs.Count < 8 ? null
-        : Percentile([.. LatencyMs.Skip(LatencyMs.Count * 3 / 4)], 0.5) - Percentile([.. LatencyMs.Take(LatencyMs.Count / 4)], 0.5);
+    public double? LagGrowthMs => Growth(FirstPacketLatencyMs ?? LatencyMs);
+
+    private static double? Growth(IReadOnlyList<double> lag) => lag.Count < 8 ? null
+        : Percentile([.. lag.Skip(lag.Count * 3 / 4)], 0.5) - Percentile([.. lag.Take(lag.Count / 4)], 0.5);
 
     /// <summary>Nothing beyond frame-rate conversion: at most <paramref name="tolerance"/> extra repeats and skipped frames, never backwards.</summary>
     public bool IsSmooth(int tolerance) => ExcessRepeats <= tolerance && SkippedFrames <= tolerance && Backwards == 0 && Intervals > 0;
@@ -79,7 +91,7 @@ public sealed record BoxTiming(
     public override string ToString() =>
         $"{Box} ({Input} {InputFps:0.##}→{OutputFps:0.##} fps): {Frames} frames, {Unreadable} unreadable, {Intervals} intervals, " +
         $"repeats {Repeats} (conversion needs {ExpectedRepeats}), skips {Skips} ({SkippedFrames} frames), backwards {Backwards}, output gaps {OutputGaps}, " +
-        $"latency p50/p95 {Ms(LatencyP50)}/{Ms(LatencyP95)} ms (growth {Ms(LagGrowthMs)}), worker-added p50/p95 {Ms(WorkerAddedP50)}/{Ms(WorkerAddedP95)} ms";
+        $"latency p50/p95 {Ms(LatencyP50)}/{Ms(LatencyP95)} ms (growth {Ms(LagGrowthMs)}), longest held {LongestHeldMs:0} ms, worker-added p50/p95 {Ms(WorkerAddedP50)}/{Ms(WorkerAddedP95)} ms";
 
     private static string Ms(double? v) => v is { } x ? x.ToString("0") : "-";
 
@@ -145,9 +157,13 @@ public static class StampAnalysis
         var unwrap = new StampUnwrapper(box.InputFps);
         int read = 0, unreadable = 0, intervals = 0, repeats = 0, skips = 0, skipped = 0, backwards = 0, gaps = 0;
         var latency = new List<double>();
+        var firstPacket = new List<double>();
         var added = new List<double>();
         (ulong Pts, InputFrame Frame)? previous = null;
         long? lastShown = null;
+        // The output time over which the box showed one picture while its input moved on.
+        (long Number, ulong Since, ulong Until)? held = null;
+        var longestHeldNs = 0.0;
         foreach (var f in frames)
         {
             if (f.Boxes[index] is not { } stamp)
@@ -181,13 +197,21 @@ public static class StampAnalysis
                 latency.Add(endToEnd);
                 if (direct is not null) { if (direct.TryGetValue(frame.Key, out var directUs)) added.Add((f.ArrivalUs - directUs) / 1000.0); }
                 else if (directLatencyMs is { } typical) added.Add(endToEnd - typical);
+                if (f.FirstPacketUs is { } firstUs) firstPacket.Add(firstUs / 1000.0 - frame.SentMs);
                 lastShown = frame.Number;
+            }
+            if (held is { } h && h.Number == frame.Number && f.Pts!.Value > h.Since) held = h with { Until = f.Pts.Value };
+            else
+            {
+                if (held is { } done && frame.Number > done.Number) longestHeldNs = Math.Max(longestHeldNs, done.Until - done.Since);
+                held = (frame.Number, f.Pts!.Value, f.Pts.Value);
             }
             previous = (f.Pts!.Value, frame);
         }
         var expected = (int)Math.Ceiling(intervals * Math.Max(0, 1 - ratio) - 1e-9);
         return new BoxTiming(box.Name, box.Input, box.InputFps, outputFps, read, unreadable, intervals, repeats, expected,
-            skips, skipped, backwards, gaps, latency, added);
+            skips, skipped, backwards, gaps, latency, added, longestHeldNs / 1e6,
+            firstPacket.Count == latency.Count ? firstPacket : null);
     }
 }
 
