@@ -16,10 +16,13 @@ namespace MixerWorker.Tests;
 /// </summary>
 public sealed class StarvationTests(ITestOutputHelper output)
 {
-    // Moderate: the worker's quota starts at 90 % of the CPU it used unstarved and comes down a tenth
-    // of that every two seconds until a bus drops frames, and stays there: starved for sure, and not
-    // deeper than the buses need to give way (what the CPU of each step buys varies by machine).
-    private const double FirstShare = 0.9, Step = 0.1, LowestShare = 0.5;
+    // Moderate: the worker's quota starts at 90 % of the CPU it used unstarved and comes down by 5 % of
+    // that every two seconds until a bus drops frames, and stays there: starved for sure, and not
+    // deeper than the buses need to give way (what the CPU of each step buys varies by machine). Small
+    // steps, because between "no drop yet" and "AUX at 2 fps" lay one 10 % step on some runs; a low
+    // floor, because the figure it starts from includes start-up work on some runs (79 % of a core
+    // once, and no bus dropped a frame at its 50 % step).
+    private const double FirstShare = 0.9, Step = 0.05, LowestShare = 0.3;
     // Deep: from 70 % down by 5 % every three seconds until every AUX bus has shed half its frames or
     // more, and stays there while they shed on (to one in 6 or 15, the depth at which their delay used
     // to grow). About half of what the worker used unstarved, but a fixed share was too mild on some
@@ -122,9 +125,13 @@ public sealed class StarvationTests(ITestOutputHelper output)
         var lateness = BusNames.Select(b => status?.Buses.GetValueOrDefault(b)?.Lateness).ToList();
         Assert.Contains(lateness, l => l is { DroppedFrames: > 0, Episodes: > 0 });
         Assert.Contains(worker.Lines, l => l.Contains("cannot make all its frames in time", StringComparison.Ordinal));
-        // Program first: it delivers more frames than any AUX bus.
+        // Program first: it delivers at least as many frames as any AUX bus, and more than one that
+        // shed frames while measured (the first drop can be a passing one: then every bus keeps 30 fps).
         foreach (var aux in BusNames.Skip(1))
-            Assert.True(reports["program"].OutputFrames > reports[aux].OutputFrames,
-                $"program delivered {reports["program"].OutputFrames} frames, {aux} {reports[aux].OutputFrames}");
+        {
+            var (p, a) = (reports["program"], reports[aux]);
+            Assert.True(a.DeliveredFps >= 28 ? p.OutputFrames >= a.OutputFrames : p.OutputFrames > a.OutputFrames,
+                $"program delivered {p.OutputFrames} frames, {aux} {a.OutputFrames} ({a.DeliveredFps:0.0} fps)");
+        }
     }
 }
