@@ -9,28 +9,33 @@ using static MixerWorker.Tests.WorkerHarness;
 namespace MixerWorker.Tests;
 
 /// <summary>
+/// The starvation cases run alone: each measures what the worker needs and then starves it to a share
+/// of that, and other test classes' workers on the same two cores made that figure swing by a factor
+/// of two or more (a CI run reached its floor with no bus dropping a frame).
+/// </summary>
+[CollectionDefinition(nameof(StarvationTests), DisableParallelization = true)]
+public sealed class StarvationCollection;
+
+/// <summary>
 /// Issue 9, lateness bounded: a worker starved of CPU for real (a CPU quota below what it uses,
 /// <see cref="CpuStarvation"/>) drops frames instead of falling behind. Measured at readers of every
 /// bus by the feeds' stamps: no bus's delay grows, Program keeps more frames than the AUX buses, and
 /// the drop is reported in the status and the log.
 /// </summary>
+[Collection(nameof(StarvationTests))]
 public sealed class StarvationTests(ITestOutputHelper output)
 {
-    // Moderate: the worker's quota starts at 90 % of the CPU it used unstarved and comes down by 5 % of
-    // that every two seconds until a bus drops frames, and stays there: starved for sure, and not
-    // deeper than the buses need to give way (what the CPU of each step buys varies by machine). Small
-    // steps, because between "no drop yet" and "AUX at 2 fps" lay one 10 % step on some runs; a low
-    // floor, because the figure it starts from includes start-up work on some runs (79 % of a core
-    // once, and no bus dropped a frame at its 50 % step).
-    // Deep: from 70 % down by 5 % every three seconds until every AUX bus delivers 15 fps or less
-    // (shedding on to one frame in 6 or 15), not below 45 %. Deeper: from 60 % down until every AUX
-    // bus delivers 5 fps or less, not below 35 % (about 28 % of a core here), where Program still makes
-    // most of its frames. A fixed share was too mild on some runs: what the worker uses unstarved
-    // varies by a quarter from run to run.
-    private sealed record Depth(double FirstShare, double Step, TimeSpan StepEvery, double LowestShare, double? AuxFps);
-    private static readonly Depth Moderate = new(0.9, 0.05, TimeSpan.FromSeconds(2), 0.3, null);
-    private static readonly Depth Deep = new(0.7, 0.05, TimeSpan.FromSeconds(3), 0.45, 15);
-    private static readonly Depth Deeper = new(0.6, 0.05, TimeSpan.FromSeconds(3), 0.40, 5);
+    // Each depth starts at a share of what the worker needs once started and comes down by 5 % of
+    // that every few seconds until the buses show the depth (a bus drops frames; every AUX bus at
+    // 15 fps or less; at 5 fps or less), and stays there. The depth is found by what the buses do, not
+    // by a fixed share: what the worker needs varies by a quarter from run to run, and more on a busy
+    // machine, so fixed shares landed either short of any drop or past the depth a case is about. The
+    // floor is a share of a core, not of that figure, for the same reason.
+    private sealed record Depth(double FirstShare, TimeSpan StepEvery, double? AuxFps);
+    private static readonly Depth Moderate = new(0.9, TimeSpan.FromSeconds(2), null);
+    private static readonly Depth Deep = new(0.9, TimeSpan.FromSeconds(3), 15);
+    private static readonly Depth Deeper = new(0.8, TimeSpan.FromSeconds(3), 5);
+    private const double Step = 0.05, LowestCoreShare = 0.15;
     private static readonly TimeSpan Measured = TimeSpan.FromSeconds(20);
     // The longest a box may show one picture while its input moves: a shedding bus's gap (0.5 s), a
     // starved decoder's skip to its next keyframe (the feeds' GOP, 1 s) and the bus's own bound.
@@ -56,9 +61,9 @@ public sealed class StarvationTests(ITestOutputHelper output)
         StarveAsync(Moderate);
 
     /// <summary>
-    /// Deep starvation, about half of what the worker needs: the AUX buses keep only a few frames a
-    /// second, and what is never shed (each input's decoding, each bus's sound) takes most of the quota.
-    /// Before the bus muxers held a shedding gap's worth of sound, their delay grew by 0.4–0.7 s here.
+    /// Deep starvation, every AUX bus at half its frames or fewer: what is never shed (each input's
+    /// decoding, each bus's sound) takes most of the quota. Before the bus muxers held a shedding gap's
+    /// worth of sound, their delay grew by 0.4–0.7 s here.
     /// </summary>
     [Fact]
     public Task A_worker_given_half_the_cpu_it_needs_stays_live_on_every_bus_and_program_keeps_the_most() =>
@@ -91,16 +96,23 @@ public sealed class StarvationTests(ITestOutputHelper output)
         var readers = buses.ToDictionary(b => b.Name, b => h.Read(b.Name, Stamps(b)));
         foreach (var reader in readers.Values) await reader.WaitForStampsAsync(TimeSpan.FromSeconds(30));
 
-        var need = await CpuStarvation.MeasureCoresAsync(worker.Id, TimeSpan.FromSeconds(3));
+        // What it needs once its start-up work is done (the cards, the first keyframes): measured right
+        // after the first stamps, that figure came out at 68-79 % of a core where the worker made every
+        // frame on 35 %. The lower of two windows, for a passing burst in one of them.
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var need = Math.Min(
+            await CpuStarvation.MeasureCoresAsync(worker.Id, TimeSpan.FromSeconds(3)),
+            await CpuStarvation.MeasureCoresAsync(worker.Id, TimeSpan.FromSeconds(3)));
         double used, share = depth.FirstShare;
-        using (var starvation = CpuStarvation.Start(worker.Id, need * share))
+        string starved;
+        using (var starvation = CpuStarvation.Start(worker.Id, Math.Max(need * share, LowestCoreShare)))
         {
             output.WriteLine($"the worker used {need:P0} of a core; starved by {starvation.Method}");
             async Task<long> DroppedAsync() => (await h.StatusAsync())?.Buses.Values.Sum(b => b.Lateness?.DroppedFrames ?? 0) ?? 0;
             async Task<bool> AuxShedAsync(double fps) => (await h.StatusAsync())?.Buses is { } b
                 && BusNames.Skip(1).All(n => b.GetValueOrDefault(n)?.Lateness is { } l && l.DeliveredFps <= fps);
             var dropped = await DroppedAsync();
-            while (share > depth.LowestShare + 1e-9)
+            while (need * (share - Step) >= LowestCoreShare)
             {
                 await Task.Delay(depth.StepEvery);
                 if (depth.AuxFps is { } fps)
@@ -113,15 +125,15 @@ public sealed class StarvationTests(ITestOutputHelper output)
                     dropped = await DroppedAsync();
                     if (dropped > before) break;
                 }
-                share -= depth.Step;
+                share -= Step;
                 starvation.CoreShare = need * share;
             }
-            output.WriteLine($"quota {share:P0} of that: {starvation.CoreShare:P0} of a core");
             // The buses notice and shed within a second or two; the delay is measured from then on.
             await Task.Delay(TimeSpan.FromSeconds(3));
             foreach (var reader in readers.Values) reader.ClearStamps();
             used = await CpuStarvation.MeasureCoresAsync(worker.Id, Measured);
-            output.WriteLine($"starved, the worker used {used:P0} of a core");
+            starved = $"needed {need:P0} of a core, quota {starvation.CoreShare:P0} of a core ({share:P0} of that), used {used:P0}";
+            output.WriteLine(starved);
         }
         var status = await h.StatusAsync();
 
@@ -131,17 +143,17 @@ public sealed class StarvationTests(ITestOutputHelper output)
         foreach (var (bus, report) in reports)
             output.WriteLine($"{bus}: {report}\n  status lateness: {status?.Buses.GetValueOrDefault(bus)?.Lateness}");
 
-        // It was starved for real: it got no more than its quota, well short of what it needed.
-        Assert.InRange(used, 0, need * share * 1.2 + 0.02);
+        // It was starved for real: it got no more than its quota.
+        Assert.True(used <= Math.Max(need * share, LowestCoreShare) * 1.2 + 0.02, starved);
         // Lateness bounded: every box's delay at the reader grows by at most 100 ms over the 20 s.
         foreach (var (bus, report) in reports)
-            Assert.All(report.Boxes, b => Assert.True(b.LagGrowthMs is { } g && g <= 100, $"{bus}: {b}"));
+            Assert.All(report.Boxes, b => Assert.True(b.LagGrowthMs is { } g && g <= 100, $"{bus}: {b}; {starved}"));
         // And every box keeps moving: none shows one picture for long while its input runs on.
         foreach (var (bus, report) in reports)
-            Assert.All(report.Boxes, b => Assert.True(b.LongestHeldMs <= LongestHeld.TotalMilliseconds, $"{bus}: {b}"));
+            Assert.All(report.Boxes, b => Assert.True(b.LongestHeldMs <= LongestHeld.TotalMilliseconds, $"{bus}: {b}; {starved}"));
         // The machine could not make every frame: frames were dropped, and said so.
         var lateness = BusNames.Select(b => status?.Buses.GetValueOrDefault(b)?.Lateness).ToList();
-        Assert.Contains(lateness, l => l is { DroppedFrames: > 0, Episodes: > 0 });
+        Assert.True(lateness.Any(l => l is { DroppedFrames: > 0, Episodes: > 0 }), $"no bus reported a drop: {string.Join(", ", lateness)}; {starved}");
         Assert.Contains(worker.Lines, l => l.Contains("cannot make all its frames in time", StringComparison.Ordinal));
         // Program first: it delivers at least as many frames as any AUX bus, and more than one that
         // shed frames while measured (the first drop can be a passing one: then every bus keeps 30 fps).
@@ -149,7 +161,7 @@ public sealed class StarvationTests(ITestOutputHelper output)
         {
             var (p, a) = (reports["program"], reports[aux]);
             Assert.True(a.DeliveredFps >= 28 ? p.OutputFrames >= a.OutputFrames : p.OutputFrames > a.OutputFrames,
-                $"program delivered {p.OutputFrames} frames, {aux} {a.OutputFrames} ({a.DeliveredFps:0.0} fps)");
+                $"program delivered {p.OutputFrames} frames, {aux} {a.OutputFrames} ({a.DeliveredFps:0.0} fps); {starved}");
         }
     }
 }
