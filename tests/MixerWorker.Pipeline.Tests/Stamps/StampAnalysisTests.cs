@@ -139,6 +139,23 @@ public sealed class StampAnalysisTests
     }
 
     [Fact]
+    public void Lag_growth_per_span_is_the_slope_of_the_delay_and_shrugs_off_each_pictures_own_age()
+    {
+        // 40 s of a bus shed to 2 fps: each picture's age swings by up to 300 ms (a starved decoder).
+        var swing = new Random(7);
+        var sparse = Output(1200, 30, i => i).Where((_, i) => i % 15 == 0)
+            .Select(f => f with { ArrivalUs = f.ArrivalUs + swing.Next(0, 300_000) }).ToList();
+        var flat = One(sparse, 30);
+        Assert.InRange(flat.LagGrowthPer(TimeSpan.FromSeconds(20))!.Value, -40, 40);
+        // The same pictures on a timeline that stretches by 10 ms a second: 200 ms per 20 s.
+        var stretching = One([.. sparse.Select((f, i) => f with { ArrivalUs = f.ArrivalUs + i * 5_000 })], 30);
+        Assert.InRange(stretching.LagGrowthPer(TimeSpan.FromSeconds(20))!.Value, 160, 240);
+        // 30 fps delivered 10 % late and later: 3.33 ms more every 36.7 ms of the reader's time.
+        var late = One([.. Output(600, 30, i => i).Select((f, i) => f with { ArrivalUs = f.ArrivalUs + i * 3_333 })], 30);
+        Assert.InRange(late.LagGrowthPer(TimeSpan.FromSeconds(20))!.Value, 1810, 1830);
+    }
+
+    [Fact]
     public void The_output_pace_is_reported()
     {
         var frames = Output(91, 30, i => i);
