@@ -61,6 +61,10 @@ internal sealed class ObservabilityServer(
     private async Task AnswerAsync(HttpListenerContext context, CancellationToken stoppingToken)
     {
         var response = context.Response;
+        // Until an answer is made: when the worker stops, the listener closes the connections it still
+        // holds, and one closed before its handler set a code goes out as the default 200 with no body,
+        // which a probe reads as ready (seen while a /readyz check was still running at SIGTERM).
+        response.StatusCode = (int)HttpStatusCode.ServiceUnavailable;
         try
         {
             if (context.Request.HttpMethod is not ("GET" or "HEAD"))

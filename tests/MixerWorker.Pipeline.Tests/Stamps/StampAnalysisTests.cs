@@ -156,6 +156,18 @@ public sealed class StampAnalysisTests
     }
 
     [Fact]
+    public void An_output_whose_timeline_stretches_falls_behind_and_one_that_drops_frames_does_not()
+    {
+        var stretching = Output(600, 30, i => i).Select((f, i) => f with { ArrivalUs = f.ArrivalUs + i * 3_333 }).ToList();
+        Assert.InRange(StampAnalysis.Analyse(stretching, [new StampBox("box", "cam-a", 30, 0, 0, 160, 90)], OutFps).TimelineGrowthPer(TimeSpan.FromSeconds(20))!.Value, 1810, 1830);
+        // Two frames in three dropped, those kept on time, their pictures ever older (a late input).
+        var dropping = Output(600, 30, i => i).Where((_, i) => i % 3 == 0).Select((f, i) => f with { Boxes = [new StampRead(FrameStamp.At(i, Sent(i, 30) - i * 10), 100)] }).ToList();
+        var report = StampAnalysis.Analyse(dropping, [new StampBox("box", "cam-a", 30, 0, 0, 160, 90)], OutFps);
+        Assert.InRange(report.TimelineGrowthPer(TimeSpan.FromSeconds(20))!.Value, -1, 1);
+        Assert.True(report.Boxes[0].LagGrowthPer(TimeSpan.FromSeconds(20)) > 100);
+    }
+
+    [Fact]
     public void The_output_pace_is_reported()
     {
         var frames = Output(91, 30, i => i);

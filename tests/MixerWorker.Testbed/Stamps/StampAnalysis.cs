@@ -70,6 +70,8 @@ public sealed record BoxTiming(
     public double RepeatShare => Intervals == 0 ? 0 : (double)Repeats / Intervals;
     public double? LatencyP50 => Percentile(LatencyMs, 0.50);
     public double? LatencyP95 => Percentile(LatencyMs, 0.95);
+    /// <summary>The 95th percentile of capture → first packet at the reader where known, else → arrival.</summary>
+    public double? LagP95 => Percentile(FirstPacketLatencyMs ?? LatencyMs, 0.95);
     public double? WorkerAddedP50 => Percentile(WorkerAddedMs, 0.50);
     public double? WorkerAddedP95 => Percentile(WorkerAddedMs, 0.95);
 
@@ -92,12 +94,7 @@ public sealed record BoxTiming(
     public double? LagGrowthPer(TimeSpan span)
     {
         var lag = FirstPacketLatencyMs ?? LatencyMs;
-        if (LagTimesMs is not { } at || at.Count != lag.Count || lag.Count < 8) return null;
-        var slopes = new List<double>(lag.Count * (lag.Count - 1) / 2);
-        for (var i = 0; i < lag.Count; i++)
-            for (var j = i + 1; j < lag.Count; j++)
-                if (Math.Abs(at[j] - at[i]) >= 1) slopes.Add((lag[j] - lag[i]) / (at[j] - at[i]));
-        return Percentile(slopes, 0.5) * span.TotalMilliseconds;
+        return LagTimesMs is { } at && at.Count == lag.Count ? Slope.PerSpan(at, lag, span) : null;
     }
 
     private static double? Growth(IReadOnlyList<double> lag) => lag.Count < 8 ? null
@@ -122,12 +119,41 @@ public sealed record BoxTiming(
     }
 }
 
-/// <summary>One output over a measurement: each box, and the output's own pace.</summary>
-public sealed record TimingReport(IReadOnlyList<BoxTiming> Boxes, int OutputFrames, double SpanSeconds, double DeliveredFps, double MaxArrivalGapMs)
+/// <summary>
+/// One output over a measurement: each box, and the output's own pace. <paramref name="BehindPtsMs"/>
+/// and <paramref name="BehindAtMs"/>: for each output picture (the longest stretch of rising PTS), how
+/// far its arrival at the reader (its first packet where every picture's is known) is behind its PTS,
+/// and when it arrived.
+/// </summary>
+public sealed record TimingReport(IReadOnlyList<BoxTiming> Boxes, int OutputFrames, double SpanSeconds, double DeliveredFps, double MaxArrivalGapMs,
+    IReadOnlyList<double>? BehindPtsMs = null, IReadOnlyList<double>? BehindAtMs = null)
 {
+    /// <summary>
+    /// How much the output's own timeline falls behind per <paramref name="span"/>: the slope of its
+    /// pictures' arrival behind their PTS. A bus that stretches its timeline (makes every frame, later
+    /// and later) grows; one that drops frames to keep up does not, however late its inputs' pictures are.
+    /// </summary>
+    public double? TimelineGrowthPer(TimeSpan span) =>
+        BehindAtMs is { } at && BehindPtsMs is { } behind ? Slope.PerSpan(at, behind, span) : null;
+
     public override string ToString() =>
         $"{OutputFrames} output frames in {SpanSeconds:0.0} s ({DeliveredFps:0.0} fps delivered, max gap {MaxArrivalGapMs:0} ms)" +
         string.Concat(Boxes.Select(b => "\n  " + b));
+}
+
+/// <summary>Theil–Sen: the median of the slopes between every two points, robust to a few wild ones.</summary>
+internal static class Slope
+{
+    /// <summary>The slope of <paramref name="value"/> over <paramref name="atMs"/>, times <paramref name="span"/>; null under 8 points.</summary>
+    internal static double? PerSpan(IReadOnlyList<double> atMs, IReadOnlyList<double> value, TimeSpan span)
+    {
+        if (atMs.Count != value.Count || value.Count < 8) return null;
+        var slopes = new List<double>(value.Count * (value.Count - 1) / 2);
+        for (var i = 0; i < value.Count; i++)
+            for (var j = i + 1; j < value.Count; j++)
+                if (Math.Abs(atMs[j] - atMs[i]) >= 1) slopes.Add((value[j] - value[i]) / (atMs[j] - atMs[i]));
+        return BoxTiming.Percentile(slopes, 0.5) * span.TotalMilliseconds;
+    }
 }
 
 public static class StampAnalysis
@@ -154,7 +180,22 @@ public static class StampAnalysis
         var byArrival = output.Select(f => f.ArrivalUs).Order().ToList();
         var span = byArrival.Count > 1 ? (byArrival[^1] - byArrival[0]) / 1e6 : 0;
         var maxGap = byArrival.Zip(byArrival.Skip(1), (a, b) => (b - a) / 1000.0).DefaultIfEmpty(0).Max();
-        return new TimingReport(timings, output.Count, span, span > 0 ? (output.Count - 1) / span : 0, maxGap);
+        var (behind, behindAt) = Behind(frames);
+        return new TimingReport(timings, output.Count, span, span > 0 ? (output.Count - 1) / span : 0, maxGap, behind, behindAt);
+    }
+
+    private static (List<double> BehindMs, List<double> AtMs) Behind(List<StampedFrame> frames)
+    {
+        var firstPackets = frames.All(f => f.FirstPacketUs is not null);
+        List<StampedFrame> longest = [], run = [];
+        foreach (var f in frames)
+        {
+            if (run.Count > 0 && f.Pts <= run[^1].Pts) run = [];
+            run.Add(f);
+            if (run.Count > longest.Count) longest = run;
+        }
+        var at = longest.Select(f => (firstPackets ? f.FirstPacketUs!.Value : f.ArrivalUs) / 1000.0).ToList();
+        return ([.. longest.Select((f, i) => at[i] - f.Pts!.Value / 1e6)], at);
     }
 
     /// <summary>The arrival of each picture a direct reader saw (first sighting), by <see cref="InputFrame.Key"/>.</summary>
