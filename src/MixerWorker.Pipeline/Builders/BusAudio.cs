@@ -5,8 +5,8 @@ namespace MixerWorker.Pipeline.Builders;
 
 /// <summary>
 /// The sound of a bus: live silence → audiomixer (one pad per heard input, <see cref="AudioBranch"/>)
-/// → 48 kHz stereo float → master gain → limiter (<see cref="PeakLimiter"/>, then a brick wall) → meter
-/// → Opus or AAC, ready for the bus's muxer.
+/// → 48 kHz stereo float → master gain → limiter (<see cref="PeakLimiter"/>) → meter → Opus or AAC,
+/// ready for the bus's muxer.
 /// The live silence and force-live keep the mix running on the clock when no input sends audio, so a
 /// silent or missing input never holds it up.
 /// </summary>
@@ -18,12 +18,23 @@ internal sealed class BusAudio : IDisposable
     /// </summary>
     internal const double LimiterCeiling = 0.891;
 
+    /// <summary>
+    /// The pace of the mix: one Opus frame (20 ms, WebRTC's own), for the live silence and the mixer's
+    /// output alike. At GStreamer's 10 ms default the silence source woke twice as often for nothing
+    /// (8 buses: its threads 3.8 → 2.1 % of a core, bench/results/2026-11-30-1810-vm-cost-audio.md);
+    /// the mixer's thread 20.2 → 18.4 (it also wakes for every input buffer, and Opus is half of it).
+    /// The mixer's deadline for a block is still the block's start plus its latency, so a block's last
+    /// samples have 10 ms less of the jitter allowance (60 ms by default) to arrive; timestamps, and so
+    /// lip sync, do not move.
+    /// </summary>
+    internal static readonly TimeSpan Block = TimeSpan.FromMilliseconds(20);
+
     private static readonly IReadOnlyDictionary<string, AudioBranch> NoBranches = new Dictionary<string, AudioBranch>();
 
     private readonly Graph _graph;
     private readonly string _bus;
     private readonly Element[] _elements;
-    private readonly Element _master, _limiter;
+    private readonly Element _master;
     private readonly PeakLimiter _peakLimiter = new(2, 48000, LimiterCeiling, TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(150));
     private readonly ProbeHandle _peakLimiterProbe;
     private volatile bool _peakLimiting;
@@ -31,7 +42,6 @@ internal sealed class BusAudio : IDisposable
     // from a streaming thread without a lock.
     private volatile IReadOnlyDictionary<string, AudioBranch> _branches = NoBranches;
     private double? _masterDb;
-    private bool? _limiting;
 
     internal Element Mixer { get; }
     /// <summary>The encoded audio's last element, to link to the bus's muxer.</summary>
@@ -45,23 +55,24 @@ internal sealed class BusAudio : IDisposable
         var silence = Element.Make("audiotestsrc", p.Child("silence"));
         silence.Set("is-live", true);
         silence.Set("wave", "silence");
-        silence.Set("samplesperbuffer", 480);
+        silence.Set("samplesperbuffer", (int)(48000 * Block.TotalSeconds));
         var silenceCaps = ElementFactory.CapsFilter(p.Child("silencecaps"), InputBranch.AudioCaps);
         Mixer = Element.MakeWith("audiomixer", p.Child("audiomixer"), "force-live", true);
         latency.ApplyTo(Mixer);
         Mixer.Set("start-time-selection", "first");
+        Mixer.Set("output-buffer-duration", ClockTime.FromTimeSpan(Block));
         var mixCaps = ElementFactory.CapsFilter(p.Child("acaps"), InputBranch.AudioCaps);
         _master = Element.Make("volume", p.Child("master"));
-        _limiter = Limiter(p.Child("limiter"));
         var meter = ElementFactory.Meter(p);
         var aconv = Element.Make("audioconvert", p.Child("aconvert"));
         var aenc = Encoder(p.Child("aenc"), bus.Format);
         // mpegtsmux refuses voaacenc's output unless aacparse frames it; Opus goes in as it is.
         Element[] encoded = bus.Format.AudioCodec == AudioCodec.Aac ? [aenc, Element.Make("aacparse", p.Child("aacparse"))] : [aenc];
-        _elements = [silence, silenceCaps, Mixer, mixCaps, _master, _limiter, meter, aconv, .. encoded];
+        _elements = [silence, silenceCaps, Mixer, mixCaps, _master, meter, aconv, .. encoded];
         ElementFactory.AddChain(graph, _elements);
-        using (var limiterSink = _limiter.StaticPad("sink"))
-            _peakLimiterProbe = graph.AddProbe(limiterSink, ProbeType.Buffer, info =>
+        // The limiter is a probe at the meter's input, so the bus meter reads what the encoder gets.
+        using (var meterSink = meter.StaticPad("sink"))
+            _peakLimiterProbe = graph.AddProbe(meterSink, ProbeType.Buffer, info =>
             {
                 if (_peakLimiting) Limit(info);
                 return ProbeReturn.Ok;
@@ -71,21 +82,6 @@ internal sealed class BusAudio : IDisposable
 
     // On the mixer's streaming thread, buffer by buffer (F32LE stereo, fixed by the caps before it).
     private void Limit(ProbeInfo info) => info.MapWritable<float>(_peakLimiter.Process);
-
-    // The PeakLimiter (a probe on this element's input) does the limiting. audiodynamic as a
-    // hard-knee compressor behind it maps every sample above the threshold to
-    // threshold + (x - threshold) * ratio; GStreamer's "ratio" is the slope above the knee, so ratio 0
-    // is a brick wall. It is a last safeguard that only float rounding could reach: on its own, with
-    // any slope above 0 a large enough sum gets through (4 inputs at +6 dB reach 8.0), and at 0 it
-    // squares the waveform off, which a codec turns into overshoot (see PeakLimiter).
-    private static Element Limiter(string name)
-    {
-        var limiter = Element.Make("audiodynamic", name);
-        limiter.Set("mode", "compressor");
-        limiter.Set("characteristics", "hard-knee");
-        limiter.Set("threshold", LimiterCeiling);
-        return limiter;
-    }
 
     private static Element Encoder(string name, OutputFormat f)
     {
@@ -169,11 +165,7 @@ internal sealed class BusAudio : IDisposable
         var masterDb = Math.Clamp(mix is null || double.IsNaN(mix.MasterGainDb) ? 0 : mix.MasterGainDb, AudioGain.MinDb, AudioGain.MaxDb);
         if (masterDb != _masterDb) _master.Set("volume", AudioGain.ToLinear(masterDb));
         _masterDb = masterDb;
-        var limiting = mix?.Limiter ?? true;
-        // Ratio 1 is audiodynamic's pass-through: it returns before touching the samples.
-        if (limiting != _limiting) _limiter.Set("ratio", limiting ? 0.0 : 1.0);
-        _limiting = limiting;
-        _peakLimiting = limiting;
+        _peakLimiting = mix?.Limiter ?? true;
     }
 
     public void Dispose()

@@ -103,6 +103,22 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task The_encoder_gets_the_mix_in_blocks_of_one_opus_frame()
+    {
+        using var rig = new AudioRig(Program(Fixed(("a", 0)), "a"), new Tone("a", 330));
+        await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "the tone");
+        var since = DateTimeOffset.UtcNow;
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var chunks = rig.Pcm.Since(since);
+        var frames = chunks.Select(c => c.Samples.Length / 2).ToList();
+        var steps = chunks.Zip(chunks.Skip(1), (a, b) => (long)(b.Pts!.Value - a.Pts!.Value) / 1_000_000).ToList();
+        output.WriteLine($"{chunks.Count} blocks, frames {string.Join(",", frames.Distinct())}, PTS steps (ms) {string.Join(",", steps.Distinct())}");
+        Assert.True(chunks.Count >= 25, $"{chunks.Count} blocks in a second");
+        Assert.All(frames, f => Assert.Equal(960, f));
+        Assert.All(steps, ms => Assert.Equal(20, ms));
+    }
+
+    [Fact]
     public async Task Audio_follows_video_keeps_the_preview_silent_and_crossfades_from_a_streaming_thread()
     {
         var follow = new AudioMix { Mode = AudioMode.FollowVideo };
