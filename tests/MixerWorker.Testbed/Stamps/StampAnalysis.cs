@@ -63,7 +63,7 @@ public sealed record BoxTiming(
     string Box, string Input, double InputFps, double OutputFps,
     int Frames, int Unreadable, int Intervals, int Repeats, int ExpectedRepeats, int Skips, int SkippedFrames,
     int Backwards, int OutputGaps, IReadOnlyList<double> LatencyMs, IReadOnlyList<double> WorkerAddedMs,
-    double LongestHeldMs = 0, IReadOnlyList<double>? FirstPacketLatencyMs = null, IReadOnlyList<double>? LagTimesMs = null)
+    double LongestHeldMs = 0, IReadOnlyList<double>? FirstPacketLatencyMs = null)
 {
     /// <summary>Repeats the frame-rate conversion does not explain.</summary>
     public int ExcessRepeats => Math.Max(0, Repeats - ExpectedRepeats);
@@ -83,19 +83,6 @@ public sealed record BoxTiming(
     /// (one frame in 6, then in 15) that gap alone grew by 0.3 s.
     /// </summary>
     public double? LagGrowthMs => Growth(FirstPacketLatencyMs ?? LatencyMs);
-
-    /// <summary>
-    /// How much the box's delay grows per <paramref name="span"/>: the median of the slopes between
-    /// every two of its pictures (Theil–Sen) of delay over reader time, times the span; null without
-    /// the pictures' times or with fewer than 8. Where a bus keeps a few pictures a second, the quarter
-    /// medians of <see cref="LagGrowthMs"/> rest on ten pictures each and swing by ±70 ms with each
-    /// picture's own age (a starved decoder's); a slope over a longer measurement, from every pair, does not.
-    /// </summary>
-    public double? LagGrowthPer(TimeSpan span)
-    {
-        var lag = FirstPacketLatencyMs ?? LatencyMs;
-        return LagTimesMs is { } at && at.Count == lag.Count ? Slope.PerSpan(at, lag, span) : null;
-    }
 
     private static double? Growth(IReadOnlyList<double> lag) => lag.Count < 8 ? null
         : Percentile([.. lag.Skip(lag.Count * 3 / 4)], 0.5) - Percentile([.. lag.Take(lag.Count / 4)], 0.5);
@@ -217,7 +204,6 @@ public static class StampAnalysis
         int read = 0, unreadable = 0, intervals = 0, repeats = 0, skips = 0, skipped = 0, backwards = 0, gaps = 0;
         var latency = new List<double>();
         var firstPacket = new List<double>();
-        List<double> arrivedAt = [], firstPacketAt = [];
         var added = new List<double>();
         (ulong Pts, InputFrame Frame)? previous = null;
         long? lastShown = null;
@@ -255,14 +241,9 @@ public static class StampAnalysis
             {
                 var endToEnd = f.ArrivalUs / 1000.0 - frame.SentMs;
                 latency.Add(endToEnd);
-                arrivedAt.Add(f.ArrivalUs / 1000.0);
                 if (direct is not null) { if (direct.TryGetValue(frame.Key, out var directUs)) added.Add((f.ArrivalUs - directUs) / 1000.0); }
                 else if (directLatencyMs is { } typical) added.Add(endToEnd - typical);
-                if (f.FirstPacketUs is { } firstUs)
-                {
-                    firstPacket.Add(firstUs / 1000.0 - frame.SentMs);
-                    firstPacketAt.Add(firstUs / 1000.0);
-                }
+                if (f.FirstPacketUs is { } firstUs) firstPacket.Add(firstUs / 1000.0 - frame.SentMs);
                 lastShown = frame.Number;
             }
             if (held is { } h && h.Number == frame.Number && f.Pts!.Value > h.Since) held = h with { Until = f.Pts.Value };
@@ -276,7 +257,7 @@ public static class StampAnalysis
         var expected = (int)Math.Ceiling(intervals * Math.Max(0, 1 - ratio) - 1e-9);
         return new BoxTiming(box.Name, box.Input, box.InputFps, outputFps, read, unreadable, intervals, repeats, expected,
             skips, skipped, backwards, gaps, latency, added, longestHeldNs / 1e6,
-            firstPacket.Count == latency.Count ? firstPacket : null, firstPacket.Count == latency.Count ? firstPacketAt : arrivedAt);
+            firstPacket.Count == latency.Count ? firstPacket : null);
     }
 }
 
