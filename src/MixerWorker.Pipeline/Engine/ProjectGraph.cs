@@ -466,10 +466,25 @@ internal sealed class ProjectGraph(
     }
 
     /// <summary>Holds every picture a shared scaler takes, on the scaler's thread (tests: a starved scaler).</summary>
-    internal IDisposable StallScaler(string source, int width, int height, TimeSpan perPicture)
+    internal IDisposable StallScaler(string source, int width, int height, TimeSpan perPicture) => WatchScaler(source, width, height, () => Thread.Sleep(perPicture));
+
+    /// <summary>Calls <paramref name="onPicture"/> on a shared scaler's thread for every picture it scales (tests, benchmarks).</summary>
+    internal IDisposable WatchScaler(string source, int width, int height, Action onPicture)
     {
         graph.AssertOwnerThread();
-        return _scalers.Feeds.Single(f => f.Source == source && f.Key.Width == width && f.Key.Height == height).ProbeScaling(Stall(perPicture));
+        return _scalers.Feeds.Single(f => f.Source == source && f.Key.Width == width && f.Key.Height == height).ProbeScaling(_ =>
+        {
+            onPicture();
+            return ProbeReturn.Ok;
+        });
+    }
+
+    /// <summary>Holds every frame a bus's compositor makes, on its thread (tests: a bus short of time).</summary>
+    internal IDisposable StallBus(string bus, TimeSpan perFrame)
+    {
+        graph.AssertOwnerThread();
+        using var src = _buses[bus].Branch.Compositor.StaticPad("src");
+        return graph.AddProbe(src, ProbeType.Buffer, Stall(perFrame));
     }
 
     private static Func<ProbeInfo, ProbeReturn> Stall(TimeSpan perPicture) => _ =>

@@ -197,6 +197,13 @@ public sealed class ProjectMixer : IProjectMixer
     internal Task<IDisposable> StallScalerAsync(string source, int width, int height, TimeSpan perPicture) =>
         _control.Invoke(() => _project.StallScaler(source, width, height, perPicture));
 
+    /// <summary>Calls <paramref name="onPicture"/> for every picture the shared scaler of <paramref name="source"/> at one size scales, until disposed.</summary>
+    internal Task<IDisposable> WatchScalerAsync(string source, int width, int height, Action onPicture) =>
+        _control.Invoke(() => _project.WatchScaler(source, width, height, onPicture));
+
+    /// <summary>As <see cref="StallDecoderAsync"/>, for every frame <paramref name="bus"/>'s compositor makes.</summary>
+    internal Task<IDisposable> StallBusAsync(string bus, TimeSpan perFrame) => _control.Invoke(() => _project.StallBus(bus, perFrame));
+
     /// <summary>Connects an input at once instead of at the end of its reconnect backoff.</summary>
     public void ConnectInputNow(string input) => _control.Post(() => _project.Input(input)?.Supervisor?.ConnectNow());
 

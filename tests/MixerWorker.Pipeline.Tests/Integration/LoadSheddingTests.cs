@@ -1,0 +1,106 @@
+using MixerWorker.Pipeline.Scene;
+using MixerWorker.Testbed.Feeds;
+using MixerWorker.Testbed.Stamps;
+using Xunit;
+using Xunit.Abstractions;
+using static MixerWorker.Pipeline.Tests.Integration.MixHarness;
+
+namespace MixerWorker.Pipeline.Tests.Integration;
+
+/// <summary>
+/// Issue 9, "Program is protected before AUX buses": while Program is short of time the AUX buses
+/// make fewer frames (Engine/LoadShedding), and what only they use stops working for the frames they
+/// no longer make. Program is made short of time for real and deterministically: its compositor is
+/// held 50 ms on every frame, so it manages 20 of its 30 frames a second and drops the late ones, as
+/// a Program short of CPU does, whatever else the test machine runs.
+/// </summary>
+public sealed class LoadSheddingTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Stalled = TimeSpan.FromMilliseconds(50);
+    private const string ShortOfTime = "program is short of time";
+
+    [Fact]
+    public async Task Program_counts_as_short_of_time_only_once_it_shows_an_input()
+    {
+        var a = MotionRig.Feed(0, 30, TimeSpan.Zero);
+        var scene = new SceneDefinition
+        {
+            Project = Project, Inputs = [new InputDefinition { Name = a.Input }],
+            Buses = [Bus("program", 320, 180, At(a.Input, 0, 0, 320, 180)), Bus("aux1", 320, 180, At(a.Input, 0, 0, 160, 90))],
+        };
+        await using var h = new MixHarness(output);
+        var mixer = await h.StartMixerAsync(scene);
+        // On air with its background and "no signal" card only: the input has not published yet.
+        await WaitUntilAsync(async () => (await mixer.GetStatusAsync()).Buses["program"].FramesOut >= 60, TimeSpan.FromSeconds(20), "program made no frames");
+        using var stall = await mixer.StallBusAsync("program", Stalled);
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        var lateness = (await mixer.GetStatusAsync()).Buses["program"].Lateness;
+        output.WriteLine($"program before any input: {lateness}");
+
+        // Program dropped frames of its start-up picture, and the AUX buses were not made to give way for it
+        // (before: "program is short of time" within 2 s, every AUX bus shed).
+        Assert.True(lateness?.DroppedFrames > 0, $"the held compositor dropped no frame: {lateness}");
+        Assert.DoesNotContain(h.Log.Lines, l => l.Contains(ShortOfTime, StringComparison.Ordinal));
+
+        // The same lateness once Program shows its input is pressure.
+        h.StartFeed(a);
+        await WaitUntilAsync(() => Task.FromResult(h.Log.Lines.Any(l => l.Contains(ShortOfTime, StringComparison.Ordinal))), TimeSpan.FromSeconds(30),
+            "program showing its input and dropping frames never counted as short of time");
+    }
+
+    [Fact]
+    public async Task A_scaler_that_only_shedding_aux_buses_use_scales_only_the_pictures_they_show()
+    {
+        // cam-b only on AUX1 (its scaler serves no other bus); cam-a on Program.
+        FeedSpec a = MotionRig.Feed(0, 30, TimeSpan.Zero), b = MotionRig.Feed(1, 30, TimeSpan.Zero);
+        var program = Bus("program", 320, 180, At(a.Input, 0, 0, 320, 180));
+        var aux = Bus("aux1", 320, 180, At(b.Input, 0, 0, 320, 180));
+        var scene = new SceneDefinition { Project = Project, Inputs = [.. new[] { a, b }.Select(f => new InputDefinition { Name = f.Input })], Buses = [program, aux] };
+        await using var h = await MixHarness.StartShowAsync(output, scene, [a, b]);
+        var mixer = h.Mixer!;
+        var auxBoxes = StampBoxes.Of(aux, _ => (b.Width, b.Height, b.Fps));
+        var onAux = h.Read("aux1", stamps: auxBoxes);
+        await onAux.WaitForStampsAsync(TimeSpan.FromSeconds(20));
+
+        // AUX1's box while it makes every frame: how old its pictures are at the reader.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        onAux.ClearStamps();
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var unshed = StampAnalysis.Analyse(onAux.StampedFrames, auxBoxes, 30).Boxes.Single();
+
+        // Program short of time: the AUX buses shed one step a second, to one frame in 15.
+        using var stall = await mixer.StallBusAsync("program", Stalled);
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        long scaledA = 0, scaledB = 0;
+        using var watchA = await mixer.WatchScalerAsync(a.Input, 320, 180, () => Interlocked.Increment(ref scaledA));
+        using var watchB = await mixer.WatchScalerAsync(b.Input, 320, 180, () => Interlocked.Increment(ref scaledB));
+        var deliveredBefore = (await mixer.GetStatusAsync()).Buses["aux1"].FramesOut;
+        onAux.ClearStamps();
+        var measured = TimeSpan.FromSeconds(4);
+        await Task.Delay(measured);
+        var (pictures, delivered) = (Interlocked.Read(ref scaledB), (await mixer.GetStatusAsync()).Buses["aux1"].FramesOut - deliveredBefore);
+        var programScaled = Interlocked.Read(ref scaledA);
+        var shed = StampAnalysis.Analyse(onAux.StampedFrames, auxBoxes, 30).Boxes.Single();
+        var inputPictures = (int)(b.Fps * measured.TotalSeconds);
+        var figures = $"in {measured.TotalSeconds} s AUX1's scaler scaled {pictures} of {inputPictures} pictures, AUX1 delivered {delivered} frames, " +
+            $"Program's scaler scaled {programScaled}; AUX1's box unshed: {unshed}; shed: {shed}";
+        output.WriteLine(figures);
+
+        // AUX1 shed (at most one frame in 3), and its scaler scaled about what it showed, not every
+        // picture of its input (before: all of them, about 120, for some 8 frames delivered).
+        Assert.True(delivered > 0 && delivered <= inputPictures / 3, $"AUX1 did not shed: {figures}");
+        Assert.True(pictures <= inputPictures / 3, $"the AUX-only scaler scaled pictures no bus showed: {figures}");
+        // Program's scaler still scales every picture (half, for a busy test machine).
+        Assert.True(programScaled >= inputPictures / 2, $"Program's scaler lost pictures: {figures}");
+        // What AUX1 still delivers shows a new picture each time, as fresh as before it shed: the picture
+        // for each frame it makes is the one scaled (a wrong choice would be 15 frames, 500 ms, older).
+        Assert.True(shed.LatencyMs.Count >= delivered / 2, $"AUX1's box froze: {figures}");
+        Assert.True(shed.LatencyP95 <= unshed.LatencyP50 + 250, $"AUX1's box shows old pictures: {figures}");
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string failure)
+    {
+        for (var deadline = DateTime.UtcNow + timeout; !await condition(); await Task.Delay(100))
+            Assert.True(DateTime.UtcNow < deadline, failure);
+    }
+}
