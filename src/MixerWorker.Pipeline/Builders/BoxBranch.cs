@@ -43,6 +43,7 @@ internal sealed class BoxBranch : IDisposable
     private readonly FramePicker _framePicker = new();
     private readonly double _frameNs;
     private readonly Pad _clipSink;
+    private readonly Func<ulong, bool> _shows;
     // The clip each recent buffer was cut with, by PTS, so the compositor thread can place the very
     // buffer it draws at the offset its clip needs.
     private readonly (ulong Pts, Crop Clip)[] _clipped = new (ulong, Crop)[16];
@@ -75,6 +76,12 @@ internal sealed class BoxBranch : IDisposable
     /// one picture per output frame (<see cref="FramePicker"/>); unset, every picture enters.
     /// </summary>
     internal Func<ulong?>? OutputGrid { get; set; }
+
+    /// <summary>
+    /// Whether the bus makes its output frame at a running time (<see cref="LatenessGuard.Makes"/>: an
+    /// AUX bus shedding load makes one in n); unset, it makes every frame.
+    /// </summary>
+    internal Func<ulong, bool>? BusMakes { get; set; }
 
     /// <param name="box">The box's first size, crop and fit (<see cref="Resize"/> changes them).</param>
     /// <param name="fps">The bus's frame rate, which the box lets pictures in at.</param>
@@ -124,6 +131,7 @@ internal sealed class BoxBranch : IDisposable
         // showed one picture for 3-6 s. The compositor itself drops pictures too old for its frame.
         _qosBoundary = graph.AddProbe(_binSrc, ProbeType.EventUpstream, info => info.Event == EventType.Qos ? ProbeReturn.Drop : ProbeReturn.Ok);
         _frameNs = 1e9 / Math.Max(1, fps);
+        _shows = Shows;
         _picker = graph.AddProbe(_binSink, ProbeType.Buffer, OnPicture);
         queue.Dispose();
         colour?.Dispose();
@@ -169,13 +177,23 @@ internal sealed class BoxBranch : IDisposable
         Detach();
         pad.Link(_binSink);
         (_feed, _feedPad) = (next, pad);
+        next.AddViewer(_shows);
     }
+
+    /// <summary>
+    /// Whether the box would show the picture at running time <paramref name="runningTime"/>: the bus
+    /// makes the output frame whose slot it falls in (<see cref="FramePicker"/>). Before the bus's
+    /// first frame, and on a bus that makes every frame, every picture. The source's streaming thread.
+    /// </summary>
+    internal bool Shows(ulong runningTime) =>
+        BusMakes is not { } makes || OutputGrid?.Invoke() is not { } grid || makes(FramePicker.FrameOf(runningTime, grid, _frameNs));
 
     // Off the shared scaler's tee, before the tee may go: the tee then sees not-linked (allowed)
     // rather than the flushing pad of a stopping branch, which it would pass upstream.
     private void Detach()
     {
         if (_feed is null || _feedPad is null) return;
+        _feed.RemoveViewer(_shows);
         _feedPad.Unlink(_binSink);
         _feed.Tee.ReleaseRequestPad(_feedPad);
         _feedPad.Dispose();

@@ -126,7 +126,7 @@ internal sealed class BusBranch : IDisposable
         _audioMixed = Audio.Mixer.StaticPad("src");
         _audioOut = graph.AddProbe(_audioMixed, ProbeType.Buffer, OnMixedAudio);
         _encoderIn = graph.AddProbe(_encoderInput, ProbeType.Buffer, OnToEncoder);
-        Director = new BusDirector(graph, scalers, Compositor, bus, toControlThread, Audio.SetInputGains);
+        Director = new BusDirector(graph, scalers, Compositor, bus, toControlThread, Audio.SetInputGains, Guard.Makes);
         if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(graph, scalers, bus.Name, Compositor);
         // Downstream first: a live source started before the aggregator it feeds pushes into an
         // inactive pad, gets FLUSHING, pauses its task for good, and the bus never produces a frame.

@@ -29,6 +29,7 @@ internal sealed class BusDirector : IDisposable
     private readonly OutputFormat _format;
     private readonly Action<Action> _toControlThread;
     private readonly Action<IReadOnlyDictionary<string, double>> _setAudioGains;
+    private readonly Func<ulong, bool> _busMakes;
     private readonly Lock _lock = new();
     private int _nextBoxId;
 
@@ -41,6 +42,7 @@ internal sealed class BusDirector : IDisposable
     private IReadOnlyList<Overlay> _graphics = [];
     private VeilBranch? _dipVeil, _fadeVeil;
     private ulong _lastRunningTime;
+    private volatile bool _showedPicture;
     // A "no signal" card per input without signal and box size shown, drawn where such a box is.
     private Dictionary<(string Input, int Width, int Height), NoSignalCard> _cards = [];
 
@@ -48,9 +50,10 @@ internal sealed class BusDirector : IDisposable
     internal event Action? TransitionFinished;
 
     internal BusDirector(Graph graph, ScalerPool scalers, Element compositor, BusDefinition bus, Action<Action> toControlThread,
-        Action<IReadOnlyDictionary<string, double>> setAudioGains)
+        Action<IReadOnlyDictionary<string, double>> setAudioGains, Func<ulong, bool> busMakes)
     {
         _setAudioGains = setAudioGains;
+        _busMakes = busMakes;
         _graph = graph;
         _scalers = scalers;
         _compositor = compositor;
@@ -62,6 +65,9 @@ internal sealed class BusDirector : IDisposable
     }
 
     internal BusAnimation? Animation { get { lock (_lock) return _active?.Animation; } }
+
+    /// <summary>Whether a frame of the bus has drawn a picture of an input yet (not only its background, cards or graphics). Any thread.</summary>
+    internal bool ShowedPicture => _showedPicture;
 
     /// <summary>
     /// Moves the bus to <paramref name="to"/> with <paramref name="transition"/> (a cut switches on
@@ -95,6 +101,7 @@ internal sealed class BusDirector : IDisposable
             {
                 ClipAt = ClipFor,
                 OutputGrid = LastFrameTime,
+                BusMakes = _busMakes,
             };
             toBranches[j] = branch;
             fresh.Add(branch);
@@ -326,7 +333,11 @@ internal sealed class BusDirector : IDisposable
         }
         foreach (var branch in AllBranches())
         {
-            if (placements.TryGetValue(branch, out var p) && p.Alpha > 0) branch.Place(p);
+            if (placements.TryGetValue(branch, out var p) && p.Alpha > 0)
+            {
+                branch.Place(p);
+                if (!_showedPicture && branch.HasPictureNow) _showedPicture = true;
+            }
             else branch.Hide();
         }
         foreach (var card in _cards.Values)

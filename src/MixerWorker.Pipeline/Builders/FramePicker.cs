@@ -36,11 +36,21 @@ internal sealed class FramePicker
     {
         if (gridOrigin is not { } latest || frameNs <= 0) return true;
         if (_origin is not { } origin || OffGrid(latest, origin, frameNs)) _origin = origin = latest;
-        var slot = (long)Math.Floor((runningTime - origin + frameNs / 2 - ShiftNs) / frameNs);
+        var slot = Slot(runningTime, origin, frameNs);
         if (slot == _lastSlot) return false;
         _lastSlot = slot;
         return true;
     }
+
+    /// <summary>
+    /// The running time of the output frame whose slot the picture at <paramref name="runningTime"/>
+    /// falls in, on the grid of the output frame at <paramref name="gridOrigin"/>.
+    /// </summary>
+    internal static ulong FrameOf(ulong runningTime, ulong gridOrigin, double frameNs) =>
+        (ulong)Math.Max(0, Math.Round(gridOrigin + Slot(runningTime, gridOrigin, frameNs) * frameNs));
+
+    private static long Slot(ulong runningTime, double origin, double frameNs) =>
+        (long)Math.Floor((runningTime - origin + frameNs / 2 - ShiftNs) / frameNs);
 
     private static bool OffGrid(double frame, double origin, double frameNs)
     {

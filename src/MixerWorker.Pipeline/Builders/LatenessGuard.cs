@@ -111,8 +111,7 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
         }
         var every = _shedEvery;
         if (every <= 1) return new Verdict(true);
-        var index = (long)(runningTime / (ulong)_frameNs);
-        if (index % every != 0)
+        if (!Makes(runningTime))
         {
             Interlocked.Increment(ref _dropped);
             return new Verdict(false);
@@ -120,6 +119,13 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
         // Kept; the compositor need not make the frames in between at all.
         return new Verdict(true, runningTime + (ulong)(_frameNs * (every - 1)) - (ulong)_frameNs / 2);
     }
+
+    /// <summary>
+    /// Whether the bus makes its frame of running time <paramref name="runningTime"/> while it sheds
+    /// (every frame when it does not), so that what feeds only shedding buses can skip the rest
+    /// before working on them (<see cref="ScaledFeed"/>). Any thread.
+    /// </summary>
+    internal bool Makes(ulong runningTime) => _shedEvery is var every && (every <= 1 || (long)(runningTime / (ulong)_frameNs) % every == 0);
 
     /// <summary>A frame about to be encoded: false to drop it. Encoder streaming thread.</summary>
     internal bool AtEncoder(ulong runningTime, ulong now)

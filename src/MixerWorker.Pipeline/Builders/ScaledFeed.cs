@@ -27,7 +27,10 @@ internal sealed class ScaledFeed : IDisposable
     private readonly Element[] _chain;
     private readonly Element _scale;
     private readonly Pad _sourcePad, _entry;
-    private readonly ProbeHandle _queries;
+    private readonly ProbeHandle _queries, _demand;
+    // Whether each box attached shows the picture at a running time (BoxBranch.Shows). The control
+    // thread replaces the array, the source's thread reads it.
+    private volatile Func<ulong, bool>[] _shows = [];
 
     internal ScaleKey Key { get; }
     internal string Source { get; }
@@ -70,8 +73,27 @@ internal sealed class ScaledFeed : IDisposable
                 info => info.Query is QueryType.Allocation or QueryType.Drain ? ProbeReturn.Handled : ProbeReturn.Ok);
         foreach (var e in Enumerable.Reverse(_chain)) e.SyncStateWithParent();
         _entry = _chain[0].StaticPad("sink");
+        _demand = graph.AddProbe(_entry, ProbeType.Buffer, OnPicture);
         _sourcePad = sourceTee.RequestPad("src_%u");
         _sourcePad.Link(_entry);
+    }
+
+    /// <summary>Adds a box's test of which pictures it shows (<see cref="BoxBranch.Shows"/>). Control thread.</summary>
+    internal void AddViewer(Func<ulong, bool> shows) => _shows = [.. _shows, shows];
+
+    /// <summary>Removes what <see cref="AddViewer"/> added. Control thread.</summary>
+    internal void RemoveViewer(Func<ulong, bool> shows) => _shows = [.. _shows.Where(s => s != shows)];
+
+    // The source's thread, before the queue: a picture no box will show (only shedding AUX buses use
+    // this scaler and none of them makes the frame it is for) is not queued, cropped or scaled. The
+    // AUX buses' own compositors would throw it away, after it had been scaled at the input's full rate.
+    private ProbeReturn OnPicture(ProbeInfo info)
+    {
+        var shows = _shows;
+        if (shows.Length == 0 || info.BufferRunningTime(_entry) is not { } rt) return ProbeReturn.Ok;
+        foreach (var s in shows)
+            if (s(rt)) return ProbeReturn.Ok;
+        return ProbeReturn.Drop;
     }
 
     /// <summary>Runs <paramref name="handler"/> on the scaler's thread for every picture it takes (tests: a starved scaler).</summary>
@@ -95,6 +117,7 @@ internal sealed class ScaledFeed : IDisposable
         _sourcePad.Unlink(_entry);
         _sourceTee.ReleaseRequestPad(_sourcePad);
         _queries.Dispose();
+        _demand.Dispose();
         foreach (var e in _chain) e.SetState(State.Null);
         foreach (var e in _chain) _graph.Remove(e);
         _sourcePad.Dispose();

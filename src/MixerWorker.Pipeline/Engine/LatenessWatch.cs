@@ -7,7 +7,7 @@ namespace MixerWorker.Pipeline.Engine;
 /// Looks at every bus's lateness a few times a second: reports each bus's drop episodes (one
 /// warning when an episode starts, a line when it ends; the counters and the delivered rate are in
 /// its status), and decides from Program's state how many frames the other buses give up
-/// (<see cref="LoadShedding"/>). Control thread.
+/// (<see cref="LoadShedding"/>), from the first frame Program shows an input in. Control thread.
 /// </summary>
 internal sealed class LatenessWatch(ILogger log)
 {
@@ -34,7 +34,11 @@ internal sealed class LatenessWatch(ILogger log)
             if (bus.Name == ProgramBus)
             {
                 var dropped = guard.Dropped;
-                programPressed = guard.Armed && (dropped > _programDropped || worst > guard.MaxLateNs / 2);
+                // Counted from Program's first input picture: before it, Program shows only its
+                // background and cards while the buses start, the encoders open and the inputs
+                // connect, and that start-up load pressed it 2-6 s before any input had arrived,
+                // shedding every AUX bus for what only Program's black frames lost.
+                programPressed = guard.Armed && bus.Director.ShowedPicture && (dropped > _programDropped || worst > guard.MaxLateNs / 2);
                 _programDropped = dropped;
             }
             if (bus.WatchLateness(now) is { } episode) Report(bus, episode);

@@ -83,7 +83,7 @@ public sealed class LoadSheddingTests(ITestOutputHelper output)
         var shed = StampAnalysis.Analyse(onAux.StampedFrames, auxBoxes, 30).Boxes.Single();
         var inputPictures = (int)(b.Fps * measured.TotalSeconds);
         var figures = $"in {measured.TotalSeconds} s AUX1's scaler scaled {pictures} of {inputPictures} pictures, AUX1 delivered {delivered} frames, " +
-            $"Program's scaler scaled {programScaled}; AUX1's box unshed: {unshed}; shed: {shed}";
+            $"Program's scaler scaled {programScaled}; AUX1's box (capture to first packet at p95) {unshed.LagP95:0} ms unshed, {shed.LagP95:0} ms shed; unshed: {unshed}; shed: {shed}";
         output.WriteLine(figures);
 
         // AUX1 shed (at most one frame in 3), and its scaler scaled about what it showed, not every
@@ -92,10 +92,12 @@ public sealed class LoadSheddingTests(ITestOutputHelper output)
         Assert.True(pictures <= inputPictures / 3, $"the AUX-only scaler scaled pictures no bus showed: {figures}");
         // Program's scaler still scales every picture (half, for a busy test machine).
         Assert.True(programScaled >= inputPictures / 2, $"Program's scaler lost pictures: {figures}");
-        // What AUX1 still delivers shows a new picture each time, as fresh as before it shed: the picture
-        // for each frame it makes is the one scaled (a wrong choice would be 15 frames, 500 ms, older).
+        // What AUX1 still delivers shows new pictures, no older than before it shed by more than issue 9
+        // allows a bus (two of its frame intervals, 1 s at the 2 fps it delivers): the pictures scaled
+        // are the ones its frames show, or its box would freeze.
+        var allowedMs = 2 * 1000 * measured.TotalSeconds / Math.Max(1, delivered);
         Assert.True(shed.LatencyMs.Count >= delivered / 2, $"AUX1's box froze: {figures}");
-        Assert.True(shed.LatencyP95 <= unshed.LatencyP50 + 250, $"AUX1's box shows old pictures: {figures}");
+        Assert.True(shed.LagP95 <= unshed.LagP95 + allowedMs, $"AUX1's box shows pictures older than {allowedMs:0} ms past its unshed p95: {figures}");
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string failure)

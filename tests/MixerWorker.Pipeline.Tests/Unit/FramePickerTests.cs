@@ -47,6 +47,22 @@ public sealed class FramePickerTests
 
     [Theory]
     [MemberData(nameof(Phases))]
+    public void A_picture_is_for_the_output_frame_whose_slot_it_starts_in(int inputFps, double phase, double first)
+    {
+        // What a shared scaler asks before it scales a picture for a shedding bus (BoxBranch.Shows).
+        var frame = Second / 30;
+        var origin = (ulong)Math.Round(phase + 40 * frame); // any output frame of the bus
+        for (var i = 0; i < inputFps * 2; i++)
+        {
+            var start = Math.Round(first + i * Second / inputFps);
+            var t = (double)FramePicker.FrameOf((ulong)start, origin, frame);
+            Assert.InRange(start - t, -frame / 2 + 1e6 - 1, frame / 2 + 1e6 + 1);
+            Assert.InRange(Math.Abs((t - phase) / frame - Math.Round((t - phase) / frame)) * frame, 0, 1); // on the bus's grid
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Phases))]
     public void A_faster_input_gives_one_picture_per_output_frame_reaching_into_it(int inputFps, double phase, double first)
     {
         const int busFps = 30;
