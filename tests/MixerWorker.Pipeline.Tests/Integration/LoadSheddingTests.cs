@@ -11,8 +11,8 @@ namespace MixerWorker.Pipeline.Tests.Integration;
 /// Issue 9, "Program is protected before AUX buses": while Program is short of time the AUX buses
 /// make fewer frames (Engine/LoadShedding), and what only they use stops working for the frames they
 /// no longer make. Program is made short of time for real and deterministically: its compositor is
-/// held 50 ms on every frame, so it manages 20 of its 30 frames a second and drops the late ones, as
-/// a Program short of CPU does, whatever else the test machine runs.
+/// held 50 ms on every frame, so it makes at most 20 frames a second and drops the ones that come too
+/// late (it delivered 5-10 of 30), as a Program short of CPU does, whatever else the test machine runs.
 /// </summary>
 public sealed class LoadSheddingTests(ITestOutputHelper output)
 {
