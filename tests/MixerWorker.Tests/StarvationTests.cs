@@ -173,11 +173,13 @@ public sealed class StarvationTests(ITestOutputHelper output)
         Assert.True(lateness.Any(l => l is { DroppedFrames: > 0, Episodes: > 0 }), $"no bus reported a drop: {string.Join(", ", lateness)}; {starved}");
         Assert.Contains(worker.Lines, l => l.Contains("cannot make all its frames in time", StringComparison.Ordinal));
         // Program first: it delivers at least as many frames as any AUX bus, and more than one that
-        // shed frames while measured (the first drop can be a passing one: then every bus keeps 30 fps).
+        // shed frames while measured (the first drop can be a passing one: then every bus keeps 30 fps,
+        // and the readers' windows, cleared one after the other, may hold a frame more or less each:
+        // 1200 against 1201 failed a run).
         foreach (var aux in BusNames.Skip(1))
         {
             var (p, a) = (reports["program"], reports[aux]);
-            Assert.True(a.DeliveredFps >= 28 ? p.OutputFrames >= a.OutputFrames : p.OutputFrames > a.OutputFrames,
+            Assert.True(a.DeliveredFps >= 28 ? p.OutputFrames + 1 >= a.OutputFrames : p.OutputFrames > a.OutputFrames,
                 $"program delivered {p.OutputFrames} frames, {aux} {a.OutputFrames} ({a.DeliveredFps:0.0} fps); {starved}");
         }
     }
