@@ -116,9 +116,13 @@ internal sealed class BoxBranch : IDisposable
         using (var last = chain[^1].StaticPad("src")) { _binSrc = Pad.Ghost("src", last); }
         _bin.AddPad(_binSink);
         _bin.AddPad(_binSrc);
-        // A bus that is behind tells its boxes to skip late pictures (QoS); the scaler and the input
-        // upstream are shared by every bus and must never hear it.
-        _qosBoundary = graph.AddProbe(_binSink, ProbeType.EventUpstream, info => info.Event == EventType.Qos ? ProbeReturn.Drop : ProbeReturn.Ok);
+        // The compositor's QoS (LatenessGuard's skip-ahead) stops where the box meets it. The scaler
+        // and the input upstream are shared by every bus and must never hear it, and neither may the
+        // box: videocrop (and a tile's videobox) would drop every picture older than the skip's
+        // target, and a shedding bus asks to skip half a second at every frame it keeps. Its boxes
+        // then received no picture at all while the input ran a little late (a starved decoder) and
+        // showed one picture for 3-6 s. The compositor itself drops pictures too old for its frame.
+        _qosBoundary = graph.AddProbe(_binSrc, ProbeType.EventUpstream, info => info.Event == EventType.Qos ? ProbeReturn.Drop : ProbeReturn.Ok);
         _frameNs = 1e9 / Math.Max(1, fps);
         _picker = graph.AddProbe(_binSink, ProbeType.Buffer, OnPicture);
         queue.Dispose();

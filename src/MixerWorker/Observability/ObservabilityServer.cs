@@ -20,6 +20,7 @@ internal sealed class ObservabilityServer(
     HealthCheckService health,
     ILogger<ObservabilityServer> log) : BackgroundService
 {
+    private static readonly TimeSpan StopWhenIdleFor = TimeSpan.FromMilliseconds(100);
     private HttpListener? _listener;
 
     public override Task StartAsync(CancellationToken cancellationToken)
@@ -42,14 +43,32 @@ internal sealed class ObservabilityServer(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (_listener is not { } listener) return;
-        await using var stop = stoppingToken.Register(listener.Stop);
-        while (!stoppingToken.IsCancellationRequested)
+        List<Task> answering = [];
+        var next = listener.GetContextAsync();
+        while (true)
         {
+            // Once stopping, the requests still queued are answered too (503: their checks see the
+            // stopped token) until none has come for a moment, and the listener stops only then: it
+            // closes the requests it still holds with the default 200 and no body, which a probe reads
+            // as ready (seen at SIGTERM in a loaded test run).
+            var idle = stoppingToken.IsCancellationRequested ? Task.Delay(StopWhenIdleFor, CancellationToken.None) : Task.Delay(Timeout.Infinite, stoppingToken);
+            if (await Task.WhenAny(next, idle) != next)
+            {
+                if (idle.IsCanceled) continue;
+                break;
+            }
             HttpListenerContext context;
-            try { context = await listener.GetContextAsync(); }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException) { break; }
-            _ = Task.Run(() => AnswerAsync(context, stoppingToken), CancellationToken.None);
+            try { context = await next; }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException) { return; }
+            // Not ready until the answer says otherwise, should the connection be closed before it is made.
+            context.Response.StatusCode = (int)HttpStatusCode.ServiceUnavailable;
+            answering.RemoveAll(t => t.IsCompleted);
+            answering.Add(Task.Run(() => AnswerAsync(context, stoppingToken), CancellationToken.None));
+            next = listener.GetContextAsync();
         }
+        try { await Task.WhenAll(answering).WaitAsync(StopWhenIdleFor * 10, CancellationToken.None); }
+        catch (TimeoutException) { /* an answer stuck on a slow client: the listener closes it */ }
+        listener.Stop();
     }
 
     public override void Dispose()
@@ -111,6 +130,7 @@ internal sealed class ObservabilityServer(
         context.Response.ContentType = openMetrics
             ? PrometheusConstants.OpenMetricsContentTypeWithVersionAndEncoding
             : PrometheusConstants.TextContentTypeWithVersionAndEncoding;
+        context.Response.StatusCode = (int)HttpStatusCode.OK;
         context.Response.ContentLength64 = body.Length;
         if (context.Request.HttpMethod == "GET") await context.Response.OutputStream.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length), cancel);
     }

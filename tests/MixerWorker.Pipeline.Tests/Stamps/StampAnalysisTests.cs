@@ -25,6 +25,9 @@ public sealed class StampAnalysisTests
 
     private static long Sent(long n, double fps) => T0Ms + (long)(n * 1000 / fps);
 
+    private static TimingReport Timeline(List<StampedFrame> frames) =>
+        StampAnalysis.Analyse(frames, [new StampBox("box", "cam-a", 30, 0, 0, 160, 90)], OutFps);
+
     private static BoxTiming One(List<StampedFrame> frames, double inFps, IReadOnlyDictionary<string, IReadOnlyList<StampedFrame>>? direct = null) =>
         StampAnalysis.Analyse(frames, [new StampBox("box", "cam-a", inFps, 0, 0, 160, 90)], OutFps, direct).Boxes.Single();
 
@@ -139,6 +142,32 @@ public sealed class StampAnalysisTests
     }
 
     [Fact]
+    public void Timeline_growth_is_a_slope_that_shrugs_off_each_pictures_own_arrival_jitter()
+    {
+        // 40 s of a bus shed to 2 fps, each picture arriving up to 300 ms late by chance.
+        var swing = new Random(7);
+        var sparse = Output(1200, 30, i => i).Where((_, i) => i % 15 == 0)
+            .Select(f => f with { ArrivalUs = f.ArrivalUs + swing.Next(0, 300_000) }).ToList();
+        Assert.InRange(Timeline(sparse).TimelineGrowthPer(TimeSpan.FromSeconds(20))!.Value, -40, 40);
+        // The same pictures on a timeline that stretches by 10 ms a second: 200 ms per 20 s.
+        var stretching = sparse.Select((f, i) => f with { ArrivalUs = f.ArrivalUs + i * 5_000 }).ToList();
+        Assert.InRange(Timeline(stretching).TimelineGrowthPer(TimeSpan.FromSeconds(20))!.Value, 160, 240);
+    }
+
+    [Fact]
+    public void An_output_whose_timeline_stretches_falls_behind_and_one_that_drops_frames_does_not()
+    {
+        // 30 fps delivered 10 % late and later: 3.33 ms more every 36.7 ms of the reader's time.
+        var stretching = Output(600, 30, i => i).Select((f, i) => f with { ArrivalUs = f.ArrivalUs + i * 3_333 }).ToList();
+        Assert.InRange(Timeline(stretching).TimelineGrowthPer(TimeSpan.FromSeconds(20))!.Value, 1810, 1830);
+        // Two frames in three dropped, those kept on time, their pictures ever older (a late input).
+        var dropping = Output(600, 30, i => i).Where((_, i) => i % 3 == 0).Select((f, i) => f with { Boxes = [new StampRead(FrameStamp.At(i, Sent(i, 30) - i * 10), 100)] }).ToList();
+        var report = Timeline(dropping);
+        Assert.InRange(report.TimelineGrowthPer(TimeSpan.FromSeconds(20))!.Value, -1, 1);
+        Assert.True(report.Boxes[0].LagGrowthMs > 100);
+    }
+
+    [Fact]
     public void The_output_pace_is_reported()
     {
         var frames = Output(91, 30, i => i);
@@ -148,5 +177,54 @@ public sealed class StampAnalysisTests
         Assert.Equal(3.0, report.SpanSeconds, 2);
         Assert.Equal(200, report.MaxArrivalGapMs, 0);
         Assert.Equal(85 / 3.0, report.DeliveredFps, 1);
+    }
+
+    [Fact]
+    public void A_box_that_freezes_holds_its_picture_for_the_frozen_span_and_a_moving_one_for_none()
+    {
+        Assert.Equal(0, One(Output(300, 30, i => i), 30).LongestHeldMs);
+        // Frame 100's picture stays on air until output frame 190: 90 frames, 3 s.
+        var frozen = One(Output(300, 30, i => i is >= 100 and < 190 ? 100 : i), 30);
+        Assert.InRange(frozen.LongestHeldMs, 2966, 2967);
+    }
+
+    [Fact]
+    public void Lag_growth_is_measured_to_the_first_packet_where_every_picture_has_one()
+    {
+        // Frames leave the demuxer ever later (a gap to the next frame that widens from 200 to 500 ms)
+        // while their first packets arrive 200 ms after capture throughout.
+        var frames = Output(120, 30, i => i).Select((f, i) => f with
+        {
+            ArrivalUs = f.ArrivalUs + (i < 60 ? 200_000 : 500_000),
+            FirstPacketUs = f.ArrivalUs,
+        }).ToList();
+        Assert.InRange(One(frames, 30).LagGrowthMs!.Value, -1, 1);
+        Assert.InRange(One([.. frames.Select(f => f with { FirstPacketUs = null })], 30).LagGrowthMs!.Value, 299, 301);
+    }
+
+    [Fact]
+    public void The_first_packet_of_a_frame_is_found_by_its_pts_on_the_demuxers_timeline()
+    {
+        var first = new MixerWorker.Testbed.Reading.FirstPackets();
+        // Video PES starts at PTS 10.0 s, 10.5 s, 11.0 s (90 kHz), arriving at 1, 2, 3 s.
+        for (var k = 0; k < 3; k++) first.Note(VideoPesStart(900_000 + k * 45_000), (k + 1) * 1_000_000);
+        // The demuxer, whose timeline starts at 9.9 s of the stream's, hands on the frame of 10.5 s
+        // when the one of 11.0 s begins: the second newest start seen gives the offset.
+        Assert.Null(new MixerWorker.Testbed.Reading.FirstPackets().Of(100_000_000));
+        Assert.Equal(2_000_000, first.Of(600_000_000));
+        Assert.Equal(1_000_000, first.Of(100_000_000));
+        Assert.Equal(3_000_000, first.Of(1_100_000_000));
+        Assert.Null(first.Of(1_600_000_000));
+    }
+
+    // One TS packet that starts a video PES (stream id 0xE0) with a PTS.
+    private static byte[] VideoPesStart(long pts90k)
+    {
+        var p = new byte[188];
+        p[0] = 0x47; p[1] = 0x40 | 0x01; p[2] = 0x00; p[3] = 0x10; // payload unit start, PID 0x100, payload only
+        byte[] pes = [0, 0, 1, 0xE0, 0, 0, 0x80, 0x80, 5,
+            (byte)(0x21 | ((pts90k >> 29) & 0x0E)), (byte)(pts90k >> 22), (byte)(0x01 | ((pts90k >> 14) & 0xFE)), (byte)(pts90k >> 7), (byte)(0x01 | ((pts90k << 1) & 0xFE))];
+        pes.CopyTo(p, 4);
+        return p;
     }
 }

@@ -47,7 +47,7 @@ public sealed class OutputReader : IDisposable
     private readonly string? _passphrase, _recordPath;
     private readonly IReadOnlyList<StampBox>? _stampBoxes;
     private readonly List<StampedFrame> _stamped = [];
-    private readonly Queue<(ulong Pts, long ArrivalUs)> _arrivals = new();
+    private readonly Queue<(ulong Pts, long ArrivalUs, long? FirstPacketUs)> _arrivals = new();
     private readonly Thread _thread;
     private readonly Lock _lock = new();
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
@@ -182,11 +182,15 @@ public sealed class OutputReader : IDisposable
         }
         else src.Link(demux);
         var receiving = false;
+        // Only where the demuxer runs on the source's thread (no recording queue between them): the
+        // first frame it hands on is then known to be the one before the newest start seen.
+        var firstPackets = _stampBoxes is null || _recordPath is not null ? null : new FirstPackets();
         using (var srcPad = src.StaticPad("src"))
             probes.Add(Callbacks.AddProbe(srcPad, ProbeType.Buffer, i =>
             {
                 if (!receiving) { receiving = true; Interlocked.Increment(ref _connections); }
                 if (i.Buffer != 0) lock (_lock) _s.Bytes += (long)Native.gst_buffer_get_size(i.Buffer);
+                if (i.Buffer != 0 && firstPackets is not null) NoteFirstPackets(i.Buffer, firstPackets);
                 return ProbeReturn.Ok;
             }));
         var parse = p.Add("h264parse");
@@ -225,7 +229,7 @@ public sealed class OutputReader : IDisposable
         });
         var parsed = parse.StaticPad("src");
         probes.Add(parsed);
-        probes.Add(Callbacks.AddProbe(parsed, ProbeType.Buffer, i => OnParsedVideo(i, parsed)));
+        probes.Add(Callbacks.AddProbe(parsed, ProbeType.Buffer, i => OnParsedVideo(i, parsed, firstPackets)));
         var audioParsed = opusparse.StaticPad("src");
         probes.Add(audioParsed);
         probes.Add(Callbacks.AddProbe(audioParsed, ProbeType.Buffer, _ =>
@@ -236,7 +240,7 @@ public sealed class OutputReader : IDisposable
         return p;
     }
 
-    private ProbeReturn OnParsedVideo(ProbeInfo info, Pad pad)
+    private ProbeReturn OnParsedVideo(ProbeInfo info, Pad pad, FirstPackets? firstPackets)
     {
         lock (_lock)
         {
@@ -248,7 +252,7 @@ public sealed class OutputReader : IDisposable
             {
                 if (_stampBoxes is not null)
                 {
-                    _arrivals.Enqueue((pts, StampClock.UnixMicros()));
+                    _arrivals.Enqueue((pts, StampClock.UnixMicros(), firstPackets?.Of(pts)));
                     while (_arrivals.Count > 64) _arrivals.Dequeue();
                 }
                 if (info.BufferDts is { } dts && dts != pts) s.DtsDiffers++;
@@ -268,6 +272,19 @@ public sealed class OutputReader : IDisposable
             else if (s.SinceKey >= 0) s.SinceKey++;
         }
         return ProbeReturn.Ok;
+    }
+
+    private static unsafe void NoteFirstPackets(nint buffer, FirstPackets firstPackets)
+    {
+        var arrival = StampClock.UnixMicros();
+        var map = stackalloc byte[Abi.MapInfoSize];
+        if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead)) return;
+        try
+        {
+            var size = (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset);
+            firstPackets.Note(new ReadOnlySpan<byte>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), size), arrival);
+        }
+        finally { Native.gst_buffer_unmap(buffer, (nint)map); }
     }
 
     private unsafe void TakeFrame(nint sample)
@@ -312,9 +329,10 @@ public sealed class OutputReader : IDisposable
         lock (_lock)
         {
             var arrival = StampClock.UnixMicros();
+            long? firstPacket = null;
             foreach (var a in _arrivals)
-                if (a.Pts == pts) { arrival = a.ArrivalUs; break; }
-            _stamped.Add(new StampedFrame(pts, arrival, boxes));
+                if (a.Pts == pts) { (arrival, firstPacket) = (a.ArrivalUs, a.FirstPacketUs); break; }
+            _stamped.Add(new StampedFrame(pts, arrival, boxes, firstPacket));
         }
     }
 

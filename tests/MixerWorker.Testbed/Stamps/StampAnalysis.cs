@@ -10,8 +10,12 @@ public sealed record StampBox(string Name, string Input, double InputFps, int X,
     public static StampBox Whole(string input, double fps, int width, int height) => new(input, input, fps, 0, 0, width, height);
 }
 
-/// <summary>One decoded picture of an output: its PTS, the wall-clock time (Unix µs) its data arrived, and each box's stamp (null: unreadable).</summary>
-public sealed record StampedFrame(ulong? Pts, long ArrivalUs, StampRead?[] Boxes);
+/// <summary>
+/// One decoded picture of an output: its PTS, the wall-clock time (Unix µs) its data arrived (left the
+/// demuxer), each box's stamp (null: unreadable), and when its first TS packet reached the reader
+/// (<see cref="Reading.FirstPackets"/>), where known.
+/// </summary>
+public sealed record StampedFrame(ulong? Pts, long ArrivalUs, StampRead?[] Boxes, long? FirstPacketUs = null);
 
 /// <summary>A stamp placed on the timeline: the feed's frame number (unwrapped) and capture time (Unix ms).</summary>
 public readonly record struct InputFrame(long Number, long SentMs, byte Low)
@@ -52,26 +56,36 @@ public sealed class StampUnwrapper(double fps)
 /// (by PTS) in which the box's stamp reads. The frame-rate ratio r = input fps / output fps decides
 /// what is allowed: the input frame number advances by floor(r) or ceil(r) per output frame, so with
 /// r &lt; 1 a share 1 - r of output frames repeat (25 → 30: one in six), with r ≥ 1 none do.
+/// <paramref name="LongestHeldMs"/>: the longest stretch of output time (by PTS) over which the box
+/// showed one picture while its input moved on (a frozen box, however steady the output's frame rate).
 /// </summary>
 public sealed record BoxTiming(
     string Box, string Input, double InputFps, double OutputFps,
     int Frames, int Unreadable, int Intervals, int Repeats, int ExpectedRepeats, int Skips, int SkippedFrames,
-    int Backwards, int OutputGaps, IReadOnlyList<double> LatencyMs, IReadOnlyList<double> WorkerAddedMs)
+    int Backwards, int OutputGaps, IReadOnlyList<double> LatencyMs, IReadOnlyList<double> WorkerAddedMs,
+    double LongestHeldMs = 0, IReadOnlyList<double>? FirstPacketLatencyMs = null)
 {
     /// <summary>Repeats the frame-rate conversion does not explain.</summary>
     public int ExcessRepeats => Math.Max(0, Repeats - ExpectedRepeats);
     public double RepeatShare => Intervals == 0 ? 0 : (double)Repeats / Intervals;
     public double? LatencyP50 => Percentile(LatencyMs, 0.50);
     public double? LatencyP95 => Percentile(LatencyMs, 0.95);
+    /// <summary>The 95th percentile of capture → first packet at the reader where known, else → arrival.</summary>
+    public double? LagP95 => Percentile(FirstPacketLatencyMs ?? LatencyMs, 0.95);
     public double? WorkerAddedP50 => Percentile(WorkerAddedMs, 0.50);
     public double? WorkerAddedP95 => Percentile(WorkerAddedMs, 0.95);
 
     /// <summary>
-    /// How much the box's capture → arrival latency grew over the measurement: the median of its last
-    /// quarter minus that of its first (a bus whose timeline stretches under load grows; a live one does not).
+    /// How much the box's delay grew over the measurement: the median of its last quarter minus that of
+    /// its first (a bus whose timeline stretches under load grows; a live one does not). Capture → first
+    /// packet at the reader where every picture's is known (<see cref="FirstPacketLatencyMs"/>): a frame
+    /// leaves the demuxer only when the next one begins, and on a bus whose shedding deepens meanwhile
+    /// (one frame in 6, then in 15) that gap alone grew by 0.3 s.
     /// </summary>
-    public double? LagGrowthMs => LatencyMs.Count < 8 ? null
-        : Percentile([.. LatencyMs.Skip(LatencyMs.Count * 3 / 4)], 0.5) - Percentile([.. LatencyMs.Take(LatencyMs.Count / 4)], 0.5);
+    public double? LagGrowthMs => Growth(FirstPacketLatencyMs ?? LatencyMs);
+
+    private static double? Growth(IReadOnlyList<double> lag) => lag.Count < 8 ? null
+        : Percentile([.. lag.Skip(lag.Count * 3 / 4)], 0.5) - Percentile([.. lag.Take(lag.Count / 4)], 0.5);
 
     /// <summary>Nothing beyond frame-rate conversion: at most <paramref name="tolerance"/> extra repeats and skipped frames, never backwards.</summary>
     public bool IsSmooth(int tolerance) => ExcessRepeats <= tolerance && SkippedFrames <= tolerance && Backwards == 0 && Intervals > 0;
@@ -79,7 +93,7 @@ public sealed record BoxTiming(
     public override string ToString() =>
         $"{Box} ({Input} {InputFps:0.##}→{OutputFps:0.##} fps): {Frames} frames, {Unreadable} unreadable, {Intervals} intervals, " +
         $"repeats {Repeats} (conversion needs {ExpectedRepeats}), skips {Skips} ({SkippedFrames} frames), backwards {Backwards}, output gaps {OutputGaps}, " +
-        $"latency p50/p95 {Ms(LatencyP50)}/{Ms(LatencyP95)} ms (growth {Ms(LagGrowthMs)}), worker-added p50/p95 {Ms(WorkerAddedP50)}/{Ms(WorkerAddedP95)} ms";
+        $"latency p50/p95 {Ms(LatencyP50)}/{Ms(LatencyP95)} ms (growth {Ms(LagGrowthMs)}), longest held {LongestHeldMs:0} ms, worker-added p50/p95 {Ms(WorkerAddedP50)}/{Ms(WorkerAddedP95)} ms";
 
     private static string Ms(double? v) => v is { } x ? x.ToString("0") : "-";
 
@@ -92,12 +106,41 @@ public sealed record BoxTiming(
     }
 }
 
-/// <summary>One output over a measurement: each box, and the output's own pace.</summary>
-public sealed record TimingReport(IReadOnlyList<BoxTiming> Boxes, int OutputFrames, double SpanSeconds, double DeliveredFps, double MaxArrivalGapMs)
+/// <summary>
+/// One output over a measurement: each box, and the output's own pace. <paramref name="BehindPtsMs"/>
+/// and <paramref name="BehindAtMs"/>: for each output picture (the longest stretch of rising PTS), how
+/// far its arrival at the reader (its first packet where every picture's is known) is behind its PTS,
+/// and when it arrived.
+/// </summary>
+public sealed record TimingReport(IReadOnlyList<BoxTiming> Boxes, int OutputFrames, double SpanSeconds, double DeliveredFps, double MaxArrivalGapMs,
+    IReadOnlyList<double>? BehindPtsMs = null, IReadOnlyList<double>? BehindAtMs = null)
 {
+    /// <summary>
+    /// How much the output's own timeline falls behind per <paramref name="span"/>: the slope of its
+    /// pictures' arrival behind their PTS. A bus that stretches its timeline (makes every frame, later
+    /// and later) grows; one that drops frames to keep up does not, however late its inputs' pictures are.
+    /// </summary>
+    public double? TimelineGrowthPer(TimeSpan span) =>
+        BehindAtMs is { } at && BehindPtsMs is { } behind ? Slope.PerSpan(at, behind, span) : null;
+
     public override string ToString() =>
         $"{OutputFrames} output frames in {SpanSeconds:0.0} s ({DeliveredFps:0.0} fps delivered, max gap {MaxArrivalGapMs:0} ms)" +
         string.Concat(Boxes.Select(b => "\n  " + b));
+}
+
+/// <summary>Theil–Sen: the median of the slopes between every two points, robust to a few wild ones.</summary>
+internal static class Slope
+{
+    /// <summary>The slope of <paramref name="value"/> over <paramref name="atMs"/>, times <paramref name="span"/>; null under 8 points.</summary>
+    internal static double? PerSpan(IReadOnlyList<double> atMs, IReadOnlyList<double> value, TimeSpan span)
+    {
+        if (atMs.Count != value.Count || value.Count < 8) return null;
+        var slopes = new List<double>(value.Count * (value.Count - 1) / 2);
+        for (var i = 0; i < value.Count; i++)
+            for (var j = i + 1; j < value.Count; j++)
+                if (Math.Abs(atMs[j] - atMs[i]) >= 1) slopes.Add((value[j] - value[i]) / (atMs[j] - atMs[i]));
+        return BoxTiming.Percentile(slopes, 0.5) * span.TotalMilliseconds;
+    }
 }
 
 public static class StampAnalysis
@@ -124,7 +167,22 @@ public static class StampAnalysis
         var byArrival = output.Select(f => f.ArrivalUs).Order().ToList();
         var span = byArrival.Count > 1 ? (byArrival[^1] - byArrival[0]) / 1e6 : 0;
         var maxGap = byArrival.Zip(byArrival.Skip(1), (a, b) => (b - a) / 1000.0).DefaultIfEmpty(0).Max();
-        return new TimingReport(timings, output.Count, span, span > 0 ? (output.Count - 1) / span : 0, maxGap);
+        var (behind, behindAt) = Behind(frames);
+        return new TimingReport(timings, output.Count, span, span > 0 ? (output.Count - 1) / span : 0, maxGap, behind, behindAt);
+    }
+
+    private static (List<double> BehindMs, List<double> AtMs) Behind(List<StampedFrame> frames)
+    {
+        var firstPackets = frames.All(f => f.FirstPacketUs is not null);
+        List<StampedFrame> longest = [], run = [];
+        foreach (var f in frames)
+        {
+            if (run.Count > 0 && f.Pts <= run[^1].Pts) run = [];
+            run.Add(f);
+            if (run.Count > longest.Count) longest = run;
+        }
+        var at = longest.Select(f => (firstPackets ? f.FirstPacketUs!.Value : f.ArrivalUs) / 1000.0).ToList();
+        return ([.. longest.Select((f, i) => at[i] - f.Pts!.Value / 1e6)], at);
     }
 
     /// <summary>The arrival of each picture a direct reader saw (first sighting), by <see cref="InputFrame.Key"/>.</summary>
@@ -145,9 +203,13 @@ public static class StampAnalysis
         var unwrap = new StampUnwrapper(box.InputFps);
         int read = 0, unreadable = 0, intervals = 0, repeats = 0, skips = 0, skipped = 0, backwards = 0, gaps = 0;
         var latency = new List<double>();
+        var firstPacket = new List<double>();
         var added = new List<double>();
         (ulong Pts, InputFrame Frame)? previous = null;
         long? lastShown = null;
+        // The output time over which the box showed one picture while its input moved on.
+        (long Number, ulong Since, ulong Until)? held = null;
+        var longestHeldNs = 0.0;
         foreach (var f in frames)
         {
             if (f.Boxes[index] is not { } stamp)
@@ -181,13 +243,21 @@ public static class StampAnalysis
                 latency.Add(endToEnd);
                 if (direct is not null) { if (direct.TryGetValue(frame.Key, out var directUs)) added.Add((f.ArrivalUs - directUs) / 1000.0); }
                 else if (directLatencyMs is { } typical) added.Add(endToEnd - typical);
+                if (f.FirstPacketUs is { } firstUs) firstPacket.Add(firstUs / 1000.0 - frame.SentMs);
                 lastShown = frame.Number;
+            }
+            if (held is { } h && h.Number == frame.Number && f.Pts!.Value > h.Since) held = h with { Until = f.Pts.Value };
+            else
+            {
+                if (held is { } done && frame.Number > done.Number) longestHeldNs = Math.Max(longestHeldNs, done.Until - done.Since);
+                held = (frame.Number, f.Pts!.Value, f.Pts.Value);
             }
             previous = (f.Pts!.Value, frame);
         }
         var expected = (int)Math.Ceiling(intervals * Math.Max(0, 1 - ratio) - 1e-9);
         return new BoxTiming(box.Name, box.Input, box.InputFps, outputFps, read, unreadable, intervals, repeats, expected,
-            skips, skipped, backwards, gaps, latency, added);
+            skips, skipped, backwards, gaps, latency, added, longestHeldNs / 1e6,
+            firstPacket.Count == latency.Count ? firstPacket : null);
     }
 }
 
