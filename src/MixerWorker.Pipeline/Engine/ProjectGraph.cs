@@ -450,12 +450,12 @@ internal sealed class ProjectGraph(
             .Select(box => box.NegotiatedCaps())]);
     }
 
-    /// <summary>The shared scalers (source, size, boxes attached) and how many `videoconvertscale` elements the whole pipeline holds.</summary>
+    /// <summary>The shared scalers (source, size, boxes attached) and how many `videoscale` elements the whole pipeline holds.</summary>
     internal ScalerReport Scalers()
     {
         graph.AssertOwnerThread();
         return new ScalerReport([.. _scalers.Feeds.Select(f => new ScalerUse(f.Source, f.Key.Width, f.Key.Height, f.Users))],
-            graph.Pipeline.CountElements("videoconvertscale"));
+            graph.Pipeline.CountElements("videoscale"));
     }
 
     /// <summary>Holds every picture an input's decoder hands on, on the decoder's thread (tests: a starved decoder).</summary>

@@ -183,7 +183,7 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>Per bus, the caps each box is scaled to and those it reaches the compositor with.</summary>
     internal Task<IReadOnlyDictionary<string, IReadOnlyList<BoxCaps>>> GetBoxCapsAsync() => _control.Invoke(_project.BoxCaps);
 
-    /// <summary>The shared scalers and the pipeline's `videoconvertscale` count (internal: for tests and benchmarks).</summary>
+    /// <summary>The shared scalers and the pipeline's `videoscale` count (internal: for tests and benchmarks).</summary>
     internal Task<ScalerReport> GetScalersAsync() => _control.Invoke(_project.Scalers);
 
     /// <summary>

@@ -11,7 +11,7 @@ public static class GstRuntime
     {
         ["queue"] = "libgstreamer1.0-0", ["tee"] = "libgstreamer1.0-0", ["capsfilter"] = "libgstreamer1.0-0",
         ["compositor"] = "gstreamer1.0-plugins-base", ["audiomixer"] = "gstreamer1.0-plugins-base",
-        ["videoconvert"] = "gstreamer1.0-plugins-base", ["videoscale"] = "gstreamer1.0-plugins-base", ["videoconvertscale"] = "gstreamer1.0-plugins-base",
+        ["videoconvert"] = "gstreamer1.0-plugins-base", ["videoscale"] = "gstreamer1.0-plugins-base",
         ["audioconvert"] = "gstreamer1.0-plugins-base", ["audioresample"] = "gstreamer1.0-plugins-base",
         ["videotestsrc"] = "gstreamer1.0-plugins-base", ["audiotestsrc"] = "gstreamer1.0-plugins-base",
         ["opusenc"] = "gstreamer1.0-plugins-base", ["opusdec"] = "gstreamer1.0-plugins-base",

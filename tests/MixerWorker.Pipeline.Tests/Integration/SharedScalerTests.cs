@@ -11,7 +11,7 @@ namespace MixerWorker.Pipeline.Tests.Integration;
 /// <summary>
 /// An input is scaled once per size, crop and fit, whatever the number of boxes and buses that show
 /// it so: boxes share one scaler, a box that changes size moves to another, and the last box to
-/// leave a scaler takes it down. Counted from the pipeline itself (its `videoconvertscale` elements).
+/// leave a scaler takes it down. Counted from the pipeline itself (its `videoscale` elements).
 /// </summary>
 public sealed class SharedScalerTests(ITestOutputHelper output)
 {
@@ -86,7 +86,7 @@ public sealed class SharedScalerTests(ITestOutputHelper output)
 
     private void Print(string when, ScalerReport report)
     {
-        output.WriteLine($"{when}: {report.ScalingElements} videoconvertscale");
+        output.WriteLine($"{when}: {report.ScalingElements} videoscale");
         foreach (var f in report.Feeds) output.WriteLine($"  {f.Source} {f.Width}x{f.Height}: {f.Boxes} boxes");
     }
 }
