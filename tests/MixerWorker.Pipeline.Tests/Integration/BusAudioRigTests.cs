@@ -38,8 +38,10 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
         Assert.InRange(unity.DominantHz(), 329, 331);
         Assert.InRange(unity.PeakDb(), tone.PeakDb - 0.1, tone.PeakDb + 0.1);
 
-        // Meters: the loudest channel's peak and RMS of a sine, every 100 ms, for the input and the bus.
-        foreach (var element in new[] { "in.a.level", "bus.program.level" })
+        // Meters: the loudest channel's peak and RMS of a sine, every 100 ms, for the input and the bus;
+        // the bus meters in its limiter's probe, so the input's `level` is the only one in the graph.
+        Assert.Equal(1, rig.Pipeline.CountElements("level"));
+        foreach (var element in new[] { "in.a.level", AudioRig.BusMeterName("program") })
         {
             var readings = rig.Levels(element, since, since.AddSeconds(2));
             output.WriteLine($"{element}: {readings.Count} readings in 2 s, last {readings.LastOrDefault()}");
@@ -92,7 +94,7 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
         output.WriteLine($"limited: {limited}");
         var ceilingDb = 20 * Math.Log10(BusAudio.LimiterCeiling);
         Assert.True(limited.PeakDb() <= ceilingDb + 0.01, $"peak {limited.PeakDb():F2} dBFS above the {ceilingDb:F2} dBFS ceiling");
-        Assert.All(rig.Levels("bus.program.level", since), r => Assert.True(r.PeakDb <= ceilingDb + 0.01, $"bus meter peak {r.PeakDb:F2} dBFS"));
+        Assert.All(rig.Levels(AudioRig.BusMeterName("program"), since), r => Assert.True(r.PeakDb <= ceilingDb + 0.01, $"bus meter peak {r.PeakDb:F2} dBFS"));
 
         // The same mix without the limiter: what it prevents (4 x 2.0 reaches +18 dBFS).
         rig.Bus.Apply(Program(mix with { Limiter = false }), rig.Inputs);
