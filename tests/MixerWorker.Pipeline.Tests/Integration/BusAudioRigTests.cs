@@ -108,6 +108,17 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
     public async Task The_encoder_gets_the_mix_in_blocks_of_one_opus_frame()
     {
         using var rig = new AudioRig(Program(Fixed(("a", 0)), "a"), new Tone("a", 330));
+        // What the bus's sound passes through (cost per element: bench/results/2026-12-01-*-vm-cost-audio-meter.md):
+        // no meter element (its probe meters), and Opus at the complexity that keeps its signal analysis.
+        string[] chain = ["silence", "silencecaps", "audiomixer", "acaps", "master", "aconvert", "aenc"];
+        var factories = chain.Select(part =>
+        {
+            using var e = rig.Pipeline.GetByName(ElementName.Bus("program").Child(part));
+            return e?.FactoryName;
+        }).ToList();
+        Assert.Equal(["audiotestsrc", "capsfilter", "audiomixer", "capsfilter", "volume", "audioconvert", "opusenc"], factories);
+        using (var encoder = rig.Pipeline.GetByName(ElementName.Bus("program").Child("aenc"))!)
+            Assert.Equal("7", encoder.Get("complexity"));
         await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "the tone");
         var since = DateTimeOffset.UtcNow;
         await Task.Delay(TimeSpan.FromSeconds(1));
