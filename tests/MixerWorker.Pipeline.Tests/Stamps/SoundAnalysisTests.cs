@@ -39,6 +39,17 @@ public sealed class SoundAnalysisTests
         Assert.Equal(((1L << 33) + 900) * 100_000 / 9, pes.Seen[^1].PtsNs);
     }
 
+    [Fact]
+    public void A_packet_that_does_not_follow_its_streams_previous_one_counts_as_lost()
+    {
+        var pes = new PesArrivals();
+        byte[] Packet(int pid, int cc) { var p = PesStart(0xE0, 0); p[1] = (byte)(0x40 | pid >> 8); p[2] = (byte)pid; p[3] = (byte)(0x10 | cc); return p; }
+        // PID 0x100 counts 14, 15, 0 (wraps), then skips to 3; PID 0x101 repeats 5 (a duplicate, allowed) and goes on.
+        foreach (var p in new[] { Packet(0x100, 14), Packet(0x100, 15), Packet(0x101, 5), Packet(0x100, 0), Packet(0x101, 5), Packet(0x101, 6), Packet(0x100, 3) })
+            pes.Note(p, 1);
+        Assert.Equal(1, pes.Discontinuities);
+    }
+
     /// <summary>40 s of a bus: pictures every <paramref name="pictureEveryMs"/>, sound every 20 ms, each arriving its stream's delay after its PTS.</summary>
     private static List<PesArrival> Bus(double pictureEveryMs, Func<double, double> pictureDelayMs, Func<double, double> soundDelayMs, double seconds = 40)
     {

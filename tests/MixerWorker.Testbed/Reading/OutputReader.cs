@@ -114,6 +114,9 @@ public sealed class OutputReader : IDisposable
     /// <summary>Where each sound and picture PES began to arrive (<see cref="Stamps.SoundAnalysis"/>), in arrival order.</summary>
     public IReadOnlyList<PesArrival> PesArrivals { get { lock (_lock) return _pes.Seen; } }
 
+    /// <summary>TS packets that did not follow the previous one of their stream: lost on the way (all connections).</summary>
+    public int TsDiscontinuities { get { lock (_lock) return _pes.Discontinuities; } }
+
     /// <summary>Forgets the stamps and PES arrivals seen so far, e.g. to measure only from now on.</summary>
     public void ClearStamps()
     {

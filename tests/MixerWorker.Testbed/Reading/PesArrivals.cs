@@ -22,7 +22,12 @@ internal sealed class PesArrivals
     private readonly long?[] _last90k = new long?[2];
     private readonly long[] _wraps = new long[2];
 
+    private readonly Dictionary<int, int> _continuity = [];
+
     internal IReadOnlyList<PesArrival> Seen => [.. _seen];
+
+    /// <summary>TS packets that did not follow their PID's previous one (continuity counter): packets lost on the way.</summary>
+    internal int Discontinuities { get; private set; }
 
     internal void Clear() => _seen.Clear();
 
@@ -32,7 +37,9 @@ internal sealed class PesArrivals
         for (var i = 0; i + TsPacket.Size <= ts.Length; i += TsPacket.Size)
         {
             var p = ts.Slice(i, TsPacket.Size);
-            if (p[0] != TsPacket.Sync || TsPacket.PesTimestampOffsets(p) is not { Pts: >= 0 and var at }) continue;
+            if (p[0] != TsPacket.Sync) continue;
+            NoteContinuity(p);
+            if (TsPacket.PesTimestampOffsets(p) is not { Pts: >= 0 and var at }) continue;
             bool sound;
             if (TsPacket.IsVideoPes(p)) sound = false;
             else if (TsPacket.IsAudioPes(p)) sound = true;
@@ -40,6 +47,15 @@ internal sealed class PesArrivals
             _seen.Enqueue(new PesArrival(sound, Unwrap(sound ? 1 : 0, TsPacket.ReadTimestamp(p[at..])) * 100_000 / 9, arrivalUs));
             while (_seen.Count > Kept) _seen.Dequeue();
         }
+    }
+
+    private void NoteContinuity(ReadOnlySpan<byte> p)
+    {
+        var pid = ((p[1] & 0x1F) << 8) | p[2];
+        if (pid == 0x1FFF || (p[3] & 0x10) == 0) return; // null packets and packets without payload do not count
+        var cc = p[3] & 0x0F;
+        if (_continuity.TryGetValue(pid, out var last) && cc != ((last + 1) & 0x0F) && cc != last) Discontinuities++;
+        _continuity[pid] = cc;
     }
 
     // A 33-bit PTS that falls back by more than half its range has wrapped (every 26.5 hours).

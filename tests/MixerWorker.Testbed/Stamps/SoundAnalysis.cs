@@ -36,8 +36,12 @@ public sealed record SoundTiming(
 
     public string Describe(TimeSpan span) =>
         $"sound: {SoundBehindMs.Count} PES, timeline growth per {span.TotalSeconds:0} s {Ms(TimelineGrowthPer(span))} ms " +
-        $"(pictures from the TS: {PictureBehindMs.Count} PES, {Ms(PictureTimelineGrowthPer(span))} ms); " +
+        $"(pictures from the TS: {PictureBehindMs.Count} PES, {Ms(PictureTimelineGrowthPer(span))} ms, longest wait for one {Ms(LongestGapMs(PictureAtMs))} ms; " +
+        $"sound's {Ms(LongestGapMs(SoundAtMs))} ms); " +
         $"sound after its pictures p50/p95/max {Ms(SoundAfterPictureP50)}/{Ms(SoundAfterPictureP95)}/{Ms(SoundAfterPictureMax)} ms ({SoundAfterPictureMs.Count} sound PES between pictures)";
+
+    private static double? LongestGapMs(IReadOnlyList<double> atMs) =>
+        atMs.Count < 2 ? null : atMs.Zip(atMs.Skip(1), (a, b) => b - a).Max();
 
     private static string Ms(double? v) => v is { } x ? x.ToString("0") : "-";
 }
