@@ -74,12 +74,14 @@ public sealed class LeaseStoreTests : IAsyncLifetime
     [Fact]
     public async Task A_lapsed_lease_is_claimed_by_another_worker_who_reports_it_lost_and_the_old_holder_can_no_longer_write()
     {
-        var a = Store("wa", ttlMs: 600);
-        var b = Store("wb", ttlMs: 600);
+        // The lease must outlive the first fenced write (its first script call, on a loaded 2-core host), so
+        // the lapse is what the delay makes, not what a slow first call does.
+        var a = Store("wa", ttlMs: 1500);
+        var b = Store("wb", ttlMs: 1500);
         var fenced = Fenced();
         var held = (await a.AcquireAsync(Project, 0, "claim")).Acquired!;
         Assert.True(await fenced.SetAsync(Db, Project, held, Keys.Status(Project), "{\"by\":\"wa\"}", TimeSpan.FromSeconds(5)));
-        await Task.Delay(800); // wa stops renewing (dead, paused or cut off)
+        await Task.Delay(1800); // wa stops renewing (dead, paused or cut off)
         var claim = await b.AcquireAsync(Project, 0, "claim");
         var taken = claim.Acquired!;
         Assert.Equal(2, taken.Epoch);
