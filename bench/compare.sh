@@ -132,7 +132,8 @@ fi
 # library and by function. Writes DIR/threads.txt and DIR/perf-dso.txt, DIR/perf-sym.txt.
 if [ "${1:-}" = "--profile" ]; then
   PROFILE_S=${PROFILE_S:-15}
-  spec=$(for job in $JOBS; do [ "${job%%:*}" = "$2" ] && echo "$job"; done)
+  # if, not &&: a job other than the last would end the loop, and so the script (set -e), with status 1.
+  spec=$(for job in $JOBS; do if [ "${job%%:*}" = "$2" ]; then echo "$job"; fi; done)
   [ -n "$spec" ] || { echo "no job named '$2' in JOBS" >&2; exit 2; }
   IFS=: read -r name feed pgm naux aux <<<"$spec"
   job_buses "$pgm" "$naux" "$aux"

@@ -5,8 +5,8 @@ namespace MixerWorker.Pipeline.Builders;
 
 /// <summary>
 /// The sound of a bus: live silence → audiomixer (one pad per heard input, <see cref="AudioBranch"/>)
-/// → 48 kHz stereo float → master gain → limiter (<see cref="PeakLimiter"/>) → meter → Opus or AAC,
-/// ready for the bus's muxer.
+/// → 48 kHz stereo float → master gain → limiter (<see cref="PeakLimiter"/>) and meter
+/// (<see cref="BusMeter"/>), both in one probe → Opus or AAC, ready for the bus's muxer.
 /// The live silence and force-live keep the mix running on the clock when no input sends audio, so a
 /// silent or missing input never holds it up.
 /// </summary>
@@ -29,6 +29,16 @@ internal sealed class BusAudio : IDisposable
     /// </summary>
     internal static readonly TimeSpan Block = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>
+    /// Opus's complexity: 7, the lowest that keeps the encoder's signal analysis (tonality, bandwidth,
+    /// the bit allocation that follows them; libopus runs it from 7 up). What 8 to 10 add is a second
+    /// coding pass over each stereo band to choose its stereo angle: a quarter of the encoder's CPU
+    /// (opusenc alone, 128 kb/s: 3.1 → 2.3 s of CPU per 300 s of audio) for a refinement a monitoring
+    /// feed does without. At 5 the analysis is off as well, and the codec noise under a tone reached
+    /// -40 dB end to end, enough to hear an input mixed at gain 0 (AudioTests).
+    /// </summary>
+    internal const int OpusComplexity = 7;
+
     private static readonly IReadOnlyDictionary<string, AudioBranch> NoBranches = new Dictionary<string, AudioBranch>();
 
     private readonly Graph _graph;
@@ -36,6 +46,8 @@ internal sealed class BusAudio : IDisposable
     private readonly Element[] _elements;
     private readonly Element _master;
     private readonly PeakLimiter _peakLimiter = new(2, 48000, LimiterCeiling, TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(150));
+    private readonly BusMeter? _meter;
+    private readonly SpanAction<float> _treat;
     private readonly ProbeHandle _peakLimiterProbe;
     private volatile bool _peakLimiting;
     // Replaced whole on the control thread and never changed afterwards, so SetInputGains can walk it
@@ -47,7 +59,8 @@ internal sealed class BusAudio : IDisposable
     /// <summary>The encoded audio's last element, to link to the bus's muxer.</summary>
     internal Element Output => _elements[^1];
 
-    internal BusAudio(Graph graph, BusDefinition bus, BusLatency latency)
+    /// <param name="meter">Gets the bus's level ten times a second, on the mixer's streaming thread.</param>
+    internal BusAudio(Graph graph, BusDefinition bus, BusLatency latency, Action<LevelReading>? meter = null)
     {
         _graph = graph;
         _bus = bus.Name;
@@ -63,25 +76,30 @@ internal sealed class BusAudio : IDisposable
         Mixer.Set("output-buffer-duration", ClockTime.FromTimeSpan(Block));
         var mixCaps = ElementFactory.CapsFilter(p.Child("acaps"), InputBranch.AudioCaps);
         _master = Element.Make("volume", p.Child("master"));
-        var meter = ElementFactory.Meter(p);
         var aconv = Element.Make("audioconvert", p.Child("aconvert"));
         var aenc = Encoder(p.Child("aenc"), bus.Format);
         // mpegtsmux refuses voaacenc's output unless aacparse frames it; Opus goes in as it is.
         Element[] encoded = bus.Format.AudioCodec == AudioCodec.Aac ? [aenc, Element.Make("aacparse", p.Child("aacparse"))] : [aenc];
-        _elements = [silence, silenceCaps, Mixer, mixCaps, _master, meter, aconv, .. encoded];
+        _elements = [silence, silenceCaps, Mixer, mixCaps, _master, aconv, .. encoded];
         ElementFactory.AddChain(graph, _elements);
-        // The limiter is a probe at the meter's input, so the bus meter reads what the encoder gets.
-        using (var meterSink = meter.StaticPad("sink"))
-            _peakLimiterProbe = graph.AddProbe(meterSink, ProbeType.Buffer, info =>
+        if (meter is not null) _meter = new BusMeter(2, 48000, ElementFactory.MeterInterval, meter);
+        _treat = Treat;
+        // Limiter, then meter, so the bus meter reads what the encoder gets.
+        using (var masterSrc = _master.StaticPad("src"))
+            _peakLimiterProbe = graph.AddProbe(masterSrc, ProbeType.Buffer, info =>
             {
-                if (_peakLimiting) Limit(info);
+                if (_peakLimiting || _meter is not null) info.MapWritable(_treat);
                 return ProbeReturn.Ok;
             });
         ApplyMaster(bus.Audio);
     }
 
     // On the mixer's streaming thread, buffer by buffer (F32LE stereo, fixed by the caps before it).
-    private void Limit(ProbeInfo info) => info.MapWritable<float>(_peakLimiter.Process);
+    private void Treat(Span<float> samples)
+    {
+        if (_peakLimiting) _peakLimiter.Process(samples);
+        _meter?.Process(samples);
+    }
 
     private static Element Encoder(string name, OutputFormat f)
     {
@@ -95,9 +113,9 @@ internal sealed class BusAudio : IDisposable
         opus.Set("bitrate", f.AudioBitrateKbps * 1000);
         // 20 ms frames (WebRTC's own): a sixth less encoder CPU per bus than 10 ms frames, measured
         // with opusenc alone; the 10 ms of latency are nothing next to the bus's jitter allowance and
-        // mixer latency. The complexity stays at its default (10): at 5 the codec's noise floor rose
-        // to 40 dB under a tone, enough to hear an input mixed at gain 0 (AudioTests).
+        // mixer latency.
         opus.Set("frame-size", 20);
+        opus.Set("complexity", OpusComplexity);
         return opus;
     }
 

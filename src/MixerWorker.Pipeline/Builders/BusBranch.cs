@@ -51,7 +51,9 @@ internal sealed class BusBranch : IDisposable
     /// <summary>Called by the output's streaming thread for what it sends.</summary>
     internal void CountSent(long bytes) => Interlocked.Add(ref _bytesSent, bytes);
 
-    internal BusBranch(Graph graph, ScalerPool scalers, BusDefinition bus, EncoderChainPlan encoderPlan, BusLatency latency, Action<Action> toControlThread)
+    /// <param name="meter">Gets the bus's sound level (<see cref="BusAudio"/>), on a streaming thread.</param>
+    internal BusBranch(Graph graph, ScalerPool scalers, BusDefinition bus, EncoderChainPlan encoderPlan, BusLatency latency, Action<Action> toControlThread,
+        Action<LevelReading>? meter = null)
     {
         _graph = graph;
         Name = bus.Name;
@@ -110,7 +112,7 @@ internal sealed class BusBranch : IDisposable
         _backgroundPad.Set("zorder", 0);
         using (var bgSrc = bgCaps.StaticPad("src")) bgSrc.Link(_backgroundPad);
         Element.LinkMany([Compositor, outCaps, RawTee, encoderQueue, .. _encoder, mux]);
-        Audio = new BusAudio(graph, bus, latency);
+        Audio = new BusAudio(graph, bus, latency, meter);
         Audio.Output.Link(mux);
         mux.Link(MuxTee);
         Guard = new LatenessGuard(bus.Name, f.Fps, latency.Total);

@@ -36,7 +36,7 @@ internal enum ElementKind
 /// </summary>
 internal readonly record struct ElementName(ElementKind Kind, string Owner, int? Generation = null, string? Part = null)
 {
-    /// <summary>The part naming a `level` element: its messages are the input's or bus's meter.</summary>
+    /// <summary>The part naming a `level` element: its messages are the input's meter (a bus meters in its limiter's probe, <see cref="BusMeter"/>).</summary>
     internal const string MeterPart = "level";
 
     internal static ElementName Input(string input) => new(ElementKind.Input, input);

@@ -5,9 +5,10 @@ using MixerWorker.Pipeline.Interop;
 namespace MixerWorker.Pipeline.Engine;
 
 /// <summary>
-/// The latest `level` reading of every input and bus. Written on the control thread as messages
-/// arrive, read from any thread. A meter whose element stopped posting (an input whose connection
-/// dropped sends no buffers, so its level element goes quiet) reads as silence, not as its last value.
+/// The latest meter reading of every input and bus: an input's `level` messages arrive on the control
+/// thread, a bus's <see cref="BusMeter"/> reads on its mixer's thread; read from any thread. A meter that
+/// stopped reading (an input whose connection dropped sends no buffers, so its level element goes quiet)
+/// reads as silence, not as its last value.
 /// </summary>
 internal sealed class AudioMeterBoard(TimeSpan staleAfter)
 {
@@ -23,12 +24,16 @@ internal sealed class AudioMeterBoard(TimeSpan staleAfter)
     internal bool Record(string sourcePath, LevelReading reading, Func<ElementKind, string, bool> isCurrent)
     {
         if (ElementName.SourceOf(sourcePath) is not { IsMeter: true } meter || !isCurrent(meter.Kind, meter.Owner)) return false;
-        var name = meter.Owner;
-        var meters = Of(meter.Kind);
+        Record(meter.Kind, meter.Owner, reading);
+        return true;
+    }
+
+    /// <summary>Takes a reading of an input's or bus's meter; safe from any thread (a bus meters on its mixer's thread).</summary>
+    internal void Record(ElementKind kind, string name, LevelReading reading)
+    {
         var level = new AudioLevel(reading.PeakDb, reading.RmsDb);
         var now = Environment.TickCount64;
-        meters.AddOrUpdate(name, _ => new Entry(level, now, 1), (_, e) => new Entry(level, now, e.Readings + 1));
-        return true;
+        Of(kind).AddOrUpdate(name, _ => new Entry(level, now, 1), (_, e) => new Entry(level, now, e.Readings + 1));
     }
 
     internal void Forget(ElementKind kind, string name) => Of(kind).TryRemove(name, out _);

@@ -173,7 +173,10 @@ internal sealed class ProjectGraph(
             log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
             try
             {
-                var branch = new BusBranch(graph, _scalers, bus, plan, new BusLatency(options.InputJitter, options.MixerLatency), control.Post);
+                var branch = new BusBranch(graph, _scalers, bus, plan, new BusLatency(options.InputJitter, options.MixerLatency), control.Post,
+                    // Straight from the mixer's thread: the board is thread-safe, and a bus's readings end
+                    // with its Dispose, before RemoveBus forgets its meter.
+                    reading => meters.Record(ElementKind.Bus, bus.Name, reading));
                 branch.Director.TransitionFinished += () => RefreshTally();
                 _lateness.Adopt(branch);
                 if (options.ThumbnailInterval > TimeSpan.Zero) branch.TakeThumbnails(options.ThumbnailInterval, options.ThumbnailWidth);

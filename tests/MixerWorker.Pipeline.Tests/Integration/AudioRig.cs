@@ -16,7 +16,7 @@ public sealed record Tone(string Input, double Hz, double Volume = 0.3, int Chan
 
 /// <summary>
 /// The engine's audio path without SRT or codecs: live tones into real InputBranches, one real BusAudio,
-/// and the PCM the bus would encode, tapped after its meter. Levels here are exact, so gain, limiter
+/// and the PCM the bus would encode, tapped at its converter to the encoder's format (after the limiter and meter). Levels here are exact, so gain, limiter
 /// and meter checks can be tight; the end-to-end tests check the same through SRT and Opus.
 /// </summary>
 internal sealed class AudioRig : IDisposable
@@ -61,21 +61,28 @@ internal sealed class AudioRig : IDisposable
             using (var capsSrc = caps.StaticPad("src")) capsSrc.Link(input.AudioEntry);
             _sources.AddRange([src, caps]);
         }
-        Bus = new BusAudio(Graph, bus, new BusLatency(Jitter, MixerLatency));
+        var busMeter = BusMeterName(bus.Name);
+        Bus = new BusAudio(Graph, bus, new BusLatency(Jitter, MixerLatency), reading =>
+        {
+            lock (_lock) _levels.Add((busMeter, reading, DateTimeOffset.UtcNow));
+        });
         var sink = Element.Make("fakesink", "rig.sink");
         sink.Set("sync", false);
         sink.Set("async", false);
         Pipeline.Add(sink);
         Bus.Output.Link(sink);
         _sources.Add(sink);
-        using (var meter = Pipeline.GetByName(ElementName.Bus(bus.Name).Child(ElementName.MeterPart))!)
-        using (var meterSrc = meter.StaticPad("src"))
-            _owned.Add(Pcm.Attach(meterSrc));
+        using (var convert = Pipeline.GetByName(ElementName.Bus(bus.Name).Child("aconvert"))!)
+        using (var convertSink = convert.StaticPad("sink"))
+            _owned.Add(Pcm.Attach(convertSink));
         Bus.Apply(bus, Inputs);
         if (Pipeline.SetState(State.Playing) == StateChange.Failure) throw new InvalidOperationException("the rig did not start");
     }
 
-    /// <summary>Level readings of one element (e.g. "in.a.level") that arrived in [since, until).</summary>
+    /// <summary>What <see cref="Levels"/> calls a bus's meter (it has no element: <see cref="BusMeter"/>).</summary>
+    internal static string BusMeterName(string bus) => $"bus.{bus}.meter";
+
+    /// <summary>Level readings of one meter (e.g. "in.a.level", <see cref="BusMeterName"/>) that arrived in [since, until).</summary>
     internal IReadOnlyList<LevelReading> Levels(string element, DateTimeOffset since, DateTimeOffset? until = null)
     {
         lock (_lock)

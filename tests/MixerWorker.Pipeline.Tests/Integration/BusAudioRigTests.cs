@@ -38,8 +38,10 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
         Assert.InRange(unity.DominantHz(), 329, 331);
         Assert.InRange(unity.PeakDb(), tone.PeakDb - 0.1, tone.PeakDb + 0.1);
 
-        // Meters: the loudest channel's peak and RMS of a sine, every 100 ms, for the input and the bus.
-        foreach (var element in new[] { "in.a.level", "bus.program.level" })
+        // Meters: the loudest channel's peak and RMS of a sine, every 100 ms, for the input and the bus;
+        // the bus meters in its limiter's probe, so the input's `level` is the only one in the graph.
+        Assert.Equal(1, rig.Pipeline.CountElements("level"));
+        foreach (var element in new[] { "in.a.level", AudioRig.BusMeterName("program") })
         {
             var readings = rig.Levels(element, since, since.AddSeconds(2));
             output.WriteLine($"{element}: {readings.Count} readings in 2 s, last {readings.LastOrDefault()}");
@@ -92,7 +94,7 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
         output.WriteLine($"limited: {limited}");
         var ceilingDb = 20 * Math.Log10(BusAudio.LimiterCeiling);
         Assert.True(limited.PeakDb() <= ceilingDb + 0.01, $"peak {limited.PeakDb():F2} dBFS above the {ceilingDb:F2} dBFS ceiling");
-        Assert.All(rig.Levels("bus.program.level", since), r => Assert.True(r.PeakDb <= ceilingDb + 0.01, $"bus meter peak {r.PeakDb:F2} dBFS"));
+        Assert.All(rig.Levels(AudioRig.BusMeterName("program"), since), r => Assert.True(r.PeakDb <= ceilingDb + 0.01, $"bus meter peak {r.PeakDb:F2} dBFS"));
 
         // The same mix without the limiter: what it prevents (4 x 2.0 reaches +18 dBFS).
         rig.Bus.Apply(Program(mix with { Limiter = false }), rig.Inputs);
@@ -106,6 +108,17 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
     public async Task The_encoder_gets_the_mix_in_blocks_of_one_opus_frame()
     {
         using var rig = new AudioRig(Program(Fixed(("a", 0)), "a"), new Tone("a", 330));
+        // What the bus's sound passes through (cost per element: bench/results/2026-12-01-*-vm-cost-audio-meter.md):
+        // no meter element (its probe meters), and Opus at the complexity that keeps its signal analysis.
+        string[] chain = ["silence", "silencecaps", "audiomixer", "acaps", "master", "aconvert", "aenc"];
+        var factories = chain.Select(part =>
+        {
+            using var e = rig.Pipeline.GetByName(ElementName.Bus("program").Child(part));
+            return e?.FactoryName;
+        }).ToList();
+        Assert.Equal(["audiotestsrc", "capsfilter", "audiomixer", "capsfilter", "volume", "audioconvert", "opusenc"], factories);
+        using (var encoder = rig.Pipeline.GetByName(ElementName.Bus("program").Child("aenc"))!)
+            Assert.Equal("7", encoder.Get("complexity"));
         await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "the tone");
         var since = DateTimeOffset.UtcNow;
         await Task.Delay(TimeSpan.FromSeconds(1));
