@@ -217,14 +217,5 @@ public sealed class StampAnalysisTests
         Assert.Null(first.Of(1_600_000_000));
     }
 
-    // One TS packet that starts a video PES (stream id 0xE0) with a PTS.
-    private static byte[] VideoPesStart(long pts90k)
-    {
-        var p = new byte[188];
-        p[0] = 0x47; p[1] = 0x40 | 0x01; p[2] = 0x00; p[3] = 0x10; // payload unit start, PID 0x100, payload only
-        byte[] pes = [0, 0, 1, 0xE0, 0, 0, 0x80, 0x80, 5,
-            (byte)(0x21 | ((pts90k >> 29) & 0x0E)), (byte)(pts90k >> 22), (byte)(0x01 | ((pts90k >> 14) & 0xFE)), (byte)(pts90k >> 7), (byte)(0x01 | ((pts90k << 1) & 0xFE))];
-        pes.CopyTo(p, 4);
-        return p;
-    }
+    private static byte[] VideoPesStart(long pts90k) => SoundAnalysisTests.PesStart(0xE0, pts90k);
 }

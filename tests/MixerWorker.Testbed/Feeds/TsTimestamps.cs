@@ -176,6 +176,13 @@ internal static class TsPacket
         return s + 4 <= Size && p[s + 3] is >= 0xE0 and <= 0xEF;
     }
 
+    /// <summary>An MPEG audio stream id, or private stream 1, in which muxers carry Opus.</summary>
+    public static bool IsAudioPes(ReadOnlySpan<byte> p)
+    {
+        var s = PayloadStart(p);
+        return s + 4 <= Size && p[s + 3] is 0xBD or (>= 0xC0 and <= 0xDF);
+    }
+
     public static long ReadTimestamp(ReadOnlySpan<byte> f) =>
         ((long)(f[0] >> 1) & 7) << 30 | (long)f[1] << 22 | (long)(f[2] >> 1) << 15 | (long)f[3] << 7 | (long)(f[4] >> 1);
 

@@ -48,6 +48,7 @@ public sealed class OutputReader : IDisposable
     private readonly IReadOnlyList<StampBox>? _stampBoxes;
     private readonly List<StampedFrame> _stamped = [];
     private readonly Queue<(ulong Pts, long ArrivalUs, long? FirstPacketUs)> _arrivals = new();
+    private readonly PesArrivals _pes = new();
     private readonly Thread _thread;
     private readonly Lock _lock = new();
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
@@ -110,10 +111,20 @@ public sealed class OutputReader : IDisposable
     /// <summary>The stamps read so far (stamp mode), in decoding order.</summary>
     public IReadOnlyList<StampedFrame> StampedFrames { get { lock (_lock) return [.. _stamped]; } }
 
-    /// <summary>Forgets the stamps read so far, e.g. to measure only from now on.</summary>
+    /// <summary>Where each sound and picture PES began to arrive (<see cref="Stamps.SoundAnalysis"/>), in arrival order.</summary>
+    public IReadOnlyList<PesArrival> PesArrivals { get { lock (_lock) return _pes.Seen; } }
+
+    /// <summary>TS packets that did not follow the previous one of their stream: lost on the way (all connections).</summary>
+    public int TsDiscontinuities { get { lock (_lock) return _pes.Discontinuities; } }
+
+    /// <summary>Forgets the stamps and PES arrivals seen so far, e.g. to measure only from now on.</summary>
     public void ClearStamps()
     {
-        lock (_lock) _stamped.Clear();
+        lock (_lock)
+        {
+            _stamped.Clear();
+            _pes.Clear();
+        }
     }
 
     /// <summary>Waits for a picture in which every box's stamp reads (the show is up and all inputs are on air).</summary>
@@ -190,7 +201,7 @@ public sealed class OutputReader : IDisposable
             {
                 if (!receiving) { receiving = true; Interlocked.Increment(ref _connections); }
                 if (i.Buffer != 0) lock (_lock) _s.Bytes += (long)Native.gst_buffer_get_size(i.Buffer);
-                if (i.Buffer != 0 && firstPackets is not null) NoteFirstPackets(i.Buffer, firstPackets);
+                if (i.Buffer != 0) NotePackets(i.Buffer, firstPackets);
                 return ProbeReturn.Ok;
             }));
         var parse = p.Add("h264parse");
@@ -274,7 +285,7 @@ public sealed class OutputReader : IDisposable
         return ProbeReturn.Ok;
     }
 
-    private static unsafe void NoteFirstPackets(nint buffer, FirstPackets firstPackets)
+    private unsafe void NotePackets(nint buffer, FirstPackets? firstPackets)
     {
         var arrival = StampClock.UnixMicros();
         var map = stackalloc byte[Abi.MapInfoSize];
@@ -282,7 +293,9 @@ public sealed class OutputReader : IDisposable
         try
         {
             var size = (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset);
-            firstPackets.Note(new ReadOnlySpan<byte>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), size), arrival);
+            var ts = new ReadOnlySpan<byte>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), size);
+            firstPackets?.Note(ts, arrival);
+            lock (_lock) _pes.Note(ts, arrival);
         }
         finally { Native.gst_buffer_unmap(buffer, (nint)map); }
     }
