@@ -149,10 +149,9 @@ if [ "${1:-}" = "--profile" ]; then
   esac
   mpid=$!
   sleep "$WARMUP_S"
-  snap() { local t v c; for t in /proc/"$mpid"/task/*; do read -r v _ <"$t/schedstat" && read -r c <"$t/comm" && printf '%s %s %s\n' "${t##*/}" "$v" "${c// /_}"; done 2>/dev/null; }
-  snap >"$dir/t0"; c0=$(cpu_ticks "$mpid"); w0=$(date +%s.%N)
+  thread_times "$mpid" >"$dir/t0"; c0=$(cpu_ticks "$mpid"); w0=$(date +%s.%N)
   sleep "$PROFILE_S"
-  snap >"$dir/t1"; c1=$(cpu_ticks "$mpid"); w1=$(date +%s.%N)
+  thread_times "$mpid" >"$dir/t1"; c1=$(cpu_ticks "$mpid"); w1=$(date +%s.%N)
   # Threads by name: a thread that ended in between is missing from t1 and not counted.
   awk -v w="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" -v total="$(awk -v c=$((c1 - c0)) -v k="$CLK_TCK" -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", 100 * c / k / (b - a) }')" '
     NR == FNR { start[$1] = $2; next }

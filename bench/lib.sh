@@ -88,7 +88,6 @@ ffmpeg_mix_cmd() {
     -map '[aux]' -map '[ba1]' "${enc[@]}" "$out_x")
 }
 
-# utime+stime of a pid, in clock ticks (fields 14 and 15 of /proc/pid/stat; comm may hold spaces).
 # CPU nanoseconds (schedstat: exact, unlike the 10 ms ticks of stat) of the threads of process $1
 # whose name matches the regex $2 (Linux keeps 15 characters of a thread's name).
 threads_ns() {
@@ -100,6 +99,15 @@ threads_ns() {
   done
   echo "$sum"
 }
+# One line per thread of process $1: "tid cpu-ns name" (schedstat; spaces in names become _). Two
+# snapshots give each thread's CPU over the span between them.
+thread_times() {
+  local t v c
+  for t in /proc/"$1"/task/*; do
+    read -r v _ <"$t/schedstat" && read -r c <"$t/comm" && printf '%s %s %s\n' "${t##*/}" "$v" "${c// /_}"
+  done 2>/dev/null
+}
+# utime+stime of a pid, in clock ticks (fields 14 and 15 of /proc/pid/stat; comm may hold spaces).
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 
 # Runs the worker on scene $1 (its log in $2) and measures, over WINDOW_S after WARMUP_S, the CPU of the

@@ -28,10 +28,9 @@ for name in $ORDER; do
   dotnet "${DLL[$name]}" run "$scene" --duration $((WARMUP_S + MEASURE_S + 20)) >"$out/$i-$name.log" 2>&1 &
   mpid=$!
   sleep "$WARMUP_S"
-  snap() { local t v c; for t in /proc/"$mpid"/task/*; do read -r v _ <"$t/schedstat" && read -r c <"$t/comm" && printf '%s %s %s\n' "${t##*/}" "$v" "${c// /_}"; done 2>/dev/null; }
-  snap >"$out/$i.t0"; c0=$(cpu_ticks "$mpid"); w0=$(date +%s.%N)
+  thread_times "$mpid" >"$out/$i.t0"; c0=$(cpu_ticks "$mpid"); w0=$(date +%s.%N)
   sleep "$MEASURE_S"
-  snap >"$out/$i.t1"; c1=$(cpu_ticks "$mpid"); w1=$(date +%s.%N)
+  thread_times "$mpid" >"$out/$i.t1"; c1=$(cpu_ticks "$mpid"); w1=$(date +%s.%N)
   th=$(awk '/^Threads:/ { print $2 }' "/proc/$mpid/status")
   kill -TERM "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true
   awk -v run="$i" -v name="$name" -v th="$th" -v w="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" \
