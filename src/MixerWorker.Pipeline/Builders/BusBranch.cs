@@ -15,8 +15,8 @@ internal sealed class BusBranch : IDisposable
     private readonly Graph _graph;
     private readonly List<Element> _elements = [];
     private readonly List<Element> _encoder;
-    private readonly Pad _backgroundPad, _compositorSrc, _encoderInput, _audioMixed;
-    private readonly ProbeHandle _compositorOut, _encoderIn, _muxOut, _audioOut;
+    private readonly Pad _backgroundPad, _compositorSrc, _encoderInput, _audioMixed, _encoderOutput, _muxVideo;
+    private readonly ProbeHandle _compositorOut, _encoderIn, _muxOut, _audioOut, _toMux;
     private const int TsPacketsPerMessage = 7;
     private bool _first = true;
     private long _bytesSent;
@@ -128,6 +128,9 @@ internal sealed class BusBranch : IDisposable
         _audioMixed = Audio.Mixer.StaticPad("src");
         _audioOut = graph.AddProbe(_audioMixed, ProbeType.Buffer, OnMixedAudio);
         _encoderIn = graph.AddProbe(_encoderInput, ProbeType.Buffer, OnToEncoder);
+        _encoderOutput = _encoder[^1].StaticPad("src");
+        _muxVideo = _encoderOutput.Peer() ?? throw new GstException($"bus {Name}: the encoder is not linked to the muxer");
+        _toMux = graph.AddProbe(_muxVideo, ProbeType.Buffer, OnToMux);
         Director = new BusDirector(graph, scalers, Compositor, bus, toControlThread, Audio.SetInputGains, Guard.Makes);
         if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(graph, scalers, bus.Name, Compositor);
         // Downstream first: a live source started before the aggregator it feeds pushes into an
@@ -165,6 +168,17 @@ internal sealed class BusBranch : IDisposable
     {
         if (info.BufferRunningTime(_encoderInput) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
         return Guard.AtEncoder(runningTime, now) ? ProbeReturn.Ok : ProbeReturn.Drop;
+    }
+
+    // Encoder streaming thread: a picture on its way into the muxer. The muxer writes a buffer only
+    // once every stream has one, the earliest first, so while the bus sheds, its sound would wait at
+    // the muxer for the next picture (up to half a second, its pictures' gap). Told that the stream
+    // has nothing until then, it writes the sound up to there at once.
+    private ProbeReturn OnToMux(ProbeInfo info)
+    {
+        if (info.DataSize > 0 && info.BufferRunningTime(_muxVideo) is { } runningTime && Guard.NothingAfter(runningTime) is { } gap && info.BufferPts is { } pts)
+            _encoderOutput.SendGapAfterThisPush(pts + gap.FromNs, gap.DurationNs);
+        return ProbeReturn.Ok;
     }
 
     /// <summary>
@@ -212,6 +226,9 @@ internal sealed class BusBranch : IDisposable
         _encoderIn.Dispose();
         _muxOut.Dispose();
         _audioOut.Dispose();
+        _toMux.Dispose();
+        _muxVideo.Dispose();
+        _encoderOutput.Dispose();
         _audioMixed.Dispose();
         _compositorSrc.Dispose();
         _encoderInput.Dispose();

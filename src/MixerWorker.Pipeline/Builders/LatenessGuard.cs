@@ -127,6 +127,19 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     /// </summary>
     internal bool Makes(ulong runningTime) => _shedEvery is var every && (every <= 1 || (long)(runningTime / (ulong)_frameNs) % every == 0);
 
+    /// <summary>
+    /// Where the bus is sure to make no frame after the frame of <paramref name="runningTime"/>, which it
+    /// made while shedding (null when it does not shed, or did not make that frame under the current
+    /// share): the last frame slot before the next frame it makes, as an offset from this frame. Nothing
+    /// earlier can follow: the compositor was told to make nothing before half a slot ahead of that
+    /// (<see cref="AtCompositor"/>), and a bus shedding more makes even fewer. The muxer lets the bus's
+    /// sound through up to the start of the gap, so the gap is the last slot, not the whole span: a gap
+    /// that starts earlier lets the sound wait for the next picture again once the muxer has passed it.
+    /// Any thread.
+    /// </summary>
+    internal (ulong FromNs, ulong DurationNs)? NothingAfter(ulong runningTime) =>
+        _shedEvery is var every && every > 1 && Makes(runningTime) ? ((ulong)(_frameNs * (every - 1)), (ulong)_frameNs) : null;
+
     /// <summary>A frame about to be encoded: false to drop it. Encoder streaming thread.</summary>
     internal bool AtEncoder(ulong runningTime, ulong now)
     {

@@ -16,6 +16,7 @@ internal static class Abi
     internal const int BufferDtsOffset = 80;     // GstBuffer.dts
     internal const int BufferDurationOffset = 88; // GstBuffer.duration
     internal const int ProbeInfoTypeOffset = 0;  // GstPadProbeInfo.type
+    internal const int ProbeInfoIdOffset = 8;    // GstPadProbeInfo.id
     internal const int ProbeInfoDataOffset = 16; // GstPadProbeInfo.data
     internal const int MapInfoSize = 104;        // sizeof(GstMapInfo)
     internal const int MapInfoDataOffset = 16;
@@ -28,6 +29,7 @@ internal static class Abi
     internal const int ValueArrayCountOffset = 0, ValueArrayValuesOffset = 8;
 
     internal const int BufferFlagDeltaUnit = 8192;
+    internal const int BufferFlagGap = 2048, BufferFlagDroppable = 4096;
     internal const int MapRead = 1, MapWrite = 2;
     internal const ulong ClockTimeNone = ulong.MaxValue;
 

@@ -1,7 +1,9 @@
+using System.Runtime.InteropServices;
+
 namespace MixerWorker.Pipeline.Interop;
 
-/// <summary>The pipeline clock as the live timing code reads it, and the QoS events it sends.</summary>
-internal static class LiveTime
+/// <summary>The pipeline clock as the live timing code reads it, and the QoS and gap events it sends.</summary>
+internal static unsafe class LiveTime
 {
     /// <summary>The element's running time now (clock minus base time), or null before it has a clock.</summary>
     internal static ulong? RunningTimeNow(this Element element)
@@ -24,4 +26,37 @@ internal static class LiveTime
     /// </summary>
     internal static bool SendLateness(this Pad srcPad, ulong runningTime, long lateNs) =>
         srcPad.SendEvent(Native.gst_event_new_qos(1 /* GST_QOS_TYPE_UNDERFLOW */, 1.0, lateNs, runningTime));
+
+    /// <summary>
+    /// Tells what is downstream of <paramref name="srcPad"/> that its stream has nothing from
+    /// <paramref name="pts"/> for <paramref name="durationNs"/>, right after the buffer being pushed
+    /// through it now has been handed on: call from a probe on its peer, while that push is under way
+    /// (sent from the probe itself, it would overtake that buffer). It is told with an empty buffer
+    /// flagged GAP, what an aggregator makes of a GAP event (and mpegtsmux writes nothing for), pushed
+    /// like any buffer: a GAP event would be turned into that buffer on the aggregator's own thread,
+    /// which then waits for room in the pad's queue that only it can make.
+    /// </summary>
+    internal static void SendGapAfterThisPush(this Pad srcPad, ulong pts, ulong durationNs)
+    {
+        var gap = Native.gst_buffer_new();
+        Abi.Write(gap, Abi.BufferPtsOffset, pts);
+        Abi.Write(gap, Abi.BufferDurationOffset, durationNs);
+        Abi.Write(gap, Abi.MiniObjectFlagsOffset, Abi.Read<uint>(gap, Abi.MiniObjectFlagsOffset) | (uint)(Abi.BufferFlagGap | Abi.BufferFlagDroppable));
+        // An idle probe added while the pad pushes runs on the pushing thread as soon as the push returns.
+        Native.gst_pad_add_probe(srcPad.Handle, (int)ProbeType.Idle, &PushGap, gap, &UnrefGap);
+    }
+
+    [UnmanagedCallersOnly]
+    private static int PushGap(nint pad, nint info, nint gap)
+    {
+        // Removed before it pushes: the push ends idle too, and would call it again, and again.
+        var buffer = Native.gst_mini_object_ref(gap);
+        Native.gst_pad_remove_probe(pad, Abi.Read<nuint>(info, Abi.ProbeInfoIdOffset));
+        Native.gst_pad_push(pad, buffer);
+        return (int)ProbeReturn.Ok;
+    }
+
+    // The probe's own reference, when it is removed (after pushing, or with the pad, unpushed).
+    [UnmanagedCallersOnly]
+    private static void UnrefGap(nint gap) => Native.gst_mini_object_unref(gap);
 }

@@ -19,16 +19,23 @@ internal sealed class SrtOutput : IDisposable
     private readonly ProbeHandle _flow, _failed;
     private readonly Pad _queueSrc;
 
+    // A keyframe of a low-bitrate bus can be larger than its second of bitrate.
+    private const long MinQueuedBytes = 64 * 1024;
+
     internal ElementName BinName { get; }
 
-    internal SrtOutput(Graph graph, Element muxTee, string bus, SrtEndpoint endpoint, int generation, ConnectionSession session, Action<long> sent)
+    /// <param name="bytesPerSecond">The bus's configured bitrate (sound and picture), which sizes the queue.</param>
+    internal SrtOutput(Graph graph, Element muxTee, string bus, SrtEndpoint endpoint, long bytesPerSecond, int generation, ConnectionSession session, Action<long> sent)
     {
         _graph = graph;
         BinName = ElementName.Output(bus, generation);
         _bin = Element.NewBin(BinName);
-        // One second of TS may queue while the network stalls; past that the oldest is dropped,
-        // never the encoder blocked.
-        _queue = ElementFactory.LeakyQueue(BinName.Child("queue"), maxBuffers: 0, maxTimeNs: ClockTime.Second);
+        // About a second of TS may queue while the network stalls; past that the oldest is dropped,
+        // never the encoder blocked. Bounded by bytes, not time: with a shedding bus's gaps at the muxer
+        // (BusBranch.OnToMux), a time bound dropped TS under starvation (lost packets; the queue's time
+        // level follows the TS buffers' timestamps), a byte bound did not (bench/results/*-sound-gap-*).
+        _queue = ElementFactory.LeakyQueue(BinName.Child("queue"), maxBuffers: 0);
+        _queue.Set("max-size-bytes", (uint)Math.Max(MinQueuedBytes, bytesPerSecond));
         _sink = Element.Make("srtsink", BinName.Child("srtsink"));
         SrtElements.ConfigureCaller(_sink, endpoint);
         // Waiting (bounded by poll-timeout, and broken off by the hub's refusal) holds the first
