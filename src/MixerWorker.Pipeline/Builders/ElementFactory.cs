@@ -45,12 +45,12 @@ internal static class ElementFactory
 
     /// <summary>A queue that drops the oldest data instead of blocking: one slow consumer must
     /// never hold up the shared decoder feeding every bus.</summary>
-    internal static Element LeakyQueue(string name, int maxBuffers, ulong maxTimeNs = 0)
+    internal static Element LeakyQueue(string name, int maxBuffers, ulong maxTimeNs = 0, long maxBytes = 0)
     {
         var q = Element.Make("queue", name);
         q.Set("leaky", "downstream");
         q.Set("max-size-buffers", maxBuffers);
-        q.Set("max-size-bytes", 0);
+        q.Set("max-size-bytes", maxBytes);
         q.Set("max-size-time", maxTimeNs);
         return q;
     }

@@ -34,8 +34,7 @@ internal sealed class SrtOutput : IDisposable
         // never the encoder blocked. Bounded by bytes, not time: with a shedding bus's gaps at the muxer
         // (BusBranch.OnToMux), a time bound dropped TS under starvation (lost packets; the queue's time
         // level follows the TS buffers' timestamps), a byte bound did not (bench/results/*-sound-gap-*).
-        _queue = ElementFactory.LeakyQueue(BinName.Child("queue"), maxBuffers: 0);
-        _queue.Set("max-size-bytes", (uint)Math.Max(MinQueuedBytes, bytesPerSecond));
+        _queue = ElementFactory.LeakyQueue(BinName.Child("queue"), maxBuffers: 0, maxBytes: Math.Max(MinQueuedBytes, bytesPerSecond));
         _sink = Element.Make("srtsink", BinName.Child("srtsink"));
         SrtElements.ConfigureCaller(_sink, endpoint);
         // Waiting (bounded by poll-timeout, and broken off by the hub's refusal) holds the first
