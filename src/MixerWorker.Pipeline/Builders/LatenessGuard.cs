@@ -154,7 +154,8 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     /// gap at), because none before it can come any more: null while it needs no telling, or cannot
     /// be told yet. A picture more than <see cref="MaxLateNs"/> past its deadline is dropped before
     /// the encoder (<see cref="AtEncoder"/>), so at <paramref name="now"/> none older than now minus
-    /// the latency and that can still reach the muxer, unless one is being encoded: it goes first.
+    /// the latency and those two frame intervals can still reach the muxer, unless one is being
+    /// encoded: that one goes first.
     /// GStreamer 1.22's mpegtsmux writes nothing until every stream has data, so without this the
     /// bus's sound waits for the next picture whenever pictures go missing (a shedding bus's picture
     /// dropped late, Program dropping frames: up to a second), and with it sound waits no longer than

@@ -43,6 +43,8 @@ internal static unsafe class LiveTime
     /// <paramref name="pushing"/> (another stream into the same aggregator) has been handed on: what
     /// that push brought is then queued, so the aggregator has it to go on with should the gap have to
     /// wait for room; pushed from the probe itself, the gap could wait for room only that data makes.
+    /// The gap then comes from another thread than the one that pushes through <paramref name="srcPad"/>;
+    /// the aggregator's pad takes one push at a time (its stream lock).
     /// </summary>
     internal static void SendGapAfterPushOn(this Pad srcPad, Pad pushing, ulong pts, ulong durationNs)
     {
