@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds of the worker side by side, in alternating order, on one set of four 640x360 feeds (as compare.sh's
 # 8bus-360p job publishes them): process CPU and CPU per thread group (schedstat over MEASURE_S after WARMUP_S),
-# one table row per run, for cuts too small to show in the process figure (it drifts ±10 % between runs here).
+# peak RSS, one table row per run, for cuts too small to show in the process figure (it drifts ±10 % between runs here).
 # Usage: bench/threads-ab.sh OUTDIR SCENE NAME=WORKER_DLL NAME=WORKER_DLL ...
 #   SCENE: e.g. the scene.json that `bench/compare.sh --profile 8bus-360p worker DIR` writes into DIR.
 # env: ORDER (names in run order, default "before after after before before after"), WARMUP_S=9, MEASURE_S=15
 # Groups, % of one core: audiomixer = the buses' mixer threads (mix, limiter, meter, Opus); audio sum = those, the live
-# silence sources and the abox queues; bus reader, control = the .NET bus-message and control threads.
+# silence sources and the abox queues; bus reader, control = the .NET bus-message and control threads; scalers = the
+# shared scalers' threads (crop, scale, colour) of the four inputs.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 out=$1 scene=$2; shift 2; mkdir -p "$out"
@@ -21,7 +22,7 @@ sleep 2
 dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT" --seconds "$((life - 3))" \
   --width 640 --height 360 --fps 30 --bitrate 3000 --pattern smpte --mux-delay-ms 700 >"$out/feeds.log" 2>&1 & HELPER_PIDS+=($!)
 sleep 3
-printf '| run | build | process | audiomixer | audio sum | silence | abox | bus reader | control | mux | encoders | threads |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n' >"$out/table.md"
+printf '| run | build | process | audiomixer | audio sum | silence | abox | bus reader | control | mux | encoders | scalers | threads | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' >"$out/table.md"
 i=0
 for name in $ORDER; do
   i=$((i + 1))
@@ -31,20 +32,20 @@ for name in $ORDER; do
   thread_times "$mpid" >"$out/$i.t0"; c0=$(cpu_ticks "$mpid"); w0=$(date +%s.%N)
   sleep "$MEASURE_S"
   thread_times "$mpid" >"$out/$i.t1"; c1=$(cpu_ticks "$mpid"); w1=$(date +%s.%N)
-  th=$(awk '/^Threads:/ { print $2 }' "/proc/$mpid/status")
+  th=$(awk '/^Threads:/ { print $2 }' "/proc/$mpid/status"); rss=$(vm_hwm_kb "$mpid")
   kill -TERM "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true
-  awk -v run="$i" -v name="$name" -v th="$th" -v w="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" \
+  awk -v run="$i" -v name="$name" -v th="$th" -v rss="$((rss / 1024))" -v w="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" \
       -v total="$(awk -v c=$((c1 - c0)) -v k="$CLK_TCK" -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", 100 * c / k / (b - a) }')" '
     NR == FNR { start[$1] = $2; next }
     { d = $2 - ($1 in start ? start[$1] : 0); n = $3; g = "other";
       if (n ~ /audiom|^bus\.program\.aud/) g = "audiomixer"; else if (n ~ /silenc|^bus\.program\.sil/) g = "silence";
       else if (n ~ /^abox\./) g = "abox"; else if (n ~ /^bus:/) g = "busreader"; else if (n ~ /^control:/) g = "control";
-      else if (n ~ /mux/) g = "mux"; else if (n ~ /encque|\.enc$|program\.enc/) g = "encoders";
+      else if (n ~ /mux/) g = "mux"; else if (n ~ /encque|\.enc$|program\.enc/) g = "encoders"; else if (n ~ /^scale\./) g = "scale";
       s[g] += d }
     END { a = s["audiomixer"] + s["silence"] + s["abox"];
-          printf "| %d | %s | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %s |\n", run, name, total,
+          printf "| %d | %s | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.2f | %s | %s |\n", run, name, total,
             100 * s["audiomixer"] / 1e9 / w, 100 * a / 1e9 / w, 100 * s["silence"] / 1e9 / w, 100 * s["abox"] / 1e9 / w,
-            100 * s["busreader"] / 1e9 / w, 100 * s["control"] / 1e9 / w, 100 * s["mux"] / 1e9 / w, 100 * s["encoders"] / 1e9 / w, th }' \
+            100 * s["busreader"] / 1e9 / w, 100 * s["control"] / 1e9 / w, 100 * s["mux"] / 1e9 / w, 100 * s["encoders"] / 1e9 / w, 100 * s["scale"] / 1e9 / w, th, rss }' \
     "$out/$i.t0" "$out/$i.t1" | tee -a "$out/table.md"
   sleep 2
 done

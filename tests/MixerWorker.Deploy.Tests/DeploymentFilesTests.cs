@@ -112,6 +112,19 @@ public sealed class DeploymentFilesTests
         Assert.Equal("9100", EnvExample("config/worker.env.example")["METRICS__PORT"]);
     }
 
+    [Theory]
+    [InlineData("MALLOC_ARENA_MAX")]
+    [InlineData("DOTNET_GCgen0size")]
+    public void TheBenchmarksRunTheWorkerWithTheImagesMemorySettings(string variable)
+    {
+        // The benchmarks' RSS figures are the image's only if they run with the same allocator and GC settings.
+        var image = Regex.Match(Repo.Read("docker/Dockerfile.gst"), $@"^\s+{variable}=(\S+?)\s*\\?$", RegexOptions.Multiline);
+        var bench = Regex.Match(Repo.Read("bench/lib.sh"), $@"^export {variable}=\$\{{{variable}:-(\S+?)\}}$", RegexOptions.Multiline);
+        Assert.True(image.Success, $"docker/Dockerfile.gst sets no {variable}");
+        Assert.True(bench.Success, $"bench/lib.sh exports no {variable}");
+        Assert.Equal(image.Groups[1].Value, bench.Groups[1].Value);
+    }
+
     [Fact]
     public void EveryServiceHasAHealthCheck()
     {

@@ -60,6 +60,10 @@ internal sealed class ScaledFeed : IDisposable
         _scale = Element.Make("videoscale", name.Child("scale"));
         _scale.Set("add-borders", key.Fit == Fit.Contain);
         var convert = Element.Make("videoconvert", name.Child("convert"));
+        // The chroma is not resampled to the mix's siting (a quarter-pixel move of the colour planes at the box's size,
+        // and the caps still name the mix's siting, so the compositor does not convert again): resampling it was
+        // half of the converter's work on an SD camera's pictures.
+        convert.Set("chroma-mode", "none");
         // The buses' own format and colour: without the format the scaler would negotiate the
         // compositor's richest (4:4:4 10-bit), without the colour the compositor's output could
         // differ from the box's; either way the compositor would convert every box again for every
