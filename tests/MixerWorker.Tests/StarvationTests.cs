@@ -58,7 +58,7 @@ public sealed class StarvationTests(ITestOutputHelper output)
     // block reaches it) and the CPU quota: the two chains are throttled apart, one period at the 95th
     // percentile, and in the tail (p99) one for each thread the sound passes on its own (the audio
     // mixer's, the muxer's, the output's). Seen with the muxer told: p99 at most 118 ms beyond the
-    // unstarved p95 in 45 starved bus-runs (bench/results/2026-12-01-0505-vm-sound-no-picture-gap.md).
+    // unstarved p95 in 36 starved bus-runs (bench/results/2026-12-01-0505-vm-sound-no-picture-gap.md).
     private static double SoundMayTrailMs(BusDefinition bus, SoundTiming unstarved, int quotaPeriods) =>
         Math.Max(0, unstarved.SoundAfterPictureP95 ?? 0) + 2 * 1000.0 / bus.Format.Fps + SoundBlockMs + quotaPeriods * CpuStarvation.Period.TotalMilliseconds;
     private const double SoundBlockMs = 20;

@@ -37,7 +37,7 @@ public sealed record SoundTiming(
 
     public double? SoundAfterPictureP50 => BoxTiming.Percentile(SoundAfterPictureMs, 0.50);
     public double? SoundAfterPictureP95 => BoxTiming.Percentile(SoundAfterPictureMs, 0.95);
-    /// <summary>The tail: sound held for a picture that never came (half a second or more) is 1 % of 40 s.</summary>
+    /// <summary>The tail (1 % of 40 s is 0.4 s of sound): sound held for a picture that never came shows here, not in p95.</summary>
     public double? SoundAfterPictureP99 => BoxTiming.Percentile(SoundAfterPictureMs, 0.99);
     /// <summary>The largest, for the assertion's message: one late burst shows here and not in p95.</summary>
     public double? SoundAfterPictureMax => SoundAfterPictureMs.Count == 0 ? null : SoundAfterPictureMs.Max();
