@@ -47,17 +47,22 @@ public sealed class StarvationTests(ITestOutputHelper output)
     // intervals it delivers (issue 9: a bus shed to 2 fps holds a picture up to a second at its muxer).
     private static readonly TimeSpan DecoderMayLag = TimeSpan.FromMilliseconds(700);
     private static double MayAgeMs(TimingReport bus) => DecoderMayLag.TotalMilliseconds + 2 * 1000 / Math.Max(bus.DeliveredFps, 1);
-    // How much later than its pictures a bus's sound may reach the reader (the 95th percentile of each
-    // sound PES against the pictures around its PTS, SoundTiming): what it did unstarved, plus two of the
-    // frame intervals the bus delivers, plus one period of the CPU quota. GStreamer 1.22's mpegtsmux
-    // writes a buffer only once every stream has one, the earliest first, so sound of instant t leaves
-    // the muxer with the first picture after t: a bus shed to 2 fps sends it up to 0.5 s after the
-    // pictures of its instant (seen: p95 0.47-0.86 s at 1.8-2.3 fps), which is within the two frame
-    // intervals issue 9 allows a bus. The quota period: the sound and picture chains are throttled
-    // apart, each up to one 20 ms period (Program, which keeps its frames: p95 49-73 ms against
-    // 32-60 ms unstarved). A muxer that held sound for longer, or sound falling behind, exceeds it.
-    private static double SoundMayTrailMs(TimingReport bus, SoundTiming unstarved) =>
-        Math.Max(0, unstarved.SoundAfterPictureP95 ?? 0) + 2 * 1000 / Math.Max(bus.DeliveredFps, 1) + CpuStarvation.Period.TotalMilliseconds;
+    // How much later than the pictures of its instant a bus's sound may reach the reader (SoundTiming),
+    // beyond what it did unstarved. Issue 9: a bus's added delay never exceeds its configured latency
+    // plus two frame intervals, for its sound too, so two frame intervals of the bus's own rate, not of
+    // the rate it is shed to: GStreamer 1.22's mpegtsmux writes a buffer only once every stream has
+    // one, and a bus tells its muxer where it has no picture (BusBranch), so sound waits there for a
+    // picture no longer than a picture may be late. Before, a bus shed to 2 fps sent its sound with its
+    // next picture (p95 0.47-0.86 s), and where a picture it should have made was dropped late, with
+    // the one after (p99 0.37-0.58 s). Plus one 20 ms sound block (the sound tells the muxer as each
+    // block reaches it) and the CPU quota: the two chains are throttled apart, one period at the 95th
+    // percentile, and in the tail (p99) one for each thread the sound passes on its own (the audio
+    // mixer's, the muxer's, the output's). Seen with the muxer told: p99 at most 118 ms beyond the
+    // unstarved p95 in 36 starved bus-runs (bench/results/2026-12-01-0505-vm-sound-no-picture-gap.md).
+    private static double SoundMayTrailMs(BusDefinition bus, SoundTiming unstarved, int quotaPeriods) =>
+        Math.Max(0, unstarved.SoundAfterPictureP95 ?? 0) + 2 * 1000.0 / bus.Format.Fps + SoundBlockMs + quotaPeriods * CpuStarvation.Period.TotalMilliseconds;
+    private const double SoundBlockMs = 20;
+    private const int SoundThreads = 3;
     // The longest a box may show one picture while its input moves: a shedding bus's gap (0.5 s), a
     // starved decoder's skip to its next keyframe (the feeds' GOP, 1 s) and the bus's own bound.
     private static readonly TimeSpan LongestHeld = TimeSpan.FromSeconds(2);
@@ -178,10 +183,14 @@ public sealed class StarvationTests(ITestOutputHelper output)
         // Its sound stays live too: its timeline grows no more than the pictures' may ...
         foreach (var (bus, timing) in sound)
             Assert.True(timing.TimelineGrowthPer(GrowthPer) is { } g && g <= 100, $"{bus}'s sound fell behind by {timing.TimelineGrowthPer(GrowthPer):0} ms per 20 s; {timing.Describe(GrowthPer)}; {starved}");
-        // ... and it reaches the reader no later after its pictures than the muxer's interleaving explains.
+        // ... and it reaches the reader no later after its pictures than a bus may add, as a rule and in its tail.
         foreach (var (bus, timing) in sound)
-            Assert.True(timing.SoundAfterPictureP95 is { } p95 && p95 <= SoundMayTrailMs(reports[bus], unstarvedSound[bus]),
-                $"{bus}'s sound trails its pictures by {timing.SoundAfterPictureP95:0} ms (p95), {SoundMayTrailMs(reports[bus], unstarvedSound[bus]):0} ms allowed; {timing.Describe(GrowthPer)}; {starved}");
+        {
+            var definition = buses.Single(b => b.Name == bus);
+            var (p95, p99) = (SoundMayTrailMs(definition, unstarvedSound[bus], 1), SoundMayTrailMs(definition, unstarvedSound[bus], SoundThreads));
+            Assert.True(timing.SoundAfterPictureP95 <= p95 && timing.SoundAfterPictureP99 <= p99,
+                $"{bus}'s sound trails its pictures by {timing.SoundAfterPictureP95:0} ms (p95), {timing.SoundAfterPictureP99:0} ms (p99), {p95:0} and {p99:0} ms allowed; {timing.Describe(GrowthPer)}; {starved}");
+        }
         // ... and no box's pictures age beyond what a starved input's decoder may lag before it skips.
         foreach (var (bus, report) in reports)
             Assert.All(report.Boxes.Zip(unstarved[bus].Boxes), b => Assert.True(b.First.LagP95 <= b.Second.LagP95 + MayAgeMs(report),

@@ -15,8 +15,10 @@ internal sealed class BusBranch : IDisposable
     private readonly Graph _graph;
     private readonly List<Element> _elements = [];
     private readonly List<Element> _encoder;
-    private readonly Pad _backgroundPad, _compositorSrc, _encoderInput, _audioMixed, _encoderOutput, _muxVideo;
-    private readonly ProbeHandle _compositorOut, _encoderIn, _muxOut, _audioOut, _toMux;
+    private readonly Pad _backgroundPad, _compositorSrc, _encoderInput, _audioMixed, _encoderOutput, _muxVideo, _audioEncoded;
+    private readonly ProbeHandle _compositorOut, _encoderIn, _muxOut, _audioOut, _toMux, _soundToMux;
+    // The muxer's video pad's PTS minus running time (its segment), from the latest picture; for the gaps the sound sends.
+    private long _videoPtsOffset;
     private const int TsPacketsPerMessage = 7;
     private bool _first = true;
     private long _bytesSent;
@@ -131,6 +133,8 @@ internal sealed class BusBranch : IDisposable
         _encoderOutput = _encoder[^1].StaticPad("src");
         _muxVideo = _encoderOutput.Peer() ?? throw new GstException($"bus {Name}: the encoder is not linked to the muxer");
         _toMux = graph.AddProbe(_muxVideo, ProbeType.Buffer, OnToMux);
+        _audioEncoded = Audio.Output.StaticPad("src");
+        _soundToMux = graph.AddProbe(_audioEncoded, ProbeType.Buffer, OnSoundToMux);
         Director = new BusDirector(graph, scalers, Compositor, bus, toControlThread, Audio.SetInputGains, Guard.Makes);
         if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(graph, scalers, bus.Name, Compositor);
         // Downstream first: a live source started before the aggregator it feeds pushes into an
@@ -173,11 +177,28 @@ internal sealed class BusBranch : IDisposable
     // Encoder streaming thread: a picture on its way into the muxer. The muxer writes a buffer only
     // once every stream has one, the earliest first, so while the bus sheds, its sound would wait at
     // the muxer for the next picture (up to half a second, its pictures' gap). Told that the stream
-    // has nothing until then, it writes the sound up to there at once.
+    // has nothing until then, it writes the sound up to there at once. Where the pictures stand is
+    // kept for the sound's own gaps (OnSoundToMux).
     private ProbeReturn OnToMux(ProbeInfo info)
     {
-        if (info.DataSize > 0 && info.BufferRunningTime(_muxVideo) is { } runningTime && Guard.NothingAfter(runningTime) is { } gap && info.BufferPts is { } pts)
+        if (info.DataSize == 0 || info.BufferRunningTime(_muxVideo) is not { } runningTime || info.BufferPts is not { } pts) return ProbeReturn.Ok;
+        Interlocked.Exchange(ref _videoPtsOffset, (long)pts - (long)runningTime);
+        Guard.ToMux(runningTime);
+        if (Guard.NothingAfter(runningTime) is { } gap)
+        {
             _encoderOutput.SendGapAfterThisPush(pts + gap.FromNs, gap.DurationNs);
+            Guard.ToMux(runningTime + gap.FromNs);
+        }
+        return ProbeReturn.Ok;
+    }
+
+    // Audio streaming thread: encoded sound on its way into the muxer. Should pictures have gone
+    // missing (dropped late), the muxer would keep this sound until the next picture came; once no
+    // picture before some time can come any more, the video pad is told so, after this push.
+    private ProbeReturn OnSoundToMux(ProbeInfo info)
+    {
+        if (_graph.Pipeline.RunningTimeNow() is { } now && Guard.NoPictureBefore(now) is { } until)
+            _encoderOutput.SendGapAfterPushOn(_audioEncoded, (ulong)((long)until + Interlocked.Read(ref _videoPtsOffset)), 0);
         return ProbeReturn.Ok;
     }
 
@@ -227,6 +248,8 @@ internal sealed class BusBranch : IDisposable
         _muxOut.Dispose();
         _audioOut.Dispose();
         _toMux.Dispose();
+        _soundToMux.Dispose();
+        _audioEncoded.Dispose();
         _muxVideo.Dispose();
         _encoderOutput.Dispose();
         _audioMixed.Dispose();

@@ -31,6 +31,9 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     private long _latencyNs = latency.Ticks * 100, _audioLatencyNs = latency.Ticks * 100;
     private volatile bool _armed;
     private long _dropped, _delivered, _episodes, _worstLateNs = long.MinValue, _audioDroppedNs;
+    // The latest running time the muxer's video pad was given (a picture or a gap), and the latest
+    // picture handed to the encoder; -1 before the first.
+    private long _toMuxNs = -1, _encodingNs = -1;
     private volatile int _shedEvery = 1;
 
     // Tick state (control thread).
@@ -140,24 +143,59 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     internal (ulong FromNs, ulong DurationNs)? NothingAfter(ulong runningTime) =>
         _shedEvery is var every && every > 1 && Makes(runningTime) ? ((ulong)(_frameNs * (every - 1)), (ulong)_frameNs) : null;
 
+    /// <summary>
+    /// The muxer's video pad got a picture of, or a gap up to, <paramref name="runningTime"/>. Encoder
+    /// streaming thread (and the audio thread, for the gaps of <see cref="NoPictureBefore"/>).
+    /// </summary>
+    internal void ToMux(ulong runningTime) => Max(ref _toMuxNs, (long)runningTime);
+
+    /// <summary>
+    /// Where the muxer may be told the bus has no picture (the running time to give its video pad a
+    /// gap at), because none before it can come any more: null while it needs no telling, or cannot
+    /// be told yet. A picture more than <see cref="MaxLateNs"/> past its deadline is dropped before
+    /// the encoder (<see cref="AtEncoder"/>), so at <paramref name="now"/> none older than now minus
+    /// the latency and those two frame intervals can still reach the muxer, unless one is being
+    /// encoded: that one goes first.
+    /// GStreamer 1.22's mpegtsmux writes nothing until every stream has data, so without this the
+    /// bus's sound waits for the next picture whenever pictures go missing (a shedding bus's picture
+    /// dropped late, Program dropping frames: up to a second), and with it sound waits no longer than
+    /// a picture may be late. Claims the gap, so that the next call tells only what is new.
+    /// Audio streaming thread.
+    /// </summary>
+    internal ulong? NoPictureBefore(ulong now)
+    {
+        if (!_armed) return null;
+        var until = (long)now - Interlocked.Read(ref _latencyNs) - MaxLateNs;
+        var toMux = Interlocked.Read(ref _toMuxNs);
+        if (toMux < 0 || Interlocked.Read(ref _encodingNs) > toMux || until <= toMux) return null;
+        return Interlocked.CompareExchange(ref _toMuxNs, until, toMux) == toMux ? (ulong)until : null;
+    }
+
+    private static void Max(ref long field, long value)
+    {
+        long seen;
+        do seen = Interlocked.Read(ref field);
+        while (value > seen && Interlocked.CompareExchange(ref field, value, seen) != seen);
+    }
+
     /// <summary>A frame about to be encoded: false to drop it. Encoder streaming thread.</summary>
     internal bool AtEncoder(ulong runningTime, ulong now)
     {
         if (!_armed)
         {
+            Max(ref _encodingNs, (long)runningTime);
             _armed = Interlocked.Increment(ref _delivered) >= Fps;
             return true;
         }
         var late = LateNs(runningTime, now);
-        long worst;
-        do worst = Interlocked.Read(ref _worstLateNs);
-        while (late > worst && Interlocked.CompareExchange(ref _worstLateNs, late, worst) != worst);
+        Max(ref _worstLateNs, late);
         if (late > MaxLateNs)
         {
             Interlocked.Increment(ref _dropped);
             return false;
         }
         Interlocked.Increment(ref _delivered);
+        Max(ref _encodingNs, (long)runningTime);
         return true;
     }
 

@@ -36,27 +36,47 @@ internal static unsafe class LiveTime
     /// like any buffer: a GAP event would be turned into that buffer on the aggregator's own thread,
     /// which then waits for room in the pad's queue that only it can make.
     /// </summary>
-    internal static void SendGapAfterThisPush(this Pad srcPad, ulong pts, ulong durationNs)
+    internal static void SendGapAfterThisPush(this Pad srcPad, ulong pts, ulong durationNs) => srcPad.SendGapAfterPushOn(srcPad, pts, durationNs);
+
+    /// <summary>
+    /// The same gap, pushed through <paramref name="srcPad"/> once the push under way through
+    /// <paramref name="pushing"/> (another stream into the same aggregator) has been handed on: what
+    /// that push brought is then queued, so the aggregator has it to go on with should the gap have to
+    /// wait for room; pushed from the probe itself, the gap could wait for room only that data makes.
+    /// The gap then comes from another thread than the one that pushes through <paramref name="srcPad"/>;
+    /// the aggregator's pad takes one push at a time (its stream lock).
+    /// </summary>
+    internal static void SendGapAfterPushOn(this Pad srcPad, Pad pushing, ulong pts, ulong durationNs)
     {
         var gap = Native.gst_buffer_new();
         Abi.Write(gap, Abi.BufferPtsOffset, pts);
         Abi.Write(gap, Abi.BufferDurationOffset, durationNs);
         Abi.Write(gap, Abi.MiniObjectFlagsOffset, Abi.Read<uint>(gap, Abi.MiniObjectFlagsOffset) | (uint)(Abi.BufferFlagGap | Abi.BufferFlagDroppable));
+        var pending = (nint*)NativeMemory.Alloc((nuint)(2 * sizeof(nint)));
+        pending[0] = gap;
+        pending[1] = Native.gst_object_ref(srcPad.Handle);
         // An idle probe added while the pad pushes runs on the pushing thread as soon as the push returns.
-        Native.gst_pad_add_probe(srcPad.Handle, (int)ProbeType.Idle, &PushGap, gap, &UnrefGap);
+        Native.gst_pad_add_probe(pushing.Handle, (int)ProbeType.Idle, &PushGap, (nint)pending, &ReleaseGap);
     }
 
     [UnmanagedCallersOnly]
-    private static int PushGap(nint pad, nint info, nint gap)
+    private static int PushGap(nint pad, nint info, nint pending)
     {
         // Removed before it pushes: the push ends idle too, and would call it again, and again.
-        var buffer = Native.gst_mini_object_ref(gap);
+        var buffer = Native.gst_mini_object_ref(((nint*)pending)[0]);
+        var target = Native.gst_object_ref(((nint*)pending)[1]);
         Native.gst_pad_remove_probe(pad, Abi.Read<nuint>(info, Abi.ProbeInfoIdOffset));
-        Native.gst_pad_push(pad, buffer);
+        Native.gst_pad_push(target, buffer);
+        Native.gst_object_unref(target);
         return (int)ProbeReturn.Ok;
     }
 
-    // The probe's own reference, when it is removed (after pushing, or with the pad, unpushed).
+    // The probe's own references, when it is removed (after pushing, or with the pad, unpushed).
     [UnmanagedCallersOnly]
-    private static void UnrefGap(nint gap) => Native.gst_mini_object_unref(gap);
+    private static void ReleaseGap(nint pending)
+    {
+        Native.gst_mini_object_unref(((nint*)pending)[0]);
+        Native.gst_object_unref(((nint*)pending)[1]);
+        NativeMemory.Free((void*)pending);
+    }
 }

@@ -134,6 +134,39 @@ public sealed class LatenessGuardTests
     }
 
     [Fact]
+    public void A_muxer_is_told_no_picture_can_come_before_the_oldest_one_the_bus_would_still_encode()
+    {
+        const ulong frame = 33_333_333;
+        var guard = new LatenessGuard("aux1", 30, Latency) { ShedEvery = 15 };
+        Simulate(guard, costMs: 5, seconds: 2); // arms the guard; its pictures never reach a muxer
+        ulong made = 300 * frame, now = made + 2_000 * Ms;
+        // Nothing reached the muxer yet: there is no picture to count on.
+        Assert.Null(guard.NoPictureBefore(now));
+        // A picture being encoded goes first, however long it takes.
+        Assert.True(guard.AtEncoder(made, made + 100 * Ms));
+        guard.ToMux(made - frame);
+        Assert.Null(guard.NoPictureBefore(now));
+        // It and the gap after it reach the muxer; the next slot's picture is dropped late.
+        guard.ToMux(made);
+        var after = made + guard.NothingAfter(made)!.Value.FromNs;
+        guard.ToMux(after);
+        var next = made + 15 * frame;
+        Assert.False(guard.AtEncoder(next, next + (ulong)Latency.Ticks * 100 + 3 * frame));
+        // While a picture after the gap could still be in time, there is nothing new to tell.
+        now = after + (ulong)Latency.Ticks * 100 + (ulong)guard.MaxLateNs;
+        Assert.Null(guard.NoPictureBefore(now));
+        // Then the muxer learns, as time goes on, that none older than the oldest the encoder still takes can come.
+        now += 20 * Ms;
+        var until = guard.NoPictureBefore(now);
+        Assert.Equal(after + 20 * Ms, until);
+        Assert.True(guard.AtEncoder(until!.Value, now));
+        Assert.False(guard.AtEncoder(until.Value - 1, now));
+        // Told once: a second sound block at the same time tells nothing more, the next one 20 ms more.
+        Assert.Null(guard.NoPictureBefore(now));
+        Assert.Equal(after + 40 * Ms, guard.NoPictureBefore(now + 20 * Ms));
+    }
+
+    [Fact]
     public void A_bus_muxer_holds_what_arrives_while_the_bus_sheds_the_most()
     {
         // One frame in 15 at 30 fps: pictures half a second apart, and two frames to spare.
