@@ -35,6 +35,13 @@ public sealed record SoundTiming(
     public double? SoundDelayP95 => BoxTiming.Percentile(SoundBehindMs, 0.95);
     public double? SoundDelayMax => SoundBehindMs.Count == 0 ? null : SoundBehindMs.Max();
 
+    /// <summary>
+    /// The pictures' own delay, each picture PES's arrival behind its PTS (as <see cref="SoundDelayP50"/>
+    /// for sound): compared between two windows of one reader, how much later the bus's pictures are.
+    /// </summary>
+    public double? PictureDelayP50 => BoxTiming.Percentile(PictureBehindMs, 0.50);
+    public double? PictureDelayP95 => BoxTiming.Percentile(PictureBehindMs, 0.95);
+
     public double? SoundAfterPictureP50 => BoxTiming.Percentile(SoundAfterPictureMs, 0.50);
     public double? SoundAfterPictureP95 => BoxTiming.Percentile(SoundAfterPictureMs, 0.95);
     /// <summary>The tail (1 % of 40 s is 0.4 s of sound): sound held for a picture that never came shows here, not in p95.</summary>
