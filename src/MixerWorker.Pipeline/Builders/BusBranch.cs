@@ -135,8 +135,11 @@ internal sealed class BusBranch : IDisposable
         _muxVideo = _encoderOutput.Peer() ?? throw new GstException($"bus {Name}: the encoder is not linked to the muxer");
         _toMux = graph.AddProbe(_muxVideo, ProbeType.Buffer, OnToMux);
         _soundToMux = graph.AddProbe(Sound.Output, ProbeType.Buffer, OnSoundToMux);
-        // Gains per frame of a crossfade go to the chain the bus is to hear: a bus crossfading has its own.
-        Director = new BusDirector(graph, scalers, Compositor, bus, toControlThread, gains => Sound.Target?.SetInputGains(gains), Guard.Makes);
+        // Gains per frame of a crossfade go to the chain the bus is to hear, if it hears it alone (a bus crossfading does).
+        Director = new BusDirector(graph, scalers, Compositor, bus, toControlThread, gains =>
+        {
+            if (Sound.Alone) Sound.Target?.SetInputGains(gains);
+        }, Guard.Makes);
         if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(graph, scalers, bus.Name, Compositor);
         // Downstream first: a live source started before the aggregator it feeds pushes into an
         // inactive pad, gets FLUSHING, pauses its task for good, and the bus never produces a frame.

@@ -25,6 +25,11 @@ internal sealed class SoundFeed : IDisposable
     /// <summary>The queue's output into the muxer, where the bus's own checks on its sound sit.</summary>
     internal Pad Output { get; }
     internal Element Queue => _queue;
+    /// <summary>
+    /// Whether the bus hears its chain alone, so its director may set the chain's gains per frame
+    /// (a crossfade, the end of a cut); a shared chain keeps the gains its buses' definitions give it.
+    /// </summary>
+    internal volatile bool Alone;
 
     /// <param name="meter">Gets the level of the sound the bus hears (<see cref="BusAudio.Listen"/>).</param>
     internal SoundFeed(Graph graph, ElementName bus, int fps, Element mux, Action<LevelReading> meter)

@@ -151,6 +151,10 @@ internal sealed class ProjectGraph(
         }
     }
 
+    // Inputs in the scene applied last; those on their way out get no branch.
+    private void ShareSound() =>
+        Sound.Apply(_inputs.Where(i => Scene.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch));
+
     private void RemoveBus(BusRuntime bus)
     {
         foreach (var other in _buses.Values) other.Branch.Multiview?.Detach(bus.Branch.RawTee);
@@ -184,7 +188,12 @@ internal sealed class ProjectGraph(
                     // Straight from the mixer's thread: the board is thread-safe, and a bus's readings end
                     // with its Dispose, before RemoveBus forgets its meter.
                     reading => meters.Record(ElementKind.Bus, bus.Name, reading));
-                branch.Director.TransitionFinished += () => RefreshTally();
+                branch.Director.TransitionFinished += () =>
+                {
+                    RefreshTally();
+                    // A bus that crossfaded on a chain of its own may share again.
+                    control.Post(ShareSound);
+                };
                 _lateness.Adopt(branch);
                 if (options.ThumbnailInterval > TimeSpan.Zero) branch.TakeThumbnails(options.ThumbnailInterval, options.ThumbnailWidth);
                 return branch;
@@ -273,7 +282,7 @@ internal sealed class ProjectGraph(
         bus.Branch.Director.SetLive(LiveInputs());
         var staying = _inputs.Where(i => Scene.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch);
         bus.Branch.Show(definition, TransitionSpec.Cut, TimeSpan.Zero, staying, _resolveGraphic);
-        Sound.Apply(staying);
+        ShareSound();
         output?.Attach(bus.Branch.MuxTee);
         _fallbacks[busName] = _fallbacks.GetValueOrDefault(busName) + 1;
         bus.ReplacedAt = Environment.TickCount64;

@@ -47,10 +47,16 @@ internal sealed class SharedSound(Graph graph, BusLatency latency, Action<Action
                 foreach (var bus in mix.Buses) byName[bus].Sound.Hear(audio, toControlThread, Sweep);
                 audio.SyncStateWithParent();
             }
-            // A crossfading bus hears a chain of its own, which starts from the outgoing mix.
-            var animation = mix.Key.Alone is not null ? first.Director.Animation : null;
+            // A bus alone on its chain starts a transition from the outgoing mix, and its director takes
+            // the gains from there (a crossfade, the end of a cut), as before chains were shared. Shared
+            // chains change at once: a cut on several buses changes their sound a few frames before
+            // the incoming pictures are there.
+            var alone = mix.Buses.Count == 1;
+            foreach (var bus in mix.Buses) byName[bus].Sound.Alone = false;
+            var animation = alone ? first.Director.Animation : null;
             audio.Apply(first.Definition, inputs, animation is not null ? AudioPlan.Gains(animation.To, animation, 0) : null);
             if (!fresh) foreach (var bus in mix.Buses) byName[bus].Sound.Hear(audio, toControlThread, Sweep);
+            first.Sound.Alone = alone;
         }
         Sweep();
     }

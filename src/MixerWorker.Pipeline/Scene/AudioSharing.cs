@@ -5,8 +5,8 @@ namespace MixerWorker.Pipeline.Scene;
 /// <summary>
 /// What a bus's sound is made of, as a value: two buses with equal keys would produce the same
 /// encoded sound, so they can share one mix chain and encoder. <paramref name="Alone"/> names a bus
-/// in the middle of an audible crossfade: its director drives its gains frame by frame, so it never
-/// shares.
+/// in the middle of an audible crossfade (not a cut): its director drives its gains frame by frame,
+/// so it does not share until the crossfade is over.
 /// </summary>
 public sealed record AudioMixKey(AudioMode Mode, string Heard, double MasterGainDb, bool Limiter, AudioCodec Codec, int BitrateKbps, string? Alone = null)
 {
@@ -18,7 +18,7 @@ public sealed record AudioMixKey(AudioMode Mode, string Heard, double MasterGain
         var heard = string.Join("|", gains.OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key}={g.Value:R}")));
         var master = bus.Audio is null || double.IsNaN(bus.Audio.MasterGainDb) ? 0 : bus.Audio.MasterGainDb;
-        var crossfading = mode == AudioMode.FollowVideo && animation is not null && !Same(AudioPlan.Gains(animation.To, animation, 0), gains);
+        var crossfading = mode == AudioMode.FollowVideo && animation is { Transition.Kind: not TransitionKind.Cut } && !Same(AudioPlan.Gains(animation.To, animation, 0), gains);
         return new AudioMixKey(mode, heard, master, bus.Audio?.Limiter ?? true, bus.Format.AudioCodec, bus.Format.AudioBitrateKbps,
             crossfading ? bus.Name : null);
     }
