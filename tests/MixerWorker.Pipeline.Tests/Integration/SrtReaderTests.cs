@@ -60,6 +60,12 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
     {
         private readonly CancellationTokenSource _stop = new();
         private readonly Thread _thread;
+        private volatile string? _failure;
+        private long _sent;
+
+        /// <summary>What the publisher is doing, for a test that waits for data in vain.</summary>
+        internal string State => _failure is { } f ? $"publisher stopped after {Interlocked.Read(ref _sent)} messages: {f}"
+            : $"publisher sending ({Interlocked.Read(ref _sent)} messages so far)";
 
         internal Publisher(MediaMtxStandIn standIn, string path)
         {
@@ -71,7 +77,9 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
                     var message = new byte[1316];
                     while (!_stop.IsCancellationRequested)
                     {
-                        try { client.Send(message); } catch (SrtException) { return; }
+                        try { client.Send(message); }
+                        catch (SrtException e) { _failure = e.Message; return; }
+                        Interlocked.Increment(ref _sent);
                         Thread.Sleep(2);
                     }
                 }
@@ -101,6 +109,20 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Waits for a reader's first data and, when none comes, fails saying where it stopped: the reader's
+    /// own reason, whether it connected, what the publisher and the stand-in's path saw.
+    /// </summary>
+    private static async Task AwaitFirstDataAsync(Probe probe, MediaMtxStandIn standIn, string path, Publisher? publisher, string which)
+    {
+        var timeout = Task.Delay(TimeSpan.FromSeconds(10));
+        var first = await Task.WhenAny(probe.FirstData, probe.Ended, timeout);
+        if (first == probe.FirstData) return;
+        var why = first == probe.Ended ? $"the reader ended: {await probe.Ended}" : "no data within 10 s";
+        Assert.Fail($"{which}: {why}; reader connected {probe.Reader.IsConnected}, {probe.Bytes} bytes; " +
+            $"{publisher?.State ?? "no test publisher"}; stand-in path: {standIn.GetPathStats(path)?.ToString() ?? "none"}");
+    }
+
     private static TimeSpan Time(Action action)
     {
         var sw = Stopwatch.StartNew();
@@ -121,7 +143,7 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
         for (var i = 0; i < 20; i++)
         {
             var probe = new Probe(Endpoint(standIn.Port, "ingest/show/cam-a"));
-            await probe.FirstData.WaitAsync(TimeSpan.FromSeconds(10));
+            await AwaitFirstDataAsync(probe, standIn, "ingest/show/cam-a", publisher, $"reader {i + 1}");
             await Task.Delay(50);
             var stopped = false;
             times.Add(Time(() => stopped = probe.Reader.Stop(Prompt)));
@@ -214,7 +236,7 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
         using var publisher = new Publisher(standIn, "ingest/show/cam-a");
         await WaitForPublisher(standIn, "ingest/show/cam-a");
         using var probe = new Probe(Endpoint(standIn.Port, "ingest/show/cam-a"));
-        await probe.FirstData.WaitAsync(TimeSpan.FromSeconds(10));
+        await AwaitFirstDataAsync(probe, standIn, "ingest/show/cam-a", publisher, "the reader");
         // libsrt 1.5.1 can lose a SHUTDOWN that arrives within a few ms of connecting (StandInTestUtil).
         await Task.Delay(300);
         Assert.True(standIn.KickPublisher("ingest/show/cam-a"));
