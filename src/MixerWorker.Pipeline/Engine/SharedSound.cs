@@ -7,7 +7,7 @@ namespace MixerWorker.Pipeline.Engine;
 /// <summary>
 /// The project's mix chains (<see cref="BusAudio"/>) and which buses hear which: buses whose sound is
 /// the same (<see cref="AudioMixKey"/>) share one chain, mixer and encoder, as <see cref="AudioSharing"/>
-/// plans it. Control thread only. See docs/architecture.md, "Shared sound".
+/// plans it. Control thread only. See docs/architecture.md, "Decisions".
 /// </summary>
 /// <param name="buses">Every bus there is now.</param>
 internal sealed class SharedSound(Graph graph, BusLatency latency, Action<Action> toControlThread, Func<IReadOnlyCollection<BusBranch>> buses) : IDisposable
@@ -16,9 +16,6 @@ internal sealed class SharedSound(Graph graph, BusLatency latency, Action<Action
 
     private readonly Dictionary<int, Chain> _chains = [];
     private int _serial;
-
-    /// <summary>How many mix chains there are (tests, status).</summary>
-    internal int Chains => _chains.Count;
 
     /// <summary>
     /// Brings every bus's sound to its definition, after its picture was shown (a bus's crossfade

@@ -34,7 +34,7 @@ public sealed record SharedMix(int? Chain, AudioMixKey Key, IReadOnlyList<string
 /// Which buses share which mix chain. Buses with equal <see cref="AudioMixKey"/>s share one. A chain
 /// is kept where it already makes the wanted sound (buses joining it switch at once), or changed in
 /// place when every bus on it wants the same new sound (a cut on all of them); a bus whose sound
-/// leaves its companions' gets a new chain. See docs/architecture.md, "Shared sound".
+/// leaves its companions' gets a new chain. See docs/architecture.md, "Decisions".
 /// </summary>
 public static class AudioSharing
 {
