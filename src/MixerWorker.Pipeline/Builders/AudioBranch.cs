@@ -19,13 +19,14 @@ internal sealed class AudioBranch : IDisposable
     internal string Input { get; }
 
     /// <param name="gain">Linear gain set before any audio flows, so an input that starts unheard never blips.</param>
-    internal AudioBranch(Graph graph, string busName, string input, Element sourceTee, Element mixer, double gain)
+    /// <param name="name">The branch's queue: <c>abox.&lt;bus&gt;.&lt;input&gt;</c>, with the chain's part where a bus has had more than one.</param>
+    internal AudioBranch(Graph graph, ElementName name, string input, Element sourceTee, Element mixer, double gain)
     {
         _graph = graph;
         _sourceTee = sourceTee;
         _mixer = mixer;
         Input = input;
-        _queue = ElementFactory.LeakyQueue(ElementName.AudioBox(busName, input), maxBuffers: 0, maxTimeNs: QueueTimeNs);
+        _queue = ElementFactory.LeakyQueue(name, maxBuffers: 0, maxTimeNs: QueueTimeNs);
         graph.Add(_queue);
         _queueSink = _queue.StaticPad("sink");
         _queueSrc = _queue.StaticPad("src");

@@ -4,11 +4,12 @@ using MixerWorker.Pipeline.Scene;
 namespace MixerWorker.Pipeline.Builders;
 
 /// <summary>
-/// The sound of a bus: live silence → audiomixer (one pad per heard input, <see cref="AudioBranch"/>)
+/// The sound of one or more buses: live silence → audiomixer (one pad per heard input, <see cref="AudioBranch"/>)
 /// → 48 kHz stereo float → master gain → limiter (<see cref="PeakLimiter"/>) and meter
-/// (<see cref="BusMeter"/>), both in one probe → Opus or AAC, ready for the bus's muxer.
-/// The live silence and force-live keep the mix running on the clock when no input sends audio, so a
-/// silent or missing input never holds it up.
+/// (<see cref="BusMeter"/>), both in one probe → Opus or AAC → a tee, from which each bus that hears
+/// this mix takes it into its muxer (<see cref="SoundFeed"/>). Buses whose sound is the same share
+/// one (<see cref="AudioSharing"/>). The live silence and force-live keep the mix running on the clock
+/// when no input sends audio, so a silent or missing input never holds it up.
 /// </summary>
 internal sealed class BusAudio : IDisposable
 {
@@ -42,11 +43,15 @@ internal sealed class BusAudio : IDisposable
     private static readonly IReadOnlyDictionary<string, AudioBranch> NoBranches = new Dictionary<string, AudioBranch>();
 
     private readonly Graph _graph;
-    private readonly string _bus;
+    private readonly ElementName _name;
     private readonly Element[] _elements;
     private readonly Element _master;
     private readonly PeakLimiter _peakLimiter = new(2, 48000, LimiterCeiling, TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(150));
-    private readonly BusMeter? _meter;
+    private readonly BusMeter _meter;
+    // Who reads the meter: every bus hearing the chain. Replaced whole on the control thread.
+    private volatile Action<LevelReading>[] _listeners = [];
+    private readonly Lock _flowingGate = new();
+    private volatile List<Action>? _whenFlowing = [];
     private readonly SpanAction<float> _treat;
     private readonly ProbeHandle _peakLimiterProbe;
     private volatile bool _peakLimiting;
@@ -56,15 +61,18 @@ internal sealed class BusAudio : IDisposable
     private double? _masterDb;
 
     internal Element Mixer { get; }
-    /// <summary>The encoded audio's last element, to link to the bus's muxer.</summary>
+    /// <summary>The tee of the encoded sound, for each hearing bus's muxer to take a branch from.</summary>
     internal Element Output => _elements[^1];
+    /// <summary>Whether mixed sound has come out yet (a bus moving here from another chain waits for it).</summary>
+    internal bool Flowing => _whenFlowing is null;
 
-    /// <param name="meter">Gets the bus's level ten times a second, on the mixer's streaming thread.</param>
-    internal BusAudio(Graph graph, BusDefinition bus, BusLatency latency, Action<LevelReading>? meter = null)
+    /// <param name="name">What its elements are called: the bus that made it (a chain made for one bus
+    /// alone first, then shared, keeps that name), with a part unique in the project where it is shared.</param>
+    internal BusAudio(Graph graph, ElementName name, BusDefinition bus, BusLatency latency)
     {
         _graph = graph;
-        _bus = bus.Name;
-        var p = ElementName.Bus(bus.Name);
+        _name = name;
+        var p = name;
         var silence = Element.Make("audiotestsrc", p.Child("silence"));
         silence.Set("is-live", true);
         silence.Set("wave", "silence");
@@ -80,15 +88,21 @@ internal sealed class BusAudio : IDisposable
         var aenc = Encoder(p.Child("aenc"), bus.Format);
         // mpegtsmux refuses voaacenc's output unless aacparse frames it; Opus goes in as it is.
         Element[] encoded = bus.Format.AudioCodec == AudioCodec.Aac ? [aenc, Element.Make("aacparse", p.Child("aacparse"))] : [aenc];
-        _elements = [silence, silenceCaps, Mixer, mixCaps, _master, aconv, .. encoded];
+        var tee = Element.Make("tee", p.Child("atee"));
+        tee.Set("allow-not-linked", true);
+        _elements = [silence, silenceCaps, Mixer, mixCaps, _master, aconv, .. encoded, tee];
         ElementFactory.AddChain(graph, _elements);
-        if (meter is not null) _meter = new BusMeter(2, 48000, ElementFactory.MeterInterval, meter);
+        _meter = new BusMeter(2, 48000, ElementFactory.MeterInterval, reading =>
+        {
+            foreach (var listener in _listeners) listener(reading);
+        });
         _treat = Treat;
         // Limiter, then meter, so the bus meter reads what the encoder gets.
         using (var masterSrc = _master.StaticPad("src"))
             _peakLimiterProbe = graph.AddProbe(masterSrc, ProbeType.Buffer, info =>
             {
-                if (_peakLimiting || _meter is not null) info.MapWritable(_treat);
+                if (_whenFlowing is not null) StartedFlowing();
+                info.MapWritable(_treat);
                 return ProbeReturn.Ok;
             });
         ApplyMaster(bus.Audio);
@@ -98,8 +112,35 @@ internal sealed class BusAudio : IDisposable
     private void Treat(Span<float> samples)
     {
         if (_peakLimiting) _peakLimiter.Process(samples);
-        _meter?.Process(samples);
+        _meter.Process(samples);
     }
+
+    private void StartedFlowing()
+    {
+        List<Action>? waiting;
+        lock (_flowingGate) (waiting, _whenFlowing) = (_whenFlowing, null);
+        foreach (var action in waiting ?? []) action();
+    }
+
+    /// <summary>Calls <paramref name="action"/> once mixed sound comes out: on the mixer's streaming thread, or at once if it already has.</summary>
+    internal void WhenFlowing(Action action)
+    {
+        lock (_flowingGate)
+        {
+            if (_whenFlowing is not null)
+            {
+                _whenFlowing.Add(action);
+                return;
+            }
+        }
+        action();
+    }
+
+    /// <summary>Adds a reader of the meter (ten times a second, on the mixer's streaming thread). Control thread.</summary>
+    internal void Listen(Action<LevelReading> meter) => _listeners = [.. _listeners, meter];
+
+    /// <summary>Removes a reader of the meter; it may get one more reading under way. Control thread.</summary>
+    internal void Unlisten(Action<LevelReading> meter) => _listeners = [.. _listeners.Where(l => l != meter)];
 
     private static Element Encoder(string name, OutputFormat f)
     {
@@ -148,7 +189,7 @@ internal sealed class BusAudio : IDisposable
         {
             if (!inputs.TryGetValue(input, out var source)) continue;
             if (current.TryGetValue(input, out var branch)) branch.SetGain(gain);
-            else branch = new AudioBranch(_graph, _bus, input, source.AudioTee, Mixer, gain);
+            else branch = new AudioBranch(_graph, ElementName.AudioBox(_name.Owner, _name.Part is { } part ? $"{part}.{input}" : input), input, source.AudioTee, Mixer, gain);
             next[input] = branch;
         }
         _branches = next;

@@ -5,18 +5,21 @@ using MixerWorker.Pipeline.Scene;
 namespace MixerWorker.Pipeline.Builders;
 
 /// <summary>
-/// A bus: live background → compositor → I420 at the bus's size and rate → encoder chain, and live
-/// silence → audiomixer → Opus or AAC; both into an MPEG-TS muxer whose tee feeds the SRT output.
-/// The live background and silence sources keep the bus producing frames at its rate from the clock
-/// when no input is connected at all. Boxes and audio branches attach and detach while it plays.
+/// A bus: live background → compositor → I420 at the bus's size and rate → encoder chain, and its
+/// sound from a mix chain it may share with other buses (<see cref="SoundFeed"/>, <see cref="BusAudio"/>);
+/// both into an MPEG-TS muxer whose tee feeds the SRT output. The live background keeps the bus
+/// producing frames at its rate from the clock when no input is connected at all. Boxes attach and
+/// detach while it plays; the project moves its sound between chains (Engine.SharedSound).
 /// </summary>
 internal sealed class BusBranch : IDisposable
 {
     private readonly Graph _graph;
     private readonly List<Element> _elements = [];
     private readonly List<Element> _encoder;
-    private readonly Pad _backgroundPad, _compositorSrc, _encoderInput, _audioMixed, _encoderOutput, _muxVideo, _audioEncoded;
-    private readonly ProbeHandle _compositorOut, _encoderIn, _muxOut, _audioOut, _toMux, _soundToMux;
+    private readonly Pad _backgroundPad, _compositorSrc, _encoderInput, _encoderOutput, _muxVideo;
+    private readonly ProbeHandle _compositorOut, _encoderIn, _muxOut, _toMux, _soundToMux;
+    // The running time the sound handed to the muxer reaches; -1 before the first.
+    private long _soundEndNs = -1;
     // The muxer's video pad's PTS minus running time (its segment), from the latest picture; for the gaps the sound sends.
     private long _videoPtsOffset;
     private const int TsPacketsPerMessage = 7;
@@ -34,7 +37,8 @@ internal sealed class BusBranch : IDisposable
     internal string Name { get; }
     internal BusDefinition Definition { get; private set; }
     internal Element Compositor { get; }
-    internal BusAudio Audio { get; }
+    /// <summary>The bus's sound: which mix chain it hears, through its own queue into the muxer.</summary>
+    internal SoundFeed Sound { get; }
     internal Element MuxTee { get; }
     internal EncoderChainPlan EncoderPlan { get; }
     internal BusDirector Director { get; }
@@ -53,9 +57,9 @@ internal sealed class BusBranch : IDisposable
     /// <summary>Called by the output's streaming thread for what it sends.</summary>
     internal void CountSent(long bytes) => Interlocked.Add(ref _bytesSent, bytes);
 
-    /// <param name="meter">Gets the bus's sound level (<see cref="BusAudio"/>), on a streaming thread.</param>
+    /// <param name="meter">Gets the bus's sound level (from the chain it hears), on a streaming thread.</param>
     internal BusBranch(Graph graph, ScalerPool scalers, BusDefinition bus, EncoderChainPlan encoderPlan, BusLatency latency, Action<Action> toControlThread,
-        Action<LevelReading>? meter = null)
+        Action<LevelReading> meter)
     {
         _graph = graph;
         Name = bus.Name;
@@ -114,8 +118,7 @@ internal sealed class BusBranch : IDisposable
         _backgroundPad.Set("zorder", 0);
         using (var bgSrc = bgCaps.StaticPad("src")) bgSrc.Link(_backgroundPad);
         Element.LinkMany([Compositor, outCaps, RawTee, encoderQueue, .. _encoder, mux]);
-        Audio = new BusAudio(graph, bus, latency, meter);
-        Audio.Output.Link(mux);
+        Sound = new SoundFeed(graph, p, f.Fps, mux, meter);
         mux.Link(MuxTee);
         Guard = new LatenessGuard(bus.Name, f.Fps, latency.Total);
         _compositorSrc = Compositor.StaticPad("src");
@@ -127,27 +130,28 @@ internal sealed class BusBranch : IDisposable
                 return ProbeReturn.Ok;
             });
         _compositorOut = graph.AddProbe(_compositorSrc, ProbeType.Buffer, OnComposited);
-        _audioMixed = Audio.Mixer.StaticPad("src");
-        _audioOut = graph.AddProbe(_audioMixed, ProbeType.Buffer, OnMixedAudio);
         _encoderIn = graph.AddProbe(_encoderInput, ProbeType.Buffer, OnToEncoder);
         _encoderOutput = _encoder[^1].StaticPad("src");
         _muxVideo = _encoderOutput.Peer() ?? throw new GstException($"bus {Name}: the encoder is not linked to the muxer");
         _toMux = graph.AddProbe(_muxVideo, ProbeType.Buffer, OnToMux);
-        _audioEncoded = Audio.Output.StaticPad("src");
-        _soundToMux = graph.AddProbe(_audioEncoded, ProbeType.Buffer, OnSoundToMux);
-        Director = new BusDirector(graph, scalers, Compositor, bus, toControlThread, Audio.SetInputGains, Guard.Makes);
+        _soundToMux = graph.AddProbe(Sound.Output, ProbeType.Buffer, OnSoundToMux);
+        // Gains per frame of a crossfade go to the chain the bus is to hear, if it hears it alone (a bus crossfading does).
+        Director = new BusDirector(graph, scalers, Compositor, bus, toControlThread, gains =>
+        {
+            if (Sound.Alone) Sound.Target?.SetInputGains(gains);
+        }, Guard.Makes);
         if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(graph, scalers, bus.Name, Compositor);
         // Downstream first: a live source started before the aggregator it feeds pushes into an
         // inactive pad, gets FLUSHING, pauses its task for good, and the bus never produces a frame.
         foreach (var e in Enumerable.Reverse(_elements)) e.SyncStateWithParent();
-        Audio.SyncStateWithParent();
+        Sound.Queue.SyncStateWithParent();
     }
 
     /// <summary>Brings the guard's deadline up to date and looks at the last few frames' lateness. Control thread.</summary>
     internal LatenessGuard.Episode? WatchLateness(TimeSpan now)
     {
         if (Compositor.AggregatorLatency() is { } latency) Guard.Latency = latency;
-        if (Audio.Mixer.AggregatorLatency() is { } audioLatency) Guard.AudioLatency = audioLatency;
+        if (Sound.Current?.Mixer.AggregatorLatency() is { } audioLatency) Guard.AudioLatency = audioLatency;
         return Guard.Tick(now);
     }
 
@@ -158,13 +162,6 @@ internal sealed class BusBranch : IDisposable
         var verdict = Guard.AtCompositor(runningTime, now);
         if (verdict.SkipUntilNs is { } until) _compositorSrc.SendLateness(runningTime, (long)(until - runningTime));
         return verdict.Keep ? ProbeReturn.Ok : ProbeReturn.Drop;
-    }
-
-    // Audio mixer streaming thread: sound just mixed, before the limiter and the encoder.
-    private ProbeReturn OnMixedAudio(ProbeInfo info)
-    {
-        if (info.BufferRunningTime(_audioMixed) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
-        return Guard.AtAudio(runningTime, now, info.BufferDurationNs ?? 0) ? ProbeReturn.Ok : ProbeReturn.Drop;
     }
 
     // Encoder streaming thread: a frame about to be encoded.
@@ -192,28 +189,37 @@ internal sealed class BusBranch : IDisposable
         return ProbeReturn.Ok;
     }
 
-    // Audio streaming thread: encoded sound on its way into the muxer. Should pictures have gone
-    // missing (dropped late), the muxer would keep this sound until the next picture came; once no
-    // picture before some time can come any more, the video pad is told so, after this push.
+    // The bus's sound queue's thread: encoded sound on its way into the muxer. Sound from before what
+    // the muxer already has (the overlap when the bus moved to another mix chain, at most a block) is
+    // dropped, and so is sound as late as a picture may be (LatenessGuard.AtAudio). Should pictures have
+    // gone missing (dropped late), the muxer would keep this sound until the next picture came; once
+    // no picture before some time can come any more, the video pad is told so, after this push.
     private ProbeReturn OnSoundToMux(ProbeInfo info)
     {
-        if (_graph.Pipeline.RunningTimeNow() is { } now && Guard.NoPictureBefore(now) is { } until)
-            _encoderOutput.SendGapAfterPushOn(_audioEncoded, (ulong)((long)until + Interlocked.Read(ref _videoPtsOffset)), 0);
+        if (info.BufferRunningTime(Sound.Output) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
+        var duration = info.BufferDurationNs ?? 0;
+        if ((long)runningTime < _soundEndNs - SoundOverlapNs) return ProbeReturn.Drop;
+        _soundEndNs = (long)runningTime + duration;
+        if (!Guard.AtAudio(runningTime, now, duration)) return ProbeReturn.Drop;
+        if (Guard.NoPictureBefore(now) is { } until)
+            _encoderOutput.SendGapAfterPushOn(Sound.Output, (ulong)((long)until + Interlocked.Read(ref _videoPtsOffset)), 0);
         return ProbeReturn.Ok;
     }
 
+    // Rounding between two chains' timestamps, not an overlap.
+    private const long SoundOverlapNs = 1_000_000;
+
     /// <summary>
-    /// Brings the picture, graphics and audio to <paramref name="bus"/>: the picture through
-    /// <paramref name="transition"/> (a cut when nothing animates it), the encoder bitrate live.
-    /// Format changes need a rebuild of the bus and are handled by the caller. Control thread.
+    /// Brings the picture and graphics to <paramref name="bus"/>: the picture through
+    /// <paramref name="transition"/> (a cut when nothing animates it), the encoder bitrate live; its
+    /// sound follows from the project (Engine.SharedSound). Format changes need a rebuild of the bus
+    /// and are handled by the caller. Control thread.
     /// </summary>
     internal void Show(BusDefinition bus, TransitionSpec transition, TimeSpan fadeToBlack, IReadOnlyDictionary<string, InputBranch> inputs, Func<string, string> resolveGraphic)
     {
         if (Multiview is null) Director.Show(bus, transition, inputs);
         Director.SetGraphics(bus.Graphics, resolveGraphic);
         if (bus.FadedToBlack != Definition.FadedToBlack || _first) Director.FadeToBlack(bus.FadedToBlack, _first ? TimeSpan.Zero : fadeToBlack);
-        // Audio follows the picture: while it animates, the director crossfades frame by frame.
-        Audio.Apply(bus, inputs, Director.Animation is { } animation ? AudioPlan.Gains(animation.To, animation, 0) : null);
         if (bus.Format.VideoBitrateKbps != Definition.Format.VideoBitrateKbps) SetVideoBitrate(bus.Format.VideoBitrateKbps);
         Definition = bus;
         _first = false;
@@ -234,7 +240,9 @@ internal sealed class BusBranch : IDisposable
     /// </summary>
     internal void StopDownstreamFirst()
     {
+        Sound.Detach();
         foreach (var e in Enumerable.Reverse(_elements)) e.SetState(State.Null);
+        Sound.Queue.SetState(State.Null);
     }
 
     public void Dispose()
@@ -242,17 +250,15 @@ internal sealed class BusBranch : IDisposable
         Director.Dispose();
         Multiview?.Dispose();
         Thumbnail?.Dispose();
-        Audio.Dispose();
+        Sound.Detach();
         _compositorOut.Dispose();
         _encoderIn.Dispose();
         _muxOut.Dispose();
-        _audioOut.Dispose();
         _toMux.Dispose();
         _soundToMux.Dispose();
-        _audioEncoded.Dispose();
+        Sound.Dispose();
         _muxVideo.Dispose();
         _encoderOutput.Dispose();
-        _audioMixed.Dispose();
         _compositorSrc.Dispose();
         _encoderInput.Dispose();
         foreach (var e in _elements) e.SetState(State.Null);

@@ -200,11 +200,11 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     }
 
     /// <summary>
-    /// A buffer of the bus's mixed sound, <paramref name="durationNs"/> long, about to be limited and
-    /// encoded: false to drop it. The bus's muxer writes nothing until every stream has data, so sound
-    /// that falls behind holds the pictures back with it; sound as late as a frame may be is dropped
-    /// instead (a gap, not a delay), which also spares its encoding, so the mix catches up at once.
-    /// Audio mixer streaming thread.
+    /// A block of the bus's encoded sound, <paramref name="durationNs"/> long, about to enter its muxer:
+    /// false to drop it. The bus's muxer writes nothing until every stream has data, so sound that
+    /// falls behind holds the pictures back with it; sound as late as a frame may be is dropped
+    /// instead (a gap, not a delay). Per bus, after the mix chain, which buses may share
+    /// (<see cref="SoundFeed"/>). The bus's sound queue's streaming thread.
     /// </summary>
     internal bool AtAudio(ulong runningTime, ulong now, long durationNs)
     {

@@ -36,6 +36,10 @@ internal sealed class ProjectGraph(
     private readonly LatenessWatch _lateness = new(log);
     // Boxes of every bus showing the same source at the same size share one scaler.
     private readonly ScalerPool _scalers = new(graph, new BusLatency(options.InputJitter, options.MixerLatency).Total);
+    // Buses whose sound is the same share one mix chain.
+    private SharedSound? _sound;
+    private SharedSound Sound => _sound ??= new SharedSound(graph, new BusLatency(options.InputJitter, options.MixerLatency), control.Post,
+        () => [.. _buses.Values.Select(b => b.Branch)]);
     private int _connectionSerial;
 
     internal TallyPublisher Tally { get; } = new();
@@ -115,6 +119,8 @@ internal sealed class ProjectGraph(
             }
             _buses[show.Bus.Name].Branch.Show(show.Bus, show.Transition, show.FadeToBlack, staying, resolveGraphic);
         }
+        // After the pictures: a bus's sound depends on the transition its director started.
+        Sound.Apply(staying);
 
         Scene = diff.Next;
         // Multiviews first see the new scene here, before a removed input's branch goes.
@@ -145,11 +151,16 @@ internal sealed class ProjectGraph(
         }
     }
 
+    // Inputs in the scene applied last; those on their way out get no branch.
+    private void ShareSound() =>
+        Sound.Apply(_inputs.Where(i => Scene.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch));
+
     private void RemoveBus(BusRuntime bus)
     {
         foreach (var other in _buses.Values) other.Branch.Multiview?.Detach(bus.Branch.RawTee);
         bus.Branch.Dispose();
         _buses.Remove(bus.Name);
+        Sound.Sweep();
         meters.Forget(ElementKind.Bus, bus.Name);
         log.LogInformation("bus {Bus} stopped", bus.Name);
     }
@@ -177,7 +188,12 @@ internal sealed class ProjectGraph(
                     // Straight from the mixer's thread: the board is thread-safe, and a bus's readings end
                     // with its Dispose, before RemoveBus forgets its meter.
                     reading => meters.Record(ElementKind.Bus, bus.Name, reading));
-                branch.Director.TransitionFinished += () => RefreshTally();
+                branch.Director.TransitionFinished += () =>
+                {
+                    RefreshTally();
+                    // A bus that crossfaded on a chain of its own may share again.
+                    control.Post(ShareSound);
+                };
                 _lateness.Adopt(branch);
                 if (options.ThumbnailInterval > TimeSpan.Zero) branch.TakeThumbnails(options.ThumbnailInterval, options.ThumbnailWidth);
                 return branch;
@@ -266,6 +282,7 @@ internal sealed class ProjectGraph(
         bus.Branch.Director.SetLive(LiveInputs());
         var staying = _inputs.Where(i => Scene.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch);
         bus.Branch.Show(definition, TransitionSpec.Cut, TimeSpan.Zero, staying, _resolveGraphic);
+        ShareSound();
         output?.Attach(bus.Branch.MuxTee);
         _fallbacks[busName] = _fallbacks.GetValueOrDefault(busName) + 1;
         bus.ReplacedAt = Environment.TickCount64;
@@ -463,6 +480,13 @@ internal sealed class ProjectGraph(
             graph.Pipeline.CountElements("videoscale"));
     }
 
+    /// <summary>How many elements made by <paramref name="factory"/> the pipeline holds (tests: what is shared).</summary>
+    internal int CountElements(string factory)
+    {
+        graph.AssertOwnerThread();
+        return graph.Pipeline.CountElements(factory);
+    }
+
     /// <summary>Holds every picture an input's decoder hands on, on the decoder's thread (tests: a starved decoder).</summary>
     internal IDisposable StallDecoder(string input, TimeSpan perPicture)
     {
@@ -501,7 +525,7 @@ internal sealed class ProjectGraph(
     internal (IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays) AudioGraph()
     {
         graph.AssertOwnerThread();
-        return (_buses.ToDictionary(b => b.Key, b => b.Value.Branch.Audio.InputGains), _inputs.ToDictionary(i => i.Key, i => i.Value.Branch.AudioDelay));
+        return (_buses.ToDictionary(b => b.Key, b => b.Value.Branch.Sound.Target?.InputGains ?? new Dictionary<string, double>()), _inputs.ToDictionary(i => i.Key, i => i.Value.Branch.AudioDelay));
     }
 
     /// <summary>Every connection supervisor, outputs first, for the stop.</summary>
@@ -518,6 +542,7 @@ internal sealed class ProjectGraph(
         graph.SetState(State.Null);
         // Multiviews first: their program tile hangs on the program bus.
         foreach (var b in _buses.Values.OrderBy(b => b.Branch.Multiview is null)) b.Branch.Dispose();
+        _sound?.Dispose();
         foreach (var i in _inputs.Values) i.Branch.Dispose();
         _buses.Clear();
         _inputs.Clear();

@@ -186,6 +186,9 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>The shared scalers and the pipeline's `videoscale` count (internal: for tests and benchmarks).</summary>
     internal Task<ScalerReport> GetScalersAsync() => _control.Invoke(_project.Scalers);
 
+    /// <summary>How many elements made by <paramref name="factory"/> the pipeline holds, e.g. audio mixers (tests).</summary>
+    internal Task<int> CountElementsAsync(string factory) => _control.Invoke(() => _project.CountElements(factory));
+
     /// <summary>
     /// Holds every picture <paramref name="input"/>'s decoder hands on for <paramref name="perPicture"/>,
     /// on the decoder's own thread, until disposed (internal: tests starve one decoder as a machine

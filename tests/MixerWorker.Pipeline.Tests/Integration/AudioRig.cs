@@ -62,7 +62,8 @@ internal sealed class AudioRig : IDisposable
             _sources.AddRange([src, caps]);
         }
         var busMeter = BusMeterName(bus.Name);
-        Bus = new BusAudio(Graph, bus, new BusLatency(Jitter, MixerLatency), reading =>
+        Bus = new BusAudio(Graph, ElementName.Bus(bus.Name), bus, new BusLatency(Jitter, MixerLatency));
+        Bus.Listen(reading =>
         {
             lock (_lock) _levels.Add((busMeter, reading, DateTimeOffset.UtcNow));
         });

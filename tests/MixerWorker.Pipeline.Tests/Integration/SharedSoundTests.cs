@@ -1,0 +1,94 @@
+using MixerWorker.Pipeline.Scene;
+using MixerWorker.Testbed.Audio;
+using MixerWorker.Testbed.Feeds;
+using MixerWorker.Testbed.Reading;
+using Xunit;
+using Xunit.Abstractions;
+using static MixerWorker.Pipeline.Tests.Integration.MixHarness;
+
+namespace MixerWorker.Pipeline.Tests.Integration;
+
+/// <summary>
+/// Buses that hear the same mix share one mix chain and encoder (Engine.SharedSound): counted in the
+/// graph, and heard end to end through SRT and Opus as the buses part and join again.
+/// </summary>
+public sealed class SharedSoundTests(ITestOutputHelper output)
+{
+    private static readonly FeedSpec A = Small(0), B = Small(1);
+    private static readonly TimeSpan FirstAudio = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Change = TimeSpan.FromSeconds(10);
+
+    private static FeedSpec Small(int index) => FeedSpec.Numbered(index) with { Width = 160, Height = 90, Fps = 15 };
+
+    private static readonly AudioMix Follow = new() { Mode = AudioMode.FollowVideo };
+
+    private static BusDefinition Shows(string bus, FeedSpec onAir, AudioMix? audio = null) =>
+        Bus(bus, 160, 90, At(onAir.Input, 0, 0, 160, 90)) with { Audio = audio ?? Follow };
+
+    private static AudioMix Fixed(FeedSpec heard, double gainDb) =>
+        new() { Mode = AudioMode.Fixed, Sources = [new AudioSource { Input = heard.Input, GainDb = gainDb }] };
+
+    private static SceneDefinition Scene(params BusDefinition[] buses) =>
+        new() { Project = Project, Inputs = [new() { Name = A.Input }, new() { Name = B.Input }], Buses = buses };
+
+    // A bus hears `feed`'s tone alone, at its level plus `gainDb`.
+    private async Task<AudioWindow> HearsAsync(OutputReader reader, string bus, FeedSpec feed, double gainDb = 0)
+    {
+        var other = feed == A ? B : A;
+        await reader.Audio.WaitForAsync(Change, TimeSpan.FromMilliseconds(500),
+            w => Math.Abs(w.DominantHz() - feed.ToneHz) <= 3 && w.ToneDb(other.ToneHz) < w.ToneDb(feed.ToneHz) - 40, $"{bus} hearing {feed.Input} alone");
+        var w = await reader.Audio.RecordAsync(TimeSpan.FromSeconds(1));
+        output.WriteLine($"{bus}: {w}");
+        Assert.InRange(w.Steady(b => b.RmsDb()), feed.ToneRmsDb + gainDb - 1.5, feed.ToneRmsDb + gainDb + 1.5);
+        Assert.True(w.Steady(b => b.ToneDb(other.ToneHz)) < w.Steady(b => b.ToneDb(feed.ToneHz)) - 40, $"{bus} must not hear {other.Input}");
+        return w;
+    }
+
+    private async Task ChainsAsync(MixHarness h, int expected, string when)
+    {
+        var (mixers, encoders) = (await h.Mixer!.CountElementsAsync("audiomixer"), await h.Mixer.CountElementsAsync("opusenc"));
+        output.WriteLine($"{when}: {mixers} audio mixers, {encoders} Opus encoders");
+        Assert.Equal(expected, mixers);
+        Assert.Equal(expected, encoders);
+    }
+
+    [Fact]
+    public async Task Buses_hearing_the_same_mix_share_one_chain_a_bus_that_diverges_parts_and_one_that_matches_again_rejoins()
+    {
+        var scene = Scene(Shows("program", A), Shows("aux1", A), Shows("aux2", A));
+        await using var h = await StartShowAsync(output, scene, [A, B]);
+        var (program, aux1) = (h.Read("program"), h.Read("aux1"));
+        await program.Audio.WaitForAsync(FirstAudio, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > A.ToneRmsDb - 6, "program's sound");
+        await HearsAsync(program, "program", A);
+        await HearsAsync(aux1, "aux1", A);
+        await ChainsAsync(h, 1, "three buses following the same picture");
+
+        // A cut on program alone (audio follows video): program parts, the others keep the chain.
+        scene = scene with { Buses = [Shows("program", B), Shows("aux1", A), Shows("aux2", A)] };
+        await h.Mixer!.ApplyAsync(scene);
+        await HearsAsync(program, "program", B);
+        await HearsAsync(aux1, "aux1", A);
+        await ChainsAsync(h, 2, "after a cut on program alone");
+
+        // aux1 shows what program shows: it joins program's chain, and its own goes.
+        scene = scene with { Buses = [Shows("program", B), Shows("aux1", B), Shows("aux2", A)] };
+        await h.Mixer.ApplyAsync(scene);
+        await HearsAsync(aux1, "aux1", B);
+        await ChainsAsync(h, 2, "after aux1 took program's picture");
+        Assert.Equal(new Dictionary<string, double> { [B.Input] = 1 }, (await h.Mixer.GetAudioGraphAsync()).BusGains["aux1"]);
+
+        // A gain on aux1 alone: it parts again at its own level; program, on the chain they shared, stays at unity.
+        scene = scene with { Buses = [Shows("program", B), Shows("aux1", B, Fixed(B, -6)), Shows("aux2", A)] };
+        await h.Mixer.ApplyAsync(scene);
+        await HearsAsync(aux1, "aux1", B, -6);
+        await HearsAsync(program, "program", B);
+        await ChainsAsync(h, 3, "after a gain on aux1 alone");
+        // Every bus's sound meter reads its own chain: aux1 6 dB below program.
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        var meters = h.Mixer.GetMeters().Buses;
+        output.WriteLine($"meters: program {meters["program"]}, aux1 {meters["aux1"]}, aux2 {meters["aux2"]}");
+        Assert.InRange(meters["program"].RmsDb - meters["aux1"].RmsDb, 4.5, 7.5);
+        Assert.Equal(1, program.Connections);
+        Assert.Equal(1, aux1.Connections);
+    }
+}
