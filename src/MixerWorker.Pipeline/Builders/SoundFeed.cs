@@ -15,6 +15,7 @@ internal sealed class SoundFeed : IDisposable
     private readonly Graph _graph;
     private readonly Element _queue;
     private readonly Pad _queueSink;
+    private readonly ProbeHandle _failed;
     private readonly Action<LevelReading> _meter;
     private Pad? _teePad;
 
@@ -44,6 +45,11 @@ internal sealed class SoundFeed : IDisposable
         _queue.Link(mux);
         _queueSink = _queue.StaticPad("sink");
         Output = _queue.StaticPad("src");
+        // Once the muxer has refused the sound (stopped, failed), the queue would answer the chain's
+        // tee with that refusal, and a tee that gets an error or "flushing" from one branch stops
+        // pushing to all of them: every bus sharing the chain would lose its sound with this one.
+        var output = Output;
+        _failed = graph.AddProbe(_queueSink, ProbeType.Buffer, _ => output.LastPushFailed ? ProbeReturn.Drop : ProbeReturn.Ok);
     }
 
     /// <summary>
@@ -97,6 +103,7 @@ internal sealed class SoundFeed : IDisposable
     {
         Detach();
         Target = null;
+        _failed.Dispose();
         _queue.SetState(State.Null);
         _graph.Remove(_queue);
         _queueSink.Dispose();

@@ -487,6 +487,13 @@ internal sealed class ProjectGraph(
         return graph.Pipeline.CountElements(factory);
     }
 
+    /// <summary>Stops a bus's muxer where it stands, as one that failed would (tests: what a failing bus takes down).</summary>
+    internal void StopMuxer(string bus)
+    {
+        graph.AssertOwnerThread();
+        _buses[bus].Branch.Muxer.SetState(State.Null);
+    }
+
     /// <summary>Holds every picture an input's decoder hands on, on the decoder's thread (tests: a starved decoder).</summary>
     internal IDisposable StallDecoder(string input, TimeSpan perPicture)
     {

@@ -189,6 +189,9 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>How many elements made by <paramref name="factory"/> the pipeline holds, e.g. audio mixers (tests).</summary>
     internal Task<int> CountElementsAsync(string factory) => _control.Invoke(() => _project.CountElements(factory));
 
+    /// <summary>Stops <paramref name="bus"/>'s muxer, as if it failed (internal: tests).</summary>
+    internal Task StopMuxerAsync(string bus) => _control.Invoke(() => _project.StopMuxer(bus));
+
     /// <summary>
     /// Holds every picture <paramref name="input"/>'s decoder hands on for <paramref name="perPicture"/>,
     /// on the decoder's own thread, until disposed (internal: tests starve one decoder as a machine
