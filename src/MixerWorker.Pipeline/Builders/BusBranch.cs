@@ -40,7 +40,6 @@ internal sealed class BusBranch : IDisposable
     /// <summary>The bus's sound: which mix chain it hears, through its own queue into the muxer.</summary>
     internal SoundFeed Sound { get; }
     internal Element MuxTee { get; }
-    internal Element Muxer { get; }
     internal EncoderChainPlan EncoderPlan { get; }
     internal BusDirector Director { get; }
     /// <summary>Set on a multiview bus, which shows tiles instead of a composition.</summary>
@@ -97,7 +96,7 @@ internal sealed class BusBranch : IDisposable
         // Named after their backend, so an error from a chain already replaced is told apart (EncoderPart).
         _encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, p.Child($"{EncoderPart}.{encoderPlan.Backend}.{i}"))).ToList();
 
-        var mux = Muxer = Element.Make("mpegtsmux", p.Child("mux"));
+        var mux = Element.Make("mpegtsmux", p.Child("mux"));
         // SRT carries at most 7 TS packets (1316 bytes, MediaMTX's payload size) per message. The muxer's
         // own alignment of 7 held the last packets of every frame back until the next frame filled the
         // group (about 30 ms); instead it hands out each frame whole and a probe groups the packets by 7,

@@ -487,11 +487,15 @@ internal sealed class ProjectGraph(
         return graph.Pipeline.CountElements(factory);
     }
 
-    /// <summary>Stops a bus's muxer where it stands, as one that failed would (tests: what a failing bus takes down).</summary>
-    internal void StopMuxer(string bus)
+    /// <summary>
+    /// Makes a bus's muxer refuse its sound ("flushing", as a muxer that failed or stopped answers), without
+    /// touching the element's state (tests: what a failing bus takes down).
+    /// </summary>
+    internal void FailSoundAtMuxer(string bus)
     {
         graph.AssertOwnerThread();
-        _buses[bus].Branch.Muxer.SetState(State.Null);
+        using var muxerSound = _buses[bus].Branch.Sound.Output.Peer() ?? throw new InvalidOperationException($"bus {bus}'s sound is not linked to its muxer");
+        muxerSound.StartFlushing();
     }
 
     /// <summary>Holds every picture an input's decoder hands on, on the decoder's thread (tests: a starved decoder).</summary>

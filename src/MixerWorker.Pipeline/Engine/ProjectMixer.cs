@@ -189,8 +189,8 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>How many elements made by <paramref name="factory"/> the pipeline holds, e.g. audio mixers (tests).</summary>
     internal Task<int> CountElementsAsync(string factory) => _control.Invoke(() => _project.CountElements(factory));
 
-    /// <summary>Stops <paramref name="bus"/>'s muxer, as if it failed (internal: tests).</summary>
-    internal Task StopMuxerAsync(string bus) => _control.Invoke(() => _project.StopMuxer(bus));
+    /// <summary>Makes <paramref name="bus"/>'s muxer refuse its sound, as a failed one does (internal: tests).</summary>
+    internal Task FailSoundAtMuxerAsync(string bus) => _control.Invoke(() => _project.FailSoundAtMuxer(bus));
 
     /// <summary>
     /// Holds every picture <paramref name="input"/>'s decoder hands on for <paramref name="perPicture"/>,

@@ -354,6 +354,9 @@ internal sealed class Pad : GstObject
 
     internal bool SendEvent(nint ev) => Native.gst_pad_send_event(Handle, ev);
 
+    /// <summary>Sets a sink pad flushing until a flush-stop: every push into it answers "flushing" (tests: a failing element).</summary>
+    internal bool StartFlushing() => SendEvent(Native.gst_event_new_flush_start());
+
     /// <summary>
     /// A video aggregator's sink pad (compositor): whether it holds a buffer for the frame being made.
     /// Only valid on the aggregator's thread during aggregation.

@@ -110,6 +110,7 @@ internal static partial class Native
 
     // ---- events, buffers, samples
     [LibraryImport(Gst)] internal static partial nint gst_event_new_eos(); // F (consumed by send_event)
+    [LibraryImport(Gst)] internal static partial nint gst_event_new_flush_start(); // F (consumed by send_event)
     [LibraryImport(Gst)] internal static partial nint gst_buffer_new(); // F
     [LibraryImport(Gst)] internal static partial int gst_pad_push(nint pad, nint buffer); // consumes buffer; GstFlowReturn
     [LibraryImport(Gst)] internal static partial void gst_mini_object_unref(nint obj);

@@ -93,7 +93,7 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_bus_whose_muxer_stops_takes_no_sound_from_the_buses_that_share_its_chain()
+    public async Task A_bus_whose_muxer_fails_takes_no_sound_from_the_buses_that_share_its_chain()
     {
         var scene = Scene(Shows("program", A), Shows("aux1", A), Shows("aux2", A));
         await using var h = await StartShowAsync(output, scene, [A, B]);
@@ -101,14 +101,14 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
         await program.Audio.WaitForAsync(FirstAudio, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > A.ToneRmsDb - 6, "program's sound");
         await ChainsAsync(h, 1, "three buses following the same picture");
 
-        // aux2's muxer stops as a failing one would; its sound queue gets "flushing" from it.
-        await h.Mixer!.StopMuxerAsync("aux2");
+        // aux2's muxer refuses its sound as a failing one would: its sound queue gets "flushing" from it.
+        await h.Mixer!.FailSoundAtMuxerAsync("aux2");
         await Task.Delay(TimeSpan.FromSeconds(1));
         // The others keep hearing the chain they share, without a break.
         var heard = await Task.WhenAll(program.Audio.RecordAsync(TimeSpan.FromSeconds(2)), aux1.Audio.RecordAsync(TimeSpan.FromSeconds(2)));
         foreach (var (bus, w) in new[] { "program", "aux1" }.Zip(heard))
         {
-            output.WriteLine($"{bus} after aux2's muxer stopped: {w}");
+            output.WriteLine($"{bus} after aux2's muxer failed: {w}");
             Assert.True(w.Duration >= TimeSpan.FromSeconds(1.5), $"{bus} got {w.Duration.TotalMilliseconds:F0} ms of sound in 2 s");
             Assert.InRange(w.Steady(b => b.RmsDb()), A.ToneRmsDb - 1.5, A.ToneRmsDb + 1.5);
         }
