@@ -45,11 +45,9 @@ internal sealed class SoundFeed : IDisposable
         _queue.Link(mux);
         _queueSink = _queue.StaticPad("sink");
         Output = _queue.StaticPad("src");
-        // Once the muxer has refused the sound (stopped, failed), the queue would answer the chain's
-        // tee with that refusal, and a tee that gets an error or "flushing" from one branch stops
-        // pushing to all of them: every bus sharing the chain would lose its sound with this one.
-        var output = Output;
-        _failed = graph.AddProbe(_queueSink, ProbeType.Buffer, _ => output.LastPushFailed ? ProbeReturn.Drop : ProbeReturn.Ok);
+        // Once the muxer has refused the sound (stopped, failed), the chain's tee would stop, and every
+        // bus sharing the chain would lose its sound with this one.
+        _failed = ElementFactory.DropOnceRefused(graph, _queueSink, Output);
     }
 
     /// <summary>

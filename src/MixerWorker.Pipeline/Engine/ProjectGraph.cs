@@ -35,10 +35,11 @@ internal sealed class ProjectGraph(
     private Func<string, string> _resolveGraphic = file => file;
     private readonly LatenessWatch _lateness = new(log);
     // Boxes of every bus showing the same source at the same size share one scaler.
+    private readonly BusLatency _latency = new(options.InputJitter, options.MixerLatency);
     private readonly ScalerPool _scalers = new(graph, new BusLatency(options.InputJitter, options.MixerLatency).Total);
     // Buses whose sound is the same share one mix chain.
     private SharedSound? _sound;
-    private SharedSound Sound => _sound ??= new SharedSound(graph, new BusLatency(options.InputJitter, options.MixerLatency), control.Post,
+    private SharedSound Sound => _sound ??= new SharedSound(graph, _latency, control.Post,
         () => [.. _buses.Values.Select(b => b.Branch)]);
     private int _connectionSerial;
 
@@ -106,7 +107,7 @@ internal sealed class ProjectGraph(
         foreach (var name in diff.AddInputs) _inputs[name] = new InputRuntime(new InputBranch(graph, name, options.InputJitter));
         foreach (var input in diff.Next.Inputs) _inputs[input.Name].Branch.ApplyAudio(input);
         // Inputs on their way out are left out, so no new branch (audio crossfade included) hangs on them.
-        var staying = _inputs.Where(i => diff.Next.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch);
+        var staying = InputsOf(diff.Next);
 
         foreach (var name in diff.RemoveBuses) RemoveBus(_buses[name]);
         foreach (var show in diff.Buses)
@@ -151,9 +152,11 @@ internal sealed class ProjectGraph(
         }
     }
 
-    // Inputs in the scene applied last; those on their way out get no branch.
-    private void ShareSound() =>
-        Sound.Apply(_inputs.Where(i => Scene.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch));
+    // The inputs of `scene`; those on their way out get no new branch.
+    private Dictionary<string, InputBranch> InputsOf(SceneDefinition scene) =>
+        _inputs.Where(i => scene.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch);
+
+    private void ShareSound() => Sound.Apply(InputsOf(Scene));
 
     private void RemoveBus(BusRuntime bus)
     {
@@ -184,7 +187,7 @@ internal sealed class ProjectGraph(
             log.LogInformation("bus {Bus}: {Width}x{Height}@{Fps} {Plan}", bus.Name, f.Width, f.Height, f.Fps, plan);
             try
             {
-                var branch = new BusBranch(graph, _scalers, bus, plan, new BusLatency(options.InputJitter, options.MixerLatency), control.Post,
+                var branch = new BusBranch(graph, _scalers, bus, plan, _latency, control.Post,
                     // Straight from the mixer's thread: the board is thread-safe, and a bus's readings end
                     // with its Dispose, before RemoveBus forgets its meter.
                     reading => meters.Record(ElementKind.Bus, bus.Name, reading));
@@ -280,9 +283,9 @@ internal sealed class ProjectGraph(
         bus.Branch.Dispose();
         bus.Branch = BuildBus(definition);
         bus.Branch.Director.SetLive(LiveInputs());
-        var staying = _inputs.Where(i => Scene.FindInput(i.Key) is not null).ToDictionary(i => i.Key, i => i.Value.Branch);
+        var staying = InputsOf(Scene);
         bus.Branch.Show(definition, TransitionSpec.Cut, TimeSpan.Zero, staying, _resolveGraphic);
-        ShareSound();
+        Sound.Apply(staying);
         output?.Attach(bus.Branch.MuxTee);
         _fallbacks[busName] = _fallbacks.GetValueOrDefault(busName) + 1;
         bus.ReplacedAt = Environment.TickCount64;

@@ -49,13 +49,12 @@ internal sealed class SrtOutput : IDisposable
         using (var qSink = _queue.StaticPad("sink"))
         {
             _binSink = Pad.Ghost("sink", qSink);
-            // Once srtsink has failed, the queue would answer every buffer with the error, and the tee
-            // would hand it up to the muxer, the encoder and the compositor, stopping the whole bus
-            // until it is rebuilt (and a card or box torn down meanwhile would wait on it for ever).
-            // A failed connection takes nothing more; the supervisor replaces it.
+            // Once srtsink has failed, the muxer's tee would hand the error up to the muxer, the encoder
+            // and the compositor, stopping the whole bus until it is rebuilt (and a card or box torn
+            // down meanwhile would wait on it for ever). A failed connection takes nothing more; the
+            // supervisor replaces it.
             _queueSrc = _queue.StaticPad("src");
-            _failed = graph.AddProbe(qSink, ProbeType.Buffer | ProbeType.BufferList,
-                _ => _queueSrc.LastPushFailed || session.HasEnded ? ProbeReturn.Drop : ProbeReturn.Ok);
+            _failed = ElementFactory.DropOnceRefused(graph, qSink, _queueSrc, () => session.HasEnded);
         }
         _bin.AddPad(_binSink);
         using (var sinkPad = _sink.StaticPad("sink"))
