@@ -63,6 +63,12 @@ public sealed partial class ObservabilityTests(ITestOutputHelper output)
         Assert.InRange(m.Value("mixer_bus_dropped_frames_total", show, program), 0, m.Value("mixer_bus_frames_total", show, program));
         Assert.True(m.Value("mixer_bus_late_episodes_total", show, program) >= 0);
         Assert.Contains(m.Value("mixer_bus_dropping", show, program), new[] { 0.0, 1.0 });
+        // Where the pictures leave: the muxer's pictures are found in the TS handed to SRT (paired by PTS), so
+        // about as many leave as were encoded, and how late they leave is known.
+        Assert.InRange(m.Value("mixer_bus_pictures_sent_late_total", show, program), 0, m.Value("mixer_bus_frames_total", show, program));
+        var leaving = (await h.StatusAsync())?.Buses["program"].Lateness;
+        output.WriteLine($"program's lateness: {leaving}");
+        Assert.True(leaving is { PicturesSent: > 0, SentLateP95Ms: not null }, $"no picture was seen leaving: {leaving}");
 
         // Per input: connected, pictures arriving, tone metered at its level.
         foreach (var (input, spec) in new[] { (camA, A), (camB, B) })

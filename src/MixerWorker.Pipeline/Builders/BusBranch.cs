@@ -50,6 +50,8 @@ internal sealed class BusBranch : IDisposable
     internal long FramesOut => Guard.Delivered;
     /// <summary>Drops frames rather than let the bus fall behind; reports each episode.</summary>
     internal LatenessGuard Guard { get; }
+    /// <summary>How late the bus's pictures leave it, told by its SRT output.</summary>
+    internal OutputLateness Leaving { get; }
     /// <summary>Set when thumbnails are taken (<see cref="TakeThumbnails"/>).</summary>
     internal ThumbnailBranch? Thumbnail { get; private set; }
     /// <summary>MPEG-TS bytes handed to the SRT output, over every connection: the bitrate actually sent.</summary>
@@ -121,6 +123,7 @@ internal sealed class BusBranch : IDisposable
         Sound = new SoundFeed(graph, p, f.Fps, mux, meter);
         mux.Link(MuxTee);
         Guard = new LatenessGuard(bus.Name, f.Fps, latency.Total);
+        Leaving = new OutputLateness(Guard);
         _compositorSrc = Compositor.StaticPad("src");
         _encoderInput = encoderQueue.StaticPad("src");
         using (var muxSrc = mux.StaticPad("src"))
@@ -181,6 +184,7 @@ internal sealed class BusBranch : IDisposable
         if (info.DataSize == 0 || info.BufferRunningTime(_muxVideo) is not { } runningTime || info.BufferPts is not { } pts) return ProbeReturn.Ok;
         Interlocked.Exchange(ref _videoPtsOffset, (long)pts - (long)runningTime);
         Guard.ToMux(runningTime);
+        Leaving.ToMux(runningTime);
         if (Guard.NothingAfter(runningTime) is { } gap)
         {
             _encoderOutput.SendGapAfterThisPush(pts + gap.FromNs, gap.DurationNs);

@@ -30,8 +30,13 @@ public sealed record BusStatus(ConnectionState Output, string? Error, long Frame
 /// frames rather than fall behind and delivers <paramref name="DeliveredFps"/> of its frame rate;
 /// <paramref name="Episodes"/> counts such spells since the bus started. Sound that fell as far
 /// behind is dropped too (a gap rather than a delay): <paramref name="DroppedAudioSeconds"/> of it so far.
+/// Where its pictures leave it (into SRT), <paramref name="PicturesSent"/> so far, of which
+/// <paramref name="PicturesSentLate"/> left more than two frame intervals past their deadline (the
+/// bus's latency after their running time: issue 9's bound), and the 95th percentile of how late they
+/// left over the last 5 s, <paramref name="SentLateP95Ms"/> (negative: ahead of the deadline).
 /// </summary>
-public sealed record BusLateness(bool Dropping, double DeliveredFps, long DroppedFrames, long Episodes, double DroppedAudioSeconds = 0);
+public sealed record BusLateness(bool Dropping, double DeliveredFps, long DroppedFrames, long Episodes, double DroppedAudioSeconds = 0,
+    double? SentLateP95Ms = null, long PicturesSent = 0, long PicturesSentLate = 0);
 
 /// <summary>
 /// A bus's latest thumbnail: a small JPEG of its mixed picture. <paramref name="Sequence"/> grows with

@@ -312,7 +312,7 @@ internal sealed class ProjectGraph(
         return Supervise(bus, $"bus {bus.Name} output ({endpoint})",
             (generation, session) =>
             {
-                var output = new SrtOutput(graph, bus.Branch.MuxTee, bus.Name, endpoint, BytesPerSecond(bus.Branch.Definition.Format), generation, session, bus.Branch.CountSent);
+                var output = new SrtOutput(graph, bus.Branch.MuxTee, bus.Name, endpoint, BytesPerSecond(bus.Branch.Definition.Format), generation, session, bus.Branch.CountSent, bus.Branch.Leaving);
                 foreach (var after in KeyFrameBurst)
                     control.PostAfter(after, () =>
                     {
@@ -445,10 +445,15 @@ internal sealed class ProjectGraph(
             _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since,
                 i.Branch.FramesIn, i.DecodeErrors + (i.Supervisor?.DataFaults ?? 0), i.Branch.SinceLastFrame)),
             _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error ?? _fallbackReason.GetValueOrDefault(b.Name), b.Branch.FramesOut,
-                b.Branch.EncoderPlan.Backend, b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent, Lateness(b.Branch.Guard), _fallbacks.GetValueOrDefault(b.Name))));
+                b.Branch.EncoderPlan.Backend, b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent, Lateness(b.Branch), _fallbacks.GetValueOrDefault(b.Name))));
     }
 
-    private static BusLateness Lateness(LatenessGuard g) => new(g.Dropping, Math.Round(g.DeliveredFps, 1), g.Dropped, g.Episodes, Math.Round(g.AudioDroppedNs / 1e9, 3));
+    private static BusLateness Lateness(BusBranch b)
+    {
+        var (g, o) = (b.Guard, b.Leaving);
+        return new(g.Dropping, Math.Round(g.DeliveredFps, 1), g.Dropped, g.Episodes, Math.Round(g.AudioDroppedNs / 1e9, 3),
+            o.P95Ms() is { } p95 ? Math.Round(p95, 1) : null, o.Sent, o.Late);
+    }
 
     /// <summary>The latest thumbnail of every bus that has one; takes a new picture where one is waiting.</summary>
     internal IReadOnlyDictionary<string, Thumbnail> Thumbnails()
