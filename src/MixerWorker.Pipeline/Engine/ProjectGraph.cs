@@ -312,7 +312,9 @@ internal sealed class ProjectGraph(
         return Supervise(bus, $"bus {bus.Name} output ({endpoint})",
             (generation, session) =>
             {
-                var output = new SrtOutput(graph, bus.Branch.MuxTee, bus.Name, endpoint, BytesPerSecond(bus.Branch.Definition.Format), generation, session, bus.Branch.CountSent, bus.Branch.Leaving);
+                var output = new SrtOutput(graph, bus.Branch.MuxTee, bus.Name, endpoint, BytesPerSecond(bus.Branch.Definition.Format), generation, session,
+                    // The bus's branch, current when the bytes and pictures pass: an encoder fallback rebuilds it behind the connection.
+                    bytes => bus.Branch.CountSent(bytes), () => bus.Branch.Leaving);
                 foreach (var after in KeyFrameBurst)
                     control.PostAfter(after, () =>
                     {

@@ -26,9 +26,10 @@ internal sealed class SrtOutput : IDisposable
 
     /// <param name="bytesPerSecond">The bus's configured bitrate (sound and picture), which sizes the queue.</param>
     /// <param name="sent">Counts the bytes handed to SRT.</param>
-    /// <param name="leaving">Told which pictures leave the bus, and when (where issue 9 bounds their lateness).</param>
+    /// <param name="leaving">What is told which pictures leave the bus, and when (where issue 9 bounds their
+    /// lateness): the current bus's, which changes when the bus is rebuilt behind the connection.</param>
     internal SrtOutput(Graph graph, Element muxTee, string bus, SrtEndpoint endpoint, long bytesPerSecond, int generation, ConnectionSession session, Action<long> sent,
-        OutputLateness leaving)
+        Func<OutputLateness> leaving)
     {
         _graph = graph;
         BinName = ElementName.Output(bus, generation);
@@ -69,7 +70,7 @@ internal sealed class SrtOutput : IDisposable
                 // second buffer on the hub has accepted the connection (a refused passphrase never gets here).
                 if (++buffers > 1) session.Activity();
                 sent(info.DataSize);
-                if (graph.Pipeline.RunningTimeNow() is { } now) info.ReadBytes(ts => leaving.Leaving(ts, now));
+                if (graph.Pipeline.RunningTimeNow() is { } now) info.ReadBytes(ts => leaving().Leaving(ts, now));
                 return ProbeReturn.Ok;
             });
         }
