@@ -128,6 +128,63 @@ public sealed class TransitionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_fade_to_black_darkens_over_its_length_and_a_white_dip_passes_through_white_with_no_veil_making_pictures_per_frame()
+    {
+        var (h, program) = await StartAsync();
+        await using var _ = h;
+        var centre = (RgbFrame f) => f.ColorAt(W / 2, H / 2, 6);
+        (byte, byte, byte) black = (0, 0, 0), white = (255, 255, 255);
+
+        // Each veil is one still picture the compositor keeps: no thread of a veil runs while the bus plays on.
+        var before = VeilThreadRuns();
+        await Task.Delay(1500);
+        var veilRuns = VeilThreadRuns() - before;
+        output.WriteLine($"veil threads ran {veilRuns} times in 1.5 s");
+        Assert.True(veilRuns < 5, $"a veil's thread ran {veilRuns} times in 1.5 s (a live veil source runs about 45)");
+
+        program.StartRecordingFrames();
+        await h.Mixer!.ExecuteAsync(new FadeToBlackCommand { Bus = "program", DurationMs = 600 });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.IsBlack(centre(f)));
+        await Task.Delay(300);
+        var frames = InOrder(program).Select(f => (f.Pts!.Value, Dark: MixOf(centre(f), A.Rgb, black))).ToList();
+        output.WriteLine("fade: " + string.Join(" ", frames.Select(f => f.Dark.ToString("F2"))));
+        var lastA = frames.Last(f => f.Dark < 0.05).Value;
+        var firstBlack = frames.First(f => f.Value > lastA && f.Dark > 0.95).Value;
+        var steps = Math.Round((firstBlack - lastA) / (1e9 / 30));
+        var between = frames.Where(f => f.Value > lastA && f.Value < firstBlack).Select(f => f.Dark).ToList();
+        output.WriteLine($"fade to black: {steps} frame intervals (expected 18), {between.Count} intermediate frames read");
+        Assert.InRange(steps, 17, 19);
+        Assert.True(between.Count >= 12, $"only {between.Count} intermediate frames");
+        for (var i = 1; i < between.Count; i++) Assert.True(between[i] >= between[i - 1] - 0.04, $"the fade went back from {between[i - 1]:F2} to {between[i]:F2}");
+
+        await h.Mixer.ExecuteAsync(new FadeToBlackCommand { Bus = "program", DurationMs = 300 });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.Near(centre(f), A.Rgb));
+        program.StartRecordingFrames();
+        await h.Mixer.ExecuteAsync(new AutoCommand { Bus = "program", Transition = new TransitionSpec { Kind = TransitionKind.Dip, DurationMs = 600, Color = DipColor.White } });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.Near(centre(f), B.Rgb));
+        var dip = InOrder(program).Select(f => centre(f)).ToList();
+        output.WriteLine("white dip: " + string.Join(" ", dip.Select(c => MixOf(c, A.Rgb, white).ToString("F2"))));
+        Assert.Contains(dip, c => Colors.Near(c, white, 20));
+        Assert.DoesNotContain(dip, c => Colors.IsBlack(c));
+    }
+
+    // How often the threads of the process named after a veil's elements ran (schedstat's timeslices).
+    private static long VeilThreadRuns()
+    {
+        long runs = 0;
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                if (!File.ReadAllText(Path.Combine(task, "comm")).StartsWith("veil.", StringComparison.Ordinal)) continue;
+                runs += long.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            catch (IOException) { } // the thread ended meanwhile
+        }
+        return runs;
+    }
+
+    [Fact]
     public async Task Dip_passes_through_black_fade_to_black_ends_black_and_a_cut_during_a_mix_lands_on_the_incoming_shot()
     {
         var (h, program) = await StartAsync();
