@@ -40,7 +40,9 @@ internal sealed class BusDirector : IDisposable
     private IReadOnlySet<string> _live = new HashSet<string>();
     private Fade _fadeToBlack = Fade.At(0);
     private IReadOnlyList<Overlay> _graphics = [];
-    private VeilBranch? _dipVeil, _fadeVeil;
+    // A dip's veils, one per colour a dip has used on this bus, and the fade to black's.
+    private readonly List<VeilBranch> _dipVeils = [];
+    private VeilBranch? _fadeVeil;
     private ulong _lastRunningTime;
     private volatile bool _showedPicture;
     // A "no signal" card per input without signal and box size shown, drawn where such a box is.
@@ -106,7 +108,11 @@ internal sealed class BusDirector : IDisposable
             toBranches[j] = branch;
             fresh.Add(branch);
         }
-        if (spec.Kind == TransitionKind.Dip) _dipVeil ??= new VeilBranch(_graph, ElementName.Veil(_bus, "dip"), _compositor, _format, DipVeilZ);
+        if (spec.Kind == TransitionKind.Dip && !_dipVeils.Any(v => v.Color == spec.Color))
+        {
+            var veil = new VeilBranch(_graph, ElementName.Veil(_bus, $"dip-{spec.Color.ToString().ToLowerInvariant()}"), _compositor, _format, DipVeilZ, spec.Color);
+            lock (_lock) _dipVeils.Add(veil);
+        }
         var animation = new BusAnimation(from, to, spec);
         lock (_lock) _active = new Transition(animation, fromBranches, toBranches, movedFrom, fresh, Environment.TickCount64 + (long)ReadyTimeout.TotalMilliseconds);
     }
@@ -199,7 +205,7 @@ internal sealed class BusDirector : IDisposable
     /// <summary>Fades the whole bus, graphics included, to or from black. Control thread.</summary>
     internal void FadeToBlack(bool black, TimeSpan duration)
     {
-        _fadeVeil ??= new VeilBranch(_graph, ElementName.Veil(_bus, "ftb"), _compositor, _format, FadeVeilZ);
+        _fadeVeil ??= new VeilBranch(_graph, ElementName.Veil(_bus, "ftb"), _compositor, _format, FadeVeilZ, DipColor.Black);
         lock (_lock) _fadeToBlack = _fadeToBlack.To(black ? 1 : 0, duration, NextFrameTime());
     }
 
@@ -246,7 +252,7 @@ internal sealed class BusDirector : IDisposable
             Volatile.Write(ref _lastRunningTime, runningTime);
             var (frame, branches) = FrameAt(runningTime);
             Draw(frame, branches);
-            _fadeVeil?.Show(_fadeToBlack.At(runningTime), DipColor.Black);
+            _fadeVeil?.Show(_fadeToBlack.At(runningTime));
             foreach (var overlay in _graphics) overlay.Branch.Show(overlay.Fade.At(runningTime));
         }
     }
@@ -345,7 +351,7 @@ internal sealed class BusDirector : IDisposable
             if (cards.TryGetValue(card, out var p)) card.Place(p);
             else card.Hide();
         }
-        _dipVeil?.Show(frame.VeilAlpha, frame.VeilColor);
+        foreach (var veil in _dipVeils) veil.Show(veil.Color == frame.VeilColor ? frame.VeilAlpha : 0);
     }
 
     internal IReadOnlyList<BoxBranch> Branches { get { lock (_lock) return AllBranches().ToList(); } }
@@ -369,7 +375,13 @@ internal sealed class BusDirector : IDisposable
         foreach (var card in cards) card.Dispose();
         foreach (var overlay in _graphics) overlay.Branch.Dispose();
         _graphics = [];
-        _dipVeil?.Dispose();
+        List<VeilBranch> veils;
+        lock (_lock)
+        {
+            veils = [.. _dipVeils];
+            _dipVeils.Clear();
+        }
+        foreach (var veil in veils) veil.Dispose();
         _fadeVeil?.Dispose();
     }
 

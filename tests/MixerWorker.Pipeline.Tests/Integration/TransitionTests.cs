@@ -59,6 +59,25 @@ public sealed class TransitionTests(ITestOutputHelper output)
         return ((c.R - from.R) * dr + (c.G - from.G) * dg + (c.B - from.B) * db) / (dr * dr + dg * dg + db * db);
     }
 
+    /// <summary>
+    /// A sweep of the centre from A's colour to <paramref name="to"/> in the recorded frames: how many frame intervals it
+    /// took and the share of the way each frame in between was, which must never go back. Timed by the stream's own
+    /// clock, so a frame the reader dropped under load does not count against the engine: from the last picture of A
+    /// to the first at <paramref name="to"/> is the sweep's length.
+    /// </summary>
+    private (double Steps, List<double> Between) Sweep(OutputReader program, (byte R, byte G, byte B) to, string what)
+    {
+        var frames = InOrder(program).Select(f => (f.Pts!.Value, Share: MixOf(f.ColorAt(W / 2, H / 2, 6), A.Rgb, to))).ToList();
+        output.WriteLine($"{what}: " + string.Join(" ", frames.Select(f => f.Share.ToString("F2"))));
+        var lastA = frames.Last(f => f.Share < 0.05).Value;
+        var arrived = frames.First(f => f.Value > lastA && f.Share > 0.95).Value;
+        var steps = Math.Round((arrived - lastA) / (1e9 / 30));
+        var between = frames.Where(f => f.Value > lastA && f.Value < arrived).Select(f => f.Share).ToList();
+        output.WriteLine($"{what}: {steps} frame intervals, {between.Count} intermediate frames read");
+        for (var i = 1; i < between.Count; i++) Assert.True(between[i] >= between[i - 1] - 0.04, $"{what} went back from {between[i - 1]:F2} to {between[i]:F2}");
+        return (steps, between);
+    }
+
     private static List<RgbFrame> InOrder(OutputReader reader) => [.. reader.RecordedFrames.Where(f => f.Pts is not null).OrderBy(f => f.Pts)];
 
     [Fact]
@@ -73,18 +92,9 @@ public sealed class TransitionTests(ITestOutputHelper output)
         await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.Near(f.ColorAt(W / 2, H / 2), B.Rgb));
         await Task.Delay(500);
 
-        var frames = InOrder(program).Select(f => (f.Pts!.Value, Mix: MixOf(f.ColorAt(W / 2, H / 2, 6), A.Rgb, B.Rgb))).ToList();
-        output.WriteLine(string.Join(" ", frames.Select(f => f.Mix.ToString("F2"))));
-        // Timed by the stream's own clock, so a frame the reader dropped under load does not count
-        // against the engine: from the last picture of A to the first of B is the mix's length.
-        var lastA = frames.Last(f => f.Mix < 0.05).Value;
-        var firstB = frames.First(f => f.Value > lastA && f.Mix > 0.95).Value;
-        var steps = Math.Round((firstB - lastA) / (1e9 / 30));
-        var between = frames.Where(f => f.Value > lastA && f.Value < firstB).Select(f => f.Mix).ToList();
-        output.WriteLine($"mix: {steps} frame intervals from A to B (expected 15), {between.Count} intermediate frames read (14 expected unless the reader dropped some)");
+        var (steps, between) = Sweep(program, B.Rgb, "mix from A to B");
         Assert.InRange(steps, 14, 16);
         Assert.True(between.Count >= 10, $"only {between.Count} intermediate frames");
-        for (var i = 1; i < between.Count; i++) Assert.True(between[i] >= between[i - 1] - 0.04, $"alpha fell from {between[i - 1]:F2} to {between[i]:F2}");
         Assert.True(between[^1] - between[0] > 0.6, "the mix did not sweep from one shot to the other");
 
         Assert.Equal(B.Input, next.FindBus("program")!.ProgramBoxes().Single().Source);
@@ -125,6 +135,56 @@ public sealed class TransitionTests(ITestOutputHelper output)
         await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.Near(f.ColorAt(4, H / 2), A.Rgb));
         var halfway = InOrder(program).Any(f => Colors.Near(f.ColorAt(10, H / 2), B.Rgb) && Colors.Near(f.ColorAt(W - 10, H / 2), A.Rgb));
         Assert.True(halfway, "no frame showed B leaving on the left while A came in on the right");
+    }
+
+    [Fact]
+    public async Task A_fade_to_black_darkens_over_its_length_and_a_white_dip_passes_through_white_with_no_veil_making_pictures_per_frame()
+    {
+        var (h, program) = await StartAsync();
+        await using var _ = h;
+        var centre = (RgbFrame f) => f.ColorAt(W / 2, H / 2, 6);
+        (byte, byte, byte) black = (0, 0, 0), white = (255, 255, 255);
+
+        // Each veil is one still picture the compositor keeps: no thread of a veil runs while the bus plays on.
+        var before = VeilThreadRuns();
+        await Task.Delay(1500);
+        var veilRuns = VeilThreadRuns() - before;
+        output.WriteLine($"veil threads ran {veilRuns} times in 1.5 s");
+        Assert.True(veilRuns < 5, $"a veil's thread ran {veilRuns} times in 1.5 s (a live veil source runs about 45)");
+
+        program.StartRecordingFrames();
+        await h.Mixer!.ExecuteAsync(new FadeToBlackCommand { Bus = "program", DurationMs = 600 });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.IsBlack(centre(f)));
+        await Task.Delay(300);
+        var (steps, between) = Sweep(program, black, "fade to black");
+        Assert.InRange(steps, 17, 19);
+        Assert.True(between.Count >= 12, $"only {between.Count} intermediate frames");
+
+        await h.Mixer.ExecuteAsync(new FadeToBlackCommand { Bus = "program", DurationMs = 300 });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.Near(centre(f), A.Rgb));
+        program.StartRecordingFrames();
+        await h.Mixer.ExecuteAsync(new AutoCommand { Bus = "program", Transition = new TransitionSpec { Kind = TransitionKind.Dip, DurationMs = 600, Color = DipColor.White } });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.Near(centre(f), B.Rgb));
+        var dip = InOrder(program).Select(f => centre(f)).ToList();
+        output.WriteLine("white dip: " + string.Join(" ", dip.Select(c => MixOf(c, A.Rgb, white).ToString("F2"))));
+        Assert.Contains(dip, c => Colors.Near(c, white, 20));
+        Assert.DoesNotContain(dip, c => Colors.IsBlack(c));
+    }
+
+    // How often the threads of the process named after a veil's elements ran (schedstat's timeslices).
+    private static long VeilThreadRuns()
+    {
+        long runs = 0;
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                if (!File.ReadAllText(Path.Combine(task, "comm")).StartsWith("veil.", StringComparison.Ordinal)) continue;
+                runs += long.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            catch (IOException) { } // the thread ended meanwhile
+        }
+        return runs;
     }
 
     [Fact]
