@@ -15,7 +15,8 @@ internal sealed class SoundFeed : IDisposable
     private readonly Graph _graph;
     private readonly Element _queue;
     private readonly Pad _queueSink;
-    private readonly ProbeHandle _failed;
+    private readonly ProbeHandle _failed, _caps;
+    private readonly Pad? _muxAudio;
     private readonly Action<LevelReading> _meter;
     private Pad? _teePad;
 
@@ -48,6 +49,13 @@ internal sealed class SoundFeed : IDisposable
         // Once the muxer has refused the sound (stopped, failed), the chain's tee would stop, and every
         // bus sharing the chain would lose its sound with this one.
         _failed = ElementFactory.DropOnceRefused(graph, _queueSink, Output);
+        // Every chain the bus may hear makes the same format (AudioMixKey: codec, bitrate), and each
+        // brings its own caps along when the bus moves to it. GStreamer 1.22's TS muxer takes any caps
+        // event on an Opus stream it already has as a change of stream type and errors ("Stream type
+        // change from 06 to 8f"): the muxer's first caps are its last.
+        _muxAudio = Output.Peer();
+        _caps = graph.AddProbe(Output, ProbeType.EventDownstream, info =>
+            info.Event == EventType.Caps && _muxAudio?.CurrentCaps() is not null ? ProbeReturn.Drop : ProbeReturn.Ok);
     }
 
     /// <summary>
@@ -102,6 +110,8 @@ internal sealed class SoundFeed : IDisposable
         Detach();
         Target = null;
         _failed.Dispose();
+        _caps.Dispose();
+        _muxAudio?.Dispose();
         _queue.SetState(State.Null);
         _graph.Remove(_queue);
         _queueSink.Dispose();
