@@ -44,6 +44,17 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
         return w;
     }
 
+    // Program, aux1 and aux2 all showing A, so all hearing the same mix.
+    private static readonly SceneDefinition ThreeOnA = Scene(Shows("program", A), Shows("aux1", A), Shows("aux2", A));
+
+    // Program's and aux1's readers, once program sounds.
+    private static async Task<(OutputReader Program, OutputReader Aux1)> SoundingAsync(MixHarness h)
+    {
+        var (program, aux1) = (h.Read("program"), h.Read("aux1"));
+        await program.Audio.WaitForAsync(FirstAudio, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > A.ToneRmsDb - 6, "program's sound");
+        return (program, aux1);
+    }
+
     private async Task ChainsAsync(MixHarness h, int expected, string when)
     {
         var (mixers, encoders) = (await h.Mixer!.CountElementsAsync("audiomixer"), await h.Mixer.CountElementsAsync("opusenc"));
@@ -55,10 +66,9 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
     [Fact]
     public async Task Buses_hearing_the_same_mix_share_one_chain_a_bus_that_diverges_parts_and_one_that_matches_again_rejoins()
     {
-        var scene = Scene(Shows("program", A), Shows("aux1", A), Shows("aux2", A));
+        var scene = ThreeOnA;
         await using var h = await StartShowAsync(output, scene, [A, B]);
-        var (program, aux1) = (h.Read("program"), h.Read("aux1"));
-        await program.Audio.WaitForAsync(FirstAudio, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > A.ToneRmsDb - 6, "program's sound");
+        var (program, aux1) = await SoundingAsync(h);
         await HearsAsync(program, "program", A);
         await HearsAsync(aux1, "aux1", A);
         await ChainsAsync(h, 1, "three buses following the same picture");
@@ -109,10 +119,9 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
     [Fact]
     public async Task A_bus_that_stays_on_the_chain_hears_no_break_when_another_bus_parts_and_the_one_that_parts_at_most_a_block()
     {
-        var scene = Scene(Shows("program", A), Shows("aux1", A), Shows("aux2", A));
+        var scene = ThreeOnA;
         await using var h = await StartShowAsync(output, scene, [A, B]);
-        var (program, aux1) = (h.Read("program"), h.Read("aux1"));
-        await program.Audio.WaitForAsync(FirstAudio, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > A.ToneRmsDb - 6, "program's sound");
+        var (program, aux1) = await SoundingAsync(h);
         await HearsAsync(aux1, "aux1", A);
 
         // A fixed mix of A on program alone hears what it heard, at the same level, from a chain of its own.
@@ -137,10 +146,9 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
     [Fact]
     public async Task A_bus_whose_muxer_fails_takes_no_sound_from_the_buses_that_share_its_chain()
     {
-        var scene = Scene(Shows("program", A), Shows("aux1", A), Shows("aux2", A));
+        var scene = ThreeOnA;
         await using var h = await StartShowAsync(output, scene, [A, B]);
-        var (program, aux1) = (h.Read("program"), h.Read("aux1"));
-        await program.Audio.WaitForAsync(FirstAudio, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > A.ToneRmsDb - 6, "program's sound");
+        var (program, aux1) = await SoundingAsync(h);
         await ChainsAsync(h, 1, "three buses following the same picture");
 
         // aux2's muxer refuses its sound as a failing one would: its sound queue gets "flushing" from it.
