@@ -197,7 +197,8 @@ internal sealed class BusBranch : IDisposable
     // the muxer already has (the overlap when the bus moved to another mix chain, at most a block) is
     // dropped, and so is sound as late as a picture may be (LatenessGuard.AtAudio). Should pictures have
     // gone missing (dropped late), the muxer would keep this sound until the next picture came; once
-    // no picture before some time can come any more, the video pad is told so, after this push.
+    // no picture before some time can come any more, the video pad is told so, by a thread of its own
+    // (LiveTime.SendGapAside): this thread must never wait for the video pad, the muxer waits for its sound.
     private ProbeReturn OnSoundToMux(ProbeInfo info)
     {
         if (info.BufferRunningTime(Sound.Output) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
@@ -206,7 +207,7 @@ internal sealed class BusBranch : IDisposable
         _soundEndNs = (long)runningTime + duration;
         if (!Guard.AtAudio(runningTime, now, duration)) return ProbeReturn.Drop;
         if (Guard.NoPictureBefore(now) is { } until)
-            _encoderOutput.SendGapAfterPushOn(Sound.Output, (ulong)((long)until + Interlocked.Read(ref _videoPtsOffset)), 0);
+            _encoderOutput.SendGapAside((ulong)((long)until + Interlocked.Read(ref _videoPtsOffset)), 0);
         return ProbeReturn.Ok;
     }
 

@@ -36,27 +36,72 @@ internal static unsafe class LiveTime
     /// like any buffer: a GAP event would be turned into that buffer on the aggregator's own thread,
     /// which then waits for room in the pad's queue that only it can make.
     /// </summary>
-    internal static void SendGapAfterThisPush(this Pad srcPad, ulong pts, ulong durationNs) => srcPad.SendGapAfterPushOn(srcPad, pts, durationNs);
+    internal static void SendGapAfterThisPush(this Pad srcPad, ulong pts, ulong durationNs)
+    {
+        var pending = (nint*)NativeMemory.Alloc((nuint)(2 * sizeof(nint)));
+        pending[0] = NewGap(pts, durationNs);
+        pending[1] = Native.gst_object_ref(srcPad.Handle);
+        // An idle probe added while the pad pushes runs on the pushing thread as soon as the push returns.
+        Native.gst_pad_add_probe(srcPad.Handle, (int)ProbeType.Idle, &PushGap, (nint)pending, &ReleaseGap);
+    }
 
     /// <summary>
-    /// The same gap, pushed through <paramref name="srcPad"/> once the push under way through
-    /// <paramref name="pushing"/> (another stream into the same aggregator) has been handed on: what
-    /// that push brought is then queued, so the aggregator has it to go on with should the gap have to
-    /// wait for room; pushed from the probe itself, the gap could wait for room only that data makes.
-    /// The gap then comes from another thread than the one that pushes through <paramref name="srcPad"/>;
-    /// the aggregator's pad takes one push at a time (its stream lock).
+    /// The same gap, pushed through <paramref name="srcPad"/> by a thread of its own, for a thread
+    /// that feeds another stream into the same aggregator (a bus's sound into its muxer): that thread
+    /// must never wait for the aggregator's pad. The thread pushing through <paramref name="srcPad"/>
+    /// holds that pad's stream lock while it waits for room in its queue, and the room comes only once
+    /// the aggregator has the other stream's next data: pushed by the other stream's thread, the gap
+    /// would wait for that lock and the data behind it would never come (mpegtsmux has no live timeout).
+    /// A gap still waiting when another comes for the same pad is replaced by it (the later one tells
+    /// all the earlier one did).
     /// </summary>
-    internal static void SendGapAfterPushOn(this Pad srcPad, Pad pushing, ulong pts, ulong durationNs)
+    internal static void SendGapAside(this Pad srcPad, ulong pts, ulong durationNs)
+    {
+        var gap = NewGap(pts, durationNs);
+        lock (AsideLock)
+        {
+            if (Aside.TryGetValue(srcPad.Handle, out var older)) Native.gst_mini_object_unref(older);
+            else Native.gst_object_ref(srcPad.Handle);
+            Aside[srcPad.Handle] = gap;
+            if (AsideThread is null)
+            {
+                AsideThread = new Thread(PushAside) { IsBackground = true, Name = "gaps" };
+                AsideThread.Start();
+            }
+        }
+        AsideWaiting.Release();
+    }
+
+    private static readonly Lock AsideLock = new();
+    // Pads (a reference of our own each) and the gap to push through each.
+    private static readonly Dictionary<nint, nint> Aside = [];
+    private static readonly SemaphoreSlim AsideWaiting = new(0);
+    private static Thread? AsideThread;
+
+    private static void PushAside()
+    {
+        while (true)
+        {
+            AsideWaiting.Wait();
+            nint pad, gap;
+            lock (AsideLock)
+            {
+                if (Aside.Count == 0) continue;
+                (pad, gap) = Aside.First();
+                Aside.Remove(pad);
+            }
+            Native.gst_pad_push(pad, gap);
+            Native.gst_object_unref(pad);
+        }
+    }
+
+    private static nint NewGap(ulong pts, ulong durationNs)
     {
         var gap = Native.gst_buffer_new();
         Abi.Write(gap, Abi.BufferPtsOffset, pts);
         Abi.Write(gap, Abi.BufferDurationOffset, durationNs);
         Abi.Write(gap, Abi.MiniObjectFlagsOffset, Abi.Read<uint>(gap, Abi.MiniObjectFlagsOffset) | (uint)(Abi.BufferFlagGap | Abi.BufferFlagDroppable));
-        var pending = (nint*)NativeMemory.Alloc((nuint)(2 * sizeof(nint)));
-        pending[0] = gap;
-        pending[1] = Native.gst_object_ref(srcPad.Handle);
-        // An idle probe added while the pad pushes runs on the pushing thread as soon as the push returns.
-        Native.gst_pad_add_probe(pushing.Handle, (int)ProbeType.Idle, &PushGap, (nint)pending, &ReleaseGap);
+        return gap;
     }
 
     [UnmanagedCallersOnly]
