@@ -1,0 +1,74 @@
+using System.Collections.Concurrent;
+using MixerWorker.Pipeline.Builders;
+using MixerWorker.Pipeline.Interop;
+using Xunit;
+
+namespace MixerWorker.Pipeline.Tests.Unit;
+
+/// <summary>
+/// A gap sent aside (LiveTime.SendGapAside, what a bus's sound thread uses to tell its muxer that no
+/// picture can come) never makes the sender wait for the pad it goes through, even while another
+/// thread holds that pad's stream lock; it arrives once that thread lets go, and of the gaps that
+/// waited meanwhile only the last one goes.
+/// </summary>
+public class GapAsideTests
+{
+    [Fact]
+    public async Task A_gap_sent_aside_leaves_the_sender_free_while_the_path_is_held_and_arrives_after()
+    {
+        GstRuntime.Init();
+        using var pipeline = Element.NewPipeline();
+        using var src = Element.Make("videotestsrc", "gaps.src");
+        using var identity = Element.Make("identity", "gaps.identity");
+        using var sink = Element.Make("fakesink", "gaps.sink");
+        src.Set("is-live", false);
+        sink.Set("sync", false);
+        ElementFactory.AddChain(pipeline, [src, identity, sink]);
+        using var srcPad = src.StaticPad("src");
+        using var identityOut = identity.StaticPad("src");
+        using var sinkPad = sink.StaticPad("sink");
+
+        // The source's thread, inside identity's chain (so holding its stream lock), waits in this probe.
+        using var release = new ManualResetEventSlim(false);
+        var held = new ManualResetEventSlim(false);
+        using var hold = Callbacks.AddProbe(identityOut, ProbeType.Buffer, _ =>
+        {
+            held.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+            return ProbeReturn.Ok;
+        });
+        var gaps = new ConcurrentQueue<ulong>();
+        using var seen = Callbacks.AddProbe(sinkPad, ProbeType.Buffer, info =>
+        {
+            if (info.DataSize == 0 && info.BufferPts is { } pts) gaps.Enqueue(pts);
+            return ProbeReturn.Ok;
+        });
+        try
+        {
+            Assert.NotEqual(StateChange.Failure, pipeline.SetState(State.Playing));
+            Assert.True(held.Wait(TimeSpan.FromSeconds(10)), "the source never pushed");
+
+            var sender = Task.Run(() =>
+            {
+                srcPad.SendGapAside(1_000_000_000, 0);
+                Thread.Sleep(300); // the gap thread has taken the first and waits for the path
+                srcPad.SendGapAside(2_000_000_000, 0);
+                srcPad.SendGapAside(3_000_000_000, 0);
+            });
+            Assert.Same(sender, await Task.WhenAny(sender, Task.Delay(TimeSpan.FromSeconds(5))));
+            await Task.Delay(200);
+            Assert.Empty(gaps);
+
+            release.Set();
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (gaps.Count < 2 && DateTime.UtcNow < deadline) await Task.Delay(20);
+            await Task.Delay(200);
+            Assert.Equal([1_000_000_000UL, 3_000_000_000UL], gaps.ToArray());
+        }
+        finally
+        {
+            release.Set();
+            pipeline.SetState(State.Null);
+        }
+    }
+}
