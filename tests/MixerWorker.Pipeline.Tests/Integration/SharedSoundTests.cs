@@ -105,15 +105,12 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
         foreach (var (name, bus) in status.Buses) Assert.True(bus.Error is null, $"{name} reports: {bus.Error}");
     }
 
-    // The sound of `chunks` as it left the bus: the largest hole between one chunk's end and the next
-    // one's start by their timestamps, and the quietest 20 ms of it.
-    private static (double HoleMs, double QuietestDb) Continuity(IReadOnlyList<PcmChunk> chunks, int channels, int rate)
+    // The largest hole in `chunks`, by their timestamps: between one chunk's end and the next one's start.
+    private static double LargestHoleMs(IReadOnlyList<PcmChunk> chunks, int channels, int rate)
     {
         var timed = chunks.Where(c => c.Pts is not null).ToList();
-        var hole = timed.Zip(timed.Skip(1), (a, b) => ((long)b.Pts!.Value - (long)a.Pts!.Value - (long)(a.Samples.Length / channels * 1e9 / rate)) / 1e6)
+        return timed.Zip(timed.Skip(1), (a, b) => ((long)b.Pts!.Value - (long)a.Pts!.Value - (long)(a.Samples.Length / channels * 1e9 / rate)) / 1e6)
             .DefaultIfEmpty(double.MaxValue).Max();
-        var all = new AudioWindow(timed.SelectMany(c => c.Samples).ToArray(), channels, rate);
-        return (hole, all.Blocks(TimeSpan.FromMilliseconds(20)).Select(b => b.RmsDb()).DefaultIfEmpty(AudioWindow.FloorDb).Min());
     }
 
     [Fact]
@@ -132,14 +129,16 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
         await ChainsAsync(h, 2, "after program's mix went its own way");
         await Task.Delay(TimeSpan.FromSeconds(2));
 
-        var (stay, part) = (Continuity(aux1.Audio.Since(from), aux1.Audio.Channels, aux1.Audio.Rate), Continuity(program.Audio.Since(from), program.Audio.Channels, program.Audio.Rate));
-        output.WriteLine($"aux1 (stays): largest hole {stay.HoleMs:F1} ms, quietest 20 ms {stay.QuietestDb:F1} dBFS; program (parts): {part.HoleMs:F1} ms, {part.QuietestDb:F1} dBFS");
-        // The bus that stays hears every sample: no hole, and no block of silence (a loaded machine may
-        // still thin a block out, an input's sound late at the mixer, so no finer level is asserted).
-        Assert.InRange(stay.HoleMs, -1, 1);
-        Assert.True(stay.QuietestDb > A.ToneRmsDb - 20, $"aux1's quietest 20 ms was {stay.QuietestDb:F1} dBFS, the tone is {A.ToneRmsDb:F1}");
-        // The bus that parts changes encoder between two blocks: at most one block's worth of seam.
-        Assert.InRange(part.HoleMs, -1, 21);
+        var (stay, part) = (LargestHoleMs(aux1.Audio.Since(from), aux1.Audio.Channels, aux1.Audio.Rate), LargestHoleMs(program.Audio.Since(from), program.Audio.Channels, program.Audio.Rate));
+        output.WriteLine($"largest hole: aux1 (stays) {stay:F1} ms, program (parts) {part:F1} ms");
+        // The bus that stays hears every sample; the one that parts changes encoder between two blocks:
+        // at most one block's worth of seam. Both at the tone's level (a loaded machine may thin out a
+        // block on any bus, an input's sound late at its mixer, so single blocks are not judged).
+        Assert.InRange(stay, -1, 1);
+        Assert.InRange(part, -1, 21);
+        foreach (var r in new[] { aux1, program })
+            Assert.InRange(r.Audio.Since(from).Sum(c => (double)c.Samples.Length) / r.Audio.Channels / r.Audio.Rate, 2.5, 10);
+        Assert.InRange(aux1.Audio.Latest(TimeSpan.FromSeconds(2)).Steady(b => b.RmsDb()), A.ToneRmsDb - 1.5, A.ToneRmsDb + 1.5);
         Assert.InRange(program.Audio.Latest(TimeSpan.FromSeconds(1)).Steady(b => b.RmsDb()), A.ToneRmsDb - 1.5, A.ToneRmsDb + 1.5);
     }
 
