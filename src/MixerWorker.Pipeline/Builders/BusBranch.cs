@@ -83,6 +83,9 @@ internal sealed class BusBranch : IDisposable
         Compositor.Set("background", bus.Background.ToString().ToLowerInvariant());
         latency.ApplyTo(Compositor);
         Compositor.Set("start-time-selection", "first");
+        // One thread blends: by default (0: one per core) every frame was split with a pool thread, a
+        // hand-off and a wake-up per frame for a few boxes that one thread blends in well under a millisecond.
+        Compositor.Set("max-threads", 1u);
         // Without an explicit I420 format x264 negotiates 4:4:4 10-bit, which browsers cannot play;
         // without the colour, the compositor picks one pad's and converts every other pad to it.
         var outCaps = ElementFactory.CapsFilter(p.Child("vcaps"), ElementFactory.MixVideoCaps(f.Width, f.Height, $"{f.Fps}/1"));
