@@ -5,8 +5,8 @@ namespace MixerWorker.Pipeline.Engine;
 /// Streaming threads, the bus thread and callers only post work here, so no pipeline change ever
 /// races another or runs on a streaming thread (which deadlocks when it stops its own element).
 /// Work waits in a plain queue under a lock, not a BlockingCollection: that one's semaphore spins with sched_yield after
-/// every wake-up before it sleeps, which was half of this thread's CPU for the few dozen posts a second a live show makes
-/// (meters, the watchdog); Monitor.Wait sleeps at once.
+/// every wake-up before it sleeps, two thirds of this thread's CPU for the few dozen posts a second a live show makes
+/// (meters, the watchdog: 1.05 -> 0.35 % of a core on eight buses); Monitor.Wait sleeps at once.
 /// </summary>
 internal sealed class ControlThread : IDisposable
 {
