@@ -18,11 +18,7 @@ ORDER=${ORDER:-"before after after before before after"}
 runs=$(wc -w <<<"$ORDER")
 life=$(( runs * (WARMUP_S + MEASURE_S + 6) + 30 ))
 trap 'stop_helpers' EXIT
-dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$life" >"$out/standin.log" 2>&1 & HELPER_PIDS+=($!)
-sleep 2
-dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT" --seconds "$((life - 3))" \
-  --width 640 --height 360 --fps 30 --bitrate 3000 --pattern smpte --mux-delay-ms 700 >"$out/feeds.log" 2>&1 & HELPER_PIDS+=($!)
-sleep 3
+start_four_feeds "$out" "$life" 640x360
 printf '| run | build | process | audiomixer | audio sum | silence | abox | bus reader | control | .NET | mux | encoders | scalers | threads | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' >"$out/table.md"
 i=0
 for name in $ORDER; do
