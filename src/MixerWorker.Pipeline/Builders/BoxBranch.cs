@@ -22,7 +22,8 @@ internal sealed record TileDecoration(string Label, int Border);
 /// One box: the tee of its source scaled to the box's size, crop and fit (a <see cref="ScaledFeed"/>
 /// shared with every box on any bus that shows the same) → leaky queue → clip → compositor pad.
 /// Scaling happens before the compositor pad, which is the costlier way to scale, and once per
-/// source and size, not once per box. The clip (a crop after scaling) serves wipes. Where the box is
+/// source and size, not once per box. The clip (a crop after scaling) serves wipes and cuts pictures
+/// only while one runs (<see cref="StartClipping"/>); outside a wipe it passes them on. Where the box is
 /// drawn in a frame is set per frame by <see cref="BusDirector"/> through <see cref="Place"/>; a
 /// change of the box's size, crop or fit moves it to another shared scaler.
 /// </summary>
@@ -39,7 +40,14 @@ internal sealed class BoxBranch : IDisposable
     // The shared scaler the box takes its pictures from, and the pad of its tee it is linked to.
     private ScaledFeed? _feed;
     private Pad? _feedPad;
-    private readonly ProbeHandle _clipProbe, _qosBoundary, _picker;
+    private readonly ProbeHandle _qosBoundary, _picker;
+    // Cuts each picture for a wipe; attached only while one runs (control thread), because a managed
+    // call per picture on every box was a third of a point on 32 boxes (bench/results/*-cost-veils.md).
+    private ProbeHandle? _clipProbe;
+    // Orders the clip probe's property changes with the reset when it is taken off, so a call still
+    // in flight then cannot leave the box cut. Never taken by the compositor's thread.
+    private readonly Lock _clipGate = new();
+    private bool _clipping;
     private readonly FramePicker _framePicker = new();
     private readonly double _frameNs;
     private readonly Pad _clipSink;
@@ -66,10 +74,11 @@ internal sealed class BoxBranch : IDisposable
 
     /// <summary>
     /// Gives the clip for a buffer at a running time, or null to leave it as it is. Called on the
-    /// box's streaming thread for every buffer, just before the clip cuts it, so a wipe's edge is
-    /// exact for each picture rather than set from the output side a frame or two late.
+    /// box's streaming thread for every buffer while clipping (<see cref="StartClipping"/>), just
+    /// before the clip cuts it, so a wipe's edge is exact for each picture rather than set from the
+    /// output side a frame or two late.
     /// </summary>
-    internal Func<BoxBranch, ulong, Crop?>? ClipAt { get; set; }
+    internal Func<BoxBranch, ulong, Crop?>? ClipAt { get; }
 
     /// <summary>
     /// The running time of the bus's latest output frame (null before the first), so the box takes
@@ -85,8 +94,12 @@ internal sealed class BoxBranch : IDisposable
 
     /// <param name="box">The box's first size, crop and fit (<see cref="Resize"/> changes them).</param>
     /// <param name="fps">The bus's frame rate, which the box lets pictures in at.</param>
-    internal BoxBranch(Graph graph, ScalerPool scalers, string busName, int id, Box box, Element sourceTee, Element compositor, int fps, TileDecoration? tile = null)
+    /// <param name="clipAt">Where a wipe cuts the box's pictures (<see cref="ClipAt"/>); null for a box never wiped.</param>
+    /// <param name="clipping">Cut from the first picture on (a box made for a wipe), see <see cref="StartClipping"/>.</param>
+    internal BoxBranch(Graph graph, ScalerPool scalers, string busName, int id, Box box, Element sourceTee, Element compositor, int fps, TileDecoration? tile = null,
+        Func<BoxBranch, ulong, Crop?>? clipAt = null, bool clipping = false)
     {
+        ClipAt = clipAt;
         _graph = graph;
         _scalers = scalers;
         _sourceTee = sourceTee;
@@ -136,7 +149,7 @@ internal sealed class BoxBranch : IDisposable
         queue.Dispose();
         colour?.Dispose();
         _clipSink = _clip.StaticPad("sink");
-        _clipProbe = graph.AddProbe(_clipSink, ProbeType.Buffer, OnBufferToClip);
+        if (clipping) StartClipping();
         graph.Add(_bin);
         _mixPad = compositor.RequestPad("sink_%u");
         _mixPad.SetNumber("alpha", 0.0); // hidden until the director places it
@@ -221,9 +234,40 @@ internal sealed class BoxBranch : IDisposable
         return _framePicker.Keep(rt, grid(), _frameNs) ? ProbeReturn.Ok : ProbeReturn.Drop;
     }
 
+    /// <summary>
+    /// Cuts every picture from now on where <see cref="ClipAt"/> says, until <see cref="StopClipping"/>:
+    /// from a wipe's start (its lead included, so pictures already on their way are cut for the moment
+    /// they are drawn). Control thread.
+    /// </summary>
+    internal void StartClipping()
+    {
+        if (_clipProbe is not null || ClipAt is null) return;
+        lock (_clipGate) _clipping = true;
+        _clipProbe = _graph.AddProbe(_clipSink, ProbeType.Buffer, OnBufferToClip);
+    }
+
+    /// <summary>
+    /// Stops cutting pictures and sets the clip back to the whole picture, so a box kept after a
+    /// wipe, even one finished early, is never left cut. Pictures already cut are still drawn at
+    /// their offset (<see cref="Place"/>). Control thread.
+    /// </summary>
+    internal void StopClipping()
+    {
+        if (_clipProbe is null) return;
+        _clipProbe.Dispose();
+        _clipProbe = null;
+        lock (_clipGate)
+        {
+            _clipping = false;
+            SetClip(Placement.NoClip);
+        }
+    }
+
     private ProbeReturn OnBufferToClip(ProbeInfo info)
     {
         if (ClipAt is not { } clipAt || info.BufferPts is not { } pts) return ProbeReturn.Ok;
+        // Outside the gate: the director's lock, which ClipAt takes, is held by the compositor's thread
+        // while it reads what pictures were cut with.
         var clip = info.BufferRunningTime(_clipSink) is { } rt ? clipAt(this, rt) : null;
         if (clip is not null && _sized is { } box)
         {
@@ -233,17 +277,25 @@ internal sealed class BoxBranch : IDisposable
                 Left = Math.Clamp(clip.Left, 0, box.Width - 2), Right = Math.Clamp(clip.Right, 0, Math.Max(0, box.Width - 2 - clip.Left)),
                 Top = Math.Clamp(clip.Top, 0, box.Height - 2), Bottom = Math.Clamp(clip.Bottom, 0, Math.Max(0, box.Height - 2 - clip.Top)),
             };
-            if (clip != _clipSet)
-            {
-                _clip.SetNumber("left", clip.Left);
-                _clip.SetNumber("right", clip.Right);
-                _clip.SetNumber("top", clip.Top);
-                _clip.SetNumber("bottom", clip.Bottom);
-                _clipSet = clip;
-            }
         }
-        lock (_clipped) _clipped[_clippedNext++ % _clipped.Length] = (pts, _clipSet);
+        lock (_clipGate)
+        {
+            if (!_clipping) return ProbeReturn.Ok;
+            if (clip is not null) SetClip(clip);
+            lock (_clipped) _clipped[_clippedNext++ % _clipped.Length] = (pts, _clipSet);
+        }
         return ProbeReturn.Ok;
+    }
+
+    // Under _clipGate.
+    private void SetClip(Crop clip)
+    {
+        if (clip == _clipSet) return;
+        _clip.SetNumber("left", clip.Left);
+        _clip.SetNumber("right", clip.Right);
+        _clip.SetNumber("top", clip.Top);
+        _clip.SetNumber("bottom", clip.Bottom);
+        _clipSet = clip;
     }
 
     // The clip of the buffer the compositor is about to draw from this box.
@@ -299,7 +351,7 @@ internal sealed class BoxBranch : IDisposable
     {
         // Removing a probe does not wait for a call in flight: the clip sink pad it reads stays
         // ours until the branch has stopped streaming.
-        _clipProbe.Dispose();
+        _clipProbe?.Dispose();
         _qosBoundary.Dispose();
         _picker.Dispose();
         Detach();

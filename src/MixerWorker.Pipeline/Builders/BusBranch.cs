@@ -18,11 +18,11 @@ internal sealed class BusBranch : IDisposable
     private readonly List<Element> _encoder;
     private readonly Pad _backgroundPad, _compositorSrc, _encoderInput, _encoderOutput, _muxVideo;
     private readonly ProbeHandle _compositorOut, _encoderIn, _muxOut, _toMux, _soundToMux;
+    private readonly MuxMessages _muxMessages = new();
     // The running time the sound handed to the muxer reaches; -1 before the first.
     private long _soundEndNs = -1;
     // The muxer's video pad's PTS minus running time (its segment), from the latest picture; for the gaps the sound sends.
     private long _videoPtsOffset;
-    private const int TsPacketsPerMessage = 7;
     private bool _first = true;
     private long _bytesSent;
 
@@ -83,6 +83,9 @@ internal sealed class BusBranch : IDisposable
         Compositor.Set("background", bus.Background.ToString().ToLowerInvariant());
         latency.ApplyTo(Compositor);
         Compositor.Set("start-time-selection", "first");
+        // One thread blends: by default (0: one per core) every frame was split with a pool thread, a
+        // hand-off and a wake-up per frame for a few boxes that one thread blends in well under a millisecond.
+        Compositor.Set("max-threads", 1u);
         // Without an explicit I420 format x264 negotiates 4:4:4 10-bit, which browsers cannot play;
         // without the colour, the compositor picks one pad's and converts every other pad to it.
         var outCaps = ElementFactory.CapsFilter(p.Child("vcaps"), ElementFactory.MixVideoCaps(f.Width, f.Height, $"{f.Fps}/1"));
@@ -99,10 +102,7 @@ internal sealed class BusBranch : IDisposable
         _encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, p.Child($"{EncoderPart}.{encoderPlan.Backend}.{i}"))).ToList();
 
         var mux = Element.Make("mpegtsmux", p.Child("mux"));
-        // SRT carries at most 7 TS packets (1316 bytes, MediaMTX's payload size) per message. The muxer's
-        // own alignment of 7 held the last packets of every frame back until the next frame filled the
-        // group (about 30 ms); instead it hands out each frame whole and a probe groups the packets by 7,
-        // the last group short (srtsink sends each buffer as one message).
+        // Each picture out whole, grouped into SRT messages by MuxMessages, not by the muxer's alignment.
         mux.Set("alignment", 0);
         // mpegtsmux (1.22) writes nothing until every stream has data, and it holds as much of each
         // stream as its latency says. While a bus sheds frames its pictures come that far apart, and a
@@ -127,11 +127,7 @@ internal sealed class BusBranch : IDisposable
         _compositorSrc = Compositor.StaticPad("src");
         _encoderInput = encoderQueue.StaticPad("src");
         using (var muxSrc = mux.StaticPad("src"))
-            _muxOut = graph.AddProbe(muxSrc, ProbeType.BufferList, info =>
-            {
-                info.JoinBufferList(TsPacketsPerMessage);
-                return ProbeReturn.Ok;
-            });
+            _muxOut = graph.AddProbe(muxSrc, ProbeType.BufferList, _muxMessages.OnOutput);
         _compositorOut = graph.AddProbe(_compositorSrc, ProbeType.Buffer, OnComposited);
         _encoderIn = graph.AddProbe(_encoderInput, ProbeType.Buffer, OnToEncoder);
         _encoderOutput = _encoder[^1].StaticPad("src");
@@ -267,6 +263,7 @@ internal sealed class BusBranch : IDisposable
         _compositorSrc.Dispose();
         _encoderInput.Dispose();
         foreach (var e in _elements) e.SetState(State.Null);
+        _muxMessages.Dispose();
         foreach (var e in _elements) _graph.Remove(e);
         _backgroundPad.Dispose();
         foreach (var e in _elements) e.Dispose();

@@ -90,6 +90,7 @@ internal sealed class BusDirector : IDisposable
             return;
         }
         var spec = transition.DurationMs <= 0 ? TransitionSpec.Cut : transition;
+        var wipe = spec.Kind == TransitionKind.Wipe;
         var toBranches = new BoxBranch?[toBoxes.Count];
         var movedFrom = new int?[toBoxes.Count];
         var fresh = new List<BoxBranch>();
@@ -99,9 +100,9 @@ internal sealed class BusDirector : IDisposable
             var i = ReusableFrom(spec.Kind, fromBoxes, toBoxes[j], reused);
             if (i is not null && spec.Kind == TransitionKind.Move) { movedFrom[j] = i; continue; } // drawn by the outgoing branch it glides from
             if (i is not null) { toBranches[j] = fromBranches[i.Value]; continue; }
-            var branch = new BoxBranch(_graph, _scalers, _bus, _nextBoxId++, toBoxes[j], inputs[toBoxes[j].Source].VideoTee, _compositor, _format.Fps)
+            var branch = new BoxBranch(_graph, _scalers, _bus, _nextBoxId++, toBoxes[j], inputs[toBoxes[j].Source].VideoTee, _compositor, _format.Fps,
+                clipAt: ClipFor, clipping: wipe)
             {
-                ClipAt = ClipFor,
                 OutputGrid = LastFrameTime,
                 BusMakes = _busMakes,
             };
@@ -113,6 +114,8 @@ internal sealed class BusDirector : IDisposable
             var veil = new VeilBranch(_graph, ElementName.Veil(_bus, $"dip-{spec.Color.ToString().ToLowerInvariant()}"), _compositor, _format, DipVeilZ, spec.Color);
             lock (_lock) _dipVeils.Add(veil);
         }
+        // Pictures are cut only while a wipe runs, from here (its lead included) to its Complete.
+        if (wipe) foreach (var b in fromBranches.Concat(toBranches.OfType<BoxBranch>())) b.StartClipping();
         var animation = new BusAnimation(from, to, spec);
         lock (_lock) _active = new Transition(animation, fromBranches, toBranches, movedFrom, fresh, Environment.TickCount64 + (long)ReadyTimeout.TotalMilliseconds);
     }
@@ -160,6 +163,7 @@ internal sealed class BusDirector : IDisposable
             _steadyBranches = keep;
             _active = null;
         }
+        foreach (var b in keep) b.StopClipping();
         for (var j = 0; j < keep.Count; j++) keep[j].Resize(toBoxes[j]);
         foreach (var gone in t.From.Concat(t.Fresh).Distinct().Where(b => !keep.Contains(b))) gone.Dispose();
         TransitionFinished?.Invoke();

@@ -96,23 +96,62 @@ internal readonly struct ProbeInfo(nint info)
     /// <summary>
     /// Replaces the buffer list the probe holds with one in which each buffer joins up to
     /// <paramref name="perBuffer"/> consecutive buffers of the old one (their memories, not copied;
-    /// timestamps and flags of the first). Nothing happens to a single buffer or a shorter list.
+    /// timestamps and flags of the first), the buffers of <paramref name="before"/> (kept from an
+    /// earlier list, see <see cref="KeepBufferList"/>) going first. Nothing happens to a single buffer
+    /// or a shorter list with nothing before it.
     /// </summary>
-    internal void JoinBufferList(int perBuffer)
+    internal void JoinBufferList(int perBuffer, KeptBuffers? before = null)
     {
         var list = (Type & ProbeType.BufferList) != 0 ? Native.gst_pad_probe_info_get_buffer_list(info) : 0;
-        if (list == 0 || Native.gst_buffer_list_length(list) is var length && length < 2) return;
+        if (list == 0) return;
+        var first = before is null ? 0u : Native.gst_buffer_list_length(before.List);
+        var length = first + Native.gst_buffer_list_length(list);
+        if (length < 2) return;
+        nint At(uint i) => Native.gst_mini_object_ref(i < first ? Native.gst_buffer_list_get(before!.List, i) : Native.gst_buffer_list_get(list, i - first));
         var joined = Native.gst_buffer_list_new_sized((uint)((length + perBuffer - 1) / perBuffer));
         for (uint i = 0; i < length; i += (uint)perBuffer)
         {
-            var buffer = Native.gst_mini_object_ref(Native.gst_buffer_list_get(list, i));
+            var buffer = At(i);
             for (var j = i + 1; j < Math.Min(length, i + (uint)perBuffer); j++)
-                buffer = Native.gst_buffer_append(buffer, Native.gst_mini_object_ref(Native.gst_buffer_list_get(list, j)));
+                buffer = Native.gst_buffer_append(buffer, At(j));
             Native.gst_buffer_list_insert(joined, -1, buffer);
         }
         // The probe info held the only reference the push continues with: it now holds the new list's.
         Abi.Write(info, Abi.ProbeInfoDataOffset, joined);
         Native.gst_mini_object_unref(list);
+    }
+
+    /// <summary>
+    /// A reference to the buffer list the probe holds, so that it can go out later with another
+    /// (<see cref="JoinBufferList"/>) when the probe drops it now; null when the probe holds no list.
+    /// </summary>
+    internal KeptBuffers? KeepBufferList()
+    {
+        var list = (Type & ProbeType.BufferList) != 0 ? Native.gst_pad_probe_info_get_buffer_list(info) : 0;
+        return list == 0 ? null : new KeptBuffers(Native.gst_mini_object_ref(list));
+    }
+
+    /// <summary>
+    /// Whether <paramref name="test"/> holds for the bytes of the buffer, or of any buffer of the buffer
+    /// list, the probe got, mapped for reading, in order; stops at the first that does.
+    /// </summary>
+    internal unsafe bool AnyBytes(Func<ReadOnlySpan<byte>, bool> test)
+    {
+        var list = (Type & ProbeType.BufferList) != 0 ? Native.gst_pad_probe_info_get_buffer_list(info) : 0;
+        var count = list != 0 ? Native.gst_buffer_list_length(list) : 1u;
+        var map = stackalloc byte[Abi.MapInfoSize];
+        for (uint i = 0; i < count; i++)
+        {
+            var buffer = list != 0 ? Native.gst_buffer_list_get(list, i) : Buffer;
+            if (buffer == 0 || !Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead)) continue;
+            try
+            {
+                if (test(new ReadOnlySpan<byte>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset))))
+                    return true;
+            }
+            finally { Native.gst_buffer_unmap(buffer, (nint)map); }
+        }
+        return false;
     }
 
     /// <summary>
@@ -153,6 +192,18 @@ internal readonly struct ProbeInfo(nint info)
             return true;
         }
         finally { Native.gst_buffer_unmap(buffer, (nint)map); }
+    }
+}
+
+/// <summary>A buffer list a probe kept out of the stream (one reference), until it goes out joined to a later one or is let go.</summary>
+internal sealed class KeptBuffers(nint list) : IDisposable
+{
+    internal nint List { get; private set; } = list;
+
+    public void Dispose()
+    {
+        if (List != 0) Native.gst_mini_object_unref(List);
+        List = 0;
     }
 }
 

@@ -45,6 +45,26 @@ public sealed class AudioTests(ITestOutputHelper output)
             w => Math.Abs(w.DominantHz() - feed.ToneHz) <= 3 && w.RmsDb() > feed.ToneRmsDb - 6, $"{feed.Input}'s {feed.ToneHz} Hz tone");
 
     [Fact]
+    public async Task Sound_leaves_in_the_messages_of_what_the_muxer_writes_next_and_is_heard_whole()
+    {
+        await using var h = await StartAsync(Scene(Program(Fixed(A), A), In(A)), A);
+        var program = h.Read("program");
+        await HearAsync(program, A);
+        var path = $"out/{Project}/program";
+        var before = h.StandIn.GetPathStats(path)!;
+        var clock = Stopwatch.StartNew();
+        var w = await program.Audio.RecordAsync(TimeSpan.FromSeconds(3));
+        var shortPerSecond = (h.StandIn.GetPathStats(path)!.ShortMessagesIn - before.ShortMessagesIn) / clock.Elapsed.TotalSeconds;
+        output.WriteLine($"messages under 7 TS packets: {shortPerSecond:F1} a second; program: {w}");
+        // The muxer writes each of the 30 pictures and 50 blocks of sound (20 ms) a second on its own. A
+        // picture's last message is short; sound going alone made one more short message per block (80
+        // a second), joined to what comes next at most one per two blocks (55).
+        Assert.InRange(shortPerSecond, 1, 62);
+        Assert.InRange(w.Steady(b => b.RmsDb()), A.ToneRmsDb - 1.5, A.ToneRmsDb + 1.5);
+        Assert.InRange(w.DominantHz(), A.ToneHz - 2, A.ToneHz + 2);
+    }
+
+    [Fact]
     public async Task A_fixed_mix_carries_only_its_input_and_the_meters_read_the_tone_level_ten_times_a_second()
     {
         await using var h = await StartAsync(Scene(Program(Fixed(A), A, B), In(A), In(B)), A, B);

@@ -135,6 +135,17 @@ public sealed class TransitionTests(ITestOutputHelper output)
         await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.Near(f.ColorAt(4, H / 2), A.Rgb));
         var halfway = InOrder(program).Any(f => Colors.Near(f.ColorAt(10, H / 2), B.Rgb) && Colors.Near(f.ColorAt(W - 10, H / 2), A.Rgb));
         Assert.True(halfway, "no frame showed B leaving on the left while A came in on the right");
+
+        // A 4 s wipe back to B, cut short halfway: the box it keeps is whole at once and stays whole
+        // (pictures are cut only while a wipe runs; what it cut last must not stay).
+        var whole = (RgbFrame f) => Colors.Near(f.ColorAt(4, H / 2), B.Rgb) && Colors.Near(f.ColorAt(W - 4, H / 2), B.Rgb);
+        await h.Mixer.ExecuteAsync(new AutoCommand { Bus = "program", Transition = new TransitionSpec { Kind = TransitionKind.Wipe, DurationMs = 4000, Direction = Direction.Right } });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(5), f => Colors.Near(f.ColorAt(4, H / 2), B.Rgb) && Colors.Near(f.ColorAt(W - 4, H / 2), A.Rgb));
+        await h.Mixer.ExecuteAsync(new CutCommand { Bus = "program" });
+        await program.WaitForFrameAsync(TimeSpan.FromSeconds(2), whole);
+        program.StartRecordingFrames();
+        await Task.Delay(500);
+        Assert.All(InOrder(program), f => Assert.True(whole(f), $"after the wipe was cut short saw {f.ColorAt(4, H / 2)} at the left, {f.ColorAt(W - 4, H / 2)} at the right"));
     }
 
     [Fact]

@@ -146,7 +146,7 @@ public class MediaMtxStandInTests
             Assert.Equal(Message(i), got2[i]);
         }
         var stats = s.GetPathStats("ingest/p/cam-a")!;
-        Assert.Equal(new PathStats("ingest/p/cam-a", true, 2, count * 1316L, 2 * count * 1316L, 0), stats);
+        Assert.Equal(new PathStats("ingest/p/cam-a", true, 2, count * 1316L, 2 * count * 1316L, 0, 0), stats);
     }
 
     [Fact]

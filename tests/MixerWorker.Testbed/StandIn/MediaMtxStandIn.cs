@@ -20,6 +20,8 @@ namespace MixerWorker.Testbed.StandIn;
 /// </remarks>
 public sealed class MediaMtxStandIn : IDisposable
 {
+    // MediaMTX's payload size (7 TS packets); publishers send shorter messages only for what they could not fill.
+    private const int ShortMessage = 1316;
     private const int MaxMessage = 1500;      // ≥ the largest live-mode payload libsrt accepts (1456)
     private const int PollMs = 20;
     private const int ReaderSendBufferBytes = 1_500_000;
@@ -183,7 +185,7 @@ public sealed class MediaMtxStandIn : IDisposable
         {
             if (!_paths.TryGetValue(path, out var ps)) return null;
             return new PathStats(path, ps.Publisher is not null, ps.Readers.Length,
-                Interlocked.Read(ref ps.BytesIn), Interlocked.Read(ref ps.BytesOut), Interlocked.Read(ref ps.Dropped));
+                Interlocked.Read(ref ps.BytesIn), Interlocked.Read(ref ps.BytesOut), Interlocked.Read(ref ps.Dropped), Interlocked.Read(ref ps.ShortIn));
         }
     }
 
@@ -440,6 +442,7 @@ public sealed class MediaMtxStandIn : IDisposable
                 }
                 if (pub.Attempt.PublishedAt is null) Promote(ps, pub);
                 Interlocked.Add(ref ps.BytesIn, n);
+                if (n < ShortMessage) Interlocked.Increment(ref ps.ShortIn);
                 // Readers only change on this thread, so the array is stable for this loop.
                 foreach (var r in ps.Readers)
                 {
@@ -636,7 +639,7 @@ public sealed class MediaMtxStandIn : IDisposable
         /// <summary>Publishers connected to a path that has one, until their first message replaces it.</summary>
         public Conn[] Candidates = [];
         public Conn[] Readers = [];
-        public long BytesIn, BytesOut, Dropped;
+        public long BytesIn, BytesOut, Dropped, ShortIn;
     }
 
     private sealed class Waiter(Func<SrtConnectionAttempt, bool> match)

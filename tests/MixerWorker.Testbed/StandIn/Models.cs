@@ -56,4 +56,5 @@ public sealed record SrtConnectionAttempt(
 /// <param name="BytesIn">Bytes received from publishers of this path (all of them, since start).</param>
 /// <param name="BytesOut">Bytes handed to readers' send buffers.</param>
 /// <param name="MessagesDropped">Messages not sent to a reader because its send buffer was full.</param>
-public sealed record PathStats(string Path, bool HasPublisher, int Readers, long BytesIn, long BytesOut, long MessagesDropped);
+/// <param name="ShortMessagesIn">Messages from publishers shorter than the payload size (1316 bytes: 7 TS packets).</param>
+public sealed record PathStats(string Path, bool HasPublisher, int Readers, long BytesIn, long BytesOut, long MessagesDropped, long ShortMessagesIn);
