@@ -42,7 +42,7 @@ internal sealed class BoxBranch : IDisposable
     private Pad? _feedPad;
     private readonly ProbeHandle _qosBoundary, _picker;
     // Cuts each picture for a wipe; attached only while one runs (control thread), because a managed
-    // call per picture on every box was a third of a point on 32 boxes (bench/results/*-cost-veils.md).
+    // call per picture on every box cost about 0.4 points on 32 boxes (bench/results/*-cost-hand-offs.md).
     private ProbeHandle? _clipProbe;
     // Orders the clip probe's property changes with the reset when it is taken off, so a call still
     // in flight then cannot leave the box cut. Never taken by the compositor's thread.
