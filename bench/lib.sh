@@ -56,6 +56,16 @@ start_helpers() { # $1: log dir, $2: seconds they must live
   sleep 3
 }
 
+# The stand-in and four moving feeds as compare.sh's jobs publish them (x264 3000 kb/s, a 700 ms PTS-PCR lead), for
+# the scripts that run builds side by side on one set of feeds (threads-ab.sh, memory-ab.sh).
+start_four_feeds() { # $1: log dir, $2: seconds they must live, $3: feed WxH
+  dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$2" >"$1/standin.log" 2>&1 & HELPER_PIDS+=($!)
+  sleep 2
+  dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT" --seconds "$(($2 - 3))" \
+    --width "${3%x*}" --height "${3#*x}" --fps 30 --bitrate 3000 --pattern smpte --mux-delay-ms 700 >"$1/feeds.log" 2>&1 & HELPER_PIDS+=($!)
+  sleep 3
+}
+
 stop_helpers() {
   local p
   for p in "${HELPER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done

@@ -6,8 +6,9 @@
 #   SCENE: e.g. the scene.json that `bench/compare.sh --profile 8bus-360p worker DIR` writes into DIR.
 # env: ORDER (names in run order, default "before after after before before after"), WARMUP_S=9, MEASURE_S=15
 # Groups, % of one core: audiomixer = the buses' mixer threads (mix, limiter, meter, Opus); audio sum = those, the live
-# silence sources and the abox queues; bus reader, control = the .NET bus-message and control threads; scalers = the
-# shared scalers' threads (crop, scale, colour) of the four inputs.
+# silence sources and the abox queues; bus reader, control = the .NET bus-message and control threads; .NET = the
+# runtime's own threads (thread pool, timer, tiered compilation); scalers = the shared scalers' threads (crop, scale,
+# colour) of the four inputs.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 out=$1 scene=$2; shift 2; mkdir -p "$out"
@@ -17,12 +18,8 @@ ORDER=${ORDER:-"before after after before before after"}
 runs=$(wc -w <<<"$ORDER")
 life=$(( runs * (WARMUP_S + MEASURE_S + 6) + 30 ))
 trap 'stop_helpers' EXIT
-dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$life" >"$out/standin.log" 2>&1 & HELPER_PIDS+=($!)
-sleep 2
-dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT" --seconds "$((life - 3))" \
-  --width 640 --height 360 --fps 30 --bitrate 3000 --pattern smpte --mux-delay-ms 700 >"$out/feeds.log" 2>&1 & HELPER_PIDS+=($!)
-sleep 3
-printf '| run | build | process | audiomixer | audio sum | silence | abox | bus reader | control | mux | encoders | scalers | threads | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' >"$out/table.md"
+start_four_feeds "$out" "$life" 640x360
+printf '| run | build | process | audiomixer | audio sum | silence | abox | bus reader | control | .NET | mux | encoders | scalers | threads | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' >"$out/table.md"
 i=0
 for name in $ORDER; do
   i=$((i + 1))
@@ -39,13 +36,13 @@ for name in $ORDER; do
     NR == FNR { start[$1] = $2; next }
     { d = $2 - ($1 in start ? start[$1] : 0); n = $3; g = "other";
       if (n ~ /audiom|^bus\.program\.aud/) g = "audiomixer"; else if (n ~ /silenc|^bus\.program\.sil/) g = "silence";
-      else if (n ~ /^abox\./) g = "abox"; else if (n ~ /^bus:/) g = "busreader"; else if (n ~ /^control:/) g = "control";
+      else if (n ~ /^abox\./) g = "abox"; else if (n ~ /^bus:/) g = "busreader"; else if (n ~ /^control:/) g = "control"; else if (n ~ /^\.NET/) g = "runtime";
       else if (n ~ /mux/) g = "mux"; else if (n ~ /encque|\.enc$|program\.enc/) g = "encoders"; else if (n ~ /^scale\./) g = "scale";
       s[g] += d }
     END { a = s["audiomixer"] + s["silence"] + s["abox"];
-          printf "| %d | %s | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.2f | %s | %s |\n", run, name, total,
+          printf "| %d | %s | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.2f | %s | %s |\n", run, name, total,
             100 * s["audiomixer"] / 1e9 / w, 100 * a / 1e9 / w, 100 * s["silence"] / 1e9 / w, 100 * s["abox"] / 1e9 / w,
-            100 * s["busreader"] / 1e9 / w, 100 * s["control"] / 1e9 / w, 100 * s["mux"] / 1e9 / w, 100 * s["encoders"] / 1e9 / w, 100 * s["scale"] / 1e9 / w, th, rss }' \
+            100 * s["busreader"] / 1e9 / w, 100 * s["control"] / 1e9 / w, 100 * s["runtime"] / 1e9 / w, 100 * s["mux"] / 1e9 / w, 100 * s["encoders"] / 1e9 / w, 100 * s["scale"] / 1e9 / w, th, rss }' \
     "$out/$i.t0" "$out/$i.t1" | tee -a "$out/table.md"
   sleep 2
 done

@@ -62,7 +62,9 @@ internal sealed class HeadlessShowService(
         catch (SceneException e) { log.LogError("script step at {At} s refused: {Errors}", step.At, string.Join("; ", e.Errors)); }
     }
 
-    // Waits until `at` (or the end of the run), logging a status line every five seconds.
+    // Waits until `at` (or the end of the run), logging a status line every five seconds. It sleeps until whichever
+    // comes first rather than looking every 100 ms: each look woke a thread-pool thread, which then spun before it
+    // slept again (bench/results/2026-12-01-1700-vm-memory-runtime.md).
     private async Task<bool> WaitUntil(Stopwatch clock, TimeSpan at, TimeSpan end, IProjectMixer mixer, CancellationToken token)
     {
         var target = end == Timeout.InfiniteTimeSpan || at < end ? at : end;
@@ -74,7 +76,9 @@ internal sealed class HeadlessShowService(
                 await LogStatus(mixer);
                 nextStatus += TimeSpan.FromSeconds(5);
             }
-            await Task.Delay(100, token).ContinueWith(_ => { });
+            var wake = target == Timeout.InfiniteTimeSpan || nextStatus < target ? nextStatus : target;
+            var rest = wake - clock.Elapsed;
+            if (rest > TimeSpan.Zero) await Task.Delay(rest, token).ContinueWith(_ => { });
         }
         return !token.IsCancellationRequested && (end == Timeout.InfiniteTimeSpan || clock.Elapsed < end);
     }

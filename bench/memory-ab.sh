@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Peak memory of worker builds and runtime settings side by side, in alternating order, on one set of four feeds (as
+# compare.sh publishes them): peak RSS (VmHWM), its anonymous and file-backed parts, threads, process CPU, and where the
+# resident memory is by mapping (bench/smaps-groups.awk on /proc/PID/smaps at the end of the run), a row per run.
+# Usage: bench/memory-ab.sh OUTDIR SCENE NAME=WORKER_DLL|NAME=cmd:FILE ...
+#   SCENE: e.g. the scene.json that `bench/compare.sh --profile 8bus-360p worker DIR` writes into DIR.
+#   cmd:FILE runs the command line in FILE instead of a worker (e.g. the job's hand gst-launch graph or ffmpeg).
+# env: ORDER (names in run order, default "before after after before before after"), WARMUP_S=9, MEASURE_S=15,
+#      FEED=640x360, ENV_<NAME>="K=V ..." (environment of one variant only, e.g. ENV_after="DOTNET_gcConcurrent=0").
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+out=$1 scene=$2; shift 2; mkdir -p "$out"
+declare -A RUN; for a in "$@"; do RUN[${a%%=*}]=${a#*=}; done
+WARMUP_S=${WARMUP_S:-9} MEASURE_S=${MEASURE_S:-15} FEED=${FEED:-640x360}
+ORDER=${ORDER:-"before after after before before after"}
+runs=$(wc -w <<<"$ORDER")
+life=$(( runs * (WARMUP_S + MEASURE_S + 6) + 30 ))
+trap 'stop_helpers' EXIT
+start_four_feeds "$out" "$life" "$FEED"
+printf '| run | variant | process CPU %% | peak RSS MB | RssAnon MB | RssFile MB | threads |\n|---|---|---|---|---|---|---|\n' >"$out/table.md"
+i=0
+for name in $ORDER; do
+  i=$((i + 1))
+  what=${RUN[$name]} envvar="ENV_$name"
+  # shellcheck disable=SC2086 # the variant's environment is a list of K=V words on purpose
+  if [[ $what == cmd:* ]]; then env ${!envvar:-} bash -c "exec $(cat "${what#cmd:}")" >"$out/$i-$name.log" 2>&1 &
+  else env ${!envvar:-} dotnet "$what" run "$scene" --duration $((WARMUP_S + MEASURE_S + 20)) >"$out/$i-$name.log" 2>&1 &
+  fi
+  mpid=$!
+  sleep "$WARMUP_S"
+  c0=$(cpu_ticks "$mpid"); w0=$(date +%s.%N)
+  sleep "$MEASURE_S"
+  c1=$(cpu_ticks "$mpid"); w1=$(date +%s.%N)
+  cp "/proc/$mpid/smaps" "$out/$i-$name.smaps"; cp "/proc/$mpid/status" "$out/$i-$name.status"
+  kill -TERM "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true
+  awk -f "$BENCH_DIR/smaps-groups.awk" "$out/$i-$name.smaps" >"$out/$i-$name.groups"
+  awk -v run="$i" -v name="$name" -v cpu="$(awk -v c=$((c1 - c0)) -v k="$CLK_TCK" -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", 100 * c / k / (b - a) }')" '
+    /^VmHWM:/ { hwm = $2 } /^RssAnon:/ { an = $2 } /^RssFile:/ { fi = $2 } /^Threads:/ { th = $2 }
+    END { printf "| %d | %s | %s | %d | %d | %d | %d |\n", run, name, cpu, hwm / 1024, an / 1024, fi / 1024, th }' \
+    "$out/$i-$name.status" | tee -a "$out/table.md"
+  sleep 2
+done
+echo "table: $out/table.md; by mapping: $out/N-NAME.groups" >&2
