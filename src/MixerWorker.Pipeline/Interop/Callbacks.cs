@@ -158,19 +158,11 @@ internal readonly struct ProbeInfo(nint info)
     /// Hands the bytes of the buffer, or of each buffer of the buffer list, the probe got to
     /// <paramref name="read"/>, mapped for reading; the span is valid only inside the call.
     /// </summary>
-    internal unsafe void ReadBytes(ReadOnlySpanAction<byte> read)
+    internal void ReadBytes(ReadOnlySpanAction<byte> read) => AnyBytes(bytes =>
     {
-        var list = (Type & ProbeType.BufferList) != 0 ? Native.gst_pad_probe_info_get_buffer_list(info) : 0;
-        var count = list != 0 ? Native.gst_buffer_list_length(list) : 1u;
-        var map = stackalloc byte[Abi.MapInfoSize];
-        for (uint i = 0; i < count; i++)
-        {
-            var buffer = list != 0 ? Native.gst_buffer_list_get(list, i) : Buffer;
-            if (buffer == 0 || !Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead)) continue;
-            try { read(new ReadOnlySpan<byte>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset))); }
-            finally { Native.gst_buffer_unmap(buffer, (nint)map); }
-        }
-    }
+        read(bytes);
+        return false;
+    });
 
     internal bool IsDeltaUnit => Buffer is var b && b != 0 && (Abi.Read<uint>(b, Abi.MiniObjectFlagsOffset) & Abi.BufferFlagDeltaUnit) != 0;
 
