@@ -4,7 +4,8 @@
 # box (read from the feeds' stamps by the Testbed's `stamps` reader). Usage: bench/compare.sh [markdown-out]
 # env: JOBS (below)  MIXERS="worker ffmpeg gst"  REPS=1  WARMUP_S=8 SETTLE_S=3 MEASURE_S=15  FEED_KBPS=3000
 #      BUS_KBPS=1000 (360p buses; 720p buses get 2.5x)  MUX_DELAY_MS=700 (the feeds' PTS-PCR lead, as ffmpeg/OBS send)
-#      PLOT=file.png (gnuplot, when installed)
+#      PLOT=file.png (gnuplot, when installed)  GST_MAX_THREADS=1 (the hand graph's compositors)
+#      X264_THREADS=1 (both references' encoders; see ffmpeg_cmd and gst_cmd)
 # A job is name:feedWxH:programWxH:auxCount:auxWxH; every bus is a 2x2 grid of the four inputs, bus i
 # rotated by i, so each input is shown once per bus at a quarter of the bus size.
 set -euo pipefail
@@ -16,6 +17,7 @@ REPS=${REPS:-1}
 WARMUP_S=${WARMUP_S:-8} SETTLE_S=${SETTLE_S:-3} MEASURE_S=${MEASURE_S:-15}
 FEED_KBPS=${FEED_KBPS:-3000} BUS_KBPS=${BUS_KBPS:-1000} MUX_DELAY_MS=${MUX_DELAY_MS:-700}
 PLOT=${PLOT:-}
+GST_MAX_THREADS=${GST_MAX_THREADS:-1} X264_THREADS=${X264_THREADS:-1}
 OUT_MD=${1:-}
 WORK=$(mktemp -d /tmp/bench-cmp.XXXXXX)
 INPUTS=(cam-a cam-b cam-c cam-d)
@@ -49,6 +51,9 @@ box_sizes() { local b name w h; for b in "${BUSES[@]}"; do IFS=: read -r name w 
 # One ffmpeg process, written the way an ffmpeg user would: each input decoded once, scaled once per box
 # size and split to the buses that show it, xstack per bus, libx264 ultrafast/zerolatency as the worker's
 # encoder, one amix of the four split to every bus's Opus encoder.
+# Both references encode on X264_THREADS threads (default 1, as the worker does up to 720p30): left to x264's
+# default they split every picture into two slices on two threads here (x264's SEI: threads=2 sliced_threads=1),
+# a different stream and a hand-off per picture the worker does not make. X264_THREADS=0 gives x264's default.
 ffmpeg_cmd() {
   local n=${#BUSES[@]} k s i j name w h kbps filter="" maps=() sizes users
   mapfile -t sizes < <(box_sizes)
@@ -67,7 +72,7 @@ ffmpeg_cmd() {
   for ((i = 0; i < n; i++)); do
     IFS=: read -r name w h kbps <<<"${BUSES[$i]}"
     filter+=";$(for j in 0 1 2 3; do printf '[v%d_%d]' "$(((j + i) % 4))" "$i"; done)xstack=inputs=4:layout=0_0|w0_0|0_h0|w0_h0,format=yuv420p[o$i]"
-    maps+=(-map "[o$i]" -map "[a$i]" -c:v libx264 -preset ultrafast -tune zerolatency -bf 0 -g 30 -b:v "${kbps}k" -maxrate "${kbps}k"
+    maps+=(-map "[o$i]" -map "[a$i]" -c:v libx264 -preset ultrafast -tune zerolatency -bf 0 -g 30 -threads "$X264_THREADS" -b:v "${kbps}k" -maxrate "${kbps}k"
       -bufsize "$((kbps * 6 / 10))k" -c:a libopus -b:a 128k -frame_duration 20 -ar 48000 -ac 2 -f mpegts
       "$(srt_url "publish:out/$PROJECT/$name" "$OUTPUT_SRT_PASSPHRASE")&pkt_size=1316")
   done
@@ -76,7 +81,11 @@ ffmpeg_cmd() {
 
 # The same job as a hand-written gst-launch graph, the way the GStreamer documentation would have it:
 # each input decoded once, scaled once per box size to I420 and shared by tees, one compositor, x264enc and
-# mpegtsmux per bus; audio mixed once and Opus-encoded per bus, as ffmpeg does.
+# mpegtsmux per bus; audio mixed once and Opus-encoded per bus, as ffmpeg does. Each compositor blends on
+# one thread (max-threads=1, as the worker's): the default (one per core) splits every frame with a pool
+# thread, which buys nothing when the graph already runs a compositor per bus and four decoders on two
+# cores; someone tuning a multi-bus graph for cost sets it, and the reference must not pay for a hand-off
+# the worker does not make. GST_MAX_THREADS=0 gives the graph with GStreamer's default.
 gst_cmd() {
   local n=${#BUSES[@]} k s i j name w h kbps g="" sizes srt
   mapfile -t sizes < <(box_sizes)
@@ -94,9 +103,9 @@ gst_cmd() {
   for ((i = 0; i < n; i++)); do
     IFS=: read -r name w h kbps <<<"${BUSES[$i]}"
     s="$((w / 2))x$((h / 2))"
-    g+=" compositor name=m$i background=black"
+    g+=" compositor name=m$i background=black max-threads=$GST_MAX_THREADS"
     for j in 0 1 2 3; do g+=" sink_$j::xpos=$((j % 2 * w / 2)) sink_$j::ypos=$((j / 2 * h / 2))"; done
-    g+=" ! video/x-raw,format=I420,width=$w,height=$h,framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast bframes=0 key-int-max=30 bitrate=$kbps"
+    g+=" ! video/x-raw,format=I420,width=$w,height=$h,framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast bframes=0 key-int-max=30 threads=$X264_THREADS bitrate=$kbps"
     g+=" ! mpegtsmux name=x$i alignment=7 ! srtsink uri=$srt streamid=publish:out/$PROJECT/$name passphrase=$OUTPUT_SRT_PASSPHRASE pbkeylen=16 latency=$SRT__LATENCYMS"
     for j in 0 1 2 3; do g+=" v$(((j + i) % 4))_$s. ! queue max-size-buffers=2 leaky=downstream ! m$i.sink_$j"; done
     g+=" at. ! queue ! audioconvert ! opusenc bitrate=128000 frame-size=20 ! x$i."

@@ -75,6 +75,26 @@ public sealed class StampAnalysisTests
     }
 
     [Fact]
+    public void On_a_bus_making_one_frame_in_four_a_held_picture_repeats_and_one_repeat_is_not_all_of_them()
+    {
+        // A shedding bus: every fourth frame, and once two frames one apart (where its share changed).
+        static List<StampedFrame> Shed(Func<int, long?> shown) => [.. Output(200, 30, shown).Where((_, i) => i % 4 == 0 || i == 51)];
+
+        var moving = One(Shed(i => i == 52 ? 51 : i), 30); // the one pair one frame apart repeats
+        Assert.Equal((1, 49, 1), (moving.Intervals, moving.OutputGaps, moving.Repeats));
+        Assert.InRange(moving.RepeatShare, 0.019, 0.021);
+
+        var frozen = One(Shed(i => Math.Min(i, 40)), 30); // one picture from frame 40 on, across every gap
+        Assert.Equal(40, frozen.Repeats);
+        Assert.False(frozen.IsSmooth(2));
+
+        // A 5 fps input moves in fewer than four output frames' time: keeping its picture across a gap is no repeat.
+        var slow = One(Shed(i => i / 6), 5);
+        Assert.Equal((0, 0), (slow.ExcessRepeats, slow.Skips));
+        Assert.True(slow.IsSmooth(0));
+    }
+
+    [Fact]
     public void Going_back_in_time_is_never_smooth_and_unreadable_pictures_break_the_count()
     {
         var back = One(Output(60, 30, i => i == 30 ? 25 : i), 30);

@@ -85,7 +85,7 @@ internal static class LatencyBench
         var added = boxes.SelectMany(x => x.WorkerAddedMs).ToList();
         var latency = boxes.SelectMany(x => x.LatencyMs).ToList();
         return $"| {label} | {Ms(leadMs)} | {mixer} | {reports.Count} × {boxes.Count / Math.Max(1, reports.Count)} | {repeats.Average():0.0}; {repeats.Min():0.0}–{repeats.Max():0.0} " +
-            $"| {boxes.Sum(x => x.ExcessRepeats)} of {boxes.Sum(x => x.Intervals)} | {skipped.Average():0.0}; {skipped.Max():0} " +
+            $"| {boxes.Sum(x => x.ExcessRepeats)} of {boxes.Sum(x => x.Pairs)} | {skipped.Average():0.0}; {skipped.Max():0} " +
             $"| {P(added, 0.5)} / {P(added, 0.95)} (lowest box p50 {Ms(boxes.Min(x => x.WorkerAddedP50))}) " +
             $"| {P(latency, 0.5)} / {P(latency, 0.95)} (direct path {Ms(direct.LatencyP50)} / {Ms(direct.LatencyP95)}) " +
             $"| {reports.Min(r => r.DeliveredFps):0.0} | {boxes.Sum(x => x.Unreadable)} |";
@@ -93,8 +93,8 @@ internal static class LatencyBench
 
     /// <summary>Columns of <see cref="BusRow"/>.</summary>
     private const string BusHeader =
-        "| Case | Mixer | Bus | Output frames | Delivered fps | Max arrival gap ms | Repeats per box % | Skipped frames per box | Worker-added p50 per box ms | Worker-added p50 / p95 ms | Capture → reader p50 / p95 ms | Lag growth per box ms |\n" +
-        "|---|---|---|---|---|---|---|---|---|---|---|---|";
+        "| Case | Mixer | Bus | Output frames | Delivered fps | Max arrival gap ms | Repeats per box % | Skipped frames per box | Worker-added p50 per box ms | Worker-added p50 / p95 ms | Capture → reader p50 / p95 ms | Lag growth per box ms | Longest held per box ms |\n" +
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
     private static string BusRow(string label, string mixer, string bus, TimingReport r)
     {
@@ -103,7 +103,8 @@ internal static class LatencyBench
         return $"| {label} | {mixer} | {bus} | {r.OutputFrames} | {r.DeliveredFps:0.0} | {r.MaxArrivalGapMs:0} " +
             $"| {string.Join(" · ", r.Boxes.Select(x => (100 * x.RepeatShare).ToString("0", CultureInfo.InvariantCulture)))} " +
             $"| {string.Join(" · ", r.Boxes.Select(x => x.SkippedFrames))} | {string.Join(" · ", r.Boxes.Select(x => Ms(x.WorkerAddedP50)))} " +
-            $"| {P(added, 0.5)} / {P(added, 0.95)} | {P(latency, 0.5)} / {P(latency, 0.95)} | {string.Join(" · ", r.Boxes.Select(x => Ms(x.LagGrowthMs)))} |";
+            $"| {P(added, 0.5)} / {P(added, 0.95)} | {P(latency, 0.5)} / {P(latency, 0.95)} | {string.Join(" · ", r.Boxes.Select(x => Ms(x.LagGrowthMs)))} " +
+            $"| {string.Join(" · ", r.Boxes.Select(x => Ms(x.LongestHeldMs)))} |";
     }
 
     private static string P(IReadOnlyList<double> values, double p) => Ms(BoxTiming.Percentile(values, p));

@@ -55,7 +55,11 @@ public sealed class StampUnwrapper(double fps)
 /// What one box of an output did over a measurement, counted between consecutive output pictures
 /// (by PTS) in which the box's stamp reads. The frame-rate ratio r = input fps / output fps decides
 /// what is allowed: the input frame number advances by floor(r) or ceil(r) per output frame, so with
-/// r &lt; 1 a share 1 - r of output frames repeat (25 → 30: one in six), with r ≥ 1 none do.
+/// r &lt; 1 a share 1 - r of output frames repeat (25 → 30: one in six), with r ≥ 1 none do. Across an
+/// output gap of k frames (a bus shedding load makes one frame in n) the input advances by floor(r·k) or
+/// more, so a box showing the same picture across a gap with r·k ≥ 1 repeats too; <see cref="RepeatShare"/>
+/// is over every pair of consecutive pictures read, gap or not (a shedding bus has almost no pairs one frame
+/// apart, and one repeat among them read as 100 %).
 /// <paramref name="LongestHeldMs"/>: the longest stretch of output time (by PTS) over which the box
 /// showed one picture while its input moved on (a frozen box, however steady the output's frame rate).
 /// </summary>
@@ -67,7 +71,9 @@ public sealed record BoxTiming(
 {
     /// <summary>Repeats the frame-rate conversion does not explain.</summary>
     public int ExcessRepeats => Math.Max(0, Repeats - ExpectedRepeats);
-    public double RepeatShare => Intervals == 0 ? 0 : (double)Repeats / Intervals;
+    /// <summary>Consecutive pictures read: one frame apart (<see cref="Intervals"/>) or across a gap (<see cref="OutputGaps"/>).</summary>
+    public int Pairs => Intervals + OutputGaps;
+    public double RepeatShare => Pairs == 0 ? 0 : (double)Repeats / Pairs;
     public double? LatencyP50 => Percentile(LatencyMs, 0.50);
     public double? LatencyP95 => Percentile(LatencyMs, 0.95);
     /// <summary>The 95th percentile of capture → first packet at the reader where known, else → arrival.</summary>
@@ -229,7 +235,7 @@ public static class StampAnalysis
                 else intervals++;
                 var most = (long)Math.Ceiling(ratio * k - 1e-9);
                 if (d < 0) backwards++;
-                else if (d == 0 && k == 1) repeats++;
+                else if (d == 0 && (k == 1 || ratio * k >= 1)) repeats++;
                 else if (d > most)
                 {
                     skips++;
