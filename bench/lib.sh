@@ -3,7 +3,8 @@
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
-# WORKER_DLL may name another build of the worker (e.g. a ReadyToRun publish, as the image has: publish_worker).
+# WORKER_DLL may name another build of the worker (e.g. a ReadyToRun publish, as the image has: publish_worker),
+# or a NativeAOT executable.
 WORKER_DLL_GIVEN=${WORKER_DLL:+yes}
 WORKER_DLL=${WORKER_DLL:-"$REPO/src/MixerWorker/bin/Release/net10.0/MixerWorker.dll"}
 TESTBED_DLL="$REPO/tests/MixerWorker.Testbed/bin/Release/net10.0/MixerWorker.Testbed.dll"
@@ -30,6 +31,9 @@ write_scene() { # $1: path. The scene of the issue: 3 inputs, Program 2x2 + PiP,
 {"project":"demo","inputs":[{"name":"cam-a"},{"name":"cam-b"},{"name":"cam-c"}],"buses":[{"name":"program","format":{"width":640,"height":360,"fps":30,"videoBitrateKbps":1500},"layout":[{"source":"cam-a","x":0,"y":0,"width":320,"height":180},{"source":"cam-b","x":320,"y":0,"width":320,"height":180},{"source":"cam-c","x":0,"y":180,"width":320,"height":180},{"source":"cam-a","x":320,"y":180,"width":320,"height":180},{"source":"cam-c","x":480,"y":20,"width":140,"height":80,"z":1}]},{"name":"aux1","format":{"width":640,"height":360,"fps":30,"videoBitrateKbps":1500},"layout":[{"source":"cam-b","width":640,"height":360}]}]}
 JSON
 }
+
+# What starts a worker build: dotnet for a DLL, nothing for a NativeAOT executable (WORKER_DLL=path/to/MixerWorker).
+worker_launcher() { [[ $1 == *.dll ]] && echo dotnet || true; }
 
 # Unless WORKER_DLL was given, points it at the worker published as docker/Dockerfile.gst publishes it
 # (ReadyToRun, framework-dependent), built from a copy of src/ in $1, so the checkout's obj/ is not touched.
@@ -126,7 +130,7 @@ cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 # one core). Variables set before the call (VAR=x worker_cpu_split …) reach the worker.
 worker_cpu_split() {
   local pid c0 c1 a0 a1 b0 b1 w0 w1
-  dotnet "$WORKER_DLL" run "$1" --duration $(( WARMUP_S + WINDOW_S + 20 )) >"$2" 2>&1 &
+  $(worker_launcher "$WORKER_DLL") "$WORKER_DLL" run "$1" --duration $(( WARMUP_S + WINDOW_S + 20 )) >"$2" 2>&1 &
   pid=$!
   sleep "$WARMUP_S"
   c0=$(cpu_ticks "$pid"); a0=$(threads_ns "$pid" "$3"); b0=$(threads_ns "$pid" "$4"); w0=$(date +%s.%N)
