@@ -14,7 +14,14 @@ public static class SceneJson
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         // A hand-written command may name its "type" anywhere in the object, not only first.
         AllowOutOfOrderMetadataProperties = true,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
+        TypeInfoResolver = SceneJsonContext.Default.KeepingInitializers(),
+        Converters =
+        {
+            JsonContracts.CamelCase<AudioCodec>(), JsonContracts.CamelCase<Background>(), JsonContracts.CamelCase<Fit>(),
+            JsonContracts.CamelCase<PresetKind>(), JsonContracts.CamelCase<Corner>(), JsonContracts.CamelCase<TransitionKind>(),
+            JsonContracts.CamelCase<Direction>(), JsonContracts.CamelCase<DipColor>(), JsonContracts.CamelCase<BusKind>(),
+            JsonContracts.CamelCase<AudioMode>(),
+        },
     };
 
     /// <summary>The "type" of each command, as written in JSON.</summary>
@@ -27,7 +34,7 @@ public static class SceneJson
     public static SceneDefinition Parse(string json)
     {
         SceneDefinition? scene;
-        try { scene = JsonSerializer.Deserialize<SceneDefinition>(json, Options); }
+        try { scene = JsonSerializer.Deserialize(json, Options.Info<SceneDefinition>()); }
         catch (JsonException e)
         {
             throw new SceneException([$"malformed scene JSON: {e.Message}"]);
@@ -38,17 +45,17 @@ public static class SceneJson
         return scene;
     }
 
-    public static string Write(SceneDefinition scene) => JsonSerializer.Serialize(scene, Options);
+    public static string Write(SceneDefinition scene) => JsonSerializer.Serialize(scene, Options.Info<SceneDefinition>());
 
     /// <summary>
     /// Writes and reads back <see cref="WarmUpScene"/>, which holds every kind of object a scene can hold,
-    /// and checks it: the serializer builds its metadata by reflection on first use, and the first scene a
-    /// starting worker read paid for that, about a tenth of a second of a core on the start-up path. Run on
-    /// a spare thread while the host starts, it is paid beside the start instead.
+    /// and checks it: the serializer builds each type's contract on first use (from generated code now, by
+    /// reflection before, when the first scene a starting worker read paid about a tenth of a second of a
+    /// core on the start-up path). Run on a spare thread while the host starts, it is paid beside the start.
     /// </summary>
     public static void WarmUp()
     {
-        var scene = JsonSerializer.Deserialize<SceneDefinition>(Write(WarmUpScene), Options)!;
+        var scene = JsonSerializer.Deserialize(Write(WarmUpScene), Options.Info<SceneDefinition>())!;
         SceneValidator.Validate(scene);
     }
 
@@ -102,7 +109,7 @@ public static class SceneJson
         }
 
         ShowCommand? command;
-        try { command = JsonSerializer.Deserialize<ShowCommand>(json, Options); }
+        try { command = JsonSerializer.Deserialize(json, Options.Info<ShowCommand>()); }
         catch (JsonException e)
         {
             throw Bad($"malformed {type} command: {e.Message}");
@@ -113,7 +120,7 @@ public static class SceneJson
         return command;
     }
 
-    public static string WriteCommand(ShowCommand command) => JsonSerializer.Serialize(command, Options);
+    public static string WriteCommand(ShowCommand command) => JsonSerializer.Serialize(command, Options.Info<ShowCommand>());
 
     private static SceneException Bad(string reason) => new("command refused", [reason]);
 }

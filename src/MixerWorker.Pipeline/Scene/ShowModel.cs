@@ -240,10 +240,10 @@ public sealed record TallyState(IReadOnlyDictionary<string, BusTally> Buses)
 /// <see cref="OnAir"/> and <see cref="Preview"/> are sorted. A bus faded to black still lists what
 /// it has on air; <see cref="FadedToBlack"/> says the viewer sees black.
 /// </summary>
-public sealed record BusTally(IReadOnlyList<string> OnAir, IReadOnlyList<string> Preview)
+// FadedToBlack is a constructor parameter, not an init-only property beside them: the generated JSON contract reads
+// such a mixed record through one constructor call and words a bad value differently (JsonContractTests).
+public sealed record BusTally(IReadOnlyList<string> OnAir, IReadOnlyList<string> Preview, bool FadedToBlack = false)
 {
-    public bool FadedToBlack { get; init; }
-
     public bool Equals(BusTally? other) =>
         other is not null && FadedToBlack == other.FadedToBlack && OnAir.SequenceEqual(other.OnAir) && Preview.SequenceEqual(other.Preview);
 

@@ -24,7 +24,7 @@ public static class CommandJson
     /// <summary>The "type" of every command, as in <see cref="ShowCommand"/>'s JSON.</summary>
     public static readonly IReadOnlyList<string> Types = ["cut", "auto", "fadeToBlack", "setPreview", "setLayout", "graphics", "inputAudio", "busAudio"];
 
-    public static string Write(ShowCommand command) => JsonSerializer.Serialize(command, Options);
+    public static string Write(ShowCommand command) => JsonSerializer.Serialize(command, Options.Info<ShowCommand>());
 
     /// <summary>Parses one command; throws <see cref="CommandException"/> saying what is wrong.</summary>
     internal static ShowCommand Parse(string json)
@@ -44,7 +44,7 @@ public static class CommandJson
         catch (InvalidOperationException e) { throw Invalid($"malformed command JSON: {e.Message}"); }
 
         ShowCommand? command;
-        try { command = JsonSerializer.Deserialize<ShowCommand>(json, Options); }
+        try { command = JsonSerializer.Deserialize(json, Options.Info<ShowCommand>()); }
         catch (JsonException e) { throw Invalid(Plain(e.Message)); }
         catch (NotSupportedException e) { throw Invalid(Plain(e.Message)); }
         if (command is null) throw Invalid("the command is empty");

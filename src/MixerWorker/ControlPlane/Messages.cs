@@ -11,14 +11,26 @@ public static class ControlPlaneJson
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
+        TypeInfoResolver = WorkerJsonContext.Default.KeepingInitializers(),
+        Converters = { JsonContracts.CamelCase<ConnectionState>() },
     };
 
     /// <summary>Strict reading of messages from other services: a misspelt field is an error, not a silent default.</summary>
     public static readonly JsonSerializerOptions Strict = new(Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
 
-    public static string Write<T>(T value) => JsonSerializer.Serialize(value, Options);
+    public static string Write<T>(T value) => JsonSerializer.Serialize(value, Options.Info<T>());
 }
+
+/// <summary>Generated contracts of everything the host reads and writes as JSON besides scenes and commands.</summary>
+[JsonSerializable(typeof(ProjectEvent))]
+[JsonSerializable(typeof(ProjectStatus))]
+[JsonSerializable(typeof(MediaMtxEvent))]
+[JsonSerializable(typeof(AudioMeters))]
+[JsonSerializable(typeof(Fleet.WorkerHeartbeat))]
+[JsonSerializable(typeof(List<Fleet.WorkerHeartbeat>))]
+[JsonSerializable(typeof(Dashboard.FleetView), TypeInfoPropertyName = "DashboardFleetView")]
+[JsonSerializable(typeof(Headless.ShowScript))]
+internal sealed partial class WorkerJsonContext : JsonSerializerContext;
 
 /// <summary>Message types on mixer:{project}:events.</summary>
 public static class EventTypes
@@ -162,7 +174,7 @@ public sealed record MediaMtxEvent(string Event, string Project, string Name, st
     public static MediaMtxEvent? TryParse(string message, out string? error)
     {
         MediaMtxEvent? e;
-        try { e = JsonSerializer.Deserialize<MediaMtxEvent>(message, ControlPlaneJson.Strict); }
+        try { e = JsonSerializer.Deserialize(message, ControlPlaneJson.Strict.Info<MediaMtxEvent>()); }
         catch (JsonException ex)
         {
             error = ex.Message;

@@ -162,7 +162,7 @@ internal static partial class MixerCtl
         var ids = await db.SortedSetRangeByScoreAsync(keys.Workers, DateTimeOffset.UtcNow.Add(-Fleet.FleetView.Forget).ToUnixTimeMilliseconds());
         var live = new List<Fleet.WorkerHeartbeat>();
         foreach (var id in ids.Select(i => i.ToString()).Order(StringComparer.Ordinal))
-            if (await db.StringGetAsync(keys.Worker(id)) is { IsNull: false } value && JsonSerializer.Deserialize<Fleet.WorkerHeartbeat>(value.ToString(), ControlPlaneJson.Options) is { } w)
+            if (await db.StringGetAsync(keys.Worker(id)) is { IsNull: false } value && JsonSerializer.Deserialize(value.ToString(), ControlPlaneJson.Options.Info<Fleet.WorkerHeartbeat>()) is { } w)
                 live.Add(w);
         if (json)
         {
@@ -185,7 +185,7 @@ internal static partial class MixerCtl
         {
             var desired = StoredRevision(await db.StringGetAsync(keys.Desired(member)));
             var status = await db.StringGetAsync(keys.Status(member));
-            var running = status.IsNull ? null : JsonSerializer.Deserialize<ProjectStatus>(status.ToString(), ControlPlaneJson.Options);
+            var running = status.IsNull ? null : JsonSerializer.Deserialize(status.ToString(), ControlPlaneJson.Options.Info<ProjectStatus>());
             Console.WriteLine(running switch
             {
                 null => $"{member}\tdesired {desired}\tnot running",
@@ -238,14 +238,14 @@ internal static partial class MixerCtl
         {
             var text = m.Message.ToString();
             ProjectEvent? e = null;
-            try { e = JsonSerializer.Deserialize<ProjectEvent>(text, ControlPlaneJson.Options); }
+            try { e = JsonSerializer.Deserialize(text, ControlPlaneJson.Options.Info<ProjectEvent>()); }
             catch (JsonException) { }
             if (e?.Type == EventTypes.Meters && !meters) return;
             Console.WriteLine(json || e is null ? text : $"{DateTime.Now:HH:mm:ss.fff} {Describe(e, text)}");
         });
         Console.Error.WriteLine($"watching {keys.Events(project)}; Ctrl-C to stop");
         var status = await redis.GetDatabase().StringGetAsync(keys.Status(project));
-        if (!status.IsNull && !json && JsonSerializer.Deserialize<ProjectStatus>(status.ToString(), ControlPlaneJson.Options) is { } s)
+        if (!status.IsNull && !json && JsonSerializer.Deserialize(status.ToString(), ControlPlaneJson.Options.Info<ProjectStatus>()) is { } s)
         {
             Console.WriteLine($"{DateTime.Now:HH:mm:ss.fff} now: {Describe(s)}");
             if (s.Tally is { } t) Console.WriteLine($"{DateTime.Now:HH:mm:ss.fff} now: {Describe(t)}");

@@ -62,7 +62,7 @@ internal static partial class MixerCtl
         if (positional is [var file])
         {
             if (a.Has("preset")) throw new UsageException("give a shot file or --preset, not both");
-            try { return JsonSerializer.Deserialize<Shot>(ReadText(file), CommandJson.Options) ?? throw new UsageException("the shot file holds null"); }
+            try { return JsonSerializer.Deserialize(ReadText(file), CommandJson.Options.Info<Shot>()) ?? throw new UsageException("the shot file holds null"); }
             catch (JsonException e) { throw new UsageException($"shot file {file}: {e.Message}"); }
         }
         if (positional.Length > 0 || !a.Has("preset")) throw new UsageException("give a shot file, or --preset KIND --sources a,b");
@@ -149,7 +149,7 @@ internal static partial class MixerCtl
             {
                 try
                 {
-                    if (JsonSerializer.Deserialize<ProjectEvent>(m.Message.ToString(), ControlPlaneJson.Options) is { } e) _events.Writer.TryWrite(e);
+                    if (JsonSerializer.Deserialize(m.Message.ToString(), ControlPlaneJson.Options.Info<ProjectEvent>()) is { } e) _events.Writer.TryWrite(e);
                 }
                 catch (JsonException) { }
             });

@@ -2,6 +2,7 @@ using System.Net;
 using System.Reflection;
 using System.Text.Json;
 using MixerWorker.ControlPlane;
+using MixerWorker.Pipeline.Scene;
 using StackExchange.Redis;
 
 namespace MixerWorker.Dashboard;
@@ -61,7 +62,7 @@ internal static class DashboardServer
             response.Headers["Cache-Control"] = "no-store";
             if (context.Request.HttpMethod != "GET") response.StatusCode = (int)HttpStatusCode.MethodNotAllowed;
             else if (Files.TryGetValue(path, out var file)) await WriteAsync(response, file.ContentType, Resource(file.Resource));
-            else if (path == "/api/fleet") await WriteAsync(response, "application/json; charset=utf-8", JsonSerializer.SerializeToUtf8Bytes(await fleet.ReadAsync(), ControlPlaneJson.Options));
+            else if (path == "/api/fleet") await WriteAsync(response, "application/json; charset=utf-8", JsonSerializer.SerializeToUtf8Bytes(await fleet.ReadAsync(), ControlPlaneJson.Options.Info<FleetView>()));
             else if (path.Split('/') is ["", "api", "thumbnail", var project, var bus] && await fleet.ThumbnailAsync(project, bus) is { } jpeg)
                 await WriteAsync(response, "image/jpeg", jpeg);
             else response.StatusCode = (int)HttpStatusCode.NotFound;

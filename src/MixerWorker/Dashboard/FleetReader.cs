@@ -52,7 +52,7 @@ internal sealed class FleetReader(IConnectionMultiplexer redis, RedisKeys keys)
         {
             if (keys.ProjectOf(m.Channel) is not { } project) return;
             ProjectEvent? e;
-            try { e = JsonSerializer.Deserialize<ProjectEvent>(m.Message.ToString(), ControlPlaneJson.Options); }
+            try { e = JsonSerializer.Deserialize(m.Message.ToString(), ControlPlaneJson.Options.Info<ProjectEvent>()); }
             catch (JsonException) { return; }
             if (e is null) return;
             var heard = _heard.GetOrAdd(project, _ => new Heard());
@@ -134,7 +134,7 @@ internal sealed class FleetReader(IConnectionMultiplexer redis, RedisKeys keys)
     private static T? Parse<T>(RedisValue value) where T : class
     {
         if (value.IsNull) return null;
-        try { return JsonSerializer.Deserialize<T>(value.ToString(), ControlPlaneJson.Options); }
+        try { return JsonSerializer.Deserialize(value.ToString(), ControlPlaneJson.Options.Info<T>()); }
         catch (JsonException) { return null; }
     }
 }

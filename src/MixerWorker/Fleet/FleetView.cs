@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MixerWorker.ControlPlane;
+using MixerWorker.Pipeline.Scene;
 using StackExchange.Redis;
 
 namespace MixerWorker.Fleet;
@@ -23,7 +24,7 @@ internal sealed class FleetView(RedisConnection redis)
             if (value.IsNull) continue;
             try
             {
-                if (JsonSerializer.Deserialize<WorkerHeartbeat>(value.ToString(), ControlPlaneJson.Options) is { } heartbeat) live.Add(heartbeat);
+                if (JsonSerializer.Deserialize(value.ToString(), ControlPlaneJson.Options.Info<WorkerHeartbeat>()) is { } heartbeat) live.Add(heartbeat);
             }
             catch (JsonException) { /* a record from an incompatible version: not a candidate */ }
         }

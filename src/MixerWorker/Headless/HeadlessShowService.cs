@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MixerWorker.ControlPlane;
 using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
 
@@ -11,8 +12,10 @@ namespace MixerWorker.Headless;
 /// <summary>A timed list of scenes to apply while running: {"steps":[{"at":5.0,"scene":{...}}]}.</summary>
 public sealed record ShowScript(IReadOnlyList<ScriptStep> Steps)
 {
+    private static readonly JsonSerializerOptions Options = new(SceneJson.Options) { TypeInfoResolver = WorkerJsonContext.Default.KeepingInitializers() };
+
     public static ShowScript Load(string path) =>
-        JsonSerializer.Deserialize<ShowScript>(File.ReadAllText(path), SceneJson.Options) ?? new ShowScript([]);
+        JsonSerializer.Deserialize(File.ReadAllText(path), Options.Info<ShowScript>()) ?? new ShowScript([]);
 }
 
 public sealed record ScriptStep(double At, SceneDefinition Scene, string? Note = null);

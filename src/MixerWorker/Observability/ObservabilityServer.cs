@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -137,11 +138,24 @@ internal sealed class ObservabilityServer(
         var report = await health.CheckHealthAsync(r => r.Tags.Contains(tag), cancel);
         response.StatusCode = report.Status == HealthStatus.Unhealthy ? (int)HttpStatusCode.ServiceUnavailable : (int)HttpStatusCode.OK;
         response.ContentType = "application/json; charset=utf-8";
-        var body = JsonSerializer.SerializeToUtf8Bytes(new
+        // Written by hand: an anonymous type has no generated contract (a NativeAOT worker has no other kind).
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer))
         {
-            status = report.Status.ToString().ToLowerInvariant(),
-            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString().ToLowerInvariant(), description = e.Value.Description }),
-        });
+            json.WriteStartObject();
+            json.WriteString("status", report.Status.ToString().ToLowerInvariant());
+            json.WriteStartObject("checks");
+            foreach (var (name, entry) in report.Entries)
+            {
+                json.WriteStartObject(name);
+                json.WriteString("status", entry.Status.ToString().ToLowerInvariant());
+                json.WriteString("description", entry.Description);
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        var body = buffer.WrittenMemory;
         response.ContentLength64 = body.Length;
         if (method == "GET") await response.OutputStream.WriteAsync(body, cancel);
     }
