@@ -34,15 +34,19 @@ public class JsonContractTests
     // ShowScript keeps its options private; the same ones, rebuilt.
     private static JsonSerializerOptions ScriptOptions() => new(SceneJson.Options) { TypeInfoResolver = WorkerJsonContext.Default.KeepingInitializers() };
 
-    private static JsonSerializerOptions Reflection(JsonSerializerOptions generated) => new(generated) { TypeInfoResolver = new DefaultJsonTypeInfoResolver() };
+    /// <summary>The set's generated options, the same options reading by reflection, and every type the roots reach.</summary>
+    private static (JsonSerializerOptions Generated, JsonSerializerOptions Reflection, List<Type> Types) Contracts(string set)
+    {
+        var (generated, roots) = Of(set);
+        return (generated, new JsonSerializerOptions(generated) { TypeInfoResolver = new DefaultJsonTypeInfoResolver() }, Reachable(generated, roots));
+    }
 
     [Theory, MemberData(nameof(OptionSets))]
     public void Minimal_json_reads_as_the_reflection_based_serializer_read_it(string set)
     {
-        var (generated, roots) = Of(set);
-        var reflection = Reflection(generated);
+        var (generated, reflection, types) = Contracts(set);
         var checkedTypes = 0;
-        foreach (var type in Reachable(generated, roots).Where(t => generated.GetTypeInfo(t).Kind == JsonTypeInfoKind.Object && !t.IsAbstract))
+        foreach (var type in types.Where(t => generated.GetTypeInfo(t).Kind == JsonTypeInfoKind.Object && !t.IsAbstract))
         {
             var json = Minimal(reflection, type).ToJsonString();
             var viaGenerated = JsonSerializer.Deserialize(json, generated.GetTypeInfo(type));
@@ -53,7 +57,7 @@ public class JsonContractTests
             checkedTypes++;
         }
         // Commands come as their base type with "type" naming the kind.
-        foreach (var type in Reachable(generated, roots).Where(t => generated.GetTypeInfo(t).PolymorphismOptions is not null))
+        foreach (var type in types.Where(t => generated.GetTypeInfo(t).PolymorphismOptions is not null))
             foreach (var derived in generated.GetTypeInfo(type).PolymorphismOptions!.DerivedTypes)
             {
                 var minimal = Minimal(reflection, derived.DerivedType);
@@ -67,10 +71,9 @@ public class JsonContractTests
     [Theory, MemberData(nameof(OptionSets))]
     public void Broken_json_fails_with_the_reflection_based_serializers_message(string set)
     {
-        var (generated, roots) = Of(set);
-        var reflection = Reflection(generated);
+        var (generated, reflection, types) = Contracts(set);
         var cases = 0;
-        foreach (var type in Reachable(generated, roots).Where(t => generated.GetTypeInfo(t).Kind == JsonTypeInfoKind.Object && !t.IsAbstract))
+        foreach (var type in types.Where(t => generated.GetTypeInfo(t).Kind == JsonTypeInfoKind.Object && !t.IsAbstract))
         {
             var info = reflection.GetTypeInfo(type);
             foreach (var property in info.Properties.Where(p => p.Set is not null || p.AssociatedParameter is not null))
@@ -109,8 +112,8 @@ public class JsonContractTests
     {
         foreach (var set in Sets)
         {
-            var (generated, roots) = Of(set);
-            foreach (var type in Reachable(generated, roots).Where(t => t.IsEnum))
+            var (generated, _, types) = Contracts(set);
+            foreach (var type in types.Where(t => t.IsEnum))
             {
                 var last = Enum.GetValues(type).GetValue(Enum.GetValues(type).Length - 1)!;
                 var written = JsonSerializer.Serialize(last, generated.GetTypeInfo(type));
