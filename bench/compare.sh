@@ -152,7 +152,7 @@ if [ "${1:-}" = "--profile" ]; then
   start_helpers_feeds "$dir" $((WARMUP_S + 3 * PROFILE_S + 70)) "$feed"
   case $3 in
     # The perf map names the JIT-compiled managed code in perf's report.
-    worker) DOTNET_PerfMapEnabled=1 dotnet "$WORKER_DLL" run "$dir/scene.json" --duration $((WARMUP_S + 3 * PROFILE_S + 60)) >"$dir/mixer.log" 2>&1 & ;;
+    worker) DOTNET_PerfMapEnabled=1 $(worker_launcher "$WORKER_DLL") "$WORKER_DLL" run "$dir/scene.json" --duration $((WARMUP_S + 3 * PROFILE_S + 60)) >"$dir/mixer.log" 2>&1 & ;;
     ffmpeg) ffmpeg_cmd; "${FFMPEG_CMD[@]}" >"$dir/mixer.log" 2>&1 & ;;
     gst) gst_cmd; printf '%q ' "${GST_CMD[@]}" >"$dir/graph.txt"; "${GST_CMD[@]}" >"$dir/mixer.log" 2>&1 & ;;
   esac
@@ -189,7 +189,7 @@ run_one() { # $1: job spec, $2: mixer, $3: rep
   echo "$name ($feed feeds), $mixer, rep $rep ..." >&2
   start_helpers_feeds "$dir" "$life" "$feed"
   case $mixer in
-    worker) dotnet "$WORKER_DLL" run "$dir/scene.json" --duration "$life" >"$dir/mixer.log" 2>&1 & ;;
+    worker) $(worker_launcher "$WORKER_DLL") "$WORKER_DLL" run "$dir/scene.json" --duration "$life" >"$dir/mixer.log" 2>&1 & ;;
     ffmpeg) ffmpeg_cmd; "${FFMPEG_CMD[@]}" >"$dir/mixer.log" 2>&1 & ;;
     gst) gst_cmd; printf '%q ' "${GST_CMD[@]}" >"$dir/graph.txt"; "${GST_CMD[@]}" >"$dir/mixer.log" 2>&1 & ;;
   esac

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Time from worker start to first published frame (cold starts), with a control reader joining in steady state.
-# The worker as the image runs it: a ReadyToRun publish, made first (WORKER_DLL=... measures another build).
+# The worker as the image runs it: a NativeAOT publish, made first (WORKER_DLL=... measures another build).
 # Usage: bench/first-frame.sh [markdown-out]   (env: TTFF_REPS, WORKER_DLL)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -38,7 +38,7 @@ for rep in $(seq 1 "$TTFF_REPS"); do
   echo "time-to-first-frame run $rep ..." >&2
   rm -f "$WORK/first.$rep"
   t0=$(date +%s.%N)
-  dotnet "$WORKER_DLL" run "$WORK/scene.json" --duration 12 >"$WORK/ttff-$rep.log" 2>&1 &
+  $(worker_launcher "$WORKER_DLL") "$WORKER_DLL" run "$WORK/scene.json" --duration 12 >"$WORK/ttff-$rep.log" 2>&1 &
   wpid=$!
   reader_first_frame "$WORK/first.$rep"
   # Control: the same reader joining the stream in steady state, to tell the reader's own start-up
@@ -56,9 +56,9 @@ done
 {
   echo "### Time from worker start to first published frame (${TTFF_REPS} cold starts, no tracer)"
   echo
-  echo "Worker: ${WORKER_DLL_GIVEN:+given as }\`$( [ -n "$WORKER_DLL_GIVEN" ] && echo "$WORKER_DLL" || echo "ReadyToRun publish of src/, as the image")\`."
+  echo "Worker: ${WORKER_DLL_GIVEN:+given as }\`$( [ -n "$WORKER_DLL_GIVEN" ] && echo "$WORKER_DLL" || echo "NativeAOT publish of src/, as the image")\`."
   echo
-  echo "Seconds after \`dotnet MixerWorker.dll run\` was started. Output connected / inputs live: the worker's own log"
+  echo "Seconds after the worker's \`run\` was started. Output connected / inputs live: the worker's own log"
   echo "timestamps. First frame at a reader: an ffmpeg reader polling \`read:out/demo/program\` every 0.1 s (the stand-in refuses"
   echo "readers until the worker publishes) decodes its first video frame; this includes SRT latency ${SRT__LATENCYMS} ms and"
   echo "the wait for the next keyframe (GOP 1 s)."

@@ -3,7 +3,7 @@
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
-# WORKER_DLL may name another build of the worker (e.g. a ReadyToRun publish, as the image has: publish_worker).
+# WORKER_DLL may name another build of the worker (a DLL, or a NativeAOT executable as the image has: publish_worker).
 WORKER_DLL_GIVEN=${WORKER_DLL:+yes}
 WORKER_DLL=${WORKER_DLL:-"$REPO/src/MixerWorker/bin/Release/net10.0/MixerWorker.dll"}
 TESTBED_DLL="$REPO/tests/MixerWorker.Testbed/bin/Release/net10.0/MixerWorker.Testbed.dll"
@@ -31,16 +31,19 @@ write_scene() { # $1: path. The scene of the issue: 3 inputs, Program 2x2 + PiP,
 JSON
 }
 
+# What starts a worker build: dotnet for a DLL, nothing for a NativeAOT executable (WORKER_DLL=path/to/MixerWorker).
+worker_launcher() { [[ $1 == *.dll ]] && echo dotnet || true; }
+
 # Unless WORKER_DLL was given, points it at the worker published as docker/Dockerfile.gst publishes it
-# (ReadyToRun, framework-dependent), built from a copy of src/ in $1, so the checkout's obj/ is not touched.
+# (NativeAOT; with gcc where there is no clang), built from a copy of src/ in $1, so the checkout's obj/ is not touched.
 publish_worker() { # $1: work dir
   [ -n "$WORKER_DLL_GIVEN" ] && return
   mkdir -p "$1/publish-src"
   tar -C "$REPO" -c --exclude=bin --exclude=obj src Directory.Build.props | tar -C "$1/publish-src" -x
   dotnet publish "$1/publish-src/src/MixerWorker/MixerWorker.csproj" -c Release -nologo -v q -o "$1/worker" \
-    -p:UseAppHost=false -r linux-x64 --self-contained false -p:PublishReadyToRun=true >"$1/publish.log" 2>&1 \
+    -r linux-x64 -p:PublishAot=true $(command -v clang >/dev/null || echo -p:CppCompilerAndLinker=gcc) >"$1/publish.log" 2>&1 \
     || { cat "$1/publish.log" >&2; return 1; }
-  WORKER_DLL="$1/worker/MixerWorker.dll"
+  WORKER_DLL="$1/worker/MixerWorker"
 }
 
 HELPER_PIDS=()
@@ -126,7 +129,7 @@ cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 # one core). Variables set before the call (VAR=x worker_cpu_split …) reach the worker.
 worker_cpu_split() {
   local pid c0 c1 a0 a1 b0 b1 w0 w1
-  dotnet "$WORKER_DLL" run "$1" --duration $(( WARMUP_S + WINDOW_S + 20 )) >"$2" 2>&1 &
+  $(worker_launcher "$WORKER_DLL") "$WORKER_DLL" run "$1" --duration $(( WARMUP_S + WINDOW_S + 20 )) >"$2" 2>&1 &
   pid=$!
   sleep "$WARMUP_S"
   c0=$(cpu_ticks "$pid"); a0=$(threads_ns "$pid" "$3"); b0=$(threads_ns "$pid" "$4"); w0=$(date +%s.%N)

@@ -2,7 +2,7 @@
 # Peak memory of worker builds and runtime settings side by side, in alternating order, on one set of four feeds (as
 # compare.sh publishes them): peak RSS (VmHWM), its anonymous and file-backed parts, threads, process CPU, and where the
 # resident memory is by mapping (bench/smaps-groups.awk on /proc/PID/smaps at the end of the run), a row per run.
-# Usage: bench/memory-ab.sh OUTDIR SCENE NAME=WORKER_DLL|NAME=cmd:FILE ...
+# Usage: bench/memory-ab.sh OUTDIR SCENE NAME=WORKER_DLL|NAME=AOT_EXECUTABLE|NAME=cmd:FILE ...
 #   SCENE: e.g. the scene.json that `bench/compare.sh --profile 8bus-360p worker DIR` writes into DIR.
 #   cmd:FILE runs the command line in FILE instead of a worker (e.g. the job's hand gst-launch graph or ffmpeg).
 # env: ORDER (names in run order, default "before after after before before after"), WARMUP_S=9, MEASURE_S=15,
@@ -24,7 +24,7 @@ for name in $ORDER; do
   what=${RUN[$name]} envvar="ENV_$name"
   # shellcheck disable=SC2086 # the variant's environment is a list of K=V words on purpose
   if [[ $what == cmd:* ]]; then env ${!envvar:-} bash -c "exec $(cat "${what#cmd:}")" >"$out/$i-$name.log" 2>&1 &
-  else env ${!envvar:-} dotnet "$what" run "$scene" --duration $((WARMUP_S + MEASURE_S + 20)) >"$out/$i-$name.log" 2>&1 &
+  else env ${!envvar:-} $(worker_launcher "$what") "$what" run "$scene" --duration $((WARMUP_S + MEASURE_S + 20)) >"$out/$i-$name.log" 2>&1 &
   fi
   mpid=$!
   sleep "$WARMUP_S"

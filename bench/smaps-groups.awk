@@ -10,6 +10,7 @@ function group(i,   f) {
   if (f ~ /\/dotnet\/shared\/.*\.so$/ || f ~ /\/dotnet\/host\//) return ".NET runtime native (coreclr, clrjit, System.*.so)"
   if (f ~ /\/dotnet\/shared\/.*\.dll$/) return ".NET framework assemblies"
   if (f ~ /\.dll$/) return "app assemblies (worker, packages)"
+  if (f ~ /\/MixerWorker$/) return "the worker's NativeAOT executable (its code, the runtime's, the framework's)"
   if (f ~ /\/gstreamer-1\.0\//) return "GStreamer plugins"
   if (f ~ /libgst/) return "GStreamer libraries"
   if (f ~ /libav|libsw|libpostproc/) return "libav* (ffmpeg's libraries)"

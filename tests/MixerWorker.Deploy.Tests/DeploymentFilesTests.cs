@@ -55,7 +55,9 @@ public sealed class DeploymentFilesTests
             Assert.Matches(new Regex($@"^\s+.*\b{Regex.Escape(package)}\b", RegexOptions.Multiline), text);
         }
         Assert.Contains("ARG INTEL_VA_DRIVER=intel-media-va-driver-non-free", text);
-        Assert.Contains(@"CMD [""dotnet"", ""/app/MixerWorker.dll""]", text);
+        // NativeAOT: the worker is its own executable, with no .NET runtime in the image to start it.
+        Assert.Contains(@"CMD [""/app/MixerWorker""]", text);
+        Assert.Matches(new Regex(@"^\s+-r ""linux-.*-p:PublishAot=true", RegexOptions.Multiline), text);
     }
 
     [Fact]
