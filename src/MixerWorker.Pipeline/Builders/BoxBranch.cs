@@ -51,7 +51,7 @@ internal sealed class BoxBranch : IDisposable
     private readonly FramePicker _framePicker = new();
     private readonly double _frameNs;
     private readonly Pad _clipSink;
-    private readonly Func<ulong, bool> _shows;
+    private readonly Func<ulong, ulong?, bool> _shows;
     // The clip each recent buffer was cut with, by PTS, so the compositor thread can place the very
     // buffer it draws at the offset its clip needs.
     private readonly (ulong Pts, Crop Clip)[] _clipped = new (ulong, Crop)[16];
@@ -91,6 +91,12 @@ internal sealed class BoxBranch : IDisposable
     /// AUX bus shedding load makes one in n); unset, it makes every frame.
     /// </summary>
     internal Func<ulong, bool>? BusMakes { get; set; }
+
+    /// <summary>
+    /// Whether a picture for a frame the bus does not make, arriving at a running time, is to stand in for the
+    /// next frame it makes (<see cref="LatenessGuard.Fallback"/>); unset, it never is.
+    /// </summary>
+    internal Func<ulong, ulong, bool>? BusFallback { get; set; }
 
     /// <param name="box">The box's first size, crop and fit (<see cref="Resize"/> changes them).</param>
     /// <param name="fps">The bus's frame rate, which the box lets pictures in at.</param>
@@ -194,12 +200,15 @@ internal sealed class BoxBranch : IDisposable
     }
 
     /// <summary>
-    /// Whether the box would show the picture at running time <paramref name="runningTime"/>: the bus
-    /// makes the output frame whose slot it falls in (<see cref="FramePicker"/>). Before the bus's
-    /// first frame, and on a bus that makes every frame, every picture. The source's streaming thread.
+    /// Whether the box would show the picture at running time <paramref name="runningTime"/>, arriving at the
+    /// pipeline's running time <paramref name="now"/>: the bus makes the output frame whose slot it falls in
+    /// (<see cref="FramePicker"/>), or the picture comes so late just before such a frame that it is to stand
+    /// in for that frame's own (<see cref="BusFallback"/>). Before the bus's first frame, and on a bus that
+    /// makes every frame, every picture. The source's streaming thread.
     /// </summary>
-    internal bool Shows(ulong runningTime) =>
-        BusMakes is not { } makes || OutputGrid?.Invoke() is not { } grid || makes(FramePicker.FrameOf(runningTime, grid, _frameNs));
+    internal bool Shows(ulong runningTime, ulong? now) =>
+        BusMakes is not { } makes || OutputGrid?.Invoke() is not { } grid ||
+        FramePicker.FrameOf(runningTime, grid, _frameNs) is var frame && (makes(frame) || (now is { } at && BusFallback?.Invoke(frame, at) == true));
 
     // Off the shared scaler's tee, before the tee may go: the tee then sees not-linked (allowed)
     // rather than the flushing pad of a stopping branch, which it would pass upstream.

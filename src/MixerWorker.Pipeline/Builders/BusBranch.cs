@@ -138,7 +138,7 @@ internal sealed class BusBranch : IDisposable
         Director = new BusDirector(graph, scalers, Compositor, bus, toControlThread, gains =>
         {
             if (Sound.Alone) Sound.Target?.SetInputGains(gains);
-        }, Guard.Makes);
+        }, Guard.Makes, Guard.Fallback);
         if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(graph, scalers, bus.Name, Compositor);
         // Downstream first: a live source started before the aggregator it feeds pushes into an
         // inactive pad, gets FLUSHING, pauses its task for good, and the bus never produces a frame.

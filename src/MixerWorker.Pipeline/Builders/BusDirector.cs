@@ -30,6 +30,7 @@ internal sealed class BusDirector : IDisposable
     private readonly Action<Action> _toControlThread;
     private readonly Action<IReadOnlyDictionary<string, double>> _setAudioGains;
     private readonly Func<ulong, bool> _busMakes;
+    private readonly Func<ulong, ulong, bool> _busFallback;
     private readonly Lock _lock = new();
     private int _nextBoxId;
 
@@ -52,10 +53,11 @@ internal sealed class BusDirector : IDisposable
     internal event Action? TransitionFinished;
 
     internal BusDirector(Graph graph, ScalerPool scalers, Element compositor, BusDefinition bus, Action<Action> toControlThread,
-        Action<IReadOnlyDictionary<string, double>> setAudioGains, Func<ulong, bool> busMakes)
+        Action<IReadOnlyDictionary<string, double>> setAudioGains, Func<ulong, bool> busMakes, Func<ulong, ulong, bool> busFallback)
     {
         _setAudioGains = setAudioGains;
         _busMakes = busMakes;
+        _busFallback = busFallback;
         _graph = graph;
         _scalers = scalers;
         _compositor = compositor;
@@ -105,6 +107,7 @@ internal sealed class BusDirector : IDisposable
             {
                 OutputGrid = LastFrameTime,
                 BusMakes = _busMakes,
+                BusFallback = _busFallback,
             };
             toBranches[j] = branch;
             fresh.Add(branch);

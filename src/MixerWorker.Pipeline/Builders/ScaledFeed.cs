@@ -28,9 +28,9 @@ internal sealed class ScaledFeed : IDisposable
     private readonly Element _scale;
     private readonly Pad _sourcePad, _entry;
     private readonly ProbeHandle _queries, _demand;
-    // Whether each box attached shows the picture at a running time (BoxBranch.Shows). The control
-    // thread replaces the array, the source's thread reads it.
-    private volatile Func<ulong, bool>[] _shows = [];
+    // Whether each box attached shows the picture at a running time arriving at a running time
+    // (BoxBranch.Shows). The control thread replaces the array, the source's thread reads it.
+    private volatile Func<ulong, ulong?, bool>[] _shows = [];
 
     internal ScaleKey Key { get; }
     internal string Source { get; }
@@ -87,20 +87,22 @@ internal sealed class ScaledFeed : IDisposable
     }
 
     /// <summary>Adds a box's test of which pictures it shows (<see cref="BoxBranch.Shows"/>). Control thread.</summary>
-    internal void AddViewer(Func<ulong, bool> shows) => _shows = [.. _shows, shows];
+    internal void AddViewer(Func<ulong, ulong?, bool> shows) => _shows = [.. _shows, shows];
 
     /// <summary>Removes what <see cref="AddViewer"/> added. Control thread.</summary>
-    internal void RemoveViewer(Func<ulong, bool> shows) => _shows = [.. _shows.Where(s => s != shows)];
+    internal void RemoveViewer(Func<ulong, ulong?, bool> shows) => _shows = [.. _shows.Where(s => s != shows)];
 
     // The source's thread, before the queue: a picture no box will show (only shedding AUX buses use
-    // this scaler and none of them makes the frame it is for) is not queued, cropped or scaled. The
-    // AUX buses' own compositors would throw it away, after it had been scaled at the input's full rate.
+    // this scaler, none of them makes the frame it is for, and it does not come late just before one
+    // they make) is not queued, cropped or scaled. The AUX buses' own compositors would throw it away,
+    // after it had been scaled at the input's full rate.
     private ProbeReturn OnPicture(ProbeInfo info)
     {
         var shows = _shows;
         if (shows.Length == 0 || info.BufferRunningTime(_entry) is not { } rt) return ProbeReturn.Ok;
+        var now = _graph.Pipeline.RunningTimeNow();
         foreach (var s in shows)
-            if (s(rt)) return ProbeReturn.Ok;
+            if (s(rt, now)) return ProbeReturn.Ok;
         return ProbeReturn.Drop;
     }
 

@@ -133,6 +133,37 @@ public sealed class LatenessGuardTests
         Assert.Equal(500, episode!.Value.AudioDropped.TotalMilliseconds);
     }
 
+    /// <summary>
+    /// A bus making one frame in 15 whose input falls behind for a moment around one of those frames (eight
+    /// pictures 130 ms after their running time, past the bus's 90 ms deadline; the rest 40 ms, as in the
+    /// 720p + 7 AUX trace of bench/results/2026-12-01-2130-vm-shedding-aux-holds.md). Its pictures pass the shared
+    /// scaler's demand filter as ScaledFeed passes them (the bus makes their frame, or Fallback), and at each
+    /// frame it makes the compositor shows the newest picture that came before that frame's deadline. With only
+    /// the made frames' own pictures, the late one missed its frame and the box kept the picture of the frame a
+    /// shed period before: one picture for a second.
+    /// </summary>
+    [Fact]
+    public void A_shedding_bus_whose_input_falls_late_for_a_moment_shows_the_newest_picture_in_time_and_an_input_in_time_costs_nothing_more()
+    {
+        const ulong frame = 33_333_333;
+        const int first = 900, count = 300, hiccupAt = first + 150;
+        var guard = new LatenessGuard("aux1", 30, Latency) { ShedEvery = LatenessGuard.MostShed };
+        var deadline = (ulong)Latency.Ticks * 100;
+        bool Late(int n) => n >= hiccupAt - 5 && n <= hiccupAt + 2;
+        var pictures = Enumerable.Range(first, count)
+            .Select(n => (N: n, RunningTime: (ulong)n * frame, Arrival: (ulong)n * frame + (Late(n) ? 130UL : 40UL) * Ms)).ToList();
+        var passed = pictures.Where(p => guard.Makes(p.RunningTime) || guard.Fallback(p.RunningTime, p.Arrival)).ToList();
+
+        foreach (var made in pictures.Where(p => guard.Makes(p.RunningTime)))
+        {
+            var shown = passed.Where(p => p.Arrival <= made.RunningTime + deadline && p.RunningTime <= made.RunningTime + frame / 2).MaxBy(p => p.N);
+            Assert.True(made.N - shown.N <= LatenessGuard.FallbackFrames,
+                $"the frame of picture {made.N} showed picture {shown.N} ({(ulong)(made.N - shown.N) * frame / Ms} ms older)");
+        }
+        // Pictures in time pass only for the frames the bus makes.
+        Assert.Equal(pictures.Where(p => !Late(p.N) && guard.Makes(p.RunningTime)).Select(p => p.N), passed.Where(p => !Late(p.N)).Select(p => p.N));
+    }
+
     [Fact]
     public void A_muxer_is_told_no_picture_can_come_before_the_oldest_one_the_bus_would_still_encode()
     {
