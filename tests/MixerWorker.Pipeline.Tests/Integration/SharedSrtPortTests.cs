@@ -25,6 +25,14 @@ public sealed class SharedSrtPortTests(ITestOutputHelper output)
         Buses = [.. BusNames.Select((name, i) => Bus(name, 160, 90, At(i == 1 ? B.Input : A.Input, 0, 0, 160, 90)))],
     };
 
+    [Theory]
+    [InlineData("10.0.0.7", "10.0.0.7")]
+    [InlineData("localhost", "127.0.0.1")]
+    [InlineData("::1", null)]              // IPv6: srtsink could not bind the wildcard alike
+    [InlineData("no-such-host.invalid", null)] // srtsink resolves it again and reports the failure itself
+    public void The_hub_is_called_at_an_IPv4_address_or_the_output_binds_nothing(string host, string? expected) =>
+        Assert.Equal(expected, SharedSrtPort.IPv4Of(host)?.ToString());
+
     private static string Out(string bus) => $"out/{Project}/{bus}";
 
     private static async Task WaitForOutputsAsync(MixHarness h)
@@ -35,7 +43,9 @@ public sealed class SharedSrtPortTests(ITestOutputHelper output)
     [Fact]
     public async Task Every_output_and_input_calls_from_the_one_shared_port_and_each_bus_still_reaches_its_viewers()
     {
-        await using var h = await MixHarness.StartShowAsync(output, ThreeBuses, [A, B]);
+        // By name, as in a deployment: srtsink is given the address the worker resolved.
+        await using var h = await MixHarness.StartShowAsync(output, ThreeBuses, [A, B],
+            h => h.Options() is var o ? o with { MediaMtx = o.MediaMtx with { Host = "localhost" } } : null!);
         await WaitForOutputsAsync(h);
         var readers = BusNames.Select(b => (Bus: b, Reader: h.Read(b))).ToArray();
         foreach (var (bus, reader) in readers)
