@@ -16,7 +16,7 @@ namespace MixerWorker.Pipeline.Srt;
 /// streamid are the connection's, not the channel's. A socket of our own, bound to 0.0.0.0:0 on first
 /// use and never connected, holds the multiplexer and the port the kernel chose for the life of the
 /// process: no port is guessed, so workers sharing a host never collide, and the port stays while
-/// callers come, fail and reconnect (each holds a reference; the last one out would close it).
+/// callers come, fail and reconnect (libsrt closes a multiplexer when its last socket is gone; the holder is never gone).
 /// MediaMTX's listener (gosrt) tells callers apart by their SRT socket id, never by their address.
 /// IPv4 only: binding IPv6's wildcard needs SRTO_IPV6ONLY set on every socket, and srtsink (GStreamer
 /// 1.22) has no property for it; a hub reached over IPv6 gets one multiplexer per connection, as before.
