@@ -91,8 +91,6 @@ internal sealed unsafe class SrtCallerReader : IDisposable
             socket = srt_create_socket();
             if (socket == InvalidSocket) { End($"cannot create an SRT socket: {LastErrorText()}"); return; }
             if (!Configure(socket)) return;
-            // On the process's shared port the reader runs on the same libsrt multiplexer as every other caller.
-            SharedSrtPort.TryJoin(socket, address);
             eid = srt_epoll_create();
             if (eid < 0) { End($"cannot create an SRT poll: {LastErrorText()}"); return; }
             // Writable means connected; ERR means the connection failed or broke.
