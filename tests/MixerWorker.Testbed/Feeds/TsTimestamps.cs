@@ -128,10 +128,15 @@ internal static class TsPacket
     public const int Size = 188;
     public const byte Sync = 0x47;
 
-    private static bool Pusi(ReadOnlySpan<byte> p) => (p[1] & 0x40) != 0;
+    public static int Pid(ReadOnlySpan<byte> p) => ((p[1] & 0x1F) << 8) | p[2];
+    public static bool Pusi(ReadOnlySpan<byte> p) => (p[1] & 0x40) != 0;
     private static int AdaptationControl(ReadOnlySpan<byte> p) => (p[3] >> 4) & 3;
+    public static bool HasPayload(ReadOnlySpan<byte> p) => (AdaptationControl(p) & 1) != 0;
 
-    private static int PayloadStart(ReadOnlySpan<byte> p) => (AdaptationControl(p) & 2) != 0 ? 5 + p[4] : 4;
+    public static int PayloadStart(ReadOnlySpan<byte> p) => (AdaptationControl(p) & 2) != 0 ? 5 + p[4] : 4;
+
+    /// <summary>The adaptation field's random_access_indicator: muxers set it where a keyframe's PES begins.</summary>
+    public static bool RandomAccess(ReadOnlySpan<byte> p) => (AdaptationControl(p) & 2) != 0 && p[4] > 0 && (p[5] & 0x40) != 0;
 
     /// <summary>Offset of the 6-byte PCR field, or null when the packet has none.</summary>
     public static int? PcrOffset(ReadOnlySpan<byte> p) =>
@@ -159,7 +164,7 @@ internal static class TsPacket
     /// <summary>Offsets of the PTS and DTS fields (-1 when absent) of a PES that starts in this packet, or null.</summary>
     public static (int Pts, int Dts)? PesTimestampOffsets(ReadOnlySpan<byte> p)
     {
-        if (!Pusi(p) || (AdaptationControl(p) & 1) == 0) return null;
+        if (!Pusi(p) || !HasPayload(p)) return null;
         var s = PayloadStart(p);
         if (s + 14 > Size || p[s] != 0 || p[s + 1] != 0 || p[s + 2] != 1) return null;
         var streamId = p[s + 3];

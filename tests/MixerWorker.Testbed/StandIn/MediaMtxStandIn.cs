@@ -9,8 +9,8 @@ namespace MixerWorker.Testbed.StandIn;
 /// <summary>
 /// TEST DOUBLE for MediaMTX's SRT server (v1.20 behaviour, see docs/standin.md): one SRT listener
 /// that routes by streamid, enforces per-prefix passphrases and an optional query token, and relays
-/// each publisher's messages to its readers. Not a media server: no demuxing, no GOP handling,
-/// no HTTP API.
+/// each publisher's messages to its readers, a joining reader from the next keyframe on (<see cref="StreamStart"/>).
+/// Not a media server: no demuxing, no GOP cache, no HTTP API.
 /// </summary>
 /// <remarks>
 /// Threads: libsrt's receive-queue thread runs <see cref="OnListen"/> (streamid decisions); one
@@ -443,16 +443,24 @@ public sealed class MediaMtxStandIn : IDisposable
                 if (pub.Attempt.PublishedAt is null) Promote(ps, pub);
                 Interlocked.Add(ref ps.BytesIn, n);
                 if (n < ShortMessage) Interlocked.Increment(ref ps.ShortIn);
+                var keyframe = pub.Start!.Observe(buf.AsSpan(0, n));
                 // Readers only change on this thread, so the array is stable for this loop.
                 foreach (var r in ps.Readers)
                 {
-                    if (srt_sendmsg(r.Socket, p, n, -1, 0) >= 0)
+                    var from = 0;
+                    if (r.Joining)
                     {
-                        Interlocked.Add(ref ps.BytesOut, n);
-                        continue;
+                        if (pub.Start.HasVideo)
+                        {
+                            if (keyframe < 0) continue;
+                            from = keyframe;
+                            var tables = pub.Start.Tables;
+                            fixed (byte* t = tables)
+                                if (!Relay(ps, r, t, tables.Length, ref broken)) continue;
+                        }
+                        r.Joining = false;
                     }
-                    if (LastError() == SRT_EASYNCSND) Interlocked.Increment(ref ps.Dropped);
-                    else (broken ??= new()).Add(r);
+                    Relay(ps, r, p + from, n - from, ref broken);
                 }
                 if (broken is not null)
                 {
@@ -461,6 +469,20 @@ public sealed class MediaMtxStandIn : IDisposable
                 }
             }
         }
+    }
+
+    // One message to one reader: false when it was not sent (a full send buffer drops it for this reader alone, a broken
+    // connection is closed after the fan-out).
+    private static unsafe bool Relay(PathState ps, Conn r, byte* data, int length, ref List<Conn>? broken)
+    {
+        if (srt_sendmsg(r.Socket, data, length, -1, 0) >= 0)
+        {
+            Interlocked.Add(ref ps.BytesOut, length);
+            return true;
+        }
+        if (LastError() == SRT_EASYNCSND) Interlocked.Increment(ref ps.Dropped);
+        else (broken ??= new()).Add(r);
+        return false;
     }
 
     /// <summary>
@@ -631,6 +653,10 @@ public sealed class MediaMtxStandIn : IDisposable
         public readonly int Socket = socket;
         public readonly AttemptState Attempt = attempt;
         public bool IsPublisher => Attempt.Parsed!.IsPublish;
+        /// <summary>A publisher's: where in its stream a joining reader starts.</summary>
+        public readonly StreamStart? Start = attempt.Parsed!.IsPublish ? new() : null;
+        /// <summary>A reader that has not been sent anything yet (it starts at a random-access picture). I/O thread.</summary>
+        public bool Joining = !attempt.Parsed!.IsPublish;
     }
 
     private sealed class PathState

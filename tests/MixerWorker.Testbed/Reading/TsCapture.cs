@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using MixerWorker.Pipeline.Interop;
+using MixerWorker.Testbed.Feeds;
+
+namespace MixerWorker.Testbed.Reading;
+
+/// <summary>What a reader received of an MPEG-TS stream, read packet by packet and decoded as a viewer would.</summary>
+/// <param name="FirstPids">The PIDs of the first packets, in order of arrival.</param>
+/// <param name="VideoPes">H.264 pictures that began (PES starts on the video PID).</param>
+/// <param name="FirstPictureNals">The NAL unit types at the start of the first picture received.</param>
+/// <param name="Decoded">Pictures the decoder made of the whole capture.</param>
+public sealed record TsCaptureReport(IReadOnlyList<int> FirstPids, int PmtPid, int VideoPes, IReadOnlyList<int> FirstPictureNals, int Decoded);
+
+/// <summary>Reads a raw TS capture (what an SRT reader received, messages concatenated). Test tool.</summary>
+public static class TsCapture
+{
+    public static TsCaptureReport Read(byte[] ts)
+    {
+        int pmtPid = -1, videoPid = -1, videoPes = 0;
+        var firstPids = new List<int>();
+        List<int> nals = [];
+        for (var i = 0; i + TsPacket.Size <= ts.Length; i += TsPacket.Size)
+        {
+            var p = ts.AsSpan(i, TsPacket.Size);
+            var pid = TsPacket.Pid(p);
+            if (firstPids.Count < 4) firstPids.Add(pid);
+            if (!TsPacket.Pusi(p) || !TsPacket.HasPayload(p)) continue;
+            var at = TsPacket.PayloadStart(p);
+            if (pid == 0 && pmtPid < 0) pmtPid = FirstProgramPid(p[(at + 1 + p[at])..]);
+            else if (pid == pmtPid && videoPid < 0) videoPid = H264Pid(p[(at + 1 + p[at])..]);
+            else if (pid == videoPid || (videoPid < 0 && TsPacket.IsVideoPes(p)))
+            {
+                videoPes++;
+                if (videoPes == 1) nals = NalTypes(p[at..]);
+            }
+        }
+        return new TsCaptureReport(firstPids, pmtPid, videoPes, nals, Decode(ts));
+    }
+
+    // The PAT section's first program's PMT PID.
+    private static int FirstProgramPid(ReadOnlySpan<byte> s) => ((s[10] & 0x1F) << 8) | s[11];
+
+    // The PMT section's first stream of type H.264.
+    private static int H264Pid(ReadOnlySpan<byte> s)
+    {
+        var end = 3 + (((s[1] & 0x0F) << 8) | s[2]) - 4;
+        for (var i = 12 + (((s[10] & 0x0F) << 8) | s[11]); i + 5 <= end; i += 5 + (((s[i + 3] & 0x0F) << 8) | s[i + 4]))
+            if (s[i] == 0x1B) return ((s[i + 1] & 0x1F) << 8) | s[i + 2];
+        return -1;
+    }
+
+    private static List<int> NalTypes(ReadOnlySpan<byte> pes)
+    {
+        var types = new List<int>();
+        if (pes.Length < 9) return types;
+        for (var i = 9 + pes[8]; i + 3 < pes.Length; i++)
+            if (pes[i] == 0 && pes[i + 1] == 0 && pes[i + 2] == 1) types.Add(pes[i + 3] & 0x1F);
+        return types;
+    }
+
+    // tsdemux → h264parse → avdec_h264, as OutputReader decodes; counts the pictures that come out.
+    private static int Decode(byte[] ts)
+    {
+        using var p = new StandalonePipeline("ts-capture");
+        var src = p.Add("appsrc", null, ("caps", "video/mpegts,systemstream=true,packetsize=188"), ("format", "bytes"));
+        var demux = p.Add("tsdemux");
+        var parse = p.Add("h264parse");
+        var dec = p.Add("avdec_h264");
+        var sink = p.Add("appsink", null, ("sync", false), ("max-buffers", 0));
+        src.Link(demux);
+        p.AddChain(parse, dec, sink);
+        Callbacks.ConnectPadAdded(demux, pad =>
+        {
+            if (pad.QueryMediaType() != "video/x-h264") return;
+            using var sinkPad = parse.StaticPad("sink");
+            pad.Link(sinkPad);
+        });
+        p.Play();
+        src.PushBuffer(ts);
+        src.EndOfStream();
+        var decoded = 0;
+        var clock = Stopwatch.StartNew();
+        while (!p.Failed && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            if (sink.TryPullSampleData() is not null) decoded++;
+            else Thread.Sleep(5);
+        }
+        while (sink.TryPullSampleData() is not null) decoded++;
+        return decoded;
+    }
+}
