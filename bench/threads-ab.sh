@@ -8,7 +8,8 @@
 # Groups, % of one core: audiomixer = the buses' mixer threads (mix, limiter, meter, Opus); audio sum = those, the live
 # silence sources and the abox queues; bus reader, control = the .NET bus-message and control threads; .NET = the
 # runtime's own threads (thread pool, timer, tiered compilation); scalers = the shared scalers' threads (crop, scale,
-# colour) of the four inputs.
+# colour) of the four inputs; libsrt = libsrt's own threads (SRT:SndQ/RcvQ per multiplexer, SRT:TsbPd per input, SRT:GC),
+# libsrt threads = how many of them.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 out=$1 scene=$2; shift 2; mkdir -p "$out"
@@ -19,7 +20,7 @@ runs=$(wc -w <<<"$ORDER")
 life=$(( runs * (WARMUP_S + MEASURE_S + 6) + 30 ))
 trap 'stop_helpers' EXIT
 start_four_feeds "$out" "$life" 640x360
-printf '| run | build | process | audiomixer | audio sum | silence | abox | bus reader | control | .NET | mux | encoders | scalers | threads | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' >"$out/table.md"
+printf '| run | build | process | audiomixer | audio sum | silence | abox | bus reader | control | .NET | mux | encoders | scalers | libsrt | libsrt threads | threads | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n' >"$out/table.md"
 i=0
 for name in $ORDER; do
   i=$((i + 1))
@@ -36,13 +37,13 @@ for name in $ORDER; do
     NR == FNR { start[$1] = $2; next }
     { d = $2 - ($1 in start ? start[$1] : 0); n = $3; g = "other";
       if (n ~ /audiom|^bus\.program\.aud/) g = "audiomixer"; else if (n ~ /silenc|^bus\.program\.sil/) g = "silence";
-      else if (n ~ /^abox\./) g = "abox"; else if (n ~ /^bus:/) g = "busreader"; else if (n ~ /^control:/) g = "control"; else if (n ~ /^\.NET/) g = "runtime";
+      else if (n ~ /^abox\./) g = "abox"; else if (n ~ /^SRT:/) { g = "libsrt"; nsrt++ } else if (n ~ /^bus:/) g = "busreader"; else if (n ~ /^control:/) g = "control"; else if (n ~ /^\.NET/) g = "runtime";
       else if (n ~ /mux/) g = "mux"; else if (n ~ /encque|\.enc$|program\.enc/) g = "encoders"; else if (n ~ /^scale\./) g = "scale";
       s[g] += d }
     END { a = s["audiomixer"] + s["silence"] + s["abox"];
-          printf "| %d | %s | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.2f | %s | %s |\n", run, name, total,
+          printf "| %d | %s | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.2f | %.2f | %d | %s | %s |\n", run, name, total,
             100 * s["audiomixer"] / 1e9 / w, 100 * a / 1e9 / w, 100 * s["silence"] / 1e9 / w, 100 * s["abox"] / 1e9 / w,
-            100 * s["busreader"] / 1e9 / w, 100 * s["control"] / 1e9 / w, 100 * s["runtime"] / 1e9 / w, 100 * s["mux"] / 1e9 / w, 100 * s["encoders"] / 1e9 / w, 100 * s["scale"] / 1e9 / w, th, rss }' \
+            100 * s["busreader"] / 1e9 / w, 100 * s["control"] / 1e9 / w, 100 * s["runtime"] / 1e9 / w, 100 * s["mux"] / 1e9 / w, 100 * s["encoders"] / 1e9 / w, 100 * s["scale"] / 1e9 / w, 100 * s["libsrt"] / 1e9 / w, nsrt, th, rss }' \
     "$out/$i.t0" "$out/$i.t1" | tee -a "$out/table.md"
   sleep 2
 done

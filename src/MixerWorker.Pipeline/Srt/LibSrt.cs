@@ -64,6 +64,11 @@ internal static unsafe partial class LibSrt
 
     [LibraryImport(Library)] internal static partial int srt_create_socket(); // owned: srt_close
     [LibraryImport(Library)] internal static partial int srt_setsockflag(int socket, int option, void* value, int length);
+    // A socket bound to an address and port that a multiplexer already has joins that multiplexer when
+    // the channel settings match (api.cpp updateMux); port 0 makes a new one on a port the kernel picks.
+    [LibraryImport(Library)] internal static partial int srt_bind(int socket, void* address, int length);
+    // Answers the bound address of a socket that is bound or connected (length in: buffer size, out: used).
+    [LibraryImport(Library)] internal static partial int srt_getsockname(int socket, void* address, int* length);
     // Non-blocking (SRTO_RCVSYN false): returns at once; the outcome shows on the epoll and in srt_getsockstate.
     [LibraryImport(Library)] internal static partial int srt_connect(int socket, void* address, int length);
     // Takes the socket's connection, send and receive locks (core.cpp closeInternal): only the thread
@@ -115,6 +120,9 @@ internal static unsafe partial class LibSrt
         var bytes = System.Text.Encoding.UTF8.GetBytes(value);
         fixed (byte* p = bytes) return srt_setsockflag(socket, option, p, bytes.Length) != Error;
     }
+
+    /// <summary>Reads the port of a sockaddr_in or sockaddr_in6 (network order at offset 2).</summary>
+    internal static int ReadPort(ReadOnlySpan<byte> sockaddr) => sockaddr[2] << 8 | sockaddr[3];
 
     /// <summary>Writes <paramref name="endpoint"/> as a sockaddr_in or sockaddr_in6; returns its length.</summary>
     internal static int WriteSockaddr(IPEndPoint endpoint, Span<byte> buffer)

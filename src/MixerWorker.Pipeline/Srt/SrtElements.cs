@@ -1,3 +1,4 @@
+using System.Net;
 using MixerWorker.Pipeline.Interop;
 
 namespace MixerWorker.Pipeline.Srt;
@@ -7,9 +8,19 @@ internal static class SrtElements
 {
     internal static void ConfigureCaller(Element element, SrtEndpoint endpoint)
     {
+        // Bound to the process's shared port, every output runs on one libsrt multiplexer (SharedSrtPort).
+        // srtsink binds only when given both a local address and port, and the address's family must be
+        // the peer's, so the hub is named by the IPv4 address resolved here (the lookup srtsink made
+        // itself, on this same thread, when it started).
+        if (SharedSrtPort.Port is { } port && SharedSrtPort.IPv4Of(endpoint.Host) is { } hub)
+        {
+            element.Set("uri", $"srt://{hub}:{endpoint.Port}");
+            element.Set("localaddress", IPAddress.Any.ToString());
+            element.Set("localport", port);
+        }
+        else element.Set("uri", endpoint.Uri);
         // The streamid and passphrase are set as properties, not in the URI, so neither is parsed
         // by URI code nor shows up in the uri property.
-        element.Set("uri", endpoint.Uri);
         element.Set("streamid", endpoint.StreamId);
         element.Set("latency", endpoint.LatencyMs);
         if (endpoint.Passphrase is not null)
