@@ -25,28 +25,15 @@ public static class TsCapture
             var pid = TsPacket.Pid(p);
             if (firstPids.Count < 4) firstPids.Add(pid);
             if (!TsPacket.Pusi(p) || !TsPacket.HasPayload(p)) continue;
-            var at = TsPacket.PayloadStart(p);
-            if (pid == 0 && pmtPid < 0) pmtPid = FirstProgramPid(p[(at + 1 + p[at])..]);
-            else if (pid == pmtPid && videoPid < 0) videoPid = H264Pid(p[(at + 1 + p[at])..]);
+            if (pid == 0 && pmtPid < 0) pmtPid = TsTables.Section(p, TsTables.PatTableId) is { } pat ? TsTables.PmtPid(pat) ?? -1 : -1;
+            else if (pid == pmtPid && videoPid < 0) videoPid = TsTables.Section(p, TsTables.PmtTableId) is { } pmt && TsTables.VideoStream(pmt) is { H265: false } v ? v.Pid : -1;
             else if (pid == videoPid || (videoPid < 0 && TsPacket.IsVideoPes(p)))
             {
                 videoPes++;
-                if (videoPes == 1) nals = NalTypes(p[at..]);
+                if (videoPes == 1) nals = NalTypes(p[TsPacket.PayloadStart(p)..]);
             }
         }
         return new TsCaptureReport(firstPids, pmtPid, videoPes, nals, Decode(ts));
-    }
-
-    // The PAT section's first program's PMT PID.
-    private static int FirstProgramPid(ReadOnlySpan<byte> s) => ((s[10] & 0x1F) << 8) | s[11];
-
-    // The PMT section's first stream of type H.264.
-    private static int H264Pid(ReadOnlySpan<byte> s)
-    {
-        var end = 3 + (((s[1] & 0x0F) << 8) | s[2]) - 4;
-        for (var i = 12 + (((s[10] & 0x0F) << 8) | s[11]); i + 5 <= end; i += 5 + (((s[i + 3] & 0x0F) << 8) | s[i + 4]))
-            if (s[i] == 0x1B) return ((s[i + 1] & 0x1F) << 8) | s[i + 2];
-        return -1;
     }
 
     private static List<int> NalTypes(ReadOnlySpan<byte> pes)

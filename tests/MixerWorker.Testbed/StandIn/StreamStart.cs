@@ -14,7 +14,6 @@ namespace MixerWorker.Testbed.StandIn;
 /// </summary>
 internal sealed class StreamStart
 {
-    private const byte StreamTypeH264 = 0x1B, StreamTypeH265 = 0x24;
     private byte[]? _pat, _pmt;
     private int _pmtPid = -1, _videoPid = -1;
     private bool _h265;
@@ -46,41 +45,16 @@ internal sealed class StreamStart
 
     private void TakePat(ReadOnlySpan<byte> p)
     {
-        if (Section(p, 0x00) is not { } s) return;
-        // Program loop: 4 bytes each from byte 8 to the CRC; program 0 names the network PID, not a PMT.
-        for (var i = 8; i + 4 <= s.Length - 4; i += 4)
-            if (((s[i] << 8) | s[i + 1]) != 0)
-            {
-                var pmtPid = ((s[i + 2] & 0x1F) << 8) | s[i + 3];
-                if (pmtPid != _pmtPid) (_pmtPid, _pmt, _videoPid) = (pmtPid, null, -1);
-                _pat = p.ToArray();
-                return;
-            }
+        if (TsTables.Section(p, TsTables.PatTableId) is not { } s || TsTables.PmtPid(s) is not { } pmtPid) return;
+        if (pmtPid != _pmtPid) (_pmtPid, _pmt, _videoPid) = (pmtPid, null, -1);
+        _pat = p.ToArray();
     }
 
     private void TakePmt(ReadOnlySpan<byte> p)
     {
-        if (Section(p, 0x02) is not { } s || s.Length < 16) return;
-        var video = -1;
-        var h265 = false;
-        // Elementary streams after the program descriptors: type, PID, descriptors.
-        for (var i = 12 + (((s[10] & 0x0F) << 8) | s[11]); i + 5 <= s.Length - 4; i += 5 + (((s[i + 3] & 0x0F) << 8) | s[i + 4]))
-            if (video < 0 && s[i] is StreamTypeH264 or StreamTypeH265)
-                (video, h265) = (((s[i + 1] & 0x1F) << 8) | s[i + 2], s[i] == StreamTypeH265);
+        if (TsTables.Section(p, TsTables.PmtTableId) is not { } s || s.Length < 16) return;
+        var (video, h265) = TsTables.VideoStream(s) ?? (-1, false);
         (_videoPid, _h265, _pmt) = (video, h265, p.ToArray());
-    }
-
-    /// <summary>A PSI section of <paramref name="tableId"/> that begins and ends in this packet and whose CRC holds; null otherwise.</summary>
-    private static byte[]? Section(ReadOnlySpan<byte> p, byte tableId)
-    {
-        var at = TsPacket.PayloadStart(p);
-        if (at >= TsPacket.Size) return null;
-        at += 1 + p[at]; // pointer field
-        if (at + 3 > TsPacket.Size || p[at] != tableId) return null;
-        var length = 3 + (((p[at + 1] & 0x0F) << 8) | p[at + 2]);
-        if (length < 12 || at + length > TsPacket.Size) return null;
-        var section = p.Slice(at, length);
-        return Crc32Mpeg(section) == 0 ? section.ToArray() : null;
     }
 
     // A picture a decoder can start from: an IDR or random-access picture, or the parameter sets that lead one.
@@ -96,17 +70,5 @@ internal sealed class StreamStart
             if (_h265 ? ((nal >> 1) & 0x3F) is (>= 16 and <= 21) or 32 or 33 : (nal & 0x1F) is 5 or 7) return true;
         }
         return false;
-    }
-
-    // CRC-32/MPEG-2 (ISO/IEC 13818-1 annex A): over a section with its CRC it is zero.
-    private static uint Crc32Mpeg(ReadOnlySpan<byte> data)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in data)
-        {
-            crc ^= (uint)b << 24;
-            for (var k = 0; k < 8; k++) crc = (crc & 0x80000000) != 0 ? (crc << 1) ^ 0x04C11DB7 : crc << 1;
-        }
-        return crc;
     }
 }
