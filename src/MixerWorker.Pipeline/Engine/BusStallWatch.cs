@@ -57,11 +57,8 @@ internal sealed class BusStallWatch
     /// <summary>Takes one look at every bus at <paramref name="now"/>; says which to rebuild and which came back.</summary>
     internal (IReadOnlyList<Stall> Rebuild, IReadOnlyList<Recovery> Recovered) Watch(IReadOnlyCollection<Look> looks, TimeSpan now)
     {
-        if (now - _lastLook > LateLook)
-        {
-            var unseen = now - _lastLook.Value;
-            foreach (var s in _buses.Values) s.Since += unseen;
-        }
+        if (_lastLook is { } last && now - last > LateLook)
+            foreach (var s in _buses.Values) s.Since += now - last;
         _lastLook = now;
         foreach (var gone in _buses.Keys.Where(b => looks.All(l => l.Bus != b)).ToList()) _buses.Remove(gone);
 
