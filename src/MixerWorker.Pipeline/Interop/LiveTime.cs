@@ -34,7 +34,8 @@ internal static unsafe class LiveTime
     /// (sent from the probe itself, it would overtake that buffer). It is told with an empty buffer
     /// flagged GAP, what an aggregator makes of a GAP event (and mpegtsmux writes nothing for), pushed
     /// like any buffer: a GAP event would be turned into that buffer on the aggregator's own thread,
-    /// which then waits for room in the pad's queue that only it can make.
+    /// which then waits for room in the pad's queue that only it can make. On a pad found idle (no push
+    /// under way) it goes as <see cref="SendGapAside"/> sends it.
     /// </summary>
     internal static void SendGapAfterThisPush(this Pad srcPad, ulong pts, ulong durationNs)
     {
@@ -55,14 +56,20 @@ internal static unsafe class LiveTime
     /// A gap still waiting when another comes for the same pad is replaced by it (the later one tells
     /// all the earlier one did).
     /// </summary>
-    internal static void SendGapAside(this Pad srcPad, ulong pts, ulong durationNs)
+    internal static void SendGapAside(this Pad srcPad, ulong pts, ulong durationNs) =>
+        QueueAside(Native.gst_object_ref(srcPad.Handle), NewGap(pts, durationNs));
+
+    // Takes over a reference to `pad` and `gap`.
+    private static void QueueAside(nint pad, nint gap)
     {
-        var gap = NewGap(pts, durationNs);
         lock (AsideLock)
         {
-            if (Aside.TryGetValue(srcPad.Handle, out var older)) Native.gst_mini_object_unref(older);
-            else Native.gst_object_ref(srcPad.Handle);
-            Aside[srcPad.Handle] = gap;
+            if (Aside.TryGetValue(pad, out var older))
+            {
+                Native.gst_mini_object_unref(older);
+                Native.gst_object_unref(pad);
+            }
+            Aside[pad] = gap;
             if (AsideThread is null)
             {
                 AsideThread = new Thread(PushAside) { IsBackground = true, Name = "gaps" };
@@ -111,10 +118,22 @@ internal static unsafe class LiveTime
         var buffer = Native.gst_mini_object_ref(((nint*)pending)[0]);
         var target = Native.gst_object_ref(((nint*)pending)[1]);
         Native.gst_pad_remove_probe(pad, Abi.Read<nuint>(info, Abi.ProbeInfoIdOffset));
+        // Found idle when the probe was added, GStreamer calls it at once, from gst_pad_add_probe, and
+        // holds every push through the pad until it returns: this one's too, for good (the AUX bus that
+        // stopped under deep starvation: its encoder's thread and the gap thread both waited there,
+        // "waiting idle probe to be removed"; docs/architecture.md). The gap goes aside instead.
+        if ((Abi.Read<int>(info, Abi.ProbeInfoTypeOffset) & ProbeTypePush) == 0)
+        {
+            QueueAside(target, buffer);
+            return (int)ProbeReturn.Ok;
+        }
         Native.gst_pad_push(target, buffer);
         Native.gst_object_unref(target);
         return (int)ProbeReturn.Ok;
     }
+
+    // GST_PAD_PROBE_TYPE_PUSH: set on an idle probe's call at the end of a push, not on the one from gst_pad_add_probe.
+    private const int ProbeTypePush = 1 << 12;
 
     // The probe's own references, when it is removed (after pushing, or with the pad, unpushed).
     [UnmanagedCallersOnly]

@@ -71,4 +71,59 @@ public class GapAsideTests
             pipeline.SetState(State.Null);
         }
     }
+
+    /// <summary>
+    /// A gap meant for after the push under way (LiveTime.SendGapAfterThisPush) on a pad that is idle:
+    /// GStreamer calls the idle probe at once, from gst_pad_add_probe, and holds every push through the
+    /// pad until it returns. Pushed from there, the gap waited for itself, and the pad's own pictures
+    /// behind it, for good. It goes aside and arrives, and the pictures go on.
+    /// </summary>
+    [Fact]
+    public async Task A_gap_meant_for_after_a_push_on_an_idle_pad_arrives_and_never_holds_the_pad()
+    {
+        GstRuntime.Init();
+        using var pipeline = Element.NewPipeline();
+        using var src = Element.Make("videotestsrc", "idlegap.src");
+        using var caps = ElementFactory.CapsFilter("idlegap.caps", "video/x-raw,width=64,height=36,framerate=4/1");
+        using var identity = Element.Make("identity", "idlegap.identity");
+        using var sink = Element.Make("fakesink", "idlegap.sink");
+        src.Set("is-live", true);
+        sink.Set("sync", false);
+        ElementFactory.AddChain(pipeline, [src, caps, identity, sink]);
+        using var identityOut = identity.StaticPad("src");
+        using var sinkPad = sink.StaticPad("sink");
+        var gaps = new ConcurrentQueue<ulong>();
+        var pictures = 0;
+        using var picture = new SemaphoreSlim(0);
+        using var seen = Callbacks.AddProbe(sinkPad, ProbeType.Buffer, info =>
+        {
+            if (info.DataSize == 0 && info.BufferPts is { } pts) gaps.Enqueue(pts);
+            else
+            {
+                Interlocked.Increment(ref pictures);
+                picture.Release();
+            }
+            return ProbeReturn.Ok;
+        });
+        try
+        {
+            Assert.NotEqual(StateChange.Failure, pipeline.SetState(State.Playing));
+            Assert.True(await picture.WaitAsync(TimeSpan.FromSeconds(10)), "the source never pushed");
+            // Pictures come every 250 ms and pass in microseconds: 50 ms after one, the pad is idle.
+            await Task.Delay(50);
+            var sender = Task.Run(() => identityOut.SendGapAfterThisPush(5_000_000_000, 0));
+            Assert.Same(sender, await Task.WhenAny(sender, Task.Delay(TimeSpan.FromSeconds(5))));
+
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+            while (gaps.IsEmpty && DateTime.UtcNow < deadline) await Task.Delay(20);
+            Assert.Equal([5_000_000_000UL], gaps.ToArray());
+            var before = Volatile.Read(ref pictures);
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            Assert.True(Volatile.Read(ref pictures) >= before + 2, $"pictures stopped after the gap: {before} then {Volatile.Read(ref pictures)}");
+        }
+        finally
+        {
+            pipeline.SetState(State.Null);
+        }
+    }
 }
