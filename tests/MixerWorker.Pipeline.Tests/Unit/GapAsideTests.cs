@@ -92,6 +92,9 @@ public class GapAsideTests
         ElementFactory.AddChain(pipeline, [src, caps, identity, sink]);
         using var identityOut = identity.StaticPad("src");
         using var sinkPad = sink.StaticPad("sink");
+        // Any other probe on the pad (another gap waiting, a watcher): only then does a push go through the
+        // probes, where GStreamer makes it wait for an idle callback running from gst_pad_add_probe.
+        using var other = Callbacks.AddProbe(identityOut, ProbeType.Buffer, _ => ProbeReturn.Ok);
         var gaps = new ConcurrentQueue<ulong>();
         var pictures = 0;
         using var picture = new SemaphoreSlim(0);
