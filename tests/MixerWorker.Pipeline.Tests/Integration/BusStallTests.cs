@@ -51,8 +51,11 @@ public sealed class BusStallTests(ITestOutputHelper output)
         output.WriteLine($"aux1 on the wire: pts {last.PtsNs / 1e6:F0} ms, then {(next.ArrivalUs - last.ArrivalUs) / 1000} ms later pts +{(next.PtsNs - last.PtsNs) / 1e6:F0} ms");
         Assert.InRange(next.PtsNs - last.PtsNs, (long)(timeout.TotalMilliseconds - 500) * 1_000_000, (next.ArrivalUs - last.ArrivalUs + 500_000) * 1000);
         foreach (var (bus, silence) in silences) output.WriteLine($"{bus}: longest without a new picture {(await silence).TotalMilliseconds:F0} ms; {readers[bus].Stats}");
-        // The other buses never stopped, not when aux1 stalled nor when it was rebuilt.
-        foreach (var bus in new[] { "program", "aux2" }) Assert.True(await silences[bus] < TimeSpan.FromSeconds(1), $"{bus} stopped for {(await silences[bus]).TotalMilliseconds:F0} ms");
+        // The other buses never stopped, not when aux1 stalled nor when it was rebuilt: at most a hiccup
+        // of the loaded machine (every bus and the readers alike: up to 1.05 s seen in the suite), far
+        // from the stall.
+        foreach (var bus in new[] { "program", "aux2" })
+            Assert.True(await silences[bus] < timeout / 2, $"{bus} stopped for {(await silences[bus]).TotalMilliseconds:F0} ms");
         Assert.True(await silences["aux1"] >= timeout - TimeSpan.FromSeconds(0.5), "aux1 was silent for about the stall timeout at least");
 
         // Reported once: one warning, the status, and a line when its pictures flow again.
