@@ -1,8 +1,9 @@
 /* The bench machine's speed while a benchmark runs (bench/compare.sh): every PERIOD ms (default 1000) the same small
    piece of work, a floating-point dependency chain and a 3x3 filter over a 640x360 picture, timed in this thread's own
    CPU time, so time spent waiting for a CPU does not count. Prints "unix-time microseconds" per piece. On the 2-core
-   bench VM it took 6-9 % longer in the runs where the mixers cost more (bench/results/2026-12-02-0100-vm-cost-variance.md):
-   the virtual CPUs themselves run slower at times, whatever runs on them. Build: cc -O2 -o yardstick yardstick.c */
+   bench VM it took up to 9 % longer in the runs where the mixers cost more (bench/results/2026-12-02-0100-vm-cost-variance.md):
+   the virtual CPUs deliver less at times (slower, or taken by the host and charged to whatever ran: the VM reports no
+   steal time), whatever runs on them. Build: cc -O2 -o yardstick yardstick.c */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
