@@ -183,9 +183,9 @@ if [ "${1:-}" = "--profile" ]; then
   exit 0
 fi
 
-# The machine's own speed during each run: the virtual CPUs of the bench VM run up to a third slower at times, and
-# every process on them costs that much more for the same work (bench/yardstick.c). Its fixed work, timed beside every
-# run, lets the table give each run's CPU at the sitting's median speed too.
+# The machine's own speed during each run: the bench VM's CPUs deliver up to a third less at times (the VM reports no
+# steal time), and every process on them then costs that much more for the same work (bench/yardstick.c). Its fixed
+# work, timed beside every run, lets the table give each run's CPU at the sitting's median speed too.
 YARD_BIN=""
 if [ "${YARDSTICK:-1}" = 1 ] && command -v cc >/dev/null && cc -O2 -o "$WORK/yardstick" "$BENCH_DIR/yardstick.c" 2>/dev/null; then
   YARD_BIN=$WORK/yardstick
@@ -226,7 +226,7 @@ run_one() { # $1: job spec, $2: mixer, $3: rep
   cpu=$(awk -v c=$((c1 - c0)) -v k="$CLK_TCK" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", 100 * c / k / (b - a) }')
   local key=$name-$mixer-$rep
   CPU[$key]=$cpu; RSS[$key]=$((rss / 1024)); THREADS[$key]=$threads; RUNS+=("$key|$name|$feed|${#BUSES[@]}|$mixer|$rep")
-  # Busy share of the two cores (idle and iowait are not busy), and the yardstick's mean over the window.
+  # How busy the cores were (all processes; idle and iowait are not busy), and the yardstick's mean over the window.
   BUSY[$key]=$(awk -v cpus="$(nproc)" 'NR == 1 { for (i = 2; i <= NF; i++) a += $i; ia = $5 + $6 } NR == 2 { for (i = 2; i <= NF; i++) b += $i; ib = $5 + $6 }
     END { printf "%.0f", 100 * cpus * ((b - a) - (ib - ia)) / (b - a) }' "$dir/stat0" "$dir/stat1")
   YARD[$key]=$(awk -v a="$t0" -v b="$t1" '$1 >= a && $1 <= b { s += $2; n++ } END { if (n) printf "%.2f", s / n / 1000; else print "-" }' "$dir/yard" 2>/dev/null || echo -)
