@@ -281,6 +281,16 @@ for job in $JOBS; do
   echo "$name ${mc[worker]:-0} ${mc[ffmpeg]:-0} ${mc[gst]:-0} ${mr[worker]:-0} ${mr[ffmpeg]:-0} ${mr[gst]:-0}" >>"$WORK/plot.dat"
 done
 
+# A table of medians per mixer: $1 names the ratio columns ("CPU / RSS"), the rest are its rows.
+medians_table() {
+  local label=$1 hdr="| Job" sep="|---" m; shift
+  for m in $MIXERS; do hdr+=" | $m"; sep+="|---"; done
+  [[ " $MIXERS " == *" ffmpeg "* ]] && { hdr+=" | worker/ffmpeg $label"; sep+="|---"; }
+  [[ " $MIXERS " == *" gst "* ]] && { hdr+=" | worker/gst $label"; sep+="|---"; }
+  echo "$hdr |"; echo "$sep|"
+  printf '%s\n' "$@"
+}
+
 if [ -n "$PLOT" ] && command -v gnuplot >/dev/null; then
   gnuplot <<GP
 set terminal pngcairo size 900,420 font "Sans,10"
@@ -316,22 +326,12 @@ fi
   echo
   echo "Medians (CPU % / peak RSS) and the worker's ratios:"
   echo
-  hdr="| Job"; sep="|---"
-  for m in $MIXERS; do hdr+=" | $m"; sep+="|---"; done
-  [[ " $MIXERS " == *" ffmpeg "* ]] && { hdr+=" | worker/ffmpeg CPU / RSS"; sep+="|---"; }
-  [[ " $MIXERS " == *" gst "* ]] && { hdr+=" | worker/gst CPU / RSS"; sep+="|---"; }
-  echo "$hdr |"; echo "$sep|"
-  printf '%s\n' "${RATIO_ROWS[@]}"
+  medians_table "CPU / RSS" "${RATIO_ROWS[@]}"
   if [ ${#SCALED_ROWS[@]} -gt 0 ]; then
     echo
     echo "Medians of the CPU at the sitting's median speed, and the worker's ratios:"
     echo
-    hdr="| Job"; sep="|---"
-    for m in $MIXERS; do hdr+=" | $m"; sep+="|---"; done
-    [[ " $MIXERS " == *" ffmpeg "* ]] && { hdr+=" | worker/ffmpeg CPU"; sep+="|---"; }
-    [[ " $MIXERS " == *" gst "* ]] && { hdr+=" | worker/gst CPU"; sep+="|---"; }
-    echo "$hdr |"; echo "$sep|"
-    printf '%s\n' "${SCALED_ROWS[@]}"
+    medians_table CPU "${SCALED_ROWS[@]}"
   fi
   echo
   echo "What a viewer gets, per run (the \`stamps\` reader):"
