@@ -6,6 +6,7 @@
 #      BUS_KBPS=1000 (360p buses; 720p buses get 2.5x)  MUX_DELAY_MS=700 (the feeds' PTS-PCR lead, as ffmpeg/OBS send)
 #      PLOT=file.png (gnuplot, when installed)  GST_MAX_THREADS=1 (the hand graph's compositors)
 #      X264_THREADS=1 (both references' encoders; see ffmpeg_cmd and gst_cmd)
+#      YARDSTICK=1 (time bench/yardstick.c's fixed work beside every run, when a C compiler is there; 0: off)
 # A job is name:feedWxH:programWxH:auxCount:auxWxH; every bus is a 2x2 grid of the four inputs, bus i
 # rotated by i, so each input is shown once per bus at a quarter of the bus size.
 set -euo pipefail
@@ -114,6 +115,11 @@ gst_cmd() {
   GST_CMD=(gst-launch-1.0 -q $g)
 }
 
+# CPU ticks of the stand-in and the feeds, and of the children this shell has waited for (the reader, once it ended).
+helper_ticks() {
+  local p; for p in "${HELPER_PIDS[@]}"; do echo "$p $(cpu_ticks "$p" 2>/dev/null || echo 0)"; done
+  echo "reaped $(awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat")"
+}
 threads_of() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
 
 start_helpers_feeds() { # $1: log dir, $2: seconds, $3: feed WxH
@@ -177,8 +183,16 @@ if [ "${1:-}" = "--profile" ]; then
   exit 0
 fi
 
+# The machine's own speed during each run: the bench VM's CPUs deliver up to a third less at times (the VM reports no
+# steal time), and every process on them then costs that much more for the same work (bench/yardstick.c). Its fixed
+# work, timed beside every run, lets the table give each run's CPU at the sitting's median speed too.
+YARD_BIN=""
+if [ "${YARDSTICK:-1}" = 1 ] && command -v cc >/dev/null && cc -O2 -o "$WORK/yardstick" "$BENCH_DIR/yardstick.c" 2>/dev/null; then
+  YARD_BIN=$WORK/yardstick
+fi
 ROWS=()
-declare -A CPU RSS
+declare -A CPU RSS YARD BUSY THREADS
+RUNS=()
 run_one() { # $1: job spec, $2: mixer, $3: rep
   local job=$1 mixer=$2 rep=$3 name feed pgm naux aux dir life mpid t0 t1 c0 c1 rss threads cpu
   IFS=: read -r name feed pgm naux aux <<<"$job"
@@ -194,19 +208,29 @@ run_one() { # $1: job spec, $2: mixer, $3: rep
     gst) gst_cmd; printf '%q ' "${GST_CMD[@]}" >"$dir/graph.txt"; "${GST_CMD[@]}" >"$dir/mixer.log" 2>&1 & ;;
   esac
   mpid=$!
+  ypid=""; [ -n "$YARD_BIN" ] && { "$YARD_BIN" 1000 >"$dir/yard" & ypid=$!; }
   sleep "$WARMUP_S"
+  # Per thread and machine-wide, kept with the run's logs: which threads a costlier run spends more in
+  # (awk -v w=SECONDS -f bench/thread-groups.awk DIR/t0 DIR/t1), and how busy the two cores were.
+  thread_times "$mpid" >"$dir/t0"; head -1 /proc/stat >"$dir/stat0"; helper_ticks >"$dir/helpers0"
   t0=$(date +%s.%N); c0=$(cpu_ticks "$mpid" 2>/dev/null || echo 0)
   dotnet "$TESTBED_DLL" stamps --port "$BENCH_PORT" --scene "$dir/scene.json" --seconds "$MEASURE_S" --settle "$SETTLE_S" \
     --feed-width "${feed%x*}" --feed-height "${feed#*x}" --feed-fps 30 --direct cam-a \
     --label "$name" --mixer "$mixer" --md "$WORK/summary.md" --detail "$WORK/detail.md" >"$dir/stamps.log" 2>&1 || true
   t1=$(date +%s.%N); c1=$(cpu_ticks "$mpid" 2>/dev/null || echo "$c0")
+  thread_times "$mpid" >"$dir/t1"; head -1 /proc/stat >"$dir/stat1"; helper_ticks >"$dir/helpers1"
   rss=$(vm_hwm_kb "$mpid" 2>/dev/null || echo 0); threads=$(threads_of "$mpid" 2>/dev/null || echo 0)
+  [ -n "$ypid" ] && { kill "$ypid" 2>/dev/null; wait "$ypid" 2>/dev/null || true; }
   kill -TERM "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true
   stop_helpers
   cpu=$(awk -v c=$((c1 - c0)) -v k="$CLK_TCK" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", 100 * c / k / (b - a) }')
-  CPU[$name-$mixer-$rep]=$cpu; RSS[$name-$mixer-$rep]=$((rss / 1024))
-  ROWS+=("| $name | $feed | ${#BUSES[@]} | $mixer | $rep | $cpu | $((rss / 1024)) | $threads |")
-  echo "  cpu $cpu %, rss $((rss / 1024)) MB, $threads threads" >&2
+  local key=$name-$mixer-$rep
+  CPU[$key]=$cpu; RSS[$key]=$((rss / 1024)); THREADS[$key]=$threads; RUNS+=("$key|$name|$feed|${#BUSES[@]}|$mixer|$rep")
+  # How busy the cores were (all processes; idle and iowait are not busy), and the yardstick's mean over the window.
+  BUSY[$key]=$(awk -v cpus="$(nproc)" 'NR == 1 { for (i = 2; i <= NF; i++) a += $i; ia = $5 + $6 } NR == 2 { for (i = 2; i <= NF; i++) b += $i; ib = $5 + $6 }
+    END { printf "%.0f", 100 * cpus * ((b - a) - (ib - ia)) / (b - a) }' "$dir/stat0" "$dir/stat1")
+  YARD[$key]=$(awk -v a="$t0" -v b="$t1" '$1 >= a && $1 <= b { s += $2; n++ } END { if (n) printf "%.2f", s / n / 1000; else print "-" }' "$dir/yard" 2>/dev/null || echo -)
+  echo "  cpu $cpu %, rss $((rss / 1024)) MB, $threads threads, machine ${BUSY[$key]} % busy, yardstick ${YARD[$key]} ms" >&2
 }
 
 trap 'stop_helpers' EXIT
@@ -220,16 +244,35 @@ for rep in $(seq 1 "$REPS"); do
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2 }'; }
-RATIO_ROWS=()
+RATIO_ROWS=() SCALED_ROWS=()
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+# Each run's CPU as it would have been at the sitting's median yardstick (the machine's median speed), where timed.
+mapfile -t yards < <(printf '%s\n' "${YARD[@]}" | grep -v '^-$' || true)
+YARD_MED=$([ ${#yards[@]} -gt 0 ] && median "${yards[@]}" || echo -)
+declare -A SCALED
+for run in "${RUNS[@]}"; do
+  IFS='|' read -r key name feed nbus mixer rep <<<"$run"
+  if [ "$YARD_MED" != - ] && [ "${YARD[$key]}" != - ]; then
+    SCALED[$key]=$(awk -v c="${CPU[$key]}" -v m="$YARD_MED" -v y="${YARD[$key]}" 'BEGIN { printf "%.1f", c * m / y }')
+  else SCALED[$key]=-; fi
+  ROWS+=("| $name | $feed | $nbus | $mixer | $rep | ${CPU[$key]} | ${RSS[$key]} | ${THREADS[$key]} | ${BUSY[$key]} | ${YARD[$key]} | ${SCALED[$key]} |")
+done
 : >"$WORK/plot.dat"
 for job in $JOBS; do
   name=${job%%:*}
-  declare -A mc=() mr=()
+  declare -A mc=() mr=() ms=()
   for m in $MIXERS; do
-    c=(); r=(); for rep in $(seq 1 "$REPS"); do c+=("${CPU[$name-$m-$rep]}"); r+=("${RSS[$name-$m-$rep]}"); done
+    c=(); r=(); sc=(); for rep in $(seq 1 "$REPS"); do c+=("${CPU[$name-$m-$rep]}"); r+=("${RSS[$name-$m-$rep]}"); sc+=("${SCALED[$name-$m-$rep]}"); done
     mc[$m]=$(median "${c[@]}"); mr[$m]=$(median "${r[@]}")
+    ms[$m]=$([ "$YARD_MED" != - ] && median "${sc[@]}" || echo -)
   done
+  if [ "$YARD_MED" != - ]; then
+    row="| $name"
+    for m in $MIXERS; do row+=" | ${ms[$m]} %"; done
+    [[ " $MIXERS " == *" ffmpeg "* ]] && row+=" | $(ratio "${ms[worker]:-0}" "${ms[ffmpeg]}")"
+    [[ " $MIXERS " == *" gst "* ]] && row+=" | $(ratio "${ms[worker]:-0}" "${ms[gst]}")"
+    SCALED_ROWS+=("$row |")
+  fi
   row="| $name"
   for m in $MIXERS; do row+=" | ${mc[$m]} % / ${mr[$m]} MB"; done
   [[ " $MIXERS " == *" ffmpeg "* ]] && row+=" | $(ratio "${mc[worker]:-0}" "${mc[ffmpeg]}") / $(ratio "${mr[worker]:-0}" "${mr[ffmpeg]}")"
@@ -237,6 +280,16 @@ for job in $JOBS; do
   RATIO_ROWS+=("$row |")
   echo "$name ${mc[worker]:-0} ${mc[ffmpeg]:-0} ${mc[gst]:-0} ${mr[worker]:-0} ${mr[ffmpeg]:-0} ${mr[gst]:-0}" >>"$WORK/plot.dat"
 done
+
+# A table of medians per mixer: $1 names the ratio columns ("CPU / RSS"), the rest are its rows.
+medians_table() {
+  local label=$1 hdr="| Job" sep="|---" m; shift
+  for m in $MIXERS; do hdr+=" | $m"; sep+="|---"; done
+  [[ " $MIXERS " == *" ffmpeg "* ]] && { hdr+=" | worker/ffmpeg $label"; sep+="|---"; }
+  [[ " $MIXERS " == *" gst "* ]] && { hdr+=" | worker/gst $label"; sep+="|---"; }
+  echo "$hdr |"; echo "$sep|"
+  printf '%s\n' "$@"
+}
 
 if [ -n "$PLOT" ] && command -v gnuplot >/dev/null; then
   gnuplot <<GP
@@ -263,18 +316,23 @@ fi
   echo "$((SETTLE_S + MEASURE_S)) s the reader runs (after ${WARMUP_S} s of start-up); peak RSS = VmHWM and threads at its end."
   echo "The reader and the helpers (stand-in, feeds) run on the same cores and are not counted. ${REPS} run(s) per mixer, order alternating."
   echo
-  echo "| Job | Feeds | Buses | Mixer | Run | CPU % of one core | Peak RSS MB | Threads |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "Machine busy = the share of both cores busy over the window (all processes, % of one core); yardstick = the mean"
+  echo "CPU time of bench/yardstick.c's fixed work, timed every second beside the run (longer = the machine ran slower);"
+  echo "at median speed = the run's CPU times the sitting's median yardstick (${YARD_MED} ms) over its own."
+  echo
+  echo "| Job | Feeds | Buses | Mixer | Run | CPU % of one core | Peak RSS MB | Threads | Machine busy % | Yardstick ms | CPU at median speed |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
   echo "Medians (CPU % / peak RSS) and the worker's ratios:"
   echo
-  hdr="| Job"; sep="|---"
-  for m in $MIXERS; do hdr+=" | $m"; sep+="|---"; done
-  [[ " $MIXERS " == *" ffmpeg "* ]] && { hdr+=" | worker/ffmpeg CPU / RSS"; sep+="|---"; }
-  [[ " $MIXERS " == *" gst "* ]] && { hdr+=" | worker/gst CPU / RSS"; sep+="|---"; }
-  echo "$hdr |"; echo "$sep|"
-  printf '%s\n' "${RATIO_ROWS[@]}"
+  medians_table "CPU / RSS" "${RATIO_ROWS[@]}"
+  if [ ${#SCALED_ROWS[@]} -gt 0 ]; then
+    echo
+    echo "Medians of the CPU at the sitting's median speed, and the worker's ratios:"
+    echo
+    medians_table CPU "${SCALED_ROWS[@]}"
+  fi
   echo
   echo "What a viewer gets, per run (the \`stamps\` reader):"
   echo

@@ -113,12 +113,13 @@ threads_ns() {
   done
   echo "$sum"
 }
-# One line per thread of process $1: "tid cpu-ns name" (schedstat; spaces in names become _). Two
-# snapshots give each thread's CPU over the span between them.
+# One line per thread of process $1: "tid cpu-ns name wait-ns runs" (schedstat: time on a CPU, time runnable
+# but waiting for one, times it was put on one; spaces in names become _). Two snapshots give each thread's
+# CPU over the span between them.
 thread_times() {
-  local t v c
+  local t v w n c
   for t in /proc/"$1"/task/*; do
-    read -r v _ <"$t/schedstat" && read -r c <"$t/comm" && printf '%s %s %s\n' "${t##*/}" "$v" "${c// /_}"
+    read -r v w n <"$t/schedstat" && read -r c <"$t/comm" && printf '%s %s %s %s %s\n' "${t##*/}" "$v" "${c// /_}" "$w" "$n"
   done 2>/dev/null
 }
 # utime+stime of a pid, in clock ticks (fields 14 and 15 of /proc/pid/stat; comm may hold spaces).

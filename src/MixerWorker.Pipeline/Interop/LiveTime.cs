@@ -119,9 +119,9 @@ internal static unsafe class LiveTime
         var target = Native.gst_object_ref(((nint*)pending)[1]);
         Native.gst_pad_remove_probe(pad, Abi.Read<nuint>(info, Abi.ProbeInfoIdOffset));
         // Found idle when the probe was added, GStreamer calls it at once, from gst_pad_add_probe, and
-        // holds every push through the pad until it returns: this one's too, for good (the AUX bus that
-        // stopped under deep starvation: its encoder's thread and the gap thread both waited there,
-        // "waiting idle probe to be removed"; docs/architecture.md). The gap goes aside instead.
+        // holds every push through the pad that meets a probe until it returns: this one's too, for good,
+        // should the pad have any other probe (likely the AUX bus that stopped under deep starvation: its
+        // encoder's thread and the gap thread both waited there; docs/architecture.md). The gap goes aside.
         if ((Abi.Read<int>(info, Abi.ProbeInfoTypeOffset) & ProbeTypePush) == 0)
         {
             QueueAside(target, buffer);
