@@ -48,6 +48,8 @@ internal sealed class BusBranch : IDisposable
     internal Element RawTee { get; }
     /// <summary>Frames handed to the encoder.</summary>
     internal long FramesOut => Guard.Delivered;
+    /// <summary>Pictures the muxer wrote toward the output: the last point all of the bus's own threads have passed.</summary>
+    internal long PicturesMuxed => _muxMessages.Pictures;
     /// <summary>Drops frames rather than let the bus fall behind; reports each episode.</summary>
     internal LatenessGuard Guard { get; }
     /// <summary>How late the bus's pictures leave it, told by its SRT output.</summary>
@@ -233,8 +235,8 @@ internal sealed class BusBranch : IDisposable
     private void SetVideoBitrate(int kbps) => _encoder.FirstOrDefault(e => e.HasProperty("bitrate"))?.Set("bitrate", kbps);
 
     /// <summary>
-    /// Stops a bus whose encoder failed, downstream first, before it is taken down. Its compositor
-    /// stopped with the encoder, so what feeds it (the background source, the boxes' queues, an
+    /// Stops a bus whose encoder failed or whose muxer stalled, downstream first, before it is taken
+    /// down. Its compositor stopped with the encoder (or the muxer), so what feeds it (the background source, the boxes' queues, an
     /// input's allocation query) waits on it, and so does the audio mixer on the muxer that has no
     /// video; stopping a source first would wait for those pushes for ever. Stopping from the muxer
     /// back flushes each element before anything upstream of it is stopped, and lets every thread go.

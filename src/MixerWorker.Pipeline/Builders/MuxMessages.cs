@@ -18,11 +18,17 @@ internal sealed class MuxMessages : IDisposable
     private const int TsPacket = 188;
     private static readonly Func<ReadOnlySpan<byte>, bool> s_startsPicture = StartsPicture;
     private KeptBuffers? _sound;
+    private long _pictures;
+
+    /// <summary>Pictures the muxer has written so far (video PES starts): what the bus's stall watch reads. Any thread.</summary>
+    internal long Pictures => Interlocked.Read(ref _pictures);
 
     /// <summary>A probe on the muxer's source pad, for buffer lists.</summary>
     internal ProbeReturn OnOutput(ProbeInfo info)
     {
-        if (_sound is null && !info.AnyBytes(s_startsPicture))
+        var picture = info.AnyBytes(s_startsPicture);
+        if (picture) Interlocked.Increment(ref _pictures);
+        if (_sound is null && !picture)
         {
             _sound = info.KeepBufferList();
             return _sound is null ? ProbeReturn.Ok : ProbeReturn.Drop;

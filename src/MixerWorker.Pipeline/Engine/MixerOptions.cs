@@ -19,6 +19,13 @@ public sealed record MixerOptions
     public TimeSpan ReconnectProbeInterval { get; init; } = TimeSpan.FromMilliseconds(500);
     /// <summary>An input that sends no frame for this long is treated as lost and shows the slate.</summary>
     public TimeSpan InputStallTimeout { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// A bus none of whose pictures leave its muxer for this long, while the other buses go on, is
+    /// stalled and rebuilt (<see cref="BusStallWatch"/>; a bus below 15 fps gets twice its longest
+    /// shedding gap if that is longer). Longer than any gap a working bus was measured to leave under
+    /// deep starvation (1.8 s), and than its deliberate ones (0.57 s at 30 fps, shed to one frame in 15).
+    /// </summary>
+    public TimeSpan BusStallTimeout { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>How long a connected input may take to deliver its first frame.</summary>
     public TimeSpan FirstFrameTimeout { get; init; } = TimeSpan.FromSeconds(6);
     /// <summary>
@@ -44,6 +51,7 @@ public sealed record MixerOptions
         if (ReconnectProbeInterval < TimeSpan.Zero || ReconnectProbeInterval > TimeSpan.FromMinutes(1))
             errors.Add("the reconnect probe interval must be 0 (off) to 60000 ms");
         if (InputStallTimeout < TimeSpan.FromMilliseconds(200)) errors.Add("the input stall timeout must be at least 200 ms");
+        if (BusStallTimeout < TimeSpan.FromSeconds(1)) errors.Add("the bus stall timeout must be at least 1 s");
         if (GraphicsDirectory is not null && !Directory.Exists(GraphicsDirectory))
             errors.Add($"the graphics directory '{GraphicsDirectory}' does not exist (GRAPHICS__DIRECTORY)");
         if (MixerLatency < TimeSpan.Zero || MixerLatency > TimeSpan.FromSeconds(2)) errors.Add("mixer latency must be 0-2000 ms (TIMING__MIXERLATENCYMS)");

@@ -20,10 +20,12 @@ public sealed record InputStatus(ConnectionState State, string? Error, int Attem
 /// the encoder, <paramref name="BytesSent"/> MPEG-TS bytes handed to SRT, <paramref name="Attempts"/>
 /// connection attempts, whether it makes its frames on time (<paramref name="Lateness"/>), and
 /// <paramref name="EncoderFallbacks"/> times its encoder failed and the bus moved to the next backend
-/// (<paramref name="Encoder"/> is the one in use).
+/// (<paramref name="Encoder"/> is the one in use), and <paramref name="Stalls"/> times its pictures
+/// stopped leaving its muxer while the other buses went on, each time rebuilt (<paramref name="Stalled"/>:
+/// one such episode lasts now).
 /// </summary>
 public sealed record BusStatus(ConnectionState Output, string? Error, long FramesOut, string Encoder,
-    int Attempts = 0, long BytesSent = 0, BusLateness? Lateness = null, int EncoderFallbacks = 0);
+    int Attempts = 0, long BytesSent = 0, BusLateness? Lateness = null, int EncoderFallbacks = 0, int Stalls = 0, bool Stalled = false);
 
 /// <summary>
 /// Whether a bus makes its frames on time. While it cannot (<paramref name="Dropping"/>), it drops

@@ -34,6 +34,7 @@ internal sealed class ProjectGraph(
     private readonly Dictionary<string, int> _busBackend = [];
     private Func<string, string> _resolveGraphic = file => file;
     private readonly LatenessWatch _lateness = new(log);
+    private readonly BusStallWatch _stalls = new();
     // Boxes of every bus showing the same source at the same size share one scaler.
     private readonly BusLatency _latency = new(options.InputJitter, options.MixerLatency);
     private readonly ScalerPool _scalers = new(graph, new BusLatency(options.InputJitter, options.MixerLatency).Total);
@@ -256,9 +257,9 @@ internal sealed class ProjectGraph(
 
     /// <summary>
     /// A bus's encoder failed (refused to open, or failed mid-show): the bus is rebuilt on the next
-    /// backend, software last, and its SRT output is moved over to the new muxer, so MediaMTX keeps
-    /// the publisher and its viewers. Other buses are not touched. Errors from a chain already
-    /// replaced (<paramref name="failedBackend"/> is not the bus's current one; null: the current one) are ignored.
+    /// backend, software last (<see cref="Rebuild"/>: its output kept, other buses not touched). Errors
+    /// from a chain already replaced (<paramref name="failedBackend"/> is not the bus's current one;
+    /// null: the current one) are ignored.
     /// </summary>
     internal void EncoderFailed(string busName, string? failedBackend, string reason)
     {
@@ -275,6 +276,21 @@ internal sealed class ProjectGraph(
         }
         var clock = System.Diagnostics.Stopwatch.StartNew();
         _busBackend[busName] = index + 1;
+        var output = Rebuild(bus);
+        _fallbacks[busName] = _fallbacks.GetValueOrDefault(busName) + 1;
+        var now = bus.Branch.EncoderPlan.Backend;
+        _fallbackReason[busName] = $"encoder {failedBackend} failed ({reason}); the bus now encodes with {now}";
+        log.LogError("bus {Bus}: encoder {Failed} failed ({Reason}); rebuilt on {Now} in {Ms} ms, {Output}; other buses untouched",
+            busName, failedBackend, reason, now, clock.ElapsedMilliseconds, output);
+    }
+
+    /// <summary>
+    /// Takes a bus's branch down and builds it again as it was (on its current encoder backend), in
+    /// place: its SRT output is moved over to the new muxer, so MediaMTX keeps the publisher and its
+    /// viewers; other buses are not touched. Says what became of the output, for the log.
+    /// </summary>
+    private string Rebuild(BusRuntime bus)
+    {
         var output = bus.Connection as SrtOutput;
         output?.Detach();
         foreach (var other in _buses.Values) other.Branch.Multiview?.Detach(bus.Branch.RawTee);
@@ -287,13 +303,34 @@ internal sealed class ProjectGraph(
         bus.Branch.Show(definition, TransitionSpec.Cut, TimeSpan.Zero, staying, _resolveGraphic);
         Sound.Apply(staying);
         output?.Attach(bus.Branch.MuxTee);
-        _fallbacks[busName] = _fallbacks.GetValueOrDefault(busName) + 1;
         bus.ReplacedAt = Environment.TickCount64;
-        var now = bus.Branch.EncoderPlan.Backend;
-        _fallbackReason[busName] = $"encoder {failedBackend} failed ({reason}); the bus now encodes with {now}";
         RefreshTally(multiviewsAnyway: true); // a multiview's program tile hangs on the rebuilt bus
-        log.LogError("bus {Bus}: encoder {Failed} failed ({Reason}); rebuilt on {Now} in {Ms} ms, {Output}; other buses untouched",
-            busName, failedBackend, reason, now, clock.ElapsedMilliseconds, output is null ? "its output connects when ready" : "its SRT output connection kept");
+        return output is null ? "its output connects when ready" : "its SRT output connection kept";
+    }
+
+    /// <summary>
+    /// Rebuilds each bus whose pictures stopped leaving its muxer while the others go on
+    /// (<see cref="BusStallWatch"/>); says so once per episode, and again when its pictures flow.
+    /// </summary>
+    internal void WatchStalls()
+    {
+        graph.AssertOwnerThread();
+        var looks = _buses.Values.Select(b => new BusStallWatch.Look(b.Name, b.Branch, b.Branch.PicturesMuxed,
+            BusStallWatch.Allowance(options.BusStallTimeout, b.Branch.Definition.Format.Fps))).ToList();
+        var (stalled, recovered) = _stalls.Watch(looks, TimeSpan.FromMilliseconds(Environment.TickCount64));
+        foreach (var r in recovered)
+            log.LogInformation("bus {Bus}: pictures leave it again, {Seconds:F1} s after its last one, after {Rebuilds} rebuild(s)", r.Bus, r.After.TotalSeconds, r.Rebuilds);
+        foreach (var stall in stalled)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var output = Rebuild(_buses[stall.Bus]);
+            if (stall.Rebuild == 1)
+                log.LogWarning("bus {Bus}: no picture has left its muxer for {Seconds:F1} s while the other buses go on: stalled; rebuilt in {Ms} ms, {Output}; other buses untouched",
+                    stall.Bus, stall.Silent.TotalSeconds, clock.ElapsedMilliseconds, output);
+            else
+                log.LogInformation("bus {Bus}: still no picture {Seconds:F1} s after its last one; rebuilt again ({Rebuild}) in {Ms} ms",
+                    stall.Bus, stall.Silent.TotalSeconds, stall.Rebuild, clock.ElapsedMilliseconds);
+        }
     }
 
     private ConnectionSupervisor Supervise(InputRuntime input)
@@ -447,7 +484,8 @@ internal sealed class ProjectGraph(
             _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since,
                 i.Branch.FramesIn, i.DecodeErrors + (i.Supervisor?.DataFaults ?? 0), i.Branch.SinceLastFrame)),
             _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error ?? _fallbackReason.GetValueOrDefault(b.Name), b.Branch.FramesOut,
-                b.Branch.EncoderPlan.Backend, b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent, Lateness(b.Branch), _fallbacks.GetValueOrDefault(b.Name))));
+                b.Branch.EncoderPlan.Backend, b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent, Lateness(b.Branch), _fallbacks.GetValueOrDefault(b.Name),
+                _stalls.Episodes(b.Name), _stalls.Stalled(b.Name))));
     }
 
     private static BusLateness Lateness(BusBranch b)
@@ -506,6 +544,14 @@ internal sealed class ProjectGraph(
         graph.AssertOwnerThread();
         using var muxerSound = _buses[bus].Branch.Sound.Output.Peer() ?? throw new InvalidOperationException($"bus {bus}'s sound is not linked to its muxer");
         muxerSound.StartFlushing();
+    }
+
+    /// <summary>Blocks a bus's muxer's source pad on its next buffer until the muxer stops (tests: a muxer stuck for good).</summary>
+    internal IDisposable StopMuxer(string bus)
+    {
+        graph.AssertOwnerThread();
+        using var muxSrc = _buses[bus].Branch.MuxTee.StaticPad("sink").Peer() ?? throw new InvalidOperationException($"bus {bus}'s muxer is not linked to its tee");
+        return graph.AddProbe(muxSrc, ProbeType.Block | ProbeType.Buffer | ProbeType.BufferList, _ => ProbeReturn.Ok);
     }
 
     /// <summary>Holds every picture an input's decoder hands on, on the decoder's thread (tests: a starved decoder).</summary>

@@ -143,12 +143,13 @@ public sealed class ProjectMixer : IProjectMixer
         catch (ArgumentException e) { throw new SceneException([e.Message]); }
     }
 
-    // A connection that stops delivering frames without an error (a stalled peer) is ended here, and
-    // the buses' lateness is looked at.
+    // A connection that stops delivering frames without an error (a stalled peer) is ended here, a bus
+    // whose pictures stopped is rebuilt, and the buses' lateness is looked at.
     private void ScheduleWatchdog() => _control.PostAfter(TimeSpan.FromMilliseconds(250), () =>
     {
         if (_stopped) return;
         _project.EndStalledInputs();
+        _project.WatchStalls();
         _project.WatchLateness();
         _project.RefreshCards();
         ScheduleWatchdog();
@@ -191,6 +192,13 @@ public sealed class ProjectMixer : IProjectMixer
 
     /// <summary>Makes <paramref name="bus"/>'s muxer refuse its sound, as a failed one does (internal: tests).</summary>
     internal Task FailSoundAtMuxerAsync(string bus) => _control.Invoke(() => _project.FailSoundAtMuxer(bus));
+
+    /// <summary>
+    /// Stops <paramref name="bus"/>'s muxer for good, as the stall seen under deep starvation did: its
+    /// thread blocks on its next picture, and so, once the muxer's queues fill, do the bus's encoder and
+    /// sound threads pushing into it (internal: tests). Goes with that muxer.
+    /// </summary>
+    internal Task<IDisposable> StopMuxerAsync(string bus) => _control.Invoke(() => _project.StopMuxer(bus));
 
     /// <summary>
     /// Holds every picture <paramref name="input"/>'s decoder hands on for <paramref name="perPicture"/>,

@@ -150,10 +150,11 @@ public sealed record InputReport(ConnectionState State, string? Error, int Attem
 /// <summary>
 /// A bus: the engine's output connection and, when MediaMTX told (OUTPUT_ONLINE/OUTPUT_OFFLINE),
 /// whether viewers can read it (<paramref name="Published"/>); whether it makes its frames in time
-/// (<paramref name="Lateness"/>: dropping, delivered fps, dropped frames, episodes).
+/// (<paramref name="Lateness"/>: dropping, delivered fps, dropped frames, episodes); how often its pictures
+/// stopped and it was rebuilt (<paramref name="Stalls"/>; <paramref name="Stalled"/> while one lasts).
 /// </summary>
 public sealed record BusReport(ConnectionState Output, string? Error, long FramesOut, string Encoder, bool? Published = null,
-    int Attempts = 0, long BytesSent = 0, BusLateness? Lateness = null);
+    int Attempts = 0, long BytesSent = 0, BusLateness? Lateness = null, int Stalls = 0, bool Stalled = false);
 
 /// <summary>A commandApplied or error event as the status remembers it, with when it went out.</summary>
 public sealed record EventReport(DateTimeOffset At, string Type, string? Command, string? Entry, long? Revision, string? Reason,

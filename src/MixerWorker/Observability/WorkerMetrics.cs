@@ -36,7 +36,7 @@ internal sealed class WorkerMetrics
     private readonly Gauge _cpus, _capacity, _estimated, _measured, _loadCpus, _owned, _preparing, _draining, _leaseEpoch;
     private readonly Histogram _commandLatency, _convergence;
     // Per bus.
-    private readonly Counter _busFrames, _busBytes, _busReconnects, _busDropped, _busDroppedAudio, _busLateEpisodes, _busSentLate;
+    private readonly Counter _busFrames, _busBytes, _busReconnects, _busDropped, _busDroppedAudio, _busLateEpisodes, _busSentLate, _busStalls;
     private readonly Gauge _busDropping, _busDeliveredFps, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms;
     // Per input.
     private readonly Counter _inputFrames, _inputDecodeErrors, _inputReconnects;
@@ -84,6 +84,7 @@ internal sealed class WorkerMetrics
         _busLateEpisodes = f.CreateCounter("mixer_bus_late_episodes_total", "Spells in which the bus could not keep up and dropped frames.", bus);
         _busSentLate = f.CreateCounter("mixer_bus_pictures_sent_late_total", "Pictures that left the bus more than two frame intervals past their deadline (its latency after their running time).", bus);
         _busDropping = f.CreateGauge("mixer_bus_dropping", "1 while the bus is dropping frames to stay on time.", bus);
+        _busStalls = f.CreateCounter("mixer_bus_stalls_total", "Times the bus's pictures stopped leaving its muxer while the other buses went on, and it was rebuilt.", bus);
         _busReconnects = f.CreateCounter("mixer_bus_output_reconnects_total", "Connection attempts of the bus's SRT output after its first.", bus);
         _busOutputState = f.CreateGauge("mixer_bus_output_state", "The bus's SRT output connection: 1 for its current state, 0 for the others.", [.. bus, "state"]);
         _busEncoder = f.CreateGauge("mixer_bus_encoder_info", "The bus's H.264 encoder backend: always 1.", [.. bus, "backend"]);
@@ -99,7 +100,7 @@ internal sealed class WorkerMetrics
         _inputIngestOnline = f.CreateGauge("mixer_input_ingest_online", "MediaMTX's view of the input's feed (INGEST_ONLINE 1, INGEST_OFFLINE 0); absent until it told.", input);
         _inputPeak = f.CreateGauge("mixer_input_audio_peak_dbfs", "The input's audio peak (after its gain) over the last metering interval, dBFS.", input);
         _inputRms = f.CreateGauge("mixer_input_audio_rms_dbfs", "The input's audio RMS (after its gain) over the last metering interval, dBFS.", input);
-        _perProject = [_busFrames, _busBytes, _busDropped, _busDroppedAudio, _busLateEpisodes, _busSentLate, _busDropping, _busDeliveredFps, _busReconnects, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms,
+        _perProject = [_busFrames, _busBytes, _busDropped, _busDroppedAudio, _busLateEpisodes, _busSentLate, _busStalls, _busDropping, _busDeliveredFps, _busReconnects, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms,
                        _inputFrames, _inputDecodeErrors, _inputReconnects, _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms, _leaseEpoch];
 
         _workerInfo.WithLabels(worker.Value.Id, Version).Set(1);
@@ -207,6 +208,7 @@ internal sealed class WorkerMetrics
             s.IncTo(_busFrames, bus.FramesOut, p, name);
             s.IncTo(_busBytes, bus.BytesSent, p, name);
             s.IncTo(_busReconnects, Math.Max(0, bus.Attempts - 1), p, name);
+            s.IncTo(_busStalls, bus.Stalls, p, name);
             if (bus.Lateness is { } late)
             {
                 s.IncTo(_busDropped, late.DroppedFrames, p, name);
