@@ -236,9 +236,9 @@ internal sealed class BusBranch : IDisposable
 
     /// <summary>
     /// Stops a bus whose encoder failed or whose muxer stalled, downstream first, before it is taken
-    /// down. Its compositor stopped with the encoder (or the muxer), so what feeds it (the background source, the boxes' queues, an
-    /// input's allocation query) waits on it, and so does the audio mixer on the muxer that has no
-    /// video; stopping a source first would wait for those pushes for ever. Stopping from the muxer
+    /// down. Its compositor stopped with the encoder (or the muxer), so what feeds it (the background
+    /// source, the boxes' queues, an input's allocation query) waits on it, and so does the audio mixer
+    /// on the muxer that has no video; stopping a source first would wait for those pushes for ever. Stopping from the muxer
     /// back flushes each element before anything upstream of it is stopped, and lets every thread go.
     /// </summary>
     internal void StopDownstreamFirst()
