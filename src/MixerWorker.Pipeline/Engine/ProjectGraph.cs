@@ -341,15 +341,13 @@ internal sealed class ProjectGraph(
             (state, error) => OnInputState(input, state, error));
     }
 
-    private static long BytesPerSecond(OutputFormat f) => (f.VideoBitrateKbps + f.AudioBitrateKbps) * 1000L / 8;
-
     private ConnectionSupervisor Supervise(BusRuntime bus)
     {
         var endpoint = options.MediaMtx.Output(Scene.Project, bus.Name);
         return Supervise(bus, $"bus {bus.Name} output ({endpoint})",
             (generation, session) =>
             {
-                var output = new SrtOutput(graph, bus.Branch.MuxTee, bus.Name, endpoint, BytesPerSecond(bus.Branch.Definition.Format), generation, session,
+                var output = new SrtOutput(graph, bus.Branch.MuxTee, bus.Name, endpoint, generation, session,
                     // The bus's branch, current when the bytes and pictures pass: an encoder fallback rebuilds it behind the connection.
                     bytes => bus.Branch.CountSent(bytes), () => bus.Branch.Leaving);
                 foreach (var after in KeyFrameBurst)
