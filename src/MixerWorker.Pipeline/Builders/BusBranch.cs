@@ -37,7 +37,7 @@ internal sealed class BusBranch : IDisposable
     internal string Name { get; }
     internal BusDefinition Definition { get; private set; }
     internal Element Compositor { get; }
-    /// <summary>The bus's sound: which mix chain it hears, through its own queue into the muxer.</summary>
+    /// <summary>The bus's sound: which mix chain it hears, and its way into the muxer.</summary>
     internal SoundFeed Sound { get; }
     internal Element MuxTee { get; }
     internal EncoderChainPlan EncoderPlan { get; }
@@ -194,7 +194,7 @@ internal sealed class BusBranch : IDisposable
         return ProbeReturn.Ok;
     }
 
-    // The bus's sound queue's thread: encoded sound on its way into the muxer. Sound from before what
+    // The mix chain's thread (maybe shared with other buses): encoded sound on its way into the muxer. Sound from before what
     // the muxer already has (the overlap when the bus moved to another mix chain, at most a block) is
     // dropped, and so is sound as late as a picture may be (LatenessGuard.AtAudio). Should pictures have
     // gone missing (dropped late), the muxer would keep this sound until the next picture came; once

@@ -2,8 +2,8 @@ namespace MixerWorker.Pipeline.Engine;
 
 /// <summary>
 /// Notices a bus whose pictures stopped leaving its muxer while the rest of the project goes on (seen
-/// under deep CPU starvation: the bus's encoder and sound queues blocked pushing into its muxer, the
-/// muxer's thread waiting, for good), so that the project rebuilds that bus alone. A bus is stalled
+/// under deep CPU starvation: the threads that push into the bus's muxer blocked there, the muxer's
+/// thread waiting, for good), so that the project rebuilds that bus alone. A bus is stalled
 /// once no picture has left its muxer for its allowance (<see cref="Allowance"/>), counted from its
 /// last picture or from when its branch was built. Not stalled:
 /// <list type="bullet">
