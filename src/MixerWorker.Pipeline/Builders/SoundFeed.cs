@@ -14,9 +14,9 @@ namespace MixerWorker.Pipeline.Builders;
 internal sealed class SoundFeed : IDisposable
 {
     private readonly Graph _graph;
-    private readonly Element _entry;
+    private readonly Element _entry, _pass;
     private readonly Pad _entrySink;
-    private readonly ProbeHandle _failed, _caps;
+    private readonly ProbeHandle _caps;
     private readonly Pad? _muxAudio;
     private readonly Action<LevelReading> _meter;
     private Pad? _teePad;
@@ -43,16 +43,22 @@ internal sealed class SoundFeed : IDisposable
         // waited for the next quota period before the muxer had the sound, and the bus's pictures waited
         // at the muxer for it. What the queue was for, a chain never held back by one bus's muxer, the
         // bound below keeps.
-        _entry = Element.Make("identity", bus.Child("asound"));
-        _entry.Set("signal-handoffs", false);
         _heldMostNs = (long)(LatenessGuard.MostShed * 1_000_000_000.0 / fps);
+        var name = bus.Child("asound");
+        _entry = Element.NewBin(name);
+        _pass = Element.Make("identity", name.Child("pass"));
+        _pass.Set("signal-handoffs", false);
+        _entry.Add(_pass);
+        using (var passSink = _pass.StaticPad("sink")) _entrySink = Pad.Ghost("sink", passSink);
+        using (var passSrc = _pass.StaticPad("src")) Output = Pad.Ghost("src", passSrc);
+        // A refusal from the muxer (stopped, failed) reaches the chain's thread in the same push; handed
+        // back to the chain's tee it would stop the chain, and every bus sharing it would lose its sound
+        // with this one. The bin's pad answers OK instead, and drops the bus's sound from then on.
+        graph.StopRefusals(_entrySink, () => false);
+        _entry.AddPad(_entrySink);
+        _entry.AddPad(Output);
         graph.Add(_entry);
         _entry.Link(mux);
-        _entrySink = _entry.StaticPad("sink");
-        Output = _entry.StaticPad("src");
-        // Once the muxer has refused the sound (stopped, failed), the chain's tee would stop, and every
-        // bus sharing the chain would lose its sound with this one.
-        _failed = ElementFactory.DropOnceRefused(graph, _entrySink, Output);
         // Every chain the bus may hear makes the same format (AudioMixKey: codec, bitrate), and each
         // brings its own caps along when the bus moves to it. GStreamer 1.22's TS muxer takes any caps
         // event on an Opus stream it already has as a change of stream type and errors ("Stream type
@@ -136,13 +142,13 @@ internal sealed class SoundFeed : IDisposable
     {
         Detach();
         Target = null;
-        _failed.Dispose();
         _caps.Dispose();
         _muxAudio?.Dispose();
         _entry.SetState(State.Null);
         _graph.Remove(_entry);
         _entrySink.Dispose();
         Output.Dispose();
+        _pass.Dispose();
         _entry.Dispose();
     }
 }
