@@ -35,6 +35,8 @@ internal sealed class ProjectGraph(
     // Per bus: the counts of the branches it had before its current one, so that its status's
     // counters never fall while the mixer runs (like its fallbacks and stalls, kept by name).
     private readonly Dictionary<string, BusCounts> _retired = [];
+    // And the connection attempts of its outputs before the current one (a format change opens a new one).
+    private readonly Dictionary<string, int> _retiredAttempts = [];
     private Func<string, string> _resolveGraphic = file => file;
     private readonly LatenessWatch _lateness = new(log);
     private readonly BusStallWatch _stalls = new();
@@ -167,6 +169,7 @@ internal sealed class ProjectGraph(
         foreach (var other in _buses.Values) other.Branch.Multiview?.Detach(bus.Branch.RawTee);
         bus.Branch.Dispose();
         KeepCounts(bus.Branch);
+        _retiredAttempts[bus.Name] = _retiredAttempts.GetValueOrDefault(bus.Name) + (bus.Supervisor?.Attempts ?? 0);
         _buses.Remove(bus.Name);
         Sound.Sweep();
         meters.Forget(ElementKind.Bus, bus.Name);
@@ -497,7 +500,7 @@ internal sealed class ProjectGraph(
     {
         var n = _retired.GetValueOrDefault(b.Name) + BusCounts.Of(b.Branch);
         return new BusStatus(b.State, b.Error ?? _fallbackReason.GetValueOrDefault(b.Name), n.FramesOut, b.Branch.EncoderPlan.Backend,
-            b.Supervisor?.Attempts ?? 0, n.BytesSent, Lateness(b.Branch, n), _fallbacks.GetValueOrDefault(b.Name), _stalls.Episodes(b.Name), _stalls.Stalled(b.Name));
+            _retiredAttempts.GetValueOrDefault(b.Name) + (b.Supervisor?.Attempts ?? 0), n.BytesSent, Lateness(b.Branch, n), _fallbacks.GetValueOrDefault(b.Name), _stalls.Episodes(b.Name), _stalls.Stalled(b.Name));
     }
 
     // Counts are the bus's (every branch's); the rest is now, the live branch's.
