@@ -306,7 +306,7 @@ internal sealed class ProjectGraph(
         bus.Branch.Dispose();
         var retired = bus.Branch;
         bus.Branch = BuildBus(definition);
-        // Once the output counts into the new branch: it may still have been sending the old one's last bytes.
+        // Kept once the output counts into the new branch: until then it may have sent the old one's last bytes.
         KeepCounts(retired);
         bus.Branch.Director.SetLive(LiveInputs());
         var staying = InputsOf(Scene);
@@ -499,8 +499,9 @@ internal sealed class ProjectGraph(
     private BusStatus Status(BusRuntime b)
     {
         var n = _retired.GetValueOrDefault(b.Name) + BusCounts.Of(b.Branch);
+        var attempts = _retiredAttempts.GetValueOrDefault(b.Name) + (b.Supervisor?.Attempts ?? 0);
         return new BusStatus(b.State, b.Error ?? _fallbackReason.GetValueOrDefault(b.Name), n.FramesOut, b.Branch.EncoderPlan.Backend,
-            _retiredAttempts.GetValueOrDefault(b.Name) + (b.Supervisor?.Attempts ?? 0), n.BytesSent, Lateness(b.Branch, n), _fallbacks.GetValueOrDefault(b.Name), _stalls.Episodes(b.Name), _stalls.Stalled(b.Name));
+            attempts, n.BytesSent, Lateness(b.Branch, n), _fallbacks.GetValueOrDefault(b.Name), _stalls.Episodes(b.Name), _stalls.Stalled(b.Name));
     }
 
     // Counts are the bus's (every branch's); the rest is now, the live branch's.
