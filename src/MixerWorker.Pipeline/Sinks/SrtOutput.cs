@@ -40,8 +40,10 @@ internal sealed class SrtOutput : IDisposable
         _sink.Set("async", false);
         // No queue: the muxer's thread sends. Starved of CPU (a quota per period), a queue's thread
         // waited for the next period before each send, on top of every thread before it. While the
-        // sink waits (connecting, a stalled peer) the bus's muxer waits with it; its sound is dropped
-        // before the muxer meanwhile (SoundFeed), so no mix chain waits for it.
+        // sink waits for its connection (up to libsrt's 3 s connect timeout against a hub that does not
+        // answer) the bus's muxer waits with it; its sound is dropped before the muxer meanwhile
+        // (SoundFeed), so no mix chain waits for it. A connected peer that stops reading holds nothing:
+        // a live-mode sender drops what is too late to send.
         _bin.Add(_sink);
         using (var sinkPad = _sink.StaticPad("sink")) _binSink = Pad.Ghost("sink", sinkPad);
         // Once srtsink has failed, the muxer's tee would hand the error up to the muxer, the encoder
