@@ -70,6 +70,7 @@ public sealed class OptionsBindingTests
             ["Reconnect:InitialDelayMs"] = "100", ["Reconnect:MaxDelayMs"] = "300", ["Reconnect:ProbeIntervalMs"] = "700",
             ["Thumbnails:IntervalMs"] = "0", ["Thumbnails:Width"] = "160",
             ["Timing:InputJitterMs"] = "80", ["Timing:MixerLatencyMs"] = "40",
+            ["Stall:InputTimeoutMs"] = "3500", ["Stall:BusTimeoutMs"] = "8000",
         });
         Assert.Equal(new MixerOptions
         {
@@ -82,8 +83,36 @@ public sealed class OptionsBindingTests
             ReconnectInitialDelay = TimeSpan.FromMilliseconds(100), ReconnectMaxDelay = TimeSpan.FromMilliseconds(300),
             ReconnectProbeInterval = TimeSpan.FromMilliseconds(700), ThumbnailInterval = TimeSpan.Zero, ThumbnailWidth = 160,
             InputJitter = TimeSpan.FromMilliseconds(80), MixerLatency = TimeSpan.FromMilliseconds(40),
+            InputStallTimeout = TimeSpan.FromMilliseconds(3500), BusStallTimeout = TimeSpan.FromSeconds(8),
         }, set);
     }
+
+    [Theory]
+    [InlineData("Stall:BusTimeoutMs", "0", "STALL__BUSTIMEOUTMS")]
+    [InlineData("Stall:BusTimeoutMs", "-5000", "STALL__BUSTIMEOUTMS")]
+    [InlineData("Stall:BusTimeoutMs", "999", "STALL__BUSTIMEOUTMS")]
+    [InlineData("Stall:BusTimeoutMs", "86400000", "STALL__BUSTIMEOUTMS")] // a day: a stall would be no news
+    [InlineData("Stall:BusTimeoutMs", "5s", "STALL__BUSTIMEOUTMS")]
+    [InlineData("Stall:BusTimeoutMs", "1e300", "STALL__BUSTIMEOUTMS")]
+    [InlineData("Stall:InputTimeoutMs", "0", "STALL__INPUTTIMEOUTMS")]
+    [InlineData("Stall:InputTimeoutMs", "-1", "STALL__INPUTTIMEOUTMS")]
+    [InlineData("Stall:InputTimeoutMs", "100", "STALL__INPUTTIMEOUTMS")]
+    [InlineData("Stall:InputTimeoutMs", "600000", "STALL__INPUTTIMEOUTMS")]
+    [InlineData("Stall:InputTimeoutMs", "NaN", "STALL__INPUTTIMEOUTMS")]
+    [InlineData("Timing:InputJitterMs", "sixty", "TIMING__INPUTJITTERMS")]
+    public void A_bad_timeout_is_refused_naming_its_variable(string key, string value, string variable)
+    {
+        var refused = Assert.Throws<OptionsValidationException>(() => Mixer(new() { [key] = value }));
+        var error = Assert.Single(refused.Failures);
+        Assert.Contains(variable, error);
+    }
+
+    [Theory]
+    [InlineData("1000", 1000)]
+    [InlineData("300000", 300000)]
+    [InlineData("2500.5", 2500.5)]
+    public void A_bus_stall_timeout_within_its_bounds_is_taken(string value, double ms) =>
+        Assert.Equal(TimeSpan.FromMilliseconds(ms), Mixer(new() { ["Stall:BusTimeoutMs"] = value }).BusStallTimeout);
 
     private static IHost Daemon(Dictionary<string, string?> values)
     {

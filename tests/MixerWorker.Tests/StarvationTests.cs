@@ -38,6 +38,11 @@ public sealed class StarvationTests(ITestOutputHelper output)
     private static readonly Depth Deep = new(TimeSpan.FromSeconds(3), 15);
     private static readonly Depth Deeper = new(TimeSpan.FromSeconds(3), 5);
     private const double FirstShare = 0.95, Step = 0.94, LowestCoreShare = 0.15;
+    // For comparing two builds at one depth (bench/results): a build that sheds sooner reaches a case's
+    // depth at a larger quota, so the search would starve it less, and the need read before starving
+    // varies by a quarter from run to run. Set, the quota is this share of a core at once, no search.
+    private static readonly double? FixedQuota =
+        double.TryParse(Environment.GetEnvironmentVariable("STARVATION_QUOTA_CORES"), System.Globalization.CultureInfo.InvariantCulture, out var cores) ? cores : null;
     // A bus's growth is bounded per 20 s (issue 9) and measured over 40 s as the slope of its pictures'
     // arrival behind their PTS: a bus shed to 2 fps gives 40 pictures in 20 s.
     private static readonly TimeSpan Measured = TimeSpan.FromSeconds(40), GrowthPer = TimeSpan.FromSeconds(20);
@@ -136,7 +141,7 @@ public sealed class StarvationTests(ITestOutputHelper output)
             await CpuStarvation.MeasureCoresAsync(worker.Id, TimeSpan.FromSeconds(3)));
         var unstarved = readers.ToDictionary(r => r.Key, r => StampAnalysis.Analyse(r.Value.StampedFrames, Stamps(buses.Single(b => b.Name == r.Key)), 30));
         var unstarvedSound = readers.ToDictionary(r => r.Key, r => SoundAnalysis.Analyse(r.Value.PesArrivals));
-        double used, quota = Math.Clamp(need * FirstShare, LowestCoreShare, 1);
+        double used, quota = FixedQuota ?? Math.Clamp(need * FirstShare, LowestCoreShare, 1);
         string starved;
         // How late each bus's pictures leave the worker, from its status: the counters at both ends of the
         // measured window, and the p95 of each 5 s within it.
@@ -165,7 +170,7 @@ public sealed class StarvationTests(ITestOutputHelper output)
             async Task<bool> AuxShedAsync(double fps) => (await h.StatusAsync())?.Buses is { } b
                 && BusNames.Skip(1).All(n => b.GetValueOrDefault(n)?.Lateness is { } l && l.DeliveredFps <= fps);
             var dropped = await DroppedAsync();
-            while (quota * Step >= LowestCoreShare)
+            while (FixedQuota is null && quota * Step >= LowestCoreShare)
             {
                 await Task.Delay(depth.StepEvery);
                 if (depth.AuxFps is { } fps)

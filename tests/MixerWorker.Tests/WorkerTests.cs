@@ -181,6 +181,12 @@ public sealed class WorkerTests(ITestOutputHelper output)
         Assert.Equal(2, code);
         Assert.Contains("FLEET__RENEWINTERVALMS", text);
         Assert.DoesNotContain(RedisPassword, text);
+
+        // And the engine's: a bus stall timeout of zero.
+        (code, text) = await WorkerProcess.RunAsync(h.Environment(("STALL__BUSTIMEOUTMS", "0")), Long);
+        output.WriteLine(text);
+        Assert.Equal(2, code);
+        Assert.Contains("STALL__BUSTIMEOUTMS", text);
     }
 
     [Fact]

@@ -37,7 +37,7 @@ internal sealed class BusBranch : IDisposable
     internal string Name { get; }
     internal BusDefinition Definition { get; private set; }
     internal Element Compositor { get; }
-    /// <summary>The bus's sound: which mix chain it hears, through its own queue into the muxer.</summary>
+    /// <summary>The bus's sound: which mix chain it hears, and its way into the muxer.</summary>
     internal SoundFeed Sound { get; }
     internal Element MuxTee { get; }
     internal EncoderChainPlan EncoderPlan { get; }
@@ -93,13 +93,9 @@ internal sealed class BusBranch : IDisposable
         var outCaps = ElementFactory.CapsFilter(p.Child("vcaps"), ElementFactory.MixVideoCaps(f.Width, f.Height, $"{f.Fps}/1"));
         RawTee = Element.Make("tee", p.Child("rawtee"));
         RawTee.Set("allow-not-linked", true);
-        // The encoder works on its own thread, one frame behind the compositor at most: a slow
-        // encode holds the compositor back, which then skips ahead (LatenessGuard) instead of
-        // making frames that could only leave late.
-        var encoderQueue = Element.Make("queue", p.Child("encqueue"));
-        encoderQueue.Set("max-size-buffers", 1);
-        encoderQueue.Set("max-size-bytes", 0);
-        encoderQueue.Set("max-size-time", 0UL);
+        // No queue before the encoder: it encodes on the compositor's thread. Starved of CPU (a quota
+        // per period), every hand-off to another thread waited for the next period, one per hop on a
+        // picture's way out; a slow encode holds the compositor back, which then skips ahead (LatenessGuard).
         // Named after their backend, so an error from a chain already replaced is told apart (EncoderPart).
         _encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, p.Child($"{EncoderPart}.{encoderPlan.Backend}.{i}"))).ToList();
 
@@ -114,22 +110,29 @@ internal sealed class BusBranch : IDisposable
         MuxTee = Element.Make("tee", p.Child("muxtee"));
         MuxTee.Set("allow-not-linked", true);
 
-        _elements.AddRange([bg, bgCaps, Compositor, outCaps, RawTee, encoderQueue, .. _encoder, mux, MuxTee]);
+        _elements.AddRange([bg, bgCaps, Compositor, outCaps, RawTee, .. _encoder, mux, MuxTee]);
         foreach (var e in _elements) graph.Add(e);
         Element.LinkMany(bg, bgCaps);
         _backgroundPad = Compositor.RequestPad("sink_%u");
         _backgroundPad.Set("alpha", 0.0);
         _backgroundPad.Set("zorder", 0);
         using (var bgSrc = bgCaps.StaticPad("src")) bgSrc.Link(_backgroundPad);
-        Element.LinkMany([Compositor, outCaps, RawTee, encoderQueue, .. _encoder, mux]);
+        Element.LinkMany([Compositor, outCaps, RawTee, .. _encoder, mux]);
         Sound = new SoundFeed(graph, p, f.Fps, mux, meter);
         mux.Link(MuxTee);
         Guard = new LatenessGuard(bus.Name, f.Fps, latency.Total);
         Leaving = new OutputLateness(Guard);
         _compositorSrc = Compositor.StaticPad("src");
-        _encoderInput = encoderQueue.StaticPad("src");
+        using (var encoderSink = _encoder[0].StaticPad("sink"))
+            _encoderInput = encoderSink.Peer() ?? throw new GstException($"bus {Name}: the encoder is not linked to its tee");
         using (var muxSrc = mux.StaticPad("src"))
-            _muxOut = graph.AddProbe(muxSrc, ProbeType.BufferList, _muxMessages.OnOutput);
+        {
+            _muxOut = graph.AddProbe(muxSrc, ProbeType.BufferList, info =>
+            {
+                Sound.MuxWrote();
+                return _muxMessages.OnOutput(info);
+            });
+        }
         _compositorOut = graph.AddProbe(_compositorSrc, ProbeType.Buffer, OnComposited);
         _encoderIn = graph.AddProbe(_encoderInput, ProbeType.Buffer, OnToEncoder);
         _encoderOutput = _encoder[^1].StaticPad("src");
@@ -145,7 +148,7 @@ internal sealed class BusBranch : IDisposable
         // Downstream first: a live source started before the aggregator it feeds pushes into an
         // inactive pad, gets FLUSHING, pauses its task for good, and the bus never produces a frame.
         foreach (var e in Enumerable.Reverse(_elements)) e.SyncStateWithParent();
-        Sound.Queue.SyncStateWithParent();
+        Sound.Entry.SyncStateWithParent();
     }
 
     /// <summary>Brings the guard's deadline up to date and looks at the last few frames' lateness. Control thread.</summary>
@@ -165,7 +168,7 @@ internal sealed class BusBranch : IDisposable
         return verdict.Keep ? ProbeReturn.Ok : ProbeReturn.Drop;
     }
 
-    // Encoder streaming thread: a frame about to be encoded.
+    // Compositor streaming thread: a frame about to be encoded.
     private ProbeReturn OnToEncoder(ProbeInfo info)
     {
         if (info.BufferRunningTime(_encoderInput) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
@@ -191,7 +194,7 @@ internal sealed class BusBranch : IDisposable
         return ProbeReturn.Ok;
     }
 
-    // The bus's sound queue's thread: encoded sound on its way into the muxer. Sound from before what
+    // The mix chain's thread (maybe shared with other buses): encoded sound on its way into the muxer. Sound from before what
     // the muxer already has (the overlap when the bus moved to another mix chain, at most a block) is
     // dropped, and so is sound as late as a picture may be (LatenessGuard.AtAudio). Should pictures have
     // gone missing (dropped late), the muxer would keep this sound until the next picture came; once
@@ -206,7 +209,7 @@ internal sealed class BusBranch : IDisposable
         if (!Guard.AtAudio(runningTime, now, duration)) return ProbeReturn.Drop;
         if (Guard.NoPictureBefore(now) is { } until)
             _encoderOutput.SendGapAside((ulong)((long)until + Interlocked.Read(ref _videoPtsOffset)), 0);
-        return ProbeReturn.Ok;
+        return Sound.MayHold(duration) ? ProbeReturn.Ok : ProbeReturn.Drop;
     }
 
     // Rounding between two chains' timestamps, not an overlap.
@@ -245,7 +248,7 @@ internal sealed class BusBranch : IDisposable
     {
         Sound.Detach();
         foreach (var e in Enumerable.Reverse(_elements)) e.SetState(State.Null);
-        Sound.Queue.SetState(State.Null);
+        Sound.Entry.SetState(State.Null);
     }
 
     public void Dispose()

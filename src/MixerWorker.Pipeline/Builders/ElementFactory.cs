@@ -55,16 +55,6 @@ internal static class ElementFactory
         return q;
     }
 
-    /// <summary>
-    /// Drops at a queue's input once its last push downstream was refused (an error, "flushing", EOS),
-    /// and while <paramref name="alsoDrop"/> says so. Such a queue answers every later buffer with that
-    /// refusal, and whatever feeds it hands it on: a tee that gets it from one branch stops pushing to
-    /// all of them. The caller keeps <paramref name="queueSrc"/> alive as long as the probe.
-    /// </summary>
-    internal static ProbeHandle DropOnceRefused(Graph graph, Pad queueSink, Pad queueSrc, Func<bool>? alsoDrop = null) =>
-        graph.AddProbe(queueSink, ProbeType.Buffer | ProbeType.BufferList,
-            _ => queueSrc.LastPushFailed || alsoDrop?.Invoke() == true ? ProbeReturn.Drop : ProbeReturn.Ok);
-
     /// <summary>How often an input's or bus's meter reads: ten times a second.</summary>
     internal static readonly TimeSpan MeterInterval = TimeSpan.FromMilliseconds(100);
 

@@ -52,8 +52,8 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     internal static TimeSpan LongestGap(int fps) => TimeSpan.FromSeconds((MostShed + 2) / (double)fps);
 
     /// <summary>
-    /// The most a frame may be late (past the bus's deadline) when it leaves the compositor or the
-    /// encoder's queue: two frame intervals, the bound. One would be tighter, but a bus whose
+    /// The most a frame may be late (past the bus's deadline) when it leaves the compositor or reaches
+    /// the encoder: two frame intervals, the bound. One would be tighter, but a bus whose
     /// inputs have gone (every frame then made right at its deadline) would drop frames at every
     /// scheduling hiccup of a loaded machine.
     /// </summary>
@@ -225,7 +225,7 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     /// false to drop it. The bus's muxer writes nothing until every stream has data, so sound that
     /// falls behind holds the pictures back with it; sound as late as a frame may be is dropped
     /// instead (a gap, not a delay). Per bus, after the mix chain, which buses may share
-    /// (<see cref="SoundFeed"/>). The bus's sound queue's streaming thread.
+    /// (<see cref="SoundFeed"/>). The mix chain's streaming thread.
     /// </summary>
     internal bool AtAudio(ulong runningTime, ulong now, long durationNs)
     {

@@ -8,8 +8,8 @@ namespace MixerWorker.Pipeline.Builders;
 /// picture or block of sound at once (alignment 0), so a picture goes whole, its last group short;
 /// holding it until a group filled (the muxer's own alignment) kept about 30 ms of every picture back.
 /// Sound alone, a few packets every 20 ms, waits for whatever the muxer writes next (the next block of
-/// sound or a picture, at most one block later) and goes out in the same messages: every output queue
-/// and SRT sender then wakes and sends for about one in three fewer messages, and no picture waits.
+/// sound or a picture, at most one block later) and goes out in the same messages: every SRT sender
+/// then sends about one in three fewer messages, and no picture waits.
 /// </summary>
 /// <remarks>The muxer's streaming thread; <see cref="Dispose"/> once the bus has stopped.</remarks>
 internal sealed class MuxMessages : IDisposable

@@ -5,17 +5,18 @@ namespace MixerWorker.Pipeline.Builders;
 
 /// <summary>
 /// A bus's way in for its sound: a branch of a mix chain's tee (<see cref="BusAudio"/>, maybe shared
-/// with other buses) → a small leaky queue → the bus's muxer. The queue is the bus's own, so a muxer
-/// that holds its sound (waiting for pictures) never holds the chain, and every other bus on it, back.
+/// with other buses) → the bus's muxer, pushed by the chain's own thread. A muxer that holds its sound
+/// (waiting for pictures) never holds the chain, and every other bus on it, back: past a bound the bus's
+/// sound is dropped before it (<see cref="MayHold"/>).
 /// Moving to another chain is seamless: chains run on the same clock, so the bus switches once the
 /// new one has sound coming out, and until then hears the old one (<see cref="Hear"/>).
 /// </summary>
 internal sealed class SoundFeed : IDisposable
 {
     private readonly Graph _graph;
-    private readonly Element _queue;
-    private readonly Pad _queueSink;
-    private readonly ProbeHandle _failed, _caps;
+    private readonly Element _entry, _pass;
+    private readonly Pad _entrySink;
+    private readonly ProbeHandle _caps;
     private readonly Pad? _muxAudio;
     private readonly Action<LevelReading> _meter;
     private Pad? _teePad;
@@ -24,9 +25,9 @@ internal sealed class SoundFeed : IDisposable
     internal BusAudio? Current { get; private set; }
     /// <summary>The chain the bus is to hear: <see cref="Current"/>, or one it moves to once that one has sound.</summary>
     internal BusAudio? Target { get; private set; }
-    /// <summary>The queue's output into the muxer, where the bus's own checks on its sound sit.</summary>
+    /// <summary>The entry's output into the muxer, where the bus's own checks on its sound sit.</summary>
     internal Pad Output { get; }
-    internal Element Queue => _queue;
+    internal Element Entry => _entry;
     /// <summary>
     /// Whether the bus hears its chain alone, so its director may set the chain's gains per frame
     /// (a crossfade, the end of a cut); a shared chain keeps the gains its buses' definitions give it.
@@ -38,17 +39,26 @@ internal sealed class SoundFeed : IDisposable
     {
         _graph = graph;
         _meter = meter;
-        // Room for the longest the muxer holds the sound while the bus sheds (its latency), and some;
-        // only a muxer stuck for longer loses the oldest sound here.
-        var room = LatenessGuard.LongestGap(fps) + TimeSpan.FromMilliseconds(500);
-        _queue = ElementFactory.LeakyQueue(bus.Child("asoundq"), maxBuffers: 0, maxTimeNs: (ulong)room.Ticks * 100);
-        graph.Add(_queue);
-        _queue.Link(mux);
-        _queueSink = _queue.StaticPad("sink");
-        Output = _queue.StaticPad("src");
-        // Once the muxer has refused the sound (stopped, failed), the chain's tee would stop, and every
-        // bus sharing the chain would lose its sound with this one.
-        _failed = ElementFactory.DropOnceRefused(graph, _queueSink, Output);
+        // No queue: the chain's thread pushes into the muxer itself. Starved of CPU, a queue's thread
+        // waited for the next quota period before the muxer had the sound, and the bus's pictures waited
+        // at the muxer for it. What the queue was for, a chain never held back by one bus's muxer, the
+        // bound below keeps.
+        _heldMostNs = (long)(LatenessGuard.MostShed * 1_000_000_000.0 / fps);
+        var name = bus.Child("asound");
+        _entry = Element.NewBin(name);
+        _pass = Element.Make("identity", name.Child("pass"));
+        _pass.Set("signal-handoffs", false);
+        _entry.Add(_pass);
+        using (var passSink = _pass.StaticPad("sink")) _entrySink = Pad.Ghost("sink", passSink);
+        using (var passSrc = _pass.StaticPad("src")) Output = Pad.Ghost("src", passSrc);
+        // A refusal from the muxer (stopped, failed) reaches the chain's thread in the same push; handed
+        // back to the chain's tee it would stop the chain, and every bus sharing it would lose its sound
+        // with this one. The bin's pad answers OK instead, and drops the bus's sound from then on.
+        graph.StopRefusals(_entrySink, () => false);
+        _entry.AddPad(_entrySink);
+        _entry.AddPad(Output);
+        graph.Add(_entry);
+        _entry.Link(mux);
         // Every chain the bus may hear makes the same format (AudioMixKey: codec, bitrate), and each
         // brings its own caps along when the bus moves to it. GStreamer 1.22's TS muxer takes any caps
         // event on an Opus stream it already has as a change of stream type and errors ("Stream type
@@ -56,6 +66,29 @@ internal sealed class SoundFeed : IDisposable
         _muxAudio = Output.Peer();
         _caps = graph.AddProbe(Output, ProbeType.EventDownstream, info =>
             info.Event == EventType.Caps && _muxAudio?.CurrentCaps() is not null ? ProbeReturn.Drop : ProbeReturn.Ok);
+    }
+
+    // The muxer holds up to its latency of each stream (LatenessGuard.LongestGap) and then blocks the
+    // thread that pushes more: here the chain's, which other buses may share. It writes every block of
+    // sound it is given once it has the pictures of that time, so sound it has not written since its last
+    // write is what it holds; past a shedding gap's worth of it (the muxer stopped, its output connecting
+    // or gone, its pictures stopped) the sound is dropped here instead. Not counted as sound dropped late:
+    // no reader gets this bus's output meanwhile.
+    private readonly long _heldMostNs;
+    private long _heldNs;
+
+    /// <summary>The muxer wrote (its source pad's probe). Muxer's streaming thread.</summary>
+    internal void MuxWrote() => Interlocked.Exchange(ref _heldNs, 0);
+
+    /// <summary>
+    /// Whether a block of sound of <paramref name="durationNs"/> may go into the muxer, the last check on
+    /// its way there (sound dropped by an earlier one is not held). The chain's streaming thread.
+    /// </summary>
+    internal bool MayHold(long durationNs)
+    {
+        if (Interlocked.Read(ref _heldNs) + durationNs > _heldMostNs) return false;
+        Interlocked.Add(ref _heldNs, durationNs);
+        return true;
     }
 
     /// <summary>
@@ -85,7 +118,7 @@ internal sealed class SoundFeed : IDisposable
     {
         Detach();
         _teePad = chain.Output.RequestPad("src_%u");
-        _teePad.Link(_queueSink);
+        _teePad.Link(_entrySink);
         chain.Listen(_meter);
         Current = chain;
     }
@@ -98,7 +131,7 @@ internal sealed class SoundFeed : IDisposable
     {
         if (Current is not { } chain || _teePad is null) return;
         chain.Unlisten(_meter);
-        _teePad.Unlink(_queueSink);
+        _teePad.Unlink(_entrySink);
         chain.Output.ReleaseRequestPad(_teePad);
         _teePad.Dispose();
         _teePad = null;
@@ -109,13 +142,13 @@ internal sealed class SoundFeed : IDisposable
     {
         Detach();
         Target = null;
-        _failed.Dispose();
         _caps.Dispose();
         _muxAudio?.Dispose();
-        _queue.SetState(State.Null);
-        _graph.Remove(_queue);
-        _queueSink.Dispose();
+        _entry.SetState(State.Null);
+        _graph.Remove(_entry);
+        _entrySink.Dispose();
         Output.Dispose();
-        _queue.Dispose();
+        _pass.Dispose();
+        _entry.Dispose();
     }
 }

@@ -2,8 +2,8 @@ namespace MixerWorker.Pipeline.Engine;
 
 /// <summary>
 /// Notices a bus whose pictures stopped leaving its muxer while the rest of the project goes on (seen
-/// under deep CPU starvation: the bus's encoder and sound queues blocked pushing into its muxer, the
-/// muxer's thread waiting, for good), so that the project rebuilds that bus alone. A bus is stalled
+/// under deep CPU starvation: the threads that push into the bus's muxer blocked there, the muxer's
+/// thread waiting, for good), so that the project rebuilds that bus alone. A bus is stalled
 /// once no picture has left its muxer for its allowance (<see cref="Allowance"/>), counted from its
 /// last picture or from when its branch was built. Not stalled:
 /// <list type="bullet">
@@ -12,8 +12,9 @@ namespace MixerWorker.Pipeline.Engine;
 /// rebuilt only while another has pictures leaving it;</item>
 /// <item>time the control thread itself did not run (a late look) is not counted against any bus;</item>
 /// <item>a bus shedding frames (at most <see cref="Builders.LatenessGuard.MostShed"/> − 1 frames between two)
-/// or whose output reconnects: the muxer writes on through both (the output's queue is leaky and
-/// drops once its connection is refused), and the allowance is several times the longest shedding gap.</item>
+/// or whose output reconnects: the muxer writes on through both (a refused connection's bin drops what
+/// it is given; one connecting holds the muxer's thread at most libsrt's 3 s connect timeout), and the
+/// allowance is several times the longest shedding gap.</item>
 /// </list>
 /// An episode is reported once, when its first rebuild is made, and ends with the bus's next
 /// picture; should the rebuilt bus stall again before that, it is rebuilt again at growing intervals.

@@ -17,13 +17,14 @@ public sealed record MixerOptions
     /// this long plus its next keyframe. Zero: the backoff applies to it too.
     /// </summary>
     public TimeSpan ReconnectProbeInterval { get; init; } = TimeSpan.FromMilliseconds(500);
-    /// <summary>An input that sends no frame for this long is treated as lost and shows the slate.</summary>
+    /// <summary>An input that sends no data for this long is treated as lost and shows the slate (host: STALL__INPUTTIMEOUTMS).</summary>
     public TimeSpan InputStallTimeout { get; init; } = TimeSpan.FromSeconds(2);
     /// <summary>
     /// A bus none of whose pictures leave its muxer for this long, while the other buses go on, is
     /// stalled and rebuilt (<see cref="BusStallWatch"/>; a bus below 15 fps gets twice its longest
     /// shedding gap if that is longer). Longer than any gap a working bus was measured to leave under
     /// deep starvation (1.8 s), and than its deliberate ones (0.57 s at 30 fps, shed to one frame in 15).
+    /// Host: STALL__BUSTIMEOUTMS.
     /// </summary>
     public TimeSpan BusStallTimeout { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>How long a connected input may take to deliver its first frame.</summary>
@@ -50,8 +51,11 @@ public sealed record MixerOptions
             errors.Add("reconnect delays must be positive, the maximum at least the initial one");
         if (ReconnectProbeInterval < TimeSpan.Zero || ReconnectProbeInterval > TimeSpan.FromMinutes(1))
             errors.Add("the reconnect probe interval must be 0 (off) to 60000 ms");
-        if (InputStallTimeout < TimeSpan.FromMilliseconds(200)) errors.Add("the input stall timeout must be at least 200 ms");
-        if (BusStallTimeout < TimeSpan.FromSeconds(1)) errors.Add("the bus stall timeout must be at least 1 s");
+        // Below these an input's or a working bus's ordinary gaps would count as stalls; above, a stall would be no news.
+        if (InputStallTimeout < TimeSpan.FromMilliseconds(200) || InputStallTimeout > TimeSpan.FromMinutes(1))
+            errors.Add("the input stall timeout must be 200-60000 ms (STALL__INPUTTIMEOUTMS)");
+        if (BusStallTimeout < TimeSpan.FromSeconds(1) || BusStallTimeout > TimeSpan.FromMinutes(5))
+            errors.Add("the bus stall timeout must be 1000-300000 ms (STALL__BUSTIMEOUTMS)");
         if (GraphicsDirectory is not null && !Directory.Exists(GraphicsDirectory))
             errors.Add($"the graphics directory '{GraphicsDirectory}' does not exist (GRAPHICS__DIRECTORY)");
         if (MixerLatency < TimeSpan.Zero || MixerLatency > TimeSpan.FromSeconds(2)) errors.Add("mixer latency must be 0-2000 ms (TIMING__MIXERLATENCYMS)");

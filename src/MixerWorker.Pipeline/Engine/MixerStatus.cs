@@ -22,7 +22,8 @@ public sealed record InputStatus(ConnectionState State, string? Error, int Attem
 /// <paramref name="EncoderFallbacks"/> times its encoder failed and the bus moved to the next backend
 /// (<paramref name="Encoder"/> is the one in use), and <paramref name="Stalls"/> times its pictures
 /// stopped leaving its muxer while the other buses went on, each time rebuilt (<paramref name="Stalled"/>:
-/// one such episode lasts now).
+/// one such episode lasts now). Counts are the bus's since the mixer started, over every branch it had
+/// (<see cref="BusCounts"/>): a rebuild never makes them fall.
 /// </summary>
 public sealed record BusStatus(ConnectionState Output, string? Error, long FramesOut, string Encoder,
     int Attempts = 0, long BytesSent = 0, BusLateness? Lateness = null, int EncoderFallbacks = 0, int Stalls = 0, bool Stalled = false);
@@ -30,7 +31,7 @@ public sealed record BusStatus(ConnectionState Output, string? Error, long Frame
 /// <summary>
 /// Whether a bus makes its frames on time. While it cannot (<paramref name="Dropping"/>), it drops
 /// frames rather than fall behind and delivers <paramref name="DeliveredFps"/> of its frame rate;
-/// <paramref name="Episodes"/> counts such spells since the bus started. Sound that fell as far
+/// <paramref name="Episodes"/> counts such spells since the mixer started. Sound that fell as far
 /// behind is dropped too (a gap rather than a delay): <paramref name="DroppedAudioSeconds"/> of it so far.
 /// Where its pictures leave it (into SRT), <paramref name="PicturesSent"/> so far, of which
 /// <paramref name="PicturesSentLate"/> left more than two frame intervals past their deadline (the

@@ -32,6 +32,11 @@ internal sealed class ProjectGraph(
     // one for the mixer's life (a hardware encoder that refused once, for want of a session or a
     // preset, would refuse again), including when a format change rebuilds it.
     private readonly Dictionary<string, int> _busBackend = [];
+    // Per bus: the counts of the branches it had before its current one, so that its status's
+    // counters never fall while the mixer runs (like its fallbacks and stalls, kept by name).
+    private readonly Dictionary<string, BusCounts> _retired = [];
+    // And the connection attempts of its outputs before the current one (a format change opens a new one).
+    private readonly Dictionary<string, int> _retiredAttempts = [];
     private Func<string, string> _resolveGraphic = file => file;
     private readonly LatenessWatch _lateness = new(log);
     private readonly BusStallWatch _stalls = new();
@@ -163,6 +168,8 @@ internal sealed class ProjectGraph(
     {
         foreach (var other in _buses.Values) other.Branch.Multiview?.Detach(bus.Branch.RawTee);
         bus.Branch.Dispose();
+        KeepCounts(bus.Branch);
+        _retiredAttempts[bus.Name] = _retiredAttempts.GetValueOrDefault(bus.Name) + (bus.Supervisor?.Attempts ?? 0);
         _buses.Remove(bus.Name);
         Sound.Sweep();
         meters.Forget(ElementKind.Bus, bus.Name);
@@ -297,7 +304,10 @@ internal sealed class ProjectGraph(
         var definition = bus.Branch.Definition;
         bus.Branch.StopDownstreamFirst();
         bus.Branch.Dispose();
+        var retired = bus.Branch;
         bus.Branch = BuildBus(definition);
+        // Kept once the output counts into the new branch: until then it may have sent the old one's last bytes.
+        KeepCounts(retired);
         bus.Branch.Director.SetLive(LiveInputs());
         var staying = InputsOf(Scene);
         bus.Branch.Show(definition, TransitionSpec.Cut, TimeSpan.Zero, staying, _resolveGraphic);
@@ -341,15 +351,13 @@ internal sealed class ProjectGraph(
             (state, error) => OnInputState(input, state, error));
     }
 
-    private static long BytesPerSecond(OutputFormat f) => (f.VideoBitrateKbps + f.AudioBitrateKbps) * 1000L / 8;
-
     private ConnectionSupervisor Supervise(BusRuntime bus)
     {
         var endpoint = options.MediaMtx.Output(Scene.Project, bus.Name);
         return Supervise(bus, $"bus {bus.Name} output ({endpoint})",
             (generation, session) =>
             {
-                var output = new SrtOutput(graph, bus.Branch.MuxTee, bus.Name, endpoint, BytesPerSecond(bus.Branch.Definition.Format), generation, session,
+                var output = new SrtOutput(graph, bus.Branch.MuxTee, bus.Name, endpoint, generation, session,
                     // The bus's branch, current when the bytes and pictures pass: an encoder fallback rebuilds it behind the connection.
                     bytes => bus.Branch.CountSent(bytes), () => bus.Branch.Leaving);
                 foreach (var after in KeyFrameBurst)
@@ -483,17 +491,23 @@ internal sealed class ProjectGraph(
         return new MixerStatus(Scene.Project, Scene.Revision,
             _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since,
                 i.Branch.FramesIn, i.DecodeErrors + (i.Supervisor?.DataFaults ?? 0), i.Branch.SinceLastFrame)),
-            _buses.Values.ToDictionary(b => b.Name, b => new BusStatus(b.State, b.Error ?? _fallbackReason.GetValueOrDefault(b.Name), b.Branch.FramesOut,
-                b.Branch.EncoderPlan.Backend, b.Supervisor?.Attempts ?? 0, b.Branch.BytesSent, Lateness(b.Branch), _fallbacks.GetValueOrDefault(b.Name),
-                _stalls.Episodes(b.Name), _stalls.Stalled(b.Name))));
+            _buses.Values.ToDictionary(b => b.Name, Status));
     }
 
-    private static BusLateness Lateness(BusBranch b)
+    private BusStatus Status(BusRuntime b)
     {
-        var (g, o) = (b.Guard, b.Leaving);
-        return new(g.Dropping, Math.Round(g.DeliveredFps, 1), g.Dropped, g.Episodes, Math.Round(g.AudioDroppedNs / 1e9, 3),
-            o.P95Ms() is { } p95 ? Math.Round(p95, 1) : null, o.Sent, o.Late);
+        var n = _retired.GetValueOrDefault(b.Name) + BusCounts.Of(b.Branch);
+        var attempts = _retiredAttempts.GetValueOrDefault(b.Name) + (b.Supervisor?.Attempts ?? 0);
+        return new BusStatus(b.State, b.Error ?? _fallbackReason.GetValueOrDefault(b.Name), n.FramesOut, b.Branch.EncoderPlan.Backend,
+            attempts, n.BytesSent, Lateness(b.Branch, n), _fallbacks.GetValueOrDefault(b.Name), _stalls.Episodes(b.Name), _stalls.Stalled(b.Name));
     }
+
+    // Counts are the bus's (every branch's); the rest is now, the live branch's.
+    private static BusLateness Lateness(BusBranch b, BusCounts n) =>
+        new(b.Guard.Dropping, Math.Round(b.Guard.DeliveredFps, 1), n.DroppedFrames, n.Episodes, Math.Round(n.AudioDroppedNs / 1e9, 3),
+            b.Leaving.P95Ms() is { } p95 ? Math.Round(p95, 1) : null, n.PicturesSent, n.PicturesSentLate);
+
+    private void KeepCounts(BusBranch gone) => _retired[gone.Name] = _retired.GetValueOrDefault(gone.Name) + BusCounts.Of(gone);
 
     /// <summary>The latest thumbnail of every bus that has one; takes a new picture where one is waiting.</summary>
     internal IReadOnlyDictionary<string, Thumbnail> Thumbnails()

@@ -258,6 +258,63 @@ internal static unsafe class Callbacks
         return id;
     }
 
+    /// <summary>
+    /// Makes <paramref name="ghost"/> (a bin's sink ghost pad) answer OK whatever its target refuses, and
+    /// drop everything from the first refusal on, and while <paramref name="alsoDrop"/> says so: a sink
+    /// that fails then stops at it instead of stopping the thread that pushes into it. Until the pad is
+    /// disposed; its chain functions stay replaced.
+    /// </summary>
+    internal static RefusalStop StopRefusals(Pad ghost, Func<bool> alsoDrop, Action<Exception>? onFault = null)
+    {
+        var stop = new RefusalStop(alsoDrop, onFault);
+        s_stops[ghost.Handle] = stop;
+        Native.gst_pad_set_chain_function_full(ghost.Handle, &OnStoppedChain, GCHandle.ToIntPtr(GCHandle.Alloc(ghost.Handle)), &OnStopRemoved);
+        Native.gst_pad_set_chain_list_function_full(ghost.Handle, &OnStoppedChainList, 0, null);
+        return stop;
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<nint, RefusalStop> s_stops = new();
+
+    [UnmanagedCallersOnly]
+    private static int OnStoppedChain(nint pad, nint parent, nint buffer) => Stopped(pad, parent, buffer, list: false);
+
+    [UnmanagedCallersOnly]
+    private static int OnStoppedChainList(nint pad, nint parent, nint list) => Stopped(pad, parent, list, list: true);
+
+    private static int Stopped(nint pad, nint parent, nint data, bool list)
+    {
+        var stop = s_stops.GetValueOrDefault(pad);
+        try
+        {
+            if (stop is not null && (stop.Refused || stop.AlsoDrop()))
+            {
+                Native.gst_mini_object_unref(data);
+                return 0;
+            }
+        }
+        catch (Exception e)
+        {
+            Interlocked.Increment(ref s_faults);
+            stop?.Report(e);
+        }
+        var flow = list ? Native.gst_proxy_pad_chain_list_default(pad, parent, data) : Native.gst_proxy_pad_chain_default(pad, parent, data);
+        if (flow >= 0 || stop is null) return flow;
+        stop.Refused = true;
+        return 0;
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnStopRemoved(nint data)
+    {
+        try
+        {
+            var handle = GCHandle.FromIntPtr(data);
+            s_stops.TryRemove((nint)handle.Target!, out _);
+            handle.Free();
+        }
+        catch (Exception e) { Report(0, e); }
+    }
+
     [UnmanagedCallersOnly]
     private static void OnSamplesSelected(nint element, nint segment, ulong pts, ulong dts, ulong duration, nint info, nint data)
     {
@@ -310,6 +367,19 @@ internal static unsafe class Callbacks
             if (data != 0 && GCHandle.FromIntPtr(data).Target is Registration { OnFault: { } onFault }) onFault(e);
         }
         catch { /* a faulty reporter must not abort the process */ }
+    }
+}
+
+/// <summary>What <see cref="Callbacks.StopRefusals"/> keeps for one pad: whether its target has refused a buffer.</summary>
+internal sealed class RefusalStop(Func<bool> alsoDrop, Action<Exception>? onFault)
+{
+    private volatile bool _refused;
+    internal bool Refused { get => _refused; set => _refused = value; }
+    internal Func<bool> AlsoDrop { get; } = alsoDrop;
+
+    internal void Report(Exception e)
+    {
+        try { onFault?.Invoke(e); } catch { /* a faulty reporter must not abort the process */ }
     }
 }
 

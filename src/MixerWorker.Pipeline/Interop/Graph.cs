@@ -74,6 +74,9 @@ internal sealed class Graph : IDisposable
     internal ProbeHandle AddProbe(Pad pad, ProbeType mask, Func<ProbeInfo, ProbeReturn> handler) =>
         Callbacks.AddProbe(pad, mask, handler, OnFault);
 
+    /// <inheritdoc cref="Callbacks.StopRefusals"/>
+    internal RefusalStop StopRefusals(Pad ghost, Func<bool> alsoDrop) => Callbacks.StopRefusals(ghost, alsoDrop, OnFault);
+
     internal nuint ConnectPadAdded(Element element, Action<Pad> handler) => Callbacks.ConnectPadAdded(element, handler, OnFault);
 
     /// <inheritdoc cref="Callbacks.ConnectSamplesSelected"/>

@@ -318,8 +318,6 @@ internal sealed class Pad : GstObject
 
     internal bool Unlink(Pad sink) => Native.gst_pad_unlink(Handle, sink.Handle);
     internal bool IsLinked => Native.gst_pad_is_linked(Handle);
-    /// <summary>Whether the last push through this pad failed (its GstFlowReturn was below OK; flushing and EOS count too); any thread.</summary>
-    internal bool LastPushFailed => Native.gst_pad_get_last_flow_return(Handle) < 0;
 
     /// <summary>Added to the running time of the data through this pad, in nanoseconds (gst_pad_set_offset).</summary>
     internal long OffsetNs

@@ -85,7 +85,13 @@ internal static partial class Native
     [LibraryImport(Gst)] [return: MarshalAs(UnmanagedType.I4)]
     internal static partial bool gst_pad_is_linked(nint pad);
     [LibraryImport(Gst)] internal static partial nint gst_pad_get_peer(nint pad); // F
-    [LibraryImport(Gst)] internal static partial int gst_pad_get_last_flow_return(nint pad); // GstFlowReturn: below 0 is an error
+    [LibraryImport(Gst)] internal static unsafe partial void gst_pad_set_chain_function_full(nint pad,
+        delegate* unmanaged<nint, nint, nint, int> chain, nint userData, delegate* unmanaged<nint, void> notify);
+    [LibraryImport(Gst)] internal static unsafe partial void gst_pad_set_chain_list_function_full(nint pad,
+        delegate* unmanaged<nint, nint, nint, int> chainList, nint userData, delegate* unmanaged<nint, void> notify);
+    // The ghost pad's own chain functions (parent: N; buffer / list: F, taken).
+    [LibraryImport(Gst)] internal static partial int gst_proxy_pad_chain_default(nint pad, nint parent, nint buffer);
+    [LibraryImport(Gst)] internal static partial int gst_proxy_pad_chain_list_default(nint pad, nint parent, nint list);
     [LibraryImport(Gst)] internal static partial nint gst_pad_get_current_caps(nint pad); // F
     [LibraryImport(Gst)] internal static partial nint gst_pad_query_caps(nint pad, nint filter); // F
     [LibraryImport(Gst)] [return: MarshalAs(UnmanagedType.I4)]

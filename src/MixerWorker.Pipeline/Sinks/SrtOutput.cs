@@ -5,61 +5,52 @@ using MixerWorker.Pipeline.Srt;
 namespace MixerWorker.Pipeline.Sinks;
 
 /// <summary>
-/// One SRT publish connection of a bus: mux tee → leaky queue → srtsink, in a bin named
+/// One SRT publish connection of a bus: mux tee → srtsink, in a bin named
 /// "out.&lt;bus&gt;.&lt;generation&gt;". Rebuilt only when the connection fails; layout and source
 /// changes never touch it, because MediaMTX drops every viewer when a publisher reconnects.
 /// </summary>
 internal sealed class SrtOutput : IDisposable
 {
     private readonly Graph _graph;
-    private readonly Element _bin, _queue, _sink;
+    private readonly Element _bin, _sink;
     private readonly Pad _binSink;
     private Element? _muxTee;
     private Pad? _teePad;
-    private readonly ProbeHandle _flow, _failed;
-    private readonly Pad _queueSrc;
-
-    // A keyframe of a low-bitrate bus can be larger than its second of bitrate.
-    private const long MinQueuedBytes = 64 * 1024;
+    private readonly ProbeHandle _flow;
 
     internal ElementName BinName { get; }
 
-    /// <param name="bytesPerSecond">The bus's configured bitrate (sound and picture), which sizes the queue.</param>
     /// <param name="sent">Counts the bytes handed to SRT.</param>
     /// <param name="leaving">What is told which pictures leave the bus, and when (where issue 9 bounds their
     /// lateness): the current bus's, which changes when the bus is rebuilt behind the connection.</param>
-    internal SrtOutput(Graph graph, Element muxTee, string bus, SrtEndpoint endpoint, long bytesPerSecond, int generation, ConnectionSession session, Action<long> sent,
+    internal SrtOutput(Graph graph, Element muxTee, string bus, SrtEndpoint endpoint, int generation, ConnectionSession session, Action<long> sent,
         Func<OutputLateness> leaving)
     {
         _graph = graph;
         BinName = ElementName.Output(bus, generation);
         _bin = Element.NewBin(BinName);
-        // About a second of TS may queue while the network stalls; past that the oldest is dropped,
-        // never the encoder blocked. Bounded by bytes, not time: with a shedding bus's gaps at the muxer
-        // (BusBranch.OnToMux), a time bound dropped TS under starvation (lost packets; the queue's time
-        // level follows the TS buffers' timestamps), a byte bound did not (bench/results/*-sound-gap-*).
-        _queue = ElementFactory.LeakyQueue(BinName.Child("queue"), maxBuffers: 0, maxBytes: Math.Max(MinQueuedBytes, bytesPerSecond));
         _sink = Element.Make("srtsink", BinName.Child("srtsink"));
         SrtElements.ConfigureCaller(_sink, endpoint);
         // Waiting (bounded by poll-timeout, and broken off by the hub's refusal) holds the first
-        // buffer in the sink until the handshake is done; the leaky queue above keeps the encoder
-        // running meanwhile. Not waiting would drop buffers while connecting, and a buffer passing
-        // the sink would say nothing about the connection.
+        // buffer in the sink until the handshake is done. Not waiting would drop buffers while
+        // connecting, and a buffer passing the sink would say nothing about the connection.
         _sink.Set("wait-for-connection", true);
         // The compositor already paces output on the clock; syncing again would only add latency.
         _sink.Set("sync", false);
         _sink.Set("async", false);
-        ElementFactory.AddChain(_bin, [_queue, _sink]);
-        using (var qSink = _queue.StaticPad("sink"))
-        {
-            _binSink = Pad.Ghost("sink", qSink);
-            // Once srtsink has failed, the muxer's tee would hand the error up to the muxer, the encoder
-            // and the compositor, stopping the whole bus until it is rebuilt (and a card or box torn
-            // down meanwhile would wait on it for ever). A failed connection takes nothing more; the
-            // supervisor replaces it.
-            _queueSrc = _queue.StaticPad("src");
-            _failed = ElementFactory.DropOnceRefused(graph, qSink, _queueSrc, () => session.HasEnded);
-        }
+        // No queue: the muxer's thread sends. Starved of CPU (a quota per period), a queue's thread
+        // waited for the next period before each send, on top of every thread before it. While the
+        // sink waits for its connection (up to libsrt's 3 s connect timeout against a hub that does not
+        // answer) the bus's muxer waits with it; its sound is dropped before the muxer meanwhile
+        // (SoundFeed), so no mix chain waits for it. A connected peer that stops reading holds nothing:
+        // a live-mode sender drops what is too late to send.
+        _bin.Add(_sink);
+        using (var sinkPad = _sink.StaticPad("sink")) _binSink = Pad.Ghost("sink", sinkPad);
+        // Once srtsink has failed, the muxer's tee would hand the error up to the muxer, the encoder
+        // and the compositor, stopping the whole bus until it is rebuilt (and a card or box torn
+        // down meanwhile would wait on it for ever). A failed connection takes nothing more: its bin's
+        // pad answers OK and drops from then on; the supervisor replaces it.
+        graph.StopRefusals(_binSink, () => session.HasEnded);
         _bin.AddPad(_binSink);
         using (var sinkPad = _sink.StaticPad("sink"))
         {
@@ -106,9 +97,8 @@ internal sealed class SrtOutput : IDisposable
     {
         Detach();
         _flow.Dispose();
-        _failed.Dispose();
         _bin.SetState(State.Null);
         _graph.Remove(_bin);
-        foreach (var d in new IDisposable[] { _binSink, _queueSrc, _queue, _sink, _bin }) d.Dispose();
+        foreach (var d in new IDisposable[] { _binSink, _sink, _bin }) d.Dispose();
     }
 }

@@ -25,7 +25,7 @@ internal sealed class SrtSource : IDisposable
 
     private readonly Graph _graph;
     private readonly InputBranch _tail;
-    private readonly Element _bin;
+    private readonly Element _bin, _appSrc;
     private readonly ConnectionSession _session;
     private readonly ILogger _log;
     private readonly SrtCallerReader _reader;
@@ -59,7 +59,7 @@ internal sealed class SrtSource : IDisposable
         _log = log;
         BinName = ElementName.Source(tail.Name, generation);
         _bin = Element.NewBin(BinName);
-        var src = Element.Make("appsrc", BinName.Child("appsrc"));
+        var src = _appSrc = Element.Make("appsrc", BinName.Child("appsrc"));
         ConfigureAppSrc(src);
         var demux = Element.Make("tsdemux", BinName.Child("demux"));
         // tsdemux would declare 700 ms (the most a PTS may lead its PCR); the decoded buffers are
@@ -217,8 +217,9 @@ internal sealed class SrtSource : IDisposable
         var now = Environment.TickCount64;
         var last = Interlocked.Exchange(ref _lastSkipTick, now);
         if (last != 0 && now - last < SkipEpisodeGapMs) return;
-        _log.LogWarning("input {Input}: its decoder runs {Ms:F0} ms behind the live edge (the machine is short of CPU): skipping to the next keyframe",
-            _tail.Name, lateNs / 1e6);
+        // What waits in front of the demuxer tells a decoder short of CPU (its feed piling up) from a feed that came late.
+        _log.LogWarning("input {Input}: its decoder runs {Ms:F0} ms behind the live edge ({Waiting} bytes of its feed waiting before it): skipping to the next keyframe",
+            _tail.Name, lateNs / 1e6, _appSrc.Get("current-level-bytes"));
     }
 
     // The feed's end must not reach the shared tees: it would end every bus showing this input.

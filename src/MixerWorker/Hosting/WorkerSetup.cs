@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -81,21 +82,37 @@ internal static class WorkerSetup
                 // GRAPHICS__DIRECTORY: where graphics layers' PNG/SVG files live.
                 GraphicsDirectory = NullIfEmpty(c["Graphics:Directory"]),
             };
+            var unreadable = new List<string>();
             // RECONNECT__INITIALDELAYMS / RECONNECT__MAXDELAYMS: the inputs' and outputs' backoff; RECONNECT__PROBEINTERVALMS: how often an empty ingest path is asked again.
             options = options with
             {
-                ReconnectInitialDelay = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:InitialDelayMs", options.ReconnectInitialDelay.TotalMilliseconds)),
-                ReconnectMaxDelay = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:MaxDelayMs", options.ReconnectMaxDelay.TotalMilliseconds)),
-                ReconnectProbeInterval = TimeSpan.FromMilliseconds(c.GetValue("Reconnect:ProbeIntervalMs", options.ReconnectProbeInterval.TotalMilliseconds)),
+                ReconnectInitialDelay = Ms("Reconnect:InitialDelayMs", options.ReconnectInitialDelay),
+                ReconnectMaxDelay = Ms("Reconnect:MaxDelayMs", options.ReconnectMaxDelay),
+                ReconnectProbeInterval = Ms("Reconnect:ProbeIntervalMs", options.ReconnectProbeInterval),
                 // THUMBNAILS__INTERVALMS (0: off) / THUMBNAILS__WIDTH: the buses' thumbnails.
-                ThumbnailInterval = TimeSpan.FromMilliseconds(c.GetValue("Thumbnails:IntervalMs", options.ThumbnailInterval.TotalMilliseconds)),
+                ThumbnailInterval = Ms("Thumbnails:IntervalMs", options.ThumbnailInterval),
                 ThumbnailWidth = c.GetValue("Thumbnails:Width", options.ThumbnailWidth),
                 // TIMING__INPUTJITTERMS / TIMING__MIXERLATENCYMS: the buses' deadline (docs/architecture.md, "Live timing").
-                InputJitter = TimeSpan.FromMilliseconds(c.GetValue("Timing:InputJitterMs", options.InputJitter.TotalMilliseconds)),
-                MixerLatency = TimeSpan.FromMilliseconds(c.GetValue("Timing:MixerLatencyMs", options.MixerLatency.TotalMilliseconds)),
+                InputJitter = Ms("Timing:InputJitterMs", options.InputJitter),
+                MixerLatency = Ms("Timing:MixerLatencyMs", options.MixerLatency),
+                // STALL__INPUTTIMEOUTMS / STALL__BUSTIMEOUTMS: when an input counts as lost, a bus as stopped and is rebuilt.
+                InputStallTimeout = Ms("Stall:InputTimeoutMs", options.InputStallTimeout),
+                BusStallTimeout = Ms("Stall:BusTimeoutMs", options.BusStallTimeout),
             };
-            var errors = options.Validate();
+            var errors = unreadable.Concat(options.Validate()).ToList();
             return errors.Count == 0 ? options : throw new OptionsValidationException(name, typeof(MixerOptions), errors);
+
+            // Milliseconds; text that is no number is refused by name, like a number out of range.
+            TimeSpan Ms(string key, TimeSpan fallback)
+            {
+                var text = c[key];
+                if (string.IsNullOrWhiteSpace(text)) return fallback;
+                // Beyond 10^12 ms (31 years) a TimeSpan would overflow soon; every bound is far below.
+                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var ms) && Math.Abs(ms) < 1e12)
+                    return TimeSpan.FromMilliseconds(ms);
+                unreadable.Add($"{key.Replace(":", "__").ToUpperInvariant()} must be a number of milliseconds, not '{text}'");
+                return fallback;
+            }
         }
 
         private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;

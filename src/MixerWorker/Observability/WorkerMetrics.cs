@@ -261,7 +261,10 @@ internal sealed class WorkerMetrics
             Written(g, labels);
         }
 
-        /// <summary>Engine counters are totals since the project's mixer started; a new mixer starts a new series.</summary>
+        /// <summary>
+        /// Engine counters are totals since the project's mixer started, over every branch a bus had (they
+        /// never fall across a rebuild); only a new mixer starts them again, and a new series with it.
+        /// </summary>
         public void IncTo(Counter c, double value, params string[] labels)
         {
             var child = c.WithLabels(labels);

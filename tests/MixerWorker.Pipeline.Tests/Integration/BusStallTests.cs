@@ -30,6 +30,7 @@ public sealed class BusStallTests(ITestOutputHelper output)
 
         using var watching = new CancellationTokenSource();
         var silences = readers.ToDictionary(r => r.Key, r => LongestSilenceAsync(r.Value, watching.Token));
+        var counts = BusCounters.SampleAsync(h.Mixer!, "aux1", watching.Token);
         using var stop = await h.Mixer!.StopMuxerAsync("aux1");
         var stopped = DateTimeOffset.UtcNow;
 
@@ -73,6 +74,10 @@ public sealed class BusStallTests(ITestOutputHelper output)
         // The publisher was kept: one publish of aux1, so the hub kept its viewers. (This reader's own
         // pipeline stops at the new muxer's stream, "not-linked", and reads again; the hub remuxes.)
         Assert.Equal(1, h.StandIn.Attempts().Count(a => a.Action == "publish" && a.Path == $"out/{Project}/aux1" && a.Outcome == SrtAttemptOutcome.Accepted));
+
+        // Its counters are the bus's, not its branch's: the new branch's start at zero, the bus's go on.
+        var samples = await counts;
+        BusCounters.AssertNeverFellAndGrewAfter(output, "aux1", [.. samples.Select(s => s.Bus)], samples.FindIndex(s => s.Bus.Stalls > 0));
     }
 
     // The longest a reader went without a new picture, sampled every 50 ms until cancelled.

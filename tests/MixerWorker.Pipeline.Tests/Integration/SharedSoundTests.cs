@@ -149,6 +149,37 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_bus_whose_output_is_stuck_takes_neither_sound_nor_pictures_from_the_buses_that_share_its_chain()
+    {
+        // The chain's thread pushes each bus's sound straight into its muxer (SoundFeed), and a bus's muxer
+        // sends on its own thread through srtsink, which waits while its peer does (a connection that does
+        // not answer): a muxer stuck there must not hold the chain. The stall watch stays out of the way.
+        await using var h = await StartShowAsync(output, ThreeOnA, [A, B], h => h.Options() with { BusStallTimeout = TimeSpan.FromSeconds(60) });
+        var (program, aux1) = await SoundingAsync(h);
+        var aux2 = h.Read("aux2");
+        await aux2.WaitForFrameAsync(FirstAudio, _ => true);
+        await ChainsAsync(h, 1, "three buses following the same picture");
+
+        // aux2's muxer waits downstream for good, where its thread would wait in a stuck srtsink.
+        using var stuck = await h.Mixer!.StopMuxerAsync("aux2");
+        // Longer than the muxer's hold of a stream (LatenessGuard.LongestGap, 567 ms): with nothing
+        // bounding what it is given, the chain's thread would be waiting in it by now.
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var frames = new[] { program, aux1, aux2 }.Select(r => r.Stats.Frames).ToArray();
+        var heard = await Task.WhenAll(program.Audio.RecordAsync(TimeSpan.FromSeconds(3)), aux1.Audio.RecordAsync(TimeSpan.FromSeconds(3)));
+        var shown = new[] { program, aux1, aux2 }.Select((r, i) => r.Stats.Frames - frames[i]).ToArray();
+        output.WriteLine($"in 3 s with aux2 stuck: pictures program {shown[0]}, aux1 {shown[1]}, aux2 {shown[2]}");
+        Assert.Equal(0, shown[2]);
+        foreach (var (bus, w, pictures) in new[] { "program", "aux1" }.Zip(heard, shown))
+        {
+            output.WriteLine($"{bus} with aux2 stuck: {w}");
+            Assert.True(w.Duration >= TimeSpan.FromSeconds(2.5), $"{bus} got {w.Duration.TotalMilliseconds:F0} ms of sound in 3 s");
+            Assert.InRange(w.Steady(b => b.RmsDb()), A.ToneRmsDb - 1.5, A.ToneRmsDb + 1.5);
+            Assert.True(pictures >= 45, $"{bus} showed {pictures} pictures in 3 s at 30 fps");
+        }
+    }
+
+    [Fact]
     public async Task A_bus_whose_muxer_fails_takes_no_sound_from_the_buses_that_share_its_chain()
     {
         var scene = ThreeOnA;
@@ -156,7 +187,7 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
         var (program, aux1) = await SoundingAsync(h);
         await ChainsAsync(h, 1, "three buses following the same picture");
 
-        // aux2's muxer refuses its sound as a failing one would: its sound queue gets "flushing" from it.
+        // aux2's muxer refuses its sound as a failing one would: its sound's way in gets "flushing" from it.
         await h.Mixer!.FailSoundAtMuxerAsync("aux2");
         await Task.Delay(TimeSpan.FromSeconds(1));
         // The others keep hearing the chain they share, without a break.
