@@ -43,7 +43,8 @@ internal static class SrtElements
     internal static bool HasSent(Element sink)
     {
         const string total = "bytes-sent-total=(guint64)";
-        var stats = sink.Get("stats");
+        // A structure in a GValue serialises quoted, with its separators backslash-escaped.
+        var stats = sink.Get("stats")?.Replace("\\", "");
         var at = stats?.IndexOf(total, StringComparison.Ordinal) ?? -1;
         // Serialised without leading zeros: a first digit other than 0 is a count above 0.
         return at >= 0 && at + total.Length < stats!.Length && stats[at + total.Length] is >= '1' and <= '9';
