@@ -59,7 +59,9 @@ internal sealed class SrtOutput : IDisposable
                 // A buffer passing the sink says nothing while it drops them: the hub has accepted the
                 // connection once srtsink has handed it bytes (a refused passphrase never gets there).
                 // Read only until then (a property read per buffer while connecting).
-                if (connected || (connected = SrtElements.HasSent(_sink))) session.Activity();
+                if (!connected && !(connected = SrtElements.HasSent(_sink))) return ProbeReturn.Ok;
+                session.Activity();
+                // Counted from the connection on: srtsink drops what comes before.
                 sent(info.DataSize);
                 if (graph.Pipeline.RunningTimeNow() is { } now) info.ReadBytes(ts => leaving().Leaving(ts, now));
                 return ProbeReturn.Ok;
