@@ -31,19 +31,18 @@ internal sealed class SrtOutput : IDisposable
         _bin = Element.NewBin(BinName);
         _sink = Element.Make("srtsink", BinName.Child("srtsink"));
         SrtElements.ConfigureCaller(_sink, endpoint);
-        // Waiting (bounded by poll-timeout, and broken off by the hub's refusal) holds the first
-        // buffer in the sink until the handshake is done. Not waiting would drop buffers while
-        // connecting, and a buffer passing the sink would say nothing about the connection.
-        _sink.Set("wait-for-connection", true);
+        // Not waiting: while the handshake runs (ms against a hub that answers, libsrt's 3 s connect timeout
+        // against one that does not) srtsink drops what it is given at once (gstsrtobject.c, write_one),
+        // so the muxer's thread, and the compositor behind it, never wait for a connection. A failed
+        // handshake still comes back as an error from the first buffer after it.
+        _sink.Set("wait-for-connection", false);
         // The compositor already paces output on the clock; syncing again would only add latency.
         _sink.Set("sync", false);
         _sink.Set("async", false);
         // No queue: the muxer's thread sends. Starved of CPU (a quota per period), a queue's thread
-        // waited for the next period before each send, on top of every thread before it. While the
-        // sink waits for its connection (up to libsrt's 3 s connect timeout against a hub that does not
-        // answer) the bus's muxer waits with it; its sound is dropped before the muxer meanwhile
-        // (SoundFeed), so no mix chain waits for it. A connected peer that stops reading holds nothing:
-        // a live-mode sender drops what is too late to send.
+        // waited for the next period before each send, on top of every thread before it. Connecting
+        // holds it only for srtsink's first render (one poll-timeout per stream header, 2 × 100 ms), and
+        // a connected peer that stops reading holds nothing: a live-mode sender drops what is too late.
         _bin.Add(_sink);
         using (var sinkPad = _sink.StaticPad("sink")) _binSink = Pad.Ghost("sink", sinkPad);
         // Once srtsink has failed, the muxer's tee would hand the error up to the muxer, the encoder
@@ -54,12 +53,15 @@ internal sealed class SrtOutput : IDisposable
         _bin.AddPad(_binSink);
         using (var sinkPad = _sink.StaticPad("sink"))
         {
-            var buffers = 0;
+            var connected = false;
             _flow = graph.AddProbe(sinkPad, ProbeType.Buffer | ProbeType.BufferList, info =>
             {
-                // The sink takes the next buffer only once it has sent the one before, so from the
-                // second buffer on the hub has accepted the connection (a refused passphrase never gets here).
-                if (++buffers > 1) session.Activity();
+                // A buffer passing the sink says nothing while it drops them: the hub has accepted the
+                // connection once srtsink has handed it bytes (a refused passphrase never gets there).
+                // Read only until then (a property read per buffer while connecting).
+                if (!connected && !(connected = SrtElements.HasSent(_sink))) return ProbeReturn.Ok;
+                session.Activity();
+                // Counted from the connection on: srtsink drops what comes before.
                 sent(info.DataSize);
                 if (graph.Pipeline.RunningTimeNow() is { } now) info.ReadBytes(ts => leaving().Leaving(ts, now));
                 return ProbeReturn.Ok;
