@@ -13,7 +13,7 @@ namespace MixerWorker.Pipeline.Engine;
 /// <item>time the control thread itself did not run (a late look) is not counted against any bus;</item>
 /// <item>a bus shedding frames (at most <see cref="Builders.LatenessGuard.MostShed"/> − 1 frames between two)
 /// or whose output reconnects: the muxer writes on through both (a refused connection's bin drops what
-/// it is given; one connecting holds the muxer's thread at most libsrt's 3 s connect timeout), and the
+/// it is given; one connecting drops what it is given until connected, never holding the muxer), and the
 /// allowance is several times the longest shedding gap.</item>
 /// </list>
 /// An episode is reported once, when its first rebuild is made, and ends with the bus's next
