@@ -372,7 +372,7 @@ internal sealed class ProjectGraph(
                 bus.Report(state, error);
                 // What srtsink dropped while connecting ended anywhere in a GOP: the hub's readers get a keyframe now.
                 if (state == ConnectionState.Connected)
-                    control.PostAfter(TimeSpan.Zero, () => (bus.Connection as SrtOutput)?.RequestKeyFrame());
+                    control.Post(() => (bus.Connection as SrtOutput)?.RequestKeyFrame());
                 if (state != ConnectionState.Connected || bus.CardsFrom <= Environment.TickCount64) return;
                 bus.CardsFrom = 0;
                 RefreshCards();

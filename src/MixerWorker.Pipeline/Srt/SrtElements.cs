@@ -40,13 +40,5 @@ internal static class SrtElements
     /// Whether a caller srtsink has handed bytes to its connection, i.e. the hub accepted it: with
     /// wait-for-connection off, what it is given while connecting is dropped before libsrt.
     /// </summary>
-    internal static bool HasSent(Element sink)
-    {
-        const string total = "bytes-sent-total=(guint64)";
-        // A structure in a GValue serialises quoted, with its separators backslash-escaped.
-        var stats = sink.Get("stats")?.Replace("\\", "");
-        var at = stats?.IndexOf(total, StringComparison.Ordinal) ?? -1;
-        // Serialised without leading zeros: a first digit other than 0 is a count above 0.
-        return at >= 0 && at + total.Length < stats!.Length && stats[at + total.Length] is >= '1' and <= '9';
-    }
+    internal static bool HasSent(Element sink) => sink.GetStructureUInt64("stats", "bytes-sent-total") > 0;
 }
