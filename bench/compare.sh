@@ -7,6 +7,10 @@
 #      PLOT=file.png (gnuplot, when installed)  GST_MAX_THREADS=1 (the hand graph's compositors)
 #      X264_THREADS=1 (both references' encoders; see ffmpeg_cmd and gst_cmd)
 #      YARDSTICK=1 (time bench/yardstick.c's fixed work beside every run, when a C compiler is there; 0: off)
+#      FEEDS=live (the Testbed's `feeds` encode the four live) | files (encoded once into files, FEED_FILES=DIR keeps
+#      them between sittings, and sent by one ffmpeg by stream copy in real time: the feeds then cost almost nothing)
+#      READER=live (the `stamps` reader decodes every bus during the run) | record (it only records them then and
+#      decodes after the mixer stopped; the default with FEEDS=files)
 # A job is name:feedWxH:programWxH:auxCount:auxWxH; every bus is a 2x2 grid of the four inputs, bus i
 # rotated by i, so each input is shown once per bus at a quarter of the bus size.
 set -euo pipefail
@@ -19,8 +23,13 @@ WARMUP_S=${WARMUP_S:-8} SETTLE_S=${SETTLE_S:-3} MEASURE_S=${MEASURE_S:-15}
 FEED_KBPS=${FEED_KBPS:-3000} BUS_KBPS=${BUS_KBPS:-1000} MUX_DELAY_MS=${MUX_DELAY_MS:-700}
 PLOT=${PLOT:-}
 GST_MAX_THREADS=${GST_MAX_THREADS:-1} X264_THREADS=${X264_THREADS:-1}
+FEEDS=${FEEDS:-live}
+[ "$FEEDS" = files ] && READER=${READER:-record} || READER=${READER:-live}
 OUT_MD=${1:-}
 WORK=$(mktemp -d /tmp/bench-cmp.XXXXXX)
+FEED_FILES=${FEED_FILES:-$WORK/feeds}
+# Long enough for a run's reader (start-up, warm-up, settle, measurement) without the files looping in the window.
+FEED_FILE_S=$((WARMUP_S + SETTLE_S + MEASURE_S + 30))
 INPUTS=(cam-a cam-b cam-c cam-d)
 BUS_NAMES=(program aux1 aux2 aux3 aux4 aux5 aux6 aux7)
 
@@ -122,12 +131,34 @@ helper_ticks() {
 }
 threads_of() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
 
+# FEEDS=files: the four feeds of size $1 as the Testbed makes them (stamped pictures, x264, AAC), written once as fast
+# as the CPU allows into $FEED_FILES/WxH/ (a stamp's time is then the file's start plus its PTS, not when it is sent).
+feed_files() {
+  local dir=$FEED_FILES/$1
+  [ -s "$dir/${INPUTS[3]}.ts" ] || dotnet "$TESTBED_DLL" feeds --files "$dir" --count 4 --seconds "$FEED_FILE_S" \
+    --width "${1%x*}" --height "${1#*x}" --fps 30 --bitrate "$FEED_KBPS" --pattern smpte >&2
+  echo "$dir"
+}
+
 start_helpers_feeds() { # $1: log dir, $2: seconds, $3: feed WxH
+  local dir k sends=()
   dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$2" >"$1/standin.log" 2>&1 &
   HELPER_PIDS+=($!)
   sleep 2
-  dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT" --seconds "$(($2 - 3))" \
-    --width "${3%x*}" --height "${3#*x}" --fps 30 --bitrate "$FEED_KBPS" --pattern smpte --mux-delay-ms "$MUX_DELAY_MS" >"$1/feeds.log" 2>&1 &
+  if [ "$FEEDS" = files ]; then
+    # One ffmpeg sends the four files in real time by stream copy (-re -c copy, as the issue's first feeds were
+    # sent), muxed with the MUX_DELAY_MS lead; looped, so an input never ends while a mixer runs.
+    dir=$(feed_files "$3")
+    for k in "${!INPUTS[@]}"; do sends+=(-re -stream_loop -1 -i "$dir/${INPUTS[$k]}.ts"); done
+    for k in "${!INPUTS[@]}"; do
+      sends+=(-map "$k" -c copy -muxdelay "$(awk -v m="$MUX_DELAY_MS" 'BEGIN { print m / 1000 }')" -f mpegts
+        "$(srt_url "publish:ingest/$PROJECT/${INPUTS[$k]}" "$INGEST_SRT_PASSPHRASE")&pkt_size=1316")
+    done
+    ffmpeg -hide_banner -nostdin -loglevel warning -nostats "${sends[@]}" >"$1/feeds.log" 2>&1 &
+  else
+    dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT" --seconds "$(($2 - 3))" \
+      --width "${3%x*}" --height "${3#*x}" --fps 30 --bitrate "$FEED_KBPS" --pattern smpte --mux-delay-ms "$MUX_DELAY_MS" >"$1/feeds.log" 2>&1 &
+  fi
   HELPER_PIDS+=($!)
   sleep 3
 }
@@ -214,15 +245,21 @@ run_one() { # $1: job spec, $2: mixer, $3: rep
   # (awk -v w=SECONDS -f bench/thread-groups.awk DIR/t0 DIR/t1), and how busy the two cores were.
   thread_times "$mpid" >"$dir/t0"; head -1 /proc/stat >"$dir/stat0"; helper_ticks >"$dir/helpers0"
   t0=$(date +%s.%N); c0=$(cpu_ticks "$mpid" 2>/dev/null || echo 0)
-  dotnet "$TESTBED_DLL" stamps --port "$BENCH_PORT" --scene "$dir/scene.json" --seconds "$MEASURE_S" --settle "$SETTLE_S" \
-    --feed-width "${feed%x*}" --feed-height "${feed#*x}" --feed-fps 30 --direct cam-a \
-    --label "$name" --mixer "$mixer" --md "$WORK/summary.md" --detail "$WORK/detail.md" >"$dir/stamps.log" 2>&1 || true
+  local stamps=(dotnet "$TESTBED_DLL" stamps --port "$BENCH_PORT" --scene "$dir/scene.json" --seconds "$MEASURE_S" --settle "$SETTLE_S"
+    --feed-width "${feed%x*}" --feed-height "${feed#*x}" --feed-fps 30 --direct cam-a)
+  local analyse=(--label "$name" --mixer "$mixer" --md "$WORK/summary.md" --detail "$WORK/detail.md")
+  if [ "$READER" = record ]; then "${stamps[@]}" --record "$dir/recorded" >"$dir/stamps.log" 2>&1 || true
+  else "${stamps[@]}" "${analyse[@]}" >"$dir/stamps.log" 2>&1 || true; fi
   t1=$(date +%s.%N); c1=$(cpu_ticks "$mpid" 2>/dev/null || echo "$c0")
   thread_times "$mpid" >"$dir/t1"; head -1 /proc/stat >"$dir/stat1"; helper_ticks >"$dir/helpers1"
   rss=$(vm_hwm_kb "$mpid" 2>/dev/null || echo 0); threads=$(threads_of "$mpid" 2>/dev/null || echo 0)
   [ -n "$ypid" ] && { kill "$ypid" 2>/dev/null; wait "$ypid" 2>/dev/null || true; }
   kill -TERM "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true
   stop_helpers
+  # The recordings are decoded now, on an idle machine.
+  if [ "$READER" = record ]; then
+    "${stamps[@]}" --from "$dir/recorded" "${analyse[@]}" $([ "$FEEDS" = files ] && echo --feed-files 1) >>"$dir/stamps.log" 2>&1 || true
+  fi
   cpu=$(awk -v c=$((c1 - c0)) -v k="$CLK_TCK" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", 100 * c / k / (b - a) }')
   local key=$name-$mixer-$rep
   CPU[$key]=$cpu; RSS[$key]=$((rss / 1024)); THREADS[$key]=$threads; RUNS+=("$key|$name|$feed|${#BUSES[@]}|$mixer|$rep")
@@ -234,6 +271,7 @@ run_one() { # $1: job spec, $2: mixer, $3: rep
 }
 
 trap 'stop_helpers' EXIT
+if [ "$FEEDS" = files ]; then for job in $JOBS; do IFS=: read -r _ feed _ <<<"$job"; feed_files "$feed" >/dev/null; done; fi
 for rep in $(seq 1 "$REPS"); do
   for job in $JOBS; do
     # Alternate the mixers' order from one run to the next so the shared machine's drift hits all alike.
@@ -315,6 +353,8 @@ fi
   echo "(360p ${BUS_KBPS} kb/s, 720p $((BUS_KBPS * 5 / 2)) kb/s, Opus 128 kb/s). CPU = utime+stime of the mixer process over the"
   echo "$((SETTLE_S + MEASURE_S)) s the reader runs (after ${WARMUP_S} s of start-up); peak RSS = VmHWM and threads at its end."
   echo "The reader and the helpers (stand-in, feeds) run on the same cores and are not counted. ${REPS} run(s) per mixer, order alternating."
+  [ "$FEEDS" = files ] && echo "Feeds (FEEDS=files): encoded into files before the runs and sent by one ffmpeg, -re -c copy; capture → reader is not measured."
+  [ "$READER" = record ] && echo "Reader (READER=record): records every bus and cam-a during the run, decodes them after the mixer stopped."
   echo
   echo "Machine busy = the share of both cores busy over the window (all processes, % of one core); yardstick = the mean"
   echo "CPU time of bench/yardstick.c's fixed work, timed every second beside the run (longer = the machine ran slower);"

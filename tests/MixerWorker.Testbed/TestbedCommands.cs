@@ -3,6 +3,7 @@ using MixerWorker.Testbed.Bench;
 using MixerWorker.Testbed.Demo;
 using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.StandIn;
+using MixerWorker.Testbed.Stamps;
 
 namespace MixerWorker.Testbed;
 
@@ -36,7 +37,7 @@ internal static class TestbedCommands
             case "child":
                 return await RunChild(options.GetValueOrDefault("seconds", "60"));
             default:
-                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] [--width W --height H --fps F --bitrate KBPS --pattern smpte --mux-delay-ms MS --jitter-ms MS] | stamps --port N --scene FILE --seconds S [--buses a,b] [--direct cam-a] [--feed-width W --feed-height H --feed-fps F] [--settle S] [--label L] [--mixer M] [--md FILE] | demo [--out DIR] [--hold SECONDS] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | fleetbench --redis HOST:PORT --worker MixerWorker.dll [--runs 20] [--modes kill,term] [--width 640 --height 360] [--logs DIR] [--out FILE.md] | costbench --worker MixerWorker.dll [--warmup 6] [--window 12] [--reps 2] [--out FILE.md] | reappear --worker MixerWorker.dll [--reps 20] [--outage 5] [--modes 500,0] [--out FILE.md] | soak --redis HOST:PORT --worker MixerWorker.dll [--minutes 60] [--out FILE.md] [--csv FILE.csv] [--worker-log FILE] | child [--seconds S]");
+                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] [--width W --height H --fps F --bitrate KBPS --pattern smpte --mux-delay-ms MS --jitter-ms MS] [--files DIR: write S seconds of each into DIR/<input>.ts instead] | stamps --port N --scene FILE --seconds S [--buses a,b] [--direct cam-a] [--feed-width W --feed-height H --feed-fps F] [--settle S] [--label L] [--mixer M] [--md FILE] [--record DIR: only record, then stamps --from DIR [--feed-files 1] ... to read] | demo [--out DIR] [--hold SECONDS] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | fleetbench --redis HOST:PORT --worker MixerWorker.dll [--runs 20] [--modes kill,term] [--width 640 --height 360] [--logs DIR] [--out FILE.md] | costbench --worker MixerWorker.dll [--warmup 6] [--window 12] [--reps 2] [--out FILE.md] | reappear --worker MixerWorker.dll [--reps 20] [--outage 5] [--modes 500,0] [--out FILE.md] | soak --redis HOST:PORT --worker MixerWorker.dll [--minutes 60] [--out FILE.md] [--csv FILE.csv] [--worker-log FILE] | child [--seconds S]");
                 return 2;
         }
     }
@@ -65,15 +66,23 @@ internal static class TestbedCommands
     private static async Task<int> RunFeeds(Dictionary<string, string> o)
     {
         var port = Int(o, "port", 8000);
-        var feeds = Enumerable.Range(0, Int(o, "count", 3)).Select(i => SyntheticFeed.Start(
-            FeedSpec.Numbered(i) with
-            {
-                Width = Int(o, "width", 320), Height = Int(o, "height", 180), Fps = Int(o, "fps", 30),
-                VideoBitrateKbps = Int(o, "bitrate", 400), Pattern = o.GetValueOrDefault("pattern", "solid-color"),
-                MuxDelay = o.TryGetValue("mux-delay-ms", out var delay) ? TimeSpan.FromMilliseconds(int.Parse(delay, CultureInfo.InvariantCulture)) : null,
-                SendJitter = TimeSpan.FromMilliseconds(Int(o, "jitter-ms", 0)),
-            },
-            o.GetValueOrDefault("project", "demo"), "127.0.0.1", port, Env("INGEST_SRT_PASSPHRASE"), Env("MEDIAMTX__TOKEN"))).ToList();
+        var specs = Enumerable.Range(0, Int(o, "count", 3)).Select(i => FeedSpec.Numbered(i) with
+        {
+            Width = Int(o, "width", 320), Height = Int(o, "height", 180), Fps = Int(o, "fps", 30),
+            VideoBitrateKbps = Int(o, "bitrate", 400), Pattern = o.GetValueOrDefault("pattern", "solid-color"),
+            MuxDelay = o.TryGetValue("mux-delay-ms", out var delay) ? TimeSpan.FromMilliseconds(int.Parse(delay, CultureInfo.InvariantCulture)) : null,
+            SendJitter = TimeSpan.FromMilliseconds(Int(o, "jitter-ms", 0)),
+        }).ToList();
+        if (o.TryGetValue("files", out var dir))
+        {
+            // One stamp clock for all: a publisher that starts them together keeps their stamps' times in step, as live feeds' are.
+            var zero = StampClock.UnixMillis();
+            Directory.CreateDirectory(dir);
+            await Task.WhenAll(specs.Select(spec => Task.Run(() => SyntheticFeed.WriteFile(spec, Path.Combine(dir, $"{spec.Input}.ts"), TimeSpan.FromSeconds(Seconds(o)), zero))));
+            Console.WriteLine($"{specs.Count} feeds written to {dir}: {string.Join(", ", specs.Select(f => f.Input))}");
+            return 0;
+        }
+        var feeds = specs.Select(spec => SyntheticFeed.Start(spec, o.GetValueOrDefault("project", "demo"), "127.0.0.1", port, Env("INGEST_SRT_PASSPHRASE"), Env("MEDIAMTX__TOKEN"))).ToList();
         Console.WriteLine($"{feeds.Count} feeds publishing: {string.Join(", ", feeds.Select(f => f.Spec.Input))}");
         await WaitForStop(Seconds(o));
         foreach (var f in feeds) f.Dispose();

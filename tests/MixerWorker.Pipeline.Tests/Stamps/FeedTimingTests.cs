@@ -1,5 +1,6 @@
 using MixerWorker.Pipeline.Tests.Integration;
 using MixerWorker.Testbed.Feeds;
+using MixerWorker.Testbed.Reading;
 using MixerWorker.Testbed.StandIn;
 using MixerWorker.Testbed.Stamps;
 using Xunit;
@@ -76,6 +77,48 @@ public sealed class FeedTimingTests(ITestOutputHelper output)
     /// <summary>The reader's frames renumbered by arrival order with even PTS, so a jump in stream time does not count as a gap.</summary>
     private static List<StampedFrame> RebasePts(List<StampedFrame> frames) =>
         [.. frames.OrderBy(f => f.ArrivalUs).Select((f, i) => f with { Pts = (ulong)(i * 1e9 / 30) })];
+
+    [Fact]
+    public async Task A_recording_read_afterwards_gives_the_pictures_and_arrivals_a_live_reader_saw()
+    {
+        await using var h = new MixHarness(output);
+        var feed = Small with { MuxDelay = FeedSpec.FfmpegMuxDelay };
+        h.StartFeed(feed);
+        await h.WaitForPublisherAsync($"ingest/{Project}/{feed.Input}", TimeSpan.FromSeconds(10));
+        var box = StampBox.Whole(feed.Input, 30, feed.Width, feed.Height);
+        var path = Path.Combine(Path.GetTempPath(), $"recording-{Guid.NewGuid():N}.ts");
+        try
+        {
+            var live = h.ReadFeed(feed);
+            using (OutputReader.Recorder("127.0.0.1", h.StandIn.Port, $"read:ingest/{Project}/{feed.Input}:token={Token}", IngestPassphrase, path))
+            {
+                await live.WaitForStampsAsync(TimeSpan.FromSeconds(10));
+                await Task.Delay(TimeSpan.FromSeconds(3));
+            }
+            var stopped = StampClock.UnixMicros();
+            var seen = new Dictionary<FrameStamp, long>();
+            foreach (var f in live.StampedFrames) if (f.Boxes[0] is { } read) seen.TryAdd(read.Stamp, f.ArrivalUs);
+
+            using var fromFile = OutputReader.FromRecording(path, [box]);
+            await fromFile.WaitForEndAsync(TimeSpan.FromSeconds(30));
+            var recorded = fromFile.StampedFrames;
+            var report = StampAnalysis.Analyse(recorded, [box], 30);
+            output.WriteLine(report.ToString());
+            Assert.True(report.Boxes.Single().IsSmooth(0), report.ToString());
+            Assert.Equal(0, report.Boxes.Single().Unreadable);
+            // Read after the recording ended, yet each picture carries the time it arrived then, as the live reader saw it.
+            var offsetsMs = recorded.Where(f => f.Boxes[0] is { } r && seen.ContainsKey(r.Stamp)).Select(f => (f.ArrivalUs - seen[f.Boxes[0]!.Value.Stamp]) / 1000.0).ToList();
+            output.WriteLine($"{recorded.Count} pictures from the file, {offsetsMs.Count} seen live too; arrival minus the live reader's: {string.Join(" ", offsetsMs.Take(30).Select(ms => ms.ToString("0")))} ms");
+            Assert.InRange(offsetsMs.Count, 80, recorded.Count);
+            Assert.All(offsetsMs, ms => Assert.InRange(ms, -50, 50));
+            Assert.All(recorded, f => Assert.True(f.ArrivalUs < stopped));
+        }
+        finally
+        {
+            File.Delete(path);
+            File.Delete(path + ".arrivals");
+        }
+    }
 
     [Theory]
     [InlineData(25, 0)]

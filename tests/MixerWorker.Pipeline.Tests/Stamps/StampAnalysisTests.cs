@@ -153,6 +153,25 @@ public sealed class StampAnalysisTests
     }
 
     [Fact]
+    public void Stamps_of_a_feed_sent_from_a_file_are_moved_so_that_every_reader_unwraps_them_alike()
+    {
+        // Made 65.3 s before it was sent: the direct reader (100 ms after sending) reads the stamps 65.4 s old, the
+        // bus (400 ms) 65.7 s, past what 16 bits of milliseconds hold, so the two unwrap a picture 65 s apart.
+        StampRead Stamp(long n) => new(FrameStamp.At(n, Sent(n, 30) - 65_336), 100);
+        var direct = Enumerable.Range(0, 60).Select(n => new StampedFrame((ulong)(n * 33_333_333L), (Sent(n, 30) + 100) * 1000, [Stamp(n)])).ToList();
+        var output = Enumerable.Range(0, 60).Select(i => new StampedFrame((ulong)(i * 1e9 / OutFps), (Sent(i, 30) + 400) * 1000, [Stamp(i)])).ToList();
+        Assert.Empty(One(output, 30, new Dictionary<string, IReadOnlyList<StampedFrame>> { ["cam-a"] = direct }).WorkerAddedMs);
+
+        var shift = StampAnalysis.StampTimeShift(direct);
+        var b = One([.. StampAnalysis.ShiftStampTimes(output, [shift])], 30,
+            new Dictionary<string, IReadOnlyList<StampedFrame>> { ["cam-a"] = StampAnalysis.ShiftStampTimes(direct, [shift]) });
+        Assert.Equal(60, b.WorkerAddedMs.Count);
+        Assert.All(b.WorkerAddedMs, ms => Assert.Equal(300, ms, 1));
+        Assert.All(b.LatencyMs, ms => Assert.Equal(1300, ms, 1)); // the direct path reads 1 s after the move, the bus 300 ms more
+        Assert.True(b.IsSmooth(0), b.ToString());
+    }
+
+    [Fact]
     public void A_bus_whose_timeline_stretches_shows_its_lag_growing()
     {
         // 20 s at 30 fps with every output frame timestamped on time but delivered 10 % late and later.

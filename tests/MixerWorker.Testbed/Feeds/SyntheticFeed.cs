@@ -98,67 +98,7 @@ public sealed class SyntheticFeed : IDisposable
         var probes = new List<IDisposable>();
         try
         {
-            var video = spec.CameraLook
-                // Each camera moves its ball its own way (wavy, sweep, hsweep), so they differ at a glance.
-                ? p.Add("videotestsrc", null, ("is-live", true), ("pattern", "ball"), ("background-color", spec.Argb), ("foreground-color", 0xFFFFFFFFu),
-                    ("motion", BallMotions[spec.Input.Sum(c => c) % BallMotions.Length]))
-                : p.Add("videotestsrc", null, ("is-live", true), ("pattern", spec.Pattern), ("foreground-color", spec.Argb));
-            if (!spec.CameraLook && spec.Pattern != "solid-color") video.Set("horizontal-speed", 4);
-            // Interlaced: pictures at the field rate woven two by two into interlaced frames.
-            var caps = p.Add("capsfilter", null, ("caps", $"video/x-raw,format=I420,width={spec.Width},height={spec.Height},framerate={(spec.Interlaced ? 2 : 1) * spec.Fps}/1"));
-            Element[] label = spec.CameraLook
-                ?
-                [
-                    p.Add("textoverlay", null, ("text", spec.Input), ("valignment", "center"), ("halignment", "center"),
-                        ("font-desc", $"Sans Bold {Math.Max(10, spec.Height / 9)}"), ("shaded-background", true)),
-                    p.Add("clockoverlay", null, ("time-format", "%H:%M:%S"), ("valignment", "top"), ("halignment", "right"),
-                        ("font-desc", $"Monospace Bold {Math.Max(8, spec.Height / 20)}"), ("shaded-background", true)),
-                ]
-                : [p.Add("textoverlay", null, ("text", spec.Input), ("valignment", "top"), ("halignment", "left"), ("font-desc", "Sans 8"))];
-            Element[] weave = spec.Interlaced ? [p.Add("interlace", null, ("field-pattern", "1:1"), ("top-field-first", true))] : [];
-            Element encoder, parser;
-            if (spec.VideoCodec == "mpeg4")
-            {
-                encoder = p.Add("avenc_mpeg4", null, ("gop-size", spec.Fps), ("bitrate", 400_000));
-                parser = p.Add("mpeg4videoparse");
-            }
-            else if (spec.VideoCodec == "h265")
-            {
-                encoder = p.Add("x265enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", spec.VideoBitrateKbps));
-                parser = p.Add("h265parse");
-            }
-            else
-            {
-                encoder = p.Add("x264enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", spec.VideoBitrateKbps), ("interlaced", spec.Interlaced));
-                parser = p.Add("h264parse");
-            }
-            var mux = p.Add("mpegtsmux", null, ("alignment", 7));
-            p.AddChain([video, caps, .. label, .. weave, encoder, parser, mux]);
-            var marker = spec.FlashEvery is { } every ? new FlashBeep(every, spec.Width, spec.Height, spec.Fps, spec.AudioRate, spec.AudioChannels) : null;
-            using (var raw = caps.StaticPad("src"))
-            {
-                probes.Add(StampBurner.Attach(raw, spec.Width, spec.Height, spec.Fps, spec.Interlaced));
-                if (marker is not null) probes.Add(Callbacks.AddProbe(raw, ProbeType.Buffer, marker.OnPicture));
-            }
-            if (spec.AudioCodec != "none")
-            {
-                var tone = p.Add("audiotestsrc", null, ("is-live", true), ("freq", spec.ToneHz.ToString(CultureInfo.InvariantCulture)), ("volume", spec.ToneVolume), ("samplesperbuffer", 960));
-                var aconv = p.Add("audioconvert");
-                var format = marker is null ? "" : "format=S16LE,"; // the marker writes 16-bit samples
-                var acaps = p.Add("capsfilter", null, ("caps", $"audio/x-raw,{format}rate={spec.AudioRate},channels={spec.AudioChannels}"));
-                if (marker is not null)
-                    using (var rawSound = acaps.StaticPad("src")) probes.Add(Callbacks.AddProbe(rawSound, ProbeType.Buffer, marker.OnSound));
-                Element[] aenc = spec.AudioCodec switch
-                {
-                    "opus" => [p.Add("opusenc")],
-                    "mp2" => [p.Add("avenc_mp2")],
-                    _ => [p.Add("voaacenc"), p.Add("aacparse")], // mpegtsmux refuses voaacenc's output without the parser
-                };
-                p.AddChain([tone, aconv, acaps, .. aenc, mux]);
-                if (aenc[0].FactoryName == "voaacenc")
-                    using (var parsed = aenc[^1].StaticPad("src"))
-                        probes.Add(Callbacks.AddProbe(parsed, ProbeType.Buffer, info => AacDelay.Compensate(info, spec.AudioRate)));
-            }
+            var mux = AddEncoding(p, spec, probes, null);
             var sink = p.Add("srtsink", null, ("uri", $"srt://{host}:{port}"),
                 ("streamid", $"publish:ingest/{project}/{spec.Input}{(token is null ? "" : $":token={token}")}"),
                 ("latency", 80), ("auto-reconnect", false), ("wait-for-connection", false), ("sync", false));
@@ -174,6 +114,104 @@ public sealed class SyntheticFeed : IDisposable
             foreach (var h in probes) h.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Writes the first <paramref name="length"/> of the feed into an MPEG-TS file as fast as the CPU allows, for a
+    /// publisher that sends it later by stream copy at almost no cost (bench/compare.sh's FEEDS=files): the pictures
+    /// and their stamps are the live feed's, but a stamp's time is <paramref name="stampBaseMillis"/> plus the
+    /// picture's PTS, not the moment it is sent (<see cref="StampBurner"/>). Muxed as mpegtsmux writes (125 ms
+    /// PTS-PCR lead); the publisher sets its own.
+    /// </summary>
+    public static void WriteFile(FeedSpec spec, string path, TimeSpan length, long stampBaseMillis)
+    {
+        var p = new StandalonePipeline($"feed-file:{spec.Input}");
+        var probes = new List<IDisposable>();
+        try
+        {
+            AddEncoding(p, spec, probes, ((int)Math.Round(length.TotalSeconds * spec.Fps), stampBaseMillis)).Link(p.Add("filesink", null, ("location", path)));
+            p.Play();
+            while (!p.Failed) Thread.Sleep(50);
+            if (p.Errors.FirstOrDefault(e => e != "end of stream") is { } error) throw new InvalidOperationException($"{spec.Input}: {error}");
+        }
+        finally
+        {
+            p.Dispose();
+            foreach (var h in probes) h.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Sources, stamps, encoders and the muxer of <paramref name="spec"/>; returns the muxer. Live sources, or for
+    /// a file (<paramref name="file"/>) that many frames as fast as they can be made, stamped by PTS.
+    /// </summary>
+    private static Element AddEncoding(StandalonePipeline p, FeedSpec spec, List<IDisposable> probes, (int Frames, long StampBaseMillis)? file)
+    {
+        var live = file is null;
+        var video = spec.CameraLook
+            // Each camera moves its ball its own way (wavy, sweep, hsweep), so they differ at a glance.
+            ? p.Add("videotestsrc", null, ("is-live", live), ("pattern", "ball"), ("background-color", spec.Argb), ("foreground-color", 0xFFFFFFFFu),
+                ("motion", BallMotions[spec.Input.Sum(c => c) % BallMotions.Length]))
+            : p.Add("videotestsrc", null, ("is-live", live), ("pattern", spec.Pattern), ("foreground-color", spec.Argb));
+        if (file is { } pictures) video.Set("num-buffers", (spec.Interlaced ? 2 : 1) * pictures.Frames);
+        if (!spec.CameraLook && spec.Pattern != "solid-color") video.Set("horizontal-speed", 4);
+        // Interlaced: pictures at the field rate woven two by two into interlaced frames.
+        var caps = p.Add("capsfilter", null, ("caps", $"video/x-raw,format=I420,width={spec.Width},height={spec.Height},framerate={(spec.Interlaced ? 2 : 1) * spec.Fps}/1"));
+        Element[] label = spec.CameraLook
+            ?
+            [
+                p.Add("textoverlay", null, ("text", spec.Input), ("valignment", "center"), ("halignment", "center"),
+                    ("font-desc", $"Sans Bold {Math.Max(10, spec.Height / 9)}"), ("shaded-background", true)),
+                p.Add("clockoverlay", null, ("time-format", "%H:%M:%S"), ("valignment", "top"), ("halignment", "right"),
+                    ("font-desc", $"Monospace Bold {Math.Max(8, spec.Height / 20)}"), ("shaded-background", true)),
+            ]
+            : [p.Add("textoverlay", null, ("text", spec.Input), ("valignment", "top"), ("halignment", "left"), ("font-desc", "Sans 8"))];
+        Element[] weave = spec.Interlaced ? [p.Add("interlace", null, ("field-pattern", "1:1"), ("top-field-first", true))] : [];
+        Element encoder, parser;
+        if (spec.VideoCodec == "mpeg4")
+        {
+            encoder = p.Add("avenc_mpeg4", null, ("gop-size", spec.Fps), ("bitrate", 400_000));
+            parser = p.Add("mpeg4videoparse");
+        }
+        else if (spec.VideoCodec == "h265")
+        {
+            encoder = p.Add("x265enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", spec.VideoBitrateKbps));
+            parser = p.Add("h265parse");
+        }
+        else
+        {
+            encoder = p.Add("x264enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("key-int-max", spec.Fps), ("bitrate", spec.VideoBitrateKbps), ("interlaced", spec.Interlaced));
+            parser = p.Add("h264parse");
+        }
+        var mux = p.Add("mpegtsmux", null, ("alignment", 7));
+        p.AddChain([video, caps, .. label, .. weave, encoder, parser, mux]);
+        var marker = spec.FlashEvery is { } every ? new FlashBeep(every, spec.Width, spec.Height, spec.Fps, spec.AudioRate, spec.AudioChannels) : null;
+        using (var raw = caps.StaticPad("src"))
+        {
+            probes.Add(StampBurner.Attach(raw, spec.Width, spec.Height, spec.Fps, spec.Interlaced, file?.StampBaseMillis));
+            if (marker is not null) probes.Add(Callbacks.AddProbe(raw, ProbeType.Buffer, marker.OnPicture));
+        }
+        if (spec.AudioCodec != "none")
+        {
+            var tone = p.Add("audiotestsrc", null, ("is-live", live), ("freq", spec.ToneHz.ToString(CultureInfo.InvariantCulture)), ("volume", spec.ToneVolume), ("samplesperbuffer", 960));
+            if (file is { } sound) tone.Set("num-buffers", (int)Math.Ceiling((double)sound.Frames * spec.AudioRate / spec.Fps / 960));
+            var aconv = p.Add("audioconvert");
+            var format = marker is null ? "" : "format=S16LE,"; // the marker writes 16-bit samples
+            var acaps = p.Add("capsfilter", null, ("caps", $"audio/x-raw,{format}rate={spec.AudioRate},channels={spec.AudioChannels}"));
+            if (marker is not null)
+                using (var rawSound = acaps.StaticPad("src")) probes.Add(Callbacks.AddProbe(rawSound, ProbeType.Buffer, marker.OnSound));
+            Element[] aenc = spec.AudioCodec switch
+            {
+                "opus" => [p.Add("opusenc")],
+                "mp2" => [p.Add("avenc_mp2")],
+                _ => [p.Add("voaacenc"), p.Add("aacparse")], // mpegtsmux refuses voaacenc's output without the parser
+            };
+            p.AddChain([tone, aconv, acaps, .. aenc, mux]);
+            if (aenc[0].FactoryName == "voaacenc")
+                using (var parsed = aenc[^1].StaticPad("src"))
+                    probes.Add(Callbacks.AddProbe(parsed, ProbeType.Buffer, info => AacDelay.Compensate(info, spec.AudioRate)));
+        }
+        return mux;
     }
 
     /// <summary>

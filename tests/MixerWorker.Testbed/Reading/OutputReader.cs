@@ -1,6 +1,8 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Testbed.Audio;
+using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.Stamps;
 
 namespace MixerWorker.Testbed.Reading;
@@ -39,12 +41,20 @@ public sealed record StreamStats(
 /// number and capture time burned in by a <see cref="Feeds.SyntheticFeed"/>) into <see cref="StampedFrames"/>,
 /// with the picture's PTS and the wall-clock time its data left the parser (so decoding time is not counted).
 /// Reconnects until disposed, since the output may not be published yet when it starts.
+/// A <see cref="Recorder"/> only writes the TS and when each part of it arrived, which costs little beside a
+/// measurement; <see cref="FromRecording"/> reads such a file afterwards as the reader would have read it live.
 /// </summary>
 public sealed class OutputReader : IDisposable
 {
     private readonly string _host, _streamId;
     private readonly int _port;
-    private readonly string? _passphrase, _recordPath;
+    private readonly string? _passphrase, _recordPath, _readPath;
+    private readonly bool _recordOnly;
+    // Recording: when each buffer received arrived, by where it ends in the file. Reading a recording: the same, loaded.
+    private readonly List<(long End, long ArrivalUs)> _chunks = [];
+    private long _bytesSoFar, _fileNowUs;
+    private int _chunk;
+    private volatile bool _sourceEnded, _ended;
     private readonly IReadOnlyList<StampBox>? _stampBoxes;
     private readonly List<StampedFrame> _stamped = [];
     private readonly Queue<(ulong Pts, long ArrivalUs, long? FirstPacketUs)> _arrivals = new();
@@ -69,14 +79,49 @@ public sealed class OutputReader : IDisposable
     }
 
     public OutputReader(string host, int port, string streamId, string? passphrase, string? recordPath = null, IReadOnlyList<StampBox>? stampBoxes = null)
+        : this(host, port, streamId, passphrase, recordPath, stampBoxes, false, null) { }
+
+    private OutputReader(string host, int port, string streamId, string? passphrase, string? recordPath, IReadOnlyList<StampBox>? stampBoxes, bool recordOnly, string? readPath)
     {
         GstRuntime.Init();
-        (_host, _port, _streamId, _passphrase, _recordPath, _stampBoxes) = (host, port, streamId, passphrase, recordPath, stampBoxes);
+        (_host, _port, _streamId, _passphrase, _recordPath, _stampBoxes, _recordOnly, _readPath) = (host, port, streamId, passphrase, recordPath, stampBoxes, recordOnly, readPath);
         if (recordPath is not null) File.Delete(recordPath);
+        if (readPath is not null)
+            foreach (var line in File.ReadLines(ArrivalsPath(readPath)))
+                _chunks.Add(line.Split(' ') is [var end, var us] ? (long.Parse(end, CultureInfo.InvariantCulture), long.Parse(us, CultureInfo.InvariantCulture)) : throw new FormatException(line));
         _thread = new Thread(Run) { IsBackground = true, Name = $"reader:{streamId}" };
         _thread.Start();
     }
 
+    /// <summary>
+    /// Records the TS to <paramref name="path"/> (every connection appended) and, in <c>path.arrivals</c>, when each
+    /// piece of it arrived; decodes nothing. The file is complete once the recorder is disposed.
+    /// </summary>
+    public static OutputReader Recorder(string host, int port, string streamId, string? passphrase, string path) =>
+        new(host, port, streamId, passphrase, path, null, true, null);
+
+    /// <summary>
+    /// Reads a <see cref="Recorder"/>'s file through the same demuxer, parser and decoder, with the recorded
+    /// arrivals in place of the clock: a picture arrives when the data that completed it did, as live.
+    /// </summary>
+    public static OutputReader FromRecording(string path, IReadOnlyList<StampBox> stampBoxes) =>
+        new("", 0, Path.GetFileName(path), null, null, stampBoxes, false, path);
+
+    private static string ArrivalsPath(string recording) => recording + ".arrivals";
+
+    /// <summary>Waits until a <see cref="FromRecording"/> reader has read its whole file.</summary>
+    public async Task WaitForEndAsync(TimeSpan timeout)
+    {
+        var deadline = DateTimeOffset.UtcNow + timeout;
+        while (!_ended && !_stop)
+        {
+            if (DateTimeOffset.UtcNow > deadline) throw new TimeoutException($"{_streamId} not read within {timeout.TotalSeconds:F0} s (stats: {Stats})");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Live: now. Reading a recording: when the data read last arrived.</summary>
+    private long Now() => _readPath is null ? StampClock.UnixMicros() : Volatile.Read(ref _fileNowUs);
     /// <summary>Connections that received data (a reader refused before the publisher exists does not count).</summary>
     public int Connections => Volatile.Read(ref _connections);
 
@@ -161,23 +206,56 @@ public sealed class OutputReader : IDisposable
             using var p = Build(out var appsink, probes);
             try { p.Play(); }
             catch (InvalidOperationException) { }
-            while (!_stop && !p.Failed)
+            while (!_stop && !p.Failed && !_ended)
             {
+                if (appsink is null) { Thread.Sleep(100); continue; }
                 var sample = Native.gst_app_sink_try_pull_sample(appsink.Handle, 100_000_000);
                 if (sample != 0) TakeFrame(sample);
+                // A recording read to its end: the decoder has handed on its last picture.
+                else if (_sourceEnded) _ended = true;
             }
+            if (_readPath is not null && appsink is not null)
+                for (var sample = Native.gst_app_sink_try_pull_sample(appsink.Handle, 0); sample != 0; sample = Native.gst_app_sink_try_pull_sample(appsink.Handle, 0)) TakeFrame(sample);
             p.Pipeline.SetState(State.Null);
             foreach (var h in probes) h.Dispose();
-            appsink.Dispose();
+            appsink?.Dispose();
+            if (_readPath is not null) { _ended = true; return; }
             if (!_stop) Thread.Sleep(200);
         }
     }
 
-    private StandalonePipeline Build(out Element appsink, List<IDisposable> probes)
+    private StandalonePipeline Build(out Element? appsink, List<IDisposable> probes)
     {
         var p = new StandalonePipeline($"reader:{_streamId}");
-        var src = p.Add("srtsrc", null, ("uri", $"srt://{_host}:{_port}"), ("streamid", _streamId), ("latency", 80), ("auto-reconnect", false));
-        if (_passphrase is not null) { src.Set("passphrase", _passphrase); src.Set("pbkeylen", 16); }
+        Element src;
+        // A packet at a time: each gets the arrival of the piece it came in.
+        if (_readPath is not null) src = p.Add("filesrc", null, ("location", _readPath), ("blocksize", (uint)TsPacket.Size));
+        else
+        {
+            src = p.Add("srtsrc", null, ("uri", $"srt://{_host}:{_port}"), ("streamid", _streamId), ("latency", 80), ("auto-reconnect", false));
+            if (_passphrase is not null) { src.Set("passphrase", _passphrase); src.Set("pbkeylen", 16); }
+        }
+        if (_recordOnly)
+        {
+            appsink = null;
+            src.Link(p.Add("filesink", null, ("location", _recordPath!), ("append", true), ("async", false), ("sync", false)));
+            using var recorded = src.StaticPad("src");
+            var connected = false;
+            probes.Add(Callbacks.AddProbe(recorded, ProbeType.Buffer, i =>
+            {
+                if (i.Buffer == 0) return ProbeReturn.Ok;
+                if (!connected) { connected = true; Interlocked.Increment(ref _connections); }
+                var size = (long)Native.gst_buffer_get_size(i.Buffer);
+                lock (_lock)
+                {
+                    _s.Bytes += size;
+                    _bytesSoFar += size;
+                    _chunks.Add((_bytesSoFar, StampClock.UnixMicros()));
+                }
+                return ProbeReturn.Ok;
+            }));
+            return p;
+        }
         // ignore-pcr: report the stream's own PTS/DTS, not arrival-smoothed times, so gaps and
         // reordering measured here are the publisher's.
         var demux = p.Add("tsdemux", null, ("latency", 0), ("ignore-pcr", true));
@@ -201,6 +279,7 @@ public sealed class OutputReader : IDisposable
             {
                 if (!receiving) { receiving = true; Interlocked.Increment(ref _connections); }
                 if (i.Buffer != 0) lock (_lock) _s.Bytes += (long)Native.gst_buffer_get_size(i.Buffer);
+                if (i.Buffer != 0 && _readPath is not null) AdvanceFileClock((long)Native.gst_buffer_get_size(i.Buffer));
                 if (i.Buffer != 0) NotePackets(i.Buffer, firstPackets);
                 return ProbeReturn.Ok;
             }));
@@ -208,8 +287,18 @@ public sealed class OutputReader : IDisposable
         var dec = p.Add("avdec_h264");
         var conv = p.Add("videoconvert");
         var caps = p.Add("capsfilter", null, ("caps", _stampBoxes is null ? "video/x-raw,format=RGB" : "video/x-raw,format=I420"));
-        appsink = Element.FromBorrowed(p.Add("appsink", null, ("max-buffers", 32), ("drop", true), ("sync", false)).Handle);
+        // A recording is read at the decoder's pace, dropping nothing.
+        appsink = Element.FromBorrowed(p.Add("appsink", null, ("max-buffers", 32), ("drop", _readPath is null), ("sync", false)).Handle);
         p.AddChain(parse, dec, conv, caps, appsink);
+        if (_readPath is not null)
+        {
+            using var sinkPad = appsink.StaticPad("sink");
+            probes.Add(Callbacks.AddProbe(sinkPad, ProbeType.EventDownstream, i =>
+            {
+                if (i.Event == EventType.Eos) _sourceEnded = true;
+                return ProbeReturn.Ok;
+            }));
+        }
         var opusparse = p.Add("opusparse");
         var aacparse = p.Add("aacparse");
         // AAC is decoded as the engine decodes it (avdec_aac), so a feed's sound can be read as the engine hears it.
@@ -263,7 +352,7 @@ public sealed class OutputReader : IDisposable
             {
                 if (_stampBoxes is not null)
                 {
-                    _arrivals.Enqueue((pts, StampClock.UnixMicros(), firstPackets?.Of(pts)));
+                    _arrivals.Enqueue((pts, Now(), firstPackets?.Of(pts)));
                     while (_arrivals.Count > 64) _arrivals.Dequeue();
                 }
                 if (info.BufferDts is { } dts && dts != pts) s.DtsDiffers++;
@@ -287,7 +376,7 @@ public sealed class OutputReader : IDisposable
 
     private unsafe void NotePackets(nint buffer, FirstPackets? firstPackets)
     {
-        var arrival = StampClock.UnixMicros();
+        var arrival = Now();
         var map = stackalloc byte[Abi.MapInfoSize];
         if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead)) return;
         try
@@ -341,7 +430,7 @@ public sealed class OutputReader : IDisposable
         ulong? pts = raw == Abi.ClockTimeNone ? null : raw;
         lock (_lock)
         {
-            var arrival = StampClock.UnixMicros();
+            var arrival = Now();
             long? firstPacket = null;
             foreach (var a in _arrivals)
                 if (a.Pts == pts) { (arrival, firstPacket) = (a.ArrivalUs, a.FirstPacketUs); break; }
@@ -360,9 +449,19 @@ public sealed class OutputReader : IDisposable
         return int.Parse(caps.AsSpan(j, end - j));
     }
 
+    /// <summary>Reading a recording: the data read so far ends at <paramref name="size"/> more bytes, which arrived with the piece holding their last byte.</summary>
+    private void AdvanceFileClock(long size)
+    {
+        _bytesSoFar += size;
+        while (_chunk < _chunks.Count - 1 && _chunks[_chunk].End < _bytesSoFar) _chunk++;
+        if (_chunks.Count > 0) Volatile.Write(ref _fileNowUs, _chunks[_chunk].ArrivalUs);
+    }
+
     public void Dispose()
     {
         _stop = true;
         _thread.Join();
+        if (_recordOnly)
+            lock (_lock) File.WriteAllLines(ArrivalsPath(_recordPath!), _chunks.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.End} {c.ArrivalUs}")));
     }
 }

@@ -191,6 +191,31 @@ public static class StampAnalysis
         return ([.. longest.Select((f, i) => at[i] - f.Pts!.Value / 1e6)], at);
     }
 
+    /// <summary>
+    /// For a feed sent from a file (<see cref="Feeds.SyntheticFeed.WriteFile"/>), whose stamps' times are when the file
+    /// was made plus the PTS, not when a picture was sent: how far to move them (ms, modulo 2^16) so that the pictures
+    /// a direct reader of the feed saw read <paramref name="directLatencyMs"/> from stamp to arrival. Their 16-bit
+    /// times then unwrap to the same picture at every reader (each reads a time within 65 s before its arrival), as a
+    /// live feed's do. Frame numbers, repeats, skips, worker-added latency (arrivals against the direct reader's) and
+    /// growth keep their meaning; capture → reader loses it. Zero without a readable picture.
+    /// </summary>
+    public static int StampTimeShift(IReadOnlyList<StampedFrame> direct, int directLatencyMs = 1000)
+    {
+        var behind = direct.Where(f => f.Boxes.Length > 0 && f.Boxes[0] is not null)
+            .Select(f => (int)(((f.ArrivalUs / 1000 - f.Boxes[0]!.Value.Stamp.Millis) % 65536 + 65536) % 65536)).ToList();
+        if (behind.Count == 0) return 0;
+        // Around the first, so that a spread across the 16-bit wrap stays one spread.
+        var median = BoxTiming.Percentile([.. behind.Select(v => (double)(((v - behind[0]) % 65536 + 65536 + 32768) % 65536 - 32768))], 0.5)!.Value;
+        return (int)((((behind[0] + (long)median - directLatencyMs) % 65536) + 65536) % 65536);
+    }
+
+    /// <summary>The pictures with each box's stamp time moved by that box's <paramref name="shiftMs"/> (<see cref="StampTimeShift"/>).</summary>
+    public static IReadOnlyList<StampedFrame> ShiftStampTimes(IReadOnlyList<StampedFrame> frames, IReadOnlyList<int> shiftMs) =>
+        [.. frames.Select(f => f with
+        {
+            Boxes = [.. f.Boxes.Select((read, i) => read is { } r ? r with { Stamp = r.Stamp with { Millis = (ushort)(r.Stamp.Millis + shiftMs[i]) } } : (StampRead?)null)],
+        })];
+
     /// <summary>The arrival of each picture a direct reader saw (first sighting), by <see cref="InputFrame.Key"/>.</summary>
     private static Dictionary<(byte, long), long> FirstArrivals(IReadOnlyList<StampedFrame> frames, double fps)
     {

@@ -5,21 +5,24 @@ namespace MixerWorker.Testbed.Stamps;
 /// <summary>
 /// A pad probe on raw I420 pictures (before the encoder) that burns each one's stamp in place; the
 /// capture time is taken when the picture passes. Interlaced frames are woven from two pictures,
-/// which both carry the frame's stamp.
+/// which both carry the frame's stamp. A feed written to a file (<see cref="Feeds.SyntheticFeed.WriteFile"/>)
+/// is encoded faster than real time and sent later: its capture time is <paramref name="ptsBaseMillis"/> plus the
+/// picture's PTS, so the stamps' times advance one frame interval per frame, as a live feed's do.
 /// </summary>
-internal sealed class StampBurner(int width, int height, int fps, bool interlaced)
+internal sealed class StampBurner(int width, int height, int fps, bool interlaced, long? ptsBaseMillis = null)
 {
     private long _pictures;
     private FrameStamp _stamp;
 
-    internal static ProbeHandle Attach(Pad rawPictures, int width, int height, int fps, bool interlaced = false) =>
-        Callbacks.AddProbe(rawPictures, ProbeType.Buffer, new StampBurner(width, height, fps, interlaced).OnPicture);
+    internal static ProbeHandle Attach(Pad rawPictures, int width, int height, int fps, bool interlaced = false, long? ptsBaseMillis = null) =>
+        Callbacks.AddProbe(rawPictures, ProbeType.Buffer, new StampBurner(width, height, fps, interlaced, ptsBaseMillis).OnPicture);
 
     private ProbeReturn OnPicture(ProbeInfo info)
     {
         var picture = _pictures++;
         var frame = interlaced ? picture / 2 : picture;
-        if (!interlaced || picture % 2 == 0) _stamp = FrameStamp.At(frame, StampClock.UnixMillis());
+        if (!interlaced || picture % 2 == 0)
+            _stamp = FrameStamp.At(frame, ptsBaseMillis is { } zero ? zero + (long)(info.BufferPts ?? 0) / 1_000_000 : StampClock.UnixMillis());
         var stamp = _stamp;
         WithWritableData(info, span => StampWriter.WriteI420(span, width, height, stamp, frame, fps));
         return ProbeReturn.Ok;
