@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Testbed.Audio;
-using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.Stamps;
 
 namespace MixerWorker.Testbed.Reading;
@@ -53,6 +52,7 @@ public sealed class OutputReader : IDisposable
     // Recording: when each buffer received arrived, by where it ends in the file. Reading a recording: the same, loaded.
     private readonly List<(long End, long ArrivalUs)> _chunks = [];
     private long _bytesSoFar, _fileNowUs;
+    private Element? _recording;
     private int _chunk;
     private volatile bool _sourceEnded, _ended;
     private readonly IReadOnlyList<StampBox>? _stampBoxes;
@@ -122,6 +122,7 @@ public sealed class OutputReader : IDisposable
 
     /// <summary>Live: now. Reading a recording: when the data read last arrived.</summary>
     private long Now() => _readPath is null ? StampClock.UnixMicros() : Volatile.Read(ref _fileNowUs);
+
     /// <summary>Connections that received data (a reader refused before the publisher exists does not count).</summary>
     public int Connections => Volatile.Read(ref _connections);
 
@@ -204,7 +205,11 @@ public sealed class OutputReader : IDisposable
         {
             var probes = new List<IDisposable>();
             using var p = Build(out var appsink, probes);
-            try { p.Play(); }
+            try
+            {
+                p.Play();
+                if (_recording is not null) PushRecording(_recording);
+            }
             catch (InvalidOperationException) { }
             while (!_stop && !p.Failed && !_ended)
             {
@@ -228,8 +233,8 @@ public sealed class OutputReader : IDisposable
     {
         var p = new StandalonePipeline($"reader:{_streamId}");
         Element src;
-        // A packet at a time: each gets the arrival of the piece it came in.
-        if (_readPath is not null) src = p.Add("filesrc", null, ("location", _readPath), ("blocksize", (uint)TsPacket.Size));
+        // Not filesrc: tsdemux would pull from it, out of order. The recording is pushed in the pieces it arrived in.
+        if (_readPath is not null) src = _recording = p.Add("appsrc", null, ("caps", "video/mpegts,systemstream=true,packetsize=188"), ("format", "bytes"), ("max-bytes", 0UL));
         else
         {
             src = p.Add("srtsrc", null, ("uri", $"srt://{_host}:{_port}"), ("streamid", _streamId), ("latency", 80), ("auto-reconnect", false));
@@ -323,6 +328,8 @@ public sealed class OutputReader : IDisposable
             // audio/mpeg with mpegversion 2 or 4 is AAC; MPEG-1 layer 2 is only identified.
             var aac = caps is not null && !caps.Contains("mpegversion=(int)1", StringComparison.Ordinal);
             var target = type switch { "video/x-h264" => parse, "audio/x-opus" => opusparse, "audio/mpeg" when aac => aacparse, _ => null };
+            // A recording is read for its pictures only: a sound sink would hold the one streaming thread in preroll.
+            if (_readPath is not null && target != parse) return;
             if (target is null) return;
             using var sinkPad = target.StaticPad("sink");
             pad.Link(sinkPad);
@@ -447,6 +454,20 @@ public sealed class OutputReader : IDisposable
         var end = j;
         while (end < caps.Length && char.IsDigit(caps[end])) end++;
         return int.Parse(caps.AsSpan(j, end - j));
+    }
+
+    /// <summary>Queues the whole recording (appsrc keeps it all), one buffer per piece that arrived together, then its end.</summary>
+    private void PushRecording(Element src)
+    {
+        var data = File.ReadAllBytes(_readPath!);
+        var start = 0;
+        foreach (var (end, _) in _chunks.Where(c => c.End <= data.Length))
+        {
+            src.PushBuffer(data.AsSpan(start, (int)end - start));
+            start = (int)end;
+        }
+        if (start < data.Length) src.PushBuffer(data.AsSpan(start));
+        src.EndOfStream();
     }
 
     /// <summary>Reading a recording: the data read so far ends at <paramref name="size"/> more bytes, which arrived with the piece holding their last byte.</summary>
