@@ -278,7 +278,7 @@ public sealed class OutputReader : IDisposable
         var receiving = false;
         // Only where the demuxer runs on the source's thread (no recording queue between them): the
         // first frame it hands on is then known to be the one before the newest start seen.
-        var firstPackets = _stampBoxes is null || _recordPath is not null ? null : new FirstPackets();
+        var firstPackets = _stampBoxes is null || _recordPath is not null ? null : new FirstPackets(_readPath is not null);
         using (var srcPad = src.StaticPad("src"))
             probes.Add(Callbacks.AddProbe(srcPad, ProbeType.Buffer, i =>
             {
@@ -334,6 +334,15 @@ public sealed class OutputReader : IDisposable
             using var sinkPad = target.StaticPad("sink");
             pad.Link(sinkPad);
         });
+        if (_readPath is not null)
+        {
+            using var demuxed = parse.StaticPad("sink");
+            probes.Add(Callbacks.AddProbe(demuxed, ProbeType.Buffer, i =>
+            {
+                if (i.BufferPts is { } pts) firstPackets?.Calibrate(pts);
+                return ProbeReturn.Ok;
+            }));
+        }
         var parsed = parse.StaticPad("src");
         probes.Add(parsed);
         probes.Add(Callbacks.AddProbe(parsed, ProbeType.Buffer, i => OnParsedVideo(i, parsed, firstPackets)));
@@ -359,7 +368,8 @@ public sealed class OutputReader : IDisposable
             {
                 if (_stampBoxes is not null)
                 {
-                    _arrivals.Enqueue((pts, Now(), firstPackets?.Of(pts)));
+                    var arrival = _readPath is null ? Now() : firstPackets?.NextOf(pts) ?? Now();
+                    _arrivals.Enqueue((pts, arrival, firstPackets?.Of(pts)));
                     while (_arrivals.Count > 64) _arrivals.Dequeue();
                 }
                 if (info.BufferDts is { } dts && dts != pts) s.DtsDiffers++;
