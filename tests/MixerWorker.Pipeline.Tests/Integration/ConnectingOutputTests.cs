@@ -24,17 +24,7 @@ public sealed class ConnectingOutputTests(ITestOutputHelper output)
     public async Task A_bus_mixes_on_while_its_output_connects_to_a_hub_that_does_not_answer_and_publishes_once_it_does()
     {
         await using var h = new MixHarness(output);
-        h.StartFeed(A);
-        await h.WaitForPublisherAsync($"ingest/{Project}/{A.Input}", TimeSpan.FromSeconds(10));
-        // The mixer reaches the hub through a door that swallows every datagram until opened: each
-        // handshake meanwhile waits out libsrt's 3 s connect timeout.
-        using var door = new UdpDoor(h.StandIn.Port);
-        var options = h.Options();
-        await h.StartMixerAsync(new SceneDefinition
-        {
-            Project = Project, Inputs = [new InputDefinition { Name = A.Input }],
-            Buses = [Bus("program", 160, 90, At(A.Input, 0, 0, 160, 90))],
-        }, options with { MediaMtx = options.MediaMtx with { SrtPort = door.Port } });
+        using var door = await StartBehindDoorAsync(h, [Bus("program", 160, 90, At(A.Input, 0, 0, 160, 90))]);
 
         await Task.Delay(TimeSpan.FromSeconds(0.5));
         var before = (await h.Mixer!.GetStatusAsync()).Buses["program"];
@@ -47,15 +37,7 @@ public sealed class ConnectingOutputTests(ITestOutputHelper output)
         Assert.True(during.FramesOut - before.FramesOut >= 30, $"the bus mixed {during.FramesOut - before.FramesOut} pictures in 2 s while its output connected");
 
         door.Open();
-        var watch = Stopwatch.StartNew();
-        BusStatus bus;
-        do
-        {
-            await Task.Delay(100);
-            bus = (await h.Mixer!.GetStatusAsync()).Buses["program"];
-        } while (bus.Output != ConnectionState.Connected && watch.Elapsed < TimeSpan.FromSeconds(15));
-        output.WriteLine($"door open: {bus} after {watch.Elapsed.TotalSeconds:F1} s");
-        Assert.Equal(ConnectionState.Connected, bus.Output);
+        await WaitConnectedAsync(h, "program");
         Assert.Contains($"out/{Project}/program", h.StandIn.PublishedPaths());
         // What the hub gets decodes from its first packet, on the first connection and on a new one.
         await AssertStartsAtKeyframeAsync(h, "program", 0);
@@ -69,21 +51,13 @@ public sealed class ConnectingOutputTests(ITestOutputHelper output)
     public async Task A_bus_rebuilt_while_its_output_connects_is_rebuilt_at_once_and_its_output_then_connects_and_sends()
     {
         await using var h = new MixHarness(output);
-        h.StartFeed(A);
-        await h.WaitForPublisherAsync($"ingest/{Project}/{A.Input}", TimeSpan.FromSeconds(10));
-        using var door = new UdpDoor(h.StandIn.Port);
-        var options = h.Options();
         // Retried at once after each 3 s connect timeout, the output is connecting nearly all the time.
-        await h.StartMixerAsync(new SceneDefinition
-        {
-            Project = Project, Inputs = [new InputDefinition { Name = A.Input }],
-            Buses = [Bus("program", 160, 90, At(A.Input, 0, 0, 160, 90)), Bus("aux1", 160, 90, At(A.Input, 0, 0, 160, 90))],
-        }, options with
-        {
-            MediaMtx = options.MediaMtx with { SrtPort = door.Port },
-            BusStallTimeout = TimeSpan.FromSeconds(1),
-            ReconnectInitialDelay = TimeSpan.FromMilliseconds(1), ReconnectMaxDelay = TimeSpan.FromMilliseconds(2),
-        });
+        using var door = await StartBehindDoorAsync(h, [Bus("program", 160, 90, At(A.Input, 0, 0, 160, 90)), Bus("aux1", 160, 90, At(A.Input, 0, 0, 160, 90))],
+            options => options with
+            {
+                BusStallTimeout = TimeSpan.FromSeconds(1),
+                ReconnectInitialDelay = TimeSpan.FromMilliseconds(1), ReconnectMaxDelay = TimeSpan.FromMilliseconds(2),
+            });
         await Task.Delay(TimeSpan.FromSeconds(0.5));
 
         // The stall watch rebuilds program, whose muxer stops, while its output connects (tried again
@@ -111,16 +85,46 @@ public sealed class ConnectingOutputTests(ITestOutputHelper output)
         Assert.True(ms < 1000, $"the rebuild took {ms} ms");
 
         door.Open();
-        var since = Stopwatch.StartNew();
+        await WaitConnectedAsync(h, "program");
+        await AssertStartsAtKeyframeAsync(h, "program", 0);
+        await h.Read("program").WaitForFrameAsync(TimeSpan.FromSeconds(10), _ => true);
+    }
+
+    /// <summary>
+    /// Starts the mixer on <paramref name="buses"/> (of feed A), reaching the hub through a door that swallows every
+    /// datagram until opened: each handshake meanwhile waits out libsrt's 3 s connect timeout.
+    /// </summary>
+    private static async Task<UdpDoor> StartBehindDoorAsync(MixHarness h, BusDefinition[] buses, Func<MixerOptions, MixerOptions>? tweak = null)
+    {
+        h.StartFeed(A);
+        await h.WaitForPublisherAsync($"ingest/{Project}/{A.Input}", TimeSpan.FromSeconds(10));
+        var door = new UdpDoor(h.StandIn.Port);
+        try
+        {
+            var options = h.Options();
+            options = options with { MediaMtx = options.MediaMtx with { SrtPort = door.Port } };
+            await h.StartMixerAsync(new SceneDefinition { Project = Project, Inputs = [new InputDefinition { Name = A.Input }], Buses = buses },
+                tweak?.Invoke(options) ?? options);
+            return door;
+        }
+        catch
+        {
+            door.Dispose();
+            throw;
+        }
+    }
+
+    private async Task WaitConnectedAsync(MixHarness h, string bus)
+    {
+        var watch = Stopwatch.StartNew();
+        BusStatus status;
         do
         {
             await Task.Delay(100);
-            status = (await h.Mixer!.GetStatusAsync()).Buses["program"];
-        } while (status.Output != ConnectionState.Connected && since.Elapsed < TimeSpan.FromSeconds(15));
-        output.WriteLine($"door open: {status} after {since.Elapsed.TotalSeconds:F1} s");
+            status = (await h.Mixer!.GetStatusAsync()).Buses[bus];
+        } while (status.Output != ConnectionState.Connected && watch.Elapsed < TimeSpan.FromSeconds(15));
+        output.WriteLine($"door open: {status} after {watch.Elapsed.TotalSeconds:F1} s");
         Assert.Equal(ConnectionState.Connected, status.Output);
-        await AssertStartsAtKeyframeAsync(h, "program", 0);
-        await h.Read("program").WaitForFrameAsync(TimeSpan.FromSeconds(10), _ => true);
     }
 
     /// <summary>
