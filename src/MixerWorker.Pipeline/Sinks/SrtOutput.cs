@@ -69,6 +69,7 @@ internal sealed class SrtOutput : IDisposable
             });
             var connected = false;
             var sending = false;
+            ProbeReturn KeyframeOnly(ProbeInfo info) => info.StartAtKeyframe(_tables) ? ProbeReturn.Ok : ProbeReturn.Drop;
             _flow = graph.AddProbe(sinkPad, ProbeType.Buffer | ProbeType.BufferList, info =>
             {
                 if (!sending)
@@ -77,13 +78,16 @@ internal sealed class SrtOutput : IDisposable
                     // muxer's mark on, each led by the tables: whatever it sends first, the hub's readers
                     // (a viewer, a recording) decode from their first packet, at every new connection.
                     // While connecting, srtsink drops them, or reports a failed handshake (at most a GOP later).
-                    var sentSoFar = SrtElements.BytesSent(_sink);
-                    if (sentSoFar == 0)
+                    // Each read of srtsink's stats while it connects costs a structure (and a GStreamer
+                    // warning at GST_DEBUG=2): one a buffer, only until the handshake is done.
+                    if (!connected)
                     {
+                        if (!(connected = SrtElements.IsConnected(_sink))) return KeyframeOnly(info);
                         // Accepted: the supervisor reports it, and asks for a keyframe not to wait for the next one.
-                        if (!connected && (connected = SrtElements.IsConnected(_sink))) session.Activity();
-                        return info.StartAtKeyframe(_tables) ? ProbeReturn.Ok : ProbeReturn.Drop;
+                        session.Activity();
                     }
+                    var sentSoFar = SrtElements.BytesSent(_sink);
+                    if (sentSoFar == 0) return KeyframeOnly(info);
                     sending = true;
                     sent((long)sentSoFar);
                 }
