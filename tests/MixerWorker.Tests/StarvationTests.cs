@@ -62,13 +62,13 @@ public sealed class StarvationTests(ITestOutputHelper output)
     private static readonly TimeSpan DecoderMayLag = TimeSpan.FromMilliseconds(500 + 2 * 200);
     // The bus's part: its whole pictures' delay at the reader beyond unstarved (p95, from the TS, whatever
     // they show), which issue 9 bounds in its growth (asserted above) and the worker reports where they
-    // leave (printed); at least two of the frame intervals it delivers (a bus shed to 2 fps holds a picture
-    // up to a second at its muxer), at most BusMayAdd: +40..+214 ms have been seen starved, so a bus far
-    // later than that fails here rather than being taken for its decoders.
+    // leave (printed), counted up to BusMayAdd (+40..+214 ms have been seen starved, so a bus far later
+    // than that fails here rather than being taken for its decoders); and never less than two of the
+    // frame intervals it delivers (a bus shed to 2 fps holds a picture up to a second at its muxer).
     private static readonly TimeSpan BusMayAdd = TimeSpan.FromMilliseconds(300);
     private static double MayAgeMs(TimingReport bus, SoundTiming starved, SoundTiming unstarved) =>
-        DecoderMayLag.TotalMilliseconds + Math.Clamp((starved.PictureDelayP95 ?? 0) - (unstarved.PictureDelayP95 ?? 0),
-            2 * 1000 / Math.Max(bus.DeliveredFps, 1), BusMayAdd.TotalMilliseconds);
+        DecoderMayLag.TotalMilliseconds + Math.Max(2 * 1000 / Math.Max(bus.DeliveredFps, 1),
+            Math.Min((starved.PictureDelayP95 ?? 0) - (unstarved.PictureDelayP95 ?? 0), BusMayAdd.TotalMilliseconds));
     // How much later than the pictures of its instant a bus's sound may reach the reader (SoundTiming),
     // beyond what it did unstarved. Issue 9: a bus's added delay never exceeds its configured latency
     // plus two frame intervals, for its sound too, so two frame intervals of the bus's own rate, not of
