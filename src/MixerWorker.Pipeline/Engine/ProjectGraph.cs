@@ -370,7 +370,7 @@ internal sealed class ProjectGraph(
             (state, error) =>
             {
                 bus.Report(state, error);
-                // What srtsink dropped while connecting ended anywhere in a GOP: the hub's readers get a keyframe now.
+                // The output sends nothing until a keyframe: one now, rather than the next of the GOP.
                 if (state == ConnectionState.Connected)
                     control.Post(() => (bus.Connection as SrtOutput)?.RequestKeyFrame());
                 if (state != ConnectionState.Connected || bus.CardsFrom <= Environment.TickCount64) return;

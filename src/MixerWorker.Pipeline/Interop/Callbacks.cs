@@ -97,8 +97,10 @@ internal readonly struct ProbeInfo(nint info)
     /// Replaces the buffer list the probe holds with one in which each buffer joins up to
     /// <paramref name="perBuffer"/> consecutive buffers of the old one (their memories, not copied;
     /// timestamps and flags of the first), the buffers of <paramref name="before"/> (kept from an
-    /// earlier list, see <see cref="KeepBufferList"/>) going first. Nothing happens to a single buffer
-    /// or a shorter list with nothing before it.
+    /// earlier list, see <see cref="KeepBufferList"/>) going first. A buffer not flagged DELTA_UNIT
+    /// (where a muxer marks a keyframe's first packet) always begins a new one, so the mark survives
+    /// the join (<see cref="StartAtKeyframe"/>). Nothing happens to a single buffer or a shorter list
+    /// with nothing before it.
     /// </summary>
     internal void JoinBufferList(int perBuffer, KeptBuffers? before = null)
     {
@@ -107,12 +109,13 @@ internal readonly struct ProbeInfo(nint info)
         var first = before is null ? 0u : Native.gst_buffer_list_length(before.List);
         var length = first + Native.gst_buffer_list_length(list);
         if (length < 2) return;
-        nint At(uint i) => Native.gst_mini_object_ref(i < first ? Native.gst_buffer_list_get(before!.List, i) : Native.gst_buffer_list_get(list, i - first));
+        nint At(uint i) => Native.gst_mini_object_ref(Borrowed(i));
+        nint Borrowed(uint i) => i < first ? Native.gst_buffer_list_get(before!.List, i) : Native.gst_buffer_list_get(list, i - first);
         var joined = Native.gst_buffer_list_new_sized((uint)((length + perBuffer - 1) / perBuffer));
-        for (uint i = 0; i < length; i += (uint)perBuffer)
+        for (uint i = 0, j; i < length; i = j)
         {
             var buffer = At(i);
-            for (var j = i + 1; j < Math.Min(length, i + (uint)perBuffer); j++)
+            for (j = i + 1; j < Math.Min(length, i + (uint)perBuffer) && IsDelta(Borrowed(j)); j++)
                 buffer = Native.gst_buffer_append(buffer, At(j));
             Native.gst_buffer_list_insert(joined, -1, buffer);
         }
@@ -164,7 +167,63 @@ internal readonly struct ProbeInfo(nint info)
         return false;
     });
 
-    internal bool IsDeltaUnit => Buffer is var b && b != 0 && (Abi.Read<uint>(b, Abi.MiniObjectFlagsOffset) & Abi.BufferFlagDeltaUnit) != 0;
+    internal bool IsDeltaUnit => Buffer is var b && b != 0 && IsDelta(b);
+
+    private static bool IsDelta(nint buffer) => (Abi.Read<uint>(buffer, Abi.MiniObjectFlagsOffset) & Abi.BufferFlagDeltaUnit) != 0;
+
+    /// <summary>
+    /// Keeps the buffer list the probe holds from its first buffer not flagged DELTA_UNIT on (mpegtsmux
+    /// leaves the flag off the first TS packet it writes after a keyframe arrives), with the buffers of
+    /// <paramref name="before"/> put first; false, and nothing changed, when no buffer starts a keyframe.
+    /// A single buffer is kept as it is, when it starts one.
+    /// </summary>
+    internal bool StartAtKeyframe(KeptBuffers? before)
+    {
+        var list = (Type & ProbeType.BufferList) != 0 ? Native.gst_pad_probe_info_get_buffer_list(info) : 0;
+        if (list == 0) return Buffer != 0 && !IsDeltaUnit;
+        var length = Native.gst_buffer_list_length(list);
+        uint first = 0;
+        while (first < length && IsDelta(Native.gst_buffer_list_get(list, first))) first++;
+        if (first == length) return false;
+        if (first == 0 && before is null) return true;
+        // make_writable takes the reference the info holds (a tee shares its lists) and returns the one the push continues with.
+        list = Native.gst_mini_object_make_writable(list);
+        Abi.Write(info, Abi.ProbeInfoDataOffset, list);
+        if (first > 0) Native.gst_buffer_list_remove(list, 0, first);
+        if (before is not null)
+            for (var i = Native.gst_buffer_list_length(before.List); i-- > 0;)
+                Native.gst_buffer_list_insert(list, 0, Native.gst_mini_object_ref(Native.gst_buffer_list_get(before.List, i)));
+        return true;
+    }
+
+    /// <summary>
+    /// For a probe holding a caps event whose caps carry stream headers (mpegtsmux's first PAT and PMT,
+    /// in <c>streamheader</c>): puts a copy of the event without them in its place and returns the header
+    /// buffers (a reference each, in order); null, and nothing changed, for anything else.
+    /// </summary>
+    internal KeptBuffers? TakeStreamHeaders()
+    {
+        if (Event != EventType.Caps) return null;
+        var ev = Native.gst_pad_probe_info_get_event(info);
+        Native.gst_event_parse_caps(ev, out var caps);
+        if (caps == 0 || Native.gst_caps_get_size(caps) == 0) return null;
+        var headers = Native.gst_structure_get_value(Native.gst_caps_get_structure(caps, 0), "streamheader");
+        if (headers == 0 || Abi.Read<nint>(headers, Abi.GValueTypeOffset) != Native.gst_value_array_get_type()) return null;
+        var count = Native.gst_value_array_get_size(headers);
+        var kept = Native.gst_buffer_list_new_sized(count);
+        for (uint i = 0; i < count; i++)
+            if (Native.g_value_get_boxed(Native.gst_value_array_get_value(headers, i)) is var b && b != 0)
+                Native.gst_buffer_list_insert(kept, -1, Native.gst_mini_object_ref(b));
+        // The event's caps are shared: the copy loses the field, and a new event carries it on.
+        var stripped = Native.gst_caps_copy(caps);
+        Native.gst_structure_remove_field(Native.gst_caps_get_structure(stripped, 0), "streamheader");
+        var replacement = Native.gst_event_new_caps(stripped);
+        Native.gst_caps_unref(stripped);
+        // The probe info held the only reference the event goes on with: it now holds the new event's.
+        Abi.Write(info, Abi.ProbeInfoDataOffset, replacement);
+        Native.gst_mini_object_unref(ev);
+        return new KeptBuffers(kept);
+    }
 
     /// <summary>
     /// Maps the buffer (made writable first) and hands its bytes to <paramref name="use"/> as a span of

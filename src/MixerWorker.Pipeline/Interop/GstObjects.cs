@@ -107,6 +107,19 @@ internal abstract class GstObject : IDisposable
         return result;
     }
 
+    /// <summary>Whether a structure-valued property (an element's stats) holds a structure with <paramref name="field"/>.</summary>
+    internal bool HasStructureField(string property, string field)
+    {
+        var found = false;
+        WithPropertyValue(property, (v, _) =>
+        {
+            Native.g_object_get_property(Handle, property, v);
+            var structure = Native.g_value_get_boxed(v);
+            found = structure != 0 && Native.gst_structure_get_value(structure, field) != 0;
+        });
+        return found;
+    }
+
     internal unsafe bool HasProperty(string property) => Native.g_object_class_find_property(*(nint*)Handle, property) != 0;
 
     private unsafe void WithPropertyValue(string property, Action<nint, nint> use)

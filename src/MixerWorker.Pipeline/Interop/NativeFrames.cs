@@ -28,6 +28,21 @@ internal static partial class Native
     /// <summary>Appends the memories of <paramref name="second"/> to <paramref name="first"/> (takes both references; F: the result).</summary>
     [LibraryImport(GstLib)] internal static partial nint gst_buffer_append(nint first, nint second);
     [LibraryImport(GstLib)] internal static partial nint gst_mini_object_ref(nint obj);
+    /// <summary>Removes <paramref name="length"/> buffers from <paramref name="index"/> on (the list must be writable), dropping their references.</summary>
+    [LibraryImport(GstLib)] internal static partial void gst_buffer_list_remove(nint list, uint index, uint length);
+
+    // A caps event's caps, edited on a copy: an event's caps are shared and read-only.
+    /// <summary>Points <paramref name="caps"/> at the event's caps (N: valid while the event lives).</summary>
+    [LibraryImport(GstLib)] internal static partial void gst_event_parse_caps(nint capsEvent, out nint caps);
+    [LibraryImport(GstLib)] internal static partial nint gst_caps_copy(nint caps); // F
+    /// <summary>A new caps event (F); the caps are not taken (transfer none).</summary>
+    [LibraryImport(GstLib)] internal static partial nint gst_event_new_caps(nint caps);
+    [LibraryImport(GstLib, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial void gst_structure_remove_field(nint structure, string field);
+    [LibraryImport(GstLib)] internal static partial nint gst_value_array_get_type();
+    [LibraryImport(GstLib)] internal static partial uint gst_value_array_get_size(nint value);
+    /// <summary>The GValue at <paramref name="index"/> of a GstValueArray GValue (N).</summary>
+    [LibraryImport(GstLib)] internal static partial nint gst_value_array_get_value(nint value, uint index);
 
     [LibraryImport(GObjectLib)] internal static partial void g_value_set_int(nint value, int v);
     [LibraryImport(GObjectLib)] internal static partial void g_value_set_uint(nint value, uint v);

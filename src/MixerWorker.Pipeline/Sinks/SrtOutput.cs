@@ -16,7 +16,9 @@ internal sealed class SrtOutput : IDisposable
     private readonly Pad _binSink;
     private Element? _muxTee;
     private Pad? _teePad;
-    private readonly ProbeHandle _flow;
+    private readonly ProbeHandle _flow, _headers;
+    // The muxer's PAT and PMT (muxer's streaming thread only, until the probes are gone).
+    private KeptBuffers? _tables;
 
     internal ElementName BinName { get; }
 
@@ -34,15 +36,14 @@ internal sealed class SrtOutput : IDisposable
         // Not waiting: while the handshake runs (ms against a hub that answers, libsrt's 3 s connect timeout
         // against one that does not) srtsink drops what it is given at once (gstsrtobject.c, write_one),
         // so the muxer's thread, and the compositor behind it, never wait for a connection. A failed
-        // handshake still comes back as an error from the first buffer after it.
+        // handshake still comes back as an error from the first buffer it is given after it.
         _sink.Set("wait-for-connection", false);
         // The compositor already paces output on the clock; syncing again would only add latency.
         _sink.Set("sync", false);
         _sink.Set("async", false);
         // No queue: the muxer's thread sends. Starved of CPU (a quota per period), a queue's thread
-        // waited for the next period before each send, on top of every thread before it. Connecting
-        // holds it only for srtsink's first render (one poll-timeout per stream header, 2 × 100 ms), and
-        // a connected peer that stops reading holds nothing: a live-mode sender drops what is too late.
+        // waited for the next period before each send, on top of every thread before it. A connected
+        // peer that stops reading holds nothing: a live-mode sender drops what is too late.
         _bin.Add(_sink);
         using (var sinkPad = _sink.StaticPad("sink")) _binSink = Pad.Ghost("sink", sinkPad);
         // Once srtsink has failed, the muxer's tee would hand the error up to the muxer, the encoder
@@ -53,15 +54,44 @@ internal sealed class SrtOutput : IDisposable
         _bin.AddPad(_binSink);
         using (var sinkPad = _sink.StaticPad("sink"))
         {
+            // The muxer's first PAT and PMT, which its caps carry as stream headers, are kept here
+            // instead of in srtsink: srtsink's first render waits one poll-timeout per stream header
+            // for the socket (2 × 100 ms on the muxer's thread while connecting) and then counts them
+            // sent whether they went or not. Here they lead the first keyframe that goes out.
+            _headers = graph.AddProbe(sinkPad, ProbeType.EventDownstream, info =>
+            {
+                if (info.TakeStreamHeaders() is { } tables)
+                {
+                    _tables?.Dispose();
+                    _tables = tables;
+                }
+                return ProbeReturn.Ok;
+            });
             var connected = false;
+            var sending = false;
+            ProbeReturn KeyframeOnly(ProbeInfo info) => info.StartAtKeyframe(_tables) ? ProbeReturn.Ok : ProbeReturn.Drop;
             _flow = graph.AddProbe(sinkPad, ProbeType.Buffer | ProbeType.BufferList, info =>
             {
-                // A buffer passing the sink says nothing while it drops them: the hub has accepted the
-                // connection once srtsink has handed it bytes (a refused passphrase never gets there).
-                // Read only until then (a property read per buffer while connecting).
-                if (!connected && !(connected = SrtElements.HasSent(_sink))) return ProbeReturn.Ok;
+                if (!sending)
+                {
+                    // Until srtsink has sent something on this connection it gets only keyframes, from the
+                    // muxer's mark on, each led by the tables: whatever it sends first, the hub's readers
+                    // (a viewer, a recording) decode from their first packet, at every new connection.
+                    // While connecting, srtsink drops them, or reports a failed handshake (at most a GOP later).
+                    // Each read of srtsink's stats while it connects costs a structure (and a GStreamer
+                    // warning at GST_DEBUG=2): one a buffer, only until the handshake is done.
+                    if (!connected)
+                    {
+                        if (!(connected = SrtElements.IsConnected(_sink))) return KeyframeOnly(info);
+                        // Accepted: the supervisor reports it, and asks for a keyframe not to wait for the next one.
+                        session.Activity();
+                    }
+                    var sentSoFar = SrtElements.BytesSent(_sink);
+                    if (sentSoFar == 0) return KeyframeOnly(info);
+                    sending = true;
+                    sent((long)sentSoFar);
+                }
                 session.Activity();
-                // Counted from the connection on: srtsink drops what comes before.
                 sent(info.DataSize);
                 if (graph.Pipeline.RunningTimeNow() is { } now) info.ReadBytes(ts => leaving().Leaving(ts, now));
                 return ProbeReturn.Ok;
@@ -99,8 +129,10 @@ internal sealed class SrtOutput : IDisposable
     {
         Detach();
         _flow.Dispose();
+        _headers.Dispose();
         _bin.SetState(State.Null);
         _graph.Remove(_bin);
         foreach (var d in new IDisposable[] { _binSink, _sink, _bin }) d.Dispose();
+        _tables?.Dispose();
     }
 }

@@ -7,7 +7,7 @@ namespace MixerWorker.Testbed.Reading;
 /// <summary>What a reader received of an MPEG-TS stream, read packet by packet and decoded as a viewer would.</summary>
 /// <param name="FirstPids">The PIDs of the first packets, in order of arrival.</param>
 /// <param name="VideoPes">H.264 pictures that began (PES starts on the video PID).</param>
-/// <param name="FirstPictureNals">The NAL unit types at the start of the first picture received.</param>
+/// <param name="FirstPictureNals">The NAL unit types of the first picture received.</param>
 /// <param name="Decoded">Pictures the decoder made of the whole capture.</param>
 public sealed record TsCaptureReport(IReadOnlyList<int> FirstPids, int PmtPid, int VideoPes, IReadOnlyList<int> FirstPictureNals, int Decoded);
 
@@ -16,24 +16,28 @@ public static class TsCapture
 {
     public static TsCaptureReport Read(byte[] ts)
     {
-        int pmtPid = -1, videoPid = -1, videoPes = 0;
+        int pmtPid = -1, videoPid = -1, videoPes = 0, firstPicturePid = -1;
         var firstPids = new List<int>();
-        List<int> nals = [];
+        // The first picture's PES, whole: an encoder's first keyframe can carry a long SEI before its slice.
+        var firstPicture = new List<byte>();
         for (var i = 0; i + TsPacket.Size <= ts.Length; i += TsPacket.Size)
         {
             var p = ts.AsSpan(i, TsPacket.Size);
             var pid = TsPacket.Pid(p);
             if (firstPids.Count < 4) firstPids.Add(pid);
+            if (videoPes == 1 && pid == firstPicturePid && !TsPacket.Pusi(p) && TsPacket.HasPayload(p)) firstPicture.AddRange(p[TsPacket.PayloadStart(p)..]);
             if (!TsPacket.Pusi(p) || !TsPacket.HasPayload(p)) continue;
             if (pid == 0 && pmtPid < 0) pmtPid = TsTables.Section(p, TsTables.PatTableId) is { } pat ? TsTables.PmtPid(pat) ?? -1 : -1;
             else if (pid == pmtPid && videoPid < 0) videoPid = TsTables.Section(p, TsTables.PmtTableId) is { } pmt && TsTables.VideoStream(pmt) is { H265: false } v ? v.Pid : -1;
             else if (pid == videoPid || (videoPid < 0 && TsPacket.IsVideoPes(p)))
             {
                 videoPes++;
-                if (videoPes == 1) nals = NalTypes(p[TsPacket.PayloadStart(p)..]);
+                if (videoPes != 1) continue;
+                firstPicturePid = pid;
+                firstPicture.AddRange(p[TsPacket.PayloadStart(p)..]);
             }
         }
-        return new TsCaptureReport(firstPids, pmtPid, videoPes, nals, Decode(ts));
+        return new TsCaptureReport(firstPids, pmtPid, videoPes, NalTypes([.. firstPicture]), Decode(ts));
     }
 
     private static List<int> NalTypes(ReadOnlySpan<byte> pes)

@@ -178,6 +178,16 @@ public sealed class MediaMtxStandIn : IDisposable
                 .OrderBy(p => p.Started)];
     }
 
+    /// <summary>
+    /// What each publisher of <paramref name="path"/> sent first (its first messages, up to 64 KiB), oldest
+    /// publisher first: what a reader or a recording that took the stream from its very start would get.
+    /// </summary>
+    public IReadOnlyList<byte[]> PublisherStarts(string path)
+    {
+        lock (_gate)
+            return [.. _attempts.Where(a => a.PublishedAt is not null && a.Parsed?.Path == path).OrderBy(a => a.PublishedAt).Select(a => a.FirstBytes)];
+    }
+
     /// <summary>Counters of a path that has ever had a publisher; null otherwise.</summary>
     public PathStats? GetPathStats(string path)
     {
@@ -443,6 +453,7 @@ public sealed class MediaMtxStandIn : IDisposable
                 if (pub.Attempt.PublishedAt is null) Promote(ps, pub);
                 Interlocked.Add(ref ps.BytesIn, n);
                 if (n < ShortMessage) Interlocked.Increment(ref ps.ShortIn);
+                pub.Attempt.KeepFirst(buf.AsSpan(0, n));
                 var keyframe = pub.Start!.Observe(buf.AsSpan(0, n));
                 // Readers only change on this thread, so the array is stable for this loop.
                 foreach (var r in ps.Readers)
@@ -643,6 +654,16 @@ public sealed class MediaMtxStandIn : IDisposable
         /// <summary>A publisher's first message: when it became (or, on a free path, started sending as) the path's publisher.</summary>
         public DateTimeOffset? PublishedAt;
         public bool PassphraseRequired;
+        private const int FirstBytesKept = 64 * 1024;
+        private readonly MemoryStream _first = new();
+
+        /// <summary>Keeps a publisher's message while it has sent less than <see cref="FirstBytesKept"/>. I/O thread.</summary>
+        public void KeepFirst(ReadOnlySpan<byte> message)
+        {
+            lock (_first) if (_first.Length < FirstBytesKept) _first.Write(message);
+        }
+
+        public byte[] FirstBytes { get { lock (_first) return _first.ToArray(); } }
 
         public SrtConnectionAttempt ToRecord() => new(Sequence, At, Remote, StreamId, Parsed?.Action, Parsed?.Path,
             Parsed?.User, Parsed?.Query, Outcome, Reason, ClosedAt);
