@@ -74,7 +74,7 @@ internal sealed class SrtOutput : IDisposable
             {
                 if (!sending)
                 {
-                    // Until srtsink has sent something on this connection it gets only keyframes, from the
+                    // Until a keyframe has gone to srtsink connected, it gets only keyframes, from the
                     // muxer's mark on, each led by the tables: whatever it sends first, the hub's readers
                     // (a viewer, a recording) decode from their first packet, at every new connection.
                     // While connecting, srtsink drops them, or reports a failed handshake (at most a GOP later).
@@ -86,10 +86,12 @@ internal sealed class SrtOutput : IDisposable
                         // Accepted: the supervisor reports it, and asks for a keyframe not to wait for the next one.
                         session.Activity();
                     }
-                    var sentSoFar = SrtElements.BytesSent(_sink);
-                    if (sentSoFar == 0) return KeyframeOnly(info);
+                    // Connected, srtsink sends what it is given: the first keyframe let through starts the
+                    // connection's stream, and all that follows goes with it. srtsink's byte count is no sign
+                    // here: libsrt counts a packet when its sender thread puts it on the wire, so a buffer
+                    // right behind the keyframe could still read 0 and be dropped from the middle of the GOP.
+                    if (KeyframeOnly(info) == ProbeReturn.Drop) return ProbeReturn.Drop;
                     sending = true;
-                    sent((long)sentSoFar);
                 }
                 session.Activity();
                 sent(info.DataSize);
