@@ -357,21 +357,18 @@ internal sealed class ProjectGraph(
         return Supervise(bus, $"bus {bus.Name} output ({endpoint})",
             (generation, session) =>
             {
-                var sending = false; // the muxer's thread
                 var output = new SrtOutput(graph, bus.Branch.MuxTee, bus.Name, endpoint, generation, session,
-                    // The bus's branch, current when the bytes and pictures pass: an encoder fallback rebuilds it behind the connection.
-                    bytes =>
+                    // A new bus's cards wait for its output's first keyframe, not for the handshake: the handshake can
+                    // finish while the bus still negotiates its first pictures, and cards linked then raced that
+                    // negotiation (a compositor's not-negotiated, read as the encoder refusing the bus's format).
+                    () => control.Post(() =>
                     {
-                        bus.Branch.CountSent(bytes);
-                        if (sending) return;
-                        sending = true;
-                        control.Post(() =>
-                        {
-                            if (bus.CardsFrom <= Environment.TickCount64) return;
-                            bus.CardsFrom = 0;
-                            RefreshCards();
-                        });
-                    }, () => bus.Branch.Leaving);
+                        if (bus.CardsFrom <= Environment.TickCount64) return;
+                        bus.CardsFrom = 0;
+                        RefreshCards();
+                    }),
+                    // The bus's branch, current when the bytes and pictures pass: an encoder fallback rebuilds it behind the connection.
+                    bytes => bus.Branch.CountSent(bytes), () => bus.Branch.Leaving);
                 foreach (var after in KeyFrameBurst)
                     control.PostAfter(after, () =>
                     {
@@ -385,9 +382,6 @@ internal sealed class ProjectGraph(
                 // The output sends nothing until a keyframe: one now, rather than the next of the GOP.
                 if (state == ConnectionState.Connected)
                     control.Post(() => (bus.Connection as SrtOutput)?.RequestKeyFrame());
-                // A new bus's cards wait for its output's first bytes, not for the handshake: the handshake can
-                // finish while the bus still negotiates its first pictures, and cards linked then raced that
-                // negotiation (a compositor's not-negotiated, read as the encoder refusing the bus's format).
             },
             publish);
     }

@@ -22,11 +22,12 @@ internal sealed class SrtOutput : IDisposable
 
     internal ElementName BinName { get; }
 
+    /// <param name="started">Told once, on the muxer's thread, when the connection's stream starts (its first keyframe goes out).</param>
     /// <param name="sent">Counts the bytes handed to SRT.</param>
     /// <param name="leaving">What is told which pictures leave the bus, and when (where issue 9 bounds their
     /// lateness): the current bus's, which changes when the bus is rebuilt behind the connection.</param>
-    internal SrtOutput(Graph graph, Element muxTee, string bus, SrtEndpoint endpoint, int generation, ConnectionSession session, Action<long> sent,
-        Func<OutputLateness> leaving)
+    internal SrtOutput(Graph graph, Element muxTee, string bus, SrtEndpoint endpoint, int generation, ConnectionSession session, Action started,
+        Action<long> sent, Func<OutputLateness> leaving)
     {
         _graph = graph;
         BinName = ElementName.Output(bus, generation);
@@ -92,6 +93,7 @@ internal sealed class SrtOutput : IDisposable
                     // right behind the keyframe could still read 0 and be dropped from the middle of the GOP.
                     if (KeyframeOnly(info) == ProbeReturn.Drop) return ProbeReturn.Drop;
                     sending = true;
+                    started();
                 }
                 session.Activity();
                 sent(info.DataSize);
