@@ -46,13 +46,29 @@ public sealed class StarvationTests(ITestOutputHelper output)
     // A bus's growth is bounded per 20 s (issue 9) and measured over 40 s as the slope of its pictures'
     // arrival behind their PTS: a bus shed to 2 fps gives 40 pictures in 20 s.
     private static readonly TimeSpan Measured = TimeSpan.FromSeconds(40), GrowthPer = TimeSpan.FromSeconds(20);
-    // What a box's pictures may age beyond their unstarved 95th percentile: a starved input's decoder
-    // runs up to 0.5 s late for 0.2 s of its time before it skips to its next keyframe (DecoderCatchUp),
-    // so its pictures age by up to 0.7 s and back, on every bus alike (seen: +112..+144 ms per 20 s on
-    // each box of one input over 40 s, the bus timelines flat); and a bus may add two of the frame
-    // intervals it delivers (issue 9: a bus shed to 2 fps holds a picture up to a second at its muxer).
-    private static readonly TimeSpan DecoderMayLag = TimeSpan.FromMilliseconds(700);
-    private static double MayAgeMs(TimingReport bus) => DecoderMayLag.TotalMilliseconds + 2 * 1000 / Math.Max(bus.DeliveredFps, 1);
+    // What a box's pictures may age beyond their unstarved 95th percentile: what its input's decoder adds,
+    // plus what its bus adds. The decoder (DecoderCatchUp) skips to its next keyframe once its pictures
+    // have left it more than Behind (0.5 s) late over Persist (0.2 s) of its input; every picture it
+    // decodes until then is shown (a box shows the newest picture it has, however late), and so is the
+    // keyframe it resumes at (the thread only demuxes meanwhile, faster than real time, so that keyframe
+    // comes out about as late as the skip began, plus its own decoding). Over those 0.2 s of input the lag
+    // grows by whatever decoding them takes beyond 0.2 s: a decoder at a third of real time (the deepest
+    // case's 15-17 % of a core, the 20 ms periods 95-100 % throttled) reaches Behind + 2 x Persist. Seen:
+    // 608-626 ms at the skip, and Program's boxes at p95 1622/1475 ms against 599/598 unstarved with the
+    // bus itself +214 ms (bench/results/2026-12-02-0351-vm-starvation-stall-recheck.md), i.e. the decoders
+    // 660-810 ms; 700 ms (Behind + Persist, a decoder at half speed) failed 2 of about 12 deep runs.
+    // A decoder that stops catching up (no skip: a backlog of 10-20 s of feed, seconds of age) still fails.
+    // (Behind and Persist are the engine's; this project does not see its internals.)
+    private static readonly TimeSpan DecoderMayLag = TimeSpan.FromMilliseconds(500 + 2 * 200);
+    // The bus's part: its whole pictures' delay at the reader beyond unstarved (p95, from the TS, whatever
+    // they show), which issue 9 bounds in its growth (asserted above) and the worker reports where they
+    // leave (printed), counted up to BusMayAdd (+40..+214 ms have been seen starved, so a bus far later
+    // than that fails here rather than being taken for its decoders); and never less than two of the
+    // frame intervals it delivers (a bus shed to 2 fps holds a picture up to a second at its muxer).
+    private static readonly TimeSpan BusMayAdd = TimeSpan.FromMilliseconds(300);
+    private static double MayAgeMs(TimingReport bus, SoundTiming starved, SoundTiming unstarved) =>
+        DecoderMayLag.TotalMilliseconds + Math.Max(2 * 1000 / Math.Max(bus.DeliveredFps, 1),
+            Math.Min((starved.PictureDelayP95 ?? 0) - (unstarved.PictureDelayP95 ?? 0), BusMayAdd.TotalMilliseconds));
     // How much later than the pictures of its instant a bus's sound may reach the reader (SoundTiming),
     // beyond what it did unstarved. Issue 9: a bus's added delay never exceeds its configured latency
     // plus two frame intervals, for its sound too, so two frame intervals of the bus's own rate, not of
@@ -235,10 +251,13 @@ public sealed class StarvationTests(ITestOutputHelper output)
             Assert.True(timing.SoundAfterPictureP95 <= p95,
                 $"{bus}'s sound trails its pictures by {timing.SoundAfterPictureP95:0} ms (p95; p99 {timing.SoundAfterPictureP99:0}), {p95:0} ms allowed; {timing.Describe(GrowthPer)}; {starved}");
         }
-        // ... and no box's pictures age beyond what a starved input's decoder may lag before it skips.
+        // ... and no box's pictures age beyond what a starved input's decoder may lag before it skips, and its bus adds.
         foreach (var (bus, report) in reports)
-            Assert.All(report.Boxes.Zip(unstarved[bus].Boxes), b => Assert.True(b.First.LagP95 <= b.Second.LagP95 + MayAgeMs(report),
-                $"{bus}: {b.First}; p95 {b.First.LagP95:0} ms against {b.Second.LagP95:0} ms unstarved, {MayAgeMs(report):0} ms more allowed; {starved}"));
+        {
+            var mayAge = MayAgeMs(report, sound[bus], unstarvedSound[bus]);
+            Assert.All(report.Boxes.Zip(unstarved[bus].Boxes), b => Assert.True(b.First.LagP95 <= b.Second.LagP95 + mayAge,
+                $"{bus}: {b.First}; p95 {b.First.LagP95:0} ms against {b.Second.LagP95:0} ms unstarved, {mayAge:0} ms more allowed; {starved}"));
+        }
         // And every box keeps moving: none shows one picture for long while its input runs on.
         foreach (var (bus, report) in reports)
             Assert.All(report.Boxes, b => Assert.True(b.LongestHeldMs <= LongestHeld.TotalMilliseconds, $"{bus}: {b}; {starved}"));
@@ -246,6 +265,11 @@ public sealed class StarvationTests(ITestOutputHelper output)
         var lateness = BusNames.Select(b => status?.Buses.GetValueOrDefault(b)?.Lateness).ToList();
         Assert.True(lateness.Any(l => l is { DroppedFrames: > 0, Episodes: > 0 }), $"no bus reported a drop: {string.Join(", ", lateness)}; {starved}");
         Assert.Contains(worker.Lines, l => l.Contains("cannot make all its frames in time", StringComparison.Ordinal));
+        // Dropping is the way through, never stopping: no bus's pictures stopped until the stall watch rebuilt it
+        // (the watch keeps a show going, but a bus that needed it went dark for seconds; a trial build that stopped
+        // one bus in 2 of 7 starved runs passed every other assertion here, bench/results/2026-12-02-0556-vm-starved-picture-sound-wait.md).
+        var stalls = BusNames.Select(b => (b, status?.Buses.GetValueOrDefault(b)?.Stalls)).ToList();
+        Assert.True(stalls.All(s => s.Stalls == 0), $"a bus stalled and was rebuilt: {string.Join(", ", stalls)}; {starved}");
         // Program first: it delivers at least as many frames as any AUX bus, and more than one that
         // shed frames while measured (the first drop can be a passing one: then every bus keeps 30 fps,
         // and the readers' windows, cleared one after the other, may hold a frame more or less each:

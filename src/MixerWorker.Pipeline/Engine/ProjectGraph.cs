@@ -358,6 +358,15 @@ internal sealed class ProjectGraph(
             (generation, session) =>
             {
                 var output = new SrtOutput(graph, bus.Branch.MuxTee, bus.Name, endpoint, generation, session,
+                    // A new bus's cards wait for its output's first keyframe, not for the handshake: the handshake can
+                    // finish while the bus still negotiates its first pictures, and cards linked then raced that
+                    // negotiation (a compositor's not-negotiated, read as the encoder refusing the bus's format).
+                    () => control.Post(() =>
+                    {
+                        if (bus.CardsFrom <= Environment.TickCount64) return;
+                        bus.CardsFrom = 0;
+                        RefreshCards();
+                    }),
                     // The bus's branch, current when the bytes and pictures pass: an encoder fallback rebuilds it behind the connection.
                     bytes => bus.Branch.CountSent(bytes), () => bus.Branch.Leaving);
                 foreach (var after in KeyFrameBurst)
@@ -373,9 +382,6 @@ internal sealed class ProjectGraph(
                 // The output sends nothing until a keyframe: one now, rather than the next of the GOP.
                 if (state == ConnectionState.Connected)
                     control.Post(() => (bus.Connection as SrtOutput)?.RequestKeyFrame());
-                if (state != ConnectionState.Connected || bus.CardsFrom <= Environment.TickCount64) return;
-                bus.CardsFrom = 0;
-                RefreshCards();
             },
             publish);
     }

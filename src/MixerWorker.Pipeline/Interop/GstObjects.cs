@@ -88,25 +88,6 @@ internal abstract class GstObject : IDisposable
         return result;
     }
 
-    /// <summary>
-    /// Reads one unsigned 64-bit field of a structure-valued property (an element's stats); null where
-    /// the property holds no structure or the field is missing or of another type.
-    /// </summary>
-    internal ulong? GetStructureUInt64(string property, string field)
-    {
-        ulong? result = null;
-        WithPropertyValue(property, (v, _) =>
-        {
-            Native.g_object_get_property(Handle, property, v);
-            // Borrowed from the GValue, which owns the structure until it is unset.
-            var structure = Native.g_value_get_boxed(v);
-            if (structure == 0) return;
-            var item = Native.gst_structure_get_value(structure, field);
-            if (item != 0 && Abi.Read<nint>(item, Abi.GValueTypeOffset) == Abi.GTypeUInt64) result = Native.g_value_get_uint64(item);
-        });
-        return result;
-    }
-
     /// <summary>Whether a structure-valued property (an element's stats) holds a structure with <paramref name="field"/>.</summary>
     internal bool HasStructureField(string property, string field)
     {

@@ -212,7 +212,6 @@ internal static partial class Native
     // N: the boxed pointer stays owned by the GValue (level's peak/rms are GValueArray, G_TYPE_VALUE_ARRAY).
     [LibraryImport("libgobject-2.0.so.0")] internal static partial nint g_value_get_boxed(nint value);
     [LibraryImport("libgobject-2.0.so.0")] internal static partial double g_value_get_double(nint value);
-    [LibraryImport("libgobject-2.0.so.0")] internal static partial ulong g_value_get_uint64(nint value);
     // GValueArray is deprecated in GLib but it is what `level` posts; its type id is registered at run time.
     [LibraryImport("libgobject-2.0.so.0")] internal static partial nint g_value_array_get_type();
 

@@ -22,11 +22,12 @@ internal sealed class SrtOutput : IDisposable
 
     internal ElementName BinName { get; }
 
+    /// <param name="started">Told once, on the muxer's thread, when the connection's stream starts (its first keyframe goes out).</param>
     /// <param name="sent">Counts the bytes handed to SRT.</param>
     /// <param name="leaving">What is told which pictures leave the bus, and when (where issue 9 bounds their
     /// lateness): the current bus's, which changes when the bus is rebuilt behind the connection.</param>
-    internal SrtOutput(Graph graph, Element muxTee, string bus, SrtEndpoint endpoint, int generation, ConnectionSession session, Action<long> sent,
-        Func<OutputLateness> leaving)
+    internal SrtOutput(Graph graph, Element muxTee, string bus, SrtEndpoint endpoint, int generation, ConnectionSession session, Action started,
+        Action<long> sent, Func<OutputLateness> leaving)
     {
         _graph = graph;
         BinName = ElementName.Output(bus, generation);
@@ -74,7 +75,7 @@ internal sealed class SrtOutput : IDisposable
             {
                 if (!sending)
                 {
-                    // Until srtsink has sent something on this connection it gets only keyframes, from the
+                    // Until a keyframe has gone to srtsink connected, it gets only keyframes, from the
                     // muxer's mark on, each led by the tables: whatever it sends first, the hub's readers
                     // (a viewer, a recording) decode from their first packet, at every new connection.
                     // While connecting, srtsink drops them, or reports a failed handshake (at most a GOP later).
@@ -86,10 +87,13 @@ internal sealed class SrtOutput : IDisposable
                         // Accepted: the supervisor reports it, and asks for a keyframe not to wait for the next one.
                         session.Activity();
                     }
-                    var sentSoFar = SrtElements.BytesSent(_sink);
-                    if (sentSoFar == 0) return KeyframeOnly(info);
+                    // Connected, srtsink sends what it is given: the first keyframe let through starts the
+                    // connection's stream, and all that follows goes with it. srtsink's byte count is no sign
+                    // here: libsrt counts a packet when its sender thread puts it on the wire, so a buffer
+                    // right behind the keyframe could still read 0 and be dropped from the middle of the GOP.
+                    if (KeyframeOnly(info) == ProbeReturn.Drop) return ProbeReturn.Drop;
                     sending = true;
-                    sent((long)sentSoFar);
+                    started();
                 }
                 session.Activity();
                 sent(info.DataSize);

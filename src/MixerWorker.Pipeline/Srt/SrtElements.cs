@@ -37,12 +37,6 @@ internal static class SrtElements
     }
 
     /// <summary>
-    /// The bytes a caller srtsink has handed to its connection: with wait-for-connection off, what it is
-    /// given while connecting is dropped before libsrt.
-    /// </summary>
-    internal static ulong BytesSent(Element sink) => sink.GetStructureUInt64("stats", "bytes-sent-total") ?? 0;
-
-    /// <summary>
     /// Whether a caller srtsink's handshake is done (the hub accepted it). Its stats carry the socket's
     /// counters only then: libsrt refuses them for a socket not connected (CUDT::bstats), and srtsink then
     /// leaves them out; nothing needs to be sent to tell.
