@@ -267,14 +267,15 @@ internal sealed class Element : GstObject
     internal bool RecalculateLatency() => Native.gst_bin_recalculate_latency(Handle);
 
     /// <summary>
-    /// Pushes a copy of <paramref name="data"/> into this appsrc, from any thread; false when appsrc
-    /// refused it (it is stopping). appsrc takes the buffer whatever it answers.
+    /// Pushes a copy of <paramref name="data"/> into this appsrc, from any thread, stamped with <paramref name="pts"/>
+    /// if given; false when appsrc refused it (it is stopping). appsrc takes the buffer whatever it answers.
     /// </summary>
-    internal unsafe bool PushBuffer(ReadOnlySpan<byte> data)
+    internal unsafe bool PushBuffer(ReadOnlySpan<byte> data, ulong? pts = null)
     {
         fixed (byte* bytes = data)
         {
             var buffer = Native.gst_buffer_new_memdup((nint)bytes, (nuint)data.Length);
+            if (pts is { } t) Abi.Write(buffer, Abi.BufferPtsOffset, t);
             return Native.gst_app_src_push_buffer(Handle, buffer) == FlowOk;
         }
     }

@@ -107,8 +107,10 @@ public sealed class FeedTimingTests(ITestOutputHelper output)
             output.WriteLine(report.ToString());
             Assert.True(report.Boxes.Single().IsSmooth(0), report.ToString());
             Assert.Equal(0, report.Boxes.Single().Unreadable);
-            // Read after the recording ended, yet each picture's first packet arrived when the live reader's did, and
-            // the picture itself with the next one's first packet: never after the live reader had it.
+            // Read after the recording ended, yet each picture's first packet arrived when the live reader's did (the two
+            // connections differ by a few ms, by more where one reader's thread was busy), and the picture itself when a
+            // live demuxer hands it on: not after the live reader had it, whose parser also holds each picture until the
+            // next. A reader off by a picture would be a frame interval (33 ms) out throughout.
             var both = recorded.Where(f => f.Boxes[0] is { } r && seen.ContainsKey(r.Stamp)).Select(f => (File: f, Live: seen[f.Boxes[0]!.Value.Stamp])).ToList();
             var firstPacketMs = both.Where(x => x.File.FirstPacketUs is not null && x.Live.FirstPacketUs is not null)
                 .Select(x => (x.File.FirstPacketUs!.Value - x.Live.FirstPacketUs!.Value) / 1000.0).ToList();
@@ -117,8 +119,10 @@ public sealed class FeedTimingTests(ITestOutputHelper output)
                 $"{string.Join(" ", firstPacketMs.Take(20).Select(ms => ms.ToString("0")))} ms; arrival: {string.Join(" ", arrivalMs.Take(20).Select(ms => ms.ToString("0")))} ms");
             Assert.InRange(both.Count, 80, recorded.Count);
             Assert.InRange(firstPacketMs.Count, 60, both.Count);
-            Assert.All(firstPacketMs, ms => Assert.InRange(ms, -30, 30));
-            Assert.All(arrivalMs, ms => Assert.InRange(ms, -300, 30));
+            Assert.InRange(BoxTiming.Percentile(firstPacketMs, 0.5)!.Value, -10, 10);
+            Assert.InRange(firstPacketMs.Count(ms => Math.Abs(ms) <= 30), 0.9 * firstPacketMs.Count, firstPacketMs.Count);
+            Assert.InRange(BoxTiming.Percentile(arrivalMs, 0.5)!.Value, -100, 0);
+            Assert.InRange(arrivalMs.Count(ms => ms is >= -300 and <= 30), 0.9 * arrivalMs.Count, arrivalMs.Count);
             Assert.All(recorded, f => Assert.True(f.ArrivalUs < stopped));
         }
         finally

@@ -244,16 +244,37 @@ public sealed class StampAnalysisTests
     [Fact]
     public void The_first_packet_of_a_frame_is_found_by_its_pts_on_the_demuxers_timeline()
     {
+        // Video PES at PTS 10.0 s (170 bytes of payload), then 10.5 s (354), 11.0 s (538) and 11.5 s in one piece (a
+        // reader catching up), arriving at 1 and 2 s. The demuxer, whose timeline starts at 9.9 s of the stream's, hands
+        // on the frame of 10.5 s first: it is neither the one before the newest start nor the first start.
         var first = new MixerWorker.Testbed.Reading.FirstPackets();
-        // Video PES starts at PTS 10.0 s, 10.5 s, 11.0 s (90 kHz), arriving at 1, 2, 3 s.
-        for (var k = 0; k < 3; k++) first.Note(VideoPesStart(900_000 + k * 45_000), (k + 1) * 1_000_000);
-        // The demuxer, whose timeline starts at 9.9 s of the stream's, hands on the frame of 10.5 s
-        // when the one of 11.0 s begins: the second newest start seen gives the offset.
-        Assert.Null(new MixerWorker.Testbed.Reading.FirstPackets().Of(100_000_000));
+        first.Note(VideoPes(900_000, 0), 1_000_000);
+        first.Note([.. VideoPes(945_000, 1), .. VideoPes(990_000, 2), .. VideoPes(1_035_000, 0)], 2_000_000);
+        Assert.Null(first.Of(600_000_000));
+        first.Handed(600_000_000, 354);
         Assert.Equal(2_000_000, first.Of(600_000_000));
         Assert.Equal(1_000_000, first.Of(100_000_000));
-        Assert.Equal(3_000_000, first.Of(1_100_000_000));
-        Assert.Null(first.Of(1_600_000_000));
+        Assert.Equal(2_000_000, first.Of(1_600_000_000));
+        Assert.Null(first.Of(2_100_000_000));
+
+        // Two PES of the same size: the frame handed on is not known by it.
+        var same = new MixerWorker.Testbed.Reading.FirstPackets();
+        same.Note([.. VideoPes(900_000, 1), .. VideoPes(945_000, 1)], 1_000_000);
+        same.Handed(100_000_000, 354);
+        Assert.Null(same.Of(100_000_000));
+    }
+
+    /// <summary>A video PES starting at <paramref name="pts90k"/>, with <paramref name="more"/> packets after its first.</summary>
+    private static byte[] VideoPes(long pts90k, int more)
+    {
+        var pes = new List<byte>(VideoPesStart(pts90k));
+        for (var k = 0; k < more; k++)
+        {
+            var p = new byte[188];
+            p[0] = 0x47; p[1] = 0x01; p[2] = 0x00; p[3] = 0x10; // PID 0x100, payload only
+            pes.AddRange(p);
+        }
+        return [.. pes];
     }
 
     private static byte[] VideoPesStart(long pts90k) => SoundAnalysisTests.PesStart(0xE0, pts90k);

@@ -51,9 +51,10 @@ public sealed class OutputReader : IDisposable
     private readonly bool _recordOnly;
     // Recording: when each buffer received arrived, by where it ends in the file. Reading a recording: the same, loaded.
     private readonly List<(long End, long ArrivalUs)> _chunks = [];
-    private long _bytesSoFar, _fileNowUs;
+    private long _bytesSoFar;
     private Element? _recording;
-    private int _chunk;
+    // Reading a recording: its pictures by PTS, for their arrivals.
+    private Dictionary<ulong, RecordedPicture>? _pictures;
     private volatile bool _sourceEnded, _ended;
     private readonly IReadOnlyList<StampBox>? _stampBoxes;
     private readonly List<StampedFrame> _stamped = [];
@@ -101,8 +102,9 @@ public sealed class OutputReader : IDisposable
         new(host, port, streamId, passphrase, path, null, true, null);
 
     /// <summary>
-    /// Reads a <see cref="Recorder"/>'s file through the same demuxer, parser and decoder, with the recorded
-    /// arrivals in place of the clock: a picture arrives when the data that completed it did, as live.
+    /// Reads a <see cref="Recorder"/>'s pictures through the same parser and decoder, with the recorded arrivals in place
+    /// of the clock: a picture arrives when a live demuxer would have handed it on, and its first packet when it did
+    /// (<see cref="RecordedPictures"/>, which takes the place of the demuxer). Pictures only.
     /// </summary>
     public static OutputReader FromRecording(string path, IReadOnlyList<StampBox> stampBoxes) =>
         new("", 0, Path.GetFileName(path), null, null, stampBoxes, false, path);
@@ -119,9 +121,6 @@ public sealed class OutputReader : IDisposable
             await Task.Delay(50);
         }
     }
-
-    /// <summary>Live: now. Reading a recording: when the data read last arrived.</summary>
-    private long Now() => _readPath is null ? StampClock.UnixMicros() : Volatile.Read(ref _fileNowUs);
 
     /// <summary>Connections that received data (a reader refused before the publisher exists does not count).</summary>
     public int Connections => Volatile.Read(ref _connections);
@@ -233,13 +232,22 @@ public sealed class OutputReader : IDisposable
     {
         var p = new StandalonePipeline($"reader:{_streamId}");
         Element src;
-        // Not filesrc: tsdemux would pull from it, out of order. The recording is pushed in the pieces it arrived in.
-        if (_readPath is not null) src = _recording = p.Add("appsrc", null, ("caps", "video/mpegts,systemstream=true,packetsize=188"), ("format", "bytes"), ("max-bytes", 0UL));
-        else
+        if (_readPath is not null)
         {
-            src = p.Add("srtsrc", null, ("uri", $"srt://{_host}:{_port}"), ("streamid", _streamId), ("latency", 80), ("auto-reconnect", false));
-            if (_passphrase is not null) { src.Set("passphrase", _passphrase); src.Set("pbkeylen", 16); }
+            // The pictures taken out of the recording, each stamped with the stream's PTS (no demuxer: see RecordedPictures).
+            src = _recording = p.Add("appsrc", null, ("caps", "video/x-h264,stream-format=byte-stream"), ("format", "time"), ("max-bytes", 0UL));
+            appsink = VideoChain(p, probes, null, out var parse);
+            src.Link(parse);
+            using var sinkPad = appsink.StaticPad("sink");
+            probes.Add(Callbacks.AddProbe(sinkPad, ProbeType.EventDownstream, i =>
+            {
+                if (i.Event == EventType.Eos) _sourceEnded = true;
+                return ProbeReturn.Ok;
+            }));
+            return p;
         }
+        src = p.Add("srtsrc", null, ("uri", $"srt://{_host}:{_port}"), ("streamid", _streamId), ("latency", 80), ("auto-reconnect", false));
+        if (_passphrase is not null) { src.Set("passphrase", _passphrase); src.Set("pbkeylen", 16); }
         if (_recordOnly)
         {
             appsink = null;
@@ -276,34 +284,18 @@ public sealed class OutputReader : IDisposable
         }
         else src.Link(demux);
         var receiving = false;
-        // Only where the demuxer runs on the source's thread (no recording queue between them): the
-        // first frame it hands on is then known to be the one before the newest start seen.
-        var firstPackets = _stampBoxes is null || _recordPath is not null ? null : new FirstPackets(_readPath is not null);
+        // Only where the demuxer runs on the source's thread (no recording queue between them): every piece is then
+        // noted before the demuxer hands on what it completes.
+        var firstPackets = _stampBoxes is null || _recordPath is not null ? null : new FirstPackets();
         using (var srcPad = src.StaticPad("src"))
             probes.Add(Callbacks.AddProbe(srcPad, ProbeType.Buffer, i =>
             {
                 if (!receiving) { receiving = true; Interlocked.Increment(ref _connections); }
                 if (i.Buffer != 0) lock (_lock) _s.Bytes += (long)Native.gst_buffer_get_size(i.Buffer);
-                if (i.Buffer != 0 && _readPath is not null) AdvanceFileClock((long)Native.gst_buffer_get_size(i.Buffer));
                 if (i.Buffer != 0) NotePackets(i.Buffer, firstPackets);
                 return ProbeReturn.Ok;
             }));
-        var parse = p.Add("h264parse");
-        var dec = p.Add("avdec_h264");
-        var conv = p.Add("videoconvert");
-        var caps = p.Add("capsfilter", null, ("caps", _stampBoxes is null ? "video/x-raw,format=RGB" : "video/x-raw,format=I420"));
-        // A recording is read at the decoder's pace, dropping nothing.
-        appsink = Element.FromBorrowed(p.Add("appsink", null, ("max-buffers", 32), ("drop", _readPath is null), ("sync", false)).Handle);
-        p.AddChain(parse, dec, conv, caps, appsink);
-        if (_readPath is not null)
-        {
-            using var sinkPad = appsink.StaticPad("sink");
-            probes.Add(Callbacks.AddProbe(sinkPad, ProbeType.EventDownstream, i =>
-            {
-                if (i.Event == EventType.Eos) _sourceEnded = true;
-                return ProbeReturn.Ok;
-            }));
-        }
+        appsink = VideoChain(p, probes, firstPackets, out var videoIn);
         var opusparse = p.Add("opusparse");
         var aacparse = p.Add("aacparse");
         // AAC is decoded as the engine decodes it (avdec_aac), so a feed's sound can be read as the engine hears it.
@@ -327,25 +319,11 @@ public sealed class OutputReader : IDisposable
             if (caps is not null) lock (_lock) _s.AudioCaps = caps;
             // audio/mpeg with mpegversion 2 or 4 is AAC; MPEG-1 layer 2 is only identified.
             var aac = caps is not null && !caps.Contains("mpegversion=(int)1", StringComparison.Ordinal);
-            var target = type switch { "video/x-h264" => parse, "audio/x-opus" => opusparse, "audio/mpeg" when aac => aacparse, _ => null };
-            // A recording is read for its pictures only: a sound sink would hold the one streaming thread in preroll.
-            if (_readPath is not null && target != parse) return;
+            var target = type switch { "video/x-h264" => videoIn, "audio/x-opus" => opusparse, "audio/mpeg" when aac => aacparse, _ => null };
             if (target is null) return;
             using var sinkPad = target.StaticPad("sink");
             pad.Link(sinkPad);
         });
-        if (_readPath is not null)
-        {
-            using var demuxed = parse.StaticPad("sink");
-            probes.Add(Callbacks.AddProbe(demuxed, ProbeType.Buffer, i =>
-            {
-                if (i.BufferPts is { } pts) firstPackets?.Calibrate(pts);
-                return ProbeReturn.Ok;
-            }));
-        }
-        var parsed = parse.StaticPad("src");
-        probes.Add(parsed);
-        probes.Add(Callbacks.AddProbe(parsed, ProbeType.Buffer, i => OnParsedVideo(i, parsed, firstPackets)));
         var audioParsed = opusparse.StaticPad("src");
         probes.Add(audioParsed);
         probes.Add(Callbacks.AddProbe(audioParsed, ProbeType.Buffer, _ =>
@@ -354,6 +332,31 @@ public sealed class OutputReader : IDisposable
             return ProbeReturn.Ok;
         }));
         return p;
+    }
+
+    /// <summary>Parser, decoder and the appsink the pictures are taken from; <paramref name="parse"/> takes the H.264.</summary>
+    private Element VideoChain(StandalonePipeline p, List<IDisposable> probes, FirstPackets? firstPackets, out Element parse)
+    {
+        parse = p.Add("h264parse");
+        var dec = p.Add("avdec_h264");
+        var conv = p.Add("videoconvert");
+        var caps = p.Add("capsfilter", null, ("caps", _stampBoxes is null ? "video/x-raw,format=RGB" : "video/x-raw,format=I420"));
+        // A recording is read at the decoder's pace, dropping nothing.
+        var appsink = Element.FromBorrowed(p.Add("appsink", null, ("max-buffers", 32), ("drop", _readPath is null), ("sync", false)).Handle);
+        p.AddChain(parse, dec, conv, caps, appsink);
+        if (firstPackets is not null)
+        {
+            using var demuxed = parse.StaticPad("sink");
+            probes.Add(Callbacks.AddProbe(demuxed, ProbeType.Buffer, i =>
+            {
+                if (i.Buffer != 0) firstPackets.Handed(i.BufferPts, (long)Native.gst_buffer_get_size(i.Buffer));
+                return ProbeReturn.Ok;
+            }));
+        }
+        var parsed = parse.StaticPad("src");
+        probes.Add(parsed);
+        probes.Add(Callbacks.AddProbe(parsed, ProbeType.Buffer, i => OnParsedVideo(i, parsed, firstPackets)));
+        return appsink;
     }
 
     private ProbeReturn OnParsedVideo(ProbeInfo info, Pad pad, FirstPackets? firstPackets)
@@ -366,10 +369,9 @@ public sealed class OutputReader : IDisposable
             s.First ??= DateTimeOffset.UtcNow - _started;
             if (info.BufferPts is { } pts)
             {
-                if (_stampBoxes is not null)
+                if (_stampBoxes is not null && _pictures is null)
                 {
-                    var arrival = _readPath is null ? Now() : firstPackets?.NextOf(pts) ?? Now();
-                    _arrivals.Enqueue((pts, arrival, firstPackets?.Of(pts)));
+                    _arrivals.Enqueue((pts, StampClock.UnixMicros(), firstPackets?.Of(pts)));
                     while (_arrivals.Count > 64) _arrivals.Dequeue();
                 }
                 if (info.BufferDts is { } dts && dts != pts) s.DtsDiffers++;
@@ -393,7 +395,7 @@ public sealed class OutputReader : IDisposable
 
     private unsafe void NotePackets(nint buffer, FirstPackets? firstPackets)
     {
-        var arrival = Now();
+        var arrival = StampClock.UnixMicros();
         var map = stackalloc byte[Abi.MapInfoSize];
         if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead)) return;
         try
@@ -447,7 +449,14 @@ public sealed class OutputReader : IDisposable
         ulong? pts = raw == Abi.ClockTimeNone ? null : raw;
         lock (_lock)
         {
-            var arrival = Now();
+            if (_pictures is not null)
+            {
+                // The decoder keeps the PTS each picture was pushed with; one it made up reads with the nearest picture.
+                var picture = pts is { } t && _pictures.TryGetValue(t, out var exact) ? exact : _pictures.Values.MinBy(p => Math.Abs((double)p.PtsNs - (pts ?? 0)));
+                _stamped.Add(new StampedFrame(pts, picture!.HandedOnUs, boxes, picture.FirstPacketUs));
+                return;
+            }
+            var arrival = StampClock.UnixMicros();
             long? firstPacket = null;
             foreach (var a in _arrivals)
                 if (a.Pts == pts) { (arrival, firstPacket) = (a.ArrivalUs, a.FirstPacketUs); break; }
@@ -466,26 +475,22 @@ public sealed class OutputReader : IDisposable
         return int.Parse(caps.AsSpan(j, end - j));
     }
 
-    /// <summary>Queues the whole recording (appsrc keeps it all), one buffer per piece that arrived together, then its end.</summary>
+    /// <summary>Queues the recording's pictures (appsrc keeps them all), each with its PTS, then its end.</summary>
     private void PushRecording(Element src)
     {
         var data = File.ReadAllBytes(_readPath!);
-        var start = 0;
-        foreach (var (end, _) in _chunks.Where(c => c.End <= data.Length))
+        List<RecordedPicture> pictures;
+        lock (_lock)
         {
-            src.PushBuffer(data.AsSpan(start, (int)end - start));
-            start = (int)end;
+            pictures = RecordedPictures.Read(data, _chunks, _pes);
+            // Where connections were appended the same PTS could come twice: the first keeps its arrival.
+            _pictures = [];
+            foreach (var picture in pictures) _pictures.TryAdd(picture.PtsNs, picture);
+            _s.Bytes = _chunks.Count > 0 ? _chunks[^1].End : 0;
         }
-        if (start < data.Length) src.PushBuffer(data.AsSpan(start));
+        if (pictures.Count > 0) Interlocked.Increment(ref _connections);
+        foreach (var picture in pictures) src.PushBuffer(picture.H264, picture.PtsNs);
         src.EndOfStream();
-    }
-
-    /// <summary>Reading a recording: the data read so far ends at <paramref name="size"/> more bytes, which arrived with the piece holding their last byte.</summary>
-    private void AdvanceFileClock(long size)
-    {
-        _bytesSoFar += size;
-        while (_chunk < _chunks.Count - 1 && _chunks[_chunk].End < _bytesSoFar) _chunk++;
-        if (_chunks.Count > 0) Volatile.Write(ref _fileNowUs, _chunks[_chunk].ArrivalUs);
     }
 
     public void Dispose()
