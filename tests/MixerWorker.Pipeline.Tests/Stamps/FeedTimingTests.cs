@@ -105,8 +105,19 @@ public sealed class FeedTimingTests(ITestOutputHelper output)
             var recorded = fromFile.StampedFrames.SkipWhile(f => f.Boxes[0] is null).ToList();
             var report = StampAnalysis.Analyse(recorded, [box], 30);
             output.WriteLine(report.ToString());
-            Assert.True(report.Boxes.Single().IsSmooth(0), report.ToString());
-            Assert.Equal(0, report.Boxes.Single().Unreadable);
+            // The same pictures as the live reader over the same span: no repeat, skip or step back it did not see (a
+            // feed encoded live on a busy machine can repeat a picture; the live reader may drop one, the file none).
+            var file = report.Boxes.Single();
+            var inFile = recorded.Where(f => f.Boxes[0] is not null).Select(f => f.Boxes[0]!.Value.Stamp).ToHashSet();
+            var liveFrames = live.StampedFrames.ToList();
+            var firstShared = liveFrames.FindIndex(f => f.Boxes[0] is { } r && inFile.Contains(r.Stamp));
+            var lastShared = liveFrames.FindLastIndex(f => f.Boxes[0] is { } r && inFile.Contains(r.Stamp));
+            List<StampedFrame> liveSpan = firstShared < 0 ? [] : liveFrames.GetRange(firstShared, lastShared - firstShared + 1);
+            var seenLive = StampAnalysis.Analyse(liveSpan, [box], 30).Boxes.Single();
+            output.WriteLine($"live reader over the same span: {seenLive}");
+            Assert.True(file.Repeats <= seenLive.Repeats && file.SkippedFrames <= seenLive.SkippedFrames && file.Backwards == 0 && file.Intervals > 80,
+                $"from the file: {file}; live: {seenLive}");
+            Assert.Equal(0, file.Unreadable);
             // Read after the recording ended, yet each picture's first packet arrived when the live reader's did (the two
             // connections differ by a few ms, by more where one reader's thread was busy), and the picture itself when a
             // live demuxer hands it on: not after the live reader had it, whose parser also holds each picture until the
