@@ -2,18 +2,19 @@ namespace MixerWorker.Pipeline.Sources;
 
 /// <summary>
 /// Whether an input's H.264 PES, as tsdemux hands them on one buffer each, may be declared whole access
-/// units to the parser (<c>alignment=au</c>). Told nothing, <c>h264parse</c> ends a picture only when the
-/// next one's first NAL comes, a frame interval later; told <c>au</c>, it ends it with the buffer, which
-/// breaks every picture of a publisher that splits one over several PES. So a stream earns it: every buffer
-/// must begin an access unit and hold exactly one primary picture, and <see cref="Probation"/> buffers in a
-/// row, a keyframe among them, must have done so before it is declared. The first buffer that does not
-/// (a picture split over PES, two in one, a PES of headers alone) ends it for good. A buffer as large as a
-/// bounded PES can be might be the first part of a split picture whose rest is still to come: it is never
-/// declared whole, and the stream keeps its standing if the next buffer begins a new access unit.
+/// units to its parser (<see cref="AccessUnitWatch"/>). Declared wrongly, every picture of a publisher that
+/// splits one over several PES would be cut in two. So a stream earns it: every buffer must begin an access
+/// unit and hold exactly one primary picture, and <see cref="Probation"/> buffers in a row, a keyframe among
+/// them, must have done so before it is declared. The first buffer that does not (the rest of a split
+/// picture, two pictures, headers alone) ends it for good. A buffer as large as a bounded PES can be might be
+/// the first part of a picture split for its size: it is never declared whole on its own, and the stream
+/// keeps its standing if the next buffer begins a new access unit.
 /// </summary>
 /// <remarks>
 /// What is left: a publisher that splits only pictures smaller than a bounded PES, and larger than every
 /// picture of the probation, has its first split picture passed in two parts before the check sees it.
+/// ffmpeg, GStreamer, OBS and MediaMTX (go-astits: video PES without a length, one access unit each, an
+/// access unit delimiter first) keep one picture to a PES.
 /// </remarks>
 internal sealed class AccessUnitCheck
 {
@@ -21,9 +22,9 @@ internal sealed class AccessUnitCheck
     internal const int Probation = 30;
 
     /// <summary>
-    /// A bounded PES carries at most 65 535 bytes after its length field, less its header (a PTS and DTS:
-    /// 13 bytes); a muxer that splits larger pictures makes parts of about this size. Any buffer from
-    /// here on is not declared whole on its own.
+    /// A bounded PES carries at most 65 535 bytes after its length field, less its header (13 bytes with a
+    /// PTS and DTS, more with optional fields: 500 bytes of margin); a muxer that splits larger pictures
+    /// makes parts of about this size. No buffer from here on is declared whole on its own.
     /// </summary>
     internal const int LargestBoundedPes = 65_535 - 13 - 500;
 

@@ -18,16 +18,19 @@ internal sealed class AccessUnitWatch : IDisposable
     private readonly AccessUnitCheck _units = new();
     private readonly Func<ReadOnlySpan<byte>, bool> _next;
     private readonly Pad _pes;
-    private readonly Action _broke;
+    private readonly Action _trusted, _broke;
+    private bool _everWhole;
     private readonly ProbeHandle _caps, _buffers;
     private string? _plainCaps;
     private volatile bool _toldWhole;
 
     /// <param name="pes">The demuxer's H.264 pad (a reference of the caller's; the watch takes its own).</param>
+    /// <param name="trusted">Called once, when the parser is first told whole access units.</param>
     /// <param name="broke">Called once, when the stream first breaks the rule.</param>
-    internal AccessUnitWatch(Graph graph, Pad pes, Action broke)
+    internal AccessUnitWatch(Graph graph, Pad pes, Action trusted, Action broke)
     {
         _pes = Pad.FromBorrowed(pes.Handle);
+        _trusted = trusted;
         _broke = broke;
         _next = _units.Next;
         _caps = graph.AddProbe(_pes, ProbeType.EventDownstream, OnEvent);
@@ -53,6 +56,11 @@ internal sealed class AccessUnitWatch : IDisposable
         var wasBroken = _units.Broken;
         var whole = info.AnyBytes(_next);
         if (whole != _toldWhole && _plainCaps is { } plain) _pes.PushCaps(whole ? plain + Whole : plain);
+        if (whole && !_everWhole)
+        {
+            _everWhole = true;
+            _trusted();
+        }
         if (_units.Broken && !wasBroken) _broke();
         return ProbeReturn.Ok;
     }

@@ -30,7 +30,7 @@ public sealed class AccessUnitTests
         graph.ConnectPadAdded(chain[^1], pad =>
         {
             if (pad.QueryMediaType() != "video/x-h264") return;
-            watch = new AccessUnitWatch(graph, pad, () => Interlocked.Increment(ref broke));
+            watch = new AccessUnitWatch(graph, pad, () => { }, () => Interlocked.Increment(ref broke));
             using var sink = parse.StaticPad("sink");
             pad.Link(sink);
         });
@@ -150,7 +150,7 @@ public sealed class AccessUnitTests
         var decoded = Decoder(graph, name, parse);
         src.Link(parse);
         using var srcPad = src.StaticPad("src");
-        var watch = new AccessUnitWatch(graph, srcPad, () => { });
+        var watch = new AccessUnitWatch(graph, srcPad, () => { }, () => { });
         try
         {
             Assert.NotEqual(StateChange.Failure, graph.SetState(State.Playing));
