@@ -217,11 +217,9 @@ internal sealed class BusBranch : IDisposable
         if (Guard.NoPictureBefore(now) is { } until)
             _encoderOutput.SendGapAside((ulong)((long)until + Interlocked.Read(ref _videoPtsOffset)), 0);
         if (!Sound.MayHold(duration)) return ProbeReturn.Drop;
-        if (duration > 0 && info.BufferPts is { } pts && !NoSoundEndGap) Sound.Through.SendGapAfterThisPush(pts + (ulong)duration, 0);
+        if (duration > 0 && info.BufferPts is { } pts) Sound.Through.SendGapAfterThisPush(pts + (ulong)duration, 0);
         return ProbeReturn.Ok;
     }
-    // LAT21 WIP switch for same-build A/B; removed before landing.
-    private static readonly bool NoSoundEndGap = Environment.GetEnvironmentVariable("LAT21_NOGAP") == "1";
 
     // Rounding between two chains' timestamps, not an overlap.
     private const long SoundOverlapNs = 1_000_000;

@@ -140,7 +140,7 @@ internal sealed class SrtSource : IDisposable
             if (chain.Value.Kind == "video") ConfigureVideoDecoder(elements[^1]);
             foreach (var e in elements) { _bin.Add(e); _children.Add(e); }
             Element.LinkMany([.. elements]);
-            if (mediaType == "video/x-h264" && !caps.Contains("alignment=") && Environment.GetEnvironmentVariable("LAT21_NOAU") != "1")
+            if (mediaType == "video/x-h264" && !caps.Contains("alignment="))
                 _accessUnits = new AccessUnitWatch(_graph, pad,
                     () => _log.LogInformation("input {Input}: its video keeps one picture to a PES; its parser hands each on without waiting for the next", _tail.Name),
                     () => _log.LogInformation("input {Input}: a picture of its video came split over PES (or two in one); its parser waits for each next picture from now on (a frame interval later)", _tail.Name));
