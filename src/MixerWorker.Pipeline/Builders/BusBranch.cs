@@ -200,12 +200,12 @@ internal sealed class BusBranch : IDisposable
     // gone missing (dropped late), the muxer would keep this sound until the next picture came; once
     // no picture before some time can come any more, the video pad is told so, by a thread of its own
     // (LiveTime.SendGapAside): this thread must never wait for the video pad, the muxer waits for its sound.
-    // The muxer writes a picture only once its sound pad holds something that starts after it, so a
-    // picture made within a block's time waited for the next block, 20 ms of sound later (p50 ~40 ms at the
-    // muxer with pictures a frame sooner, bench/results/2026-12-02-0549-vm-latency-main.md). Right behind each
-    // block, an empty GAP buffer at its end says that no sound starts before there: the pictures within it go
-    // with it. Pushed by the same thread through the same pad as the block, it waits for nothing the block
-    // would not; the muxer writes nothing for it.
+    // The muxer writes a picture only once its sound pad holds something that starts after it: a picture
+    // made within a block's time waited for the next block, 20 ms of sound later (bench/results/
+    // 2026-12-02-0945-vm-latency-au-sound-gap.md). Right behind each block, an empty GAP buffer at its end says
+    // that no sound starts before there, so the pictures within the block go with it. Pushed by this thread
+    // through the pad the block took, once the block is in, it waits for nothing the block would not; it
+    // passes here again (empty, let through) and the muxer writes nothing for it.
     private ProbeReturn OnSoundToMux(ProbeInfo info)
     {
         if (info.DataSize == 0) return ProbeReturn.Ok;
