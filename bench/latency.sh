@@ -5,6 +5,9 @@
 # gained over a reader of the feed itself. Usage: bench/latency.sh [markdown-out]
 # env: CASES="1:700 1:0 8:700:640x360 8:0:640x360" (buses:feed mux delay ms[:feed WxH])  MIXERS="worker ffmpeg"  MEASURE_S=20
 #      SETTLE_S=4 WARMUP_S=8 FEED_W=1280 FEED_H=720 FEED_FPS=30 FEED_KBPS=3000 BUS_W=640 BUS_H=360 BUS_KBPS=1000 DIRECT=cam-a
+#      FEED_AUDIO=aac (opus, mp2, none: the feeds' sound)
+#      FEED_REMUX=ffmpeg: each feed re-muxed by `ffmpeg -c copy` on its way into the hub, as a publisher's ffmpeg or
+#      MediaMTX writes it (video PES without a length: a demuxer ends a picture only when the next one starts)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -16,6 +19,8 @@ WARMUP_S=${WARMUP_S:-8}
 FEED_W=${FEED_W:-1280} FEED_H=${FEED_H:-720} FEED_FPS=${FEED_FPS:-30} FEED_KBPS=${FEED_KBPS:-3000}
 BUS_W=${BUS_W:-640} BUS_H=${BUS_H:-360} BUS_KBPS=${BUS_KBPS:-1000}
 DIRECT=${DIRECT:-cam-a}
+FEED_REMUX=${FEED_REMUX:-}
+FEED_AUDIO=${FEED_AUDIO:-aac}
 FFMPEG_GLOBAL_OPTS=${FFMPEG_GLOBAL_OPTS:-}
 # Less probing than this leaves ffmpeg without a frame rate for some inputs (it then delivers about 15 fps).
 FFMPEG_INPUT_OPTS=${FFMPEG_INPUT_OPTS:-"-thread_queue_size 512 -analyzeduration 1000000 -probesize 1000000"}
@@ -64,7 +69,7 @@ ffmpeg_grid_cmd() { # $1: bus count
 ROWS_CPU=()
 run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
   local n=$1 delay=$2 mixer=$3 FEED_W=${4%x*} FEED_H=${4#*x} label dir life mpid t0 t1 c0 c1 h0 h1
-  label="$n bus$([ "$n" -gt 1 ] && echo es), ${FEED_W}x${FEED_H} feeds muxed with $([ "$delay" -gt 0 ] && echo "${delay} ms delay" || echo "no delay")"
+  label="$n bus$([ "$n" -gt 1 ] && echo es), ${FEED_W}x${FEED_H} feeds muxed with $([ "$delay" -gt 0 ] && echo "${delay} ms delay" || echo "no delay")${FEED_REMUX:+, re-muxed by $FEED_REMUX}$([ "$FEED_AUDIO" = aac ] || echo ", sound: $FEED_AUDIO")"
   dir="$WORK/$n-$delay-$4-$mixer"; mkdir -p "$dir"
   write_grid_scene "$dir/scene.json" "$n"
   life=$((WARMUP_S + SETTLE_S + MEASURE_S + 60))
@@ -94,9 +99,17 @@ start_helpers_feeds() { # $1: log dir, $2: seconds, $3: mux delay ms
   dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$2" >"$1/standin.log" 2>&1 &
   HELPER_PIDS+=($!)
   sleep 2
-  dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT" --seconds "$(($2 - 3))" \
-    --width "$FEED_W" --height "$FEED_H" --fps "$FEED_FPS" --bitrate "$FEED_KBPS" --pattern smpte --mux-delay-ms "$3" >"$1/feeds.log" 2>&1 &
+  dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT${FEED_REMUX:+raw}" --seconds "$(($2 - 3))" \
+    --width "$FEED_W" --height "$FEED_H" --fps "$FEED_FPS" --bitrate "$FEED_KBPS" --pattern smpte --mux-delay-ms "$3" --audio "$FEED_AUDIO" >"$1/feeds.log" 2>&1 &
   HELPER_PIDS+=($!)
+  sleep 3
+  [ "$FEED_REMUX" = ffmpeg ] || return 0
+  local k
+  for k in "${INPUTS[@]}"; do
+    ffmpeg -hide_banner -nostdin -loglevel warning -nostats $FFMPEG_INPUT_OPTS -i "$(srt_url "read:ingest/${PROJECT}raw/$k" "$INGEST_SRT_PASSPHRASE")" \
+      -map 0 -c copy -f mpegts "$(srt_url "publish:ingest/$PROJECT/$k" "$INGEST_SRT_PASSPHRASE")&pkt_size=1316" >"$1/remux-$k.log" 2>&1 &
+    HELPER_PIDS+=($!)
+  done
   sleep 3
 }
 helpers_ticks() { local p s=0; for p in "${HELPER_PIDS[@]}"; do s=$((s + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done; echo "$s"; }

@@ -200,8 +200,15 @@ internal sealed class BusBranch : IDisposable
     // gone missing (dropped late), the muxer would keep this sound until the next picture came; once
     // no picture before some time can come any more, the video pad is told so, by a thread of its own
     // (LiveTime.SendGapAside): this thread must never wait for the video pad, the muxer waits for its sound.
+    // The muxer writes a picture only once its sound pad holds something that starts after it: a picture
+    // made within a block's time waited for the next block, 20 ms of sound later (bench/results/
+    // 2026-12-02-0945-vm-latency-au-sound-gap.md). Right behind each block, an empty GAP buffer at its end says
+    // that no sound starts before there, so the pictures within the block go with it. Pushed by this thread
+    // through the pad the block took, once the block is in, it waits for nothing the block would not; it
+    // passes here again (empty, let through) and the muxer writes nothing for it.
     private ProbeReturn OnSoundToMux(ProbeInfo info)
     {
+        if (info.DataSize == 0) return ProbeReturn.Ok;
         if (info.BufferRunningTime(Sound.Output) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
         var duration = info.BufferDurationNs ?? 0;
         if ((long)runningTime < _soundEndNs - SoundOverlapNs) return ProbeReturn.Drop;
@@ -209,7 +216,9 @@ internal sealed class BusBranch : IDisposable
         if (!Guard.AtAudio(runningTime, now, duration)) return ProbeReturn.Drop;
         if (Guard.NoPictureBefore(now) is { } until)
             _encoderOutput.SendGapAside((ulong)((long)until + Interlocked.Read(ref _videoPtsOffset)), 0);
-        return Sound.MayHold(duration) ? ProbeReturn.Ok : ProbeReturn.Drop;
+        if (!Sound.MayHold(duration)) return ProbeReturn.Drop;
+        if (duration > 0 && info.BufferPts is { } pts) Sound.Through.SendGapAfterThisPush(pts + (ulong)duration, 0);
+        return ProbeReturn.Ok;
     }
 
     // Rounding between two chains' timestamps, not an overlap.

@@ -27,6 +27,8 @@ internal sealed class SoundFeed : IDisposable
     internal BusAudio? Target { get; private set; }
     /// <summary>The entry's output into the muxer, where the bus's own checks on its sound sit.</summary>
     internal Pad Output { get; }
+    /// <summary>The pad whose push carries each block through <see cref="Output"/>: what follows a block goes after its push here.</summary>
+    internal Pad Through { get; }
     internal Element Entry => _entry;
     /// <summary>
     /// Whether the bus hears its chain alone, so its director may set the chain's gains per frame
@@ -50,7 +52,8 @@ internal sealed class SoundFeed : IDisposable
         _pass.Set("signal-handoffs", false);
         _entry.Add(_pass);
         using (var passSink = _pass.StaticPad("sink")) _entrySink = Pad.Ghost("sink", passSink);
-        using (var passSrc = _pass.StaticPad("src")) Output = Pad.Ghost("src", passSrc);
+        Through = _pass.StaticPad("src");
+        Output = Pad.Ghost("src", Through);
         // A refusal from the muxer (stopped, failed) reaches the chain's thread in the same push; handed
         // back to the chain's tee it would stop the chain, and every bus sharing it would lose its sound
         // with this one. The bin's pad answers OK instead, and drops the bus's sound from then on.
@@ -148,6 +151,7 @@ internal sealed class SoundFeed : IDisposable
         _graph.Remove(_entry);
         _entrySink.Dispose();
         Output.Dispose();
+        Through.Dispose();
         _pass.Dispose();
         _entry.Dispose();
     }

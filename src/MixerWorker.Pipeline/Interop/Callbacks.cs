@@ -30,6 +30,17 @@ internal readonly struct ProbeInfo(nint info)
 
     internal nint Buffer => (Type & ProbeType.Buffer) != 0 ? Native.gst_pad_probe_info_get_buffer(info) : 0;
 
+    /// <summary>The caps of the caps event the probe holds, as a string; null for anything else.</summary>
+    internal string? EventCaps
+    {
+        get
+        {
+            if (Event != EventType.Caps) return null;
+            Native.gst_event_parse_caps(Native.gst_pad_probe_info_get_event(info), out var caps);
+            return caps == 0 ? null : NativeString.Owned(Native.gst_caps_to_string(caps));
+        }
+    }
+
     /// <summary>
     /// Fills in the latency query the probe holds (<paramref name="max"/> null: no limit); the probe
     /// then returns <see cref="ProbeReturn.Handled"/>.

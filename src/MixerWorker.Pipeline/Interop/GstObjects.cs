@@ -366,6 +366,18 @@ internal sealed class Pad : GstObject
 
     internal bool SendEvent(nint ev) => Native.gst_pad_send_event(Handle, ev);
 
+    /// <summary>
+    /// Pushes new caps downstream from this source pad, in its stream: from a probe on it, ahead of the
+    /// buffer being pushed. False when the string is no caps or downstream refuses them.
+    /// </summary>
+    internal bool PushCaps(string caps)
+    {
+        var parsed = Native.gst_caps_from_string(caps);
+        if (parsed == 0) return false;
+        try { return Native.gst_pad_push_event(Handle, Native.gst_event_new_caps(parsed)); }
+        finally { Native.gst_caps_unref(parsed); }
+    }
+
     /// <summary>Sets a sink pad flushing until a flush-stop: every push into it answers "flushing" (tests: a failing element).</summary>
     internal bool StartFlushing() => SendEvent(Native.gst_event_new_flush_start());
 

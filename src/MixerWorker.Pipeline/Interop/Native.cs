@@ -96,6 +96,8 @@ internal static partial class Native
     [LibraryImport(Gst)] internal static partial nint gst_pad_query_caps(nint pad, nint filter); // F
     [LibraryImport(Gst)] [return: MarshalAs(UnmanagedType.I4)]
     internal static partial bool gst_pad_send_event(nint pad, nint ev); // consumes ev
+    [LibraryImport(Gst)] [return: MarshalAs(UnmanagedType.I4)]
+    internal static partial bool gst_pad_push_event(nint pad, nint ev); // consumes ev
     [LibraryImport(Gst)] internal static unsafe partial nuint gst_pad_add_probe(nint pad, int mask,
         delegate* unmanaged<nint, nint, nint, int> callback, nint userData, delegate* unmanaged<nint, void> destroy);
     [LibraryImport(Gst)] internal static partial void gst_pad_remove_probe(nint pad, nuint id);

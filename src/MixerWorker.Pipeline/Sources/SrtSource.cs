@@ -39,6 +39,7 @@ internal sealed class SrtSource : IDisposable
     private int _workingNoted;
     private long _lastSkipTick;
     private const long SkipEpisodeGapMs = 10_000;
+    private AccessUnitWatch? _accessUnits;
 
     internal ElementName BinName { get; }
     /// <summary>How this connection's timestamps map onto the mixer's running time.</summary>
@@ -139,6 +140,10 @@ internal sealed class SrtSource : IDisposable
             if (chain.Value.Kind == "video") ConfigureVideoDecoder(elements[^1]);
             foreach (var e in elements) { _bin.Add(e); _children.Add(e); }
             Element.LinkMany([.. elements]);
+            if (mediaType == "video/x-h264" && !caps.Contains("alignment="))
+                _accessUnits = new AccessUnitWatch(_graph, pad,
+                    () => _log.LogInformation("input {Input}: its video keeps one picture to a PES; its parser hands each on without waiting for the next", _tail.Name),
+                    () => _log.LogInformation("input {Input}: a picture of its video came split over PES (or two in one); its parser waits for each next picture from now on (a frame interval later)", _tail.Name));
             using (var first = elements[0].StaticPad("sink")) pad.Link(first);
             if (chain.Value.Kind == "video")
                 using (var decoderSink = elements[^1].StaticPad("sink"))
@@ -248,6 +253,7 @@ internal sealed class SrtSource : IDisposable
             entry.Dispose();
         }
         foreach (var p in _probes) p.Dispose();
+        _accessUnits?.Dispose();
         _graph.Remove(_bin);
         foreach (var e in _children) e.Dispose();
         _bin.Dispose();

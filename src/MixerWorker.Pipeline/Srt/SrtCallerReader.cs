@@ -31,6 +31,7 @@ internal sealed unsafe class SrtCallerReader : IDisposable
     private const int PollMs = 50;
     private const int LargestMessage = 1456;  // SRT_LIVE_MAX_PLSIZE
     private const int BatchBytes = 64 * 1024;
+    private const int ReadPeriodMs = 10;
 
     private readonly SrtEndpoint _endpoint;
     private readonly string _passphraseVariable;
@@ -109,7 +110,7 @@ internal sealed unsafe class SrtCallerReader : IDisposable
             }
             if (!AwaitConnected(socket, eid)) return;
             _connected = true;
-            // Level-triggered: keeping OUT would wake the poll on every call.
+            // Level-triggered: keeping OUT would report the socket on every call.
             events = SRT_EPOLL_IN | SRT_EPOLL_ERR;
             srt_epoll_update_usock(eid, socket, &events);
             Receive(socket, eid);
@@ -188,6 +189,14 @@ internal sealed unsafe class SrtCallerReader : IDisposable
         return false;
     }
 
+    /// <summary>
+    /// Reads whatever has arrived every <see cref="ReadPeriodMs"/> and hands it on as one buffer. Waiting in libsrt's
+    /// poll (srt_epoll_uwait, 1.5) instead means waiting on one condition shared by the whole process, woken by any
+    /// socket's event or else every 10 ms: a reader woke about 190 times a second for 285 messages (a 3 Mb/s feed),
+    /// most wake-ups finding nothing of its own. A fixed period of the same 10 ms delays a message no more than that
+    /// poll could. The poll is still asked, without waiting, whether a message is ready: a read that finds none makes
+    /// libsrt throw and catch a C++ exception, dearer than the read.
+    /// </summary>
     private void Receive(int socket, int eid)
     {
         var batch = GC.AllocateArray<byte>(BatchBytes, pinned: true);
@@ -196,13 +205,9 @@ internal sealed unsafe class SrtCallerReader : IDisposable
             EpollEvent ready;
             while (!Stopping)
             {
-                var woke = srt_epoll_uwait(eid, &ready, 1, PollMs);
-                if (woke == 0) continue;
-                // Whatever is ready goes downstream as one buffer: one wake-up of the pipeline per
-                // batch instead of one per 1316-byte message.
                 var filled = 0;
                 string? failure = null;
-                while (filled + LargestMessage <= BatchBytes)
+                while (filled + LargestMessage <= BatchBytes && srt_epoll_uwait(eid, &ready, 1, 0) > 0)
                 {
                     var got = srt_recvmsg(socket, start + filled, BatchBytes - filled);
                     if (got > 0) { filled += got; continue; }
@@ -219,17 +224,18 @@ internal sealed unsafe class SrtCallerReader : IDisposable
                         return;
                     }
                 }
-                var suspect = woke < 0 || (ready.Events & SRT_EPOLL_ERR) != 0 || failure is not null;
-                if (!suspect) continue;
-                // Data queued before a shutdown is still delivered above; the state says whether more can come.
-                if (srt_getsockstate(socket) != SRTS_CONNECTED)
+                // A full batch means more is waiting: read on at once.
+                if (failure is null && filled + LargestMessage > BatchBytes) continue;
+                // Data queued before a shutdown is still delivered above; the state says whether more can come
+                // (asked only when a read failed or nothing came: a connection lost by timeout may read as empty).
+                if ((failure is not null || filled == 0) && srt_getsockstate(socket) != SRTS_CONNECTED)
                 {
                     if (!Stopping)
                         End($"the feed ended: MediaMTX closed the SRT connection or it was lost (publisher gone?){(failure is null ? "" : $" [{failure}]")}");
                     return;
                 }
-                // Still connected after an error sign: wait a little rather than spin on it.
-                _stop.Token.WaitHandle.WaitOne(woke < 0 ? PollMs : 10);
+                // A stop is seen within one period.
+                Thread.Sleep(ReadPeriodMs);
             }
         }
     }
