@@ -38,6 +38,8 @@ internal sealed class SrtOutput : IDisposable
         // against one that does not) srtsink drops what it is given at once (gstsrtobject.c, write_one),
         // so the muxer's thread, and the compositor behind it, never wait for a connection. A failed
         // handshake still comes back as an error from the first buffer it is given after it.
+        // Where srtsink waits for the handshake all the same (SrtElements.WriteWaitsForHandshake), it is
+        // given nothing until the handshake is done or certainly over (the flow probe below).
         _sink.Set("wait-for-connection", false);
         // The compositor already paces output on the clock; syncing again would only add latency.
         _sink.Set("sync", false);
@@ -70,6 +72,7 @@ internal sealed class SrtOutput : IDisposable
             });
             var connected = false;
             var sending = false;
+            var handshakeOverAt = SrtElements.WriteWaitsForHandshake ? Environment.TickCount64 + (long)SrtElements.HandshakeOver.TotalMilliseconds : 0;
             ProbeReturn KeyframeOnly(ProbeInfo info) => info.StartAtKeyframe(_tables) ? ProbeReturn.Ok : ProbeReturn.Drop;
             _flow = graph.AddProbe(sinkPad, ProbeType.Buffer | ProbeType.BufferList, info =>
             {
@@ -83,7 +86,8 @@ internal sealed class SrtOutput : IDisposable
                     // warning at GST_DEBUG=2): one a buffer, only until the handshake is done.
                     if (!connected)
                     {
-                        if (!(connected = SrtElements.IsConnected(_sink))) return KeyframeOnly(info);
+                        if (!(connected = SrtElements.IsConnected(_sink)))
+                            return Environment.TickCount64 < handshakeOverAt ? ProbeReturn.Drop : KeyframeOnly(info);
                         // Accepted: the supervisor reports it, and asks for a keyframe not to wait for the next one.
                         session.Activity();
                     }

@@ -36,7 +36,7 @@ internal static unsafe partial class LibSrt
 
     // SRT_SOCKOPT
     internal const int SRTO_SNDSYN = 1, SRTO_RCVSYN = 2, SRTO_LATENCY = 23, SRTO_PASSPHRASE = 26, SRTO_PBKEYLEN = 27,
-        SRTO_CONNTIMEO = 36, SRTO_STREAMID = 46, SRTO_TRANSTYPE = 50;
+        SRTO_CONNTIMEO = 36, SRTO_STREAMID = 46, SRTO_TRANSTYPE = 50, SRTO_IPV6ONLY = 54;
 
     internal const int SRTT_LIVE = 0;
 

@@ -12,11 +12,12 @@ namespace MixerWorker.Pipeline.Srt;
 /// <remarks>
 /// libsrt 1.5.1 (api.cpp updateMux) hands a socket bound to a port that a multiplexer already holds to
 /// that multiplexer when the channel settings match: IP TTL and ToS, IPV6_V6ONLY, address reuse and the
-/// UDP buffer sizes. srtsink sets none of them, so the defaults match; passphrase, latency and streamid
-/// are the connection's, not the channel's. A socket of our own, bound to 0.0.0.0:0 on first use and
-/// never connected, holds the multiplexer and the port the kernel chose for the life of the process: no
-/// port is guessed, so workers sharing a host never collide, and the port stays while outputs come, fail
-/// and reconnect (libsrt closes a multiplexer when its last socket is gone; the holder is never gone).
+/// UDP buffer sizes. srtsink sets none of them but IPV6_V6ONLY (<see cref="SrtSinkSetsIPv6Only"/>), which the
+/// holder below then sets alike; passphrase, latency and streamid are the connection's, not the channel's.
+/// A socket of our own, bound to 0.0.0.0:0 on first use and never connected, holds the multiplexer and the
+/// port the kernel chose for the life of the process: no port is guessed, so workers sharing a host never
+/// collide, and the port stays while outputs come, fail and reconnect (libsrt closes a multiplexer when its
+/// last socket is gone; the holder is never gone).
 /// MediaMTX's listener (gosrt) tells callers apart by their SRT socket id, never by their address.
 /// The inputs keep a multiplexer each: all sockets of a multiplexer share one kernel receive buffer, which
 /// the kernel caps at net.core.rmem_max (commonly 208 KB, doubled), and the inputs are what arrives; the
@@ -46,7 +47,7 @@ internal static unsafe class SharedSrtPort
         EnsureStarted();
         var socket = srt_create_socket();
         if (socket == InvalidSocket) return null;
-        if (!BindTo(socket, 0))
+        if ((SrtSinkSetsIPv6Only && !SetInt(socket, SRTO_IPV6ONLY, 0)) || !BindTo(socket, 0))
         {
             srt_close(socket);
             return null;
@@ -63,6 +64,15 @@ internal static unsafe class SharedSrtPort
         }
         return ReadPort(bound);
     }
+
+    /// <summary>
+    /// srtsink from GStreamer 1.24 on sets SRTO_IPV6ONLY to 0 on every socket before binding (1.22's leaves it
+    /// unset, -1), and libsrt lets a socket onto a multiplexer only with the same value (1.5.1: every channel
+    /// setting equal; 1.5.4 also takes an unset one). A holder left unset refused every output of GStreamer
+    /// 1.26's srtsink ("Cannot bind ... not reusable for requested settings"); one set to 0 would refuse
+    /// 1.22's on libsrt 1.5.1.
+    /// </summary>
+    private static bool SrtSinkSetsIPv6Only => Interop.GstRuntime.Version >= new Version(1, 24);
 
     private static bool BindTo(int socket, int port)
     {

@@ -37,6 +37,20 @@ internal static class SrtElements
     }
 
     /// <summary>
+    /// Whether srtsink, given a buffer while its handshake runs, holds the pushing thread until the handshake
+    /// ends, wait-for-connection off or not: from GStreamer 1.24 on its write polls the connecting socket
+    /// with a zero timeout and polls again at once while that times out (gstsrtobject.c, write_one), a busy
+    /// loop of up to libsrt's connect timeout against a hub that does not answer. 1.22's drops the buffer.
+    /// </summary>
+    internal static bool WriteWaitsForHandshake => GstRuntime.Version >= new Version(1, 24);
+
+    /// <summary>
+    /// By when a caller srtsink's handshake has ended, connected or failed: libsrt's connect timeout
+    /// (SRTO_CONNTIMEO, 3 s unless set; srtsink does not set it), and time to spare.
+    /// </summary>
+    internal static readonly TimeSpan HandshakeOver = TimeSpan.FromSeconds(3.5);
+
+    /// <summary>
     /// Whether a caller srtsink's handshake is done (the hub accepted it). Its stats carry the socket's
     /// counters only then: libsrt refuses them for a socket not connected (CUDT::bstats), and srtsink then
     /// leaves them out; nothing needs to be sent to tell.
