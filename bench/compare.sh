@@ -7,6 +7,9 @@
 #      PLOT=file.png (gnuplot, when installed)  GST_MAX_THREADS=1 (the hand graph's compositors)
 #      X264_THREADS=1 (both references' encoders; see ffmpeg_cmd and gst_cmd)
 #      YARDSTICK=1 (time bench/yardstick.c's fixed work beside every run, when a C compiler is there; 0: off)
+#      WORKER_DLL_<name>=path: another build of the worker, run as mixer worker-<name> (e.g. MIXERS="worker worker-base
+#      ffmpeg gst" with WORKER_DLL_base=...), so a change is measured against its base in the same sitting; the ratios
+#      stay those of WORKER_DLL (mixer worker)
 #      FEEDS=live (the Testbed's `feeds` encode the four live) | files (encoded once into files, FEED_FILES=DIR keeps
 #      them between sittings, and sent by one ffmpeg by stream copy in real time: the feeds then cost almost nothing)
 #      READER=live (the `stamps` reader decodes every bus during the run) | record (it only records them then and
@@ -235,6 +238,8 @@ run_one() { # $1: job spec, $2: mixer, $3: rep
   start_helpers_feeds "$dir" "$life" "$feed"
   case $mixer in
     worker) $(worker_launcher "$WORKER_DLL") "$WORKER_DLL" run "$dir/scene.json" --duration "$life" >"$dir/mixer.log" 2>&1 & ;;
+    worker-*) local other="WORKER_DLL_${mixer#worker-}"
+      $(worker_launcher "${!other}") "${!other}" run "$dir/scene.json" --duration "$life" >"$dir/mixer.log" 2>&1 & ;;
     ffmpeg) ffmpeg_cmd; "${FFMPEG_CMD[@]}" >"$dir/mixer.log" 2>&1 & ;;
     gst) gst_cmd; printf '%q ' "${GST_CMD[@]}" >"$dir/graph.txt"; "${GST_CMD[@]}" >"$dir/mixer.log" 2>&1 & ;;
   esac
