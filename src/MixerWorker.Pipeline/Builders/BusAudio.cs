@@ -9,7 +9,8 @@ namespace MixerWorker.Pipeline.Builders;
 /// (<see cref="BusMeter"/>), both in one probe → Opus or AAC → a tee, from which each bus that hears
 /// this mix takes it into its muxer (<see cref="SoundFeed"/>). Buses whose sound is the same share
 /// one (<see cref="AudioSharing"/>). The live silence and force-live keep the mix running on the clock
-/// when no input sends audio, so a silent or missing input never holds it up.
+/// when no input sends audio, and an input that has never sent any is not waited for, so a silent or
+/// missing input never holds it up.
 /// </summary>
 internal sealed class BusAudio : IDisposable
 {
@@ -82,6 +83,12 @@ internal sealed class BusAudio : IDisposable
         latency.ApplyTo(Mixer);
         Mixer.Set("start-time-selection", "first");
         Mixer.Set("output-buffer-duration", ClockTime.FromTimeSpan(Block));
+        // An input that has never sent sound (a feed without an audio track, one not connected yet) is
+        // waited for once, then not until its first buffer. Waited for, it held every block to the
+        // deadline, and a bus whose inputs are all silent, or that hears one silent camera, wrote each
+        // picture only with that late silence (muxer → output p50 65 ms). An input that has sent sound
+        // is waited for up to the deadline as before, so sound that stalls loses nothing it would not.
+        Mixer.Set("ignore-inactive-pads", true);
         var mixCaps = ElementFactory.CapsFilter(p.Child("acaps"), InputBranch.AudioCaps);
         _master = Element.Make("volume", p.Child("master"));
         var aconv = Element.Make("audioconvert", p.Child("aconvert"));

@@ -30,8 +30,8 @@ internal sealed class AudioRig : IDisposable
     // The audio mixer's wait for late inputs. The engine's 30 ms is a live-timing choice; here a longer
     // wait keeps a loaded machine's scheduling stall (CI has 2 cores) from filling silence into audio
     // whose levels the tests check exactly. The rig's timing checks use stream time, which this does not move.
-    private static readonly TimeSpan MixerLatency = TimeSpan.FromMilliseconds(300);
-    private static readonly TimeSpan Jitter = new MixerOptions().InputJitter;
+    internal static readonly TimeSpan MixerLatency = TimeSpan.FromMilliseconds(300);
+    internal static readonly TimeSpan Jitter = new MixerOptions().InputJitter;
 
     internal Graph Graph { get; } = new("audio-rig");
     internal Element Pipeline => Graph.Pipeline;
@@ -39,7 +39,10 @@ internal sealed class AudioRig : IDisposable
     internal BusAudio Bus { get; }
     internal PcmRecorder Pcm { get; } = new();
 
-    internal AudioRig(BusDefinition bus, params Tone[] tones)
+    internal AudioRig(BusDefinition bus, params Tone[] tones) : this(bus, [], tones) { }
+
+    /// <param name="soundless">Inputs that get no source at all, as a feed without an audio track.</param>
+    internal AudioRig(BusDefinition bus, string[] soundless, params Tone[] tones)
     {
         MediaTestLock.Acquire(TimeSpan.FromMinutes(3));
         _busReader = new BusReader(Pipeline, "bus:audio-rig", m =>
@@ -47,19 +50,12 @@ internal sealed class AudioRig : IDisposable
             if (m.Level is { } reading)
                 lock (_lock) _levels.Add((m.SourcePath[(m.SourcePath.LastIndexOf(':') + 1)..], reading, DateTimeOffset.UtcNow));
         });
+        foreach (var name in soundless) Inputs[name] = new InputBranch(Graph, name, Jitter);
         foreach (var tone in tones)
         {
             var input = new InputBranch(Graph, tone.Input, Jitter);
             Inputs[tone.Input] = input;
-            var src = Element.Make("audiotestsrc", $"tone.{tone.Input}");
-            src.Set("is-live", true);
-            src.Set("freq", tone.Hz.ToString(CultureInfo.InvariantCulture));
-            src.Set("volume", tone.Volume);
-            src.Set("samplesperbuffer", tone.Rate / 100);
-            var caps = ElementFactory.CapsFilter($"tonecaps.{tone.Input}", $"audio/x-raw,format={tone.Format},rate={tone.Rate},channels={tone.Channels}");
-            ElementFactory.AddChain(Pipeline, [src, caps]);
-            using (var capsSrc = caps.StaticPad("src")) capsSrc.Link(input.AudioEntry);
-            _sources.AddRange([src, caps]);
+            _sources.AddRange(ToneSource(tone, input));
         }
         var busMeter = BusMeterName(bus.Name);
         Bus = new BusAudio(Graph, ElementName.Bus(bus.Name), bus, new BusLatency(Jitter, MixerLatency));
@@ -78,6 +74,35 @@ internal sealed class AudioRig : IDisposable
             _owned.Add(Pcm.Attach(convertSink));
         Bus.Apply(bus, Inputs);
         if (Pipeline.SetState(State.Playing) == StateChange.Failure) throw new InvalidOperationException("the rig did not start");
+    }
+
+    // A live tone of 10 ms buffers linked into the input's audio.
+    private Element[] ToneSource(Tone tone, InputBranch input)
+    {
+        var src = Element.Make("audiotestsrc", $"tone.{tone.Input}");
+        src.Set("is-live", true);
+        src.Set("freq", tone.Hz.ToString(CultureInfo.InvariantCulture));
+        src.Set("volume", tone.Volume);
+        src.Set("samplesperbuffer", tone.Rate / 100);
+        var caps = ElementFactory.CapsFilter($"tonecaps.{tone.Input}", $"audio/x-raw,format={tone.Format},rate={tone.Rate},channels={tone.Channels}");
+        ElementFactory.AddChain(Pipeline, [src, caps]);
+        using (var capsSrc = caps.StaticPad("src")) capsSrc.Link(input.AudioEntry);
+        return [src, caps];
+    }
+
+    /// <summary>Starts a tone on an input that had no sound (one made soundless) while the rig plays.</summary>
+    internal void StartTone(Tone tone)
+    {
+        var added = ToneSource(tone, Inputs[tone.Input]);
+        _sources.AddRange(added);
+        foreach (var e in added.Reverse()) e.SyncStateWithParent();
+    }
+
+    /// <summary>Stops an input's tone where it is made: the input stays, and sends nothing from now on.</summary>
+    internal void StopTone(string input)
+    {
+        using var src = Pipeline.GetByName($"tone.{input}")!;
+        src.SetState(State.Null);
     }
 
     /// <summary>What <see cref="Levels"/> calls a bus's meter (it has no element: <see cref="BusMeter"/>).</summary>

@@ -132,6 +132,56 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task An_input_that_never_sent_sound_does_not_hold_the_mix_to_its_deadline_and_is_waited_for_once_it_has()
+    {
+        using var rig = new AudioRig(Program(Fixed(("a", 0), ("b", 0))), soundless: ["b"], new Tone("a", 330));
+        // How long after its own end each mixed block comes out (pipeline running time).
+        var lateness = new List<(DateTimeOffset At, double Ms)>();
+        using var mixer = rig.Pipeline.GetByName(ElementName.Bus("program").Child("audiomixer"))!;
+        using var mixerSrc = mixer.StaticPad("src");
+        using var probe = Callbacks.AddProbe(mixerSrc, ProbeType.Buffer, info =>
+        {
+            if (info.BufferRunningTime(mixerSrc) is { } rt && rig.Pipeline.RunningTimeNow() is { } now)
+                lock (lateness) lateness.Add((DateTimeOffset.UtcNow, ((long)now - (long)rt - (info.BufferDurationNs ?? 0)) / 1e6));
+            return ProbeReturn.Ok;
+        });
+        double MedianSince(DateTimeOffset since)
+        {
+            lock (lateness)
+            {
+                var ms = lateness.Where(l => l.At >= since).Select(l => l.Ms).Order().ToList();
+                return ms.Count == 0 ? double.NaN : ms[ms.Count / 2];
+            }
+        }
+        // The deadline: a block's start plus the jitter allowance and the mixer's latency (the rig's is long).
+        var afterEndAtDeadline = (AudioRig.Jitter + AudioRig.MixerLatency - BusAudio.Block).TotalMilliseconds;
+
+        await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "a's tone");
+        var since = DateTimeOffset.UtcNow;
+        var alone = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
+        var silentInput = MedianSince(since);
+        output.WriteLine($"b without sound: {alone}; blocks out {silentInput:F1} ms after their end (the deadline is {afterEndAtDeadline:F0} ms after it)");
+        Assert.InRange(alone.DominantHz(), 329, 331);
+        Assert.True(silentInput < afterEndAtDeadline / 2, $"the mix waited for an input that never sent sound: blocks {silentInput:F1} ms after their end");
+
+        // Its sound once it comes is heard, and from then on the mix waits for it as for any other input.
+        rig.StartTone(new Tone("b", 440));
+        await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.ToneDb(440) > -20, "b's tone");
+        var both = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
+        output.WriteLine($"b sounding: 330 Hz at {both.Steady(w => w.ToneDb(330), Quarter):F1} dB, 440 Hz at {both.Steady(w => w.ToneDb(440), Quarter):F1} dB");
+        Assert.InRange(both.Steady(w => w.ToneDb(440), Quarter), -20, -6);
+        Assert.InRange(both.Steady(w => w.ToneDb(330), Quarter), -20, -6);
+
+        rig.StopTone("b");
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        since = DateTimeOffset.UtcNow;
+        await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
+        var stopped = MedianSince(since);
+        output.WriteLine($"b stopped sending: blocks out {stopped:F1} ms after their end");
+        Assert.True(stopped > afterEndAtDeadline / 2, $"the mix no longer waits for an input that has sent sound: blocks {stopped:F1} ms after their end");
+    }
+
+    [Fact]
     public async Task Audio_follows_video_keeps_the_preview_silent_and_crossfades_from_a_streaming_thread()
     {
         var follow = new AudioMix { Mode = AudioMode.FollowVideo };
