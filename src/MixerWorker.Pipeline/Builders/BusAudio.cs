@@ -81,7 +81,7 @@ internal sealed class BusAudio : IDisposable
         var silenceCaps = ElementFactory.CapsFilter(p.Child("silencecaps"), InputBranch.AudioCaps);
         Mixer = Element.MakeWith("audiomixer", p.Child("audiomixer"), "force-live", true);
         latency.ApplyTo(Mixer);
-        Mixer.Set("start-time-selection", "first");
+        ElementFactory.StartOnTheClock(Mixer, graph.Pipeline);
         Mixer.Set("output-buffer-duration", ClockTime.FromTimeSpan(Block));
         // An input that has never sent sound (a feed without an audio track, one not connected yet) is
         // waited for once, then not until its first buffer. Waited for, it held every block to the

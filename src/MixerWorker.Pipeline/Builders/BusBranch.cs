@@ -84,7 +84,7 @@ internal sealed class BusBranch : IDisposable
         Compositor = Element.MakeWith("compositor", p.Child(CompositorPart), "force-live", true);
         Compositor.Set("background", bus.Background.ToString().ToLowerInvariant());
         latency.ApplyTo(Compositor);
-        Compositor.Set("start-time-selection", "first");
+        ElementFactory.StartOnTheClock(Compositor, graph.Pipeline);
         // One thread blends: by default (0: one per core) every frame was split with a pool thread, a
         // hand-off and a wake-up per frame for a few boxes that one thread blends in well under a millisecond.
         Compositor.Set("max-threads", 1u);

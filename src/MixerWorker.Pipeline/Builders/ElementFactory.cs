@@ -22,6 +22,24 @@ internal static class ElementFactory
     }
 
     /// <summary>
+    /// Lets a bus's live aggregator (compositor, audiomixer; force-live) start its output where the pipeline's running
+    /// time is. GStreamer chooses that itself from the first buffer (start-time-selection=first), except that 1.24 to
+    /// 1.27 take a force-live aggregator's start from the clock at its first wait: one that waits while the pipeline
+    /// first goes to PLAYING, when it has been given the clock but not yet its base time, takes the clock's own time
+    /// (hours of uptime) and makes nothing until the running time reaches it, a bus without sound or pictures (fixed
+    /// upstream for 1.28, "aggregator: Prevent start time selection before reaching PLAYING"). There, built before the
+    /// pipeline first plays, it is told to start at 0, where the running time begins (start-time-selection=set). One
+    /// built into a playing pipeline gets its base time when it is added, before any clock, so it chooses as elsewhere;
+    /// and "set" would not place it there: before its first buffer an aggregator times out from its segment's start, 0.
+    /// </summary>
+    internal static void StartOnTheClock(Element aggregator, Element pipeline) =>
+        aggregator.Set("start-time-selection", StartSelection(GstRuntime.Version, pipeline.RunningTimeNow() is not null));
+
+    /// <summary>How a bus's live aggregator is told to choose its start (<see cref="StartOnTheClock"/>).</summary>
+    internal static string StartSelection(Version version, bool pipelinePlaying) =>
+        version >= new Version(1, 24) && version < new Version(1, 28) && !pipelinePlaying ? "set" : "first";
+
+    /// <summary>
     /// The colour every picture has on its way into a compositor and out of it: BT.709, chroma sited
     /// as H.264 sites it (mpeg2). Fixed, so that boxes (scaled to it once, <see cref="ScaledFeed"/>),
     /// cards, veils and the bus's output all agree: the compositor converts every pad whose
