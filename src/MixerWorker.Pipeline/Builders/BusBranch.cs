@@ -97,7 +97,7 @@ internal sealed class BusBranch : IDisposable
         // per period), every hand-off to another thread waited for the next period, one per hop on a
         // picture's way out; a slow encode holds the compositor back, which then skips ahead (LatenessGuard).
         // Named after their backend, so an error from a chain already replaced is told apart (EncoderPart).
-        _encoder = encoderPlan.Elements.Select((e, i) => ElementFactory.Create(e, p.Child($"{EncoderPart}.{encoderPlan.Backend}.{i}"))).ToList();
+        _encoder = ElementFactory.CreateChain(encoderPlan, i => p.Child($"{EncoderPart}.{encoderPlan.Backend}.{i}"));
 
         var mux = Element.Make("mpegtsmux", p.Child("mux"));
         // Each picture out whole, grouped into SRT messages by MuxMessages, not by the muxer's alignment.

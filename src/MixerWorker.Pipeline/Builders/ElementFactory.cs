@@ -22,6 +22,27 @@ internal static class ElementFactory
     }
 
     /// <summary>
+    /// The elements of an encoder chain, in link order, each named by its place; the encoder among them
+    /// is never asked to allocate for caps it refused (<see cref="AllocationGuard"/>: x264 would take the
+    /// process down).
+    /// </summary>
+    internal static List<Element> CreateChain(EncoderChainPlan plan, Func<int, string> name)
+    {
+        var made = new List<Element>();
+        try
+        {
+            for (var i = 0; i < plan.Elements.Count; i++) made.Add(Create(plan.Elements[i], name(i)));
+            made[plan.EncoderIndex].RefuseAllocationForUnacceptedCaps();
+            return made;
+        }
+        catch
+        {
+            foreach (var e in made) e.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Lets a bus's live aggregator (compositor, audiomixer; force-live) start its output where the pipeline's running
     /// time is. GStreamer chooses that itself from the first buffer (start-time-selection=first), except that 1.24 to
     /// 1.27 take a force-live aggregator's start from the clock at its first wait: one that waits while the pipeline

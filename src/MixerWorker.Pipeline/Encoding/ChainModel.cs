@@ -42,5 +42,8 @@ public sealed record VideoEncodeSettings(int Width, int Height, int Fps, int Bit
 /// <summary>The elements that turn the compositor's frames into H.264 for MPEG-TS, in order.</summary>
 public sealed record EncoderChainPlan(string Backend, IReadOnlyList<ElementSpec> Elements)
 {
+    /// <summary>Where the encoder stands in <see cref="Elements"/>: after what brings it frames, before its output caps.</summary>
+    public int EncoderIndex => Elements.Count - 2;
+
     public override string ToString() => $"{Backend}: {string.Join(" ! ", Elements)}";
 }

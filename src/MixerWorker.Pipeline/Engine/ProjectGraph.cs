@@ -231,7 +231,7 @@ internal sealed class ProjectGraph(
             source.Set("num-buffers", 3);
             chain.Add(source);
             chain.Add(ElementFactory.CapsFilter($"trial.{busName}.caps", $"video/x-raw,format=I420,width={s.Width},height={s.Height},framerate={s.Fps}/1"));
-            chain.AddRange(plan.Elements.Select((e, i) => ElementFactory.Create(e, $"trial.{busName}.{i}")));
+            chain.AddRange(ElementFactory.CreateChain(plan, i => $"trial.{busName}.{i}"));
             chain.Add(Element.Make("fakesink", $"trial.{busName}.sink"));
         }
         catch (GstException e)

@@ -57,8 +57,13 @@ internal enum MessageType
 
 internal enum EventType { Eos = 28174, Caps = 12814, Segment = 17934, FlushStart = 2563, StreamStart = 10254, Qos = 48641 }
 
+/// <summary>
+/// Push: set on a probe's call while data passes (not on an idle probe's call from gst_pad_add_probe). In a
+/// mask with a query type, Push is the call before the pad's own handler answers, Pull the one after an
+/// answer (none after a refusal).
+/// </summary>
 [Flags]
-internal enum ProbeType { Idle = 1, Block = 2, Buffer = 16, BufferList = 32, EventDownstream = 64, EventUpstream = 128, QueryDownstream = 512, QueryUpstream = 1024 }
+internal enum ProbeType { Idle = 1, Block = 2, Buffer = 16, BufferList = 32, EventDownstream = 64, EventUpstream = 128, QueryDownstream = 512, QueryUpstream = 1024, Push = 4096, Pull = 8192 }
 
 /// <summary>Handled: the probe answered the query (or consumed the data) itself.</summary>
 internal enum ProbeReturn { Drop = 0, Ok = 1, Remove = 2, Pass = 3, Handled = 4 }

@@ -122,7 +122,7 @@ internal static unsafe class LiveTime
         // holds every push through the pad that meets a probe until it returns: this one's too, for good,
         // should the pad have any other probe (likely the AUX bus that stopped under deep starvation: its
         // encoder's thread and the gap thread both waited there; docs/architecture.md). The gap goes aside.
-        if ((Abi.Read<int>(info, Abi.ProbeInfoTypeOffset) & ProbeTypePush) == 0)
+        if (((ProbeType)Abi.Read<int>(info, Abi.ProbeInfoTypeOffset) & ProbeType.Push) == 0)
         {
             QueueAside(target, buffer);
             return (int)ProbeReturn.Ok;
@@ -131,9 +131,6 @@ internal static unsafe class LiveTime
         Native.gst_object_unref(target);
         return (int)ProbeReturn.Ok;
     }
-
-    // GST_PAD_PROBE_TYPE_PUSH: set on an idle probe's call at the end of a push, not on the one from gst_pad_add_probe.
-    private const int ProbeTypePush = 1 << 12;
 
     // The probe's own references, when it is removed (after pushing, or with the pad, unpushed).
     [UnmanagedCallersOnly]

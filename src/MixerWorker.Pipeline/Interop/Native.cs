@@ -113,6 +113,10 @@ internal static partial class Native
     [LibraryImport(Gst)] internal static partial void gst_caps_unref(nint caps);
     [LibraryImport(Gst)] internal static partial nint gst_caps_get_structure(nint caps, uint index); // N
     [LibraryImport(Gst)] internal static partial uint gst_caps_get_size(nint caps);
+    [LibraryImport(Gst)] [return: MarshalAs(UnmanagedType.I4)]
+    internal static partial bool gst_caps_is_equal(nint caps1, nint caps2);
+    // caps: N (the query's own, 0 when it has none).
+    [LibraryImport(Gst)] internal static partial void gst_query_parse_allocation(nint query, out nint caps, [MarshalAs(UnmanagedType.I4)] out bool needPool);
     [LibraryImport(Gst)] internal static partial nint gst_structure_get_name(nint structure); // N string
     [LibraryImport(Gst)] internal static partial nint gst_structure_to_string(nint structure); // F string
 

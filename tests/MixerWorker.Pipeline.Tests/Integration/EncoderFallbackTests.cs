@@ -17,15 +17,21 @@ public sealed class EncoderFallbackTests(ITestOutputHelper output)
 
     /// <summary>
     /// Stands first in line like a hardware backend, is found through the probe like one, and fails the
-    /// way one does on a host without the hardware: libav's OpenMAX IL H.264 encoder, a real hardware
-    /// encoder element, cannot open its codec here and refuses the first caps.
+    /// way one that cannot open does (no session left, a driver without the preset): refuses its first
+    /// caps. It is x264 given an option libx264 does not know, which every GStreamer the worker runs on
+    /// has, and whose failure inside a live bus once took the whole process down (AllocationGuard).
     /// </summary>
-    private sealed class OpenMaxBackend(string name) : IVideoEncoderBackend
+    internal sealed class RefusingBackend(string name) : IVideoEncoderBackend
     {
         public string Name => name;
-        public bool IsAvailable(IElementProbe probe) => probe.Has("avenc_h264_omx");
+        public bool IsAvailable(IElementProbe probe) => probe.Has("x264enc");
         public IReadOnlyList<FrameState> Accepts(IElementProbe probe) => [new(FrameLocation.System, "I420")];
-        public ElementSpec Encoder(IElementProbe probe, VideoEncodeSettings s) => new("avenc_h264_omx", ("bitrate", s.BitrateKbps * 1000), ("gop-size", s.GopFrames));
+
+        public ElementSpec Encoder(IElementProbe probe, VideoEncodeSettings s)
+        {
+            var x264 = new SoftwareX264Backend().Encoder(probe, s);
+            return x264 with { Properties = [.. x264.Properties, new PropertySpec("option-string", "no-such-option=1")] };
+        }
     }
 
     [Fact]
@@ -35,7 +41,7 @@ public sealed class EncoderFallbackTests(ITestOutputHelper output)
         h.StartFeed(A);
         await h.WaitForPublisherAsync($"ingest/{Project}/{A.Input}", TimeSpan.FromSeconds(10));
         // "nvenc" and "va" both refuse; software is last.
-        var encoders = new EncoderChainBuilder(new GstElementProbe(), [new OpenMaxBackend("nvenc"), new OpenMaxBackend("va"), new SoftwareX264Backend()]);
+        var encoders = new EncoderChainBuilder(new GstElementProbe(), [new RefusingBackend("nvenc"), new RefusingBackend("va"), new SoftwareX264Backend()]);
         var scene = new SceneDefinition
         {
             Project = Project,
@@ -82,8 +88,9 @@ public sealed class EncoderFallbackTests(ITestOutputHelper output)
         await using var h = new MixHarness(output);
         h.StartFeed(A);
         await h.WaitForPublisherAsync($"ingest/{Project}/{A.Input}", TimeSpan.FromSeconds(10));
-        // No trial run: the refusing encoder goes into the live bus and fails there, as one failing mid-show does.
-        var encoders = new EncoderChainBuilder(new GstElementProbe(), [new OpenMaxBackend("nvenc"), new SoftwareX264Backend()]) { TrialRuns = false };
+        // No trial run: the refusing encoder goes into the live bus and fails there, as one failing mid-show does;
+        // behind the bus's raw tee, where the process died of a failed x264 before.
+        var encoders = new EncoderChainBuilder(new GstElementProbe(), [new RefusingBackend("nvenc"), new SoftwareX264Backend()]) { TrialRuns = false };
         var scene = new SceneDefinition
         {
             Project = Project,

@@ -33,8 +33,12 @@ public class EncoderChainTests
         Assert.True(p.Optional, $"{spec.Factory} {name} must be optional");
     }
 
-    private static void EndsInBrowserH264(EncoderChainPlan plan) =>
+    // What browsers take, right behind the encoder, which EncoderIndex finds (its sink pad gets the allocation guard).
+    private static void EndsInBrowserH264(EncoderChainPlan plan)
+    {
         Assert.Equal(("capsfilter", (object)H264Caps), (plan.Elements[^1].Factory, plan.Elements[^1].Get("caps")!));
+        Assert.Matches("^(x264|nvh264|nvcudah264|vah264|vah264lp)enc$", plan.Elements[plan.EncoderIndex].Factory);
+    }
 
     [Theory]
     [InlineData("nvenc", "1.24.0", "nvcudah264enc", "vah264lpenc", "x264enc")]

@@ -1,6 +1,7 @@
 using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Encoding;
 using MixerWorker.Pipeline.Interop;
+using MixerWorker.Pipeline.Tests.Integration;
 using Xunit;
 
 namespace MixerWorker.Pipeline.Tests.Unit;
@@ -38,10 +39,10 @@ public class GstInteropTests
     public void The_software_plan_builds_with_its_properties_set()
     {
         var plan = SoftwarePlan();
-        var elements = plan.Elements.Select((spec, i) => ElementFactory.Create(spec, $"test.venc{i}")).ToList();
+        var elements = ElementFactory.CreateChain(plan, i => $"test.venc{i}");
         try
         {
-            var x264 = elements[0];
+            var x264 = elements[plan.EncoderIndex];
             Assert.Equal("x264enc", x264.FactoryName);
             Assert.Equal("test.venc0", x264.Name);
             Assert.Contains(x264.Get("tune"), ZeroLatency);
@@ -140,6 +141,47 @@ public class GstInteropTests
         {
             pipeline.SetState(State.Null);
             encoder.ForEach(e => e.Dispose());
+        }
+    }
+
+    /// <summary>
+    /// A bus's raw tee puts the allocation query to its encoder itself, even after the encoder refused
+    /// the caps; x264 that failed to open answers it with a null encoder and the process dies
+    /// (AllocationGuard). The chain's encoder is asked only about caps it accepted: the working x264
+    /// still answers (its pool and video meta reach the compositor), the refusing one is never asked
+    /// and the stream fails "not-negotiated", as a refused encoder does.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Behind_a_tee_an_encoder_is_asked_to_allocate_only_for_caps_it_accepted(bool refuses)
+    {
+        var plan = refuses ? new EncoderChainBuilder(new GstElementProbe()).Plan(new EncoderFallbackTests.RefusingBackend("refusing"), Settings) : SoftwarePlan();
+        var source = Element.Make("videotestsrc", "test.tee.src");
+        source.Set("is-live", true);
+        source.Set("num-buffers", 3);
+        List<Element> chain = [source, ElementFactory.CapsFilter("test.tee.caps", "video/x-raw,format=I420,width=320,height=240,framerate=30/1"), Element.Make("tee", "test.tee")];
+        chain.AddRange(ElementFactory.CreateChain(plan, i => $"test.tee.venc{i}"));
+        chain.Add(Element.Make("fakesink", "test.tee.sink"));
+        var answered = 0;
+        using var encoderSink = chain[3 + plan.EncoderIndex].StaticPad("sink");
+        using var probe = Callbacks.AddProbe(encoderSink, ProbeType.QueryDownstream | ProbeType.Pull, info =>
+        {
+            if (info.Query == QueryType.Allocation) Interlocked.Increment(ref answered);
+            return ProbeReturn.Ok;
+        });
+
+        var failure = TrialRun.Run(chain, TimeSpan.FromSeconds(10));
+
+        if (refuses)
+        {
+            Assert.Contains("not-negotiated", failure);
+            Assert.Equal(0, answered);
+        }
+        else
+        {
+            Assert.Null(failure);
+            Assert.True(answered >= 1, "the working encoder answered the tee's allocation query");
         }
     }
 
