@@ -23,7 +23,11 @@ namespace MixerWorker.Pipeline.Srt;
 //   The last error is thread-local: read it on the thread that made the failing call, right after.
 //   srt_startup is counted inside libsrt and GStreamer's srt plugin calls it too, so the engine calls
 //   it once per process and never calls srt_cleanup (that would pull the library out from under the
-//   plugin's srtsink).
+//   plugin's srtsink). libsrt 1.5.4 (Debian 13, the image's) counts a start only while its collector is
+//   stopped, so the plugin's start after the engine's is not counted and the plugin's srt_cleanup, when
+//   its last element goes, stops libsrt and closes every socket in the process: the engine's readers and
+//   shared port, or a test's stand-in hub (fixed in libsrt 1.5.5). EnsureStarted therefore also holds one
+//   plugin element for the process's life, so the plugin never calls srt_cleanup.
 // Order of options: SRTO_TRANSTYPE resets latency and other live settings to their defaults
 // (socketconfig.cpp), so it is set first.
 internal static unsafe partial class LibSrt
@@ -91,7 +95,21 @@ internal static unsafe partial class LibSrt
     [LibraryImport(Library)] internal static partial int srt_epoll_uwait(int eid, EpollEvent* events, int count, long timeoutMs);
     [LibraryImport(Library)] internal static partial int srt_epoll_release(int eid);
 
-    private static readonly Lazy<int> Startup = new(srt_startup, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<int> Startup = new(StartHoldingThePlugin, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    // Never disposed: see "Threads" above.
+    private static Element? s_pluginHold;
+
+    private static int StartHoldingThePlugin()
+    {
+        // Without srtsink the outputs report the missing plugin themselves; the readers need no hold then.
+        try { s_pluginHold = Element.Make("srtsink", "srt-library-hold"); }
+        catch (GstException) { }
+        return srt_startup();
+    }
+
+    /// <summary>Whether this process holds an srt plugin element (see "Threads" above); for tests.</summary>
+    internal static bool HoldsThePlugin => s_pluginHold is not null;
 
     /// <summary>Loads libsrt and starts it once per process; throws an actionable message when it is missing.</summary>
     internal static void EnsureStarted()

@@ -90,10 +90,8 @@ internal static unsafe partial class SrtNative
     }
 
     // ---- library lifetime ------------------------------------------------------------------
-    // srt_startup is reference counted inside libsrt and GStreamer's srt plugin calls it too, so
-    // the stand-in calls it once per process and never calls srt_cleanup (that would tear the
-    // library down under any other user in the same process).
-    [LibraryImport(Lib)] public static partial int srt_startup();
+    // Started through the engine's LibSrt, which also keeps GStreamer's srt plugin from stopping
+    // libsrt 1.5.4 under the stand-in when a test's last srt element goes; never srt_cleanup.
 
     // ---- sockets ---------------------------------------------------------------------------
     // Returned SRTSOCKET is owned by the caller: release with srt_close exactly once.
@@ -141,12 +139,7 @@ internal static unsafe partial class SrtNative
     [LibraryImport(Lib)] public static partial int srt_epoll_release(int eid);
 
     // ---- helpers ---------------------------------------------------------------------------
-    private static readonly Lazy<int> Startup = new(() => srt_startup(), LazyThreadSafetyMode.ExecutionAndPublication);
-
-    public static void EnsureStarted()
-    {
-        if (Startup.Value < 0) throw new InvalidOperationException("srt_startup failed: " + LastErrorText());
-    }
+    public static void EnsureStarted() => MixerWorker.Pipeline.Srt.LibSrt.EnsureStarted();
 
     public static int LastError()
     {
