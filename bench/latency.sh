@@ -13,6 +13,7 @@
 #      HOPS=1: also split each path's delay into its SRT hops (the stand-in's and the reader's traces, bench/srt-hops.py)
 #      LEVEL_HOPS=1 (with READER=record, HOPS=1): each case also analysed with every stream's hub → reader hop levelled
 #      to the median hop (stamps --equal-hops; bench/README.md says why)
+#      HUB_PREFIX="chrt -f 20": a command the stand-in is run under
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -167,7 +167,7 @@ internal static class LatencyBench
     /// <summary>
     /// Each stream's last hop (hub → reader, median ms, from bench/srt-hops.py). The reader sets every connection's SRT
     /// time base when it handles that connection's handshake, so a reader busy connecting nine streams holds each one
-    /// a different constant longer (80–150 ms against 80 configured, for the whole run), bus and direct path alike,
+    /// a different constant longer (86–153 ms against 80 configured, for the whole run), bus and direct path alike,
     /// which the difference of two arrivals then carries. Levelled, every stream's arrivals move by its hop's
     /// distance from the median hop: the figures are then those of readers whose hops were equal.
     /// </summary>
