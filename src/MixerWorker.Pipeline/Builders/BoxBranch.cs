@@ -296,11 +296,15 @@ internal sealed class BoxBranch : IDisposable
         return ProbeReturn.Ok;
     }
 
-    // The output frame a picture at this running time is drawn in: the one whose slot it falls in
-    // (FramePicker). Cut for its own running time instead, pictures of two inputs drawn in one frame
-    // were cut up to a frame's travel apart, and the background showed between them.
+    // The output frame a picture at this running time is drawn in when it comes in time: the compositor
+    // takes it for the frame whose interval holds its start (a microsecond's slack for rounding). Cut for
+    // its own running time instead, the pictures of two inputs drawn in one frame were cut up to a frame's
+    // travel apart, and the background showed between them; cut for the nearest frame (FramePicker's
+    // slot), a picture in the second half of an interval was cut a whole frame ahead.
     private ulong DrawnAt(ulong runningTime) =>
-        OutputGrid?.Invoke() is { } grid ? FramePicker.FrameOf(runningTime, grid, _frameNs) : runningTime;
+        OutputGrid?.Invoke() is { } grid
+            ? (ulong)Math.Max(0, grid + Math.Floor(((double)runningTime - grid + 1_000) / _frameNs) * _frameNs)
+            : runningTime;
 
     // Under _clipGate.
     private void SetClip(Crop clip)
