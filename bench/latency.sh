@@ -8,6 +8,12 @@
 #      FEED_AUDIO=aac (opus, mp2, none: the feeds' sound)
 #      FEED_REMUX=ffmpeg: each feed re-muxed by `ffmpeg -c copy` on its way into the hub, as a publisher's ffmpeg or
 #      MediaMTX writes it (video PES without a length: a demuxer ends a picture only when the next one starts)
+#      READER=record: the reader only records every bus and the direct feed during the run (srtsrc to a file, no
+#      decoding) and decodes the recordings once the mixer has stopped, as compare.sh's READER=record (default: live)
+#      HOPS=1: also split each path's delay into its SRT hops (the stand-in's and the reader's traces, bench/srt-hops.py)
+#      LEVEL_HOPS=1 (with READER=record, HOPS=1): each case also analysed with every stream's hub → reader hop levelled
+#      to the median hop (stamps --equal-hops; bench/README.md says why)
+#      HUB_PREFIX="chrt -f 20": a command the stand-in is run under
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -21,6 +27,10 @@ BUS_W=${BUS_W:-640} BUS_H=${BUS_H:-360} BUS_KBPS=${BUS_KBPS:-1000}
 DIRECT=${DIRECT:-cam-a}
 FEED_REMUX=${FEED_REMUX:-}
 FEED_AUDIO=${FEED_AUDIO:-aac}
+HOPS=${HOPS:-}
+READER=${READER:-live}
+LEVEL_HOPS=${LEVEL_HOPS:-}
+HUB_PREFIX=${HUB_PREFIX:-}
 FFMPEG_GLOBAL_OPTS=${FFMPEG_GLOBAL_OPTS:-}
 # Less probing than this leaves ffmpeg without a frame rate for some inputs (it then delivers about 15 fps).
 FFMPEG_INPUT_OPTS=${FFMPEG_INPUT_OPTS:-"-thread_queue_size 512 -analyzeduration 1000000 -probesize 1000000"}
@@ -84,19 +94,28 @@ run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
   mpid=$!
   sleep "$WARMUP_S"
   t0=$(date +%s.%N); c0=$(cpu_ticks "$mpid"); h0=$(helpers_ticks)
-  dotnet "$TESTBED_DLL" stamps --port "$BENCH_PORT" --scene "$dir/scene.json" --seconds "$MEASURE_S" --settle "$SETTLE_S" \
-    --feed-width "$FEED_W" --feed-height "$FEED_H" --feed-fps "$FEED_FPS" --direct "$DIRECT" \
-    --label "$label" --mixer "$mixer" --md "$WORK/summary.md" --detail "$WORK/detail.md" >"$dir/stamps.log" 2>&1 || true
+  local stamps=(dotnet "$TESTBED_DLL" stamps --port "$BENCH_PORT" --scene "$dir/scene.json" --seconds "$MEASURE_S" --settle "$SETTLE_S"
+    --feed-width "$FEED_W" --feed-height "$FEED_H" --feed-fps "$FEED_FPS" --direct "$DIRECT")
+  local analyse=(--label "$label" --mixer "$mixer" --md "$WORK/summary.md" --detail "$WORK/detail.md")
+  if [ "$READER" = record ]; then "${stamps[@]}" --record "$dir/read" >"$dir/stamps.log" 2>&1 || true
+  else "${stamps[@]}" "${analyse[@]}" ${HOPS:+--trace "$dir/read"} >"$dir/stamps.log" 2>&1 || true; fi
   t1=$(date +%s.%N); c1=$(cpu_ticks "$mpid" 2>/dev/null || echo "$c0"); h1=$(helpers_ticks)
   ROWS_CPU+=("| $label | $mixer | $(awk -v c="$((c1 - c0))" -v h="$((h1 - h0))" -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" -v k="$CLK_TCK" \
     'BEGIN { printf "%.0f | %.0f", 100 * c / k / t, 100 * h / k / t }') |")
   kill -TERM "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true
   stop_helpers
+  [ -z "$HOPS" ] || python3 "$BENCH_DIR/srt-hops.py" "$dir/standin.trace" "$dir/read" "$label, $mixer" "$dir/hops.txt" >>"$WORK/hops.md" || true
+  # The recordings are decoded now, on an idle machine.
+  [ "$READER" = record ] && { "${stamps[@]}" --from "$dir/read" "${analyse[@]}" >>"$dir/stamps.log" 2>&1 || true; }
+  if [ "$READER" = record ] && [ -n "$LEVEL_HOPS" ] && [ -s "$dir/hops.txt" ]; then
+    "${stamps[@]}" --from "$dir/read" --equal-hops "$dir/hops.txt" --label "$label, reader hops levelled" --mixer "$mixer" \
+      --md "$WORK/summary.md" --detail "$WORK/detail.md" >>"$dir/stamps.log" 2>&1 || true
+  fi
 }
 
 # Stand-in and four moving feeds (scrolling bars behind the stamp, AAC audio), each its own process.
 start_helpers_feeds() { # $1: log dir, $2: seconds, $3: mux delay ms
-  dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$2" >"$1/standin.log" 2>&1 &
+  $HUB_PREFIX dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$2" ${HOPS:+--trace "$1/standin.trace"} >"$1/standin.log" 2>&1 &
   HELPER_PIDS+=($!)
   sleep 2
   dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT${FEED_REMUX:+raw}" --seconds "$(($2 - 3))" \
@@ -140,6 +159,7 @@ done
   echo
   cat "$WORK/detail.md"
   echo
+  [ ! -s "$WORK/hops.md" ] || { cat "$WORK/hops.md"; echo; }
   echo "CPU during the measurement, % of one core (the reader process is not counted in either):"
   echo
   echo "| Case | Mixer | Mixer CPU % | Stand-in + feeds CPU % |"

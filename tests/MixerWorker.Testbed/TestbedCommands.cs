@@ -17,7 +17,7 @@ internal static class TestbedCommands
         switch (args.FirstOrDefault())
         {
             case "standin":
-                return await RunStandIn(Int(options, "port", 8000), Seconds(options));
+                return await RunStandIn(Int(options, "port", 8000), Seconds(options), options.GetValueOrDefault("trace"));
             case "feeds":
                 return await RunFeeds(options);
             case "demo":
@@ -37,7 +37,7 @@ internal static class TestbedCommands
             case "child":
                 return await RunChild(options.GetValueOrDefault("seconds", "60"));
             default:
-                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] | feeds --port N --count K [--project P] [--seconds S] [--width W --height H --fps F --bitrate KBPS --pattern smpte --mux-delay-ms MS --jitter-ms MS --audio aac|opus|mp2|none] [--files DIR: write S seconds of each into DIR/<input>.ts instead] | stamps --port N --scene FILE --seconds S [--buses a,b] [--direct cam-a] [--feed-width W --feed-height H --feed-fps F] [--settle S] [--label L] [--mixer M] [--md FILE] [--record DIR: only record, then stamps --from DIR [--feed-files 1] ... to read] | demo [--out DIR] [--hold SECONDS] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | fleetbench --redis HOST:PORT --worker MixerWorker.dll [--runs 20] [--modes kill,term] [--width 640 --height 360] [--logs DIR] [--out FILE.md] | costbench --worker MixerWorker.dll [--warmup 6] [--window 12] [--reps 2] [--out FILE.md] | reappear --worker MixerWorker.dll [--reps 20] [--outage 5] [--modes 500,0] [--out FILE.md] | soak --redis HOST:PORT --worker MixerWorker.dll [--minutes 60] [--out FILE.md] [--csv FILE.csv] [--worker-log FILE] | child [--seconds S]");
+                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] [--trace FILE] | feeds --port N --count K [--project P] [--seconds S] [--width W --height H --fps F --bitrate KBPS --pattern smpte --mux-delay-ms MS --jitter-ms MS --audio aac|opus|mp2|none] [--files DIR: write S seconds of each into DIR/<input>.ts instead] | stamps --port N --scene FILE --seconds S [--buses a,b] [--direct cam-a] [--feed-width W --feed-height H --feed-fps F] [--settle S] [--label L] [--mixer M] [--md FILE] [--record DIR: only record, then stamps --from DIR [--feed-files 1] ... to read] | demo [--out DIR] [--hold SECONDS] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | fleetbench --redis HOST:PORT --worker MixerWorker.dll [--runs 20] [--modes kill,term] [--width 640 --height 360] [--logs DIR] [--out FILE.md] | costbench --worker MixerWorker.dll [--warmup 6] [--window 12] [--reps 2] [--out FILE.md] | reappear --worker MixerWorker.dll [--reps 20] [--outage 5] [--modes 500,0] [--out FILE.md] | soak --redis HOST:PORT --worker MixerWorker.dll [--minutes 60] [--out FILE.md] [--csv FILE.csv] [--worker-log FILE] | child [--seconds S]");
                 return 2;
         }
     }
@@ -51,11 +51,11 @@ internal static class TestbedCommands
         return 0;
     }
 
-    private static async Task<int> RunStandIn(int port, double seconds)
+    private static async Task<int> RunStandIn(int port, double seconds, string? trace)
     {
         using var standIn = MediaMtxStandIn.Start(new StandInOptions
         {
-            Port = port, IngestPassphrase = Env("INGEST_SRT_PASSPHRASE"), OutputPassphrase = Env("OUTPUT_SRT_PASSPHRASE"), RequiredToken = Env("MEDIAMTX__TOKEN"),
+            Port = port, IngestPassphrase = Env("INGEST_SRT_PASSPHRASE"), OutputPassphrase = Env("OUTPUT_SRT_PASSPHRASE"), RequiredToken = Env("MEDIAMTX__TOKEN"), TracePath = trace,
         });
         Console.WriteLine($"MediaMTX stand-in (test double) listening on SRT 127.0.0.1:{standIn.Port}");
         await WaitForStop(seconds);

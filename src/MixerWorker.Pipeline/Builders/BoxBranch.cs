@@ -73,9 +73,9 @@ internal sealed class BoxBranch : IDisposable
     internal bool HasPictureNow => _mixPad.HasAggregatedBuffer;
 
     /// <summary>
-    /// Gives the clip for a buffer at a running time, or null to leave it as it is. Called on the
-    /// box's streaming thread for every buffer while clipping (<see cref="StartClipping"/>), just
-    /// before the clip cuts it, so a wipe's edge is exact for each picture rather than set from the
+    /// Gives the clip for a buffer drawn in the output frame at a running time, or null to leave it as
+    /// it is. Called on the box's streaming thread for every buffer while clipping (<see cref="StartClipping"/>),
+    /// just before the clip cuts it, so a wipe's edge is exact for each picture rather than set from the
     /// output side a frame or two late.
     /// </summary>
     internal Func<BoxBranch, ulong, Crop?>? ClipAt { get; }
@@ -277,7 +277,7 @@ internal sealed class BoxBranch : IDisposable
         if (ClipAt is not { } clipAt || info.BufferPts is not { } pts) return ProbeReturn.Ok;
         // Outside the gate: the director's lock, which ClipAt takes, is held by the compositor's thread
         // while it reads what pictures were cut with.
-        var clip = info.BufferRunningTime(_clipSink) is { } rt ? clipAt(this, rt) : null;
+        var clip = info.BufferRunningTime(_clipSink) is { } rt ? clipAt(this, DrawnAt(rt)) : null;
         if (clip is not null && _sized is { } box)
         {
             // videocrop cannot cut a picture down to nothing; two pixels stay, hidden by the director.
@@ -295,6 +295,16 @@ internal sealed class BoxBranch : IDisposable
         }
         return ProbeReturn.Ok;
     }
+
+    // The output frame a picture at this running time is drawn in when it comes in time: the compositor
+    // takes it for the frame whose interval holds its start (a microsecond's slack for rounding). Cut for
+    // its own running time instead, the pictures of two inputs drawn in one frame were cut up to a frame's
+    // travel apart, and the background showed between them; cut for the nearest frame (FramePicker's
+    // slot), a picture in the second half of an interval was cut a whole frame ahead.
+    private ulong DrawnAt(ulong runningTime) =>
+        OutputGrid?.Invoke() is { } grid
+            ? (ulong)Math.Max(0, grid + Math.Floor(((double)runningTime - grid + 1_000) / _frameNs) * _frameNs)
+            : runningTime;
 
     // Under _clipGate.
     private void SetClip(Crop clip)

@@ -305,7 +305,7 @@ internal sealed class BusDirector : IDisposable
         return duration == 0 ? 1.0 : Math.Min(1.0, (double)(runningTime - start) / duration);
     }
 
-    // Box streaming threads: the clip of one picture of a box, from the picture's own running time.
+    // Box streaming threads: the clip of one picture of a box, from the running time of the output frame it is drawn in.
     // Outside a wipe nothing is clipped. A box not drawn at that moment is cut away whole, so that
     // a picture taken before the wipe reached it never flashes in full.
     private Crop? ClipFor(BoxBranch branch, ulong runningTime)

@@ -67,6 +67,20 @@ internal sealed class ProjectGraph(
         return _inputs.GetValueOrDefault(name);
     }
 
+    /// <summary>
+    /// Not expected (the hub says the feed is gone): its supervisor stops retrying, and its boxes show the card at
+    /// once, without waiting for a first try that may never come. Expected again: it connects at once.
+    /// </summary>
+    internal void ExpectInput(string name, bool expected)
+    {
+        graph.AssertOwnerThread();
+        if (_inputs.GetValueOrDefault(name) is not { } input) return;
+        if (input.Supervisor is { } s) s.Paused = !expected;
+        if (expected || input.FirstTryOver) return;
+        input.FirstTryOver = true;
+        RefreshCards();
+    }
+
     internal BusRuntime? Bus(string name)
     {
         graph.AssertOwnerThread();
@@ -416,6 +430,11 @@ internal sealed class ProjectGraph(
     {
         var wasLive = input.IsLive;
         input.Report(state, error);
+        if (!input.FirstTryOver && state is not (ConnectionState.Connecting or ConnectionState.Held))
+        {
+            input.FirstTryOver = true;
+            if (!input.IsLive) RefreshCards();
+        }
         if (wasLive == input.IsLive) return;
         if (wasLive) input.LostAt = DateTimeOffset.UtcNow;
         var liveInputs = LiveInputs();
@@ -451,7 +470,7 @@ internal sealed class ProjectGraph(
     {
         graph.AssertOwnerThread();
         var now = DateTimeOffset.UtcNow;
-        var noSignal = _inputs.Values.Where(i => !i.IsLive && Scene.FindInput(i.Name) is not null)
+        var noSignal = _inputs.Values.Where(i => !i.IsLive && i.FirstTryOver && Scene.FindInput(i.Name) is not null)
             .ToDictionary(i => i.Name, i => i.LostAt is { } lost ? now - lost : (TimeSpan?)null);
         var tick = Environment.TickCount64;
         foreach (var bus in _buses.Values)

@@ -222,10 +222,7 @@ public sealed class ProjectMixer : IProjectMixer
     public void ConnectInputNow(string input) => _control.Post(() => _project.Input(input)?.Supervisor?.ConnectNow());
 
     /// <summary>Not expected (MediaMTX says the feed is gone): stop retrying it; each <see cref="ConnectInputNow"/> tries once. Expected again: connect at once.</summary>
-    public void SetInputExpected(string input, bool expected) => _control.Post(() =>
-    {
-        if (_project.Input(input)?.Supervisor is { } s) s.Paused = !expected;
-    });
+    public void SetInputExpected(string input, bool expected) => _control.Post(() => _project.ExpectInput(input, expected));
 
     public Task<MixerStatus> GetStatusAsync() => _control.Invoke(_project.Status);
 

@@ -28,6 +28,12 @@ internal sealed class InputRuntime(InputBranch branch) : Runtime
     internal bool IsLive => State == ConnectionState.Connected;
     /// <summary>When the input last stopped being live; null while it has never been.</summary>
     internal DateTimeOffset? LostAt { get; set; }
+    /// <summary>
+    /// Whether its first connection is over (live, failed or stopped). Until then a box of it shows no
+    /// "no signal" card: most inputs are live within that first try, and each card drawn and dropped meanwhile
+    /// (one per bus and box size) only cost start-up time and memory the process then kept.
+    /// </summary>
+    internal bool FirstTryOver { get; set; }
     /// <summary>Errors and warnings from the input's connection bins (demuxer, parser, decoder).</summary>
     internal long DecodeErrors { get; set; }
 }

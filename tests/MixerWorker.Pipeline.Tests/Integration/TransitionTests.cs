@@ -118,6 +118,15 @@ public sealed class TransitionTests(ITestOutputHelper output)
         var frames = InOrder(program).Select(f => (Pts: f.Pts!.Value, Edge: Enumerable.Range(0, W / 4).TakeWhile(i => Colors.Near(f.ColorAt(i * 4 + 2, H / 2, 1), B.Rgb)).Count() * 4)).ToList();
         var edges = frames.Select(f => f.Edge).ToList();
         output.WriteLine("wipe edges: " + string.Join(" ", edges));
+        // The middle row every 4 px (B incoming, A outgoing, k background, ? neither), to tell a late picture from a gap.
+        foreach (var f in InOrder(program))
+            output.WriteLine($"{f.Pts / 1_000_000} ms: " + string.Concat(Enumerable.Range(0, W / 4).Select(i => f.ColorAt(i * 4 + 2, H / 2, 1) switch
+            {
+                var c when Colors.Near(c, B.Rgb) => 'B',
+                var c when Colors.Near(c, A.Rgb) => 'A',
+                var c when Colors.IsBlack(c) => 'k',
+                _ => '?',
+            })));
         var moving = edges.Where(e => e is > 0 and < W).ToList();
         Assert.True(moving.Count >= 10, $"only {moving.Count} frames with the edge inside the picture");
         for (var i = 1; i < moving.Count; i++) Assert.True(moving[i] >= moving[i - 1], $"the edge went back from {moving[i - 1]} to {moving[i]}");

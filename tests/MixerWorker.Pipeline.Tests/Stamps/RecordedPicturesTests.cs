@@ -11,9 +11,7 @@ public sealed class RecordedPicturesTests
     {
         // 10.0 s: a PES with a length, in two packets that arrive at 1 and 2 s. 10.5 s: one without, which begins at 2 s
         // and is known to have ended when 11.0 s begins, at 3 s. 11.0 s: ended by the recording's end, at 4 s.
-        var bounded = SoundAnalysisTests.PesStart(0xE0, 900_000);
-        (bounded[8], bounded[9]) = (0x01, 0x6A); // 3 + 5 header bytes + 170 + 184 payload = 362
-        byte[] ts = [.. bounded, .. More(1), .. SoundAnalysisTests.PesStart(0xE0, 945_000), .. More(1), .. SoundAnalysisTests.PesStart(0xE0, 990_000), .. More(1)];
+        byte[] ts = [.. Bounded(900_000, 0), .. More(1), .. Start(945_000, 2), .. More(3), .. Start(990_000, 4), .. More(5)];
         List<(long, long)> chunks = [(188, 1_000_000), (3 * 188, 2_000_000), (5 * 188, 3_000_000), (6 * 188, 4_000_000)];
         var pes = new PesArrivals();
 
@@ -34,7 +32,34 @@ public sealed class RecordedPicturesTests
         Assert.Equal([10_500_000_000UL], pictures.Select(p => p.PtsNs));
     }
 
-    // A packet continuing the video PES on PID 0x100, with continuity counter cc (the start has 0).
+    [Fact]
+    public void A_picture_short_of_its_length_or_whose_last_packet_was_lost_is_left_out()
+    {
+        // 10.0 s lost its second packet; 10.5 s, without a length, its last; 11.0 s and 11.5 s are whole; 12.0 s was cut
+        // by the end of the recording, as a recorder stopped within a picture leaves it.
+        byte[] ts = [.. Bounded(900_000, 0), .. Start(945_000, 2), .. More(3), .. Start(990_000, 5), .. More(6),
+            .. Bounded(1_035_000, 7), .. More(8), .. Bounded(1_080_000, 9)];
+        var pictures = RecordedPictures.Read(ts, [(ts.Length, 1_000_000)], new PesArrivals());
+        Assert.Equal([11_000_000_000UL, 11_500_000_000], pictures.Select(p => p.PtsNs));
+    }
+
+    // The start of a video PES on PID 0x100 without a length, with continuity counter cc.
+    private static byte[] Start(long pts90k, int cc)
+    {
+        var p = SoundAnalysisTests.PesStart(0xE0, pts90k);
+        p[3] = (byte)(0x10 | cc);
+        return p;
+    }
+
+    // The start of one whose length is that of two packets: 3 + 5 header bytes + 170 + 184 payload = 362.
+    private static byte[] Bounded(long pts90k, int cc)
+    {
+        var p = Start(pts90k, cc);
+        (p[8], p[9]) = (0x01, 0x6A);
+        return p;
+    }
+
+    // A packet continuing the video PES on PID 0x100, with continuity counter cc.
     private static byte[] More(int cc)
     {
         var p = new byte[188];

@@ -65,6 +65,12 @@ internal static class LatencyBench
                 outputs = [.. outputs.Select(x => (x.Bus, x.Boxes, StampAnalysis.ShiftStampTimes(x.Frames, [.. x.Boxes.Select(box => ShiftOf(box.Input))])))];
                 directFrames = directFrames.ToDictionary(d => d.Key, d => StampAnalysis.ShiftStampTimes(d.Value, [ShiftOf(d.Key)]));
             }
+            if (o.TryGetValue("equal-hops", out var hopsFile))
+            {
+                var hops = ReadHops(hopsFile);
+                outputs = [.. outputs.Select(x => (x.Bus, x.Boxes, hops.Level(x.Bus.Name, x.Frames)))];
+                directFrames = directFrames.ToDictionary(d => d.Key, d => hops.Level(Recording.Direct(d.Key), d.Value));
+            }
         }
         else
         {
@@ -90,6 +96,8 @@ internal static class LatencyBench
                 await Task.Delay(TimeSpan.FromSeconds(seconds));
                 await Task.Delay(300); // the direct readers catch up with the last output frames' inputs
                 directFrames = directReaders.ToDictionary(d => d.Key, d => d.Value.StampedFrames);
+                if (o.TryGetValue("trace", out var traceDir))
+                    await WritePictureArrivalsAsync(traceDir, [.. readers.Select(r => (r.Bus.Name, r.Reader)), .. directReaders.Select(d => (Recording.Direct(d.Key), d.Value))]);
                 outputs = [.. readers.Select(r => (r.Bus, r.Boxes, r.Reader.StampedFrames))];
                 directTs = await File.ReadAllBytesAsync(tsPath);
             }
@@ -143,6 +151,41 @@ internal static class LatencyBench
             foreach (var r in recorders) r.Recorder.Dispose();
         }
     }
+
+    /// <summary>
+    /// For bench/srt-hops.py, beside the stand-in's trace: when each picture of every stream read began to arrive, one
+    /// file per stream (<c>DIR/NAME.pictures</c>, lines "PTS-ns arrival-Unix-µs").
+    /// </summary>
+    private static async Task WritePictureArrivalsAsync(string dir, IReadOnlyList<(string Name, OutputReader Reader)> readers)
+    {
+        Directory.CreateDirectory(dir);
+        foreach (var (name, reader) in readers)
+            await File.WriteAllLinesAsync(Path.Combine(dir, $"{name}.pictures"),
+                reader.PesArrivals.Where(a => !a.Sound).Select(a => string.Create(CultureInfo.InvariantCulture, $"{a.PtsNs} {a.ArrivalUs}")));
+    }
+
+    /// <summary>
+    /// Each stream's last hop (hub → reader, median ms, from bench/srt-hops.py). The reader sets every connection's SRT
+    /// time base when it handles that connection's handshake, so a reader busy connecting nine streams holds each one
+    /// a different constant longer (86–153 ms against 80 configured, for the whole run), bus and direct path alike,
+    /// which the difference of two arrivals then carries. Levelled, every stream's arrivals move by its hop's
+    /// distance from the median hop: the figures are then those of readers whose hops were equal.
+    /// </summary>
+    private sealed class ReaderHops(Dictionary<string, double> hopMs)
+    {
+        private readonly double _median = BoxTiming.Percentile([.. hopMs.Values], 0.5) ?? 0;
+
+        internal IReadOnlyList<StampedFrame> Level(string stream, IReadOnlyList<StampedFrame> frames)
+        {
+            if (!hopMs.TryGetValue(stream, out var hop)) return frames;
+            var shiftUs = (long)Math.Round((hop - _median) * 1000);
+            return [.. frames.Select(f => f with { ArrivalUs = f.ArrivalUs - shiftUs, FirstPacketUs = f.FirstPacketUs - shiftUs })];
+        }
+    }
+
+    private static ReaderHops ReadHops(string path) =>
+        new(File.ReadLines(path).Select(l => l.Split(' ')).Where(w => w.Length == 2)
+            .ToDictionary(w => w[0], w => double.Parse(w[1], CultureInfo.InvariantCulture)));
 
     /// <summary>The files of a <c>--record</c> run: a TS and its arrivals per stream, the window measured, or why it failed.</summary>
     private static class Recording

@@ -53,7 +53,9 @@ internal static class RecordedPictures
             if (!videoPids.Contains(pid)) continue;
             if (start)
             {
-                if (data is not null) pictures.Add(new RecordedPicture([.. data], current.PtsNs, current.FirstUs, arrival));
+                // The PES under way ends here. One with a length still under way was cut short (it is added once whole);
+                // one without is whole unless a packet before this one was lost.
+                if (data is not null && announced == 0 && !lost) pictures.Add(new RecordedPicture([.. data], current.PtsNs, current.FirstUs, arrival));
                 var s = TsPacket.PayloadStart(p);
                 var pts90k = TsPacket.ReadTimestamp(p[TsPacket.PesTimestampOffsets(p)!.Value.Pts..]);
                 if (last90k is { } l && l - pts90k > Wrap90k / 2) wraps++;
@@ -72,7 +74,9 @@ internal static class RecordedPictures
                 data = null;
             }
         }
-        if (data is not null) pictures.Add(new RecordedPicture([.. data], current.PtsNs, current.FirstUs, arrival));
+        // The recording stopped where the connection did, often within a picture: one with a length still short of it is
+        // left out (decoded, the part missing would show the picture before).
+        if (data is not null && announced == 0) pictures.Add(new RecordedPicture([.. data], current.PtsNs, current.FirstUs, arrival));
         return pictures;
     }
 }

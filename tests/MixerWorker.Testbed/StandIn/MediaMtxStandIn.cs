@@ -38,6 +38,7 @@ public sealed class MediaMtxStandIn : IDisposable
     private readonly Thread _ioThread;
     private readonly int _listener;
     private readonly int _eid;
+    private readonly StandInTrace? _trace;
     private GCHandle _self;
     private long _sequence;
     private volatile bool _stop;
@@ -54,6 +55,7 @@ public sealed class MediaMtxStandIn : IDisposable
         _listener = listener;
         _eid = eid;
         Port = port;
+        _trace = options.TracePath is { } trace ? new StandInTrace(trace) : null;
         _ioThread = new Thread(IoLoop) { IsBackground = true, Name = "standin-io" };
     }
 
@@ -349,6 +351,12 @@ public sealed class MediaMtxStandIn : IDisposable
                 if (!acceptDone && failed.Count > 0) AcceptAll();
                 FinishFailedHandshakes(failed);
                 SweepBrokenConnections();
+                if (_trace is not null)
+                {
+                    Conn[] all;
+                    lock (_gate) all = [.. _conns.Values];
+                    _trace.Stats(all.Select(c => (c.Socket, c.Attempt.Parsed!.Path, c.IsPublisher)));
+                }
             }
             catch (Exception ex)
             {
@@ -382,6 +390,7 @@ public sealed class MediaMtxStandIn : IDisposable
                 srt_close(s);
                 continue;
             }
+            _trace?.Accepted(attempt.Parsed!.Path, attempt.Parsed.IsPublish, attempt.At);
             Route(new Conn(s, attempt));
         }
     }
@@ -454,6 +463,7 @@ public sealed class MediaMtxStandIn : IDisposable
                 Interlocked.Add(ref ps.BytesIn, n);
                 if (n < ShortMessage) Interlocked.Increment(ref ps.ShortIn);
                 pub.Attempt.KeepFirst(buf.AsSpan(0, n));
+                _trace?.Pictures(pub.Attempt.Parsed!.Path, buf.AsSpan(0, n));
                 var keyframe = pub.Start!.Observe(buf.AsSpan(0, n));
                 // Readers only change on this thread, so the array is stable for this loop.
                 foreach (var r in ps.Readers)
@@ -636,6 +646,7 @@ public sealed class MediaMtxStandIn : IDisposable
         }
         while (_commands.TryDequeue(out var cmd)) cmd();
         srt_epoll_release(_eid);
+        _trace?.Dispose();
         if (_self.IsAllocated) _self.Free();
     }
 

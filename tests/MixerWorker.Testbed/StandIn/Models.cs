@@ -17,6 +17,11 @@ public sealed record StandInOptions
     public string? RequiredToken { get; init; }
     /// <summary>How long an accepted-by-streamid connection may take to finish its handshake before it is recorded as not completed.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// When set, a text file that gets when each publisher's pictures arrived (by PTS), when each connection's handshake
+    /// was asked for and accepted, and every second each connection's SRT buffer figures (<see cref="StandInTrace"/>).
+    /// </summary>
+    public string? TracePath { get; init; }
 
     // Keep the passphrases out of the record's generated ToString.
     public override string ToString() =>

@@ -116,6 +116,11 @@ internal static unsafe partial class SrtNative
     [LibraryImport(Lib)] public static partial int srt_sendmsg(int u, byte* buf, int len, int ttl, int inorder);
     [LibraryImport(Lib)] public static partial int srt_recvmsg(int u, byte* buf, int len);
 
+    // ---- statistics ------------------------------------------------------------------------
+    // SRT_TRACEBSTATS (CBytePerfMon, srt.h of libsrt 1.5.1) is 496 bytes on x86-64; StandInTrace reads its fields by offset.
+    public const int TraceBStatsSize = 496;
+    [LibraryImport(Lib)] public static partial int srt_bistats(int u, byte* perf, int clear, int instantaneous);
+
     // ---- errors ----------------------------------------------------------------------------
     // Thread-local last error. The string is owned by libsrt: bound as nint, copied.
     [LibraryImport(Lib)] public static partial nint srt_getlasterror_str();
