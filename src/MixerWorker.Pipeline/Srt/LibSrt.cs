@@ -26,8 +26,10 @@ namespace MixerWorker.Pipeline.Srt;
 //   plugin's srtsink). libsrt 1.5.4 (Debian 13, the image's) counts a start only while its collector is
 //   stopped, so the plugin's start after the engine's is not counted and the plugin's srt_cleanup, when
 //   its last element goes, stops libsrt and closes every socket in the process: the engine's readers and
-//   shared port, or a test's stand-in hub (fixed in libsrt 1.5.5). EnsureStarted therefore also holds one
-//   plugin element for the process's life, so the plugin never calls srt_cleanup.
+//   shared port, or a test's stand-in hub (fixed in libsrt 1.5.5). On 1.5.4 EnsureStarted therefore also
+//   holds one plugin element for the process's life, so the plugin never calls srt_cleanup. Only there: where
+//   starts are counted, a held element's start would outlive the one cleanup libsrt's own destructor makes at
+//   exit, which then tears the library down under its still running collector thread (SIGSEGV at exit, 1.5.1).
 // Order of options: SRTO_TRANSTYPE resets latency and other live settings to their defaults
 // (socketconfig.cpp), so it is set first.
 internal static unsafe partial class LibSrt
@@ -65,6 +67,10 @@ internal static unsafe partial class LibSrt
     }
 
     [LibraryImport(Library)] internal static partial int srt_startup();
+    [LibraryImport(Library)] internal static partial uint srt_getversion(); // (major << 16) | (minor << 8) | patch
+
+    /// <summary>libsrt 1.5.4 does not count a start made while it runs (see "Threads" above).</summary>
+    internal static bool MiscountsStarts => srt_getversion() == 0x010504;
 
     [LibraryImport(Library)] internal static partial int srt_create_socket(); // owned: srt_close
     [LibraryImport(Library)] internal static partial int srt_setsockflag(int socket, int option, void* value, int length);
@@ -103,8 +109,11 @@ internal static unsafe partial class LibSrt
     private static int StartHoldingThePlugin()
     {
         // Without srtsink the outputs report the missing plugin themselves; the readers need no hold then.
-        try { s_pluginHold = Element.Make("srtsink", "srt-library-hold"); }
-        catch (GstException) { }
+        if (MiscountsStarts)
+        {
+            try { s_pluginHold = Element.Make("srtsink", "srt-library-hold"); }
+            catch (GstException) { }
+        }
         return srt_startup();
     }
 
