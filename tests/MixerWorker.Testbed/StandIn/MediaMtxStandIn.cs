@@ -351,7 +351,7 @@ public sealed class MediaMtxStandIn : IDisposable
                 if (!acceptDone && failed.Count > 0) AcceptAll();
                 FinishFailedHandshakes(failed);
                 SweepBrokenConnections();
-                if (_trace is not null)
+                if (_trace?.StatsDue() == true)
                 {
                     Conn[] all;
                     lock (_gate) all = [.. _conns.Values];

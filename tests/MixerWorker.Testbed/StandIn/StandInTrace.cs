@@ -37,11 +37,13 @@ internal sealed unsafe class StandInTrace(string path) : IDisposable
         _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"conn {streamPath} {(publisher ? "publish" : "read")} {(asked - DateTimeOffset.UnixEpoch).Ticks / 10} {StampClock.UnixMicros()}"));
 
-    /// <summary>Once a second: every connection's buffer figures.</summary>
+    /// <summary>Whether a second has passed since the last <see cref="Stats"/>: the caller gathers the connections only then.</summary>
+    internal bool StatsDue() => StampClock.UnixMicros() >= _nextStatsUs;
+
+    /// <summary>Every connection's buffer figures; called once a second (<see cref="StatsDue"/>).</summary>
     internal void Stats(IEnumerable<(int Socket, string Path, bool Publisher)> connections)
     {
         var now = StampClock.UnixMicros();
-        if (now < _nextStatsUs) return;
         _nextStatsUs = now + 1_000_000;
         var perf = stackalloc byte[TraceBStatsSize];
         foreach (var (socket, streamPath, publisher) in connections)
