@@ -15,7 +15,7 @@
 #      LEVEL_HOPS=1 (with READER=record, HOPS=1): each case also analysed with every stream's hub → reader hop levelled
 #      to the median hop, and with the senders traced once more with each bus's worker → hub hop levelled to the
 #      shortest publisher → hub hop as well (stamps --equal-hops; bench/README.md says why)
-#      HUB_PREFIX="chrt -f 20": a command the stand-in is run under
+#      HUB_PREFIX="chrt -f 20": a command the stand-in is run under; FEED_PREFIX="nice -n 10": the same for the feeds
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -33,6 +33,7 @@ HOPS=${HOPS:-}
 READER=${READER:-live}
 LEVEL_HOPS=${LEVEL_HOPS:-}
 HUB_PREFIX=${HUB_PREFIX:-}
+FEED_PREFIX=${FEED_PREFIX:-}
 FFMPEG_GLOBAL_OPTS=${FFMPEG_GLOBAL_OPTS:-}
 # Less probing than this leaves ffmpeg without a frame rate for some inputs (it then delivers about 15 fps).
 FFMPEG_INPUT_OPTS=${FFMPEG_INPUT_OPTS:-"-thread_queue_size 512 -analyzeduration 1000000 -probesize 1000000"}
@@ -122,7 +123,7 @@ start_helpers_feeds() { # $1: log dir, $2: seconds, $3: mux delay ms
   $HUB_PREFIX dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$2" ${HOPS:+--trace "$1/standin.trace"} >"$1/standin.log" 2>&1 &
   HELPER_PIDS+=($!)
   sleep 2
-  env ${SEND_TRACE:+LD_PRELOAD=$SEND_TRACE SRT_SEND_TRACE=$1/sends} dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT${FEED_REMUX:+raw}" --seconds "$(($2 - 3))" \
+  $FEED_PREFIX env ${SEND_TRACE:+LD_PRELOAD=$SEND_TRACE SRT_SEND_TRACE=$1/sends} dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT${FEED_REMUX:+raw}" --seconds "$(($2 - 3))" \
     --width "$FEED_W" --height "$FEED_H" --fps "$FEED_FPS" --bitrate "$FEED_KBPS" --pattern smpte --mux-delay-ms "$3" --audio "$FEED_AUDIO" >"$1/feeds.log" 2>&1 &
   HELPER_PIDS+=($!)
   sleep 3
