@@ -10,10 +10,12 @@
 #      MediaMTX writes it (video PES without a length: a demuxer ends a picture only when the next one starts)
 #      READER=record: the reader only records every bus and the direct feed during the run (srtsrc to a file, no
 #      decoding) and decodes the recordings once the mixer has stopped, as compare.sh's READER=record (default: live)
-#      HOPS=1: also split each path's delay into its SRT hops (the stand-in's and the reader's traces, bench/srt-hops.py)
+#      HOPS=1: also split each path's delay into its SRT hops (the stand-in's and the reader's traces, bench/srt-hops.py;
+#      where cc is installed, the worker's and the feeds' sends too: bench/srt-send-trace.c)
 #      LEVEL_HOPS=1 (with READER=record, HOPS=1): each case also analysed with every stream's hub → reader hop levelled
-#      to the median hop (stamps --equal-hops; bench/README.md says why)
-#      HUB_PREFIX="chrt -f 20": a command the stand-in is run under
+#      to the median hop, and with the senders traced once more with each bus's worker → hub hop levelled to the
+#      shortest publisher → hub hop as well (stamps --equal-hops; bench/README.md says why)
+#      HUB_PREFIX="chrt -f 20": a command the stand-in is run under; FEED_PREFIX="nice -n 10": the same for the feeds
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -31,6 +33,7 @@ HOPS=${HOPS:-}
 READER=${READER:-live}
 LEVEL_HOPS=${LEVEL_HOPS:-}
 HUB_PREFIX=${HUB_PREFIX:-}
+FEED_PREFIX=${FEED_PREFIX:-}
 FFMPEG_GLOBAL_OPTS=${FFMPEG_GLOBAL_OPTS:-}
 # Less probing than this leaves ffmpeg without a frame rate for some inputs (it then delivers about 15 fps).
 FFMPEG_INPUT_OPTS=${FFMPEG_INPUT_OPTS:-"-thread_queue_size 512 -analyzeduration 1000000 -probesize 1000000"}
@@ -86,7 +89,7 @@ run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
   echo "$label, $mixer ..." >&2
   start_helpers_feeds "$dir" "$life" "$delay"
   if [ "$mixer" = worker ]; then
-    dotnet "$WORKER_DLL" run "$dir/scene.json" --duration "$life" >"$dir/mixer.log" 2>&1 &
+    env ${SEND_TRACE:+LD_PRELOAD=$SEND_TRACE SRT_SEND_TRACE=$dir/sends} dotnet "$WORKER_DLL" run "$dir/scene.json" --duration "$life" >"$dir/mixer.log" 2>&1 &
   else
     ffmpeg_grid_cmd "$n"
     "${FFMPEG_CMD[@]}" >"$dir/mixer.log" 2>&1 &
@@ -104,12 +107,14 @@ run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
     'BEGIN { printf "%.0f | %.0f", 100 * c / k / t, 100 * h / k / t }') |")
   kill -TERM "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true
   stop_helpers
-  [ -z "$HOPS" ] || python3 "$BENCH_DIR/srt-hops.py" "$dir/standin.trace" "$dir/read" "$label, $mixer" "$dir/hops.txt" >>"$WORK/hops.md" || true
+  [ -z "$HOPS" ] || python3 "$BENCH_DIR/srt-hops.py" "$dir/standin.trace" "$dir/read" "$label, $mixer" "$dir/hops.txt" "$dir/hops-hub.txt" >>"$WORK/hops.md" || true
   # The recordings are decoded now, on an idle machine.
   [ "$READER" = record ] && { "${stamps[@]}" --from "$dir/read" "${analyse[@]}" >>"$dir/stamps.log" 2>&1 || true; }
   if [ "$READER" = record ] && [ -n "$LEVEL_HOPS" ] && [ -s "$dir/hops.txt" ]; then
     "${stamps[@]}" --from "$dir/read" --equal-hops "$dir/hops.txt" --label "$label, reader hops levelled" --mixer "$mixer" \
       --md "$WORK/summary.md" --detail "$WORK/detail.md" >>"$dir/stamps.log" 2>&1 || true
+    [ ! -s "$dir/hops-hub.txt" ] || "${stamps[@]}" --from "$dir/read" --equal-hops "$dir/hops-hub.txt" --label "$label, reader and hub hops levelled" \
+      --mixer "$mixer" --md "$WORK/summary.md" --detail "$WORK/detail.md" >>"$dir/stamps.log" 2>&1 || true
   fi
 }
 
@@ -118,7 +123,7 @@ start_helpers_feeds() { # $1: log dir, $2: seconds, $3: mux delay ms
   $HUB_PREFIX dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$2" ${HOPS:+--trace "$1/standin.trace"} >"$1/standin.log" 2>&1 &
   HELPER_PIDS+=($!)
   sleep 2
-  dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT${FEED_REMUX:+raw}" --seconds "$(($2 - 3))" \
+  $FEED_PREFIX env ${SEND_TRACE:+LD_PRELOAD=$SEND_TRACE SRT_SEND_TRACE=$1/sends} dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT${FEED_REMUX:+raw}" --seconds "$(($2 - 3))" \
     --width "$FEED_W" --height "$FEED_H" --fps "$FEED_FPS" --bitrate "$FEED_KBPS" --pattern smpte --mux-delay-ms "$3" --audio "$FEED_AUDIO" >"$1/feeds.log" 2>&1 &
   HELPER_PIDS+=($!)
   sleep 3
@@ -132,6 +137,12 @@ start_helpers_feeds() { # $1: log dir, $2: seconds, $3: mux delay ms
   sleep 3
 }
 helpers_ticks() { local p s=0; for p in "${HELPER_PIDS[@]}"; do s=$((s + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done; echo "$s"; }
+
+# When each picture left the worker's and the feeds' srtsink: the publisher → hub hops.
+SEND_TRACE=
+if [ -n "$HOPS" ] && command -v cc >/dev/null; then
+  cc -O2 -shared -fPIC -o "$WORK/srt-send-trace.so" "$BENCH_DIR/srt-send-trace.c" -ldl -lpthread && SEND_TRACE=$WORK/srt-send-trace.so
+fi
 
 trap 'stop_helpers' EXIT
 for c in $CASES; do

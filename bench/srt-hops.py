@@ -2,8 +2,12 @@
 """Splits each stream's delay into its SRT hops, from a bench run's stand-in trace (standin --trace) and the
 reader's picture arrivals (stamps --trace DIR, or its recordings: stamps --record DIR). Prints a markdown table, one row per stream read.
 
-Usage: srt-hops.py STANDIN_TRACE READER_DIR LABEL [HOPS_OUT]
-(HOPS_OUT: each stream's median hub → reader hop, "stream ms" a line, for stamps --equal-hops)
+Usage: srt-hops.py STANDIN_TRACE READER_DIR LABEL [HOPS_OUT [HUB_HOPS_OUT]]
+(HOPS_OUT: each stream's median hub → reader hop, "stream ms" a line, for stamps --equal-hops; HUB_HOPS_OUT, written
+when senders were traced: the same and, for a bus, how much longer its worker → hub hop was than the shortest
+publisher → hub hop, "stream ms ms")
+Senders' traces (bench/srt-send-trace.c: when each picture was handed to libsrt), if any, are the files sends.* next
+to STANDIN_TRACE.
 
 Columns, per stream (a bus, or a feed read straight from the hub):
 - hub → reader: reader's arrival of a picture's first packet minus the stand-in's relaying it (matched by PTS);
@@ -12,8 +16,13 @@ Columns, per stream (a bus, or a feed read straight from the hub):
   the hub) and in all;
 - receive buffer ms at the hub: libsrt's instantaneous timespan of the publisher's undelivered packets (latency plus
   how late the hub's time base for the connection was set);
-- the hub's send buffer to the reader and the RTT; handshake: streamid check to hand-over, publisher / reader.
+- the hub's send buffer to the reader and the RTT; handshake: streamid check to hand-over, publisher / reader;
+- with senders' traces, publisher → hub: the hub letting a picture go (its receiver's time base plus the latency) less
+  the sender handing it to libsrt, per picture by PTS: for a bus the worker → hub hop, for a feed read directly its
+  publisher's hop. Every such hop has the same latency on the same hub; what one has beyond the shortest is how much
+  later the hub handled that connection's handshake.
 """
+import glob
 import os
 import statistics
 import sys
@@ -21,6 +30,7 @@ from collections import defaultdict
 
 trace, reader_dir, label = sys.argv[1:4]
 hops_out = sys.argv[4] if len(sys.argv) > 4 else None
+hub_hops_out = sys.argv[5] if len(sys.argv) > 5 else None
 medians = {}
 WRAP = 1 << 33
 pics = defaultdict(dict)      # path -> pts90k -> first arrival at the hub (Unix us)
@@ -72,6 +82,17 @@ def recorded_pictures(ts_path):
     return found
 
 
+sends = defaultdict(dict)     # hub path -> pts90k -> when the sender handed the picture to libsrt (Unix us)
+for name in glob.glob(os.path.join(os.path.dirname(os.path.abspath(trace)), 'sends.*')):
+    with open(name) as f:
+        for line in f:
+            w = line.split()
+            if len(w) == 4 and w[0] == 'send':
+                # streamid publish:PATH[:user:pass][:query], as MediaMTX reads it
+                parts = w[1].split(':')
+                if len(parts) > 1:
+                    sends[parts[1]].setdefault(int(w[2]) % WRAP, int(w[3]))
+
 streams = {}
 window = None
 for name in sorted(os.listdir(reader_dir)):
@@ -114,16 +135,34 @@ def behind(where):
 
 
 hub_rel, reader_rel = (behind('hub'), behind('reader')) if buses else ({}, {})
+
+
+def publisher_hop(path):
+    """Per picture of a hub path: the hub letting it go less its sender handing it to libsrt (ms)."""
+    hub, sent = pics.get(path, {}), sends.get(path, {})
+    return [(hub[p] - t) / 1000 for p, t in sent.items() if p in hub and start <= hub[p]]
+
+
+pub_hops = {stream: publisher_hop(paths[stream]) for stream in streams if paths[stream]}
+pub_p50 = {stream: statistics.median(h) for stream, h in pub_hops.items() if h}
+shortest_pub = min(pub_p50.values(), default=None)
 print(f'SRT hops, {label} (ms; buffer figures are medians over the run from 5 s after the first picture read):')
 print()
 print('| Stream | Pictures matched | Hub → reader p50 / p95 | Behind the earliest bus at the hub / at the reader | '
       'Receive buffer at the hub (publisher) p50 / max | Hub send buffer to reader p50 / max | RTT hub ↔ reader p50 | '
-      'Handshake publisher / reader |')
-print('|---|---|---|---|---|---|---|---|')
+      'Handshake publisher / reader | Publisher → hub p50 / p95 (beyond the shortest) |')
+print('|---|---|---|---|---|---|---|---|---|')
+def pub_cell(stream):
+    h = pub_hops.get(stream)
+    if not h:
+        return '-'
+    return f'{ms(pct(h, 0.5))} / {ms(pct(h, 0.95))} (+{pub_p50[stream] - shortest_pub:.0f})'
+
+
 for stream, arrivals in streams.items():
     path = paths[stream]
     if path is None:
-        print(f'| {stream} | no hub trace |||||||')
+        print(f'| {stream} | no hub trace ||||||||')
         continue
     hub = pics[path]
     hop = [(arrivals[p] - hub[p]) / 1000 for p in arrivals if p in hub]
@@ -136,9 +175,17 @@ for stream, arrivals in streams.items():
     print(f'| {stream} | {len(hop)} | {ms(pct(hop, 0.5))} / {ms(pct(hop, 0.95))} | {rel} '
           f'| {ms(pct([s[1] for s in pub], 0.5))} / {ms(max((s[1] for s in pub), default=None))} '
           f'| {ms(pct([s[2] for s in rd], 0.5))} / {ms(max((s[2] for s in rd), default=None))} '
-          f'| {ms(pct([s[3] for s in rd], 0.5))} | {hs} |')
+          f'| {ms(pct([s[3] for s in rd], 0.5))} | {hs} '
+          f'| {pub_cell(stream)} |')
 print()
+if shortest_pub is not None:
+    print(f'Shortest publisher → hub hop p50: {shortest_pub:.0f} ms (SRT latency {os.environ.get("SRT__LATENCYMS", "?")} ms).')
+    print()
 if hops_out:
     with open(hops_out, 'w') as f:
         for stream, m in medians.items():
             f.write(f'{stream} {m:.1f}\n')
+if hub_hops_out and pub_p50:
+    with open(hub_hops_out, 'w') as f:
+        for stream, m in medians.items():
+            f.write(f'{stream} {m:.1f} {pub_p50[stream] - shortest_pub if stream in buses and stream in pub_p50 else 0:.1f}\n')

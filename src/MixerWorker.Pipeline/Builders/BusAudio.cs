@@ -51,8 +51,11 @@ internal sealed class BusAudio : IDisposable
     private readonly BusMeter _meter;
     // Who reads the meter: every bus hearing the chain. Replaced whole on the control thread.
     private volatile Action<LevelReading>[] _listeners = [];
-    private readonly Lock _flowingGate = new();
-    private volatile List<Action>? _whenFlowing = [];
+    // Who is told of each encoded block: buses waiting to move here (SoundFeed). Replaced whole on the control thread.
+    private volatile Action[] _encodedWatchers = [];
+    private long _encodedEndNs = -1;
+    private readonly Pad _teeSink;
+    private readonly ProbeHandle _encodedProbe;
     private readonly SpanAction<float> _treat;
     private readonly ProbeHandle _peakLimiterProbe;
     private volatile bool _peakLimiting;
@@ -64,8 +67,11 @@ internal sealed class BusAudio : IDisposable
     internal Element Mixer { get; }
     /// <summary>The tee of the encoded sound, for each hearing bus's muxer to take a branch from.</summary>
     internal Element Output => _elements[^1];
-    /// <summary>Whether mixed sound has come out yet (a bus moving here from another chain waits for it).</summary>
-    internal bool Flowing => _whenFlowing is null;
+    /// <summary>
+    /// The running time the encoded sound reaches, -1 before the first block: where a bus that moves here
+    /// hears it from (<see cref="SoundSeam"/>). Written by the chain's thread.
+    /// </summary>
+    internal long EncodedEndNs => Interlocked.Read(ref _encodedEndNs);
 
     /// <param name="name">What its elements are called: the bus that made it (a chain made for one bus
     /// alone first, then shared, keeps that name), with a part unique in the project where it is shared.</param>
@@ -108,10 +114,11 @@ internal sealed class BusAudio : IDisposable
         using (var masterSrc = _master.StaticPad("src"))
             _peakLimiterProbe = graph.AddProbe(masterSrc, ProbeType.Buffer, info =>
             {
-                if (_whenFlowing is not null) StartedFlowing();
                 info.MapWritable(_treat);
                 return ProbeReturn.Ok;
             });
+        _teeSink = tee.StaticPad("sink");
+        _encodedProbe = graph.AddProbe(_teeSink, ProbeType.Buffer, OnEncoded);
         ApplyMaster(bus.Audio);
     }
 
@@ -122,26 +129,20 @@ internal sealed class BusAudio : IDisposable
         _meter.Process(samples);
     }
 
-    private void StartedFlowing()
+    // On the chain's thread, before the tee hands the block to the buses that hear it.
+    private ProbeReturn OnEncoded(ProbeInfo info)
     {
-        List<Action>? waiting;
-        lock (_flowingGate) (waiting, _whenFlowing) = (_whenFlowing, null);
-        foreach (var action in waiting ?? []) action();
+        if (info.BufferRunningTime(_teeSink) is { } start)
+            Interlocked.Exchange(ref _encodedEndNs, (long)start + (info.BufferDurationNs ?? 0));
+        foreach (var watcher in _encodedWatchers) watcher();
+        return ProbeReturn.Ok;
     }
 
-    /// <summary>Calls <paramref name="action"/> once mixed sound comes out: on the mixer's streaming thread, or at once if it already has.</summary>
-    internal void WhenFlowing(Action action)
-    {
-        lock (_flowingGate)
-        {
-            if (_whenFlowing is not null)
-            {
-                _whenFlowing.Add(action);
-                return;
-            }
-        }
-        action();
-    }
+    /// <summary>Runs <paramref name="watcher"/> for each encoded block as it reaches the tee, on the chain's thread (<see cref="EncodedEndNs"/>). Control thread.</summary>
+    internal void Watch(Action watcher) => _encodedWatchers = [.. _encodedWatchers, watcher];
+
+    /// <summary>Stops running <paramref name="watcher"/>; it may run once more for a block under way. Control thread.</summary>
+    internal void Unwatch(Action watcher) => _encodedWatchers = [.. _encodedWatchers.Where(w => w != watcher)];
 
     /// <summary>Adds a reader of the meter (ten times a second, on the mixer's streaming thread). Control thread.</summary>
     internal void Listen(Action<LevelReading> meter) => _listeners = [.. _listeners, meter];
@@ -237,10 +238,12 @@ internal sealed class BusAudio : IDisposable
     public void Dispose()
     {
         _peakLimiterProbe.Dispose();
+        _encodedProbe.Dispose();
         foreach (var branch in _branches.Values) branch.Dispose();
         _branches = NoBranches;
         foreach (var e in _elements) e.SetState(State.Null);
         foreach (var e in _elements) _graph.Remove(e);
         foreach (var e in _elements) e.Dispose();
+        _teeSink.Dispose();
     }
 }

@@ -19,8 +19,6 @@ internal sealed class BusBranch : IDisposable
     private readonly Pad _backgroundPad, _compositorSrc, _encoderInput, _encoderOutput, _muxVideo;
     private readonly ProbeHandle _compositorOut, _encoderIn, _muxOut, _toMux, _soundToMux;
     private readonly MuxMessages _muxMessages = new();
-    // The running time the sound handed to the muxer reaches; -1 before the first.
-    private long _soundEndNs = -1;
     // The muxer's video pad's PTS minus running time (its segment), from the latest picture; for the gaps the sound sends.
     private long _videoPtsOffset;
     private bool _first = true;
@@ -211,8 +209,7 @@ internal sealed class BusBranch : IDisposable
         if (info.DataSize == 0) return ProbeReturn.Ok;
         if (info.BufferRunningTime(Sound.Output) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
         var duration = info.BufferDurationNs ?? 0;
-        if ((long)runningTime < _soundEndNs - SoundOverlapNs) return ProbeReturn.Drop;
-        _soundEndNs = (long)runningTime + duration;
+        if (!Sound.Takes((long)runningTime, duration)) return ProbeReturn.Drop;
         if (!Guard.AtAudio(runningTime, now, duration)) return ProbeReturn.Drop;
         if (Guard.NoPictureBefore(now) is { } until)
             _encoderOutput.SendGapAside((ulong)((long)until + Interlocked.Read(ref _videoPtsOffset)), 0);
@@ -220,9 +217,6 @@ internal sealed class BusBranch : IDisposable
         if (duration > 0 && info.BufferPts is { } pts) Sound.Through.SendGapAfterThisPush(pts + (ulong)duration, 0);
         return ProbeReturn.Ok;
     }
-
-    // Rounding between two chains' timestamps, not an overlap.
-    private const long SoundOverlapNs = 1_000_000;
 
     /// <summary>
     /// Brings the picture and graphics to <paramref name="bus"/>: the picture through

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Scene;
 
@@ -8,8 +9,9 @@ namespace MixerWorker.Pipeline.Builders;
 /// with other buses) → the bus's muxer, pushed by the chain's own thread. A muxer that holds its sound
 /// (waiting for pictures) never holds the chain, and every other bus on it, back: past a bound the bus's
 /// sound is dropped before it (<see cref="MayHold"/>).
-/// Moving to another chain is seamless: chains run on the same clock, so the bus switches once the
-/// new one has sound coming out, and until then hears the old one (<see cref="Hear"/>).
+/// Moving to another chain is seamless: chains run on the same clock, so the bus switches where, by
+/// running time, the new one's sound takes over from the old one's (<see cref="SoundSeam"/>), and until
+/// then hears the old one (<see cref="Hear"/>).
 /// </summary>
 internal sealed class SoundFeed : IDisposable
 {
@@ -23,7 +25,7 @@ internal sealed class SoundFeed : IDisposable
 
     /// <summary>The chain the bus hears now.</summary>
     internal BusAudio? Current { get; private set; }
-    /// <summary>The chain the bus is to hear: <see cref="Current"/>, or one it moves to once that one has sound.</summary>
+    /// <summary>The chain the bus is to hear: <see cref="Current"/>, or one it moves to at the seam.</summary>
     internal BusAudio? Target { get; private set; }
     /// <summary>The entry's output into the muxer, where the bus's own checks on its sound sit.</summary>
     internal Pad Output { get; }
@@ -41,6 +43,7 @@ internal sealed class SoundFeed : IDisposable
     {
         _graph = graph;
         _meter = meter;
+        _lookAtSeam = LookAtSeam;
         // No queue: the chain's thread pushes into the muxer itself. Starved of CPU, a queue's thread
         // waited for the next quota period before the muxer had the sound, and the bus's pictures waited
         // at the muxer for it. What the queue was for, a chain never held back by one bus's muxer, the
@@ -94,27 +97,93 @@ internal sealed class SoundFeed : IDisposable
         return true;
     }
 
+    // The running time the sound handed to the muxer reaches, -1 before the first: written by the chain's
+    // thread, read by the control thread to place the seam.
+    private long _heardEndNs = -1;
+    // A move waiting for its seam, and whether a look at it is posted to the control thread.
+    private volatile PendingMove? _pending;
+    private int _lookPosted;
+    private readonly Action _lookAtSeam;
+
+    private sealed class PendingMove(BusAudio chain, Action<Action> toControlThread, Action moved)
+    {
+        internal BusAudio Chain => chain;
+        internal Action<Action> ToControlThread => toControlThread;
+        internal Action Moved => moved;
+        // When the chain was first seen with sound (Stopwatch ticks), 0 before.
+        internal long SoundSince;
+    }
+
     /// <summary>
-    /// Makes the bus hear <paramref name="chain"/>: at once if it hears nothing yet or the chain already
-    /// has sound, else as soon as it has, on the control thread (<paramref name="toControlThread"/>);
+    /// Whether a block of sound from <paramref name="startNs"/> (running time) may go on into the muxer:
+    /// not sound from before what it already has (what a move overlaps, <see cref="SoundSeam.Covered"/>).
+    /// The chain's streaming thread.
+    /// </summary>
+    internal bool Takes(long startNs, long durationNs)
+    {
+        if (SoundSeam.Covered(startNs, Interlocked.Read(ref _heardEndNs))) return false;
+        Interlocked.Exchange(ref _heardEndNs, startNs + durationNs);
+        // The old chain caught up a block: maybe as far as the new one.
+        if (_pending is not null) _lookAtSeam();
+        return true;
+    }
+
+    /// <summary>
+    /// Makes the bus hear <paramref name="chain"/>: at once if it hears nothing yet, else on the control
+    /// thread (<paramref name="toControlThread"/>) at the seam, once the chain has sound (<see cref="SoundSeam.MayMove"/>);
     /// <paramref name="moved"/> runs there after each move, for the chain left behind. Control thread.
     /// </summary>
     internal void Hear(BusAudio chain, Action<Action> toControlThread, Action moved)
     {
         Target = chain;
+        if (_pending?.Chain == chain) return;
+        StopWaiting();
         if (Current == chain) return;
-        if (Current is null || chain.Flowing)
+        if (Current is null)
         {
             MoveTo(chain);
             moved();
             return;
         }
-        chain.WhenFlowing(() => toControlThread(() =>
+        _pending = new PendingMove(chain, toControlThread, moved);
+        chain.Watch(_lookAtSeam);
+        MoveAtSeam();
+    }
+
+    // Any thread: each block either chain hands on may bring the seam.
+    private void LookAtSeam()
+    {
+        if (_pending is not { } pending || Interlocked.Exchange(ref _lookPosted, 1) == 1) return;
+        pending.ToControlThread(() =>
         {
-            if (Target != chain || Current == chain || _teePad is null) return;
-            MoveTo(chain);
-            moved();
-        }));
+            Interlocked.Exchange(ref _lookPosted, 0);
+            MoveAtSeam();
+        });
+    }
+
+    // Control thread.
+    private void MoveAtSeam()
+    {
+        if (_pending is not { } pending) return;
+        if (Target != pending.Chain || _teePad is null)
+        {
+            StopWaiting();
+            return;
+        }
+        var chainEnd = pending.Chain.EncodedEndNs;
+        if (chainEnd >= 0 && pending.SoundSince == 0) pending.SoundSince = Stopwatch.GetTimestamp();
+        var waited = pending.SoundSince == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(pending.SoundSince);
+        if (!SoundSeam.MayMove(Interlocked.Read(ref _heardEndNs), chainEnd, waited)) return;
+        StopWaiting();
+        MoveTo(pending.Chain);
+        pending.Moved();
+    }
+
+    private void StopWaiting()
+    {
+        if (_pending is not { } pending) return;
+        pending.Chain.Unwatch(_lookAtSeam);
+        _pending = null;
     }
 
     private void MoveTo(BusAudio chain)
@@ -143,6 +212,7 @@ internal sealed class SoundFeed : IDisposable
 
     public void Dispose()
     {
+        StopWaiting();
         Detach();
         Target = null;
         _caps.Dispose();

@@ -40,7 +40,7 @@ internal sealed class SharedSound(Graph graph, BusLatency latency, Action<Action
             _chains[id] = new Chain(audio, mix.Key);
             if (fresh)
             {
-                // The buses that heard nothing yet are linked before the chain starts; the others move once it has sound.
+                // The buses that heard nothing yet are linked before the chain starts; the others move at the seam (SoundSeam).
                 foreach (var bus in mix.Buses) byName[bus].Sound.Hear(audio, toControlThread, Sweep);
                 audio.SyncStateWithParent();
             }

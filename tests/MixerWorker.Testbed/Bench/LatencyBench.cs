@@ -165,27 +165,33 @@ internal static class LatencyBench
     }
 
     /// <summary>
-    /// Each stream's last hop (hub → reader, median ms, from bench/srt-hops.py). The reader sets every connection's SRT
-    /// time base when it handles that connection's handshake, so a reader busy connecting nine streams holds each one
-    /// a different constant longer (86–153 ms against 80 configured, for the whole run), bus and direct path alike,
-    /// which the difference of two arrivals then carries. Levelled, every stream's arrivals move by its hop's
-    /// distance from the median hop: the figures are then those of readers whose hops were equal.
+    /// Each stream's last hop (hub → reader, median ms, from bench/srt-hops.py) and, for a bus, how much longer its
+    /// worker → hub hop was than the shortest publisher → hub hop of the run. An SRT receiver sets each connection's
+    /// time base when it handles that connection's handshake and keeps it for the run:
+    /// - a reader busy connecting nine streams holds each one a different constant longer (86–153 ms against 80
+    ///   configured), bus and direct path alike, which the difference of two arrivals then carries;
+    /// - the hub, sharing the bench's two cores with the worker starting eight buses, handled the later outputs'
+    ///   handshakes up to ~75 ms late and held those buses that much longer. A hub on its own machine (MediaMTX in
+    ///   production) handles them as they come; what the worker decides is when it hands each picture to libsrt.
+    /// Levelled, every stream's arrivals move by its hop's distance from the median reader hop, and a bus's also by its
+    /// excess over the shortest publisher hop: the figures are those of readers whose hops were equal and of a hub
+    /// that handled every handshake as promptly as its promptest.
     /// </summary>
-    private sealed class ReaderHops(Dictionary<string, double> hopMs)
+    private sealed class ReaderHops(Dictionary<string, (double Hop, double HubExcess)> hopMs)
     {
-        private readonly double _median = BoxTiming.Percentile([.. hopMs.Values], 0.5) ?? 0;
+        private readonly double _median = BoxTiming.Percentile([.. hopMs.Values.Select(h => h.Hop)], 0.5) ?? 0;
 
         internal IReadOnlyList<StampedFrame> Level(string stream, IReadOnlyList<StampedFrame> frames)
         {
             if (!hopMs.TryGetValue(stream, out var hop)) return frames;
-            var shiftUs = (long)Math.Round((hop - _median) * 1000);
+            var shiftUs = (long)Math.Round((hop.Hop - _median + hop.HubExcess) * 1000);
             return [.. frames.Select(f => f with { ArrivalUs = f.ArrivalUs - shiftUs, FirstPacketUs = f.FirstPacketUs - shiftUs })];
         }
     }
 
     private static ReaderHops ReadHops(string path) =>
-        new(File.ReadLines(path).Select(l => l.Split(' ')).Where(w => w.Length == 2)
-            .ToDictionary(w => w[0], w => double.Parse(w[1], CultureInfo.InvariantCulture)));
+        new(File.ReadLines(path).Select(l => l.Split(' ')).Where(w => w.Length is 2 or 3)
+            .ToDictionary(w => w[0], w => (double.Parse(w[1], CultureInfo.InvariantCulture), w.Length == 3 ? double.Parse(w[2], CultureInfo.InvariantCulture) : 0)));
 
     /// <summary>The files of a <c>--record</c> run: a TS and its arrivals per stream, the window measured, or why it failed.</summary>
     private static class Recording
