@@ -236,11 +236,25 @@ internal sealed class BoxBranch : IDisposable
     /// <summary>The shared scaler this box shows, for status and tests.</summary>
     internal ScaledFeed? Feed => _feed;
 
+    private long _latePictures;
+
+    /// <summary>
+    /// Pictures that reached the box too late for any frame: they end before the next output frame after
+    /// the one the compositor has already begun, so it leaves them out and the box shows its picture before
+    /// for longer (a starved decoder or scaler, a stalled machine). For tests and benches.
+    /// </summary>
+    internal long LatePictures => Interlocked.Read(ref _latePictures);
+
     // Before the queue: a picture that will never be shown does not take a place in it.
     private ProbeReturn OnPicture(ProbeInfo info)
     {
         if (OutputGrid is not { } grid || info.BufferRunningTime(_binSink) is not { } rt) return ProbeReturn.Ok;
-        return _framePicker.Keep(rt, grid(), _frameNs) ? ProbeReturn.Ok : ProbeReturn.Drop;
+        var latest = grid();
+        if (!_framePicker.Keep(rt, latest, _frameNs)) return ProbeReturn.Drop;
+        // The compositor draws a picture in each frame whose start it covers, or in the first frame it overlaps: one
+        // that ends before the frame after the one begun can be drawn in none.
+        if (latest is { } made && rt + (ulong)(info.BufferDurationNs ?? (long)_frameNs) <= made + (ulong)_frameNs) Interlocked.Increment(ref _latePictures);
+        return ProbeReturn.Ok;
     }
 
     /// <summary>

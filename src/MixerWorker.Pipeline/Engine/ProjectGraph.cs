@@ -562,6 +562,14 @@ internal sealed class ProjectGraph(
             .Select(box => box.NegotiatedCaps())]);
     }
 
+    /// <summary>Per bus, each box's source and its <see cref="BoxBranch.LatePictures"/> so far (tests, benches).</summary>
+    internal IReadOnlyDictionary<string, IReadOnlyList<(string Source, long LatePictures)>> BoxLateness()
+    {
+        graph.AssertOwnerThread();
+        return _buses.ToDictionary(b => b.Key, b => (IReadOnlyList<(string, long)>)[.. (b.Value.Branch.Multiview?.Boxes ?? b.Value.Branch.Director.Branches)
+            .Select(box => (box.Source, box.LatePictures))]);
+    }
+
     /// <summary>The shared scalers (source, size, boxes attached) and how many `videoscale` elements the whole pipeline holds.</summary>
     internal ScalerReport Scalers()
     {
@@ -594,6 +602,13 @@ internal sealed class ProjectGraph(
         graph.AssertOwnerThread();
         using var muxSrc = _buses[bus].Branch.MuxTee.StaticPad("sink").Peer() ?? throw new InvalidOperationException($"bus {bus}'s muxer is not linked to its tee");
         return graph.AddProbe(muxSrc, ProbeType.Block | ProbeType.Buffer | ProbeType.BufferList, _ => ProbeReturn.Ok);
+    }
+
+    /// <summary>Each connected input's <see cref="SourceCounters"/> (tests, benches).</summary>
+    internal IReadOnlyDictionary<string, SourceCounters> SourceCounters()
+    {
+        graph.AssertOwnerThread();
+        return _inputs.Values.Where(i => i.Connection is SrtSource).ToDictionary(i => i.Name, i => ((SrtSource)i.Connection!).Counters());
     }
 
     /// <summary>Holds every picture an input's decoder hands on, on the decoder's thread (tests: a starved decoder).</summary>

@@ -3,6 +3,7 @@ using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Encoding;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Scene;
+using MixerWorker.Pipeline.Sources;
 
 namespace MixerWorker.Pipeline.Engine;
 
@@ -206,6 +207,12 @@ public sealed class ProjectMixer : IProjectMixer
     /// short of CPU does).
     /// </summary>
     internal Task<IDisposable> StallDecoderAsync(string input, TimeSpan perPicture) => _control.Invoke(() => _project.StallDecoder(input, perPicture));
+
+    /// <summary>Per bus, in layout order, each box's source and the pictures that reached it too late for any frame (internal: tests and benches).</summary>
+    internal Task<IReadOnlyDictionary<string, IReadOnlyList<(string Source, long LatePictures)>>> GetBoxLatenessAsync() => _control.Invoke(_project.BoxLateness);
+
+    /// <summary>Each connected input's losses, timeline moves and decoder skips so far (internal: tests and benches).</summary>
+    internal Task<IReadOnlyDictionary<string, SourceCounters>> GetSourceCountersAsync() => _control.Invoke(_project.SourceCounters);
 
     /// <summary>As <see cref="StallDecoderAsync"/>, for the shared scaler of <paramref name="source"/> at one size.</summary>
     internal Task<IDisposable> StallScalerAsync(string source, int width, int height, TimeSpan perPicture) =>

@@ -34,11 +34,16 @@ internal sealed class InputTimeline
     internal const long SameTimelineNs = 1000 * Ms;
     // An input that has sent sound but no picture for this long is taken as sound only.
     internal const long SoundOnlyAfterNs = 1000 * Ms;
-    // The first window is short so that a badly placed anchor is corrected within a few frames.
+    // The windows after an anchor (settling) are short so that a badly placed anchor is corrected within a few frames.
     internal const long FirstWindowNs = 500 * Ms, WindowNs = 2000 * Ms;
+    // The most short windows an anchor settles in, so that an input whose pictures stay irregular still
+    // gets the long windows that ignore a stalled second.
+    internal const int MaxSettlingWindows = 4;
 
     private readonly long _bandNs, _maxLaterNs;
-    // How far corrections have moved the timeline later since it was anchored.
+    // How far corrections have moved the timeline later since it was anchored, less what corrections
+    // earlier took back, never below nothing: a timeline placed too late and moved earlier gains no room
+    // to move later than the bound from there.
     private long _laterNs;
     private readonly Lock _lock = new();
     private readonly long[] _low = [long.MaxValue, long.MaxValue];
@@ -48,6 +53,14 @@ internal sealed class InputTimeline
     private ulong? _firstSoundAt;
     private ulong _windowStart;
     private long _windowLength;
+    // Settling: from an anchor until a short window ends without a correction (or MaxSettlingWindows
+    // have passed), each window is a short one, so that an anchor placed late (the first pictures left
+    // their decoder in a start-up backlog) is corrected within a second rather than one window later.
+    private bool _settling;
+    private int _settlingWindows;
+    // Once settled, the lateness of the window before: a correction needs two windows in a row that
+    // stray the same way (see EndWindow).
+    private long? _previousLatest;
 
     // The offset is corrected only when the earliest frames of a whole window stray further than this
     // from their due time. Frames that come out early wait in their box's queue for that long, so it
@@ -69,9 +82,13 @@ internal sealed class InputTimeline
 
     internal long Jumps { get; private set; }
     internal long Corrections { get; private set; }
+    /// <summary>How far corrections have moved the timeline, earlier and later added up (ns).</summary>
+    internal long MovedNs { get; private set; }
     /// <summary>Buffers dropped because they belong to no timeline yet (sound before the first picture) or to an old one.</summary>
     internal long HeldBack { get; private set; }
     internal long? OffsetNs { get { lock (_lock) return _offset; } }
+    /// <summary>Anchored, and the short windows after the anchor are over: from now on the offset moves only for a lasting drift.</summary>
+    internal bool Settled { get { lock (_lock) return _offset is not null && !_settling; } }
 
     /// <summary>
     /// Places one decoded buffer whose running time before any offset is <paramref name="runningTime"/>;
@@ -127,24 +144,43 @@ internal sealed class InputTimeline
         _laterNs = 0;
         _masterLast = runningTime;
         _masterLastAt = now;
+        (_settling, _settlingWindows, _previousLatest) = (true, 0, null);
         StartWindow(now, FirstWindowNs);
         return _offset.Value;
     }
 
     // The latest track sets the pace: the earliest frame of the latest track should be due right as
-    // it comes out. The correction applies from the next buffer on. Moving later is bounded: a
-    // decoder that falls ever further behind (a starved machine) must not drag the buses' timeline
-    // with it; its frames come too late and are left out instead.
+    // it comes out. The correction applies from the next buffer on. While settling, a window that
+    // strays is corrected at once. Once settled, only a lasting stray is: two windows in a row beyond
+    // the band the same way, by the smaller of the two. What moves a timeline for good is clock drift
+    // (well under a millisecond a window) or a backlog that never drains, both lasting; a machine that
+    // stalls for a second makes one window's pictures all late, and a timeline moved later for that
+    // would freeze every box of the input for as long, then skip as much when its pictures came on time
+    // again and the timeline moved back. Moving later is bounded: a decoder that falls ever further
+    // behind (a starved machine) must not drag the buses' timeline with it; its frames come too late
+    // and are left out instead.
     private Change? EndWindow(ulong now)
     {
         var latest = _low.Where(l => l != long.MaxValue).DefaultIfEmpty(0).Max();
-        StartWindow(now, WindowNs);
-        if (Math.Abs(latest) <= _bandNs) return null;
-        var by = latest < 0 ? latest : Math.Min(latest, _maxLaterNs - _laterNs);
+        var settling = _settling;
+        var previous = _previousLatest;
+        _previousLatest = settling ? null : latest;
+        long by = 0;
+        if (Math.Abs(latest) > _bandNs)
+        {
+            if (settling) by = latest;
+            else if (previous is { } p && Math.Abs(p) > _bandNs && Math.Sign(p) == Math.Sign(latest))
+                by = Math.Sign(latest) * Math.Min(Math.Abs(p), Math.Abs(latest));
+        }
+        if (settling && (by == 0 || ++_settlingWindows >= MaxSettlingWindows)) _settling = false;
+        StartWindow(now, _settling ? FirstWindowNs : WindowNs);
+        if (by > 0) by = Math.Min(by, _maxLaterNs - _laterNs);
         if (by == 0) return null;
         _offset += by;
-        _laterNs += by;
+        _laterNs = Math.Max(0, _laterNs + by);
+        if (!settling) _previousLatest = null;
         Corrections++;
+        MovedNs += Math.Abs(by);
         return new Change(ChangeKind.Corrected, by);
     }
 

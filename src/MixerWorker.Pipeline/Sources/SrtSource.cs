@@ -40,6 +40,8 @@ internal sealed class SrtSource : IDisposable
     private long _lastSkipTick;
     private const long SkipEpisodeGapMs = 10_000;
     private AccessUnitWatch? _accessUnits;
+    private readonly long _jitterNs;
+    private long _latePictures;
 
     internal ElementName BinName { get; }
     /// <summary>How this connection's timestamps map onto the mixer's running time.</summary>
@@ -51,6 +53,7 @@ internal sealed class SrtSource : IDisposable
         TimeSpan jitter, Func<string, string> redact, ILogger log)
     {
         Timeline = new InputTimeline(jitter);
+        _jitterNs = jitter.Ticks * 100;
         CatchUp = new DecoderCatchUp(jitter > DecoderCatchUp.Behind ? jitter : DecoderCatchUp.Behind);
         // Before anything is added to the pipeline, so a missing libsrt leaves nothing behind.
         SrtCallerReader.CheckLibrary();
@@ -201,6 +204,7 @@ internal sealed class SrtSource : IDisposable
         if (track == InputTimeline.Track.Video)
         {
             var late = (long)now - ((long)runningTime + placement.OffsetNs);
+            if (late > _jitterNs) Interlocked.Increment(ref _latePictures);
             if (CatchUp.Decoded(runningTime, late)) ReportSkip(late);
         }
         if (ghost.OffsetNs != placement.OffsetNs) ghost.OffsetNs = placement.OffsetNs;
@@ -235,6 +239,14 @@ internal sealed class SrtSource : IDisposable
         return ProbeReturn.Drop;
     }
 
+    /// <summary>What the connection lost or moved so far, for tests and benches.</summary>
+    internal SourceCounters Counters()
+    {
+        var (lost, dropped) = _reader.PacketsLost;
+        return new SourceCounters(lost, dropped, _appSrc.HasProperty("dropped") ? long.Parse(_appSrc.Get("dropped") ?? "0") : null, Timeline.Corrections, Timeline.MovedNs, Timeline.Jumps,
+            Timeline.OffsetNs, CatchUp.Skips, CatchUp.Skipped, Interlocked.Read(ref _latePictures), Timeline.Settled);
+    }
+
     /// <summary>Stops and removes the connection. Control thread only.</summary>
     public void Dispose()
     {
@@ -263,3 +275,11 @@ internal sealed class SrtSource : IDisposable
     /// <summary>How long the last <see cref="Dispose"/> took, for tests and logs.</summary>
     internal TimeSpan StopTime { get; private set; }
 }
+
+/// <summary>
+/// One input connection's counters: SRT packets found missing and given up on (<see cref="SrtCallerReader.PacketsLost"/>),
+/// buffers its source threw away while its decoder stalled (GStreamer 1.24 on; null before), the timeline's corrections (and how far they moved it), jumps and its offset
+/// (<see cref="InputTimeline"/>), the decoder's skips to a keyframe with the coded pictures they dropped (<see cref="DecoderCatchUp"/>), and the pictures
+/// that left the decoder later than the input's jitter allowance; whether the timeline has settled after its anchor.
+/// </summary>
+internal sealed record SourceCounters(int SrtLost, int SrtDropped, long? SourceDropped, long Corrections, long MovedNs, long Jumps, long? OffsetNs, long DecoderSkips, long DecoderSkipped, long LatePictures, bool Settled);

@@ -101,6 +101,12 @@ internal static unsafe partial class LibSrt
     [LibraryImport(Library)] internal static partial int srt_epoll_uwait(int eid, EpollEvent* events, int count, long timeoutMs);
     [LibraryImport(Library)] internal static partial int srt_epoll_release(int eid);
 
+    // SRT_TRACEBSTATS (CBytePerfMon, srt.h) is 496 bytes on x86-64 in libsrt 1.5.1; later versions append fields,
+    // so the buffer leaves room for them. The fields read lie at its start, where they have always been.
+    internal const int BStatsSize = 1024;
+    internal const int BStatsRcvLossTotal = 28, BStatsRcvDropTotal = 68;
+    [LibraryImport(Library)] internal static partial int srt_bistats(int socket, byte* perf, int clear, int instantaneous);
+
     private static readonly Lazy<int> Startup = new(StartHoldingThePlugin, LazyThreadSafetyMode.ExecutionAndPublication);
 
     // Never disposed: see "Threads" above.

@@ -43,6 +43,7 @@ internal sealed unsafe class SrtCallerReader : IDisposable
     private int _endReported;
     private long _connectStarted;
     private long _bytes;
+    private int _packetsLost, _packetsDropped;
     private volatile bool _connected;
 
     /// <summary>Starts connecting at once.</summary>
@@ -67,6 +68,12 @@ internal sealed unsafe class SrtCallerReader : IDisposable
 
     internal bool IsConnected => _connected;
     internal long BytesReceived => Interlocked.Read(ref _bytes);
+    /// <summary>
+    /// Packets libsrt found missing on this connection (most come again in time), and those it gave up
+    /// on because they did not arrive before their play time: the input's data then has a hole.
+    /// Read from libsrt about once a second.
+    /// </summary>
+    internal (int Lost, int Dropped) PacketsLost => (Volatile.Read(ref _packetsLost), Volatile.Read(ref _packetsDropped));
 
     /// <summary>Asks the reader to stop and waits at most <paramref name="wait"/>; true when its thread has ended.</summary>
     internal bool Stop(TimeSpan wait)
@@ -200,11 +207,19 @@ internal sealed unsafe class SrtCallerReader : IDisposable
     private void Receive(int socket, int eid)
     {
         var batch = GC.AllocateArray<byte>(BatchBytes, pinned: true);
+        var perf = stackalloc byte[BStatsSize];
+        var statsDue = Environment.TickCount64;
         fixed (byte* start = batch)
         {
             EpollEvent ready;
             while (!Stopping)
             {
+                if (Environment.TickCount64 >= statsDue && srt_bistats(socket, perf, 0, 0) != Error)
+                {
+                    statsDue = Environment.TickCount64 + 1000;
+                    Volatile.Write(ref _packetsLost, *(int*)(perf + BStatsRcvLossTotal));
+                    Volatile.Write(ref _packetsDropped, *(int*)(perf + BStatsRcvDropTotal));
+                }
                 var filled = 0;
                 string? failure = null;
                 while (filled + LargestMessage <= BatchBytes && srt_epoll_uwait(eid, &ready, 1, 0) > 0)

@@ -1,4 +1,5 @@
 using MixerWorker.Testbed.Feeds;
+using MixerWorker.Testbed.Stamps;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -13,6 +14,7 @@ namespace MixerWorker.Pipeline.Tests.Integration;
 public sealed class LiveTimingTests(ITestOutputHelper output)
 {
     private const int Tolerance = 2;
+    private const double MostSettledMoveMs = 100;
 
     [Theory]
     [InlineData(30, 700)] // muxed like ffmpeg's default, as encoders and OBS publish
@@ -27,7 +29,7 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
         var feeds = Enumerable.Range(0, 4).Select(i => MotionRig.Feed(i, fps, TimeSpan.FromMilliseconds(muxDelayMs))).ToList();
         await using var rig = await MotionRig.StartAsync(output, feeds, direct: false);
         var report = await rig.MeasureAsync(TimeSpan.FromSeconds(4));
-        Assert.All(report.Boxes, b => Assert.True(b.IsSmooth(Tolerance), b.ToString()));
+        AssertSmooth(report);
     }
 
     [Fact]
@@ -38,6 +40,21 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
         var feeds = Enumerable.Range(0, 4).Select(i => MotionRig.Feed(i, 30, TimeSpan.Zero)).ToList();
         await using var rig = await MotionRig.StartAsync(output, feeds, direct: false);
         var report = await rig.MeasureAsync(TimeSpan.FromSeconds(6), midway: () => rig.Harness.Feed("cam-a").JumpTimestamps(TimeSpan.FromSeconds(-20)));
-        Assert.All(report.Boxes, b => Assert.True(b.IsSmooth(Tolerance), b.ToString()));
+        // The jump starts cam-a's timeline afresh, which then settles again.
+        AssertSmooth(report, steady: false);
     }
+
+    // A loaded machine (CI's two cores, other tests beside) starves the show now and then: a picture that leaves
+    // its decoder or scaler too late for its frame is left out, as issue 9 wants (lateness stays bounded), and the
+    // engine counts it; an input's timeline follows its input by a correction now and then. Those are allowed for;
+    // a repeat or skip with every picture in time is a fault. A box whose pictures came late by the dozen is no
+    // hiccup any more (the timeline placed them wrong, or the machine cannot run the test), and a settled timeline
+    // moves by tens of milliseconds at most (drift, what was left of a start-up backlog), never for a stalled second
+    // (a freeze of the box, then as long a skip).
+    private static void AssertSmooth(TimingReport report, bool steady = true) => Assert.All(report.Boxes, b =>
+    {
+        Assert.True(b.LatePictures is { } late && late <= b.Frames / 4, $"late pictures beyond a hiccup: {b}");
+        if (steady) Assert.True(b.TimelineMoves is { } moves && moves.MovedMs <= MostSettledMoveMs, $"timeline moved by more than a settled one follows: {b}");
+        Assert.True(b.IsSmoothBesidesDeliberate(Tolerance), b.ToString());
+    });
 }

@@ -146,7 +146,10 @@ public sealed class ListLogger(ITestOutputHelper? output) : ILogger
     public IReadOnlyList<string> Lines { get { lock (_lines) return [.. _lines]; } }
 
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => NullScope.Instance;
-    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+    // MIXER_TEST_LOG=debug adds the engine's debug lines (timeline corrections, pipeline warnings) to a test's output.
+    private static readonly LogLevel Least = Environment.GetEnvironmentVariable("MIXER_TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Information;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= Least;
 
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
     {

@@ -1,4 +1,5 @@
 using MixerWorker.Pipeline.Scene;
+using MixerWorker.Pipeline.Sources;
 using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.Reading;
 using MixerWorker.Testbed.Stamps;
@@ -78,18 +79,79 @@ public sealed class MotionRig : IAsyncDisposable
     {
         await Output.WaitForStampsAsync(TimeSpan.FromSeconds(20));
         foreach (var d in _direct.Values) await d.WaitForStampsAsync(TimeSpan.FromSeconds(10));
-        await Task.Delay(settle ?? TimeSpan.FromSeconds(1));
+        await WaitForSettledTimelinesAsync(TimeSpan.FromSeconds(10));
+        // The pictures read from now on were mixed up to about this long before: late pictures are counted from then.
+        var lead = TimeSpan.FromMilliseconds(500);
+        var settleFor = settle ?? TimeSpan.FromSeconds(1);
+        await Task.Delay(settleFor > lead ? settleFor - lead : TimeSpan.Zero);
+        var lateBefore = await LatePicturesAsync();
+        var movesBefore = await TimelineMovesAsync();
+        await Task.Delay(settleFor > lead ? lead : settleFor);
         Output.ClearStamps();
         foreach (var d in _direct.Values) d.ClearStamps();
         await Task.Delay(duration / 2);
         midway?.Invoke();
         await Task.Delay(duration - duration / 2);
+        var lateAfter = await LatePicturesAsync();
+        var movesAfter = await TimelineMovesAsync();
         // The direct readers keep reading a little longer, so that the last output frames find their feed frames.
         await Task.Delay(TimeSpan.FromMilliseconds(300));
         var report = StampAnalysis.Analyse(Output.StampedFrames, Boxes, Bus.Format.Fps,
             _direct.ToDictionary(d => d.Key, d => d.Value.StampedFrames));
+        if (lateBefore is not null && lateAfter is not null)
+            report = report with { Boxes = [.. report.Boxes.Select((b, i) => b with { LatePictures = lateAfter[i] - lateBefore[i] })] };
+        if (movesBefore is not null && movesAfter is not null)
+            report = report with
+            {
+                Boxes = [.. report.Boxes.Select(b => movesAfter.TryGetValue(b.Input, out var after) && movesBefore.TryGetValue(b.Input, out var before)
+                    ? b with { TimelineMoves = (after.Corrections - before.Corrections, (after.MovedNs - before.MovedNs) / 1e6) } : b)],
+            };
         _output.WriteLine(report.ToString());
+        await WriteCountersAsync(report);
         return report;
+    }
+
+    // Each input's timeline settles in its first second or so (InputTimeline): an anchor placed in a start-up backlog
+    // is corrected then, which a box shows as a skip. A show is measured once that is over, as a live show runs.
+    private async Task WaitForSettledTimelinesAsync(TimeSpan timeout)
+    {
+        if (Harness.Mixer is not { } mixer) return;
+        var deadline = DateTimeOffset.UtcNow + timeout;
+        while ((await mixer.GetSourceCountersAsync()) is var inputs && (inputs.Count < Boxes.Select(b => b.Input).Distinct().Count() || inputs.Values.Any(c => !c.Settled)))
+        {
+            if (DateTimeOffset.UtcNow > deadline) throw new TimeoutException($"input timelines not settled within {timeout.TotalSeconds:0} s: {string.Join(", ", inputs)}");
+            await Task.Delay(50);
+        }
+    }
+
+    // Each input's timeline corrections so far; null without a mixer.
+    private async Task<IReadOnlyDictionary<string, SourceCounters>?> TimelineMovesAsync() =>
+        Harness.Mixer is { } mixer ? await mixer.GetSourceCountersAsync() : null;
+
+    // The bus's late pictures per box, in the order of Boxes (the layout's); null without a mixer.
+    private async Task<long[]?> LatePicturesAsync()
+    {
+        if (Harness.Mixer is not { } mixer || !(await mixer.GetBoxLatenessAsync()).TryGetValue(Bus.Name, out var boxes)) return null;
+        if (!boxes.Select(b => b.Source).SequenceEqual(Boxes.Select(b => b.Input)))
+            throw new InvalidOperationException($"the bus's boxes ({string.Join(", ", boxes.Select(b => b.Source))}) are not those measured");
+        return [.. boxes.Select(b => b.LatePictures)];
+    }
+
+    // Where a picture can go missing between a feed and the reader, so that a box that is not smooth shows where.
+    private async Task WriteCountersAsync(TimingReport report)
+    {
+        foreach (var b in report.Boxes.Where(b => !b.IsSmooth(0) && b.Events is { Count: > 0 }))
+            _output.WriteLine($"{b.Box}:\n    " + string.Join("\n    ", b.Events!.Take(40)));
+        if (Harness.Mixer is not { } mixer) return;
+        foreach (var (input, c) in await mixer.GetSourceCountersAsync())
+        {
+            var hub = Harness.StandIn.GetPathStats($"ingest/{Project}/{input}");
+            _output.WriteLine($"input {input}: {c}; hub dropped {hub?.MessagesDropped} messages to readers");
+        }
+        var status = await mixer.GetStatusAsync();
+        foreach (var (name, i) in status.Inputs) _output.WriteLine($"input {name}: {i.FramesIn} pictures, {i.DecodeErrors} decode errors");
+        foreach (var (name, bus) in status.Buses) _output.WriteLine($"bus {name}: {bus.FramesOut} frames out, {bus.Lateness}");
+        _output.WriteLine($"reader of {Bus.Name}: {Output.TsDiscontinuities} TS discontinuities; hub dropped {Harness.StandIn.GetPathStats($"out/{Project}/{Bus.Name}")?.MessagesDropped} messages to readers");
     }
 
     public ValueTask DisposeAsync() => Harness.DisposeAsync();

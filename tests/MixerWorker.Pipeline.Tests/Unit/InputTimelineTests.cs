@@ -169,4 +169,43 @@ public sealed class InputTimelineTests
         Assert.Equal(placed[0].OffsetNs, back[^1].OffsetNs);
         Assert.Equal(0, t.Jumps);
     }
+
+    [Fact]
+    public void A_start_up_backlog_is_corrected_in_short_windows_and_the_timeline_then_settles()
+    {
+        var t = new InputTimeline(Jitter);
+        // The decoder's first pictures leave in a backlog: the first 200 ms late, the following ones less
+        // and less, on time from the 30th (a second in).
+        var placed = Video(t, 0, 330, 10_000 * Ms, 1_000 * Ms, i => Math.Max(0, 200 - 7 * i) * SignedMs);
+        var corrections = placed.Select((p, i) => (p, i)).Where(x => x.p.Change?.Kind == ChangeKind.Corrected).ToList();
+        Assert.NotEmpty(corrections);
+        // Every correction within the first ~1.5 s (short windows), none in the ten seconds after.
+        Assert.All(corrections, c => Assert.InRange(c.i, 1, 50));
+        Assert.True(t.Settled);
+        Assert.Equal(1_000 * Ms + 329 * Frame, Due(10_000 * Ms + 329 * Frame, placed[^1]));
+    }
+
+    [Fact]
+    public void A_machine_that_stalls_for_a_second_moves_no_settled_timeline()
+    {
+        var t = new InputTimeline(Jitter);
+        // Settled on time; then every picture of one two-second window leaves its decoder 100-300 ms late
+        // (a stalled machine), then on time again.
+        var placed = Video(t, 0, 400, 10_000 * Ms, 1_000 * Ms, i => i is >= 75 and < 140 ? (100 + (i - 75) * 3) * SignedMs : 0);
+        Assert.True(t.Settled);
+        Assert.Single(placed.Select(p => p.OffsetNs).Distinct());
+        Assert.Equal(0, t.Corrections);
+    }
+
+    [Fact]
+    public void A_correction_earlier_gives_no_room_to_drag_the_timeline_later()
+    {
+        var t = new InputTimeline(Jitter);
+        // Anchored on a first picture 200 ms late (corrected while settling), then the decoder falls ever
+        // further behind: the timeline moves at most one jitter allowance later than where it settled.
+        var placed = Video(t, 0, 600, 10_000 * Ms, 1_000 * Ms, i => i == 0 ? 200 * SignedMs : i < 60 ? 0 : (i - 60) * 10 * SignedMs);
+        var settled = placed[59].OffsetNs;
+        Assert.Equal(placed[0].OffsetNs - 200 * SignedMs, settled);
+        Assert.InRange(placed[^1].OffsetNs - settled, 1, 60 * SignedMs);
+    }
 }

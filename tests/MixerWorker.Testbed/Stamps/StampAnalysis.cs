@@ -67,8 +67,28 @@ public sealed record BoxTiming(
     string Box, string Input, double InputFps, double OutputFps,
     int Frames, int Unreadable, int Intervals, int Repeats, int ExpectedRepeats, int Skips, int SkippedFrames,
     int Backwards, int OutputGaps, IReadOnlyList<double> LatencyMs, IReadOnlyList<double> WorkerAddedMs,
-    double LongestHeldMs = 0, IReadOnlyList<double>? FirstPacketLatencyMs = null)
+    double LongestHeldMs = 0, IReadOnlyList<double>? FirstPacketLatencyMs = null, IReadOnlyList<string>? Events = null)
 {
+    /// <summary>
+    /// Pictures the engine reported as reaching the box too late for any frame, over the measurement (null: not
+    /// known). Each costs the box at most one repeat (a frame shows the picture before for longer) and one skipped
+    /// frame (the late one is left out).
+    /// </summary>
+    public long? LatePictures { get; init; }
+
+    /// <summary>
+    /// The corrections of the box's input timeline over the measurement and how far they moved it, in ms (null: not
+    /// known). A correction earlier skips what it moves past, one later holds the picture as long.
+    /// </summary>
+    public (long Count, double MovedMs)? TimelineMoves { get; init; }
+
+    /// <summary>
+    /// Repeats and skipped frames the engine made on purpose, each allowed once: one per late picture, and per
+    /// timeline correction one plus one for each whole frame interval it moved.
+    /// </summary>
+    public int Deliberate => (int)Math.Min(int.MaxValue / 2,
+        (LatePictures ?? 0) + (TimelineMoves is { } m ? m.Count + (long)(m.MovedMs * OutputFps / 1000) : 0));
+
     /// <summary>Repeats the frame-rate conversion does not explain.</summary>
     public int ExcessRepeats => Math.Max(0, Repeats - ExpectedRepeats);
     /// <summary>Consecutive pictures read: one frame apart (<see cref="Intervals"/>) or across a gap (<see cref="OutputGaps"/>).</summary>
@@ -96,8 +116,17 @@ public sealed record BoxTiming(
     /// <summary>Nothing beyond frame-rate conversion: at most <paramref name="tolerance"/> extra repeats and skipped frames, never backwards.</summary>
     public bool IsSmooth(int tolerance) => ExcessRepeats <= tolerance && SkippedFrames <= tolerance && Backwards == 0 && Intervals > 0;
 
+    /// <summary>
+    /// As <see cref="IsSmooth"/>, with the <see cref="Deliberate"/> repeats and skipped frames allowed besides: what the
+    /// engine left out or moved on purpose (a starved machine's late pictures, a timeline following its input) is
+    /// not a fault; a repeat or skip with every picture in time and the timeline still is.
+    /// </summary>
+    public bool IsSmoothBesidesDeliberate(int tolerance) => IsSmooth(tolerance + Deliberate);
+
     public override string ToString() =>
         $"{Box} ({Input} {InputFps:0.##}→{OutputFps:0.##} fps): {Frames} frames, {Unreadable} unreadable, {Intervals} intervals, " +
+        (LatePictures is { } late ? $"{late} pictures late at the box, " : "") +
+        (TimelineMoves is { } moves ? $"timeline corrected {moves.Count}x by {moves.MovedMs:0} ms, " : "") +
         $"repeats {Repeats} (conversion needs {ExpectedRepeats}), skips {Skips} ({SkippedFrames} frames), backwards {Backwards}, output gaps {OutputGaps}, " +
         $"latency p50/p95 {Ms(LatencyP50)}/{Ms(LatencyP95)} ms (growth {Ms(LagGrowthMs)}), longest held {LongestHeldMs:0} ms, worker-added p50/p95 {Ms(WorkerAddedP50)}/{Ms(WorkerAddedP95)} ms";
 
@@ -234,6 +263,7 @@ public static class StampAnalysis
         var unwrap = new StampUnwrapper(box.InputFps);
         int read = 0, unreadable = 0, intervals = 0, repeats = 0, skips = 0, skipped = 0, backwards = 0, gaps = 0;
         var latency = new List<double>();
+        var events = new List<string>();
         var firstPacket = new List<double>();
         var added = new List<double>();
         (ulong Pts, InputFrame Frame)? previous = null;
@@ -266,6 +296,9 @@ public static class StampAnalysis
                     skips++;
                     skipped += (int)(d - most);
                 }
+                if (d < 0 || d > most || (d == 0 && (k == 1 || ratio * k >= 1)))
+                    events.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"pts {f.Pts.Value / 1e6:0} ms (+{k} frame) arrived {f.ArrivalUs / 1000 % 100000} ms: input frame {p.Frame.Number} -> {frame.Number} (sent {frame.SentMs % 100000}, +{d})"));
             }
             // Latency of each input picture at its first appearance (a repeat is not a new arrival).
             if (lastShown is null || frame.Number > lastShown)
@@ -288,7 +321,7 @@ public static class StampAnalysis
         var expected = (int)Math.Ceiling(intervals * Math.Max(0, 1 - ratio) - 1e-9);
         return new BoxTiming(box.Name, box.Input, box.InputFps, outputFps, read, unreadable, intervals, repeats, expected,
             skips, skipped, backwards, gaps, latency, added, longestHeldNs / 1e6,
-            firstPacket.Count == latency.Count ? firstPacket : null);
+            firstPacket.Count == latency.Count ? firstPacket : null, events);
     }
 }
 
