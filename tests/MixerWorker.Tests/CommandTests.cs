@@ -204,7 +204,7 @@ public sealed class CommandTests(ITestOutputHelper output)
         Assert.Equal(1, (await h.StatusAsync())!.Revision);
         Assert.True(Colors.Near(program.Latest!.ColorAt(80, 45), A.Rgb), "the refused commands changed nothing on air");
         Assert.True(program.Stats.Frames >= 20, $"the bus kept publishing: {program.Stats}");
-        Assert.Equal(1, program.Connections);
+        Assert.True(program.Connections == 1, program.ConnectionReport);
 
         // The reader goes on: a good command after the bad ones is applied.
         var ok = await h.AnswerAsync(await h.AddCommandAsync(new CutCommand { Bus = "program" }));

@@ -90,7 +90,7 @@ public sealed class WorkerTests(ITestOutputHelper output)
         await program.WaitForFrameAsync(Long, f => Colors.IsBlack(f.ColorAt(120, 45)) && Colors.Near(f.ColorAt(40, 45), A.Rgb));
         var stats = program.Stats;
         output.WriteLine($"Redis back to revision 2 in the status key: {converged.TotalSeconds:F1} s; output across the outage: {stats}");
-        Assert.Equal(1, program.Connections);
+        Assert.True(program.Connections == 1, program.ConnectionReport);
         Assert.InRange(stats.MaxFrameGapMs, 1, 250);
         h.AssertNoSecretLeaked();
     }
@@ -132,7 +132,7 @@ public sealed class WorkerTests(ITestOutputHelper output)
         Assert.Equal(1, (await h.StatusAsync())!.Revision);
         Assert.True(Colors.Near(program.Latest!.ColorAt(120, 45), A.Rgb), "the refused scenes changed nothing on air");
         Assert.True(program.Stats.Frames >= 20, $"the bus kept publishing: {program.Stats}");
-        Assert.Equal(1, program.Connections);
+        Assert.True(program.Connections == 1, program.ConnectionReport);
 
         // The worker is still listening: a good revision goes on air.
         await h.WriteDesiredAsync(SceneJson.Write(Scene(2, boxWidth: 80)));

@@ -202,6 +202,6 @@ public sealed class AudioTests(ITestOutputHelper output)
         output.WriteLine($"after the cut: {after}; {A.Input} at {after.ToneDb(A.ToneHz):F1} dB; gains {string.Join(", ", gains)}");
         Assert.Equal(new Dictionary<string, double> { [A.Input] = 0, [B.Input] = 1 }, gains);
         Assert.True(after.Steady(b => b.ToneDb(A.ToneHz)) < after.Steady(b => b.ToneDb(B.ToneHz)) - 40, "the old program input must be gone");
-        Assert.Equal(1, program.Connections);
+        Assert.True(program.Connections == 1, program.ConnectionReport);
     }
 }

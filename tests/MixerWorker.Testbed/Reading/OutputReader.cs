@@ -68,6 +68,7 @@ public sealed class OutputReader : IDisposable
     private RgbFrame? _latest;
     private List<RgbFrame>? _recorded;
     private int _connections;
+    private readonly List<string> _connectionEnds = [];
 
     private sealed class StreamState
     {
@@ -124,6 +125,15 @@ public sealed class OutputReader : IDisposable
 
     /// <summary>Connections that received data (a reader refused before the publisher exists does not count).</summary>
     public int Connections => Volatile.Read(ref _connections);
+
+    /// <summary>
+    /// The connections that received data and why each that ended did (what the reader's pipeline reported),
+    /// for a test that expects one connection to say what broke it.
+    /// </summary>
+    public string ConnectionReport
+    {
+        get { lock (_lock) return $"{_streamId}: {Connections} connection(s) with data; ended: {(_connectionEnds.Count == 0 ? "none" : string.Join(" | ", _connectionEnds))}"; }
+    }
 
     public StreamStats Stats
     {
@@ -203,6 +213,7 @@ public sealed class OutputReader : IDisposable
         while (!_stop)
         {
             var probes = new List<IDisposable>();
+            var connectionsBefore = Connections;
             using var p = Build(out var appsink, probes);
             try
             {
@@ -220,6 +231,8 @@ public sealed class OutputReader : IDisposable
             }
             if (_readPath is not null && appsink is not null)
                 for (var sample = Native.gst_app_sink_try_pull_sample(appsink.Handle, 0); sample != 0; sample = Native.gst_app_sink_try_pull_sample(appsink.Handle, 0)) TakeFrame(sample);
+            if (Connections > connectionsBefore && !_stop)
+                lock (_lock) _connectionEnds.Add($"{DateTime.UtcNow:HH:mm:ss.fff} {(p.Failed ? string.Join("; ", p.Errors) : "ended")}");
             p.Pipeline.SetState(State.Null);
             foreach (var h in probes) h.Dispose();
             appsink?.Dispose();
