@@ -173,6 +173,15 @@ internal sealed class BusBranch : IDisposable
         return Guard.AtEncoder(runningTime, now) ? ProbeReturn.Ok : ProbeReturn.Drop;
     }
 
+    // GStreamer 1.26's muxer writes what it has once its latency is over, where 1.22's waited for every
+    // stream: pictures that reached it before the bus's sound had its caps made it announce the programme
+    // without sound (PMT), and again with it a moment later. Readers may take the first announcement for
+    // the stream's tracks (MediaMTX sets a path's tracks as its publisher starts; tsdemux makes new pads,
+    // and whatever was linked to the old ones gets nothing more). Until the sound is at the muxer its
+    // pictures are dropped (the 1.22 muxer wrote none of them either), and the first one let through
+    // asks the encoder for a keyframe, so the output starts with one. Encoder streaming thread.
+    private volatile bool _soundAtMux;
+
     // Encoder streaming thread: a picture on its way into the muxer. The muxer writes a buffer only
     // once every stream has one, the earliest first, so while the bus sheds, its sound would wait at
     // the muxer for the next picture (up to half a second, its pictures' gap). Told that the stream
@@ -180,6 +189,12 @@ internal sealed class BusBranch : IDisposable
     // kept for the sound's own gaps (OnSoundToMux).
     private ProbeReturn OnToMux(ProbeInfo info)
     {
+        if (!_soundAtMux)
+        {
+            if (!Sound.AtMuxer) return ProbeReturn.Drop;
+            _soundAtMux = true;
+            if (info.IsDeltaUnit) _encoderOutput.RequestKeyFrame();
+        }
         if (info.DataSize == 0 || info.BufferRunningTime(_muxVideo) is not { } runningTime || info.BufferPts is not { } pts) return ProbeReturn.Ok;
         Interlocked.Exchange(ref _videoPtsOffset, (long)pts - (long)runningTime);
         Guard.ToMux(runningTime);

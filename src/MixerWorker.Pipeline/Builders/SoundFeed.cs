@@ -32,6 +32,8 @@ internal sealed class SoundFeed : IDisposable
     /// <summary>The pad whose push carries each block through <see cref="Output"/>: what follows a block goes after its push here.</summary>
     internal Pad Through { get; }
     internal Element Entry => _entry;
+    /// <summary>Whether the muxer has the sound's caps, so it announces the stream with its sound (<see cref="BusBranch"/>). Any thread.</summary>
+    internal bool AtMuxer => _muxAudio?.CurrentCaps() is not null;
     /// <summary>
     /// Whether the bus hears its chain alone, so its director may set the chain's gains per frame
     /// (a crossfade, the end of a cut); a shared chain keeps the gains its buses' definitions give it.

@@ -141,9 +141,11 @@ public sealed class ConnectingOutputTests(ITestOutputHelper output)
         while ((start = h.StandIn.PublisherStarts(path).ElementAtOrDefault(connection) ?? []).Length < 48 * 1024 && watch.Elapsed < TimeSpan.FromSeconds(15))
             await Task.Delay(100);
         var report = TsCapture.Read(start);
-        output.WriteLine($"{path} connection {connection}: {start.Length} bytes; first PIDs {string.Join(" ", report.FirstPids)} (PMT {report.PmtPid}); " +
+        output.WriteLine($"{path} connection {connection}: {start.Length} bytes; first PIDs {string.Join(" ", report.FirstPids)} (PMT {report.PmtPid}: {string.Join(" ", report.FirstPmtStreams.Select(t => $"0x{t:X2}"))}); " +
             $"first picture NAL types {string.Join(" ", report.FirstPictureNals)}; {report.VideoPes} pictures, {report.Decoded} decoded");
         Assert.Equal([0, report.PmtPid], report.FirstPids.Take(2));
+        // The first PMT lists the sound as well as the picture: readers take it for the stream's tracks (MediaMTX keeps them).
+        Assert.True(report.FirstPmtStreams.Count == 2 && report.FirstPmtStreams.Contains(0x1B), $"first PMT lists stream types {string.Join(" ", report.FirstPmtStreams.Select(t => $"0x{t:X2}"))}");
         Assert.Superset(new HashSet<int> { 5, 7, 8 }, report.FirstPictureNals.ToHashSet());
         Assert.True(report.VideoPes >= 10, $"only {report.VideoPes} pictures");
         // The last picture may be cut short by the end of what was kept.

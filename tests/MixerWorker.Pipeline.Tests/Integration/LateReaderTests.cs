@@ -51,12 +51,14 @@ public sealed class LateReaderTests(ITestOutputHelper output)
         }
 
         var report = TsCapture.Read(capture.ToArray());
-        output.WriteLine($"first data {firstData?.TotalMilliseconds:F0} ms after joining; first PIDs {string.Join(" ", report.FirstPids)} (PMT {report.PmtPid}); " +
+        output.WriteLine($"first data {firstData?.TotalMilliseconds:F0} ms after joining; first PIDs {string.Join(" ", report.FirstPids)} (PMT {report.PmtPid}: {string.Join(" ", report.FirstPmtStreams.Select(t => $"0x{t:X2}"))}); " +
             $"first picture NAL types {string.Join(" ", report.FirstPictureNals)}; {report.VideoPes} pictures, {report.Decoded} decoded");
         Assert.NotNull(firstData);
         Assert.True(firstData < gop + Margin / 2, $"first data {firstData} after joining, GOP {gop}");
         // What MediaMTX's own muxer writes first for a new reader, so the demuxer needs nothing it has not got.
         Assert.Equal([0, report.PmtPid], report.FirstPids.Take(2));
+        // The first PMT lists the sound as well as the picture: readers take it for the stream's tracks (MediaMTX keeps them).
+        Assert.True(report.FirstPmtStreams.Count == 2 && report.FirstPmtStreams.Contains(0x1B), $"first PMT lists stream types {string.Join(" ", report.FirstPmtStreams.Select(t => $"0x{t:X2}"))}");
         // The first picture can be decoded on its own: SPS, PPS and an IDR slice.
         Assert.Superset(new HashSet<int> { 5, 7, 8 }, report.FirstPictureNals.ToHashSet());
         Assert.True(report.VideoPes >= 10, $"only {report.VideoPes} pictures arrived in {gop + Margin}");

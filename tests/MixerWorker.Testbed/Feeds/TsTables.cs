@@ -38,6 +38,16 @@ internal static class TsTables
         return null;
     }
 
+    /// <summary>The stream types a PMT section lists, in its order.</summary>
+    internal static IReadOnlyList<int> StreamTypes(ReadOnlySpan<byte> pmt)
+    {
+        var types = new List<int>();
+        if (pmt.Length < 16) return types;
+        for (var i = 12 + (((pmt[10] & 0x0F) << 8) | pmt[11]); i + 5 <= pmt.Length - 4; i += 5 + (((pmt[i + 3] & 0x0F) << 8) | pmt[i + 4]))
+            types.Add(pmt[i]);
+        return types;
+    }
+
     // CRC-32/MPEG-2 (ISO/IEC 13818-1 annex A): over a section with its CRC it is zero.
     private static uint Crc32Mpeg(ReadOnlySpan<byte> data)
     {

@@ -9,7 +9,8 @@ namespace MixerWorker.Testbed.Reading;
 /// <param name="VideoPes">H.264 pictures that began (PES starts on the video PID).</param>
 /// <param name="FirstPictureNals">The NAL unit types of the first picture received.</param>
 /// <param name="Decoded">Pictures the decoder made of the whole capture.</param>
-public sealed record TsCaptureReport(IReadOnlyList<int> FirstPids, int PmtPid, int VideoPes, IReadOnlyList<int> FirstPictureNals, int Decoded);
+/// <param name="FirstPmtStreams">The stream types the first PMT lists (H.264 0x1B; Opus and AAC are 0x06 and 0x0F).</param>
+public sealed record TsCaptureReport(IReadOnlyList<int> FirstPids, int PmtPid, int VideoPes, IReadOnlyList<int> FirstPictureNals, int Decoded, IReadOnlyList<int> FirstPmtStreams);
 
 /// <summary>Reads a raw TS capture (what an SRT reader received, messages concatenated). Test tool.</summary>
 public static class TsCapture
@@ -17,6 +18,7 @@ public static class TsCapture
     public static TsCaptureReport Read(byte[] ts)
     {
         int pmtPid = -1, videoPid = -1, videoPes = 0, firstPicturePid = -1;
+        IReadOnlyList<int> firstPmtStreams = [];
         var firstPids = new List<int>();
         // The first picture's PES, whole: an encoder's first keyframe can carry a long SEI before its slice.
         var firstPicture = new List<byte>();
@@ -28,7 +30,11 @@ public static class TsCapture
             if (videoPes == 1 && pid == firstPicturePid && !TsPacket.Pusi(p) && TsPacket.HasPayload(p)) firstPicture.AddRange(p[TsPacket.PayloadStart(p)..]);
             if (!TsPacket.Pusi(p) || !TsPacket.HasPayload(p)) continue;
             if (pid == 0 && pmtPid < 0) pmtPid = TsTables.Section(p, TsTables.PatTableId) is { } pat ? TsTables.PmtPid(pat) ?? -1 : -1;
-            else if (pid == pmtPid && videoPid < 0) videoPid = TsTables.Section(p, TsTables.PmtTableId) is { } pmt && TsTables.VideoStream(pmt) is { H265: false } v ? v.Pid : -1;
+            else if (pid == pmtPid && videoPid < 0 && TsTables.Section(p, TsTables.PmtTableId) is { } pmt)
+            {
+                firstPmtStreams = TsTables.StreamTypes(pmt);
+                videoPid = TsTables.VideoStream(pmt) is { H265: false } v ? v.Pid : -1;
+            }
             else if (pid == videoPid || (videoPid < 0 && TsPacket.IsVideoPes(p)))
             {
                 videoPes++;
@@ -37,7 +43,7 @@ public static class TsCapture
                 firstPicture.AddRange(p[TsPacket.PayloadStart(p)..]);
             }
         }
-        return new TsCaptureReport(firstPids, pmtPid, videoPes, NalTypes([.. firstPicture]), Decode(ts));
+        return new TsCaptureReport(firstPids, pmtPid, videoPes, NalTypes([.. firstPicture]), Decode(ts), firstPmtStreams);
     }
 
     private static List<int> NalTypes(ReadOnlySpan<byte> pes)
