@@ -48,6 +48,16 @@ public sealed class ConnectingOutputTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_bus_s_first_connection_announces_its_sound_with_its_picture_from_the_first_packet()
+    {
+        // Its output connects as the show starts, before the sound has reached the muxer: GStreamer 1.26's muxer,
+        // which does not wait for every stream, announced the programme without its sound there (BusBranch).
+        var scene = new SceneDefinition { Project = Project, Inputs = [new InputDefinition { Name = A.Input }], Buses = [Bus("program", 160, 90, At(A.Input, 0, 0, 160, 90))] };
+        await using var h = await StartShowAsync(output, scene, [A]);
+        await AssertStartsAtKeyframeAsync(h, "program", 0);
+    }
+
+    [Fact]
     public async Task A_bus_rebuilt_while_its_output_connects_is_rebuilt_at_once_and_its_output_then_connects_and_sends()
     {
         await using var h = new MixHarness(output);
