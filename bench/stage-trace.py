@@ -92,3 +92,23 @@ for name, per_where in per_step.items():
     row(name, per_where)
 row("muxer waits for the block holding its time (0 when it came first)", waits)
 row("muxer out after both picture and block were in", after)
+
+# Buses whose encodes start together (within 12 ms of the first: the same input pictures arrived) queue for the cores:
+# each group ranked by when its encodes finished.
+starts = sorted((at[rt][0], times["tomux"][w][rt][0]) for w, at in times["encode"].items() for rt in at if rt in times["tomux"].get(w, {}))
+groups, current = [], []
+for s, o in starts:
+    if current and s - current[0][0] > 12e6:
+        groups.append(current)
+        current = []
+    current.append((s, o))
+if current:
+    groups.append(current)
+by_rank = defaultdict(list)
+for g in groups:
+    for i, (s, o) in enumerate(sorted(g, key=lambda e: e[1])):
+        by_rank[i].append((o - s) / 1e6)
+if len(times["encode"]) > 1:
+    print()
+    print("Encodes that started together (within 12 ms), by the order they finished: " +
+          " · ".join(f"{pct(v, .5):.1f}/{pct(v, .95):.1f}" for _, v in sorted(by_rank.items()) if len(v) >= 20) + " ms (p50/p95)")
