@@ -16,6 +16,9 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
     // A settled show skips nothing: every skipped frame is a picture the engine counted as late. A repeat with every
     // picture counted in time is let pass once per box (one box in 28 on an idle machine, with no late picture counted).
     private const int SkipTolerance = 0, RepeatTolerance = 1;
+    // A show the machine starved (the engine counted late pictures in some box) loses a picture or two it does not
+    // count (under load: a box with none counted late skipped 3 frames while the one beside it counted 5).
+    private const int StarvedTolerance = 2;
     // The tolerance of the case whose feed jumps: its timeline starts afresh and settles again within the measurement.
     private const int JumpTolerance = 2;
     private const double MostSettledMoveMs = 100;
@@ -55,14 +58,20 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
     // is allowed for too, no more (on an idle machine none happens). A box whose pictures came late by the dozen is
     // no hiccup any more (the timeline placed them wrong, or the machine cannot run the test), and a settled timeline
     // moves by tens of milliseconds at most, never for a stalled second (a freeze of the box, then as long a skip).
-    private static void AssertSmooth(TimingReport report, bool steady = true) => Assert.All(report.Boxes, b =>
+    private static void AssertSmooth(TimingReport report, bool steady = true)
     {
-        Assert.True(b.LatePictures is { } late && late <= b.Frames / 4, $"late pictures beyond a hiccup: {b}");
-        if (steady)
+        var starved = report.Boxes.Any(b => b.LatePictures > 0);
+        Assert.All(report.Boxes, b =>
         {
-            Assert.True(b.TimelineMoves is { } moves && moves.MovedMs <= MostSettledMoveMs, $"timeline moved by more than a settled one follows: {b}");
-            Assert.True(b.IsSmoothBesidesDeliberate(SkipTolerance, RepeatTolerance, corrections: 1), b.ToString());
-        }
-        else Assert.True(b.IsSmoothBesidesDeliberate(JumpTolerance), b.ToString());
-    });
+            Assert.True(b.LatePictures is { } late && late <= b.Frames / 4, $"late pictures beyond a hiccup: {b}");
+            if (steady)
+            {
+                Assert.True(b.TimelineMoves is { } moves && moves.MovedMs <= MostSettledMoveMs, $"timeline moved by more than a settled one follows: {b}");
+                Assert.True(starved
+                    ? b.IsSmoothBesidesDeliberate(StarvedTolerance, corrections: 1)
+                    : b.IsSmoothBesidesDeliberate(SkipTolerance, RepeatTolerance, corrections: 1), b.ToString());
+            }
+            else Assert.True(b.IsSmoothBesidesDeliberate(JumpTolerance), b.ToString());
+        });
+    }
 }
