@@ -16,6 +16,8 @@
 #      to the median hop, and with the senders traced once more with each bus's worker → hub hop levelled to the
 #      shortest publisher → hub hop as well (stamps --equal-hops; bench/README.md says why)
 #      HUB_PREFIX="chrt -f 20": a command the stand-in is run under; FEED_PREFIX="nice -n 10": the same for the feeds
+#      STAGES=1: the worker traces each picture and block of sound through its stages (MIXERWORKER_STAGE_TRACE) and a
+#      table per case says how late each stage handles them over the measured window (bench/stage-trace.py)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -34,6 +36,7 @@ READER=${READER:-live}
 LEVEL_HOPS=${LEVEL_HOPS:-}
 HUB_PREFIX=${HUB_PREFIX:-}
 FEED_PREFIX=${FEED_PREFIX:-}
+STAGES=${STAGES:-}
 FFMPEG_GLOBAL_OPTS=${FFMPEG_GLOBAL_OPTS:-}
 # Less probing than this leaves ffmpeg without a frame rate for some inputs (it then delivers about 15 fps).
 FFMPEG_INPUT_OPTS=${FFMPEG_INPUT_OPTS:-"-thread_queue_size 512 -analyzeduration 1000000 -probesize 1000000"}
@@ -89,7 +92,7 @@ run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
   echo "$label, $mixer ..." >&2
   start_helpers_feeds "$dir" "$life" "$delay"
   if [ "$mixer" = worker ]; then
-    env ${SEND_TRACE:+LD_PRELOAD=$SEND_TRACE SRT_SEND_TRACE=$dir/sends} dotnet "$WORKER_DLL" run "$dir/scene.json" --duration "$life" >"$dir/mixer.log" 2>&1 &
+    env ${SEND_TRACE:+LD_PRELOAD=$SEND_TRACE SRT_SEND_TRACE=$dir/sends} ${STAGES:+MIXERWORKER_STAGE_TRACE=$dir/stages} dotnet "$WORKER_DLL" run "$dir/scene.json" --duration "$life" >"$dir/mixer.log" 2>&1 &
   else
     ffmpeg_grid_cmd "$n"
     "${FFMPEG_CMD[@]}" >"$dir/mixer.log" 2>&1 &
@@ -107,6 +110,10 @@ run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
     'BEGIN { printf "%.0f | %.0f", 100 * c / k / t, 100 * h / k / t }') |")
   kill -TERM "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true
   stop_helpers
+  if [ -n "$STAGES" ] && [ "$mixer" = worker ] && [ -s "$dir/stages.$mpid" ]; then
+    python3 "$BENCH_DIR/stage-trace.py" "$dir/stages.$mpid" "$label" "$((WARMUP_S + SETTLE_S))" "$((WARMUP_S + SETTLE_S + MEASURE_S))" >>"$WORK/stages.md" || true
+    echo >>"$WORK/stages.md"
+  fi
   [ -z "$HOPS" ] || python3 "$BENCH_DIR/srt-hops.py" "$dir/standin.trace" "$dir/read" "$label, $mixer" "$dir/hops.txt" "$dir/hops-hub.txt" >>"$WORK/hops.md" || true
   # The recordings are decoded now, on an idle machine.
   [ "$READER" = record ] && { "${stamps[@]}" --from "$dir/read" "${analyse[@]}" >>"$dir/stamps.log" 2>&1 || true; }
@@ -171,6 +178,7 @@ done
   cat "$WORK/detail.md"
   echo
   [ ! -s "$WORK/hops.md" ] || { cat "$WORK/hops.md"; echo; }
+  [ ! -s "$WORK/stages.md" ] || cat "$WORK/stages.md"
   echo "CPU during the measurement, % of one core (the reader process is not counted in either):"
   echo
   echo "| Case | Mixer | Mixer CPU % | Stand-in + feeds CPU % |"

@@ -54,7 +54,7 @@ internal sealed class BusAudio : IDisposable
     // Who is told of each encoded block: buses waiting to move here (SoundFeed). Replaced whole on the control thread.
     private volatile Action[] _encodedWatchers = [];
     private long _encodedEndNs = -1;
-    private readonly Pad _teeSink;
+    private readonly Pad _teeSink, _masterSrc;
     private readonly ProbeHandle _encodedProbe;
     private readonly SpanAction<float> _treat;
     private readonly ProbeHandle _peakLimiterProbe;
@@ -111,12 +111,14 @@ internal sealed class BusAudio : IDisposable
         });
         _treat = Treat;
         // Limiter, then meter, so the bus meter reads what the encoder gets.
-        using (var masterSrc = _master.StaticPad("src"))
-            _peakLimiterProbe = graph.AddProbe(masterSrc, ProbeType.Buffer, info =>
-            {
-                info.MapWritable(_treat);
-                return ProbeReturn.Ok;
-            });
+        _masterSrc = _master.StaticPad("src");
+        _peakLimiterProbe = graph.AddProbe(_masterSrc, ProbeType.Buffer, info =>
+        {
+            if (StageTrace.On && info.BufferRunningTime(_masterSrc) is { } runningTime && graph.Pipeline.RunningTimeNow() is { } now)
+                StageTrace.Note("mix", _name, runningTime, now, info.BufferDurationNs ?? 0);
+            info.MapWritable(_treat);
+            return ProbeReturn.Ok;
+        });
         _teeSink = tee.StaticPad("sink");
         _encodedProbe = graph.AddProbe(_teeSink, ProbeType.Buffer, OnEncoded);
         ApplyMaster(bus.Audio);
@@ -133,7 +135,10 @@ internal sealed class BusAudio : IDisposable
     private ProbeReturn OnEncoded(ProbeInfo info)
     {
         if (info.BufferRunningTime(_teeSink) is { } start)
+        {
             Interlocked.Exchange(ref _encodedEndNs, (long)start + (info.BufferDurationNs ?? 0));
+            if (StageTrace.On && _graph.Pipeline.RunningTimeNow() is { } now) StageTrace.Note("sound.encoded", _name, start, now, info.BufferDurationNs ?? 0);
+        }
         foreach (var watcher in _encodedWatchers) watcher();
         return ProbeReturn.Ok;
     }
@@ -245,5 +250,6 @@ internal sealed class BusAudio : IDisposable
         foreach (var e in _elements) _graph.Remove(e);
         foreach (var e in _elements) e.Dispose();
         _teeSink.Dispose();
+        _masterSrc.Dispose();
     }
 }

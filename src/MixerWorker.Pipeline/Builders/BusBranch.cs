@@ -161,6 +161,7 @@ internal sealed class BusBranch : IDisposable
     private ProbeReturn OnComposited(ProbeInfo info)
     {
         if (info.BufferRunningTime(_compositorSrc) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
+        StageTrace.Note("composited", Name, runningTime, now);
         var verdict = Guard.AtCompositor(runningTime, now);
         if (verdict.SkipUntilNs is { } until) _compositorSrc.SendLateness(runningTime, (long)(until - runningTime));
         return verdict.Keep ? ProbeReturn.Ok : ProbeReturn.Drop;
@@ -170,6 +171,7 @@ internal sealed class BusBranch : IDisposable
     private ProbeReturn OnToEncoder(ProbeInfo info)
     {
         if (info.BufferRunningTime(_encoderInput) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
+        StageTrace.Note("encode", Name, runningTime, now);
         return Guard.AtEncoder(runningTime, now) ? ProbeReturn.Ok : ProbeReturn.Drop;
     }
 
@@ -182,6 +184,7 @@ internal sealed class BusBranch : IDisposable
     {
         if (info.DataSize == 0 || info.BufferRunningTime(_muxVideo) is not { } runningTime || info.BufferPts is not { } pts) return ProbeReturn.Ok;
         Interlocked.Exchange(ref _videoPtsOffset, (long)pts - (long)runningTime);
+        if (StageTrace.On && _graph.Pipeline.RunningTimeNow() is { } now) StageTrace.Note("tomux", Name, runningTime, now);
         Guard.ToMux(runningTime);
         Leaving.ToMux(runningTime);
         if (Guard.NothingAfter(runningTime) is { } gap)
@@ -215,6 +218,7 @@ internal sealed class BusBranch : IDisposable
             _encoderOutput.SendGapAside((ulong)((long)until + Interlocked.Read(ref _videoPtsOffset)), 0);
         if (!Sound.MayHold(duration)) return ProbeReturn.Drop;
         if (duration > 0 && info.BufferPts is { } pts) Sound.Through.SendGapAfterThisPush(pts + (ulong)duration, 0);
+        StageTrace.Note("sound.tomux", Name, runningTime, now, duration);
         return ProbeReturn.Ok;
     }
 

@@ -24,6 +24,7 @@ internal sealed class InputBranch : IDisposable
     private readonly ProbeHandle _audioQueries;
     private readonly ProbeHandle[] _latencyAnswers;
     private readonly ProbeHandle _frameCounter;
+    private readonly ProbeHandle[] _traced = [];
     private long _framesIn;
     private long _lastFrameTick;
     private (double GainDb, bool Muted, int DelayMs) _audioSettings = (0, false, 0);
@@ -84,6 +85,13 @@ internal sealed class InputBranch : IDisposable
             Interlocked.Exchange(ref _lastFrameTick, Environment.TickCount64);
             return ProbeReturn.Ok;
         });
+        if (StageTrace.On)
+            _traced = [.. new[] { (VideoEntry, "in.video"), (AudioEntry, "in.sound") }.Select(e => graph.AddProbe(e.Item1, ProbeType.Buffer, info =>
+            {
+                if (info.BufferRunningTime(e.Item1) is { } runningTime && graph.Pipeline.RunningTimeNow() is { } now)
+                    StageTrace.Note(e.Item2, name, runningTime, now, info.BufferDurationNs ?? 0);
+                return ProbeReturn.Ok;
+            }))];
     }
 
     /// <summary>
@@ -120,6 +128,7 @@ internal sealed class InputBranch : IDisposable
     public void Dispose()
     {
         _frameCounter.Dispose();
+        foreach (var p in _traced) p.Dispose();
         VideoEntry.Dispose();
         AudioEntry.Dispose();
         _delayPad.Dispose();

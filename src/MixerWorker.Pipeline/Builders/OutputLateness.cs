@@ -74,6 +74,7 @@ internal sealed class OutputLateness(LatenessGuard guard)
                 Interlocked.Increment(ref _unpaired);
                 continue;
             }
+            StageTrace.Note("leave", guard.Bus, r, now);
             var late = guard.LateNs(r, now);
             Interlocked.Increment(ref _sent);
             if (late > guard.MaxLateNs) Interlocked.Increment(ref _late);
