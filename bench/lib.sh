@@ -21,7 +21,7 @@ unset MEDIAMTX__TOKEN
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # As the image sets it (docker/Dockerfile.gst), so the benches measure the worker the image runs.
 export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
-export DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x400000}
+export DOTNET_GCgen0size=${DOTNET_GCgen0size:-400000}
 
 CLK_TCK=$(getconf CLK_TCK)
 
