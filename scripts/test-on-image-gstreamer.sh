@@ -35,9 +35,9 @@ image_packages() {
        listing { sub(/#.*/, ""); gsub(/\\/, ""); for (i = 1; i <= NF; i++) print $i }' "$repo/docker/Dockerfile.gst" \
     | grep -v -e '^[$"]' -e '^-' -e '^mesa-va-drivers$' -e '^vainfo$' -e '^libnvrtc' || true
 }
-# What the tests start or load besides: run.sh's extra packages (gstreamer1.0-x, redis-server), setpriv and
-# taskset (util-linux), and ICU for the .NET runtime (trixie's soname).
-TEST_PACKAGES=(gstreamer1.0-x redis-server util-linux libicu76)
+# What the tests start or load besides: run.sh's extra packages (gstreamer1.0-x, redis-server, chromium for
+# the dashboard's browser test), setpriv and taskset (util-linux), and ICU for the .NET runtime (trixie's soname).
+TEST_PACKAGES=(gstreamer1.0-x redis-server chromium util-linux libicu76)
 mapfile -t packages < <(image_packages)
 [ ${#packages[@]} -gt 5 ] || die "could not read the runtime packages from docker/Dockerfile.gst"
 packages+=("${TEST_PACKAGES[@]}")

@@ -134,6 +134,8 @@ internal sealed class BusAudio : IDisposable
     // On the chain's thread, before the tee hands the block to the buses that hear it.
     private ProbeReturn OnEncoded(ProbeInfo info)
     {
+        // Where this thread's wait for a CPU stands, for a bus that finds the block too late (LatenessGuard.DroppedWhileStarved).
+        RunQueueWait.Note();
         if (info.BufferRunningTime(_teeSink) is { } start)
         {
             Interlocked.Exchange(ref _encodedEndNs, (long)start + (info.BufferDurationNs ?? 0));

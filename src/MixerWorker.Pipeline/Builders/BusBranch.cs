@@ -213,7 +213,11 @@ internal sealed class BusBranch : IDisposable
         if (info.BufferRunningTime(Sound.Output) is not { } runningTime || _graph.Pipeline.RunningTimeNow() is not { } now) return ProbeReturn.Ok;
         var duration = info.BufferDurationNs ?? 0;
         if (!Sound.Takes((long)runningTime, duration)) return ProbeReturn.Drop;
-        if (!Guard.AtAudio(runningTime, now, duration)) return ProbeReturn.Drop;
+        if (!Guard.AtAudio(runningTime, now, duration))
+        {
+            if (RunQueueWait.WaitedInLastNs((long)(now - runningTime)) is { } waited) Guard.DroppedWhileStarved(runningTime, now, duration, waited);
+            return ProbeReturn.Drop;
+        }
         if (Guard.NoPictureBefore(now) is { } until)
             _encoderOutput.SendGapAside((ulong)((long)until + Interlocked.Read(ref _videoPtsOffset)), 0);
         if (!Sound.MayHold(duration)) return ProbeReturn.Drop;

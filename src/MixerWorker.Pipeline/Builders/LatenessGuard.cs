@@ -30,7 +30,7 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     private readonly long _frameNs = 1_000_000_000L / fps;
     private long _latencyNs = latency.Ticks * 100, _audioLatencyNs = latency.Ticks * 100;
     private volatile bool _armed;
-    private long _dropped, _delivered, _episodes, _worstLateNs = long.MinValue, _audioDroppedNs;
+    private long _dropped, _delivered, _episodes, _worstLateNs = long.MinValue, _audioDroppedNs, _audioStarvedNs;
     // The latest running time the muxer's video pad was given (a picture or a gap), and the latest
     // picture handed to the encoder; -1 before the first.
     private long _toMuxNs = -1, _encodingNs = -1;
@@ -63,6 +63,8 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     internal long Episodes => Interlocked.Read(ref _episodes);
     /// <summary>Sound thrown away because it was late, in nanoseconds of sound.</summary>
     internal long AudioDroppedNs => Interlocked.Read(ref _audioDroppedNs);
+    /// <summary>Of <see cref="AudioDroppedNs"/>, what was dropped only because its chain's thread waited for a CPU (<see cref="DroppedWhileStarved"/>).</summary>
+    internal long AudioStarvedNs => Interlocked.Read(ref _audioStarvedNs);
     internal bool Dropping => _inEpisode;
     internal double DeliveredFps => _deliveredFps;
 
@@ -233,6 +235,18 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
         if (Late(runningTime, now, Interlocked.Read(ref _audioLatencyNs)) <= MaxLateNs) return true;
         Interlocked.Add(ref _audioDroppedNs, durationNs);
         return false;
+    }
+
+    /// <summary>
+    /// Of a block <see cref="AtAudio"/> just dropped, whose chain's thread waited <paramref name="waitedNs"/>
+    /// on the run queue since the block's start: counts it as dropped for want of CPU where it would
+    /// have come in time without that wait. A block held back by what its thread waited on (a muxer, a
+    /// move between chains) is not: a thread that waits on something sleeps and waits on no run queue.
+    /// The mix chain's streaming thread.
+    /// </summary>
+    internal void DroppedWhileStarved(ulong runningTime, ulong now, long durationNs, long waitedNs)
+    {
+        if (Late(runningTime, now, Interlocked.Read(ref _audioLatencyNs)) - waitedNs <= MaxLateNs) Interlocked.Add(ref _audioStarvedNs, durationNs);
     }
 
     /// <summary>Frames the encoder's queue threw away because the encoder was still busy.</summary>

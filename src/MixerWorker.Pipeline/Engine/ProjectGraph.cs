@@ -604,6 +604,30 @@ internal sealed class ProjectGraph(
         return graph.AddProbe(muxSrc, ProbeType.Block | ProbeType.Buffer | ProbeType.BufferList, _ => ProbeReturn.Ok);
     }
 
+    /// <summary>
+    /// Holds the mix chain a bus hears on its thread, once, at its next block, asleep as a thread waiting on a
+    /// lock or a pad is (tests: a chain held back, which is no shortage of CPU).
+    /// </summary>
+    internal IDisposable HoldSoundChain(string bus, TimeSpan hold)
+    {
+        graph.AssertOwnerThread();
+        var chain = _buses[bus].Branch.Sound.Current ?? throw new InvalidOperationException($"bus {bus} hears no mix chain");
+        using var teeSink = chain.Output.StaticPad("sink");
+        var held = 0;
+        return graph.AddProbe(teeSink, ProbeType.Buffer, _ =>
+        {
+            if (Interlocked.Exchange(ref held, 1) == 0) Thread.Sleep(hold);
+            return ProbeReturn.Ok;
+        });
+    }
+
+    /// <summary>Per bus, the sound dropped late so far, and of it what was dropped for want of CPU (<see cref="LatenessGuard.AudioStarvedNs"/>; tests).</summary>
+    internal IReadOnlyDictionary<string, (TimeSpan Dropped, TimeSpan Starved)> SoundDroppedLate()
+    {
+        graph.AssertOwnerThread();
+        return _buses.ToDictionary(b => b.Key, b => (TimeSpan.FromTicks(b.Value.Branch.Guard.AudioDroppedNs / 100), TimeSpan.FromTicks(b.Value.Branch.Guard.AudioStarvedNs / 100)));
+    }
+
     /// <summary>Each connected input's <see cref="SourceCounters"/> (tests, benches).</summary>
     internal IReadOnlyDictionary<string, SourceCounters> SourceCounters()
     {

@@ -211,6 +211,12 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>Per bus, in layout order, each box's source and the pictures that reached it too late for any frame (internal: tests and benches).</summary>
     internal Task<IReadOnlyDictionary<string, IReadOnlyList<(string Source, long LatePictures)>>> GetBoxLatenessAsync() => _control.Invoke(_project.BoxLateness);
 
+    /// <summary>Holds the mix chain <paramref name="bus"/> hears on its thread, once, for <paramref name="hold"/> (internal: tests hold a chain back as a stuck muxer would).</summary>
+    internal Task<IDisposable> HoldSoundChainAsync(string bus, TimeSpan hold) => _control.Invoke(() => _project.HoldSoundChain(bus, hold));
+
+    /// <summary>Per bus, the sound dropped late so far, and of it what was dropped only because its chain's thread waited for a CPU (internal: tests).</summary>
+    internal Task<IReadOnlyDictionary<string, (TimeSpan Dropped, TimeSpan Starved)>> GetSoundDroppedLateAsync() => _control.Invoke(_project.SoundDroppedLate);
+
     /// <summary>Each connected input's losses, timeline moves and decoder skips so far (internal: tests and benches).</summary>
     internal Task<IReadOnlyDictionary<string, SourceCounters>> GetSourceCountersAsync() => _control.Invoke(_project.SourceCounters);
 

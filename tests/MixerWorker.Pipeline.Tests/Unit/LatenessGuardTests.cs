@@ -133,6 +133,34 @@ public sealed class LatenessGuardTests
         Assert.Equal(500, episode!.Value.AudioDropped.TotalMilliseconds);
     }
 
+    [Fact]
+    public void Sound_dropped_late_counts_as_starved_only_where_the_chain_s_wait_for_a_cpu_made_it_too_late()
+    {
+        var guard = new LatenessGuard("aux1", 30, Latency) { AudioLatency = TimeSpan.FromMilliseconds(100) };
+        Simulate(guard, costMs: 10, seconds: 2);
+        const ulong buffer = 20 * Ms;
+        ulong runningTime = 10_000 * Ms;
+        // 250 ms after its time: 83.3 ms past what may pass (100 + 66.7). A thread that waited 84 ms or more
+        // for a CPU would have been in time; one that waited 83 ms (held the rest, asleep) would not.
+        foreach (var waitedMs in new long[] { 90, 84, 83, 0 })
+        {
+            Assert.False(guard.AtAudio(runningTime, runningTime + 250 * Ms, (long)buffer));
+            guard.DroppedWhileStarved(runningTime, runningTime + 250 * Ms, (long)buffer, waitedMs * (long)Ms);
+            runningTime += buffer;
+        }
+        Assert.Equal(80 * (long)Ms, guard.AudioDroppedNs);
+        Assert.Equal(40 * (long)Ms, guard.AudioStarvedNs);
+    }
+
+    [Theory]
+    [InlineData("858793 5051744 2\n", 5051744L)]
+    [InlineData("0 0 0\n", 0L)]
+    [InlineData("12 34", 34L)]
+    [InlineData("12\n", null)]
+    [InlineData("", null)]
+    public void The_run_queue_wait_is_the_second_field_of_schedstat(string text, long? waited) =>
+        Assert.Equal(waited, MixerWorker.Pipeline.Interop.RunQueueWait.SecondField(System.Text.Encoding.ASCII.GetBytes(text)));
+
     /// <summary>
     /// A bus making one frame in 15 whose input falls behind for a moment around one of those frames (eight
     /// pictures 130 ms after their running time, past the bus's 90 ms deadline; the rest 40 ms, as in the
