@@ -48,6 +48,13 @@ internal sealed class BusDirector : IDisposable
     private volatile bool _showedPicture;
     // A "no signal" card per input without signal and box size shown, drawn where such a box is.
     private Dictionary<(string Input, int Width, int Height), NoSignalCard> _cards = [];
+    // Compositor thread: the steady shot's frame, composed once per shot, and what the frames since it was last
+    // drawn were drawn from (SameAsDrawn).
+    private BusDefinition? _composedFor;
+    private ComposedFrame? _composed;
+    private readonly Func<BoxKey, BoxBranch?> _steadyBranchOf;
+    private (ComposedFrame? Frame, IReadOnlySet<string>? Live, object? Cards, List<BoxBranch>? Branches, int Veils) _drawn;
+    private int _drawnAlike;
 
     /// <summary>Raised on the control thread when a transition has finished.</summary>
     internal event Action? TransitionFinished;
@@ -65,6 +72,7 @@ internal sealed class BusDirector : IDisposable
         _format = bus.Format;
         _steady = bus with { Layout = [], Preset = null };
         _toControlThread = toControlThread;
+        _steadyBranchOf = k => k.Side == Side.From && k.Index < _steadyBranches.Count ? _steadyBranches[k.Index] : null;
         graph.ConnectSamplesSelected(compositor, OnFrame);
     }
 
@@ -258,16 +266,32 @@ internal sealed class BusDirector : IDisposable
         {
             Volatile.Write(ref _lastRunningTime, runningTime);
             var (frame, branches) = FrameAt(runningTime);
-            Draw(frame, branches);
+            if (!SameAsDrawn(frame)) Draw(frame, branches);
             _fadeVeil?.Show(_fadeToBlack.At(runningTime));
             foreach (var overlay in _graphics) overlay.Branch.Show(overlay.Fade.At(runningTime));
         }
     }
 
+    // Between shots every frame is drawn as the one before it, and each of the bus's 30 frames a second composed the
+    // shot and placed its boxes again to find nothing to change (a compositor thread's largest managed cost). Drawn
+    // again while anything it is drawn from changes, during a transition, until a picture has been shown, and for a
+    // second after each change (pictures a wipe cut, still in the boxes' queues, are placed where their cut puts them).
+    // Caller holds _lock.
+    private bool SameAsDrawn(ComposedFrame frame)
+    {
+        var now = (frame, _live, (object)_cards, _steadyBranches, _dipVeils.Count);
+        if (_active is not null || !_showedPicture || now != _drawn) { _drawn = now; _drawnAlike = 0; return false; }
+        if (_drawnAlike <= _format.Fps) _drawnAlike++;
+        return _drawnAlike > _format.Fps;
+    }
+
     private (ComposedFrame Frame, Func<BoxKey, BoxBranch?> Branch) FrameAt(ulong runningTime)
     {
         if (_active is not { } t)
-            return (FrameComposer.Steady(_steady), k => k.Side == Side.From && k.Index < _steadyBranches.Count ? _steadyBranches[k.Index] : null);
+        {
+            if (_composedFor != _steady) (_composed, _composedFor) = (FrameComposer.Steady(_steady), _steady);
+            return (_composed!, _steadyBranchOf);
+        }
         BoxBranch? Of(BoxKey k) => BranchOf(t, k);
         if (t.StartedAt is null)
         {

@@ -53,10 +53,12 @@ internal sealed class InputTimeline
     private ulong? _firstSoundAt;
     private ulong _windowStart;
     private long _windowLength;
+    private enum Phase { Settling, Confirming, Settled }
     // Settling: from an anchor until a short window ends without a correction (or MaxSettlingWindows
     // have passed), each window is a short one, so that an anchor placed late (the first pictures left
     // their decoder in a start-up backlog) is corrected within a second rather than one window later.
-    private bool _settling;
+    // Confirming: then one whole window, whose earliest frames are due exactly as they come out (see EndWindow).
+    private Phase _phase;
     private int _settlingWindows;
     // Once settled, the lateness of the window before: a correction needs two windows in a row that
     // stray the same way (see EndWindow).
@@ -87,8 +89,8 @@ internal sealed class InputTimeline
     /// <summary>Buffers dropped because they belong to no timeline yet (sound before the first picture) or to an old one.</summary>
     internal long HeldBack { get; private set; }
     internal long? OffsetNs { get { lock (_lock) return _offset; } }
-    /// <summary>Anchored, and the short windows after the anchor are over: from now on the offset moves only for a lasting drift.</summary>
-    internal bool Settled { get { lock (_lock) return _offset is not null && !_settling; } }
+    /// <summary>Anchored, and the windows that settle the anchor are over: from now on the offset moves only for a lasting drift.</summary>
+    internal bool Settled { get { lock (_lock) return _offset is not null && _phase == Phase.Settled; } }
 
     /// <summary>
     /// Places one decoded buffer whose running time before any offset is <paramref name="runningTime"/>;
@@ -144,41 +146,50 @@ internal sealed class InputTimeline
         _laterNs = 0;
         _masterLast = runningTime;
         _masterLastAt = now;
-        (_settling, _settlingWindows, _previousLatest) = (true, 0, null);
+        (_phase, _settlingWindows, _previousLatest) = (Phase.Settling, 0, null);
         StartWindow(now, FirstWindowNs);
         return _offset.Value;
     }
 
     // The latest track sets the pace: the earliest frame of the latest track should be due right as
-    // it comes out. The correction applies from the next buffer on. While settling, a window that
-    // strays is corrected at once. Once settled, only a lasting stray is: two windows in a row beyond
-    // the band the same way, by the smaller of the two. What moves a timeline for good is clock drift
-    // (well under a millisecond a window) or a backlog that never drains, both lasting; a machine that
-    // stalls for a second makes one window's pictures all late, and a timeline moved later for that
-    // would freeze every box of the input for as long, then skip as much when its pictures came on time
-    // again and the timeline moved back. Moving later is bounded: a decoder that falls ever further
-    // behind (a starved machine) must not drag the buses' timeline with it; its frames come too late
-    // and are left out instead.
+    // it comes out. The correction applies from the next buffer on. While settling, a short window that
+    // strays is corrected at once. Then one whole window confirms: if even its earliest frames came out
+    // early, by any amount, the timeline moves earlier by that much at once. The short windows leave the
+    // timeline a little late: their pictures leave the decoder while the process is still busy starting
+    // (the encoders, the other inputs), and the earliest of 15 pictures is later than the earliest of
+    // 60 anyway (20-45 ms later than the whole windows after them, on an idle machine); settled there,
+    // the timeline moved earlier a few seconds into the show, which a box showed as a skip. No stall
+    // makes a frame early, so that correction needs no second window; a window that came out late is
+    // left to the settled rule. Once settled, only a lasting stray moves the timeline: two windows in a
+    // row beyond the band the same way, by the smaller of the two. What moves a timeline for good is
+    // clock drift (well under a millisecond a window) or a backlog that never drains, both lasting; a
+    // machine that stalls for a second makes one window's pictures all late, and a timeline moved later
+    // for that would freeze every box of the input for as long, then skip as much when its pictures came
+    // on time again and the timeline moved back. Moving later is bounded: a decoder that falls ever
+    // further behind (a starved machine) must not drag the buses' timeline with it; its frames come too
+    // late and are left out instead.
     private Change? EndWindow(ulong now)
     {
         var latest = _low.Where(l => l != long.MaxValue).DefaultIfEmpty(0).Max();
-        var settling = _settling;
+        var phase = _phase;
         var previous = _previousLatest;
-        _previousLatest = settling ? null : latest;
+        _previousLatest = phase == Phase.Settling ? null : latest;
         long by = 0;
-        if (Math.Abs(latest) > _bandNs)
+        if (phase == Phase.Confirming && latest < 0) by = latest;
+        else if (Math.Abs(latest) > _bandNs)
         {
-            if (settling) by = latest;
+            if (phase == Phase.Settling) by = latest;
             else if (previous is { } p && Math.Abs(p) > _bandNs && Math.Sign(p) == Math.Sign(latest))
                 by = Math.Sign(latest) * Math.Min(Math.Abs(p), Math.Abs(latest));
         }
-        if (settling && (by == 0 || ++_settlingWindows >= MaxSettlingWindows)) _settling = false;
-        StartWindow(now, _settling ? FirstWindowNs : WindowNs);
+        if (phase == Phase.Settling && (by == 0 || ++_settlingWindows >= MaxSettlingWindows)) _phase = Phase.Confirming;
+        else if (phase == Phase.Confirming) _phase = Phase.Settled;
+        StartWindow(now, _phase == Phase.Settling ? FirstWindowNs : WindowNs);
         if (by > 0) by = Math.Min(by, _maxLaterNs - _laterNs);
         if (by == 0) return null;
         _offset += by;
         _laterNs = Math.Max(0, _laterNs + by);
-        if (!settling) _previousLatest = null;
+        if (phase != Phase.Settling) _previousLatest = null;
         Corrections++;
         MovedNs += Math.Abs(by);
         return new Change(ChangeKind.Corrected, by);

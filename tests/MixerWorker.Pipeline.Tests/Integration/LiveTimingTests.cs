@@ -8,12 +8,19 @@ namespace MixerWorker.Pipeline.Tests.Integration;
 /// <summary>
 /// Issue 9: every input frame that arrives in time is shown, at its place in time. Moving feeds into
 /// a 2x2 grid of a 30 fps bus, read back box by box: no repeat or skip beyond what the frame-rate
-/// conversion needs (25 → 30 repeats one frame in six), with a frame or two of tolerance for the
-/// start of the measurement.
+/// conversion needs (25 → 30 repeats one frame in six). The measurement starts once every input's
+/// timeline has settled, so the start needs no tolerance.
 /// </summary>
 public sealed class LiveTimingTests(ITestOutputHelper output)
 {
-    private const int Tolerance = 2;
+    // A settled show skips nothing: every skipped frame is a picture the engine counted as late. A repeat with every
+    // picture counted in time is let pass once per box (one box in 28 on an idle machine, with no late picture counted).
+    private const int SkipTolerance = 0, RepeatTolerance = 1;
+    // A show the machine starved (the engine counted late pictures in some box) loses a picture or two it does not
+    // count (under load: a box with none counted late skipped 3 frames while the one beside it counted 5).
+    private const int StarvedTolerance = 2;
+    // The tolerance of the case whose feed jumps: its timeline starts afresh and settles again within the measurement.
+    private const int JumpTolerance = 2;
     private const double MostSettledMoveMs = 100;
 
     [Theory]
@@ -46,15 +53,25 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
 
     // A loaded machine (CI's two cores, other tests beside) starves the show now and then: a picture that leaves
     // its decoder or scaler too late for its frame is left out, as issue 9 wants (lateness stays bounded), and the
-    // engine counts it; an input's timeline follows its input by a correction now and then. Those are allowed for;
-    // a repeat or skip with every picture in time is a fault. A box whose pictures came late by the dozen is no
-    // hiccup any more (the timeline placed them wrong, or the machine cannot run the test), and a settled timeline
-    // moves by tens of milliseconds at most (drift, what was left of a start-up backlog), never for a stalled second
-    // (a freeze of the box, then as long a skip).
-    private static void AssertSmooth(TimingReport report, bool steady = true) => Assert.All(report.Boxes, b =>
+    // engine counts it. That is allowed for; a repeat or skip with every picture in time is a fault. A settled
+    // timeline moves only for a lasting stray (two whole windows), which a starved machine can make: one such move
+    // is allowed for too, no more (on an idle machine none happens). A box whose pictures came late by the dozen is
+    // no hiccup any more (the timeline placed them wrong, or the machine cannot run the test), and a settled timeline
+    // moves by tens of milliseconds at most, never for a stalled second (a freeze of the box, then as long a skip).
+    private static void AssertSmooth(TimingReport report, bool steady = true)
     {
-        Assert.True(b.LatePictures is { } late && late <= b.Frames / 4, $"late pictures beyond a hiccup: {b}");
-        if (steady) Assert.True(b.TimelineMoves is { } moves && moves.MovedMs <= MostSettledMoveMs, $"timeline moved by more than a settled one follows: {b}");
-        Assert.True(b.IsSmoothBesidesDeliberate(Tolerance), b.ToString());
-    });
+        var starved = report.Boxes.Any(b => b.LatePictures > 0);
+        Assert.All(report.Boxes, b =>
+        {
+            Assert.True(b.LatePictures is { } late && late <= b.Frames / 4, $"late pictures beyond a hiccup: {b}");
+            if (steady)
+            {
+                Assert.True(b.TimelineMoves is { } moves && moves.MovedMs <= MostSettledMoveMs, $"timeline moved by more than a settled one follows: {b}");
+                Assert.True(starved
+                    ? b.IsSmoothBesidesDeliberate(StarvedTolerance, corrections: 1)
+                    : b.IsSmoothBesidesDeliberate(SkipTolerance, RepeatTolerance, corrections: 1), b.ToString());
+            }
+            else Assert.True(b.IsSmoothBesidesDeliberate(JumpTolerance), b.ToString());
+        });
+    }
 }

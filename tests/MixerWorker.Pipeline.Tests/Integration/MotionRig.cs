@@ -111,8 +111,9 @@ public sealed class MotionRig : IAsyncDisposable
         return report;
     }
 
-    // Each input's timeline settles in its first second or so (InputTimeline): an anchor placed in a start-up backlog
-    // is corrected then, which a box shows as a skip. A show is measured once that is over, as a live show runs.
+    // Each input's timeline settles in its first few seconds (InputTimeline: short windows, then a whole one that
+    // confirms): an anchor placed in a start-up backlog is corrected then, which a box shows as a skip. A show is
+    // measured once that is over, as a live show runs.
     private async Task WaitForSettledTimelinesAsync(TimeSpan timeout)
     {
         if (Harness.Mixer is not { } mixer) return;

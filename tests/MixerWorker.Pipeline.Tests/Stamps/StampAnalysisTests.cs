@@ -63,6 +63,25 @@ public sealed class StampAnalysisTests
     }
 
     [Fact]
+    public void Pictures_the_engine_left_out_or_moved_on_purpose_are_allowed_once_each_and_corrections_no_more_than_asked()
+    {
+        // One picture left out at frames 100 and 200 each, then the box one frame behind from 250 on (a repeat).
+        var b = One(Output(300, 30, i => i < 100 ? i : i < 200 ? i + 1 : i < 250 ? i + 2 : i + 1), 30);
+        Assert.Equal((1, 2), (b.ExcessRepeats, b.SkippedFrames));
+        Assert.False(b.IsSmooth(0, repeats: 1));
+        Assert.False(b.IsSmoothBesidesDeliberate(0, repeats: 1));
+        Assert.True((b with { LatePictures = 2 }).IsSmoothBesidesDeliberate(0, repeats: 1));
+        // Two timeline corrections of 10 ms each: one frame each; counted once, they explain only one of the skips.
+        var moved = b with { LatePictures = 0, TimelineMoves = (2, 20) };
+        Assert.True(moved.IsSmoothBesidesDeliberate(0, repeats: 1));
+        Assert.False(moved.IsSmoothBesidesDeliberate(0, repeats: 1, corrections: 1));
+
+        var repeatOnly = One(Output(300, 30, i => i < 250 ? i : i - 1), 30);
+        Assert.True(repeatOnly.IsSmooth(0, repeats: 1));
+        Assert.False(repeatOnly.IsSmooth(0));
+    }
+
+    [Fact]
     public void A_box_that_holds_a_future_frame_and_drops_the_rest_repeats_and_skips()
     {
         // What issue 9 saw: the picture changes every third output frame, by three input frames.

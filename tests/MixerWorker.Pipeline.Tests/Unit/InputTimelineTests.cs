@@ -185,6 +185,53 @@ public sealed class InputTimelineTests
         Assert.Equal(1_000 * Ms + 329 * Frame, Due(10_000 * Ms + 329 * Frame, placed[^1]));
     }
 
+    // How late each frame left its decoder against the due time its placement gave it.
+    private static long Lateness(ulong stamp, ulong at, Placement p) => (long)at - (long)Due(stamp, p);
+
+    [Fact]
+    public void A_timeline_is_not_settled_while_the_process_is_still_busy_starting()
+    {
+        var t = new InputTimeline(Jitter);
+        // A start-up backlog drains in the first half second; until 1.5 s in, the process is still busy starting
+        // (encoders, the other inputs) and every picture leaves its decoder 30 ms later than it will from then on,
+        // with 0-40 ms of jitter throughout.
+        var rnd = new Random(11);
+        long Late(int i) => Math.Max(i < 45 ? 30 : 0, 150 - 10 * i) + rnd.Next(0, 40);
+        var late = Enumerable.Range(0, 450).Select(i => Late(i) * SignedMs).ToArray();
+        var placed = new List<Placement>();
+        int? settledAt = null;
+        for (var i = 0; i < 450; i++)
+        {
+            placed.Add(t.Place(Track.Video, 10_000 * Ms + (ulong)i * Frame, 1_000 * Ms + (ulong)i * Frame + (ulong)late[i]));
+            if (t.Settled) settledAt ??= i;
+        }
+        // Settled once the busy start is over, and not moved from then on (the old rule settled at one second,
+        // then moved the timeline 30 ms earlier five seconds in).
+        Assert.InRange(settledAt ?? -1, 45, 120);
+        Assert.All(placed.Skip(settledAt!.Value + 1), p => Assert.Null(p.Change));
+        // Where it settled, the earliest pictures are due as they come out: no latency wasted.
+        var lows = Enumerable.Range(settledAt.Value + 1, 449 - settledAt.Value)
+            .Min(i => Lateness(10_000 * Ms + (ulong)i * Frame, 1_000 * Ms + (ulong)i * Frame + (ulong)late[i], placed[i]));
+        Assert.InRange(lows, -InputTimeline.MaxBandNs, InputTimeline.MaxBandNs);
+    }
+
+    [Fact]
+    public void The_earliest_pictures_a_whole_window_has_place_the_timeline_before_it_settles()
+    {
+        var t = new InputTimeline(Jitter);
+        // Pictures leave their decoder 20-49 ms late, and one in 37 (a quick one) 20 ms earlier than any of them:
+        // the first half second holds none of the quick ones, every two-second window does.
+        long Late(int i) => i % 37 == 20 ? 0 : 20 + i * 7 % 30;
+        var placed = Video(t, 0, 450, 10_000 * Ms, 1_000 * Ms, i => Late(i) * SignedMs);
+        var corrections = placed.Select((p, i) => (p, i)).Where(x => x.p.Change?.Kind == ChangeKind.Corrected).ToList();
+        // One correction, at the end of the first whole window (2.5 s in), by the quick pictures' 20 ms; the old
+        // rule settled after half a second and moved the timeline 4.5 s in, with the show on.
+        var c = Assert.Single(corrections);
+        Assert.InRange(c.i, 75, 76);
+        Assert.Equal(-20 * SignedMs, c.p.Change!.Value.ByNs);
+        Assert.True(t.Settled);
+    }
+
     [Fact]
     public void A_machine_that_stalls_for_a_second_moves_no_settled_timeline()
     {

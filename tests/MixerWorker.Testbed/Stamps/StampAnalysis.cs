@@ -84,10 +84,14 @@ public sealed record BoxTiming(
 
     /// <summary>
     /// Repeats and skipped frames the engine made on purpose, each allowed once: one per late picture, and per
-    /// timeline correction one plus one for each whole frame interval it moved.
+    /// timeline correction one plus one for each whole frame interval it moved (the corrections counted at most
+    /// <paramref name="corrections"/>, by how far they moved on average).
     /// </summary>
-    public int Deliberate => (int)Math.Min(int.MaxValue / 2,
-        (LatePictures ?? 0) + (TimelineMoves is { } m ? m.Count + (long)(m.MovedMs * OutputFps / 1000) : 0));
+    public int Deliberate(long corrections = long.MaxValue)
+    {
+        var moves = TimelineMoves is { Count: > 0 } m ? Math.Min(m.Count, corrections) * (1 + m.MovedMs / m.Count * OutputFps / 1000) : 0;
+        return (int)Math.Min(int.MaxValue / 2, (LatePictures ?? 0) + (long)moves);
+    }
 
     /// <summary>Repeats the frame-rate conversion does not explain.</summary>
     public int ExcessRepeats => Math.Max(0, Repeats - ExpectedRepeats);
@@ -113,15 +117,20 @@ public sealed record BoxTiming(
     private static double? Growth(IReadOnlyList<double> lag) => lag.Count < 8 ? null
         : Percentile([.. lag.Skip(lag.Count * 3 / 4)], 0.5) - Percentile([.. lag.Take(lag.Count / 4)], 0.5);
 
-    /// <summary>Nothing beyond frame-rate conversion: at most <paramref name="tolerance"/> extra repeats and skipped frames, never backwards.</summary>
-    public bool IsSmooth(int tolerance) => ExcessRepeats <= tolerance && SkippedFrames <= tolerance && Backwards == 0 && Intervals > 0;
+    /// <summary>
+    /// Nothing beyond frame-rate conversion: at most <paramref name="tolerance"/> skipped frames and as many extra repeats
+    /// (or <paramref name="repeats"/>), never backwards.
+    /// </summary>
+    public bool IsSmooth(int tolerance, int? repeats = null) =>
+        ExcessRepeats <= (repeats ?? tolerance) && SkippedFrames <= tolerance && Backwards == 0 && Intervals > 0;
 
     /// <summary>
     /// As <see cref="IsSmooth"/>, with the <see cref="Deliberate"/> repeats and skipped frames allowed besides: what the
     /// engine left out or moved on purpose (a starved machine's late pictures, a timeline following its input) is
     /// not a fault; a repeat or skip with every picture in time and the timeline still is.
     /// </summary>
-    public bool IsSmoothBesidesDeliberate(int tolerance) => IsSmooth(tolerance + Deliberate);
+    public bool IsSmoothBesidesDeliberate(int tolerance, int? repeats = null, long corrections = long.MaxValue) =>
+        Deliberate(corrections) is var deliberate && IsSmooth(tolerance + deliberate, (repeats ?? tolerance) + deliberate);
 
     public override string ToString() =>
         $"{Box} ({Input} {InputFps:0.##}→{OutputFps:0.##} fps): {Frames} frames, {Unreadable} unreadable, {Intervals} intervals, " +
