@@ -167,7 +167,10 @@ internal sealed class InputTimeline
     // for that would freeze every box of the input for as long, then skip as much when its pictures came
     // on time again and the timeline moved back. Moving later is bounded: a decoder that falls ever
     // further behind (a starved machine) must not drag the buses' timeline with it; its frames come too
-    // late and are left out instead.
+    // late and are left out instead. A step is followed in full, whatever the bound: two windows whose
+    // earliest frames are late by the same amount mean the timeline sits too early while the decoder keeps
+    // pace (nothing of the feed waiting), and a bound there would leave every picture of the input late
+    // for good, the box starved and its buses shedding, with no way back.
     private Change? EndWindow(ulong now)
     {
         var latest = _low.Where(l => l != long.MaxValue).DefaultIfEmpty(0).Max();
@@ -182,13 +185,16 @@ internal sealed class InputTimeline
             else if (previous is { } p && Math.Abs(p) > _bandNs && Math.Sign(p) == Math.Sign(latest))
                 by = Math.Sign(latest) * Math.Min(Math.Abs(p), Math.Abs(latest));
         }
+        // Two settled windows late by the same amount (within the band) are a step, not a decoder falling
+        // behind: its lateness would grow from one window to the next.
+        var step = by > 0 && phase == Phase.Settled && previous is { } q && Math.Abs(latest - q) <= _bandNs;
         if (phase == Phase.Settling && (by == 0 || ++_settlingWindows >= MaxSettlingWindows)) _phase = Phase.Confirming;
         else if (phase == Phase.Confirming) _phase = Phase.Settled;
         StartWindow(now, _phase == Phase.Settling ? FirstWindowNs : WindowNs);
-        if (by > 0) by = Math.Min(by, _maxLaterNs - _laterNs);
+        if (by > 0 && !step) by = Math.Min(by, _maxLaterNs - _laterNs);
         if (by == 0) return null;
         _offset += by;
-        _laterNs = Math.Max(0, _laterNs + by);
+        _laterNs = step ? 0 : Math.Max(0, _laterNs + by);
         if (phase != Phase.Settling) _previousLatest = null;
         Corrections++;
         MovedNs += Math.Abs(by);

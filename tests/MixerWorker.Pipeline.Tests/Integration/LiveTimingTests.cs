@@ -13,9 +13,10 @@ namespace MixerWorker.Pipeline.Tests.Integration;
 /// </summary>
 public sealed class LiveTimingTests(ITestOutputHelper output)
 {
-    // A settled show skips nothing: every skipped frame is a picture the engine counted as late. A repeat with every
-    // picture counted in time is let pass once per box (one box in 28 on an idle machine, with no late picture counted).
-    private const int SkipTolerance = 0, RepeatTolerance = 1;
+    // A settled show on an idle machine skips nothing: every skipped frame is a picture the engine counted as late. A
+    // loaded machine now and then makes one box repeat a frame and skip the next with no picture counted late (one box
+    // in 28 at load 9-10 on two cores, as CI's may be): one of each is let pass per box, no more.
+    private const int SkipTolerance = 1, RepeatTolerance = 1;
     // A show the machine starved (the engine counted late pictures in some box) loses a picture or two it does not
     // count (under load: a box with none counted late skipped 3 frames while the one beside it counted 5).
     private const int StarvedTolerance = 2;

@@ -255,4 +255,24 @@ public sealed class InputTimelineTests
         Assert.Equal(placed[0].OffsetNs - 200 * SignedMs, settled);
         Assert.InRange(placed[^1].OffsetNs - settled, 1, 60 * SignedMs);
     }
+
+    [Fact]
+    public void A_settled_timeline_follows_a_lasting_step_later_beyond_the_bound()
+    {
+        var t = new InputTimeline(Jitter);
+        // Settled on time; then, from 5 s on, every picture leaves its decoder 600 ms later for good (with 0-30 ms
+        // of jitter), keeping pace: a step, not a decoder falling behind. Bounded, the timeline would stay 540 ms
+        // early and every picture of the input late for the rest of the show.
+        var rnd = new Random(5);
+        var late = Enumerable.Range(0, 900).Select(i => ((i < 150 ? 0 : 600) + rnd.Next(0, 30)) * SignedMs).ToArray();
+        var placed = Video(t, 0, 900, 10_000 * Ms, 1_000 * Ms, i => late[i]);
+        var steps = placed.Select((p, i) => (p, i)).Where(x => x.i >= 150 && x.p.Change?.Kind == ChangeKind.Corrected).ToList();
+        // Followed within three windows of the step (two to see it, one for the window the step fell in).
+        Assert.InRange(steps[^1].i, 150, 150 + 3 * 60 + 1);
+        Assert.InRange(placed[^1].OffsetNs - placed[149].OffsetNs, 590 * SignedMs, 610 * SignedMs);
+        // From then on the earliest pictures are due as they come out again.
+        var lows = Enumerable.Range(steps[^1].i + 1, 899 - steps[^1].i)
+            .Min(i => Lateness(10_000 * Ms + (ulong)i * Frame, (ulong)((long)(1_000 * Ms + (ulong)i * Frame) + late[i]), placed[i]));
+        Assert.InRange(lows, -InputTimeline.MaxBandNs, InputTimeline.MaxBandNs);
+    }
 }
