@@ -31,6 +31,7 @@ internal static class Abi
     internal const int BufferFlagDeltaUnit = 8192;
     internal const int BufferFlagGap = 2048, BufferFlagDroppable = 4096;
     internal const int MapRead = 1, MapWrite = 2;
+    internal const int BufferCopyFlags = 1, BufferCopyTimestamps = 2; // GstBufferCopyFlags
     internal const ulong ClockTimeNone = ulong.MaxValue;
 
     // G_TYPE_STRING is a fundamental type id (G_TYPE_MAKE_FUNDAMENTAL(16)).

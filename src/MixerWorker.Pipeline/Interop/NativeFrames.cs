@@ -25,8 +25,13 @@ internal static partial class Native
     [LibraryImport(GstLib)] internal static partial nint gst_buffer_list_new_sized(uint size); // F
     /// <summary>Inserts <paramref name="buffer"/> (taking its reference) at <paramref name="index"/>, -1: at the end.</summary>
     [LibraryImport(GstLib)] internal static partial void gst_buffer_list_insert(nint list, int index, nint buffer);
-    /// <summary>Appends the memories of <paramref name="second"/> to <paramref name="first"/> (takes both references; F: the result).</summary>
-    [LibraryImport(GstLib)] internal static partial nint gst_buffer_append(nint first, nint second);
+    /// <summary>A new buffer of <paramref name="size"/> bytes in system memory (F); allocator and params 0: the defaults.</summary>
+    [LibraryImport(GstLib)] internal static partial nint gst_buffer_new_allocate(nint allocator, nuint size, nint parameters);
+    /// <summary>Copies <paramref name="size"/> bytes from <paramref name="offset"/> of the buffer to <paramref name="dest"/>; the bytes copied.</summary>
+    [LibraryImport(GstLib)] internal static partial nuint gst_buffer_extract(nint buffer, nuint offset, nint dest, nuint size);
+    /// <summary>Copies what <paramref name="flags"/> names (GstBufferCopyFlags) of <paramref name="source"/> into <paramref name="dest"/> (writable).</summary>
+    [LibraryImport(GstLib)] [return: MarshalAs(UnmanagedType.I4)]
+    internal static partial bool gst_buffer_copy_into(nint dest, nint source, int flags, nuint offset, nuint size);
     [LibraryImport(GstLib)] internal static partial nint gst_mini_object_ref(nint obj);
     /// <summary>Removes <paramref name="length"/> buffers from <paramref name="index"/> on (the list must be writable), dropping their references.</summary>
     [LibraryImport(GstLib)] internal static partial void gst_buffer_list_remove(nint list, uint index, uint length);
