@@ -21,9 +21,6 @@ internal sealed class BusBranch : IDisposable
     private readonly MuxMessages _muxMessages = new();
     // The muxer's video pad's PTS minus running time (its segment), from the latest picture; for the gaps the sound sends.
     private long _videoPtsOffset;
-    // The running time of the latest picture into the muxer, -1 before the first: the bus's frame grid (BlockHoldsAFrame).
-    private long _pictureAt = -1;
-    private readonly double _frameNs;
     private bool _first = true;
     private long _bytesSent;
 
@@ -71,7 +68,6 @@ internal sealed class BusBranch : IDisposable
         Definition = bus;
         EncoderPlan = encoderPlan;
         var f = bus.Format;
-        _frameNs = 1e9 / f.Fps;
         var p = ElementName.Bus(bus.Name);
 
         // Video. The background source is tiny and transparent: it only makes the compositor live
@@ -203,7 +199,6 @@ internal sealed class BusBranch : IDisposable
         }
         if (info.DataSize == 0 || info.BufferRunningTime(_muxVideo) is not { } runningTime || info.BufferPts is not { } pts) return ProbeReturn.Ok;
         Interlocked.Exchange(ref _videoPtsOffset, (long)pts - (long)runningTime);
-        Interlocked.Exchange(ref _pictureAt, (long)runningTime);
         if (StageTrace.On && _graph.Pipeline.RunningTimeNow() is { } now) StageTrace.Note("tomux", Name, runningTime, now);
         Guard.ToMux(runningTime);
         Leaving.ToMux(runningTime);
@@ -226,9 +221,7 @@ internal sealed class BusBranch : IDisposable
     // 2026-12-02-0945-vm-latency-au-sound-gap.md). Right behind each block, an empty GAP buffer at its end says
     // that no sound starts before there, so the pictures within the block go with it. Pushed by this thread
     // through the pad the block took, once the block is in, it waits for nothing the block would not; it
-    // passes here again (empty, let through) and the muxer writes nothing for it. Each GAP wakes the muxer's
-    // thread once more, so a block within which no frame of the bus's grid falls goes without one (at 30 fps
-    // a third of the 20 ms blocks): no picture could wait for it.
+    // passes here again (empty, let through) and the muxer writes nothing for it.
     private ProbeReturn OnSoundToMux(ProbeInfo info)
     {
         if (info.DataSize == 0) return ProbeReturn.Ok;
@@ -243,21 +236,9 @@ internal sealed class BusBranch : IDisposable
         if (Guard.NoPictureBefore(now) is { } until)
             _encoderOutput.SendGapAside((ulong)((long)until + Interlocked.Read(ref _videoPtsOffset)), 0);
         if (!Sound.MayHold(duration)) return ProbeReturn.Drop;
-        if (duration > 0 && info.BufferPts is { } pts && BlockHoldsAFrame((long)runningTime, duration))
-            Sound.Through.SendGapAfterThisPush(pts + (ulong)duration, 0);
+        if (duration > 0 && info.BufferPts is { } pts) Sound.Through.SendGapAfterThisPush(pts + (ulong)duration, 0);
         StageTrace.Note("sound.tomux", Name, runningTime, now, duration);
         return ProbeReturn.Ok;
-    }
-
-    // Whether a frame of the bus's grid (the latest picture's running time plus whole frames) falls within the
-    // sound block from startNs for durationNs, a millisecond either side included; yes before the first picture.
-    private bool BlockHoldsAFrame(long startNs, long durationNs)
-    {
-        const long slackNs = 1_000_000;
-        var picture = Interlocked.Read(ref _pictureAt);
-        if (picture < 0) return true;
-        var frames = Math.Ceiling((startNs - slackNs - picture) / _frameNs);
-        return picture + frames * _frameNs <= startNs + durationNs + slackNs;
     }
 
     /// <summary>
