@@ -63,6 +63,21 @@ internal readonly struct ProbeInfo(nint info)
         }
     }
 
+    /// <summary>A copy of the bytes of the buffer the probe holds; null when it holds none.</summary>
+    internal unsafe byte[]? CopyBufferData()
+    {
+        var buffer = Buffer;
+        if (buffer == 0) return null;
+        var map = stackalloc byte[Abi.MapInfoSize];
+        if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead)) return null;
+        try
+        {
+            var size = (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset);
+            return new ReadOnlySpan<byte>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), size).ToArray();
+        }
+        finally { Native.gst_buffer_unmap(buffer, (nint)map); }
+    }
+
     internal ulong? BufferPts => BufferTime(Abi.BufferPtsOffset);
     internal ulong? BufferDts => BufferTime(Abi.BufferDtsOffset);
     internal long? BufferDurationNs => BufferTime(Abi.BufferDurationOffset) is { } d ? (long)d : null;

@@ -280,6 +280,13 @@ internal sealed class Element : GstObject
         }
     }
 
+    /// <summary>
+    /// Pushes the buffer <paramref name="info"/> holds into this appsrc, shared (a reference, not a copy), from the
+    /// probe's thread; false when the probe holds none or appsrc refused it (it is stopping).
+    /// </summary>
+    internal bool PushProbedBuffer(ProbeInfo info) =>
+        info.Buffer is var buffer && buffer != 0 && Native.gst_app_src_push_buffer(Handle, Native.gst_mini_object_ref(buffer)) == FlowOk;
+
     /// <summary>Tells this appsrc that no more data comes.</summary>
     internal void EndOfStream() => Native.gst_app_src_end_of_stream(Handle);
 
