@@ -52,6 +52,7 @@ internal sealed class BoxBranch : IDisposable
     private readonly double _frameNs;
     private readonly Pad _clipSink;
     private readonly Func<ulong, ulong?, bool> _shows;
+    private readonly Action<ulong> _lost;
     // The clip each recent buffer was cut with, by PTS, so the compositor thread can place the very
     // buffer it draws at the offset its clip needs.
     private readonly (ulong Pts, Crop Clip)[] _clipped = new (ulong, Crop)[16];
@@ -151,6 +152,7 @@ internal sealed class BoxBranch : IDisposable
         _qosBoundary = graph.AddProbe(_binSrc, ProbeType.EventUpstream, info => info.Event == EventType.Qos ? ProbeReturn.Drop : ProbeReturn.Ok);
         _frameNs = 1e9 / Math.Max(1, fps);
         _shows = Shows;
+        _lost = Lost;
         _picker = graph.AddProbe(_binSink, ProbeType.Buffer, OnPicture);
         queue.Dispose();
         colour?.Dispose();
@@ -196,7 +198,7 @@ internal sealed class BoxBranch : IDisposable
         Detach();
         pad.Link(_binSink);
         (_feed, _feedPad) = (next, pad);
-        next.AddViewer(_shows);
+        next.AddViewer(_shows, _lost);
     }
 
     /// <summary>
@@ -239,18 +241,36 @@ internal sealed class BoxBranch : IDisposable
     private long _latePictures;
 
     /// <summary>
-    /// Pictures that reached the box too late for any frame: they end before the next output frame after
-    /// the one the compositor has already begun, so it leaves them out and the box shows its picture before
-    /// for longer (a starved decoder or scaler, a stalled machine). For tests and benches.
+    /// Pictures the box left out for lateness, each a frame it showed its picture before for (a starved decoder or
+    /// scaler, a stalled machine): those that reached it too late for any frame (they end before the next output
+    /// frame after the one the compositor has already begun), and those its shared scaler dropped as too old for any
+    /// bus (<see cref="Lost"/>). For tests and benches.
     /// </summary>
     internal long LatePictures => Interlocked.Read(ref _latePictures);
+
+    private long _lostPictures;
+
+    /// <summary>Of <see cref="LatePictures"/>, those its shared scaler dropped (<see cref="Lost"/>). For tests and benches.</summary>
+    internal long LostPictures => Interlocked.Read(ref _lostPictures);
+
+    /// <summary>
+    /// A picture of the box's source that its shared scaler dropped, too old for any bus, with no other picture of its
+    /// output frame to come instead (<see cref="FramePicker.Lost"/>): counted with <see cref="LatePictures"/> once the
+    /// next picture shows it was not replaced. The scaler's thread, which also brings the box its pictures.
+    /// </summary>
+    internal void Lost(ulong runningTime) => _framePicker.Lost(runningTime, OutputGrid?.Invoke(), _frameNs);
 
     // Before the queue: a picture that will never be shown does not take a place in it.
     private ProbeReturn OnPicture(ProbeInfo info)
     {
         if (OutputGrid is not { } grid || info.BufferRunningTime(_binSink) is not { } rt) return ProbeReturn.Ok;
         var latest = grid();
-        if (!_framePicker.Keep(rt, latest, _frameNs)) return ProbeReturn.Drop;
+        if (!_framePicker.Keep(rt, latest, _frameNs, out var missed)) return ProbeReturn.Drop;
+        if (missed > 0)
+        {
+            Interlocked.Add(ref _lostPictures, missed);
+            Interlocked.Add(ref _latePictures, missed);
+        }
         // The compositor draws a picture in each frame whose start it covers, or in the first frame it overlaps: one
         // that ends before the frame after the one begun can be drawn in none.
         if (latest is { } made && rt + (ulong)(info.BufferDurationNs ?? (long)_frameNs) <= made + (ulong)_frameNs) Interlocked.Increment(ref _latePictures);

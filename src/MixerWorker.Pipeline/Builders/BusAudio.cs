@@ -41,6 +41,13 @@ internal sealed class BusAudio : IDisposable
     /// </summary>
     internal const int OpusComplexity = 7;
 
+    /// <summary>
+    /// The stereo bitrate from which libopus codes any signal, speech included, with CELT alone (its
+    /// mode threshold for speech is 44 kb/s, 48 with its hysteresis), so asking for CELT alone changes
+    /// nothing but the look-ahead. Below it speech goes to SILK or the hybrid mode, which a low bitrate needs.
+    /// </summary>
+    internal const int CeltOnlyFromKbps = 64;
+
     private static readonly IReadOnlyDictionary<string, AudioBranch> NoBranches = new Dictionary<string, AudioBranch>();
 
     private readonly Graph _graph;
@@ -172,6 +179,11 @@ internal sealed class BusAudio : IDisposable
         // mixer latency.
         opus.Set("frame-size", 20);
         opus.Set("complexity", OpusComplexity);
+        // The muxer writes a picture once the encoded sound holding its time is in, and Opus stamps each
+        // frame its look-ahead earlier than the samples it needed: 6.5 ms in general, 2.5 ms when it may
+        // use CELT alone. At these bitrates (stereo) libopus chooses CELT alone anyway, so the bus's
+        // sound, and with it every picture, leaves 4 ms sooner for the same coding.
+        if (f.AudioBitrateKbps >= CeltOnlyFromKbps) opus.Set("audio-type", "restricted-lowdelay");
         return opus;
     }
 

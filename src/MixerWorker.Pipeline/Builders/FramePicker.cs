@@ -21,7 +21,10 @@ namespace MixerWorker.Pipeline.Builders;
 internal sealed class FramePicker
 {
     private const double ShiftNs = 1_000_000;
+    private const int MaxLostSlots = 64;
     private long? _lastSlot;
+    // Slots whose picture was lost on its way to the box (Lost) and that no picture has filled yet.
+    private readonly List<long> _lostSlots = [];
     // The output frame slots are counted from: the first output frame seen, kept while the bus's
     // frames stay on its grid (a bus that restarts its grid gets a new one).
     private double? _origin;
@@ -32,14 +35,39 @@ internal sealed class FramePicker
     /// lie a whole number of <paramref name="frameNs"/> from it); null while the bus has made none,
     /// when every picture passes.
     /// </summary>
-    internal bool Keep(ulong runningTime, ulong? gridOrigin, double frameNs)
+    internal bool Keep(ulong runningTime, ulong? gridOrigin, double frameNs) => Keep(runningTime, gridOrigin, frameNs, out _);
+
+    /// <summary>
+    /// As <see cref="Keep(ulong, ulong?, double)"/>; <paramref name="missed"/> is how many output frames before the
+    /// kept picture's lost their picture on its way (<see cref="Lost"/>) with no other picture of their slot coming
+    /// instead: frames the box showed its picture before for.
+    /// </summary>
+    internal bool Keep(ulong runningTime, ulong? gridOrigin, double frameNs, out int missed)
     {
+        missed = 0;
         if (gridOrigin is not { } latest || frameNs <= 0) return true;
         if (_origin is not { } origin || OffGrid(latest, origin, frameNs)) _origin = origin = latest;
         var slot = Slot(runningTime, origin, frameNs);
         if (slot == _lastSlot) return false;
         _lastSlot = slot;
+        if (_lostSlots.Count > 0)
+        {
+            missed = _lostSlots.Count(lost => lost < slot);
+            _lostSlots.Clear();
+        }
         return true;
+    }
+
+    /// <summary>
+    /// A picture at <paramref name="runningTime"/> that will not reach the box (dropped on its way as too old for any
+    /// bus). If no other picture of its slot comes, the next kept picture reports the slot as missed.
+    /// </summary>
+    internal void Lost(ulong runningTime, ulong? gridOrigin, double frameNs)
+    {
+        if (gridOrigin is null || _origin is not { } origin || frameNs <= 0 || OffGrid(gridOrigin.Value, origin, frameNs)) return;
+        var slot = Slot(runningTime, origin, frameNs);
+        // A slot already shown, or already noted, is no new loss; the list stays as short as a burst of drops.
+        if ((_lastSlot is not { } shown || slot > shown) && !_lostSlots.Contains(slot) && _lostSlots.Count < MaxLostSlots) _lostSlots.Add(slot);
     }
 
     /// <summary>

@@ -26,11 +26,18 @@ internal sealed class ScaledFeed : IDisposable
     private readonly Element _sourceTee;
     private readonly Element[] _chain;
     private readonly Element _scale;
-    private readonly Pad _sourcePad, _entry;
-    private readonly ProbeHandle _queries, _demand;
-    // Whether each box attached shows the picture at a running time arriving at a running time
-    // (BoxBranch.Shows). The control thread replaces the array, the source's thread reads it.
-    private volatile Func<ulong, ulong?, bool>[] _shows = [];
+    private readonly Pad _sourcePad, _entry, _exit;
+    private readonly ProbeHandle _queries, _demand, _leaving;
+    // Each box attached: whether it shows the picture at a running time arriving at a running time
+    // (BoxBranch.Shows), and what it does with a picture the queue dropped (BoxBranch.Lost). The control
+    // thread replaces the array, the source's and the scaler's threads read it.
+    private volatile Viewer[] _viewers = [];
+    // The pictures in the queue, oldest first (PTS, running time): one that the queue lets through after
+    // others were put in before it means those were dropped as too old (the queue drops silently).
+    private readonly Queue<(ulong Pts, ulong RunningTime)> _queued = new();
+    private readonly Lock _queuedLock = new();
+
+    private readonly record struct Viewer(Func<ulong, ulong?, bool> Shows, Action<ulong> Lost);
 
     internal ScaleKey Key { get; }
     internal string Source { get; }
@@ -82,15 +89,20 @@ internal sealed class ScaledFeed : IDisposable
         foreach (var e in Enumerable.Reverse(_chain)) e.SyncStateWithParent();
         _entry = _chain[0].StaticPad("sink");
         _demand = graph.AddProbe(_entry, ProbeType.Buffer, OnPicture);
+        _exit = _chain[0].StaticPad("src");
+        _leaving = graph.AddProbe(_exit, ProbeType.Buffer, OnLeaving);
         _sourcePad = sourceTee.RequestPad("src_%u");
         _sourcePad.Link(_entry);
     }
 
-    /// <summary>Adds a box's test of which pictures it shows (<see cref="BoxBranch.Shows"/>). Control thread.</summary>
-    internal void AddViewer(Func<ulong, ulong?, bool> shows) => _shows = [.. _shows, shows];
+    /// <summary>
+    /// Adds a box's test of which pictures it shows (<see cref="BoxBranch.Shows"/>) and what it is told of a picture
+    /// the queue dropped as too old (its running time; <see cref="BoxBranch.Lost"/>). Control thread.
+    /// </summary>
+    internal void AddViewer(Func<ulong, ulong?, bool> shows, Action<ulong> lost) => _viewers = [.. _viewers, new Viewer(shows, lost)];
 
     /// <summary>Removes what <see cref="AddViewer"/> added. Control thread.</summary>
-    internal void RemoveViewer(Func<ulong, ulong?, bool> shows) => _shows = [.. _shows.Where(s => s != shows)];
+    internal void RemoveViewer(Func<ulong, ulong?, bool> shows) => _viewers = [.. _viewers.Where(v => v.Shows != shows)];
 
     // The source's thread, before the queue: a picture no box will show (only shedding AUX buses use
     // this scaler, none of them makes the frame it is for, and it does not come late just before one
@@ -98,12 +110,43 @@ internal sealed class ScaledFeed : IDisposable
     // after it had been scaled at the input's full rate.
     private ProbeReturn OnPicture(ProbeInfo info)
     {
-        var shows = _shows;
-        if (shows.Length == 0 || info.BufferRunningTime(_entry) is not { } rt) return ProbeReturn.Ok;
+        var viewers = _viewers;
+        if (viewers.Length == 0 || info.BufferRunningTime(_entry) is not { } rt || info.BufferPts is not { } pts) return ProbeReturn.Ok;
         var now = _graph.Pipeline.RunningTimeNow();
-        foreach (var s in shows)
-            if (s(rt, now)) return ProbeReturn.Ok;
+        foreach (var v in viewers)
+            if (v.Shows(rt, now))
+            {
+                lock (_queuedLock)
+                {
+                    // A picture that left without this probe seeing it leaves its entry behind; the queue holds fewer.
+                    if (_queued.Count >= 2 * MaxQueuedPictures) _queued.Dequeue();
+                    _queued.Enqueue((pts, rt));
+                }
+                return ProbeReturn.Ok;
+            }
         return ProbeReturn.Drop;
+    }
+
+    // The scaler's thread, as a picture leaves the queue: those put in before it and still listed were dropped, too
+    // old for any bus, and each box that would have shown one is told, so it counts the frame it shows without it.
+    private ProbeReturn OnLeaving(ProbeInfo info)
+    {
+        if (info.BufferPts is not { } pts) return ProbeReturn.Ok;
+        lock (_queuedLock)
+        {
+            if (!Queued(pts)) return ProbeReturn.Ok;
+            while (_queued.Dequeue() is var (queuedPts, rt) && queuedPts != pts)
+                foreach (var v in _viewers)
+                    if (v.Shows(rt, null)) v.Lost(rt);
+        }
+        return ProbeReturn.Ok;
+    }
+
+    private bool Queued(ulong pts)
+    {
+        foreach (var q in _queued)
+            if (q.Pts == pts) return true;
+        return false;
     }
 
     /// <summary>Runs <paramref name="handler"/> on the scaler's thread for every picture it takes (tests: a starved scaler).</summary>
@@ -128,10 +171,12 @@ internal sealed class ScaledFeed : IDisposable
         _sourceTee.ReleaseRequestPad(_sourcePad);
         _queries.Dispose();
         _demand.Dispose();
+        _leaving.Dispose();
         foreach (var e in _chain) e.SetState(State.Null);
         foreach (var e in _chain) _graph.Remove(e);
         _sourcePad.Dispose();
         _entry.Dispose();
+        _exit.Dispose();
         foreach (var e in _chain) e.Dispose();
     }
 }

@@ -562,12 +562,12 @@ internal sealed class ProjectGraph(
             .Select(box => box.NegotiatedCaps())]);
     }
 
-    /// <summary>Per bus, each box's source and its <see cref="BoxBranch.LatePictures"/> so far (tests, benches).</summary>
-    internal IReadOnlyDictionary<string, IReadOnlyList<(string Source, long LatePictures)>> BoxLateness()
+    /// <summary>Per bus, each box's source, its <see cref="BoxBranch.LatePictures"/> and <see cref="BoxBranch.LostPictures"/> so far (tests, benches).</summary>
+    internal IReadOnlyDictionary<string, IReadOnlyList<(string Source, long LatePictures, long LostPictures)>> BoxLateness()
     {
         graph.AssertOwnerThread();
-        return _buses.ToDictionary(b => b.Key, b => (IReadOnlyList<(string, long)>)[.. (b.Value.Branch.Multiview?.Boxes ?? b.Value.Branch.Director.Branches)
-            .Select(box => (box.Source, box.LatePictures))]);
+        return _buses.ToDictionary(b => b.Key, b => (IReadOnlyList<(string, long, long)>)[.. (b.Value.Branch.Multiview?.Boxes ?? b.Value.Branch.Director.Branches)
+            .Select(box => (box.Source, box.LatePictures, box.LostPictures))]);
     }
 
     /// <summary>The shared scalers (source, size, boxes attached) and how many `videoscale` elements the whole pipeline holds.</summary>

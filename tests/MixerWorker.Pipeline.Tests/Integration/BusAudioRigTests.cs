@@ -131,6 +131,43 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
         Assert.All(steps, ms => Assert.Equal(20, ms));
     }
 
+    // Opus stamps each encoded frame its look-ahead before the block it was made from: the muxer then needs
+    // that much more sound before it may write a picture. CELT alone looks 2.5 ms ahead, the general
+    // encoder 6.5 (its SILK resampler's delay), which a bitrate where speech still wants SILK keeps.
+    [Theory]
+    [InlineData(BusAudio.CeltOnlyFromKbps, 2.5)]
+    [InlineData(128, 2.5)]
+    [InlineData(32, 6.5)]
+    public async Task The_encoded_sound_is_stamped_opus_look_ahead_before_its_block(int kbps, double lookAheadMs)
+    {
+        var bus = Program(Fixed(("a", 0))) with { Format = new OutputFormat { Width = 160, Height = 90, AudioBitrateKbps = kbps } };
+        using var rig = new AudioRig(bus, new Tone("a", 330));
+        var (blocks, encoded) = (new List<ulong>(), new List<ulong>());
+        using var mixer = rig.Pipeline.GetByName(ElementName.Bus("program").Child("audiomixer"))!;
+        using var mixerSrc = mixer.StaticPad("src");
+        using var tee = rig.Pipeline.GetByName(ElementName.Bus("program").Child("atee"))!;
+        using var teeSink = tee.StaticPad("sink");
+        ProbeHandle Record(Pad pad, List<ulong> into) => Callbacks.AddProbe(pad, ProbeType.Buffer, info =>
+        {
+            if (info.BufferPts is { } pts) lock (into) into.Add(pts);
+            return ProbeReturn.Ok;
+        });
+        using (Record(mixerSrc, blocks))
+        using (Record(teeSink, encoded))
+        {
+            await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "the tone");
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+        }
+        List<ulong> Taken(List<ulong> list) { lock (list) return [.. list]; }
+        var (made, sent) = (Taken(blocks), Taken(encoded));
+        // Each encoded frame's start, measured back to the start of the block after it (blocks are 20 ms apart).
+        var ahead = sent.Skip(1).Select(pts => made.Where(b => b >= pts).Select(b => (b - pts) / 1e6).DefaultIfEmpty(double.NaN).Min()).Where(ms => !double.IsNaN(ms)).ToList();
+        using var encoder = rig.Pipeline.GetByName(ElementName.Bus("program").Child("aenc"))!;
+        output.WriteLine($"{kbps} kb/s, audio-type {encoder.Get("audio-type")}: {made.Count} blocks, {sent.Count} encoded frames, stamped ahead of their blocks (ms) {string.Join(",", ahead.Distinct())}");
+        Assert.True(ahead.Count >= 10, $"{ahead.Count} encoded frames matched to blocks");
+        Assert.All(ahead, ms => Assert.Equal(lookAheadMs, ms, 0.1));
+    }
+
     [Fact]
     public async Task An_input_that_never_sent_sound_does_not_hold_the_mix_to_its_deadline_and_is_waited_for_once_it_has()
     {

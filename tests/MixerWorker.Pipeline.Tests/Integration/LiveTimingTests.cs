@@ -23,6 +23,13 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
     // The tolerance of the case whose feed jumps: its timeline starts afresh and settles again within the measurement.
     private const int JumpTolerance = 2;
     private const double MostSettledMoveMs = 100;
+    // A measurement that fails while other processes or the hypervisor (the machine's steal) had this much of it
+    // measured the machine, not the engine: it is taken again, twice at most, and the last one decides. The 60 fps
+    // show needs about 0.7 of a core; a two-core virtual machine has lost half a core and more to its hypervisor for
+    // tens of seconds at a time, and a suite run alone was slowed to half speed for two minutes with no process of
+    // its own to show for it.
+    private const double TakenCores = 0.5;
+    private const int MostMeasurements = 3;
 
     [Theory]
     [InlineData(30, 700)] // muxed like ffmpeg's default, as encoders and OBS publish
@@ -36,8 +43,19 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
     {
         var feeds = Enumerable.Range(0, 4).Select(i => MotionRig.Feed(i, fps, TimeSpan.FromMilliseconds(muxDelayMs))).ToList();
         await using var rig = await MotionRig.StartAsync(output, feeds, direct: false);
-        var report = await rig.MeasureAsync(TimeSpan.FromSeconds(4));
-        AssertSmooth(report);
+        for (var measurement = 1; ; measurement++)
+        {
+            var report = await rig.MeasureAsync(TimeSpan.FromSeconds(4));
+            try
+            {
+                AssertSmooth(report);
+                return;
+            }
+            catch (Xunit.Sdk.XunitException) when (measurement < MostMeasurements && rig.Machine is { OthersCores: >= TakenCores } machine)
+            {
+                output.WriteLine($"measuring again: {machine.OthersCores:0.00} cores went to other processes and the hypervisor");
+            }
+        }
     }
 
     [Fact]

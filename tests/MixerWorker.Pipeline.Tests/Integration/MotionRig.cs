@@ -3,6 +3,7 @@ using MixerWorker.Pipeline.Sources;
 using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.Reading;
 using MixerWorker.Testbed.Stamps;
+using MixerWorker.Testbed.Timing;
 using Xunit.Abstractions;
 using static MixerWorker.Pipeline.Tests.Integration.MixHarness;
 
@@ -28,6 +29,8 @@ public sealed class MotionRig : IAsyncDisposable
     public BusDefinition Bus { get; }
     public IReadOnlyList<StampBox> Boxes { get; }
     public OutputReader Output { get; }
+    /// <summary>Who had the machine's CPUs during the last measurement (<see cref="MeasureAsync"/>).</summary>
+    public MachineShare? Machine { get; private set; }
 
     private MotionRig(ITestOutputHelper output, MixHarness harness, BusDefinition bus, IReadOnlyList<StampBox> boxes, OutputReader reader, Dictionary<string, OutputReader> direct)
     {
@@ -89,11 +92,15 @@ public sealed class MotionRig : IAsyncDisposable
         await Task.Delay(settleFor > lead ? lead : settleFor);
         Output.ClearStamps();
         foreach (var d in _direct.Values) d.ClearStamps();
+        var machineFrom = MachineShare.Now();
         await Task.Delay(duration / 2);
         midway?.Invoke();
         await Task.Delay(duration - duration / 2);
         var lateAfter = await LatePicturesAsync();
         var movesAfter = await TimelineMovesAsync();
+        // Who had the CPUs while the pictures were mixed: a show starved by another process or by the hypervisor
+        // (the machine's steal) says so here, where the engine's own counts cannot.
+        var machine = Machine = MachineShare.Since(machineFrom);
         // The direct readers keep reading a little longer, so that the last output frames find their feed frames.
         await Task.Delay(TimeSpan.FromMilliseconds(300));
         var report = StampAnalysis.Analyse(Output.StampedFrames, Boxes, Bus.Format.Fps,
@@ -107,6 +114,7 @@ public sealed class MotionRig : IAsyncDisposable
                     ? b with { TimelineMoves = (after.Corrections - before.Corrections, (after.MovedNs - before.MovedNs) / 1e6) } : b)],
             };
         _output.WriteLine(report.ToString());
+        _output.WriteLine(machine.ToString());
         await WriteCountersAsync(report);
         return report;
     }

@@ -42,6 +42,14 @@ public sealed class OverloadTests(ITestOutputHelper output)
         Assert.True(neighbour.IsSmooth(Hiccup), neighbour.ToString());
         AssertMovesOnTime(starved, neighbour, leastShare: 0.4, lagMs: 250);
         Assert.True(starved.LagGrowthMs <= 100, $"{starved.Box} lag grew by {starved.LagGrowthMs:0} ms in {Measured.TotalSeconds} s");
+        // The pictures the starved scaler dropped as too old are what the box skipped (one frame each), and the engine
+        // counted them there, with the box's late pictures; the boxes of the other scalers lost none.
+        var (lost, neighbourLost) = (show.Lost["aux1"][0], show.Lost["aux1"][1]);
+        output.WriteLine($"pictures the scalers dropped: {lost} of the starved box's, {neighbourLost} of its neighbour's");
+        Assert.True(starved.SkippedFrames > Hiccup, $"the starved scaler lost no pictures: {starved}");
+        Assert.InRange(lost, starved.SkippedFrames - Hiccup, starved.SkippedFrames + Hiccup);
+        Assert.Equal(0, neighbourLost);
+        Assert.True(starved.IsSmoothBesidesDeliberate(Hiccup), $"pictures lost that the engine did not count: {starved}");
     }
 
     [Fact]
@@ -80,6 +88,9 @@ public sealed class OverloadTests(ITestOutputHelper output)
     {
         private readonly Dictionary<string, (OutputReader Reader, IReadOnlyList<StampBox> Boxes)> _buses = [];
 
+        /// <summary>Per bus, the pictures each box's shared scaler dropped over the last measurement (<see cref="MeasureAsync"/>).</summary>
+        internal IReadOnlyDictionary<string, long[]> Lost { get; private set; } = new Dictionary<string, long[]>();
+
         internal MixHarness Harness { get; private init; } = null!;
 
         internal static async Task<Show> StartAsync(ITestOutputHelper output, IReadOnlyList<FeedSpec> feeds, params BusDefinition[] buses)
@@ -95,13 +106,25 @@ public sealed class OverloadTests(ITestOutputHelper output)
             return show;
         }
 
-        /// <summary>Lets the starved part settle into its pace, then reads <paramref name="duration"/> of every bus.</summary>
+        /// <summary>
+        /// Lets the starved part settle into its pace, then reads <paramref name="duration"/> of every bus, with the
+        /// pictures each box left out for lateness meanwhile (<see cref="BoxTiming.LatePictures"/>).
+        /// </summary>
         internal async Task<IReadOnlyDictionary<string, TimingReport>> MeasureAsync(TimeSpan duration)
         {
             await Task.Delay(TimeSpan.FromSeconds(2));
             foreach (var (reader, _) in _buses.Values) reader.ClearStamps();
+            var lateBefore = await Harness.Mixer!.GetBoxLatenessAsync();
             await Task.Delay(duration);
-            return _buses.ToDictionary(b => b.Key, b => StampAnalysis.Analyse(b.Value.Reader.StampedFrames, b.Value.Boxes, 30));
+            var lateAfter = await Harness.Mixer!.GetBoxLatenessAsync();
+            Lost = _buses.Keys.ToDictionary(bus => bus, bus => lateAfter[bus].Select((x, i) => x.LostPictures - lateBefore[bus][i].LostPictures).ToArray());
+            return _buses.ToDictionary(b => b.Key, b =>
+            {
+                var report = StampAnalysis.Analyse(b.Value.Reader.StampedFrames, b.Value.Boxes, 30);
+                var (before, after) = (lateBefore[b.Key], lateAfter[b.Key]);
+                Assert.Equal(b.Value.Boxes.Select(x => x.Input), after.Select(x => x.Source));
+                return report with { Boxes = [.. report.Boxes.Select((x, i) => x with { LatePictures = after[i].LatePictures - before[i].LatePictures })] };
+            });
         }
 
         public ValueTask DisposeAsync() => Harness.DisposeAsync();

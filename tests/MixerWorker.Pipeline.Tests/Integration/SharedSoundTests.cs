@@ -106,7 +106,8 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
         foreach (var (name, bus) in status.Buses) Assert.True(bus.Error is null, $"{name} reports: {bus.Error}");
     }
 
-    // Opus's encoder delay at 48 kHz (312 samples): a new encoder's first block starts with that much priming.
+    // Opus's encoder delay at 48 kHz, at most 312 samples (120 with CELT alone, BusAudio.CeltOnlyFromKbps): a new
+    // encoder's first block starts with that much priming.
     private const double OpusPrimingMs = 6.5;
 
     // The largest hole in `chunks`, by their timestamps: between one chunk's end and the next one's start.

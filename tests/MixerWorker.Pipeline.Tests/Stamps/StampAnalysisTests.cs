@@ -82,6 +82,23 @@ public sealed class StampAnalysisTests
     }
 
     [Fact]
+    public void A_late_picture_of_a_sixty_fps_input_is_allowed_the_two_frames_it_costs_and_its_one_repeat()
+    {
+        // Output frame 100's picture (input frame 200) came late: the box shows 198 again, then 202.
+        var b = One(Output(300, 60, i => i == 100 ? 198 : 2L * i), 60);
+        Assert.Equal((1, 1, 2), (b.ExcessRepeats, b.Skips, b.SkippedFrames));
+        var counted = b with { LatePictures = 1 };
+        Assert.Equal((1, 2), (counted.Deliberate(), counted.DeliberateSkipped()));
+        Assert.True(counted.IsSmoothBesidesDeliberate(0));
+        Assert.False((b with { LatePictures = 0 }).IsSmoothBesidesDeliberate(0, repeats: 1));
+        // A second picture lost the same way, not counted, is not covered by the first's allowance.
+        var two = One(Output(300, 60, i => i is 100 or 200 ? 2L * i - 2 : 2L * i), 60);
+        Assert.Equal((2, 4), (two.ExcessRepeats, two.SkippedFrames));
+        Assert.False((two with { LatePictures = 1 }).IsSmoothBesidesDeliberate(0, repeats: 1));
+        Assert.True((two with { LatePictures = 2 }).IsSmoothBesidesDeliberate(0));
+    }
+
+    [Fact]
     public void A_box_that_holds_a_future_frame_and_drops_the_rest_repeats_and_skips()
     {
         // What issue 9 saw: the picture changes every third output frame, by three input frames.

@@ -100,6 +100,31 @@ public sealed class FramePickerTests
     }
 
     [Fact]
+    public void A_frame_whose_picture_was_dropped_on_its_way_is_missed_once_unless_another_picture_fills_it()
+    {
+        // A 60 fps input on a 30 fps bus, pictures at 0, 16.7, 33.3 ms ...: two per slot, the first of each kept.
+        var picker = new FramePicker();
+        var frame = Second / 30;
+        var origin = (ulong)(100 * frame);
+        ulong At(int picture) => (ulong)Math.Round(10 * Second + picture * Second / 60);
+        bool Keep(int picture, out int missed) => picker.Keep(At(picture), origin, frame, out missed);
+        Assert.True(Keep(0, out var missed) && missed == 0);
+        // Pictures 2 to 7 dropped before the box (a starved shared scaler): slots 1, 2 and 3 lose both of theirs.
+        foreach (var p in new[] { 2, 3, 4, 5, 6, 7 }) picker.Lost(At(p), origin, frame);
+        Assert.True(Keep(8, out missed));
+        Assert.Equal(3, missed);
+        // Only the first of slot 5's two pictures dropped: the second fills it, nothing is missed.
+        picker.Lost(At(10), origin, frame);
+        Assert.True(Keep(11, out missed) && missed == 0);
+        // A picture lost for a slot already shown, or before the bus has a frame grid, is no loss.
+        picker.Lost(At(11), origin, frame);
+        Assert.True(Keep(12, out missed) && missed == 0);
+        var fresh = new FramePicker();
+        fresh.Lost(At(0), null, frame);
+        Assert.True(fresh.Keep(At(2), origin, frame, out missed) && missed == 0);
+    }
+
+    [Fact]
     public void Pictures_after_a_jump_back_in_time_keep_flowing()
     {
         var picker = new FramePicker();

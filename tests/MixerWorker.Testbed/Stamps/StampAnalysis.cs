@@ -71,8 +71,8 @@ public sealed record BoxTiming(
 {
     /// <summary>
     /// Pictures the engine reported as reaching the box too late for any frame, over the measurement (null: not
-    /// known). Each costs the box at most one repeat (a frame shows the picture before for longer) and one skipped
-    /// frame (the late one is left out).
+    /// known). Each costs the box at most one repeat (a frame shows the picture before for longer) and the input
+    /// frames of one output frame skipped (the late one is left out: one frame of a 30 fps input, two of a 60 fps one).
     /// </summary>
     public long? LatePictures { get; init; }
 
@@ -83,14 +83,23 @@ public sealed record BoxTiming(
     public (long Count, double MovedMs)? TimelineMoves { get; init; }
 
     /// <summary>
-    /// Repeats and skipped frames the engine made on purpose, each allowed once: one per late picture, and per
-    /// timeline correction one plus one for each whole frame interval it moved (the corrections counted at most
-    /// <paramref name="corrections"/>, by how far they moved on average).
+    /// Repeats the engine made on purpose, each allowed once: one per late picture, and per timeline correction one
+    /// plus one for each whole frame interval it moved (the corrections counted at most <paramref name="corrections"/>,
+    /// by how far they moved on average).
     /// </summary>
-    public int Deliberate(long corrections = long.MaxValue)
+    public int Deliberate(long corrections = long.MaxValue) => Deliberate(corrections, framesPerPicture: 1);
+
+    /// <summary>
+    /// Skipped input frames the engine made on purpose: as <see cref="Deliberate(long)"/>, with each late picture
+    /// costing the input frames of one output frame (ceil(input fps / output fps), at least one).
+    /// </summary>
+    public int DeliberateSkipped(long corrections = long.MaxValue) =>
+        Deliberate(corrections, framesPerPicture: Math.Max(1, (int)Math.Ceiling(InputFps / OutputFps - 1e-9)));
+
+    private int Deliberate(long corrections, int framesPerPicture)
     {
         var moves = TimelineMoves is { Count: > 0 } m ? Math.Min(m.Count, corrections) * (1 + m.MovedMs / m.Count * OutputFps / 1000) : 0;
-        return (int)Math.Min(int.MaxValue / 2, (LatePictures ?? 0) + (long)moves);
+        return (int)Math.Min(int.MaxValue / 2, (LatePictures ?? 0) * framesPerPicture + (long)moves);
     }
 
     /// <summary>Repeats the frame-rate conversion does not explain.</summary>
@@ -130,7 +139,7 @@ public sealed record BoxTiming(
     /// not a fault; a repeat or skip with every picture in time and the timeline still is.
     /// </summary>
     public bool IsSmoothBesidesDeliberate(int tolerance, int? repeats = null, long corrections = long.MaxValue) =>
-        Deliberate(corrections) is var deliberate && IsSmooth(tolerance + deliberate, (repeats ?? tolerance) + deliberate);
+        IsSmooth(tolerance + DeliberateSkipped(corrections), (repeats ?? tolerance) + Deliberate(corrections));
 
     public override string ToString() =>
         $"{Box} ({Input} {InputFps:0.##}→{OutputFps:0.##} fps): {Frames} frames, {Unreadable} unreadable, {Intervals} intervals, " +
