@@ -17,12 +17,12 @@ namespace MixerWorker.Testbed.Timing;
 public readonly record struct MachineShare(double Seconds, int Cores, double BusyCores, double StolenCores, double ThisProcessCores)
 {
     /// <summary>A reading of the counters to measure from.</summary>
-    public readonly record struct Reading(long Ticks, long Idle, long Steal, TimeSpan ProcessCpu, long Timestamp);
+    public readonly record struct Reading(long Ticks, long Idle, long Steal, int Cores, TimeSpan ProcessCpu, long Timestamp);
 
     public static Reading Now()
     {
-        var (ticks, idle, steal) = ReadStat();
-        return new Reading(ticks, idle, steal, Process.GetCurrentProcess().TotalProcessorTime, Stopwatch.GetTimestamp());
+        var (ticks, idle, steal, cores) = ReadStat();
+        return new Reading(ticks, idle, steal, cores, Process.GetCurrentProcess().TotalProcessorTime, Stopwatch.GetTimestamp());
     }
 
     /// <summary>The machine's use of its CPUs from <paramref name="from"/> until now, in cores.</summary>
@@ -30,22 +30,26 @@ public readonly record struct MachineShare(double Seconds, int Cores, double Bus
     {
         var to = Now();
         var seconds = Stopwatch.GetElapsedTime(from.Timestamp, to.Timestamp).TotalSeconds;
-        var cores = Environment.ProcessorCount;
+        // The machine's cores, not the runtime's count, which a CPU quota on this process lowers.
+        var cores = to.Cores > 0 ? to.Cores : Environment.ProcessorCount;
         var ticks = Math.Max(1, to.Ticks - from.Ticks);
         double Share(long part) => cores * (double)part / ticks;
         return new MachineShare(seconds, cores, Share(ticks - (to.Idle - from.Idle) - (to.Steal - from.Steal)), Share(to.Steal - from.Steal),
             seconds <= 0 ? 0 : (to.ProcessCpu - from.ProcessCpu).TotalSeconds / seconds);
     }
 
-    // The first line of /proc/stat: user nice system idle iowait irq softirq steal, then guest time already counted
-    // in user and nice. Zeros where there is none, which leaves every share at zero.
-    private static (long Ticks, long Idle, long Steal) ReadStat()
+    // The first line of /proc/stat, all cores together: user nice system idle iowait irq softirq steal, then guest
+    // time already counted in user and nice; a "cpuN" line per core follows. Zeros where there is none, which leaves
+    // every share at zero.
+    private static (long Ticks, long Idle, long Steal, int Cores) ReadStat()
     {
         try
         {
-            var v = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8)
+            var lines = File.ReadAllLines("/proc/stat");
+            var v = lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8)
                 .Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-            return v.Length < 8 ? default : (v.Sum(), v[3] + v[4], v[7]);
+            var cores = lines.Count(l => l.Length > 3 && l.StartsWith("cpu", StringComparison.Ordinal) && char.IsAsciiDigit(l[3]));
+            return v.Length < 8 ? default : (v.Sum(), v[3] + v[4], v[7], cores);
         }
         catch (IOException) { return default; }
         catch (UnauthorizedAccessException) { return default; }
