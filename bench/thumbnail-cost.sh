@@ -2,13 +2,13 @@
 # CPU cost of the buses' thumbnails (a JPEG of each bus's mixed picture about once a second).
 # Two measures, in the same run:
 #  - the worker process with THUMBNAILS__INTERVALMS=1000 against 0, alternated, on the standard
-#    3-input scene (Program + AUX1, 640x360p30): the whole cost, tee pad and drop probe included,
+#    3-input scene (Program + AUX1, 640x360p30): the whole cost, the probe that hands a picture on included,
 #    but within the run-to-run noise of an x264 mix;
-#  - the CPU time of the thumbnail branches' own streaming threads (bus.<bus>.thumb.queue, which
-#    scales, encodes the JPEG and hands it to the appsink), read per thread from /proc: the part
+#  - the CPU time of the thumbnail branches' own streaming threads (bus.<bus>.thumb.src, the
+#    appsrc's, which scales and encodes the JPEG), read per thread from /proc: the part
 #    that grows with the picture size, also on a 1920x1080 bus;
-#  - the CPU time of the compositors' threads, where the tee and the probe that drops all but one
-#    picture a second run: what the branch adds to the mix's own threads.
+#  - the CPU time of the compositors' threads, where the probe that hands one picture a second to
+#    the branch runs: what the branch adds to the mix's own threads.
 # Usage: bench/thumbnail-cost.sh [markdown-out]   (env: REPS, WARMUP_S, WINDOW_S)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -66,7 +66,7 @@ standard scene: 3 inputs at 640x360p30, Program and AUX1 at 640x360p30 (two buse
 | 1920x1080 bus: thumbnail thread / process | 1 run | $hd_threads / $hd_pct |
 
 Per bus: $(awk -v th="$th" 'BEGIN { printf "%.3f", th / 2 }') % of one core in the thumbnail's own thread at 640x360, $hd_threads % at 1920x1080;
-the compositor threads (tee and drop probe) differ by $(awk -v a="$mo" -v b="$mn" 'BEGIN { printf "%+.2f", (b - a) / 2 }') points per bus.
+the compositor threads (the probe handing pictures on) differ by $(awk -v a="$mo" -v b="$mn" 'BEGIN { printf "%+.2f", (b - a) / 2 }') points per bus.
 The whole process differs by $(awk -v b="$b" -v t="$t" 'BEGIN { printf "%+.2f", (t - b) / 2 }') points per bus, while runs with the same
 setting spread over $spread points: the process figure cannot resolve a cost this small; the per-thread figures can.
 MD

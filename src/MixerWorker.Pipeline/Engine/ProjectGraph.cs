@@ -578,6 +578,13 @@ internal sealed class ProjectGraph(
             graph.Pipeline.CountElements("videoscale"));
     }
 
+    /// <summary>Per bus, how many branches its raw tee feeds (tests: each one more makes the compositor's pool hold one more picture).</summary>
+    internal IReadOnlyDictionary<string, int> RawTeeBranches()
+    {
+        graph.AssertOwnerThread();
+        return _buses.Values.ToDictionary(b => b.Name, b => int.Parse(b.Branch.RawTee.Get("num-src-pads") ?? "0"));
+    }
+
     /// <summary>How many elements made by <paramref name="factory"/> the pipeline holds (tests: what is shared).</summary>
     internal int CountElements(string factory)
     {

@@ -188,6 +188,9 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>The shared scalers and the pipeline's `videoscale` count (internal: for tests and benchmarks).</summary>
     internal Task<ScalerReport> GetScalersAsync() => _control.Invoke(_project.Scalers);
 
+    /// <summary>Per bus, how many branches its raw tee feeds (tests).</summary>
+    internal Task<IReadOnlyDictionary<string, int>> GetRawTeeBranchesAsync() => _control.Invoke(_project.RawTeeBranches);
+
     /// <summary>How many elements made by <paramref name="factory"/> the pipeline holds, e.g. audio mixers (tests).</summary>
     internal Task<int> CountElementsAsync(string factory) => _control.Invoke(() => _project.CountElements(factory));
 

@@ -3,6 +3,23 @@ using System.Runtime.InteropServices;
 
 namespace MixerWorker.Pipeline.Interop;
 
+/// <summary>Copies a buffer's bytes out, for a probe or an appsink.</summary>
+internal static class BufferBytes
+{
+    /// <summary>A copy of <paramref name="buffer"/>'s bytes; null when it cannot be read.</summary>
+    internal static unsafe byte[]? Copy(nint buffer)
+    {
+        var map = stackalloc byte[Abi.MapInfoSize];
+        if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead)) return null;
+        try
+        {
+            var size = (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset);
+            return new ReadOnlySpan<byte>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), size).ToArray();
+        }
+        finally { Native.gst_buffer_unmap(buffer, (nint)map); }
+    }
+}
+
 /// <summary>What a pad probe callback may look at. Valid only during the callback.</summary>
 internal readonly struct ProbeInfo(nint info)
 {
@@ -62,6 +79,9 @@ internal readonly struct ProbeInfo(nint info)
             return 0;
         }
     }
+
+    /// <summary>A copy of the bytes of the buffer the probe holds; null when it holds none.</summary>
+    internal byte[]? CopyBufferData() => Buffer is var buffer && buffer != 0 ? BufferBytes.Copy(buffer) : null;
 
     internal ulong? BufferPts => BufferTime(Abi.BufferPtsOffset);
     internal ulong? BufferDts => BufferTime(Abi.BufferDtsOffset);

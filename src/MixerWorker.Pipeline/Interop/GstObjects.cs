@@ -280,29 +280,24 @@ internal sealed class Element : GstObject
         }
     }
 
+    /// <summary>
+    /// Pushes the buffer <paramref name="info"/> holds into this appsrc, shared (a reference, not a copy), from the
+    /// probe's thread; false when the probe holds none or appsrc refused it (it is stopping).
+    /// </summary>
+    internal bool PushProbedBuffer(ProbeInfo info) =>
+        info.Buffer is var buffer && buffer != 0 && Native.gst_app_src_push_buffer(Handle, Native.gst_mini_object_ref(buffer)) == FlowOk;
+
     /// <summary>Tells this appsrc that no more data comes.</summary>
     internal void EndOfStream() => Native.gst_app_src_end_of_stream(Handle);
 
     private const int FlowOk = 0; // GST_FLOW_OK; FLUSHING (-2) once appsrc is stopping
 
     /// <summary>From this appsink: a copy of the data of the sample waiting, or null when none is. Never waits.</summary>
-    internal unsafe byte[]? TryPullSampleData()
+    internal byte[]? TryPullSampleData()
     {
         var sample = Native.gst_app_sink_try_pull_sample(Handle, 0);
         if (sample == 0) return null;
-        try
-        {
-            var buffer = Native.gst_sample_get_buffer(sample);
-            if (buffer == 0) return null;
-            var map = stackalloc byte[Abi.MapInfoSize];
-            if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead)) return null;
-            try
-            {
-                var size = (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset);
-                return new ReadOnlySpan<byte>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), size).ToArray();
-            }
-            finally { Native.gst_buffer_unmap(buffer, (nint)map); }
-        }
+        try { return Native.gst_sample_get_buffer(sample) is var buffer && buffer != 0 ? BufferBytes.Copy(buffer) : null; }
         finally { Native.gst_mini_object_unref(sample); }
     }
 

@@ -42,6 +42,8 @@ public sealed class ThumbnailTests(ITestOutputHelper output)
         Assert.Equal((320, 180), (aux1.Width, aux1.Height));      // the bus's aspect at the asked width
         Assert.Equal([0xFF, 0xD8], aux1.Jpeg[..2]);               // a JPEG
         Assert.InRange(aux1.Jpeg.Length, 500, 30_000);            // small: a solid colour is a few kB
+        // Not a branch of the raw tee: a second branch makes the tee ask the compositor's pool for a second picture, held for good.
+        Assert.All((await mixer.GetRawTeeBranchesAsync()).Values, branches => Assert.Equal(1, branches));
 
         // About one new picture per interval, not one per frame (30 a second), when asked often.
         var first = (await mixer.GetThumbnailsAsync())["aux1"].Sequence;
