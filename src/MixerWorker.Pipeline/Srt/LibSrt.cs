@@ -53,7 +53,7 @@ internal static unsafe partial class LibSrt
     internal const int SRT_EASYNCRCV = 6002;
 
     // SRT_REJECT_REASON, then the "HTTP-like" codes a listener may send (access_control.h).
-    internal const int SRT_REJ_PEER = 2, SRT_REJ_VERSION = 8, SRT_REJ_BADSECRET = 10, SRT_REJ_UNSECURE = 11, SRT_REJ_TIMEOUT = 16;
+    internal const int SRT_REJ_UNKNOWN = 0, SRT_REJ_PEER = 2, SRT_REJ_VERSION = 8, SRT_REJ_BADSECRET = 10, SRT_REJ_UNSECURE = 11, SRT_REJ_TIMEOUT = 16;
     internal const int SRT_REJX_BAD_REQUEST = 1400, SRT_REJX_UNAUTHORIZED = 1401, SRT_REJX_FORBIDDEN = 1403, SRT_REJX_NOTFOUND = 1404;
 
     // SRT_EPOLL_OPT

@@ -174,27 +174,52 @@ internal sealed unsafe class SrtCallerReader : IDisposable
     {
         // libsrt enforces SRTO_CONNTIMEO itself; this only guards against a connect that never resolves.
         var deadline = Environment.TickCount64 + (long)ConnectTimeout.TotalMilliseconds + 2000;
+        long? unexplainedSince = null;
         EpollEvent ready;
         while (!Stopping)
         {
-            switch (srt_getsockstate(socket))
+            var state = srt_getsockstate(socket);
+            var rejected = state == SRTS_CONNECTED ? SRT_REJ_UNKNOWN : srt_getrejectreason(socket);
+            var now = Environment.TickCount64;
+            if (state == SRTS_BROKEN && rejected == SRT_REJ_UNKNOWN) unexplainedSince ??= now;
+            else unexplainedSince = null;
+            switch (ReadConnect(state, rejected, now - (unexplainedSince ?? now)))
             {
-                case SRTS_CONNECTED:
+                case ConnectProgress.Connected:
                     return true;
-                case SRTS_BROKEN or SRTS_CLOSING or SRTS_CLOSED or SRTS_NONEXIST:
-                    var rejected = srt_getrejectreason(socket);
-                    End(ConnectFailure(rejected), NothingPublished(rejected, Environment.TickCount64 - _connectStarted));
+                case ConnectProgress.Failed:
+                    End(ConnectFailure(rejected), NothingPublished(rejected, now - _connectStarted));
                     return false;
             }
-            if (Environment.TickCount64 > deadline)
+            if (now > deadline)
             {
                 End(ConnectFailure(SRT_REJ_TIMEOUT));
                 return false;
             }
-            if (srt_epoll_uwait(eid, &ready, 1, PollMs) < 0) _stop.Token.WaitHandle.WaitOne(PollMs);
+            if (unexplainedSince is not null) _stop.Token.WaitHandle.WaitOne(UnexplainedBreakPollMs);
+            else if (srt_epoll_uwait(eid, &ready, 1, PollMs) < 0) _stop.Token.WaitHandle.WaitOne(PollMs);
         }
         return false;
     }
+
+    internal enum ConnectProgress { Connecting, Connected, Failed }
+
+    /// <summary>
+    /// What a connecting socket's state says. libsrt 1.5 (CUDT::postConnect, 1.5.1 to master) clears "connecting" before it
+    /// sets "connected", and in between srt_getsockstate answers SRTS_BROKEN with no reject reason; the thread completing
+    /// the connect can be held there for as long as the machine is short of CPU. A break without a reason is therefore
+    /// believed only once it has lasted <see cref="UnexplainedBreakMs"/>; one with a reason (a refusal, a timeout) at once.
+    /// </summary>
+    internal static ConnectProgress ReadConnect(int state, int rejectReason, long unexplainedForMs) => state switch
+    {
+        SRTS_CONNECTED => ConnectProgress.Connected,
+        SRTS_BROKEN when rejectReason == SRT_REJ_UNKNOWN && unexplainedForMs < UnexplainedBreakMs => ConnectProgress.Connecting,
+        SRTS_BROKEN or SRTS_CLOSING or SRTS_CLOSED or SRTS_NONEXIST => ConnectProgress.Failed,
+        _ => ConnectProgress.Connecting,
+    };
+
+    internal const long UnexplainedBreakMs = 500;
+    private const int UnexplainedBreakPollMs = 10;
 
     /// <summary>
     /// Reads whatever has arrived every <see cref="ReadPeriodMs"/> and hands it on as one buffer. Waiting in libsrt's

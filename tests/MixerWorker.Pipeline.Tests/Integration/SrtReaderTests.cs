@@ -155,6 +155,22 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
         Report("receiving", times);
     }
 
+    // libsrt reads as broken, with no reason, for a moment while a connect completes (SrtCallerReader.ReadConnect):
+    // the CI failure this guards against was a reader that gave up on a connect that was succeeding.
+    [Fact]
+    public void A_break_without_a_reason_is_believed_only_once_it_has_lasted()
+    {
+        const int broken = LibSrt.SRTS_BROKEN, unknown = LibSrt.SRT_REJ_UNKNOWN;
+        Assert.Equal(SrtCallerReader.ConnectProgress.Connecting, SrtCallerReader.ReadConnect(broken, unknown, 0));
+        Assert.Equal(SrtCallerReader.ConnectProgress.Connecting, SrtCallerReader.ReadConnect(broken, unknown, SrtCallerReader.UnexplainedBreakMs - 1));
+        Assert.Equal(SrtCallerReader.ConnectProgress.Connected, SrtCallerReader.ReadConnect(LibSrt.SRTS_CONNECTED, unknown, 0));
+        Assert.Equal(SrtCallerReader.ConnectProgress.Failed, SrtCallerReader.ReadConnect(broken, unknown, SrtCallerReader.UnexplainedBreakMs));
+        // A refusal or a timeout carries its reason and is final at once.
+        foreach (var reason in new[] { LibSrt.SRT_REJ_BADSECRET, LibSrt.SRT_REJ_TIMEOUT, LibSrt.SRT_REJX_NOTFOUND })
+            Assert.Equal(SrtCallerReader.ConnectProgress.Failed, SrtCallerReader.ReadConnect(broken, reason, 0));
+        Assert.Equal(SrtCallerReader.ConnectProgress.Failed, SrtCallerReader.ReadConnect(LibSrt.SRTS_CLOSED, unknown, 0));
+    }
+
     [Fact]
     public async Task A_reader_connecting_to_a_host_that_never_answers_stops_promptly()
     {
