@@ -21,6 +21,8 @@ internal static class Abi
     internal const int MapInfoSize = 104;        // sizeof(GstMapInfo)
     internal const int MapInfoDataOffset = 16;
     internal const int MapInfoSizeOffset = 24;
+    internal const int VideoMetaOffsetOffset = 48;  // GstVideoMeta.offset[4] (gsize)
+    internal const int VideoMetaStrideOffset = 80;  // GstVideoMeta.stride[4] (gint)
     internal const int ParamSpecValueTypeOffset = 24; // GParamSpec.value_type
     internal const int GValueSize = 24;
     internal const int GErrorDomainOffset = 0, GErrorCodeOffset = 4, GErrorMessageOffset = 8;

@@ -299,7 +299,78 @@ internal readonly struct ProbeInfo(nint info)
         }
         finally { Native.gst_buffer_unmap(buffer, (nint)map); }
     }
+
+    /// <summary>
+    /// Puts a caps event carrying <paramref name="caps"/> in place of the caps event the probe holds; false, and
+    /// nothing changed, when it holds none or the caps do not parse.
+    /// </summary>
+    internal bool ReplaceCaps(string caps)
+    {
+        if (Event != EventType.Caps) return false;
+        var parsed = Native.gst_caps_from_string(caps);
+        if (parsed == 0) return false;
+        var replacement = Native.gst_event_new_caps(parsed);
+        Native.gst_caps_unref(parsed);
+        var ev = Native.gst_pad_probe_info_get_event(info);
+        // As in TakeStreamHeaders: the info's reference goes on with the new event.
+        Abi.Write(info, Abi.ProbeInfoDataOffset, replacement);
+        Native.gst_mini_object_unref(ev);
+        return true;
+    }
+
+    /// <summary>
+    /// Maps the I420 picture the probe holds (made writable first) and hands its bytes and where its planes lie to
+    /// <paramref name="use"/>, for a probe that changes the picture in place; false when there is no buffer or it
+    /// cannot be mapped. The span is valid only inside <paramref name="use"/>.
+    /// </summary>
+    internal unsafe bool MapI420Writable(int width, int height, I420Action use)
+    {
+        var buffer = WritableBuffer();
+        if (buffer == 0) return false;
+        var planes = I420Planes.Of(buffer) ?? I420Planes.Default(width, height);
+        var map = stackalloc byte[Abi.MapInfoSize];
+        if (!Native.gst_buffer_map(buffer, (nint)map, Abi.MapRead | Abi.MapWrite)) return false;
+        try
+        {
+            var size = (int)Abi.Read<nuint>((nint)map, Abi.MapInfoSizeOffset);
+            if (size < planes.Size(height)) return false;
+            use(new Span<byte>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), size), planes);
+            return true;
+        }
+        finally { Native.gst_buffer_unmap(buffer, (nint)map); }
+    }
 }
+
+/// <summary>Where the three planes of an I420 picture lie in its bytes: offset and stride (bytes per row) of Y, U and V.</summary>
+internal readonly record struct I420Planes(int YOffset, int YStride, int UOffset, int UStride, int VOffset, int VStride)
+{
+    /// <summary>GStreamer's own layout of an I420 picture (gst_video_info_set_format): rows of 4-byte multiples, planes back to back.</summary>
+    internal static I420Planes Default(int width, int height)
+    {
+        int yStride = (width + 3) & ~3, cStride = (((width + 1) / 2) + 3) & ~3, rows = (height + 1) & ~1;
+        return new(0, yStride, yStride * rows, cStride, yStride * rows + cStride * rows / 2, cStride);
+    }
+
+    /// <summary>The layout the buffer's producer wrote into its video meta; null when it has none.</summary>
+    internal static I420Planes? Of(nint buffer)
+    {
+        var meta = Native.gst_buffer_get_meta(buffer, Native.gst_video_meta_api_get_type());
+        if (meta == 0) return null;
+        int Offset(int plane) => (int)Abi.Read<nuint>(meta, Abi.VideoMetaOffsetOffset + 8 * plane);
+        int Stride(int plane) => Abi.Read<int>(meta, Abi.VideoMetaStrideOffset + 4 * plane);
+        return new(Offset(0), Stride(0), Offset(1), Stride(1), Offset(2), Stride(2));
+    }
+
+    /// <summary>The bytes a picture of <paramref name="height"/> rows needs in this layout.</summary>
+    internal int Size(int height)
+    {
+        int rows = height, chromaRows = (height + 1) / 2;
+        return Math.Max(YOffset + YStride * rows, Math.Max(UOffset + UStride * chromaRows, VOffset + VStride * chromaRows));
+    }
+}
+
+/// <summary>Gets an I420 picture's bytes and where its planes lie (<see cref="ProbeInfo.MapI420Writable"/>).</summary>
+internal delegate void I420Action(Span<byte> picture, I420Planes planes);
 
 /// <summary>A buffer list a probe kept out of the stream (one reference), until it goes out joined to a later one or is let go.</summary>
 internal sealed class KeptBuffers(nint list) : IDisposable

@@ -49,6 +49,14 @@ internal static partial class Native
     /// <summary>The GValue at <paramref name="index"/> of a GstValueArray GValue (N).</summary>
     [LibraryImport(GstLib)] internal static partial nint gst_value_array_get_value(nint value, uint index);
 
+    // A picture's plane layout when its producer wrote one (GstVideoMeta); without it the layout is GStreamer's default.
+    /// <summary>The buffer's first meta of the API type (N: borrowed from the buffer), or 0.</summary>
+    [LibraryImport(GstLib)] internal static partial nint gst_buffer_get_meta(nint buffer, nint api);
+    [LibraryImport(GstVideo)] internal static partial nint gst_video_meta_api_get_type();
+    /// <summary>Adds a video meta (N: owned by the buffer); <paramref name="offsets"/> and <paramref name="strides"/> hold one per plane.</summary>
+    [LibraryImport(GstVideo)] internal static partial nint gst_buffer_add_video_meta_full(nint buffer, int flags, int format,
+        uint width, uint height, uint planes, nuint[] offsets, int[] strides);
+
     [LibraryImport(GObjectLib)] internal static partial void g_value_set_int(nint value, int v);
     [LibraryImport(GObjectLib)] internal static partial void g_value_set_uint(nint value, uint v);
     [LibraryImport(GObjectLib)] internal static partial void g_value_set_int64(nint value, long v);

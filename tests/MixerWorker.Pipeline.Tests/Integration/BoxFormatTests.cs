@@ -1,6 +1,7 @@
 using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Testbed.Feeds;
+using MixerWorker.Testbed.Imaging;
 using Xunit;
 using Xunit.Abstractions;
 using static MixerWorker.Pipeline.Tests.Integration.MixHarness;
@@ -11,7 +12,7 @@ namespace MixerWorker.Pipeline.Tests.Integration;
 /// Each box converts its picture once: scaled straight to the bus's I420 at the box's size and in the
 /// mix's colour (BT.709, mpeg2 chroma siting), so the compositor blends it as it is instead of
 /// converting every box of every frame again. The test feeds are small, so their decoders say BT.601:
-/// the scaler converts them once, on the way.
+/// the scaler converts them once, on the way, and their colours arrive as they were sent.
 /// </summary>
 public sealed class BoxFormatTests(ITestOutputHelper output)
 {
@@ -47,6 +48,7 @@ public sealed class BoxFormatTests(ITestOutputHelper output)
             Assert.Contains("format=(string)I420", negotiated.Scaled);
             Assert.Contains($"width=(int){box.Width},", negotiated.Scaled);
             Assert.Contains($"height=(int){box.Height},", negotiated.Scaled);
+            AssertScaledToTheMixColour(negotiated);
             Assert.Contains("format=(string)I420", negotiated.Mixed);
             AssertSameColourAsOutput(negotiated);
         }
@@ -55,9 +57,32 @@ public sealed class BoxFormatTests(ITestOutputHelper output)
         Assert.All(caps["aux1"], tile =>
         {
             Assert.Contains("format=(string)I420", tile.Scaled);
+            AssertScaledToTheMixColour(tile);
             Assert.Contains("format=(string)I420", tile.Mixed);
             AssertSameColourAsOutput(tile);
         });
+    }
+
+    [Fact]
+    public async Task A_BT601_camera_colour_arrives_unchanged_whether_its_box_is_scaled_or_full_size()
+    {
+        // Green moves most when BT.601 pixels are read as BT.709 (its G by about 25 steps of 255).
+        var green = FeedSpec.Numbered(1);
+        var scene = new SceneDefinition
+        {
+            Project = Project, Inputs = [new InputDefinition { Name = green.Input }],
+            Buses = [Bus("program", 320, 180, At(green.Input, 0, 0, 320, 180)), Bus("aux1", 320, 180, At(green.Input, 80, 45, 160, 90))],
+        };
+        await using var h = await MixHarness.StartShowAsync(output, scene, [green]);
+        foreach (var bus in new[] { "program", "aux1" })
+        {
+            var reader = h.Read(bus);
+            try
+            {
+                await reader.WaitForFrameAsync(TimeSpan.FromSeconds(15), f => Colors.Near(f.ColorAt(160, 90), green.Rgb, 8));
+            }
+            finally { output.WriteLine($"{bus}: {reader.Latest?.ColorAt(160, 90).ToString() ?? "no picture"} at the box's centre, sent {green.Rgb}"); }
+        }
     }
 
     // The compositor converts a pad whose colorimetry or chroma siting differs from its output's, for every frame.
@@ -67,6 +92,13 @@ public sealed class BoxFormatTests(ITestOutputHelper output)
         Assert.Equal("mpeg2", Field(box.Output!, "chroma-site"));
         Assert.Equal(Field(box.Output!, "colorimetry"), Field(box.Mixed!, "colorimetry"));
         Assert.Equal(Field(box.Output!, "chroma-site"), Field(box.Mixed!, "chroma-site"));
+    }
+
+    // What the box is scaled to is already labelled in the mix's colour, so the converter after the scaler passes it on.
+    private static void AssertScaledToTheMixColour(BoxCaps box)
+    {
+        Assert.Equal("bt709", Field(box.Scaled!, "colorimetry"));
+        Assert.Equal("mpeg2", Field(box.Scaled!, "chroma-site"));
     }
 
     private static string? Field(string caps, string name) =>
