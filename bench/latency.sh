@@ -19,7 +19,8 @@
 #      STAGES=1: the worker traces each picture and block of sound through its stages (MIXERWORKER_STAGE_TRACE) and a
 #      table per case says how late each stage handles them over the measured window (bench/stage-trace.py)
 # Each run's summary rows and CPU table also say how much CPU the host's hypervisor took (steal) and other processes
-# used over its measurement (/proc/stat).
+# used over its measurement (/proc/stat), and how fast the machine was: bench/yardstick.c's fixed work timed every
+# second beside the measurement (YARDSTICK=0: off; it needs a C compiler).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -116,6 +117,7 @@ run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
   fi
   mpid=$!
   sleep "$WARMUP_S"
+  [ -z "$YARD_BIN" ] || { "$YARD_BIN" 1000 >"$dir/yard" & YARD_PID=$!; }
   rows0=0; [ ! -f "$WORK/summary.md" ] || rows0=$(wc -l <"$WORK/summary.md")
   t0=$(date +%s.%N); c0=$(cpu_ticks "$mpid"); h0=$(helpers_ticks); r0=$(reaped_ticks); s0=$(stat_line)
   local stamps=(dotnet "$TESTBED_DLL" stamps --port "$BENCH_PORT" --scene "$dir/scene.json" --seconds "$MEASURE_S" --settle "$SETTLE_S"
@@ -124,14 +126,19 @@ run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
   if [ "$READER" = record ]; then "${stamps[@]}" --record "$dir/read" >"$dir/stamps.log" 2>&1 || true
   else "${stamps[@]}" "${analyse[@]}" ${HOPS:+--trace "$dir/read"} >"$dir/stamps.log" 2>&1 || true; fi
   s1=$(stat_line); t1=$(date +%s.%N); c1=$(cpu_ticks "$mpid" 2>/dev/null || echo "$c0"); h1=$(helpers_ticks); r1=$(reaped_ticks)
+  [ -z "$YARD_PID" ] || { kill "$YARD_PID" 2>/dev/null; wait "$YARD_PID" 2>/dev/null || true; YARD_PID=; }
   read -r busy steal < <(machine_share "$s0" "$s1")
+  # The yardstick's mean piece (ms), and its own CPU (% of one core), which is not the others'.
+  local yard=- ycpu=0
+  [ ! -s "$dir/yard" ] || read -r yard ycpu < <(awk -v a="$t0" -v b="$t1" '$1 >= a && $1 <= b { s += $2; n++ }
+    END { if (n) printf "%.1f %.1f\n", s / n / 1000, 100 * s / 1e6 / (b - a); else print "- 0" }' "$dir/yard")
   local m hp rp others
-  read -r m hp rp others < <(awk -v c="$((c1 - c0))" -v h="$((h1 - h0))" -v r="$((r1 - r0))" -v a="$t0" -v b="$t1" -v k="$CLK_TCK" -v busy="$busy" \
-    'BEGIN { t = b - a; m = 100 * c / k / t; h = 100 * h / k / t; r = 100 * r / k / t; o = busy - m - h - r
+  read -r m hp rp others < <(awk -v c="$((c1 - c0))" -v h="$((h1 - h0))" -v r="$((r1 - r0))" -v a="$t0" -v b="$t1" -v k="$CLK_TCK" -v busy="$busy" -v y="$ycpu" \
+    'BEGIN { t = b - a; m = 100 * c / k / t; h = 100 * h / k / t; r = 100 * r / k / t; o = busy - m - h - r - y
       printf "%.0f %.0f %.0f %.0f\n", m, h, r, o < 0 ? 0 : o }')
-  ROWS_CPU+=("| $label | $mixer | $m | $hp | $rp | $busy | $others | $steal |")
-  MACHINE="$steal | $others"
-  echo "  over the measurement: host steal $steal %, others $others % of one core (mixer $m, stand-in + feeds $hp, reader $rp)" >&2
+  ROWS_CPU+=("| $label | $mixer | $m | $hp | $rp | $busy | $others | $steal | $yard |")
+  MACHINE="$steal | $others | $yard"
+  echo "  over the measurement: host steal $steal %, others $others % of one core (mixer $m, stand-in + feeds $hp, reader $rp), yardstick $yard ms" >&2
   kill -TERM "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true
   stop_helpers
   if [ -n "$STAGES" ] && [ "$mixer" = worker ] && [ -s "$dir/stages.$mpid" ]; then
@@ -155,8 +162,8 @@ run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
 mark_machine() { # $1: summary file, $2: its line count before the run
   [ -f "$1" ] || return 0
   awk -v from="$2" -v m="$MACHINE" 'NR <= from { print; next }
-    /^\| Case \|/ { print $0 " Host steal, % of a core | Others busy, % of a core |"; next }
-    /^\|---/ { print $0 "---|---|"; next }
+    /^\| Case \|/ { print $0 " Host steal, % of a core | Others busy, % of a core | Yardstick ms |"; next }
+    /^\|---/ { print $0 "---|---|---|"; next }
     /^\|/ { print $0 " " m " |"; next } { print }' "$1" >"$1.tmp" && mv "$1.tmp" "$1"
 }
 
@@ -181,12 +188,17 @@ start_helpers_feeds() { # $1: log dir, $2: seconds, $3: mux delay ms
 helpers_ticks() { local p s=0; for p in "${HELPER_PIDS[@]}"; do s=$((s + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done; echo "$s"; }
 
 # When each picture left the worker's and the feeds' srtsink: the publisher → hub hops.
+# The machine's own speed: the VM's CPUs also deliver less at times without any steal counted (bench/compare.sh).
+YARD_BIN= YARD_PID=
+if [ "${YARDSTICK:-1}" = 1 ] && command -v cc >/dev/null && cc -O2 -o "$WORK/yardstick" "$BENCH_DIR/yardstick.c" 2>/dev/null; then
+  YARD_BIN=$WORK/yardstick
+fi
 SEND_TRACE=
 if [ -n "$HOPS" ] && command -v cc >/dev/null; then
   cc -O2 -shared -fPIC -o "$WORK/srt-send-trace.so" "$BENCH_DIR/srt-send-trace.c" -ldl -lpthread && SEND_TRACE=$WORK/srt-send-trace.so
 fi
 
-trap 'stop_helpers' EXIT
+trap 'stop_helpers; [ -z "$YARD_PID" ] || kill "$YARD_PID" 2>/dev/null' EXIT
 for c in $CASES; do
   IFS=: read -r n delay size <<<"$c"
   for m in $MIXERS; do run_case "$n" "$delay" "$m" "${size:-${FEED_W}x${FEED_H}}"; done
@@ -215,11 +227,12 @@ done
   [ ! -s "$WORK/hops.md" ] || { cat "$WORK/hops.md"; echo; }
   [ ! -s "$WORK/stages.md" ] || cat "$WORK/stages.md"
   echo "CPU during the measurement, % of one core. Machine busy: both cores, every process (not idle, iowait or steal);"
-  echo "others: busy less the mixer, the stand-in, the feeds and the reader; host steal: what the hypervisor gave to other"
-  echo "guests (/proc/stat), which delays every thread here as much as load of its own would:"
+  echo "others: busy less the mixer, the stand-in, the feeds, the reader and the yardstick; host steal: what the hypervisor gave to other"
+  echo "guests (/proc/stat), which delays every thread here as much as load of its own would; yardstick: the mean CPU time of"
+  echo "bench/yardstick.c's fixed work, timed every second beside the measurement (longer = the machine ran slower):"
   echo
-  echo "| Case | Mixer | Mixer CPU % | Stand-in + feeds CPU % | Reader CPU % | Machine busy % | Others % | Host steal % |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| Case | Mixer | Mixer CPU % | Stand-in + feeds CPU % | Reader CPU % | Machine busy % | Others % | Host steal % | Yardstick ms |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS_CPU[@]}"
   echo
 } | tee ${OUT_MD:+-a "$OUT_MD"}
