@@ -17,13 +17,17 @@ internal static class MixColourConversion
 {
     // BT.601 and BT.709 differ in their luma weights only (both limited range: luma 16–235, chroma 16–240), so the
     // conversion is one matrix on luma and the centred chroma: luma gains a term of the chroma, chroma mixes with itself.
+    // Computed as GStreamer's converter computes it (its 8-bit matrix: coefficients in 1/256 steps, each term of a
+    // centred sample spread to 16 bits and floored on its own), so a box has the same values whichever converts it.
     private static readonly double[,] Matrix = Bt601ToBt709Matrix();
-    private const int Shift = 16, Half = 1 << (Shift - 1);
     private static readonly int YFromU = Fixed(Matrix[0, 1]), YFromV = Fixed(Matrix[0, 2]);
     private static readonly int UFromU = Fixed(Matrix[1, 1]), UFromV = Fixed(Matrix[1, 2]);
     private static readonly int VFromU = Fixed(Matrix[2, 1]), VFromV = Fixed(Matrix[2, 2]);
 
-    private static int Fixed(double c) => (int)Math.Round(c * (1 << Shift));
+    private static int Fixed(double c) => (int)Math.Round(c * 256);
+
+    // A centred sample (−128..127) times a coefficient: the sample as 16 bits (its byte twice), the product's top half.
+    private static int Term(int centred, int coefficient) => (((centred << 8) + (centred & 0xFF)) * coefficient) >> 16;
 
     /// <summary>
     /// The matrix from BT.601 to BT.709 Y'CbCr on (Y − 16, Cb − 128, Cr − 128): RGB from BT.601's weights,
@@ -141,9 +145,9 @@ internal static class MixColourConversion
         for (; i < u.Length; i++)
         {
             int cu = u[i] - 128, cv = v[i] - 128;
-            var dy = (YFromU * cu + YFromV * cv + Half) >> Shift;
-            u[i] = Clamp(128 + ((UFromU * cu + UFromV * cv + Half) >> Shift));
-            v[i] = Clamp(128 + ((VFromU * cu + VFromV * cv + Half) >> Shift));
+            var dy = Term(cu, YFromU) + Term(cv, YFromV);
+            u[i] = Clamp(128 + Term(cu, UFromU) + Term(cv, UFromV));
+            v[i] = Clamp(128 + Term(cu, VFromU) + Term(cv, VFromV));
             for (var x = 2 * i; x < Math.Min(2 * i + 2, width); x++)
             {
                 top[x] = Clamp(top[x] + dy);
@@ -156,8 +160,8 @@ internal static class MixColourConversion
 
     private static void ConvertBlock(Span<byte> u, Span<byte> v, Span<byte> top, Span<byte> bottom)
     {
-        var (u0, u1, u2, u3) = Centred(Vector128.Create((ReadOnlySpan<byte>)u));
-        var (v0, v1, v2, v3) = Centred(Vector128.Create((ReadOnlySpan<byte>)v));
+        var (u0, u1, u2, u3) = Spread(Vector128.Create((ReadOnlySpan<byte>)u));
+        var (v0, v1, v2, v3) = Spread(Vector128.Create((ReadOnlySpan<byte>)v));
         Narrow(NewU(u0, v0), NewU(u1, v1), NewU(u2, v2), NewU(u3, v3)).CopyTo(u);
         Narrow(NewV(u0, v0), NewV(u1, v1), NewV(u2, v2), NewV(u3, v3)).CopyTo(v);
         var (d0, d1, d2, d3) = (LumaTerm(u0, v0), LumaTerm(u1, v1), LumaTerm(u2, v2), LumaTerm(u3, v3));
@@ -165,18 +169,27 @@ internal static class MixColourConversion
         if (!bottom.IsEmpty) AddLuma(bottom, d0, d1, d2, d3);
     }
 
-    private static Vector128<int> NewU(Vector128<int> cu, Vector128<int> cv) =>
-        Vector128.Create(128) + Vector128.ShiftRightArithmetic(cu * UFromU + cv * UFromV + Vector128.Create(Half), Shift);
+    private static Vector128<int> NewU(Vector128<int> wu, Vector128<int> wv) => Vector128.Create(128) + Term(wu, UFromU) + Term(wv, UFromV);
 
-    private static Vector128<int> NewV(Vector128<int> cu, Vector128<int> cv) =>
-        Vector128.Create(128) + Vector128.ShiftRightArithmetic(cu * VFromU + cv * VFromV + Vector128.Create(Half), Shift);
+    private static Vector128<int> NewV(Vector128<int> wu, Vector128<int> wv) => Vector128.Create(128) + Term(wu, VFromU) + Term(wv, VFromV);
 
     // Four chroma samples' luma terms, each twice (for the two pixels of a row it covers): the low half of each lane twice.
-    private static Vector128<short> LumaTerm(Vector128<int> cu, Vector128<int> cv)
+    private static Vector128<short> LumaTerm(Vector128<int> wu, Vector128<int> wv)
     {
-        var d = Vector128.ShiftRightArithmetic(cu * YFromU + cv * YFromV + Vector128.Create(Half), Shift);
+        var d = Term(wu, YFromU) + Term(wv, YFromV);
         return ((d & Vector128.Create(0xFFFF)) | (d << 16)).AsInt16();
     }
+
+    private static Vector128<int> Term(Vector128<int> spread, int coefficient) => Vector128.ShiftRightArithmetic(spread * coefficient, 16);
+
+    // Centred samples spread to 16 bits as Term does.
+    private static (Vector128<int>, Vector128<int>, Vector128<int>, Vector128<int>) Spread(Vector128<byte> samples)
+    {
+        var (a, b, c, d) = Centred(samples);
+        return (Spread(a), Spread(b), Spread(c), Spread(d));
+    }
+
+    private static Vector128<int> Spread(Vector128<int> centred) => (centred << 8) + (centred & Vector128.Create(0xFF));
 
     private static (Vector128<int>, Vector128<int>, Vector128<int>, Vector128<int>) Centred(Vector128<byte> samples)
     {
