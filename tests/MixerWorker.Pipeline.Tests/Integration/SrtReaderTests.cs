@@ -283,7 +283,7 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
             for (var generation = 1; generation <= 20; generation++)
             {
                 var session = new ConnectionSession(generation);
-                var source = new SrtSource(graph, branch, endpoint, generation, session, TimeSpan.FromMilliseconds(60), s => s, NullLogger.Instance);
+                var source = new SrtSource(graph, branch, endpoint, generation, session, TimeSpan.FromMilliseconds(60), s => s, NullLogger.Instance, _ => { });
                 try
                 {
                     await session.Ready.WaitAsync(TimeSpan.FromSeconds(10)); // decoded frames are flowing
