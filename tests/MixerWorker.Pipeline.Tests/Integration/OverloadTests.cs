@@ -56,9 +56,8 @@ public sealed class OverloadTests(ITestOutputHelper output)
     [Fact]
     public async Task A_decoder_that_falls_behind_skips_to_a_keyframe_and_its_boxes_stay_on_time()
     {
-        FeedSpec a = MotionRig.Feed(0, 30, TimeSpan.Zero), b = MotionRig.Feed(1, 30, TimeSpan.Zero);
-        var program = Bus("program", 320, 180, At(a.Input, 0, 0, 160, 90), At(b.Input, 160, 90, 160, 90));
-        await using var show = await Show.StartAsync(output, [a, b], program);
+        var (started, a) = await SideBySideAsync();
+        await using var show = started;
         using var stall = await show.Harness.Mixer!.StallDecoderAsync(a.Input, Starved);
 
         var report = (await show.MeasureAsync(Measured))["program"];
@@ -81,9 +80,8 @@ public sealed class OverloadTests(ITestOutputHelper output)
     {
         // Box 0's thread, between its queue and the compositor, is held 300 ms once a second: the pictures it brings
         // after each hold are too late for their frames, which the compositor made with the picture before.
-        FeedSpec a = MotionRig.Feed(0, 30, TimeSpan.Zero), b = MotionRig.Feed(1, 30, TimeSpan.Zero);
-        var program = Bus("program", 320, 180, At(a.Input, 0, 0, 160, 90), At(b.Input, 160, 90, 160, 90));
-        await using var show = await Show.StartAsync(output, [a, b], program);
+        var (started, _) = await SideBySideAsync();
+        await using var show = started;
         using var stall = await show.Harness.Mixer!.StallBoxAsync("program", 0, TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(1));
 
         var report = (await show.MeasureAsync(Measured))["program"];
@@ -94,6 +92,14 @@ public sealed class OverloadTests(ITestOutputHelper output)
         Assert.True(held.SkippedFrames > Hiccup, $"the held box skipped nothing: {held}");
         Assert.InRange(lost, held.SkippedFrames - Hiccup, held.SkippedFrames + Hiccup);
         Assert.True(held.IsSmoothBesidesDeliberate(Hiccup), $"pictures lost that the engine did not count: {held}");
+    }
+
+    // cam-a and cam-b at 30 fps side by side on Program; the show, and cam-a's feed.
+    private async Task<(Show Show, FeedSpec A)> SideBySideAsync()
+    {
+        FeedSpec a = MotionRig.Feed(0, 30, TimeSpan.Zero), b = MotionRig.Feed(1, 30, TimeSpan.Zero);
+        var program = Bus("program", 320, 180, At(a.Input, 0, 0, 160, 90), At(b.Input, 160, 90, 160, 90));
+        return (await Show.StartAsync(output, [a, b], program), a);
     }
 
     // The box keeps showing new pictures (at least leastShare of its input's), each at most lagMs
