@@ -18,6 +18,9 @@
 #      HUB_PREFIX="chrt -f 20": a command the stand-in is run under; FEED_PREFIX="nice -n 10": the same for the feeds
 #      STAGES=1: the worker traces each picture and block of sound through its stages (MIXERWORKER_STAGE_TRACE) and a
 #      table per case says how late each stage handles them over the measured window (bench/stage-trace.py)
+# Each run's summary rows and CPU table also say how much CPU the host's hypervisor took (steal) and other processes
+# used over its measurement (/proc/stat), and how fast the machine was: bench/yardstick.c's fixed work timed every
+# second beside the measurement (YARDSTICK=0: off; it needs a C compiler).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -82,9 +85,24 @@ ffmpeg_grid_cmd() { # $1: bus count
   FFMPEG_CMD+=(-filter_complex "$filter" "${maps[@]}")
 }
 
+# This VM's hypervisor takes CPU from it in bursts (steal, up to a core for minutes), and other processes may run
+# beside the bench: either delays the worker's threads as much as its own load would, so each run's figures carry
+# what the machine did meanwhile. From the first line of /proc/stat (user nice system idle iowait irq softirq steal;
+# guest time is already in user and nice), both cores together, in % of one core.
+stat_line() { head -1 /proc/stat; }
+machine_share() { # $1, $2: stat_line before and after. Prints "busy steal" (busy: not idle, iowait or steal).
+  awk -v a="$1" -v b="$2" -v cpus="$(nproc)" 'BEGIN { split(a, x); split(b, y)
+    for (i = 2; i <= 9; i++) t += y[i] - x[i]
+    steal = y[9] - x[9]; idle = (y[5] - x[5]) + (y[6] - x[6])
+    if (t <= 0) { print "0 0"; exit }
+    printf "%.0f %.0f\n", 100 * cpus * (t - idle - steal) / t, 100 * cpus * steal / t }'
+}
+# CPU of this shell's children that have ended (the reader runs in the foreground and is reaped when it ends).
+reaped_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat"; }
+
 ROWS_CPU=()
 run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
-  local n=$1 delay=$2 mixer=$3 FEED_W=${4%x*} FEED_H=${4#*x} label dir life mpid t0 t1 c0 c1 h0 h1
+  local n=$1 delay=$2 mixer=$3 FEED_W=${4%x*} FEED_H=${4#*x} label dir life mpid t0 t1 c0 c1 h0 h1 s0 s1 r0 r1 rows0 busy steal
   label="$n bus$([ "$n" -gt 1 ] && echo es), ${FEED_W}x${FEED_H} feeds muxed with $([ "$delay" -gt 0 ] && echo "${delay} ms delay" || echo "no delay")${FEED_REMUX:+, re-muxed by $FEED_REMUX}$([ "$FEED_AUDIO" = aac ] || echo ", sound: $FEED_AUDIO")"
   dir="$WORK/$n-$delay-$4-$mixer"; mkdir -p "$dir"
   write_grid_scene "$dir/scene.json" "$n"
@@ -99,15 +117,28 @@ run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
   fi
   mpid=$!
   sleep "$WARMUP_S"
-  t0=$(date +%s.%N); c0=$(cpu_ticks "$mpid"); h0=$(helpers_ticks)
+  [ -z "$YARD_BIN" ] || { "$YARD_BIN" 1000 >"$dir/yard" & YARD_PID=$!; }
+  rows0=0; [ ! -f "$WORK/summary.md" ] || rows0=$(wc -l <"$WORK/summary.md")
+  t0=$(date +%s.%N); c0=$(cpu_ticks "$mpid"); h0=$(helpers_ticks); r0=$(reaped_ticks); s0=$(stat_line)
   local stamps=(dotnet "$TESTBED_DLL" stamps --port "$BENCH_PORT" --scene "$dir/scene.json" --seconds "$MEASURE_S" --settle "$SETTLE_S"
     --feed-width "$FEED_W" --feed-height "$FEED_H" --feed-fps "$FEED_FPS" --direct "$DIRECT")
   local analyse=(--label "$label" --mixer "$mixer" --md "$WORK/summary.md" --detail "$WORK/detail.md")
   if [ "$READER" = record ]; then "${stamps[@]}" --record "$dir/read" >"$dir/stamps.log" 2>&1 || true
   else "${stamps[@]}" "${analyse[@]}" ${HOPS:+--trace "$dir/read"} >"$dir/stamps.log" 2>&1 || true; fi
-  t1=$(date +%s.%N); c1=$(cpu_ticks "$mpid" 2>/dev/null || echo "$c0"); h1=$(helpers_ticks)
-  ROWS_CPU+=("| $label | $mixer | $(awk -v c="$((c1 - c0))" -v h="$((h1 - h0))" -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" -v k="$CLK_TCK" \
-    'BEGIN { printf "%.0f | %.0f", 100 * c / k / t, 100 * h / k / t }') |")
+  s1=$(stat_line); t1=$(date +%s.%N); c1=$(cpu_ticks "$mpid" 2>/dev/null || echo "$c0"); h1=$(helpers_ticks); r1=$(reaped_ticks)
+  [ -z "$YARD_PID" ] || { kill "$YARD_PID" 2>/dev/null; wait "$YARD_PID" 2>/dev/null || true; YARD_PID=; }
+  read -r busy steal < <(machine_share "$s0" "$s1")
+  # The yardstick's mean piece (ms), and its own CPU (% of one core), which is not the others'.
+  local yard=- ycpu=0
+  [ ! -s "$dir/yard" ] || read -r yard ycpu < <(awk -v a="$t0" -v b="$t1" '$1 >= a && $1 <= b { s += $2; n++ }
+    END { if (n) printf "%.1f %.1f\n", s / n / 1000, 100 * s / 1e6 / (b - a); else print "- 0" }' "$dir/yard")
+  local m hp rp others
+  read -r m hp rp others < <(awk -v c="$((c1 - c0))" -v h="$((h1 - h0))" -v r="$((r1 - r0))" -v a="$t0" -v b="$t1" -v k="$CLK_TCK" -v busy="$busy" -v y="$ycpu" \
+    'BEGIN { t = b - a; m = 100 * c / k / t; h = 100 * h / k / t; r = 100 * r / k / t; o = busy - m - h - r - y
+      printf "%.0f %.0f %.0f %.0f\n", m, h, r, o < 0 ? 0 : o }')
+  ROWS_CPU+=("| $label | $mixer | $m | $hp | $rp | $busy | $others | $steal | $yard |")
+  MACHINE="$steal | $others | $yard"
+  echo "  over the measurement: host steal $steal %, others $others % of one core (mixer $m, stand-in + feeds $hp, reader $rp), yardstick $yard ms" >&2
   kill -TERM "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true
   stop_helpers
   if [ -n "$STAGES" ] && [ "$mixer" = worker ] && [ -s "$dir/stages.$mpid" ]; then
@@ -123,6 +154,17 @@ run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
     [ ! -s "$dir/hops-hub.txt" ] || "${stamps[@]}" --from "$dir/read" --equal-hops "$dir/hops-hub.txt" --label "$label, reader and hub hops levelled" \
       --mixer "$mixer" --md "$WORK/summary.md" --detail "$WORK/detail.md" >>"$dir/stamps.log" 2>&1 || true
   fi
+  mark_machine "$WORK/summary.md" "$rows0"
+}
+
+# The rows this run added to the summary (after line $2) get the run's machine columns (and the header, when the run
+# started the file).
+mark_machine() { # $1: summary file, $2: its line count before the run
+  [ -f "$1" ] || return 0
+  awk -v from="$2" -v m="$MACHINE" 'NR <= from { print; next }
+    /^\| Case \|/ { print $0 " Host steal, % of a core | Others busy, % of a core | Yardstick ms |"; next }
+    /^\|---/ { print $0 "---|---|---|"; next }
+    /^\|/ { print $0 " " m " |"; next } { print }' "$1" >"$1.tmp" && mv "$1.tmp" "$1"
 }
 
 # Stand-in and four moving feeds (scrolling bars behind the stamp, AAC audio), each its own process.
@@ -146,12 +188,17 @@ start_helpers_feeds() { # $1: log dir, $2: seconds, $3: mux delay ms
 helpers_ticks() { local p s=0; for p in "${HELPER_PIDS[@]}"; do s=$((s + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done; echo "$s"; }
 
 # When each picture left the worker's and the feeds' srtsink: the publisher → hub hops.
+# The machine's own speed: the VM's CPUs also deliver less at times without any steal counted (bench/compare.sh).
+YARD_BIN= YARD_PID=
+if [ "${YARDSTICK:-1}" = 1 ] && command -v cc >/dev/null && cc -O2 -o "$WORK/yardstick" "$BENCH_DIR/yardstick.c" 2>/dev/null; then
+  YARD_BIN=$WORK/yardstick
+fi
 SEND_TRACE=
 if [ -n "$HOPS" ] && command -v cc >/dev/null; then
   cc -O2 -shared -fPIC -o "$WORK/srt-send-trace.so" "$BENCH_DIR/srt-send-trace.c" -ldl -lpthread && SEND_TRACE=$WORK/srt-send-trace.so
 fi
 
-trap 'stop_helpers' EXIT
+trap 'stop_helpers; [ -z "$YARD_PID" ] || kill "$YARD_PID" 2>/dev/null' EXIT
 for c in $CASES; do
   IFS=: read -r n delay size <<<"$c"
   for m in $MIXERS; do run_case "$n" "$delay" "$m" "${size:-${FEED_W}x${FEED_H}}"; done
@@ -179,10 +226,13 @@ done
   echo
   [ ! -s "$WORK/hops.md" ] || { cat "$WORK/hops.md"; echo; }
   [ ! -s "$WORK/stages.md" ] || cat "$WORK/stages.md"
-  echo "CPU during the measurement, % of one core (the reader process is not counted in either):"
+  echo "CPU during the measurement, % of one core. Machine busy: both cores, every process (not idle, iowait or steal);"
+  echo "others: busy less the mixer, the stand-in, the feeds, the reader and the yardstick; host steal: what the hypervisor gave to other"
+  echo "guests (/proc/stat), which delays every thread here as much as load of its own would; yardstick: the mean CPU time of"
+  echo "bench/yardstick.c's fixed work, timed every second beside the measurement (longer = the machine ran slower):"
   echo
-  echo "| Case | Mixer | Mixer CPU % | Stand-in + feeds CPU % |"
-  echo "|---|---|---|---|"
+  echo "| Case | Mixer | Mixer CPU % | Stand-in + feeds CPU % | Reader CPU % | Machine busy % | Others % | Host steal % | Yardstick ms |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS_CPU[@]}"
   echo
 } | tee ${OUT_MD:+-a "$OUT_MD"}
