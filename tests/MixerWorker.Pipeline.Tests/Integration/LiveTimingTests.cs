@@ -31,6 +31,10 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
     // tens of seconds at a time, and a suite run alone was slowed to half speed for two minutes with no process of
     // its own to show for it.
     private const double TakenCores = 0.5;
+    // The same for a machine whose CPUs ran this much slower than usual (this VM's at times deliver a third less with no
+    // steal reported): a piece of work timed in its thread's own CPU time (Yardstick), which a busy machine does not slow.
+    // Without heavy steal it read 0.89-1.10x on an idle and on a loaded machine (47 measurements).
+    private const double SlowMachine = 1.25;
     private const int MostMeasurements = 3;
 
     [Theory]
@@ -53,9 +57,11 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
                 AssertSmooth(report);
                 return;
             }
-            catch (Xunit.Sdk.XunitException) when (measurement < MostMeasurements && rig.Machine is { OthersCores: >= TakenCores } machine)
+            catch (Xunit.Sdk.XunitException) when (measurement < MostMeasurements && rig.Machine is { } machine &&
+                (machine.OthersCores >= TakenCores || machine.Slowdown >= SlowMachine))
             {
-                output.WriteLine($"measuring again: {machine.OthersCores:0.00} cores went to other processes and the hypervisor");
+                output.WriteLine($"measuring again: {machine.OthersCores:0.00} cores went to other processes and the hypervisor, " +
+                    $"and the machine's CPUs ran {machine.Slowdown:0.00}x slower than usual");
             }
         }
     }
