@@ -112,3 +112,32 @@ if len(times["encode"]) > 1:
     print()
     print("Encodes that started together (within 12 ms), by the order they finished: " +
           " · ".join(f"{pct(v, .5):.1f}/{pct(v, .95):.1f}" for _, v in sorted(by_rank.items()) if len(v) >= 20) + " ms (p50/p95)")
+
+# Per output frame: a frame goes out once the last of its pictures is in (each input's first picture within half a frame
+# of the frame's running time, as FramePicker takes them), so how far apart its pictures left their decoders is a wait
+# the timing model sets, and what the compositor took after the last one is the wait for a CPU. Counts frames for which
+# every input traced had a picture: latency.sh's grids show every input on every bus.
+inputs = {w: sorted(bt.items()) for w, bt in times["in.video"].items()}
+keys = {w: [rt for rt, _ in v] for w, v in inputs.items()}
+spread, after_last = {}, {}
+for w, frames in times["composited"].items():
+    rts = sorted(frames)
+    if len(rts) < 2 or not inputs:
+        continue
+    half = pct([b - a for a, b in zip(rts, rts[1:])], .5) / 2
+    spread[w], after_last[w] = [], []
+    for rt in rts:
+        left = []
+        for k, v in inputs.items():
+            i = bisect.bisect_left(keys[k], rt - half)
+            if i < len(v) and v[i][0] < rt + half:
+                left.append(v[i][1][0])
+        if len(left) == len(inputs):
+            spread[w].append((max(left) - min(left)) / 1e6)
+            after_last[w].append((frames[rt][0] - max(left)) / 1e6)
+if any(spread.values()):
+    print()
+    print("| Per output frame | Of | Frames | p50 / p95 pooled | p50 per bus | p95 per bus |")
+    print("|---|---|---|---|---|---|")
+    row("its pictures: the last left its decoder after the first", spread)
+    row("compositor out after the last of its pictures left its decoder", after_last)

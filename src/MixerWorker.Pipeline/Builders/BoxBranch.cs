@@ -49,6 +49,7 @@ internal sealed class BoxBranch : IDisposable
     private readonly Lock _clipGate = new();
     private bool _clipping;
     private readonly FramePicker _framePicker = new();
+    private readonly UndrawnPictures _undrawn = new();
     private readonly double _frameNs;
     private readonly Pad _clipSink;
     private readonly Func<ulong, ulong?, bool> _shows;
@@ -250,13 +251,18 @@ internal sealed class BoxBranch : IDisposable
 
     private long _lostPictures;
 
-    /// <summary>Of <see cref="LatePictures"/>, those its shared scaler dropped (<see cref="Lost"/>). For tests and benches.</summary>
+    /// <summary>
+    /// Of <see cref="LatePictures"/>, those lost on their way: skipped by the input's decoder or dropped by the shared
+    /// scaler (<see cref="Lost"/>), or let into the box and never drawn although the bus made their frame
+    /// (<see cref="Drawing"/>). For tests and benches.
+    /// </summary>
     internal long LostPictures => Interlocked.Read(ref _lostPictures);
 
     /// <summary>
-    /// A picture of the box's source that its shared scaler dropped, too old for any bus, with no other picture of its
-    /// output frame to come instead (<see cref="FramePicker.Lost"/>): counted with <see cref="LatePictures"/> once the
-    /// next picture shows it was not replaced. The scaler's thread, which also brings the box its pictures.
+    /// A picture of the box's source that its shared scaler dropped, too old for any bus, or that the input's decoder
+    /// skipped, with no other picture of its output frame to come instead (<see cref="FramePicker.Lost"/>): counted
+    /// with <see cref="LatePictures"/> once the next picture shows it was not replaced. The scaler's thread, which also
+    /// brings the box its pictures.
     /// </summary>
     internal void Lost(ulong runningTime) => _framePicker.Lost(runningTime, OutputGrid?.Invoke(), _frameNs);
 
@@ -266,16 +272,34 @@ internal sealed class BoxBranch : IDisposable
         if (OutputGrid is not { } grid || info.BufferRunningTime(_binSink) is not { } rt) return ProbeReturn.Ok;
         var latest = grid();
         if (!_framePicker.Keep(rt, latest, _frameNs, out var missed)) return ProbeReturn.Drop;
-        if (missed > 0)
-        {
-            Interlocked.Add(ref _lostPictures, missed);
-            Interlocked.Add(ref _latePictures, missed);
-        }
+        if (missed > 0) CountLost(missed);
         // The compositor draws a picture in each frame whose start it covers, or in the first frame it overlaps: one
         // that ends before the frame after the one begun can be drawn in none.
-        if (latest is { } made && rt + (ulong)(info.BufferDurationNs ?? (long)_frameNs) <= made + (ulong)_frameNs) Interlocked.Increment(ref _latePictures);
+        var late = latest is { } made && rt + (ulong)(info.BufferDurationNs ?? (long)_frameNs) <= made + (ulong)_frameNs;
+        if (late) Interlocked.Increment(ref _latePictures);
+        if (latest is not null && info.BufferPts is { } pts) _undrawn.Entered(pts, DrawnAt(rt), late);
         return ProbeReturn.Ok;
     }
+
+    private void CountLost(int pictures)
+    {
+        Interlocked.Add(ref _lostPictures, pictures);
+        Interlocked.Add(ref _latePictures, pictures);
+    }
+
+    /// <summary>
+    /// The compositor makes the output frame at <paramref name="runningTime"/>: counts the pictures let into the box that
+    /// it will never draw although the bus makes their frame (<see cref="UndrawnPictures"/>). Compositor streaming
+    /// thread, during aggregation, for every frame.
+    /// </summary>
+    internal void Drawing(ulong runningTime)
+    {
+        var lost = _undrawn.Drawing(runningTime, _mixPad.AggregatedBufferPts, _frameNs, BusMakes?.Invoke(runningTime) ?? true);
+        if (lost > 0) CountLost(lost);
+    }
+
+    /// <summary>Runs <paramref name="handler"/> for every picture that leaves the box's queue, on its thread (tests: a starved box).</summary>
+    internal ProbeHandle ProbeQueued(Func<ProbeInfo, ProbeReturn> handler) => _graph.AddProbe(_clipSink, ProbeType.Buffer, handler);
 
     /// <summary>
     /// Cuts every picture from now on where <see cref="ClipAt"/> says, until <see cref="StopClipping"/>:

@@ -265,6 +265,7 @@ internal sealed class BusDirector : IDisposable
         lock (_lock)
         {
             Volatile.Write(ref _lastRunningTime, runningTime);
+            foreach (var branch in AllBranches()) branch.Drawing(runningTime);
             var (frame, branches) = FrameAt(runningTime);
             if (!SameAsDrawn(frame)) Draw(frame, branches);
             _fadeVeil?.Show(_fadeToBlack.At(runningTime));

@@ -23,7 +23,7 @@ internal sealed class FramePicker
     private const double ShiftNs = 1_000_000;
     private const int MaxLostSlots = 64;
     private long? _lastSlot;
-    // Slots whose picture was lost on its way to the box (Lost) and that no picture has filled yet.
+    // Slots whose picture was lost on its way to the box (Lost) and that no picture has been kept for yet.
     private readonly List<long> _lostSlots = [];
     // The output frame slots are counted from: the first output frame seen, kept while the bus's
     // frames stay on its grid (a bus that restarts its grid gets a new one).
@@ -38,29 +38,37 @@ internal sealed class FramePicker
     internal bool Keep(ulong runningTime, ulong? gridOrigin, double frameNs) => Keep(runningTime, gridOrigin, frameNs, out _);
 
     /// <summary>
-    /// As <see cref="Keep(ulong, ulong?, double)"/>; <paramref name="missed"/> is how many output frames before the
-    /// kept picture's lost their picture on its way (<see cref="Lost"/>) with no other picture of their slot coming
+    /// As <see cref="Keep(ulong, ulong?, double)"/>; <paramref name="missed"/> is how many output frames up to the
+    /// kept picture's lost their picture on its way (<see cref="Lost"/>): those no other picture of their slot came for,
+    /// which the box showed its picture before for, and the kept picture's own when a picture of its slot before it was
+    /// lost (a faster input's second picture of the slot stands in: the box shows its input a frame further on).
     /// instead: frames the box showed its picture before for.
     /// </summary>
     internal bool Keep(ulong runningTime, ulong? gridOrigin, double frameNs, out int missed)
     {
         missed = 0;
         if (gridOrigin is not { } latest || frameNs <= 0) return true;
-        if (_origin is not { } origin || OffGrid(latest, origin, frameNs)) _origin = origin = latest;
+        if (_origin is not { } origin || OffGrid(latest, origin, frameNs))
+        {
+            _origin = origin = latest;
+            _lostSlots.Clear();
+        }
         var slot = Slot(runningTime, origin, frameNs);
         if (slot == _lastSlot) return false;
         _lastSlot = slot;
         if (_lostSlots.Count > 0)
         {
-            missed = _lostSlots.Count(lost => lost < slot);
-            _lostSlots.Clear();
+            missed = _lostSlots.Count(lost => lost <= slot);
+            // A later slot stays noted: a decoder that holds a picture or two back (reordering) hands on older pictures
+            // after the loss of a newer one was told.
+            _lostSlots.RemoveAll(lost => lost <= slot);
         }
         return true;
     }
 
     /// <summary>
     /// A picture at <paramref name="runningTime"/> that will not reach the box (dropped on its way as too old for any
-    /// bus). If no other picture of its slot comes, the next kept picture reports the slot as missed.
+    /// bus). The next kept picture reports the slot as missed, whether of that slot (a later picture stands in) or after it.
     /// </summary>
     internal void Lost(ulong runningTime, ulong? gridOrigin, double frameNs)
     {

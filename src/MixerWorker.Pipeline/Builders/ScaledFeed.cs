@@ -110,6 +110,29 @@ internal sealed class ScaledFeed : IDisposable
     /// </summary>
     internal void AddViewer(Func<ulong, ulong?, bool> shows, Action<ulong> lost) => _viewers = [.. _viewers, new Viewer(shows, lost)];
 
+    /// <summary>
+    /// A picture of the source at <paramref name="runningTime"/> that will never come (its input's decoder skipped it to
+    /// catch up, <see cref="Sources.DecoderCatchUp"/>): listed in its place among the pictures queued, so the boxes are
+    /// told of it, as of a picture the queue dropped, once the next picture leaves. The source's thread.
+    /// </summary>
+    internal void Skipped(ulong runningTime)
+    {
+        if (_viewers.Length == 0) return;
+        lock (_queuedLock) Enqueue((NeverLeaves, runningTime));
+    }
+
+    // What no picture leaving the queue has as its PTS (GStreamer's "none").
+    private const ulong NeverLeaves = ulong.MaxValue;
+    // The queue's pictures and a decoder's skip to its next keyframe (two seconds of a 60 fps input) with room to spare.
+    private const int MaxListed = 4 * MaxQueuedPictures + 120;
+
+    // Under _queuedLock. A picture that left without this probe seeing it leaves its entry behind; the queue holds fewer.
+    private void Enqueue((ulong Pts, ulong RunningTime) picture)
+    {
+        if (_queued.Count >= MaxListed) _queued.Dequeue();
+        _queued.Enqueue(picture);
+    }
+
     /// <summary>Removes what <see cref="AddViewer"/> added. Control thread.</summary>
     internal void RemoveViewer(Func<ulong, ulong?, bool> shows) => _viewers = [.. _viewers.Where(v => v.Shows != shows)];
 
@@ -125,19 +148,15 @@ internal sealed class ScaledFeed : IDisposable
         foreach (var v in viewers)
             if (v.Shows(rt, now))
             {
-                lock (_queuedLock)
-                {
-                    // A picture that left without this probe seeing it leaves its entry behind; the queue holds fewer.
-                    if (_queued.Count >= 2 * MaxQueuedPictures) _queued.Dequeue();
-                    _queued.Enqueue((pts, rt));
-                }
+                lock (_queuedLock) Enqueue((pts, rt));
                 return ProbeReturn.Ok;
             }
         return ProbeReturn.Drop;
     }
 
     // The scaler's thread, as a picture leaves the queue: those put in before it and still listed were dropped, too
-    // old for any bus, and each box that would have shown one is told, so it counts the frame it shows without it.
+    // old for any bus, or skipped before their decoder (Skipped), and each box that would have shown one is told, so it
+    // counts the frame it shows without it.
     private ProbeReturn OnLeaving(ProbeInfo info)
     {
         if (info.BufferPts is not { } pts) return ProbeReturn.Ok;
@@ -228,7 +247,19 @@ internal readonly record struct ScaleKey(nint SourceTee, int Width, int Height, 
 internal sealed class ScalerPool(Graph graph, TimeSpan latency)
 {
     private readonly Dictionary<ScaleKey, ScaledFeed> _feeds = [];
+    // The feeds for the sources' streaming threads (Skipped): replaced whole on the control thread.
+    private volatile ScaledFeed[] _inUse = [];
     private int _next;
+
+    /// <summary>
+    /// A picture of the source whose tee is <paramref name="sourceTee"/>, at <paramref name="runningTime"/>, that its
+    /// decoder skipped: every feed of that source tells its boxes (<see cref="ScaledFeed.Skipped"/>). The source's thread.
+    /// </summary>
+    internal void Skipped(Element sourceTee, ulong runningTime)
+    {
+        foreach (var feed in _inUse)
+            if (feed.Key.SourceTee == sourceTee.Handle) feed.Skipped(runningTime);
+    }
 
     /// <summary>The feeds in use, for status and tests.</summary>
     internal IReadOnlyCollection<ScaledFeed> Feeds => _feeds.Values;
@@ -239,7 +270,10 @@ internal sealed class ScalerPool(Graph graph, TimeSpan latency)
         var key = new ScaleKey(sourceTee.Handle, Math.Max(2, width), Math.Max(2, height), crop ?? Placement.NoClip, fit);
         graph.AssertOwnerThread();
         if (!_feeds.TryGetValue(key, out var feed))
+        {
             _feeds[key] = feed = new ScaledFeed(graph, ElementName.Scaler(source, _next++), source, sourceTee, key, latency);
+            _inUse = [.. _feeds.Values];
+        }
         feed.Users++;
         return feed;
     }
@@ -250,6 +284,7 @@ internal sealed class ScalerPool(Graph graph, TimeSpan latency)
         graph.AssertOwnerThread();
         if (--feed.Users > 0) return;
         _feeds.Remove(feed.Key);
+        _inUse = [.. _feeds.Values];
         feed.Dispose();
     }
 }

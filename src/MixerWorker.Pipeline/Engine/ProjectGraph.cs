@@ -361,7 +361,8 @@ internal sealed class ProjectGraph(
     {
         var endpoint = options.MediaMtx.Ingest(Scene.Project, input.Name);
         return Supervise(input, $"input {input.Name} ({endpoint})",
-            (generation, session) => new SrtSource(graph, input.Branch, endpoint, generation, session, options.InputJitter, redactor.Redact, log),
+            (generation, session) => new SrtSource(graph, input.Branch, endpoint, generation, session, options.InputJitter, redactor.Redact, log,
+                runningTime => _scalers.Skipped(input.Branch.VideoTee, runningTime)),
             (state, error) => OnInputState(input, state, error));
     }
 
@@ -659,6 +660,24 @@ internal sealed class ProjectGraph(
         return _scalers.Feeds.Single(f => f.Source == source && f.Key.Width == width && f.Key.Height == height).ProbeScaling(_ =>
         {
             onPicture();
+            return ProbeReturn.Ok;
+        });
+    }
+
+    /// <summary>
+    /// Holds the thread of box <paramref name="index"/> of a bus (after its queue, before the compositor) for
+    /// <paramref name="hold"/> at its first picture and at the first after each <paramref name="every"/> (tests: a box
+    /// starved now and then).
+    /// </summary>
+    internal IDisposable StallBox(string bus, int index, TimeSpan hold, TimeSpan every)
+    {
+        graph.AssertOwnerThread();
+        var next = 0L;
+        return _buses[bus].Branch.Director.Branches[index].ProbeQueued(_ =>
+        {
+            if (Environment.TickCount64 < next) return ProbeReturn.Ok;
+            next = Environment.TickCount64 + (long)every.TotalMilliseconds;
+            Thread.Sleep(hold);
             return ProbeReturn.Ok;
         });
     }

@@ -231,6 +231,9 @@ public sealed class ProjectMixer : IProjectMixer
     internal Task<IDisposable> WatchScalerAsync(string source, int width, int height, Action onPicture) =>
         _control.Invoke(() => _project.WatchScaler(source, width, height, onPicture));
 
+    /// <summary>Holds the thread of box <paramref name="index"/> of <paramref name="bus"/> for <paramref name="hold"/> once every <paramref name="every"/> (internal: tests).</summary>
+    internal Task<IDisposable> StallBoxAsync(string bus, int index, TimeSpan hold, TimeSpan every) => _control.Invoke(() => _project.StallBox(bus, index, hold, every));
+
     /// <summary>As <see cref="StallDecoderAsync"/>, for every frame <paramref name="bus"/>'s compositor makes.</summary>
     internal Task<IDisposable> StallBusAsync(string bus, TimeSpan perFrame) => _control.Invoke(() => _project.StallBus(bus, perFrame));
 

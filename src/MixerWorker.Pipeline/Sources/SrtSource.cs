@@ -42,6 +42,8 @@ internal sealed class SrtSource : IDisposable
     private AccessUnitWatch? _accessUnits;
     private readonly long _jitterNs;
     private long _latePictures;
+    private readonly Action<ulong> _skipped;
+    private Pad? _decoderSink;
 
     internal ElementName BinName { get; }
     /// <summary>How this connection's timestamps map onto the mixer's running time.</summary>
@@ -49,9 +51,12 @@ internal sealed class SrtSource : IDisposable
     /// <summary>Skips the decoder to the next keyframe when its pictures come out too late to be shown.</summary>
     internal DecoderCatchUp CatchUp { get; }
 
+    /// <param name="skipped">Told the running time (the mixer's) of each picture the decoder skips to catch up, on the
+    /// input's streaming thread, so the boxes showing the input count the frames they show without it.</param>
     internal SrtSource(Graph graph, InputBranch tail, SrtEndpoint endpoint, int generation, ConnectionSession session,
-        TimeSpan jitter, Func<string, string> redact, ILogger log)
+        TimeSpan jitter, Func<string, string> redact, ILogger log, Action<ulong> skipped)
     {
+        _skipped = skipped;
         Timeline = new InputTimeline(jitter);
         _jitterNs = jitter.Ticks * 100;
         CatchUp = new DecoderCatchUp(jitter > DecoderCatchUp.Behind ? jitter : DecoderCatchUp.Behind);
@@ -149,8 +154,10 @@ internal sealed class SrtSource : IDisposable
                     () => _log.LogInformation("input {Input}: a picture of its video came split over PES (or two in one); its parser waits for each next picture from now on (a frame interval later)", _tail.Name));
             using (var first = elements[0].StaticPad("sink")) pad.Link(first);
             if (chain.Value.Kind == "video")
-                using (var decoderSink = elements[^1].StaticPad("sink"))
-                    _probes.Add(_graph.AddProbe(decoderSink, ProbeType.Buffer, OnCodedPicture));
+            {
+                var decoderSink = _decoderSink = elements[^1].StaticPad("sink");
+                _probes.Add(_graph.AddProbe(decoderSink, ProbeType.Buffer, info => OnCodedPicture(info, decoderSink)));
+            }
             foreach (var e in elements) e.SyncStateWithParent();
 
             using var last = elements[^1].StaticPad("src");
@@ -181,11 +188,14 @@ internal sealed class SrtSource : IDisposable
         sink.SyncStateWithParent();
     }
 
-    // A coded picture about to be decoded. A skip to the next keyframe is the input working, not stalled.
-    private ProbeReturn OnCodedPicture(ProbeInfo info)
+    // A coded picture about to be decoded. A skip to the next keyframe is the input working, not stalled. A skipped
+    // picture is placed on the mixer's timeline as its decoded picture would have been (the decoder keeps the segment).
+    private ProbeReturn OnCodedPicture(ProbeInfo info, Pad decoderSink)
     {
         if (CatchUp.Admit(keyframe: !info.IsDeltaUnit)) return ProbeReturn.Ok;
         _session.Activity();
+        if (info.BufferRunningTime(decoderSink) is { } runningTime && Timeline.OffsetNs is { } offset && (long)runningTime + offset is var at and >= 0)
+            _skipped((ulong)at);
         return ProbeReturn.Drop;
     }
 
@@ -265,6 +275,7 @@ internal sealed class SrtSource : IDisposable
             entry.Dispose();
         }
         foreach (var p in _probes) p.Dispose();
+        _decoderSink?.Dispose();
         _accessUnits?.Dispose();
         _graph.Remove(_bin);
         foreach (var e in _children) e.Dispose();

@@ -17,9 +17,11 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
     // loaded machine now and then makes one box repeat a frame and skip the next with no picture counted late (one box
     // in 28 at load 9-10 on two cores, as CI's may be): one of each is let pass per box, no more.
     private const int SkipTolerance = 1, RepeatTolerance = 1;
-    // A show the machine starved (the engine counted late pictures in some box) loses a picture or two it does not
-    // count (under load: a box with none counted late skipped 3 frames while the one beside it counted 5).
-    private const int StarvedTolerance = 2;
+    // A show the machine starved (the engine counted late pictures in some box) may show one picture it does not count
+    // as lost one frame early or late (the compositor, late itself, takes a faster input's next picture, then repeats
+    // it): one repeat and one picture's input frames (two of a 60 fps input) are let pass per box. Every picture the
+    // engine loses on its way is counted (decoder, shared scaler, box, compositor).
+    private const int StarvedTolerance = 1;
     // The tolerance of the case whose feed jumps: its timeline starts afresh and settles again within the measurement.
     private const int JumpTolerance = 2;
     private const double MostSettledMoveMs = 100;
@@ -29,6 +31,10 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
     // tens of seconds at a time, and a suite run alone was slowed to half speed for two minutes with no process of
     // its own to show for it.
     private const double TakenCores = 0.5;
+    // The same for a machine whose CPUs ran this much slower than usual (this VM's at times deliver a third less with no
+    // steal reported): a piece of work timed in its thread's own CPU time (Yardstick), which a busy machine does not slow.
+    // Without heavy steal it read 0.89-1.10x on an idle and on a loaded machine (47 measurements).
+    private const double SlowMachine = 1.25;
     private const int MostMeasurements = 3;
 
     [Theory]
@@ -51,9 +57,11 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
                 AssertSmooth(report);
                 return;
             }
-            catch (Xunit.Sdk.XunitException) when (measurement < MostMeasurements && rig.Machine is { OthersCores: >= TakenCores } machine)
+            catch (Xunit.Sdk.XunitException) when (measurement < MostMeasurements && rig.Machine is { } machine &&
+                (machine.OthersCores >= TakenCores || machine.Slowdown >= SlowMachine))
             {
-                output.WriteLine($"measuring again: {machine.OthersCores:0.00} cores went to other processes and the hypervisor");
+                output.WriteLine($"measuring again: {machine.OthersCores:0.00} cores went to other processes and the hypervisor, " +
+                    $"and the machine's CPUs ran {machine.Slowdown:0.00}x slower than usual");
             }
         }
     }
@@ -87,7 +95,7 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
             {
                 Assert.True(b.TimelineMoves is { } moves && moves.MovedMs <= MostSettledMoveMs, $"timeline moved by more than a settled one follows: {b}");
                 Assert.True(starved
-                    ? b.IsSmoothBesidesDeliberate(StarvedTolerance, corrections: 1)
+                    ? b.IsSmoothBesidesDeliberate(StarvedTolerance * b.FramesPerPicture, StarvedTolerance, corrections: 1)
                     : b.IsSmoothBesidesDeliberate(SkipTolerance, RepeatTolerance, corrections: 1), b.ToString());
             }
             else Assert.True(b.IsSmoothBesidesDeliberate(JumpTolerance), b.ToString());

@@ -52,6 +52,8 @@ public sealed class MotionRig : IAsyncDisposable
     public static async Task<MotionRig> StartAsync(ITestOutputHelper output, IReadOnlyList<FeedSpec> feeds, BusDefinition? bus = null, bool direct = true)
     {
         bus ??= Grid([.. feeds.Select(f => f.Input)]);
+        // The machine's speed before the show loads it, which each measurement's yardstick is read against.
+        output.WriteLine($"yardstick calibrated: {Yardstick.Calibrate():0.000} ms of CPU time a piece");
         var scene = new SceneDefinition
         {
             Project = Project,
@@ -92,7 +94,7 @@ public sealed class MotionRig : IAsyncDisposable
         await Task.Delay(settleFor > lead ? lead : settleFor);
         Output.ClearStamps();
         foreach (var d in _direct.Values) d.ClearStamps();
-        var machineFrom = MachineShare.Now();
+        var machineFrom = MachineShare.NowWithYardstick();
         await Task.Delay(duration / 2);
         midway?.Invoke();
         await Task.Delay(duration - duration / 2);

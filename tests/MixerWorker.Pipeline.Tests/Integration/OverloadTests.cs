@@ -48,16 +48,16 @@ public sealed class OverloadTests(ITestOutputHelper output)
         output.WriteLine($"pictures the scalers dropped: {lost} of the starved box's, {neighbourLost} of its neighbour's");
         Assert.True(starved.SkippedFrames > Hiccup, $"the starved scaler lost no pictures: {starved}");
         Assert.InRange(lost, starved.SkippedFrames - Hiccup, starved.SkippedFrames + Hiccup);
-        Assert.Equal(0, neighbourLost);
+        // A loaded machine's hiccup may cost the neighbour a picture, counted as the frame it skipped.
+        Assert.True(neighbourLost <= Math.Min(Hiccup, neighbour.SkippedFrames), $"{neighbourLost} pictures counted lost: {neighbour}");
         Assert.True(starved.IsSmoothBesidesDeliberate(Hiccup), $"pictures lost that the engine did not count: {starved}");
     }
 
     [Fact]
     public async Task A_decoder_that_falls_behind_skips_to_a_keyframe_and_its_boxes_stay_on_time()
     {
-        FeedSpec a = MotionRig.Feed(0, 30, TimeSpan.Zero), b = MotionRig.Feed(1, 30, TimeSpan.Zero);
-        var program = Bus("program", 320, 180, At(a.Input, 0, 0, 160, 90), At(b.Input, 160, 90, 160, 90));
-        await using var show = await Show.StartAsync(output, [a, b], program);
+        var (started, a) = await SideBySideAsync();
+        await using var show = started;
         using var stall = await show.Harness.Mixer!.StallDecoderAsync(a.Input, Starved);
 
         var report = (await show.MeasureAsync(Measured))["program"];
@@ -67,6 +67,39 @@ public sealed class OverloadTests(ITestOutputHelper output)
         // skips to its next keyframe (one a second) rather than fall further behind.
         AssertMovesOnTime(starved, other, leastShare: 0.1, lagMs: 750);
         Assert.Contains(show.Harness.Log.Lines, l => l.Contains($"input {a.Input}: its decoder runs") && l.Contains("skipping to the next keyframe"));
+        // The pictures it skipped (one frame each) are counted lost at the box, with those that came out too late.
+        var (lost, skipped) = (show.Lost["program"][0], show.DecoderSkipped[a.Input]);
+        output.WriteLine($"pictures lost on their way: {lost} of the starved box's, {show.Lost["program"][1]} of the other's; the decoder skipped {skipped}");
+        Assert.True(skipped > Hiccup, $"the decoder skipped {skipped} pictures: {starved}");
+        Assert.InRange(lost, skipped - Hiccup, skipped + Hiccup);
+        Assert.True(starved.IsSmoothBesidesDeliberate(Hiccup), $"pictures lost that the engine did not count: {starved}");
+    }
+
+    [Fact]
+    public async Task A_box_held_up_after_its_queue_counts_the_pictures_its_compositor_could_not_draw()
+    {
+        // Box 0's thread, between its queue and the compositor, is held 300 ms once a second: the pictures it brings
+        // after each hold are too late for their frames, which the compositor made with the picture before.
+        var (started, _) = await SideBySideAsync();
+        await using var show = started;
+        using var stall = await show.Harness.Mixer!.StallBoxAsync("program", 0, TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(1));
+
+        var report = (await show.MeasureAsync(Measured))["program"];
+        var (held, other) = (report.Boxes[0], report.Boxes[1]);
+        var (lost, otherLost) = (show.Lost["program"][0], show.Lost["program"][1]);
+        output.WriteLine($"held: {held}\nother: {other}\npictures lost on their way: {lost} of the held box's, {otherLost} of the other's");
+        Assert.True(other.IsSmooth(Hiccup), other.ToString());
+        Assert.True(held.SkippedFrames > Hiccup, $"the held box skipped nothing: {held}");
+        Assert.InRange(lost, held.SkippedFrames - Hiccup, held.SkippedFrames + Hiccup);
+        Assert.True(held.IsSmoothBesidesDeliberate(Hiccup), $"pictures lost that the engine did not count: {held}");
+    }
+
+    // cam-a and cam-b at 30 fps side by side on Program; the show, and cam-a's feed.
+    private async Task<(Show Show, FeedSpec A)> SideBySideAsync()
+    {
+        FeedSpec a = MotionRig.Feed(0, 30, TimeSpan.Zero), b = MotionRig.Feed(1, 30, TimeSpan.Zero);
+        var program = Bus("program", 320, 180, At(a.Input, 0, 0, 160, 90), At(b.Input, 160, 90, 160, 90));
+        return (await Show.StartAsync(output, [a, b], program), a);
     }
 
     // The box keeps showing new pictures (at least leastShare of its input's), each at most lagMs
@@ -88,8 +121,11 @@ public sealed class OverloadTests(ITestOutputHelper output)
     {
         private readonly Dictionary<string, (OutputReader Reader, IReadOnlyList<StampBox> Boxes)> _buses = [];
 
-        /// <summary>Per bus, the pictures each box's shared scaler dropped over the last measurement (<see cref="MeasureAsync"/>).</summary>
+        /// <summary>Per bus, the pictures each box lost on their way over the last measurement (<see cref="MeasureAsync"/>).</summary>
         internal IReadOnlyDictionary<string, long[]> Lost { get; private set; } = new Dictionary<string, long[]>();
+
+        /// <summary>Per input, the coded pictures its decoder skipped to catch up over the last measurement.</summary>
+        internal IReadOnlyDictionary<string, long> DecoderSkipped { get; private set; } = new Dictionary<string, long>();
 
         internal MixHarness Harness { get; private init; } = null!;
 
@@ -115,8 +151,11 @@ public sealed class OverloadTests(ITestOutputHelper output)
             await Task.Delay(TimeSpan.FromSeconds(2));
             foreach (var (reader, _) in _buses.Values) reader.ClearStamps();
             var lateBefore = await Harness.Mixer!.GetBoxLatenessAsync();
+            var sourcesBefore = await Harness.Mixer!.GetSourceCountersAsync();
             await Task.Delay(duration);
             var lateAfter = await Harness.Mixer!.GetBoxLatenessAsync();
+            var sourcesAfter = await Harness.Mixer!.GetSourceCountersAsync();
+            DecoderSkipped = sourcesAfter.ToDictionary(s => s.Key, s => s.Value.DecoderSkipped - (sourcesBefore.TryGetValue(s.Key, out var b) ? b.DecoderSkipped : 0));
             Lost = _buses.Keys.ToDictionary(bus => bus, bus => lateAfter[bus].Select((x, i) => x.LostPictures - lateBefore[bus][i].LostPictures).ToArray());
             return _buses.ToDictionary(b => b.Key, b =>
             {

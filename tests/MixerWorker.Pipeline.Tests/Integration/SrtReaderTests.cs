@@ -111,7 +111,8 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
 
     /// <summary>
     /// Waits for a reader's first data and, when none comes, fails saying where it stopped: the reader's
-    /// own reason, whether it connected, what the publisher and the stand-in's path saw.
+    /// own reason, whether it connected, what the publisher and the stand-in's path saw, and how the stand-in
+    /// recorded the latest read of the path (which side closed it).
     /// </summary>
     private static async Task AwaitFirstDataAsync(Probe probe, MediaMtxStandIn standIn, string path, Publisher? publisher, string which)
     {
@@ -120,8 +121,16 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
         if (first == probe.FirstData) return;
         var why = first == probe.Ended ? $"the reader ended: {await probe.Ended}" : "no data within 10 s";
         Assert.Fail($"{which}: {why}; reader connected {probe.Reader.IsConnected}, {probe.Bytes} bytes; " +
-            $"{publisher?.State ?? "no test publisher"}; stand-in path: {standIn.GetPathStats(path)?.ToString() ?? "none"}");
+            $"{publisher?.State ?? "no test publisher"}; stand-in path: {standIn.GetPathStats(path)?.ToString() ?? "none"}; " +
+            LatestRead(standIn, path));
     }
+
+    // The tests connect their readers one at a time, so the latest read of the path is the reader that failed.
+    private static string LatestRead(MediaMtxStandIn standIn, string path) =>
+        standIn.Attempts().LastOrDefault(a => a.Path == path && a.Action == StreamIdParser.Read) is { } read
+            ? $"stand-in's latest read: {read.Outcome}{(read.Reason is null ? "" : $" ({read.Reason})")}" +
+              (read.ClosedAt is { } closed ? $", closed {(closed - read.At).TotalMilliseconds:F0} ms after its handshake began" : ", not closed")
+            : "the stand-in saw no read of the path";
 
     private static TimeSpan Time(Action action)
     {
@@ -283,7 +292,7 @@ public sealed class SrtReaderTests(ITestOutputHelper output)
             for (var generation = 1; generation <= 20; generation++)
             {
                 var session = new ConnectionSession(generation);
-                var source = new SrtSource(graph, branch, endpoint, generation, session, TimeSpan.FromMilliseconds(60), s => s, NullLogger.Instance);
+                var source = new SrtSource(graph, branch, endpoint, generation, session, TimeSpan.FromMilliseconds(60), s => s, NullLogger.Instance, _ => { });
                 try
                 {
                     await session.Ready.WaitAsync(TimeSpan.FromSeconds(10)); // decoded frames are flowing

@@ -93,8 +93,10 @@ public sealed record BoxTiming(
     /// Skipped input frames the engine made on purpose: as <see cref="Deliberate(long)"/>, with each late picture
     /// costing the input frames of one output frame (ceil(input fps / output fps), at least one).
     /// </summary>
-    public int DeliberateSkipped(long corrections = long.MaxValue) =>
-        Deliberate(corrections, framesPerPicture: Math.Max(1, (int)Math.Ceiling(InputFps / OutputFps - 1e-9)));
+    public int DeliberateSkipped(long corrections = long.MaxValue) => Deliberate(corrections, FramesPerPicture);
+
+    /// <summary>The input frames one output frame's picture stands for: ceil(input fps / output fps), at least one.</summary>
+    public int FramesPerPicture => Math.Max(1, (int)Math.Ceiling(InputFps / OutputFps - 1e-9));
 
     private int Deliberate(long corrections, int framesPerPicture)
     {
