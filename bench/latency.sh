@@ -187,12 +187,13 @@ start_helpers_feeds() { # $1: log dir, $2: seconds, $3: mux delay ms
 }
 helpers_ticks() { local p s=0; for p in "${HELPER_PIDS[@]}"; do s=$((s + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done; echo "$s"; }
 
-# When each picture left the worker's and the feeds' srtsink: the publisher → hub hops.
 # The machine's own speed: the VM's CPUs also deliver less at times without any steal counted (bench/compare.sh).
 YARD_BIN= YARD_PID=
 if [ "${YARDSTICK:-1}" = 1 ] && command -v cc >/dev/null && cc -O2 -o "$WORK/yardstick" "$BENCH_DIR/yardstick.c" 2>/dev/null; then
   YARD_BIN=$WORK/yardstick
 fi
+
+# When each picture left the worker's and the feeds' srtsink: the publisher → hub hops.
 SEND_TRACE=
 if [ -n "$HOPS" ] && command -v cc >/dev/null; then
   cc -O2 -shared -fPIC -o "$WORK/srt-send-trace.so" "$BENCH_DIR/srt-send-trace.c" -ldl -lpthread && SEND_TRACE=$WORK/srt-send-trace.so
