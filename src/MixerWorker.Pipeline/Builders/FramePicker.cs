@@ -42,7 +42,6 @@ internal sealed class FramePicker
     /// kept picture's lost their picture on its way (<see cref="Lost"/>): those no other picture of their slot came for,
     /// which the box showed its picture before for, and the kept picture's own when a picture of its slot before it was
     /// lost (a faster input's second picture of the slot stands in: the box shows its input a frame further on).
-    /// instead: frames the box showed its picture before for.
     /// </summary>
     internal bool Keep(ulong runningTime, ulong? gridOrigin, double frameNs, out int missed)
     {
