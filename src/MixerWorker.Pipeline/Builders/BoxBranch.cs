@@ -116,8 +116,7 @@ internal sealed class BoxBranch : IDisposable
         var name = ElementName.Box(busName, id);
         _bin = Element.NewBin(name);
         _frameNs = 1e9 / Math.Max(1, fps);
-        var queueTimeNs = QueueTimeNs(compositor);
-        var queue = ElementFactory.LeakyQueue(name.Child("queue"), maxBuffers: QueuedPictures(queueTimeNs, _frameNs), maxTimeNs: queueTimeNs);
+        var queue = Queue(name.Child("queue"), compositor, _frameNs);
         _clip = Element.Make("videocrop", name.Child("clip"));
         List<Element> chain = [queue, _clip];
         Element? colour = null;
@@ -189,6 +188,13 @@ internal sealed class BoxBranch : IDisposable
     /// </summary>
     internal static int QueuedPictures(ulong queueTimeNs, double frameNs) =>
         Math.Clamp((int)Math.Ceiling(queueTimeNs / frameNs) + 1, 2, MaxQueuedPictures);
+
+    /// <summary>A box's queue for a bus whose compositor is <paramref name="compositor"/> and whose frames are <paramref name="frameNs"/> apart.</summary>
+    internal static Element Queue(string name, Element compositor, double frameNs)
+    {
+        var timeNs = QueueTimeNs(compositor);
+        return ElementFactory.LeakyQueue(name, maxBuffers: QueuedPictures(timeNs, frameNs), maxTimeNs: timeNs);
+    }
 
     /// <summary>
     /// Sets the size the source is scaled to, its crop and its fit: the box moves to the shared
