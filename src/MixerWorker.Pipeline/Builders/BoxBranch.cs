@@ -231,6 +231,9 @@ internal sealed class BoxBranch : IDisposable
         BusMakes is not { } makes || OutputGrid?.Invoke() is not { } grid ||
         FramePicker.FrameOf(runningTime, grid, _frameNs) is var frame && (makes(frame) || (now is { } at && BusFallback?.Invoke(frame, at) == true));
 
+    /// <summary>Takes the box off its source's shared scaler, ahead of its own <see cref="Dispose"/> (<see cref="BusBranch.StopDownstreamFirst"/>). Control thread.</summary>
+    internal void DetachFromSource() => Detach();
+
     // Off the shared scaler's tee, before the tee may go: the tee then sees not-linked (allowed)
     // rather than the flushing pad of a stopping branch, which it would pass upstream.
     private void Detach()

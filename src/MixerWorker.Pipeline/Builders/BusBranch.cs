@@ -269,9 +269,15 @@ internal sealed class BusBranch : IDisposable
     /// source, the boxes' queues, an input's allocation query) waits on it, and so does the audio mixer
     /// on the muxer that has no video; stopping a source first would wait for those pushes for ever. Stopping from the muxer
     /// back flushes each element before anything upstream of it is stopped, and lets every thread go.
+    /// The boxes come off their inputs' shared scalers before anything stops: a box queue whose compositor stopped
+    /// answers its scaler's next picture with FLUSHING, which the scaler's tee, its queue and then the input's tee pass
+    /// upstream, so that the input's streaming thread stops for good, and every new connection's at its first picture
+    /// (seen on a starved machine, whose control thread took 680 ms between the stop and the teardown).
     /// </summary>
     internal void StopDownstreamFirst()
     {
+        Director.DetachFromSources();
+        Multiview?.DetachFromSources();
         Sound.Detach();
         foreach (var e in Enumerable.Reverse(_elements)) e.SetState(State.Null);
         Sound.Entry.SetState(State.Null);

@@ -388,6 +388,12 @@ internal sealed class BusDirector : IDisposable
 
     internal IReadOnlyList<BoxBranch> Branches { get { lock (_lock) return AllBranches().ToList(); } }
 
+    /// <summary>Takes every box off its source's shared scaler, before the bus is stopped (<see cref="BusBranch.StopDownstreamFirst"/>). Control thread.</summary>
+    internal void DetachFromSources()
+    {
+        foreach (var branch in Branches) branch.DetachFromSource();
+    }
+
     private IEnumerable<BoxBranch> AllBranches() =>
         _active is { } t ? t.From.Concat(t.To.OfType<BoxBranch>()).Distinct() : _steadyBranches;
 

@@ -18,6 +18,12 @@ internal sealed class MultiviewBoard(Graph graph, ScalerPool scalers, string bus
 
     /// <summary>The tiles' box branches. Control thread.</summary>
     internal IReadOnlyList<BoxBranch> Boxes => [.. _tiles.Values.Select(t => t.Branch)];
+
+    /// <summary>As <see cref="BusDirector.DetachFromSources"/>, for the board's tiles. Control thread.</summary>
+    internal void DetachFromSources()
+    {
+        foreach (var box in Boxes) box.DetachFromSource();
+    }
     private int _nextId;
 
     private sealed record Tile(MultiviewTile Layout, BoxBranch Branch, Element Tee);

@@ -310,13 +310,14 @@ internal sealed class ProjectGraph(
     /// place: its SRT output is moved over to the new muxer, so MediaMTX keeps the publisher and its
     /// viewers; other buses are not touched. Says what became of the output, for the log.
     /// </summary>
-    private string Rebuild(BusRuntime bus)
+    private string Rebuild(BusRuntime bus, TimeSpan heldAfterStop = default)
     {
         var output = bus.Connection as SrtOutput;
         output?.Detach();
         foreach (var other in _buses.Values) other.Branch.Multiview?.Detach(bus.Branch.RawTee);
         var definition = bus.Branch.Definition;
         bus.Branch.StopDownstreamFirst();
+        if (heldAfterStop > TimeSpan.Zero) Thread.Sleep(heldAfterStop);
         bus.Branch.Dispose();
         var retired = bus.Branch;
         bus.Branch = BuildBus(definition);
@@ -451,7 +452,7 @@ internal sealed class ProjectGraph(
         graph.AssertOwnerThread();
         foreach (var input in _inputs.Values)
             if (input.IsLive && input.Supervisor?.Current is { HasEnded: false } s && s.SinceActivity > options.InputStallTimeout)
-                s.Fail($"input '{input.Name}': no data for {s.SinceActivity.TotalSeconds:F1} s");
+                s.Fail($"input '{input.Name}': no data for {s.SinceActivity.TotalSeconds:F1} s" + (s.ExplainSilence?.Invoke() is { } what ? $" ({what})" : ""));
     }
 
     /// <summary>
@@ -696,6 +697,16 @@ internal sealed class ProjectGraph(
             Thread.Sleep(hold);
             return ProbeReturn.Ok;
         });
+    }
+
+    /// <summary>
+    /// Rebuilds a bus as the stall watch does, with the control thread held for <paramref name="heldAfterStop"/> between
+    /// stopping the old branch and taking it down, as a starved machine holds it (tests).
+    /// </summary>
+    internal void RebuildBus(string bus, TimeSpan heldAfterStop)
+    {
+        graph.AssertOwnerThread();
+        Rebuild(_buses[bus], heldAfterStop);
     }
 
     /// <summary>Holds every frame a bus's compositor makes, on its thread (tests: a bus short of time).</summary>

@@ -204,6 +204,9 @@ public sealed class ProjectMixer : IProjectMixer
     /// </summary>
     internal Task<IDisposable> StopMuxerAsync(string bus) => _control.Invoke(() => _project.StopMuxer(bus));
 
+    /// <summary>As <see cref="ProjectGraph.RebuildBus"/> (internal: tests).</summary>
+    internal Task RebuildBusAsync(string bus, TimeSpan heldAfterStop) => _control.Invoke(() => _project.RebuildBus(bus, heldAfterStop));
+
     /// <summary>
     /// Holds every picture <paramref name="input"/>'s decoder hands on for <paramref name="perPicture"/>,
     /// on the decoder's own thread, until disposed (internal: tests starve one decoder as a machine

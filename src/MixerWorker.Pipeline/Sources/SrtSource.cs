@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using MixerWorker.Pipeline.Builders;
 using MixerWorker.Pipeline.Interop;
@@ -42,6 +43,7 @@ internal sealed class SrtSource : IDisposable
     private AccessUnitWatch? _accessUnits;
     private readonly long _jitterNs;
     private long _latePictures;
+    private long _bytesAtActivity;
     private readonly Action<ulong> _skipped;
     private Pad? _decoderSink;
 
@@ -99,6 +101,7 @@ internal sealed class SrtSource : IDisposable
             feed.Dispose);
         // Connected but never a picture: say what came instead (nothing, no MPEG-TS, a codec we cannot decode).
         session.ExplainNotReady = waited => _content.Explain(tail.Name, _reader.IsConnected, _reader.BytesReceived, waited);
+        session.ExplainSilence = ExplainSilence;
     }
 
     private static void ConfigureAppSrc(Element src)
@@ -194,6 +197,7 @@ internal sealed class SrtSource : IDisposable
     {
         if (CatchUp.Admit(keyframe: !info.IsDeltaUnit)) return ProbeReturn.Ok;
         _session.Activity();
+        Interlocked.Exchange(ref _bytesAtActivity, _reader.BytesReceived);
         if (info.BufferRunningTime(decoderSink) is { } runningTime && Timeline.OffsetNs is { } offset && (long)runningTime + offset is var at and >= 0)
             _skipped((ulong)at);
         return ProbeReturn.Drop;
@@ -204,6 +208,7 @@ internal sealed class SrtSource : IDisposable
     private ProbeReturn OnBuffer(ProbeInfo info, Pad ghost, InputTimeline.Track track)
     {
         _session.Activity();
+        Interlocked.Exchange(ref _bytesAtActivity, _reader.BytesReceived);
         // The input works; a track it carries that cannot be decoded is said once per connection.
         if (Interlocked.Exchange(ref _workingNoted, 1) == 0)
             foreach (var lost in _content.Lost(_tail.Name)) _log.LogError("{Reason}", lost);
@@ -247,6 +252,17 @@ internal sealed class SrtSource : IDisposable
         if (info.Event != EventType.Eos) return ProbeReturn.Ok;
         _session.Fail("the feed ended (publisher gone)");
         return ProbeReturn.Drop;
+    }
+
+    // What came while nothing left the decoder: bytes still arriving (a decoder or a demuxer that is held up or short of CPU)
+    // or none (the feed or the network stopped), and what waits in front of the demuxer.
+    private string ExplainSilence()
+    {
+        var (_, dropped) = _reader.PacketsLost;
+        var received = (_reader.BytesReceived - Interlocked.Read(ref _bytesAtActivity)) / 1024.0;
+        var waiting = long.Parse(_appSrc.Get("current-level-bytes") ?? "0", CultureInfo.InvariantCulture) / 1024.0;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{received:F1} kB received since its last decoded data, {waiting:F1} kB waiting before its demuxer, {dropped} SRT packets dropped too late so far");
     }
 
     /// <summary>What the connection lost or moved so far, for tests and benches.</summary>

@@ -32,6 +32,12 @@ internal sealed class ConnectionSession(int generation)
     /// </summary>
     internal Func<TimeSpan, string?>? ExplainNotReady { get; set; }
 
+    /// <summary>
+    /// Set by the connection when it can say what went on while no data came through (<see cref="SinceActivity"/>):
+    /// whether bytes kept arriving that nothing decoded, or none came. Read when the connection is ended as stalled.
+    /// </summary>
+    internal Func<string?>? ExplainSilence { get; set; }
+
     /// <summary>How the connection failed, which decides how soon and how loudly it is tried again.</summary>
     internal FailureKind Kind { get; private set; }
 
