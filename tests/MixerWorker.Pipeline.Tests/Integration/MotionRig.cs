@@ -152,7 +152,12 @@ public sealed class MotionRig : IAsyncDisposable
     // reported): a piece of work timed in its thread's own CPU time (Yardstick), which a busy machine does not slow.
     // Without heavy steal it read 0.89-1.10x on an idle and on a loaded machine (47 measurements) ...
     private const double SlowMachine = 1.25;
-    // ... or it held this process off for HeldOffMs at a stretch (HoldOffProbe; its cgroup's quota likewise).
+    // ... or it held this process off for HeldOffMs at a stretch (HoldOffProbe; its cgroup's quota likewise): three
+    // frame intervals, more than a show's one-frame tolerance absorbs. The probe read at most 11 ms on an idle machine
+    // (22 with half a core stolen), 2-6 ms in most measurements with other processes busy on both cores (a sleeping
+    // thread in another process: 7 ms at the median of 4 s windows, 160-320 ms at worst while five builds and test runs
+    // shared the cores), and each pause as long as it was where the test host was stopped for 300-900 ms, which failed
+    // every measurement it hit (with 50-150 ms pauses every 2 s, 5 of 7 passed at once while others took 1.3 cores).
     private const double HeldOffMs = 100;
     private const int MostMeasurements = 3;
 
