@@ -201,6 +201,13 @@ internal sealed class ScaledFeed : IDisposable
         return _graph.AddProbe(sink, ProbeType.Buffer, handler);
     }
 
+    /// <summary>Runs <paramref name="handler"/> on the scaler's thread for every picture it hands its boxes (tests: the pictures it has out).</summary>
+    internal ProbeHandle ProbeScaled(Func<ProbeInfo, ProbeReturn> handler)
+    {
+        using var sink = Tee.StaticPad("sink");
+        return _graph.AddProbe(sink, ProbeType.Buffer, handler);
+    }
+
     /// <summary>The caps the source is scaled to (labelled in the mix's colour where MixColourConversion converts it); null before the first picture.</summary>
     internal string? ScaledCaps()
     {

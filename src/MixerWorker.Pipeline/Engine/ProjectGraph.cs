@@ -665,6 +665,22 @@ internal sealed class ProjectGraph(
     }
 
     /// <summary>
+    /// Counts the distinct pictures a shared scaler hands its boxes from now on, until disposed (tests). Its pool
+    /// reuses each picture it has once they come back, so this is how many pictures the pool holds.
+    /// </summary>
+    internal (IDisposable Probe, Func<int> Pictures) CountScaledPictures(string source, int width, int height)
+    {
+        graph.AssertOwnerThread();
+        var seen = new HashSet<nint>();
+        var probe = _scalers.Feeds.Single(f => f.Source == source && f.Key.Width == width && f.Key.Height == height).ProbeScaled(info =>
+        {
+            lock (seen) seen.Add(info.Buffer);
+            return ProbeReturn.Ok;
+        });
+        return (probe, () => { lock (seen) return seen.Count; });
+    }
+
+    /// <summary>
     /// Holds the thread of box <paramref name="index"/> of a bus (after its queue, before the compositor) for
     /// <paramref name="hold"/> at its first picture and at the first after each <paramref name="every"/> (tests: a box
     /// starved now and then).

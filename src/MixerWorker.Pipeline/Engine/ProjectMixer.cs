@@ -231,6 +231,10 @@ public sealed class ProjectMixer : IProjectMixer
     internal Task<IDisposable> WatchScalerAsync(string source, int width, int height, Action onPicture) =>
         _control.Invoke(() => _project.WatchScaler(source, width, height, onPicture));
 
+    /// <summary>Counts the distinct pictures the shared scaler of <paramref name="source"/> at one size hands its boxes, until disposed.</summary>
+    internal Task<(IDisposable Probe, Func<int> Pictures)> CountScaledPicturesAsync(string source, int width, int height) =>
+        _control.Invoke(() => _project.CountScaledPictures(source, width, height));
+
     /// <summary>Holds the thread of box <paramref name="index"/> of <paramref name="bus"/> for <paramref name="hold"/> once every <paramref name="every"/> (internal: tests).</summary>
     internal Task<IDisposable> StallBoxAsync(string bus, int index, TimeSpan hold, TimeSpan every) => _control.Invoke(() => _project.StallBox(bus, index, hold, every));
 

@@ -63,6 +63,50 @@ public sealed class SharedScalerTests(ITestOutputHelper output)
         await AssertEveryBoxI420AtItsSizeAsync(h, [program, aux with { Layout = [small] }]);
     }
 
+    [Fact]
+    public async Task A_bus_running_behind_holds_no_more_of_a_shared_scalers_pictures_than_its_queue_and_compositor_wait_for()
+    {
+        // cam-a at 160x90 on both buses: one shared scaler, whose pool keeps as many pictures as it ever had out at once.
+        var a = MotionRig.Feed(0, 30, TimeSpan.Zero);
+        var program = Bus("program", 320, 180, At(a.Input, 0, 0, 160, 90));
+        var aux = Bus("aux1", 320, 180, At(a.Input, 0, 0, 160, 90));
+        var scene = new SceneDefinition { Project = Project, Inputs = [new InputDefinition { Name = a.Input }], Buses = [program, aux] };
+        await using var h = new MixHarness(output);
+        var options = h.Options() with { ThumbnailInterval = TimeSpan.Zero };
+        var mixer = await h.StartMixerAsync(scene, options);
+        // AUX1 runs behind from the start: its compositor is held on every frame, so its box's queue and compositor pad
+        // stay full. Meanwhile the input goes live, off air and live again: each time its pictures come in a new segment,
+        // across which a queue misreads how long it is.
+        using var stall = await mixer.StallBusAsync("aux1", Held);
+        var (count, pictures) = await mixer.CountScaledPicturesAsync(a.Input, 160, 90);
+        using var counting = count;
+        var feed = h.StartFeed(a);
+        await WaitForLogAsync(h, $"input {a.Input} is live", 1);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        feed.Dispose();
+        await WaitForLogAsync(h, $"input {a.Input} is off air", 1);
+        h.StartFeed(a);
+        await WaitForLogAsync(h, $"input {a.Input} is live", 2);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+
+        // Each bus holds at most what its box's queue waits for (BoxBranch.QueuedPictures) and what its compositor pad
+        // takes (the compositor's wait, two more, and the one it draws), Program ahead and AUX1 behind. Counted by the
+        // buffers the pool hands out, which also counts a picture the pool threw away and made again.
+        var frameNs = 1e9 / program.Format.Fps;
+        var waitNs = (options.InputJitter + options.MixerLatency).TotalNanoseconds;
+        var perBus = BoxBranch.QueuedPictures((ulong)waitNs + 100_000_000, frameNs) + (int)Math.Ceiling(waitNs / frameNs) + 3;
+        output.WriteLine($"the shared scaler had {pictures()} pictures out; {perBus} per bus allowed");
+        Assert.InRange(pictures(), 1, 2 * perBus);
+    }
+
+    private static readonly TimeSpan Held = TimeSpan.FromMilliseconds(50);
+
+    private static async Task WaitForLogAsync(MixHarness h, string line, int times)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(20); h.Log.Lines.Count(l => l.Contains(line, StringComparison.Ordinal)) < times; await Task.Delay(100))
+            Assert.True(DateTime.UtcNow < deadline, $"never logged {times} times: {line}");
+    }
+
     // Every box is scaled to I420 at its own size and reaches its compositor as I420 (no second conversion).
     private async Task AssertEveryBoxI420AtItsSizeAsync(MixHarness h, IReadOnlyList<BusDefinition> buses)
     {
