@@ -30,10 +30,13 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     private readonly long _frameNs = 1_000_000_000L / fps;
     private long _latencyNs = latency.Ticks * 100, _audioLatencyNs = latency.Ticks * 100;
     private volatile bool _armed;
-    private long _dropped, _delivered, _episodes, _worstLateNs = long.MinValue, _audioDroppedNs, _audioStarvedNs;
+    private long _dropped, _delivered, _episodes, _audioDroppedNs, _audioStarvedNs;
     // The latest running time the muxer's video pad was given (a picture or a gap), and the latest
     // picture handed to the encoder; -1 before the first.
     private long _toMuxNs = -1, _encodingNs = -1;
+    private long _missed;
+    // The latest frame offered to the encoder; encoder streaming thread only.
+    private long _offeredNs = -1;
     private volatile int _shedEvery = 1;
 
     // Tick state (control thread).
@@ -59,6 +62,14 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     /// </summary>
     internal long MaxLateNs => 2 * _frameNs;
     internal long Dropped => Interlocked.Read(ref _dropped);
+    /// <summary>
+    /// Frames the bus owed its encoder and did not hand it in time: frames more than a frame interval
+    /// late there (dropped or not), and the frame slots between two frames offered to it (made by no
+    /// compositor, dropped before the encoder, thrown away by its queue), counted while the bus makes
+    /// every frame. Unlike <see cref="Dropped"/> this counts what the compositor skipped (QoS), so it
+    /// measures how short of time the bus is, frame for frame.
+    /// </summary>
+    internal long Missed => Interlocked.Read(ref _missed);
     internal long Delivered => Interlocked.Read(ref _delivered);
     internal long Episodes => Interlocked.Read(ref _episodes);
     /// <summary>Sound thrown away because it was late, in nanoseconds of sound.</summary>
@@ -93,9 +104,6 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
 
     /// <summary>Make only every n-th frame (1: every frame). Set from the control thread.</summary>
     internal int ShedEvery { get => _shedEvery; set => _shedEvery = Math.Max(1, value); }
-
-    /// <summary>How late (ns past its deadline) the latest frame was at the encoder, worst since the last <see cref="TakeWorstLateness"/>.</summary>
-    internal long TakeWorstLateness() => Interlocked.Exchange(ref _worstLateNs, long.MinValue);
 
     /// <summary>How late a frame of running time <paramref name="runningTime"/> is at pipeline running time <paramref name="now"/>.</summary>
     internal long LateNs(ulong runningTime, ulong now) => Late(runningTime, now, Interlocked.Read(ref _latencyNs));
@@ -204,6 +212,8 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     /// <summary>A frame about to be encoded: false to drop it. Encoder streaming thread.</summary>
     internal bool AtEncoder(ulong runningTime, ulong now)
     {
+        var previous = _offeredNs;
+        _offeredNs = (long)runningTime;
         if (!_armed)
         {
             Max(ref _encodingNs, (long)runningTime);
@@ -211,7 +221,9 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
             return true;
         }
         var late = LateNs(runningTime, now);
-        Max(ref _worstLateNs, late);
+        var missed = late > _frameNs ? 1L : 0;
+        if (previous >= 0 && _shedEvery <= 1) missed += Math.Max(0, ((long)runningTime - previous + _frameNs / 2) / _frameNs - 1);
+        if (missed > 0) Interlocked.Add(ref _missed, missed);
         if (late > MaxLateNs)
         {
             Interlocked.Increment(ref _dropped);

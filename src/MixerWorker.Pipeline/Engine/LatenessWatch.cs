@@ -14,7 +14,7 @@ internal sealed class LatenessWatch(ILogger log)
     private const string ProgramBus = "program";
 
     private readonly LoadShedding _shedding = new();
-    private long _programDropped;
+    private long _programMissed;
 
     /// <summary>A new bus starts with the shedding in force.</summary>
     internal void Adopt(BusBranch bus)
@@ -26,24 +26,25 @@ internal sealed class LatenessWatch(ILogger log)
     {
         var now = TimeSpan.FromMilliseconds(Environment.TickCount64);
         var all = buses.ToList();
-        var programPressed = false;
+        var (programMissed, programFps) = (0, 30);
         foreach (var bus in all)
         {
             var guard = bus.Guard;
-            var worst = guard.TakeWorstLateness();
             if (bus.Name == ProgramBus)
             {
-                var dropped = guard.Dropped;
+                // A rebuilt Program counts afresh.
+                var missed = guard.Missed;
+                if (missed < _programMissed) _programMissed = 0;
                 // Counted from Program's first input picture: before it, Program shows only its
                 // background and cards while the buses start, the encoders open and the inputs
                 // connect, and that start-up load pressed it 2-6 s before any input had arrived,
                 // shedding every AUX bus for what only Program's black frames lost.
-                programPressed = guard.Armed && bus.Director.ShowedPicture && (dropped > _programDropped || worst > guard.MaxLateNs / 2);
-                _programDropped = dropped;
+                if (guard.Armed && bus.Director.ShowedPicture) (programMissed, programFps) = ((int)(missed - _programMissed), guard.Fps);
+                _programMissed = missed;
             }
             if (bus.WatchLateness(now) is { } episode) Report(bus, episode);
         }
-        Shed(all, programPressed, now);
+        Shed(all, programMissed, programFps, now);
     }
 
     private void Report(BusBranch bus, LatenessGuard.Episode episode)
@@ -56,10 +57,10 @@ internal sealed class LatenessWatch(ILogger log)
                 bus.Name, episode.Length.TotalSeconds, episode.Dropped, episode.DeliveredFps, bus.Guard.Fps, episode.AudioDropped.TotalMilliseconds);
     }
 
-    private void Shed(List<BusBranch> buses, bool programPressed, TimeSpan now)
+    private void Shed(List<BusBranch> buses, int programMissed, int programFps, TimeSpan now)
     {
         var before = _shedding.ShedEvery;
-        if (_shedding.Tick(programPressed, now) is not { } every) return;
+        if (_shedding.Tick(programMissed, programFps, now) is not { Every: var every } change) return;
         foreach (var bus in buses.Where(b => b.Name != ProgramBus)) bus.Guard.ShedEvery = every;
         if (before == 1)
             log.LogWarning("program is short of time: the other buses make fewer frames to leave it the machine (one in {Every})", every);
@@ -67,5 +68,7 @@ internal sealed class LatenessWatch(ILogger log)
             log.LogInformation("program keeps up again: the other buses make every frame");
         else
             log.LogDebug("the other buses now make one frame in {Every}", every);
+        if (change.TrialFailedWait is { } wait)
+            log.LogInformation("program was short of time again soon after the other buses made more frames: they try again after {Wait:F0} s of calm", wait.TotalSeconds);
     }
 }

@@ -1,38 +1,77 @@
 namespace MixerWorker.Pipeline.Engine;
 
 /// <summary>
-/// Program comes first: while the Program bus is short of time (it dropped a frame, or a frame
-/// reached its encoder more than a frame interval past its deadline), the other buses make fewer frames,
-/// one step more each second, and give them back one step every few calm seconds. Each bus still
-/// drops its own late frames (<see cref="Builders.LatenessGuard"/>); this only decides who gives way.
-/// Control thread.
+/// Program comes first: while the Program bus is short of time the other buses make fewer frames, one
+/// step more each second, and they give a step back on trial once Program has been calm for a while.
+/// Each bus still drops its own late frames (<see cref="Builders.LatenessGuard"/>); this only decides who
+/// gives way. Control thread.
 /// </summary>
+/// <remarks>
+/// Short of time is a rate, not an event: Program missed at least one frame in ten over the last two
+/// seconds (<see cref="Builders.LatenessGuard.Missed"/>), spread over at least three looks. A loaded
+/// machine, a virtual one above all, stalls the whole process now and then for a few frames (host steal, a
+/// page fault storm); shedding cannot help with that, and when any late frame counted, one such stall every
+/// couple of seconds held the AUX buses shed for good while the machine had room for them. The machine
+/// shows whether it can carry a step more only when the step is given back: a step given back that brings
+/// Program short of time again within <see cref="Trial"/> is taken again at once, and the next trial
+/// waits twice as long, up to <see cref="LongestWait"/>, so a machine that cannot carry it costs Program
+/// about a second of lateness a minute, not every few seconds; a step given back that holds
+/// brings the wait back to <see cref="FirstWait"/>.
+/// </remarks>
 internal sealed class LoadShedding
 {
     /// <summary>Every how many frames an AUX bus makes one, by shedding level.</summary>
     internal static readonly int[] Levels = [1, 2, 3, 6, Builders.LatenessGuard.MostShed];
-    internal static readonly TimeSpan StepUpEvery = TimeSpan.FromSeconds(1), StepDownAfter = TimeSpan.FromSeconds(3);
+    internal static readonly TimeSpan Window = TimeSpan.FromSeconds(2), StepUpEvery = TimeSpan.FromSeconds(1);
+    internal static readonly TimeSpan FirstWait = TimeSpan.FromSeconds(3), LongestWait = TimeSpan.FromSeconds(48), Trial = TimeSpan.FromSeconds(6);
+    /// <summary>The share of Program's frames missed over <see cref="Window"/> that makes it short of time ...</summary>
+    internal const double ShortShare = 0.1;
+    /// <summary>... in at least this many looks.</summary>
+    internal const int ShortLooks = 3;
 
+    /// <summary>A change of shedding: the new share, and where a step given back on trial failed, how long the next trial waits.</summary>
+    internal readonly record struct Change(int Every, TimeSpan? TrialFailedWait = null);
+
+    // The looks since the last step, within the window, in which Program missed frames.
+    private readonly Queue<(TimeSpan At, int Missed)> _misses = new();
     private int _level;
-    private TimeSpan? _lastStep, _lastPressure;
+    private TimeSpan? _lastStep, _lastShort, _trialUntil;
+    private TimeSpan _wait = FirstWait;
 
     internal int ShedEvery => Levels[_level];
 
-    /// <summary>Takes one look at Program; returns the new shedding when it changes.</summary>
-    internal int? Tick(bool programPressed, TimeSpan now)
+    /// <summary>How long Program must stay calm before the next step is given back.</summary>
+    internal TimeSpan Wait => _wait;
+
+    /// <summary>
+    /// Takes one look at Program, which missed <paramref name="missed"/> of its frames at
+    /// <paramref name="fps"/> since the last look; returns the change when the shedding changes.
+    /// </summary>
+    internal Change? Tick(int missed, int fps, TimeSpan now)
     {
-        if (programPressed)
+        if (missed > 0) _misses.Enqueue((now, missed));
+        // What was missed before a step says nothing of the step.
+        while (_misses.TryPeek(out var m) && (now - m.At >= Window || m.At <= _lastStep)) _misses.Dequeue();
+        if (_trialUntil <= now) (_trialUntil, _wait) = (null, FirstWait);
+
+        if (_misses.Count >= ShortLooks && _misses.Sum(m => m.Missed) >= ShortShare * fps * Window.TotalSeconds)
         {
-            _lastPressure = now;
+            _lastShort = now;
             if (_level == Levels.Length - 1 || now - _lastStep < StepUpEvery) return null;
+            TimeSpan? failed = null;
+            if (_trialUntil is not null)
+            {
+                _wait = 2 * _wait < LongestWait ? 2 * _wait : LongestWait;
+                (_trialUntil, failed) = (null, _wait);
+            }
             _level++;
+            _lastStep = now;
+            return new Change(ShedEvery, failed);
         }
-        else
-        {
-            if (_level == 0 || now - _lastPressure < StepDownAfter || now - _lastStep < StepDownAfter) return null;
-            _level--;
-        }
+        if (_level == 0 || now - _lastShort < _wait || now - _lastStep < _wait) return null;
+        _level--;
         _lastStep = now;
-        return ShedEvery;
+        _trialUntil = now + Trial;
+        return new Change(ShedEvery);
     }
 }

@@ -688,22 +688,18 @@ internal sealed class ProjectGraph(
     internal IDisposable StallBox(string bus, int index, TimeSpan hold, TimeSpan every)
     {
         graph.AssertOwnerThread();
-        var next = 0L;
-        return _buses[bus].Branch.Director.Branches[index].ProbeQueued(_ =>
-        {
-            if (Environment.TickCount64 < next) return ProbeReturn.Ok;
-            next = Environment.TickCount64 + (long)every.TotalMilliseconds;
-            Thread.Sleep(hold);
-            return ProbeReturn.Ok;
-        });
+        return _buses[bus].Branch.Director.Branches[index].ProbeQueued(StallNowAndThen(hold, every));
     }
 
-    /// <summary>Holds every frame a bus's compositor makes, on its thread (tests: a bus short of time).</summary>
-    internal IDisposable StallBus(string bus, TimeSpan perFrame)
+    /// <summary>
+    /// Holds every frame a bus's compositor makes, on its thread (tests: a bus short of time); with
+    /// <paramref name="every"/>, only the first frame after each such span (tests: a bus late now and then).
+    /// </summary>
+    internal IDisposable StallBus(string bus, TimeSpan perFrame, TimeSpan? every = null)
     {
         graph.AssertOwnerThread();
         using var src = _buses[bus].Branch.Compositor.StaticPad("src");
-        return graph.AddProbe(src, ProbeType.Buffer, Stall(perFrame));
+        return graph.AddProbe(src, ProbeType.Buffer, every is { } span ? StallNowAndThen(perFrame, span) : Stall(perFrame));
     }
 
     private static Func<ProbeInfo, ProbeReturn> Stall(TimeSpan perPicture) => _ =>
@@ -711,6 +707,18 @@ internal sealed class ProjectGraph(
         Thread.Sleep(perPicture);
         return ProbeReturn.Ok;
     };
+
+    private static Func<ProbeInfo, ProbeReturn> StallNowAndThen(TimeSpan hold, TimeSpan every)
+    {
+        var next = 0L;
+        return _ =>
+        {
+            if (Environment.TickCount64 < next) return ProbeReturn.Ok;
+            next = Environment.TickCount64 + (long)every.TotalMilliseconds;
+            Thread.Sleep(hold);
+            return ProbeReturn.Ok;
+        };
+    }
 
     internal (IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> BusGains, IReadOnlyDictionary<string, TimeSpan> InputDelays) AudioGraph()
     {

@@ -238,8 +238,8 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>Holds the thread of box <paramref name="index"/> of <paramref name="bus"/> for <paramref name="hold"/> once every <paramref name="every"/> (internal: tests).</summary>
     internal Task<IDisposable> StallBoxAsync(string bus, int index, TimeSpan hold, TimeSpan every) => _control.Invoke(() => _project.StallBox(bus, index, hold, every));
 
-    /// <summary>As <see cref="StallDecoderAsync"/>, for every frame <paramref name="bus"/>'s compositor makes.</summary>
-    internal Task<IDisposable> StallBusAsync(string bus, TimeSpan perFrame) => _control.Invoke(() => _project.StallBus(bus, perFrame));
+    /// <summary>As <see cref="StallDecoderAsync"/>, for every frame <paramref name="bus"/>'s compositor makes, or with <paramref name="every"/> for the first after each such span.</summary>
+    internal Task<IDisposable> StallBusAsync(string bus, TimeSpan perFrame, TimeSpan? every = null) => _control.Invoke(() => _project.StallBus(bus, perFrame, every));
 
     /// <summary>Connects an input at once instead of at the end of its reconnect backoff.</summary>
     public void ConnectInputNow(string input) => _control.Post(() => _project.Input(input)?.Supervisor?.ConnectNow());

@@ -17,7 +17,10 @@ namespace MixerWorker.Pipeline.Tests.Integration;
 public sealed class LoadSheddingTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Stalled = TimeSpan.FromMilliseconds(50);
-    private const string ShortOfTime = "program is short of time";
+    private const string ShortOfTime = "program is short of time", KeepsUp = "program keeps up again";
+    // Once Program is no longer short of time: the shortage leaves LoadShedding's window (2 s), and then a
+    // step comes back every FirstWait (3 s) of calm, four steps from the last level; and slack for a loaded machine.
+    private static readonly TimeSpan BackWithin = TimeSpan.FromSeconds(20), NowAndThen = TimeSpan.FromSeconds(2.5);
 
     [Fact]
     public async Task Program_counts_as_short_of_time_only_once_it_shows_an_input()
@@ -98,6 +101,62 @@ public sealed class LoadSheddingTests(ITestOutputHelper output)
         var allowedMs = 2 * 1000 * measured.TotalSeconds / Math.Max(1, delivered);
         Assert.True(shed.LatencyMs.Count >= delivered / 2, $"AUX1's box froze: {figures}");
         Assert.True(shed.LagP95 <= unshed.LagP95 + allowedMs, $"AUX1's box shows pictures older than {allowedMs:0} ms past its unshed p95: {figures}");
+    }
+
+    /// <summary>
+    /// Issue 9: the AUX buses give way while Program is short of time for good, and come back to every
+    /// frame when Program is only late now and then on a machine that can carry them. Before, a late
+    /// Program frame every couple of seconds (machine noise) held them shed for good: any late frame
+    /// counted as pressure, and they gave a step back only after 3 s without one.
+    /// </summary>
+    [Fact]
+    public async Task Aux_buses_stay_shed_while_program_is_short_of_time_and_come_back_once_it_is_only_late_now_and_then()
+    {
+        var a = FeedSpec.Numbered(0) with { MuxDelay = TimeSpan.Zero };
+        var scene = new SceneDefinition
+        {
+            Project = Project, Inputs = [new InputDefinition { Name = a.Input }],
+            Buses = [Bus("program", 320, 180, At(a.Input, 0, 0, 320, 180)), Bus("aux1", 320, 180, At(a.Input, 0, 0, 160, 90))],
+        };
+        await using var h = await MixHarness.StartShowAsync(output, scene, [a]);
+        var mixer = h.Mixer!;
+        async Task<(long Aux, long ProgramDropped)> CountAsync() => (await mixer.GetStatusAsync()).Buses is var b
+            ? (b["aux1"].FramesOut, b["program"].Lateness?.DroppedFrames ?? 0) : default;
+        async Task<double> AuxFpsOverAsync(TimeSpan span)
+        {
+            var before = (await CountAsync()).Aux;
+            await Task.Delay(span);
+            return ((await CountAsync()).Aux - before) / span.TotalSeconds;
+        }
+        int Lines(string text) => h.Log.Lines.Count(l => l.Contains(text, StringComparison.Ordinal));
+
+        // Short of time for good: every frame held 50 ms. The AUX buses shed to the last step and stay there.
+        using (await mixer.StallBusAsync("program", Stalled))
+        {
+            await WaitUntilAsync(() => Task.FromResult(Lines(ShortOfTime) > 0), TimeSpan.FromSeconds(10), "program held on every frame never counted as short of time");
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            var shedFps = await AuxFpsOverAsync(TimeSpan.FromSeconds(10));
+            output.WriteLine($"aux1 while program is short of time: {shedFps:0.0} fps");
+            Assert.True(shedFps <= 10, $"aux1 made {shedFps:0.0} fps while program was short of time for good");
+            Assert.Equal(0, Lines(KeepsUp));
+        }
+
+        // Late now and then: one frame held 300 ms every 2.5 s (the frames of those 300 ms late or skipped
+        // at once, as a host's steal does), which no shedding of the AUX buses helps with. A hold of 100 ms
+        // cost Program nothing: its frames are made ahead of their deadline while its input keeps time.
+        var droppedBefore = (await CountAsync()).ProgramDropped;
+        var calmFrom = DateTime.UtcNow;
+        using var nowAndThen = await mixer.StallBusAsync("program", TimeSpan.FromMilliseconds(300), NowAndThen);
+        await WaitUntilAsync(() => Task.FromResult(Lines(KeepsUp) > 0), BackWithin, $"aux1 not back to every frame {BackWithin.TotalSeconds} s after program became only late now and then");
+        output.WriteLine($"aux1 back to every frame after {(DateTime.UtcNow - calmFrom).TotalSeconds:0.0} s");
+        var shortBefore = Lines(ShortOfTime);
+        var backFps = await AuxFpsOverAsync(TimeSpan.FromSeconds(8));
+        var (dropped, holds) = ((await CountAsync()).ProgramDropped - droppedBefore, (int)((DateTime.UtcNow - calmFrom) / NowAndThen));
+        output.WriteLine($"aux1 once back: {backFps:0.0} fps; program dropped {dropped} frames in {holds} holds since it became late now and then");
+        // The fault was real: program dropped frames at half its holds or more; and aux1 stays at every frame.
+        Assert.True(dropped >= holds / 2, $"program dropped {dropped} frames in {holds} holds");
+        Assert.True(backFps >= 27, $"aux1 back at {backFps:0.0} fps");
+        Assert.Equal(shortBefore, Lines(ShortOfTime));
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string failure)

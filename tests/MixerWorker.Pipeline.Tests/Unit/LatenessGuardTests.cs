@@ -87,6 +87,28 @@ public sealed class LatenessGuardTests
     }
 
     [Fact]
+    public void Missed_counts_every_frame_due_that_did_not_reach_the_encoder_in_time_and_none_a_shedding_bus_leaves_out()
+    {
+        const double frameMs = 1000.0 / 30;
+        var starved = new LatenessGuard("program", 30, Latency);
+        var run = Simulate(starved, costMs: 50, seconds: 20);
+        // Judged from the frame after the 30th, the first second's.
+        var (first, last) = (run.Delivered[29], run.Delivered[^1]);
+        var due = (long)Math.Round((last.RunningTime - first.RunningTime) / 1e6 / frameMs);
+        var inTime = run.Delivered.Skip(30).Count(f => Lag(f) <= Latency.TotalMilliseconds + frameMs);
+        Assert.InRange(starved.Missed, due - inTime - 3, due - inTime + 3);
+        // The frames the compositor skipped count, which Dropped does not.
+        Assert.True(starved.Missed > starved.Dropped + 100, $"missed {starved.Missed}, dropped {starved.Dropped}, due {due}, in time {inTime}");
+
+        var keepsUp = new LatenessGuard("program", 30, Latency);
+        Simulate(keepsUp, costMs: 20, seconds: 10);
+        Assert.Equal(0, keepsUp.Missed);
+        var shedding = new LatenessGuard("aux1", 30, Latency) { ShedEvery = 3 };
+        Simulate(shedding, costMs: 5, seconds: 10);
+        Assert.Equal(0, shedding.Missed);
+    }
+
+    [Fact]
     public void An_episode_ends_once_the_bus_keeps_up_again()
     {
         var guard = new LatenessGuard("program", 30, Latency);
@@ -231,21 +253,5 @@ public sealed class LatenessGuardTests
         // One frame in 15 at 30 fps: pictures half a second apart, and two frames to spare.
         Assert.Equal(LatenessGuard.MostShed, LoadShedding.Levels[^1]);
         Assert.Equal(567, LatenessGuard.LongestGap(30).TotalMilliseconds, 0);
-    }
-
-    [Fact]
-    public void Program_pressed_makes_the_other_buses_shed_step_by_step_and_calm_gives_it_back()
-    {
-        var shedding = new LoadShedding();
-        var t = TimeSpan.Zero;
-        var levels = new List<int>();
-        for (var i = 0; i < 40; i++, t += TimeSpan.FromMilliseconds(250))
-            if (shedding.Tick(programPressed: true, t) is { } every) levels.Add(every);
-        Assert.Equal(LoadShedding.Levels.Skip(1), levels); // one step a second, up to the last level
-        levels.Clear();
-        for (var i = 0; i < 100; i++, t += TimeSpan.FromMilliseconds(250))
-            if (shedding.Tick(programPressed: false, t) is { } every) levels.Add(every);
-        Assert.Equal(LoadShedding.Levels.Reverse().Skip(1), levels);
-        Assert.Equal(1, shedding.ShedEvery);
     }
 }
