@@ -132,6 +132,8 @@ public sealed class StarvationTests(ITestOutputHelper output)
     private async Task StarveAsync(Depth depth)
     {
         Assert.True(File.Exists("/usr/bin/taskset"), "taskset (util-linux) is needed where no cgroup can be made");
+        // The machine's speed before the show loads it, which each measurement's yardstick is read against.
+        output.WriteLine($"yardstick calibrated: {Yardstick.Calibrate():0.000} ms of CPU time a piece");
         await using var h = await WorkerHarness.StartAsync(output);
         foreach (var f in Feeds) h.StartFeed(f);
         foreach (var f in Feeds) await h.WaitForPublisherAsync($"ingest/{Project}/{f.Input}", TimeSpan.FromSeconds(20));
@@ -152,9 +154,19 @@ public sealed class StarvationTests(ITestOutputHelper output)
         // frame on 35 %. The higher of two windows: a window where the worker shed frames reads low.
         await Task.Delay(TimeSpan.FromSeconds(5));
         foreach (var reader in readers.Values) reader.ClearStamps();
+        // What the machine did over each measurement, for every failure message ("others" there include the worker,
+        // a process of its own).
+        List<string> machine = [];
+        async Task<T> WatchedAsync<T>(string what, Func<Task<T>> measure)
+        {
+            var from = MachineShare.NowWithProbes();
+            var result = await measure();
+            machine.Add($"{what}: {MachineShare.Since(from)}");
+            return result;
+        }
         var need = Math.Max(
-            await CpuStarvation.MeasureCoresAsync(worker.Id, TimeSpan.FromSeconds(3)),
-            await CpuStarvation.MeasureCoresAsync(worker.Id, TimeSpan.FromSeconds(3)));
+            await WatchedAsync("need, 1st", () => CpuStarvation.MeasureCoresAsync(worker.Id, TimeSpan.FromSeconds(3))),
+            await WatchedAsync("need, 2nd", () => CpuStarvation.MeasureCoresAsync(worker.Id, TimeSpan.FromSeconds(3))));
         var unstarved = readers.ToDictionary(r => r.Key, r => StampAnalysis.Analyse(r.Value.StampedFrames, Stamps(buses.Single(b => b.Name == r.Key)), 30));
         var unstarvedSound = readers.ToDictionary(r => r.Key, r => SoundAnalysis.Analyse(r.Value.PesArrivals));
         double used, quota = FixedQuota ?? Math.Clamp(need * FirstShare, LowestCoreShare, 1);
@@ -205,9 +217,9 @@ public sealed class StarvationTests(ITestOutputHelper output)
             await Task.Delay(TimeSpan.FromSeconds(3));
             foreach (var reader in readers.Values) reader.ClearStamps();
             var leaving = LeavingAsync();
-            used = await CpuStarvation.MeasureCoresAsync(worker.Id, Measured);
+            used = await WatchedAsync("starved", () => CpuStarvation.MeasureCoresAsync(worker.Id, Measured));
             (leftBefore, leftAfter, leftP95s) = await leaving;
-            starved = $"needed {need:P0} of a core, quota {quota:P0} of a core ({quota / need:P0} of that), used {used:P0}";
+            starved = $"needed {need:P0} of a core, quota {quota:P0} of a core ({quota / need:P0} of that), used {used:P0}\n" + string.Join("\n", machine);
             output.WriteLine(starved);
         }
         var status = await h.StatusAsync();

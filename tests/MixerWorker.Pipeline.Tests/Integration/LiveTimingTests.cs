@@ -25,18 +25,9 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
     // The tolerance of the case whose feed jumps: its timeline starts afresh and settles again within the measurement.
     private const int JumpTolerance = 2;
     private const double MostSettledMoveMs = 100;
-    // A measurement that fails while other processes or the hypervisor (the machine's steal) had this much of it
-    // measured the machine, not the engine: it is taken again, twice at most, and the last one decides. The 60 fps
-    // show needs about 0.7 of a core; a two-core virtual machine has lost half a core and more to its hypervisor for
-    // tens of seconds at a time, and a suite run alone was slowed to half speed for two minutes with no process of
-    // its own to show for it.
-    private const double TakenCores = 0.5;
-    // The same for a machine whose CPUs ran this much slower than usual (this VM's at times deliver a third less with no
-    // steal reported): a piece of work timed in its thread's own CPU time (Yardstick), which a busy machine does not slow.
-    // Without heavy steal it read 0.89-1.10x on an idle and on a loaded machine (47 measurements).
-    private const double SlowMachine = 1.25;
-    private const int MostMeasurements = 3;
 
+    // A measurement taken on a machine that did not deliver (another process, the hypervisor, a stop) is taken again
+    // (MotionRig.MeasureUntilAsync); a failure lists every measurement's machine readings.
     [Theory]
     [InlineData(30, 700)] // muxed like ffmpeg's default, as encoders and OBS publish
     [InlineData(25, 700)]
@@ -49,33 +40,19 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
     {
         var feeds = Enumerable.Range(0, 4).Select(i => MotionRig.Feed(i, fps, TimeSpan.FromMilliseconds(muxDelayMs))).ToList();
         await using var rig = await MotionRig.StartAsync(output, feeds, direct: false);
-        for (var measurement = 1; ; measurement++)
-        {
-            var report = await rig.MeasureAsync(TimeSpan.FromSeconds(4));
-            try
-            {
-                AssertSmooth(report);
-                return;
-            }
-            catch (Xunit.Sdk.XunitException) when (measurement < MostMeasurements && rig.Machine is { } machine &&
-                (machine.OthersCores >= TakenCores || machine.Slowdown >= SlowMachine))
-            {
-                output.WriteLine($"measuring again: {machine.OthersCores:0.00} cores went to other processes and the hypervisor, " +
-                    $"and the machine's CPUs ran {machine.Slowdown:0.00}x slower than usual");
-            }
-        }
+        await rig.MeasureUntilAsync(TimeSpan.FromSeconds(4), report => AssertSmooth(report));
     }
 
     [Fact]
     public async Task A_feed_whose_timestamps_jump_keeps_moving_within_a_frame_or_two_of_the_jump()
     {
-        // cam-a's publisher "restarts" halfway through: PTS, DTS and PCR go back 20 s, the pictures run on.
-        // Zero-delay muxing, so that only the jump is tested (the 700 ms case is the test above).
+        // cam-a's publisher "restarts" halfway through each measurement: PTS, DTS and PCR go back 20 s, the pictures
+        // run on. Zero-delay muxing, so that only the jump is tested (the 700 ms case is the test above).
         var feeds = Enumerable.Range(0, 4).Select(i => MotionRig.Feed(i, 30, TimeSpan.Zero)).ToList();
         await using var rig = await MotionRig.StartAsync(output, feeds, direct: false);
-        var report = await rig.MeasureAsync(TimeSpan.FromSeconds(6), midway: () => rig.Harness.Feed("cam-a").JumpTimestamps(TimeSpan.FromSeconds(-20)));
         // The jump starts cam-a's timeline afresh, which then settles again.
-        AssertSmooth(report, steady: false);
+        await rig.MeasureUntilAsync(TimeSpan.FromSeconds(6), report => AssertSmooth(report, steady: false),
+            midway: () => rig.Harness.Feed("cam-a").JumpTimestamps(TimeSpan.FromSeconds(-20)));
     }
 
     // A loaded machine (CI's two cores, other tests beside) starves the show now and then: a picture that leaves
@@ -87,6 +64,8 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
     // moves by tens of milliseconds at most, never for a stalled second (a freeze of the box, then as long a skip).
     private static void AssertSmooth(TimingReport report, bool steady = true)
     {
+        // A bus rebuilt or an input restarted while measured went dark for seconds; its counts do not cover the measurement.
+        Assert.True(report.Disruptions.Count == 0, string.Join("; ", report.Disruptions));
         var starved = report.Boxes.Any(b => b.LatePictures > 0);
         Assert.All(report.Boxes, b =>
         {

@@ -1,3 +1,4 @@
+using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Pipeline.Sources;
 using MixerWorker.Testbed.Feeds;
@@ -91,34 +92,146 @@ public sealed class MotionRig : IAsyncDisposable
         await Task.Delay(settleFor > lead ? settleFor - lead : TimeSpan.Zero);
         var lateBefore = await LatePicturesAsync();
         var movesBefore = await TimelineMovesAsync();
+        var statusBefore = await StatusAsync();
         await Task.Delay(settleFor > lead ? lead : settleFor);
         Output.ClearStamps();
         foreach (var d in _direct.Values) d.ClearStamps();
-        var machineFrom = MachineShare.NowWithYardstick();
+        var machineFrom = MachineShare.NowWithProbes();
         await Task.Delay(duration / 2);
         midway?.Invoke();
         await Task.Delay(duration - duration / 2);
         var lateAfter = await LatePicturesAsync();
         var movesAfter = await TimelineMovesAsync();
+        var statusAfter = await StatusAsync();
         // Who had the CPUs while the pictures were mixed: a show starved by another process or by the hypervisor
-        // (the machine's steal) says so here, where the engine's own counts cannot.
+        // (the machine's steal), or stopped by the machine, says so here, where the engine's own counts cannot.
         var machine = Machine = MachineShare.Since(machineFrom);
         // The direct readers keep reading a little longer, so that the last output frames find their feed frames.
         await Task.Delay(TimeSpan.FromMilliseconds(300));
         var report = StampAnalysis.Analyse(Output.StampedFrames, Boxes, Bus.Format.Fps,
             _direct.ToDictionary(d => d.Key, d => d.Value.StampedFrames));
-        if (lateBefore is not null && lateAfter is not null)
+        // The engine's counters are the bus branch's and the input connection's own: a rebuilt bus or a restarted
+        // input starts them afresh, and their difference over the measurement means nothing. Such a measurement says
+        // so (Disruptions) and leaves those counts unknown.
+        var disruptions = new List<string>();
+        var busRebuilt = BusRebuilt(statusBefore, statusAfter) ??
+            (lateBefore is not null && lateAfter is not null && lateAfter.Zip(lateBefore).Any(l => l.First < l.Second)
+                ? "its boxes' late-picture counts went back (its boxes were built afresh)" : null);
+        if (busRebuilt is not null) disruptions.Add($"the bus {Bus.Name} was rebuilt during this measurement: {busRebuilt}");
+        else if (lateBefore is not null && lateAfter is not null)
             report = report with { Boxes = [.. report.Boxes.Select((b, i) => b with { LatePictures = lateAfter[i] - lateBefore[i] })] };
         if (movesBefore is not null && movesAfter is not null)
+        {
+            var restarted = new HashSet<string>();
+            foreach (var input in Boxes.Select(b => b.Input).Distinct())
+                if (InputRestarted(input, statusBefore, statusAfter, movesBefore.GetValueOrDefault(input), movesAfter.GetValueOrDefault(input)) is { } why)
+                {
+                    restarted.Add(input);
+                    disruptions.Add($"input {input}'s connection was restarted during this measurement: {why}; its timeline's counts started afresh");
+                }
             report = report with
             {
-                Boxes = [.. report.Boxes.Select(b => movesAfter.TryGetValue(b.Input, out var after) && movesBefore.TryGetValue(b.Input, out var before)
+                Boxes = [.. report.Boxes.Select(b => !restarted.Contains(b.Input) && movesAfter.TryGetValue(b.Input, out var after) && movesBefore.TryGetValue(b.Input, out var before)
                     ? b with { TimelineMoves = (after.Corrections - before.Corrections, (after.MovedNs - before.MovedNs) / 1e6) } : b)],
             };
+        }
+        report = report with { Disruptions = disruptions };
         _output.WriteLine(report.ToString());
         _output.WriteLine(machine.ToString());
         await WriteCountersAsync(report);
         return report;
+    }
+
+    // A measurement that fails on a machine that did not deliver measured the machine, not the engine: it is taken
+    // again, twice at most, and the last one decides. Not delivered: other processes or the hypervisor (the machine's
+    // steal) had TakenCores of it (the 60 fps show needs about 0.7 of a core; a two-core virtual machine has lost half
+    // a core and more to its hypervisor for tens of seconds at a time, and a suite run alone was slowed to half speed
+    // for two minutes with no process of its own to show for it) ...
+    private const double TakenCores = 0.5;
+    // ... or its CPUs ran SlowMachine times slower than usual (this VM's at times deliver a third less with no steal
+    // reported): a piece of work timed in its thread's own CPU time (Yardstick), which a busy machine does not slow.
+    // Without heavy steal it read 0.89-1.10x on an idle and on a loaded machine (47 measurements) ...
+    private const double SlowMachine = 1.25;
+    // ... or it held this process off for HeldOffMs at a stretch (HoldOffProbe; its cgroup's quota likewise): three
+    // frame intervals, more than a show's one-frame tolerance absorbs. The probe read at most 11 ms on an idle machine
+    // (22 with half a core stolen), 2-6 ms in most measurements with other processes busy on both cores (a sleeping
+    // thread in another process: 7 ms at the median of 4 s windows, 160-320 ms at worst while five builds and test runs
+    // shared the cores), and each pause as long as it was where the test host was stopped for 300-900 ms, which failed
+    // every measurement it hit (with 50-150 ms pauses every 2 s, 5 of 7 passed at once while others took 1.3 cores).
+    private const double HeldOffMs = 100;
+    private const int MostMeasurements = 3;
+
+    /// <summary>
+    /// Why the machine did not deliver over <paramref name="machine"/>'s measurement, in words, or null where it did:
+    /// then a failed measurement is the engine's.
+    /// </summary>
+    public static string? NotDelivered(MachineShare machine)
+    {
+        List<string> why = [];
+        if (machine.OthersCores >= TakenCores) why.Add($"{machine.OthersCores:0.00} cores went to other processes and the hypervisor");
+        if (machine.Slowdown >= SlowMachine) why.Add($"its CPUs ran {machine.Slowdown:0.00}x slower than usual");
+        if (machine.LongestHoldOffMs >= HeldOffMs) why.Add($"it held this process off for {machine.LongestHoldOffMs:0} ms at a stretch");
+        if (machine.ThrottledMs >= HeldOffMs) why.Add($"this process's cgroup was throttled for {machine.ThrottledMs:0} ms");
+        return why.Count == 0 ? null : string.Join(", ", why);
+    }
+
+    /// <summary>
+    /// Measures (<see cref="MeasureAsync"/>) and asserts on the report; a measurement that fails on a machine that did
+    /// not deliver (<see cref="NotDelivered"/>) is taken again on this show, twice at most, and the last one decides.
+    /// A failure carries the machine's readings and the show's disruptions of every measurement taken, one line each.
+    /// </summary>
+    public async Task<TimingReport> MeasureUntilAsync(TimeSpan duration, Action<TimingReport> assert, Action? midway = null)
+    {
+        List<string> taken = [];
+        for (var measurement = 1; ; measurement++)
+        {
+            var report = await MeasureAsync(duration, midway: midway);
+            var machine = Machine!.Value;
+            var notDelivered = NotDelivered(machine);
+            taken.Add($"measurement {measurement}: {machine}" + (notDelivered is null ? "" : $" (not delivered: {notDelivered})") +
+                string.Concat(report.Disruptions.Select(d => "; " + d)));
+            try
+            {
+                assert(report);
+                return report;
+            }
+            catch (Xunit.Sdk.XunitException e)
+            {
+                if (measurement < MostMeasurements && notDelivered is not null)
+                {
+                    _output.WriteLine($"measuring again: the machine did not deliver ({notDelivered})");
+                    continue;
+                }
+                var verdict = notDelivered is null ? "the machine delivered over the last measurement (no reading says otherwise): the failure is the show's"
+                    : $"the machine did not deliver in any of {measurement} measurements";
+                throw new Xunit.Sdk.XunitException($"{e.Message}\n{verdict}\n{string.Join("\n", taken)}");
+            }
+        }
+    }
+
+    private async Task<MixerStatus?> StatusAsync() => Harness.Mixer is { } mixer ? await mixer.GetStatusAsync() : null;
+
+    // The status counts the bus's stall-watch episodes (each rebuilds it at least once; a bus still in one at either end
+    // may be rebuilt again within it) and its encoder fallbacks (each rebuilds it); in words, or null for none.
+    private string? BusRebuilt(MixerStatus? before, MixerStatus? after)
+    {
+        if (before?.Buses.GetValueOrDefault(Bus.Name) is not { } b || after?.Buses.GetValueOrDefault(Bus.Name) is not { } a) return null;
+        List<string> why = [];
+        if (a.Stalls > b.Stalls) why.Add($"its stall watch found no picture leaving its muxer for seconds ({a.Stalls - b.Stalls}x)");
+        else if (b.Stalled || a.Stalled) why.Add("it was in a stall (no picture leaving its muxer), in which its stall watch rebuilds it again and again");
+        if (a.EncoderFallbacks > b.EncoderFallbacks) why.Add($"its encoder failed {a.EncoderFallbacks - b.EncoderFallbacks}x and it went to the next backend");
+        return why.Count == 0 ? null : string.Join("; ", why);
+    }
+
+    // A new connection of the input (its supervisor's attempts), or its counters going back; in words, or null for none.
+    private static string? InputRestarted(string input, MixerStatus? statusBefore, MixerStatus? statusAfter, SourceCounters? before, SourceCounters? after)
+    {
+        if (statusBefore?.Inputs.GetValueOrDefault(input) is { } b && statusAfter?.Inputs.GetValueOrDefault(input) is { } a && a.Attempts > b.Attempts)
+            return $"{a.Attempts - b.Attempts} new connection attempt(s)";
+        if (before is null && after is null) return null;
+        if (before is null || after is null) return "it was not connected at one end";
+        return after.Corrections < before.Corrections || after.Jumps < before.Jumps || after.DecoderSkips < before.DecoderSkips || after.LatePictures < before.LatePictures
+            ? "its counters went back" : null;
     }
 
     // Each input's timeline settles in its first few seconds (InputTimeline: short windows, then a whole one that

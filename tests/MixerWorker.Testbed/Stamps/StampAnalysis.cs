@@ -171,6 +171,12 @@ public sealed record TimingReport(IReadOnlyList<BoxTiming> Boxes, int OutputFram
     IReadOnlyList<double>? BehindPtsMs = null, IReadOnlyList<double>? BehindAtMs = null)
 {
     /// <summary>
+    /// What happened to the show during the measurement that its counts cannot cover, in words (a bus rebuilt, an
+    /// input's connection restarted: the engine's counters started afresh); empty for none.
+    /// </summary>
+    public IReadOnlyList<string> Disruptions { get; init; } = [];
+
+    /// <summary>
     /// How much the output's own timeline falls behind per <paramref name="span"/>: the slope of its
     /// pictures' arrival behind their PTS. A bus that stretches its timeline (makes every frame, later
     /// and later) grows; one that drops frames to keep up does not, however late its inputs' pictures are.
@@ -180,7 +186,7 @@ public sealed record TimingReport(IReadOnlyList<BoxTiming> Boxes, int OutputFram
 
     public override string ToString() =>
         $"{OutputFrames} output frames in {SpanSeconds:0.0} s ({DeliveredFps:0.0} fps delivered, max gap {MaxArrivalGapMs:0} ms)" +
-        string.Concat(Boxes.Select(b => "\n  " + b));
+        string.Concat(Boxes.Select(b => "\n  " + b)) + string.Concat(Disruptions.Select(d => "\n  " + d));
 }
 
 /// <summary>Theil–Sen: the median of the slopes between every two points, robust to a few wild ones.</summary>

@@ -8,32 +8,49 @@ namespace MixerWorker.Testbed.Timing;
 /// <summary>
 /// What the machine did with its CPUs over a stretch of a test: how busy they were, how much of their time the
 /// hypervisor gave to other guests (steal: the machine's own accounting never sees it, its threads just run later),
-/// and how much this process used. A timing test that fails says with it who had the CPU: the show, another
-/// process, or nobody on this machine.
+/// how much this process used, and whether it held this process off altogether (<see cref="HoldOffProbe"/>: a
+/// hypervisor's pause with no steal reported, a cgroup's throttle, a stopped process). Beside them this process's own
+/// garbage-collection pauses and its cgroup's CPU throttling. A timing test that fails says with it who had the CPU:
+/// the show, another process, or nobody on this machine.
 /// <code>
-/// var from = MachineShare.Now();
+/// var from = MachineShare.NowWithProbes();
 /// ... measure ...
 /// output.WriteLine(MachineShare.Since(from).ToString());
 /// </code>
 /// </summary>
 public readonly record struct MachineShare(double Seconds, int Cores, double BusyCores, double StolenCores, double ThisProcessCores, double Slowdown = 1, double WallPerCpu = 1)
 {
-    /// <summary>A reading of the counters to measure from, and the yardstick running until <see cref="Since"/>.</summary>
-    public sealed record Reading(long Ticks, long Idle, long Steal, int Cores, TimeSpan ProcessCpu, long Timestamp, Yardstick? Yardstick = null);
+    /// <summary>The longest the hold-off probe woke late (ms; 0 without the probe).</summary>
+    public double LongestHoldOffMs { get; init; }
+    /// <summary>How late the hold-off probe woke in all, counting only wake-ups at least <see cref="HoldOffProbe.HeldOffMs"/> late, and how many those were.</summary>
+    public double HeldOffMs { get; init; }
+    public int HoldOffs { get; init; }
+    /// <summary>This process's garbage collectors' pauses (every thread stopped) and its full (gen 2) collections.</summary>
+    public double GcPauseMs { get; init; }
+    public int Gen2Collections { get; init; }
+    /// <summary>The time this process's cgroup was held by its CPU quota, and in how many quota periods (0 without a quota).</summary>
+    public double ThrottledMs { get; init; }
+    public long ThrottledPeriods { get; init; }
+
+    /// <summary>A reading of the counters to measure from, and the probes running until <see cref="Since"/>.</summary>
+    public sealed record Reading(long Ticks, long Idle, long Steal, int Cores, TimeSpan ProcessCpu, long Timestamp, TimeSpan GcPause, int Gen2, CgroupThrottle Throttle,
+        Yardstick? Yardstick = null, HoldOffProbe? HoldOffs = null);
 
     public static Reading Now()
     {
         var (ticks, idle, steal, cores) = ReadStat();
-        return new Reading(ticks, idle, steal, cores, Process.GetCurrentProcess().TotalProcessorTime, Stopwatch.GetTimestamp());
+        return new Reading(ticks, idle, steal, cores, Process.GetCurrentProcess().TotalProcessorTime, Stopwatch.GetTimestamp(),
+            GC.GetTotalPauseDuration(), GC.CollectionCount(2), CgroupThrottle.Read());
     }
 
-    /// <summary>As <see cref="Now"/>, with a <see cref="Yardstick"/> timing its piece of work until <see cref="Since"/>.</summary>
-    public static Reading NowWithYardstick() => Now() with { Yardstick = Yardstick.Start() };
+    /// <summary>As <see cref="Now"/>, with a <see cref="Yardstick"/> and a <see cref="HoldOffProbe"/> running until <see cref="Since"/>.</summary>
+    public static Reading NowWithProbes() => Now() with { Yardstick = Yardstick.Start(), HoldOffs = HoldOffProbe.Start() };
 
     /// <summary>The machine's use of its CPUs from <paramref name="from"/> until now, in cores.</summary>
     public static MachineShare Since(Reading from)
     {
         var (slowdown, wallPerCpu) = from.Yardstick?.Stop() ?? (1, 1);
+        var holdOffs = from.HoldOffs?.Stop() ?? default;
         var to = Now();
         var seconds = Stopwatch.GetElapsedTime(from.Timestamp, to.Timestamp).TotalSeconds;
         // The machine's cores, not the runtime's count, which a CPU quota on this process lowers.
@@ -41,7 +58,16 @@ public readonly record struct MachineShare(double Seconds, int Cores, double Bus
         var ticks = Math.Max(1, to.Ticks - from.Ticks);
         double Share(long part) => cores * (double)part / ticks;
         return new MachineShare(seconds, cores, Share(ticks - (to.Idle - from.Idle) - (to.Steal - from.Steal)), Share(to.Steal - from.Steal),
-            seconds <= 0 ? 0 : (to.ProcessCpu - from.ProcessCpu).TotalSeconds / seconds, slowdown, wallPerCpu);
+            seconds <= 0 ? 0 : (to.ProcessCpu - from.ProcessCpu).TotalSeconds / seconds, slowdown, wallPerCpu)
+        {
+            LongestHoldOffMs = holdOffs.LongestMs,
+            HeldOffMs = holdOffs.TotalMs,
+            HoldOffs = holdOffs.Count,
+            GcPauseMs = (to.GcPause - from.GcPause).TotalMilliseconds,
+            Gen2Collections = to.Gen2 - from.Gen2,
+            ThrottledMs = (to.Throttle.Usec - from.Throttle.Usec) / 1e3,
+            ThrottledPeriods = to.Throttle.Periods - from.Throttle.Periods,
+        };
     }
 
     // The first line of /proc/stat, all cores together: user nice system idle iowait irq softirq steal, then guest
@@ -64,9 +90,122 @@ public readonly record struct MachineShare(double Seconds, int Cores, double Bus
     /// <summary>Cores the show did not have: what other processes used and what the hypervisor took.</summary>
     public double OthersCores => Math.Max(0, BusyCores - ThisProcessCores) + StolenCores;
 
+    /// <summary>One line: every reading, the probes' among them.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"machine over {Seconds:0.0} s: {BusyCores:0.00} of {Cores} cores busy, {StolenCores:0.00} taken by the hypervisor (steal), this process {ThisProcessCores:0.00}, others and steal {OthersCores:0.00}, " +
-        $"yardstick {Slowdown:0.00}x its calibration in CPU time ({WallPerCpu:0.00}x that in wall time)");
+        $"machine over {Seconds:0.0} s: {BusyCores:0.00} of {Cores} cores busy, steal {StolenCores:0.00}, this process {ThisProcessCores:0.00}, others and steal {OthersCores:0.00}; " +
+        $"yardstick {Slowdown:0.00}x its calibration in CPU time ({WallPerCpu:0.00}x that in wall time); " +
+        $"held off longest {LongestHoldOffMs:0} ms, {HeldOffMs:0} ms in {HoldOffs} wake-ups {HoldOffProbe.HeldOffMs:0}+ ms late; " +
+        $"GC paused {GcPauseMs:0} ms, {Gen2Collections} gen2; cgroup throttled {ThrottledMs:0} ms in {ThrottledPeriods} periods");
+}
+
+/// <summary>
+/// A thread that sleeps <see cref="Nap"/> at a time and keeps how much later than asked it woke, beside a measurement.
+/// It needs almost no CPU, so a machine whose cores are merely busy wakes it within a scheduler slice; a machine that
+/// stops this process (a hypervisor's pause that reports no steal, a cgroup's CPU quota, SIGSTOP) wakes it as late as
+/// the stop lasted. An engine that stalls leaves it on time. This process's own garbage-collection pauses, which hold
+/// every managed thread, are taken out of each wake-up's lateness (they are counted apart).
+/// </summary>
+public sealed class HoldOffProbe
+{
+    /// <summary>How long each sleep is.</summary>
+    public static readonly TimeSpan Nap = TimeSpan.FromMilliseconds(3);
+    /// <summary>A wake-up at least this late counts as held off (a nap on an idle machine wakes about 0.1 ms late).</summary>
+    public const double HeldOffMs = 1;
+    private readonly Thread _thread;
+    private volatile bool _stop;
+    private double _longestMs, _totalMs;
+    private int _count;
+
+    private HoldOffProbe()
+    {
+        _thread = new Thread(Run) { IsBackground = true, Name = "hold-off probe" };
+    }
+
+    internal static HoldOffProbe Start()
+    {
+        var p = new HoldOffProbe();
+        p._thread.Start();
+        return p;
+    }
+
+    /// <summary>Stops the probe: the longest lateness, the lateness of every wake-up held off, and how many those were.</summary>
+    internal (double LongestMs, double TotalMs, int Count) Stop()
+    {
+        _stop = true;
+        _thread.Join();
+        return (_longestMs, _totalMs, _count);
+    }
+
+    private void Run()
+    {
+        while (!_stop)
+        {
+            var gc = GC.GetTotalPauseDuration();
+            var from = Stopwatch.GetTimestamp();
+            Thread.Sleep(Nap);
+            var late = (Stopwatch.GetElapsedTime(from) - Nap - (GC.GetTotalPauseDuration() - gc)).TotalMilliseconds;
+            if (late < HeldOffMs) continue;
+            _longestMs = Math.Max(_longestMs, late);
+            _totalMs += late;
+            _count++;
+        }
+    }
+}
+
+/// <summary>
+/// The CPU throttling of this process's cgroup so far: the time its CPU quota held it and in how many quota periods
+/// (cgroup v2's cpu.stat throttled_usec and nr_throttled; v1's cpu controller's throttled_time and nr_throttled). Zero
+/// where the process has no such cgroup or it cannot be read.
+/// </summary>
+public readonly record struct CgroupThrottle(long Usec, long Periods)
+{
+    private static readonly string? StatFile = FindStatFile();
+
+    public static CgroupThrottle Read()
+    {
+        if (StatFile is null) return default;
+        try
+        {
+            long usec = 0, periods = 0;
+            foreach (var line in File.ReadLines(StatFile))
+            {
+                var parts = line.Split(' ');
+                if (parts.Length != 2 || !long.TryParse(parts[1], CultureInfo.InvariantCulture, out var value)) continue;
+                switch (parts[0])
+                {
+                    case "throttled_usec": usec = value; break;
+                    case "throttled_time": usec = value / 1000; break; // v1: ns
+                    case "nr_throttled": periods = value; break;
+                }
+            }
+            return new CgroupThrottle(usec, periods);
+        }
+        catch (IOException) { return default; }
+        catch (UnauthorizedAccessException) { return default; }
+    }
+
+    // /proc/self/cgroup: "0::/path" for cgroup v2, "N:cpu,cpuacct:/path" for v1's cpu controller.
+    private static string? FindStatFile()
+    {
+        try
+        {
+            foreach (var line in File.ReadAllLines("/proc/self/cgroup"))
+            {
+                var parts = line.Split(':', 3);
+                if (parts.Length < 3) continue;
+                // v1's controllers mounted together may be reached by either name ("cpu,cpuacct" or "cpu").
+                var v1 = Path.Combine("/sys/fs/cgroup", parts[1]);
+                string? root = parts[0] == "0" && parts[1] == "" ? "/sys/fs/cgroup"
+                    : parts[1].Split(',').Contains("cpu") ? Directory.Exists(v1) ? v1 : "/sys/fs/cgroup/cpu" : null;
+                if (root is null) continue;
+                var stat = Path.Join(root, parts[2], "cpu.stat");
+                if (File.Exists(stat) && File.ReadAllText(stat).Contains("throttled", StringComparison.Ordinal)) return stat;
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
+    }
 }
 
 /// <summary>
