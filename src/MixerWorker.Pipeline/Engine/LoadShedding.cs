@@ -13,10 +13,12 @@ namespace MixerWorker.Pipeline.Engine;
 /// page fault storm); shedding cannot help with that, and when any late frame counted, one such stall every
 /// couple of seconds held the AUX buses shed for good while the machine had room for them. The machine
 /// shows whether it can carry a step more only when the step is given back: a step given back that brings
-/// Program short of time again within <see cref="Trial"/> is taken again at once, and the next trial
-/// waits twice as long, up to <see cref="LongestWait"/>, so a machine that cannot carry it costs Program
-/// about a second of lateness a minute, not every few seconds; a step given back that holds
-/// brings the wait back to <see cref="FirstWait"/>.
+/// Program short of time again within <see cref="Trial"/> is taken again at once, and the next trial of
+/// that step waits twice as long, up to <see cref="LongestWait"/>, so a machine that cannot carry it costs
+/// Program about a second of lateness a minute, not every few seconds; a step given back that holds brings
+/// its wait back to <see cref="FirstWait"/>. Each step keeps its own wait: with one for all, a smaller step
+/// that held (one in 15 to one in 6) brought the wait of one that did not (one in 6 to one in 3) back to
+/// the first, and it was tried every ~14 s under a CPU quota.
 /// </remarks>
 internal sealed class LoadShedding
 {
@@ -36,12 +38,14 @@ internal sealed class LoadShedding
     private readonly Queue<(TimeSpan At, int Missed)> _misses = new();
     private int _level;
     private TimeSpan? _lastStep, _lastShort, _trialUntil;
-    private TimeSpan _wait = FirstWait;
+    // The level a step on trial was given back from; by level, how long Program must stay calm before its step is given back.
+    private int _trialFrom;
+    private readonly TimeSpan[] _waits = [.. Levels.Select(_ => FirstWait)];
 
     internal int ShedEvery => Levels[_level];
 
     /// <summary>How long Program must stay calm before the next step is given back.</summary>
-    internal TimeSpan Wait => _wait;
+    internal TimeSpan Wait => _waits[_level];
 
     /// <summary>
     /// Takes one look at Program, which missed <paramref name="missed"/> of its frames at
@@ -52,24 +56,26 @@ internal sealed class LoadShedding
         if (missed > 0) _misses.Enqueue((now, missed));
         // What was missed before a step says nothing of the step.
         while (_misses.TryPeek(out var m) && (now - m.At >= Window || m.At <= _lastStep)) _misses.Dequeue();
-        if (_trialUntil <= now) (_trialUntil, _wait) = (null, FirstWait);
+        if (_trialUntil <= now) (_trialUntil, _waits[_trialFrom]) = (null, FirstWait);
 
         if (_misses.Count >= ShortLooks && _misses.Sum(m => m.Missed) >= ShortShare * fps * Window.TotalSeconds)
         {
             _lastShort = now;
             if (_level == Levels.Length - 1 || now - _lastStep < StepUpEvery) return null;
             TimeSpan? failed = null;
-            if (_trialUntil is not null)
+            if (_trialUntil is not null && _trialFrom == _level + 1)
             {
-                _wait = 2 * _wait < LongestWait ? 2 * _wait : LongestWait;
-                (_trialUntil, failed) = (null, _wait);
+                var wait = 2 * _waits[_trialFrom];
+                _waits[_trialFrom] = wait < LongestWait ? wait : LongestWait;
+                failed = _waits[_trialFrom];
             }
+            _trialUntil = null;
             _level++;
             _lastStep = now;
             return new Change(ShedEvery, failed);
         }
-        if (_level == 0 || now - _lastShort < _wait || now - _lastStep < _wait) return null;
-        _level--;
+        if (_level == 0 || now - _lastShort < Wait || now - _lastStep < Wait) return null;
+        _trialFrom = _level--;
         _lastStep = now;
         _trialUntil = now + Trial;
         return new Change(ShedEvery);
