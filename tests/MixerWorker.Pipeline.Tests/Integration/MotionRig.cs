@@ -5,6 +5,7 @@ using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.Reading;
 using MixerWorker.Testbed.Stamps;
 using MixerWorker.Testbed.Timing;
+using Xunit;
 using Xunit.Abstractions;
 using static MixerWorker.Pipeline.Tests.Integration.MixHarness;
 
@@ -143,7 +144,7 @@ public sealed class MotionRig : IAsyncDisposable
     }
 
     // A measurement that fails on a machine that did not deliver measured the machine, not the engine: it is taken
-    // again, twice at most, and the last one decides. Not delivered: other processes or the hypervisor (the machine's
+    // again, on the same show, up to MostMeasurements in all. Not delivered: other processes or the hypervisor (the machine's
     // steal) had TakenCores of it (the 60 fps show needs about 0.7 of a core; a two-core virtual machine has lost half
     // a core and more to its hypervisor for tens of seconds at a time, and a suite run alone was slowed to half speed
     // for two minutes with no process of its own to show for it) ...
@@ -159,7 +160,12 @@ public sealed class MotionRig : IAsyncDisposable
     // shared the cores), and each pause as long as it was where the test host was stopped for 300-900 ms, which failed
     // every measurement it hit (with 50-150 ms pauses every 2 s, 5 of 7 passed at once while others took 1.3 cores).
     private const double HeldOffMs = 100;
-    private const int MostMeasurements = 3;
+    private const int MostMeasurements = 4;
+    // Where no measurement's machine delivered, the show is held only to what no shortage explains: frames made, no
+    // picture shown backwards, and a delay that does not run away (a bus that stretches its timeline instead of
+    // shedding grows by seconds per 20 s; a shedding one by tens of milliseconds).
+    private const double RunawayGrowthMs = 1000;
+    private static readonly TimeSpan GrowthPer = TimeSpan.FromSeconds(20);
 
     /// <summary>
     /// Why the machine did not deliver over <paramref name="machine"/>'s measurement, in words, or null where it did:
@@ -172,13 +178,17 @@ public sealed class MotionRig : IAsyncDisposable
         if (machine.Slowdown >= SlowMachine) why.Add($"its CPUs ran {machine.Slowdown:0.00}x slower than usual");
         if (machine.LongestHoldOffMs >= HeldOffMs) why.Add($"it held this process off for {machine.LongestHoldOffMs:0} ms at a stretch");
         if (machine.ThrottledMs >= HeldOffMs) why.Add($"this process's cgroup was throttled for {machine.ThrottledMs:0} ms");
+        if (machine.GcPauseMs >= HeldOffMs) why.Add($"this process's garbage collector paused it for {machine.GcPauseMs:0} ms");
         return why.Count == 0 ? null : string.Join(", ", why);
     }
 
     /// <summary>
-    /// Measures (<see cref="MeasureAsync"/>) and asserts on the report; a measurement that fails on a machine that did
-    /// not deliver (<see cref="NotDelivered"/>) is taken again on this show, twice at most, and the last one decides.
-    /// A failure carries the machine's readings and the show's disruptions of every measurement taken, one line each.
+    /// Measures (<see cref="MeasureAsync"/>) and asserts on the report. A measurement that fails on a machine that did
+    /// not deliver (<see cref="NotDelivered"/>) is taken again on this show, <see cref="MostMeasurements"/> in all; the
+    /// first whose machine delivered decides, strictly. Where none did, the show fails only on what no shortage explains
+    /// (<see cref="AssertLive"/>: late pictures, skips, repeats, timeline corrections, a rebuilt bus are the machine's),
+    /// and the output and any failure say that the verdict was this weaker one. A failure carries the machine's
+    /// readings and the show's disruptions of every measurement taken, one line each.
     /// </summary>
     public async Task<TimingReport> MeasureUntilAsync(TimeSpan duration, Action<TimingReport> assert, Action? midway = null)
     {
@@ -197,16 +207,29 @@ public sealed class MotionRig : IAsyncDisposable
             }
             catch (Xunit.Sdk.XunitException e)
             {
-                if (measurement < MostMeasurements && notDelivered is not null)
+                if (notDelivered is null)
+                    throw new Xunit.Sdk.XunitException($"{e.Message}\nthe machine delivered over measurement {measurement} (no reading says otherwise): the failure is the show's\n{string.Join("\n", taken)}");
+                if (measurement < MostMeasurements)
                 {
                     _output.WriteLine($"measuring again: the machine did not deliver ({notDelivered})");
                     continue;
                 }
-                var verdict = notDelivered is null ? "the machine delivered over the last measurement (no reading says otherwise): the failure is the show's"
-                    : $"the machine did not deliver in any of {measurement} measurements";
-                throw new Xunit.Sdk.XunitException($"{e.Message}\n{verdict}\n{string.Join("\n", taken)}");
+                var weak = $"machine did not deliver in any of {measurement} measurements: held only to frames made, nothing backwards and no runaway delay; what failed the strict checks:\n{e.Message}\n{string.Join("\n", taken)}";
+                _output.WriteLine(weak);
+                try { AssertLive(report); }
+                catch (Xunit.Sdk.XunitException live) { throw new Xunit.Sdk.XunitException($"{live.Message}\n{weak}"); }
+                return report;
             }
         }
+    }
+
+    // What no shortage of the machine explains.
+    private static void AssertLive(TimingReport report)
+    {
+        Assert.True(report.OutputFrames > 0, "the bus made no frame at all");
+        Assert.All(report.Boxes, b => Assert.True(b.Backwards == 0, $"a picture shown backwards: {b}"));
+        Assert.True(report.TimelineGrowthPer(GrowthPer) is not { } growth || growth <= RunawayGrowthMs,
+            $"the bus's delay runs away: {report.TimelineGrowthPer(GrowthPer):0} ms per {GrowthPer.TotalSeconds:0} s; {report}");
     }
 
     private async Task<MixerStatus?> StatusAsync() => Harness.Mixer is { } mixer ? await mixer.GetStatusAsync() : null;
