@@ -214,7 +214,7 @@ internal sealed class BoxBranch : IDisposable
         // The queue gets the new feed's caps and segment with its first picture (sticky events), and
         // the pictures of the old size it still holds are drawn until then.
         var pad = next.Tee.RequestPad("src_%u");
-        Detach();
+        DetachFromSource();
         pad.Link(_binSink);
         (_feed, _feedPad) = (next, pad);
         next.AddViewer(_shows, _lost);
@@ -231,12 +231,12 @@ internal sealed class BoxBranch : IDisposable
         BusMakes is not { } makes || OutputGrid?.Invoke() is not { } grid ||
         FramePicker.FrameOf(runningTime, grid, _frameNs) is var frame && (makes(frame) || (now is { } at && BusFallback?.Invoke(frame, at) == true));
 
-    /// <summary>Takes the box off its source's shared scaler, ahead of its own <see cref="Dispose"/> (<see cref="BusBranch.StopDownstreamFirst"/>). Control thread.</summary>
-    internal void DetachFromSource() => Detach();
-
-    // Off the shared scaler's tee, before the tee may go: the tee then sees not-linked (allowed)
-    // rather than the flushing pad of a stopping branch, which it would pass upstream.
-    private void Detach()
+    /// <summary>
+    /// Takes the box off its source's shared scaler (control thread): when it moves to another scaler, at its own
+    /// <see cref="Dispose"/> and, ahead of that, before its bus stops (<see cref="BusBranch.StopDownstreamFirst"/>). The tee then sees not-linked (allowed)
+    /// rather than the flushing pad of a stopping branch, which it would pass upstream.
+    /// </summary>
+    internal void DetachFromSource()
     {
         if (_feed is null || _feedPad is null) return;
         _feed.RemoveViewer(_shows);
@@ -452,7 +452,7 @@ internal sealed class BoxBranch : IDisposable
         _clipProbe?.Dispose();
         _qosBoundary.Dispose();
         _picker.Dispose();
-        Detach();
+        DetachFromSource();
         _bin.SetState(State.Null);
         _binSrc.Unlink(_mixPad);
         _compositor.ReleaseRequestPad(_mixPad);

@@ -196,8 +196,7 @@ internal sealed class SrtSource : IDisposable
     private ProbeReturn OnCodedPicture(ProbeInfo info, Pad decoderSink)
     {
         if (CatchUp.Admit(keyframe: !info.IsDeltaUnit)) return ProbeReturn.Ok;
-        _session.Activity();
-        Interlocked.Exchange(ref _bytesAtActivity, _reader.BytesReceived);
+        NoteActivity();
         if (info.BufferRunningTime(decoderSink) is { } runningTime && Timeline.OffsetNs is { } offset && (long)runningTime + offset is var at and >= 0)
             _skipped((ulong)at);
         return ProbeReturn.Drop;
@@ -207,8 +206,7 @@ internal sealed class SrtSource : IDisposable
     // set on this very pad, which then re-sends its segment ahead of the buffer.
     private ProbeReturn OnBuffer(ProbeInfo info, Pad ghost, InputTimeline.Track track)
     {
-        _session.Activity();
-        Interlocked.Exchange(ref _bytesAtActivity, _reader.BytesReceived);
+        NoteActivity();
         // The input works; a track it carries that cannot be decoded is said once per connection.
         if (Interlocked.Exchange(ref _workingNoted, 1) == 0)
             foreach (var lost in _content.Lost(_tail.Name)) _log.LogError("{Reason}", lost);
@@ -252,6 +250,13 @@ internal sealed class SrtSource : IDisposable
         if (info.Event != EventType.Eos) return ProbeReturn.Ok;
         _session.Fail("the feed ended (publisher gone)");
         return ProbeReturn.Drop;
+    }
+
+    // The connection works; the bytes received so far, for ExplainSilence. A streaming thread.
+    private void NoteActivity()
+    {
+        _session.Activity();
+        Interlocked.Exchange(ref _bytesAtActivity, _reader.BytesReceived);
     }
 
     // What came while nothing left the decoder: bytes still arriving (a decoder or a demuxer that is held up or short of CPU)
