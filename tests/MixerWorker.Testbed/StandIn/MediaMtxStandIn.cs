@@ -603,14 +603,16 @@ public sealed class MediaMtxStandIn : IDisposable
 
     private void FinishClose(Conn c, string reason)
     {
-        srt_epoll_remove_usock(_eid, c.Socket);
-        srt_close(c.Socket);
+        // Why it closed is on record before the peer can see the close, so a test that waits for its
+        // socket to drop reads the reason straight after; waiters wake once the socket is really gone.
         lock (_gate)
         {
             c.Attempt.ClosedAt ??= DateTimeOffset.UtcNow; // a replaced publisher's ends at the replacement (Promote)
             c.Attempt.Reason = reason;
-            Notify(c.Attempt);
         }
+        srt_epoll_remove_usock(_eid, c.Socket);
+        srt_close(c.Socket);
+        lock (_gate) Notify(c.Attempt);
     }
 
     // Caller holds _gate.
