@@ -66,9 +66,17 @@ public sealed partial class ObservabilityTests(ITestOutputHelper output)
         // Where the pictures leave: the muxer's pictures are found in the TS handed to SRT (paired by PTS), so
         // about as many leave as were encoded, and how late they leave is known.
         Assert.InRange(m.Value("mixer_bus_pictures_sent_late_total", show, program), 0, m.Value("mixer_bus_frames_total", show, program));
-        var leaving = (await h.StatusAsync())?.Buses["program"].Lateness;
-        output.WriteLine($"program's lateness: {leaving}");
+        var status = await h.StatusAsync();
+        var leaving = status?.Buses["program"].Lateness;
+        output.WriteLine($"program's lateness: {leaving}; shedding: {status?.Shedding}");
         Assert.True(leaving is { PicturesSent: > 0, SentLateP95Ms: not null }, $"no picture was seen leaving: {leaving}");
+        // Program first: it never sheds; the project's shedding is in the status and the metrics, whatever a loaded
+        // test machine made of it.
+        Assert.Equal((false, 1), (leaving!.Shed, leaving.ShedEvery));
+        Assert.Equal(1, m.Value("mixer_bus_shed_every", show, program));
+        Assert.True(status?.Shedding is { Level: >= 0 and <= 4, Episodes: >= 0 }, $"shedding: {status?.Shedding}");
+        Assert.InRange(m.Value("mixer_project_shedding_level", show), 0, 4);
+        Assert.True(m.Value("mixer_project_shedding_episodes_total", show) >= 0);
 
         // Per input: connected, pictures arriving, tone metered at its level.
         foreach (var (input, spec) in new[] { (camA, A), (camB, B) })

@@ -117,6 +117,7 @@ internal sealed class BoxBranch : IDisposable
         _bin = Element.NewBin(name);
         _frameNs = 1e9 / Math.Max(1, fps);
         var queue = Queue(name.Child("queue"), compositor, _frameNs);
+        graph.ConnectOverrun(queue, () => Interlocked.Increment(ref _queueDropped));
         _clip = Element.Make("videocrop", name.Child("clip"));
         List<Element> chain = [queue, _clip];
         Element? colour = null;
@@ -278,6 +279,16 @@ internal sealed class BoxBranch : IDisposable
     /// (<see cref="Drawing"/>). For tests and benches.
     /// </summary>
     internal long LostPictures => Interlocked.Read(ref _lostPictures);
+
+    private long _queueDropped;
+
+    /// <summary>
+    /// Pictures the box's queue let go, the oldest, because a picture came while it was full (<see cref="Queue"/>: the
+    /// compositor took none for as long as the queue holds, or running times stepped back): one per picture that found
+    /// it full, the queue's overrun (<see cref="Callbacks.ConnectOverrun"/>), which costs nothing while it has room.
+    /// For tests and benches.
+    /// </summary>
+    internal long QueueDropped => Interlocked.Read(ref _queueDropped);
 
     /// <summary>
     /// A picture of the box's source that its shared scaler dropped, too old for any bus, or that the input's decoder

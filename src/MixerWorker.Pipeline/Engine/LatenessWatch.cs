@@ -7,7 +7,8 @@ namespace MixerWorker.Pipeline.Engine;
 /// Looks at every bus's lateness a few times a second: reports each bus's drop episodes (one
 /// warning when an episode starts, a line when it ends; the counters and the delivered rate are in
 /// its status), and decides from Program's state how many frames the other buses give up
-/// (<see cref="LoadShedding"/>), from the first frame Program shows an input in. Control thread.
+/// (<see cref="LoadShedding"/>), from the first frame Program shows an input in; the shedding in force, since when
+/// and how many times it began are in the status (<see cref="Shedding"/>). Control thread.
 /// </summary>
 internal sealed class LatenessWatch(ILogger log)
 {
@@ -15,12 +16,26 @@ internal sealed class LatenessWatch(ILogger log)
 
     private readonly LoadShedding _shedding = new();
     private long _programMissed;
+    // Since when the other buses give way (null while they make every frame), how many times they began to,
+    // and since when each of them does (a bus added meanwhile, from when it came).
+    private DateTimeOffset? _shedSince;
+    private long _sheddingEpisodes;
+    private Dictionary<string, DateTimeOffset> _busShedSince = [];
 
-    /// <summary>A new bus starts with the shedding in force.</summary>
+    /// <summary>A new bus starts with the shedding in force; one rebuilt in place keeps since when it gives way.</summary>
     internal void Adopt(BusBranch bus)
     {
-        if (bus.Name != ProgramBus) bus.Guard.ShedEvery = _shedding.ShedEvery;
+        if (bus.Name == ProgramBus) return;
+        bus.Guard.ShedEvery = _shedding.ShedEvery;
+        if (_shedSince is not null) _busShedSince.TryAdd(bus.Name, DateTimeOffset.UtcNow);
     }
+
+    /// <summary>The shedding in force, for the status.</summary>
+    internal SheddingStatus Shedding => new(_shedding.Level, _shedding.ShedEvery, _sheddingEpisodes, _shedSince);
+
+    /// <summary>Since when a bus gives way to Program; null while it makes every frame.</summary>
+    internal DateTimeOffset? ShedSince(BusBranch bus) =>
+        bus.Guard.ShedEvery > 1 && _busShedSince.TryGetValue(bus.Name, out var since) ? since : null;
 
     internal void Watch(IEnumerable<BusBranch> buses)
     {
@@ -61,11 +76,20 @@ internal sealed class LatenessWatch(ILogger log)
     {
         var before = _shedding.ShedEvery;
         if (_shedding.Tick(programMissed, programFps, now) is not { Every: var every } change) return;
-        foreach (var bus in buses.Where(b => b.Name != ProgramBus)) bus.Guard.ShedEvery = every;
+        var others = buses.Where(b => b.Name != ProgramBus).ToList();
+        foreach (var bus in others) bus.Guard.ShedEvery = every;
         if (before == 1)
+        {
+            _shedSince = DateTimeOffset.UtcNow;
+            _sheddingEpisodes++;
+            foreach (var bus in others) _busShedSince[bus.Name] = _shedSince.Value;
             log.LogWarning("program is short of time: the other buses make fewer frames to leave it the machine (one in {Every})", every);
+        }
         else if (every == 1)
+        {
+            (_shedSince, _busShedSince) = (null, []);
             log.LogInformation("program keeps up again: the other buses make every frame");
+        }
         else
             log.LogDebug("the other buses now make one frame in {Every}", every);
         if (change.TrialFailedWait is { } wait)

@@ -44,6 +44,9 @@ internal sealed class LoadShedding
 
     internal int ShedEvery => Levels[_level];
 
+    /// <summary>The step in force: 0 while every bus makes every frame, up to the last of <see cref="Levels"/>.</summary>
+    internal int Level => _level;
+
     /// <summary>How long Program must stay calm before the next step is given back.</summary>
     internal TimeSpan Wait => _waits[_level];
 

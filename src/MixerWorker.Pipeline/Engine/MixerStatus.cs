@@ -1,11 +1,23 @@
 namespace MixerWorker.Pipeline.Engine;
 
-/// <summary>A snapshot of a running project, safe to serialise (no secrets in it).</summary>
+/// <summary>
+/// A snapshot of a running project, safe to serialise (no secrets in it); <paramref name="Shedding"/>: how far
+/// the buses other than Program give way to it.
+/// </summary>
 public sealed record MixerStatus(
     string Project,
     long Revision,
     IReadOnlyDictionary<string, InputStatus> Inputs,
-    IReadOnlyDictionary<string, BusStatus> Buses);
+    IReadOnlyDictionary<string, BusStatus> Buses,
+    SheddingStatus? Shedding = null);
+
+/// <summary>
+/// Program first (docs/architecture.md, "Live timing"): while Program is short of time, every other bus makes only
+/// one frame in <paramref name="ShedEvery"/> (1: every frame). <paramref name="Level"/> is the step (0: none, 4: the
+/// most, one in 15), <paramref name="Since"/> when the buses began to give way in the episode that lasts now (null
+/// when none does), <paramref name="Episodes"/> how many times they began to since the mixer started.
+/// </summary>
+public sealed record SheddingStatus(int Level, int ShedEvery, long Episodes, DateTimeOffset? Since = null);
 
 /// <summary>
 /// An input's connection and what came through it: <paramref name="Attempts"/> connection attempts,
@@ -37,9 +49,11 @@ public sealed record BusStatus(ConnectionState Output, string? Error, long Frame
 /// <paramref name="PicturesSentLate"/> left more than two frame intervals past their deadline (the
 /// bus's latency after their running time: issue 9's bound), and the 95th percentile of how late they
 /// left over the last 5 s, <paramref name="SentLateP95Ms"/> (negative: ahead of the deadline).
+/// A bus other than Program <paramref name="Shed"/> gives way to it: it makes one frame in <paramref name="ShedEvery"/>
+/// (1: every frame), since <paramref name="ShedSince"/> (<see cref="SheddingStatus"/>).
 /// </summary>
 public sealed record BusLateness(bool Dropping, double DeliveredFps, long DroppedFrames, long Episodes, double DroppedAudioSeconds = 0,
-    double? SentLateP95Ms = null, long PicturesSent = 0, long PicturesSentLate = 0);
+    double? SentLateP95Ms = null, long PicturesSent = 0, long PicturesSentLate = 0, bool Shed = false, int ShedEvery = 1, DateTimeOffset? ShedSince = null);
 
 /// <summary>
 /// A bus's latest thumbnail: a small JPEG of its mixed picture. <paramref name="Sequence"/> grows with

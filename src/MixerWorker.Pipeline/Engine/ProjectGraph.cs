@@ -521,7 +521,7 @@ internal sealed class ProjectGraph(
         return new MixerStatus(Scene.Project, Scene.Revision,
             _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since,
                 i.Branch.FramesIn, i.DecodeErrors + (i.Supervisor?.DataFaults ?? 0), i.Branch.SinceLastFrame)),
-            _buses.Values.ToDictionary(b => b.Name, Status));
+            _buses.Values.ToDictionary(b => b.Name, Status), _lateness.Shedding);
     }
 
     private BusStatus Status(BusRuntime b)
@@ -529,13 +529,14 @@ internal sealed class ProjectGraph(
         var n = _retired.GetValueOrDefault(b.Name) + BusCounts.Of(b.Branch);
         var attempts = _retiredAttempts.GetValueOrDefault(b.Name) + (b.Supervisor?.Attempts ?? 0);
         return new BusStatus(b.State, b.Error ?? _fallbackReason.GetValueOrDefault(b.Name), n.FramesOut, b.Branch.EncoderPlan.Backend,
-            attempts, n.BytesSent, Lateness(b.Branch, n), _fallbacks.GetValueOrDefault(b.Name), _stalls.Episodes(b.Name), _stalls.Stalled(b.Name));
+            attempts, n.BytesSent, Lateness(b.Branch, n, _lateness.ShedSince(b.Branch)), _fallbacks.GetValueOrDefault(b.Name), _stalls.Episodes(b.Name), _stalls.Stalled(b.Name));
     }
 
     // Counts are the bus's (every branch's); the rest is now, the live branch's.
-    private static BusLateness Lateness(BusBranch b, BusCounts n) =>
+    private static BusLateness Lateness(BusBranch b, BusCounts n, DateTimeOffset? shedSince) =>
         new(b.Guard.Dropping, Math.Round(b.Guard.DeliveredFps, 1), n.DroppedFrames, n.Episodes, Math.Round(n.AudioDroppedNs / 1e9, 3),
-            b.Leaving.P95Ms() is { } p95 ? Math.Round(p95, 1) : null, n.PicturesSent, n.PicturesSentLate);
+            b.Leaving.P95Ms() is { } p95 ? Math.Round(p95, 1) : null, n.PicturesSent, n.PicturesSentLate,
+            b.Guard.ShedEvery > 1, b.Guard.ShedEvery, shedSince);
 
     private void KeepCounts(BusBranch gone) => _retired[gone.Name] = _retired.GetValueOrDefault(gone.Name) + BusCounts.Of(gone);
 
@@ -564,12 +565,15 @@ internal sealed class ProjectGraph(
             .Select(box => box.NegotiatedCaps())]);
     }
 
-    /// <summary>Per bus, each box's source, its <see cref="BoxBranch.LatePictures"/> and <see cref="BoxBranch.LostPictures"/> so far (tests, benches).</summary>
-    internal IReadOnlyDictionary<string, IReadOnlyList<(string Source, long LatePictures, long LostPictures)>> BoxLateness()
+    /// <summary>
+    /// Per bus, each box's source, its <see cref="BoxBranch.LatePictures"/>, <see cref="BoxBranch.LostPictures"/> and
+    /// <see cref="BoxBranch.QueueDropped"/> so far (tests, benches).
+    /// </summary>
+    internal IReadOnlyDictionary<string, IReadOnlyList<(string Source, long LatePictures, long LostPictures, long QueueDropped)>> BoxLateness()
     {
         graph.AssertOwnerThread();
-        return _buses.ToDictionary(b => b.Key, b => (IReadOnlyList<(string, long, long)>)[.. (b.Value.Branch.Multiview?.Boxes ?? b.Value.Branch.Director.Branches)
-            .Select(box => (box.Source, box.LatePictures, box.LostPictures))]);
+        return _buses.ToDictionary(b => b.Key, b => (IReadOnlyList<(string, long, long, long)>)[.. (b.Value.Branch.Multiview?.Boxes ?? b.Value.Branch.Director.Branches)
+            .Select(box => (box.Source, box.LatePictures, box.LostPictures, box.QueueDropped))]);
     }
 
     /// <summary>The shared scalers (source, size, boxes attached) and how many `videoscale` elements the whole pipeline holds.</summary>

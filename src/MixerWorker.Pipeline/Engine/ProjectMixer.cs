@@ -215,7 +215,7 @@ public sealed class ProjectMixer : IProjectMixer
     internal Task<IDisposable> StallDecoderAsync(string input, TimeSpan perPicture) => _control.Invoke(() => _project.StallDecoder(input, perPicture));
 
     /// <summary>Per bus, in layout order, each box's source and the pictures that reached it too late for any frame (internal: tests and benches).</summary>
-    internal Task<IReadOnlyDictionary<string, IReadOnlyList<(string Source, long LatePictures, long LostPictures)>>> GetBoxLatenessAsync() => _control.Invoke(_project.BoxLateness);
+    internal Task<IReadOnlyDictionary<string, IReadOnlyList<(string Source, long LatePictures, long LostPictures, long QueueDropped)>>> GetBoxLatenessAsync() => _control.Invoke(_project.BoxLateness);
 
     /// <summary>Holds the mix chain <paramref name="bus"/> hears on its thread, once, for <paramref name="hold"/> (internal: tests hold a chain back as a stuck muxer would).</summary>
     internal Task<IDisposable> HoldSoundChainAsync(string bus, TimeSpan hold) => _control.Invoke(() => _project.HoldSoundChain(bus, hold));

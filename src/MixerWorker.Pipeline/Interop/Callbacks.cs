@@ -444,6 +444,20 @@ internal static unsafe class Callbacks
     }
 
     /// <summary>
+    /// Calls <paramref name="handler"/> each time data comes to a full queue ("overrun"), on the thread that brings it,
+    /// before a leaky queue lets go of its oldest to make room. Nothing runs while the queue has room, so counting a
+    /// queue's drops this way costs no call per buffer.
+    /// </summary>
+    internal static nuint ConnectOverrun(Element queue, Action handler, Action<Exception>? onFault = null)
+    {
+        var data = Register(handler, onFault);
+        var id = Native.g_signal_connect_data(queue.Handle, "overrun",
+            (nint)(delegate* unmanaged<nint, nint, void>)&OnOverrun, data, &OnClosureNotify, 0);
+        if (id == 0) throw new GstException($"{queue.Name} has no overrun signal");
+        return id;
+    }
+
+    /// <summary>
     /// Makes <paramref name="ghost"/> (a bin's sink ghost pad) answer OK whatever its target refuses, and
     /// drop everything from the first refusal on, and while <paramref name="alsoDrop"/> says so: a sink
     /// that fails then stops at it instead of stopping the thread that pushes into it. Until the pad is
@@ -528,6 +542,13 @@ internal static unsafe class Callbacks
             using var p = Pad.FromBorrowed(pad);
             Handler<Action<Pad>>(data)(p);
         }
+        catch (Exception e) { Report(data, e); }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnOverrun(nint queue, nint data)
+    {
+        try { Handler<Action>(data)(); }
         catch (Exception e) { Report(data, e); }
     }
 

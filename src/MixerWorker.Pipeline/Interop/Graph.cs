@@ -82,6 +82,9 @@ internal sealed class Graph : IDisposable
     /// <inheritdoc cref="Callbacks.ConnectSamplesSelected"/>
     internal nuint ConnectSamplesSelected(Element aggregator, Action<ulong> handler) => Callbacks.ConnectSamplesSelected(aggregator, handler, OnFault);
 
+    /// <inheritdoc cref="Callbacks.ConnectOverrun"/>
+    internal nuint ConnectOverrun(Element queue, Action handler) => Callbacks.ConnectOverrun(queue, handler, OnFault);
+
     private void OnFault(Exception e)
     {
         Interlocked.Increment(ref _faults);

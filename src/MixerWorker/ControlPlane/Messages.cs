@@ -126,6 +126,8 @@ public sealed record ProjectStatus
     public string? LastCommand { get; init; }
     public IReadOnlyDictionary<string, InputReport> Inputs { get; init; } = new Dictionary<string, InputReport>();
     public IReadOnlyDictionary<string, BusReport> Buses { get; init; } = new Dictionary<string, BusReport>();
+    /// <summary>How far the buses other than Program give way to it (level, one frame in how many, since when, episodes); absent while no mixer runs.</summary>
+    public SheddingStatus? Shedding { get; init; }
     /// <summary>Per bus: the inputs on air (both sides during a transition) and in preview.</summary>
     public IReadOnlyDictionary<string, BusTally>? Tally { get; init; }
     public AudioMeters? Meters { get; init; }
@@ -134,9 +136,12 @@ public sealed record ProjectStatus
     /// <summary>The latest errors (refused desired states and commands, failures), oldest first; absent when none.</summary>
     public IReadOnlyList<EventReport>? Errors { get; init; }
 
-    /// <summary>What an operator would call a change: states, errors, revision, MediaMTX's view; not counters, meters or timestamps.</summary>
+    /// <summary>
+    /// What an operator would call a change: states, errors, revision, MediaMTX's view, whether the other buses give way
+    /// to Program (an episode's start and end, not each step); not counters, meters or timestamps.
+    /// </summary>
     public string Signature() => string.Join("|",
-        [Revision.ToString(), State ?? "", Worker ?? "", Epoch?.ToString() ?? "", .. Inputs.OrderBy(i => i.Key).Select(i => $"{i.Key}={i.Value.State}:{i.Value.Ingest}:{i.Value.Error}"),
+        [Revision.ToString(), State ?? "", Worker ?? "", Epoch?.ToString() ?? "", Shedding is { Level: > 0 } ? "shed" : "", .. Inputs.OrderBy(i => i.Key).Select(i => $"{i.Key}={i.Value.State}:{i.Value.Ingest}:{i.Value.Error}"),
          .. Buses.OrderBy(b => b.Key).Select(b => $"{b.Key}={b.Value.Output}:{b.Value.Published}:{b.Value.Error}")]);
 }
 

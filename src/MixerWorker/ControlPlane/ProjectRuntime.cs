@@ -366,6 +366,7 @@ internal sealed class ProjectRuntime
             Buses = s.Buses.ToDictionary(b => b.Key, b => new BusReport(b.Value.Output, b.Value.Error, b.Value.FramesOut, b.Value.Encoder,
                 Show.OutputPublished.TryGetValue(b.Key, out var published) ? published : null, b.Value.Attempts, b.Value.BytesSent, b.Value.Lateness,
                 b.Value.Stalls, b.Value.Stalled)),
+            Shedding = s.Shedding,
             Tally = _tally?.Buses,
             Meters = meters.Inputs.Count + meters.Buses.Count > 0 ? meters : null,
             LastAnswer = lastAnswer,

@@ -37,10 +37,13 @@ internal sealed class WorkerMetrics
     private readonly Histogram _commandLatency, _convergence;
     // Per bus.
     private readonly Counter _busFrames, _busBytes, _busReconnects, _busDropped, _busDroppedAudio, _busLateEpisodes, _busSentLate, _busStalls;
-    private readonly Gauge _busDropping, _busDeliveredFps, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms;
+    private readonly Gauge _busDropping, _busShedEvery, _busDeliveredFps, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms;
     // Per input.
     private readonly Counter _inputFrames, _inputDecodeErrors, _inputReconnects;
     private readonly Gauge _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms;
+    // Per project.
+    private readonly Counter _sheddingEpisodes;
+    private readonly Gauge _sheddingLevel;
     private readonly Collector[] _perProject;
 
     public CollectorRegistry Registry { get; } = Metrics.NewCustomRegistry();
@@ -84,6 +87,9 @@ internal sealed class WorkerMetrics
         _busLateEpisodes = f.CreateCounter("mixer_bus_late_episodes_total", "Spells in which the bus could not keep up and dropped frames.", bus);
         _busSentLate = f.CreateCounter("mixer_bus_pictures_sent_late_total", "Pictures that left the bus more than two frame intervals past their deadline (its latency after their running time).", bus);
         _busDropping = f.CreateGauge("mixer_bus_dropping", "1 while the bus is dropping frames to stay on time.", bus);
+        _busShedEvery = f.CreateGauge("mixer_bus_shed_every", "The bus makes one frame in this many while it gives way to Program (1: every frame; Program is always 1).", bus);
+        _sheddingLevel = f.CreateGauge("mixer_project_shedding_level", "How far the buses other than Program give way to it: 0 none, 1 to 4 (one frame in 2, 3, 6, 15).", "project");
+        _sheddingEpisodes = f.CreateCounter("mixer_project_shedding_episodes_total", "Times Program was short of time and the other buses began to give way (each logged once when it starts).", "project");
         _busStalls = f.CreateCounter("mixer_bus_stalls_total", "Times the bus's pictures stopped leaving its muxer while the other buses went on, and it was rebuilt.", bus);
         _busReconnects = f.CreateCounter("mixer_bus_output_reconnects_total", "Connection attempts of the bus's SRT output after its first.", bus);
         _busOutputState = f.CreateGauge("mixer_bus_output_state", "The bus's SRT output connection: 1 for its current state, 0 for the others.", [.. bus, "state"]);
@@ -100,8 +106,8 @@ internal sealed class WorkerMetrics
         _inputIngestOnline = f.CreateGauge("mixer_input_ingest_online", "MediaMTX's view of the input's feed (INGEST_ONLINE 1, INGEST_OFFLINE 0); absent until it told.", input);
         _inputPeak = f.CreateGauge("mixer_input_audio_peak_dbfs", "The input's audio peak (after its gain) over the last metering interval, dBFS.", input);
         _inputRms = f.CreateGauge("mixer_input_audio_rms_dbfs", "The input's audio RMS (after its gain) over the last metering interval, dBFS.", input);
-        _perProject = [_busFrames, _busBytes, _busDropped, _busDroppedAudio, _busLateEpisodes, _busSentLate, _busStalls, _busDropping, _busDeliveredFps, _busReconnects, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms,
-                       _inputFrames, _inputDecodeErrors, _inputReconnects, _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms, _leaseEpoch];
+        _perProject = [_busFrames, _busBytes, _busDropped, _busDroppedAudio, _busLateEpisodes, _busSentLate, _busStalls, _busDropping, _busShedEvery, _busDeliveredFps, _busReconnects, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms,
+                       _inputFrames, _inputDecodeErrors, _inputReconnects, _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms, _leaseEpoch, _sheddingLevel, _sheddingEpisodes];
 
         _workerInfo.WithLabels(worker.Value.Id, Version).Set(1);
         Registry.AddBeforeCollectCallback(UpdateAsync);
@@ -203,6 +209,11 @@ internal sealed class WorkerMetrics
     private void Update(SeriesTracker s, ProjectRuntime runtime, MixerStatus status, AudioMeters meters)
     {
         var p = runtime.Project;
+        if (status.Shedding is { } shedding)
+        {
+            s.Set(_sheddingLevel, shedding.Level, p);
+            s.IncTo(_sheddingEpisodes, shedding.Episodes, p);
+        }
         foreach (var (name, bus) in status.Buses)
         {
             s.IncTo(_busFrames, bus.FramesOut, p, name);
@@ -217,6 +228,7 @@ internal sealed class WorkerMetrics
                 s.IncTo(_busSentLate, late.PicturesSentLate, p, name);
                 s.Set(_busDropping, late.Dropping ? 1 : 0, p, name);
                 s.Set(_busDeliveredFps, late.DeliveredFps, p, name);
+                s.Set(_busShedEvery, late.ShedEvery, p, name);
             }
             foreach (var st in States) s.Set(_busOutputState, StateName(bus.Output) == st ? 1 : 0, p, name, st);
             s.Set(_busEncoder, 1, p, name, bus.Encoder);

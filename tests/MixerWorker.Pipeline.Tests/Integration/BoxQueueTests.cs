@@ -51,6 +51,11 @@ public sealed class BoxQueueTests(ITestOutputHelper output)
             if (picture == Before) srcPad.OffsetNs = -StepBackNs;
             return ProbeReturn.Ok;
         });
+        // What the queue let go is what came in and neither went out nor stayed: one per overrun, counted as a box counts it.
+        long overruns = 0, passed = 0;
+        Callbacks.ConnectOverrun(queue, () => Interlocked.Increment(ref overruns));
+        using var queueSrc = queue.StaticPad("src");
+        using var leaving = Callbacks.AddProbe(queueSrc, ProbeType.Buffer, _ => { Interlocked.Increment(ref passed); return ProbeReturn.Ok; });
         using var queueSink = queue.StaticPad("sink");
         using var end = Callbacks.AddProbe(queueSink, ProbeType.EventDownstream, info =>
         {
@@ -80,6 +85,11 @@ public sealed class BoxQueueTests(ITestOutputHelper output)
         var allowed = (int)Math.Ceiling(maxTimeNs / FrameNs) + 1;
         var most = after.Max(l => l.Pictures);
         Assert.True(most <= allowed, $"the queue held {most} pictures after running times stepped back; its {maxTimeNs / 1e6:0} ms hold {allowed} at {Fps} fps");
+        // Every picture the queue let go, and no more, was counted.
+        var letGo = Before + After + 1 - Interlocked.Read(ref passed) - after[^1].Pictures;
+        output.WriteLine($"pictures in {Before + After + 1}, out {Interlocked.Read(ref passed)}, held at the end {after[^1].Pictures}: let go {letGo}, overruns {Interlocked.Read(ref overruns)}");
+        Assert.True(letGo > After, $"the queue let {letGo} pictures go");
+        Assert.Equal(letGo, Interlocked.Read(ref overruns));
     }
 
     private const double Start = 10e9;

@@ -1,3 +1,4 @@
+using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Testbed.Feeds;
 using MixerWorker.Testbed.Stamps;
@@ -130,7 +131,15 @@ public sealed class LoadSheddingTests(ITestOutputHelper output)
         }
         int Lines(string text) => h.Log.Lines.Count(l => l.Contains(text, StringComparison.Ordinal));
 
+        async Task<(SheddingStatus? Project, BusLateness? Aux, BusLateness? Program)> SheddingAsync() => await mixer.GetStatusAsync() is var st
+            ? (st.Shedding, st.Buses["aux1"].Lateness, st.Buses["program"].Lateness) : default;
+        // Before the fault (a loaded test machine may have shed already at start-up): the project and aux1 agree.
+        var calm = await SheddingAsync();
+        output.WriteLine($"before: {calm}");
+        Assert.Equal((calm.Project?.Level > 0, calm.Project?.ShedEvery, calm.Project?.Since), (calm.Aux?.Shed, calm.Aux?.ShedEvery, calm.Aux?.ShedSince));
+
         // Short of time for good: every frame held 50 ms. The AUX buses shed to the last step and stay there.
+        var stalledFrom = DateTimeOffset.UtcNow;
         using (await mixer.StallBusAsync("program", Stalled))
         {
             await WaitUntilAsync(() => Task.FromResult(Lines(ShortOfTime) > 0), TimeSpan.FromSeconds(10), "program held on every frame never counted as short of time");
@@ -139,6 +148,15 @@ public sealed class LoadSheddingTests(ITestOutputHelper output)
             output.WriteLine($"aux1 while program is short of time: {shedFps:0.0} fps");
             Assert.True(shedFps <= 10, $"aux1 made {shedFps:0.0} fps while program was short of time for good");
             Assert.Equal(0, Lines(KeepsUp));
+            // The status says so: the project at its last step since the stall, an episode counted for each warning
+            // logged; aux1 shed as far, Program not.
+            var shed = await SheddingAsync();
+            output.WriteLine($"shed: {shed}");
+            Assert.Equal((LoadShedding.Levels.Length - 1, LoadShedding.Levels[^1], (long)Lines(ShortOfTime)), (shed.Project?.Level, shed.Project?.ShedEvery, shed.Project?.Episodes));
+            Assert.InRange(shed.Project?.Since ?? default, calm.Project?.Since ?? stalledFrom, DateTimeOffset.UtcNow);
+            Assert.Equal((true, LoadShedding.Levels[^1], shed.Project?.Since), (shed.Aux?.Shed, shed.Aux?.ShedEvery, shed.Aux?.ShedSince));
+            Assert.Equal((false, 1), (shed.Program?.Shed, shed.Program?.ShedEvery));
+            Assert.InRange(shed.Aux?.DeliveredFps ?? -1, 0, 10);
         }
 
         // Late now and then: one frame held 300 ms every 2.5 s (the frames of those 300 ms late or skipped
@@ -157,6 +175,11 @@ public sealed class LoadSheddingTests(ITestOutputHelper output)
         Assert.True(dropped >= holds / 2, $"program dropped {dropped} frames in {holds} holds");
         Assert.True(backFps >= 27, $"aux1 back at {backFps:0.0} fps");
         Assert.Equal(shortBefore, Lines(ShortOfTime));
+        // And the status with it: nothing shed, no episode since.
+        var back = await SheddingAsync();
+        output.WriteLine($"back: {back}");
+        Assert.Equal((0, 1, (long)shortBefore, (DateTimeOffset?)null), (back.Project?.Level, back.Project?.ShedEvery, back.Project?.Episodes, back.Project?.Since));
+        Assert.Equal((false, 1, (DateTimeOffset?)null), (back.Aux?.Shed, back.Aux?.ShedEvery, back.Aux?.ShedSince));
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string failure)
