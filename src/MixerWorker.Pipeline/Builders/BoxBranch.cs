@@ -285,8 +285,9 @@ internal sealed class BoxBranch : IDisposable
     /// <summary>
     /// Pictures the box's queue let go, the oldest, because a picture came while it was full (<see cref="Queue"/>: the
     /// compositor took none for as long as the queue holds, or running times stepped back): one per picture that found
-    /// it full, the queue's overrun (<see cref="Callbacks.ConnectOverrun"/>), which costs nothing while it has room.
-    /// For tests and benches.
+    /// it full, the queue's overrun (<see cref="Callbacks.ConnectOverrun"/>), which costs nothing while it has room. An
+    /// overrun lets one picture go while running times go forward; where the input's timeline moved inside the queue it
+    /// may let several go at once (the queue's time reads afresh), counted as one (<c>BoxQueueTests</c>). For tests and benches.
     /// </summary>
     internal long QueueDropped => Interlocked.Read(ref _queueDropped);
 
