@@ -393,7 +393,9 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
         // The documented limit: a lapse in the middle of a command. The old mixer carried the cut out, its lease was
         // taken before the result was stored, so the result is never stored and that mixer stops; the new owner builds
         // its mixer from the stored state (which never saw the cut) and carries the cut out once there.
-        var worker = await StartWorkerAsync("w1", 8);
+        // Renewals every 1.5 s, so that the store surely finds the lease taken before the next renewal does (with 500 ms, a
+        // starved test thread released the command after a renewal had already stopped the project, and the store said nothing).
+        var worker = await StartWorkerAsync("w1", 8, ("Fleet:LeaseTtlMs", "4500"), ("Fleet:RenewIntervalMs", "1500"));
         var scene = FleetScenes.Medium("l2");
         await WriteAsync(scene);
         await WorkerHarness.Eventually(async () => (await StatusAsync("l2"))?.State == ProjectStates.Running, TimeSpan.FromSeconds(20), "l2 does not run");
@@ -402,8 +404,9 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
         _ledger.CommandHold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await CutAsync("l2", "cut-1");
         await WorkerHarness.Eventually(() => Task.FromResult(_ledger.Commands.Any(c => c.Command.Id == "cut-1")), TimeSpan.FromSeconds(10), "cut-1 was not carried out");
-        // The lease lapses and a "ghost" worker claims it, through the acquire script (which publishes "lost" for w1),
-        // and dies in turn: its lease is never renewed.
+        // The lease lapses just after a renewal and a "ghost" worker claims it, through the acquire script (which publishes
+        // "lost" for w1), and dies in turn: its lease is never renewed.
+        await AfterRenewalAsync("l2");
         var lapse = Db.CreateTransaction();
         _ = lapse.KeyDeleteAsync(Keys.Lease("l2"));
         var claim = lapse.ScriptEvaluateAsync(LeaseScripts.Acquire, [Keys.Lease("l2"), Keys.Epoch("l2"), Keys.LastLease("l2")],
