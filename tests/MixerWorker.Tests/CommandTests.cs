@@ -66,7 +66,9 @@ public sealed class CommandTests(ITestOutputHelper output)
         var status = await h.WaitForStatusAsync(s => s.Revision == 2, Long);
         Assert.Equal(entry, status.LastCommand);
         await h.WaitForStatusAsync(s => s.Tally?["program"].OnAir.SequenceEqual([InputB]) == true, Long);
-        Assert.Contains(h.Events(), e => e.Type == EventTypes.Tally && e.Tally!["program"].OnAir.SequenceEqual([InputB]) && e.Tally["program"].Preview.SequenceEqual([Input]));
+        // The tally event is published on its own, not with the status.
+        await h.WaitForEventAsync(e => e.Type == EventTypes.Tally && e.Tally!["program"].OnAir.SequenceEqual([InputB]) && e.Tally["program"].Preview.SequenceEqual([Input]),
+            Long, "no tally event with cam-b on air and cam-a in preview");
 
         // Every other kind: one revision each, each answered with commandApplied.
         ShowCommand[] commands =
@@ -202,8 +204,9 @@ public sealed class CommandTests(ITestOutputHelper output)
         await Task.Delay(1000);
         Assert.Equal(1, (await h.DesiredAsync())!.Revision);
         Assert.Equal(1, (await h.StatusAsync())!.Revision);
+        // The bus keeps publishing: 20 new frames, however long a starved machine takes to deliver them.
+        await Eventually(() => Task.FromResult(program.Stats.Frames >= 20), Long, "the bus stopped publishing after the refused commands (fewer than 20 new frames)");
         Assert.True(Colors.Near(program.Latest!.ColorAt(80, 45), A.Rgb), "the refused commands changed nothing on air");
-        Assert.True(program.Stats.Frames >= 20, $"the bus kept publishing: {program.Stats}");
         Assert.True(program.Connections == 1, program.ConnectionReport);
 
         // The reader goes on: a good command after the bad ones is applied.

@@ -23,6 +23,8 @@ public sealed class DashboardTests(ITestOutputHelper output)
     public async Task The_dashboard_shows_the_live_project_and_its_tally_follows_a_cut()
     {
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: ./run.sh test installs Debian's chromium package");
+        // Playwright gives up on a page after 5 s by default; the browser, the dashboard and the worker share a machine that may be starved.
+        SetDefaultExpectTimeout(15_000);
         await using var h = await WorkerHarness.StartAsync(output);
         h.StartFeed(A);
         h.StartFeed(B);

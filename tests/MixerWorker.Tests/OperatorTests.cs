@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using MixerWorker.ControlPlane;
 using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
@@ -165,7 +166,8 @@ public sealed class OperatorTests(ITestOutputHelper output)
         await h.WaitForStatusAsync(s => s.Revision == 1 && s.Inputs.Values.All(i => i.State == ConnectionState.Connected), Long);
         var env = h.Environment();
         await using var watch = WorkerProcess.Start(env, null, "ctl", "watch", Project);
-        await Task.Delay(1000);
+        // It says so once it has subscribed: from then on it sees every event (a process start can take seconds on a starved machine).
+        await watch.WaitForOutputAsync(new Regex("watching "), _ => true, Long);
 
         async Task<(int Code, string Text)> Ctl(params string[] args)
         {
@@ -217,12 +219,11 @@ public sealed class OperatorTests(ITestOutputHelper output)
         Assert.Equal(2, (await Ctl("graphics", Project, "program", "x", "on")).Code);
         Assert.Equal(1, (await Ctl("cut", "nobody-runs-this", "program", "--timeout", "1")).Code);
 
-        await Task.Delay(500);
+        // Events reach the watcher on its own connection, and its lines through a pipe: each may still be on its way.
+        foreach (var said in new[] { "tally program: on air", "commandApplied ctl-cut-1", "error invalid-command" })
+            await watch.WaitForOutputAsync(new Regex(Regex.Escape(said)), _ => true, Long);
         var watched = watch.Output;
         output.WriteLine(watched);
-        Assert.Contains("tally program: on air", watched);
-        Assert.Contains("commandApplied ctl-cut-1", watched);
-        Assert.Contains("error invalid-command", watched);
         AssertNoSecretIn(watched);
         h.AssertNoSecretLeaked();
     }

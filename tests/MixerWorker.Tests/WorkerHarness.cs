@@ -158,12 +158,18 @@ public sealed class WorkerHarness : IAsyncDisposable
     }
 
     /// <summary>The worker's answer (commandApplied or error) to the command added as <paramref name="entry"/>.</summary>
-    public async Task<ProjectEvent> AnswerAsync(string entry, TimeSpan? timeout = null)
+    public Task<ProjectEvent> AnswerAsync(string entry, TimeSpan? timeout = null) =>
+        WaitForEventAsync(e => e.Entry == entry && e.Type is EventTypes.CommandApplied or EventTypes.Error, timeout ?? TimeSpan.FromSeconds(15), $"no answer to command entry {entry}");
+
+    /// <summary>
+    /// The first event so far that matches, or the first to come. Events reach the test on their own connection, apart
+    /// from the status key and the worker's output: what the status already shows can have its event still on the way.
+    /// </summary>
+    public async Task<ProjectEvent> WaitForEventAsync(Func<ProjectEvent, bool> match, TimeSpan timeout, string failure)
     {
-        ProjectEvent? answer = null;
-        await Eventually(() => Task.FromResult((answer = Events().FirstOrDefault(e => e.Entry == entry && e.Type is EventTypes.CommandApplied or EventTypes.Error)) is not null),
-            timeout ?? TimeSpan.FromSeconds(15), $"no answer to command entry {entry}");
-        return answer!;
+        ProjectEvent? found = null;
+        await Eventually(() => Task.FromResult((found = Events().FirstOrDefault(match)) is not null), timeout, failure);
+        return found!;
     }
 
     public async Task<SceneDefinition?> DesiredAsync()

@@ -64,14 +64,26 @@ public sealed class WorkerProcess : IAsyncDisposable
     public async Task<Match> WaitForOutputAsync(Regex pattern, Func<Match, bool> accept, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
+        while (true)
         {
+            // An exited process's last lines can still be in the pipe: read it to its end before the last look.
+            var exited = _process.HasExited;
+            if (exited) await ReadToEndAsync();
             var hit = pattern.Matches(Output).FirstOrDefault(accept);
             if (hit is not null) return hit;
-            if (_process.HasExited) break;
+            if (exited) throw new TimeoutException($"the worker exited (code {_process.ExitCode}) without logging /{pattern}/ as expected");
+            if (DateTime.UtcNow >= deadline) break;
             await Task.Delay(50);
         }
         throw new TimeoutException($"the worker did not log /{pattern}/ as expected within {timeout.TotalSeconds:F0} s");
+    }
+
+    // WaitForExitAsync returns once the output pipes reached their end too; a child the worker left holding them is not waited for.
+    private async Task ReadToEndAsync()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try { await _process.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException) { }
     }
 
     /// <summary>Kills the process as a crash or an OOM kill would (SIGKILL): no shutdown, nothing flushed.</summary>

@@ -57,7 +57,8 @@ public sealed class WorkerTests(ITestOutputHelper output)
         await h.Db.PublishAsync(h.Keys.MediaMtxEvents,
             $$"""{"event":"INGEST_ONLINE","project":"{{Project}}","name":"{{A.Input}}","protocol":"srt"}""");
         var attempt = await h.StandIn.WaitForAttemptAsync(a => a.Path == $"ingest/{Project}/{A.Input}" && a.Action == "read" && a.At >= announced, TimeSpan.FromSeconds(5));
-        await h.WaitForStatusAsync(s => s.Inputs[A.Input].State == ConnectionState.Connected, TimeSpan.FromSeconds(5));
+        // How soon the worker tried is the attempt's time; the connection itself may take a starved machine longer.
+        await h.WaitForStatusAsync(s => s.Inputs[A.Input].State == ConnectionState.Connected, Long);
         var latency = attempt.At - announced;
         output.WriteLine($"backoff pending: {backoff:F1} s; INGEST_ONLINE to the worker's connection attempt: {latency.TotalMilliseconds:F0} ms");
         Assert.True(latency < TimeSpan.FromSeconds(2), $"connected {latency.TotalSeconds:F1} s after the event");
@@ -130,8 +131,9 @@ public sealed class WorkerTests(ITestOutputHelper output)
         program.ResetCounters();
         await Task.Delay(1000);
         Assert.Equal(1, (await h.StatusAsync())!.Revision);
+        // The bus keeps publishing: 20 new frames, however long a starved machine takes to deliver them.
+        await WorkerHarness.Eventually(() => Task.FromResult(program.Stats.Frames >= 20), Long, "the bus stopped publishing after the refused scenes (fewer than 20 new frames)");
         Assert.True(Colors.Near(program.Latest!.ColorAt(120, 45), A.Rgb), "the refused scenes changed nothing on air");
-        Assert.True(program.Stats.Frames >= 20, $"the bus kept publishing: {program.Stats}");
         Assert.True(program.Connections == 1, program.ConnectionReport);
 
         // The worker is still listening: a good revision goes on air.

@@ -10,8 +10,10 @@ namespace MixerWorker.Pipeline.Engine;
 /// stopped reading (an input whose connection dropped sends no buffers, so its level element goes quiet)
 /// reads as silence, not as its last value.
 /// </summary>
-internal sealed class AudioMeterBoard(TimeSpan staleAfter)
+internal sealed class AudioMeterBoard(TimeSpan staleAfter, Func<long>? clockMs = null)
 {
+    // Milliseconds on a monotonic clock; a test gives its own to read a meter's staleness without a race against the machine.
+    private readonly Func<long> _now = clockMs ?? (static () => Environment.TickCount64);
     private readonly ConcurrentDictionary<string, Entry> _inputs = new(), _buses = new();
 
     private sealed record Entry(AudioLevel Level, long At, long Readings);
@@ -32,7 +34,7 @@ internal sealed class AudioMeterBoard(TimeSpan staleAfter)
     internal void Record(ElementKind kind, string name, LevelReading reading)
     {
         var level = new AudioLevel(reading.PeakDb, reading.RmsDb);
-        var now = Environment.TickCount64;
+        var now = _now();
         Of(kind).AddOrUpdate(name, _ => new Entry(level, now, 1), (_, e) => new Entry(level, now, e.Readings + 1));
     }
 
@@ -47,7 +49,7 @@ internal sealed class AudioMeterBoard(TimeSpan staleAfter)
 
     private IReadOnlyDictionary<string, AudioLevel> Read(ConcurrentDictionary<string, Entry> meters)
     {
-        var now = Environment.TickCount64;
+        var now = _now();
         return meters.ToDictionary(m => m.Key, m => now - m.Value.At > staleAfter.TotalMilliseconds ? AudioLevel.Silence : m.Value.Level);
     }
 }

@@ -79,6 +79,12 @@ internal static unsafe class LiveTime
         AsideWaiting.Release();
     }
 
+    /// <summary>Whether a gap sent aside through <paramref name="srcPad"/> still waits for the gap thread to take it.</summary>
+    internal static bool HasGapWaitingAside(this Pad srcPad)
+    {
+        lock (AsideLock) return Aside.ContainsKey(srcPad.Handle);
+    }
+
     private static readonly Lock AsideLock = new();
     // Pads (a reference of our own each) and the gap to push through each.
     private static readonly Dictionary<nint, nint> Aside = [];

@@ -38,7 +38,8 @@ public sealed class ConnectingOutputTests(ITestOutputHelper output)
 
         door.Open();
         await WaitConnectedAsync(h, "program");
-        Assert.Contains($"out/{Project}/program", h.StandIn.PublishedPaths());
+        // The engine's side of the handshake ends before the hub's I/O thread takes the connection on.
+        await h.WaitForPublisherAsync($"out/{Project}/program", TimeSpan.FromSeconds(15));
         // What the hub gets decodes from its first packet, on the first connection and on a new one.
         await AssertStartsAtKeyframeAsync(h, "program", 0);
         Assert.True(h.StandIn.KickPublisher($"out/{Project}/program"));

@@ -8,7 +8,9 @@ internal static class StandInTestUtil
 {
     public const string IngestPass = "ingest-secret-0123";
     public const string OutputPass = "output-secret-4567";
-    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+    // How long a test waits for something the stand-in's I/O thread or libsrt's threads must do: generous, since on a
+    // starved machine those threads can wait seconds for a core; a wait that succeeds returns as soon as it does.
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
 
     public static MediaMtxStandIn StartWithPassphrases(string? token = null) => MediaMtxStandIn.Start(new StandInOptions
     {

@@ -33,10 +33,13 @@ public sealed class AudioMeterBoardTests
     [Fact]
     public void A_meter_that_stopped_reporting_reads_as_silence()
     {
-        var board = new AudioMeterBoard(TimeSpan.FromMilliseconds(50));
+        long now = 1_000;
+        var board = new AudioMeterBoard(TimeSpan.FromMilliseconds(50), () => now);
         board.Record("/GstPipeline:pipeline0/GstLevel:in.cam-a.level", Tone, (_, _) => true);
         Assert.Equal(-10.5, board.Snapshot().Inputs["cam-a"].PeakDb);
-        Thread.Sleep(150);
+        now += 50;
+        Assert.Equal(-10.5, board.Snapshot().Inputs["cam-a"].PeakDb);
+        now += 1;
         Assert.Equal(AudioLevel.Silence, board.Snapshot().Inputs["cam-a"]);
     }
 }

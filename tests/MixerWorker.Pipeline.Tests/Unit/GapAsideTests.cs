@@ -48,10 +48,14 @@ public class GapAsideTests
             Assert.NotEqual(StateChange.Failure, pipeline.SetState(State.Playing));
             Assert.True(held.Wait(TimeSpan.FromSeconds(10)), "the source never pushed");
 
-            var sender = Task.Run(() =>
+            var sender = Task.Run(() => srcPad.SendGapAside(1_000_000_000, 0));
+            Assert.Same(sender, await Task.WhenAny(sender, Task.Delay(TimeSpan.FromSeconds(5))));
+            // The gap thread takes the first and waits for the path (on a starved machine its turn can take a while).
+            var taken = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (srcPad.HasGapWaitingAside() && DateTime.UtcNow < taken) await Task.Delay(10);
+            Assert.False(srcPad.HasGapWaitingAside(), "the gap thread never took the first gap");
+            sender = Task.Run(() =>
             {
-                srcPad.SendGapAside(1_000_000_000, 0);
-                Thread.Sleep(300); // the gap thread has taken the first and waits for the path
                 srcPad.SendGapAside(2_000_000_000, 0);
                 srcPad.SendGapAside(3_000_000_000, 0);
             });

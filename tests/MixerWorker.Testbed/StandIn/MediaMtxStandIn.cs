@@ -376,14 +376,7 @@ public sealed class MediaMtxStandIn : IDisposable
             fixed (byte* p = sa) s = srt_accept(_listener, p, &len);
             if (s == SRT_INVALID_SOCK) return; // SRT_EASYNCRCV: queue drained
             AttemptState? attempt;
-            lock (_gate)
-            {
-                if (_pending.Remove(s, out attempt))
-                {
-                    attempt.Outcome = SrtAttemptOutcome.Accepted;
-                    Notify(attempt);
-                }
-            }
+            lock (_gate) _pending.Remove(s, out attempt);
             if (attempt is null)
             {
                 // Only sockets our hook approved can get here; anything else is closed unrouted.
@@ -402,6 +395,7 @@ public sealed class MediaMtxStandIn : IDisposable
         bool keep = true;
         lock (_gate)
         {
+            c.Attempt.Outcome = SrtAttemptOutcome.Accepted;
             if (!_paths.TryGetValue(path, out var ps)) _paths[path] = ps = new PathState();
             if (c.IsPublisher)
             {
@@ -432,6 +426,9 @@ public sealed class MediaMtxStandIn : IDisposable
         // Readers are only watched for errors (peer closed); publishers also for data.
         int ev = c.IsPublisher ? SRT_EPOLL_IN | SRT_EPOLL_ERR : SRT_EPOLL_ERR;
         srt_epoll_add_usock(_eid, c.Socket, &ev);
+        // "Accepted" is announced once the connection is routed: a test that waited for it reads the path's
+        // publisher and readers straight after.
+        lock (_gate) Notify(c.Attempt);
     }
 
     private const int TsPacket = 188;

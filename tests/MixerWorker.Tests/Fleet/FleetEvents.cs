@@ -29,5 +29,17 @@ public sealed class FleetEvents : IAsyncDisposable
 
     public IReadOnlyList<ProjectEvent> Of(string type, string? project = null) => [.. All.Where(e => e.Type == type && (project is null || e.Project == project))];
 
+    /// <summary>
+    /// The first event of <paramref name="type"/> on <paramref name="project"/> that matches, so far or to come. Events reach the test
+    /// on a connection of their own: one published before a write or an in-process effect the test waited for may still be on its way.
+    /// </summary>
+    public async Task<ProjectEvent> WaitForAsync(string type, string project, Func<ProjectEvent, bool> match, TimeSpan timeout)
+    {
+        ProjectEvent? found = null;
+        await WorkerHarness.Eventually(() => Task.FromResult((found = Of(type, project).FirstOrDefault(match)) is not null), timeout,
+            $"no matching {type} event of {project} within {timeout.TotalSeconds:F0} s; its events: {string.Join(", ", All.Where(e => e.Project == project).Select(e => e.Type))}");
+        return found!;
+    }
+
     public async ValueTask DisposeAsync() => await _client.DisposeAsync();
 }

@@ -20,6 +20,8 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
     private const string Password = "fleet-redis-pw-77";
     private static readonly RedisKeys Keys = new("mixer");
     private static readonly ProjectCostModel Costs = new(Options.Create(new FleetOptions()));
+    // How long an event published before something the test waited for may take to reach the test's own connection.
+    private static readonly TimeSpan EventWait = TimeSpan.FromSeconds(10);
     private readonly FakeMixerLedger _ledger = new();
     private readonly List<InProcessWorker> _workers = [];
     private RedisServer _redis = null!;
@@ -91,7 +93,11 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
         // Each claimed once, by one worker, and running there only.
         Assert.Equal(30, _ledger.All.Count);
         Assert.Equal(30, _ledger.All.Select(m => m.Project).Distinct().Count());
-        foreach (var s in scenes) Assert.Single(_events.Of(EventTypes.Claimed, s.Project));
+        foreach (var s in scenes)
+        {
+            await _events.WaitForAsync(EventTypes.Claimed, s.Project, _ => true, EventWait);
+            Assert.Single(_events.Of(EventTypes.Claimed, s.Project));
+        }
         var loads = beats.Select(b => b.EstimatedCpus).ToList();
         Assert.Equal(3, loads.Count);
         Assert.All(beats, b => Assert.True(b.EstimatedCpus <= b.CapacityCpus, $"{b.Id} is past its capacity"));
@@ -283,7 +289,7 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
         var sessions = _ledger.Sessions.Where(x => x.Project == "h1").OrderBy(x => x.Started).ToList();
         Assert.Equal(["w1", "w2"], sessions.Select(x => x.Worker));
         Assert.True(sessions[0].Replaced, "w1's output was replaced by w2's, not stopped before it");
-        Assert.Contains(_events.Of(EventTypes.Released, "h1"), e => e.Worker == "w1" && e.Reason == "handover" && e.By == "w2");
+        await _events.WaitForAsync(EventTypes.Released, "h1", e => e.Worker == "w1" && e.Reason == "handover" && e.By == "w2", EventWait);
         Assert.Contains(w2.Log.Lines, l => l.Contains("project h1: took it over from w1", StringComparison.Ordinal));
     }
 
@@ -307,7 +313,7 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
 
         Assert.False(await Db.KeyExistsAsync(Keys.Successor("h3")), "the successor kept its place after it stopped preparing");
         Assert.Contains(w1.Log.Lines, l => l.Contains("project h3: stopping on this worker", StringComparison.Ordinal) && l.Contains("no other live worker can take it", StringComparison.Ordinal));
-        Assert.Contains(_events.Of(EventTypes.Released, "h3"), e => e.Worker == "w1" && e.Reason == "shutdown");
+        await _events.WaitForAsync(EventTypes.Released, "h3", e => e.Worker == "w1" && e.Reason == "shutdown", EventWait);
         Assert.DoesNotContain(_ledger.Sessions, x => x.Project == "h3" && x.Worker == "w2");
         Assert.False(await Db.KeyExistsAsync(Keys.Lease("h3")), "h3's lease is still held");
     }
@@ -331,7 +337,7 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
         var holder = LeaseToken.Parse(await Db.StringGetAsync(Keys.Lease("e1")));
         Assert.Equal(("w1", 2L), (holder?.Worker, holder?.Epoch));
         Assert.Single(_ledger.All, m => m.Project == "e1");
-        Assert.Contains(_events.Of(EventTypes.Lost, "e1"), e => e.Worker == "ghost" && e.By == "w1");
+        await _events.WaitForAsync(EventTypes.Lost, "e1", e => e.Worker == "ghost" && e.By == "w1", EventWait);
         Assert.Contains(worker.Log.Lines, l => l.Contains("project e1: claimed at epoch 2 (ghost's lease lapsed; prepared here", StringComparison.Ordinal));
 
         // An owner that renews after all keeps its project: the preparation is given up, nothing published.
@@ -387,7 +393,9 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
         // The documented limit: a lapse in the middle of a command. The old mixer carried the cut out, its lease was
         // taken before the result was stored, so the result is never stored and that mixer stops; the new owner builds
         // its mixer from the stored state (which never saw the cut) and carries the cut out once there.
-        var worker = await StartWorkerAsync("w1", 8);
+        // Renewals every 1.5 s, so that the store surely finds the lease taken before the next renewal does (with 500 ms, a
+        // starved test thread released the command after a renewal had already stopped the project, and the store said nothing).
+        var worker = await StartWorkerAsync("w1", 8, ("Fleet:LeaseTtlMs", "4500"), ("Fleet:RenewIntervalMs", "1500"));
         var scene = FleetScenes.Medium("l2");
         await WriteAsync(scene);
         await WorkerHarness.Eventually(async () => (await StatusAsync("l2"))?.State == ProjectStates.Running, TimeSpan.FromSeconds(20), "l2 does not run");
@@ -396,8 +404,9 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
         _ledger.CommandHold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await CutAsync("l2", "cut-1");
         await WorkerHarness.Eventually(() => Task.FromResult(_ledger.Commands.Any(c => c.Command.Id == "cut-1")), TimeSpan.FromSeconds(10), "cut-1 was not carried out");
-        // The lease lapses and a "ghost" worker claims it, through the acquire script (which publishes "lost" for w1),
-        // and dies in turn: its lease is never renewed.
+        // The lease lapses just after a renewal and a "ghost" worker claims it, through the acquire script (which publishes
+        // "lost" for w1), and dies in turn: its lease is never renewed.
+        await AfterRenewalAsync("l2");
         var lapse = Db.CreateTransaction();
         _ = lapse.KeyDeleteAsync(Keys.Lease("l2"));
         var claim = lapse.ScriptEvaluateAsync(LeaseScripts.Acquire, [Keys.Lease("l2"), Keys.Epoch("l2"), Keys.LastLease("l2")],

@@ -99,8 +99,8 @@ public sealed class WorkerFuzzTests(ITestOutputHelper output)
         var status = await h.WaitForStatusAsync(s => s.UpdatedAt > DateTimeOffset.UtcNow.AddSeconds(-2), Long);
         Assert.Equal(ConnectionState.Connected, status.Buses["program"].Output);
         program.ResetCounters();
-        await Task.Delay(1000);
-        Assert.True(program.Stats.Frames >= 15, $"the program bus kept publishing: {program.Stats}");
+        // Still coming: 15 new frames, however long a starved machine takes to deliver them.
+        await WorkerHarness.Eventually(() => Task.FromResult(program.Stats.Frames >= 15), Long, "the program bus stopped publishing (fewer than 15 new frames)");
         Assert.DoesNotContain(worker.Lines, l => l.Contains("Unhandled exception", StringComparison.Ordinal));
         h.AssertNoSecretLeaked();
     }
