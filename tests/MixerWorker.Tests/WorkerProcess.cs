@@ -78,7 +78,7 @@ public sealed class WorkerProcess : IAsyncDisposable
         throw new TimeoutException($"the worker did not log /{pattern}/ as expected within {timeout.TotalSeconds:F0} s");
     }
 
-    // WaitForExitAsync returns once the output pipes reached their end too; a child the worker left holding them is not waited for.
+    // WaitForExitAsync returns once the output pipes reached their end too; bounded, for a child the worker left holding them.
     private async Task ReadToEndAsync()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));

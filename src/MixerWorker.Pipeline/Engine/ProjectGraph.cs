@@ -605,6 +605,23 @@ internal sealed class ProjectGraph(
         muxerSound.StartFlushing();
     }
 
+    /// <summary>
+    /// Tells <paramref name="onBlock"/>, for each block of sound that comes to a bus from its chain or, with
+    /// <paramref name="atMuxer"/>, that enters its muxer, whether the bus holds it alone, bytes included (tests: buses
+    /// sharing a mix chain share no block in their muxers).
+    /// </summary>
+    internal IDisposable WatchSound(string bus, bool atMuxer, Action<bool> onBlock)
+    {
+        graph.AssertOwnerThread();
+        var sound = _buses[bus].Branch.Sound;
+        using var entry = sound.Entry.StaticPad("sink");
+        return graph.AddProbe(atMuxer ? sound.Output : entry, ProbeType.Buffer, info =>
+        {
+            if (info.DataSize > 0) onBlock(info.HeldAlone);
+            return ProbeReturn.Ok;
+        });
+    }
+
     /// <summary>Blocks a bus's muxer's source pad on its next buffer until the muxer stops (tests: a muxer stuck for good).</summary>
     internal IDisposable StopMuxer(string bus)
     {

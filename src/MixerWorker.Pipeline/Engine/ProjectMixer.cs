@@ -217,6 +217,9 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>Per bus, in layout order, each box's source and the pictures that reached it too late for any frame (internal: tests and benches).</summary>
     internal Task<IReadOnlyDictionary<string, IReadOnlyList<(string Source, long LatePictures, long LostPictures)>>> GetBoxLatenessAsync() => _control.Invoke(_project.BoxLateness);
 
+    /// <summary>Tells <paramref name="onBlock"/> whether each block of sound reaching <paramref name="bus"/>, or with <paramref name="atMuxer"/> its muxer, is the bus's alone (internal: tests).</summary>
+    internal Task<IDisposable> WatchSoundAsync(string bus, bool atMuxer, Action<bool> onBlock) => _control.Invoke(() => _project.WatchSound(bus, atMuxer, onBlock));
+
     /// <summary>Holds the mix chain <paramref name="bus"/> hears on its thread, once, for <paramref name="hold"/> (internal: tests hold a chain back as a stuck muxer would).</summary>
     internal Task<IDisposable> HoldSoundChainAsync(string bus, TimeSpan hold) => _control.Invoke(() => _project.HoldSoundChain(bus, hold));
 

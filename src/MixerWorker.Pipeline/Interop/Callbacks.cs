@@ -125,6 +125,26 @@ internal readonly struct ProbeInfo(nint info)
     }
 
     /// <summary>
+    /// Puts a copy of the buffer the probe holds, its bytes included, in its place; false when the probe holds
+    /// no buffer. For a buffer several threads take on from here: each one's own copy shares no memory with
+    /// the others' (<see cref="Builders.BusBranch"/> says why).
+    /// </summary>
+    internal bool OwnCopy()
+    {
+        var b = Buffer;
+        if (b == 0) return false;
+        var copy = Native.gst_buffer_copy_deep(b);
+        if (copy == 0) return false;
+        // As in ReplaceCaps: the info's reference goes on with the copy.
+        Abi.Write(info, Abi.ProbeInfoDataOffset, copy);
+        Native.gst_mini_object_unref(b);
+        return true;
+    }
+
+    /// <summary>Whether the buffer the probe holds, and every memory of it, has no other owner.</summary>
+    internal bool HeldAlone => Buffer is var b and not 0 && Native.gst_mini_object_is_writable(b) && Native.gst_buffer_is_all_memory_writable(b);
+
+    /// <summary>
     /// Replaces the buffer list the probe holds with one in which each buffer joins up to
     /// <paramref name="perBuffer"/> consecutive buffers of the old one (their bytes copied into one new
     /// buffer; timestamps and flags of the first), the buffers of <paramref name="before"/> (kept from an

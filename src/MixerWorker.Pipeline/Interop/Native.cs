@@ -124,6 +124,9 @@ internal static partial class Native
     [LibraryImport(Gst)] internal static partial nint gst_event_new_eos(); // F (consumed by send_event)
     [LibraryImport(Gst)] internal static partial nint gst_event_new_flush_start(); // F (consumed by send_event)
     [LibraryImport(Gst)] internal static partial nint gst_buffer_new(); // F
+    [LibraryImport(Gst)] internal static partial nint gst_buffer_copy_deep(nint buffer); // F
+    [LibraryImport(Gst)] [return: MarshalAs(UnmanagedType.I4)]
+    internal static partial bool gst_buffer_is_all_memory_writable(nint buffer);
     [LibraryImport(Gst)] internal static partial int gst_pad_push(nint pad, nint buffer); // consumes buffer; GstFlowReturn
     [LibraryImport(Gst)] internal static partial void gst_mini_object_unref(nint obj);
     [LibraryImport(Gst)] internal static partial nuint gst_buffer_get_size(nint buffer);

@@ -106,6 +106,39 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
         foreach (var (name, bus) in status.Buses) Assert.True(bus.Error is null, $"{name} reports: {bus.Error}");
     }
 
+    [Fact]
+    public async Task Buses_sharing_a_chain_each_give_their_muxer_a_block_of_their_own()
+    {
+        await using var h = await StartShowAsync(output, ThreeOnA, [A, B]);
+        await SoundingAsync(h);
+        await ChainsAsync(h, 1, "three buses following the same picture");
+        // Per bus: blocks from the chain and how many of them others shared, then the same at the bus's muxer.
+        var buses = new[] { "program", "aux1", "aux2" };
+        var (blocks, shared) = (new int[buses.Length, 2], new int[buses.Length, 2]);
+        var watches = new List<IDisposable>();
+        for (var i = 0; i < buses.Length; i++)
+            foreach (var atMuxer in new[] { false, true })
+            {
+                var (bus, at) = (i, atMuxer ? 1 : 0);
+                watches.Add(await h.Mixer!.WatchSoundAsync(buses[bus], atMuxer, alone =>
+                {
+                    Interlocked.Increment(ref blocks[bus, at]);
+                    if (!alone) Interlocked.Increment(ref shared[bus, at]);
+                }));
+            }
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        foreach (var w in watches) w.Dispose();
+        for (var i = 0; i < buses.Length; i++)
+        {
+            output.WriteLine($"{buses[i]}: {blocks[i, 0]} blocks from the chain, {shared[i, 0]} shared; {blocks[i, 1]} into its muxer, {shared[i, 1]} shared");
+            // 20 ms blocks, about 100 in 2 s (fewer on a busy machine). The chain hands one block to all three buses,
+            // so the bus gets it shared: what the watch would see at the muxer without a copy of its own.
+            Assert.True(blocks[i, 1] >= 50, $"{buses[i]}: only {blocks[i, 1]} blocks reached its muxer in 2 s");
+            Assert.True(shared[i, 0] >= blocks[i, 0] / 2, $"{buses[i]}: the chain's blocks were not shared ({shared[i, 0]} of {blocks[i, 0]})");
+            Assert.Equal(0, shared[i, 1]);
+        }
+    }
+
     // Opus's encoder delay at 48 kHz, at most 312 samples (120 with CELT alone, BusAudio.CeltOnlyFromKbps): a new
     // encoder's first block starts with that much priming.
     private const double OpusPrimingMs = 6.5;
