@@ -30,7 +30,7 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     private readonly long _frameNs = 1_000_000_000L / fps;
     private long _latencyNs = latency.Ticks * 100, _audioLatencyNs = latency.Ticks * 100;
     private volatile bool _armed;
-    private long _dropped, _delivered, _episodes, _audioDroppedNs, _audioStarvedNs;
+    private long _dropped, _delivered, _episodes, _audioDroppedNs, _audioStarvedNs, _lateDrops;
     // The latest running time the muxer's video pad was given (a picture or a gap), and the latest
     // picture handed to the encoder; -1 before the first.
     private long _toMuxNs = -1, _encodingNs = -1;
@@ -62,6 +62,11 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
     /// </summary>
     internal long MaxLateNs => 2 * _frameNs;
     internal long Dropped => Interlocked.Read(ref _dropped);
+    /// <summary>
+    /// Pictures and blocks of sound dropped for coming too late (shed frames not counted): the bus's threads run, starved,
+    /// so a bus whose pictures stop while this grows is short of CPU, not stuck (Engine.BusStallWatch).
+    /// </summary>
+    internal long LateDrops => Interlocked.Read(ref _lateDrops);
     /// <summary>
     /// Frames the bus owed its encoder and did not hand it in time: frames more than a frame interval
     /// late there (dropped or not), and the frame slots between two frames offered to it (made by no
@@ -120,6 +125,7 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
             // Behind the clock: this frame could not leave in time, and the ones until now are as
             // late, so the compositor skips straight to the frame due now.
             Interlocked.Increment(ref _dropped);
+            Interlocked.Increment(ref _lateDrops);
             return new Verdict(false, runningTime + (ulong)late + (ulong)_frameNs / 2);
         }
         var every = _shedEvery;
@@ -227,6 +233,7 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
         if (late > MaxLateNs)
         {
             Interlocked.Increment(ref _dropped);
+            Interlocked.Increment(ref _lateDrops);
             return false;
         }
         Interlocked.Increment(ref _delivered);
@@ -246,6 +253,7 @@ internal sealed class LatenessGuard(string bus, int fps, TimeSpan latency)
         if (!_armed) return true;
         if (Late(runningTime, now, Interlocked.Read(ref _audioLatencyNs)) <= MaxLateNs) return true;
         Interlocked.Add(ref _audioDroppedNs, durationNs);
+        Interlocked.Increment(ref _lateDrops);
         return false;
     }
 

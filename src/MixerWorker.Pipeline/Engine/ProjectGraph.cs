@@ -340,8 +340,8 @@ internal sealed class ProjectGraph(
     internal void WatchStalls()
     {
         graph.AssertOwnerThread();
-        var looks = _buses.Values.Select(b => new BusStallWatch.Look(b.Name, b.Branch, b.Branch.PicturesMuxed,
-            BusStallWatch.Allowance(options.BusStallTimeout, b.Branch.Definition.Format.Fps))).ToList();
+        var looks = _buses.Values.Select(b => new BusStallWatch.Look(b.Name, b.Branch, b.Branch.PicturesMuxed, b.Branch.Guard.LateDrops,
+            BusStallWatch.Allowance(options.BusStallTimeout, b.Branch.Definition.Format.Fps), BusStallWatch.GoingOn(b.Branch.Definition.Format.Fps))).ToList();
         var (stalled, recovered) = _stalls.Watch(looks, TimeSpan.FromMilliseconds(Environment.TickCount64));
         foreach (var r in recovered)
             log.LogInformation("bus {Bus}: pictures leave it again, {Seconds:F1} s after its last one, after {Rebuilds} rebuild(s)", r.Bus, r.After.TotalSeconds, r.Rebuilds);

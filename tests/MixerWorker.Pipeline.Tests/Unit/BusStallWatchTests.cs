@@ -6,8 +6,8 @@ namespace MixerWorker.Pipeline.Tests.Unit;
 
 /// <summary>
 /// When a bus counts as stalled: its muxer silent for its allowance while another bus goes on; never
-/// all buses at once, nor a bus that sheds, nor for time the control thread itself lost. Looks every
-/// 250 ms, as the control thread does.
+/// all buses at once (nor one after another), nor a bus that sheds or drops as late, nor for time the
+/// control thread itself lost. Looks every 250 ms, as the control thread does.
 /// </summary>
 public sealed class BusStallWatchTests
 {
@@ -21,7 +21,10 @@ public sealed class BusStallWatchTests
         internal bool Producing = true;
         // Every how many frames it makes one (shedding).
         internal int Every = 1;
-        internal BusStallWatch.Look Look => new(Name, Branch, Pictures, BusStallWatch.Allowance(Timeout, fps));
+        // While not producing: every how many frames it drops one (or a block of sound) for coming late; 0: none.
+        internal int DropsLateEvery;
+        internal long LateDrops;
+        internal BusStallWatch.Look Look => new(Name, Branch, Pictures, LateDrops, BusStallWatch.Allowance(Timeout, fps), BusStallWatch.GoingOn(fps));
     }
 
     private sealed record Outcome(List<(TimeSpan At, BusStallWatch.Stall Stall)> Rebuilds, List<BusStallWatch.Recovery> Recovered);
@@ -36,7 +39,11 @@ public sealed class BusStallWatchTests
         {
             var frames = (long)(now.TotalSeconds * 30);
             for (; frame < frames; frame++)
-                foreach (var b in buses.Where(b => b.Producing && frame % b.Every == 0)) b.Pictures++;
+                foreach (var b in buses)
+                {
+                    if (b.Producing && frame % b.Every == 0) b.Pictures++;
+                    else if (!b.Producing && b.DropsLateEvery > 0 && frame % b.DropsLateEvery == 0) b.LateDrops++;
+                }
             var (rebuild, recovered) = watch.Watch([.. buses.Select(b => b.Look)], now);
             outcome.Recovered.AddRange(recovered);
             foreach (var s in rebuild)
@@ -102,6 +109,43 @@ public sealed class BusStallWatchTests
         Run(alone, lone, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
         lone[0].Producing = false;
         Assert.Single(Run(alone, lone, TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(8)).Rebuilds);
+    }
+
+    [Fact]
+    public void Buses_that_stop_one_after_another_are_the_machine_too_and_only_one_left_silent_once_the_others_go_on_is_rebuilt()
+    {
+        var watch = new BusStallWatch();
+        // The AUX buses shed to a frame in 15: their last picture before a stop of the whole show comes up to half a second
+        // before Program's.
+        var buses = new[] { new Bus("program"), new Bus("aux1") { Every = LatenessGuard.MostShed }, new Bus("aux2") { Every = LatenessGuard.MostShed } };
+        Run(watch, buses, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+        buses[1].Producing = buses[2].Producing = false;
+        Run(watch, buses, TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(0.75));
+        buses[0].Producing = false;
+        Assert.Empty(Run(watch, buses, TimeSpan.FromSeconds(6.75), TimeSpan.FromSeconds(10)).Rebuilds);
+
+        // The show goes on but aux1: now it is stalled, at once.
+        buses[0].Producing = buses[2].Producing = true;
+        var (at, stall) = Assert.Single(Run(watch, buses, TimeSpan.FromSeconds(16.75), TimeSpan.FromSeconds(3), comesBack: _ => false).Rebuilds);
+        Assert.Equal("aux1", stall.Bus);
+        Assert.InRange(at, TimeSpan.FromSeconds(16.75), TimeSpan.FromSeconds(16.75) + 2 * Tick);
+    }
+
+    [Fact]
+    public void A_bus_dropping_its_pictures_or_sound_as_late_is_starved_not_stalled_until_it_stops_dropping_too()
+    {
+        var watch = new BusStallWatch();
+        // aux1's kept frames (one in 15) each come too late and are dropped, for 30 s; Program goes on.
+        var buses = new[] { new Bus("program"), new Bus("aux1") { DropsLateEvery = LatenessGuard.MostShed } };
+        Run(watch, buses, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+        buses[1].Producing = false;
+        Assert.Empty(Run(watch, buses, TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(30)).Rebuilds);
+
+        // It stops dropping too (stuck): stalled once its allowance has passed since its last late drop.
+        buses[1].DropsLateEvery = 0;
+        var (at, stall) = Assert.Single(Run(watch, buses, TimeSpan.FromSeconds(36), TimeSpan.FromSeconds(8), comesBack: _ => false).Rebuilds);
+        Assert.Equal("aux1", stall.Bus);
+        Assert.InRange(at, TimeSpan.FromSeconds(36) + Timeout - TimeSpan.FromSeconds(0.5) - Tick, TimeSpan.FromSeconds(36) + Timeout + Tick);
     }
 
     [Fact]
