@@ -56,7 +56,7 @@ public sealed class OverloadTests(ITestOutputHelper output)
             Assert.True(starved.IsSmoothBesidesDeliberate(Hiccup), $"pictures lost that the engine did not count: {starved}");
         }, live: () =>
         {
-            AssertLive(starved, onProgram, neighbour);
+            AssertLive(starved, show.Machine, onProgram, neighbour);
             Assert.True(lost > 0, $"the starved scaler lost no pictures: {starved}");
         });
     }
@@ -86,7 +86,7 @@ public sealed class OverloadTests(ITestOutputHelper output)
             Assert.True(starved.IsSmoothBesidesDeliberate(Hiccup), $"pictures lost that the engine did not count: {starved}");
         }, live: () =>
         {
-            AssertLive(starved, other);
+            AssertLive(starved, show.Machine, other);
             Assert.True(skipped > 0, $"the decoder skipped no picture: {starved}");
         });
     }
@@ -116,7 +116,7 @@ public sealed class OverloadTests(ITestOutputHelper output)
             Assert.True(held.SkippedFrames > Hiccup, $"the held box skipped nothing: {held}");
             Assert.InRange(lost, held.SkippedFrames - Hiccup, held.SkippedFrames + Hiccup);
             Assert.True(held.IsSmoothBesidesDeliberate(Hiccup), $"pictures lost that the engine did not count: {held}");
-        }, live: () => AssertLive(held, other));
+        }, live: () => AssertLive(held, show.Machine, other));
     }
 
     // cam-a and cam-b at 30 fps side by side on Program; the show, and cam-a's feed.
@@ -133,23 +133,25 @@ public sealed class OverloadTests(ITestOutputHelper output)
     // queue), and the starved decoder's lag grew by 1.4 s in 6 s (p95 2.4 s over the healthy box).
     private static void AssertMovesOnTime(BoxTiming starved, BoxTiming healthy, double leastShare, int lagMs)
     {
-        AssertMoves(starved, leastShare);
+        AssertMoves(starved, perSecond: leastShare * starved.InputFps);
         Assert.True(starved.LatencyP95 <= healthy.LatencyP50 + lagMs,
             $"{starved.Box} latency p95 {starved.LatencyP95:0} ms against {healthy.LatencyP50:0} ms for {healthy.Box}: its pictures come late");
         Assert.Equal(0, starved.Backwards);
     }
 
-    private static void AssertMoves(BoxTiming starved, double leastShare)
+    private static void AssertMoves(BoxTiming starved, double perSecond)
     {
-        var least = (int)(leastShare * starved.InputFps * Measured.TotalSeconds);
+        var least = (int)Math.Round(perSecond * Measured.TotalSeconds);
         Assert.True(starved.LatencyMs.Count >= least, $"{starved.Box} showed {starved.LatencyMs.Count} new pictures in {Measured.TotalSeconds} s, fewer than {least}: it froze");
     }
 
-    // On a machine that did not deliver, what no shortage explains: the starved box keeps showing new pictures (a tenth
-    // of its input's), its delay does not run away (MotionRig's bound), and no box shows a picture backwards.
-    private static void AssertLive(BoxTiming starved, params BoxTiming[] others)
+    // On a machine that did not deliver, what no shortage explains: the starved box keeps showing new pictures (one a
+    // second, as a decoder that skips to each keyframe does at worst, on a machine that gives a thread the time it
+    // needs: fewer as the yardstick's wall time per CPU time says it gave less), its delay does not run away
+    // (MotionRig's bound), and no box shows a picture backwards.
+    private static void AssertLive(BoxTiming starved, MachineShare machine, params BoxTiming[] others)
     {
-        AssertMoves(starved, leastShare: 0.1);
+        AssertMoves(starved, perSecond: 1 / Math.Max(1, machine.WallPerCpu));
         var runaway = MotionRig.RunawayGrowthMs * Measured / MotionRig.GrowthPer;
         Assert.True(starved.LagGrowthMs is not { } growth || growth <= runaway,
             $"{starved.Box} lag grew by {starved.LagGrowthMs:0} ms in {Measured.TotalSeconds} s, more than {runaway:0}: it falls ever further behind");
