@@ -268,9 +268,11 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
         var (program, aux1) = await SoundingAsync(h);
         await ChainsAsync(h, 1, "three buses following the same picture");
 
-        // aux2's muxer stops, and at once the chain is held longer than that muxer's latency: the blocks it then
-        // makes come too late for every bus, which drops them, and the first in time starts after the hole.
+        // aux2's muxer stops and holds what it is given from then on: a quarter of a second of it, then the chain is
+        // held longer than that muxer's latency: the blocks it then makes come too late for every bus, which drops
+        // them, and the first in time starts after the hole.
         using var stuck = await h.Mixer!.StopMuxerAsync("aux2");
+        await Task.Delay(TimeSpan.FromMilliseconds(250));
         using (await h.Mixer.HoldSoundChainAsync("aux2", TimeSpan.FromSeconds(1.2)))
             await Task.Delay(TimeSpan.FromSeconds(2));
         var heard = await Task.WhenAll(program.Audio.RecordAsync(TimeSpan.FromSeconds(2)), aux1.Audio.RecordAsync(TimeSpan.FromSeconds(2)));
