@@ -247,7 +247,7 @@ internal sealed class BusBranch : IDisposable
         }
         if (Guard.NoPictureBefore(now) is { } until)
             _encoderOutput.SendGapAside((ulong)((long)until + Interlocked.Read(ref _videoPtsOffset)), 0);
-        if (!Sound.MayHold(duration)) return ProbeReturn.Drop;
+        if (!Sound.MayHold((long)runningTime, duration)) return ProbeReturn.Drop;
         // The chain's tee hands one block to every bus that hears it, and their muxers' threads, woken by it
         // together, each put its memory into a buffer of their own (the TS muxer's Opus framing) and let it go:
         // GStreamer guards a memory's list of owners with a spin lock, and a thread preempted while holding it

@@ -81,22 +81,27 @@ internal sealed class SoundFeed : IDisposable
     // sound it is given once it has the pictures of that time, so sound it has not written since its last
     // write is what it holds; past a shedding gap's worth of it (the muxer stopped, its output connecting
     // or gone, its pictures stopped) the sound is dropped here instead. Not counted as sound dropped late:
-    // no reader gets this bus's output meanwhile.
+    // no reader gets this bus's output meanwhile. What the muxer holds is measured as it measures it, by
+    // running time from the first block it holds to the end of the last, not as the blocks' durations
+    // added up: sound dropped late between them (a machine short of CPU) leaves holes that count too,
+    // and a muxer stopped after such holes filled its latency with fewer blocks and blocked the chain.
     private readonly long _heldMostNs;
-    private long _heldNs;
+    // The running time the first block held since the muxer's last write starts at; -1: none held.
+    private long _heldFromNs = -1;
 
     /// <summary>The muxer wrote (its source pad's probe). Muxer's streaming thread.</summary>
-    internal void MuxWrote() => Interlocked.Exchange(ref _heldNs, 0);
+    internal void MuxWrote() => Interlocked.Exchange(ref _heldFromNs, -1);
 
     /// <summary>
-    /// Whether a block of sound of <paramref name="durationNs"/> may go into the muxer, the last check on
-    /// its way there (sound dropped by an earlier one is not held). The chain's streaming thread.
+    /// Whether a block of sound from <paramref name="startNs"/> (running time), <paramref name="durationNs"/>
+    /// long, may go into the muxer, the last check on its way there (sound dropped by an earlier one is not
+    /// held). The chain's streaming thread.
     /// </summary>
-    internal bool MayHold(long durationNs)
+    internal bool MayHold(long startNs, long durationNs)
     {
-        if (Interlocked.Read(ref _heldNs) + durationNs > _heldMostNs) return false;
-        Interlocked.Add(ref _heldNs, durationNs);
-        return true;
+        var from = Interlocked.CompareExchange(ref _heldFromNs, startNs, -1);
+        if (from < 0) from = startNs;
+        return startNs + durationNs - from <= _heldMostNs;
     }
 
     // The running time the sound handed to the muxer reaches, -1 before the first: written by the chain's

@@ -55,7 +55,7 @@ public sealed class MotionRig : IAsyncDisposable
     {
         bus ??= Grid([.. feeds.Select(f => f.Input)]);
         // The machine's speed before the show loads it, which each measurement's yardstick is read against.
-        output.WriteLine($"yardstick calibrated: {Yardstick.Calibrate():0.000} ms of CPU time a piece");
+        DeliveryVerdict.Calibrate(output);
         var scene = new SceneDefinition
         {
             Project = Project,
@@ -143,48 +143,18 @@ public sealed class MotionRig : IAsyncDisposable
         return report;
     }
 
-    // A measurement that fails on a machine that did not deliver measured the machine, not the engine: it is taken
-    // again, on the same show, up to MostMeasurements in all. Not delivered: other processes or the hypervisor (the machine's
-    // steal) had TakenCores of it (the 60 fps show needs about 0.7 of a core; a two-core virtual machine has lost half
-    // a core and more to its hypervisor for tens of seconds at a time, and a suite run alone was slowed to half speed
-    // for two minutes with no process of its own to show for it) ...
-    private const double TakenCores = 0.5;
-    // ... or its CPUs ran SlowMachine times slower than usual (this VM's at times deliver a third less with no steal
-    // reported): a piece of work timed in its thread's own CPU time (Yardstick), which a busy machine does not slow.
-    // Without heavy steal it read 0.89-1.10x on an idle and on a loaded machine (47 measurements) ...
-    private const double SlowMachine = 1.25;
-    // ... or it held this process off for HeldOffMs at a stretch (HoldOffProbe; its cgroup's quota likewise): three
-    // frame intervals, more than a show's one-frame tolerance absorbs. The probe read at most 11 ms on an idle machine
-    // (22 with half a core stolen), 2-6 ms in most measurements with other processes busy on both cores (a sleeping
-    // thread in another process: 7 ms at the median of 4 s windows, 160-320 ms at worst while five builds and test runs
-    // shared the cores), and each pause as long as it was where the test host was stopped for 300-900 ms, which failed
-    // every measurement it hit (with 50-150 ms pauses every 2 s, 5 of 7 passed at once while others took 1.3 cores).
-    private const double HeldOffMs = 100;
+    // A measurement that fails on a machine that did not deliver (MachineShare.NotDelivered) measured the machine, not
+    // the engine: it is taken again, on the same show, up to MostMeasurements in all.
     private const int MostMeasurements = 4;
     // Where no measurement's machine delivered, the show is held only to what no shortage explains: frames made, no
     // picture shown backwards, and a delay that does not run away (a bus that stretches its timeline instead of
     // shedding grows by seconds per 20 s; a shedding one by tens of milliseconds).
-    private const double RunawayGrowthMs = 1000;
-    private static readonly TimeSpan GrowthPer = TimeSpan.FromSeconds(20);
-
-    /// <summary>
-    /// Why the machine did not deliver over <paramref name="machine"/>'s measurement, in words, or null where it did:
-    /// then a failed measurement is the engine's.
-    /// </summary>
-    public static string? NotDelivered(MachineShare machine)
-    {
-        List<string> why = [];
-        if (machine.OthersCores >= TakenCores) why.Add($"{machine.OthersCores:0.00} cores went to other processes and the hypervisor");
-        if (machine.Slowdown >= SlowMachine) why.Add($"its CPUs ran {machine.Slowdown:0.00}x slower than usual");
-        if (machine.LongestHoldOffMs >= HeldOffMs) why.Add($"it held this process off for {machine.LongestHoldOffMs:0} ms at a stretch");
-        if (machine.ThrottledMs >= HeldOffMs) why.Add($"this process's cgroup was throttled for {machine.ThrottledMs:0} ms");
-        if (machine.GcPauseMs >= HeldOffMs) why.Add($"this process's garbage collector paused it for {machine.GcPauseMs:0} ms");
-        return why.Count == 0 ? null : string.Join(", ", why);
-    }
+    internal const double RunawayGrowthMs = 1000;
+    internal static readonly TimeSpan GrowthPer = TimeSpan.FromSeconds(20);
 
     /// <summary>
     /// Measures (<see cref="MeasureAsync"/>) and asserts on the report. A measurement that fails on a machine that did
-    /// not deliver (<see cref="NotDelivered"/>) is taken again on this show, <see cref="MostMeasurements"/> in all; the
+    /// not deliver (<see cref="MachineShare.NotDelivered"/>) is taken again on this show, <see cref="MostMeasurements"/> in all; the
     /// first whose machine delivered decides, strictly. Where none did, the show fails only on what no shortage explains
     /// (<see cref="AssertLive"/>: late pictures, skips, repeats, timeline corrections, a rebuilt bus are the machine's),
     /// and the output and any failure say that the verdict was this weaker one. A failure carries the machine's
@@ -197,7 +167,7 @@ public sealed class MotionRig : IAsyncDisposable
         {
             var report = await MeasureAsync(duration, midway: midway);
             var machine = Machine!.Value;
-            var notDelivered = NotDelivered(machine);
+            var notDelivered = machine.NotDelivered;
             taken.Add($"measurement {measurement}: {machine}" + (notDelivered is null ? "" : $" (not delivered: {notDelivered})") +
                 string.Concat(report.Disruptions.Select(d => "; " + d)));
             try
