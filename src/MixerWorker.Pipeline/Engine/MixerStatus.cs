@@ -42,7 +42,7 @@ public sealed record BusStatus(ConnectionState Output, string? Error, long Frame
 
 /// <summary>
 /// Whether a bus makes its frames on time. While it cannot (<paramref name="Dropping"/>), it drops
-/// frames rather than fall behind and delivers <paramref name="DeliveredFps"/> of its frame rate;
+/// frames rather than fall behind and delivers <paramref name="DeliveredFps"/> of its frame rate, <paramref name="Fps"/>;
 /// <paramref name="Episodes"/> counts such spells since the mixer started. Sound that fell as far
 /// behind is dropped too (a gap rather than a delay): <paramref name="DroppedAudioSeconds"/> of it so far.
 /// Where its pictures leave it (into SRT), <paramref name="PicturesSent"/> so far, of which
@@ -53,7 +53,8 @@ public sealed record BusStatus(ConnectionState Output, string? Error, long Frame
 /// (1: every frame), since <paramref name="ShedSince"/> (<see cref="SheddingStatus"/>).
 /// </summary>
 public sealed record BusLateness(bool Dropping, double DeliveredFps, long DroppedFrames, long Episodes, double DroppedAudioSeconds = 0,
-    double? SentLateP95Ms = null, long PicturesSent = 0, long PicturesSentLate = 0, bool Shed = false, int ShedEvery = 1, DateTimeOffset? ShedSince = null);
+    double? SentLateP95Ms = null, long PicturesSent = 0, long PicturesSentLate = 0, bool Shed = false, int ShedEvery = 1, DateTimeOffset? ShedSince = null,
+    int Fps = 0);
 
 /// <summary>
 /// A bus's latest thumbnail: a small JPEG of its mixed picture. <paramref name="Sequence"/> grows with

@@ -536,7 +536,7 @@ internal sealed class ProjectGraph(
     private static BusLateness Lateness(BusBranch b, BusCounts n, DateTimeOffset? shedSince) =>
         new(b.Guard.Dropping, Math.Round(b.Guard.DeliveredFps, 1), n.DroppedFrames, n.Episodes, Math.Round(n.AudioDroppedNs / 1e9, 3),
             b.Leaving.P95Ms() is { } p95 ? Math.Round(p95, 1) : null, n.PicturesSent, n.PicturesSentLate,
-            b.Guard.ShedEvery > 1, b.Guard.ShedEvery, shedSince);
+            b.Guard.ShedEvery > 1, b.Guard.ShedEvery, shedSince, b.Guard.Fps);
 
     private void KeepCounts(BusBranch gone) => _retired[gone.Name] = _retired.GetValueOrDefault(gone.Name) + BusCounts.Of(gone);
 

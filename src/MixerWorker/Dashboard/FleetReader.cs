@@ -111,7 +111,8 @@ internal sealed class FleetReader(IConnectionMultiplexer redis, RedisKeys keys)
             }
 
         CommandView? lastCommand = null;
-        if ((await commandTask).FirstOrDefault() is { IsNull: false } entry)
+        // A project without a command has an empty stream; StreamEntry's IsNull does not say so of the default entry.
+        if ((await commandTask).FirstOrDefault() is { Id.IsNull: false } entry)
         {
             var id = entry.Id.ToString();
             var answer = events.LastOrDefault(e => e.Entry == id) ?? (status?.LastAnswer is { } a && a.Entry == id ? a : null);

@@ -41,6 +41,42 @@ function ago(iso) {
   return s < 1 ? "now" : s < 90 ? `${s.toFixed(0)} s ago` : `${(s / 60).toFixed(0)} min ago`;
 }
 
+// A clock time, in the browser's time zone, and how long ago it was.
+function clockAndAgo(iso) {
+  const at = new Date(iso);
+  return `${at.toLocaleTimeString([], { hour12: false })} (${ago(iso)})`;
+}
+
+// Program first (docs/architecture.md): while Program is short of time the other buses make one frame in shedEvery.
+// Nothing is shown while they make every frame.
+function sheddingBanner(shedding) {
+  if (!shedding || !(shedding.level > 0)) return null;
+  return el("div", { class: "shedding", "data-level": shedding.level },
+    chip(`shedding level ${shedding.level} of 4`, "warn"),
+    ` Program is short of time: the AUX buses send only 1 frame in ${shedding.shedEvery} so that Program keeps up`,
+    shedding.since ? `, since ${clockAndAgo(shedding.since)}` : "",
+    el("span", { class: "dim" }, ` · episode ${shedding.episodes} since the mixer started`));
+}
+
+// A bus's delivered frame rate against its own, and a badge while it gives way to Program or is late:
+// it drops frames it cannot make in time, or its pictures leave more than two frame intervals past their deadline.
+function latenessParts(l) {
+  if (!l) return { badges: [], rate: null, state: "" };
+  const nominal = l.fps > 0 ? l.fps : null;
+  const short = nominal !== null && l.deliveredFps < nominal - 0.5;
+  const rate = el("span", { class: "fps" + (short ? " short" : ""), title: `${l.droppedFrames} frame(s) dropped since the mixer started` },
+    `${l.deliveredFps.toFixed(1)}` + (nominal !== null ? ` of ${nominal} fps` : " fps"));
+  const badges = [];
+  if (l.shed) badges.push(el("span", { class: "chip warn", "data-lateness": "shed", title: "Program is short of time: this bus gives way to it and sends only some of its frames" },
+    `shed: 1 frame in ${l.shedEvery}`));
+  const sentLate = nominal !== null && l.sentLateP95Ms !== undefined && l.sentLateP95Ms !== null && l.sentLateP95Ms > 2000 / nominal;
+  if (sentLate) badges.push(el("span", { class: "chip bad", "data-lateness": "late", title: "over the last 5 s, more than 1 picture in 20 left more than two frame intervals after its deadline" },
+    `late: sent ${l.sentLateP95Ms.toFixed(0)} ms past deadline (p95)`));
+  else if (l.dropping && !l.shed) badges.push(el("span", { class: "chip bad", "data-lateness": "late", title: "the machine cannot make every frame of this bus in time: it drops the late ones rather than fall behind" },
+    "late: dropping frames"));
+  return { badges, rate, state: sentLate || (l.dropping && !l.shed) ? "late" : l.shed ? "shed" : "" };
+}
+
 function describeAnswer(a) {
   if (!a) return el("span", { class: "dim" }, "no answer yet");
   if (a.type === "commandApplied")
@@ -70,10 +106,14 @@ function busTile(card, project, bus, report, level, hasThumb) {
   const now = Date.now(), prev = lastBytes.get(key);
   if (report && prev && now > prev.at && report.bytesSent >= prev.bytes) rate = `${((report.bytesSent - prev.bytes) * 8 / (now - prev.at)).toFixed(0)} kb/s`;
   if (report) lastBytes.set(key, { bytes: report.bytesSent, at: now });
+  const late = latenessParts(report && report.lateness);
+  tile.root.classList.toggle("late", late.state === "late");
+  tile.root.classList.toggle("shed", late.state === "shed");
   fill(tile.info,
     el("strong", {}, bus),
     report ? stateChip(report.output) : chip("not running", "bad"),
     report && report.published !== undefined && report.published !== null ? chip(report.published ? "published" : "not published", report.published ? "ok" : "bad") : null,
+    late.rate, ...late.badges,
     report ? el("span", { class: "dim" }, `${report.encoder} · ${report.framesOut} frames ${rate ? "· " + rate : ""}`) : null,
     meter(level),
     report && report.error ? el("div", { class: "error" }, report.error) : null);
@@ -113,7 +153,7 @@ function renderProject(p) {
   const head = el("div", { class: "project-head" }, el("h2", {}, p.project), ownerChip(p),
     s && s.state === "handing-over" ? chip("handing over", "warn") : null,
     el("span", { class: "dim" }, `desired revision ${p.desiredRevision}` + (s ? ` · on air ${s.revision} · status ${p.statusAgeSeconds.toFixed(1)} s old` : "")));
-  const parts = [head];
+  const parts = [head, sheddingBanner(s && s.shedding)];
   if (s) {
     const busNames = Object.keys(s.buses).sort();
     const busMeters = (p.meters && p.meters.buses) || {};
@@ -172,8 +212,10 @@ function render(fleet) {
   for (const name of [...cards.keys()]) if (!names.has(name)) cards.delete(name);
   fill(projectsEl,...(fleet.projects.length ? fleet.projects.map(renderProject) : [el("p", { class: "empty" }, "No project yet.")]));
   const owned = fleet.projects.filter(p => p.owner);
+  const shedding = fleet.projects.filter(p => p.status && p.status.shedding && p.status.shedding.level > 0);
   document.getElementById("summary").textContent =
-    `${fleet.projects.length} project(s), ${owned.length} on air, ${(fleet.workers || []).length} live worker(s)`;
+    `${fleet.projects.length} project(s), ${owned.length} on air, ${(fleet.workers || []).length} live worker(s)` +
+    (shedding.length ? `, ${shedding.length} shedding AUX frames` : "");
 }
 
 function setConnection(ok) {
