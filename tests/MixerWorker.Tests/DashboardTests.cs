@@ -175,6 +175,7 @@ public sealed class DashboardTests(ITestOutputHelper output)
         await Expect(Tile(hostile).Locator(".fps")).ToHaveTextAsync("4.9 of 30 fps");
         await Expect(Tile(hostile).Locator(".fps")).ToHaveClassAsync(new Regex(@"\bshort\b"));
         await Expect(Tile(hostile).Locator("[data-lateness]")).ToHaveTextAsync("shed: 1 frame in 6");
+        await Expect(Tile(hostile).Locator("[data-lateness]")).ToHaveAttributeAsync("title", new Regex("gives way to it"));
         await Expect(Tile(hostile)).ToHaveClassAsync(new Regex(@"\bshed\b"));
         await Expect(Tile(late).Locator("[data-lateness='late']")).ToHaveTextAsync("late: sent 180 ms past deadline (p95)");
         await Expect(Tile(late)).ToHaveClassAsync(new Regex(@"\blate\b"));

@@ -48,6 +48,18 @@ internal sealed class BusBranch : IDisposable
     internal long FramesOut => Guard.Delivered;
     /// <summary>Pictures the muxer wrote toward the output: the last point all of the bus's own threads have passed.</summary>
     internal long PicturesMuxed => _muxMessages.Pictures;
+
+    /// <summary>
+    /// Asks the bus's encoder for a keyframe with its headers (any thread): it tells the muxer in the stream, on the
+    /// muxer's own thread, and the muxer writes its tables again right before that keyframe. Never asked through the
+    /// muxer: mpegtsmux (1.22 to 1.26) keeps a request that comes up to it from another thread in a field its own
+    /// thread reads without a lock, and the next request frees the one it reads (a use after free; GStreamer-CRITICAL
+    /// gst_event_get_seqnum at the least). The encoder queues requests under its lock.
+    /// </summary>
+    internal void RequestKeyFrame() => _encoderOutput.RequestKeyFrame();
+
+    /// <summary>The bus's encoder's output, for a test hook watching what reaches it.</summary>
+    internal Pad EncoderOutput => _encoderOutput;
     /// <summary>Drops frames rather than let the bus fall behind; reports each episode.</summary>
     internal LatenessGuard Guard { get; }
     /// <summary>How late the bus's pictures leave it, told by its SRT output.</summary>

@@ -384,7 +384,7 @@ internal sealed class ProjectGraph(
                         RefreshCards();
                     }),
                     // The bus's branch, current when the bytes and pictures pass: an encoder fallback rebuilds it behind the connection.
-                    bytes => bus.Branch.CountSent(bytes), () => bus.Branch.Leaving);
+                    bytes => bus.Branch.CountSent(bytes), () => bus.Branch.Leaving, () => bus.Branch.RequestKeyFrame());
                 foreach (var after in KeyFrameBurst)
                     control.PostAfter(after, () =>
                     {
@@ -622,6 +622,22 @@ internal sealed class ProjectGraph(
         return graph.AddProbe(atMuxer ? sound.Output : entry, ProbeType.Buffer, info =>
         {
             if (info.DataSize > 0) onBlock(info.HeldAlone);
+            return ProbeReturn.Ok;
+        });
+    }
+
+    /// <summary>
+    /// Tells <paramref name="onRequest"/> of each keyframe request that comes up to <paramref name="bus"/>'s encoder or, with
+    /// <paramref name="atMuxer"/>, to its muxer's source pad (tests: an output asks the encoder, never through the muxer).
+    /// </summary>
+    internal IDisposable WatchKeyFrameRequests(string bus, bool atMuxer, Action onRequest)
+    {
+        graph.AssertOwnerThread();
+        var branch = _buses[bus].Branch;
+        using var muxSrc = branch.MuxTee.StaticPad("sink").Peer() ?? throw new InvalidOperationException($"bus {bus}'s muxer is not linked to its tee");
+        return graph.AddProbe(atMuxer ? muxSrc : branch.EncoderOutput, ProbeType.EventUpstream, info =>
+        {
+            if (info.IsForceKeyUnit) onRequest();
             return ProbeReturn.Ok;
         });
     }

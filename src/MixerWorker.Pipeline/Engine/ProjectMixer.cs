@@ -220,6 +220,9 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>Tells <paramref name="onBlock"/> whether each block of sound reaching <paramref name="bus"/>, or with <paramref name="atMuxer"/> its muxer, is the bus's alone (internal: tests).</summary>
     internal Task<IDisposable> WatchSoundAsync(string bus, bool atMuxer, Action<bool> onBlock) => _control.Invoke(() => _project.WatchSound(bus, atMuxer, onBlock));
 
+    /// <summary>Tells <paramref name="onRequest"/> of each keyframe request reaching <paramref name="bus"/>'s encoder or, with <paramref name="atMuxer"/>, its muxer (internal: tests).</summary>
+    internal Task<IDisposable> WatchKeyFrameRequestsAsync(string bus, bool atMuxer, Action onRequest) => _control.Invoke(() => _project.WatchKeyFrameRequests(bus, atMuxer, onRequest));
+
     /// <summary>Holds the mix chain <paramref name="bus"/> hears on its thread, once, for <paramref name="hold"/> (internal: tests hold a chain back as a stuck muxer would).</summary>
     internal Task<IDisposable> HoldSoundChainAsync(string bus, TimeSpan hold) => _control.Invoke(() => _project.HoldSoundChain(bus, hold));
 

@@ -47,6 +47,10 @@ internal readonly struct ProbeInfo(nint info)
 
     internal nint Buffer => (Type & ProbeType.Buffer) != 0 ? Native.gst_pad_probe_info_get_buffer(info) : 0;
 
+    /// <summary>Whether the probe holds a force-key-unit event (a request for a keyframe, or the notice of one).</summary>
+    internal bool IsForceKeyUnit =>
+        Event is not null && Native.gst_pad_probe_info_get_event(info) is var ev && ev != 0 && Native.gst_video_event_is_force_key_unit(ev);
+
     /// <summary>The caps of the caps event the probe holds, as a string; null for anything else.</summary>
     internal string? EventCaps
     {

@@ -394,7 +394,8 @@ internal sealed class Pad : GstObject
         }
     }
 
-    /// <summary>Asks upstream encoders for a keyframe with headers, e.g. when a new output connection starts.</summary>
+    /// <summary>Asks upstream encoders for a keyframe with headers, e.g. when a new output connection starts: sent on the
+    /// encoder's own output, never through a muxer (<see cref="Builders.BusBranch.RequestKeyFrame"/> says why).</summary>
     internal bool RequestKeyFrame() =>
         SendEvent(Native.gst_video_event_new_upstream_force_key_unit(Abi.ClockTimeNone, true, 0));
 }

@@ -138,6 +138,8 @@ internal static partial class Native
     [LibraryImport(GstApp)] internal static partial nint gst_app_sink_try_pull_sample(nint appsink, ulong timeout); // F (or 0)
     [LibraryImport(GstVideo)] internal static partial nint gst_video_event_new_upstream_force_key_unit(
         ulong runningTime, [MarshalAs(UnmanagedType.I4)] bool allHeaders, uint count); // F
+    [LibraryImport(GstVideo)] [return: MarshalAs(UnmanagedType.I4)]
+    internal static partial bool gst_video_event_is_force_key_unit(nint ev);
 
     // ---- bus and messages
     [LibraryImport(Gst)] internal static partial nint gst_bus_timed_pop_filtered(nint bus, ulong timeout, int types); // F

@@ -17,6 +17,7 @@ internal sealed class SrtOutput : IDisposable
     private Element? _muxTee;
     private Pad? _teePad;
     private readonly ProbeHandle _flow, _headers;
+    private readonly Action _requestKeyFrame;
     // The muxer's PAT and PMT (muxer's streaming thread only, until the probes are gone).
     private KeptBuffers? _tables;
 
@@ -26,10 +27,12 @@ internal sealed class SrtOutput : IDisposable
     /// <param name="sent">Counts the bytes handed to SRT.</param>
     /// <param name="leaving">What is told which pictures leave the bus, and when (where issue 9 bounds their
     /// lateness): the current bus's, which changes when the bus is rebuilt behind the connection.</param>
+    /// <param name="requestKeyFrame">Asks the current bus's encoder for a keyframe (<see cref="BusBranch.RequestKeyFrame"/>).</param>
     internal SrtOutput(Graph graph, Element muxTee, string bus, SrtEndpoint endpoint, int generation, ConnectionSession session, Action started,
-        Action<long> sent, Func<OutputLateness> leaving)
+        Action<long> sent, Func<OutputLateness> leaving, Action requestKeyFrame)
     {
         _graph = graph;
+        _requestKeyFrame = requestKeyFrame;
         BinName = ElementName.Output(bus, generation);
         _bin = Element.NewBin(BinName);
         _sink = Element.Make("srtsink", BinName.Child("srtsink"));
@@ -117,7 +120,7 @@ internal sealed class SrtOutput : IDisposable
         _teePad = muxTee.RequestPad("src_%u");
         _teePad.Link(_binSink);
         // A new connection, or a new encoder behind it, must start on a keyframe with SPS/PPS, or readers wait a whole GOP.
-        _teePad.RequestKeyFrame();
+        _requestKeyFrame();
     }
 
     /// <summary>Unhooks the connection from its bus's muxer while the bus is rebuilt; the SRT connection stays up. Control thread.</summary>
@@ -131,7 +134,10 @@ internal sealed class SrtOutput : IDisposable
     }
 
     /// <summary>Asks the encoder for a keyframe with SPS/PPS (control thread); nothing while detached for a rebuild.</summary>
-    internal void RequestKeyFrame() => _teePad?.RequestKeyFrame();
+    internal void RequestKeyFrame()
+    {
+        if (_teePad is not null) _requestKeyFrame();
+    }
 
     public void Dispose()
     {

@@ -59,6 +59,27 @@ public sealed class ConnectingOutputTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_new_connection_asks_its_bus_s_encoder_for_keyframes_and_never_the_muxer()
+    {
+        // mpegtsmux frees a keyframe request that comes up to it from another thread while its own thread reads the
+        // one before (BusBranch.RequestKeyFrame): the requests go to the encoder, which tells the muxer in the stream.
+        var scene = new SceneDefinition { Project = Project, Inputs = [new InputDefinition { Name = A.Input }], Buses = [Bus("program", 160, 90, At(A.Input, 0, 0, 160, 90))] };
+        await using var h = await StartShowAsync(output, scene, [A]);
+        await AssertStartsAtKeyframeAsync(h, "program", 0);
+        int atMuxer = 0, atEncoder = 0;
+        using var muxer = await h.Mixer!.WatchKeyFrameRequestsAsync("program", atMuxer: true, () => Interlocked.Increment(ref atMuxer));
+        using var encoder = await h.Mixer!.WatchKeyFrameRequestsAsync("program", atMuxer: false, () => Interlocked.Increment(ref atEncoder));
+
+        // A new connection asks as it is made, once connected, and a few times in its first 1.5 s.
+        Assert.True(h.StandIn.KickPublisher($"out/{Project}/program"));
+        await AssertStartsAtKeyframeAsync(h, "program", 1);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        output.WriteLine($"keyframe requests: {Volatile.Read(ref atEncoder)} at the encoder, {Volatile.Read(ref atMuxer)} at the muxer");
+        Assert.True(Volatile.Read(ref atEncoder) >= 3, $"the encoder was asked for {atEncoder} keyframes");
+        Assert.Equal(0, Volatile.Read(ref atMuxer));
+    }
+
+    [Fact]
     public async Task A_bus_rebuilt_while_its_output_connects_is_rebuilt_at_once_and_its_output_then_connects_and_sends()
     {
         await using var h = new MixHarness(output);

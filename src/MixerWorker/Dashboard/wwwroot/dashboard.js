@@ -41,7 +41,7 @@ function ago(iso) {
   return s < 1 ? "now" : s < 90 ? `${s.toFixed(0)} s ago` : `${(s / 60).toFixed(0)} min ago`;
 }
 
-// A clock time the operator can match with the worker's log, and how long ago it was.
+// A clock time, in the browser's time zone, and how long ago it was.
 function clockAndAgo(iso) {
   const at = new Date(iso);
   return `${at.toLocaleTimeString([], { hour12: false })} (${ago(iso)})`;
@@ -67,10 +67,13 @@ function latenessParts(l) {
   const rate = el("span", { class: "fps" + (short ? " short" : ""), title: `${l.droppedFrames} frame(s) dropped since the mixer started` },
     `${l.deliveredFps.toFixed(1)}` + (nominal !== null ? ` of ${nominal} fps` : " fps"));
   const badges = [];
-  if (l.shed) badges.push(el("span", { class: "chip warn", "data-lateness": "shed" }, `shed: 1 frame in ${l.shedEvery}`));
+  if (l.shed) badges.push(el("span", { class: "chip warn", "data-lateness": "shed", title: "Program is short of time: this bus gives way to it and sends only some of its frames" },
+    `shed: 1 frame in ${l.shedEvery}`));
   const sentLate = nominal !== null && l.sentLateP95Ms !== undefined && l.sentLateP95Ms !== null && l.sentLateP95Ms > 2000 / nominal;
-  if (sentLate) badges.push(el("span", { class: "chip bad", "data-lateness": "late" }, `late: sent ${l.sentLateP95Ms.toFixed(0)} ms past deadline (p95)`));
-  else if (l.dropping && !l.shed) badges.push(el("span", { class: "chip bad", "data-lateness": "late" }, "late: dropping frames"));
+  if (sentLate) badges.push(el("span", { class: "chip bad", "data-lateness": "late", title: "over the last 5 s, more than 1 picture in 20 left more than two frame intervals after its deadline" },
+    `late: sent ${l.sentLateP95Ms.toFixed(0)} ms past deadline (p95)`));
+  else if (l.dropping && !l.shed) badges.push(el("span", { class: "chip bad", "data-lateness": "late", title: "the machine cannot make every frame of this bus in time: it drops the late ones rather than fall behind" },
+    "late: dropping frames"));
   return { badges, rate, state: sentLate || (l.dropping && !l.shed) ? "late" : l.shed ? "shed" : "" };
 }
 
