@@ -49,8 +49,12 @@ function clockAndAgo(iso) {
 
 // Program first (docs/architecture.md): while Program is short of time the other buses make one frame in shedEvery.
 // Nothing is shown while they make every frame.
+function isShedding(shedding) {
+  return !!shedding && shedding.level > 0;
+}
+
 function sheddingBanner(shedding) {
-  if (!shedding || !(shedding.level > 0)) return null;
+  if (!isShedding(shedding)) return null;
   return el("div", { class: "shedding", "data-level": shedding.level },
     chip(`shedding level ${shedding.level} of 4`, "warn"),
     ` Program is short of time: the AUX buses send only 1 frame in ${shedding.shedEvery} so that Program keeps up`,
@@ -212,7 +216,7 @@ function render(fleet) {
   for (const name of [...cards.keys()]) if (!names.has(name)) cards.delete(name);
   fill(projectsEl,...(fleet.projects.length ? fleet.projects.map(renderProject) : [el("p", { class: "empty" }, "No project yet.")]));
   const owned = fleet.projects.filter(p => p.owner);
-  const shedding = fleet.projects.filter(p => p.status && p.status.shedding && p.status.shedding.level > 0);
+  const shedding = fleet.projects.filter(p => p.status && isShedding(p.status.shedding));
   document.getElementById("summary").textContent =
     `${fleet.projects.length} project(s), ${owned.length} on air, ${(fleet.workers || []).length} live worker(s)` +
     (shedding.length ? `, ${shedding.length} shedding AUX frames` : "");
