@@ -688,6 +688,16 @@ internal sealed class ProjectGraph(
         });
     }
 
+    /// <summary>
+    /// Holds the control thread for <paramref name="hold"/> each time <paramref name="bus"/> moves between mix chains,
+    /// after it left the old one and before it takes the new one's branch (tests: a control thread a loaded machine held there).
+    /// </summary>
+    internal void HoldMovesBetweenChains(string bus, TimeSpan hold)
+    {
+        graph.AssertOwnerThread();
+        _buses[bus].Branch.Sound.BetweenChains = () => Thread.Sleep(hold);
+    }
+
     /// <summary>Per bus, the sound dropped late so far, and of it what was dropped for want of CPU (<see cref="LatenessGuard.AudioStarvedNs"/>; tests).</summary>
     internal IReadOnlyDictionary<string, (TimeSpan Dropped, TimeSpan Starved)> SoundDroppedLate()
     {
