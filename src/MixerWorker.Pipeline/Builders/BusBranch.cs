@@ -243,6 +243,12 @@ internal sealed class BusBranch : IDisposable
         if (!Guard.AtAudio(runningTime, now, duration))
         {
             if (RunQueueWait.WaitedInLastNs((long)(now - runningTime)) is { } waited) Guard.DroppedWhileStarved(runningTime, now, duration, waited);
+            // The muxer is told where the dropped block ended all the same. Told nothing, it held every picture
+            // of that time until a later block got through: a starved chain's blocks come late in runs, and
+            // pictures waited there for hundreds of ms (bench/results/2026-12-03-1955-vm-starved-muxer-hold.md);
+            // with every block late, none was written. Within what the muxer may hold, as a block let in is.
+            if (duration > 0 && info.BufferPts is { } droppedPts && Sound.MayHold((long)runningTime, duration))
+                Sound.Through.SendGapAfterThisPush(droppedPts + (ulong)duration, 0);
             return ProbeReturn.Drop;
         }
         if (Guard.NoPictureBefore(now) is { } until)

@@ -85,6 +85,12 @@ internal sealed class SoundFeed : IDisposable
     // running time from the first block it holds to the end of the last, not as the blocks' durations
     // added up: sound dropped late between them (a machine short of CPU) leaves holes that count too,
     // and a muxer stopped after such holes filled its latency with fewer blocks and blocked the chain.
+    // A muxer whose sound pad is empty holds nothing, whatever it last wrote, and the count starts again.
+    // A block dropped late is followed by an empty GAP buffer all the same (BusBranch), which the muxer
+    // takes in and writes nothing for: counted from the first such gap since its last write, a bus whose
+    // pictures stopped for longer than the bound reached it on gaps alone, and its muxer, once the next
+    // picture came, took in every gap before it and waited, its sound pad empty, for sound this check
+    // dropped from then on: the bus stopped for good.
     private readonly long _heldMostNs;
     // The running time the first block held since the muxer's last write starts at; -1: none held.
     private long _heldFromNs = -1;
@@ -95,10 +101,11 @@ internal sealed class SoundFeed : IDisposable
     /// <summary>
     /// Whether a block of sound from <paramref name="startNs"/> (running time), <paramref name="durationNs"/>
     /// long, may go into the muxer, the last check on its way there (sound dropped by an earlier one is not
-    /// held). The chain's streaming thread.
+    /// held; of a block dropped late, the gap that says where it ended). The chain's streaming thread.
     /// </summary>
     internal bool MayHold(long startNs, long durationNs)
     {
+        if (_muxAudio is { } muxAudio && !muxAudio.HoldsData()) Interlocked.Exchange(ref _heldFromNs, startNs);
         var from = Interlocked.CompareExchange(ref _heldFromNs, startNs, -1);
         if (from < 0) from = startNs;
         return startNs + durationNs - from <= _heldMostNs;

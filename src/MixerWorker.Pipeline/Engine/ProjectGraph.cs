@@ -689,6 +689,35 @@ internal sealed class ProjectGraph(
     }
 
     /// <summary>
+    /// Holds each block of the mix chain a bus hears on its thread until <paramref name="late"/> past its running
+    /// time (tests: a chain whose every block comes too late, as a starved one's do in runs).
+    /// </summary>
+    internal IDisposable DelaySoundChain(string bus, TimeSpan late)
+    {
+        graph.AssertOwnerThread();
+        var chain = _buses[bus].Branch.Sound.Current ?? throw new InvalidOperationException($"bus {bus} hears no mix chain");
+        var teeSink = chain.Output.StaticPad("sink");
+        var pipeline = graph.Pipeline;
+        var probe = graph.AddProbe(teeSink, ProbeType.Buffer, info =>
+        {
+            if (info.BufferRunningTime(teeSink) is { } runningTime && pipeline.RunningTimeNow() is { } now
+                && (long)runningTime + late.Ticks * 100 - (long)now is var wait and > 0)
+                Thread.Sleep(TimeSpan.FromTicks(wait / 100));
+            return ProbeReturn.Ok;
+        });
+        return new DisposesBoth(probe, teeSink);
+    }
+
+    private sealed class DisposesBoth(IDisposable first, IDisposable then) : IDisposable
+    {
+        public void Dispose()
+        {
+            first.Dispose();
+            then.Dispose();
+        }
+    }
+
+    /// <summary>
     /// Holds the control thread for <paramref name="hold"/> each time <paramref name="bus"/> moves between mix chains,
     /// after it left the old one and before it takes the new one's branch (tests: a control thread a loaded machine held there).
     /// </summary>

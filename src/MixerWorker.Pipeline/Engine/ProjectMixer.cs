@@ -233,6 +233,9 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>Holds the mix chain <paramref name="bus"/> hears on its thread, once, for <paramref name="hold"/> (internal: tests hold a chain back as a stuck muxer would).</summary>
     internal Task<IDisposable> HoldSoundChainAsync(string bus, TimeSpan hold) => _control.Invoke(() => _project.HoldSoundChain(bus, hold));
 
+    /// <summary>Holds each block of the mix chain <paramref name="bus"/> hears until <paramref name="late"/> past its running time, until disposed (internal: tests).</summary>
+    internal Task<IDisposable> DelaySoundChainAsync(string bus, TimeSpan late) => _control.Invoke(() => _project.DelaySoundChain(bus, late));
+
     /// <summary>Per bus, the sound dropped late so far, and of it what was dropped only because its chain's thread waited for a CPU (internal: tests).</summary>
     internal Task<IReadOnlyDictionary<string, (TimeSpan Dropped, TimeSpan Starved)>> GetSoundDroppedLateAsync() => _control.Invoke(_project.SoundDroppedLate);
 

@@ -19,6 +19,9 @@ internal static unsafe class LiveTime
         return ns == Abi.ClockTimeNone ? null : ClockTime.ToTimeSpan((long)ns);
     }
 
+    /// <summary>Whether an aggregator's (a muxer's) sink pad holds data its aggregator has yet to take.</summary>
+    internal static bool HoldsData(this Pad aggregatorSinkPad) => Native.gst_aggregator_pad_has_buffer(aggregatorSinkPad.Handle);
+
     /// <summary>
     /// Tells the element upstream of <paramref name="srcPad"/> that the data it made for
     /// <paramref name="runningTime"/> came <paramref name="lateNs"/> too late, the way a sink does:

@@ -9,6 +9,11 @@ internal static partial class Native
     [LibraryImport("libgstreamer-1.0.so.0")] internal static partial ulong gst_element_get_current_running_time(nint element);
     // The latency an aggregator waits for (its own plus upstream's), GST_CLOCK_TIME_NONE when not live.
     [LibraryImport("libgstbase-1.0.so.0")] internal static partial ulong gst_aggregator_get_latency(nint aggregator);
+    // Whether an aggregator's sink pad has a buffer queued as the next thing (an empty GAP buffer too).
+    // Takes the pad's own lock, as the aggregator's thread does to look (since 1.14.1).
+    [LibraryImport("libgstbase-1.0.so.0")]
+    [return: MarshalAs(UnmanagedType.I4)]
+    internal static partial bool gst_aggregator_pad_has_buffer(nint aggregatorPad);
     [LibraryImport("libgstreamer-1.0.so.0")]
     internal static partial void gst_query_set_latency(nint query, [MarshalAs(UnmanagedType.I4)] bool live, ulong min, ulong max);
     // F: consumed by gst_pad_send_event. type: GstQOSType (0 overflow, 1 underflow, 2 throttle).

@@ -297,6 +297,47 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
         }
     }
 
+    // Every block of the chain held this far past its running time: too late for any bus, which drops it.
+    private static readonly TimeSpan LateSound = TimeSpan.FromMilliseconds(400);
+
+    // Pictures each reader got over 3 s, and each bus's sound dropped late meanwhile, checked: the sound all dropped, the pictures on.
+    private async Task AssertPicturesGoOnAsync(MixHarness h, OutputReader[] readers, string[] buses, string when)
+    {
+        var (frames, dropped) = (readers.Select(r => r.Stats.Frames).ToArray(), await h.Mixer!.GetSoundDroppedLateAsync());
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var after = await h.Mixer.GetSoundDroppedLateAsync();
+        for (var i = 0; i < buses.Length; i++)
+        {
+            var bus = buses[i];
+            var (pictures, droppedMs) = (readers[i].Stats.Frames - frames[i], (after[bus].Dropped - dropped[bus].Dropped).TotalMilliseconds);
+            output.WriteLine($"{when}: {bus} showed {pictures} pictures in 3 s, its sound dropped late {droppedMs:F0} ms");
+            Assert.True(droppedMs >= 2500, $"{bus}: sound {LateSound.TotalMilliseconds} ms late must be dropped; dropped {droppedMs:F0} ms in 3 s ({when})");
+            Assert.True(pictures >= 30, $"{bus} showed {pictures} pictures in 3 s at 30 fps while its sound was dropped late ({when})");
+        }
+    }
+
+    [Fact]
+    public async Task Sound_dropped_late_throughout_holds_no_bus_s_pictures_back_even_where_they_stopped_a_while()
+    {
+        // GStreamer 1.22's mpegtsmux writes a picture only once its sound pad holds something that starts after it:
+        // a block dropped late (a starved chain's come late in runs) must still tell the muxer where it ended, or
+        // every picture of its time waits for the next block let through, and with every block late none is written.
+        await using var h = await StartShowAsync(output, ThreeOnA, [A, B]);
+        var (program, aux1) = await SoundingAsync(h);
+        await ChainsAsync(h, 1, "three buses following the same picture");
+        using var late = await h.Mixer!.DelaySoundChainAsync("program", LateSound);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await AssertPicturesGoOnAsync(h, [program, aux1], ["program", "aux1"], $"sound {LateSound.TotalMilliseconds} ms late");
+
+        // The muxer takes in what tells it where a dropped block ended and writes nothing for it. A bus whose pictures
+        // stopped for longer than what its muxer may hold (SoundFeed.MayHold) had its muxer take in every such gap
+        // before its next picture, then wait for sound after that picture, its sound pad empty, with nothing written
+        // since the bound was reached: its sound cut off for good, and its pictures with it.
+        using (await h.Mixer.StallBusAsync("aux1", TimeSpan.FromSeconds(1.5), every: TimeSpan.FromHours(1)))
+            await Task.Delay(TimeSpan.FromSeconds(2.5));
+        await AssertPicturesGoOnAsync(h, [aux1], ["aux1"], "after aux1's pictures stopped 1.5 s");
+    }
+
     [Fact]
     public async Task A_chain_held_back_leaves_holes_that_are_not_taken_for_a_machine_short_of_CPU()
     {
