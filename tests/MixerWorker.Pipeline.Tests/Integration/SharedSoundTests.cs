@@ -232,9 +232,20 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
         // Both at the tone's level (a loaded machine may thin out a block on any bus, an input's sound late
         // at its mixer, so single blocks are not judged).
         Assert.InRange(stay, -1, 1 + starvedMs("aux1"));
-        Assert.InRange(part, -1, BusAudio.Block.TotalMilliseconds + 1 + OpusPrimingMs + starvedMs("program"));
-        foreach (var (bus, r) in new[] { ("aux1", aux1), ("program", program) })
-            Assert.InRange(r.Audio.Since(from).Sum(c => (double)c.Samples.Length) / r.Audio.Channels / r.Audio.Rate, 2.5 - starvedMs(bus) / 1000, 10);
+        // Where the machine did not deliver, all the sound the bus dropped late: the new chain, held at its tee while the
+        // bus moves, comes later still where a starved machine already ran it late, and its blocks are dropped late with
+        // its thread on no run queue (at 0.3 core with the control thread held: a 560 ms hole, 100 ms of it for want of
+        // CPU). A block lost at the seam is counted nowhere.
+        var after = await h.Mixer.GetSoundDroppedLateAsync();
+        double DroppedMs(string bus) => (after[bus].Dropped - droppedLate[bus].Dropped).TotalMilliseconds;
+        output.WriteLine($"dropped late in all: aux1 {DroppedMs("aux1"):F0} ms, program {DroppedMs("program"):F0} ms");
+        void Parts(Func<string, double> excused)
+        {
+            Assert.InRange(part, -1, BusAudio.Block.TotalMilliseconds + 1 + OpusPrimingMs + excused("program"));
+            foreach (var (bus, r) in new[] { ("aux1", aux1), ("program", program) })
+                Assert.InRange(r.Audio.Since(from).Sum(c => (double)c.Samples.Length) / r.Audio.Channels / r.Audio.Rate, 2.5 - excused(bus) / 1000, 10);
+        }
+        DeliveryVerdict.Judge(output, machine, strict: () => Parts(starvedMs), live: () => Parts(DroppedMs));
         foreach (var (bus, w) in new[] { ("aux1", aux1.Audio.Latest(TimeSpan.FromSeconds(2))), ("program", program.Audio.Latest(TimeSpan.FromSeconds(1))) })
             DeliveryVerdict.Judge(output, machine, strict: () => Assert.InRange(w.Steady(b => b.RmsDb()), A.ToneRmsDb - 1.5, A.ToneRmsDb + 1.5),
                 live: () => AssertLive(w, bus, A, 0));
