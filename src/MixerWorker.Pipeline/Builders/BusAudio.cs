@@ -152,6 +152,13 @@ internal sealed class BusAudio : IDisposable
         return ProbeReturn.Ok;
     }
 
+    /// <summary>
+    /// Holds the chain's thread at the tee, before its next block is counted (<see cref="EncodedEndNs"/>) or handed to
+    /// any bus, until disposed: a bus moving here reads where the sound ends and takes its branch with no block passing
+    /// in between. Control thread, disposed in the same call (every bus on the chain waits meanwhile).
+    /// </summary>
+    internal IDisposable HoldAtTee() => _graph.AddProbe(_teeSink, ProbeType.Block | ProbeType.Buffer | ProbeType.BufferList, _ => ProbeReturn.Ok);
+
     /// <summary>Runs <paramref name="watcher"/> for each encoded block as it reaches the tee, on the chain's thread (<see cref="EncodedEndNs"/>). Control thread.</summary>
     internal void Watch(Action watcher) => _encodedWatchers = [.. _encodedWatchers, watcher];
 

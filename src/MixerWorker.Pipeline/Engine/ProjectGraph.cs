@@ -642,6 +642,27 @@ internal sealed class ProjectGraph(
         });
     }
 
+    /// <summary>
+    /// Tells <paramref name="onReading"/> of each reading of the meter of the mix chain <paramref name="bus"/> hears now,
+    /// every sample its limiter lets through to the encoder, on the chain's thread (tests: a limit that holds for every block).
+    /// </summary>
+    internal IDisposable WatchSoundMeter(string bus, Action<LevelReading> onReading)
+    {
+        graph.AssertOwnerThread();
+        var chain = _buses[bus].Branch.Sound.Current ?? throw new InvalidOperationException($"bus {bus} hears no mix chain");
+        chain.Listen(onReading);
+        return new MeterWatch(() => control.Post(() => chain.Unlisten(onReading)));
+    }
+
+    private sealed class MeterWatch(Action stop) : IDisposable
+    {
+        private int _stopped;
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _stopped, 1) == 0) stop();
+        }
+    }
+
     /// <summary>Blocks a bus's muxer's source pad on its next buffer until the muxer stops (tests: a muxer stuck for good).</summary>
     internal IDisposable StopMuxer(string bus)
     {
@@ -694,6 +715,16 @@ internal sealed class ProjectGraph(
             first.Dispose();
             then.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Holds the control thread for <paramref name="hold"/> each time <paramref name="bus"/> moves between mix chains,
+    /// after it left the old one and before it takes the new one's branch (tests: a control thread a loaded machine held there).
+    /// </summary>
+    internal void HoldMovesBetweenChains(string bus, TimeSpan hold)
+    {
+        graph.AssertOwnerThread();
+        _buses[bus].Branch.Sound.BetweenChains = () => Thread.Sleep(hold);
     }
 
     /// <summary>Per bus, the sound dropped late so far, and of it what was dropped for want of CPU (<see cref="LatenessGuard.AudioStarvedNs"/>; tests).</summary>

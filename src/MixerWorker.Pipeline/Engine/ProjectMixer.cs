@@ -220,8 +220,15 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>Tells <paramref name="onBlock"/> whether each block of sound reaching <paramref name="bus"/>, or with <paramref name="atMuxer"/> its muxer, is the bus's alone (internal: tests).</summary>
     internal Task<IDisposable> WatchSoundAsync(string bus, bool atMuxer, Action<bool> onBlock) => _control.Invoke(() => _project.WatchSound(bus, atMuxer, onBlock));
 
+    /// <summary>Tells <paramref name="onReading"/> of each reading of the meter of the sound <paramref name="bus"/> hears, what its encoder gets (internal: tests).</summary>
+    internal Task<IDisposable> WatchSoundMeterAsync(string bus, Action<AudioLevel> onReading) =>
+        _control.Invoke(() => _project.WatchSoundMeter(bus, r => onReading(new AudioLevel(r.PeakDb, r.RmsDb))));
+
     /// <summary>Tells <paramref name="onRequest"/> of each keyframe request reaching <paramref name="bus"/>'s encoder or, with <paramref name="atMuxer"/>, its muxer (internal: tests).</summary>
     internal Task<IDisposable> WatchKeyFrameRequestsAsync(string bus, bool atMuxer, Action onRequest) => _control.Invoke(() => _project.WatchKeyFrameRequests(bus, atMuxer, onRequest));
+
+    /// <summary>Holds the control thread each time <paramref name="bus"/> moves between mix chains, between leaving one and taking the other (internal: tests).</summary>
+    internal Task HoldMovesBetweenChainsAsync(string bus, TimeSpan hold) => _control.Invoke(() => _project.HoldMovesBetweenChains(bus, hold));
 
     /// <summary>Holds the mix chain <paramref name="bus"/> hears on its thread, once, for <paramref name="hold"/> (internal: tests hold a chain back as a stuck muxer would).</summary>
     internal Task<IDisposable> HoldSoundChainAsync(string bus, TimeSpan hold) => _control.Invoke(() => _project.HoldSoundChain(bus, hold));

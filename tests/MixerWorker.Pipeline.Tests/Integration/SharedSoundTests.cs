@@ -1,4 +1,5 @@
 using MixerWorker.Pipeline.Builders;
+using MixerWorker.Pipeline.Engine;
 using MixerWorker.Pipeline.Scene;
 using MixerWorker.Testbed.Audio;
 using MixerWorker.Testbed.Feeds;
@@ -112,11 +113,23 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
         await HearsAsync(aux1, "aux1", B, -6);
         await HearsAsync(program, "program", B);
         await ChainsAsync(h, 3, "after a gain on aux1 alone");
-        // Every bus's sound meter reads its own chain: aux1 6 dB below program.
+        // Every bus's sound meter reads its own chain: aux1 6 dB below program. Each meter's median over ten snapshots:
+        // on a machine short of CPU one reading may cover a block its mixer made without the input's late sound
+        // (lower), and one taken while a chain's thread waited reads as silence.
         await Task.Delay(TimeSpan.FromMilliseconds(300));
-        var meters = h.Mixer.GetMeters().Buses;
-        output.WriteLine($"meters: program {meters["program"]}, aux1 {meters["aux1"]}, aux2 {meters["aux2"]}");
-        Assert.InRange(meters["program"].RmsDb - meters["aux1"].RmsDb, 4.5, 7.5);
+        var snapshots = new List<IReadOnlyDictionary<string, AudioLevel>>();
+        var from = MachineShare.NowWithProbes();
+        for (var i = 0; i < 10; i++)
+        {
+            snapshots.Add(h.Mixer.GetMeters().Buses);
+            await Task.Delay(TimeSpan.FromMilliseconds(100));
+        }
+        var machine = MachineShare.Since(from);
+        double Median(string bus) => snapshots.Select(m => m[bus].RmsDb).Order().ElementAt(snapshots.Count / 2);
+        output.WriteLine($"meters (RMS, medians of {snapshots.Count}): program {Median("program"):F1}, aux1 {Median("aux1"):F1}, aux2 {Median("aux2"):F1} dBFS; "
+            + $"program less aux1 {string.Join(" ", snapshots.Select(m => $"{m["program"].RmsDb - m["aux1"].RmsDb:F1}"))}");
+        DeliveryVerdict.Judge(output, machine, strict: () => Assert.InRange(Median("program") - Median("aux1"), 4.5, 7.5),
+            live: () => Assert.True(Median("program") > Median("aux1"), $"aux1's meter ({Median("aux1"):F1} dBFS) is not below program's ({Median("program"):F1})"));
         Assert.True(program.Connections == 1, program.ConnectionReport);
         Assert.True(aux1.Connections == 1, aux1.ConnectionReport);
         // Moving between chains is no fault: each muxer kept its sound stream as it was.
@@ -180,13 +193,23 @@ public sealed class SharedSoundTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_bus_that_stays_on_the_chain_hears_no_break_when_another_bus_parts_and_the_one_that_parts_at_most_a_block()
+    public Task A_bus_that_stays_on_the_chain_hears_no_break_when_another_bus_parts_and_the_one_that_parts_at_most_a_block() => PartsAsync(null);
+
+    [Fact]
+    public Task A_bus_that_parts_while_the_control_thread_is_held_between_chains_loses_no_block_of_the_new_one() =>
+        // Held shorter than sound may be late at the muxer (two frames), so the new chain, held meanwhile, drops nothing.
+        PartsAsync(TimeSpan.FromMilliseconds(50));
+
+    // Program parts from the chain it shares with aux1 and aux2; with `heldBetweenChains`, the control thread is held that
+    // long as it moves program, after it left the shared chain and before it takes the new one's branch.
+    private async Task PartsAsync(TimeSpan? heldBetweenChains)
     {
         var scene = ThreeOnA;
         DeliveryVerdict.Calibrate(output);
         await using var h = await StartShowAsync(output, scene, [A, B]);
         var (program, aux1) = await SoundingAsync(h);
         await HearsAsync(aux1, "aux1", A);
+        if (heldBetweenChains is { } hold) await h.Mixer!.HoldMovesBetweenChainsAsync("program", hold);
 
         // A fixed mix of A on program alone hears what it heard, at the same level, from a chain of its own.
         var from = DateTimeOffset.UtcNow;
