@@ -133,4 +133,87 @@ public class GapAsideTests
             pipeline.SetState(State.Null);
         }
     }
+    /// <summary>
+    /// A bus's encoder output: its thread pushes pictures, and the gap thread pushes gaps through the
+    /// same pad. After each picture, from the probe on the next pad (the muxer's, as BusBranch.OnToMux does),
+    /// a gap is asked for behind it. Here the gap thread's push is under way when the first picture's ends,
+    /// and the second picture's push begins before the gap thread's ends, so the pad never goes idle
+    /// between the two pictures. Asked for with an idle probe each (as they were), both gaps' probes
+    /// waited on the pad when the second picture's push ended: the first's callback pushed its gap while
+    /// the second's probe was there, and GStreamer made that push wait for the callback it ran in; the
+    /// pictures stopped for good. The gaps go by the gap thread, each behind its picture, and the pictures go on.
+    /// </summary>
+    [Fact]
+    public async Task Gaps_behind_pictures_on_a_pad_the_gap_thread_also_pushes_through_never_stop_the_pictures()
+    {
+        GstRuntime.Init();
+        using var pipeline = Element.NewPipeline();
+        using var src = Element.Make("videotestsrc", "twogaps.src");
+        using var caps = ElementFactory.CapsFilter("twogaps.caps", "video/x-raw,width=64,height=36,framerate=4/1");
+        using var identity = Element.Make("identity", "twogaps.identity");
+        using var sink = Element.Make("fakesink", "twogaps.sink");
+        src.Set("is-live", true);
+        sink.Set("sync", false);
+        ElementFactory.AddChain(pipeline, [src, caps, identity, sink]);
+        using var identityOut = identity.StaticPad("src");
+        using var sinkPad = sink.StaticPad("sink");
+
+        const ulong behind = 1_000_000; // a gap's PTS: its picture's and 1 ms
+        var seen = new ConcurrentQueue<(bool Gap, ulong Pts)>();
+        var pictures = 0;
+        var gapHeld = 0;
+        using var gapThreadIn = new ManualResetEventSlim(false);
+        using var release = new ManualResetEventSlim(false);
+        using var picture = new SemaphoreSlim(0);
+        using var probe = Callbacks.AddProbe(sinkPad, ProbeType.Buffer, info =>
+        {
+            if (info.BufferPts is not { } pts) return ProbeReturn.Ok;
+            seen.Enqueue((info.DataSize == 0, pts));
+            if (info.DataSize == 0)
+            {
+                // The gap thread's first push, inside the sink's chain: held until the next picture's push has begun.
+                if (Interlocked.Exchange(ref gapHeld, 1) == 0)
+                {
+                    gapThreadIn.Set();
+                    release.Wait(TimeSpan.FromSeconds(5));
+                }
+                return ProbeReturn.Ok;
+            }
+            identityOut.SendGapAside(pts + behind, 0);
+            if (Interlocked.Increment(ref pictures) == 1)
+            {
+                // A gap from another thread (the sound's, OnSoundToMux), whose push through the pad begins now and
+                // goes on past this picture's: the first picture's push does not end with the pad idle.
+                identityOut.SendGapAside(1, 0);
+                Thread.Sleep(300);
+            }
+            picture.Release();
+            return ProbeReturn.Ok;
+        });
+        try
+        {
+            Assert.NotEqual(StateChange.Failure, pipeline.SetState(State.Playing));
+            Assert.True(gapThreadIn.Wait(TimeSpan.FromSeconds(10)), "no gap reached the sink");
+            // The second picture is due 250 ms after the first, its push waiting for the sink's stream lock.
+            await Task.Delay(600);
+            release.Set();
+
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(4);
+            while (Volatile.Read(ref pictures) < 8 && DateTime.UtcNow < deadline) await Task.Delay(20);
+            Assert.True(Volatile.Read(ref pictures) >= 8, $"the pictures stopped after {Volatile.Read(ref pictures)}");
+
+            // Every gap behind a picture arrived after that picture; at least the later ones arrived at all
+            // (a gap still waiting when a later one comes goes with the later one).
+            var order = seen.ToArray();
+            var gaps = order.Select((b, i) => (b, i)).Where(x => x.b.Gap && x.b.Pts > behind).ToArray();
+            Assert.True(gaps.Length >= 2, $"{gaps.Length} gaps behind pictures arrived");
+            foreach (var (gap, at) in gaps)
+                Assert.Contains((false, gap.Pts - behind), order[..at]);
+        }
+        finally
+        {
+            release.Set();
+            pipeline.SetState(State.Null);
+        }
+    }
 }
