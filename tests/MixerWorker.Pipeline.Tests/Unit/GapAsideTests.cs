@@ -85,17 +85,8 @@ public class GapAsideTests
     [Fact]
     public async Task A_gap_meant_for_after_a_push_on_an_idle_pad_arrives_and_never_holds_the_pad()
     {
-        GstRuntime.Init();
-        using var pipeline = Element.NewPipeline();
-        using var src = Element.Make("videotestsrc", "idlegap.src");
-        using var caps = ElementFactory.CapsFilter("idlegap.caps", "video/x-raw,width=64,height=36,framerate=4/1");
-        using var identity = Element.Make("identity", "idlegap.identity");
-        using var sink = Element.Make("fakesink", "idlegap.sink");
-        src.Set("is-live", true);
-        sink.Set("sync", false);
-        ElementFactory.AddChain(pipeline, [src, caps, identity, sink]);
-        using var identityOut = identity.StaticPad("src");
-        using var sinkPad = sink.StaticPad("sink");
+        using var chain = new LiveChain("idlegap");
+        var (pipeline, identityOut, sinkPad) = (chain.Pipeline, chain.IdentityOut, chain.SinkPad);
         // Any other probe on the pad (another gap waiting, a watcher): only then does a push go through the
         // probes, where GStreamer makes it wait for an idle callback running from gst_pad_add_probe.
         using var other = Callbacks.AddProbe(identityOut, ProbeType.Buffer, _ => ProbeReturn.Ok);
@@ -146,17 +137,8 @@ public class GapAsideTests
     [Fact]
     public async Task Gaps_behind_pictures_on_a_pad_the_gap_thread_also_pushes_through_never_stop_the_pictures()
     {
-        GstRuntime.Init();
-        using var pipeline = Element.NewPipeline();
-        using var src = Element.Make("videotestsrc", "twogaps.src");
-        using var caps = ElementFactory.CapsFilter("twogaps.caps", "video/x-raw,width=64,height=36,framerate=4/1");
-        using var identity = Element.Make("identity", "twogaps.identity");
-        using var sink = Element.Make("fakesink", "twogaps.sink");
-        src.Set("is-live", true);
-        sink.Set("sync", false);
-        ElementFactory.AddChain(pipeline, [src, caps, identity, sink]);
-        using var identityOut = identity.StaticPad("src");
-        using var sinkPad = sink.StaticPad("sink");
+        using var chain = new LiveChain("twogaps");
+        var (pipeline, identityOut, sinkPad) = (chain.Pipeline, chain.IdentityOut, chain.SinkPad);
 
         const ulong behind = 1_000_000; // a gap's PTS: its picture's and 1 ms
         var seen = new ConcurrentQueue<(bool Gap, ulong Pts)>();
@@ -214,6 +196,38 @@ public class GapAsideTests
         {
             release.Set();
             pipeline.SetState(State.Null);
+        }
+    }
+
+    /// <summary>A live source at 4 pictures a second → identity → a sink that takes them at once.</summary>
+    private sealed class LiveChain : IDisposable
+    {
+        private readonly Element _src, _caps, _identity, _sink;
+        internal Element Pipeline { get; }
+        /// <summary>The pad pictures are pushed through, where gaps go too.</summary>
+        internal Pad IdentityOut { get; }
+        internal Pad SinkPad { get; }
+
+        internal LiveChain(string name)
+        {
+            GstRuntime.Init();
+            Pipeline = Element.NewPipeline();
+            _src = Element.Make("videotestsrc", $"{name}.src");
+            _caps = ElementFactory.CapsFilter($"{name}.caps", "video/x-raw,width=64,height=36,framerate=4/1");
+            _identity = Element.Make("identity", $"{name}.identity");
+            _sink = Element.Make("fakesink", $"{name}.sink");
+            _src.Set("is-live", true);
+            _sink.Set("sync", false);
+            ElementFactory.AddChain(Pipeline, [_src, _caps, _identity, _sink]);
+            IdentityOut = _identity.StaticPad("src");
+            SinkPad = _sink.StaticPad("sink");
+        }
+
+        public void Dispose()
+        {
+            SinkPad.Dispose();
+            IdentityOut.Dispose();
+            foreach (var e in new[] { _sink, _identity, _caps, _src, Pipeline }) e.Dispose();
         }
     }
 }
