@@ -44,8 +44,8 @@ public sealed class CompositorPacerTests(ITestOutputHelper output)
         var perFrame = (double)sleeps / Math.Max(1, frames);
         output.WriteLine($"compositor thread {thread}: {sleeps} sleeps over {frames} frames, {perFrame:F2} a frame");
         Assert.True(frames >= 45, $"the bus made {frames} frames in 3 s");
-        // Woken by each buffer, it slept 4.5-5.5 times a frame here; waiting for the inputs, about once (its wait),
-        // and more only where an input came after the aggregator's deadline or a lock was contended.
+        // Woken by each buffer, it slept about 6 times a frame here; waiting for the inputs, 1.4 (its wait once a frame,
+        // more where an input came after the deadline or a lock was contended).
         Assert.True(perFrame < 2.5, $"the compositor's thread slept {perFrame:F2} times a frame");
     }
 
