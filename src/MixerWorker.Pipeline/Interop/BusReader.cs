@@ -10,8 +10,7 @@ internal sealed record BusMessage(
     string Text,           // error/warning text, or the structure of an element message
     string? Debug,
     State? NewState = null,
-    string? StructureName = null,
-    LevelReading? Level = null);
+    string? StructureName = null);
 
 /// <summary>
 /// The bus thread: pops messages without a GLib main loop and hands copies to one handler. It never
@@ -74,9 +73,6 @@ internal sealed class BusReader : IDisposable
                 return new BusMessage(type, path, "", null, (State)newState);
             case MessageType.Element or MessageType.Application:
                 var s = Native.gst_message_get_structure(msg);
-                // Meters post ten times a second per input and bus: read the numbers, skip the text form.
-                if (type == MessageType.Element && s != 0 && NativeString.Borrowed(Native.gst_structure_get_name(s)) == LevelMessage.StructureName)
-                    return new BusMessage(type, path, "", null, StructureName: LevelMessage.StructureName, Level: LevelMessage.Read(s));
                 return new BusMessage(type, path, s == 0 ? "" : NativeString.Owned(Native.gst_structure_to_string(s)) ?? "", null,
                     StructureName: s == 0 ? null : NativeString.Borrowed(Native.gst_structure_get_name(s)));
             default:

@@ -208,7 +208,7 @@ internal static partial class Native
     internal static partial void g_value_set_boolean(nint value, [MarshalAs(UnmanagedType.I4)] bool v);
 }
 
-// Audio: lip-sync offsets and reading `level` element messages.
+// Audio: lip-sync offsets.
 internal static partial class Native
 {
     // Shifts the running time of everything that leaves (or enters) the pad; takes effect with the
@@ -220,11 +220,8 @@ internal static partial class Native
     // message is unref'd and never unset or free it.
     [LibraryImport("libgstreamer-1.0.so.0", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint gst_structure_get_value(nint structure, string field);
-    // N: the boxed pointer stays owned by the GValue (level's peak/rms are GValueArray, G_TYPE_VALUE_ARRAY).
+    // N: the boxed pointer stays owned by the GValue.
     [LibraryImport("libgobject-2.0.so.0")] internal static partial nint g_value_get_boxed(nint value);
-    [LibraryImport("libgobject-2.0.so.0")] internal static partial double g_value_get_double(nint value);
-    // GValueArray is deprecated in GLib but it is what `level` posts; its type id is registered at run time.
-    [LibraryImport("libgobject-2.0.so.0")] internal static partial nint g_value_array_get_type();
 
     [LibraryImport("libgstreamer-1.0.so.0")] [return: MarshalAs(UnmanagedType.I4)]
     internal static partial bool gst_mini_object_is_writable(nint obj);
