@@ -44,7 +44,7 @@ public sealed class ProjectMixer : IProjectMixer
         _graph = new Graph(scene.Project, e => _log.LogError(e, "a GStreamer callback failed"), () => _control.IsCurrent);
         _project = new ProjectGraph(_graph, _control, options, encoders, backends, _meters, redactor, publish, logger);
         _router = new BusMessageRouter(_project, redactor, logger);
-        _busReader = new BusReader(_graph.Pipeline, $"bus:{scene.Project}", m => _control.Post(() => _router.Route(m)), _log);
+        _busReader = new BusReader(_graph.Pipeline, m => _control.Post(() => _router.Route(m)), _log);
     }
 
     /// <summary>

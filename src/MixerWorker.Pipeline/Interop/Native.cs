@@ -118,7 +118,6 @@ internal static partial class Native
     // caps: N (the query's own, 0 when it has none).
     [LibraryImport(Gst)] internal static partial void gst_query_parse_allocation(nint query, out nint caps, [MarshalAs(UnmanagedType.I4)] out bool needPool);
     [LibraryImport(Gst)] internal static partial nint gst_structure_get_name(nint structure); // N string
-    [LibraryImport(Gst)] internal static partial nint gst_structure_to_string(nint structure); // F string
 
     // ---- events, buffers, samples
     [LibraryImport(Gst)] internal static partial nint gst_event_new_eos(); // F (consumed by send_event)
@@ -143,11 +142,15 @@ internal static partial class Native
 
     // ---- bus and messages
     [LibraryImport(Gst)] internal static partial nint gst_bus_timed_pop_filtered(nint bus, ulong timeout, int types); // F
+    [LibraryImport(Gst)] [return: MarshalAs(UnmanagedType.I4)]
+    internal static partial bool gst_bus_have_pending(nint bus);
+    // The handler runs on whichever thread posts, before the message is queued; it returns a GstBusSyncReply
+    // (0 drop, 1 pass) and must not keep the message. notify frees userData once no post can call it again.
+    [LibraryImport(Gst)] internal static unsafe partial void gst_bus_set_sync_handler(nint bus,
+        delegate* unmanaged<nint, nint, nint, int> handler, nint userData, delegate* unmanaged<nint, void> notify);
     [LibraryImport(Gst)] internal static partial void gst_message_unref(nint message);
     [LibraryImport(Gst)] internal static partial void gst_message_parse_error(nint message, out nint error, out nint debug); // F, F
     [LibraryImport(Gst)] internal static partial void gst_message_parse_warning(nint message, out nint error, out nint debug); // F, F
-    [LibraryImport(Gst)] internal static partial void gst_message_parse_state_changed(nint message, out int oldState, out int newState, out int pending);
-    [LibraryImport(Gst)] internal static partial nint gst_message_get_structure(nint message); // N
     [LibraryImport(Gst)] internal static partial nint gst_message_new_application(nint src, nint structure); // F; takes the structure
     [LibraryImport(Gst, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint gst_structure_new_empty(string name); // F

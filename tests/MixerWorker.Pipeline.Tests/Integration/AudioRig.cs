@@ -45,7 +45,7 @@ internal sealed class AudioRig : IDisposable
     internal AudioRig(BusDefinition bus, string[] soundless, params Tone[] tones)
     {
         MediaTestLock.Acquire(TimeSpan.FromMinutes(3));
-        _busReader = new BusReader(Pipeline, "bus:audio-rig", _ => { });
+        _busReader = new BusReader(Pipeline, _ => { });
         foreach (var name in soundless) Inputs[name] = new InputBranch(Graph, name, Jitter, Meter(InputMeterName(name)));
         foreach (var tone in tones)
         {
