@@ -284,12 +284,12 @@ public sealed class StarvationTests(ITestOutputHelper output)
         Assert.True(stalls.All(s => s.Stalls == 0), $"a bus stalled and was rebuilt: {string.Join(", ", stalls)}; {starved}");
         // Program first: it delivers at least as many frames as any AUX bus, and more than one that
         // shed frames while measured (the first drop can be a passing one: then every bus keeps 30 fps,
-        // and the readers' windows, cleared one after the other, may hold a frame more or less each:
-        // 1200 against 1201 failed a run).
+        // and the readers' windows, cleared one after the other and read one after the other, may hold a frame
+        // more or less at each end: 1200 against 1201 and 1201 against 1203 failed runs).
         foreach (var aux in BusNames.Skip(1))
         {
             var (p, a) = (reports["program"], reports[aux]);
-            Assert.True(a.DeliveredFps >= 28 ? p.OutputFrames + 1 >= a.OutputFrames : p.OutputFrames > a.OutputFrames,
+            Assert.True(a.DeliveredFps >= 28 ? p.OutputFrames + 2 >= a.OutputFrames : p.OutputFrames > a.OutputFrames,
                 $"program delivered {p.OutputFrames} frames, {aux} {a.OutputFrames} ({a.DeliveredFps:0.0} fps); {starved}");
         }
     }
