@@ -200,7 +200,9 @@ internal sealed class BusBranch : IDisposable
     // once every stream has one, the earliest first, so while the bus sheds, its sound would wait at
     // the muxer for the next picture (up to half a second, its pictures' gap). Told that the stream
     // has nothing until then, it writes the sound up to there at once. Where the pictures stand is
-    // kept for the sound's own gaps (OnSoundToMux).
+    // kept for the sound's own gaps (OnSoundToMux). The gap goes by the gap thread, as the sound's own
+    // gaps through this pad do (LiveTime.SendGapAside): a pad pushed by two threads must hold no idle
+    // probe, GStreamer can leave either waiting there for good (LiveTime.SendGapAfterThisPush).
     private ProbeReturn OnToMux(ProbeInfo info)
     {
         if (!_soundAtMux)
@@ -216,7 +218,7 @@ internal sealed class BusBranch : IDisposable
         Leaving.ToMux(runningTime);
         if (Guard.NothingAfter(runningTime) is { } gap)
         {
-            _encoderOutput.SendGapAfterThisPush(pts + gap.FromNs, gap.DurationNs);
+            _encoderOutput.SendGapAside(pts + gap.FromNs, gap.DurationNs);
             Guard.ToMux(runningTime + gap.FromNs);
         }
         return ProbeReturn.Ok;

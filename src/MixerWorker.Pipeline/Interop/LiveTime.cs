@@ -39,6 +39,11 @@ internal static unsafe class LiveTime
     /// like any buffer: a GAP event would be turned into that buffer on the aggregator's own thread,
     /// which then waits for room in the pad's queue that only it can make. On a pad found idle (no push
     /// under way) it goes as <see cref="SendGapAside"/> sends it.
+    /// Only for a pad that one thread pushes through: the gap is pushed from an idle probe's callback,
+    /// and GStreamer (1.22 to 1.26) holds every push through a pad with any probe while an idle callback
+    /// runs on it, and wakes the pushes held only when a probe comes or goes, not when that callback
+    /// returns. A second thread's push held there waits until the next probe, and a callback whose
+    /// pad holds another probe (the second thread's gap still to come) waits in its own push for itself.
     /// </summary>
     internal static void SendGapAfterThisPush(this Pad srcPad, ulong pts, ulong durationNs)
     {
@@ -50,14 +55,17 @@ internal static unsafe class LiveTime
     }
 
     /// <summary>
-    /// The same gap, pushed through <paramref name="srcPad"/> by a thread of its own, for a thread
-    /// that feeds another stream into the same aggregator (a bus's sound into its muxer): that thread
-    /// must never wait for the aggregator's pad. The thread pushing through <paramref name="srcPad"/>
-    /// holds that pad's stream lock while it waits for room in its queue, and the room comes only once
-    /// the aggregator has the other stream's next data: pushed by the other stream's thread, the gap
-    /// would wait for that lock and the data behind it would never come (mpegtsmux has no live timeout).
-    /// A gap still waiting when another comes for the same pad is replaced by it (the later one tells
-    /// all the earlier one did).
+    /// The same gap, pushed through <paramref name="srcPad"/> by a thread of its own, for a pad that more
+    /// than one thread pushes through, or for a thread that feeds another stream into the same aggregator
+    /// (a bus's sound into its muxer): that thread must never wait for the aggregator's pad. The thread
+    /// pushing through <paramref name="srcPad"/> holds that pad's stream lock while it waits for room in
+    /// its queue, and the room comes only once the aggregator has the other stream's next data: pushed by
+    /// the other stream's thread, the gap would wait for that lock and the data behind it would never come
+    /// (mpegtsmux has no live timeout). Called from a probe on the aggregator's pad while a buffer goes in,
+    /// the gap follows that buffer: the probe runs under the pad's stream lock, which the gap's push takes.
+    /// No probe of ours waits on the pad (<see cref="SendGapAfterThisPush"/> says why that matters). A gap
+    /// still waiting when another comes for the same pad goes with the one that reaches further (it tells
+    /// all the other did).
     /// </summary>
     internal static void SendGapAside(this Pad srcPad, ulong pts, ulong durationNs) =>
         QueueAside(Native.gst_object_ref(srcPad.Handle), NewGap(pts, durationNs));
@@ -69,8 +77,13 @@ internal static unsafe class LiveTime
         {
             if (Aside.TryGetValue(pad, out var older))
             {
-                Native.gst_mini_object_unref(older);
                 Native.gst_object_unref(pad);
+                if (End(older) > End(gap))
+                {
+                    Native.gst_mini_object_unref(gap);
+                    return;
+                }
+                Native.gst_mini_object_unref(older);
             }
             Aside[pad] = gap;
             if (AsideThread is null)
@@ -111,6 +124,8 @@ internal static unsafe class LiveTime
         }
     }
 
+    private static ulong End(nint gap) => Abi.Read<ulong>(gap, Abi.BufferPtsOffset) + Abi.Read<ulong>(gap, Abi.BufferDurationOffset);
+
     private static nint NewGap(ulong pts, ulong durationNs)
     {
         var gap = Native.gst_buffer_new();
@@ -129,8 +144,7 @@ internal static unsafe class LiveTime
         Native.gst_pad_remove_probe(pad, Abi.Read<nuint>(info, Abi.ProbeInfoIdOffset));
         // Found idle when the probe was added, GStreamer calls it at once, from gst_pad_add_probe, and
         // holds every push through the pad that meets a probe until it returns: this one's too, for good,
-        // should the pad have any other probe (likely the AUX bus that stopped under deep starvation: its
-        // encoder's thread and the gap thread both waited there; docs/architecture.md). The gap goes aside.
+        // should the pad have any other probe. The gap goes aside.
         if (((ProbeType)Abi.Read<int>(info, Abi.ProbeInfoTypeOffset) & ProbeType.Push) == 0)
         {
             QueueAside(target, buffer);
