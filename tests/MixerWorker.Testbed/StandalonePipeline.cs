@@ -11,10 +11,10 @@ internal sealed class StandalonePipeline : IDisposable
 
     internal Element Pipeline { get; } = Element.NewPipeline();
 
-    internal StandalonePipeline(string name)
+    internal StandalonePipeline()
     {
         GstRuntime.Init();
-        _bus = new BusReader(Pipeline, $"bus:{name}", m =>
+        _bus = new BusReader(Pipeline, m =>
         {
             if (m.Type is MessageType.Error or MessageType.Eos)
                 lock (_errors) _errors.Add(m.Type == MessageType.Eos ? "end of stream" : $"{m.SourcePath}: {m.Text} {m.Debug}");

@@ -33,6 +33,7 @@ internal sealed class BoxBranch : IDisposable
     private readonly ScalerPool _scalers;
     private readonly Element _sourceTee;
     private readonly Element _compositor;
+    private readonly CompositorPacer? _pacer;
     private readonly Element _bin;
     private readonly Element _clip;
     private readonly Element? _border, _label;
@@ -104,9 +105,11 @@ internal sealed class BoxBranch : IDisposable
     /// <param name="fps">The bus's frame rate, which the box lets pictures in at.</param>
     /// <param name="clipAt">Where a wipe cuts the box's pictures (<see cref="ClipAt"/>); null for a box never wiped.</param>
     /// <param name="clipping">Cut from the first picture on (a box made for a wipe), see <see cref="StartClipping"/>.</param>
+    /// <param name="pacer">Has the compositor wait for this box's pictures (a bus's box; not a multiview tile).</param>
     internal BoxBranch(Graph graph, ScalerPool scalers, string busName, int id, Box box, Element sourceTee, Element compositor, int fps, TileDecoration? tile = null,
-        Func<BoxBranch, ulong, Crop?>? clipAt = null, bool clipping = false)
+        Func<BoxBranch, ulong, Crop?>? clipAt = null, bool clipping = false, CompositorPacer? pacer = null)
     {
+        _pacer = pacer;
         ClipAt = clipAt;
         _graph = graph;
         _scalers = scalers;
@@ -163,6 +166,7 @@ internal sealed class BoxBranch : IDisposable
         graph.Add(_bin);
         _mixPad = compositor.RequestPad("sink_%u");
         _mixPad.SetNumber("alpha", 0.0); // hidden until the director places it
+        pacer?.Track(_mixPad);
         _binSrc.Link(_mixPad);
         _bin.SyncStateWithParent();
         Resize(box);
@@ -461,6 +465,7 @@ internal sealed class BoxBranch : IDisposable
     {
         // Removing a probe does not wait for a call in flight: the clip sink pad it reads stays
         // ours until the branch has stopped streaming.
+        _pacer?.Untrack(_mixPad);
         _clipProbe?.Dispose();
         _qosBoundary.Dispose();
         _picker.Dispose();

@@ -6,7 +6,7 @@ namespace MixerWorker.Pipeline.Builders;
 /// <summary>
 /// The sound of one or more buses: live silence → audiomixer (one pad per heard input, <see cref="AudioBranch"/>)
 /// → 48 kHz stereo float → master gain → limiter (<see cref="PeakLimiter"/>) and meter
-/// (<see cref="BusMeter"/>), both in one probe → Opus or AAC → a tee, from which each bus that hears
+/// (<see cref="SoundMeter"/>), both in one probe → Opus or AAC → a tee, from which each bus that hears
 /// this mix takes it into its muxer (<see cref="SoundFeed"/>). Buses whose sound is the same share
 /// one (<see cref="AudioSharing"/>). The live silence and force-live keep the mix running on the clock
 /// when no input sends audio, and an input that has never sent any is not waited for, so a silent or
@@ -55,7 +55,7 @@ internal sealed class BusAudio : IDisposable
     private readonly Element[] _elements;
     private readonly Element _master;
     private readonly PeakLimiter _peakLimiter = new(2, 48000, LimiterCeiling, TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(150));
-    private readonly BusMeter _meter;
+    private readonly SoundMeter _meter;
     // Who reads the meter: every bus hearing the chain. Replaced whole on the control thread.
     private volatile Action<LevelReading>[] _listeners = [];
     // Who is told of each encoded block: buses waiting to move here (SoundFeed). Replaced whole on the control thread.
@@ -112,7 +112,7 @@ internal sealed class BusAudio : IDisposable
         tee.Set("allow-not-linked", true);
         _elements = [silence, silenceCaps, Mixer, mixCaps, _master, aconv, .. encoded, tee];
         ElementFactory.AddChain(graph, _elements);
-        _meter = new BusMeter(2, 48000, ElementFactory.MeterInterval, reading =>
+        _meter = new SoundMeter(2, 48000, ElementFactory.MeterInterval, reading =>
         {
             foreach (var listener in _listeners) listener(reading);
         });

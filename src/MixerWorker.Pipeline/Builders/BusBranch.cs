@@ -60,6 +60,8 @@ internal sealed class BusBranch : IDisposable
 
     /// <summary>The bus's encoder's output, for a test hook watching what reaches it.</summary>
     internal Pad EncoderOutput => _encoderOutput;
+    /// <summary>Has the compositor's thread wait for the next frame's inputs, not on the clock.</summary>
+    internal CompositorPacer Pacer { get; }
     /// <summary>Drops frames rather than let the bus fall behind; reports each episode.</summary>
     internal LatenessGuard Guard { get; }
     /// <summary>How late the bus's pictures leave it, told by its SRT output.</summary>
@@ -132,6 +134,8 @@ internal sealed class BusBranch : IDisposable
         mux.Link(MuxTee);
         Guard = new LatenessGuard(bus.Name, f.Fps, latency.Total);
         Leaving = new OutputLateness(Guard);
+        Pacer = new CompositorPacer(graph, Compositor, f.Fps, () => Guard.Latency, Guard.Makes);
+        Pacer.Track(_backgroundPad);
         _compositorSrc = Compositor.StaticPad("src");
         using (var encoderSink = _encoder[0].StaticPad("sink"))
             _encoderInput = encoderSink.Peer() ?? throw new GstException($"bus {Name}: the encoder is not linked to its tee");
@@ -153,7 +157,7 @@ internal sealed class BusBranch : IDisposable
         Director = new BusDirector(graph, scalers, Compositor, bus, toControlThread, gains =>
         {
             if (Sound.Alone) Sound.Target?.SetInputGains(gains);
-        }, Guard.Makes, Guard.Fallback);
+        }, Guard.Makes, Guard.Fallback, Pacer);
         if (bus.Kind == BusKind.Multiview) Multiview = new MultiviewBoard(graph, scalers, bus.Name, Compositor);
         // Downstream first: a live source started before the aggregator it feeds pushes into an
         // inactive pad, gets FLUSHING, pauses its task for good, and the bus never produces a frame.
@@ -176,7 +180,9 @@ internal sealed class BusBranch : IDisposable
         StageTrace.Note("composited", Name, runningTime, now);
         var verdict = Guard.AtCompositor(runningTime, now);
         if (verdict.SkipUntilNs is { } until) _compositorSrc.SendLateness(runningTime, (long)(until - runningTime));
-        return verdict.Keep ? ProbeReturn.Ok : ProbeReturn.Drop;
+        if (!verdict.Keep) return ProbeReturn.Drop;
+        Pacer.Pushing(runningTime);
+        return ProbeReturn.Ok;
     }
 
     // Compositor streaming thread: a frame about to be encoded.
@@ -302,6 +308,7 @@ internal sealed class BusBranch : IDisposable
     /// </summary>
     internal void StopDownstreamFirst()
     {
+        Pacer.Stop();
         Director.DetachFromSources();
         Multiview?.DetachFromSources();
         Sound.Detach();
@@ -311,6 +318,7 @@ internal sealed class BusBranch : IDisposable
 
     public void Dispose()
     {
+        Pacer.Dispose();
         Director.Dispose();
         Multiview?.Dispose();
         Thumbnail?.Dispose();

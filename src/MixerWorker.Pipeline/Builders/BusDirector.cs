@@ -31,6 +31,7 @@ internal sealed class BusDirector : IDisposable
     private readonly Action<IReadOnlyDictionary<string, double>> _setAudioGains;
     private readonly Func<ulong, bool> _busMakes;
     private readonly Func<ulong, ulong, bool> _busFallback;
+    private readonly CompositorPacer? _pacer;
     private readonly Lock _lock = new();
     private int _nextBoxId;
 
@@ -60,8 +61,10 @@ internal sealed class BusDirector : IDisposable
     internal event Action? TransitionFinished;
 
     internal BusDirector(Graph graph, ScalerPool scalers, Element compositor, BusDefinition bus, Action<Action> toControlThread,
-        Action<IReadOnlyDictionary<string, double>> setAudioGains, Func<ulong, bool> busMakes, Func<ulong, ulong, bool> busFallback)
+        Action<IReadOnlyDictionary<string, double>> setAudioGains, Func<ulong, bool> busMakes, Func<ulong, ulong, bool> busFallback,
+        CompositorPacer? pacer = null)
     {
+        _pacer = pacer;
         _setAudioGains = setAudioGains;
         _busMakes = busMakes;
         _busFallback = busFallback;
@@ -111,7 +114,7 @@ internal sealed class BusDirector : IDisposable
             if (i is not null && spec.Kind == TransitionKind.Move) { movedFrom[j] = i; continue; } // drawn by the outgoing branch it glides from
             if (i is not null) { toBranches[j] = fromBranches[i.Value]; continue; }
             var branch = new BoxBranch(_graph, _scalers, _bus, _nextBoxId++, toBoxes[j], inputs[toBoxes[j].Source].VideoTee, _compositor, _format.Fps,
-                clipAt: ClipFor, clipping: wipe)
+                clipAt: ClipFor, clipping: wipe, pacer: _pacer)
             {
                 OutputGrid = LastFrameTime,
                 BusMakes = _busMakes,

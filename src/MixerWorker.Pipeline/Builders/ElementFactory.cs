@@ -94,19 +94,8 @@ internal static class ElementFactory
         return q;
     }
 
-    /// <summary>How often an input's or bus's meter reads: ten times a second.</summary>
+    /// <summary>How often an input's or bus's meter (<see cref="SoundMeter"/>) reads: ten times a second.</summary>
     internal static readonly TimeSpan MeterInterval = TimeSpan.FromMilliseconds(100);
-
-    /// <summary>A `level` element posting peak and RMS every <see cref="MeterInterval"/> for an input; its
-    /// name (<see cref="ElementName.MeterPart"/> of <paramref name="owner"/>) scopes the messages. A bus
-    /// meters in its limiter's probe instead (<see cref="BusMeter"/>).</summary>
-    internal static Element Meter(ElementName owner)
-    {
-        var level = Element.Make("level", owner.Child(ElementName.MeterPart));
-        level.Set("interval", ClockTime.FromTimeSpan(MeterInterval));
-        level.Set("post-messages", true);
-        return level;
-    }
 
     /// <summary>Adds elements to a bin and links them in order.</summary>
     internal static void AddChain(Element bin, IReadOnlyList<Element> chain)

@@ -36,9 +36,6 @@ internal enum ElementKind
 /// </summary>
 internal readonly record struct ElementName(ElementKind Kind, string Owner, int? Generation = null, string? Part = null)
 {
-    /// <summary>The part naming a `level` element: its messages are the input's meter (a bus meters in its limiter's probe, <see cref="BusMeter"/>).</summary>
-    internal const string MeterPart = "level";
-
     internal static ElementName Input(string input) => new(ElementKind.Input, input);
     internal static ElementName Source(string input, int generation) => new(ElementKind.Source, input, generation);
     internal static ElementName Bus(string bus) => new(ElementKind.Bus, bus);
@@ -57,8 +54,6 @@ internal readonly record struct ElementName(ElementKind Kind, string Owner, int?
 
     /// <summary>The bus this element is drawn or heard on, for the kinds that belong to one.</summary>
     internal string? BusName => Kind is ElementKind.Bus or ElementKind.Box or ElementKind.AudioBox ? Owner : null;
-
-    internal bool IsMeter => Kind is ElementKind.Input or ElementKind.Bus && Part == MeterPart;
 
     private static bool HasGeneration(ElementKind kind) =>
         kind is ElementKind.Source or ElementKind.Output or ElementKind.Box or ElementKind.Scaler or ElementKind.Graphic;

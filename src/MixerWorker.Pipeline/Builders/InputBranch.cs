@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using MixerWorker.Pipeline.Interop;
 using MixerWorker.Pipeline.Scene;
 
@@ -7,9 +8,9 @@ namespace MixerWorker.Pipeline.Builders;
 /// The part of an input that lives as long as the input is in the scene: the decoded video and audio
 /// are normalised once (I420; 48 kHz stereo float) and fanned out by tees to every bus showing it.
 /// SRT connections come and go upstream of it (Sources/SrtSource) while the buses stay linked.
-/// Audio: convert (mono is copied to both sides) → resample → 48 kHz stereo → gain/mute → meter (after
-/// the gain: it shows what the buses get) → tee,
-/// with the lip-sync delay applied as a running-time offset on the meter's output.
+/// Audio: convert (mono is copied to both sides) → resample → 48 kHz stereo → gain/mute → tee, metered in
+/// a probe after the gain (it shows what the buses get, <see cref="SoundMeter"/>), with the lip-sync delay
+/// applied as a running-time offset on the gain's output.
 /// </summary>
 internal sealed class InputBranch : IDisposable
 {
@@ -24,6 +25,7 @@ internal sealed class InputBranch : IDisposable
     private readonly ProbeHandle _audioQueries;
     private readonly ProbeHandle[] _latencyAnswers;
     private readonly ProbeHandle _frameCounter;
+    private readonly ProbeHandle? _meterProbe;
     private readonly ProbeHandle[] _traced = [];
     private long _framesIn;
     private long _lastFrameTick;
@@ -42,7 +44,8 @@ internal sealed class InputBranch : IDisposable
     internal TimeSpan AudioDelay => ClockTime.ToTimeSpan(_delayPad.OffsetNs);
 
     /// <param name="jitter">The input's jitter allowance (the source's InputTimeline), declared as its latency.</param>
-    internal InputBranch(Graph graph, string name, TimeSpan jitter)
+    /// <param name="meter">Gets the input's sound level ten times a second, on its streaming thread; none with Dispose's return.</param>
+    internal InputBranch(Graph graph, string name, TimeSpan jitter, Action<LevelReading>? meter = null)
     {
         _graph = graph;
         Name = name;
@@ -53,14 +56,27 @@ internal sealed class InputBranch : IDisposable
         _audio =
         [
             Element.Make("audioconvert", id.Child("aconvert")), Element.Make("audioresample", id.Child("aresample")),
-            ElementFactory.CapsFilter(id.Child("acaps"), AudioCaps), _volume, ElementFactory.Meter(id), Tee(id.Child("atee")),
+            ElementFactory.CapsFilter(id.Child("acaps"), AudioCaps), _volume, Tee(id.Child("atee")),
         ];
         ElementFactory.AddChain(graph, _video);
         ElementFactory.AddChain(graph, _audio);
         foreach (var e in _video.Concat(_audio)) e.SyncStateWithParent();
         VideoEntry = _video[0].StaticPad("sink");
         AudioEntry = _audio[0].StaticPad("sink");
-        _delayPad = _audio[^2].StaticPad("src");
+        _delayPad = _volume.StaticPad("src");
+        // The offset changes the running time the segment carries, not the samples: the meter reads the
+        // same either way. Dispose takes the volume to NULL, which waits for a push under way, so no
+        // reading comes after it.
+        if (meter is not null)
+        {
+            var levels = new SoundMeter(2, 48000, ElementFactory.MeterInterval, meter);
+            ReadOnlySpanAction<byte> read = bytes => levels.Process(MemoryMarshal.Cast<byte, float>(bytes));
+            _meterProbe = graph.AddProbe(_delayPad, ProbeType.Buffer | ProbeType.BufferList, info =>
+            {
+                info.ReadBytes(read);
+                return ProbeReturn.Ok;
+            });
+        }
         // The decoder asks for an allocation (and may ask for a drain) on every new connection's
         // first caps. Both queries are serialized: the tee hands them to every bus's queue, each
         // queue waits until its mixer pad takes them, and a mixer that is held up downstream (its
@@ -128,6 +144,7 @@ internal sealed class InputBranch : IDisposable
     public void Dispose()
     {
         _frameCounter.Dispose();
+        _meterProbe?.Dispose();
         foreach (var p in _traced) p.Dispose();
         VideoEntry.Dispose();
         AudioEntry.Dispose();

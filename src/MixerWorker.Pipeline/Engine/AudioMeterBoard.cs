@@ -5,9 +5,9 @@ using MixerWorker.Pipeline.Interop;
 namespace MixerWorker.Pipeline.Engine;
 
 /// <summary>
-/// The latest meter reading of every input and bus: an input's `level` messages arrive on the control
-/// thread, a bus's <see cref="BusMeter"/> reads on its mixer's thread; read from any thread. A meter that
-/// stopped reading (an input whose connection dropped sends no buffers, so its level element goes quiet)
+/// The latest meter reading of every input and bus, each written by its <see cref="SoundMeter"/> on the
+/// streaming thread that carries its sound (an input's, a bus's mixer's); read from any thread. A meter
+/// that stopped reading (an input whose connection dropped sends no buffers, so its meter goes quiet)
 /// reads as silence, not as its last value.
 /// </summary>
 internal sealed class AudioMeterBoard(TimeSpan staleAfter, Func<long>? clockMs = null)
@@ -19,18 +19,9 @@ internal sealed class AudioMeterBoard(TimeSpan staleAfter, Func<long>? clockMs =
     private sealed record Entry(AudioLevel Level, long At, long Readings);
 
     /// <summary>
-    /// Takes a reading from an input's or bus's meter (<see cref="ElementName.IsMeter"/>), if
-    /// <paramref name="isCurrent"/> says that input or bus still exists (a late message from a removed
-    /// one is dropped). Returns false for any other element.
+    /// Takes a reading of an input's or bus's meter; safe from any thread. The meter's owner ends its
+    /// readings (its branch disposed, its streaming thread out of the probe) before it is forgotten.
     /// </summary>
-    internal bool Record(string sourcePath, LevelReading reading, Func<ElementKind, string, bool> isCurrent)
-    {
-        if (ElementName.SourceOf(sourcePath) is not { IsMeter: true } meter || !isCurrent(meter.Kind, meter.Owner)) return false;
-        Record(meter.Kind, meter.Owner, reading);
-        return true;
-    }
-
-    /// <summary>Takes a reading of an input's or bus's meter; safe from any thread (a bus meters on its mixer's thread).</summary>
     internal void Record(ElementKind kind, string name, LevelReading reading)
     {
         var level = new AudioLevel(reading.PeakDb, reading.RmsDb);

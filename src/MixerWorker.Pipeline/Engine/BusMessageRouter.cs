@@ -7,11 +7,10 @@ namespace MixerWorker.Pipeline.Engine;
 /// <summary>
 /// Where a message from the pipeline's bus goes, on the control thread. Errors of one connection
 /// are scoped to it by the element identity they come from (<see cref="ElementName.OwnerOf"/>) and
-/// end only that connection when they are about its current generation; meters go to the meter
-/// board; everything else is logged, reported on the bus it belongs to, and never stops the pipeline.
+/// end only that connection when they are about its current generation; everything else is logged, reported on the bus it belongs to, and never stops the pipeline.
 /// Once the mixer stops (<see cref="Stopping"/>), what its elements say is teardown, logged at debug.
 /// </summary>
-internal sealed class BusMessageRouter(ProjectGraph project, AudioMeterBoard meters, SecretRedactor redactor, ILogger log)
+internal sealed class BusMessageRouter(ProjectGraph project, SecretRedactor redactor, ILogger log)
 {
     private const long StaleAfterRebuildMs = 2000;
     private volatile bool _stopping;
@@ -30,9 +29,6 @@ internal sealed class BusMessageRouter(ProjectGraph project, AudioMeterBoard met
         {
             case MessageType.Latency:
                 project.RecalculateLatency();
-                return;
-            case MessageType.Element when m.Level is { } level:
-                meters.Record(m.SourcePath, level, (kind, name) => kind == ElementKind.Input ? project.Input(name) is not null : project.Bus(name) is not null);
                 return;
             case MessageType.Error or MessageType.Warning:
                 break;

@@ -124,7 +124,10 @@ internal sealed class ProjectGraph(
         foreach (var name in diff.FinishTransitions) _buses.GetValueOrDefault(name)?.Branch.Director.FinishNow();
         if (diff.FinishesOnly) return AppliedChange.Nothing;
 
-        foreach (var name in diff.AddInputs) _inputs[name] = new InputRuntime(new InputBranch(graph, name, options.InputJitter));
+        foreach (var name in diff.AddInputs) _inputs[name] = new InputRuntime(new InputBranch(graph, name, options.InputJitter,
+            // Straight from the input's thread, like a bus's: the board is thread-safe, and Retire forgets the
+            // meter only after the branch's Dispose, which ends its readings.
+            reading => meters.Record(ElementKind.Input, name, reading)));
         foreach (var input in diff.Next.Inputs) _inputs[input.Name].Branch.ApplyAudio(input);
         // Inputs on their way out are left out, so no new branch (audio crossfade included) hangs on them.
         var staying = InputsOf(diff.Next);

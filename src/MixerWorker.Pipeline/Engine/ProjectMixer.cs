@@ -43,8 +43,8 @@ public sealed class ProjectMixer : IProjectMixer
         _control = new ControlThread($"control:{scene.Project}", e => _log.LogError(e, "pipeline change failed"));
         _graph = new Graph(scene.Project, e => _log.LogError(e, "a GStreamer callback failed"), () => _control.IsCurrent);
         _project = new ProjectGraph(_graph, _control, options, encoders, backends, _meters, redactor, publish, logger);
-        _router = new BusMessageRouter(_project, _meters, redactor, logger);
-        _busReader = new BusReader(_graph.Pipeline, $"bus:{scene.Project}", m => _control.Post(() => _router.Route(m)), _log);
+        _router = new BusMessageRouter(_project, redactor, logger);
+        _busReader = new BusReader(_graph.Pipeline, m => _control.Post(() => _router.Route(m)), _log);
     }
 
     /// <summary>
@@ -168,7 +168,8 @@ public sealed class ProjectMixer : IProjectMixer
 
     /// <summary>
     /// Latest audio levels of every input and bus, refreshed about ten times a second. Read from the
-    /// meter board, which the control thread fills and which holds no graph state, so it needs no hop.
+    /// meter board, which the meters fill from their streaming threads and which holds no graph state, so
+    /// it needs no hop.
     /// </summary>
     public AudioMeters GetMeters() => _meters.Snapshot();
 

@@ -27,8 +27,6 @@ internal static class Abi
     internal const int GValueSize = 24;
     internal const int GErrorDomainOffset = 0, GErrorCodeOffset = 4, GErrorMessageOffset = 8;
     internal const int GValueTypeOffset = 0;          // GValue.g_type
-    // struct _GValueArray { guint n_values; GValue *values; guint n_prealloced; } (gobject/gvaluearray.h)
-    internal const int ValueArrayCountOffset = 0, ValueArrayValuesOffset = 8;
 
     internal const int BufferFlagDeltaUnit = 8192;
     internal const int BufferFlagGap = 2048, BufferFlagDroppable = 4096;

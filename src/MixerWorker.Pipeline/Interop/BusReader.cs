@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -7,88 +9,96 @@ namespace MixerWorker.Pipeline.Interop;
 internal sealed record BusMessage(
     MessageType Type,
     string SourcePath,     // e.g. "/GstPipeline:pipeline0/GstBin:src-cam-a-3/GstSRTSrc:srtsrc0"
-    string Text,           // error/warning text, or the structure of an element message
-    string? Debug,
-    State? NewState = null,
-    string? StructureName = null,
-    LevelReading? Level = null);
+    string Text,           // error/warning text
+    string? Debug);
 
 /// <summary>
-/// The bus thread: pops messages without a GLib main loop and hands copies to one handler. It never
-/// touches pipeline state itself; the handler posts to the control thread.
+/// Takes every message posted on a pipeline's bus as it is posted, on the posting thread (a bus sync
+/// handler), and hands a copy of those the engine reads (<see cref="Wanted"/>) to one handler, which
+/// must be quick (the engine's posts it to the control thread). Nothing is left in the bus's queue and
+/// no thread drains it. In GStreamer 1.22 that queue is a lock-free queue whose writers wait for each
+/// other in a spin: under a container's CPU quota, a streaming thread descheduled in the middle of its
+/// push kept the others spinning there, and the mix stopped making pictures. Messages nobody reads
+/// (QoS, stream status, every element's state changes, tags, ...) cost the posting thread a type test.
 /// </summary>
 internal sealed class BusReader : IDisposable
 {
-    private const MessageType Wanted = MessageType.Eos | MessageType.Error | MessageType.Warning
-        | MessageType.StateChanged | MessageType.Element | MessageType.Latency | MessageType.Application;
+    /// <summary>What the engine reads: faults, the end of a stream, and a latency to recompute.</summary>
+    internal const MessageType Wanted = MessageType.Eos | MessageType.Error | MessageType.Warning | MessageType.Latency;
+
+    private const int SyncDrop = 0;
 
     private readonly nint _bus;
-    private readonly nint _pipeline;
     private readonly Action<BusMessage> _handler;
     private readonly ILogger _log;
-    private readonly Thread _thread;
+    // Messages posted on the bus, by type (its bit).
+    private readonly long[] _posted = new long[32];
     private volatile bool _stop;
 
-    internal BusReader(Element pipeline, string threadName, Action<BusMessage> handler, ILogger? log = null)
+    internal BusReader(Element pipeline, Action<BusMessage> handler, ILogger? log = null)
     {
-        _pipeline = pipeline.Handle;
         _bus = pipeline.GetBus();
         _handler = handler;
         _log = log ?? NullLogger.Instance;
-        _thread = new Thread(Run) { IsBackground = true, Name = threadName };
-        _thread.Start();
+        // Weak: the bus may outlive the reader, and a post after it is gone is dropped unread.
+        unsafe { Native.gst_bus_set_sync_handler(_bus, &OnPost, GCHandle.ToIntPtr(GCHandle.Alloc(this, GCHandleType.Weak)), &OnHandlerRemoved); }
     }
 
-    private void Run()
+    /// <summary>Messages of <paramref name="type"/> posted on the bus so far, read or not.</summary>
+    internal long Posted(MessageType type) => Interlocked.Read(ref _posted[Bit(type)]);
+
+    /// <summary>Whether any message waits in the bus's own queue (none should: every post is taken as it is made).</summary>
+    internal bool AnyQueued => Native.gst_bus_have_pending(_bus);
+
+    private static int Bit(MessageType type) => BitOperations.TrailingZeroCount((uint)type) & 31;
+
+    // On the posting thread, for every message. A message dropped here is the handler's to unref.
+    [UnmanagedCallersOnly]
+    private static int OnPost(nint bus, nint msg, nint data)
     {
-        while (!_stop)
+        try
         {
-            var msg = Native.gst_bus_timed_pop_filtered(_bus, 100_000_000, (int)Wanted);
-            if (msg == 0) continue;
-            try
-            {
-                var copy = Copy(msg);
-                if (copy is not null) _handler(copy);
-            }
-            catch (Exception e) { _log.LogError(e, "a bus message could not be handled"); }
-            finally { Native.gst_message_unref(msg); }
+            if (GCHandle.FromIntPtr(data).Target is BusReader reader) reader.Take(msg);
         }
+        catch
+        {
+            // Take logs what its handler throws; nothing may unwind into GStreamer.
+        }
+        finally { Native.gst_message_unref(msg); }
+        return SyncDrop;
     }
 
-    private BusMessage? Copy(nint msg)
+    [UnmanagedCallersOnly]
+    private static void OnHandlerRemoved(nint data) => GCHandle.FromIntPtr(data).Free();
+
+    private void Take(nint msg)
     {
         var type = (MessageType)Abi.Read<int>(msg, Abi.MessageTypeOffset);
-        var src = Abi.Read<nint>(msg, Abi.MessageSrcOffset);
-        var path = src == 0 ? "" : NativeString.Owned(Native.gst_object_get_path_string(src)) ?? "";
-        switch (type)
-        {
-            case MessageType.Error or MessageType.Warning:
-                nint err, dbg;
-                if (type == MessageType.Error) Native.gst_message_parse_error(msg, out err, out dbg);
-                else Native.gst_message_parse_warning(msg, out err, out dbg);
-                var debug = NativeString.Owned(dbg);
-                return new BusMessage(type, path, NativeString.TakeError(err) ?? "", debug);
-            case MessageType.StateChanged:
-                if (src != _pipeline) return null; // only the pipeline's own transitions matter
-                Native.gst_message_parse_state_changed(msg, out _, out var newState, out _);
-                return new BusMessage(type, path, "", null, (State)newState);
-            case MessageType.Element or MessageType.Application:
-                var s = Native.gst_message_get_structure(msg);
-                // Meters post ten times a second per input and bus: read the numbers, skip the text form.
-                if (type == MessageType.Element && s != 0 && NativeString.Borrowed(Native.gst_structure_get_name(s)) == LevelMessage.StructureName)
-                    return new BusMessage(type, path, "", null, StructureName: LevelMessage.StructureName, Level: LevelMessage.Read(s));
-                return new BusMessage(type, path, s == 0 ? "" : NativeString.Owned(Native.gst_structure_to_string(s)) ?? "", null,
-                    StructureName: s == 0 ? null : NativeString.Borrowed(Native.gst_structure_get_name(s)));
-            default:
-                return new BusMessage(type, path, "", null);
-        }
+        Interlocked.Increment(ref _posted[Bit(type)]);
+        if ((type & Wanted) == 0 || _stop) return;
+        try { _handler(Copy(msg, type)); }
+        catch (Exception e) { _log.LogError(e, "a bus message could not be handled"); }
     }
 
+    private static BusMessage Copy(nint msg, MessageType type)
+    {
+        var src = Abi.Read<nint>(msg, Abi.MessageSrcOffset);
+        var path = src == 0 ? "" : NativeString.Owned(Native.gst_object_get_path_string(src)) ?? "";
+        if (type is not (MessageType.Error or MessageType.Warning)) return new BusMessage(type, path, "", null);
+        nint err, dbg;
+        if (type == MessageType.Error) Native.gst_message_parse_error(msg, out err, out dbg);
+        else Native.gst_message_parse_warning(msg, out err, out dbg);
+        var debug = NativeString.Owned(dbg);
+        return new BusMessage(type, path, NativeString.TakeError(err) ?? "", debug);
+    }
+
+    /// <summary>Stops handing messages on; a post already past the check may still reach the handler.</summary>
     public void Dispose()
     {
         if (_stop) return;
         _stop = true;
-        if (Thread.CurrentThread != _thread) _thread.Join();
+        // Cleared, the handler's data is freed once no post is inside it (GStreamer counts its users).
+        unsafe { Native.gst_bus_set_sync_handler(_bus, null, 0, null); }
         Native.gst_object_unref(_bus);
     }
 }

@@ -58,9 +58,17 @@ internal sealed class Graph : IDisposable
         Pipeline.Remove(element);
     }
 
+    /// <summary>
+    /// Raised on the owner thread right before the pipeline is set to a state: a streaming thread held in managed code
+    /// (a compositor waiting for its inputs) lets go first, for the pipeline waits for every streaming thread as it
+    /// deactivates their pads.
+    /// </summary>
+    internal event Action<State>? StateChanging;
+
     internal StateChange SetState(State state)
     {
         AssertOwnerThread();
+        StateChanging?.Invoke(state);
         return Pipeline.SetState(state);
     }
 

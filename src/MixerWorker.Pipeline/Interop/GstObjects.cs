@@ -382,6 +382,16 @@ internal sealed class Pad : GstObject
     /// </summary>
     internal bool HasAggregatedBuffer => Native.gst_video_aggregator_pad_get_current_buffer(Handle) != 0;
 
+    /// <summary>
+    /// An aggregator's sink pad: whether the aggregator would make its next output without waiting for it: it holds
+    /// a buffer (clipped to its segment, as the aggregator's own look clips it) or has had EOS. Any thread; takes the
+    /// pad's lock, which nothing holds while it waits.
+    /// </summary>
+    internal bool ReadyForAggregator => Native.gst_aggregator_pad_has_buffer(Handle) || Native.gst_aggregator_pad_is_eos(Handle);
+
+    /// <summary>Whether the latest push through this source pad was taken (GST_FLOW_OK): false once downstream flushes, fails or is unlinked.</summary>
+    internal bool LastPushTaken => Native.gst_pad_get_last_flow_return(Handle) == 0;
+
     /// <summary>The PTS of the buffer this video aggregator pad contributes to the frame being made, or null; same rules as <see cref="HasAggregatedBuffer"/>.</summary>
     internal ulong? AggregatedBufferPts
     {

@@ -16,7 +16,7 @@ public static class GstRuntime
         ["videotestsrc"] = "gstreamer1.0-plugins-base", ["audiotestsrc"] = "gstreamer1.0-plugins-base",
         ["opusenc"] = "gstreamer1.0-plugins-base", ["opusdec"] = "gstreamer1.0-plugins-base",
         ["appsink"] = "gstreamer1.0-plugins-base", ["appsrc"] = "gstreamer1.0-plugins-base", ["volume"] = "gstreamer1.0-plugins-base",
-        ["level"] = "gstreamer1.0-plugins-good", ["jpegenc"] = "gstreamer1.0-plugins-good",
+        ["jpegenc"] = "gstreamer1.0-plugins-good",
         ["videocrop"] = "gstreamer1.0-plugins-good", ["aacparse"] = "gstreamer1.0-plugins-good",
         ["mpegaudioparse"] = "gstreamer1.0-plugins-good", ["mpg123audiodec"] = "gstreamer1.0-plugins-good",
         ["srtsink"] = "gstreamer1.0-plugins-bad",

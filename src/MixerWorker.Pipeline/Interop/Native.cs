@@ -118,7 +118,6 @@ internal static partial class Native
     // caps: N (the query's own, 0 when it has none).
     [LibraryImport(Gst)] internal static partial void gst_query_parse_allocation(nint query, out nint caps, [MarshalAs(UnmanagedType.I4)] out bool needPool);
     [LibraryImport(Gst)] internal static partial nint gst_structure_get_name(nint structure); // N string
-    [LibraryImport(Gst)] internal static partial nint gst_structure_to_string(nint structure); // F string
 
     // ---- events, buffers, samples
     [LibraryImport(Gst)] internal static partial nint gst_event_new_eos(); // F (consumed by send_event)
@@ -143,11 +142,15 @@ internal static partial class Native
 
     // ---- bus and messages
     [LibraryImport(Gst)] internal static partial nint gst_bus_timed_pop_filtered(nint bus, ulong timeout, int types); // F
+    [LibraryImport(Gst)] [return: MarshalAs(UnmanagedType.I4)]
+    internal static partial bool gst_bus_have_pending(nint bus);
+    // The handler runs on whichever thread posts, before the message is queued; it returns a GstBusSyncReply
+    // (0 drop, 1 pass) and must not keep the message. notify frees userData once no post can call it again.
+    [LibraryImport(Gst)] internal static unsafe partial void gst_bus_set_sync_handler(nint bus,
+        delegate* unmanaged<nint, nint, nint, int> handler, nint userData, delegate* unmanaged<nint, void> notify);
     [LibraryImport(Gst)] internal static partial void gst_message_unref(nint message);
     [LibraryImport(Gst)] internal static partial void gst_message_parse_error(nint message, out nint error, out nint debug); // F, F
     [LibraryImport(Gst)] internal static partial void gst_message_parse_warning(nint message, out nint error, out nint debug); // F, F
-    [LibraryImport(Gst)] internal static partial void gst_message_parse_state_changed(nint message, out int oldState, out int newState, out int pending);
-    [LibraryImport(Gst)] internal static partial nint gst_message_get_structure(nint message); // N
     [LibraryImport(Gst)] internal static partial nint gst_message_new_application(nint src, nint structure); // F; takes the structure
     [LibraryImport(Gst, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint gst_structure_new_empty(string name); // F
@@ -208,7 +211,7 @@ internal static partial class Native
     internal static partial void g_value_set_boolean(nint value, [MarshalAs(UnmanagedType.I4)] bool v);
 }
 
-// Audio: lip-sync offsets and reading `level` element messages.
+// Audio: lip-sync offsets.
 internal static partial class Native
 {
     // Shifts the running time of everything that leaves (or enters) the pad; takes effect with the
@@ -220,11 +223,8 @@ internal static partial class Native
     // message is unref'd and never unset or free it.
     [LibraryImport("libgstreamer-1.0.so.0", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint gst_structure_get_value(nint structure, string field);
-    // N: the boxed pointer stays owned by the GValue (level's peak/rms are GValueArray, G_TYPE_VALUE_ARRAY).
+    // N: the boxed pointer stays owned by the GValue.
     [LibraryImport("libgobject-2.0.so.0")] internal static partial nint g_value_get_boxed(nint value);
-    [LibraryImport("libgobject-2.0.so.0")] internal static partial double g_value_get_double(nint value);
-    // GValueArray is deprecated in GLib but it is what `level` posts; its type id is registered at run time.
-    [LibraryImport("libgobject-2.0.so.0")] internal static partial nint g_value_array_get_type();
 
     [LibraryImport("libgstreamer-1.0.so.0")] [return: MarshalAs(UnmanagedType.I4)]
     internal static partial bool gst_mini_object_is_writable(nint obj);

@@ -14,6 +14,12 @@ internal static partial class Native
     [LibraryImport("libgstbase-1.0.so.0")]
     [return: MarshalAs(UnmanagedType.I4)]
     internal static partial bool gst_aggregator_pad_has_buffer(nint aggregatorPad);
+    // Whether an aggregator's sink pad has had EOS and holds nothing more; under the pad's own lock.
+    [LibraryImport("libgstbase-1.0.so.0")]
+    [return: MarshalAs(UnmanagedType.I4)]
+    internal static partial bool gst_aggregator_pad_is_eos(nint aggregatorPad);
+    // What the pad's latest push returned (GstFlowReturn, 0 = OK); under the pad's object lock.
+    [LibraryImport("libgstreamer-1.0.so.0")] internal static partial int gst_pad_get_last_flow_return(nint pad);
     [LibraryImport("libgstreamer-1.0.so.0")]
     internal static partial void gst_query_set_latency(nint query, [MarshalAs(UnmanagedType.I4)] bool live, ulong min, ulong max);
     // F: consumed by gst_pad_send_event. type: GstQOSType (0 overflow, 1 underflow, 2 throttle).

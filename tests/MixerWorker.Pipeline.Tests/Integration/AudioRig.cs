@@ -45,24 +45,17 @@ internal sealed class AudioRig : IDisposable
     internal AudioRig(BusDefinition bus, string[] soundless, params Tone[] tones)
     {
         MediaTestLock.Acquire(TimeSpan.FromMinutes(3));
-        _busReader = new BusReader(Pipeline, "bus:audio-rig", m =>
-        {
-            if (m.Level is { } reading)
-                lock (_lock) _levels.Add((m.SourcePath[(m.SourcePath.LastIndexOf(':') + 1)..], reading, DateTimeOffset.UtcNow));
-        });
-        foreach (var name in soundless) Inputs[name] = new InputBranch(Graph, name, Jitter);
+        _busReader = new BusReader(Pipeline, _ => { });
+        foreach (var name in soundless) Inputs[name] = new InputBranch(Graph, name, Jitter, Meter(InputMeterName(name)));
         foreach (var tone in tones)
         {
-            var input = new InputBranch(Graph, tone.Input, Jitter);
+            var input = new InputBranch(Graph, tone.Input, Jitter, Meter(InputMeterName(tone.Input)));
             Inputs[tone.Input] = input;
             _sources.AddRange(ToneSource(tone, input));
         }
         var busMeter = BusMeterName(bus.Name);
         Bus = new BusAudio(Graph, ElementName.Bus(bus.Name), bus, new BusLatency(Jitter, MixerLatency));
-        Bus.Listen(reading =>
-        {
-            lock (_lock) _levels.Add((busMeter, reading, DateTimeOffset.UtcNow));
-        });
+        Bus.Listen(Meter(busMeter));
         var sink = Element.Make("fakesink", "rig.sink");
         sink.Set("sync", false);
         sink.Set("async", false);
@@ -105,10 +98,19 @@ internal sealed class AudioRig : IDisposable
         src.SetState(State.Null);
     }
 
-    /// <summary>What <see cref="Levels"/> calls a bus's meter (it has no element: <see cref="BusMeter"/>).</summary>
+    /// <summary>What <see cref="Levels"/> calls a bus's meter (<see cref="SoundMeter"/>).</summary>
     internal static string BusMeterName(string bus) => $"bus.{bus}.meter";
 
-    /// <summary>Level readings of one meter (e.g. "in.a.level", <see cref="BusMeterName"/>) that arrived in [since, until).</summary>
+    /// <summary>What <see cref="Levels"/> calls an input's meter (<see cref="SoundMeter"/>).</summary>
+    internal static string InputMeterName(string input) => $"in.{input}.meter";
+
+    // Readings as they come, on the streaming thread that made them.
+    private Action<LevelReading> Meter(string name) => reading =>
+    {
+        lock (_lock) _levels.Add((name, reading, DateTimeOffset.UtcNow));
+    };
+
+    /// <summary>Level readings of one meter (<see cref="InputMeterName"/>, <see cref="BusMeterName"/>) that arrived in [since, until).</summary>
     internal IReadOnlyList<LevelReading> Levels(string element, DateTimeOffset since, DateTimeOffset? until = null)
     {
         lock (_lock)

@@ -39,9 +39,9 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
         Assert.InRange(unity.PeakDb(), tone.PeakDb - 0.1, tone.PeakDb + 0.1);
 
         // Meters: the loudest channel's peak and RMS of a sine, every 100 ms, for the input and the bus;
-        // the bus meters in its limiter's probe, so the input's `level` is the only one in the graph.
-        Assert.Equal(1, rig.Pipeline.CountElements("level"));
-        foreach (var element in new[] { "in.a.level", AudioRig.BusMeterName("program") })
+        // both meter in probes, so there is no `level` element in the graph to post a message for each reading.
+        Assert.Equal(0, rig.Pipeline.CountElements("level"));
+        foreach (var element in new[] { AudioRig.InputMeterName("a"), AudioRig.BusMeterName("program") })
         {
             var readings = rig.Levels(element, since, since.AddSeconds(2));
             output.WriteLine($"{element}: {readings.Count} readings in 2 s, last {readings.LastOrDefault()}");
@@ -64,7 +64,7 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
         var muted = await rig.Pcm.RecordAsync(TimeSpan.FromSeconds(1));
         output.WriteLine($"muted: {muted}");
         Assert.True(muted.RmsDb() < -90, $"muted input still heard: {muted}");
-        Assert.All(rig.Levels("in.a.level", since), r => Assert.Equal(LevelReading.FloorDb, r.PeakDb));
+        Assert.All(rig.Levels(AudioRig.InputMeterName("a"), since), r => Assert.Equal(LevelReading.FloorDb, r.PeakDb));
     }
 
     [Fact]
@@ -280,10 +280,11 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
     public async Task A_lip_sync_delay_makes_the_input_heard_that_much_later()
     {
         using var rig = new AudioRig(Program(Fixed(("a", 0))), new Tone("a", 330));
-        // The input's audio before the delay (its meter sits before the offset pad), to time the bus's output against.
+        // The input's audio before the delay (the gain's output, where the offset is set: a pad's offset
+        // applies to what passes on to its peer), to time the bus's output against.
         var input = new PcmRecorder();
-        using var inputMeter = rig.Pipeline.GetByName(ElementName.Input("a").Child(ElementName.MeterPart))!;
-        using var inputPad = inputMeter.StaticPad("sink");
+        using var volume = rig.Pipeline.GetByName(ElementName.Input("a").Child("volume"))!;
+        using var inputPad = volume.StaticPad("src");
         using var tap = input.Attach(inputPad);
         await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "the tone");
 

@@ -28,7 +28,7 @@ public sealed class EncoderSettingsTests(ITestOutputHelper output)
         List<Element> chain = [];
         try
         {
-            using (var p = new StandalonePipeline("x264-settings"))
+            using (var p = new StandalonePipeline())
             {
                 var src = p.Add("videotestsrc", null, ("num-buffers", 5));
                 var raw = p.Add("capsfilter", null, ("caps", $"video/x-raw,format=I420,width={width},height={height},framerate=30/1"));

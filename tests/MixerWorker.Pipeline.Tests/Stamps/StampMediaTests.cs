@@ -24,7 +24,7 @@ public sealed class StampMediaTests(ITestOutputHelper output)
     {
         const int pictures = 40;
         const int boxX = 2 * 53 + 1, boxY = 60; // an odd x, like a 3x3 grid's middle column
-        using var p = new StandalonePipeline("stamp-roundtrip");
+        using var p = new StandalonePipeline();
         var src = p.Add("videotestsrc", null, ("is-live", false), ("num-buffers", pictures), ("pattern", "solid-color"), ("foreground-color", 0xFF2040E0u));
         var raw = p.Add("capsfilter", null, ("caps", $"video/x-raw,format=I420,width={feedW},height={feedH},framerate=30/1"));
         var feedEnc = p.Add("x264enc", null, ("tune", "zerolatency"), ("speed-preset", "ultrafast"), ("bitrate", feedKbps), ("key-int-max", 30));

@@ -10,16 +10,11 @@ public sealed class AudioMeterBoardTests
     private static readonly LevelReading Tone = new(-10.5, -13.5);
 
     [Fact]
-    public void Readings_are_scoped_by_the_level_element_s_name_and_only_for_current_inputs_and_buses()
+    public void Readings_are_kept_apart_by_kind_and_name_until_forgotten()
     {
         var board = new AudioMeterBoard(TimeSpan.FromSeconds(10));
-        bool Current(ElementKind kind, string name) => (kind, name) is (ElementKind.Input, "cam-a") or (ElementKind.Bus, "program");
-
-        Assert.True(board.Record("/GstPipeline:pipeline0/GstLevel:in.cam-a.level", Tone, Current));
-        Assert.True(board.Record("/GstPipeline:pipeline0/GstLevel:bus.program.level", Tone with { PeakDb = -3 }, Current));
-        Assert.False(board.Record("/GstPipeline:pipeline0/GstLevel:in.cam-gone.level", Tone, Current));  // removed input, late message
-        Assert.False(board.Record("/GstPipeline:pipeline0/GstQueue:abox.program.cam-a", Tone, Current)); // not a meter
-        Assert.False(board.Record("/GstPipeline:pipeline0/GstLevel:level0", Tone, Current));
+        board.Record(ElementKind.Input, "cam-a", Tone);
+        board.Record(ElementKind.Bus, "program", Tone with { PeakDb = -3 });
 
         var meters = board.Snapshot();
         Assert.Equal(new AudioLevel(-10.5, -13.5), Assert.Single(meters.Inputs).Value);
@@ -35,7 +30,7 @@ public sealed class AudioMeterBoardTests
     {
         long now = 1_000;
         var board = new AudioMeterBoard(TimeSpan.FromMilliseconds(50), () => now);
-        board.Record("/GstPipeline:pipeline0/GstLevel:in.cam-a.level", Tone, (_, _) => true);
+        board.Record(ElementKind.Input, "cam-a", Tone);
         Assert.Equal(-10.5, board.Snapshot().Inputs["cam-a"].PeakDb);
         now += 50;
         Assert.Equal(-10.5, board.Snapshot().Inputs["cam-a"].PeakDb);

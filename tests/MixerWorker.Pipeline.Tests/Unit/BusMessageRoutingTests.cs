@@ -60,7 +60,6 @@ public class BusMessageRoutingTests
         (ElementName.Graphic("program", 0).Child("file"), "gfx.program.0.file"),
         (ElementName.Veil("program", "dip").Child("src"), "veil.program.dip.src"),
         (ElementName.Output("aux7", 41), "out.aux7.41"),
-        (ElementName.Bus("program").Child(ElementName.MeterPart), "bus.program.level"),
     ];
 
     // Formatting and parsing are one protocol: whatever the builders write reads back as itself.
@@ -74,15 +73,6 @@ public class BusMessageRoutingTests
         }
     }
 
-    [Fact]
-    public void Only_input_and_bus_level_elements_are_meters()
-    {
-        Assert.True(ElementName.Parse("in.cam-a.level")!.Value.IsMeter);
-        Assert.True(ElementName.Parse("bus.aux2.level")!.Value.IsMeter);
-        Assert.False(ElementName.Parse("box.aux2.3.level")!.Value.IsMeter);
-        Assert.False(ElementName.Parse("abox.program.level")!.Value.IsMeter); // an input named "level" heard on program
-    }
-
     // A pipeline error is logged as one while the show runs; once the mixer stops, its sources' "Internal
     // data stream error" (their downstream torn down first) is teardown, at debug, and fails nothing.
     [Fact]
@@ -90,7 +80,7 @@ public class BusMessageRoutingTests
     {
         var log = new LevelLog();
         // Only owner-less errors are routed here: they touch neither the graph nor the meters.
-        var router = new BusMessageRouter(null!, null!, new SecretRedactor(["pw-1234"]), log);
+        var router = new BusMessageRouter(null!, new SecretRedactor(["pw-1234"]), log);
         var unowned = new BusMessage(MessageType.Error, "/GstPipeline:pipeline0/GstQueue:queue7", "Internal data stream error.", "streaming stopped, reason error (pw-1234)");
         router.Route(unowned);
         Assert.Equal([LogLevel.Error], log.Levels);

@@ -66,7 +66,7 @@ public sealed class MixColourConversionTests(ITestOutputHelper output)
         var converted = 0;
         try
         {
-            using (var p = new StandalonePipeline("mix-colour-shared"))
+            using (var p = new StandalonePipeline())
             {
                 var src = p.Add("videotestsrc", null, ("num-buffers", 1), ("pattern", "smpte"));
                 var caps = p.Add("capsfilter", null, ("caps", $"video/x-raw,format=I420,width={width},height={height},framerate=30/1,colorimetry=bt601"));
@@ -205,7 +205,7 @@ public sealed class MixColourConversionTests(ITestOutputHelper output)
         var path = Path.Combine(Path.GetTempPath(), $"mixcolour-{Guid.NewGuid():N}.yuv");
         try
         {
-            using (var p = new StandalonePipeline("mix-colour"))
+            using (var p = new StandalonePipeline())
             {
                 p.AddChain([.. chain(p), p.Add("filesink", null, ("location", path))]);
                 p.Play();

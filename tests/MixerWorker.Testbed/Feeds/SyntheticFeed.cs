@@ -94,7 +94,7 @@ public sealed class SyntheticFeed : IDisposable
 
     public static SyntheticFeed Start(FeedSpec spec, string project, string host, int port, string? passphrase, string? token = null)
     {
-        var p = new StandalonePipeline($"feed:{spec.Input}");
+        var p = new StandalonePipeline();
         var probes = new List<IDisposable>();
         try
         {
@@ -125,7 +125,7 @@ public sealed class SyntheticFeed : IDisposable
     /// </summary>
     public static void WriteFile(FeedSpec spec, string path, TimeSpan length, long stampBaseMillis)
     {
-        var p = new StandalonePipeline($"feed-file:{spec.Input}");
+        var p = new StandalonePipeline();
         var probes = new List<IDisposable>();
         try
         {

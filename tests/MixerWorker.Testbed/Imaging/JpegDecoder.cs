@@ -8,7 +8,7 @@ public static class JpegDecoder
 {
     public static RgbFrame Decode(byte[] jpeg, int width, int height)
     {
-        using var p = new StandalonePipeline("jpeg");
+        using var p = new StandalonePipeline();
         var src = p.Add("appsrc", null, ("caps", "image/jpeg"), ("format", "bytes"));
         var dec = p.Add("jpegdec");
         var conv = p.Add("videoconvert");

@@ -9,7 +9,7 @@ public static class PngWriter
 {
     public static void Write(RgbFrame frame, string path)
     {
-        using var p = new StandalonePipeline("png");
+        using var p = new StandalonePipeline();
         var src = p.Add("appsrc", null, ("caps", $"video/x-raw,format=RGB,width={frame.Width},height={frame.Height},framerate=1/1"), ("format", "time"));
         var conv = p.Add("videoconvert");
         var enc = p.Add("pngenc");

@@ -243,7 +243,7 @@ public sealed class OutputReader : IDisposable
 
     private StandalonePipeline Build(out Element? appsink, List<IDisposable> probes)
     {
-        var p = new StandalonePipeline($"reader:{_streamId}");
+        var p = new StandalonePipeline();
         Element src;
         if (_readPath is not null)
         {

@@ -58,7 +58,7 @@ public static class TsCapture
     // tsdemux → h264parse → avdec_h264, as OutputReader decodes; counts the pictures that come out.
     private static int Decode(byte[] ts)
     {
-        using var p = new StandalonePipeline("ts-capture");
+        using var p = new StandalonePipeline();
         var src = p.Add("appsrc", null, ("caps", "video/mpegts,systemstream=true,packetsize=188"), ("format", "bytes"));
         var demux = p.Add("tsdemux");
         var parse = p.Add("h264parse");

@@ -4,18 +4,18 @@ using Xunit;
 
 namespace MixerWorker.Pipeline.Tests.Unit;
 
-public sealed class BusMeterTests
+public sealed class SoundMeterTests
 {
     private const int Rate = 48000;
 
-    private static (BusMeter Meter, List<LevelReading> Readings) NewMeter()
+    private static (SoundMeter Meter, List<LevelReading> Readings) NewMeter()
     {
         var readings = new List<LevelReading>();
-        return (new BusMeter(2, Rate, TimeSpan.FromMilliseconds(100), readings.Add), readings);
+        return (new SoundMeter(2, Rate, TimeSpan.FromMilliseconds(100), readings.Add), readings);
     }
 
     // Interleaved stereo, fed in blocks of an awkward size so that intervals end inside a block.
-    private static void Feed(BusMeter meter, int frames, Func<int, int, double> sample, int block = 700)
+    private static void Feed(SoundMeter meter, int frames, Func<int, int, double> sample, int block = 700)
     {
         var audio = new float[frames * 2];
         for (var i = 0; i < frames; i++)

@@ -3,20 +3,22 @@ using MixerWorker.Pipeline.Interop;
 namespace MixerWorker.Pipeline.Builders;
 
 /// <summary>
-/// A bus's meter: peak and RMS of the loudest channel over each interval of its sound, read by the
-/// bus's limiter probe, which already holds every buffer mapped. It reports what a `level` element
-/// would post (the same sums per channel, the same interval counted in samples, -inf as
-/// <see cref="LevelReading.FloorDb"/>), without an element in the chain, a bus message per reading and
-/// the bus reader's and control thread's wake-ups to read it back (eight buses: 80 messages a second).
+/// An input's or a bus's meter: peak and RMS of the loudest channel over each interval of its sound, read
+/// in a probe on the streaming thread (an input's after its gain, a bus's in its limiter's probe, which
+/// already holds every buffer mapped). It reports what a `level` element would post (the same sums per
+/// channel, the same interval counted in samples, -inf as <see cref="LevelReading.FloorDb"/>), without an
+/// element in the chain and without a bus message per reading: ten a second per meter, posted from
+/// streaming threads onto the pipeline's bus, which every poster then contends for (a starved machine left
+/// them spinning in the bus's queue), and which the bus reader and control thread woke up to read back.
 /// </summary>
-internal sealed class BusMeter
+internal sealed class SoundMeter
 {
     private readonly int _channels, _intervalFrames;
     private readonly double[] _peakSquares, _sumSquares;
     private readonly Action<LevelReading> _report;
     private int _frames;
 
-    internal BusMeter(int channels, int rate, TimeSpan interval, Action<LevelReading> report)
+    internal SoundMeter(int channels, int rate, TimeSpan interval, Action<LevelReading> report)
     {
         _channels = channels;
         _intervalFrames = Math.Max(1, (int)Math.Round(interval.TotalSeconds * rate));
