@@ -14,6 +14,14 @@ namespace MixerWorker.Pipeline.Builders;
 /// deadline for the next frame (its running time plus the aggregator's latency), whichever comes first. The aggregator
 /// then goes on as before, and decides alone whatever is left (a late input, the pads not tracked: veils, graphics,
 /// cards, multiview tiles).
+/// <para>
+/// It never waits for a pad whose pictures come late (one ending before the frame the compositor makes next, as a starved
+/// scaler or decoder brings them) until a second of them has come in time. The aggregator drops a late picture that is
+/// in the pad's queue when it starts its next frame (GStreamer 1.22's skip_buffers), but shows one that comes while it
+/// waits, a frame late, in place of the picture missing. Waiting here for such a pad, the aggregator found every late
+/// picture already queued and dropped them all: a box fed by a scaler held to 22 pictures a second showed 10 a second
+/// (OverloadTests). Left to the aggregator, it shows them as it did before the pacer.
+/// </para>
 /// </summary>
 /// <remarks>
 /// It waits only where the aggregator would have waited: never for a pad holding a buffer or at EOS, never past the
@@ -27,6 +35,8 @@ internal sealed class CompositorPacer : IDisposable
 {
     // Wakes this long before the aggregator's deadline, so the aggregator, not the pacer, makes a frame an input missed.
     private const long MarginNs = 1_000_000;
+    // A pad whose pictures came late is waited for again after this many in time in a row: a second at 30 fps.
+    private const int InTimeToWaitAgain = 30;
 
     private readonly Graph _graph;
     private readonly Element _compositor;
@@ -43,6 +53,8 @@ internal sealed class CompositorPacer : IDisposable
     // Compositor streaming thread only: the frame just pushed, set before its push, read once after it.
     private int _pushingThread;
     private long _nextFrame = -1;
+    // The running time of the frame the compositor makes next, for the threads bringing pictures.
+    private long _frameDue = -1;
     private long _waits, _cutShort;
 
     /// <param name="latency">How long the aggregator waits past a frame's running time (its latency, upstream's included).</param>
@@ -66,7 +78,7 @@ internal sealed class CompositorPacer : IDisposable
     internal void Track(Pad pad)
     {
         var input = new Input(Pad.FromBorrowed(pad.Handle));
-        input.Probe = _graph.AddProbe(input.Pad, ProbeType.Buffer | ProbeType.BufferList | ProbeType.EventDownstream, _ => Arrived(input));
+        input.Probe = _graph.AddProbe(input.Pad, ProbeType.Buffer | ProbeType.BufferList | ProbeType.EventDownstream, info => Arrived(input, info));
         lock (_lock) _inputs = [.. _inputs, input];
     }
 
@@ -100,6 +112,7 @@ internal sealed class CompositorPacer : IDisposable
     {
         _pushingThread = Environment.CurrentManagedThreadId;
         _nextFrame = (long)(runningTime + _frameNs);
+        Volatile.Write(ref _frameDue, _nextFrame);
     }
 
     // Called when the pad is idle: by its streaming thread after each push (events too), and by whoever adds the probe.
@@ -123,7 +136,7 @@ internal sealed class CompositorPacer : IDisposable
             // reads empty and the probe counts it once we wait.
             foreach (var input in _inputs)
             {
-                input.Awaited = !input.Pad.ReadyForAggregator;
+                input.Awaited = input.InTime >= InTimeToWaitAgain && !input.Pad.ReadyForAggregator;
                 if (input.Awaited) _missing++;
             }
             if (_missing == 0) return;
@@ -144,9 +157,16 @@ internal sealed class CompositorPacer : IDisposable
     }
 
     // The thread bringing a tracked pad a buffer or an event, before the pad has it.
-    private ProbeReturn Arrived(Input input)
+    private ProbeReturn Arrived(Input input, ProbeInfo info)
     {
-        lock (_lock) Settle(input);
+        var late = info.BufferRunningTime(input.Pad) is { } rt && Volatile.Read(ref _frameDue) is var due and >= 0 &&
+            rt + (ulong)(info.BufferDurationNs ?? (long)_frameNs) <= (ulong)due;
+        lock (_lock)
+        {
+            if (late) input.InTime = 0;
+            else if (info.BufferPts is not null && input.InTime < InTimeToWaitAgain) input.InTime++;
+            Settle(input);
+        }
         return ProbeReturn.Ok;
     }
 
@@ -188,5 +208,7 @@ internal sealed class CompositorPacer : IDisposable
         internal ProbeHandle? Probe { get; set; }
         // Guarded by the pacer's lock: the compositor's thread waits for this pad's next buffer or event.
         internal bool Awaited { get; set; }
+        // Guarded by the pacer's lock: its pictures in time in a row since the last late one (waited for from InTimeToWaitAgain).
+        internal int InTime { get; set; } = InTimeToWaitAgain;
     }
 }
