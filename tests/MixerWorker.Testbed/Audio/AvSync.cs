@@ -14,7 +14,8 @@ public static class AvSync
 
     /// <summary>
     /// The PTS (ns) of the first picture of each run of pictures that <paramref name="isFlash"/> says are flashes.
-    /// A flash right after pictures missing from the recording is not placed: its first picture may be among them.
+    /// A flash right after pictures missing from the recording is not placed: its first picture may be among them; nor
+    /// one the recording starts inside.
     /// </summary>
     public static IReadOnlyList<ulong> Flashes(IReadOnlyList<RgbFrame> frames, Func<RgbFrame, bool> isFlash)
     {
@@ -22,7 +23,8 @@ public static class AvSync
         var intervals = ordered.Zip(ordered.Skip(1), (a, b) => b.Pts!.Value - a.Pts!.Value).Order().ToList();
         var hole = intervals.Count == 0 ? ulong.MaxValue : intervals[intervals.Count / 2] * 3 / 2;
         var found = new List<ulong>();
-        var previous = false;
+        // A recording that starts inside a flash does not place it.
+        var previous = true;
         ulong? last = null;
         foreach (var f in ordered)
         {
@@ -38,14 +40,16 @@ public static class AvSync
     /// <summary>
     /// The PTS (ns) where each beep starts: a loud sample after at least 50 ms heard without one (first channel).
     /// Sound missing from the recording (a packet lost on the way, which no decoder conceals here) counts as unheard:
-    /// a beep that starts right after it may have started inside it, so it is not placed.
+    /// a beep that starts right after it may have started inside it, so it is not placed; so is the sound before the
+    /// recording began.
     /// </summary>
     public static IReadOnlyList<ulong> Beeps(IReadOnlyList<PcmChunk> audio, int channels, int rate)
     {
         var found = new List<ulong>();
         var quietNeeded = (long)(QuietBefore.TotalSeconds * rate);
-        var quiet = quietNeeded; // a recording that starts inside a beep does not count it
-        var started = false;
+        // A recording that starts inside a beep does not place it: the tone's samples near its zero crossings are not
+        // loud, so a beep is only where 50 ms of the recording were quiet before it.
+        var quiet = 0L;
         ulong? next = null;
         foreach (var chunk in audio.Where(c => c.Pts is not null).OrderBy(c => c.Pts))
         {
@@ -54,9 +58,8 @@ public static class AvSync
             for (var i = 0; i < chunk.Samples.Length / channels; i++)
             {
                 var loud = Math.Abs(chunk.Samples[i * channels]) >= Loud;
-                if (loud && quiet >= quietNeeded && started) found.Add(chunk.Pts!.Value + (ulong)(i * 1e9 / rate));
+                if (loud && quiet >= quietNeeded) found.Add(chunk.Pts!.Value + (ulong)(i * 1e9 / rate));
                 quiet = loud ? 0 : quiet + 1;
-                started |= !loud;
             }
         }
         return found;
