@@ -5,6 +5,7 @@
 #                    (--hold SECONDS keeps it on air afterwards; it prints where the dashboard is)
 #   ./run.sh test    build and run every test suite
 #   ./run.sh bench   run the benchmarks in bench/ (slow; prints ratios against baselines)
+#   ./run.sh bench NAME [ARGS]   run one of them, bench/NAME.sh (e.g. compare, latency, first-frame)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -65,7 +66,8 @@ run_tests() {
 case "${1:-}" in
   test)  shift; run_tests "$@" ;;
   demo)  shift; ensure_packages; build; dotnet tests/MixerWorker.Testbed/bin/Release/net10.0/MixerWorker.Testbed.dll demo "$@" ;;
-  bench) shift; ensure_packages ffmpeg time gnuplot-nox; build; bench/run-all.sh "$@" ;;
+  bench) shift; ensure_packages ffmpeg time gnuplot-nox; build
+         if [ $# -gt 0 ] && [ -f "bench/$1.sh" ]; then name=$1; shift; "bench/$name.sh" "$@"; else bench/run-all.sh "$@"; fi ;;
   build) shift; ensure_packages; build "$@" ;;
   *) echo "usage: $0 demo|test|bench|build" >&2; exit 2 ;;
 esac

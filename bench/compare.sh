@@ -7,6 +7,9 @@
 #      PLOT=file.png (gnuplot, when installed)  GST_MAX_THREADS=1 (the hand graph's compositors)
 #      X264_THREADS=1 (both references' encoders; see ffmpeg_cmd and gst_cmd)
 #      YARDSTICK=1 (time bench/yardstick.c's fixed work beside every run, when a C compiler is there; 0: off)
+#      WORKER_DLL=path: the worker to measure; by default it is published NativeAOT first, as the image runs it
+#      (publish_worker, a minute or two), and WORKER_DLL=src/MixerWorker/bin/Release/net10.0/MixerWorker.dll measures
+#      the checkout's Release build instead (JIT: its peak RSS holds 33-40 MB of the JIT's)
 #      WORKER_DLL_<name>=path: another build of the worker, run as mixer worker-<name> (e.g. MIXERS="worker worker-base
 #      ffmpeg gst" with WORKER_DLL_base=...), so a change is measured against its base in the same sitting; the ratios
 #      stay those of WORKER_DLL (mixer worker)
@@ -174,6 +177,12 @@ if [ "${1:-}" = "--print" ]; then
     printf '## %s (%s feeds)\n\nffmpeg:\n%s\n\ngst-launch:\n%s\n\n' "$name" "$feed" "$(printf '%q ' "${FFMPEG_CMD[@]}")" "$(printf '%q ' "${GST_CMD[@]}")"
   done
   exit 0
+fi
+
+# The worker as the image runs it, unless WORKER_DLL names a build: the ratios are the product's.
+if [[ " $MIXERS " == *" worker "* && "${1:-}" != --print && "${1:-}" != --profile ]] || [[ "${1:-}" == --profile && "${3:-}" == worker ]]; then
+  echo "publishing the worker NativeAOT, as the image does ..." >&2
+  publish_worker "$WORK"
 fi
 
 # --profile JOB MIXER [DIR]: where one mixer's CPU goes on one job (no reader): CPU per thread over
@@ -361,6 +370,7 @@ fi
   echo "(360p ${BUS_KBPS} kb/s, 720p $((BUS_KBPS * 5 / 2)) kb/s, Opus 128 kb/s). CPU = utime+stime of the mixer process over the"
   echo "$((SETTLE_S + MEASURE_S)) s the reader runs (after ${WARMUP_S} s of start-up); peak RSS = VmHWM and threads at its end."
   echo "The reader and the helpers (stand-in, feeds) run on the same cores and are not counted. ${REPS} run(s) per mixer, order alternating."
+  echo "Worker: \`$WORKER_DLL\` ($([[ $WORKER_DLL == *.dll ]] && echo "JIT" || echo "NativeAOT")$([ -z "$WORKER_DLL_GIVEN" ] && echo ", published from src/ of $(git -C "$REPO" rev-parse --short HEAD) as the image publishes it"))."
   [ "$FEEDS" = files ] && echo "Feeds (FEEDS=files): encoded into files before the runs and sent by one ffmpeg, -re -c copy; capture → reader is not measured."
   [ "$READER" = record ] && echo "Reader (READER=record): records every bus and cam-a during the run, decodes them after the mixer stopped."
   echo
