@@ -137,35 +137,17 @@ helper_ticks() {
 }
 threads_of() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
 
-# FEEDS=files: the four feeds of size $1 as the Testbed makes them (stamped pictures, x264, AAC), written once as fast
-# as the CPU allows into $FEED_FILES/WxH/ (a stamp's time is then the file's start plus its PTS, not when it is sent).
-feed_files() {
-  local dir=$FEED_FILES/$1
-  [ -s "$dir/${INPUTS[3]}.ts" ] || dotnet "$TESTBED_DLL" feeds --files "$dir" --count 4 --seconds "$FEED_FILE_S" \
-    --width "${1%x*}" --height "${1#*x}" --fps 30 --bitrate "$FEED_KBPS" --pattern smpte >&2
-  echo "$dir"
-}
-
 start_helpers_feeds() { # $1: log dir, $2: seconds, $3: feed WxH
-  local dir k sends=()
   dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$2" >"$1/standin.log" 2>&1 &
   HELPER_PIDS+=($!)
   sleep 2
   if [ "$FEEDS" = files ]; then
-    # One ffmpeg sends the four files in real time by stream copy (-re -c copy, as the issue's first feeds were
-    # sent), muxed with the MUX_DELAY_MS lead; looped, so an input never ends while a mixer runs.
-    dir=$(feed_files "$3")
-    for k in "${!INPUTS[@]}"; do sends+=(-re -stream_loop -1 -i "$dir/${INPUTS[$k]}.ts"); done
-    for k in "${!INPUTS[@]}"; do
-      sends+=(-map "$k" -c copy -muxdelay "$(awk -v m="$MUX_DELAY_MS" 'BEGIN { print m / 1000 }')" -f mpegts
-        "$(srt_url "publish:ingest/$PROJECT/${INPUTS[$k]}" "$INGEST_SRT_PASSPHRASE")&pkt_size=1316")
-    done
-    ffmpeg -hide_banner -nostdin -loglevel warning -nostats "${sends[@]}" >"$1/feeds.log" 2>&1 &
+    send_file_feeds "$1" "$3" "$MUX_DELAY_MS"
   else
     dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT" --seconds "$(($2 - 3))" \
       --width "${3%x*}" --height "${3#*x}" --fps 30 --bitrate "$FEED_KBPS" --pattern smpte --mux-delay-ms "$MUX_DELAY_MS" >"$1/feeds.log" 2>&1 &
+    HELPER_PIDS+=($!)
   fi
-  HELPER_PIDS+=($!)
   sleep 3
 }
 

@@ -6,6 +6,14 @@
 # env: CASES="1:700 1:0 8:700:640x360 8:0:640x360" (buses:feed mux delay ms[:feed WxH])  MIXERS="worker ffmpeg"  MEASURE_S=20
 #      SETTLE_S=4 WARMUP_S=8 FEED_W=1280 FEED_H=720 FEED_FPS=30 FEED_KBPS=3000 BUS_W=640 BUS_H=360 BUS_KBPS=1000 DIRECT=cam-a
 #      FEED_AUDIO=aac (opus, mp2, none: the feeds' sound)
+#      FEEDS=live (the Testbed's `feeds` encode the four live beside the mixer: about 60 % of a core at 640x360) | files:
+#      the four encoded once into files before the runs (FEED_FILES=DIR keeps them between sittings, FEED_FILE_S long) and
+#      sent by one ffmpeg by stream copy in real time, the case's mux delay as its -muxdelay (bench/lib.sh's feed_files and
+#      send_file_feeds, as compare.sh's FEEDS=files): the feeds then cost almost nothing. Needs READER=record (its default
+#      then). A stamp's time is then when the file was made, not when the picture was sent, so capture → reader is not
+#      measured (n/a in the tables); the worker-added latency, against the direct reader of the same feed, is. HOPS (the
+#      ffmpeg sender traced through its srt_sendmsg), LEVEL_HOPS, DIRECT, STAGES, FEED_AUDIO, FEED_PREFIX and HUB_PREFIX
+#      work alike; FEED_REMUX does not apply (the sender is already ffmpeg -c copy)
 #      FEED_REMUX=ffmpeg: each feed re-muxed by `ffmpeg -c copy` on its way into the hub, as a publisher's ffmpeg or
 #      MediaMTX writes it (video PES without a length: a demuxer ends a picture only when the next one starts)
 #      READER=record: the reader only records every bus and the direct feed during the run (srtsrc to a file, no
@@ -35,16 +43,26 @@ DIRECT=${DIRECT:-cam-a}
 FEED_REMUX=${FEED_REMUX:-}
 FEED_AUDIO=${FEED_AUDIO:-aac}
 HOPS=${HOPS:-}
-READER=${READER:-live}
+[ "$FEEDS" = files ] && READER=${READER:-record} || READER=${READER:-live}
 LEVEL_HOPS=${LEVEL_HOPS:-}
 HUB_PREFIX=${HUB_PREFIX:-}
 FEED_PREFIX=${FEED_PREFIX:-}
 STAGES=${STAGES:-}
+FEEDS=${FEEDS:-live}
 FFMPEG_GLOBAL_OPTS=${FFMPEG_GLOBAL_OPTS:-}
 # Less probing than this leaves ffmpeg without a frame rate for some inputs (it then delivers about 15 fps).
 FFMPEG_INPUT_OPTS=${FFMPEG_INPUT_OPTS:-"-thread_queue_size 512 -analyzeduration 1000000 -probesize 1000000"}
 OUT_MD=${1:-}
+if [ "$FEEDS" = files ] && { [ "$READER" != record ] || [ -n "$FEED_REMUX" ]; }; then
+  echo "FEEDS=files needs READER=record (the stamps' times are read against the direct reader's afterwards) and no FEED_REMUX" >&2
+  exit 2
+fi
 WORK=$(mktemp -d /tmp/bench-lat.XXXXXX)
+FEED_FILES=${FEED_FILES:-$WORK/feeds}
+# Long enough for a run's reader (start-up, warm-up, settle, measurement) without the files looping in the window.
+FEED_FILE_S=$((WARMUP_S + SETTLE_S + MEASURE_S + 30))
+# With file feeds the recordings' stamp times are moved to the direct reader's (StampAnalysis.StampTimeShift).
+FROM_OPTS=(); [ "$FEEDS" = live ] || FROM_OPTS=(--feed-files 1)
 INPUTS=(cam-a cam-b cam-c cam-d)
 BUS_NAMES=(program aux1 aux2 aux3 aux4 aux5 aux6 aux7)
 BW=$((BUS_W / 2)) BH=$((BUS_H / 2))
@@ -103,7 +121,7 @@ reaped_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat"; }
 ROWS_CPU=()
 run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
   local n=$1 delay=$2 mixer=$3 FEED_W=${4%x*} FEED_H=${4#*x} label dir life mpid t0 t1 c0 c1 h0 h1 s0 s1 r0 r1 rows0 busy steal
-  label="$n bus$([ "$n" -gt 1 ] && echo es), ${FEED_W}x${FEED_H} feeds muxed with $([ "$delay" -gt 0 ] && echo "${delay} ms delay" || echo "no delay")${FEED_REMUX:+, re-muxed by $FEED_REMUX}$([ "$FEED_AUDIO" = aac ] || echo ", sound: $FEED_AUDIO")"
+  label="$n bus$([ "$n" -gt 1 ] && echo es), ${FEED_W}x${FEED_H} feeds$([ "$FEEDS" = live ] || echo " from files"), muxed with $([ "$delay" -gt 0 ] && echo "${delay} ms delay" || echo "no delay")${FEED_REMUX:+, re-muxed by $FEED_REMUX}$([ "$FEED_AUDIO" = aac ] || echo ", sound: $FEED_AUDIO")"
   dir="$WORK/$n-$delay-$4-$mixer"; mkdir -p "$dir"
   write_grid_scene "$dir/scene.json" "$n"
   life=$((WARMUP_S + SETTLE_S + MEASURE_S + 60))
@@ -147,11 +165,11 @@ run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
   fi
   [ -z "$HOPS" ] || python3 "$BENCH_DIR/srt-hops.py" "$dir/standin.trace" "$dir/read" "$label, $mixer" "$dir/hops.txt" "$dir/hops-hub.txt" >>"$WORK/hops.md" || true
   # The recordings are decoded now, on an idle machine.
-  [ "$READER" = record ] && { "${stamps[@]}" --from "$dir/read" "${analyse[@]}" >>"$dir/stamps.log" 2>&1 || true; }
+  [ "$READER" = record ] && { "${stamps[@]}" --from "$dir/read" "${FROM_OPTS[@]}" "${analyse[@]}" >>"$dir/stamps.log" 2>&1 || true; }
   if [ "$READER" = record ] && [ -n "$LEVEL_HOPS" ] && [ -s "$dir/hops.txt" ]; then
-    "${stamps[@]}" --from "$dir/read" --equal-hops "$dir/hops.txt" --label "$label, reader hops levelled" --mixer "$mixer" \
+    "${stamps[@]}" --from "$dir/read" "${FROM_OPTS[@]}" --equal-hops "$dir/hops.txt" --label "$label, reader hops levelled" --mixer "$mixer" \
       --md "$WORK/summary.md" --detail "$WORK/detail.md" >>"$dir/stamps.log" 2>&1 || true
-    [ ! -s "$dir/hops-hub.txt" ] || "${stamps[@]}" --from "$dir/read" --equal-hops "$dir/hops-hub.txt" --label "$label, reader and hub hops levelled" \
+    [ ! -s "$dir/hops-hub.txt" ] || "${stamps[@]}" --from "$dir/read" "${FROM_OPTS[@]}" --equal-hops "$dir/hops-hub.txt" --label "$label, reader and hub hops levelled" \
       --mixer "$mixer" --md "$WORK/summary.md" --detail "$WORK/detail.md" >>"$dir/stamps.log" 2>&1 || true
   fi
   mark_machine "$WORK/summary.md" "$rows0"
@@ -167,11 +185,17 @@ mark_machine() { # $1: summary file, $2: its line count before the run
     /^\|/ { print $0 " " m " |"; next } { print }' "$1" >"$1.tmp" && mv "$1.tmp" "$1"
 }
 
-# Stand-in and four moving feeds (scrolling bars behind the stamp, AAC audio), each its own process.
+# Stand-in and four moving feeds (scrolling bars behind the stamp, AAC audio), each its own process; or one ffmpeg
+# sending them from files.
 start_helpers_feeds() { # $1: log dir, $2: seconds, $3: mux delay ms
   $HUB_PREFIX dotnet "$TESTBED_DLL" standin --port "$BENCH_PORT" --seconds "$2" ${HOPS:+--trace "$1/standin.trace"} >"$1/standin.log" 2>&1 &
   HELPER_PIDS+=($!)
   sleep 2
+  if [ "$FEEDS" = files ]; then
+    send_file_feeds "$1" "${FEED_W}x${FEED_H}" "$3"
+    sleep 3
+    return 0
+  fi
   $FEED_PREFIX env ${SEND_TRACE:+LD_PRELOAD=$SEND_TRACE SRT_SEND_TRACE=$1/sends} dotnet "$TESTBED_DLL" feeds --port "$BENCH_PORT" --count 4 --project "$PROJECT${FEED_REMUX:+raw}" --seconds "$(($2 - 3))" \
     --width "$FEED_W" --height "$FEED_H" --fps "$FEED_FPS" --bitrate "$FEED_KBPS" --pattern smpte --mux-delay-ms "$3" --audio "$FEED_AUDIO" >"$1/feeds.log" 2>&1 &
   HELPER_PIDS+=($!)
@@ -200,6 +224,9 @@ if [ -n "$HOPS" ] && command -v cc >/dev/null; then
 fi
 
 trap 'stop_helpers; [ -z "$YARD_PID" ] || kill "$YARD_PID" 2>/dev/null' EXIT
+if [ "$FEEDS" = files ]; then
+  for c in $CASES; do IFS=: read -r _ _ size <<<"$c"; feed_files "${size:-${FEED_W}x${FEED_H}}" >/dev/null; done
+fi
 for c in $CASES; do
   IFS=: read -r n delay size <<<"$c"
   for m in $MIXERS; do run_case "$n" "$delay" "$m" "${size:-${FEED_W}x${FEED_H}}"; done
@@ -218,6 +245,8 @@ done
   echo "one. Worker-added latency: arrival at the reader of a picture's first appearance in the bus minus its arrival"
   echo "at the direct reader (per frame for ${DIRECT}'s boxes; other boxes minus the direct path's median), i.e. the"
   echo "worker's processing plus the extra SRT hop. Arrival = when the reader's parser got the picture (before decoding)."
+  [ "$FEEDS" = live ] || echo "Feeds (FEEDS=files): encoded into files before the runs and sent by one ffmpeg, -re -c copy, the case's mux delay as -muxdelay; capture → reader is not measured (a stamp's time is when the file was made)."
+  [ "$READER" = live ] || echo "Reader (READER=record): records every bus and ${DIRECT} during the run, decodes them after the mixer stopped."
   echo
   cat "$WORK/summary.md"
   echo

@@ -69,6 +69,38 @@ start_four_feeds() { # $1: log dir, $2: seconds they must live, $3: feed WxH
   sleep 3
 }
 
+# FEEDS=files (compare.sh, latency.sh): the four feeds ${INPUTS[@]} of size $1 as the Testbed makes them (stamped pictures,
+# x264 FEED_KBPS, FEED_FPS (30), sound FEED_AUDIO (aac)), written once, as fast as the CPU allows, FEED_FILE_S seconds long,
+# into $FEED_FILES/WxH/ (other rates or sound: a suffix), where a later run or sitting finds them. A stamp's time is then
+# the file's start plus its PTS, not when the picture is sent: the reader needs `stamps --from DIR --feed-files 1`.
+feed_files() { # $1: WxH. Prints the folder.
+  local fps=${FEED_FPS:-30} audio=${FEED_AUDIO:-aac} dir=$FEED_FILES/$1
+  [ "$fps" = 30 ] || dir+=-${fps}fps
+  [ "$FEED_KBPS" = 3000 ] || dir+=-${FEED_KBPS}k
+  [ "$audio" = aac ] || dir+=-$audio
+  [ -s "$dir/${INPUTS[3]}.ts" ] || dotnet "$TESTBED_DLL" feeds --files "$dir" --count 4 --seconds "$FEED_FILE_S" \
+    --width "${1%x*}" --height "${1#*x}" --fps "$fps" --bitrate "$FEED_KBPS" --pattern smpte --audio "$audio" >&2
+  echo "$dir"
+}
+
+# One ffmpeg sends the files of feed_files $2 into the hub in real time by stream copy (-re -c copy, as encoders and OBS
+# publish and as issue 9's first feeds were sent), looped so that an input never ends while a mixer runs, each TS muxed
+# with a PTS-PCR lead of $3 ms: -muxdelay (ffmpeg's default 0.7 s). -muxdelay 0 alone makes it zero: each video PES's
+# PCR is then its DTS (read from ffmpeg 5.1's TS); -muxpreload does not move the PCR, so it is left at its default.
+# Run under FEED_PREFIX, and with SEND_TRACE preloaded where set (bench/srt-send-trace.c wraps ffmpeg's srt_sendmsg).
+send_file_feeds() { # $1: log dir, $2: feed WxH, $3: mux delay ms
+  local dir k sends=()
+  dir=$(feed_files "$2")
+  for k in "${!INPUTS[@]}"; do sends+=(-re -stream_loop -1 -i "$dir/${INPUTS[$k]}.ts"); done
+  for k in "${!INPUTS[@]}"; do
+    sends+=(-map "$k" -c copy -muxdelay "$(awk -v m="$3" 'BEGIN { print m / 1000 }')" -f mpegts
+      "$(srt_url "publish:ingest/$PROJECT/${INPUTS[$k]}" "$INGEST_SRT_PASSPHRASE")&pkt_size=1316")
+  done
+  ${FEED_PREFIX:-} env ${SEND_TRACE:+LD_PRELOAD=$SEND_TRACE SRT_SEND_TRACE=$1/sends} \
+    ffmpeg -hide_banner -nostdin -loglevel warning -nostats "${sends[@]}" >"$1/feeds.log" 2>&1 &
+  HELPER_PIDS+=($!)
+}
+
 stop_helpers() {
   local p
   for p in "${HELPER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done

@@ -1,6 +1,8 @@
 // When each picture left a sender through libsrt, for bench/srt-hops.py: preloaded into a process that sends
-// with GStreamer's srtsink (the worker's outputs, the Testbed's feeds), it wraps srt_sendmsg2 and writes
-// "send STREAMID PTS90K UNIX_US" for every video PES start handed to libsrt, to $SRT_SEND_TRACE.PID.
+// with GStreamer's srtsink (the worker's outputs, the Testbed's feeds; srt_sendmsg2) or with ffmpeg's srt:// protocol
+// (feeds sent from files; srt_sendmsg), it wraps both and writes "send STREAMID PTS90K UNIX_US" for every video PES
+// start handed to libsrt, to $SRT_SEND_TRACE.PID. libsrt's srt_sendmsg does not call srt_sendmsg2 through the PLT,
+// so no picture is written twice.
 // With the stand-in's "pic" lines (when the hub's receiver let the same picture go) that is the sender → hub hop,
 // the hub's time base for the connection included. Only symbols resolved through the global scope are wrapped:
 // srtsink's, not a .NET P/Invoke's (dlsym on libsrt's own handle), so the worker's inputs are not traced.
@@ -20,6 +22,7 @@ typedef int SRTSOCKET;
 enum { SRTO_STREAMID = 46, SLOTS = 64, TS = 188 };
 
 static int (*real_sendmsg2)(SRTSOCKET, const char *, int, void *);
+static int (*real_sendmsg)(SRTSOCKET, const char *, int, int, int);
 static int (*real_getsockflag)(SRTSOCKET, int, void *, int *);
 static FILE *out;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -27,6 +30,7 @@ static struct { SRTSOCKET sock; char id[512]; } slots[SLOTS];
 
 static void init(void) {
   real_sendmsg2 = dlsym(RTLD_NEXT, "srt_sendmsg2");
+  real_sendmsg = dlsym(RTLD_NEXT, "srt_sendmsg");
   real_getsockflag = dlsym(RTLD_NEXT, "srt_getsockflag");
   // GStreamer loads its plugins, and with them libsrt, outside the global scope that RTLD_NEXT searches.
   static const char *const libs[] = {"libsrt-gnutls.so.1.5", "libsrt-openssl.so.1.5", "libsrt.so.1.5"};
@@ -34,6 +38,7 @@ static void init(void) {
     void *h = dlopen(libs[i], RTLD_LAZY | RTLD_NOLOAD);
     if (!h) continue;
     real_sendmsg2 = dlsym(h, "srt_sendmsg2");
+    real_sendmsg = dlsym(h, "srt_sendmsg");
     real_getsockflag = dlsym(h, "srt_getsockflag");
   }
   if (!real_sendmsg2) {
@@ -67,7 +72,7 @@ static const char *stream_of(SRTSOCKET s) {
   return "-";
 }
 
-int srt_sendmsg2(SRTSOCKET s, const char *buf, int len, void *mctrl) {
+static void trace(SRTSOCKET s, const char *buf, int len) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, init);
   if (out && buf) {
@@ -86,5 +91,14 @@ int srt_sendmsg2(SRTSOCKET s, const char *buf, int len, void *mctrl) {
       pthread_mutex_unlock(&lock);
     }
   }
+}
+
+int srt_sendmsg2(SRTSOCKET s, const char *buf, int len, void *mctrl) {
+  trace(s, buf, len);
   return real_sendmsg2(s, buf, len, mctrl);
+}
+
+int srt_sendmsg(SRTSOCKET s, const char *buf, int len, int ttl, int inorder) {
+  trace(s, buf, len);
+  return real_sendmsg(s, buf, len, ttl, inorder);
 }
