@@ -13,7 +13,9 @@
 #      then). A stamp's time is then when the file was made, not when the picture was sent, so capture → reader is not
 #      measured (n/a in the tables); the worker-added latency, against the direct reader of the same feed, is. HOPS (the
 #      ffmpeg sender traced through its srt_sendmsg), LEVEL_HOPS, DIRECT, STAGES, FEED_AUDIO, FEED_PREFIX and HUB_PREFIX
-#      work alike; FEED_REMUX does not apply (the sender is already ffmpeg -c copy)
+#      work alike; FEED_REMUX does not apply (the sender is already ffmpeg -c copy). ffmpeg gathers the sound into PES of
+#      up to 171 ms at a 700 ms mux delay (one frame a PES at 0), as an ffmpeg publisher sends it, where the live feeds send
+#      one frame a PES: FEED_PES=frame sends one frame a PES from the files too (bench/lib.sh's send_file_feeds)
 #      FEED_REMUX=ffmpeg: each feed re-muxed by `ffmpeg -c copy` on its way into the hub, as a publisher's ffmpeg or
 #      MediaMTX writes it (video PES without a length: a demuxer ends a picture only when the next one starts)
 #      READER=record: the reader only records every bus and the direct feed during the run (srtsrc to a file, no
@@ -121,7 +123,7 @@ reaped_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat"; }
 ROWS_CPU=()
 run_case() { # $1: buses, $2: feed mux delay ms, $3: mixer, $4: feed size WxH
   local n=$1 delay=$2 mixer=$3 FEED_W=${4%x*} FEED_H=${4#*x} label dir life mpid t0 t1 c0 c1 h0 h1 s0 s1 r0 r1 rows0 busy steal
-  label="$n bus$([ "$n" -gt 1 ] && echo es), ${FEED_W}x${FEED_H} feeds$([ "$FEEDS" = live ] || echo " from files"), muxed with $([ "$delay" -gt 0 ] && echo "${delay} ms delay" || echo "no delay")${FEED_REMUX:+, re-muxed by $FEED_REMUX}$([ "$FEED_AUDIO" = aac ] || echo ", sound: $FEED_AUDIO")"
+  label="$n bus$([ "$n" -gt 1 ] && echo es), ${FEED_W}x${FEED_H} feeds$([ "$FEEDS" = live ] || echo " from files$([ "${FEED_PES:-ffmpeg}" = ffmpeg ] || echo " (sound: a frame a PES)")"), muxed with $([ "$delay" -gt 0 ] && echo "${delay} ms delay" || echo "no delay")${FEED_REMUX:+, re-muxed by $FEED_REMUX}$([ "$FEED_AUDIO" = aac ] || echo ", sound: $FEED_AUDIO")"
   dir="$WORK/$n-$delay-$4-$mixer"; mkdir -p "$dir"
   write_grid_scene "$dir/scene.json" "$n"
   life=$((WARMUP_S + SETTLE_S + MEASURE_S + 60))

@@ -87,13 +87,16 @@ feed_files() { # $1: WxH. Prints the folder.
 # publish and as issue 9's first feeds were sent), looped so that an input never ends while a mixer runs, each TS muxed
 # with a PTS-PCR lead of $3 ms: -muxdelay (ffmpeg's default 0.7 s). -muxdelay 0 alone makes it zero: each video PES's
 # PCR is then its DTS (read from ffmpeg 5.1's TS); -muxpreload does not move the PCR, so it is left at its default.
+# ffmpeg's muxer gathers sound into PES of up to 2930 bytes, flushed once they span half the mux delay: at 700 ms, 8 AAC
+# frames (171 ms) a PES, at 0 one frame. FEED_PES=frame (-pes_payload_size 0) sends one sound frame per PES at any delay,
+# as the Testbed's live feeds do; the default, FEED_PES=ffmpeg, is what an ffmpeg publisher sends.
 # Run under FEED_PREFIX, and with SEND_TRACE preloaded where set (bench/srt-send-trace.c wraps ffmpeg's srt_sendmsg).
 send_file_feeds() { # $1: log dir, $2: feed WxH, $3: mux delay ms
   local dir k sends=()
   dir=$(feed_files "$2")
   for k in "${!INPUTS[@]}"; do sends+=(-re -stream_loop -1 -i "$dir/${INPUTS[$k]}.ts"); done
   for k in "${!INPUTS[@]}"; do
-    sends+=(-map "$k" -c copy -muxdelay "$(awk -v m="$3" 'BEGIN { print m / 1000 }')" -f mpegts
+    sends+=(-map "$k" -c copy -muxdelay "$(awk -v m="$3" 'BEGIN { print m / 1000 }')" $([ "${FEED_PES:-ffmpeg}" = ffmpeg ] || echo -pes_payload_size 0) -f mpegts
       "$(srt_url "publish:ingest/$PROJECT/${INPUTS[$k]}" "$INGEST_SRT_PASSPHRASE")&pkt_size=1316")
   done
   ${FEED_PREFIX:-} env ${SEND_TRACE:+LD_PRELOAD=$SEND_TRACE SRT_SEND_TRACE=$1/sends} \
