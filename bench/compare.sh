@@ -162,10 +162,11 @@ if [ "${1:-}" = "--print" ]; then
 fi
 
 # The worker as the image runs it, unless WORKER_DLL names a build: the ratios are the product's.
-if [[ " $MIXERS " == *" worker "* && "${1:-}" != --print && "${1:-}" != --profile ]] || [[ "${1:-}" == --profile && "${3:-}" == worker ]]; then
+if { [ "${1:-}" = --profile ] && [ "${3:-}" = worker ]; } || { [ "${1:-}" != --profile ] && [[ " $MIXERS " == *" worker "* ]]; }; then
   echo "publishing the worker NativeAOT, as the image does ..." >&2
   publish_worker "$WORK"
 fi
+WORKER_BUILD=$([[ $WORKER_DLL == *.dll ]] && echo JIT || echo NativeAOT)
 
 # --profile JOB MIXER [DIR]: where one mixer's CPU goes on one job (no reader): CPU per thread over
 # PROFILE_S (schedstat, grouped by thread name), then `perf record -g` over the same span, summed by
@@ -328,7 +329,6 @@ medians_table() {
 if [ -n "$PLOT" ] && command -v gnuplot >/dev/null; then
   # The worker's build is named in the legend: a NativeAOT worker's RSS is not comparable with a JIT one's. The
   # headroom above the bars keeps the legend off them (with one job per plot the first bar sits under it).
-  worker_title="worker ($([[ $WORKER_DLL == *.dll ]] && echo JIT || echo NativeAOT))"
   gnuplot <<GP
 set terminal pngcairo size 900,420 font "Sans,10"
 set output "$PLOT"
@@ -336,9 +336,9 @@ set multiplot layout 1,2 title "Worker vs ffmpeg vs hand gst-launch (medians of 
 set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8 border -1
 set xtics rotate by -20 noenhanced; set key top left; set offsets 0, 0, graph 0.3, 0; set grid ytics
 set ylabel "CPU, % of one core"; set yrange [0:*]
-plot "$WORK/plot.dat" using 2:xtic(1) title "$worker_title", "" using 3 title "ffmpeg", "" using 4 title "gst-launch"
+plot "$WORK/plot.dat" using 2:xtic(1) title "worker ($WORKER_BUILD)", "" using 3 title "ffmpeg", "" using 4 title "gst-launch"
 set ylabel "Peak RSS, MB"
-plot "$WORK/plot.dat" using 5:xtic(1) title "$worker_title", "" using 6 title "ffmpeg", "" using 7 title "gst-launch"
+plot "$WORK/plot.dat" using 5:xtic(1) title "worker ($WORKER_BUILD)", "" using 6 title "ffmpeg", "" using 7 title "gst-launch"
 unset multiplot
 GP
   echo "plot written to $PLOT" >&2
@@ -352,7 +352,7 @@ fi
   echo "(360p ${BUS_KBPS} kb/s, 720p $((BUS_KBPS * 5 / 2)) kb/s, Opus 128 kb/s). CPU = utime+stime of the mixer process over the"
   echo "$((SETTLE_S + MEASURE_S)) s the reader runs (after ${WARMUP_S} s of start-up); peak RSS = VmHWM and threads at its end."
   echo "The reader and the helpers (stand-in, feeds) run on the same cores and are not counted. ${REPS} run(s) per mixer, order alternating."
-  echo "Worker: \`$WORKER_DLL\` ($([[ $WORKER_DLL == *.dll ]] && echo "JIT" || echo "NativeAOT")$([ -z "$WORKER_DLL_GIVEN" ] && echo ", published from src/ of $(git -C "$REPO" rev-parse --short HEAD) as the image publishes it"))."
+  echo "Worker: \`$WORKER_DLL\` ($WORKER_BUILD$([ -z "$WORKER_DLL_GIVEN" ] && echo ", published from src/ of $(git -C "$REPO" rev-parse --short HEAD) as the image publishes it"))."
   [ "$FEEDS" = files ] && echo "Feeds (FEEDS=files): encoded into files before the runs and sent by one ffmpeg, -re -c copy; capture → reader is not measured."
   [ "$READER" = record ] && echo "Reader (READER=record): records every bus and cam-a during the run, decodes them after the mixer stopped."
   echo

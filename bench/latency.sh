@@ -45,12 +45,12 @@ DIRECT=${DIRECT:-cam-a}
 FEED_REMUX=${FEED_REMUX:-}
 FEED_AUDIO=${FEED_AUDIO:-aac}
 HOPS=${HOPS:-}
+FEEDS=${FEEDS:-live}
 [ "$FEEDS" = files ] && READER=${READER:-record} || READER=${READER:-live}
 LEVEL_HOPS=${LEVEL_HOPS:-}
 HUB_PREFIX=${HUB_PREFIX:-}
 FEED_PREFIX=${FEED_PREFIX:-}
 STAGES=${STAGES:-}
-FEEDS=${FEEDS:-live}
 FFMPEG_GLOBAL_OPTS=${FFMPEG_GLOBAL_OPTS:-}
 # Less probing than this leaves ffmpeg without a frame rate for some inputs (it then delivers about 15 fps).
 FFMPEG_INPUT_OPTS=${FFMPEG_INPUT_OPTS:-"-thread_queue_size 512 -analyzeduration 1000000 -probesize 1000000"}
