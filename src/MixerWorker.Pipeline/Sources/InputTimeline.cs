@@ -64,6 +64,20 @@ internal sealed class InputTimeline
     // stray the same way (see EndWindow).
     private long? _previousLatest;
 
+    // Sound its publisher packed several frames to a PES (ffmpeg's and OBS's default MPEG-TS muxing: up
+    // to 2.9 kB or half the mux delay of AAC, 8 frames or 171 ms) leaves the decoder in runs: the PES went
+    // out once its last frame was made, so its first frame is late by the run's span before anything of
+    // ours. Every frame of a run must be heard, so a run counts as late as its first frame, and the
+    // least span of a window's runs (what every run of the window waited for its publisher) may move
+    // the timeline later beyond the bound: it is the publisher's packing, not a decoder falling
+    // behind, which also makes runs (catching up), but not in every run of a window.
+    private bool _inSoundRun;
+    private ulong _soundRunFirst, _soundRunFirstAt, _soundLast, _soundLastAt;
+    private long _leastSoundRunNs;
+    // The longest PTS step two frames of one run are apart (an AAC frame at 16 kHz is 64 ms, an Opus
+    // packet at most 120 ms); a longer one is a jump, never a run.
+    internal const long MostSoundFrameNs = 150 * Ms;
+
     // The offset is corrected only when the earliest frames of a whole window stray further than this
     // from their due time. Frames that come out early wait in their box's queue for that long, so it
     // is latency, and it is kept small: what moves the earliest frame of a two-second window (the
@@ -130,11 +144,26 @@ internal sealed class InputTimeline
             }
 
             var offset = _offset!.Value;
-            var late = (long)now - ((long)runningTime + offset);
+            var late = track == Track.Audio ? SoundRunLateness(runningTime, now, offset) : (long)now - ((long)runningTime + offset);
             _low[(int)track] = Math.Min(_low[(int)track], late);
             if ((long)(now - _windowStart) >= _windowLength && EndWindow(now) is { } correction) change ??= correction;
             return new Placement(true, offset, change);
         }
+    }
+
+    // How late the run this block of sound came in is: that of its first block. A block that left the
+    // decoder sooner after the one before than half the time between their stamps came with it.
+    private long SoundRunLateness(ulong runningTime, ulong now, long offset)
+    {
+        var step = (long)runningTime - (long)_soundLast;
+        var withLast = _inSoundRun && step > 0 && step <= MostSoundFrameNs && (long)(now - _soundLastAt) * 2 < step;
+        if (!withLast)
+        {
+            if (_inSoundRun) _leastSoundRunNs = Math.Min(_leastSoundRunNs, (long)(_soundLast - _soundRunFirst));
+            (_soundRunFirst, _soundRunFirstAt, _inSoundRun) = (runningTime, now, true);
+        }
+        (_soundLast, _soundLastAt) = (runningTime, now);
+        return (long)_soundRunFirstAt - ((long)_soundRunFirst + offset);
     }
 
     // Where the master track's timeline is now, carried forward by the clock while it pauses.
@@ -147,6 +176,7 @@ internal sealed class InputTimeline
         _masterLast = runningTime;
         _masterLastAt = now;
         (_phase, _settlingWindows, _previousLatest) = (Phase.Settling, 0, null);
+        _inSoundRun = false;
         StartWindow(now, FirstWindowNs);
         return _offset.Value;
     }
@@ -174,6 +204,7 @@ internal sealed class InputTimeline
     private Change? EndWindow(ulong now)
     {
         var latest = _low.Where(l => l != long.MaxValue).DefaultIfEmpty(0).Max();
+        var packing = _leastSoundRunNs == long.MaxValue ? 0 : _leastSoundRunNs;
         var phase = _phase;
         var previous = _previousLatest;
         _previousLatest = phase == Phase.Settling ? null : latest;
@@ -191,7 +222,7 @@ internal sealed class InputTimeline
         if (phase == Phase.Settling && (by == 0 || ++_settlingWindows >= MaxSettlingWindows)) _phase = Phase.Confirming;
         else if (phase == Phase.Confirming) _phase = Phase.Settled;
         StartWindow(now, _phase == Phase.Settling ? FirstWindowNs : WindowNs);
-        if (by > 0 && !step) by = Math.Min(by, _maxLaterNs - _laterNs);
+        if (by > 0 && !step) by = Math.Min(by, Math.Max(0, _maxLaterNs + packing - _laterNs));
         if (by == 0) return null;
         _offset += by;
         _laterNs = step ? 0 : Math.Max(0, _laterNs + by);
@@ -206,5 +237,6 @@ internal sealed class InputTimeline
         _windowStart = now;
         _windowLength = length;
         Array.Fill(_low, long.MaxValue);
+        _leastSoundRunNs = long.MaxValue;
     }
 }

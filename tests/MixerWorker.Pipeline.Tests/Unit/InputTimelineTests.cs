@@ -22,6 +22,35 @@ public sealed class InputTimelineTests
 
     private static ulong Due(ulong stamp, Placement p) => (ulong)((long)stamp + p.OffsetNs);
 
+    // An AAC frame: 1024 samples at 48 kHz.
+    private const ulong SoundFrame = 21_333_333;
+
+    /// <summary>
+    /// Interleaves 30 fps pictures that leave the decoder on time with sound whose publisher packed
+    /// <paramref name="perPes"/> frames to a PES: each PES leaves once its last frame is made, plus
+    /// <paramref name="late"/> of the network, and its frames come out of the decoder 0.1 ms apart.
+    /// Returns each sound frame's lateness on the mixer's timeline (ns) as it came out, from <paramref name="from"/> on.
+    /// </summary>
+    private static List<long> PackedSound(InputTimeline t, TimeSpan length, int perPes, TimeSpan from, Func<int, long>? late = null)
+    {
+        const ulong stampStart = 10_000 * Ms, start = 1_000 * Ms;
+        var events = new List<(ulong At, Track Track, ulong Stamp)>();
+        for (ulong i = 0; i * Frame < (ulong)length.Ticks * 100; i++) events.Add((start + i * Frame, Track.Video, stampStart + i * Frame));
+        for (var pes = 0; (ulong)pes * (ulong)perPes * SoundFrame < (ulong)length.Ticks * 100; pes++)
+        {
+            var sentAt = start + (ulong)(pes + 1) * (ulong)perPes * SoundFrame + (ulong)(late?.Invoke(pes) ?? 0);
+            for (var k = 0; k < perPes; k++)
+                events.Add((sentAt + (ulong)k * 100_000, Track.Audio, stampStart + ((ulong)pes * (ulong)perPes + (ulong)k) * SoundFrame));
+        }
+        var lateness = new List<long>();
+        foreach (var (at, track, stamp) in events.OrderBy(e => e.At))
+        {
+            var p = t.Place(track, stamp, at);
+            if (track == Track.Audio && p.Keep && at >= start + (ulong)from.Ticks * 100) lateness.Add((long)at - (long)Due(stamp, p));
+        }
+        return lateness;
+    }
+
     [Fact]
     public void The_first_picture_is_due_as_it_leaves_its_decoder_whatever_lead_the_publisher_muxed_with()
     {
@@ -275,4 +304,42 @@ public sealed class InputTimelineTests
             .Min(i => Lateness(10_000 * Ms + (ulong)i * Frame, (ulong)((long)(1_000 * Ms + (ulong)i * Frame) + late[i]), placed[i]));
         Assert.InRange(lows, -InputTimeline.MaxBandNs, InputTimeline.MaxBandNs);
     }
+
+    [Fact]
+    public void Sound_packed_several_frames_to_a_PES_is_all_on_time_within_the_first_second()
+    {
+        // ffmpeg's default muxing: 8 AAC frames (171 ms) a PES. Placed by its least late frames, the
+        // first frames of every PES came 150 ms after their time, past the audio mixer's deadline.
+        var t = new InputTimeline(Jitter);
+        var lateness = PackedSound(t, TimeSpan.FromSeconds(10), perPes: 8, from: TimeSpan.FromSeconds(1));
+        Assert.NotEmpty(lateness);
+        Assert.InRange(lateness.Max(), 0, (long)(InputTimeline.MaxBandNs + Ms));
+        Assert.InRange(t.Corrections, 1, 2);
+    }
+
+    [Fact]
+    public void Sound_one_frame_to_a_PES_with_jitter_moves_the_timeline_once_for_its_frame_and_never_for_the_jitter()
+    {
+        // A frame can only be sent once it is made: the sound comes a frame after the pictures of its time.
+        var t = new InputTimeline(Jitter);
+        var rnd = new Random(11);
+        var lateness = PackedSound(t, TimeSpan.FromSeconds(10), perPes: 1, from: TimeSpan.FromSeconds(1), late: i => i == 0 ? 0 : rnd.Next(0, 25) * SignedMs);
+        Assert.Equal(1, t.Corrections);
+        Assert.InRange(t.MovedNs, (long)SoundFrame - (long)Ms, (long)SoundFrame + (long)Ms);
+        Assert.InRange(lateness.Max(), 0, 26 * SignedMs);
+    }
+
+    [Fact]
+    public void A_sound_decoder_falling_ever_further_behind_in_bursts_does_not_drag_the_timeline_with_it()
+    {
+        var t = new InputTimeline(Jitter);
+        // Two frames a PES, each PES 4 ms later than the one before (a starved machine): runs, but
+        // their span is the packing's, 21 ms, and the rest of their lateness grows.
+        var before = t.Place(Track.Video, 10_000 * Ms, 1_000 * Ms).OffsetNs;
+        // (Eight seconds: past a second behind its pictures, sound is taken for another timeline's and dropped.)
+        PackedSound(t, TimeSpan.FromSeconds(8), perPes: 2, from: TimeSpan.Zero, late: i => i * 4 * SignedMs);
+        var moved = t.OffsetNs!.Value - before;
+        Assert.InRange(moved, 1, 60 * SignedMs + (long)SoundFrame + SignedMs);
+    }
 }
+
