@@ -239,7 +239,7 @@ public sealed class StarvationTests(ITestOutputHelper output)
         foreach (var (bus, report) in reports)
             output.WriteLine($"{bus}: {report}\n  timeline growth per 20 s {report.TimelineGrowthPer(GrowthPer):0} ms; " +
                 $"boxes' p95 unstarved {string.Join(", ", unstarved[bus].Boxes.Select(b => $"{b.LagP95:0}"))} ms\n  status lateness: {status?.Buses.GetValueOrDefault(bus)?.Lateness}" +
-                $"\n  {sound[bus].Describe(GrowthPer)}\n  unstarved {unstarvedSound[bus].Describe(GrowthPer)}" +
+                $"\n  {sound[bus].Describe(GrowthPer, unstarvedSound[bus])}\n  unstarved {unstarvedSound[bus].Describe(GrowthPer)}" +
                 $"\n  pictures' delay at the reader against unstarved p50/p95 {sound[bus].PictureDelayP50 - unstarvedSound[bus].PictureDelayP50:+0;-0}/{sound[bus].PictureDelayP95 - unstarvedSound[bus].PictureDelayP95:+0;-0} ms" +
                 $"\n  {LeftLate(bus)}");
 

@@ -52,12 +52,24 @@ public sealed record SoundTiming(
     private static List<double> Thin(IReadOnlyList<double> v) =>
         v.Count <= SlopePoints ? [.. v] : [.. Enumerable.Range(0, SlopePoints).Select(i => v[(int)((long)i * (v.Count - 1) / (SlopePoints - 1))])];
 
-    public string Describe(TimeSpan span) =>
+    /// <param name="span">The span the timeline's growth is given per.</param>
+    /// <param name="against">A window of the same reader to read the sound's delay against: its clocks'
+    /// offset cancels there. Without one, the delay is read against its own p50.</param>
+    public string Describe(TimeSpan span, SoundTiming? against = null) =>
         $"sound: {SoundBehindMs.Count} PES, timeline growth per {span.TotalSeconds:0} s {Ms(TimelineGrowthPer(span))} ms " +
         $"(pictures from the TS: {PictureBehindMs.Count} PES, {Ms(PictureTimelineGrowthPer(span))} ms, longest wait for one {Ms(LongestGapMs(PictureAtMs))} ms; " +
         $"sound's {Ms(LongestGapMs(SoundAtMs))} ms); " +
-        $"delay p50/p95/max {Ms(SoundDelayP50)}/{Ms(SoundDelayP95)}/{Ms(SoundDelayMax)} ms; " +
+        DescribeDelay(against) +
         $"sound after its pictures p50/p95/p99/max {Ms(SoundAfterPictureP50)}/{Ms(SoundAfterPictureP95)}/{Ms(SoundAfterPictureP99)}/{Ms(SoundAfterPictureMax)} ms ({SoundAfterPictureMs.Count} sound PES between pictures)";
+
+    // The delay's absolute value holds the offset between the sender's and the reader's clocks, so only a difference means anything.
+    private string DescribeDelay(SoundTiming? against)
+    {
+        var (zero, what) = against is null ? (SoundDelayP50, "its own p50") : (against.SoundDelayP50, "the other window's p50");
+        if (zero is not { } z) return "delay -; ";
+        string Off(double? v) => v is { } x ? $"{x - z:+0;-0;0}" : "-";
+        return $"delay p50/p95/max {Off(SoundDelayP50)}/{Off(SoundDelayP95)}/{Off(SoundDelayMax)} ms against {what}; ";
+    }
 
     private static double? LongestGapMs(IReadOnlyList<double> atMs) =>
         atMs.Count < 2 ? null : atMs.Zip(atMs.Skip(1), (a, b) => b - a).Max();
