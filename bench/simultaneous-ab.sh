@@ -3,14 +3,30 @@
 # (FEED_FILES/640x360 as `FEEDS=files bench/compare.sh` writes them), so that the machine's speed, which moves the
 # process figure by ±10 % between runs here, is the same for both: per round process CPU and thread groups of each.
 # Usage: bench/simultaneous-ab.sh OUTDIR SCENE A_DLL B_DLL   (SCENE: e.g. a compare.sh run's scene.json)
+#        bench/simultaneous-ab.sh OUTDIR JOB A_DLL gst   the worker against compare.sh's hand gst-launch graph for JOB (a
+#        compare.sh job, e.g. 8bus-360p:640x360:640x360:7:640x360), the worker on that job's scene
 # env: ROUNDS=3 WARMUP_S=10 MEASURE_S=20 FEED_FILES (required) PORTS="18892 18893"; the two swap stand-ins every round.
+#      PERF=1: `perf record` samples both processes over each round's window, and OUTDIR/libraries.txt gives each one's
+#      CPU by library (% of one core, mean of the rounds): x264, Opus, GStreamer, the runtime, kernel side by side.
 set -euo pipefail
 PORTS=(${PORTS:-18892 18893})
 export BENCH_PORT=${PORTS[0]}
 source "$(dirname "$0")/lib.sh"
 out=$1 scene=$2 A=$3 B=$4; mkdir -p "$out"
 ROUNDS=${ROUNDS:-3} WARMUP_S=${WARMUP_S:-10} MEASURE_S=${MEASURE_S:-20}
-FEEDS_DIR=$FEED_FILES/640x360
+feed=640x360
+if [ "$B" = gst ]; then
+  # The job's scene for the worker and its hand graph, publishing to the stand-in named by the port (made per round).
+  IFS=: read -r _ feed _ <<<"$scene"
+  export JOBS=$scene
+  scene=$out/scene.json; "$BENCH_DIR/compare.sh" --print | awk 'NR == 1' >"$scene"
+  hand() { BENCH_PORT=$1 "$BENCH_DIR/compare.sh" --print | awk '/^gst-launch:/ { getline; g = $0 } END { print "exec " g }'; }
+fi
+start() { # $1: build or gst, $2: port, $3: log
+  if [ "$1" = gst ]; then bash -c "$(hand "$2")" >"$3" 2>&1 &
+  else MEDIAMTX__SRTPORT=$2 $(worker_launcher "$1") "$1" run "$scene" --duration $((WARMUP_S + MEASURE_S + 20)) >"$3" 2>&1 & fi
+}
+FEEDS_DIR=$FEED_FILES/$feed
 life=$(( ROUNDS * (WARMUP_S + MEASURE_S + 8) + 30 ))
 trap 'stop_helpers' EXIT
 for port in "${PORTS[@]}"; do
@@ -26,11 +42,16 @@ done
 sleep 3
 for r in $(seq 1 $ROUNDS); do
   if [ $((r % 2)) = 1 ]; then pa=${PORTS[0]} pb=${PORTS[1]}; else pa=${PORTS[1]} pb=${PORTS[0]}; fi
-  MEDIAMTX__SRTPORT=$pa $(worker_launcher "$A") "$A" run "$scene" --duration $((WARMUP_S + MEASURE_S + 20)) >"$out/$r-A.log" 2>&1 & a=$!
-  MEDIAMTX__SRTPORT=$pb $(worker_launcher "$B") "$B" run "$scene" --duration $((WARMUP_S + MEASURE_S + 20)) >"$out/$r-B.log" 2>&1 & b=$!
+  start "$A" "$pa" "$out/$r-A.log"; a=$!
+  start "$B" "$pb" "$out/$r-B.log"; b=$!
   sleep $WARMUP_S
   thread_times $a >"$out/$r-A.t0"; thread_times $b >"$out/$r-B.t0"; ca0=$(cpu_ticks $a); cb0=$(cpu_ticks $b); w0=$(date +%s.%N)
-  sleep $MEASURE_S
+  if [ "${PERF:-0}" = 1 ]; then
+    perf record -F 499 -p "$a,$b" -o "$out/$r.perf" -- sleep "$MEASURE_S" 2>"$out/$r.perf.log" || true
+    # One line a sample: A or B, then the library (.NET's JIT-compiled code is "memfd:doublemapper (deleted)").
+    perf script -i "$out/$r.perf" -F pid,ip,dso 2>/dev/null | awk -v a=$a '{ p = $1; sub(/^ *[0-9]+ +[0-9a-f]+ +\(/, ""); sub(/\)$/, "")
+      sub(/.*\//, ""); gsub(/ /, "_"); print (p == a ? "A" : "B"), $0 }' >"$out/$r.samples"
+  else sleep $MEASURE_S; fi
   thread_times $a >"$out/$r-A.t1"; thread_times $b >"$out/$r-B.t1"; ca1=$(cpu_ticks $a); cb1=$(cpu_ticks $b); w1=$(date +%s.%N)
   kill -TERM $a $b; wait $a 2>/dev/null || true; wait $b 2>/dev/null || true
   w=$(awk -v x=$w0 -v y=$w1 'BEGIN { print y - x }')
@@ -41,6 +62,15 @@ for r in $(seq 1 $ROUNDS); do
       /compositor$/ {c=$1; cr=$2} /box queues$/ {b=$1} /background sources$/ {g=$1} /scalers$/ {s=$1} /muxers$/ {m=$1}
       END { printf "round %d %s process %s | compositor %.2f (%.2f runs/frame) | box queues %.2f | bg %.2f | scalers %.2f | mux %.2f\n", r, n, p, c, cr/240, b, g, s, m }' "$out/$r-$n.groups" | tee -a "$out/table.txt"
   done
-  grep -h "status:" "$out/$r-A.log" | tail -1 | cut -c1-400 >>"$out/status.txt"; grep -h "status:" "$out/$r-B.log" | tail -1 | cut -c1-400 >>"$out/status.txt"
+  for n in A B; do { grep -h "status:" "$out/$r-$n.log" || true; } | tail -1 | cut -c1-400 >>"$out/status.txt"; done
   sleep 2
 done
+if [ "${PERF:-0}" = 1 ]; then
+  cat "$out"/[0-9]*.samples | awk -v f="$(awk -v r=$ROUNDS -v m=$MEASURE_S 'BEGIN { print 100 / 499 / m / r }')" '
+    # Code made at run time: .NET JIT-compiled methods (a JIT build, not NativeAOT) and orc programs (blending, scaling).
+    { sub(/^memfd:doublemapper_\(deleted\)$/, "managed_code_(JIT)", $2); sub(/^orcexec\..*/, "orc_programs", $2)
+      n[$2] += 0; if ($1 == "A") a[$2]++; else b[$2]++ }
+    END { printf "%7s %7s %7s  library (%% of one core, mean of the rounds; A = %s, B = %s)\n", "A", "B", "A-B", "'"$A"'", "'"$B"'"
+          for (d in n) if (a[d] + b[d] >= 5) printf "%7.2f %7.2f %+7.2f  %s\n", a[d] * f, b[d] * f, (a[d] - b[d]) * f, d | "sort -k1,1 -gr"; close("sort -k1,1 -gr")
+          for (d in n) { ta += a[d]; tb += b[d] } printf "%7.2f %7.2f %+7.2f  all\n", ta * f, tb * f, (ta - tb) * f }' | tee "$out/libraries.txt"
+fi

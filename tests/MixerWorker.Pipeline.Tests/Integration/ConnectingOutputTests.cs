@@ -77,6 +77,13 @@ public sealed class ConnectingOutputTests(ITestOutputHelper output)
         output.WriteLine($"keyframe requests: {Volatile.Read(ref atEncoder)} at the encoder, {Volatile.Read(ref atMuxer)} at the muxer");
         Assert.True(Volatile.Read(ref atEncoder) >= 3, $"the encoder was asked for {atEncoder} keyframes");
         Assert.Equal(0, Volatile.Read(ref atMuxer));
+
+        // Then no more: a connected output's stream has a keyframe a GOP, as an encoder left alone makes them (each
+        // forced one costs an intra picture's encoding and bits).
+        var afterStart = Volatile.Read(ref atEncoder);
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        var later = Volatile.Read(ref atEncoder) - afterStart;
+        Assert.True(later == 0, $"the encoder was asked for {later} more keyframes once the output's start was over");
     }
 
     [Fact]
