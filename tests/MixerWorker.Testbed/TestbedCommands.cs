@@ -37,7 +37,7 @@ internal static class TestbedCommands
             case "child":
                 return await RunChild(options.GetValueOrDefault("seconds", "60"));
             default:
-                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] [--trace FILE] | feeds --port N --count K [--project P] [--seconds S] [--width W --height H --fps F --bitrate KBPS --pattern smpte --mux-delay-ms MS --jitter-ms MS --audio aac|opus|mp2|none] [--files DIR: write S seconds of each into DIR/<input>.ts instead] | stamps --port N --scene FILE --seconds S [--buses a,b] [--direct cam-a] [--feed-width W --feed-height H --feed-fps F] [--settle S] [--label L] [--mixer M] [--md FILE] [--record DIR: only record, then stamps --from DIR [--feed-files 1] ... to read] | demo [--out DIR] [--hold SECONDS] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | fleetbench --redis HOST:PORT --worker MixerWorker.dll [--runs 20] [--modes kill,term] [--width 640 --height 360] [--logs DIR] [--out FILE.md] | costbench --worker MixerWorker.dll [--warmup 6] [--window 12] [--reps 2] [--out FILE.md] | reappear --worker MixerWorker.dll [--reps 20] [--outage 5] [--modes 500,0] [--out FILE.md] | soak --redis HOST:PORT --worker MixerWorker.dll [--minutes 60] [--out FILE.md] [--csv FILE.csv] [--worker-log FILE] | child [--seconds S]");
+                Console.Error.WriteLine("usage: MixerWorker.Testbed standin [--port N] [--trace FILE] | feeds --port N --count K [--project P] [--seconds S] [--width W --height H --fps F --bitrate KBPS --pattern smpte --mux-delay-ms MS --jitter-ms MS --audio aac|opus|mp2|none --sound-packing frame|ffmpeg] [--files DIR: write S seconds of each into DIR/<input>.ts instead] | stamps --port N --scene FILE --seconds S [--buses a,b] [--direct cam-a] [--feed-width W --feed-height H --feed-fps F] [--settle S] [--label L] [--mixer M] [--md FILE] [--record DIR: only record, then stamps --from DIR [--feed-files 1] ... to read] | demo [--out DIR] [--hold SECONDS] | cmdbench --redis HOST:PORT --worker MixerWorker.dll [--port N] [--count 100] [--restarts 3] [--read-modes 200] [--out FILE.md] | fleetbench --redis HOST:PORT --worker MixerWorker.dll [--runs 20] [--modes kill,term] [--width 640 --height 360] [--logs DIR] [--out FILE.md] | costbench --worker MixerWorker.dll [--warmup 6] [--window 12] [--reps 2] [--out FILE.md] | reappear --worker MixerWorker.dll [--reps 20] [--outage 5] [--modes 500,0] [--out FILE.md] | soak --redis HOST:PORT --worker MixerWorker.dll [--minutes 60] [--out FILE.md] [--csv FILE.csv] [--worker-log FILE] | child [--seconds S]");
                 return 2;
         }
     }
@@ -73,9 +73,17 @@ internal static class TestbedCommands
             MuxDelay = o.TryGetValue("mux-delay-ms", out var delay) ? TimeSpan.FromMilliseconds(int.Parse(delay, CultureInfo.InvariantCulture)) : null,
             SendJitter = TimeSpan.FromMilliseconds(Int(o, "jitter-ms", 0)),
             AudioCodec = o.GetValueOrDefault("audio", "aac"),
+            SoundPacking = o.GetValueOrDefault("sound-packing", "frame") switch
+            {
+                "frame" => SoundPacking.FramePerPes,
+                "ffmpeg" => SoundPacking.FfmpegDefault,
+                var other => throw new ArgumentException($"--sound-packing {other}: frame (one AAC frame a PES) or ffmpeg (as ffmpeg's muxer packs it by default)"),
+            },
         }).ToList();
         if (o.TryGetValue("files", out var dir))
         {
+            if (specs.Any(s => s.SoundPacking != SoundPacking.FramePerPes))
+                throw new ArgumentException("--sound-packing applies to live feeds: a file is written one frame a PES, and its sender packs the sound its own way");
             // One stamp clock for all: a publisher that starts them together keeps their stamps' times in step, as live feeds' are.
             var zero = StampClock.UnixMillis();
             Directory.CreateDirectory(dir);

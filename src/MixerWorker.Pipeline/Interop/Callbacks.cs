@@ -145,6 +145,32 @@ internal readonly struct ProbeInfo(nint info)
         return true;
     }
 
+    /// <summary>
+    /// Puts a new buffer holding a copy of <paramref name="data"/>, with the flags and timestamps of the buffer the probe
+    /// holds, in its place: for a probe that changes how many bytes go on (tests: a feed that repacks its TS). False,
+    /// and nothing changed, when the probe holds no buffer or the new one cannot be written.
+    /// </summary>
+    internal unsafe bool ReplaceBufferBytes(ReadOnlySpan<byte> data)
+    {
+        var b = Buffer;
+        if (b == 0) return false;
+        var replacement = Native.gst_buffer_new_allocate(0, (nuint)data.Length, 0);
+        if (replacement == 0) return false;
+        var map = stackalloc byte[Abi.MapInfoSize];
+        if (!Native.gst_buffer_map(replacement, (nint)map, Abi.MapWrite))
+        {
+            Native.gst_mini_object_unref(replacement);
+            return false;
+        }
+        data.CopyTo(new Span<byte>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), data.Length));
+        Native.gst_buffer_unmap(replacement, (nint)map);
+        Native.gst_buffer_copy_into(replacement, b, Abi.BufferCopyFlags | Abi.BufferCopyTimestamps, 0, nuint.MaxValue);
+        // As in OwnCopy: the info's reference goes on with the replacement.
+        Abi.Write(info, Abi.ProbeInfoDataOffset, replacement);
+        Native.gst_mini_object_unref(b);
+        return true;
+    }
+
     /// <summary>Whether the buffer the probe holds, and every memory of it, has no other owner.</summary>
     internal bool HeldAlone => Buffer is var b and not 0 && Native.gst_mini_object_is_writable(b) && Native.gst_buffer_is_all_memory_writable(b);
 

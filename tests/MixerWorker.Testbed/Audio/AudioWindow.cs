@@ -57,6 +57,25 @@ public sealed record AudioWindow(float[] Interleaved, int Channels, int Rate)
         return values.Length == 0 ? FloorDb : values[values.Length / 2];
     }
 
+    /// <summary>
+    /// Where a tone falls more than <paramref name="belowDb"/> under its median level: its level (<see cref="ToneDb"/>) in
+    /// stretches of <paramref name="block"/> taken every half block, a dip as short as half a block showing in one of them.
+    /// A tone that is there throughout has none; sound lost on its way (a frame dropped, a block mixed without it) does.
+    /// Returns the dips' starts and levels below the median.
+    /// </summary>
+    public IReadOnlyList<(TimeSpan At, double BelowDb)> ToneDips(double hz, TimeSpan block, double belowDb, int channel = 0)
+    {
+        var samples = Channel(channel);
+        var size = (int)(block.TotalSeconds * Rate);
+        if (size <= 0) return [];
+        var levels = new List<(TimeSpan At, double Db)>();
+        for (var at = 0; at + size <= samples.Length; at += size / 2)
+            levels.Add((TimeSpan.FromSeconds((double)at / Rate), Goertzel.AmplitudeDb(samples[at..(at + size)], Rate, hz)));
+        if (levels.Count == 0) return [];
+        var median = levels.Select(l => l.Db).Order().ElementAt(levels.Count / 2);
+        return [.. levels.Where(l => l.Db < median - belowDb).Select(l => (l.At, median - l.Db))];
+    }
+
     private IEnumerable<float> Select(int? channel) => channel is { } c ? Channel(c) : Interleaved;
 
     private static double ToDb(double amplitude) => amplitude <= 0 ? FloorDb : Math.Max(FloorDb, 20 * Math.Log10(amplitude));

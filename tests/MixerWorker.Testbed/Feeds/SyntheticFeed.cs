@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -42,6 +43,14 @@ public sealed record FeedSpec(string Input, uint Argb, double ToneHz)
     /// default muxing (and so most encoders and OBS) sends; zero is a muxer without delay.
     /// </summary>
     public TimeSpan? MuxDelay { get; init; }
+    /// <summary>
+    /// How the sound is packed into PES. mpegtsmux sends each AAC frame in a PES of its own at once; ffmpeg's mpegts
+    /// muxer, which most encoders and OBS use, gathers up to 2930 bytes spanning less than half its mux delay, 8 frames
+    /// (171 ms) a PES at the default 0.7 s, so its sound reaches the receiver up to that much later than its pictures.
+    /// <see cref="SoundPacking.FfmpegDefault"/> packs it so (<see cref="TsSoundPacker"/>, half of <see cref="MuxDelay"/>,
+    /// or of mpegtsmux's lead when that is null); AAC only.
+    /// </summary>
+    public SoundPacking SoundPacking { get; init; }
     /// <summary>Timestamps that jump once mid-stream, like a restarted publisher or a looped file.</summary>
     public TimestampJump? Jump { get; init; }
     /// <summary>Up to this much random delay before each picture's packets are sent (bursty network or
@@ -94,6 +103,8 @@ public sealed class SyntheticFeed : IDisposable
 
     public static SyntheticFeed Start(FeedSpec spec, string project, string host, int port, string? passphrase, string? token = null)
     {
+        if (spec.SoundPacking != SoundPacking.FramePerPes && spec.AudioCodec != "aac")
+            throw new NotSupportedException($"{spec.Input}: sound packing {spec.SoundPacking} is emulated for AAC only, not {spec.AudioCodec}");
         var p = new StandalonePipeline();
         var probes = new List<IDisposable>();
         try
@@ -104,7 +115,8 @@ public sealed class SyntheticFeed : IDisposable
                 ("latency", 80), ("auto-reconnect", false), ("wait-for-connection", false), ("sync", false));
             if (passphrase is not null) { sink.Set("passphrase", passphrase); sink.Set("pbkeylen", 16); }
             var retimer = spec.MuxDelay is not null || spec.Jump is not null ? new TsRetimer(spec.MuxDelay ?? TsRetimer.MpegTsMuxLead, spec.Jump) : null;
-            mux.Link(AddSending(p, spec, retimer, sink, probes));
+            var packer = spec.SoundPacking == SoundPacking.FfmpegDefault ? TsSoundPacker.LikeFfmpeg(spec.MuxDelay ?? TsRetimer.MpegTsMuxLead) : null;
+            mux.Link(AddSending(p, spec, retimer, packer, sink, probes));
             p.Play();
             return new SyntheticFeed(spec, p, probes, retimer);
         }
@@ -216,21 +228,22 @@ public sealed class SyntheticFeed : IDisposable
 
     /// <summary>
     /// What lies between the muxer and the SRT sink: nothing for a plain feed; else an identity (it hands
-    /// the muxer's buffer lists on one buffer at a time) whose probe rewrites the TS clocks, and for
-    /// jitter a queue whose thread holds each picture's packets back. Returns the element to link to.
+    /// the muxer's buffer lists on one buffer at a time) whose probe rewrites the TS clocks and repacks the
+    /// sound, and for jitter a queue whose thread holds each picture's packets back. Returns the element to link to.
     /// </summary>
-    private static Element AddSending(StandalonePipeline p, FeedSpec spec, TsRetimer? retimer, Element sink, List<IDisposable> probes)
+    private static Element AddSending(StandalonePipeline p, FeedSpec spec, TsRetimer? retimer, TsSoundPacker? packer, Element sink, List<IDisposable> probes)
     {
-        if (retimer is null && spec.SendJitter <= TimeSpan.Zero) return sink;
+        if (retimer is null && packer is null && spec.SendJitter <= TimeSpan.Zero) return sink;
         var split = p.Add("identity");
-        if (retimer is not null)
+        if (retimer is not null || packer is not null)
         {
             var started = Stopwatch.StartNew();
+            var packed = new ArrayBufferWriter<byte>();
             using var pad = split.StaticPad("src");
             probes.Add(Callbacks.AddProbe(pad, ProbeType.Buffer, info =>
             {
-                StampBurner.WithWritableData(info, span => retimer.Process(span, started.Elapsed));
-                return ProbeReturn.Ok;
+                if (retimer is not null) StampBurner.WithWritableData(info, span => retimer.Process(span, started.Elapsed));
+                return packer is null ? ProbeReturn.Ok : Pack(info, packer, packed);
             }));
         }
         if (spec.SendJitter > TimeSpan.Zero)
@@ -246,6 +259,18 @@ public sealed class SyntheticFeed : IDisposable
         }
         else split.Link(sink);
         return split;
+    }
+
+    // The buffer's packets as the packer lets them go: unchanged when it held and released nothing, dropped when it held all.
+    private static ProbeReturn Pack(ProbeInfo info, TsSoundPacker packer, ArrayBufferWriter<byte> packed)
+    {
+        if (info.CopyBufferData() is not { } data) return ProbeReturn.Ok;
+        packed.ResetWrittenCount();
+        packer.Process(data, packed);
+        if (packed.WrittenSpan.SequenceEqual(data)) return ProbeReturn.Ok;
+        if (packed.WrittenCount == 0) return ProbeReturn.Drop;
+        if (!info.ReplaceBufferBytes(packed.WrittenSpan)) throw new InvalidOperationException("the feed's repacked TS could not be written");
+        return ProbeReturn.Ok;
     }
 
     /// <summary>

@@ -1,6 +1,6 @@
 namespace MixerWorker.Testbed.Feeds;
 
-/// <summary>The MPEG-TS tables the test tools read: a PSI section in one packet, the PAT's PMT, the PMT's video stream.</summary>
+/// <summary>The MPEG-TS tables the test tools read: a PSI section in one packet, the PAT's PMT, the PMT's streams.</summary>
 internal static class TsTables
 {
     internal const byte PatTableId = 0x00, PmtTableId = 0x02;
@@ -29,23 +29,27 @@ internal static class TsTables
     }
 
     /// <summary>A PMT section's first H.264 or H.265 stream.</summary>
-    internal static (int Pid, bool H265)? VideoStream(ReadOnlySpan<byte> pmt)
-    {
-        if (pmt.Length < 16) return null;
-        // Elementary streams after the program descriptors: type, PID, descriptors.
-        for (var i = 12 + (((pmt[10] & 0x0F) << 8) | pmt[11]); i + 5 <= pmt.Length - 4; i += 5 + (((pmt[i + 3] & 0x0F) << 8) | pmt[i + 4]))
-            if (pmt[i] is StreamTypeH264 or StreamTypeH265) return (((pmt[i + 1] & 0x1F) << 8) | pmt[i + 2], pmt[i] == StreamTypeH265);
-        return null;
-    }
+    internal static (int Pid, bool H265)? VideoStream(ReadOnlySpan<byte> pmt) =>
+        Streams(pmt).FirstOrDefault(s => s.Type is StreamTypeH264 or StreamTypeH265) is { Pid: > 0 } v ? (v.Pid, v.Type == StreamTypeH265) : null;
 
     /// <summary>The stream types a PMT section lists, in its order.</summary>
-    internal static IReadOnlyList<int> StreamTypes(ReadOnlySpan<byte> pmt)
+    internal static IReadOnlyList<int> StreamTypes(ReadOnlySpan<byte> pmt) => [.. Streams(pmt).Select(s => s.Type)];
+
+    /// <summary>The elementary streams a PMT section lists, in its order: stream type and PID.</summary>
+    internal static IReadOnlyList<(int Type, int Pid)> Streams(ReadOnlySpan<byte> pmt)
     {
-        var types = new List<int>();
-        if (pmt.Length < 16) return types;
+        var streams = new List<(int, int)>();
+        if (pmt.Length < 16) return streams;
         for (var i = 12 + (((pmt[10] & 0x0F) << 8) | pmt[11]); i + 5 <= pmt.Length - 4; i += 5 + (((pmt[i + 3] & 0x0F) << 8) | pmt[i + 4]))
-            types.Add(pmt[i]);
-        return types;
+            streams.Add((pmt[i], ((pmt[i + 1] & 0x1F) << 8) | pmt[i + 2]));
+        return streams;
+    }
+
+    /// <summary>Writes the CRC of a section whose bytes were changed into its last four bytes.</summary>
+    internal static void WriteCrc(Span<byte> section)
+    {
+        var crc = Crc32Mpeg(section[..^4]);
+        for (var i = 0; i < 4; i++) section[section.Length - 4 + i] = (byte)(crc >> (24 - 8 * i));
     }
 
     // CRC-32/MPEG-2 (ISO/IEC 13818-1 annex A): over a section with its CRC it is zero.
