@@ -67,12 +67,19 @@ internal sealed class InputTimeline
     // Sound its publisher packed several frames to a PES (ffmpeg's and OBS's default MPEG-TS muxing: up
     // to 2.9 kB or half the mux delay of AAC, 8 frames or 171 ms) leaves the decoder in runs: the PES went
     // out once its last frame was made, so its first frame is late by the run's span before anything of
-    // ours. Every frame of a run must be heard, so a run counts as late as its first frame, and the
-    // least span of a window's runs (what every run of the window waited for its publisher) may move
-    // the timeline later beyond the bound: it is the publisher's packing, not a decoder falling
-    // behind, which also makes runs (catching up), but not in every run of a window.
+    // ours. Every frame of a run must be heard, so a run of PackedRunBlocks or more counts as late as its
+    // first block, and the least span of a window's runs (what every run of the window waited for its
+    // publisher) may move the timeline later beyond the bound: it is the publisher's packing, not a
+    // decoder falling behind, which also makes runs (catching up), but not in every run of a window.
+    // Shorter runs count by their least late block, as single blocks do: two blocks a PES keep within the
+    // jitter allowance, and a block that comes right after a delayed one is the network's jitter, whose
+    // least late blocks are where the timeline belongs.
+    internal const int PackedRunBlocks = 3;
     private bool _inSoundRun;
+    private int _soundRunBlocks;
     private ulong _soundRunFirst, _soundRunFirstAt, _soundLast, _soundLastAt;
+    // Of the run being read: the least (left the decoder − stamp) of its blocks, before the offset.
+    private long _soundRunLeastBehind;
     private long _leastSoundRunNs;
     // The longest PTS step two frames of one run are apart (an AAC frame at 16 kHz is 64 ms, an Opus
     // packet at most 120 ms); a longer one is a jump, never a run.
@@ -144,26 +151,33 @@ internal sealed class InputTimeline
             }
 
             var offset = _offset!.Value;
-            var late = track == Track.Audio ? SoundRunLateness(runningTime, now, offset) : (long)now - ((long)runningTime + offset);
-            _low[(int)track] = Math.Min(_low[(int)track], late);
+            if (track == Track.Audio) NoteSound(runningTime, now);
+            else _low[(int)track] = Math.Min(_low[(int)track], (long)now - ((long)runningTime + offset));
             if ((long)(now - _windowStart) >= _windowLength && EndWindow(now) is { } correction) change ??= correction;
             return new Placement(true, offset, change);
         }
     }
 
-    // How late the run this block of sound came in is: that of its first block. A block that left the
-    // decoder sooner after the one before than half the time between their stamps came with it.
-    private long SoundRunLateness(ulong runningTime, ulong now, long offset)
+    // A block of sound that left the decoder sooner after the one before than half the time between
+    // their stamps came with it. A run is counted in the window's lateness once it is over (the next block
+    // starts another), so that its length is known.
+    private void NoteSound(ulong runningTime, ulong now)
     {
         var step = (long)runningTime - (long)_soundLast;
         var withLast = _inSoundRun && step > 0 && step <= MostSoundFrameNs && (long)(now - _soundLastAt) * 2 < step;
         if (!withLast)
         {
-            if (_inSoundRun) _leastSoundRunNs = Math.Min(_leastSoundRunNs, (long)(_soundLast - _soundRunFirst));
-            (_soundRunFirst, _soundRunFirstAt, _inSoundRun) = (runningTime, now, true);
+            if (_inSoundRun)
+            {
+                var behind = _soundRunBlocks >= PackedRunBlocks ? (long)_soundRunFirstAt - (long)_soundRunFirst : _soundRunLeastBehind;
+                _low[(int)Track.Audio] = Math.Min(_low[(int)Track.Audio], behind - _offset!.Value);
+                _leastSoundRunNs = Math.Min(_leastSoundRunNs, (long)(_soundLast - _soundRunFirst));
+            }
+            (_soundRunFirst, _soundRunFirstAt, _soundRunBlocks, _soundRunLeastBehind, _inSoundRun) = (runningTime, now, 0, long.MaxValue, true);
         }
+        _soundRunBlocks++;
+        _soundRunLeastBehind = Math.Min(_soundRunLeastBehind, (long)now - (long)runningTime);
         (_soundLast, _soundLastAt) = (runningTime, now);
-        return (long)_soundRunFirstAt - ((long)_soundRunFirst + offset);
     }
 
     // Where the master track's timeline is now, carried forward by the clock while it pauses.
