@@ -230,7 +230,7 @@ public sealed class MotionRig : IAsyncDisposable
     // Each input's timeline settles in its first few seconds (InputTimeline: short windows, then a whole one that
     // confirms): an anchor placed in a start-up backlog is corrected then, which a box shows as a skip. A show is
     // measured once that is over, as a live show runs.
-    private async Task WaitForSettledTimelinesAsync(TimeSpan timeout)
+    public async Task WaitForSettledTimelinesAsync(TimeSpan timeout)
     {
         if (Harness.Mixer is not { } mixer) return;
         var deadline = DateTimeOffset.UtcNow + timeout;
