@@ -88,7 +88,7 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
         {
             Assert.Equal(0, dropped);
             // Packed sound: one dip of a stretch (11-26 dB) in 4 s, in a third of the runs on an idle machine; cause not found
-            // (no timeline move, no GC pause of note). Before the timeline counted runs, about 40 % of it was lost.
+            // (no GC pause of note). Before the timeline counted runs, about 40 % of it was lost.
             var mostDips = packing == SoundPacking.FfmpegDefault ? 1 : 0;
             Assert.All(dips, d => Assert.True(d.Value.Count <= mostDips, $"{d.Key}'s tone dips in {d.Value.Count} of {stretches} stretches"));
         }, live: () =>
