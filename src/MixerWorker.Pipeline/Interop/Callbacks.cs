@@ -128,6 +128,14 @@ internal readonly struct ProbeInfo(nint info)
         return b;
     }
 
+    // The probe info holds the only reference the push (or event) goes on with: it takes the replacement's, and
+    // the one it held of what it replaces is let go.
+    private void PutInPlace(nint held, nint replacement)
+    {
+        Abi.Write(info, Abi.ProbeInfoDataOffset, replacement);
+        Native.gst_mini_object_unref(held);
+    }
+
     /// <summary>
     /// Puts a copy of the buffer the probe holds, its bytes included, in its place; false when the probe holds
     /// no buffer. For a buffer several threads take on from here: each one's own copy shares no memory with
@@ -139,9 +147,7 @@ internal readonly struct ProbeInfo(nint info)
         if (b == 0) return false;
         var copy = Native.gst_buffer_copy_deep(b);
         if (copy == 0) return false;
-        // As in ReplaceCaps: the info's reference goes on with the copy.
-        Abi.Write(info, Abi.ProbeInfoDataOffset, copy);
-        Native.gst_mini_object_unref(b);
+        PutInPlace(b, copy);
         return true;
     }
 
@@ -165,9 +171,7 @@ internal readonly struct ProbeInfo(nint info)
         data.CopyTo(new Span<byte>((void*)Abi.Read<nint>((nint)map, Abi.MapInfoDataOffset), data.Length));
         Native.gst_buffer_unmap(replacement, (nint)map);
         Native.gst_buffer_copy_into(replacement, b, Abi.BufferCopyFlags | Abi.BufferCopyTimestamps, 0, nuint.MaxValue);
-        // As in OwnCopy: the info's reference goes on with the replacement.
-        Abi.Write(info, Abi.ProbeInfoDataOffset, replacement);
-        Native.gst_mini_object_unref(b);
+        PutInPlace(b, replacement);
         return true;
     }
 
@@ -224,9 +228,7 @@ internal readonly struct ProbeInfo(nint info)
             }
             Native.gst_buffer_list_insert(joined, -1, buffer);
         }
-        // The probe info held the only reference the push continues with: it now holds the new list's.
-        Abi.Write(info, Abi.ProbeInfoDataOffset, joined);
-        Native.gst_mini_object_unref(list);
+        PutInPlace(list, joined);
     }
 
     /// <summary>
@@ -324,9 +326,7 @@ internal readonly struct ProbeInfo(nint info)
         Native.gst_structure_remove_field(Native.gst_caps_get_structure(stripped, 0), "streamheader");
         var replacement = Native.gst_event_new_caps(stripped);
         Native.gst_caps_unref(stripped);
-        // The probe info held the only reference the event goes on with: it now holds the new event's.
-        Abi.Write(info, Abi.ProbeInfoDataOffset, replacement);
-        Native.gst_mini_object_unref(ev);
+        PutInPlace(ev, replacement);
         return new KeptBuffers(kept);
     }
 
@@ -362,9 +362,7 @@ internal readonly struct ProbeInfo(nint info)
         var replacement = Native.gst_event_new_caps(parsed);
         Native.gst_caps_unref(parsed);
         var ev = Native.gst_pad_probe_info_get_event(info);
-        // As in TakeStreamHeaders: the info's reference goes on with the new event.
-        Abi.Write(info, Abi.ProbeInfoDataOffset, replacement);
-        Native.gst_mini_object_unref(ev);
+        PutInPlace(ev, replacement);
         return true;
     }
 

@@ -53,8 +53,7 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
     {
         // ffmpeg's default muxing in full, as encoders and OBS publish: the 700 ms lead and 8 AAC frames (171 ms) a PES,
         // so each feed's sound comes up to that much later than its pictures, in bursts (TsSoundPacker).
-        var feeds = Enumerable.Range(0, 4).Select(i => MotionRig.Feed(i, 30, FeedSpec.FfmpegMuxDelay) with { SoundPacking = SoundPacking.FfmpegDefault }).ToList();
-        await using var rig = await MotionRig.StartAsync(output, feeds, direct: false);
+        await using var rig = await MotionRig.StartAsync(output, FfmpegMuxedFeeds(SoundPacking.FfmpegDefault), direct: false);
         await rig.MeasureUntilAsync(TimeSpan.FromSeconds(4), report => AssertSmooth(report));
     }
 
@@ -65,7 +64,7 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
     [InlineData(SoundPacking.FfmpegDefault)]
     public async Task The_bus_hears_every_feed_s_sound_whole(SoundPacking packing)
     {
-        var feeds = Enumerable.Range(0, 4).Select(i => MotionRig.Feed(i, 30, FeedSpec.FfmpegMuxDelay) with { SoundPacking = packing }).ToList();
+        var feeds = FfmpegMuxedFeeds(packing);
         await using var rig = await MotionRig.StartAsync(output, feeds, direct: false);
         await rig.Output.Audio.WaitForAsync(TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -30, "the four tones");
         // A timeline that settles moves its sound too (a hole or an overlap of the move's size): a live show is heard once
@@ -98,6 +97,10 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
             Assert.All(dips, d => Assert.True(d.Value.Count <= stretches / 20, $"{d.Key}'s tone dips in {d.Value.Count} of {stretches} stretches"));
         });
     }
+
+    // Four 30 fps feeds muxed with ffmpeg's 700 ms lead, their sound packed as given.
+    private static List<FeedSpec> FfmpegMuxedFeeds(SoundPacking packing) =>
+        [.. Enumerable.Range(0, 4).Select(i => MotionRig.Feed(i, 30, FeedSpec.FfmpegMuxDelay) with { SoundPacking = packing })];
 
     [Fact]
     public async Task A_feed_whose_timestamps_jump_keeps_moving_within_a_frame_or_two_of_the_jump()
