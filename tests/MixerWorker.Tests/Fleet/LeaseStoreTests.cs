@@ -27,11 +27,13 @@ public sealed class LeaseStoreTests : IAsyncLifetime
 
     private IDatabase Db => _client.GetDatabase();
 
-    private LeaseStore Store(string worker, int ttlMs = 2000, string? configuration = null)
+    private LeaseStore Store(string worker, int ttlMs = 6000, string? configuration = null)
     {
         // Timeouts as long as the settings allow: these tests are about the scripts' answers, and a loaded
-        // 2-core host (a first EVALSHA is SCRIPT LOAD plus the call) must not turn an answer into "none".
-        var interval = Math.Min(500, ttlMs / 3);
+        // 2-core host (a first EVALSHA is SCRIPT LOAD plus the call) must not turn an answer into "none",
+        // which settles by reading the owner and so cannot say what the lease was before. A test that lets a
+        // lease lapse or an answer go missing names its shorter TTL.
+        var interval = ttlMs / 3;
         var fleet = Options.Create(new FleetOptions { LeaseTtlMs = ttlMs, RenewIntervalMs = interval, RenewTimeoutMs = interval });
         var connection = new LeaseConnection(Options.Create(new RedisOptions { Configuration = configuration ?? _redis.Configuration }), fleet, NullLogger<LeaseConnection>.Instance);
         _owned.Add(connection);
@@ -149,7 +151,7 @@ public sealed class LeaseStoreTests : IAsyncLifetime
     public async Task A_claim_whose_answer_is_lost_is_settled_by_reading_the_owner()
     {
         await using var proxy = new TcpProxy(_redis.Port);
-        var a = Store("wa", configuration: $"127.0.0.1:{proxy.Port},password={_redis.Password}");
+        var a = Store("wa", ttlMs: 1500, configuration: $"127.0.0.1:{proxy.Port},password={_redis.Password}");
         Assert.Equal(RenewOutcome.Missing, (await a.RenewAsync(Project, new LeaseToken(1, "x", "wa"))).Outcome); // connected
         proxy.CutReplies(); // the script reaches Redis, its answer does not come back
         var clock = Stopwatch.StartNew();
