@@ -2,7 +2,10 @@ using MixerWorker.Pipeline.Interop;
 
 namespace MixerWorker.Pipeline.Builders;
 
-/// <summary>One input heard on a bus: input audio tee → leaky queue → audiomixer pad (gain on the pad).</summary>
+/// <summary>
+/// One input heard on a bus: input audio tee → leaky queue → audiomixer pad (gain on the pad), which tells of
+/// sound it drops for coming after its time (a QoS message from <see cref="MixPadPath"/>, Engine.LateSound).
+/// </summary>
 internal sealed class AudioBranch : IDisposable
 {
     // Room for the largest lip-sync delay: a delayed input's audio waits here until the mixer's
@@ -18,6 +21,9 @@ internal sealed class AudioBranch : IDisposable
 
     internal string Input { get; }
 
+    /// <summary>The mixer pad, as the bus messages it posts name their source.</summary>
+    internal string MixPadPath { get; }
+
     /// <param name="gain">Linear gain set before any audio flows, so an input that starts unheard never blips.</param>
     /// <param name="name">The branch's queue: <c>abox.&lt;bus&gt;.&lt;input&gt;</c>, with the chain's part where a bus has had more than one.</param>
     internal AudioBranch(Graph graph, ElementName name, string input, Element sourceTee, Element mixer, double gain)
@@ -31,6 +37,8 @@ internal sealed class AudioBranch : IDisposable
         _queueSink = _queue.StaticPad("sink");
         _queueSrc = _queue.StaticPad("src");
         _mixPad = mixer.RequestPad("sink_%u");
+        _mixPad.Set("qos-messages", true);
+        MixPadPath = _mixPad.Path;
         SetGain(gain);
         _queueSrc.Link(_mixPad);
         _queue.SyncStateWithParent();

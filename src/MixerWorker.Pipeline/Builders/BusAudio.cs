@@ -243,6 +243,9 @@ internal sealed class BusAudio : IDisposable
             branch.SetGain(linear.TryGetValue(input, out var gain) ? gain : 0);
     }
 
+    /// <summary>The input heard through the mixer pad at <paramref name="padPath"/> (<see cref="AudioBranch.MixPadPath"/>); null when none is.</summary>
+    internal string? InputAt(string padPath) => _branches.Values.FirstOrDefault(b => b.MixPadPath == padPath)?.Input;
+
     /// <summary>The linear gain on each input's mixer pad, for status and tests.</summary>
     internal IReadOnlyDictionary<string, double> InputGains => _branches.ToDictionary(b => b.Key, b => b.Value.Gain);
 

@@ -30,6 +30,9 @@ internal sealed class BusMessageRouter(ProjectGraph project, SecretRedactor reda
             case MessageType.Latency:
                 project.RecalculateLatency();
                 return;
+            case MessageType.Qos when m.Dropped is { } dropped:
+                project.SoundDroppedLate(m.SourcePath, dropped.RunningTimeNs, dropped.DurationNs);
+                return;
             case MessageType.Error or MessageType.Warning:
                 break;
             default:

@@ -22,10 +22,12 @@ public sealed record SheddingStatus(int Level, int ShedEvery, long Episodes, Dat
 /// <summary>
 /// An input's connection and what came through it: <paramref name="Attempts"/> connection attempts,
 /// <paramref name="FramesIn"/> decoded pictures, <paramref name="DecodeErrors"/> errors and warnings
-/// from its demuxer, parser and decoder, and how long ago the last picture came (null: none yet).
+/// from its demuxer, parser and decoder, how long ago the last picture came (null: none yet), and
+/// <paramref name="SoundDroppedLateSeconds"/> of its sound that came to the bus mixers after its time and was
+/// dropped (at least what any one bus lost: each stretch counts once).
 /// </summary>
 public sealed record InputStatus(ConnectionState State, string? Error, int Attempts, DateTimeOffset Since,
-    long FramesIn = 0, long DecodeErrors = 0, TimeSpan? SinceLastFrame = null);
+    long FramesIn = 0, long DecodeErrors = 0, TimeSpan? SinceLastFrame = null, double SoundDroppedLateSeconds = 0);
 
 /// <summary>
 /// A bus's output connection and what it made: <paramref name="FramesOut"/> mixed pictures handed to

@@ -89,11 +89,35 @@ internal sealed class ProjectGraph(
 
     internal void RecalculateLatency() => graph.RecalculateLatency();
 
-    /// <summary>Reports the buses' drop episodes and sets how much the others give way to Program (<see cref="LatenessWatch"/>).</summary>
+    /// <summary>
+    /// Reports the buses' drop episodes and sets how much the others give way to Program (<see cref="LatenessWatch"/>);
+    /// says when an input's sound is in time again (<see cref="LateSound"/>).
+    /// </summary>
     internal void WatchLateness()
     {
         graph.AssertOwnerThread();
         _lateness.Watch(_buses.Values.Select(b => b.Branch));
+        var now = TimeSpan.FromMilliseconds(Environment.TickCount64);
+        foreach (var input in _inputs.Values)
+            if (input.LateSound.Tick(now) is { } ended)
+                log.LogInformation("input {Input}: its sound reaches the mix in time again; {Ms:F0} ms of it were dropped late over {Seconds:F1} s",
+                    input.Name, ended.Lost.TotalMilliseconds, ended.Length.TotalSeconds);
+    }
+
+    /// <summary>
+    /// A bus mixer's pad at <paramref name="padPath"/> dropped sound for coming after its time (a QoS message): counted
+    /// for the input it hears, and an episode worth telling is told once. QoS from anything else is no concern here.
+    /// </summary>
+    internal void SoundDroppedLate(string padPath, ulong runningTimeNs, ulong durationNs)
+    {
+        graph.AssertOwnerThread();
+        if (_sound?.InputHeardAt(padPath) is not { } name || _inputs.GetValueOrDefault(name) is not { } input) return;
+        var live = input.IsLive ? DateTimeOffset.UtcNow - input.Since : TimeSpan.Zero;
+        if (input.LateSound.Note(runningTimeNs, durationNs, TimeSpan.FromMilliseconds(Environment.TickCount64), live) is { } episode)
+            log.LogWarning("input {Input}: its sound comes to the mix after its time and is dropped, heard as gaps on every bus hearing it "
+                + "({Ms:F0} ms in {Seconds:F1} s): its publisher sends sound later than its pictures (ffmpeg or OBS packing it: -muxdelay), "
+                + "the network holds it past the jitter allowance, or the machine is short of CPU",
+                input.Name, episode.Lost.TotalMilliseconds, episode.Length.TotalSeconds);
     }
 
     /// <summary>
@@ -523,7 +547,7 @@ internal sealed class ProjectGraph(
         graph.AssertOwnerThread();
         return new MixerStatus(Scene.Project, Scene.Revision,
             _inputs.Values.ToDictionary(i => i.Name, i => new InputStatus(i.State, i.Error, i.Supervisor?.Attempts ?? 0, i.Since,
-                i.Branch.FramesIn, i.DecodeErrors + (i.Supervisor?.DataFaults ?? 0), i.Branch.SinceLastFrame)),
+                i.Branch.FramesIn, i.DecodeErrors + (i.Supervisor?.DataFaults ?? 0), i.Branch.SinceLastFrame, Math.Round(i.LateSound.Dropped.TotalSeconds, 3))),
             _buses.Values.ToDictionary(b => b.Name, Status), _lateness.Shedding);
     }
 

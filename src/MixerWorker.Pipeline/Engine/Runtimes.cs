@@ -36,6 +36,8 @@ internal sealed class InputRuntime(InputBranch branch) : Runtime
     internal bool FirstTryOver { get; set; }
     /// <summary>Errors and warnings from the input's connection bins (demuxer, parser, decoder).</summary>
     internal long DecodeErrors { get; set; }
+    /// <summary>Its sound that came to the bus mixers after its time.</summary>
+    internal LateSound LateSound { get; } = new();
 }
 
 internal sealed class BusRuntime(BusBranch branch) : Runtime

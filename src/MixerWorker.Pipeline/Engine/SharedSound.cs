@@ -58,6 +58,9 @@ internal sealed class SharedSound(Graph graph, BusLatency latency, Action<Action
         Sweep();
     }
 
+    /// <summary>The input heard through the mixer pad at <paramref name="padPath"/> on any chain; null when none is. Control thread.</summary>
+    internal string? InputHeardAt(string padPath) => _chains.Values.Select(c => c.Audio.InputAt(padPath)).FirstOrDefault(i => i is not null);
+
     /// <summary>Takes down the chains no bus hears or is about to; after a bus moved or went. Control thread.</summary>
     internal void Sweep()
     {

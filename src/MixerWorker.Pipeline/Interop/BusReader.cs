@@ -10,7 +10,11 @@ internal sealed record BusMessage(
     MessageType Type,
     string SourcePath,     // e.g. "/GstPipeline:pipeline0/GstBin:src-cam-a-3/GstSRTSrc:srtsrc0"
     string Text,           // error/warning text
-    string? Debug);
+    string? Debug)
+{
+    /// <summary>Of a QoS message: what its source dropped, from which running time and how long (null when it did not say).</summary>
+    internal (ulong RunningTimeNs, ulong DurationNs)? Dropped { get; init; }
+}
 
 /// <summary>
 /// Takes every message posted on a pipeline's bus as it is posted, on the posting thread (a bus sync
@@ -19,12 +23,15 @@ internal sealed record BusMessage(
 /// no thread drains it. In GStreamer 1.22 that queue is a lock-free queue whose writers wait for each
 /// other in a spin: under a container's CPU quota, a streaming thread descheduled in the middle of its
 /// push kept the others spinning there, and the mix stopped making pictures. Messages nobody reads
-/// (QoS, stream status, every element's state changes, tags, ...) cost the posting thread a type test.
+/// (stream status, every element's state changes, tags, ...) cost the posting thread a type test.
 /// </summary>
 internal sealed class BusReader : IDisposable
 {
-    /// <summary>What the engine reads: faults, the end of a stream, and a latency to recompute.</summary>
-    internal const MessageType Wanted = MessageType.Eos | MessageType.Error | MessageType.Warning | MessageType.Latency;
+    /// <summary>
+    /// What the engine reads: faults, the end of a stream, a latency to recompute, and what was dropped
+    /// (the bus mixers' pads tell of sound that came after its time: <c>qos-messages</c>).
+    /// </summary>
+    internal const MessageType Wanted = MessageType.Eos | MessageType.Error | MessageType.Warning | MessageType.Latency | MessageType.Qos;
 
     private const int SyncDrop = 0;
 
@@ -84,6 +91,14 @@ internal sealed class BusReader : IDisposable
     {
         var src = Abi.Read<nint>(msg, Abi.MessageSrcOffset);
         var path = src == 0 ? "" : NativeString.Owned(Native.gst_object_get_path_string(src)) ?? "";
+        if (type == MessageType.Qos)
+        {
+            Native.gst_message_parse_qos(msg, out _, out var runningTime, out _, out _, out var duration);
+            return new BusMessage(type, path, "", null)
+            {
+                Dropped = runningTime == Abi.ClockTimeNone || duration == Abi.ClockTimeNone ? null : (runningTime, duration),
+            };
+        }
         if (type is not (MessageType.Error or MessageType.Warning)) return new BusMessage(type, path, "", null);
         nint err, dbg;
         if (type == MessageType.Error) Native.gst_message_parse_error(msg, out err, out dbg);

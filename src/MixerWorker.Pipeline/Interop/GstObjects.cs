@@ -23,6 +23,9 @@ internal abstract class GstObject : IDisposable
 
     internal string Name => NativeString.Owned(Native.gst_object_get_name(Handle)) ?? "";
 
+    /// <summary>Where it sits in its hierarchy now, as a bus message names its source (<see cref="BusMessage.SourcePath"/>).</summary>
+    internal string Path => NativeString.Owned(Native.gst_object_get_path_string(Handle)) ?? "";
+
     public void Dispose()
     {
         var h = Interlocked.Exchange(ref _handle, 0);

@@ -151,6 +151,8 @@ internal static partial class Native
     [LibraryImport(Gst)] internal static partial void gst_message_unref(nint message);
     [LibraryImport(Gst)] internal static partial void gst_message_parse_error(nint message, out nint error, out nint debug); // F, F
     [LibraryImport(Gst)] internal static partial void gst_message_parse_warning(nint message, out nint error, out nint debug); // F, F
+    [LibraryImport(Gst)] internal static partial void gst_message_parse_qos(nint message, [MarshalAs(UnmanagedType.I4)] out bool live,
+        out ulong runningTime, out ulong streamTime, out ulong timestamp, out ulong duration);
     [LibraryImport(Gst)] internal static partial nint gst_message_new_application(nint src, nint structure); // F; takes the structure
     [LibraryImport(Gst, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint gst_structure_new_empty(string name); // F

@@ -147,10 +147,11 @@ public sealed record ProjectStatus
 
 /// <summary>
 /// An input: the engine's connection <paramref name="State"/> and, when MediaMTX told, whether the feed
-/// is published there (<paramref name="Ingest"/>: online or offline; absent when no event was heard).
+/// is published there (<paramref name="Ingest"/>: online or offline; absent when no event was heard);
+/// <paramref name="SoundDroppedLateSeconds"/>: its sound that came to the bus mixers after its time (<see cref="InputStatus"/>).
 /// </summary>
 public sealed record InputReport(ConnectionState State, string? Error, int Attempts, DateTimeOffset Since, string? Ingest = null,
-    long FramesIn = 0, long DecodeErrors = 0, DateTimeOffset? LastFrameAt = null);
+    long FramesIn = 0, long DecodeErrors = 0, DateTimeOffset? LastFrameAt = null, double SoundDroppedLateSeconds = 0);
 
 /// <summary>
 /// A bus: the engine's output connection and, when MediaMTX told (OUTPUT_ONLINE/OUTPUT_OFFLINE),

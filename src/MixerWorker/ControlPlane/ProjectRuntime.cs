@@ -362,7 +362,7 @@ internal sealed class ProjectRuntime
             LastCommand = Show.Cursor is "0-0" ? null : Show.Cursor,
             Inputs = s.Inputs.ToDictionary(i => i.Key, i => new InputReport(i.Value.State, i.Value.Error, i.Value.Attempts, i.Value.Since,
                 Show.IngestOnline.TryGetValue(i.Key, out var online) ? online ? "online" : "offline" : null,
-                i.Value.FramesIn, i.Value.DecodeErrors, now - i.Value.SinceLastFrame)),
+                i.Value.FramesIn, i.Value.DecodeErrors, now - i.Value.SinceLastFrame, i.Value.SoundDroppedLateSeconds)),
             Buses = s.Buses.ToDictionary(b => b.Key, b => new BusReport(b.Value.Output, b.Value.Error, b.Value.FramesOut, b.Value.Encoder,
                 Show.OutputPublished.TryGetValue(b.Key, out var published) ? published : null, b.Value.Attempts, b.Value.BytesSent, b.Value.Lateness,
                 b.Value.Stalls, b.Value.Stalled)),

@@ -39,7 +39,7 @@ internal sealed class WorkerMetrics
     private readonly Counter _busFrames, _busBytes, _busReconnects, _busDropped, _busDroppedAudio, _busLateEpisodes, _busSentLate, _busStalls;
     private readonly Gauge _busDropping, _busShedEvery, _busDeliveredFps, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms;
     // Per input.
-    private readonly Counter _inputFrames, _inputDecodeErrors, _inputReconnects;
+    private readonly Counter _inputFrames, _inputDecodeErrors, _inputReconnects, _inputSoundDroppedLate;
     private readonly Gauge _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms;
     // Per project.
     private readonly Counter _sheddingEpisodes;
@@ -100,6 +100,8 @@ internal sealed class WorkerMetrics
 
         _inputFrames = f.CreateCounter("mixer_input_frames_total", "Decoded pictures that came in on the input.", input);
         _inputDecodeErrors = f.CreateCounter("mixer_input_decode_errors_total", "Errors and warnings from the input's demuxer, parser and decoder.", input);
+        _inputSoundDroppedLate = f.CreateCounter("mixer_input_sound_dropped_late_seconds_total",
+            "Seconds of the input's sound that came to the bus mixers after its time and was dropped (gaps on the buses hearing it).", input);
         _inputReconnects = f.CreateCounter("mixer_input_reconnects_total", "Connection attempts of the input after its first.", input);
         _inputState = f.CreateGauge("mixer_input_state", "The input's SRT connection: 1 for its current state, 0 for the others.", [.. input, "state"]);
         _inputLastFrameAge = f.CreateGauge("mixer_input_last_frame_age_seconds", "Seconds since the input's last decoded picture; +Inf before the first.", input);
@@ -107,7 +109,7 @@ internal sealed class WorkerMetrics
         _inputPeak = f.CreateGauge("mixer_input_audio_peak_dbfs", "The input's audio peak (after its gain) over the last metering interval, dBFS.", input);
         _inputRms = f.CreateGauge("mixer_input_audio_rms_dbfs", "The input's audio RMS (after its gain) over the last metering interval, dBFS.", input);
         _perProject = [_busFrames, _busBytes, _busDropped, _busDroppedAudio, _busLateEpisodes, _busSentLate, _busStalls, _busDropping, _busShedEvery, _busDeliveredFps, _busReconnects, _busOutputState, _busEncoder, _busPublished, _busPeak, _busRms,
-                       _inputFrames, _inputDecodeErrors, _inputReconnects, _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms, _leaseEpoch, _sheddingLevel, _sheddingEpisodes];
+                       _inputFrames, _inputDecodeErrors, _inputSoundDroppedLate, _inputReconnects, _inputState, _inputLastFrameAge, _inputIngestOnline, _inputPeak, _inputRms, _leaseEpoch, _sheddingLevel, _sheddingEpisodes];
 
         _workerInfo.WithLabels(worker.Value.Id, Version).Set(1);
         Registry.AddBeforeCollectCallback(UpdateAsync);
@@ -243,6 +245,7 @@ internal sealed class WorkerMetrics
         {
             s.IncTo(_inputFrames, input.FramesIn, p, name);
             s.IncTo(_inputDecodeErrors, input.DecodeErrors, p, name);
+            s.IncTo(_inputSoundDroppedLate, input.SoundDroppedLateSeconds, p, name);
             s.IncTo(_inputReconnects, Math.Max(0, input.Attempts - 1), p, name);
             foreach (var st in States) s.Set(_inputState, StateName(input.State) == st ? 1 : 0, p, name, st);
             s.Set(_inputLastFrameAge, input.SinceLastFrame?.TotalSeconds ?? double.PositiveInfinity, p, name);

@@ -151,6 +151,49 @@ public sealed class AudioTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Sound_that_comes_to_the_mix_after_its_time_is_counted_for_its_input_and_told_once_when_it_starts_and_ends()
+    {
+        // cam-a's network holds each picture's packets, and the sound between them, up to 400 ms: far past the jitter
+        // allowance, so much of its sound comes after the mixer has mixed its time, as a packing publisher's sound once did
+        // (lost unseen). cam-b keeps time. Both are heard.
+        DeliveryVerdict.Calibrate(output);
+        var jittery = A with { SendJitter = TimeSpan.FromMilliseconds(400) };
+        var scene = Scene(Program(Fixed(jittery, B), jittery), In(jittery), In(B));
+        await using var h = await StartAsync(scene, jittery, B);
+        var program = h.Read("program");
+        await HearAsync(program, B);
+        var mixer = h.Mixer!;
+        const string told = "its sound comes to the mix after its time";
+        var clock = Stopwatch.StartNew();
+        while (!h.Log.Lines.Any(l => l.Contains(told)) && clock.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(200);
+        // The rest of the show from here: cam-b's start (its timeline settling) is behind it.
+        var from = MachineShare.NowWithProbes();
+        var before = (await mixer.GetStatusAsync()).Inputs;
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var after = (await mixer.GetStatusAsync()).Inputs;
+        var machine = MachineShare.Since(from);
+        var (lostA, lostB) = (after[A.Input].SoundDroppedLateSeconds - before[A.Input].SoundDroppedLateSeconds,
+            after[B.Input].SoundDroppedLateSeconds - before[B.Input].SoundDroppedLateSeconds);
+        output.WriteLine($"dropped late in all: {A.Input} {after[A.Input].SoundDroppedLateSeconds} s, {B.Input} {after[B.Input].SoundDroppedLateSeconds} s; "
+            + $"in the last 3 s: {A.Input} {lostA:F3} s, {B.Input} {lostB:F3} s");
+        var warnings = h.Log.Lines.Where(l => l.Contains(told)).ToList();
+        Assert.Single(warnings, l => l.Contains($" Warning: input {A.Input}:"));
+        Assert.InRange(lostA, 0.1, 3);
+        DeliveryVerdict.Judge(output, machine, strict: () =>
+        {
+            Assert.Equal(0, lostB, 3);
+            Assert.Single(warnings);
+        }, live: () => Assert.True(lostB < lostA / 4, $"{B.Input} lost {lostB:F3} s, {A.Input} {lostA:F3} s"));
+
+        // No longer heard, cam-a drops nothing more: the episode ends, said once.
+        await mixer.ApplyAsync(scene with { Buses = [Program(Fixed(B), jittery)] });
+        const string ended = "its sound reaches the mix in time again";
+        clock.Restart();
+        while (!h.Log.Lines.Any(l => l.Contains(ended)) && clock.Elapsed < TimeSpan.FromSeconds(15)) await Task.Delay(200);
+        Assert.Single(h.Log.Lines, l => l.Contains($"input {A.Input}: {ended}"));
+    }
+
+    [Fact]
     public async Task A_mono_44k1_feed_is_heard_on_both_channels_at_48k_and_its_own_pitch()
     {
         var mono = A with { AudioChannels = 1, AudioRate = 44100 };
