@@ -71,6 +71,14 @@ internal sealed class InputTimeline
     // first block, and the least span of a window's runs (what every run of the window waited for its
     // publisher) may move the timeline later beyond the bound: it is the publisher's packing, not a
     // decoder falling behind, which also makes runs (catching up), but not in every run of a window.
+    // A run's first block is late by what its packing adds, its span, and what the rest of the way adds; the
+    // span is taken as the window's median run span, not the run's own: ffmpeg puts 7 frames in a PES now and then (when 8 would
+    // pass the 2.9 kB), and placed by each run's own span, a window that had such a run found its earliest
+    // sound a frame earlier than one that had none; a settled timeline then moved ~20 ms earlier and later
+    // again mid-show (sound dropped as late, then a hole). The median is the publisher's packing, and where
+    // 7 and 8 frames are about as common it still changes by a frame from one window to the next: a settled
+    // timeline of packed sound therefore moves only for a stray of a frame more than the band (the jitter
+    // allowance has room for a frame's difference in packing).
     // Shorter runs count by their least late block, as single blocks do: two blocks a PES keep within the
     // jitter allowance, and a block that comes right after a delayed one is the network's jitter, whose
     // least late blocks are where the timeline belongs.
@@ -81,6 +89,11 @@ internal sealed class InputTimeline
     // Of the run being read: the least (left the decoder − stamp) of its blocks, before the offset.
     private long _soundRunLeastBehind;
     private long _leastSoundRunNs;
+    // Of the window's packed runs: the least lateness of their first blocks less their spans, on the timeline, and their spans.
+    private long _packedRunsLow = long.MaxValue;
+    private readonly List<long> _packedRunSpans = [];
+    // The stamp spacing of the last packed run's frames.
+    private long _packedFrameNs;
     // The longest PTS step two frames of one run are apart (an AAC frame at 16 kHz is 64 ms, an Opus
     // packet at most 120 ms); a longer one is a jump, never a run.
     internal const long MostSoundFrameNs = 150 * Ms;
@@ -169,9 +182,15 @@ internal sealed class InputTimeline
         {
             if (_inSoundRun)
             {
-                var behind = _soundRunBlocks >= PackedRunBlocks ? (long)_soundRunFirstAt - (long)_soundRunFirst : _soundRunLeastBehind;
-                _low[(int)Track.Audio] = Math.Min(_low[(int)Track.Audio], behind - _offset!.Value);
-                _leastSoundRunNs = Math.Min(_leastSoundRunNs, (long)(_soundLast - _soundRunFirst));
+                var span = (long)(_soundLast - _soundRunFirst);
+                if (_soundRunBlocks >= PackedRunBlocks)
+                {
+                    _packedRunsLow = Math.Min(_packedRunsLow, (long)_soundRunFirstAt - (long)_soundRunFirst - span - _offset!.Value);
+                    _packedRunSpans.Add(span);
+                    _packedFrameNs = span / (_soundRunBlocks - 1);
+                }
+                else _low[(int)Track.Audio] = Math.Min(_low[(int)Track.Audio], _soundRunLeastBehind - _offset!.Value);
+                _leastSoundRunNs = Math.Min(_leastSoundRunNs, span);
             }
             (_soundRunFirst, _soundRunFirstAt, _soundRunBlocks, _soundRunLeastBehind, _inSoundRun) = (runningTime, now, 0, long.MaxValue, true);
         }
@@ -217,17 +236,24 @@ internal sealed class InputTimeline
     // for good, the box starved and its buses shedding, with no way back.
     private Change? EndWindow(ulong now)
     {
+        if (_packedRunSpans.Count > 0)
+        {
+            _packedRunSpans.Sort();
+            _low[(int)Track.Audio] = Math.Min(_low[(int)Track.Audio], _packedRunsLow + _packedRunSpans[_packedRunSpans.Count / 2]);
+        }
         var latest = _low.Where(l => l != long.MaxValue).DefaultIfEmpty(0).Max();
         var packing = _leastSoundRunNs == long.MaxValue ? 0 : _leastSoundRunNs;
         var phase = _phase;
         var previous = _previousLatest;
         _previousLatest = phase == Phase.Settling ? null : latest;
+        // Settled, packed sound moves the timeline only beyond a frame more than the band (see PackedRunBlocks).
+        var settledBand = _bandNs + (_packedRunSpans.Count > 0 ? _packedFrameNs : 0);
         long by = 0;
         if (phase == Phase.Confirming && latest < 0) by = latest;
         else if (Math.Abs(latest) > _bandNs)
         {
             if (phase == Phase.Settling) by = latest;
-            else if (previous is { } p && Math.Abs(p) > _bandNs && Math.Sign(p) == Math.Sign(latest))
+            else if (Math.Abs(latest) > settledBand && previous is { } p && Math.Abs(p) > settledBand && Math.Sign(p) == Math.Sign(latest))
                 by = Math.Sign(latest) * Math.Min(Math.Abs(p), Math.Abs(latest));
         }
         // Two settled windows late by the same amount (within the band) are a step, not a decoder falling
@@ -252,5 +278,7 @@ internal sealed class InputTimeline
         _windowLength = length;
         Array.Fill(_low, long.MaxValue);
         _leastSoundRunNs = long.MaxValue;
+        _packedRunsLow = long.MaxValue;
+        _packedRunSpans.Clear();
     }
 }

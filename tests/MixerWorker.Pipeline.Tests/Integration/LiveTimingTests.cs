@@ -74,18 +74,23 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
         var mixer = rig.Harness.Mixer!;
         var before = (await mixer.GetSoundDroppedLateAsync())[rig.Bus.Name];
         var inputsBefore = (await mixer.GetStatusAsync()).Inputs;
+        var timelinesBefore = await mixer.GetSourceCountersAsync();
         var machineFrom = MachineShare.NowWithProbes();
         var sound = await rig.Output.Audio.RecordAsync(TimeSpan.FromSeconds(4));
         var machine = MachineShare.Since(machineFrom);
         var after = (await mixer.GetSoundDroppedLateAsync())[rig.Bus.Name];
         var inputsAfter = (await mixer.GetStatusAsync()).Inputs;
+        var timelinesAfter = await mixer.GetSourceCountersAsync();
         // What the audio mixer dropped of each feed for coming after its time (the packed sound's 40 % once went there).
         var lateAtMixer = feeds.ToDictionary(f => f.Input, f => 1000 * (inputsAfter[f.Input].SoundDroppedLateSeconds - inputsBefore[f.Input].SoundDroppedLateSeconds));
         var (dropped, starved) = ((after.Dropped - before.Dropped).TotalMilliseconds, (after.Starved - before.Starved).TotalMilliseconds);
         var dips = feeds.ToDictionary(f => f.Input, f => sound.ToneDips(f.ToneHz, ToneBlock, ToneDipDb));
         var stretches = (int)(sound.Duration / (ToneBlock / 2));
         output.WriteLine($"bus sound: {sound}; dropped late {dropped:F0} ms ({starved:F0} ms of it for want of CPU); at the mixer, of "
-            + string.Join(", ", lateAtMixer.Select(l => $"{l.Key} {l.Value:F0} ms")) + "; " + string.Join("; ", dips.Select(d =>
+            + string.Join(", ", lateAtMixer.Select(l => $"{l.Key} {l.Value:F0} ms")) + "; timelines moved "
+            + string.Join(", ", feeds.Select(f => $"{f.Input} {timelinesAfter[f.Input].Corrections - timelinesBefore[f.Input].Corrections}x "
+                + $"{(timelinesAfter[f.Input].MovedNs - timelinesBefore[f.Input].MovedNs) / 1e6:F1} ms, {timelinesAfter[f.Input].LatePictures - timelinesBefore[f.Input].LatePictures} pictures late"))
+            + "; " + string.Join("; ", dips.Select(d =>
             $"{d.Key} dips in {d.Value.Count} of {stretches} stretches{string.Concat(d.Value.Take(12).Select(x => $", {x.BelowDb:F0} dB at {x.At.TotalMilliseconds:F0} ms"))}")));
         Assert.True(sound.Duration > TimeSpan.FromSeconds(3.5), $"only {sound.Duration.TotalMilliseconds:F0} ms of sound read in 4 s");
         DeliveryVerdict.Judge(output, machine, strict: () =>
