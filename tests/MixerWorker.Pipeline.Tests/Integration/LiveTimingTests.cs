@@ -70,6 +70,9 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
         // A timeline that settles moves its sound too (a hole or an overlap of the move's size): a live show is heard once
         // that is over, and a settled one moves only for a lasting stray.
         await rig.WaitForSettledTimelinesAsync(TimeSpan.FromSeconds(10));
+        // The move that settled a timeline (its first whole window may move it earlier: sound dropped as late) is
+        // heard at the reader up to half a second later, and dropped at the mixer within the allowance of it.
+        await Task.Delay(TimeSpan.FromSeconds(1));
 
         var mixer = rig.Harness.Mixer!;
         var before = (await mixer.GetSoundDroppedLateAsync())[rig.Bus.Name];
@@ -96,10 +99,10 @@ public sealed class LiveTimingTests(ITestOutputHelper output)
         DeliveryVerdict.Judge(output, machine, strict: () =>
         {
             Assert.Equal(0, dropped);
-            // Packed sound: one dip of a stretch (11-26 dB) in 4 s, in a third of the runs on an idle machine; cause not found
-            // (no GC pause of note). Before the timeline counted runs, about 40 % of it was lost.
-            var mostDips = packing == SoundPacking.FfmpegDefault ? 1 : 0;
-            Assert.All(dips, d => Assert.True(d.Value.Count <= mostDips, $"{d.Key}'s tone dips in {d.Value.Count} of {stretches} stretches"));
+            // Before the timeline counted runs, about 40 % of packed sound was dropped here; before it counted them by
+            // their median span, a settled timeline moved ~20 ms and back now and then (a dip in a third of the runs).
+            Assert.All(lateAtMixer, l => Assert.True(l.Value == 0, $"{l.Key}: {l.Value:F0} ms of its sound dropped at the mixer as late"));
+            Assert.All(dips, d => Assert.True(d.Value.Count == 0, $"{d.Key}'s tone dips in {d.Value.Count} of {stretches} stretches"));
         }, live: () =>
         {
             // A starved mix may lose a block here and there, and says so; it never loses a tone for good parts of every second.
