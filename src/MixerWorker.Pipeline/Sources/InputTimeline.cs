@@ -71,14 +71,14 @@ internal sealed class InputTimeline
     // first block, and the least span of a window's runs (what every run of the window waited for its
     // publisher) may move the timeline later beyond the bound: it is the publisher's packing, not a
     // decoder falling behind, which also makes runs (catching up), but not in every run of a window.
-    // A run's first block is late by what its packing adds, its span, and what the rest of the way adds; the
-    // span is taken as the window's median run span, not the run's own: ffmpeg puts 7 frames in a PES now and then (when 8 would
-    // pass the 2.9 kB), and placed by each run's own span, a window that had such a run found its earliest
-    // sound a frame earlier than one that had none; a settled timeline then moved ~20 ms earlier and later
-    // again mid-show (sound dropped as late, then a hole). The median is the publisher's packing, and where
-    // 7 and 8 frames are about as common it still changes by a frame from one window to the next: a settled
-    // timeline of packed sound therefore moves only for a stray of a frame more than the band (the jitter
-    // allowance has room for a frame's difference in packing).
+    // A run's first block is late by what its packing adds, its span, and what the rest of the way adds;
+    // the span is taken as the window's median run span, not the run's own. ffmpeg puts 7 frames in a PES
+    // now and then (when 8 would pass the 2.9 kB), and placed by each run's own span, a window that had
+    // such a run found its earliest sound a frame earlier than one that had none: a settled timeline moved
+    // ~20 ms earlier and later again mid-show (sound dropped as late, then a hole). The median is the
+    // publisher's packing; where 7 and 8 frames are about as common it still changes by a frame from one
+    // window to the next, so a settled timeline of packed sound moves only for a stray of a frame more than
+    // the band (the jitter allowance has room for a frame's difference in packing).
     // Shorter runs count by their least late block, as single blocks do: two blocks a PES keep within the
     // jitter allowance, and a block that comes right after a delayed one is the network's jitter, whose
     // least late blocks are where the timeline belongs.
