@@ -151,6 +151,13 @@ public sealed class DashboardTests(ITestOutputHelper output)
                         : new(false, 30, 3, 1, SentLateP95Ms: 5, Fps: 30)),
                 },
                 Shedding = overloaded ? new SheddingStatus(3, 6, 2, since) : new SheddingStatus(0, 1, 2),
+                // cam-a's sound came too late for the mix for a while (counted since the mixer started, so it stays);
+                // cam-b lost only what every input's start loses as its timeline settles.
+                Inputs = new Dictionary<string, InputReport>
+                {
+                    ["cam-a"] = new(ConnectionState.Connected, null, 1, since, FramesIn: 900, SoundDroppedLateSeconds: 1.84),
+                    ["cam-b"] = new(ConnectionState.Connected, null, 1, since, FramesIn: 900, SoundDroppedLateSeconds: 0.06),
+                },
             };
             await db.StringSetAsync(keys.Status(project), JsonSerializer.Serialize(status, ControlPlaneJson.Options.Info<ProjectStatus>()));
         }
@@ -179,6 +186,8 @@ public sealed class DashboardTests(ITestOutputHelper output)
         await Expect(Tile(hostile)).ToHaveClassAsync(new Regex(@"\bshed\b"));
         await Expect(Tile(late).Locator("[data-lateness='late']")).ToHaveTextAsync("late: sent 180 ms past deadline (p95)");
         await Expect(Tile(late)).ToHaveClassAsync(new Regex(@"\blate\b"));
+        await Expect(card.Locator("tr[data-input='cam-a'] [data-late-sound]")).ToHaveTextAsync("1.8 s of its sound came too late for the mix and was not heard");
+        await Expect(card.Locator("tr[data-input='cam-b'] [data-late-sound]")).ToHaveCountAsync(0);
         var shot = Repo.PathOf("artifacts/dashboard/dashboard-shedding.png");
         Directory.CreateDirectory(Path.GetDirectoryName(shot)!);
         await browser.Page.ScreenshotAsync(new PageScreenshotOptions { Path = shot, FullPage = true });

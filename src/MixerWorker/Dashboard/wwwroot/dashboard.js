@@ -138,6 +138,9 @@ function inputsTable(p, busNames) {
     const problems = [];
     if (i.error) problems.push(el("div", { class: "error" }, i.error));
     if (i.decodeErrors) problems.push(el("div", { class: "error" }, `${i.decodeErrors} decode error(s)`));
+    // A show's start drops a little as the input's timeline settles (50-150 ms); more is a gap someone heard.
+    if (i.soundDroppedLateSeconds >= 0.5) problems.push(el("div", { class: "error", "data-late-sound": "" },
+      `${i.soundDroppedLateSeconds.toFixed(1)} s of its sound came too late for the mix and was not heard`));
     if (i.attempts > 1) problems.push(el("div", { class: "dim" }, `${i.attempts} connection attempts`));
     if (i.ingest) problems.push(el("div", { class: "dim" }, `MediaMTX: ${i.ingest}`));
     return el("tr", { "data-input": name }, el("td", {}, el("strong", {}, name)), el("td", {}, stateChip(i.state)), ...cells,
