@@ -90,7 +90,7 @@ internal sealed class BusReader : IDisposable
     private static BusMessage Copy(nint msg, MessageType type)
     {
         var src = Abi.Read<nint>(msg, Abi.MessageSrcOffset);
-        var path = src == 0 ? "" : NativeString.Owned(Native.gst_object_get_path_string(src)) ?? "";
+        var path = src == 0 ? "" : GstObject.PathOf(src);
         if (type == MessageType.Qos)
         {
             Native.gst_message_parse_qos(msg, out _, out var runningTime, out _, out _, out var duration);

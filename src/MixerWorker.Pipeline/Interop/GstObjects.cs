@@ -24,7 +24,9 @@ internal abstract class GstObject : IDisposable
     internal string Name => NativeString.Owned(Native.gst_object_get_name(Handle)) ?? "";
 
     /// <summary>Where it sits in its hierarchy now, as a bus message names its source (<see cref="BusMessage.SourcePath"/>).</summary>
-    internal string Path => NativeString.Owned(Native.gst_object_get_path_string(Handle)) ?? "";
+    internal string Path => PathOf(Handle);
+
+    internal static string PathOf(nint obj) => NativeString.Owned(Native.gst_object_get_path_string(obj)) ?? "";
 
     public void Dispose()
     {

@@ -164,8 +164,7 @@ public sealed class AudioTests(ITestOutputHelper output)
         await HearAsync(program, B);
         var mixer = h.Mixer!;
         const string told = "its sound comes to the mix after its time";
-        var clock = Stopwatch.StartNew();
-        while (!h.Log.Lines.Any(l => l.Contains(told)) && clock.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(200);
+        await h.Log.WaitForAsync(told);
         // The rest of the show from here: cam-b's start (its timeline settling) is behind it.
         var from = MachineShare.NowWithProbes();
         var before = (await mixer.GetStatusAsync()).Inputs;
@@ -188,8 +187,7 @@ public sealed class AudioTests(ITestOutputHelper output)
         // No longer heard, cam-a drops nothing more: the episode ends, said once.
         await mixer.ApplyAsync(scene with { Buses = [Program(Fixed(B), jittery)] });
         const string ended = "its sound reaches the mix in time again";
-        clock.Restart();
-        while (!h.Log.Lines.Any(l => l.Contains(ended)) && clock.Elapsed < TimeSpan.FromSeconds(15)) await Task.Delay(200);
+        await h.Log.WaitForAsync(ended, timeout: TimeSpan.FromSeconds(15));
         Assert.Single(h.Log.Lines, l => l.Contains($"input {A.Input}: {ended}"));
     }
 

@@ -145,6 +145,13 @@ public sealed class ListLogger(ITestOutputHelper? output) : ILogger
 
     public IReadOnlyList<string> Lines { get { lock (_lines) return [.. _lines]; } }
 
+    /// <summary>Waits until a line containing <paramref name="text"/> has been logged <paramref name="times"/> times; fails after <paramref name="timeout"/> (20 s).</summary>
+    public async Task WaitForAsync(string text, int times = 1, TimeSpan? timeout = null)
+    {
+        for (var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20)); Lines.Count(l => l.Contains(text, StringComparison.Ordinal)) < times; await Task.Delay(100))
+            Xunit.Assert.True(DateTime.UtcNow < deadline, $"never logged {times} times: {text}");
+    }
+
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => NullScope.Instance;
     // MIXER_TEST_LOG=debug adds the engine's debug lines (timeline corrections, pipeline warnings) to a test's output.
     private static readonly LogLevel Least = Environment.GetEnvironmentVariable("MIXER_TEST_LOG") == "debug" ? LogLevel.Debug : LogLevel.Information;

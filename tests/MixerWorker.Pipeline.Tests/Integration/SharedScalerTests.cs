@@ -81,12 +81,12 @@ public sealed class SharedScalerTests(ITestOutputHelper output)
         var (count, pictures) = await mixer.CountScaledPicturesAsync(a.Input, 160, 90);
         using var counting = count;
         var feed = h.StartFeed(a);
-        await WaitForLogAsync(h, $"input {a.Input} is live", 1);
+        await h.Log.WaitForAsync($"input {a.Input} is live");
         await Task.Delay(TimeSpan.FromSeconds(2));
         feed.Dispose();
-        await WaitForLogAsync(h, $"input {a.Input} is off air", 1);
+        await h.Log.WaitForAsync($"input {a.Input} is off air");
         h.StartFeed(a);
-        await WaitForLogAsync(h, $"input {a.Input} is live", 2);
+        await h.Log.WaitForAsync($"input {a.Input} is live", 2);
         await Task.Delay(TimeSpan.FromSeconds(3));
 
         // Each bus holds at most what its box's queue waits for (BoxBranch.QueuedPictures) and what its compositor pad
@@ -100,12 +100,6 @@ public sealed class SharedScalerTests(ITestOutputHelper output)
     }
 
     private static readonly TimeSpan Held = TimeSpan.FromMilliseconds(50);
-
-    private static async Task WaitForLogAsync(MixHarness h, string line, int times)
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(20); h.Log.Lines.Count(l => l.Contains(line, StringComparison.Ordinal)) < times; await Task.Delay(100))
-            Assert.True(DateTime.UtcNow < deadline, $"never logged {times} times: {line}");
-    }
 
     // Every box is scaled to I420 at its own size and reaches its compositor as I420 (no second conversion).
     private async Task AssertEveryBoxI420AtItsSizeAsync(MixHarness h, IReadOnlyList<BusDefinition> buses)
