@@ -21,8 +21,7 @@
 # rotated by i, so each input is shown once per bus at a quarter of the bus size.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-# Without ffmpeg the feeds never start and every case reads "nothing received": say what is missing instead.
-command -v ffmpeg >/dev/null || { echo "needs ffmpeg (apt-get install -y ffmpeg, or ./run.sh bench $(basename "$0" .sh), which installs it)" >&2; exit 1; }
+require_ffmpeg
 
 JOBS=${JOBS:-"1bus-720p:1280x720:1280x720:0:- 1bus-360p:1280x720:640x360:0:- 8bus-360p:640x360:640x360:7:640x360 720p+7aux:1280x720:1280x720:7:640x360"}
 MIXERS=${MIXERS:-"worker ffmpeg gst"}

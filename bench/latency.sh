@@ -33,8 +33,7 @@
 # second beside the measurement (YARDSTICK=0: off; it needs a C compiler).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-# Without ffmpeg the feeds never start and every case reads "nothing received": say what is missing instead.
-command -v ffmpeg >/dev/null || { echo "needs ffmpeg (apt-get install -y ffmpeg, or ./run.sh bench $(basename "$0" .sh), which installs it)" >&2; exit 1; }
+require_ffmpeg
 
 CASES=${CASES:-"1:700 1:0 8:700:640x360 8:0:640x360"}
 MIXERS=${MIXERS:-"worker ffmpeg"}

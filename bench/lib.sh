@@ -25,6 +25,11 @@ export DOTNET_GCgen0size=${DOTNET_GCgen0size:-400000}
 
 CLK_TCK=$(getconf CLK_TCK)
 
+# Without ffmpeg the feeds never start and every case reads "nothing received": say what is missing instead.
+require_ffmpeg() {
+  command -v ffmpeg >/dev/null || { echo "needs ffmpeg (apt-get install -y ffmpeg, or ./run.sh bench $(basename "$0" .sh), which installs it)" >&2; exit 1; }
+}
+
 write_scene() { # $1: path. The scene of the issue: 3 inputs, Program 2x2 + PiP, AUX1 one source, 640x360p30.
   cat > "$1" <<'JSON'
 {"project":"demo","inputs":[{"name":"cam-a"},{"name":"cam-b"},{"name":"cam-c"}],"buses":[{"name":"program","format":{"width":640,"height":360,"fps":30,"videoBitrateKbps":1500},"layout":[{"source":"cam-a","x":0,"y":0,"width":320,"height":180},{"source":"cam-b","x":320,"y":0,"width":320,"height":180},{"source":"cam-c","x":0,"y":180,"width":320,"height":180},{"source":"cam-a","x":320,"y":180,"width":320,"height":180},{"source":"cam-c","x":480,"y":20,"width":140,"height":80,"z":1}]},{"name":"aux1","format":{"width":640,"height":360,"fps":30,"videoBitrateKbps":1500},"layout":[{"source":"cam-b","width":640,"height":360}]}]}
