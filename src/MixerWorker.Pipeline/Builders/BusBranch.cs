@@ -35,6 +35,7 @@ internal sealed class BusBranch : IDisposable
     internal string Name { get; }
     internal BusDefinition Definition { get; private set; }
     internal Element Compositor { get; }
+    internal Element Mux { get; }
     /// <summary>The bus's sound: which mix chain it hears, and its way into the muxer.</summary>
     internal SoundFeed Sound { get; }
     internal Element MuxTee { get; }
@@ -111,7 +112,7 @@ internal sealed class BusBranch : IDisposable
         // Named after their backend, so an error from a chain already replaced is told apart (EncoderPart).
         _encoder = ElementFactory.CreateChain(encoderPlan, i => p.Child($"{EncoderPart}.{encoderPlan.Backend}.{i}"));
 
-        var mux = Element.Make("mpegtsmux", p.Child("mux"));
+        var mux = Mux = Element.Make("mpegtsmux", p.Child("mux"));
         // Each picture out whole, grouped into SRT messages by MuxMessages, not by the muxer's alignment.
         mux.Set("alignment", 0);
         // mpegtsmux (1.22) writes nothing until every stream has data, and it holds as much of each

@@ -24,6 +24,7 @@ internal sealed class InputBranch : IDisposable
     private readonly Pad _delayPad;
     private readonly ProbeHandle _audioQueries;
     private readonly ProbeHandle[] _latencyAnswers;
+    private readonly Pad _deinterlaced;
     private readonly ProbeHandle _frameCounter;
     private readonly ProbeHandle? _meterProbe;
     private readonly ProbeHandle[] _traced = [];
@@ -88,8 +89,14 @@ internal sealed class InputBranch : IDisposable
                 info => info.Query is QueryType.Allocation or QueryType.Drain ? ProbeReturn.Handled : ProbeReturn.Ok);
         // Upstream of these pads the buffers are already on the mixer's timeline, due the moment they
         // leave their decoder (the source's InputTimeline): all the buses must allow for is the
-        // jitter, whether or not a connection is there to ask, so the pads answer for it.
-        _latencyAnswers = [.. new[] { VideoEntry, AudioEntry }.Select(entry => graph.AddProbe(entry, ProbeType.QueryUpstream, info =>
+        // jitter, whether or not a connection is there to ask, so the pads answer for it. The picture's
+        // answer comes after the deinterlacer: deinterlacing (as it is until its first progressive caps)
+        // it asks its source's pad itself, past any probe on its own, so an input whose camera had not
+        // come failed every bus's latency query, and a failed query left each bus's muxer waiting for
+        // every stream, never for the clock (compositors go on with what they last learnt). The
+        // deinterlacer's own field delay, where it has one, comes out of the jitter allowance.
+        _deinterlaced = _video[1].StaticPad("sink");
+        _latencyAnswers = [.. new[] { _deinterlaced, AudioEntry }.Select(entry => graph.AddProbe(entry, ProbeType.QueryUpstream, info =>
         {
             if (info.Query != QueryType.Latency) return ProbeReturn.Ok;
             info.AnswerLatency(live: true, min: jitter, max: null);
@@ -148,6 +155,7 @@ internal sealed class InputBranch : IDisposable
         foreach (var p in _traced) p.Dispose();
         VideoEntry.Dispose();
         AudioEntry.Dispose();
+        _deinterlaced.Dispose();
         _delayPad.Dispose();
         _audioQueries.Dispose();
         foreach (var p in _latencyAnswers) p.Dispose();

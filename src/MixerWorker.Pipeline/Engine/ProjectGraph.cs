@@ -511,6 +511,13 @@ internal sealed class ProjectGraph(
     }
 
     /// <summary>The text of each "no signal" card a bus shows, by input and size (a multiview's: by input, size 0).</summary>
+    /// <summary>How long each bus's compositor and muxer wait past a buffer's running time; null where one does not wait for the clock (tests).</summary>
+    internal IReadOnlyDictionary<string, (TimeSpan? Compositor, TimeSpan? Muxer)> BusLatencies()
+    {
+        graph.AssertOwnerThread();
+        return _buses.Values.ToDictionary(b => b.Name, b => (b.Branch.Compositor.AggregatorLatency(), b.Branch.Mux.AggregatorLatency()));
+    }
+
     internal IReadOnlyDictionary<(string Input, int Width, int Height), string> Cards(string bus)
     {
         graph.AssertOwnerThread();

@@ -272,6 +272,9 @@ public sealed class ProjectMixer : IProjectMixer
     /// <summary>The latest thumbnail of every bus that has one (none before its first picture, none when thumbnails are off).</summary>
     public Task<IReadOnlyDictionary<string, Thumbnail>> GetThumbnailsAsync() => _control.Invoke(_project.Thumbnails);
 
+    /// <summary>How long each bus's compositor and muxer wait past a buffer's running time (null: not for the clock).</summary>
+    internal Task<IReadOnlyDictionary<string, (TimeSpan? Compositor, TimeSpan? Muxer)>> GetBusLatenciesAsync() => _control.Invoke(_project.BusLatencies);
+
     /// <summary>The text of each "no signal" card a bus holds, by input and box size.</summary>
     internal Task<IReadOnlyDictionary<(string Input, int Width, int Height), string>> GetNoSignalCardsAsync(string bus) => _control.Invoke(() => _project.Cards(bus));
 
