@@ -51,6 +51,27 @@ internal sealed class BusBranch : IDisposable
     internal long PicturesMuxed => _muxMessages.Pictures;
 
     /// <summary>
+    /// Whether the bus's muxer writes what it has once its latency is over (GStreamer 1.26's mpegtsmux,
+    /// the image's), where 1.22's waits for every stream whatever its latency.
+    /// </summary>
+    internal static bool MuxTimesOut => GstRuntime.Version >= new Version(1, 26);
+
+    /// <summary>
+    /// The muxer's own latency. 1.22's holds as much of each stream as its latency says: a shedding gap's worth,
+    /// or the bus's sound would stop at the muxer for the gap. 1.26's writes its earliest buffer once the clock
+    /// passes its time plus the upstream latency plus this: a frame interval.
+    /// </summary>
+    internal static TimeSpan MuxLatency(int fps) => MuxTimesOut ? TimeSpan.FromSeconds(1.0 / fps) : LatenessGuard.LongestGap(fps);
+
+    /// <summary>
+    /// The most sound the muxer may hold before the mix chain's thread would wait at it (<see cref="SoundFeed.MayHold"/>):
+    /// on 1.22 a shedding gap's worth, within the muxer's latency; on 1.26 what an aggregator pad holds before it blocks,
+    /// the muxer's latency plus the least upstream latency, from the bus's own until the muxer reports it (<see cref="WatchLateness"/>).
+    /// </summary>
+    private static TimeSpan SoundHeldMost(BusLatency latency, int fps) =>
+        MuxTimesOut ? latency.Total + MuxLatency(fps) : TimeSpan.FromSeconds(LatenessGuard.MostShed / (double)fps);
+
+    /// <summary>
     /// Asks the bus's encoder for a keyframe with its headers (any thread): it tells the muxer in the stream, on the
     /// muxer's own thread, and the muxer writes its tables again right before that keyframe. Never asked through the
     /// muxer: mpegtsmux (1.22 to 1.26) keeps a request that comes up to it from another thread in a field its own
@@ -115,11 +136,7 @@ internal sealed class BusBranch : IDisposable
         var mux = Mux = Element.Make("mpegtsmux", p.Child("mux"));
         // Each picture out whole, grouped into SRT messages by MuxMessages, not by the muxer's alignment.
         mux.Set("alignment", 0);
-        // mpegtsmux (1.22) writes nothing until every stream has data, and it holds as much of each
-        // stream as its latency says. While a bus sheds frames its pictures come that far apart, and a
-        // shorter hold would stop the bus's sound at the muxer for the gap, blocking the audio mixer
-        // until its sound could only be late (what the deep starvation test saw).
-        mux.Set("latency", ClockTime.FromTimeSpan(LatenessGuard.LongestGap(f.Fps)));
+        mux.Set("latency", ClockTime.FromTimeSpan(MuxLatency(f.Fps)));
         MuxTee = Element.Make("tee", p.Child("muxtee"));
         MuxTee.Set("allow-not-linked", true);
 
@@ -131,7 +148,7 @@ internal sealed class BusBranch : IDisposable
         _backgroundPad.Set("zorder", 0);
         using (var bgSrc = bgCaps.StaticPad("src")) bgSrc.Link(_backgroundPad);
         Element.LinkMany([Compositor, outCaps, RawTee, .. _encoder, mux]);
-        Sound = new SoundFeed(graph, p, f.Fps, mux, meter);
+        Sound = new SoundFeed(graph, p, SoundHeldMost(latency, f.Fps), mux, meter);
         mux.Link(MuxTee);
         Guard = new LatenessGuard(bus.Name, f.Fps, latency.Total);
         Leaving = new OutputLateness(Guard);
@@ -142,11 +159,7 @@ internal sealed class BusBranch : IDisposable
             _encoderInput = encoderSink.Peer() ?? throw new GstException($"bus {Name}: the encoder is not linked to its tee");
         using (var muxSrc = mux.StaticPad("src"))
         {
-            _muxOut = graph.AddProbe(muxSrc, ProbeType.BufferList, info =>
-            {
-                Sound.MuxWrote();
-                return _muxMessages.OnOutput(info);
-            });
+            _muxOut = graph.AddProbe(muxSrc, ProbeType.BufferList, _muxMessages.OnOutput);
         }
         _compositorOut = graph.AddProbe(_compositorSrc, ProbeType.Buffer, OnComposited);
         _encoderIn = graph.AddProbe(_encoderInput, ProbeType.Buffer, OnToEncoder);
@@ -169,6 +182,7 @@ internal sealed class BusBranch : IDisposable
     /// <summary>Brings the guard's deadline up to date and looks at the last few frames' lateness. Control thread.</summary>
     internal LatenessGuard.Episode? WatchLateness(TimeSpan now)
     {
+        if (MuxTimesOut && Mux.AggregatorLatency() is { } muxLatency) Sound.HeldMost = muxLatency;
         if (Compositor.AggregatorLatency() is { } latency) Guard.Latency = latency;
         if (Sound.Current?.Mixer.AggregatorLatency() is { } audioLatency) Guard.AudioLatency = audioLatency;
         return Guard.Tick(now);

@@ -41,7 +41,7 @@ internal sealed class SoundFeed : IDisposable
     internal volatile bool Alone;
 
     /// <param name="meter">Gets the level of the sound the bus hears (<see cref="BusAudio.Listen"/>).</param>
-    internal SoundFeed(Graph graph, ElementName bus, int fps, Element mux, Action<LevelReading> meter)
+    internal SoundFeed(Graph graph, ElementName bus, TimeSpan heldMost, Element mux, Action<LevelReading> meter)
     {
         _graph = graph;
         _meter = meter;
@@ -50,7 +50,7 @@ internal sealed class SoundFeed : IDisposable
         // waited for the next quota period before the muxer had the sound, and the bus's pictures waited
         // at the muxer for it. What the queue was for, a chain never held back by one bus's muxer, the
         // bound below keeps.
-        _heldMostNs = (long)(LatenessGuard.MostShed * 1_000_000_000.0 / fps);
+        _heldMostNs = heldMost.Ticks * 100;
         var name = bus.Child("asound");
         _entry = Element.NewBin(name);
         _pass = Element.Make("identity", name.Child("pass"));
@@ -76,27 +76,27 @@ internal sealed class SoundFeed : IDisposable
             info.Event == EventType.Caps && _muxAudio?.CurrentCaps() is not null ? ProbeReturn.Drop : ProbeReturn.Ok);
     }
 
-    // The muxer holds up to its latency of each stream (LatenessGuard.LongestGap) and then blocks the
-    // thread that pushes more: here the chain's, which other buses may share. It writes every block of
-    // sound it is given once it has the pictures of that time, so sound it has not written since its last
-    // write is what it holds; past a shedding gap's worth of it (the muxer stopped, its output connecting
-    // or gone, its pictures stopped) the sound is dropped here instead. Not counted as sound dropped late:
-    // no reader gets this bus's output meanwhile. What the muxer holds is measured as it measures it, by
-    // running time from the first block it holds to the end of the last, not as the blocks' durations
-    // added up: sound dropped late between them (a machine short of CPU) leaves holes that count too,
-    // and a muxer stopped after such holes filled its latency with fewer blocks and blocked the chain.
-    // A muxer whose sound pad is empty holds nothing, whatever it last wrote, and the count starts again.
-    // A block dropped late is followed by an empty GAP buffer all the same (BusBranch), which the muxer
-    // takes in and writes nothing for: counted from the first such gap since its last write, a bus whose
-    // pictures stopped for longer than the bound reached it on gaps alone, and its muxer, once the next
-    // picture came, took in every gap before it and waited, its sound pad empty, for sound this check
-    // dropped from then on: the bus stopped for good.
-    private readonly long _heldMostNs;
-    // The running time the first block held since the muxer's last write starts at; -1: none held.
-    private long _heldFromNs = -1;
+    // The muxer holds up to its latency of each stream (plus the least upstream latency) and then blocks the
+    // thread that pushes more: here the chain's, which other buses may share. Past a bound on what it holds
+    // (the muxer stopped, its output connecting or gone, its pictures stopped) the sound is dropped here
+    // instead. Not counted as sound dropped late: no reader gets this bus's output meanwhile. What the muxer
+    // holds is measured as it measures it, by running time from the start of the oldest buffer its sound pad
+    // holds to the end of this block, not as the blocks' durations added up: sound dropped late between them
+    // (a machine short of CPU) leaves holes that count too, and a muxer stopped after such holes filled its
+    // latency with fewer blocks and blocked the chain. A muxer whose sound pad is empty holds nothing,
+    // whatever it last wrote. Read from the pad itself, not counted from the muxer's last write: what it
+    // still held when it wrote (a picture, while its sound pad was full) went uncounted, and with a bound at
+    // the muxer's own latency (GStreamer 1.26) a stopped muxer's pad filled and held the chain, and every
+    // other bus on it lost its sound. A block dropped late is followed by an empty GAP buffer all the same
+    // (BusBranch), which the muxer takes in and writes nothing for, and which counts like a block.
+    private long _heldMostNs;
 
-    /// <summary>The muxer wrote (its source pad's probe). Muxer's streaming thread.</summary>
-    internal void MuxWrote() => Interlocked.Exchange(ref _heldFromNs, -1);
+    /// <summary>The most sound the muxer may hold before the chain's thread would wait at it. Set from the control thread.</summary>
+    internal TimeSpan HeldMost
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _heldMostNs) / 100);
+        set => Interlocked.Exchange(ref _heldMostNs, value.Ticks * 100);
+    }
 
     /// <summary>
     /// Whether a block of sound from <paramref name="startNs"/> (running time), <paramref name="durationNs"/>
@@ -105,10 +105,8 @@ internal sealed class SoundFeed : IDisposable
     /// </summary>
     internal bool MayHold(long startNs, long durationNs)
     {
-        if (_muxAudio is { } muxAudio && !muxAudio.HoldsData()) Interlocked.Exchange(ref _heldFromNs, startNs);
-        var from = Interlocked.CompareExchange(ref _heldFromNs, startNs, -1);
-        if (from < 0) from = startNs;
-        return startNs + durationNs - from <= _heldMostNs;
+        var from = _muxAudio?.OldestHeldRunningTime() is { } oldest && (long)oldest < startNs ? (long)oldest : startNs;
+        return startNs + durationNs - from <= Interlocked.Read(ref _heldMostNs);
     }
 
     // The running time the sound handed to the muxer reaches, -1 before the first: written by the chain's

@@ -19,8 +19,19 @@ internal static unsafe class LiveTime
         return ns == Abi.ClockTimeNone ? null : ClockTime.ToTimeSpan((long)ns);
     }
 
-    /// <summary>Whether an aggregator's (a muxer's) sink pad holds data its aggregator has yet to take.</summary>
-    internal static bool HoldsData(this Pad aggregatorSinkPad) => Native.gst_aggregator_pad_has_buffer(aggregatorSinkPad.Handle);
+    /// <summary>
+    /// The running time that the oldest buffer a TS muxer's (mpegtsmux's) sink pad holds starts at, or null when it holds
+    /// none: with the end of its newest, what the muxer counts as the pad's fill. Looking clips that buffer as the muxer's
+    /// own look does, and the muxer's clipping puts its PTS in running time (GStreamer 1.22 to 1.26).
+    /// </summary>
+    internal static ulong? OldestHeldRunningTime(this Pad tsMuxSinkPad)
+    {
+        var buffer = Native.gst_aggregator_pad_peek_buffer(tsMuxSinkPad.Handle);
+        if (buffer == 0) return null;
+        var pts = Abi.Read<ulong>(buffer, Abi.BufferPtsOffset);
+        Native.gst_mini_object_unref(buffer);
+        return pts == Abi.ClockTimeNone ? null : pts;
+    }
 
     /// <summary>
     /// Tells the element upstream of <paramref name="srcPad"/> that the data it made for

@@ -14,6 +14,9 @@ internal static partial class Native
     [LibraryImport("libgstbase-1.0.so.0")]
     [return: MarshalAs(UnmanagedType.I4)]
     internal static partial bool gst_aggregator_pad_has_buffer(nint aggregatorPad);
+    // The buffer an aggregator's sink pad would hand its aggregator next (the oldest it holds), or 0; a new
+    // reference. Takes the pad's own lock, which the aggregator's thread does not hold while it waits (since 1.14).
+    [LibraryImport("libgstbase-1.0.so.0")] internal static partial nint gst_aggregator_pad_peek_buffer(nint aggregatorPad);
     // Whether an aggregator's sink pad has had EOS and holds nothing more; under the pad's own lock.
     [LibraryImport("libgstbase-1.0.so.0")]
     [return: MarshalAs(UnmanagedType.I4)]
