@@ -182,7 +182,7 @@ internal sealed class BusBranch : IDisposable
     /// <summary>Brings the guard's deadline up to date and looks at the last few frames' lateness. Control thread.</summary>
     internal LatenessGuard.Episode? WatchLateness(TimeSpan now)
     {
-        if (MuxTimesOut && Mux.AggregatorLatency() is { } muxLatency) Sound.HeldMost = muxLatency;
+        if (MuxTimesOut && Mux.AggregatorLatency() is { } muxLatency) Sound.HoldAtMost(muxLatency);
         if (Compositor.AggregatorLatency() is { } latency) Guard.Latency = latency;
         if (Sound.Current?.Mixer.AggregatorLatency() is { } audioLatency) Guard.AudioLatency = audioLatency;
         return Guard.Tick(now);

@@ -50,7 +50,7 @@ internal sealed class SoundFeed : IDisposable
         // waited for the next quota period before the muxer had the sound, and the bus's pictures waited
         // at the muxer for it. What the queue was for, a chain never held back by one bus's muxer, the
         // bound below keeps.
-        _heldMostNs = heldMost.Ticks * 100;
+        HoldAtMost(heldMost);
         var name = bus.Child("asound");
         _entry = Element.NewBin(name);
         _pass = Element.Make("identity", name.Child("pass"));
@@ -91,12 +91,8 @@ internal sealed class SoundFeed : IDisposable
     // (BusBranch), which the muxer takes in and writes nothing for, and which counts like a block.
     private long _heldMostNs;
 
-    /// <summary>The most sound the muxer may hold before the chain's thread would wait at it. Set from the control thread.</summary>
-    internal TimeSpan HeldMost
-    {
-        get => TimeSpan.FromTicks(Interlocked.Read(ref _heldMostNs) / 100);
-        set => Interlocked.Exchange(ref _heldMostNs, value.Ticks * 100);
-    }
+    /// <summary>Sets the most sound the muxer may hold before the chain's thread would wait at it. Control thread.</summary>
+    internal void HoldAtMost(TimeSpan most) => Interlocked.Exchange(ref _heldMostNs, most.Ticks * 100);
 
     /// <summary>
     /// Whether a block of sound from <paramref name="startNs"/> (running time), <paramref name="durationNs"/>
