@@ -405,12 +405,14 @@ public sealed class FleetPlacementTests(ITestOutputHelper output) : IAsyncLifeti
         await CutAsync("l2", "cut-1");
         await WorkerHarness.Eventually(() => Task.FromResult(_ledger.Commands.Any(c => c.Command.Id == "cut-1")), TimeSpan.FromSeconds(10), "cut-1 was not carried out");
         // The lease lapses just after a renewal and a "ghost" worker claims it, through the acquire script (which publishes
-        // "lost" for w1), and dies in turn: its lease is never renewed.
+        // "lost" for w1), and dies in turn: its lease is never renewed. It lives as long as a worker's, well past w1's next
+        // renewal: with 1.5 s, a starved machine handled the "lost" event after the ghost's lease had lapsed, and that
+        // renewal took the project back on the same mixer.
         await AfterRenewalAsync("l2");
         var lapse = Db.CreateTransaction();
         _ = lapse.KeyDeleteAsync(Keys.Lease("l2"));
         var claim = lapse.ScriptEvaluateAsync(LeaseScripts.Acquire, [Keys.Lease("l2"), Keys.Epoch("l2"), Keys.LastLease("l2")],
-            ["ghost", "ghostnonce3", 1500, 0, Keys.Events("l2").ToString(), "l2", "claim"]);
+            ["ghost", "ghostnonce3", 4500, 0, Keys.Events("l2").ToString(), "l2", "claim"]);
         Assert.True(await lapse.ExecuteAsync());
         Assert.Equal(1, (long)((RedisResult[])(await claim)!)[0]);
         _ledger.CommandHold.SetResult();
