@@ -33,6 +33,14 @@ internal sealed class StandalonePipeline : IDisposable
         return e;
     }
 
+    /// <summary>Adds an element made elsewhere (a builder's), and owns it from here on.</summary>
+    internal Element Add(Element e)
+    {
+        Pipeline.Add(e);
+        _owned.Add(e);
+        return e;
+    }
+
     internal Element AddChain(params Element[] chain)
     {
         Element.LinkMany(chain);

@@ -15,10 +15,19 @@ namespace MixerWorker.Pipeline.Builders;
 internal sealed class BusAudio : IDisposable
 {
     /// <summary>
-    /// The limiter's ceiling, -1 dBFS. Below full scale because Opus and AAC overshoot the peaks of
-    /// what they encode by a fraction of a dB: a mix limited at 0 dBFS would still clip when decoded.
+    /// The limiter's ceiling for a bus's sound, in dBFS: -2, and -3 for Opus below 64 kb/s. Below full
+    /// scale because a lossy codec rebuilds the peaks of what it encodes higher, and Opus more the fewer
+    /// bits it has. Overloaded mixes (three full-scale tones at +6 dB, 40 sets of phases) limited at
+    /// -1 dBFS decoded from Opus at 64 kb/s to -0.10 dBFS at worst, at 16-48 kb/s to full scale; AAC
+    /// overshot by 0.08 dB. At these ceilings the worst was -0.88 dBFS (Opus 64), and no worse than
+    /// -1.57 below 64 kb/s (BusAudioRigTests' overloaded mixes; bench/results/2026-12-05-0745-vm-limiter-ceiling-codecs.md).
     /// </summary>
-    internal const double LimiterCeiling = 0.891;
+    internal static double LimiterCeilingDb(OutputFormat f) =>
+        f.AudioCodec == AudioCodec.Opus && f.AudioBitrateKbps < CeltOnlyFromKbps ? -3 : -2;
+
+    /// <summary>A bus's limiter: 2 ms of look-ahead, 150 ms of release, at the ceiling for its format.</summary>
+    internal static PeakLimiter NewPeakLimiter(OutputFormat f) =>
+        new(2, 48000, Math.Pow(10, LimiterCeilingDb(f) / 20), TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(150));
 
     /// <summary>
     /// The pace of the mix: one Opus frame (20 ms, WebRTC's own), for the live silence and the mixer's
@@ -54,7 +63,7 @@ internal sealed class BusAudio : IDisposable
     private readonly ElementName _name;
     private readonly Element[] _elements;
     private readonly Element _master;
-    private readonly PeakLimiter _peakLimiter = new(2, 48000, LimiterCeiling, TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(150));
+    private readonly PeakLimiter _peakLimiter;
     private readonly SoundMeter _meter;
     // Who reads the meter: every bus hearing the chain. Replaced whole on the control thread.
     private volatile Action<LevelReading>[] _listeners = [];
@@ -105,6 +114,7 @@ internal sealed class BusAudio : IDisposable
         var mixCaps = ElementFactory.CapsFilter(p.Child("acaps"), InputBranch.AudioCaps);
         _master = Element.Make("volume", p.Child("master"));
         var aconv = Element.Make("audioconvert", p.Child("aconvert"));
+        _peakLimiter = NewPeakLimiter(bus.Format);
         var aenc = Encoder(p.Child("aenc"), bus.Format);
         // mpegtsmux refuses voaacenc's output unless aacparse frames it; Opus goes in as it is.
         Element[] encoded = bus.Format.AudioCodec == AudioCodec.Aac ? [aenc, Element.Make("aacparse", p.Child("aacparse"))] : [aenc];
@@ -171,7 +181,7 @@ internal sealed class BusAudio : IDisposable
     /// <summary>Removes a reader of the meter; it may get one more reading under way. Control thread.</summary>
     internal void Unlisten(Action<LevelReading> meter) => _listeners = [.. _listeners.Where(l => l != meter)];
 
-    private static Element Encoder(string name, OutputFormat f)
+    internal static Element Encoder(string name, OutputFormat f)
     {
         if (f.AudioCodec == AudioCodec.Aac)
         {
