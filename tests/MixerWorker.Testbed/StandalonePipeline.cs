@@ -28,9 +28,7 @@ internal sealed class StandalonePipeline : IDisposable
     {
         var e = Element.Make(factory, name);
         foreach (var (k, v) in properties) e.Set(k, v);
-        Pipeline.Add(e);
-        _owned.Add(e);
-        return e;
+        return Add(e);
     }
 
     /// <summary>Adds an element made elsewhere (a builder's), and owns it from here on.</summary>

@@ -90,7 +90,8 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
     {
         Tone[] tones = [new("a", 330, 1.0), new("b", 440, 1.0), new("c", 550, 1.0), new("d", 770, 1.0)];
         var mix = Fixed(("a", 6), ("b", 6), ("c", 6), ("d", 6));
-        var bus = Program(mix) with { Format = Program(mix).Format with { AudioBitrateKbps = kbps } };
+        var bus = Program(mix);
+        bus = bus with { Format = bus.Format with { AudioBitrateKbps = kbps } };
         using var rig = new AudioRig(bus, tones);
         await rig.Pcm.WaitForAsync(Wait, TimeSpan.FromMilliseconds(500), w => w.RmsDb() > -20, "the mix");
         var since = DateTimeOffset.UtcNow;

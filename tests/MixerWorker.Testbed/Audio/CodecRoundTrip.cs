@@ -39,18 +39,11 @@ public static class CodecRoundTrip
         var clock = Stopwatch.StartNew();
         while (true)
         {
-            if (sink.TryPullSampleData() is { } data)
-            {
-                decoded.AddRange(MemoryMarshal.Cast<byte, float>(data).ToArray());
-                continue;
-            }
-            var errors = p.Errors;
-            if (errors.Any(e => e != "end of stream")) throw new InvalidOperationException("round trip failed: " + string.Join("; ", errors));
-            if (errors.Count > 0) // end of stream: what came before it is in the sink by now
-            {
-                while (sink.TryPullSampleData() is { } last) decoded.AddRange(MemoryMarshal.Cast<byte, float>(last).ToArray());
-                break;
-            }
+            // Read before pulling: once the end of stream is in, everything before it is in the sink.
+            var ended = p.Errors;
+            while (sink.TryPullSampleData() is { } data) decoded.AddRange(MemoryMarshal.Cast<byte, float>(data));
+            if (ended.Any(e => e != "end of stream")) throw new InvalidOperationException("round trip failed: " + string.Join("; ", ended));
+            if (ended.Count > 0) break;
             if (clock.Elapsed > TimeSpan.FromSeconds(10)) throw new TimeoutException("the round trip did not end within 10 s");
             Thread.Sleep(5);
         }
