@@ -133,7 +133,8 @@ public sealed class BusAudioRigTests(ITestOutputHelper output)
             for (var i = 0; i < rate; i++)
                 mix[2 * i] = mix[2 * i + 1] = (float)tonesHz.Select((hz, t) => 2 * Math.Sin(2 * Math.PI * hz * i / rate + phases[t])).Sum();
             var limiter = BusAudio.NewPeakLimiter(format);
-            for (var at = 0; at < mix.Length; at += 1920) limiter.Process(mix.AsSpan(at, Math.Min(1920, mix.Length - at)));
+            var block = (int)(rate * BusAudio.Block.TotalSeconds) * 2; // the mix's blocks, stereo
+            for (var at = 0; at < mix.Length; at += block) limiter.Process(mix.AsSpan(at, Math.Min(block, mix.Length - at)));
             var decoded = CodecRoundTrip.ThroughBusEncoder(mix, format);
             // From 100 ms on: the codec's first frames ramp up from silence.
             peaks.Add(new AudioWindow(decoded.Interleaved[(rate / 10 * 2)..], 2, rate).PeakDb());

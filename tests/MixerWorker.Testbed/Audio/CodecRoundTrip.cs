@@ -27,8 +27,8 @@ public static class CodecRoundTrip
         var sink = p.Add("appsink", null, ("sync", false));
         p.AddChain(src, toEncoder, encoder, decoder, convert, caps, sink);
         p.Play();
-        // In blocks of one Opus frame, stamped as the mix stamps them.
-        const int block = Rate / 50 * Channels;
+        // In the mix's blocks (one Opus frame), stamped as the mix stamps them.
+        var block = (int)(Rate * BusAudio.Block.TotalSeconds) * Channels;
         for (var at = 0; at < interleaved.Length; at += block)
         {
             var samples = interleaved.AsSpan(at, Math.Min(block, interleaved.Length - at));
